@@ -1,0 +1,18 @@
+//! shangji's pure domain: records, their rules, opportunity history and visibility.
+//!
+//! Invariants: this crate does no I/O, never reads the clock (callers pass `now`), and has
+//! no async code. Money is integer minor units.
+
+pub mod credit_code;
+pub mod error;
+pub mod input;
+pub mod model;
+pub mod money;
+pub mod opportunity;
+pub mod records;
+pub mod visibility;
+
+pub use error::{FieldError, MoveError};
+pub use input::Field;
+pub use money::Money;
+pub use visibility::{Actor, Scope};

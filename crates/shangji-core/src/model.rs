@@ -1,0 +1,460 @@
+//! The domain records. Plain data: no I/O, no clock.
+
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+use utoipa::ToSchema;
+
+use crate::money::Money;
+
+pub type Id = i64;
+pub type UserId = Id;
+pub type TeamId = Id;
+pub type AccountId = Id;
+pub type ContactId = Id;
+pub type LeadId = Id;
+pub type OpportunityId = Id;
+pub type PipelineId = Id;
+pub type StageId = Id;
+
+/// Declares a closed set of values stored and sent as snake_case text.
+macro_rules! text_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = crate::error::UnknownValue;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(crate::error::UnknownValue {
+                        kind: stringify!($name),
+                        value: s.to_string(),
+                    }),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use text_enum;
+
+text_enum!(
+    /// What a user may do. Visibility follows from role and team (see `visibility`).
+    Role { Admin => "admin", Director => "director", Manager => "manager", Rep => "rep" }
+);
+
+text_enum!(Language { ZhCn => "zh-CN", En => "en" });
+
+text_enum!(StageKind { Open => "open", Won => "won", Lost => "lost" });
+
+text_enum!(ForecastCategory {
+    Pipeline => "pipeline",
+    BestCase => "best_case",
+    Commit => "commit",
+    Closed => "closed",
+    Omitted => "omitted",
+});
+
+text_enum!(Grade { A => "a", B => "b", C => "c" });
+
+text_enum!(BuyingRole {
+    DecisionMaker => "decision_maker",
+    EconomicBuyer => "economic_buyer",
+    Champion => "champion",
+    Influencer => "influencer",
+    User => "user",
+    Blocker => "blocker",
+});
+
+text_enum!(LeadStatus {
+    New => "new",
+    Working => "working",
+    Qualified => "qualified",
+    Disqualified => "disqualified",
+});
+
+text_enum!(
+    /// Kinds of follow-up. `is_customer_facing` decides what counts as a real touch.
+    ActivityType {
+        Call => "call",
+        Visit => "visit",
+        Meeting => "meeting",
+        Email => "email",
+        Wechat => "wechat",
+        Sms => "sms",
+        Demo => "demo",
+        Note => "note",
+        Internal => "internal",
+    }
+);
+
+impl ActivityType {
+    /// Customer-facing activities reset the follow-up clock; notes and internal work do not.
+    pub fn is_customer_facing(self) -> bool {
+        !matches!(self, ActivityType::Note | ActivityType::Internal)
+    }
+}
+
+text_enum!(AccountSize {
+    Micro => "micro",
+    Small => "small",
+    Medium => "medium",
+    Large => "large",
+    Enterprise => "enterprise",
+});
+
+text_enum!(
+    /// Where a record came from.
+    Source {
+        Website => "website",
+        Referral => "referral",
+        Exhibition => "exhibition",
+        ColdCall => "cold_call",
+        Partner => "partner",
+        Advertising => "advertising",
+        Wechat => "wechat",
+        Tender => "tender",
+        Existing => "existing",
+        Other => "other",
+    }
+);
+
+text_enum!(RecordKind {
+    Account => "account",
+    Contact => "contact",
+    Lead => "lead",
+    Opportunity => "opportunity",
+});
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Team {
+    pub id: TeamId,
+    pub name: String,
+    pub parent_id: Option<TeamId>,
+    pub archived: bool,
+}
+
+/// A date range (inclusive) on which a user is away; assignment skips them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Leave {
+    pub from: Date,
+    pub to: Date,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct User {
+    pub id: UserId,
+    pub login: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub mobile: Option<String>,
+    pub role: Role,
+    pub team_id: Option<TeamId>,
+    pub active: bool,
+    pub leaves: Vec<Leave>,
+    pub language: Option<Language>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl User {
+    pub fn on_leave(&self, day: Date) -> bool {
+        self.leaves.iter().any(|l| l.from <= day && day <= l.to)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Account {
+    pub id: AccountId,
+    pub name: String,
+    pub credit_code: Option<String>,
+    pub industry: Option<String>,
+    pub region: Option<String>,
+    pub size: Option<AccountSize>,
+    pub source: Option<Source>,
+    pub owner_id: Option<UserId>,
+    pub tags: Vec<String>,
+    pub address: Option<String>,
+    pub notes: Option<String>,
+    pub archived: bool,
+    pub version: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Contact {
+    pub id: ContactId,
+    pub account_id: Option<AccountId>,
+    pub name: String,
+    pub mobile: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub wechat: Option<String>,
+    pub title: Option<String>,
+    pub buying_role: Option<BuyingRole>,
+    pub owner_id: Option<UserId>,
+    pub archived: bool,
+    pub version: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Lead {
+    pub id: LeadId,
+    pub source: Option<Source>,
+    pub status: LeadStatus,
+    pub company_name: Option<String>,
+    pub contact_name: Option<String>,
+    pub mobile: Option<String>,
+    pub email: Option<String>,
+    pub wechat: Option<String>,
+    pub title: Option<String>,
+    pub region: Option<String>,
+    pub industry: Option<String>,
+    pub notes: Option<String>,
+    pub owner_id: Option<UserId>,
+    /// Filled by lead scoring; `None` until scored.
+    pub score: Option<i32>,
+    pub archived: bool,
+    pub version: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Opportunity {
+    pub id: OpportunityId,
+    pub title: String,
+    pub account_id: AccountId,
+    pub primary_contact_id: Option<ContactId>,
+    pub pipeline_id: PipelineId,
+    pub stage_id: StageId,
+    pub amount: Money,
+    pub close_date: Option<Date>,
+    /// Percent, 0..=100.
+    pub probability: i32,
+    pub probability_overridden: bool,
+    pub forecast_category: ForecastCategory,
+    pub grade: Option<Grade>,
+    pub source: Option<Source>,
+    pub owner_id: UserId,
+    pub next_step: Option<String>,
+    pub next_step_date: Option<Date>,
+    pub tags: Vec<String>,
+    pub loss_reason: Option<String>,
+    pub loss_note: Option<String>,
+    pub archived: bool,
+    pub version: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub closed_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub stage_entered_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Activity {
+    pub id: Id,
+    pub kind: ActivityType,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+    pub summary: String,
+    pub outcome: Option<String>,
+    pub next_step: Option<String>,
+    pub account_id: Option<AccountId>,
+    pub contact_id: Option<ContactId>,
+    pub opportunity_id: Option<OpportunityId>,
+    pub lead_id: Option<LeadId>,
+    pub author_id: UserId,
+    /// Derived from `kind`; stored so history keeps its meaning if the mapping changes.
+    pub customer_facing: bool,
+    pub archived: bool,
+    pub version: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Task {
+    pub id: Id,
+    pub title: String,
+    pub due_date: Option<Date>,
+    pub assignee_id: UserId,
+    pub done: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub done_at: Option<OffsetDateTime>,
+    pub record_kind: Option<RecordKind>,
+    pub record_id: Option<Id>,
+    pub archived: bool,
+    pub version: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Stage {
+    pub id: StageId,
+    pub pipeline_id: PipelineId,
+    pub position: i32,
+    pub name_zh: String,
+    pub name_en: String,
+    pub kind: StageKind,
+    /// Default probability in percent, 0..=100.
+    pub probability: i32,
+    pub forecast_category: ForecastCategory,
+    /// Days after which an opportunity in this stage counts as rotting.
+    pub rotting_days: Option<i32>,
+    pub guidance: Option<String>,
+    pub archived: bool,
+}
+
+impl Stage {
+    pub fn name(&self, lang: Language) -> &str {
+        match lang {
+            Language::ZhCn => &self.name_zh,
+            Language::En => &self.name_en,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Pipeline {
+    pub id: PipelineId,
+    pub name: String,
+    pub is_default: bool,
+    pub archived: bool,
+    /// Ordered by `position`.
+    pub stages: Vec<Stage>,
+}
+
+impl Pipeline {
+    pub fn stage(&self, id: StageId) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.id == id)
+    }
+
+    /// The first open, non-archived stage: where new opportunities start.
+    pub fn first_open_stage(&self) -> Option<&Stage> {
+        self.stages
+            .iter()
+            .filter(|s| s.kind == StageKind::Open && !s.archived)
+            .min_by_key(|s| s.position)
+    }
+}
+
+/// A stage as declared by a template, before it has an id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageTemplate {
+    pub name_zh: &'static str,
+    pub name_en: &'static str,
+    pub kind: StageKind,
+    pub probability: i32,
+    pub forecast_category: ForecastCategory,
+    pub rotting_days: Option<i32>,
+    pub guidance: &'static str,
+}
+
+/// The B2B default pipeline, staged by the customer's buying process.
+pub fn default_b2b_pipeline() -> (&'static str, Vec<StageTemplate>) {
+    use ForecastCategory as F;
+    use StageKind as K;
+    let s = |name_zh, name_en, kind, probability, forecast_category, rotting_days, guidance| {
+        StageTemplate {
+            name_zh,
+            name_en,
+            kind,
+            probability,
+            forecast_category,
+            rotting_days,
+            guidance,
+        }
+    };
+    (
+        "B2B 标准流程",
+        vec![
+            s(
+                "线索确认",
+                "Qualification",
+                K::Open,
+                10,
+                F::Pipeline,
+                Some(7),
+                "确认客户需求与预算；完成需求调研，3 天内必须有跟进。",
+            ),
+            s(
+                "需求分析",
+                "Needs analysis",
+                K::Open,
+                25,
+                F::Pipeline,
+                Some(10),
+                "找到决策人，填写需求调研表，明确采购时间。",
+            ),
+            s(
+                "方案报价",
+                "Proposal",
+                K::Open,
+                50,
+                F::BestCase,
+                Some(14),
+                "制定方案并报价，方案须在 3 天内发出。",
+            ),
+            s(
+                "商务谈判",
+                "Negotiation",
+                K::Open,
+                75,
+                F::Commit,
+                Some(14),
+                "谈判价格与条款，准备合同草稿。",
+            ),
+            s(
+                "赢单",
+                "Won",
+                K::Won,
+                100,
+                F::Closed,
+                None,
+                "签约、归档合同与回款计划。",
+            ),
+            s(
+                "输单",
+                "Lost",
+                K::Lost,
+                0,
+                F::Omitted,
+                None,
+                "记录输单原因并复盘。",
+            ),
+        ],
+    )
+}

@@ -4,6 +4,7 @@
 //! no async code. Money is integer minor units.
 
 pub mod credit_code;
+pub mod demo;
 pub mod error;
 pub mod input;
 pub mod model;

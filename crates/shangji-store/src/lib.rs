@@ -1,1 +1,14 @@
+//! Persistence for shangji: SQLite and PostgreSQL behind one [`Db`] enum. Returns
+//! shangji-core types; knows nothing of HTTP.
 
+pub mod crud;
+pub mod db;
+pub mod directory;
+pub mod entity;
+pub mod error;
+
+pub use crud::{IdemKey, IdemRecord, ListQuery, Page, Save};
+pub use db::{Arg, Db};
+pub use directory::ApiToken;
+pub use entity::{Access, Entity, FilterKind};
+pub use error::StoreError;

@@ -1,0 +1,387 @@
+//! Reading and writing records. Every read of a business record takes a [`Scope`]; every
+//! write of an opportunity takes the events that describe it and stores both in one
+//! transaction.
+
+use shangji_core::model::*;
+use shangji_core::opportunity::{NewEvent, OpportunityEvent};
+use shangji_core::Scope;
+use time::OffsetDateTime;
+
+use crate::db::{bind_all, Arg, Db, RowExt, Sql};
+use crate::entity::{event_from_row, owner_in_scope, Access, Entity};
+use crate::error::StoreError;
+use crate::on_pool;
+
+/// Filters, order and page of a list. Column names come from the entity's whitelists.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub q: Option<String>,
+    /// Equality filters: (column, value).
+    pub eq: Vec<(&'static str, Arg)>,
+    /// Range filters: (column, operator, value) with operator one of `>=`, `<=`.
+    pub ranges: Vec<(&'static str, &'static str, Arg)>,
+    pub owner_id: Option<UserId>,
+    /// Opportunities only: open, won or lost (by the kind of their stage).
+    pub stage_kind: Option<StageKind>,
+    /// Owners on any of these teams.
+    pub team_ids: Option<Vec<TeamId>>,
+    pub include_archived: bool,
+    pub sort: &'static str,
+    pub desc: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        ListQuery {
+            q: None,
+            eq: vec![],
+            ranges: vec![],
+            owner_id: None,
+            stage_kind: None,
+            team_ids: None,
+            include_archived: false,
+            sort: "updated_at",
+            desc: true,
+            limit: 50,
+            offset: 0,
+        }
+    }
+}
+
+/// A page of records and the total that match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+}
+
+/// An `Idempotency-Key` of a create call.
+#[derive(Debug, Clone)]
+pub struct IdemKey {
+    pub user_id: UserId,
+    pub key: String,
+    pub resource: &'static str,
+    pub request_hash: String,
+    pub at: OffsetDateTime,
+}
+
+/// What a key was first used for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdemRecord {
+    pub resource: String,
+    pub request_hash: String,
+    pub record_id: i64,
+}
+
+fn where_clause<E: Entity>(sql: &mut Sql, scope: &Scope, access: Access) {
+    sql.push(" WHERE ");
+    E::scope_sql(scope, access, sql);
+}
+
+fn like_pattern(q: &str) -> String {
+    let escaped = q.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+fn list_filters<E: Entity>(sql: &mut Sql, scope: &Scope, query: &ListQuery) {
+    where_clause::<E>(sql, scope, Access::Read);
+    if !query.include_archived {
+        sql.push(&format!(" AND {}.archived = ", E::TABLE)).bind(false);
+    }
+    for (col, v) in &query.eq {
+        sql.push(&format!(" AND {}.{col} = ", E::TABLE)).bind(v.clone());
+    }
+    for (col, op, v) in &query.ranges {
+        sql.push(&format!(" AND {}.{col} {op} ", E::TABLE)).bind(v.clone());
+    }
+    if let Some(owner) = query.owner_id {
+        sql.push(&format!(" AND {}.{} = ", E::TABLE, E::OWNER)).bind(owner);
+    }
+    if let Some(kind) = query.stage_kind {
+        sql.push(&format!(" AND {}.stage_id IN (SELECT sk.id FROM stages sk WHERE sk.kind = ", E::TABLE));
+        sql.bind(kind.as_str()).push(")");
+    }
+    if let Some(teams) = &query.team_ids {
+        sql.push(&format!(
+            " AND {}.{} IN (SELECT tu.id FROM users tu WHERE tu.team_id IN ",
+            E::TABLE,
+            E::OWNER
+        ));
+        sql.bind_list(if teams.is_empty() { &[-1] } else { teams }).push(")");
+    }
+    if let Some(q) = query.q.as_deref().filter(|q| !q.trim().is_empty()) {
+        let pattern = like_pattern(q);
+        sql.push(" AND (");
+        for (i, col) in E::SEARCH.iter().enumerate() {
+            if i > 0 {
+                sql.push(" OR ");
+            }
+            sql.push(&format!("LOWER({}.{col}) LIKE ", E::TABLE))
+                .bind(pattern.clone())
+                .push(" ESCAPE '\\'");
+        }
+        sql.push(")");
+    }
+}
+
+fn insert_sql(table: &str, id: Option<i64>, cols: &[(&'static str, Arg)], version: i64) -> Sql {
+    let mut sql = Sql::new(&format!("INSERT INTO {table} ("));
+    let names: Vec<&str> = cols.iter().map(|(c, _)| *c).collect();
+    if id.is_some() {
+        sql.push("id, ");
+    }
+    sql.push(&names.join(", ")).push(", version) VALUES (");
+    if let Some(id) = id {
+        sql.bind(id).push(", ");
+    }
+    for (_, v) in cols {
+        sql.bind(v.clone()).push(", ");
+    }
+    sql.bind(version).push(") RETURNING id");
+    sql
+}
+
+fn event_insert_sql(opportunity_id: i64, e: &NewEvent) -> Sql {
+    let mut sql = Sql::new(
+        "INSERT INTO opportunity_events (opportunity_id, kind, actor_id, at, from_stage_id, to_stage_id, old_value, new_value) VALUES (",
+    );
+    sql.bind(opportunity_id).push(", ");
+    sql.bind(e.kind.as_str()).push(", ");
+    sql.bind(e.actor_id).push(", ");
+    sql.bind(e.at).push(", ");
+    sql.bind(e.from_stage_id).push(", ");
+    sql.bind(e.to_stage_id).push(", ");
+    sql.bind(e.old_value.as_ref().map(|v| v.to_string())).push(", ");
+    sql.bind(e.new_value.as_ref().map(|v| v.to_string())).push(")");
+    sql
+}
+
+/// How a record is saved.
+#[derive(Debug, Clone, Copy)]
+pub enum Save<'a> {
+    Insert { idem: Option<&'a IdemKey> },
+    /// Update if the stored version is still `expected_version`.
+    Update { expected_version: i64 },
+}
+
+impl Db {
+    /// One record by id if it is in `scope` (for `access`); `None` otherwise, so callers
+    /// cannot tell "missing" from "not yours".
+    pub async fn get<E: Entity>(&self, id: i64, scope: &Scope, access: Access) -> Result<Option<E>, StoreError> {
+        let mut sql = Sql::new(&format!("SELECT * FROM {}", E::TABLE));
+        where_clause::<E>(&mut sql, scope, access);
+        sql.push(&format!(" AND {}.id = ", E::TABLE)).bind(id);
+        on_pool!(self, p => {
+            let row = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_optional(p).await?;
+            row.as_ref().map(E::from_row).transpose()
+        })
+    }
+
+    /// A page of the records in `scope` that match `query`, with the total count.
+    pub async fn list<E: Entity>(&self, scope: &Scope, query: &ListQuery) -> Result<Page<E>, StoreError> {
+        let mut sql = Sql::new(&format!("SELECT * FROM {}", E::TABLE));
+        list_filters::<E>(&mut sql, scope, query);
+        let dir = if query.desc { "DESC" } else { "ASC" };
+        sql.push(&format!(" ORDER BY {}.{} {dir}, {}.id {dir} LIMIT ", E::TABLE, query.sort, E::TABLE))
+            .bind(query.limit)
+            .push(" OFFSET ")
+            .bind(query.offset);
+        let mut count = Sql::new(&format!("SELECT COUNT(*) FROM {}", E::TABLE));
+        list_filters::<E>(&mut count, scope, query);
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            let total: i64 = bind_all!(sqlx::query_scalar(&count.text), &count.args).fetch_one(p).await?;
+            Ok(Page {
+                items: rows.iter().map(E::from_row).collect::<Result<_, _>>()?,
+                total,
+            })
+        })
+    }
+
+    /// Saves a record and, for opportunities, its events — all or nothing. Returns the id.
+    pub async fn save<E: Entity>(&self, rec: &E, how: Save<'_>, events: &[NewEvent]) -> Result<i64, StoreError> {
+        let cols = rec.columns();
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let id = match how {
+                Save::Insert { idem } => {
+                    let sql = insert_sql(E::TABLE, None, &cols, 1);
+                    let id: i64 = bind_all!(sqlx::query_scalar(&sql.text), &sql.args).fetch_one(&mut *tx).await?;
+                    if let Some(k) = idem {
+                        let mut sql = Sql::new(
+                            "INSERT INTO idempotency_keys (user_id, key, resource, request_hash, record_id, created_at) VALUES (",
+                        );
+                        sql.bind(k.user_id).push(", ").bind(k.key.clone()).push(", ").bind(k.resource);
+                        sql.push(", ").bind(k.request_hash.clone()).push(", ").bind(id).push(", ");
+                        sql.bind(k.at);
+                        sql.push(")");
+                        bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
+                    }
+                    id
+                }
+                Save::Update { expected_version } => {
+                    let mut sql = Sql::new(&format!("UPDATE {} SET ", E::TABLE));
+                    for (col, v) in &cols {
+                        sql.push(&format!("{col} = ")).bind(v.clone()).push(", ");
+                    }
+                    sql.push("version = version + 1 WHERE id = ").bind(rec.id());
+                    sql.push(" AND version = ").bind(expected_version);
+                    let n = bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?.rows_affected();
+                    if n == 0 {
+                        let current: Option<i64> = sqlx::query_scalar(&format!("SELECT version FROM {} WHERE id = $1", E::TABLE))
+                            .bind(rec.id())
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        return Err(match current {
+                            Some(current_version) => StoreError::Conflict { current_version },
+                            None => StoreError::NotFound,
+                        });
+                    }
+                    rec.id()
+                }
+            };
+            for e in events {
+                let sql = event_insert_sql(id, e);
+                bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(id)
+        })
+    }
+
+    /// What an idempotency key was first used for, if it was.
+    pub async fn idempotency(&self, user_id: UserId, key: &str) -> Result<Option<IdemRecord>, StoreError> {
+        on_pool!(self, p => {
+            let row = sqlx::query("SELECT resource, request_hash, record_id FROM idempotency_keys WHERE user_id = $1 AND key = $2")
+                .bind(user_id)
+                .bind(key)
+                .fetch_optional(p)
+                .await?;
+            row.map(|r| -> Result<IdemRecord, StoreError> {
+                Ok(IdemRecord {
+                    resource: r.text("resource")?,
+                    request_hash: r.text("request_hash")?,
+                    record_id: r.i64("record_id")?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    /// An opportunity's history, oldest first.
+    pub async fn events(&self, opportunity_id: OpportunityId) -> Result<Vec<OpportunityEvent>, StoreError> {
+        on_pool!(self, p => {
+            let rows = sqlx::query("SELECT * FROM opportunity_events WHERE opportunity_id = $1 ORDER BY at, id")
+                .bind(opportunity_id)
+                .fetch_all(p)
+                .await?;
+            rows.iter().map(event_from_row).collect()
+        })
+    }
+
+    /// Events of all opportunities visible in `scope`, between two instants (for analytics
+    /// and exports), oldest first.
+    pub async fn events_between(
+        &self,
+        scope: &Scope,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<OpportunityEvent>, StoreError> {
+        let mut sql = Sql::new(
+            "SELECT e.* FROM opportunity_events e JOIN opportunities ON opportunities.id = e.opportunity_id WHERE ",
+        );
+        owner_in_scope("opportunities.owner_id", scope, &mut sql);
+        sql.push(" AND e.at >= ").bind(from).push(" AND e.at < ").bind(to);
+        sql.push(" ORDER BY e.at, e.id");
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter().map(event_from_row).collect()
+        })
+    }
+
+    /// Whether a row with this id exists in `table` (for reference checks before writing).
+    pub async fn exists(&self, table: &'static str, id: i64) -> Result<bool, StoreError> {
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE id = $1");
+        on_pool!(self, p => {
+            let n: i64 = sqlx::query_scalar(&sql).bind(id).fetch_one(p).await?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Number of rows of a table (tests, status, benchmarks).
+    pub async fn count(&self, table: &'static str) -> Result<i64, StoreError> {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        on_pool!(self, p => Ok(sqlx::query_scalar::<_, i64>(&sql).fetch_one(p).await?))
+    }
+
+    /// Inserts records with their own ids, in batches, in one transaction (demo and
+    /// benchmark data into an empty database).
+    pub async fn bulk_insert<E: Entity>(&self, records: &[E]) -> Result<(), StoreError> {
+        let Some(first) = records.first() else {
+            return Ok(());
+        };
+        let names: Vec<&str> = first.columns().iter().map(|(c, _)| *c).collect();
+        let per_row = names.len() + 2;
+        let batch = (30_000 / per_row).max(1);
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            for chunk in records.chunks(batch) {
+                let mut sql = Sql::new(&format!("INSERT INTO {} (id, {}, version) VALUES ", E::TABLE, names.join(", ")));
+                for (i, r) in chunk.iter().enumerate() {
+                    sql.push(if i == 0 { "(" } else { ", (" });
+                    sql.bind(r.id());
+                    for (_, v) in r.columns() {
+                        sql.push(", ").bind(v);
+                    }
+                    sql.push(", ").bind(r.version()).push(")");
+                }
+                bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Inserts stored events with their own ids (demo and benchmark data).
+    pub async fn bulk_insert_events(&self, events: &[OpportunityEvent]) -> Result<(), StoreError> {
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            for chunk in events.chunks(3_000) {
+                let mut sql = Sql::new(
+                    "INSERT INTO opportunity_events (id, opportunity_id, kind, actor_id, at, from_stage_id, to_stage_id, old_value, new_value) VALUES ",
+                );
+                for (i, e) in chunk.iter().enumerate() {
+                    sql.push(if i == 0 { "(" } else { ", (" });
+                    sql.bind(e.id).push(", ").bind(e.opportunity_id).push(", ").bind(e.kind.as_str());
+                    sql.push(", ").bind(e.actor_id).push(", ").bind(e.at);
+                    sql.push(", ").bind(e.from_stage_id).push(", ").bind(e.to_stage_id);
+                    sql.push(", ").bind(e.old_value.as_ref().map(|v| v.to_string()));
+                    sql.push(", ").bind(e.new_value.as_ref().map(|v| v.to_string())).push(")");
+                }
+                bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// After inserting rows with explicit ids, moves PostgreSQL's identity sequences past
+    /// them (SQLite needs nothing).
+    pub async fn reset_sequences(&self) -> Result<(), StoreError> {
+        if let Db::Postgres(p) = self {
+            for table in [
+                "teams", "users", "api_tokens", "pipelines", "stages", "accounts", "contacts", "leads",
+                "opportunities", "opportunity_events", "activities", "tasks",
+            ] {
+                sqlx::query(&format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"
+                ))
+                .execute(p)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}

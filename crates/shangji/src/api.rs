@@ -1,0 +1,325 @@
+//! JSON REST API v1. Handlers are thin: extract, call one `ops` function, respond.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use shangji_core::model::*;
+use shangji_core::opportunity::{MoveInput, OpportunityEvent, OpportunityInput};
+use shangji_core::records::{TeamInput, UserInput};
+use shangji_store::{ApiToken, Page};
+
+use crate::auth::Caller;
+use crate::error::AppError;
+use crate::ops::{self, Created, Idempotency, Record, Resource};
+use crate::state::AppState;
+
+/// A JSON body read strictly: malformed JSON is a 400, a value of the wrong type or an
+/// unknown field is a 422 naming the field. Keeps the raw bytes for idempotency.
+pub struct JsonBody<T> {
+    pub value: T,
+    pub raw: Bytes,
+}
+
+pub const MAX_BODY: usize = 1024 * 1024;
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !is_json {
+            return Err(AppError::bad_request(
+                "Content-Type",
+                "unsupported_media_type",
+                "send the body as application/json",
+            ));
+        }
+        let raw = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| AppError::bad_request("", "body_too_large", format!("the body is larger than {MAX_BODY} bytes")))?;
+        let value = parse_json(&raw)?;
+        Ok(JsonBody { value, raw })
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, AppError> {
+    let first = raw.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(raw) {
+            Ok(_) => AppError::invalid("", "invalid_value", "the body must be a JSON object"),
+            Err(e) => AppError::bad_request("", "malformed_json", format!("the body is not valid JSON: {e}")),
+        });
+    }
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        let message = inner.to_string();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let (field, code) = if let Some(rest) = message.strip_prefix("unknown field `") {
+                    let name = rest.split('`').next().unwrap_or("");
+                    let path = if field == "." || field.is_empty() { name.to_string() } else { field.clone() };
+                    (path, "unknown_field")
+                } else if message.starts_with("missing field `") {
+                    (message.split('`').nth(1).unwrap_or("").to_string(), "required")
+                } else {
+                    (field, "invalid_value")
+                };
+                AppError::invalid(&field, code, message)
+            }
+            _ => AppError::bad_request("", "malformed_json", format!("the body is not valid JSON: {message}")),
+        }
+    })?;
+    de.end()
+        .map_err(|e| AppError::bad_request("", "malformed_json", format!("the body is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+fn idempotency(headers: &HeaderMap, raw: &[u8]) -> Result<Option<Idempotency>, AppError> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => {
+            let key = v.to_str().map_err(|_| {
+                AppError::bad_request("Idempotency-Key", "invalid_idempotency_key", "the key must be visible ASCII")
+            })?;
+            Ok(Some(Idempotency::new(key, raw)?))
+        }
+    }
+}
+
+/// A page of a list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ListPage<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+fn page_of<T>(page: Page<T>, params: &[(String, String)]) -> ListPage<T> {
+    let get = |k: &str, d: i64| {
+        params
+            .iter()
+            .find(|(n, _)| n == k)
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(d)
+    };
+    ListPage {
+        items: page.items,
+        total: page.total,
+        page: get("page", 1).max(1),
+        per_page: get("per_page", 50),
+    }
+}
+
+fn created<T: Serialize>(c: Created<T>) -> Response {
+    let status = if c.replayed { StatusCode::OK } else { StatusCode::CREATED };
+    (status, Json(c.record)).into_response()
+}
+
+/// Query parameters of a list, read as pairs so that unknown ones can be reported.
+type Params = Query<Vec<(String, String)>>;
+
+async fn list_h<T: Resource>(State(s): State<AppState>, c: Caller, Query(p): Params) -> Result<Json<ListPage<T>>, AppError> {
+    let page = ops::list::<T>(&s.db, &c.ctx, &p).await?;
+    Ok(Json(page_of(page, &p)))
+}
+
+async fn get_h<T: Resource>(State(s): State<AppState>, c: Caller, Path(id): Path<i64>) -> Result<Json<T>, AppError> {
+    Ok(Json(ops::get::<T>(&s.db, &c.ctx, id).await?))
+}
+
+async fn create_h<T: Record>(State(s): State<AppState>, c: Caller, headers: HeaderMap, body: JsonBody<T::Input>) -> Result<Response, AppError>
+where
+    T::Input: DeserializeOwned,
+{
+    let idem = idempotency(&headers, &body.raw)?;
+    Ok(created(ops::create::<T>(&s.db, &c.ctx, body.value, idem).await?))
+}
+
+async fn update_h<T: Record>(State(s): State<AppState>, c: Caller, Path(id): Path<i64>, body: JsonBody<T::Input>) -> Result<Json<T>, AppError>
+where
+    T::Input: DeserializeOwned,
+{
+    Ok(Json(ops::update::<T>(&s.db, &c.ctx, id, body.value).await?))
+}
+
+/// Archiving is an update of `archived`; records are never deleted.
+async fn archive_h<T: Record>(State(s): State<AppState>, c: Caller, Path(id): Path<i64>) -> Result<Json<T>, AppError>
+where
+    T::Input: DeserializeOwned,
+{
+    let input: T::Input = parse_json(br#"{"archived": true}"#)?;
+    Ok(Json(ops::update::<T>(&s.db, &c.ctx, id, input).await?))
+}
+
+fn crud<T: Record>() -> Router<AppState>
+where
+    T::Input: DeserializeOwned,
+{
+    Router::new()
+        .route("/", get(list_h::<T>).post(create_h::<T>))
+        .route("/{id}", get(get_h::<T>).patch(update_h::<T>).delete(archive_h::<T>))
+}
+
+async fn create_opportunity(
+    State(s): State<AppState>,
+    c: Caller,
+    headers: HeaderMap,
+    body: JsonBody<OpportunityInput>,
+) -> Result<Response, AppError> {
+    let idem = idempotency(&headers, &body.raw)?;
+    Ok(created(ops::create_opportunity(&s.db, &c.ctx, body.value, idem).await?))
+}
+
+async fn update_opportunity(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    body: JsonBody<OpportunityInput>,
+) -> Result<Json<Opportunity>, AppError> {
+    Ok(Json(ops::update_opportunity(&s.db, &c.ctx, id, body.value).await?))
+}
+
+async fn archive_opportunity(State(s): State<AppState>, c: Caller, Path(id): Path<i64>) -> Result<Json<Opportunity>, AppError> {
+    let input: OpportunityInput = parse_json(br#"{"archived": true}"#)?;
+    Ok(Json(ops::update_opportunity(&s.db, &c.ctx, id, input).await?))
+}
+
+async fn move_opportunity(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    body: JsonBody<MoveInput>,
+) -> Result<Json<Opportunity>, AppError> {
+    Ok(Json(ops::move_opportunity(&s.db, &c.ctx, id, body.value).await?))
+}
+
+async fn opportunity_events(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<OpportunityEvent>>, AppError> {
+    Ok(Json(ops::opportunity_events(&s.db, &c.ctx, id).await?))
+}
+
+async fn pipelines(State(s): State<AppState>, _c: Caller) -> Result<Json<Vec<Pipeline>>, AppError> {
+    Ok(Json(s.db.pipelines().await?))
+}
+
+async fn pipeline(State(s): State<AppState>, _c: Caller, Path(id): Path<i64>) -> Result<Json<Pipeline>, AppError> {
+    Ok(Json(s.db.pipeline(id).await?.ok_or(AppError::NotFound)?))
+}
+
+async fn users(State(s): State<AppState>, _c: Caller) -> Result<Json<Vec<User>>, AppError> {
+    Ok(Json(s.db.users().await?))
+}
+
+async fn user(State(s): State<AppState>, _c: Caller, Path(id): Path<i64>) -> Result<Json<User>, AppError> {
+    Ok(Json(s.db.user(id).await?.ok_or(AppError::NotFound)?))
+}
+
+async fn me(c: Caller) -> Json<User> {
+    Json(c.user)
+}
+
+async fn create_user(State(s): State<AppState>, c: Caller, body: JsonBody<UserInput>) -> Result<Response, AppError> {
+    let user = ops::create_user(&s.db, Some(&c.ctx), body.value, c.ctx.now).await?;
+    Ok((StatusCode::CREATED, Json(user)).into_response())
+}
+
+async fn update_user(State(s): State<AppState>, c: Caller, Path(id): Path<i64>, body: JsonBody<UserInput>) -> Result<Json<User>, AppError> {
+    Ok(Json(ops::update_user(&s.db, &c.ctx, id, body.value).await?))
+}
+
+async fn teams(State(s): State<AppState>, _c: Caller) -> Result<Json<Vec<Team>>, AppError> {
+    Ok(Json(s.db.teams().await?))
+}
+
+async fn team(State(s): State<AppState>, _c: Caller, Path(id): Path<i64>) -> Result<Json<Team>, AppError> {
+    let teams = s.db.teams().await?;
+    Ok(Json(teams.into_iter().find(|t| t.id == id).ok_or(AppError::NotFound)?))
+}
+
+async fn create_team(State(s): State<AppState>, c: Caller, body: JsonBody<TeamInput>) -> Result<Response, AppError> {
+    let team = ops::create_team(&s.db, &c.ctx, body.value).await?;
+    Ok((StatusCode::CREATED, Json(team)).into_response())
+}
+
+async fn update_team(State(s): State<AppState>, c: Caller, Path(id): Path<i64>, body: JsonBody<TeamInput>) -> Result<Json<Team>, AppError> {
+    Ok(Json(ops::update_team(&s.db, &c.ctx, id, body.value).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenInput {
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NewToken {
+    pub id: i64,
+    /// Shown once; only its digest is stored.
+    pub token: String,
+}
+
+async fn tokens(State(s): State<AppState>, c: Caller) -> Result<Json<Vec<ApiToken>>, AppError> {
+    Ok(Json(s.db.tokens(c.user.id).await?))
+}
+
+async fn create_token(State(s): State<AppState>, c: Caller, body: JsonBody<TokenInput>) -> Result<Response, AppError> {
+    let name = body.value.name.unwrap_or_default();
+    let (token, id) = ops::create_token(&s.db, c.user.id, &name, c.ctx.now).await?;
+    Ok((StatusCode::CREATED, Json(NewToken { id, token })).into_response())
+}
+
+async fn revoke_token(State(s): State<AppState>, c: Caller, Path(id): Path<i64>) -> Result<StatusCode, AppError> {
+    s.db.revoke_token(c.user.id, id, c.ctx.now).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(crate::openapi::document())
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .nest("/accounts", crud::<Account>())
+        .nest("/contacts", crud::<Contact>())
+        .nest("/leads", crud::<Lead>())
+        .nest("/activities", crud::<Activity>())
+        .nest("/tasks", crud::<Task>())
+        .route("/opportunities", get(list_h::<Opportunity>).post(create_opportunity))
+        .route(
+            "/opportunities/{id}",
+            get(get_h::<Opportunity>).patch(update_opportunity).delete(archive_opportunity),
+        )
+        .route("/opportunities/{id}/move", post(move_opportunity))
+        .route("/opportunities/{id}/events", get(opportunity_events))
+        .route("/pipelines", get(pipelines))
+        .route("/pipelines/{id}", get(pipeline))
+        .route("/users", get(users).post(create_user))
+        .route("/users/me", get(me))
+        .route("/users/{id}", get(user).patch(update_user))
+        .route("/teams", get(teams).post(create_team))
+        .route("/teams/{id}", get(team).patch(update_team))
+        .route("/tokens", get(tokens).post(create_token))
+        .route("/tokens/{id}", axum::routing::delete(revoke_token))
+        .route("/openapi.json", get(openapi))
+        .fallback(not_found)
+}

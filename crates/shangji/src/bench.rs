@@ -1,0 +1,241 @@
+//! `shangji bench`: serves a generated database on a local port and measures the JSON API
+//! over HTTP with concurrent clients. Prints operations per second and p50/p95 latency.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::config::{sqlite_url, Config};
+use crate::state::AppState;
+
+struct Outcome {
+    latencies: Vec<Duration>,
+    errors: usize,
+    elapsed: Duration,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+/// Runs `op` from `clients` tasks for `seconds`; `op(client, n)` performs request `n`.
+async fn measure<F, Fut>(clients: usize, seconds: u64, op: F) -> Outcome
+where
+    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let op = Arc::new(op);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let op = op.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut lat, mut errors, mut n) = (Vec::new(), 0, 0);
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                if !op(c, n).await {
+                    errors += 1;
+                }
+                lat.push(t.elapsed());
+                n += 1;
+            }
+            (lat, errors)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await.expect("bench client");
+        latencies.extend(l);
+        errors += e;
+    }
+    latencies.sort();
+    Outcome {
+        latencies,
+        errors,
+        elapsed: started.elapsed(),
+    }
+}
+
+fn report(name: &str, o: &Outcome) {
+    let n = o.latencies.len();
+    println!(
+        "{name:<28} {n:>8} {:>10.0} {:>9.2} {:>9.2} {:>7}",
+        n as f64 / o.elapsed.as_secs_f64(),
+        percentile(&o.latencies, 0.50),
+        percentile(&o.latencies, 0.95),
+        o.errors
+    );
+}
+
+pub async fn run(config: &Config, explicit_url: Option<&str>, opportunities: usize, clients: usize, seconds: u64) -> anyhow::Result<()> {
+    let url = match explicit_url {
+        Some(u) => u.to_string(),
+        None => sqlite_url(&config.data_dir.join(format!("bench-{opportunities}.db"))),
+    };
+    let db = crate::cli::open(&Config {
+        database_url: url.clone(),
+        ..config.clone()
+    })
+    .await?;
+    let now = OffsetDateTime::now_utc();
+    if db.count("users").await? == 0 {
+        println!("generating {opportunities} opportunities with their history into {url} …");
+        let t = Instant::now();
+        crate::demo::load(&db, opportunities, now).await?;
+        println!("generated and stored in {:.1} s", t.elapsed().as_secs_f64());
+    }
+    let stored = db.count("opportunities").await?;
+    let events = db.count("opportunity_events").await?;
+    println!("database: {} ({stored} opportunities, {events} events)", db.dialect());
+
+    let (manager, _) = db.user_by_login("mgr.east").await?.context("the bench database has no mgr.east")?;
+    let (token, _) = crate::ops::create_token(&db, manager.id, "bench", now).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = crate::app(AppState::new(db.clone(), false));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = format!("http://{addr}/api/v1");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients * 2)
+        .build()?;
+    let auth = format!("Bearer {token}");
+
+    let get_json = |path: String| {
+        let (client, auth, base) = (client.clone(), auth.clone(), base.clone());
+        async move {
+            let r = client.get(format!("{base}{path}")).header("authorization", auth).send().await?;
+            anyhow::Ok(r.json::<Value>().await?)
+        }
+    };
+    let accounts = get_json("/accounts?per_page=50&sort=-updated_at".into()).await?;
+    let account_ids: Vec<i64> = accounts["items"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["id"].as_i64()).collect())
+        .unwrap_or_default();
+    if account_ids.is_empty() {
+        bail!("the manager sees no account to create opportunities on");
+    }
+    let pipelines = get_json("/pipelines".into()).await?;
+    let stages: Vec<i64> = pipelines[0]["stages"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s["id"].as_i64()).collect())
+        .unwrap_or_default();
+    let (first_stage, second_stage) = (stages[0], stages[1]);
+
+    println!("\n{clients} concurrent clients, {seconds} s per operation, over HTTP on {addr}");
+    println!("{:<28} {:>8} {:>10} {:>9} {:>9} {:>7}", "operation", "requests", "ops/s", "p50 ms", "p95 ms", "errors");
+
+    let created: Arc<std::sync::Mutex<Vec<Vec<i64>>>> = Arc::new(std::sync::Mutex::new(vec![Vec::new(); clients]));
+    let ctx = (client.clone(), auth.clone(), base.clone(), Arc::new(account_ids));
+    let o = {
+        let (client, auth, base, accounts) = ctx.clone();
+        let created = created.clone();
+        measure(clients, seconds, move |c, n| {
+            let (client, auth, base, accounts, created) = (client.clone(), auth.clone(), base.clone(), accounts.clone(), created.clone());
+            async move {
+                let body = json!({
+                    "title": format!("压测商机 {c}-{n}"),
+                    "account_id": accounts[(c * 7919 + n) % accounts.len()],
+                    "amount_minor": 10_000_000 + (n as i64 % 100) * 100_000,
+                    "close_date": "2027-06-30",
+                });
+                let Ok(r) = client.post(format!("{base}/opportunities")).header("authorization", &auth).json(&body).send().await else {
+                    return false;
+                };
+                if r.status() != 201 {
+                    return false;
+                }
+                match r.json::<Value>().await.ok().and_then(|v| v["id"].as_i64()) {
+                    Some(id) => {
+                        created.lock().expect("lock")[c].push(id);
+                        true
+                    }
+                    None => false,
+                }
+            }
+        })
+        .await
+    };
+    report("create opportunity", &o);
+
+    let ids: Arc<Vec<Vec<i64>>> = Arc::new(created.lock().expect("lock").clone());
+    let o = {
+        let (client, auth, base, _) = ctx.clone();
+        let ids = ids.clone();
+        measure(clients, seconds, move |c, n| {
+            let (client, auth, base, ids) = (client.clone(), auth.clone(), base.clone(), ids.clone());
+            async move {
+                let mine = &ids[c];
+                if mine.is_empty() {
+                    return false;
+                }
+                let id = mine[n % mine.len()];
+                // Each id is visited once per round: odd rounds move forward, even rounds back.
+                let stage = if (n / mine.len()) % 2 == 0 { second_stage } else { first_stage };
+                let r = client
+                    .post(format!("{base}/opportunities/{id}/move"))
+                    .header("authorization", &auth)
+                    .json(&json!({ "stage_id": stage }))
+                    .send()
+                    .await;
+                matches!(r, Ok(r) if r.status() == 200)
+            }
+        })
+        .await
+    };
+    report("stage move", &o);
+
+    let o = {
+        let (client, auth, base, _) = ctx.clone();
+        measure(clients, seconds, move |_, n| {
+            let (client, auth, base) = (client.clone(), auth.clone(), base.clone());
+            async move {
+                let stage = if n % 2 == 0 { first_stage } else { second_stage };
+                let r = client
+                    .get(format!("{base}/opportunities?status=open&stage_id={stage}&sort=-updated_at&per_page=50"))
+                    .header("authorization", &auth)
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status() == 200 => r.bytes().await.is_ok(),
+                    _ => false,
+                }
+            }
+        })
+        .await
+    };
+    report("list 50 (filtered, sorted)", &o);
+
+    let o = {
+        let (client, auth, base, _) = ctx.clone();
+        let ids = ids.clone();
+        measure(clients, seconds, move |c, n| {
+            let (client, auth, base, ids) = (client.clone(), auth.clone(), base.clone(), ids.clone());
+            async move {
+                let mine = &ids[c];
+                if mine.is_empty() {
+                    return false;
+                }
+                let id = mine[(n * 31) % mine.len()];
+                let r = client.get(format!("{base}/opportunities/{id}")).header("authorization", &auth).send().await;
+                match r {
+                    Ok(r) if r.status() == 200 => r.bytes().await.is_ok(),
+                    _ => false,
+                }
+            }
+        })
+        .await
+    };
+    report("get opportunity", &o);
+    Ok(())
+}

@@ -1,0 +1,318 @@
+//! The command line.
+
+use std::io::{BufRead, IsTerminal};
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use shangji_core::model::Role;
+use shangji_core::records::UserInput;
+use shangji_core::Field;
+use shangji_store::Db;
+use time::OffsetDateTime;
+
+use crate::config::{Config, DbArgs};
+use crate::state::AppState;
+
+#[derive(Debug, Parser)]
+#[command(name = "shangji", version, about = "商机 — opportunity and sales-funnel management")]
+pub struct Cli {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web UI and the JSON API.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080]
+        #[arg(long, env = "SHANGJI_LISTEN")]
+        listen: Option<String>,
+    },
+    /// Create (or reuse) a database with demo data and serve it.
+    Demo {
+        #[arg(long, env = "SHANGJI_LISTEN")]
+        listen: Option<String>,
+        /// Number of demo opportunities when the database is created.
+        #[arg(long, default_value_t = 8_000)]
+        opportunities: usize,
+    },
+    /// Fill an empty database with generated data (for benchmarks: 100000 or 1000000).
+    Seed {
+        #[arg(long, default_value_t = 8_000)]
+        opportunities: usize,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Teams.
+    #[command(subcommand)]
+    Team(TeamCommand),
+    /// Users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Show the effective configuration (secrets hidden).
+    PrintConfig {
+        #[arg(long, env = "SHANGJI_LISTEN")]
+        listen: Option<String>,
+    },
+    /// Measure the HTTP API under load on a generated database and print the numbers.
+    Bench {
+        /// Opportunities in the generated database (reused if it already has data).
+        #[arg(long, default_value_t = 100_000)]
+        opportunities: usize,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        /// Seconds per measured operation.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// Add a team, optionally under a parent team.
+    Add {
+        name: String,
+        #[arg(long)]
+        parent: Option<String>,
+    },
+    /// List teams.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user (asks for the password unless --password-stdin).
+    Add {
+        login: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long)]
+        team: Option<String>,
+        /// Display name [default: the login]
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Set a user's password (asks unless --password-stdin).
+    Passwd {
+        login: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token for a user; prints only the token.
+    Create {
+        login: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse().map_err(|_| format!("unknown role `{s}`: use admin, director, manager or rep"))
+}
+
+pub async fn open(config: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(&config.database_url)
+        .await
+        .with_context(|| format!("cannot open the database {}", config.redacted().database_url))?;
+    db.migrate().await.context("cannot migrate the database")?;
+    Ok(db)
+}
+
+fn read_password(stdin: bool) -> anyhow::Result<String> {
+    if stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no terminal to ask for a password: use --password-stdin");
+    }
+    let first = rpassword::prompt_password("Password: ")?;
+    let second = rpassword::prompt_password("Again: ")?;
+    if first != second {
+        bail!("the passwords differ");
+    }
+    Ok(first)
+}
+
+async fn team_id(db: &Db, name: Option<&str>) -> anyhow::Result<Option<i64>> {
+    let Some(name) = name else { return Ok(None) };
+    let teams = db.teams().await?;
+    match teams.iter().find(|t| t.name == name) {
+        Some(t) => Ok(Some(t.id)),
+        None => bail!("no team named `{name}` (see `shangji team list`)"),
+    }
+}
+
+pub async fn serve(config: &Config, db: Db) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&config.listen).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!("cannot listen on {}: the port is already in use", config.listen)
+        } else {
+            anyhow::anyhow!("cannot listen on {}: {e}", config.listen)
+        }
+    })?;
+    let addr = listener.local_addr()?;
+    println!("shangji is serving http://{addr}/");
+    let app = crate::app(AppState::new(db, config.secure_cookies));
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+pub async fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let listen = match &cli.command {
+        Command::Serve { listen } | Command::Demo { listen, .. } | Command::PrintConfig { listen } => listen.as_deref(),
+        _ => None,
+    };
+    let config = Config::load(&cli.db, listen)?;
+    let now = OffsetDateTime::now_utc();
+    match cli.command {
+        Command::PrintConfig { .. } => {
+            println!("{}", toml::to_string(&config.redacted())?);
+        }
+        Command::Serve { .. } => {
+            let db = open(&config).await?;
+            if db.pipelines().await?.is_empty() {
+                crate::demo::install_defaults(&db, now).await?;
+            }
+            serve(&config, db).await?;
+        }
+        Command::Demo { opportunities, .. } => {
+            let db = open(&config).await?;
+            if db.count("opportunities").await? == 0 && db.count("users").await? == 0 {
+                println!("generating demo data ({opportunities} opportunities)…");
+                crate::demo::load(&db, opportunities, now).await?;
+            }
+            println!("demo sign-ins (login / password):");
+            for (login, password, what) in crate::demo::SIGN_INS {
+                println!("  {login:<12} {password:<12} {what}");
+            }
+            serve(&config, db).await?;
+        }
+        Command::Seed { opportunities } => {
+            let db = open(&config).await?;
+            if db.count("users").await? > 0 {
+                bail!("the database already has data; seed only fills an empty one");
+            }
+            let started = std::time::Instant::now();
+            crate::demo::load(&db, opportunities, now).await?;
+            println!("seeded {opportunities} opportunities in {:.1} s", started.elapsed().as_secs_f64());
+        }
+        Command::Migrate => {
+            open(&config).await?;
+            println!("database is up to date");
+        }
+        Command::Team(TeamCommand::Add { name, parent }) => {
+            let db = open(&config).await?;
+            let parent = team_id(&db, parent.as_deref()).await?;
+            let teams = db.teams().await?;
+            let mut team = shangji_core::model::Team {
+                id: 0,
+                name: String::new(),
+                parent_id: None,
+                archived: false,
+            };
+            let input = shangji_core::records::TeamInput {
+                name: Field::Value(name),
+                parent_id: parent.map_or(Field::Absent, Field::Value),
+                archived: Field::Absent,
+            };
+            shangji_core::records::apply_team(&mut team, input, true, &teams).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let id = db.insert_team(&team, now).await.map_err(|e| anyhow::anyhow!("cannot add team: {e}"))?;
+            println!("team {id} `{}` added", team.name);
+        }
+        Command::Team(TeamCommand::List) => {
+            let db = open(&config).await?;
+            for t in db.teams().await? {
+                println!("{}\t{}\t{}", t.id, t.name, t.parent_id.map(|p| p.to_string()).unwrap_or_default());
+            }
+        }
+        Command::User(UserCommand::Add {
+            login,
+            role,
+            team,
+            name,
+            email,
+            password_stdin,
+        }) => {
+            let db = open(&config).await?;
+            let team_id = team_id(&db, team.as_deref()).await?;
+            let password = read_password(password_stdin)?;
+            let input = UserInput {
+                login: Field::Value(login),
+                display_name: name.map_or(Field::Absent, Field::Value),
+                email: email.map_or(Field::Absent, Field::Value),
+                role: Field::Value(role),
+                team_id: team_id.map_or(Field::Absent, Field::Value),
+                password: Field::Value(password),
+                ..Default::default()
+            };
+            let user = crate::ops::create_user(&db, None, input, now).await.map_err(cli_error)?;
+            println!("user {} `{}` added ({})", user.id, user.login, user.role);
+        }
+        Command::User(UserCommand::List) => {
+            let db = open(&config).await?;
+            let teams = db.teams().await?;
+            for u in db.users().await? {
+                let team = u
+                    .team_id
+                    .and_then(|t| teams.iter().find(|x| x.id == t))
+                    .map(|t| t.name.as_str())
+                    .unwrap_or("-");
+                let status = if u.active { "active" } else { "inactive" };
+                println!("{}\t{}\t{}\t{}\t{}\t{}", u.id, u.login, u.display_name, u.role, team, status);
+            }
+        }
+        Command::User(UserCommand::Passwd { login, password_stdin }) => {
+            let db = open(&config).await?;
+            let (user, _) = db.user_by_login(&login).await?.with_context(|| format!("no user `{login}`"))?;
+            let password = read_password(password_stdin)?;
+            crate::ops::set_password(&db, user.id, &password).await.map_err(cli_error)?;
+            println!("password of `{}` changed", user.login);
+        }
+        Command::Token(TokenCommand::Create { login, name }) => {
+            let db = open(&config).await?;
+            let (user, _) = db.user_by_login(&login).await?.with_context(|| format!("no user `{login}`"))?;
+            let (token, _) = crate::ops::create_token(&db, user.id, &name, now).await.map_err(cli_error)?;
+            println!("{token}");
+        }
+        Command::Bench {
+            opportunities,
+            clients,
+            seconds,
+        } => {
+            crate::bench::run(&config, cli.db.database_url.as_deref(), opportunities, clients, seconds).await?;
+        }
+    }
+    Ok(())
+}
+
+fn cli_error(e: crate::error::AppError) -> anyhow::Error {
+    let body = e.body();
+    match body.field {
+        Some(f) => anyhow::anyhow!("{f}: {}", body.message),
+        None => anyhow::anyhow!("{}", body.message),
+    }
+}

@@ -1,0 +1,130 @@
+//! Effective configuration: command-line flag, then environment variable (both read by
+//! clap), then the config file, then the default.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+/// Settings shared by every command that opens the database.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DbArgs {
+    /// sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://<data-dir>/shangji.db]
+    #[arg(long, env = "SHANGJI_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Where the embedded database and other files live [default: ./data]
+    #[arg(long, env = "SHANGJI_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// A TOML file with `listen`, `database_url`, `data_dir`, `secure_cookies`
+    #[arg(long, env = "SHANGJI_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    database_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    secure_cookies: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Config {
+    pub listen: String,
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub secure_cookies: bool,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+impl Config {
+    pub fn load(args: &DbArgs, listen: Option<&str>) -> anyhow::Result<Config> {
+        let file = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .with_context(|| format!("config file {} is not valid", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url = args
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| sqlite_url(&data_dir.join("shangji.db")));
+        Ok(Config {
+            listen: listen.map(str::to_string).or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into()),
+            database_url,
+            data_dir,
+            secure_cookies: file.secure_cookies.unwrap_or(false),
+        })
+    }
+
+    /// The configuration as shown to an operator: passwords in URLs hidden.
+    pub fn redacted(&self) -> Config {
+        Config {
+            database_url: redact_url(&self.database_url),
+            ..self.clone()
+        }
+    }
+}
+
+pub fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((creds, host)) = rest.rsplit_once('@') else {
+        return url.to_string();
+    };
+    match creds.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(url: Option<&str>, dir: Option<&str>, config: Option<PathBuf>) -> DbArgs {
+        DbArgs {
+            database_url: url.map(str::to_string),
+            data_dir: dir.map(PathBuf::from),
+            config,
+        }
+    }
+
+    #[test]
+    fn layers_flag_over_file_over_default() {
+        let c = Config::load(&args(None, None, None), None).unwrap();
+        assert_eq!(c.listen, DEFAULT_LISTEN);
+        assert_eq!(c.database_url, "sqlite://./data/shangji.db");
+
+        let dir = std::env::temp_dir().join(format!("shangji-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("shangji.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\ndata_dir = \"/srv/sj\"\n").unwrap();
+        let c = Config::load(&args(None, None, Some(file.clone())), None).unwrap();
+        assert_eq!((c.listen.as_str(), c.database_url.as_str()), ("0.0.0.0:9000", "sqlite:///srv/sj/shangji.db"));
+        let c = Config::load(&args(Some("postgres://a:b@h/d"), None, Some(file.clone())), Some("127.0.0.1:1")).unwrap();
+        assert_eq!((c.listen.as_str(), c.database_url.as_str()), ("127.0.0.1:1", "postgres://a:b@h/d"));
+        assert_eq!(c.redacted().database_url, "postgres://a:***@h/d");
+
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        let err = Config::load(&args(None, None, Some(file)), None).unwrap_err();
+        assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
+    }
+}

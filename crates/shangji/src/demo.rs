@@ -1,0 +1,64 @@
+//! Loading demo and benchmark data, and the defaults a new database starts with.
+
+use std::collections::HashMap;
+
+use shangji_core::demo::{generate, DemoConfig};
+use shangji_core::model::default_b2b_pipeline;
+use shangji_store::Db;
+use time::OffsetDateTime;
+
+use crate::error::AppError;
+
+/// The demo sign-ins printed by `shangji demo`: (login, password, who).
+pub const SIGN_INS: &[(&str, &str, &str)] = &[
+    ("admin", "admin1234", "管理员 admin"),
+    ("director", "director123", "销售总监 director, all teams"),
+    ("mgr.east", "manager123", "华东经理 manager, East"),
+    ("rep.east1", "sales1234", "华东销售 rep, East"),
+];
+
+/// A new, empty database gets the default pipeline.
+pub async fn install_defaults(db: &Db, now: OffsetDateTime) -> Result<(), AppError> {
+    let (name, stages) = default_b2b_pipeline();
+    db.insert_pipeline(name, true, &stages, now).await?;
+    Ok(())
+}
+
+/// Generates a company with `opportunities` opportunities and their history and stores it
+/// in an empty database.
+pub async fn load(db: &Db, opportunities: usize, now: OffsetDateTime) -> Result<(), AppError> {
+    let data = generate(&DemoConfig {
+        opportunities,
+        ..DemoConfig::standard(now)
+    });
+    // Hash each distinct demo password once.
+    let mut hashes: HashMap<&str, String> = HashMap::new();
+    let mut users = Vec::new();
+    for u in &data.users {
+        let hash = match hashes.get(u.password) {
+            Some(h) => h.clone(),
+            None => {
+                let h = crate::ops::hash_password(u.password)?;
+                hashes.insert(u.password, h.clone());
+                h
+            }
+        };
+        users.push((u.user.clone(), hash));
+    }
+    db.bulk_insert_teams(&data.teams, now).await?;
+    db.bulk_insert_users(&users).await?;
+    let (name, stages) = default_b2b_pipeline();
+    let pipeline = db.insert_pipeline(name, true, &stages, now).await?;
+    if pipeline.id != data.pipeline.id || pipeline.stages.iter().map(|s| s.id).ne(data.pipeline.stages.iter().map(|s| s.id)) {
+        return Err(AppError::Internal("demo data needs an empty database".into()));
+    }
+    db.bulk_insert(&data.accounts).await?;
+    db.bulk_insert(&data.contacts).await?;
+    db.bulk_insert(&data.leads).await?;
+    db.bulk_insert(&data.opportunities).await?;
+    db.bulk_insert_events(&data.events).await?;
+    db.bulk_insert(&data.activities).await?;
+    db.bulk_insert(&data.tasks).await?;
+    db.reset_sequences().await?;
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! The application's one error type.
+//!
+//! Policy: the caller's mistakes are 4xx with a stable snake_case `code`, an English
+//! `message` and, where one field is at fault, its name in `field`; pages translate the code.
+//! Our own failures are 500 with a generic message; their cause goes to the log only.
+//! Nothing is written when an error is returned.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use shangji_core::{FieldError, MoveError};
+use shangji_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request could not be read (malformed JSON, unknown parameter…): 400.
+    #[error("{0}")]
+    BadRequest(FieldError),
+    /// The request was read but a value is not acceptable: 422.
+    #[error("{0}")]
+    Invalid(FieldError),
+    #[error("not found")]
+    NotFound,
+    #[error("version conflict")]
+    Conflict { current_version: i64 },
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("too many attempts")]
+    RateLimited,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn invalid(field: &str, code: &str, message: impl Into<String>) -> AppError {
+        AppError::Invalid(FieldError::new(field, code, message))
+    }
+    pub fn bad_request(field: &str, code: &str, message: impl Into<String>) -> AppError {
+        AppError::BadRequest(FieldError::new(field, code, message))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The body sent to API clients.
+    pub fn body(&self) -> ErrorBody {
+        let (code, message, field) = match self {
+            AppError::BadRequest(f) | AppError::Invalid(f) => (f.code.clone(), f.message.clone(), Some(f.field.clone())),
+            AppError::NotFound => ("not_found".into(), "no such record".into(), None),
+            AppError::Conflict { current_version } => (
+                "version_conflict".into(),
+                format!("the record was changed by someone else; current version is {current_version}"),
+                Some("version".into()),
+            ),
+            AppError::Unauthorized => ("unauthorized".into(), "sign in or send a valid API token".into(), None),
+            AppError::Forbidden(code) => ((*code).into(), "you may not do this".into(), None),
+            AppError::RateLimited => ("too_many_attempts".into(), "too many failed attempts; try again later".into(), None),
+            AppError::Internal(_) => ("internal_error".into(), "something went wrong on our side".into(), None),
+        };
+        ErrorBody {
+            code,
+            message,
+            field: field.filter(|f| !f.is_empty()),
+            current_version: match self {
+                AppError::Conflict { current_version } => Some(*current_version),
+                _ => None,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<i64>,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if let AppError::Internal(cause) = &self {
+            tracing::error!(%cause, "request failed");
+        }
+        (self.status(), Json(self.body())).into_response()
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => AppError::NotFound,
+            StoreError::Conflict { current_version } => AppError::Conflict { current_version },
+            StoreError::Duplicate(what) => AppError::invalid("", "duplicate", format!("{what} already exists")),
+            StoreError::BrokenReference(what) => {
+                AppError::invalid("", "unknown_reference", format!("a referenced record does not exist ({what})"))
+            }
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<FieldError> for AppError {
+    fn from(e: FieldError) -> Self {
+        AppError::Invalid(e)
+    }
+}
+
+impl From<MoveError> for AppError {
+    fn from(e: MoveError) -> Self {
+        match e {
+            MoveError::UnknownStage(id) => {
+                AppError::invalid("stage_id", "unknown_stage", format!("stage {id} is not in this opportunity's pipeline"))
+            }
+            MoveError::ArchivedStage(id) => AppError::invalid("stage_id", "archived_stage", format!("stage {id} is archived")),
+            MoveError::SameStage => AppError::invalid("stage_id", "same_stage", "the opportunity is already in this stage"),
+            MoveError::Archived => AppError::invalid("", "archived", "the opportunity is archived"),
+            MoveError::Invalid(f) => AppError::Invalid(f),
+        }
+    }
+}

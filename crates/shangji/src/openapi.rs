@@ -1,0 +1,181 @@
+//! The OpenAPI 3 document, served at `/api/v1/openapi.json`. Schemas are derived from the
+//! very types the handlers read and write; the paths are listed from the same resource
+//! table as the router (a test checks every routed path is documented).
+
+use shangji_core::model::*;
+use shangji_core::opportunity::{EventKind, MoveInput, OpportunityEvent, OpportunityInput};
+use shangji_core::records::*;
+use shangji_core::Money;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, Required, ResponseBuilder, Schema};
+use utoipa::{OpenApi as _, PartialSchema};
+
+use crate::api::{NewToken, TokenInput};
+use crate::error::ErrorBody;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "shangji API", version = "1", description = "Opportunities, accounts, contacts, leads, follow-ups and tasks. Authenticate with `Authorization: Bearer <token>`. Errors are `{code, message, field}`."),
+    components(schemas(
+        Account, AccountInput, Contact, ContactInput, Lead, LeadInput, Opportunity, OpportunityInput,
+        MoveInput, OpportunityEvent, EventKind, Activity, ActivityInput, Task, TaskInput, Pipeline, Stage,
+        User, UserInput, Team, TeamInput, Leave, Money, Role, Language, StageKind, ForecastCategory, Grade,
+        BuyingRole, LeadStatus, ActivityType, AccountSize, Source, RecordKind, ErrorBody, TokenInput, NewToken,
+        shangji_store::ApiToken,
+    ))
+)]
+struct Components;
+
+/// One documented route: method, path, summary, request schema, response schema, status.
+pub struct Route {
+    pub method: HttpMethod,
+    pub path: String,
+    pub summary: String,
+    pub body: Option<&'static str>,
+    pub response: Option<String>,
+    pub status: &'static str,
+    pub list: bool,
+}
+
+fn route(method: HttpMethod, path: &str, summary: &str, body: Option<&'static str>, response: Option<&str>, status: &'static str) -> Route {
+    Route {
+        method,
+        path: path.to_string(),
+        summary: summary.to_string(),
+        body,
+        response: response.map(str::to_string),
+        status,
+        list: false,
+    }
+}
+
+/// The record kinds with the standard list/get/create/update/archive routes.
+pub const CRUD: &[(&str, &str, &str)] = &[
+    ("accounts", "Account", "AccountInput"),
+    ("contacts", "Contact", "ContactInput"),
+    ("leads", "Lead", "LeadInput"),
+    ("activities", "Activity", "ActivityInput"),
+    ("tasks", "Task", "TaskInput"),
+    ("opportunities", "Opportunity", "OpportunityInput"),
+];
+
+pub fn routes() -> Vec<Route> {
+    use HttpMethod::*;
+    let mut r = Vec::new();
+    for (res, schema, input) in CRUD {
+        let base = format!("/api/v1/{res}");
+        let item = format!("{base}/{{id}}");
+        r.push(Route {
+            list: true,
+            ..route(Get, &base, &format!("List {res} (filters, sort, pagination)"), None, Some(schema), "200")
+        });
+        r.push(route(Post, &base, &format!("Create in {res} (honours Idempotency-Key)"), Some(input), Some(schema), "201"));
+        r.push(route(Get, &item, &format!("Get one of {res}"), None, Some(schema), "200"));
+        r.push(route(Patch, &item, &format!("Partly update one of {res} (send `version`)"), Some(input), Some(schema), "200"));
+        r.push(route(Delete, &item, &format!("Archive one of {res}"), None, Some(schema), "200"));
+    }
+    r.push(route(Post, "/api/v1/opportunities/{id}/move", "Move to another stage (the one way to win, lose or reopen)", Some("MoveInput"), Some("Opportunity"), "200"));
+    r.push(route(Get, "/api/v1/opportunities/{id}/events", "The opportunity's history, oldest first", None, None, "200"));
+    r.push(route(Get, "/api/v1/pipelines", "Pipelines with their stages", None, None, "200"));
+    r.push(route(Get, "/api/v1/pipelines/{id}", "One pipeline with its stages", None, Some("Pipeline"), "200"));
+    r.push(route(Get, "/api/v1/users", "Users", None, None, "200"));
+    r.push(route(Post, "/api/v1/users", "Create a user (admin)", Some("UserInput"), Some("User"), "201"));
+    r.push(route(Get, "/api/v1/users/me", "The calling user", None, Some("User"), "200"));
+    r.push(route(Get, "/api/v1/users/{id}", "One user", None, Some("User"), "200"));
+    r.push(route(Patch, "/api/v1/users/{id}", "Change a user (admin, or oneself for name, contact details, language, password)", Some("UserInput"), Some("User"), "200"));
+    r.push(route(Get, "/api/v1/teams", "Teams (a tree by parent_id)", None, None, "200"));
+    r.push(route(Post, "/api/v1/teams", "Create a team (admin)", Some("TeamInput"), Some("Team"), "201"));
+    r.push(route(Get, "/api/v1/teams/{id}", "One team", None, Some("Team"), "200"));
+    r.push(route(Patch, "/api/v1/teams/{id}", "Change a team (admin)", Some("TeamInput"), Some("Team"), "200"));
+    r.push(route(Get, "/api/v1/tokens", "The caller's API tokens", None, None, "200"));
+    r.push(route(Post, "/api/v1/tokens", "Create an API token (the secret is returned once)", Some("TokenInput"), Some("NewToken"), "201"));
+    r.push(route(Delete, "/api/v1/tokens/{id}", "Revoke an API token", None, None, "204"));
+    r.push(route(Get, "/api/v1/openapi.json", "This document", None, None, "200"));
+    r
+}
+
+fn json_ref(schema: &str) -> utoipa::openapi::Content {
+    ContentBuilder::new().schema(Some(Ref::from_schema_name(schema))).build()
+}
+
+fn query_param(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(String::schema()))
+        .build()
+}
+
+pub fn document() -> OpenApi {
+    let mut doc = Components::openapi();
+    for r in routes() {
+        let mut op = OperationBuilder::new().summary(Some(r.summary.clone()));
+        if r.path.contains("{id}") {
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name("id")
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .schema(Some(i64::schema())),
+            );
+        }
+        if r.list {
+            for (name, desc) in [
+                ("q", "free text"),
+                ("owner_id", "owner"),
+                ("team_id", "owners on this team or below"),
+                ("page", "1-based page"),
+                ("per_page", "rows per page, 1 to 200 (default 50)"),
+                ("sort", "column, `-column` for descending"),
+                ("updated_since", "RFC 3339 time"),
+                ("include_archived", "true to include archived records"),
+            ] {
+                op = op.parameter(query_param(name, desc));
+            }
+            if r.path.ends_with("opportunities") {
+                for (name, desc) in [
+                    ("pipeline_id", "pipeline"),
+                    ("stage_id", "stage"),
+                    ("status", "open, won or lost"),
+                    ("close_from", "expected close date from (YYYY-MM-DD)"),
+                    ("close_to", "expected close date to (YYYY-MM-DD)"),
+                ] {
+                    op = op.parameter(query_param(name, desc));
+                }
+            }
+        }
+        if let Some(body) = r.body {
+            op = op.request_body(Some(
+                RequestBodyBuilder::new()
+                    .content("application/json", json_ref(body))
+                    .required(Some(Required::True))
+                    .build(),
+            ));
+        }
+        let mut ok = ResponseBuilder::new().description("success");
+        if let Some(schema) = &r.response {
+            ok = ok.content("application/json", json_ref(schema));
+        }
+        let err = ResponseBuilder::new()
+            .description("the caller's mistake: 400 unreadable, 401, 404 (also outside your visibility), 409 stale version, 422 invalid value")
+            .content("application/json", json_ref("ErrorBody"));
+        op = op.response(r.status, ok.build()).response("4XX", err.build());
+        let item = PathItem::new(r.method, op.build());
+        match doc.paths.paths.get_mut(&r.path) {
+            Some(existing) => existing.merge_operations(item),
+            None => {
+                doc.paths.paths.insert(r.path.clone(), item);
+            }
+        }
+    }
+    doc.components.get_or_insert_with(Default::default).add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+    );
+    let _unused: Option<Schema> = None;
+    doc
+}

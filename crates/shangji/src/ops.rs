@@ -1,0 +1,608 @@
+//! Operations: each loads what it needs, lets shangji-core decide, saves, and returns. The
+//! JSON API, the pages, the command line and (later) the importer and the scheduler call
+//! these functions, so every rule is enforced on every path in.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use shangji_core::model::*;
+use shangji_core::opportunity::{self, MoveInput, NewEvent, OpportunityEvent, OpportunityInput};
+use shangji_core::records::{self, *};
+use shangji_core::visibility::{self, Actor, Scope};
+use shangji_core::{Field, FieldError};
+use shangji_store::{Access, Db, Entity, IdemKey, ListQuery, Page, Save, StoreError};
+use time::OffsetDateTime;
+
+use crate::error::AppError;
+
+/// Who is acting, what they may see, and when.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub actor: Actor,
+    pub scope: Scope,
+    pub now: OffsetDateTime,
+}
+
+impl Ctx {
+    pub async fn for_user(db: &Db, user: &User, now: OffsetDateTime) -> Result<Ctx, AppError> {
+        let teams = db.teams().await?;
+        let actor = Actor {
+            user_id: user.id,
+            role: user.role,
+            team_id: user.team_id,
+        };
+        Ok(Ctx {
+            scope: visibility::scope(&actor, &teams),
+            actor,
+            now,
+        })
+    }
+
+    pub fn require_admin(&self) -> Result<(), AppError> {
+        match self.actor.role {
+            Role::Admin => Ok(()),
+            _ => Err(AppError::Forbidden("admin_only")),
+        }
+    }
+}
+
+/// An idempotency key sent with a create.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    pub key: String,
+    /// A digest of the request body, to refuse a key reused for another request.
+    pub request_hash: String,
+}
+
+impl Idempotency {
+    pub fn new(key: &str, body: &[u8]) -> Result<Idempotency, AppError> {
+        let key = key.trim();
+        if key.is_empty() || key.len() > 200 {
+            return Err(AppError::bad_request(
+                "Idempotency-Key",
+                "invalid_idempotency_key",
+                "an Idempotency-Key has 1 to 200 characters",
+            ));
+        }
+        Ok(Idempotency {
+            key: key.to_string(),
+            request_hash: hex::encode(Sha256::digest(body)),
+        })
+    }
+}
+
+/// The result of a create: the record, and whether it was created now or earlier by a
+/// request with the same idempotency key.
+#[derive(Debug)]
+pub struct Created<T> {
+    pub record: T,
+    pub replayed: bool,
+}
+
+/// A record kind served by the API: its owner and the records it links to.
+pub trait Resource: Entity + Clone + Serialize + Sync {
+    const RESOURCE: &'static str;
+    fn owner(&self) -> Option<UserId>;
+    /// Records this one links to, each of which the actor must be able to read:
+    /// (field, kind, id).
+    fn links(&self) -> Vec<(&'static str, RecordKind, i64)>;
+}
+
+/// A record kind whose create/update rules are one `apply` function of the core
+/// (opportunities have their own operations, which also write history).
+pub trait Record: Resource {
+    type Input: Send + Sync + serde::de::DeserializeOwned + 'static;
+    fn blank(ctx: &Ctx) -> Self;
+    fn apply(&mut self, input: Self::Input, creating: bool, now: OffsetDateTime) -> Result<(), FieldError>;
+    fn input_version(input: &Self::Input) -> Option<i64>;
+    fn set_updated(&mut self, now: OffsetDateTime);
+}
+
+macro_rules! resource {
+    ($t:ty, $name:literal, $owner:ident, |$s:ident| $links:expr) => {
+        impl Resource for $t {
+            const RESOURCE: &'static str = $name;
+            fn owner(&self) -> Option<UserId> {
+                self.$owner.into()
+            }
+            fn links(&self) -> Vec<(&'static str, RecordKind, i64)> {
+                let $s = self;
+                $links
+            }
+        }
+    };
+}
+
+resource!(Account, "accounts", owner_id, |_s| vec![]);
+resource!(Contact, "contacts", owner_id, |s| s
+    .account_id
+    .map(|a| ("account_id", RecordKind::Account, a))
+    .into_iter()
+    .collect());
+resource!(Lead, "leads", owner_id, |_s| vec![]);
+resource!(Activity, "activities", author_id, |s| [
+    s.account_id.map(|i| ("account_id", RecordKind::Account, i)),
+    s.contact_id.map(|i| ("contact_id", RecordKind::Contact, i)),
+    s.opportunity_id.map(|i| ("opportunity_id", RecordKind::Opportunity, i)),
+    s.lead_id.map(|i| ("lead_id", RecordKind::Lead, i)),
+]
+.into_iter()
+.flatten()
+.collect());
+resource!(Task, "tasks", assignee_id, |s| match (s.record_kind, s.record_id) {
+    (Some(k), Some(id)) => vec![("record_id", k, id)],
+    _ => vec![],
+});
+resource!(Opportunity, "opportunities", owner_id, |s| {
+    let mut l = vec![("account_id", RecordKind::Account, s.account_id)];
+    l.extend(s.primary_contact_id.map(|c| ("primary_contact_id", RecordKind::Contact, c)));
+    l
+});
+
+macro_rules! record_common {
+    () => {
+        fn set_updated(&mut self, now: OffsetDateTime) {
+            self.updated_at = now;
+        }
+    };
+}
+
+impl Record for Account {
+    type Input = AccountInput;
+    fn blank(ctx: &Ctx) -> Self {
+        blank_account(ctx.actor.user_id, ctx.now)
+    }
+    fn apply(&mut self, input: AccountInput, creating: bool, _: OffsetDateTime) -> Result<(), FieldError> {
+        apply_account(self, input, creating)
+    }
+    fn input_version(input: &AccountInput) -> Option<i64> {
+        input.version
+    }
+    record_common!();
+}
+
+impl Record for Contact {
+    type Input = ContactInput;
+    fn blank(ctx: &Ctx) -> Self {
+        blank_contact(ctx.actor.user_id, ctx.now)
+    }
+    fn apply(&mut self, input: ContactInput, creating: bool, _: OffsetDateTime) -> Result<(), FieldError> {
+        apply_contact(self, input, creating)
+    }
+    fn input_version(input: &ContactInput) -> Option<i64> {
+        input.version
+    }
+    record_common!();
+}
+
+impl Record for Lead {
+    type Input = LeadInput;
+    fn blank(ctx: &Ctx) -> Self {
+        let mut l = blank_lead(ctx.now);
+        // A rep's own lead is theirs; a manager's new lead goes to the pool unless assigned.
+        if !ctx.scope.is_manager() {
+            l.owner_id = Some(ctx.actor.user_id);
+        }
+        l
+    }
+    fn apply(&mut self, input: LeadInput, creating: bool, _: OffsetDateTime) -> Result<(), FieldError> {
+        apply_lead(self, input, creating)
+    }
+    fn input_version(input: &LeadInput) -> Option<i64> {
+        input.version
+    }
+    record_common!();
+}
+
+impl Record for Activity {
+    type Input = ActivityInput;
+    fn blank(ctx: &Ctx) -> Self {
+        blank_activity(ctx.actor.user_id, ctx.now)
+    }
+    fn apply(&mut self, input: ActivityInput, creating: bool, _: OffsetDateTime) -> Result<(), FieldError> {
+        apply_activity(self, input, creating)
+    }
+    fn input_version(input: &ActivityInput) -> Option<i64> {
+        input.version
+    }
+    record_common!();
+}
+
+impl Record for Task {
+    type Input = TaskInput;
+    fn blank(ctx: &Ctx) -> Self {
+        blank_task(ctx.actor.user_id, ctx.now)
+    }
+    fn apply(&mut self, input: TaskInput, creating: bool, now: OffsetDateTime) -> Result<(), FieldError> {
+        apply_task(self, input, creating, now)
+    }
+    fn input_version(input: &TaskInput) -> Option<i64> {
+        input.version
+    }
+    record_common!();
+}
+
+/// Checks that the actor can read every linked record (a link to something outside their
+/// scope is reported as unknown, as if it did not exist).
+async fn check_links(db: &Db, ctx: &Ctx, links: Vec<(&'static str, RecordKind, i64)>) -> Result<(), AppError> {
+    for (field, kind, id) in links {
+        let found = match kind {
+            RecordKind::Account => db.get::<Account>(id, &ctx.scope, Access::Read).await?.is_some(),
+            RecordKind::Contact => db.get::<Contact>(id, &ctx.scope, Access::Read).await?.is_some(),
+            RecordKind::Lead => db.get::<Lead>(id, &ctx.scope, Access::Read).await?.is_some(),
+            RecordKind::Opportunity => db.get::<Opportunity>(id, &ctx.scope, Access::Read).await?.is_some(),
+        };
+        if !found {
+            return Err(AppError::invalid(field, "unknown_reference", format!("{field} {id} does not exist")));
+        }
+    }
+    Ok(())
+}
+
+/// The owner of a record must be an active user within the actor's scope (a rep can only
+/// own things themselves; a manager assigns within the team).
+async fn check_owner(db: &Db, ctx: &Ctx, field: &str, owner: Option<UserId>, before: Option<UserId>) -> Result<(), AppError> {
+    let Some(owner) = owner else {
+        return Ok(());
+    };
+    if Some(owner) == before {
+        return Ok(());
+    }
+    let user = db.user(owner).await?.filter(|u| u.active);
+    let Some(user) = user else {
+        return Err(AppError::invalid(field, "unknown_user", format!("user {owner} does not exist or is inactive")));
+    };
+    if !ctx.scope.covers(Some(user.id), user.team_id) {
+        return Err(AppError::invalid(field, "owner_out_of_scope", "you cannot assign records to this user"));
+    }
+    Ok(())
+}
+
+async fn replay<T: Resource>(db: &Db, ctx: &Ctx, idem: &Idempotency) -> Result<Option<Created<T>>, AppError> {
+    let Some(first) = db.idempotency(ctx.actor.user_id, &idem.key).await? else {
+        return Ok(None);
+    };
+    if first.resource != T::RESOURCE || first.request_hash != idem.request_hash {
+        return Err(AppError::invalid(
+            "Idempotency-Key",
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used for a different request",
+        ));
+    }
+    let record = db.get::<T>(first.record_id, &ctx.scope, Access::Read).await?.ok_or(AppError::NotFound)?;
+    Ok(Some(Created { record, replayed: true }))
+}
+
+/// Saves a new record, honouring an idempotency key; a concurrent retry that loses the race
+/// for the key gets the winner's record.
+async fn insert<T: Resource>(
+    db: &Db,
+    ctx: &Ctx,
+    record: T,
+    events: &[NewEvent],
+    idem: Option<Idempotency>,
+) -> Result<Created<T>, AppError> {
+    let key = idem.as_ref().map(|i| IdemKey {
+        user_id: ctx.actor.user_id,
+        key: i.key.clone(),
+        resource: T::RESOURCE,
+        request_hash: i.request_hash.clone(),
+        at: ctx.now,
+    });
+    match db.save(&record, Save::Insert { idem: key.as_ref() }, events).await {
+        Ok(id) => {
+            let record = db.get::<T>(id, &Scope::All, Access::Read).await?.ok_or(AppError::NotFound)?;
+            Ok(Created { record, replayed: false })
+        }
+        Err(StoreError::Duplicate(_)) if idem.is_some() => {
+            let idem = idem.expect("checked");
+            replay(db, ctx, &idem).await?.ok_or(AppError::Internal("idempotency race".into()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn create<T: Record>(db: &Db, ctx: &Ctx, input: T::Input, idem: Option<Idempotency>) -> Result<Created<T>, AppError> {
+    if let Some(i) = &idem {
+        if let Some(done) = replay::<T>(db, ctx, i).await? {
+            return Ok(done);
+        }
+    }
+    let mut record = T::blank(ctx);
+    record.apply(input, true, ctx.now)?;
+    check_owner(db, ctx, "owner_id", record.owner(), Some(ctx.actor.user_id)).await?;
+    check_links(db, ctx, record.links()).await?;
+    insert(db, ctx, record, &[], idem).await
+}
+
+pub async fn get<T: Resource>(db: &Db, ctx: &Ctx, id: i64) -> Result<T, AppError> {
+    db.get::<T>(id, &ctx.scope, Access::Read).await?.ok_or(AppError::NotFound)
+}
+
+/// Loads a record for change: 404 outside the actor's scope, 403 when only readable.
+async fn for_update<T: Resource>(db: &Db, ctx: &Ctx, id: i64) -> Result<T, AppError> {
+    match db.get::<T>(id, &ctx.scope, Access::Write).await? {
+        Some(r) => Ok(r),
+        None => match db.get::<T>(id, &ctx.scope, Access::Read).await? {
+            Some(_) => Err(AppError::Forbidden("read_only")),
+            None => Err(AppError::NotFound),
+        },
+    }
+}
+
+fn check_version(stored: i64, given: Option<i64>) -> Result<(), AppError> {
+    match given {
+        Some(v) if v != stored => Err(AppError::Conflict { current_version: stored }),
+        _ => Ok(()),
+    }
+}
+
+pub async fn update<T: Record>(db: &Db, ctx: &Ctx, id: i64, input: T::Input) -> Result<T, AppError> {
+    let mut record = for_update::<T>(db, ctx, id).await?;
+    check_version(record.version(), T::input_version(&input))?;
+    let before = record.clone();
+    record.apply(input, false, ctx.now)?;
+    check_owner(db, ctx, "owner_id", record.owner(), before.owner()).await?;
+    let links: Vec<_> = record.links().into_iter().filter(|l| !before.links().contains(l)).collect();
+    check_links(db, ctx, links).await?;
+    if serde_json::to_value(&record).ok() == serde_json::to_value(&before).ok() {
+        return Ok(before);
+    }
+    record.set_updated(ctx.now);
+    db.save(&record, Save::Update { expected_version: before.version() }, &[]).await?;
+    get::<T>(db, ctx, id).await
+}
+
+/// Parses list parameters against a record kind's whitelist of filters and sort columns.
+pub fn list_query<E: Entity>(params: &[(String, String)], teams: &[Team]) -> Result<ListQuery, AppError> {
+    let mut q = ListQuery::default();
+    let mut page: i64 = 1;
+    let bad = |field: &str, what: &str| AppError::bad_request(field, "invalid_parameter", format!("{field}: {what}"));
+    let int = |field: &str, v: &str| v.trim().parse::<i64>().map_err(|_| bad(field, "expected an integer"));
+    let date = |field: &str, v: &str| {
+        time::Date::parse(v.trim(), &time::format_description::well_known::Iso8601::DATE)
+            .map_err(|_| bad(field, "expected a date like 2026-03-31"))
+    };
+    for (k, v) in params {
+        let k = k.as_str();
+        match k {
+            "q" => q.q = Some(v.clone()),
+            "page" => page = int(k, v)?.max(1),
+            "per_page" => {
+                let n = int(k, v)?;
+                if !(1..=200).contains(&n) {
+                    return Err(bad(k, "must be between 1 and 200"));
+                }
+                q.limit = n;
+            }
+            "sort" => {
+                let (desc, col) = match v.strip_prefix('-') {
+                    Some(c) => (true, c),
+                    None => (false, v.as_str()),
+                };
+                q.sort = E::SORT
+                    .iter()
+                    .find(|c| **c == col)
+                    .copied()
+                    .ok_or_else(|| bad(k, &format!("cannot sort by `{col}`; use one of {}", E::SORT.join(", "))))?;
+                q.desc = desc;
+            }
+            "owner_id" => q.owner_id = Some(int(k, v)?),
+            "team_id" => {
+                let team = int(k, v)?;
+                if !teams.iter().any(|t| t.id == team) {
+                    return Err(AppError::invalid(k, "unknown_team", format!("team {team} does not exist")));
+                }
+                q.team_ids = Some(visibility::subtree(teams, team));
+            }
+            "include_archived" => q.include_archived = v == "true" || v == "1",
+            "updated_since" => {
+                let t = OffsetDateTime::parse(v.trim(), &time::format_description::well_known::Rfc3339)
+                    .map_err(|_| bad(k, "expected an RFC 3339 time like 2026-03-31T08:00:00Z"))?;
+                q.ranges.push(("updated_at", ">=", t.into()));
+            }
+            "status" if E::TABLE == "opportunities" => {
+                q.stage_kind = Some(v.parse().map_err(|_| bad(k, "expected open, won or lost"))?);
+            }
+            _ => {
+                if let Some((prefix, col)) = E::DATE_RANGE {
+                    if k == format!("{prefix}_from") {
+                        q.ranges.push((col, ">=", date(k, v)?.into()));
+                        continue;
+                    }
+                    if k == format!("{prefix}_to") {
+                        q.ranges.push((col, "<=", date(k, v)?.into()));
+                        continue;
+                    }
+                }
+                let Some((col, kind)) = E::FILTERS.iter().find(|(c, _)| *c == k) else {
+                    return Err(AppError::bad_request(k, "unknown_parameter", format!("unknown list parameter `{k}`")));
+                };
+                let arg = match kind {
+                    shangji_store::FilterKind::Id => int(k, v)?.into(),
+                    shangji_store::FilterKind::Bool => (v == "true" || v == "1").into(),
+                    shangji_store::FilterKind::Text => v.trim().to_string().into(),
+                };
+                q.eq.push((col, arg));
+            }
+        }
+    }
+    q.offset = (page - 1).saturating_mul(q.limit);
+    Ok(q)
+}
+
+pub async fn list<T: Resource>(db: &Db, ctx: &Ctx, params: &[(String, String)]) -> Result<Page<T>, AppError> {
+    let teams = db.teams().await?;
+    let q = list_query::<T>(params, &teams)?;
+    Ok(db.list::<T>(&ctx.scope, &q).await?)
+}
+
+// ---- Opportunities: every change goes through the core and writes its events. ----
+
+async fn pipeline_for(db: &Db, id: Option<PipelineId>) -> Result<Pipeline, AppError> {
+    let pipelines = db.pipelines().await?;
+    let found = match id {
+        Some(id) => pipelines.into_iter().find(|p| p.id == id && !p.archived),
+        None => pipelines.into_iter().find(|p| p.is_default && !p.archived),
+    };
+    found.ok_or_else(|| match id {
+        Some(id) => AppError::invalid("pipeline_id", "unknown_pipeline", format!("pipeline {id} does not exist")),
+        None => AppError::Internal("no default pipeline".into()),
+    })
+}
+
+pub async fn create_opportunity(
+    db: &Db,
+    ctx: &Ctx,
+    input: OpportunityInput,
+    idem: Option<Idempotency>,
+) -> Result<Created<Opportunity>, AppError> {
+    if let Some(i) = &idem {
+        if let Some(done) = replay::<Opportunity>(db, ctx, i).await? {
+            return Ok(done);
+        }
+    }
+    let pipeline_id = match input.pipeline_id {
+        Field::Value(id) => Some(id),
+        _ => None,
+    };
+    let pipeline = pipeline_for(db, pipeline_id).await?;
+    let (opp, events) = opportunity::create(input, &pipeline, &ctx.actor, ctx.now)?;
+    check_owner(db, ctx, "owner_id", Some(opp.owner_id), Some(ctx.actor.user_id)).await?;
+    check_links(db, ctx, opp.links()).await?;
+    insert(db, ctx, opp, &events, idem).await
+}
+
+pub async fn update_opportunity(db: &Db, ctx: &Ctx, id: OpportunityId, input: OpportunityInput) -> Result<Opportunity, AppError> {
+    let mut opp = for_update::<Opportunity>(db, ctx, id).await?;
+    check_version(opp.version, input.version)?;
+    let before = opp.clone();
+    let pipeline = pipeline_for(db, Some(opp.pipeline_id)).await?;
+    let events = opportunity::apply(&mut opp, input, &pipeline, &ctx.actor, ctx.now)?;
+    check_owner(db, ctx, "owner_id", Some(opp.owner_id), Some(before.owner_id)).await?;
+    let links: Vec<_> = opp.links().into_iter().filter(|l| !before.links().contains(l)).collect();
+    check_links(db, ctx, links).await?;
+    if opp == before {
+        return Ok(before);
+    }
+    db.save(&opp, Save::Update { expected_version: before.version }, &events).await?;
+    get::<Opportunity>(db, ctx, id).await
+}
+
+pub async fn move_opportunity(db: &Db, ctx: &Ctx, id: OpportunityId, input: MoveInput) -> Result<Opportunity, AppError> {
+    let mut opp = for_update::<Opportunity>(db, ctx, id).await?;
+    check_version(opp.version, input.version)?;
+    let expected_version = opp.version;
+    let pipeline = pipeline_for(db, Some(opp.pipeline_id)).await?;
+    let events = opportunity::move_to(&mut opp, &pipeline, &input, &ctx.actor, ctx.now)?;
+    db.save(&opp, Save::Update { expected_version }, &events).await?;
+    get::<Opportunity>(db, ctx, id).await
+}
+
+pub async fn opportunity_events(db: &Db, ctx: &Ctx, id: OpportunityId) -> Result<Vec<OpportunityEvent>, AppError> {
+    get::<Opportunity>(db, ctx, id).await?;
+    Ok(db.events(id).await?)
+}
+
+// ---- Users and teams ----
+
+pub async fn create_team(db: &Db, ctx: &Ctx, input: TeamInput) -> Result<Team, AppError> {
+    ctx.require_admin()?;
+    let teams = db.teams().await?;
+    let mut team = Team {
+        id: 0,
+        name: String::new(),
+        parent_id: None,
+        archived: false,
+    };
+    records::apply_team(&mut team, input, true, &teams)?;
+    let id = db.insert_team(&team, ctx.now).await.map_err(|e| match e {
+        StoreError::Duplicate(_) => AppError::invalid("name", "duplicate", "a team with this name exists"),
+        e => e.into(),
+    })?;
+    Ok(Team { id, ..team })
+}
+
+pub async fn update_team(db: &Db, ctx: &Ctx, id: TeamId, input: TeamInput) -> Result<Team, AppError> {
+    ctx.require_admin()?;
+    let teams = db.teams().await?;
+    let mut team = teams.iter().find(|t| t.id == id).cloned().ok_or(AppError::NotFound)?;
+    records::apply_team(&mut team, input, false, &teams)?;
+    db.update_team(&team).await?;
+    Ok(team)
+}
+
+pub fn hash_password(password: &str) -> Result<String, AppError> {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(hash)
+        .map(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .unwrap_or(false)
+}
+
+async fn check_team(db: &Db, team: Option<TeamId>) -> Result<(), AppError> {
+    if let Some(t) = team {
+        if !db.teams().await?.iter().any(|x| x.id == t) {
+            return Err(AppError::invalid("team_id", "unknown_team", format!("team {t} does not exist")));
+        }
+    }
+    Ok(())
+}
+
+/// Creates a user. Admins only, except when `ctx` is `None` (the command line, which acts
+/// with the operator's authority over the database).
+pub async fn create_user(db: &Db, ctx: Option<&Ctx>, input: UserInput, now: OffsetDateTime) -> Result<User, AppError> {
+    if let Some(ctx) = ctx {
+        ctx.require_admin()?;
+    }
+    let mut user = records::blank_user(now);
+    let password = records::apply_user(&mut user, input, true)?;
+    check_team(db, user.team_id).await?;
+    let hash = password.as_deref().map(hash_password).transpose()?;
+    let id = db.insert_user(&user, hash.as_deref()).await.map_err(|e| match e {
+        StoreError::Duplicate(_) => AppError::invalid("login", "duplicate", "this login is taken"),
+        e => e.into(),
+    })?;
+    Ok(User { id, ..user })
+}
+
+/// Changes a user: admins change anyone; a user may change their own name, contact
+/// details, language and password, not their role, team or status.
+pub async fn update_user(db: &Db, ctx: &Ctx, id: UserId, input: UserInput) -> Result<User, AppError> {
+    let is_self = ctx.actor.user_id == id;
+    if ctx.actor.role != Role::Admin {
+        let restricted = !input.role.is_absent() || !input.team_id.is_absent() || !input.active.is_absent() || !input.leaves.is_absent();
+        if !is_self || restricted {
+            return Err(AppError::Forbidden("admin_only"));
+        }
+    }
+    let mut user = db.user(id).await?.ok_or(AppError::NotFound)?;
+    let password = records::apply_user(&mut user, input, false)?;
+    check_team(db, user.team_id).await?;
+    db.update_user(&user).await?;
+    if let Some(p) = password {
+        db.set_password(id, &hash_password(&p)?).await?;
+    }
+    Ok(user)
+}
+
+pub async fn set_password(db: &Db, user_id: UserId, password: &str) -> Result<(), AppError> {
+    records::validate_password(password)?;
+    db.set_password(user_id, &hash_password(password)?).await?;
+    Ok(())
+}
+
+/// A new API token for `user_id`: returns the secret (shown once) and its id.
+pub async fn create_token(db: &Db, user_id: UserId, name: &str, now: OffsetDateTime) -> Result<(String, i64), AppError> {
+    let name = shangji_core::input::text("name", name.to_string(), 100)?.unwrap_or_else(|| "api".into());
+    let secret = crate::auth::random_token("sj_");
+    let id = db.insert_token(user_id, &name, &crate::auth::digest(&secret), now).await?;
+    Ok((secret, id))
+}

@@ -1,0 +1,183 @@
+//! A fresh application per test: in-memory SQLite, or — when `SHANGJI_TEST_DATABASE_URL`
+//! is set — a new schema of that PostgreSQL database. Requests go through the router
+//! without a socket.
+
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use serde_json::Value;
+use shangji::ops;
+use shangji::state::AppState;
+use shangji_core::model::*;
+use shangji_core::records::UserInput;
+use shangji_core::Field;
+use shangji_store::Db;
+use time::OffsetDateTime;
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub db: Db,
+    pub router: Router,
+    /// Tokens by login.
+    pub tokens: std::collections::HashMap<&'static str, String>,
+    pub users: std::collections::HashMap<&'static str, User>,
+    pub teams: std::collections::HashMap<&'static str, TeamId>,
+}
+
+pub async fn test_db() -> Db {
+    match std::env::var("SHANGJI_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => {
+            let admin = Db::connect(&url).await.expect("test PostgreSQL reachable");
+            let schema = format!(
+                "t_{}_{}",
+                std::process::id(),
+                rand::random::<u64>() % 1_000_000_000
+            );
+            if let Db::Postgres(p) = &admin {
+                sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(p).await.unwrap();
+            }
+            admin.close().await;
+            let sep = if url.contains('?') { '&' } else { '?' };
+            let db = Db::connect(&format!("{url}{sep}options=-c%20search_path%3D{schema}"))
+                .await
+                .unwrap();
+            db.migrate().await.unwrap();
+            db
+        }
+        _ => Db::connect_and_migrate("sqlite::memory:").await.unwrap(),
+    }
+}
+
+pub fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+impl TestApp {
+    /// Teams 总公司 → 华东 → 上海组, 总公司 → 华南; an admin, a director at the root, a manager
+    /// of 华东, reps in 上海组, 华东 and 华南, a manager of 华南. Each has an API token.
+    pub async fn new() -> TestApp {
+        let db = test_db().await;
+        shangji::demo::install_defaults(&db, now()).await.unwrap();
+        let mut teams = std::collections::HashMap::new();
+        for (name, parent) in [("总公司", None), ("华东", Some("总公司")), ("华南", Some("总公司")), ("上海组", Some("华东"))] {
+            let team = Team {
+                id: 0,
+                name: name.into(),
+                parent_id: parent.map(|p| teams[p]),
+                archived: false,
+            };
+            let id = db.insert_team(&team, now()).await.unwrap();
+            teams.insert(name, id);
+        }
+        let mut users = std::collections::HashMap::new();
+        let mut tokens = std::collections::HashMap::new();
+        for (login, role, team) in [
+            ("admin", Role::Admin, None),
+            ("director", Role::Director, Some("总公司")),
+            ("mgr_east", Role::Manager, Some("华东")),
+            ("rep_sh", Role::Rep, Some("上海组")),
+            ("rep_east", Role::Rep, Some("华东")),
+            ("rep_south", Role::Rep, Some("华南")),
+            ("mgr_south", Role::Manager, Some("华南")),
+        ] {
+            let input = UserInput {
+                login: Field::Value(login.into()),
+                role: Field::Value(role),
+                team_id: team.map_or(Field::Absent, |t| Field::Value(teams[t])),
+                ..Default::default()
+            };
+            let user = ops::create_user(&db, None, input, now()).await.unwrap();
+            let (token, _) = ops::create_token(&db, user.id, "test", now()).await.unwrap();
+            tokens.insert(login, token);
+            users.insert(login, user);
+        }
+        let router = shangji::app(AppState::new(db.clone(), false));
+        TestApp {
+            db,
+            router,
+            tokens,
+            users,
+            teams,
+        }
+    }
+
+    pub fn user_id(&self, login: &str) -> i64 {
+        self.users[login].id
+    }
+
+    /// Sends a request as `login` (or anonymously with `None`) and returns status and JSON.
+    pub async fn call(&self, method: Method, path: &str, login: Option<&str>, body: Option<&str>) -> (StatusCode, Value) {
+        self.call_with(method, path, login, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        login: Option<&str>,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(l) = login {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {}", self.tokens[l]));
+        }
+        if body.is_some() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+            req = req.header(header::CONTENT_TYPE, "application/json");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(body.map_or(Body::empty(), |b| Body::from(b.to_string()))).unwrap();
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 10 << 20).await.unwrap();
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, login: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(login), None).await
+    }
+
+    pub async fn post(&self, path: &str, login: &str, body: &str) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(login), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, login: &str, body: &str) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(login), Some(body)).await
+    }
+
+    /// Creates and returns a record, asserting 201.
+    pub async fn create(&self, path: &str, login: &str, body: &str) -> Value {
+        let (status, v) = self.post(path, login, body).await;
+        assert_eq!(status, StatusCode::CREATED, "POST {path} {body}: {v}");
+        v
+    }
+
+    /// An account owned by `login` and an opportunity on it.
+    pub async fn account_and_opportunity(&self, login: &str, title: &str) -> (i64, Value) {
+        let account = self
+            .create("/api/v1/accounts", login, &format!(r#"{{"name":"{title} 客户"}}"#))
+            .await;
+        let opp = self
+            .create(
+                "/api/v1/opportunities",
+                login,
+                &format!(r#"{{"title":"{title}","account_id":{},"amount_minor":12300000,"close_date":"2026-12-31"}}"#, account["id"]),
+            )
+            .await;
+        (account["id"].as_i64().unwrap(), opp)
+    }
+
+    pub async fn stage_ids(&self) -> Vec<i64> {
+        let (_, p) = self.get("/api/v1/pipelines", "admin").await;
+        p[0]["stages"].as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect()
+    }
+}

@@ -2161,7 +2161,10 @@ mod tests {
         let a = generate(&cfg(500));
         let b = generate(&cfg(500));
         assert_eq!(a, b);
-        let c = generate(&DemoConfig { seed: 8, ..cfg(500) });
+        let c = generate(&DemoConfig {
+            seed: 8,
+            ..cfg(500)
+        });
         assert_ne!(a.opportunities, c.opportunities);
         assert_eq!(a.users, c.users);
     }
@@ -2197,7 +2200,10 @@ mod tests {
             assert_eq!(u.user.language, Some(Language::ZhCn));
         }
         let find = |login: &str| &d.users.iter().find(|u| u.user.login == login).unwrap().user;
-        assert_eq!((find("admin").role, find("admin").team_id), (Role::Admin, None));
+        assert_eq!(
+            (find("admin").role, find("admin").team_id),
+            (Role::Admin, None)
+        );
         assert_eq!(find("director").team_id, Some(1));
         assert_eq!(
             (find("mgr.south").role, find("mgr.south").team_id),
@@ -2207,14 +2213,27 @@ mod tests {
             (find("rep.north4").role, find("rep.north4").team_id),
             (Role::Rep, Some(4))
         );
-        assert_eq!(d.users.iter().filter(|u| u.user.role == Role::Rep).count(), 12);
-        let on_leave: Vec<_> = d.users.iter().filter(|u| !u.user.leaves.is_empty()).collect();
+        assert_eq!(
+            d.users.iter().filter(|u| u.user.role == Role::Rep).count(),
+            12
+        );
+        let on_leave: Vec<_> = d
+            .users
+            .iter()
+            .filter(|u| !u.user.leaves.is_empty())
+            .collect();
         assert_eq!(on_leave.len(), 1);
-        assert!(on_leave[0].user.on_leave(NOW.to_offset(UtcOffset::from_hms(8, 0, 0).unwrap()).date()));
+        assert!(on_leave[0]
+            .user
+            .on_leave(NOW.to_offset(UtcOffset::from_hms(8, 0, 0).unwrap()).date()));
 
         let p = &d.pipeline;
         assert_eq!(p.id, 1);
-        let stages: Vec<_> = p.stages.iter().map(|s| (s.id, s.position, s.kind)).collect();
+        let stages: Vec<_> = p
+            .stages
+            .iter()
+            .map(|s| (s.id, s.position, s.kind))
+            .collect();
         assert_eq!(
             stages,
             [
@@ -2282,9 +2301,18 @@ mod tests {
                 assert!(o.created_at >= NOW - time::Duration::days(731) && o.created_at <= NOW);
             }
             // Creation order gives the ids.
-            assert!(d.opportunities.windows(2).all(|w| w[0].created_at <= w[1].created_at));
-            assert!(d.accounts.windows(2).all(|w| w[0].created_at <= w[1].created_at));
-            assert!(d.leads.windows(2).all(|w| w[0].created_at <= w[1].created_at));
+            assert!(d
+                .opportunities
+                .windows(2)
+                .all(|w| w[0].created_at <= w[1].created_at));
+            assert!(d
+                .accounts
+                .windows(2)
+                .all(|w| w[0].created_at <= w[1].created_at));
+            assert!(d
+                .leads
+                .windows(2)
+                .all(|w| w[0].created_at <= w[1].created_at));
         }
     }
 
@@ -2326,7 +2354,9 @@ mod tests {
                     }
                     EventKind::AmountChanged => {
                         assert_eq!(e.old_value.as_ref().unwrap()["amount_minor"], json!(amount));
-                        amount = e.new_value.as_ref().unwrap()["amount_minor"].as_i64().unwrap();
+                        amount = e.new_value.as_ref().unwrap()["amount_minor"]
+                            .as_i64()
+                            .unwrap();
                     }
                     EventKind::CloseDateChanged => {
                         assert_eq!(e.old_value.as_ref().unwrap(), &close_date);
@@ -2447,13 +2477,25 @@ mod tests {
             .collect();
         let quiet = open
             .iter()
-            .filter(|o| last_facing.get(&o.id).is_none_or(|&t| t < NOW - time::Duration::days(5)))
+            .filter(|o| {
+                last_facing
+                    .get(&o.id)
+                    .is_none_or(|&t| t < NOW - time::Duration::days(5))
+            })
             .count();
         let fresh = open
             .iter()
-            .filter(|o| last_facing.get(&o.id).is_some_and(|&t| t >= NOW - time::Duration::days(2)))
+            .filter(|o| {
+                last_facing
+                    .get(&o.id)
+                    .is_some_and(|&t| t >= NOW - time::Duration::days(2))
+            })
             .count();
-        assert!(quiet * 10 > open.len() && fresh * 2 > open.len(), "{quiet} quiet, {fresh} fresh of {}", open.len());
+        assert!(
+            quiet * 10 > open.len() && fresh * 2 > open.len(),
+            "{quiet} quiet, {fresh} fresh of {}",
+            open.len()
+        );
 
         let mut overdue = 0;
         let today = NOW.to_offset(UtcOffset::from_hms(8, 0, 0).unwrap()).date();
@@ -2463,7 +2505,9 @@ mod tests {
             assert!(t.created_at >= o.created_at && t.created_at <= NOW);
             if t.done {
                 let done = t.done_at.unwrap();
-                assert!(o.closed_at.is_some() && done >= t.created_at && done <= o.closed_at.unwrap());
+                assert!(
+                    o.closed_at.is_some() && done >= t.created_at && done <= o.closed_at.unwrap()
+                );
             } else {
                 assert!(o.closed_at.is_none());
                 assert_eq!(t.assignee_id, o.owner_id);
@@ -2498,7 +2542,10 @@ mod tests {
             .chain(d.contacts.iter().map(|c| (&c.mobile, &c.email)));
         for (m, e) in people {
             let m = m.as_ref().unwrap();
-            assert_eq!(crate::input::phone("mobile", m.clone(), true).as_ref(), Ok(&Some(m.clone())));
+            assert_eq!(
+                crate::input::phone("mobile", m.clone(), true).as_ref(),
+                Ok(&Some(m.clone()))
+            );
             assert!(mobiles.insert(m.clone()), "duplicate mobile {m}");
             if let Some(e) = e {
                 assert_eq!(crate::input::email("email", e.clone()), Ok(Some(e.clone())));
@@ -2522,8 +2569,14 @@ mod tests {
             assert_eq!(o.amount.amount_minor % 100_000, 0);
             assert_eq!(o.amount.currency, "CNY");
         }
-        for e in d.events.iter().filter(|e| e.kind == EventKind::AmountChanged) {
-            let v = e.new_value.as_ref().unwrap()["amount_minor"].as_i64().unwrap();
+        for e in d
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::AmountChanged)
+        {
+            let v = e.new_value.as_ref().unwrap()["amount_minor"]
+                .as_i64()
+                .unwrap();
             assert!((2_000_000..=2_000_000_000).contains(&v));
         }
     }
@@ -2559,7 +2612,10 @@ mod tests {
         }
         let rate = advanced.len() as f64 / left.len() as f64;
         assert!(left.len() > 800, "{} left proposal", left.len());
-        assert!((0.32..=0.48).contains(&rate), "proposal → negotiation {rate}");
+        assert!(
+            (0.32..=0.48).contains(&rate),
+            "proposal → negotiation {rate}"
+        );
     }
 
     #[test]
@@ -2570,10 +2626,16 @@ mod tests {
         for o in &d.opportunities {
             per_month[o.created_at.to_offset(cst).month() as usize - 1] += 1;
         }
-        let days = [31.0, 28.25, 31.0, 30.0, 31.0, 30.0, 31.0, 31.0, 30.0, 31.0, 30.0, 31.0];
+        let days = [
+            31.0, 28.25, 31.0, 30.0, 31.0, 30.0, 31.0, 31.0, 30.0, 31.0, 30.0, 31.0,
+        ];
         let rate = |m: usize| per_month[m] as f64 / days[m];
         let spring = (2..6).map(rate).sum::<f64>() / 4.0;
-        assert!(rate(1) < 0.6 * spring, "February {} vs spring {spring}", rate(1));
+        assert!(
+            rate(1) < 0.6 * spring,
+            "February {} vs spring {spring}",
+            rate(1)
+        );
         assert!(rate(10) > rate(7), "November vs August");
     }
 
@@ -2587,7 +2649,10 @@ mod tests {
             .and_then(|v| v.parse().ok())
             .unwrap_or(100_000);
         let start = std::time::Instant::now();
-        let d = generate(&DemoConfig::standard(NOW).with_opportunities(n));
+        let d = generate(&DemoConfig {
+            opportunities: n,
+            ..DemoConfig::standard(NOW)
+        });
         let elapsed = start.elapsed();
         println!(
             "generate({n}): {elapsed:.2?}; {} accounts, {} contacts, {} leads, {} events, {} activities, {} tasks",
@@ -2598,9 +2663,17 @@ mod tests {
             d.activities.len(),
             d.tasks.len()
         );
-        let mut amounts: Vec<i64> = d.opportunities.iter().map(|o| o.amount.amount_minor).collect();
+        let mut amounts: Vec<i64> = d
+            .opportunities
+            .iter()
+            .map(|o| o.amount.amount_minor)
+            .collect();
         amounts.sort_unstable();
-        let open = d.opportunities.iter().filter(|o| o.closed_at.is_none()).count();
+        let open = d
+            .opportunities
+            .iter()
+            .filter(|o| o.closed_at.is_none())
+            .count();
         let won = d.opportunities.iter().filter(|o| o.stage_id == WON).count();
         let with = |k: EventKind| {
             d.events
@@ -2611,12 +2684,38 @@ mod tests {
                 .len() as f64
                 / n as f64
         };
+        let moves: HashSet<(i64, OffsetDateTime)> = d
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::StageChanged)
+            .map(|e| (e.opportunity_id, e.at))
+            .collect();
+        let slipped: HashSet<i64> = d
+            .events
+            .iter()
+            .filter(|e| {
+                e.kind == EventKind::CloseDateChanged && !moves.contains(&(e.opportunity_id, e.at))
+            })
+            .map(|e| e.opportunity_id)
+            .collect();
+        let backwards: HashSet<i64> = d
+            .events
+            .iter()
+            .filter(|e| {
+                e.kind == EventKind::StageChanged
+                    && e.to_stage_id < e.from_stage_id
+                    && e.from_stage_id < Some(WON)
+            })
+            .map(|e| e.opportunity_id)
+            .collect();
         println!(
-            "median amount ¥{}; open {open}; won {won}; deals with amount change {:.3}, close-date change {:.3}, owner change {:.3}, reopen {:.3}",
+            "median amount ¥{}; open {open}; won {won}; lost {}; share of deals with: amount change {:.3}, close-date slip {:.3}, owner change {:.3}, backward move {:.3}, reopen {:.3}",
             amounts[n / 2] / 100,
+            n - open - won,
             with(EventKind::AmountChanged),
-            with(EventKind::CloseDateChanged),
+            slipped.len() as f64 / n as f64,
             with(EventKind::OwnerChanged),
+            backwards.len() as f64 / n as f64,
             with(EventKind::Reopened),
         );
     }

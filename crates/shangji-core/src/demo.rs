@@ -918,7 +918,7 @@ fn mobile(serial: u64) -> String {
     s.push_str(MOBILE_PREFIXES[(serial % MOBILE_PREFIXES.len() as u64) as usize]);
     push_digits(
         &mut s,
-        (serial.wrapping_mul(7_654_321) + 12_345_679) % 100_000_000,
+        (serial.wrapping_mul(7_654_321) + 31_415_926) % 100_000_000,
         8,
     );
     s
@@ -1090,6 +1090,16 @@ impl Gen {
                 day + 1
             };
             self.work_time(next, OPEN_AT, 3 * HOUR)
+        } else {
+            ts
+        }
+    }
+
+    /// [`Gen::snap`], unless that would pass `limit`.
+    fn snap_until(&mut self, ts: i64, limit: i64) -> i64 {
+        let snapped = self.snap(ts);
+        if snapped <= limit {
+            snapped
         } else {
             ts
         }
@@ -1393,7 +1403,12 @@ fn generate_accounts(
         let mut address = String::with_capacity(64);
         address.push_str(c.addr);
         address.push_str(ROADS[g.rng.gen_range(0..ROADS.len())]);
-        push_digits(&mut address, g.rng.gen_range(1..1_000), 3);
+        let number: u64 = g.rng.gen_range(1..1_000);
+        push_digits(
+            &mut address,
+            number,
+            1 + usize::from(number >= 10) + usize::from(number >= 100),
+        );
         address.push('号');
         let created_at = g.dt(created);
 
@@ -1878,14 +1893,14 @@ fn generate_follow_ups(
         times.push((start + g.rng.gen_range(300..2 * HOUR)).min(end));
         for _ in 1..k {
             let t = start + g.rng.gen_range(0..=end - start);
-            let snapped = g.snap(t);
-            times.push(if snapped <= end { snapped } else { t });
+            times.push(g.snap_until(t, end));
         }
         if k >= 2 {
             if !is_open {
                 times[k - 1] = end;
             } else if quiet.is_none() {
-                times[k - 1] = (g.now - g.rng.gen_range(0..2 * DAY)).max(start);
+                let recent = (g.now - g.rng.gen_range(0..2 * DAY)).max(start);
+                times[k - 1] = g.snap_until(recent, g.now);
             }
         }
         times.sort_unstable();
@@ -1943,7 +1958,7 @@ fn generate_follow_ups(
                 let entered = o.stage_entered_at.unix_timestamp();
                 let due = today + g.rng.gen_range(-10..=14);
                 let planned = day_start(due - g.rng.gen_range(1..=7)) + 9 * HOUR;
-                let created = planned.clamp(entered, g.now);
+                let created = g.snap_until(planned.clamp(entered, g.now), g.now);
                 let stage = (o.stage_id - 1) as usize;
                 let at = g.dt(created);
                 tasks.push(Task {
@@ -1964,6 +1979,7 @@ fn generate_follow_ups(
         } else {
             for _ in 0..stochastic_round(&mut g.rng, closed_tasks) {
                 let created = start + g.rng.gen_range(0..(end - start).max(1));
+                let created = g.snap_until(created, end);
                 let (stage, owner) = state_at(evs, created);
                 let stage = (stage.clamp(1, 4) - 1) as usize;
                 let done = (created + g.rng.gen_range(HOUR..4 * DAY))

@@ -266,6 +266,8 @@ mod tests {
         );
     }
 
+    type Case<'a> = (&'a str, bool, Result<Option<&'a str>, &'a str>);
+
     #[test]
     fn emails_and_phones() {
         let cases: &[(&str, Result<Option<&str>, &str>)] = &[
@@ -285,7 +287,7 @@ mod tests {
                 "{v}"
             );
         }
-        let phones: &[(&str, bool, Result<Option<&str>, &str>)] = &[
+        let phones: &[Case] = &[
             ("138 0013 8000", true, Ok(Some("13800138000"))),
             ("+86 138-0013-8000", true, Ok(Some("13800138000"))),
             ("1380013800", true, Err("invalid_mobile")),

@@ -81,26 +81,38 @@ fn where_clause<E: Entity>(sql: &mut Sql, scope: &Scope, access: Access) {
 }
 
 fn like_pattern(q: &str) -> String {
-    let escaped = q.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = q
+        .trim()
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     format!("%{escaped}%")
 }
 
 fn list_filters<E: Entity>(sql: &mut Sql, scope: &Scope, query: &ListQuery) {
     where_clause::<E>(sql, scope, Access::Read);
     if !query.include_archived {
-        sql.push(&format!(" AND {}.archived = ", E::TABLE)).bind(false);
+        sql.push(&format!(" AND {}.archived = ", E::TABLE))
+            .bind(false);
     }
     for (col, v) in &query.eq {
-        sql.push(&format!(" AND {}.{col} = ", E::TABLE)).bind(v.clone());
+        sql.push(&format!(" AND {}.{col} = ", E::TABLE))
+            .bind(v.clone());
     }
     for (col, op, v) in &query.ranges {
-        sql.push(&format!(" AND {}.{col} {op} ", E::TABLE)).bind(v.clone());
+        sql.push(&format!(" AND {}.{col} {op} ", E::TABLE))
+            .bind(v.clone());
     }
     if let Some(owner) = query.owner_id {
-        sql.push(&format!(" AND {}.{} = ", E::TABLE, E::OWNER)).bind(owner);
+        sql.push(&format!(" AND {}.{} = ", E::TABLE, E::OWNER))
+            .bind(owner);
     }
     if let Some(kind) = query.stage_kind {
-        sql.push(&format!(" AND {}.stage_id IN (SELECT sk.id FROM stages sk WHERE sk.kind = ", E::TABLE));
+        sql.push(&format!(
+            " AND {}.stage_id IN (SELECT sk.id FROM stages sk WHERE sk.kind = ",
+            E::TABLE
+        ));
         sql.bind(kind.as_str()).push(")");
     }
     if let Some(teams) = &query.team_ids {
@@ -109,7 +121,8 @@ fn list_filters<E: Entity>(sql: &mut Sql, scope: &Scope, query: &ListQuery) {
             E::TABLE,
             E::OWNER
         ));
-        sql.bind_list(if teams.is_empty() { &[-1] } else { teams }).push(")");
+        sql.bind_list(if teams.is_empty() { &[-1] } else { teams })
+            .push(")");
     }
     if let Some(q) = query.q.as_deref().filter(|q| !q.trim().is_empty()) {
         let pattern = like_pattern(q);
@@ -153,23 +166,34 @@ fn event_insert_sql(opportunity_id: i64, e: &NewEvent) -> Sql {
     sql.bind(e.at).push(", ");
     sql.bind(e.from_stage_id).push(", ");
     sql.bind(e.to_stage_id).push(", ");
-    sql.bind(e.old_value.as_ref().map(|v| v.to_string())).push(", ");
-    sql.bind(e.new_value.as_ref().map(|v| v.to_string())).push(")");
+    sql.bind(e.old_value.as_ref().map(|v| v.to_string()))
+        .push(", ");
+    sql.bind(e.new_value.as_ref().map(|v| v.to_string()))
+        .push(")");
     sql
 }
 
 /// How a record is saved.
 #[derive(Debug, Clone, Copy)]
 pub enum Save<'a> {
-    Insert { idem: Option<&'a IdemKey> },
+    Insert {
+        idem: Option<&'a IdemKey>,
+    },
     /// Update if the stored version is still `expected_version`.
-    Update { expected_version: i64 },
+    Update {
+        expected_version: i64,
+    },
 }
 
 impl Db {
     /// One record by id if it is in `scope` (for `access`); `None` otherwise, so callers
     /// cannot tell "missing" from "not yours".
-    pub async fn get<E: Entity>(&self, id: i64, scope: &Scope, access: Access) -> Result<Option<E>, StoreError> {
+    pub async fn get<E: Entity>(
+        &self,
+        id: i64,
+        scope: &Scope,
+        access: Access,
+    ) -> Result<Option<E>, StoreError> {
         let mut sql = Sql::new(&format!("SELECT * FROM {}", E::TABLE));
         where_clause::<E>(&mut sql, scope, access);
         sql.push(&format!(" AND {}.id = ", E::TABLE)).bind(id);
@@ -180,14 +204,23 @@ impl Db {
     }
 
     /// A page of the records in `scope` that match `query`, with the total count.
-    pub async fn list<E: Entity>(&self, scope: &Scope, query: &ListQuery) -> Result<Page<E>, StoreError> {
+    pub async fn list<E: Entity>(
+        &self,
+        scope: &Scope,
+        query: &ListQuery,
+    ) -> Result<Page<E>, StoreError> {
         let mut sql = Sql::new(&format!("SELECT * FROM {}", E::TABLE));
         list_filters::<E>(&mut sql, scope, query);
         let dir = if query.desc { "DESC" } else { "ASC" };
-        sql.push(&format!(" ORDER BY {}.{} {dir}, {}.id {dir} LIMIT ", E::TABLE, query.sort, E::TABLE))
-            .bind(query.limit)
-            .push(" OFFSET ")
-            .bind(query.offset);
+        sql.push(&format!(
+            " ORDER BY {}.{} {dir}, {}.id {dir} LIMIT ",
+            E::TABLE,
+            query.sort,
+            E::TABLE
+        ))
+        .bind(query.limit)
+        .push(" OFFSET ")
+        .bind(query.offset);
         let mut count = Sql::new(&format!("SELECT COUNT(*) FROM {}", E::TABLE));
         list_filters::<E>(&mut count, scope, query);
         on_pool!(self, p => {
@@ -201,7 +234,12 @@ impl Db {
     }
 
     /// Saves a record and, for opportunities, its events — all or nothing. Returns the id.
-    pub async fn save<E: Entity>(&self, rec: &E, how: Save<'_>, events: &[NewEvent]) -> Result<i64, StoreError> {
+    pub async fn save<E: Entity>(
+        &self,
+        rec: &E,
+        how: Save<'_>,
+        events: &[NewEvent],
+    ) -> Result<i64, StoreError> {
         let cols = rec.columns();
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
@@ -252,7 +290,11 @@ impl Db {
     }
 
     /// What an idempotency key was first used for, if it was.
-    pub async fn idempotency(&self, user_id: UserId, key: &str) -> Result<Option<IdemRecord>, StoreError> {
+    pub async fn idempotency(
+        &self,
+        user_id: UserId,
+        key: &str,
+    ) -> Result<Option<IdemRecord>, StoreError> {
         on_pool!(self, p => {
             let row = sqlx::query("SELECT resource, request_hash, record_id FROM idempotency_keys WHERE user_id = $1 AND key = $2")
                 .bind(user_id)
@@ -271,7 +313,10 @@ impl Db {
     }
 
     /// An opportunity's history, oldest first.
-    pub async fn events(&self, opportunity_id: OpportunityId) -> Result<Vec<OpportunityEvent>, StoreError> {
+    pub async fn events(
+        &self,
+        opportunity_id: OpportunityId,
+    ) -> Result<Vec<OpportunityEvent>, StoreError> {
         on_pool!(self, p => {
             let rows = sqlx::query("SELECT * FROM opportunity_events WHERE opportunity_id = $1 ORDER BY at, id")
                 .bind(opportunity_id)
@@ -293,7 +338,10 @@ impl Db {
             "SELECT e.* FROM opportunity_events e JOIN opportunities ON opportunities.id = e.opportunity_id WHERE ",
         );
         owner_in_scope("opportunities.owner_id", scope, &mut sql);
-        sql.push(" AND e.at >= ").bind(from).push(" AND e.at < ").bind(to);
+        sql.push(" AND e.at >= ")
+            .bind(from)
+            .push(" AND e.at < ")
+            .bind(to);
         sql.push(" ORDER BY e.at, e.id");
         on_pool!(self, p => {
             let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
@@ -372,8 +420,18 @@ impl Db {
     pub async fn reset_sequences(&self) -> Result<(), StoreError> {
         if let Db::Postgres(p) = self {
             for table in [
-                "teams", "users", "api_tokens", "pipelines", "stages", "accounts", "contacts", "leads",
-                "opportunities", "opportunity_events", "activities", "tasks",
+                "teams",
+                "users",
+                "api_tokens",
+                "pipelines",
+                "stages",
+                "accounts",
+                "contacts",
+                "leads",
+                "opportunities",
+                "opportunity_events",
+                "activities",
+                "tasks",
             ] {
                 sqlx::query(&format!(
                     "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"

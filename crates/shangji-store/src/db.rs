@@ -39,13 +39,16 @@ impl Db {
     /// `postgres://…`. Does not migrate.
     pub async fn connect(url: &str) -> Result<Db, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let opts = PgConnectOptions::from_str(url).map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
+            let opts = PgConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(opts)
                 .await
-                .map_err(|e| StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}")))?;
+                .map_err(|e| {
+                    StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}"))
+                })?;
             return Ok(Db::Postgres(pool));
         }
         let Some(rest) = url.strip_prefix("sqlite:") else {
@@ -55,19 +58,32 @@ impl Db {
         };
         let memory = rest == ":memory:" || rest == "//:memory:";
         let opts = if memory {
-            SqliteConnectOptions::from_str("sqlite::memory:").map_err(|e| StoreError::Config(e.to_string()))?
+            SqliteConnectOptions::from_str("sqlite::memory:")
+                .map_err(|e| StoreError::Config(e.to_string()))?
         } else {
             let path = rest.trim_start_matches("//");
             let path = path.split('?').next().unwrap_or(path);
-            if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Some(dir) = Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
                 std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Unavailable(format!("cannot create data directory {}: {e}", dir.display()))
+                    StoreError::Unavailable(format!(
+                        "cannot create data directory {}: {e}",
+                        dir.display()
+                    ))
                 })?;
             }
-            SqliteConnectOptions::new().filename(path).create_if_missing(true)
+            SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
         };
         let opts = opts
-            .journal_mode(if memory { SqliteJournalMode::Memory } else { SqliteJournalMode::Wal })
+            .journal_mode(if memory {
+                SqliteJournalMode::Memory
+            } else {
+                SqliteJournalMode::Wal
+            })
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
@@ -75,8 +91,16 @@ impl Db {
             // An in-memory database lives in one connection.
             .max_connections(if memory { 1 } else { 8 })
             .min_connections(if memory { 1 } else { 0 })
-            .idle_timeout(if memory { None } else { Some(Duration::from_secs(600)) })
-            .max_lifetime(if memory { None } else { Some(Duration::from_secs(3600)) })
+            .idle_timeout(if memory {
+                None
+            } else {
+                Some(Duration::from_secs(600))
+            })
+            .max_lifetime(if memory {
+                None
+            } else {
+                Some(Duration::from_secs(3600))
+            })
             .connect_with(opts)
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot open SQLite database: {e}")))?;
@@ -258,7 +282,8 @@ pub fn ms(t: OffsetDateTime) -> i64 {
 }
 
 pub fn from_ms(v: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(v as i128 * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(v as i128 * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// Reads columns the same way from either dialect's rows.
@@ -287,10 +312,9 @@ pub trait RowExt {
     fn opt_parse<T: FromStr>(&self, col: &str) -> Result<Option<T>, StoreError> {
         match self.opt_text(col)? {
             None => Ok(None),
-            Some(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| StoreError::Corrupt(format!("column {col} holds unknown value `{v}`"))),
+            Some(v) => v.parse().map(Some).map_err(|_| {
+                StoreError::Corrupt(format!("column {col} holds unknown value `{v}`"))
+            }),
         }
     }
     /// A JSON document stored as text.

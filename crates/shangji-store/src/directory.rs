@@ -29,23 +29,37 @@ impl Db {
     }
 
     pub async fn insert_team(&self, t: &Team, now: OffsetDateTime) -> Result<TeamId, StoreError> {
-        let mut sql = Sql::new("INSERT INTO teams (name, parent_id, archived, created_at) VALUES (");
-        sql.bind(t.name.clone()).push(", ").bind(t.parent_id).push(", ").bind(t.archived);
+        let mut sql =
+            Sql::new("INSERT INTO teams (name, parent_id, archived, created_at) VALUES (");
+        sql.bind(t.name.clone())
+            .push(", ")
+            .bind(t.parent_id)
+            .push(", ")
+            .bind(t.archived);
         sql.push(", ").bind(now).push(") RETURNING id");
         on_pool!(self, p => Ok(bind_all!(sqlx::query_scalar(&sql.text), &sql.args).fetch_one(p).await?))
     }
 
     pub async fn update_team(&self, t: &Team) -> Result<(), StoreError> {
         let mut sql = Sql::new("UPDATE teams SET name = ");
-        sql.bind(t.name.clone()).push(", parent_id = ").bind(t.parent_id);
-        sql.push(", archived = ").bind(t.archived).push(" WHERE id = ").bind(t.id);
+        sql.bind(t.name.clone())
+            .push(", parent_id = ")
+            .bind(t.parent_id);
+        sql.push(", archived = ")
+            .bind(t.archived)
+            .push(" WHERE id = ")
+            .bind(t.id);
         match self.execute(&sql).await? {
             0 => Err(StoreError::NotFound),
             _ => Ok(()),
         }
     }
 
-    pub async fn insert_user(&self, u: &User, password_hash: Option<&str>) -> Result<UserId, StoreError> {
+    pub async fn insert_user(
+        &self,
+        u: &User,
+        password_hash: Option<&str>,
+    ) -> Result<UserId, StoreError> {
         let cols = user_columns(u);
         let mut sql = Sql::new("INSERT INTO users (");
         sql.push(&cols.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", "));
@@ -74,11 +88,24 @@ impl Db {
     }
 
     /// Inserts teams with their own ids, parents first (demo data).
-    pub async fn bulk_insert_teams(&self, teams: &[Team], now: OffsetDateTime) -> Result<(), StoreError> {
+    pub async fn bulk_insert_teams(
+        &self,
+        teams: &[Team],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         for t in teams {
-            let mut sql = Sql::new("INSERT INTO teams (id, name, parent_id, archived, created_at) VALUES (");
-            sql.bind(t.id).push(", ").bind(t.name.clone()).push(", ").bind(t.parent_id);
-            sql.push(", ").bind(t.archived).push(", ").bind(now).push(")");
+            let mut sql =
+                Sql::new("INSERT INTO teams (id, name, parent_id, archived, created_at) VALUES (");
+            sql.bind(t.id)
+                .push(", ")
+                .bind(t.name.clone())
+                .push(", ")
+                .bind(t.parent_id);
+            sql.push(", ")
+                .bind(t.archived)
+                .push(", ")
+                .bind(now)
+                .push(")");
             self.execute(&sql).await?;
         }
         Ok(())
@@ -86,7 +113,10 @@ impl Db {
 
     pub async fn update_user(&self, u: &User) -> Result<(), StoreError> {
         let mut sql = Sql::new("UPDATE users SET ");
-        for (col, v) in user_columns(u).into_iter().filter(|(c, _)| *c != "login" && *c != "created_at") {
+        for (col, v) in user_columns(u)
+            .into_iter()
+            .filter(|(c, _)| *c != "login" && *c != "created_at")
+        {
             sql.push(&format!("{col} = ")).bind(v).push(", ");
         }
         sql.push("id = id WHERE id = ").bind(u.id);
@@ -126,7 +156,10 @@ impl Db {
     }
 
     /// A user and their password hash, by login.
-    pub async fn user_by_login(&self, login: &str) -> Result<Option<(User, Option<String>)>, StoreError> {
+    pub async fn user_by_login(
+        &self,
+        login: &str,
+    ) -> Result<Option<(User, Option<String>)>, StoreError> {
         on_pool!(self, p => {
             let row = sqlx::query("SELECT * FROM users WHERE login = $1")
                 .bind(login.trim().to_lowercase())
@@ -145,18 +178,30 @@ impl Db {
         expires: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let mut sql = Sql::new("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES (");
-        sql.bind(token_hash).push(", ").bind(user_id).push(", ").bind(csrf);
+        sql.bind(token_hash)
+            .push(", ")
+            .bind(user_id)
+            .push(", ")
+            .bind(csrf);
         sql.push(", ").bind(now).push(", ").bind(expires).push(")");
         self.execute(&sql).await?;
         Ok(())
     }
 
     /// The active user of a live session, with the session's CSRF token.
-    pub async fn session(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<(User, String)>, StoreError> {
+    pub async fn session(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<(User, String)>, StoreError> {
         let mut sql = Sql::new(
             "SELECT u.*, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ",
         );
-        sql.bind(token_hash).push(" AND s.expires_at > ").bind(now).push(" AND u.active = ").bind(true);
+        sql.bind(token_hash)
+            .push(" AND s.expires_at > ")
+            .bind(now)
+            .push(" AND u.active = ")
+            .bind(true);
         on_pool!(self, p => {
             let row = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_optional(p).await?;
             row.as_ref().map(|r| Ok((user_from_row(r)?, r.text("csrf_token")?))).transpose()
@@ -170,9 +215,22 @@ impl Db {
         Ok(())
     }
 
-    pub async fn insert_token(&self, user_id: UserId, name: &str, token_hash: &str, now: OffsetDateTime) -> Result<i64, StoreError> {
-        let mut sql = Sql::new("INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES (");
-        sql.bind(user_id).push(", ").bind(name).push(", ").bind(token_hash).push(", ").bind(now);
+    pub async fn insert_token(
+        &self,
+        user_id: UserId,
+        name: &str,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<i64, StoreError> {
+        let mut sql =
+            Sql::new("INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES (");
+        sql.bind(user_id)
+            .push(", ")
+            .bind(name)
+            .push(", ")
+            .bind(token_hash)
+            .push(", ")
+            .bind(now);
         sql.push(") RETURNING id");
         on_pool!(self, p => Ok(bind_all!(sqlx::query_scalar(&sql.text), &sql.args).fetch_one(p).await?))
     }
@@ -197,9 +255,18 @@ impl Db {
         })
     }
 
-    pub async fn revoke_token(&self, user_id: UserId, token_id: i64, now: OffsetDateTime) -> Result<(), StoreError> {
+    pub async fn revoke_token(
+        &self,
+        user_id: UserId,
+        token_id: i64,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let mut sql = Sql::new("UPDATE api_tokens SET revoked_at = ");
-        sql.bind(now).push(" WHERE id = ").bind(token_id).push(" AND user_id = ").bind(user_id);
+        sql.bind(now)
+            .push(" WHERE id = ")
+            .bind(token_id)
+            .push(" AND user_id = ")
+            .bind(user_id);
         sql.push(" AND revoked_at IS NULL");
         match self.execute(&sql).await? {
             0 => Err(StoreError::NotFound),
@@ -209,8 +276,12 @@ impl Db {
 
     /// The active user holding a live (not revoked) token.
     pub async fn user_by_token(&self, token_hash: &str) -> Result<Option<User>, StoreError> {
-        let mut sql = Sql::new("SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ");
-        sql.bind(token_hash).push(" AND t.revoked_at IS NULL AND u.active = ").bind(true);
+        let mut sql = Sql::new(
+            "SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ",
+        );
+        sql.bind(token_hash)
+            .push(" AND t.revoked_at IS NULL AND u.active = ")
+            .bind(true);
         on_pool!(self, p => {
             let row = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_optional(p).await?;
             row.as_ref().map(user_from_row).transpose()
@@ -277,7 +348,11 @@ impl Db {
                 name,
                 is_default,
                 archived,
-                stages: stages.iter().filter(|s| s.pipeline_id == id).cloned().collect(),
+                stages: stages
+                    .iter()
+                    .filter(|s| s.pipeline_id == id)
+                    .cloned()
+                    .collect(),
             })
             .collect())
     }
@@ -286,4 +361,3 @@ impl Db {
         Ok(self.pipelines().await?.into_iter().find(|p| p.id == id))
     }
 }
-

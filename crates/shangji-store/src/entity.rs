@@ -61,14 +61,18 @@ pub fn owner_in_scope(col: &str, scope: &Scope, sql: &mut Sql) {
         }
         Scope::Teams { user_id, teams } => {
             sql.push(&format!("({col} = ")).bind(*user_id);
-            sql.push(&format!(" OR {col} IN (SELECT u.id FROM users u WHERE u.team_id IN "));
+            sql.push(&format!(
+                " OR {col} IN (SELECT u.id FROM users u WHERE u.team_id IN "
+            ));
             sql.bind_list(teams).push("))");
         }
     }
 }
 
 fn tags_json(tags: &[String]) -> Arg {
-    Arg::Text(Some(serde_json::to_string(tags).unwrap_or_else(|_| "[]".into())))
+    Arg::Text(Some(
+        serde_json::to_string(tags).unwrap_or_else(|_| "[]".into()),
+    ))
 }
 
 fn text_of<T: std::fmt::Display>(v: Option<T>) -> Arg {
@@ -78,9 +82,15 @@ fn text_of<T: std::fmt::Display>(v: Option<T>) -> Arg {
 impl Entity for Account {
     const TABLE: &'static str = "accounts";
     const SEARCH: &'static [&'static str] = &["name", "credit_code", "region", "industry"];
-    const SORT: &'static [&'static str] = &["name", "created_at", "updated_at", "region", "industry"];
-    const FILTERS: &'static [(&'static str, FilterKind)] =
-        &[("region", FilterKind::Text), ("industry", FilterKind::Text), ("size", FilterKind::Text), ("source", FilterKind::Text), ("credit_code", FilterKind::Text)];
+    const SORT: &'static [&'static str] =
+        &["name", "created_at", "updated_at", "region", "industry"];
+    const FILTERS: &'static [(&'static str, FilterKind)] = &[
+        ("region", FilterKind::Text),
+        ("industry", FilterKind::Text),
+        ("size", FilterKind::Text),
+        ("source", FilterKind::Text),
+        ("credit_code", FilterKind::Text),
+    ];
     const OWNER: &'static str = "owner_id";
 
     fn from_row<R: RowExt>(r: &R) -> Result<Self, StoreError> {
@@ -134,7 +144,9 @@ impl Entity for Account {
         sql.push("(");
         owner_in_scope("accounts.owner_id", scope, sql);
         if access == Access::Read && *scope != Scope::All {
-            sql.push(" OR EXISTS (SELECT 1 FROM opportunities so WHERE so.account_id = accounts.id AND ");
+            sql.push(
+                " OR EXISTS (SELECT 1 FROM opportunities so WHERE so.account_id = accounts.id AND ",
+            );
             owner_in_scope("so.owner_id", scope, sql);
             sql.push(")");
         }
@@ -146,8 +158,12 @@ impl Entity for Contact {
     const TABLE: &'static str = "contacts";
     const SEARCH: &'static [&'static str] = &["name", "mobile", "email", "wechat", "phone"];
     const SORT: &'static [&'static str] = &["name", "created_at", "updated_at"];
-    const FILTERS: &'static [(&'static str, FilterKind)] =
-        &[("account_id", FilterKind::Id), ("buying_role", FilterKind::Text), ("mobile", FilterKind::Text), ("email", FilterKind::Text)];
+    const FILTERS: &'static [(&'static str, FilterKind)] = &[
+        ("account_id", FilterKind::Id),
+        ("buying_role", FilterKind::Text),
+        ("mobile", FilterKind::Text),
+        ("email", FilterKind::Text),
+    ];
     const OWNER: &'static str = "owner_id";
 
     fn from_row<R: RowExt>(r: &R) -> Result<Self, StoreError> {
@@ -199,7 +215,9 @@ impl Entity for Contact {
         sql.push("(");
         owner_in_scope("contacts.owner_id", scope, sql);
         if *scope != Scope::All {
-            sql.push(" OR EXISTS (SELECT 1 FROM accounts WHERE accounts.id = contacts.account_id AND ");
+            sql.push(
+                " OR EXISTS (SELECT 1 FROM accounts WHERE accounts.id = contacts.account_id AND ",
+            );
             Account::scope_sql(scope, access, sql);
             sql.push(")");
         }
@@ -211,8 +229,14 @@ impl Entity for Lead {
     const TABLE: &'static str = "leads";
     const SEARCH: &'static [&'static str] = &["company_name", "contact_name", "mobile", "email"];
     const SORT: &'static [&'static str] = &["created_at", "updated_at", "company_name", "score"];
-    const FILTERS: &'static [(&'static str, FilterKind)] =
-        &[("status", FilterKind::Text), ("source", FilterKind::Text), ("region", FilterKind::Text), ("industry", FilterKind::Text), ("mobile", FilterKind::Text), ("email", FilterKind::Text)];
+    const FILTERS: &'static [(&'static str, FilterKind)] = &[
+        ("status", FilterKind::Text),
+        ("source", FilterKind::Text),
+        ("region", FilterKind::Text),
+        ("industry", FilterKind::Text),
+        ("mobile", FilterKind::Text),
+        ("email", FilterKind::Text),
+    ];
     const OWNER: &'static str = "owner_id";
 
     fn from_row<R: RowExt>(r: &R) -> Result<Self, StoreError> {
@@ -290,8 +314,15 @@ impl Entity for Opportunity {
         "probability",
         "stage_entered_at",
     ];
-    const FILTERS: &'static [(&'static str, FilterKind)] =
-        &[("pipeline_id", FilterKind::Id), ("stage_id", FilterKind::Id), ("account_id", FilterKind::Id), ("grade", FilterKind::Text), ("source", FilterKind::Text), ("forecast_category", FilterKind::Text), ("currency", FilterKind::Text)];
+    const FILTERS: &'static [(&'static str, FilterKind)] = &[
+        ("pipeline_id", FilterKind::Id),
+        ("stage_id", FilterKind::Id),
+        ("account_id", FilterKind::Id),
+        ("grade", FilterKind::Text),
+        ("source", FilterKind::Text),
+        ("forecast_category", FilterKind::Text),
+        ("currency", FilterKind::Text),
+    ];
     const OWNER: &'static str = "owner_id";
     const DATE_RANGE: Option<(&'static str, &'static str)> = Some(("close", "close_date"));
 
@@ -369,8 +400,14 @@ impl Entity for Activity {
     const TABLE: &'static str = "activities";
     const SEARCH: &'static [&'static str] = &["summary", "outcome", "next_step"];
     const SORT: &'static [&'static str] = &["occurred_at", "created_at", "updated_at"];
-    const FILTERS: &'static [(&'static str, FilterKind)] =
-        &[("kind", FilterKind::Text), ("account_id", FilterKind::Id), ("contact_id", FilterKind::Id), ("opportunity_id", FilterKind::Id), ("lead_id", FilterKind::Id), ("customer_facing", FilterKind::Bool)];
+    const FILTERS: &'static [(&'static str, FilterKind)] = &[
+        ("kind", FilterKind::Text),
+        ("account_id", FilterKind::Id),
+        ("contact_id", FilterKind::Id),
+        ("opportunity_id", FilterKind::Id),
+        ("lead_id", FilterKind::Id),
+        ("customer_facing", FilterKind::Bool),
+    ];
     const OWNER: &'static str = "author_id";
 
     fn from_row<R: RowExt>(r: &R) -> Result<Self, StoreError> {
@@ -438,8 +475,11 @@ impl Entity for Task {
     const TABLE: &'static str = "tasks";
     const SEARCH: &'static [&'static str] = &["title"];
     const SORT: &'static [&'static str] = &["due_date", "created_at", "updated_at", "title"];
-    const FILTERS: &'static [(&'static str, FilterKind)] =
-        &[("done", FilterKind::Bool), ("record_kind", FilterKind::Text), ("record_id", FilterKind::Id)];
+    const FILTERS: &'static [(&'static str, FilterKind)] = &[
+        ("done", FilterKind::Bool),
+        ("record_kind", FilterKind::Text),
+        ("record_id", FilterKind::Id),
+    ];
     const OWNER: &'static str = "assignee_id";
     const DATE_RANGE: Option<(&'static str, &'static str)> = Some(("due", "due_date"));
 
@@ -486,7 +526,9 @@ impl Entity for Task {
 pub(crate) fn event_from_row<R: RowExt>(r: &R) -> Result<OpportunityEvent, StoreError> {
     let json = |col: &str| -> Result<Option<serde_json::Value>, StoreError> {
         r.opt_text(col)?
-            .map(|v| serde_json::from_str(&v).map_err(|e| StoreError::Corrupt(format!("{col}: {e}"))))
+            .map(|v| {
+                serde_json::from_str(&v).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+            })
             .transpose()
     };
     Ok(OpportunityEvent {
@@ -529,7 +571,9 @@ pub(crate) fn user_columns(u: &User) -> Vec<(&'static str, Arg)> {
         ("active", u.active.into()),
         (
             "leaves",
-            Arg::Text(Some(serde_json::to_string(&u.leaves).unwrap_or_else(|_| "[]".into()))),
+            Arg::Text(Some(
+                serde_json::to_string(&u.leaves).unwrap_or_else(|_| "[]".into()),
+            )),
         ),
         ("language", text_of(u.language)),
         ("created_at", u.created_at.into()),

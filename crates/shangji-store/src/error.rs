@@ -31,7 +31,9 @@ impl From<sqlx::Error> for StoreError {
                 return StoreError::Duplicate(d.constraint().unwrap_or("value").to_string());
             }
             if d.is_foreign_key_violation() {
-                return StoreError::BrokenReference(d.constraint().unwrap_or("reference").to_string());
+                return StoreError::BrokenReference(
+                    d.constraint().unwrap_or("reference").to_string(),
+                );
             }
         }
         match e {

@@ -18,11 +18,16 @@ async fn test_db() -> Db {
             let admin = Db::connect(&url).await.unwrap();
             let schema = format!("s_{}_{}", std::process::id(), rand::random::<u32>());
             if let Db::Postgres(p) = &admin {
-                sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(p).await.unwrap();
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(p)
+                    .await
+                    .unwrap();
             }
             admin.close().await;
             let sep = if url.contains('?') { '&' } else { '?' };
-            Db::connect_and_migrate(&format!("{url}{sep}options=-c%20search_path%3D{schema}")).await.unwrap()
+            Db::connect_and_migrate(&format!("{url}{sep}options=-c%20search_path%3D{schema}"))
+                .await
+                .unwrap()
         }
         _ => Db::connect_and_migrate("sqlite::memory:").await.unwrap(),
     }
@@ -50,10 +55,11 @@ fn user(login: &str, role: Role, team: Option<TeamId>) -> User {
 #[test]
 fn migrations_exist_for_both_dialects_with_the_same_names() {
     let names = |d: &str| {
-        let mut v: Vec<String> = std::fs::read_dir(format!("{}/migrations/{d}", env!("CARGO_MANIFEST_DIR")))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
+        let mut v: Vec<String> =
+            std::fs::read_dir(format!("{}/migrations/{d}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
         v.sort();
         v
     };
@@ -67,44 +73,131 @@ async fn every_store_method() {
     db.migrate().await.expect("migrating twice is a no-op");
 
     // Teams and users.
-    let root = db.insert_team(&Team { id: 0, name: "总公司".into(), parent_id: None, archived: false }, NOW).await.unwrap();
-    let east = db.insert_team(&Team { id: 0, name: "华东".into(), parent_id: Some(root), archived: false }, NOW).await.unwrap();
-    let south = db.insert_team(&Team { id: 0, name: "华南".into(), parent_id: Some(root), archived: false }, NOW).await.unwrap();
+    let root = db
+        .insert_team(
+            &Team {
+                id: 0,
+                name: "总公司".into(),
+                parent_id: None,
+                archived: false,
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    let east = db
+        .insert_team(
+            &Team {
+                id: 0,
+                name: "华东".into(),
+                parent_id: Some(root),
+                archived: false,
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    let south = db
+        .insert_team(
+            &Team {
+                id: 0,
+                name: "华南".into(),
+                parent_id: Some(root),
+                archived: false,
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
     assert!(matches!(
-        db.insert_team(&Team { id: 0, name: "华东".into(), parent_id: None, archived: false }, NOW).await,
+        db.insert_team(
+            &Team {
+                id: 0,
+                name: "华东".into(),
+                parent_id: None,
+                archived: false
+            },
+            NOW
+        )
+        .await,
         Err(StoreError::Duplicate(_))
     ));
-    db.update_team(&Team { id: south, name: "华南大区".into(), parent_id: Some(root), archived: false }).await.unwrap();
+    db.update_team(&Team {
+        id: south,
+        name: "华南大区".into(),
+        parent_id: Some(root),
+        archived: false,
+    })
+    .await
+    .unwrap();
     let teams = db.teams().await.unwrap();
-    assert_eq!(teams.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["总公司", "华东", "华南大区"]);
+    assert_eq!(
+        teams.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+        ["总公司", "华东", "华南大区"]
+    );
 
-    let rep = db.insert_user(&user("rep.a", Role::Rep, Some(east)), Some("hash-a")).await.unwrap();
-    let other = db.insert_user(&user("rep.b", Role::Rep, Some(south)), None).await.unwrap();
-    let mgr = db.insert_user(&user("mgr", Role::Manager, Some(east)), None).await.unwrap();
-    assert!(matches!(db.insert_user(&user("rep.a", Role::Rep, None), None).await, Err(StoreError::Duplicate(_))));
+    let rep = db
+        .insert_user(&user("rep.a", Role::Rep, Some(east)), Some("hash-a"))
+        .await
+        .unwrap();
+    let other = db
+        .insert_user(&user("rep.b", Role::Rep, Some(south)), None)
+        .await
+        .unwrap();
+    let mgr = db
+        .insert_user(&user("mgr", Role::Manager, Some(east)), None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        db.insert_user(&user("rep.a", Role::Rep, None), None).await,
+        Err(StoreError::Duplicate(_))
+    ));
     let mut u = db.user(rep).await.unwrap().unwrap();
-    assert_eq!((u.login.as_str(), u.leaves.len(), u.created_at), ("rep.a", 1, NOW));
+    assert_eq!(
+        (u.login.as_str(), u.leaves.len(), u.created_at),
+        ("rep.a", 1, NOW)
+    );
     u.display_name = "李娜".into();
     u.language = Some(Language::En);
     db.update_user(&u).await.unwrap();
     let (found, hash) = db.user_by_login(" REP.A ").await.unwrap().unwrap();
-    assert_eq!((found.display_name.as_str(), hash.as_deref()), ("李娜", Some("hash-a")));
+    assert_eq!(
+        (found.display_name.as_str(), hash.as_deref()),
+        ("李娜", Some("hash-a"))
+    );
     assert_eq!(db.users().await.unwrap().len(), 3);
 
     // Sessions end at expiry, on deletion and on a new password.
-    db.insert_session("s1", rep, "csrf1", NOW, NOW + Duration::days(1)).await.unwrap();
-    assert_eq!(db.session("s1", NOW).await.unwrap().map(|(u, c)| (u.id, c)), Some((rep, "csrf1".into())));
-    assert!(db.session("s1", NOW + Duration::days(2)).await.unwrap().is_none());
+    db.insert_session("s1", rep, "csrf1", NOW, NOW + Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        db.session("s1", NOW).await.unwrap().map(|(u, c)| (u.id, c)),
+        Some((rep, "csrf1".into()))
+    );
+    assert!(db
+        .session("s1", NOW + Duration::days(2))
+        .await
+        .unwrap()
+        .is_none());
     db.set_password(rep, "hash-b").await.unwrap();
     assert!(db.session("s1", NOW).await.unwrap().is_none());
-    db.insert_session("s2", rep, "csrf2", NOW, NOW + Duration::days(1)).await.unwrap();
+    db.insert_session("s2", rep, "csrf2", NOW, NOW + Duration::days(1))
+        .await
+        .unwrap();
     db.delete_session("s2").await.unwrap();
     assert!(db.session("s2", NOW).await.unwrap().is_none());
 
     // Tokens.
     let t = db.insert_token(rep, "sync", "digest-1", NOW).await.unwrap();
-    assert_eq!(db.user_by_token("digest-1").await.unwrap().map(|u| u.id), Some(rep));
-    assert!(db.revoke_token(other, t, NOW).await.is_err(), "only the owner revokes");
+    assert_eq!(
+        db.user_by_token("digest-1").await.unwrap().map(|u| u.id),
+        Some(rep)
+    );
+    assert!(
+        db.revoke_token(other, t, NOW).await.is_err(),
+        "only the owner revokes"
+    );
     db.revoke_token(rep, t, NOW).await.unwrap();
     assert!(db.user_by_token("digest-1").await.unwrap().is_none());
     assert!(db.tokens(rep).await.unwrap()[0].revoked_at.is_some());
@@ -117,86 +210,257 @@ async fn every_store_method() {
     assert_eq!(db.pipelines().await.unwrap(), vec![pipeline.clone()]);
 
     // Records, scopes, events.
-    let rep_actor = Actor { user_id: rep, role: Role::Rep, team_id: Some(east) };
+    let rep_actor = Actor {
+        user_id: rep,
+        role: Role::Rep,
+        team_id: Some(east),
+    };
     let rep_scope = scope(&rep_actor, &teams);
-    let mgr_scope = scope(&Actor { user_id: mgr, role: Role::Manager, team_id: Some(east) }, &teams);
+    let mgr_scope = scope(
+        &Actor {
+            user_id: mgr,
+            role: Role::Manager,
+            team_id: Some(east),
+        },
+        &teams,
+    );
     let other_scope = Scope::Own { user_id: other };
     let mut account = blank_account(rep, NOW);
     apply_account(
         &mut account,
-        AccountInput { name: Field::Value("苏州恒力精密机械有限公司".into()), tags: Field::Value(vec!["VIP".into()]), ..Default::default() },
+        AccountInput {
+            name: Field::Value("苏州恒力精密机械有限公司".into()),
+            tags: Field::Value(vec!["VIP".into()]),
+            ..Default::default()
+        },
         true,
     )
     .unwrap();
-    let account_id = db.save(&account, Save::Insert { idem: None }, &[]).await.unwrap();
+    let account_id = db
+        .save(&account, Save::Insert { idem: None }, &[])
+        .await
+        .unwrap();
     let input: OpportunityInput = serde_json::from_value(serde_json::json!({
         "title": "压缩机改造", "account_id": account_id, "amount_minor": 88_000_000, "close_date": "2026-09-30"
     }))
     .unwrap();
     let (opp, events) = opportunity::create(input, &pipeline, &rep_actor, NOW).unwrap();
-    let key = IdemKey { user_id: rep, key: "k1".into(), resource: "opportunities", request_hash: "h".into(), at: NOW };
-    let id = db.save(&opp, Save::Insert { idem: Some(&key) }, &events).await.unwrap();
-    assert!(matches!(db.save(&opp, Save::Insert { idem: Some(&key) }, &events).await, Err(StoreError::Duplicate(_))));
-    assert_eq!(db.count("opportunities").await.unwrap(), 1, "the losing insert rolled back whole");
-    assert_eq!(db.idempotency(rep, "k1").await.unwrap().map(|r| r.record_id), Some(id));
+    let key = IdemKey {
+        user_id: rep,
+        key: "k1".into(),
+        resource: "opportunities",
+        request_hash: "h".into(),
+        at: NOW,
+    };
+    let id = db
+        .save(&opp, Save::Insert { idem: Some(&key) }, &events)
+        .await
+        .unwrap();
+    assert!(matches!(
+        db.save(&opp, Save::Insert { idem: Some(&key) }, &events)
+            .await,
+        Err(StoreError::Duplicate(_))
+    ));
+    assert_eq!(
+        db.count("opportunities").await.unwrap(),
+        1,
+        "the losing insert rolled back whole"
+    );
+    assert_eq!(
+        db.idempotency(rep, "k1")
+            .await
+            .unwrap()
+            .map(|r| r.record_id),
+        Some(id)
+    );
     assert!(db.idempotency(other, "k1").await.unwrap().is_none());
 
-    let stored: Opportunity = db.get(id, &rep_scope, Access::Write).await.unwrap().unwrap();
-    assert_eq!(stored, Opportunity { id, ..opp.clone() }, "every field round-trips, to the millisecond");
-    assert!(db.get::<Opportunity>(id, &mgr_scope, Access::Write).await.unwrap().is_some());
-    assert!(db.get::<Opportunity>(id, &other_scope, Access::Read).await.unwrap().is_none());
-    assert!(db.get::<Account>(account_id, &other_scope, Access::Read).await.unwrap().is_none());
+    let stored: Opportunity = db
+        .get(id, &rep_scope, Access::Write)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored,
+        Opportunity { id, ..opp.clone() },
+        "every field round-trips, to the millisecond"
+    );
+    assert!(db
+        .get::<Opportunity>(id, &mgr_scope, Access::Write)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(db
+        .get::<Opportunity>(id, &other_scope, Access::Read)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(db
+        .get::<Account>(account_id, &other_scope, Access::Read)
+        .await
+        .unwrap()
+        .is_none());
 
     let mut moved = stored.clone();
     let later = NOW + Duration::hours(3);
-    let events = opportunity::move_to(&mut moved, &pipeline, &MoveInput { stage_id: pipeline.stages[1].id, ..Default::default() }, &rep_actor, later).unwrap();
-    db.save(&moved, Save::Update { expected_version: 1 }, &events).await.unwrap();
+    let events = opportunity::move_to(
+        &mut moved,
+        &pipeline,
+        &MoveInput {
+            stage_id: pipeline.stages[1].id,
+            ..Default::default()
+        },
+        &rep_actor,
+        later,
+    )
+    .unwrap();
+    db.save(
+        &moved,
+        Save::Update {
+            expected_version: 1,
+        },
+        &events,
+    )
+    .await
+    .unwrap();
     assert!(matches!(
-        db.save(&moved, Save::Update { expected_version: 1 }, &events).await,
+        db.save(
+            &moved,
+            Save::Update {
+                expected_version: 1
+            },
+            &events
+        )
+        .await,
         Err(StoreError::Conflict { current_version: 2 })
     ));
     assert!(matches!(
-        db.save(&Opportunity { id: 9999, ..moved.clone() }, Save::Update { expected_version: 1 }, &[]).await,
+        db.save(
+            &Opportunity {
+                id: 9999,
+                ..moved.clone()
+            },
+            Save::Update {
+                expected_version: 1
+            },
+            &[]
+        )
+        .await,
         Err(StoreError::NotFound)
     ));
     let history = db.events(id).await.unwrap();
-    assert_eq!(history.len(), 1 + events.len(), "the conflicting save wrote no events");
+    assert_eq!(
+        history.len(),
+        1 + events.len(),
+        "the conflicting save wrote no events"
+    );
     assert_eq!(history[1].from_stage_id, Some(pipeline.stages[0].id));
     assert_eq!(history[1].at, later);
-    let window = db.events_between(&rep_scope, NOW + Duration::hours(1), NOW + Duration::days(1)).await.unwrap();
+    let window = db
+        .events_between(
+            &rep_scope,
+            NOW + Duration::hours(1),
+            NOW + Duration::days(1),
+        )
+        .await
+        .unwrap();
     assert_eq!(window.len(), events.len());
-    assert!(db.events_between(&other_scope, NOW, later + Duration::days(1)).await.unwrap().is_empty());
+    assert!(db
+        .events_between(&other_scope, NOW, later + Duration::days(1))
+        .await
+        .unwrap()
+        .is_empty());
 
     // The history is append-only in the database itself.
     let tamper = match &db {
-        Db::Sqlite(p) => sqlx::query("UPDATE opportunity_events SET kind = 'won'").execute(p).await.map(|_| ()),
-        Db::Postgres(p) => sqlx::query("UPDATE opportunity_events SET kind = 'won'").execute(p).await.map(|_| ()),
+        Db::Sqlite(p) => sqlx::query("UPDATE opportunity_events SET kind = 'won'")
+            .execute(p)
+            .await
+            .map(|_| ()),
+        Db::Postgres(p) => sqlx::query("UPDATE opportunity_events SET kind = 'won'")
+            .execute(p)
+            .await
+            .map(|_| ()),
     };
     assert!(tamper.is_err());
 
     // Lists: filters, search, stage kind, teams, paging.
-    let q = ListQuery { q: Some("压缩机".into()), ..Default::default() };
-    assert_eq!(db.list::<Opportunity>(&rep_scope, &q).await.unwrap().total, 1);
-    assert_eq!(db.list::<Opportunity>(&other_scope, &q).await.unwrap().total, 0);
-    let q = ListQuery { stage_kind: Some(StageKind::Won), ..Default::default() };
-    assert_eq!(db.list::<Opportunity>(&Scope::All, &q).await.unwrap().total, 0);
-    let q = ListQuery { team_ids: Some(vec![south]), ..Default::default() };
-    assert_eq!(db.list::<Opportunity>(&Scope::All, &q).await.unwrap().total, 0);
-    let q = ListQuery { eq: vec![("stage_id", pipeline.stages[1].id.into())], ranges: vec![("close_date", "<=", time::macros::date!(2026 - 09 - 30).into())], ..Default::default() };
-    assert_eq!(db.list::<Opportunity>(&Scope::All, &q).await.unwrap().items[0].id, id);
+    let q = ListQuery {
+        q: Some("压缩机".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        db.list::<Opportunity>(&rep_scope, &q).await.unwrap().total,
+        1
+    );
+    assert_eq!(
+        db.list::<Opportunity>(&other_scope, &q)
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    let q = ListQuery {
+        stage_kind: Some(StageKind::Won),
+        ..Default::default()
+    };
+    assert_eq!(
+        db.list::<Opportunity>(&Scope::All, &q).await.unwrap().total,
+        0
+    );
+    let q = ListQuery {
+        team_ids: Some(vec![south]),
+        ..Default::default()
+    };
+    assert_eq!(
+        db.list::<Opportunity>(&Scope::All, &q).await.unwrap().total,
+        0
+    );
+    let q = ListQuery {
+        eq: vec![("stage_id", pipeline.stages[1].id.into())],
+        ranges: vec![(
+            "close_date",
+            "<=",
+            time::macros::date!(2026 - 09 - 30).into(),
+        )],
+        ..Default::default()
+    };
+    assert_eq!(
+        db.list::<Opportunity>(&Scope::All, &q).await.unwrap().items[0].id,
+        id
+    );
     assert!(db.exists("opportunities", id).await.unwrap());
     assert!(!db.exists("opportunities", id + 1).await.unwrap());
 
     // Bulk loading with explicit ids, then sequences continue after them.
     let bulk: Vec<Account> = (0..700)
-        .map(|i| Account { id: 1000 + i, name: format!("批量客户{i}"), ..account.clone() })
+        .map(|i| Account {
+            id: 1000 + i,
+            name: format!("批量客户{i}"),
+            ..account.clone()
+        })
         .collect();
     db.bulk_insert(&bulk).await.unwrap();
     db.reset_sequences().await.unwrap();
-    let next = db.save(&account, Save::Insert { idem: None }, &[]).await.unwrap();
+    let next = db
+        .save(&account, Save::Insert { idem: None }, &[])
+        .await
+        .unwrap();
     assert!(next > 1699, "new ids follow the bulk-loaded ones ({next})");
     assert_eq!(db.count("accounts").await.unwrap(), 702);
-    let page = db.list::<Account>(&Scope::All, &ListQuery { limit: 50, offset: 50, sort: "name", desc: false, ..Default::default() }).await.unwrap();
+    let page = db
+        .list::<Account>(
+            &Scope::All,
+            &ListQuery {
+                limit: 50,
+                offset: 50,
+                sort: "name",
+                desc: false,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!((page.items.len(), page.total), (50, 702));
     db.close().await;
 }

@@ -43,9 +43,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 "send the body as application/json",
             ));
         }
-        let raw = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| AppError::bad_request("", "body_too_large", format!("the body is larger than {MAX_BODY} bytes")))?;
+        let raw = Bytes::from_request(req, state).await.map_err(|_| {
+            AppError::bad_request(
+                "",
+                "body_too_large",
+                format!("the body is larger than {MAX_BODY} bytes"),
+            )
+        })?;
         let value = parse_json(&raw)?;
         Ok(JsonBody { value, raw })
     }
@@ -56,7 +60,11 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, AppError> {
     if first != Some(&b'{') {
         return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(raw) {
             Ok(_) => AppError::invalid("", "invalid_value", "the body must be a JSON object"),
-            Err(e) => AppError::bad_request("", "malformed_json", format!("the body is not valid JSON: {e}")),
+            Err(e) => AppError::bad_request(
+                "",
+                "malformed_json",
+                format!("the body is not valid JSON: {e}"),
+            ),
         });
     }
     let mut de = serde_json::Deserializer::from_slice(raw);
@@ -68,20 +76,36 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, AppError> {
             serde_json::error::Category::Data => {
                 let (field, code) = if let Some(rest) = message.strip_prefix("unknown field `") {
                     let name = rest.split('`').next().unwrap_or("");
-                    let path = if field == "." || field.is_empty() { name.to_string() } else { field.clone() };
+                    let path = if field == "." || field.is_empty() {
+                        name.to_string()
+                    } else {
+                        field.clone()
+                    };
                     (path, "unknown_field")
                 } else if message.starts_with("missing field `") {
-                    (message.split('`').nth(1).unwrap_or("").to_string(), "required")
+                    (
+                        message.split('`').nth(1).unwrap_or("").to_string(),
+                        "required",
+                    )
                 } else {
                     (field, "invalid_value")
                 };
                 AppError::invalid(&field, code, message)
             }
-            _ => AppError::bad_request("", "malformed_json", format!("the body is not valid JSON: {message}")),
+            _ => AppError::bad_request(
+                "",
+                "malformed_json",
+                format!("the body is not valid JSON: {message}"),
+            ),
         }
     })?;
-    de.end()
-        .map_err(|e| AppError::bad_request("", "malformed_json", format!("the body is not valid JSON: {e}")))?;
+    de.end().map_err(|e| {
+        AppError::bad_request(
+            "",
+            "malformed_json",
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
     Ok(value)
 }
 
@@ -90,7 +114,11 @@ fn idempotency(headers: &HeaderMap, raw: &[u8]) -> Result<Option<Idempotency>, A
         None => Ok(None),
         Some(v) => {
             let key = v.to_str().map_err(|_| {
-                AppError::bad_request("Idempotency-Key", "invalid_idempotency_key", "the key must be visible ASCII")
+                AppError::bad_request(
+                    "Idempotency-Key",
+                    "invalid_idempotency_key",
+                    "the key must be visible ASCII",
+                )
             })?;
             Ok(Some(Idempotency::new(key, raw)?))
         }
@@ -123,31 +151,55 @@ fn page_of<T>(page: Page<T>, params: &[(String, String)]) -> ListPage<T> {
 }
 
 fn created<T: Serialize>(c: Created<T>) -> Response {
-    let status = if c.replayed { StatusCode::OK } else { StatusCode::CREATED };
+    let status = if c.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     (status, Json(c.record)).into_response()
 }
 
 /// Query parameters of a list, read as pairs so that unknown ones can be reported.
 type Params = Query<Vec<(String, String)>>;
 
-async fn list_h<T: Resource>(State(s): State<AppState>, c: Caller, Query(p): Params) -> Result<Json<ListPage<T>>, AppError> {
+async fn list_h<T: Resource>(
+    State(s): State<AppState>,
+    c: Caller,
+    Query(p): Params,
+) -> Result<Json<ListPage<T>>, AppError> {
     let page = ops::list::<T>(&s.db, &c.ctx, &p).await?;
     Ok(Json(page_of(page, &p)))
 }
 
-async fn get_h<T: Resource>(State(s): State<AppState>, c: Caller, Path(id): Path<i64>) -> Result<Json<T>, AppError> {
+async fn get_h<T: Resource>(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<T>, AppError> {
     Ok(Json(ops::get::<T>(&s.db, &c.ctx, id).await?))
 }
 
-async fn create_h<T: Record>(State(s): State<AppState>, c: Caller, headers: HeaderMap, body: JsonBody<T::Input>) -> Result<Response, AppError>
+async fn create_h<T: Record>(
+    State(s): State<AppState>,
+    c: Caller,
+    headers: HeaderMap,
+    body: JsonBody<T::Input>,
+) -> Result<Response, AppError>
 where
     T::Input: DeserializeOwned,
 {
     let idem = idempotency(&headers, &body.raw)?;
-    Ok(created(ops::create::<T>(&s.db, &c.ctx, body.value, idem).await?))
+    Ok(created(
+        ops::create::<T>(&s.db, &c.ctx, body.value, idem).await?,
+    ))
 }
 
-async fn update_h<T: Record>(State(s): State<AppState>, c: Caller, Path(id): Path<i64>, body: JsonBody<T::Input>) -> Result<Json<T>, AppError>
+async fn update_h<T: Record>(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    body: JsonBody<T::Input>,
+) -> Result<Json<T>, AppError>
 where
     T::Input: DeserializeOwned,
 {
@@ -155,7 +207,11 @@ where
 }
 
 /// Archiving is an update of `archived`; records are never deleted.
-async fn archive_h<T: Record>(State(s): State<AppState>, c: Caller, Path(id): Path<i64>) -> Result<Json<T>, AppError>
+async fn archive_h<T: Record>(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<T>, AppError>
 where
     T::Input: DeserializeOwned,
 {
@@ -169,7 +225,10 @@ where
 {
     Router::new()
         .route("/", get(list_h::<T>).post(create_h::<T>))
-        .route("/{id}", get(get_h::<T>).patch(update_h::<T>).delete(archive_h::<T>))
+        .route(
+            "/{id}",
+            get(get_h::<T>).patch(update_h::<T>).delete(archive_h::<T>),
+        )
 }
 
 async fn create_opportunity(
@@ -179,7 +238,9 @@ async fn create_opportunity(
     body: JsonBody<OpportunityInput>,
 ) -> Result<Response, AppError> {
     let idem = idempotency(&headers, &body.raw)?;
-    Ok(created(ops::create_opportunity(&s.db, &c.ctx, body.value, idem).await?))
+    Ok(created(
+        ops::create_opportunity(&s.db, &c.ctx, body.value, idem).await?,
+    ))
 }
 
 async fn update_opportunity(
@@ -188,12 +249,20 @@ async fn update_opportunity(
     Path(id): Path<i64>,
     body: JsonBody<OpportunityInput>,
 ) -> Result<Json<Opportunity>, AppError> {
-    Ok(Json(ops::update_opportunity(&s.db, &c.ctx, id, body.value).await?))
+    Ok(Json(
+        ops::update_opportunity(&s.db, &c.ctx, id, body.value).await?,
+    ))
 }
 
-async fn archive_opportunity(State(s): State<AppState>, c: Caller, Path(id): Path<i64>) -> Result<Json<Opportunity>, AppError> {
+async fn archive_opportunity(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Opportunity>, AppError> {
     let input: OpportunityInput = parse_json(br#"{"archived": true}"#)?;
-    Ok(Json(ops::update_opportunity(&s.db, &c.ctx, id, input).await?))
+    Ok(Json(
+        ops::update_opportunity(&s.db, &c.ctx, id, input).await?,
+    ))
 }
 
 async fn move_opportunity(
@@ -202,7 +271,9 @@ async fn move_opportunity(
     Path(id): Path<i64>,
     body: JsonBody<MoveInput>,
 ) -> Result<Json<Opportunity>, AppError> {
-    Ok(Json(ops::move_opportunity(&s.db, &c.ctx, id, body.value).await?))
+    Ok(Json(
+        ops::move_opportunity(&s.db, &c.ctx, id, body.value).await?,
+    ))
 }
 
 async fn opportunity_events(
@@ -217,7 +288,11 @@ async fn pipelines(State(s): State<AppState>, _c: Caller) -> Result<Json<Vec<Pip
     Ok(Json(s.db.pipelines().await?))
 }
 
-async fn pipeline(State(s): State<AppState>, _c: Caller, Path(id): Path<i64>) -> Result<Json<Pipeline>, AppError> {
+async fn pipeline(
+    State(s): State<AppState>,
+    _c: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Pipeline>, AppError> {
     Ok(Json(s.db.pipeline(id).await?.ok_or(AppError::NotFound)?))
 }
 
@@ -225,7 +300,11 @@ async fn users(State(s): State<AppState>, _c: Caller) -> Result<Json<Vec<User>>,
     Ok(Json(s.db.users().await?))
 }
 
-async fn user(State(s): State<AppState>, _c: Caller, Path(id): Path<i64>) -> Result<Json<User>, AppError> {
+async fn user(
+    State(s): State<AppState>,
+    _c: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<User>, AppError> {
     Ok(Json(s.db.user(id).await?.ok_or(AppError::NotFound)?))
 }
 
@@ -233,12 +312,21 @@ async fn me(c: Caller) -> Json<User> {
     Json(c.user)
 }
 
-async fn create_user(State(s): State<AppState>, c: Caller, body: JsonBody<UserInput>) -> Result<Response, AppError> {
+async fn create_user(
+    State(s): State<AppState>,
+    c: Caller,
+    body: JsonBody<UserInput>,
+) -> Result<Response, AppError> {
     let user = ops::create_user(&s.db, Some(&c.ctx), body.value, c.ctx.now).await?;
     Ok((StatusCode::CREATED, Json(user)).into_response())
 }
 
-async fn update_user(State(s): State<AppState>, c: Caller, Path(id): Path<i64>, body: JsonBody<UserInput>) -> Result<Json<User>, AppError> {
+async fn update_user(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    body: JsonBody<UserInput>,
+) -> Result<Json<User>, AppError> {
     Ok(Json(ops::update_user(&s.db, &c.ctx, id, body.value).await?))
 }
 
@@ -246,17 +334,35 @@ async fn teams(State(s): State<AppState>, _c: Caller) -> Result<Json<Vec<Team>>,
     Ok(Json(s.db.teams().await?))
 }
 
-async fn team(State(s): State<AppState>, _c: Caller, Path(id): Path<i64>) -> Result<Json<Team>, AppError> {
+async fn team(
+    State(s): State<AppState>,
+    _c: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Team>, AppError> {
     let teams = s.db.teams().await?;
-    Ok(Json(teams.into_iter().find(|t| t.id == id).ok_or(AppError::NotFound)?))
+    Ok(Json(
+        teams
+            .into_iter()
+            .find(|t| t.id == id)
+            .ok_or(AppError::NotFound)?,
+    ))
 }
 
-async fn create_team(State(s): State<AppState>, c: Caller, body: JsonBody<TeamInput>) -> Result<Response, AppError> {
+async fn create_team(
+    State(s): State<AppState>,
+    c: Caller,
+    body: JsonBody<TeamInput>,
+) -> Result<Response, AppError> {
     let team = ops::create_team(&s.db, &c.ctx, body.value).await?;
     Ok((StatusCode::CREATED, Json(team)).into_response())
 }
 
-async fn update_team(State(s): State<AppState>, c: Caller, Path(id): Path<i64>, body: JsonBody<TeamInput>) -> Result<Json<Team>, AppError> {
+async fn update_team(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    body: JsonBody<TeamInput>,
+) -> Result<Json<Team>, AppError> {
     Ok(Json(ops::update_team(&s.db, &c.ctx, id, body.value).await?))
 }
 
@@ -278,13 +384,21 @@ async fn tokens(State(s): State<AppState>, c: Caller) -> Result<Json<Vec<ApiToke
     Ok(Json(s.db.tokens(c.user.id).await?))
 }
 
-async fn create_token(State(s): State<AppState>, c: Caller, body: JsonBody<TokenInput>) -> Result<Response, AppError> {
+async fn create_token(
+    State(s): State<AppState>,
+    c: Caller,
+    body: JsonBody<TokenInput>,
+) -> Result<Response, AppError> {
     let name = body.value.name.unwrap_or_default();
     let (token, id) = ops::create_token(&s.db, c.user.id, &name, c.ctx.now).await?;
     Ok((StatusCode::CREATED, Json(NewToken { id, token })).into_response())
 }
 
-async fn revoke_token(State(s): State<AppState>, c: Caller, Path(id): Path<i64>) -> Result<StatusCode, AppError> {
+async fn revoke_token(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, AppError> {
     s.db.revoke_token(c.user.id, id, c.ctx.now).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -304,10 +418,15 @@ pub fn router() -> Router<AppState> {
         .nest("/leads", crud::<Lead>())
         .nest("/activities", crud::<Activity>())
         .nest("/tasks", crud::<Task>())
-        .route("/opportunities", get(list_h::<Opportunity>).post(create_opportunity))
+        .route(
+            "/opportunities",
+            get(list_h::<Opportunity>).post(create_opportunity),
+        )
         .route(
             "/opportunities/{id}",
-            get(get_h::<Opportunity>).patch(update_opportunity).delete(archive_opportunity),
+            get(get_h::<Opportunity>)
+                .patch(update_opportunity)
+                .delete(archive_opportunity),
         )
         .route("/opportunities/{id}/move", post(move_opportunity))
         .route("/opportunities/{id}/events", get(opportunity_events))

@@ -27,7 +27,10 @@ pub const SESSION_DAYS: i64 = 14;
 pub fn random_token(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
-    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
 }
 
 /// Secrets are stored as their SHA-256 digest only.
@@ -45,17 +48,26 @@ pub struct Caller {
 }
 
 /// A signed-in session's user and CSRF token, if the request carries a live session.
-pub async fn session_user(state: &AppState, jar: &CookieJar) -> Result<Option<(User, String)>, AppError> {
+pub async fn session_user(
+    state: &AppState,
+    jar: &CookieJar,
+) -> Result<Option<(User, String)>, AppError> {
     let Some(cookie) = jar.get(SESSION_COOKIE) else {
         return Ok(None);
     };
-    Ok(state.db.session(&digest(cookie.value()), state.now()).await?)
+    Ok(state
+        .db
+        .session(&digest(cookie.value()), state.now())
+        .await?)
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let now = state.now();
         if let Some(h) = parts.headers.get(axum::http::header::AUTHORIZATION) {
             let token = h
@@ -63,12 +75,22 @@ impl FromRequestParts<AppState> for Caller {
                 .ok()
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .ok_or(AppError::Unauthorized)?;
-            let user = state.db.user_by_token(&digest(token.trim())).await?.ok_or(AppError::Unauthorized)?;
+            let user = state
+                .db
+                .user_by_token(&digest(token.trim()))
+                .await?
+                .ok_or(AppError::Unauthorized)?;
             let ctx = Ctx::for_user(&state.db, &user, now).await?;
-            return Ok(Caller { user, ctx, csrf: None });
+            return Ok(Caller {
+                user,
+                ctx,
+                csrf: None,
+            });
         }
         let jar = CookieJar::from_headers(&parts.headers);
-        let (user, csrf) = session_user(state, &jar).await?.ok_or(AppError::Unauthorized)?;
+        let (user, csrf) = session_user(state, &jar)
+            .await?
+            .ok_or(AppError::Unauthorized)?;
         // A browser session may change things only with its CSRF token.
         if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
             let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
@@ -121,7 +143,10 @@ impl RateLimiter {
     }
 
     fn keys(login: &str, addr: &str) -> [String; 2] {
-        [format!("login:{}", login.trim().to_lowercase()), format!("addr:{addr}")]
+        [
+            format!("login:{}", login.trim().to_lowercase()),
+            format!("addr:{addr}"),
+        ]
     }
 
     /// Whether another attempt is allowed now.
@@ -151,7 +176,10 @@ impl RateLimiter {
 
     pub fn succeeded(&self, login: &str) {
         let [account, _] = Self::keys(login, "");
-        self.failures.lock().expect("rate limiter lock").remove(&account);
+        self.failures
+            .lock()
+            .expect("rate limiter lock")
+            .remove(&account);
     }
 }
 
@@ -167,11 +195,17 @@ mod tests {
             assert!(l.allowed("wang", "1.2.3.4", t0));
             l.failed("wang", "1.2.3.4", t0);
         }
-        assert!(!l.allowed("WANG", "5.6.7.8", t0), "per account, whatever the address");
+        assert!(
+            !l.allowed("WANG", "5.6.7.8", t0),
+            "per account, whatever the address"
+        );
         assert!(l.allowed("li", "1.2.3.4", t0));
         l.failed("li", "1.2.3.4", t0);
         l.failed("zhao", "1.2.3.4", t0);
-        assert!(!l.allowed("sun", "1.2.3.4", t0), "per address, whatever the account");
+        assert!(
+            !l.allowed("sun", "1.2.3.4", t0),
+            "per address, whatever the account"
+        );
         let later = t0 + Duration::from_secs(61);
         assert!(l.allowed("wang", "1.2.3.4", later), "the window slides");
         l.failed("li", "9.9.9.9", later);

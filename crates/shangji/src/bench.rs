@@ -76,7 +76,13 @@ fn report(name: &str, o: &Outcome) {
     );
 }
 
-pub async fn run(config: &Config, explicit_url: Option<&str>, opportunities: usize, clients: usize, seconds: u64) -> anyhow::Result<()> {
+pub async fn run(
+    config: &Config,
+    explicit_url: Option<&str>,
+    opportunities: usize,
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<()> {
     let url = match explicit_url {
         Some(u) => u.to_string(),
         None => sqlite_url(&config.data_dir.join(format!("bench-{opportunities}.db"))),
@@ -95,10 +101,18 @@ pub async fn run(config: &Config, explicit_url: Option<&str>, opportunities: usi
     }
     let stored = db.count("opportunities").await?;
     let events = db.count("opportunity_events").await?;
-    println!("database: {} ({stored} opportunities, {events} events)", db.dialect());
+    println!(
+        "database: {} ({stored} opportunities, {events} events)",
+        db.dialect()
+    );
 
-    let (manager, _) = db.user_by_login("mgr.east").await?.context("the bench database has no mgr.east")?;
-    let (token, _) = crate::ops::create_token(&db, manager.id, "bench", now).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (manager, _) = db
+        .user_by_login("mgr.east")
+        .await?
+        .context("the bench database has no mgr.east")?;
+    let (token, _) = crate::ops::create_token(&db, manager.id, "bench", now)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -113,7 +127,11 @@ pub async fn run(config: &Config, explicit_url: Option<&str>, opportunities: usi
     let get_json = |path: String| {
         let (client, auth, base) = (client.clone(), auth.clone(), base.clone());
         async move {
-            let r = client.get(format!("{base}{path}")).header("authorization", auth).send().await?;
+            let r = client
+                .get(format!("{base}{path}"))
+                .header("authorization", auth)
+                .send()
+                .await?;
             anyhow::Ok(r.json::<Value>().await?)
         }
     };
@@ -133,15 +151,30 @@ pub async fn run(config: &Config, explicit_url: Option<&str>, opportunities: usi
     let (first_stage, second_stage) = (stages[0], stages[1]);
 
     println!("\n{clients} concurrent clients, {seconds} s per operation, over HTTP on {addr}");
-    println!("{:<28} {:>8} {:>10} {:>9} {:>9} {:>7}", "operation", "requests", "ops/s", "p50 ms", "p95 ms", "errors");
+    println!(
+        "{:<28} {:>8} {:>10} {:>9} {:>9} {:>7}",
+        "operation", "requests", "ops/s", "p50 ms", "p95 ms", "errors"
+    );
 
-    let created: Arc<std::sync::Mutex<Vec<Vec<i64>>>> = Arc::new(std::sync::Mutex::new(vec![Vec::new(); clients]));
-    let ctx = (client.clone(), auth.clone(), base.clone(), Arc::new(account_ids));
+    let created: Arc<std::sync::Mutex<Vec<Vec<i64>>>> =
+        Arc::new(std::sync::Mutex::new(vec![Vec::new(); clients]));
+    let ctx = (
+        client.clone(),
+        auth.clone(),
+        base.clone(),
+        Arc::new(account_ids),
+    );
     let o = {
         let (client, auth, base, accounts) = ctx.clone();
         let created = created.clone();
         measure(clients, seconds, move |c, n| {
-            let (client, auth, base, accounts, created) = (client.clone(), auth.clone(), base.clone(), accounts.clone(), created.clone());
+            let (client, auth, base, accounts, created) = (
+                client.clone(),
+                auth.clone(),
+                base.clone(),
+                accounts.clone(),
+                created.clone(),
+            );
             async move {
                 let body = json!({
                     "title": format!("压测商机 {c}-{n}"),
@@ -149,7 +182,13 @@ pub async fn run(config: &Config, explicit_url: Option<&str>, opportunities: usi
                     "amount_minor": 10_000_000 + (n as i64 % 100) * 100_000,
                     "close_date": "2027-06-30",
                 });
-                let Ok(r) = client.post(format!("{base}/opportunities")).header("authorization", &auth).json(&body).send().await else {
+                let Ok(r) = client
+                    .post(format!("{base}/opportunities"))
+                    .header("authorization", &auth)
+                    .json(&body)
+                    .send()
+                    .await
+                else {
                     return false;
                 };
                 if r.status() != 201 {
@@ -173,7 +212,8 @@ pub async fn run(config: &Config, explicit_url: Option<&str>, opportunities: usi
         let (client, auth, base, _) = ctx.clone();
         let ids = ids.clone();
         measure(clients, seconds, move |c, n| {
-            let (client, auth, base, ids) = (client.clone(), auth.clone(), base.clone(), ids.clone());
+            let (client, auth, base, ids) =
+                (client.clone(), auth.clone(), base.clone(), ids.clone());
             async move {
                 let mine = &ids[c];
                 if mine.is_empty() {
@@ -181,7 +221,11 @@ pub async fn run(config: &Config, explicit_url: Option<&str>, opportunities: usi
                 }
                 let id = mine[n % mine.len()];
                 // Each id is visited once per round: odd rounds move forward, even rounds back.
-                let stage = if (n / mine.len()) % 2 == 0 { second_stage } else { first_stage };
+                let stage = if (n / mine.len()) % 2 == 0 {
+                    second_stage
+                } else {
+                    first_stage
+                };
                 let r = client
                     .post(format!("{base}/opportunities/{id}/move"))
                     .header("authorization", &auth)
@@ -220,14 +264,19 @@ pub async fn run(config: &Config, explicit_url: Option<&str>, opportunities: usi
         let (client, auth, base, _) = ctx.clone();
         let ids = ids.clone();
         measure(clients, seconds, move |c, n| {
-            let (client, auth, base, ids) = (client.clone(), auth.clone(), base.clone(), ids.clone());
+            let (client, auth, base, ids) =
+                (client.clone(), auth.clone(), base.clone(), ids.clone());
             async move {
                 let mine = &ids[c];
                 if mine.is_empty() {
                     return false;
                 }
                 let id = mine[(n * 31) % mine.len()];
-                let r = client.get(format!("{base}/opportunities/{id}")).header("authorization", &auth).send().await;
+                let r = client
+                    .get(format!("{base}/opportunities/{id}"))
+                    .header("authorization", &auth)
+                    .send()
+                    .await;
                 match r {
                     Ok(r) if r.status() == 200 => r.bytes().await.is_ok(),
                     _ => false,

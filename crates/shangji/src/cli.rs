@@ -14,7 +14,11 @@ use crate::config::{Config, DbArgs};
 use crate::state::AppState;
 
 #[derive(Debug, Parser)]
-#[command(name = "shangji", version, about = "商机 — opportunity and sales-funnel management")]
+#[command(
+    name = "shangji",
+    version,
+    about = "商机 — opportunity and sales-funnel management"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub db: DbArgs,
@@ -124,13 +128,17 @@ pub enum TokenCommand {
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
-    s.parse().map_err(|_| format!("unknown role `{s}`: use admin, director, manager or rep"))
+    s.parse()
+        .map_err(|_| format!("unknown role `{s}`: use admin, director, manager or rep"))
 }
 
 pub async fn open(config: &Config) -> anyhow::Result<Db> {
-    let db = Db::connect(&config.database_url)
-        .await
-        .with_context(|| format!("cannot open the database {}", config.redacted().database_url))?;
+    let db = Db::connect(&config.database_url).await.with_context(|| {
+        format!(
+            "cannot open the database {}",
+            config.redacted().database_url
+        )
+    })?;
     db.migrate().await.context("cannot migrate the database")?;
     Ok(db)
 }
@@ -138,7 +146,10 @@ pub async fn open(config: &Config) -> anyhow::Result<Db> {
 fn read_password(stdin: bool) -> anyhow::Result<String> {
     if stdin {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
         return Ok(line.trim_end_matches(['\r', '\n']).to_string());
     }
     if !std::io::stdin().is_terminal() {
@@ -162,28 +173,38 @@ async fn team_id(db: &Db, name: Option<&str>) -> anyhow::Result<Option<i64>> {
 }
 
 pub async fn serve(config: &Config, db: Db) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(&config.listen).await.map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AddrInUse {
-            anyhow::anyhow!("cannot listen on {}: the port is already in use", config.listen)
-        } else {
-            anyhow::anyhow!("cannot listen on {}: {e}", config.listen)
-        }
-    })?;
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                anyhow::anyhow!(
+                    "cannot listen on {}: the port is already in use",
+                    config.listen
+                )
+            } else {
+                anyhow::anyhow!("cannot listen on {}: {e}", config.listen)
+            }
+        })?;
     let addr = listener.local_addr()?;
     println!("shangji is serving http://{addr}/");
     let app = crate::app(AppState::new(db, config.secure_cookies));
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }
 
 pub async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let listen = match &cli.command {
-        Command::Serve { listen } | Command::Demo { listen, .. } | Command::PrintConfig { listen } => listen.as_deref(),
+        Command::Serve { listen }
+        | Command::Demo { listen, .. }
+        | Command::PrintConfig { listen } => listen.as_deref(),
         _ => None,
     };
     let config = Config::load(&cli.db, listen)?;
@@ -218,7 +239,10 @@ pub async fn run() -> anyhow::Result<()> {
             }
             let started = std::time::Instant::now();
             crate::demo::load(&db, opportunities, now).await?;
-            println!("seeded {opportunities} opportunities in {:.1} s", started.elapsed().as_secs_f64());
+            println!(
+                "seeded {opportunities} opportunities in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
         }
         Command::Migrate => {
             open(&config).await?;
@@ -239,14 +263,23 @@ pub async fn run() -> anyhow::Result<()> {
                 parent_id: parent.map_or(Field::Absent, Field::Value),
                 archived: Field::Absent,
             };
-            shangji_core::records::apply_team(&mut team, input, true, &teams).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let id = db.insert_team(&team, now).await.map_err(|e| anyhow::anyhow!("cannot add team: {e}"))?;
+            shangji_core::records::apply_team(&mut team, input, true, &teams)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let id = db
+                .insert_team(&team, now)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot add team: {e}"))?;
             println!("team {id} `{}` added", team.name);
         }
         Command::Team(TeamCommand::List) => {
             let db = open(&config).await?;
             for t in db.teams().await? {
-                println!("{}\t{}\t{}", t.id, t.name, t.parent_id.map(|p| p.to_string()).unwrap_or_default());
+                println!(
+                    "{}\t{}\t{}",
+                    t.id,
+                    t.name,
+                    t.parent_id.map(|p| p.to_string()).unwrap_or_default()
+                );
             }
         }
         Command::User(UserCommand::Add {
@@ -269,7 +302,9 @@ pub async fn run() -> anyhow::Result<()> {
                 password: Field::Value(password),
                 ..Default::default()
             };
-            let user = crate::ops::create_user(&db, None, input, now).await.map_err(cli_error)?;
+            let user = crate::ops::create_user(&db, None, input, now)
+                .await
+                .map_err(cli_error)?;
             println!("user {} `{}` added ({})", user.id, user.login, user.role);
         }
         Command::User(UserCommand::List) => {
@@ -282,20 +317,36 @@ pub async fn run() -> anyhow::Result<()> {
                     .map(|t| t.name.as_str())
                     .unwrap_or("-");
                 let status = if u.active { "active" } else { "inactive" };
-                println!("{}\t{}\t{}\t{}\t{}\t{}", u.id, u.login, u.display_name, u.role, team, status);
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    u.id, u.login, u.display_name, u.role, team, status
+                );
             }
         }
-        Command::User(UserCommand::Passwd { login, password_stdin }) => {
+        Command::User(UserCommand::Passwd {
+            login,
+            password_stdin,
+        }) => {
             let db = open(&config).await?;
-            let (user, _) = db.user_by_login(&login).await?.with_context(|| format!("no user `{login}`"))?;
+            let (user, _) = db
+                .user_by_login(&login)
+                .await?
+                .with_context(|| format!("no user `{login}`"))?;
             let password = read_password(password_stdin)?;
-            crate::ops::set_password(&db, user.id, &password).await.map_err(cli_error)?;
+            crate::ops::set_password(&db, user.id, &password)
+                .await
+                .map_err(cli_error)?;
             println!("password of `{}` changed", user.login);
         }
         Command::Token(TokenCommand::Create { login, name }) => {
             let db = open(&config).await?;
-            let (user, _) = db.user_by_login(&login).await?.with_context(|| format!("no user `{login}`"))?;
-            let (token, _) = crate::ops::create_token(&db, user.id, &name, now).await.map_err(cli_error)?;
+            let (user, _) = db
+                .user_by_login(&login)
+                .await?
+                .with_context(|| format!("no user `{login}`"))?;
+            let (token, _) = crate::ops::create_token(&db, user.id, &name, now)
+                .await
+                .map_err(cli_error)?;
             println!("{token}");
         }
         Command::Bench {
@@ -303,7 +354,14 @@ pub async fn run() -> anyhow::Result<()> {
             clients,
             seconds,
         } => {
-            crate::bench::run(&config, cli.db.database_url.as_deref(), opportunities, clients, seconds).await?;
+            crate::bench::run(
+                &config,
+                cli.db.database_url.as_deref(),
+                opportunities,
+                clients,
+                seconds,
+            )
+            .await?;
         }
     }
     Ok(())

@@ -61,7 +61,10 @@ impl Config {
             .or(file.database_url)
             .unwrap_or_else(|| sqlite_url(&data_dir.join("shangji.db")));
         Ok(Config {
-            listen: listen.map(str::to_string).or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into()),
+            listen: listen
+                .map(str::to_string)
+                .or(file.listen)
+                .unwrap_or_else(|| DEFAULT_LISTEN.into()),
             database_url,
             data_dir,
             secure_cookies: file.secure_cookies.unwrap_or(false),
@@ -118,9 +121,19 @@ mod tests {
         let file = dir.join("shangji.toml");
         std::fs::write(&file, "listen = \"0.0.0.0:9000\"\ndata_dir = \"/srv/sj\"\n").unwrap();
         let c = Config::load(&args(None, None, Some(file.clone())), None).unwrap();
-        assert_eq!((c.listen.as_str(), c.database_url.as_str()), ("0.0.0.0:9000", "sqlite:///srv/sj/shangji.db"));
-        let c = Config::load(&args(Some("postgres://a:b@h/d"), None, Some(file.clone())), Some("127.0.0.1:1")).unwrap();
-        assert_eq!((c.listen.as_str(), c.database_url.as_str()), ("127.0.0.1:1", "postgres://a:b@h/d"));
+        assert_eq!(
+            (c.listen.as_str(), c.database_url.as_str()),
+            ("0.0.0.0:9000", "sqlite:///srv/sj/shangji.db")
+        );
+        let c = Config::load(
+            &args(Some("postgres://a:b@h/d"), None, Some(file.clone())),
+            Some("127.0.0.1:1"),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.listen.as_str(), c.database_url.as_str()),
+            ("127.0.0.1:1", "postgres://a:b@h/d")
+        );
         assert_eq!(c.redacted().database_url, "postgres://a:***@h/d");
 
         std::fs::write(&file, "lisen = \"x\"\n").unwrap();

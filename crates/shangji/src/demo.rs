@@ -49,8 +49,16 @@ pub async fn load(db: &Db, opportunities: usize, now: OffsetDateTime) -> Result<
     db.bulk_insert_users(&users).await?;
     let (name, stages) = default_b2b_pipeline();
     let pipeline = db.insert_pipeline(name, true, &stages, now).await?;
-    if pipeline.id != data.pipeline.id || pipeline.stages.iter().map(|s| s.id).ne(data.pipeline.stages.iter().map(|s| s.id)) {
-        return Err(AppError::Internal("demo data needs an empty database".into()));
+    if pipeline.id != data.pipeline.id
+        || pipeline
+            .stages
+            .iter()
+            .map(|s| s.id)
+            .ne(data.pipeline.stages.iter().map(|s| s.id))
+    {
+        return Err(AppError::Internal(
+            "demo data needs an empty database".into(),
+        ));
     }
     db.bulk_insert(&data.accounts).await?;
     db.bulk_insert(&data.contacts).await?;

@@ -58,17 +58,33 @@ impl AppError {
     /// The body sent to API clients.
     pub fn body(&self) -> ErrorBody {
         let (code, message, field) = match self {
-            AppError::BadRequest(f) | AppError::Invalid(f) => (f.code.clone(), f.message.clone(), Some(f.field.clone())),
+            AppError::BadRequest(f) | AppError::Invalid(f) => {
+                (f.code.clone(), f.message.clone(), Some(f.field.clone()))
+            }
             AppError::NotFound => ("not_found".into(), "no such record".into(), None),
             AppError::Conflict { current_version } => (
                 "version_conflict".into(),
-                format!("the record was changed by someone else; current version is {current_version}"),
+                format!(
+                    "the record was changed by someone else; current version is {current_version}"
+                ),
                 Some("version".into()),
             ),
-            AppError::Unauthorized => ("unauthorized".into(), "sign in or send a valid API token".into(), None),
+            AppError::Unauthorized => (
+                "unauthorized".into(),
+                "sign in or send a valid API token".into(),
+                None,
+            ),
             AppError::Forbidden(code) => ((*code).into(), "you may not do this".into(), None),
-            AppError::RateLimited => ("too_many_attempts".into(), "too many failed attempts; try again later".into(), None),
-            AppError::Internal(_) => ("internal_error".into(), "something went wrong on our side".into(), None),
+            AppError::RateLimited => (
+                "too_many_attempts".into(),
+                "too many failed attempts; try again later".into(),
+                None,
+            ),
+            AppError::Internal(_) => (
+                "internal_error".into(),
+                "something went wrong on our side".into(),
+                None,
+            ),
         };
         ErrorBody {
             code,
@@ -106,10 +122,14 @@ impl From<StoreError> for AppError {
         match e {
             StoreError::NotFound => AppError::NotFound,
             StoreError::Conflict { current_version } => AppError::Conflict { current_version },
-            StoreError::Duplicate(what) => AppError::invalid("", "duplicate", format!("{what} already exists")),
-            StoreError::BrokenReference(what) => {
-                AppError::invalid("", "unknown_reference", format!("a referenced record does not exist ({what})"))
+            StoreError::Duplicate(what) => {
+                AppError::invalid("", "duplicate", format!("{what} already exists"))
             }
+            StoreError::BrokenReference(what) => AppError::invalid(
+                "",
+                "unknown_reference",
+                format!("a referenced record does not exist ({what})"),
+            ),
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -124,11 +144,21 @@ impl From<FieldError> for AppError {
 impl From<MoveError> for AppError {
     fn from(e: MoveError) -> Self {
         match e {
-            MoveError::UnknownStage(id) => {
-                AppError::invalid("stage_id", "unknown_stage", format!("stage {id} is not in this opportunity's pipeline"))
-            }
-            MoveError::ArchivedStage(id) => AppError::invalid("stage_id", "archived_stage", format!("stage {id} is archived")),
-            MoveError::SameStage => AppError::invalid("stage_id", "same_stage", "the opportunity is already in this stage"),
+            MoveError::UnknownStage(id) => AppError::invalid(
+                "stage_id",
+                "unknown_stage",
+                format!("stage {id} is not in this opportunity's pipeline"),
+            ),
+            MoveError::ArchivedStage(id) => AppError::invalid(
+                "stage_id",
+                "archived_stage",
+                format!("stage {id} is archived"),
+            ),
+            MoveError::SameStage => AppError::invalid(
+                "stage_id",
+                "same_stage",
+                "the opportunity is already in this stage",
+            ),
             MoveError::Archived => AppError::invalid("", "archived", "the opportunity is archived"),
             MoveError::Invalid(f) => AppError::Invalid(f),
         }

@@ -7,10 +7,12 @@ use std::sync::LazyLock;
 use axum::http::HeaderMap;
 use shangji_core::model::Language;
 
-static ZH: LazyLock<HashMap<String, String>> =
-    LazyLock::new(|| serde_json::from_str(include_str!("../locales/zh-CN.json")).expect("zh-CN.json is valid"));
-static EN: LazyLock<HashMap<String, String>> =
-    LazyLock::new(|| serde_json::from_str(include_str!("../locales/en.json")).expect("en.json is valid"));
+static ZH: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("../locales/zh-CN.json")).expect("zh-CN.json is valid")
+});
+static EN: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("../locales/en.json")).expect("en.json is valid")
+});
 
 pub const LANG_COOKIE: &str = "sj_lang";
 
@@ -73,7 +75,12 @@ pub fn choose(user_pref: Option<Language>, headers: &HeaderMap) -> Language {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     for part in accept.split(',') {
-        let tag = part.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let tag = part
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         if tag.starts_with("zh") {
             return Language::ZhCn;
         }
@@ -93,8 +100,16 @@ mod tests {
     fn both_catalogues_have_the_same_keys_and_no_empty_text() {
         let zh: BTreeSet<_> = ZH.keys().collect();
         let en: BTreeSet<_> = EN.keys().collect();
-        assert_eq!(zh.difference(&en).collect::<Vec<_>>(), Vec::<&&String>::new(), "missing in en");
-        assert_eq!(en.difference(&zh).collect::<Vec<_>>(), Vec::<&&String>::new(), "missing in zh-CN");
+        assert_eq!(
+            zh.difference(&en).collect::<Vec<_>>(),
+            Vec::<&&String>::new(),
+            "missing in en"
+        );
+        assert_eq!(
+            en.difference(&zh).collect::<Vec<_>>(),
+            Vec::<&&String>::new(),
+            "missing in zh-CN"
+        );
         assert!(ZH.values().chain(EN.values()).all(|v| !v.trim().is_empty()));
     }
 
@@ -130,7 +145,10 @@ mod tests {
     fn language_choice() {
         let mut h = HeaderMap::new();
         assert_eq!(choose(None, &h), Language::ZhCn);
-        h.insert("accept-language", "en-US,en;q=0.9,zh;q=0.5".parse().unwrap());
+        h.insert(
+            "accept-language",
+            "en-US,en;q=0.9,zh;q=0.5".parse().unwrap(),
+        );
         assert_eq!(choose(None, &h), Language::En);
         h.insert("cookie", "sj_lang=zh-CN".parse().unwrap());
         assert_eq!(choose(None, &h), Language::ZhCn);
@@ -140,6 +158,9 @@ mod tests {
     #[test]
     fn money_format() {
         let tr = Tr::new(Language::ZhCn);
-        assert_eq!(tr.money(&shangji_core::Money::cny(123_456_700)), "¥1,234,567.00");
+        assert_eq!(
+            tr.money(&shangji_core::Money::cny(123_456_700)),
+            "¥1,234,567.00"
+        );
     }
 }

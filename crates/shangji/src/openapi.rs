@@ -6,7 +6,9 @@ use shangji_core::model::*;
 use shangji_core::opportunity::{EventKind, MoveInput, OpportunityEvent, OpportunityInput};
 use shangji_core::records::*;
 use shangji_core::Money;
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem};
+use utoipa::openapi::path::{
+    HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
+};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, Required, ResponseBuilder, Schema};
@@ -17,12 +19,49 @@ use crate::error::ErrorBody;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    info(title = "shangji API", version = "1", description = "Opportunities, accounts, contacts, leads, follow-ups and tasks. Authenticate with `Authorization: Bearer <token>`. Errors are `{code, message, field}`."),
+    info(
+        title = "shangji API",
+        version = "1",
+        description = "Opportunities, accounts, contacts, leads, follow-ups and tasks. Authenticate with `Authorization: Bearer <token>`. Errors are `{code, message, field}`."
+    ),
     components(schemas(
-        Account, AccountInput, Contact, ContactInput, Lead, LeadInput, Opportunity, OpportunityInput,
-        MoveInput, OpportunityEvent, EventKind, Activity, ActivityInput, Task, TaskInput, Pipeline, Stage,
-        User, UserInput, Team, TeamInput, Leave, Money, Role, Language, StageKind, ForecastCategory, Grade,
-        BuyingRole, LeadStatus, ActivityType, AccountSize, Source, RecordKind, ErrorBody, TokenInput, NewToken,
+        Account,
+        AccountInput,
+        Contact,
+        ContactInput,
+        Lead,
+        LeadInput,
+        Opportunity,
+        OpportunityInput,
+        MoveInput,
+        OpportunityEvent,
+        EventKind,
+        Activity,
+        ActivityInput,
+        Task,
+        TaskInput,
+        Pipeline,
+        Stage,
+        User,
+        UserInput,
+        Team,
+        TeamInput,
+        Leave,
+        Money,
+        Role,
+        Language,
+        StageKind,
+        ForecastCategory,
+        Grade,
+        BuyingRole,
+        LeadStatus,
+        ActivityType,
+        AccountSize,
+        Source,
+        RecordKind,
+        ErrorBody,
+        TokenInput,
+        NewToken,
         shangji_store::ApiToken,
     ))
 )]
@@ -39,7 +78,14 @@ pub struct Route {
     pub list: bool,
 }
 
-fn route(method: HttpMethod, path: &str, summary: &str, body: Option<&'static str>, response: Option<&str>, status: &'static str) -> Route {
+fn route(
+    method: HttpMethod,
+    path: &str,
+    summary: &str,
+    body: Option<&'static str>,
+    response: Option<&str>,
+    status: &'static str,
+) -> Route {
     Route {
         method,
         path: path.to_string(),
@@ -69,35 +115,184 @@ pub fn routes() -> Vec<Route> {
         let item = format!("{base}/{{id}}");
         r.push(Route {
             list: true,
-            ..route(Get, &base, &format!("List {res} (filters, sort, pagination)"), None, Some(schema), "200")
+            ..route(
+                Get,
+                &base,
+                &format!("List {res} (filters, sort, pagination)"),
+                None,
+                Some(schema),
+                "200",
+            )
         });
-        r.push(route(Post, &base, &format!("Create in {res} (honours Idempotency-Key)"), Some(input), Some(schema), "201"));
-        r.push(route(Get, &item, &format!("Get one of {res}"), None, Some(schema), "200"));
-        r.push(route(Patch, &item, &format!("Partly update one of {res} (send `version`)"), Some(input), Some(schema), "200"));
-        r.push(route(Delete, &item, &format!("Archive one of {res}"), None, Some(schema), "200"));
+        r.push(route(
+            Post,
+            &base,
+            &format!("Create in {res} (honours Idempotency-Key)"),
+            Some(input),
+            Some(schema),
+            "201",
+        ));
+        r.push(route(
+            Get,
+            &item,
+            &format!("Get one of {res}"),
+            None,
+            Some(schema),
+            "200",
+        ));
+        r.push(route(
+            Patch,
+            &item,
+            &format!("Partly update one of {res} (send `version`)"),
+            Some(input),
+            Some(schema),
+            "200",
+        ));
+        r.push(route(
+            Delete,
+            &item,
+            &format!("Archive one of {res}"),
+            None,
+            Some(schema),
+            "200",
+        ));
     }
-    r.push(route(Post, "/api/v1/opportunities/{id}/move", "Move to another stage (the one way to win, lose or reopen)", Some("MoveInput"), Some("Opportunity"), "200"));
-    r.push(route(Get, "/api/v1/opportunities/{id}/events", "The opportunity's history, oldest first", None, None, "200"));
-    r.push(route(Get, "/api/v1/pipelines", "Pipelines with their stages", None, None, "200"));
-    r.push(route(Get, "/api/v1/pipelines/{id}", "One pipeline with its stages", None, Some("Pipeline"), "200"));
+    r.push(route(
+        Post,
+        "/api/v1/opportunities/{id}/move",
+        "Move to another stage (the one way to win, lose or reopen)",
+        Some("MoveInput"),
+        Some("Opportunity"),
+        "200",
+    ));
+    r.push(route(
+        Get,
+        "/api/v1/opportunities/{id}/events",
+        "The opportunity's history, oldest first",
+        None,
+        None,
+        "200",
+    ));
+    r.push(route(
+        Get,
+        "/api/v1/pipelines",
+        "Pipelines with their stages",
+        None,
+        None,
+        "200",
+    ));
+    r.push(route(
+        Get,
+        "/api/v1/pipelines/{id}",
+        "One pipeline with its stages",
+        None,
+        Some("Pipeline"),
+        "200",
+    ));
     r.push(route(Get, "/api/v1/users", "Users", None, None, "200"));
-    r.push(route(Post, "/api/v1/users", "Create a user (admin)", Some("UserInput"), Some("User"), "201"));
-    r.push(route(Get, "/api/v1/users/me", "The calling user", None, Some("User"), "200"));
-    r.push(route(Get, "/api/v1/users/{id}", "One user", None, Some("User"), "200"));
-    r.push(route(Patch, "/api/v1/users/{id}", "Change a user (admin, or oneself for name, contact details, language, password)", Some("UserInput"), Some("User"), "200"));
-    r.push(route(Get, "/api/v1/teams", "Teams (a tree by parent_id)", None, None, "200"));
-    r.push(route(Post, "/api/v1/teams", "Create a team (admin)", Some("TeamInput"), Some("Team"), "201"));
-    r.push(route(Get, "/api/v1/teams/{id}", "One team", None, Some("Team"), "200"));
-    r.push(route(Patch, "/api/v1/teams/{id}", "Change a team (admin)", Some("TeamInput"), Some("Team"), "200"));
-    r.push(route(Get, "/api/v1/tokens", "The caller's API tokens", None, None, "200"));
-    r.push(route(Post, "/api/v1/tokens", "Create an API token (the secret is returned once)", Some("TokenInput"), Some("NewToken"), "201"));
-    r.push(route(Delete, "/api/v1/tokens/{id}", "Revoke an API token", None, None, "204"));
-    r.push(route(Get, "/api/v1/openapi.json", "This document", None, None, "200"));
+    r.push(route(
+        Post,
+        "/api/v1/users",
+        "Create a user (admin)",
+        Some("UserInput"),
+        Some("User"),
+        "201",
+    ));
+    r.push(route(
+        Get,
+        "/api/v1/users/me",
+        "The calling user",
+        None,
+        Some("User"),
+        "200",
+    ));
+    r.push(route(
+        Get,
+        "/api/v1/users/{id}",
+        "One user",
+        None,
+        Some("User"),
+        "200",
+    ));
+    r.push(route(
+        Patch,
+        "/api/v1/users/{id}",
+        "Change a user (admin, or oneself for name, contact details, language, password)",
+        Some("UserInput"),
+        Some("User"),
+        "200",
+    ));
+    r.push(route(
+        Get,
+        "/api/v1/teams",
+        "Teams (a tree by parent_id)",
+        None,
+        None,
+        "200",
+    ));
+    r.push(route(
+        Post,
+        "/api/v1/teams",
+        "Create a team (admin)",
+        Some("TeamInput"),
+        Some("Team"),
+        "201",
+    ));
+    r.push(route(
+        Get,
+        "/api/v1/teams/{id}",
+        "One team",
+        None,
+        Some("Team"),
+        "200",
+    ));
+    r.push(route(
+        Patch,
+        "/api/v1/teams/{id}",
+        "Change a team (admin)",
+        Some("TeamInput"),
+        Some("Team"),
+        "200",
+    ));
+    r.push(route(
+        Get,
+        "/api/v1/tokens",
+        "The caller's API tokens",
+        None,
+        None,
+        "200",
+    ));
+    r.push(route(
+        Post,
+        "/api/v1/tokens",
+        "Create an API token (the secret is returned once)",
+        Some("TokenInput"),
+        Some("NewToken"),
+        "201",
+    ));
+    r.push(route(
+        Delete,
+        "/api/v1/tokens/{id}",
+        "Revoke an API token",
+        None,
+        None,
+        "204",
+    ));
+    r.push(route(
+        Get,
+        "/api/v1/openapi.json",
+        "This document",
+        None,
+        None,
+        "200",
+    ));
     r
 }
 
 fn json_ref(schema: &str) -> utoipa::openapi::Content {
-    ContentBuilder::new().schema(Some(Ref::from_schema_name(schema))).build()
+    ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name(schema)))
+        .build()
 }
 
 fn query_param(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
@@ -163,7 +358,9 @@ pub fn document() -> OpenApi {
         let err = ResponseBuilder::new()
             .description("the caller's mistake: 400 unreadable, 401, 404 (also outside your visibility), 409 stale version, 422 invalid value")
             .content("application/json", json_ref("ErrorBody"));
-        op = op.response(r.status, ok.build()).response("4XX", err.build());
+        op = op
+            .response(r.status, ok.build())
+            .response("4XX", err.build());
         let item = PathItem::new(r.method, op.build());
         match doc.paths.paths.get_mut(&r.path) {
             Some(existing) => existing.merge_operations(item),
@@ -172,10 +369,12 @@ pub fn document() -> OpenApi {
             }
         }
     }
-    doc.components.get_or_insert_with(Default::default).add_security_scheme(
-        "bearer",
-        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-    );
+    doc.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
     let _unused: Option<Schema> = None;
     doc
 }

@@ -92,7 +92,12 @@ pub trait Resource: Entity + Clone + Serialize + Sync {
 pub trait Record: Resource {
     type Input: Send + Sync + serde::de::DeserializeOwned + 'static;
     fn blank(ctx: &Ctx) -> Self;
-    fn apply(&mut self, input: Self::Input, creating: bool, now: OffsetDateTime) -> Result<(), FieldError>;
+    fn apply(
+        &mut self,
+        input: Self::Input,
+        creating: bool,
+        now: OffsetDateTime,
+    ) -> Result<(), FieldError>;
     fn input_version(input: &Self::Input) -> Option<i64>;
     fn set_updated(&mut self, now: OffsetDateTime);
 }
@@ -122,19 +127,28 @@ resource!(Lead, "leads", owner_id, |_s| vec![]);
 resource!(Activity, "activities", author_id, |s| [
     s.account_id.map(|i| ("account_id", RecordKind::Account, i)),
     s.contact_id.map(|i| ("contact_id", RecordKind::Contact, i)),
-    s.opportunity_id.map(|i| ("opportunity_id", RecordKind::Opportunity, i)),
+    s.opportunity_id
+        .map(|i| ("opportunity_id", RecordKind::Opportunity, i)),
     s.lead_id.map(|i| ("lead_id", RecordKind::Lead, i)),
 ]
 .into_iter()
 .flatten()
 .collect());
-resource!(Task, "tasks", assignee_id, |s| match (s.record_kind, s.record_id) {
-    (Some(k), Some(id)) => vec![("record_id", k, id)],
-    _ => vec![],
-});
+resource!(
+    Task,
+    "tasks",
+    assignee_id,
+    |s| match (s.record_kind, s.record_id) {
+        (Some(k), Some(id)) => vec![("record_id", k, id)],
+        _ => vec![],
+    }
+);
 resource!(Opportunity, "opportunities", owner_id, |s| {
     let mut l = vec![("account_id", RecordKind::Account, s.account_id)];
-    l.extend(s.primary_contact_id.map(|c| ("primary_contact_id", RecordKind::Contact, c)));
+    l.extend(
+        s.primary_contact_id
+            .map(|c| ("primary_contact_id", RecordKind::Contact, c)),
+    );
     l
 });
 
@@ -151,7 +165,12 @@ impl Record for Account {
     fn blank(ctx: &Ctx) -> Self {
         blank_account(ctx.actor.user_id, ctx.now)
     }
-    fn apply(&mut self, input: AccountInput, creating: bool, _: OffsetDateTime) -> Result<(), FieldError> {
+    fn apply(
+        &mut self,
+        input: AccountInput,
+        creating: bool,
+        _: OffsetDateTime,
+    ) -> Result<(), FieldError> {
         apply_account(self, input, creating)
     }
     fn input_version(input: &AccountInput) -> Option<i64> {
@@ -165,7 +184,12 @@ impl Record for Contact {
     fn blank(ctx: &Ctx) -> Self {
         blank_contact(ctx.actor.user_id, ctx.now)
     }
-    fn apply(&mut self, input: ContactInput, creating: bool, _: OffsetDateTime) -> Result<(), FieldError> {
+    fn apply(
+        &mut self,
+        input: ContactInput,
+        creating: bool,
+        _: OffsetDateTime,
+    ) -> Result<(), FieldError> {
         apply_contact(self, input, creating)
     }
     fn input_version(input: &ContactInput) -> Option<i64> {
@@ -184,7 +208,12 @@ impl Record for Lead {
         }
         l
     }
-    fn apply(&mut self, input: LeadInput, creating: bool, _: OffsetDateTime) -> Result<(), FieldError> {
+    fn apply(
+        &mut self,
+        input: LeadInput,
+        creating: bool,
+        _: OffsetDateTime,
+    ) -> Result<(), FieldError> {
         apply_lead(self, input, creating)
     }
     fn input_version(input: &LeadInput) -> Option<i64> {
@@ -198,7 +227,12 @@ impl Record for Activity {
     fn blank(ctx: &Ctx) -> Self {
         blank_activity(ctx.actor.user_id, ctx.now)
     }
-    fn apply(&mut self, input: ActivityInput, creating: bool, _: OffsetDateTime) -> Result<(), FieldError> {
+    fn apply(
+        &mut self,
+        input: ActivityInput,
+        creating: bool,
+        _: OffsetDateTime,
+    ) -> Result<(), FieldError> {
         apply_activity(self, input, creating)
     }
     fn input_version(input: &ActivityInput) -> Option<i64> {
@@ -212,7 +246,12 @@ impl Record for Task {
     fn blank(ctx: &Ctx) -> Self {
         blank_task(ctx.actor.user_id, ctx.now)
     }
-    fn apply(&mut self, input: TaskInput, creating: bool, now: OffsetDateTime) -> Result<(), FieldError> {
+    fn apply(
+        &mut self,
+        input: TaskInput,
+        creating: bool,
+        now: OffsetDateTime,
+    ) -> Result<(), FieldError> {
         apply_task(self, input, creating, now)
     }
     fn input_version(input: &TaskInput) -> Option<i64> {
@@ -223,16 +262,36 @@ impl Record for Task {
 
 /// Checks that the actor can read every linked record (a link to something outside their
 /// scope is reported as unknown, as if it did not exist).
-async fn check_links(db: &Db, ctx: &Ctx, links: Vec<(&'static str, RecordKind, i64)>) -> Result<(), AppError> {
+async fn check_links(
+    db: &Db,
+    ctx: &Ctx,
+    links: Vec<(&'static str, RecordKind, i64)>,
+) -> Result<(), AppError> {
     for (field, kind, id) in links {
         let found = match kind {
-            RecordKind::Account => db.get::<Account>(id, &ctx.scope, Access::Read).await?.is_some(),
-            RecordKind::Contact => db.get::<Contact>(id, &ctx.scope, Access::Read).await?.is_some(),
-            RecordKind::Lead => db.get::<Lead>(id, &ctx.scope, Access::Read).await?.is_some(),
-            RecordKind::Opportunity => db.get::<Opportunity>(id, &ctx.scope, Access::Read).await?.is_some(),
+            RecordKind::Account => db
+                .get::<Account>(id, &ctx.scope, Access::Read)
+                .await?
+                .is_some(),
+            RecordKind::Contact => db
+                .get::<Contact>(id, &ctx.scope, Access::Read)
+                .await?
+                .is_some(),
+            RecordKind::Lead => db
+                .get::<Lead>(id, &ctx.scope, Access::Read)
+                .await?
+                .is_some(),
+            RecordKind::Opportunity => db
+                .get::<Opportunity>(id, &ctx.scope, Access::Read)
+                .await?
+                .is_some(),
         };
         if !found {
-            return Err(AppError::invalid(field, "unknown_reference", format!("{field} {id} does not exist")));
+            return Err(AppError::invalid(
+                field,
+                "unknown_reference",
+                format!("{field} {id} does not exist"),
+            ));
         }
     }
     Ok(())
@@ -240,7 +299,13 @@ async fn check_links(db: &Db, ctx: &Ctx, links: Vec<(&'static str, RecordKind, i
 
 /// The owner of a record must be an active user within the actor's scope (a rep can only
 /// own things themselves; a manager assigns within the team).
-async fn check_owner(db: &Db, ctx: &Ctx, field: &str, owner: Option<UserId>, before: Option<UserId>) -> Result<(), AppError> {
+async fn check_owner(
+    db: &Db,
+    ctx: &Ctx,
+    field: &str,
+    owner: Option<UserId>,
+    before: Option<UserId>,
+) -> Result<(), AppError> {
     let Some(owner) = owner else {
         return Ok(());
     };
@@ -249,15 +314,27 @@ async fn check_owner(db: &Db, ctx: &Ctx, field: &str, owner: Option<UserId>, bef
     }
     let user = db.user(owner).await?.filter(|u| u.active);
     let Some(user) = user else {
-        return Err(AppError::invalid(field, "unknown_user", format!("user {owner} does not exist or is inactive")));
+        return Err(AppError::invalid(
+            field,
+            "unknown_user",
+            format!("user {owner} does not exist or is inactive"),
+        ));
     };
     if !ctx.scope.covers(Some(user.id), user.team_id) {
-        return Err(AppError::invalid(field, "owner_out_of_scope", "you cannot assign records to this user"));
+        return Err(AppError::invalid(
+            field,
+            "owner_out_of_scope",
+            "you cannot assign records to this user",
+        ));
     }
     Ok(())
 }
 
-async fn replay<T: Resource>(db: &Db, ctx: &Ctx, idem: &Idempotency) -> Result<Option<Created<T>>, AppError> {
+async fn replay<T: Resource>(
+    db: &Db,
+    ctx: &Ctx,
+    idem: &Idempotency,
+) -> Result<Option<Created<T>>, AppError> {
     let Some(first) = db.idempotency(ctx.actor.user_id, &idem.key).await? else {
         return Ok(None);
     };
@@ -268,8 +345,14 @@ async fn replay<T: Resource>(db: &Db, ctx: &Ctx, idem: &Idempotency) -> Result<O
             "this Idempotency-Key was already used for a different request",
         ));
     }
-    let record = db.get::<T>(first.record_id, &ctx.scope, Access::Read).await?.ok_or(AppError::NotFound)?;
-    Ok(Some(Created { record, replayed: true }))
+    let record = db
+        .get::<T>(first.record_id, &ctx.scope, Access::Read)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Some(Created {
+        record,
+        replayed: true,
+    }))
 }
 
 /// Saves a new record, honouring an idempotency key; a concurrent retry that loses the race
@@ -288,20 +371,36 @@ async fn insert<T: Resource>(
         request_hash: i.request_hash.clone(),
         at: ctx.now,
     });
-    match db.save(&record, Save::Insert { idem: key.as_ref() }, events).await {
+    match db
+        .save(&record, Save::Insert { idem: key.as_ref() }, events)
+        .await
+    {
         Ok(id) => {
-            let record = db.get::<T>(id, &Scope::All, Access::Read).await?.ok_or(AppError::NotFound)?;
-            Ok(Created { record, replayed: false })
+            let record = db
+                .get::<T>(id, &Scope::All, Access::Read)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            Ok(Created {
+                record,
+                replayed: false,
+            })
         }
         Err(StoreError::Duplicate(_)) if idem.is_some() => {
             let idem = idem.expect("checked");
-            replay(db, ctx, &idem).await?.ok_or(AppError::Internal("idempotency race".into()))
+            replay(db, ctx, &idem)
+                .await?
+                .ok_or(AppError::Internal("idempotency race".into()))
         }
         Err(e) => Err(e.into()),
     }
 }
 
-pub async fn create<T: Record>(db: &Db, ctx: &Ctx, input: T::Input, idem: Option<Idempotency>) -> Result<Created<T>, AppError> {
+pub async fn create<T: Record>(
+    db: &Db,
+    ctx: &Ctx,
+    input: T::Input,
+    idem: Option<Idempotency>,
+) -> Result<Created<T>, AppError> {
     if let Some(i) = &idem {
         if let Some(done) = replay::<T>(db, ctx, i).await? {
             return Ok(done);
@@ -315,7 +414,9 @@ pub async fn create<T: Record>(db: &Db, ctx: &Ctx, input: T::Input, idem: Option
 }
 
 pub async fn get<T: Resource>(db: &Db, ctx: &Ctx, id: i64) -> Result<T, AppError> {
-    db.get::<T>(id, &ctx.scope, Access::Read).await?.ok_or(AppError::NotFound)
+    db.get::<T>(id, &ctx.scope, Access::Read)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 /// Loads a record for change: 404 outside the actor's scope, 403 when only readable.
@@ -331,36 +432,66 @@ async fn for_update<T: Resource>(db: &Db, ctx: &Ctx, id: i64) -> Result<T, AppEr
 
 fn check_version(stored: i64, given: Option<i64>) -> Result<(), AppError> {
     match given {
-        Some(v) if v != stored => Err(AppError::Conflict { current_version: stored }),
+        Some(v) if v != stored => Err(AppError::Conflict {
+            current_version: stored,
+        }),
         _ => Ok(()),
     }
 }
 
-pub async fn update<T: Record>(db: &Db, ctx: &Ctx, id: i64, input: T::Input) -> Result<T, AppError> {
+pub async fn update<T: Record>(
+    db: &Db,
+    ctx: &Ctx,
+    id: i64,
+    input: T::Input,
+) -> Result<T, AppError> {
     let mut record = for_update::<T>(db, ctx, id).await?;
     check_version(record.version(), T::input_version(&input))?;
     let before = record.clone();
     record.apply(input, false, ctx.now)?;
     check_owner(db, ctx, "owner_id", record.owner(), before.owner()).await?;
-    let links: Vec<_> = record.links().into_iter().filter(|l| !before.links().contains(l)).collect();
+    let links: Vec<_> = record
+        .links()
+        .into_iter()
+        .filter(|l| !before.links().contains(l))
+        .collect();
     check_links(db, ctx, links).await?;
     if serde_json::to_value(&record).ok() == serde_json::to_value(&before).ok() {
         return Ok(before);
     }
     record.set_updated(ctx.now);
-    db.save(&record, Save::Update { expected_version: before.version() }, &[]).await?;
+    db.save(
+        &record,
+        Save::Update {
+            expected_version: before.version(),
+        },
+        &[],
+    )
+    .await?;
     get::<T>(db, ctx, id).await
 }
 
 /// Parses list parameters against a record kind's whitelist of filters and sort columns.
-pub fn list_query<E: Entity>(params: &[(String, String)], teams: &[Team]) -> Result<ListQuery, AppError> {
+pub fn list_query<E: Entity>(
+    params: &[(String, String)],
+    teams: &[Team],
+) -> Result<ListQuery, AppError> {
     let mut q = ListQuery::default();
     let mut page: i64 = 1;
-    let bad = |field: &str, what: &str| AppError::bad_request(field, "invalid_parameter", format!("{field}: {what}"));
-    let int = |field: &str, v: &str| v.trim().parse::<i64>().map_err(|_| bad(field, "expected an integer"));
+    let bad = |field: &str, what: &str| {
+        AppError::bad_request(field, "invalid_parameter", format!("{field}: {what}"))
+    };
+    let int = |field: &str, v: &str| {
+        v.trim()
+            .parse::<i64>()
+            .map_err(|_| bad(field, "expected an integer"))
+    };
     let date = |field: &str, v: &str| {
-        time::Date::parse(v.trim(), &time::format_description::well_known::Iso8601::DATE)
-            .map_err(|_| bad(field, "expected a date like 2026-03-31"))
+        time::Date::parse(
+            v.trim(),
+            &time::format_description::well_known::Iso8601::DATE,
+        )
+        .map_err(|_| bad(field, "expected a date like 2026-03-31"))
     };
     for (k, v) in params {
         let k = k.as_str();
@@ -383,25 +514,40 @@ pub fn list_query<E: Entity>(params: &[(String, String)], teams: &[Team]) -> Res
                     .iter()
                     .find(|c| **c == col)
                     .copied()
-                    .ok_or_else(|| bad(k, &format!("cannot sort by `{col}`; use one of {}", E::SORT.join(", "))))?;
+                    .ok_or_else(|| {
+                        bad(
+                            k,
+                            &format!("cannot sort by `{col}`; use one of {}", E::SORT.join(", ")),
+                        )
+                    })?;
                 q.desc = desc;
             }
             "owner_id" => q.owner_id = Some(int(k, v)?),
             "team_id" => {
                 let team = int(k, v)?;
                 if !teams.iter().any(|t| t.id == team) {
-                    return Err(AppError::invalid(k, "unknown_team", format!("team {team} does not exist")));
+                    return Err(AppError::invalid(
+                        k,
+                        "unknown_team",
+                        format!("team {team} does not exist"),
+                    ));
                 }
                 q.team_ids = Some(visibility::subtree(teams, team));
             }
             "include_archived" => q.include_archived = v == "true" || v == "1",
             "updated_since" => {
-                let t = OffsetDateTime::parse(v.trim(), &time::format_description::well_known::Rfc3339)
-                    .map_err(|_| bad(k, "expected an RFC 3339 time like 2026-03-31T08:00:00Z"))?;
+                let t =
+                    OffsetDateTime::parse(v.trim(), &time::format_description::well_known::Rfc3339)
+                        .map_err(|_| {
+                            bad(k, "expected an RFC 3339 time like 2026-03-31T08:00:00Z")
+                        })?;
                 q.ranges.push(("updated_at", ">=", t.into()));
             }
             "status" if E::TABLE == "opportunities" => {
-                q.stage_kind = Some(v.parse().map_err(|_| bad(k, "expected open, won or lost"))?);
+                q.stage_kind = Some(
+                    v.parse()
+                        .map_err(|_| bad(k, "expected open, won or lost"))?,
+                );
             }
             _ => {
                 if let Some((prefix, col)) = E::DATE_RANGE {
@@ -415,7 +561,11 @@ pub fn list_query<E: Entity>(params: &[(String, String)], teams: &[Team]) -> Res
                     }
                 }
                 let Some((col, kind)) = E::FILTERS.iter().find(|(c, _)| *c == k) else {
-                    return Err(AppError::bad_request(k, "unknown_parameter", format!("unknown list parameter `{k}`")));
+                    return Err(AppError::bad_request(
+                        k,
+                        "unknown_parameter",
+                        format!("unknown list parameter `{k}`"),
+                    ));
                 };
                 let arg = match kind {
                     shangji_store::FilterKind::Id => int(k, v)?.into(),
@@ -430,7 +580,11 @@ pub fn list_query<E: Entity>(params: &[(String, String)], teams: &[Team]) -> Res
     Ok(q)
 }
 
-pub async fn list<T: Resource>(db: &Db, ctx: &Ctx, params: &[(String, String)]) -> Result<Page<T>, AppError> {
+pub async fn list<T: Resource>(
+    db: &Db,
+    ctx: &Ctx,
+    params: &[(String, String)],
+) -> Result<Page<T>, AppError> {
     let teams = db.teams().await?;
     let q = list_query::<T>(params, &teams)?;
     Ok(db.list::<T>(&ctx.scope, &q).await?)
@@ -445,7 +599,11 @@ async fn pipeline_for(db: &Db, id: Option<PipelineId>) -> Result<Pipeline, AppEr
         None => pipelines.into_iter().find(|p| p.is_default && !p.archived),
     };
     found.ok_or_else(|| match id {
-        Some(id) => AppError::invalid("pipeline_id", "unknown_pipeline", format!("pipeline {id} does not exist")),
+        Some(id) => AppError::invalid(
+            "pipeline_id",
+            "unknown_pipeline",
+            format!("pipeline {id} does not exist"),
+        ),
         None => AppError::Internal("no default pipeline".into()),
     })
 }
@@ -467,38 +625,78 @@ pub async fn create_opportunity(
     };
     let pipeline = pipeline_for(db, pipeline_id).await?;
     let (opp, events) = opportunity::create(input, &pipeline, &ctx.actor, ctx.now)?;
-    check_owner(db, ctx, "owner_id", Some(opp.owner_id), Some(ctx.actor.user_id)).await?;
+    check_owner(
+        db,
+        ctx,
+        "owner_id",
+        Some(opp.owner_id),
+        Some(ctx.actor.user_id),
+    )
+    .await?;
     check_links(db, ctx, opp.links()).await?;
     insert(db, ctx, opp, &events, idem).await
 }
 
-pub async fn update_opportunity(db: &Db, ctx: &Ctx, id: OpportunityId, input: OpportunityInput) -> Result<Opportunity, AppError> {
+pub async fn update_opportunity(
+    db: &Db,
+    ctx: &Ctx,
+    id: OpportunityId,
+    input: OpportunityInput,
+) -> Result<Opportunity, AppError> {
     let mut opp = for_update::<Opportunity>(db, ctx, id).await?;
     check_version(opp.version, input.version)?;
     let before = opp.clone();
     let pipeline = pipeline_for(db, Some(opp.pipeline_id)).await?;
     let events = opportunity::apply(&mut opp, input, &pipeline, &ctx.actor, ctx.now)?;
-    check_owner(db, ctx, "owner_id", Some(opp.owner_id), Some(before.owner_id)).await?;
-    let links: Vec<_> = opp.links().into_iter().filter(|l| !before.links().contains(l)).collect();
+    check_owner(
+        db,
+        ctx,
+        "owner_id",
+        Some(opp.owner_id),
+        Some(before.owner_id),
+    )
+    .await?;
+    let links: Vec<_> = opp
+        .links()
+        .into_iter()
+        .filter(|l| !before.links().contains(l))
+        .collect();
     check_links(db, ctx, links).await?;
     if opp == before {
         return Ok(before);
     }
-    db.save(&opp, Save::Update { expected_version: before.version }, &events).await?;
+    db.save(
+        &opp,
+        Save::Update {
+            expected_version: before.version,
+        },
+        &events,
+    )
+    .await?;
     get::<Opportunity>(db, ctx, id).await
 }
 
-pub async fn move_opportunity(db: &Db, ctx: &Ctx, id: OpportunityId, input: MoveInput) -> Result<Opportunity, AppError> {
+pub async fn move_opportunity(
+    db: &Db,
+    ctx: &Ctx,
+    id: OpportunityId,
+    input: MoveInput,
+) -> Result<Opportunity, AppError> {
     let mut opp = for_update::<Opportunity>(db, ctx, id).await?;
     check_version(opp.version, input.version)?;
     let expected_version = opp.version;
     let pipeline = pipeline_for(db, Some(opp.pipeline_id)).await?;
     let events = opportunity::move_to(&mut opp, &pipeline, &input, &ctx.actor, ctx.now)?;
-    db.save(&opp, Save::Update { expected_version }, &events).await?;
+    db.save(&opp, Save::Update { expected_version }, &events)
+        .await?;
     get::<Opportunity>(db, ctx, id).await
 }
 
-pub async fn opportunity_events(db: &Db, ctx: &Ctx, id: OpportunityId) -> Result<Vec<OpportunityEvent>, AppError> {
+pub async fn opportunity_events(
+    db: &Db,
+    ctx: &Ctx,
+    id: OpportunityId,
+) -> Result<Vec<OpportunityEvent>, AppError> {
     get::<Opportunity>(db, ctx, id).await?;
     Ok(db.events(id).await?)
 }
@@ -516,16 +714,27 @@ pub async fn create_team(db: &Db, ctx: &Ctx, input: TeamInput) -> Result<Team, A
     };
     records::apply_team(&mut team, input, true, &teams)?;
     let id = db.insert_team(&team, ctx.now).await.map_err(|e| match e {
-        StoreError::Duplicate(_) => AppError::invalid("name", "duplicate", "a team with this name exists"),
+        StoreError::Duplicate(_) => {
+            AppError::invalid("name", "duplicate", "a team with this name exists")
+        }
         e => e.into(),
     })?;
     Ok(Team { id, ..team })
 }
 
-pub async fn update_team(db: &Db, ctx: &Ctx, id: TeamId, input: TeamInput) -> Result<Team, AppError> {
+pub async fn update_team(
+    db: &Db,
+    ctx: &Ctx,
+    id: TeamId,
+    input: TeamInput,
+) -> Result<Team, AppError> {
     ctx.require_admin()?;
     let teams = db.teams().await?;
-    let mut team = teams.iter().find(|t| t.id == id).cloned().ok_or(AppError::NotFound)?;
+    let mut team = teams
+        .iter()
+        .find(|t| t.id == id)
+        .cloned()
+        .ok_or(AppError::NotFound)?;
     records::apply_team(&mut team, input, false, &teams)?;
     db.update_team(&team).await?;
     Ok(team)
@@ -543,14 +752,22 @@ pub fn hash_password(password: &str) -> Result<String, AppError> {
 pub fn verify_password(password: &str, hash: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
     PasswordHash::new(hash)
-        .map(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
 async fn check_team(db: &Db, team: Option<TeamId>) -> Result<(), AppError> {
     if let Some(t) = team {
         if !db.teams().await?.iter().any(|x| x.id == t) {
-            return Err(AppError::invalid("team_id", "unknown_team", format!("team {t} does not exist")));
+            return Err(AppError::invalid(
+                "team_id",
+                "unknown_team",
+                format!("team {t} does not exist"),
+            ));
         }
     }
     Ok(())
@@ -558,7 +775,12 @@ async fn check_team(db: &Db, team: Option<TeamId>) -> Result<(), AppError> {
 
 /// Creates a user. Admins only, except when `ctx` is `None` (the command line, which acts
 /// with the operator's authority over the database).
-pub async fn create_user(db: &Db, ctx: Option<&Ctx>, input: UserInput, now: OffsetDateTime) -> Result<User, AppError> {
+pub async fn create_user(
+    db: &Db,
+    ctx: Option<&Ctx>,
+    input: UserInput,
+    now: OffsetDateTime,
+) -> Result<User, AppError> {
     if let Some(ctx) = ctx {
         ctx.require_admin()?;
     }
@@ -566,19 +788,32 @@ pub async fn create_user(db: &Db, ctx: Option<&Ctx>, input: UserInput, now: Offs
     let password = records::apply_user(&mut user, input, true)?;
     check_team(db, user.team_id).await?;
     let hash = password.as_deref().map(hash_password).transpose()?;
-    let id = db.insert_user(&user, hash.as_deref()).await.map_err(|e| match e {
-        StoreError::Duplicate(_) => AppError::invalid("login", "duplicate", "this login is taken"),
-        e => e.into(),
-    })?;
+    let id = db
+        .insert_user(&user, hash.as_deref())
+        .await
+        .map_err(|e| match e {
+            StoreError::Duplicate(_) => {
+                AppError::invalid("login", "duplicate", "this login is taken")
+            }
+            e => e.into(),
+        })?;
     Ok(User { id, ..user })
 }
 
 /// Changes a user: admins change anyone; a user may change their own name, contact
 /// details, language and password, not their role, team or status.
-pub async fn update_user(db: &Db, ctx: &Ctx, id: UserId, input: UserInput) -> Result<User, AppError> {
+pub async fn update_user(
+    db: &Db,
+    ctx: &Ctx,
+    id: UserId,
+    input: UserInput,
+) -> Result<User, AppError> {
     let is_self = ctx.actor.user_id == id;
     if ctx.actor.role != Role::Admin {
-        let restricted = !input.role.is_absent() || !input.team_id.is_absent() || !input.active.is_absent() || !input.leaves.is_absent();
+        let restricted = !input.role.is_absent()
+            || !input.team_id.is_absent()
+            || !input.active.is_absent()
+            || !input.leaves.is_absent();
         if !is_self || restricted {
             return Err(AppError::Forbidden("admin_only"));
         }
@@ -600,9 +835,17 @@ pub async fn set_password(db: &Db, user_id: UserId, password: &str) -> Result<()
 }
 
 /// A new API token for `user_id`: returns the secret (shown once) and its id.
-pub async fn create_token(db: &Db, user_id: UserId, name: &str, now: OffsetDateTime) -> Result<(String, i64), AppError> {
-    let name = shangji_core::input::text("name", name.to_string(), 100)?.unwrap_or_else(|| "api".into());
+pub async fn create_token(
+    db: &Db,
+    user_id: UserId,
+    name: &str,
+    now: OffsetDateTime,
+) -> Result<(String, i64), AppError> {
+    let name =
+        shangji_core::input::text("name", name.to_string(), 100)?.unwrap_or_else(|| "api".into());
     let secret = crate::auth::random_token("sj_");
-    let id = db.insert_token(user_id, &name, &crate::auth::digest(&secret), now).await?;
+    let id = db
+        .insert_token(user_id, &name, &crate::auth::digest(&secret), now)
+        .await?;
     Ok((secret, id))
 }

@@ -37,7 +37,12 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn cookie(name: &'static str, value: String, state: &AppState, max_age: Duration) -> Cookie<'static> {
+fn cookie(
+    name: &'static str,
+    value: String,
+    state: &AppState,
+    max_age: Duration,
+) -> Cookie<'static> {
     Cookie::build((name, value))
         .path("/")
         .http_only(true)
@@ -53,7 +58,15 @@ fn form_csrf(jar: CookieJar, state: &AppState) -> (CookieJar, String) {
         Some(v) if v.len() >= 20 => (jar, v),
         _ => {
             let v = auth::random_token("");
-            (jar.add(cookie(FORM_CSRF_COOKIE, v.clone(), state, Duration::days(1))), v)
+            (
+                jar.add(cookie(
+                    FORM_CSRF_COOKIE,
+                    v.clone(),
+                    state,
+                    Duration::days(1),
+                )),
+                v,
+            )
         }
     }
 }
@@ -74,7 +87,12 @@ struct NextQuery {
     next: Option<String>,
 }
 
-async fn login_page(State(s): State<AppState>, jar: CookieJar, headers: HeaderMap, Query(q): Query<NextQuery>) -> Response {
+async fn login_page(
+    State(s): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Response {
     let (jar, csrf) = form_csrf(jar, &s);
     let page = LoginPage {
         tr: Tr::new(i18n::choose(None, &headers)),
@@ -107,9 +125,12 @@ async fn login_submit(
 ) -> Result<Response, AppError> {
     let (parts, body) = request.into_parts();
     let addr = auth::client_addr(&parts);
-    let Form(form): Form<LoginForm> = Form::from_request(axum::extract::Request::from_parts(parts, body), &s)
-        .await
-        .map_err(|_| AppError::bad_request("", "malformed_form", "the form could not be read"))?;
+    let Form(form): Form<LoginForm> =
+        Form::from_request(axum::extract::Request::from_parts(parts, body), &s)
+            .await
+            .map_err(|_| {
+                AppError::bad_request("", "malformed_form", "the form could not be read")
+            })?;
     let (jar, csrf) = form_csrf(jar, &s);
     let tr = Tr::new(i18n::choose(None, &headers));
     let again = |jar: CookieJar, error: &'static str, status: StatusCode| {
@@ -135,7 +156,11 @@ async fn login_submit(
     }
     let found = s.db.user_by_login(&form.login).await?;
     let user = match found {
-        Some((user, Some(hash))) if user.active && crate::ops::verify_password(&form.password, &hash) => user,
+        Some((user, Some(hash)))
+            if user.active && crate::ops::verify_password(&form.password, &hash) =>
+        {
+            user
+        }
         _ => {
             s.limiter.failed(&form.login, &addr, now);
             return again(jar, "login.failed", StatusCode::UNAUTHORIZED);
@@ -145,10 +170,20 @@ async fn login_submit(
     let token = auth::random_token("");
     let session_csrf = auth::random_token("");
     let t = s.now();
-    s.db
-        .insert_session(&auth::digest(&token), user.id, &session_csrf, t, t + Duration::days(SESSION_DAYS))
-        .await?;
-    let jar = jar.add(cookie(SESSION_COOKIE, token, &s, Duration::days(SESSION_DAYS)));
+    s.db.insert_session(
+        &auth::digest(&token),
+        user.id,
+        &session_csrf,
+        t,
+        t + Duration::days(SESSION_DAYS),
+    )
+    .await?;
+    let jar = jar.add(cookie(
+        SESSION_COOKIE,
+        token,
+        &s,
+        Duration::days(SESSION_DAYS),
+    ));
     Ok((jar, Redirect::to(&safe_next(form.next.as_deref()))).into_response())
 }
 
@@ -160,7 +195,11 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn logout(State(s): State<AppState>, jar: CookieJar, Form(form): Form<CsrfForm>) -> Result<Response, AppError> {
+async fn logout(
+    State(s): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, AppError> {
     if let Some((_, csrf)) = session_user(&s, &jar).await? {
         if csrf != form.csrf {
             return Err(AppError::Forbidden("csrf_token_invalid"));
@@ -183,7 +222,11 @@ struct LangForm {
 }
 
 /// Switches the language: a cookie for everyone, and the user's preference when signed in.
-async fn switch_language(State(s): State<AppState>, jar: CookieJar, Form(form): Form<LangForm>) -> Result<Response, AppError> {
+async fn switch_language(
+    State(s): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<LangForm>,
+) -> Result<Response, AppError> {
     let lang: Language = form
         .lang
         .parse()
@@ -201,7 +244,12 @@ async fn switch_language(State(s): State<AppState>, jar: CookieJar, Form(form): 
         user.language = Some(lang);
         s.db.update_user(&user).await?;
     }
-    let jar = jar.add(cookie(LANG_COOKIE, lang.as_str().to_string(), &s, Duration::days(365)));
+    let jar = jar.add(cookie(
+        LANG_COOKIE,
+        lang.as_str().to_string(),
+        &s,
+        Duration::days(365),
+    ));
     Ok((jar, Redirect::to(&safe_next(form.next.as_deref()))).into_response())
 }
 
@@ -238,23 +286,37 @@ fn role_key(role: Role) -> &'static str {
 }
 
 /// A page that needs a signed-in user: sends others to sign in and back here afterwards.
-async fn signed_in(s: &AppState, jar: &CookieJar, path: &str) -> Result<Result<(User, String), Response>, AppError> {
+async fn signed_in(
+    s: &AppState,
+    jar: &CookieJar,
+    path: &str,
+) -> Result<Result<(User, String), Response>, AppError> {
     match session_user(s, jar).await? {
         Some(found) => Ok(Ok(found)),
-        None => Ok(Err(Redirect::to(&format!("/login?next={}", urlencode(path))).into_response())),
+        None => Ok(Err(Redirect::to(&format!(
+            "/login?next={}",
+            urlencode(path)
+        ))
+        .into_response())),
     }
 }
 
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
 }
 
-async fn home(State(s): State<AppState>, jar: CookieJar, headers: HeaderMap) -> Result<Response, AppError> {
+async fn home(
+    State(s): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
     let (user, csrf) = match signed_in(&s, &jar, "/").await? {
         Ok(found) => found,
         Err(redirect) => return Ok(redirect),
@@ -270,7 +332,15 @@ async fn home(State(s): State<AppState>, jar: CookieJar, headers: HeaderMap) -> 
     // Sums over all open CNY opportunities of the user, a page at a time.
     let (mut amount, mut weighted, mut offset) = (0i64, 0i64, 0i64);
     let open_count = loop {
-        let page = s.db.list::<Opportunity>(&ctx.scope, &ListQuery { offset, ..mine(200) }).await?;
+        let page =
+            s.db.list::<Opportunity>(
+                &ctx.scope,
+                &ListQuery {
+                    offset,
+                    ..mine(200)
+                },
+            )
+            .await?;
         for o in page.items.iter().filter(|o| o.amount.currency == "CNY") {
             amount += o.amount.amount_minor;
             weighted += o.amount.amount_minor * i64::from(o.probability) / 100;
@@ -329,7 +399,10 @@ async fn home(State(s): State<AppState>, jar: CookieJar, headers: HeaderMap) -> 
 }
 
 async fn stylesheet() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../static/app.css"))
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../static/app.css"),
+    )
 }
 
 pub fn router() -> Router<AppState> {

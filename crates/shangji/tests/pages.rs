@@ -16,7 +16,14 @@ struct Resp {
     body: String,
 }
 
-async fn send(app: &TestApp, method: &str, path: &str, cookies: &[String], form: Option<&str>, lang: Option<&str>) -> Resp {
+async fn send(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    cookies: &[String],
+    form: Option<&str>,
+    lang: Option<&str>,
+) -> Resp {
     let mut req = Request::builder().method(method).uri(path);
     if !cookies.is_empty() {
         req = req.header(header::COOKIE, cookies.join("; "));
@@ -30,18 +37,30 @@ async fn send(app: &TestApp, method: &str, path: &str, cookies: &[String], form:
     let resp = app
         .router
         .clone()
-        .oneshot(req.body(form.map_or(Body::empty(), |f| Body::from(f.to_string()))).unwrap())
+        .oneshot(
+            req.body(form.map_or(Body::empty(), |f| Body::from(f.to_string())))
+                .unwrap(),
+        )
         .await
         .unwrap();
     let status = resp.status();
-    let location = resp.headers().get(header::LOCATION).map(|v| v.to_str().unwrap().to_string());
+    let location = resp
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_string());
     let cookies = resp
         .headers()
         .get_all(header::SET_COOKIE)
         .iter()
         .map(|v| v.to_str().unwrap().to_string())
         .collect();
-    let body = String::from_utf8(axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+    let body = String::from_utf8(
+        axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
     Resp {
         status,
         location,
@@ -57,7 +76,10 @@ fn pair(set_cookie: &str) -> String {
 
 fn hidden(body: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = body.find(&marker).unwrap_or_else(|| panic!("no {name} in {body}")) + marker.len();
+    let start = body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+        + marker.len();
     body[start..start + body[start..].find('"').unwrap()].to_string()
 }
 
@@ -71,7 +93,9 @@ async fn app_with_password() -> TestApp {
         password: Field::Value("sales1234".into()),
         ..Default::default()
     };
-    shangji::ops::create_user(&app.db, None, input, common::now()).await.unwrap();
+    shangji::ops::create_user(&app.db, None, input, common::now())
+        .await
+        .unwrap();
     app
 }
 
@@ -87,21 +111,41 @@ async fn login_form(app: &TestApp, lang: Option<&str>) -> (Vec<String>, String, 
 async fn sign_in_reach_home_and_sign_out() {
     let app = app_with_password().await;
     let r = send(&app, "GET", "/", &[], None, None).await;
-    assert_eq!((r.status, r.location.as_deref()), (StatusCode::SEE_OTHER, Some("/login?next=/")));
+    assert_eq!(
+        (r.status, r.location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/login?next=/"))
+    );
 
     let (cookies, csrf, body) = login_form(&app, None).await;
-    assert!(body.contains("<html lang=\"zh-CN\">") && body.contains("登录"), "zh-CN by default");
+    assert!(
+        body.contains("<html lang=\"zh-CN\">") && body.contains("登录"),
+        "zh-CN by default"
+    );
     let wrong = format!("login=wang.lei&password=nope&csrf={csrf}&next=%2F");
     let r = send(&app, "POST", "/login", &cookies, Some(&wrong), None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(r.body.contains("账号或密码不正确"), "{}", r.body);
-    assert!(r.body.contains("value=\"wang.lei\""), "keeps what was typed");
+    assert!(
+        r.body.contains("value=\"wang.lei\""),
+        "keeps what was typed"
+    );
 
     let right = format!("login=Wang.Lei&password=sales1234&csrf={csrf}&next=%2F");
     let r = send(&app, "POST", "/login", &cookies, Some(&right), None).await;
-    assert_eq!((r.status, r.location.as_deref()), (StatusCode::SEE_OTHER, Some("/")));
-    let session = r.cookies.iter().find(|c| c.starts_with("sj_session=")).expect("session cookie").clone();
-    assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
+    assert_eq!(
+        (r.status, r.location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/"))
+    );
+    let session = r
+        .cookies
+        .iter()
+        .find(|c| c.starts_with("sj_session="))
+        .expect("session cookie")
+        .clone();
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax"),
+        "{session}"
+    );
     let mut jar = cookies.clone();
     jar.push(pair(&session));
 
@@ -110,27 +154,54 @@ async fn sign_in_reach_home_and_sign_out() {
     let r = send(&app, "GET", "/", &jar, None, None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("你好，王磊"), "{}", r.body);
-    assert!(r.body.contains("id=\"open-count\">0<"), "another rep's deal is not counted");
+    assert!(
+        r.body.contains("id=\"open-count\">0<"),
+        "another rep's deal is not counted"
+    );
 
     // Sign-out needs the session's CSRF token.
     let r = send(&app, "POST", "/logout", &jar, Some("csrf=forged"), None).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let page = send(&app, "GET", "/", &jar, None, None).await;
     let session_csrf = hidden(&page.body, "csrf");
-    let r = send(&app, "POST", "/logout", &jar, Some(&format!("csrf={session_csrf}")), None).await;
-    assert_eq!((r.status, r.location.as_deref()), (StatusCode::SEE_OTHER, Some("/login")));
+    let r = send(
+        &app,
+        "POST",
+        "/logout",
+        &jar,
+        Some(&format!("csrf={session_csrf}")),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/login"))
+    );
     let r = send(&app, "GET", "/", &jar, None, None).await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "the old session cookie no longer works");
+    assert_eq!(
+        r.status,
+        StatusCode::SEE_OTHER,
+        "the old session cookie no longer works"
+    );
 }
 
 #[tokio::test]
 async fn sign_in_refuses_a_missing_csrf_token_and_unsafe_next() {
     let app = app_with_password().await;
     let (cookies, csrf, _) = login_form(&app, None).await;
-    let r = send(&app, "POST", "/login", &cookies, Some("login=wang.lei&password=sales1234&csrf=x"), None).await;
+    let r = send(
+        &app,
+        "POST",
+        "/login",
+        &cookies,
+        Some("login=wang.lei&password=sales1234&csrf=x"),
+        None,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(r.cookies.iter().all(|c| !c.starts_with("sj_session=")));
-    let form = format!("login=wang.lei&password=sales1234&csrf={csrf}&next=https%3A%2F%2Fevil.example%2F");
+    let form =
+        format!("login=wang.lei&password=sales1234&csrf={csrf}&next=https%3A%2F%2Fevil.example%2F");
     let r = send(&app, "POST", "/login", &cookies, Some(&form), None).await;
     assert_eq!(r.location.as_deref(), Some("/"), "never redirects off-site");
 }
@@ -140,11 +211,31 @@ async fn sign_in_is_rate_limited_per_account() {
     let app = app_with_password().await;
     let (cookies, csrf, _) = login_form(&app, Some("en")).await;
     for _ in 0..5 {
-        let r = send(&app, "POST", "/login", &cookies, Some(&format!("login=wang.lei&password=guess&csrf={csrf}")), Some("en")).await;
+        let r = send(
+            &app,
+            "POST",
+            "/login",
+            &cookies,
+            Some(&format!("login=wang.lei&password=guess&csrf={csrf}")),
+            Some("en"),
+        )
+        .await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     }
-    let r = send(&app, "POST", "/login", &cookies, Some(&format!("login=wang.lei&password=sales1234&csrf={csrf}")), Some("en")).await;
-    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
+    let r = send(
+        &app,
+        "POST",
+        "/login",
+        &cookies,
+        Some(&format!("login=wang.lei&password=sales1234&csrf={csrf}")),
+        Some("en"),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
     assert!(r.body.contains("Too many attempts"), "{}", r.body);
 }
 
@@ -153,23 +244,55 @@ async fn language_follows_browser_then_choice() {
     let app = app_with_password().await;
     let (cookies, csrf, body) = login_form(&app, Some("en-US,en;q=0.9")).await;
     assert!(body.contains("<html lang=\"en\">") && body.contains("Sign in"));
-    let r = send(&app, "POST", "/lang", &cookies, Some(&format!("lang=zh-CN&csrf={csrf}&next=%2Flogin")), Some("en")).await;
+    let r = send(
+        &app,
+        "POST",
+        "/lang",
+        &cookies,
+        Some(&format!("lang=zh-CN&csrf={csrf}&next=%2Flogin")),
+        Some("en"),
+    )
+    .await;
     assert_eq!(r.location.as_deref(), Some("/login"));
     let mut jar = cookies.clone();
     jar.extend(r.cookies.iter().map(|c| pair(c)));
     let r = send(&app, "GET", "/login", &jar, None, Some("en")).await;
-    assert!(r.body.contains("<html lang=\"zh-CN\">"), "the chosen language wins over the browser");
-    let r = send(&app, "POST", "/lang", &cookies, Some("lang=en&csrf=wrong"), None).await;
+    assert!(
+        r.body.contains("<html lang=\"zh-CN\">"),
+        "the chosen language wins over the browser"
+    );
+    let r = send(
+        &app,
+        "POST",
+        "/lang",
+        &cookies,
+        Some("lang=en&csrf=wrong"),
+        None,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 
     // Signed in, the choice is saved on the user.
     let form = format!("login=wang.lei&password=sales1234&csrf={csrf}");
     let r = send(&app, "POST", "/login", &cookies, Some(&form), None).await;
     let mut jar = cookies.clone();
-    jar.push(pair(r.cookies.iter().find(|c| c.starts_with("sj_session=")).unwrap()));
+    jar.push(pair(
+        r.cookies
+            .iter()
+            .find(|c| c.starts_with("sj_session="))
+            .unwrap(),
+    ));
     let home = send(&app, "GET", "/", &jar, None, None).await;
     let session_csrf = hidden(&home.body, "csrf");
-    send(&app, "POST", "/lang", &jar, Some(&format!("lang=en&csrf={session_csrf}&next=%2F")), None).await;
+    send(
+        &app,
+        "POST",
+        "/lang",
+        &jar,
+        Some(&format!("lang=en&csrf={session_csrf}&next=%2F")),
+        None,
+    )
+    .await;
     let (user, _) = app.db.user_by_login("wang.lei").await.unwrap().unwrap();
     assert_eq!(user.language, Some(shangji_core::model::Language::En));
     let home = send(&app, "GET", "/", &jar, None, Some("zh-CN")).await;
@@ -180,9 +303,22 @@ async fn language_follows_browser_then_choice() {
 async fn the_api_accepts_a_session_only_with_its_csrf_header() {
     let app = app_with_password().await;
     let (cookies, csrf, _) = login_form(&app, None).await;
-    let r = send(&app, "POST", "/login", &cookies, Some(&format!("login=wang.lei&password=sales1234&csrf={csrf}")), None).await;
-    let session = pair(r.cookies.iter().find(|c| c.starts_with("sj_session=")).unwrap());
-    let home = send(&app, "GET", "/", &[session.clone()], None, None).await;
+    let r = send(
+        &app,
+        "POST",
+        "/login",
+        &cookies,
+        Some(&format!("login=wang.lei&password=sales1234&csrf={csrf}")),
+        None,
+    )
+    .await;
+    let session = pair(
+        r.cookies
+            .iter()
+            .find(|c| c.starts_with("sj_session="))
+            .unwrap(),
+    );
+    let home = send(&app, "GET", "/", std::slice::from_ref(&session), None, None).await;
     let session_csrf = hidden(&home.body, "csrf");
     let call = |csrf: Option<String>| {
         let mut req = Request::builder()
@@ -193,8 +329,13 @@ async fn the_api_accepts_a_session_only_with_its_csrf_header() {
         if let Some(c) = csrf {
             req = req.header("x-csrf-token", c);
         }
-        app.router.clone().oneshot(req.body(Body::from(r#"{"name":"页面建的客户"}"#)).unwrap())
+        app.router
+            .clone()
+            .oneshot(req.body(Body::from(r#"{"name":"页面建的客户"}"#)).unwrap())
     };
     assert_eq!(call(None).await.unwrap().status(), StatusCode::FORBIDDEN);
-    assert_eq!(call(Some(session_csrf)).await.unwrap().status(), StatusCode::CREATED);
+    assert_eq!(
+        call(Some(session_csrf)).await.unwrap().status(),
+        StatusCode::CREATED
+    );
 }

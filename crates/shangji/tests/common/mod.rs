@@ -36,7 +36,10 @@ pub async fn test_db() -> Db {
                 rand::random::<u64>() % 1_000_000_000
             );
             if let Db::Postgres(p) = &admin {
-                sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(p).await.unwrap();
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(p)
+                    .await
+                    .unwrap();
             }
             admin.close().await;
             let sep = if url.contains('?') { '&' } else { '?' };
@@ -61,7 +64,12 @@ impl TestApp {
         let db = test_db().await;
         shangji::demo::install_defaults(&db, now()).await.unwrap();
         let mut teams = std::collections::HashMap::new();
-        for (name, parent) in [("总公司", None), ("华东", Some("总公司")), ("华南", Some("总公司")), ("上海组", Some("华东"))] {
+        for (name, parent) in [
+            ("总公司", None),
+            ("华东", Some("总公司")),
+            ("华南", Some("总公司")),
+            ("上海组", Some("华东")),
+        ] {
             let team = Team {
                 id: 0,
                 name: name.into(),
@@ -89,7 +97,9 @@ impl TestApp {
                 ..Default::default()
             };
             let user = ops::create_user(&db, None, input, now()).await.unwrap();
-            let (token, _) = ops::create_token(&db, user.id, "test", now()).await.unwrap();
+            let (token, _) = ops::create_token(&db, user.id, "test", now())
+                .await
+                .unwrap();
             tokens.insert(login, token);
             users.insert(login, user);
         }
@@ -108,7 +118,13 @@ impl TestApp {
     }
 
     /// Sends a request as `login` (or anonymously with `None`) and returns status and JSON.
-    pub async fn call(&self, method: Method, path: &str, login: Option<&str>, body: Option<&str>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        login: Option<&str>,
+        body: Option<&str>,
+    ) -> (StatusCode, Value) {
         self.call_with(method, path, login, body, &[]).await
     }
 
@@ -124,20 +140,29 @@ impl TestApp {
         if let Some(l) = login {
             req = req.header(header::AUTHORIZATION, format!("Bearer {}", self.tokens[l]));
         }
-        if body.is_some() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        if body.is_some()
+            && !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
             req = req.header(header::CONTENT_TYPE, "application/json");
         }
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let req = req.body(body.map_or(Body::empty(), |b| Body::from(b.to_string()))).unwrap();
+        let req = req
+            .body(body.map_or(Body::empty(), |b| Body::from(b.to_string())))
+            .unwrap();
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
-        let bytes = axum::body::to_bytes(resp.into_body(), 10 << 20).await.unwrap();
+        let bytes = axum::body::to_bytes(resp.into_body(), 10 << 20)
+            .await
+            .unwrap();
         let value = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
         (status, value)
     }
@@ -151,7 +176,8 @@ impl TestApp {
     }
 
     pub async fn patch(&self, path: &str, login: &str, body: &str) -> (StatusCode, Value) {
-        self.call(Method::PATCH, path, Some(login), Some(body)).await
+        self.call(Method::PATCH, path, Some(login), Some(body))
+            .await
     }
 
     /// Creates and returns a record, asserting 201.
@@ -164,7 +190,11 @@ impl TestApp {
     /// An account owned by `login` and an opportunity on it.
     pub async fn account_and_opportunity(&self, login: &str, title: &str) -> (i64, Value) {
         let account = self
-            .create("/api/v1/accounts", login, &format!(r#"{{"name":"{title} 客户"}}"#))
+            .create(
+                "/api/v1/accounts",
+                login,
+                &format!(r#"{{"name":"{title} 客户"}}"#),
+            )
             .await;
         let opp = self
             .create(
@@ -178,6 +208,11 @@ impl TestApp {
 
     pub async fn stage_ids(&self) -> Vec<i64> {
         let (_, p) = self.get("/api/v1/pipelines", "admin").await;
-        p[0]["stages"].as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect()
+        p[0]["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_i64().unwrap())
+            .collect()
     }
 }

@@ -1,85 +1,90 @@
-//! Deterministic demo data: a seeded, pure generator of a whole sales organisation with two
-//! years of history. No I/O, no clock (`now` is given), no async. The same seed and `now`
-//! give the same data, down to every id and timestamp.
+//! Deterministic demo data: a seeded, pure generator of a whole sales organisation with two years
+//! of history. No I/O, no clock (`now` is given), no async. The same seed and `now` give the same
+//! data, down to every id and timestamp.
 //!
 //! # Generating model
 //!
 //! **Company.** An industrial equipment maker (压缩机, 数控机床, 工业机器人, 自动化产线,
-//! 空压站改造…): a head office (总公司) and three regional teams, 华东 / 华南 / 华北, holding
-//! 45% / 30% / 25% of the accounts, each with one manager and four reps. Every record is
-//! owned by a rep of its account's region.
+//! 空压站改造…): a head office (总公司) and three regional teams, 华东 / 华南 / 华北, holding 45% /
+//! 30% / 25% of the accounts, each with one manager and four reps. Users: `admin`, `director` (head
+//! office), `mgr.east` / `mgr.south` / `mgr.north`, and `rep.east1`… `rep.north4`; `rep.south2` is
+//! on leave from two days before `now` to four days after. Accounts are owned by a rep of their
+//! region (the four reps own 32/27/22/19% of them); 90% of opportunities belong to the account's
+//! owner, the rest to another rep of the region.
 //!
-//! **Volumes** for `n` opportunities: 0.375·n accounts, 0.625·n contacts (one or more per
-//! account), 0.5·n leads, 7.5·n activities (follow-ups), 0.3·n tasks.
+//! **Volumes** for `n` opportunities: 0.375·n accounts, 0.625·n contacts (one or more per account),
+//! 0.5·n leads, 7.5·n activities (follow-ups), 0.3·n tasks. An account appears 0–45 days before its
+//! first opportunity; opportunities are spread over accounts with a skew, so a few key accounts
+//! have many deals and most have one or two.
 //!
-//! **Calendar.** Records are created over the 731 days ending at `now`. A creation day is
-//! drawn with weight month × weekday × trend: February 0.45 (Spring Festival), March–June
-//! 1.1–1.2, July–August 0.85–0.9, September–November 1.05–1.15, December–January 0.95–1.0;
-//! Saturdays 0.35, Sundays 0.1; a linear trend from 0.8 two years ago to 1.2 today. Times
-//! fall in working hours, 08:30–19:00 China time (UTC+8); a stage move that would land at
-//! night or on a Sunday happens the next working morning. Nothing happens after `now`.
+//! **Calendar.** Records are created over the 731 days ending at `now`. A creation day is drawn
+//! with weight month × weekday × trend: February 0.45 (Spring Festival), March–June 1.1–1.2,
+//! July–August 0.85–0.9, September–November 1.05–1.15, December–January 0.95–1.0; Saturdays 0.35,
+//! Sundays 0.1; a linear trend from 0.8 two years ago to 1.2 today. Times fall mostly in working
+//! hours, 08:30–19:00 China time (UTC+8); a stage move that would land at night or on a Sunday
+//! happens the next working morning. Nothing happens after `now`.
 //!
-//! **Stage walk.** Every opportunity starts in 线索确认 (Qualification) and walks the B2B
-//! pipeline. In each open stage it waits a log-normal time — medians 6, 10, 14 and 12 days
-//! for Qualification, Needs analysis, Proposal and Negotiation, σ = 0.6 in log space —
-//! multiplied by 3–8 with probability 6% (a stuck deal). Then it leaves the stage:
+//! **Stage walk.** Every opportunity starts in 线索确认 (Qualification) and walks the B2B pipeline.
+//! In each open stage it waits a log-normal time — medians 6, 10, 14 and 12 days for Qualification,
+//! Needs analysis, Proposal and Negotiation, σ = 0.6 in log space — multiplied by 3–8 with
+//! probability 6% (a stuck deal). Then it leaves the stage:
 //!
-//! - from Needs analysis on, with probability 3% (at most once per deal) it moves back one
-//!   stage (requirements changed, re-quote);
+//! - from Needs analysis on, with probability 3% (at most once per deal) it moves back one stage
+//!   (requirements changed, re-quote);
 //! - otherwise it advances with the stage's conversion rate — Qualification→Needs 60%,
-//!   Needs→Proposal 55%, Proposal→Negotiation 40% (the proposal bottleneck),
-//!   Negotiation→Won 60% — multiplied by the owner's skill (1.12, 1.02, 0.96, 0.90 for the
-//!   four reps of a region; mean 1.0), and is lost at that stage otherwise. The loss reason
-//!   (价格, 产品不匹配, 竞争对手, 时机, 无决策, 预算, 关系, 其他) is drawn with stage-specific
-//!   weights: budget, timing and fit dominate early losses, price and competitors late ones;
-//!   60% of losses carry a note;
-//! - a lost deal is reopened into the stage it was lost from with probability 1.5% (at most
-//!   once), 15–120 days later, and walks on from there.
+//!   Needs→Proposal 55%, Proposal→Negotiation 40% (the proposal bottleneck), Negotiation→Won 60% —
+//!   multiplied by the owner's skill (1.12, 1.02, 0.96, 0.90 for the four reps of a region; mean
+//!   1.0), and is lost at that stage otherwise. The loss reason (价格, 产品不匹配, 竞争对手, 时机,
+//!   无决策, 预算, 关系, 其他) is drawn with stage-specific weights: budget, timing and fit
+//!   dominate early losses, price and competitors late ones; 60% of losses carry a note;
+//! - a lost deal is reopened into the stage it was lost from with probability 1.5% (at most once),
+//!   15–120 days later, and walks on from there.
 //!
 //! The walk is cut at `now`: a deal whose next move would come after `now` stays open in its
 //! current stage, so recent deals (and stuck old ones) make up the open pipeline.
 //!
-//! **Amounts and dates.** The amount is log-normal around the product's median (¥45k for
-//! spare parts up to ¥2.6M for an automation line; overall median about ¥300k; σ = 0.55),
-//! times an account-size factor (0.5 micro … 1.8 enterprise), rounded to ¥1,000 and clamped
-//! to ¥20k–¥20M. The expected close date is the creation day plus a log-normal sales cycle
-//! (median 45 days, longer for larger deals). Once per deal and at a random time while it is
-//! open: 15% of deals change amount (a revised quote ×0.7–1.4, or a 3–15% discount during
-//! negotiation), 20% slip the close date by 14–60 days, 3% are handed over to another rep
-//! of the same region. When a deal is won or lost its close date becomes the closing day.
-//! Open deals carry the next step of their stage with a date 2–10 days after they entered
-//! it (so stuck deals show overdue next steps).
+//! **Amounts and dates.** The amount is log-normal around the product's median (¥45k for spare
+//! parts up to ¥2.6M for an automation line; overall median about ¥300k; σ = 0.55), times an
+//! account-size factor (0.5 micro … 1.8 enterprise), rounded to ¥1,000 and clamped to ¥20k–¥20M.
+//! The expected close date is the creation day plus a log-normal sales cycle (median 45 days,
+//! longer for larger deals). Once per deal and at a random time while it is open: about 15% of
+//! deals change amount (a revised quote ×0.7–1.4, or a 3–15% discount during negotiation), 20% slip
+//! the close date by 14–60 days, 3% are handed over to another rep of the same region. When a deal
+//! is won or lost its close date becomes the closing day. Open deals carry the next step of their
+//! stage with a date 2–10 days after they entered it (so stuck deals show overdue next steps).
 //!
 //! **History.** All of this is done by driving the real [`crate::opportunity::create`],
-//! [`crate::opportunity::apply`] and [`crate::opportunity::move_to`] with the owner at that
-//! time as the actor, so the events (created, stage_changed with won / lost / reopened,
-//! probability_changed and forecast_category_changed, amount_changed, close_date_changed,
-//! owner_changed) are exactly those the application writes and replay to the final state.
-//! Probabilities are never overridden. `version` is 1 + the number of writes.
+//! [`crate::opportunity::apply`] and [`crate::opportunity::move_to`] with the owner at that time as
+//! the actor, so the events (created, stage_changed with won / lost / reopened, probability_changed
+//! and forecast_category_changed, amount_changed, close_date_changed, owner_changed) are exactly
+//! those the application writes and replay to the final state. Probabilities are never overridden.
+//! `version` is 1 + the number of writes.
 //!
-//! **Follow-ups.** Each opportunity gets 1 + k activities, k proportional to its open life
-//! (from creation to closing, or to `now`), scaled so the total is 7.5·n. The first comes
-//! right after creation; the others are spread uniformly over the life, with a kind and a
-//! Chinese summary typical of the stage the deal was in (calls and WeChat early, proposals
-//! by email and meetings later, contract talks in Negotiation); the last activity of a won
-//! deal is the signing, of a lost one the loss review. 60% name a contact of the account.
-//! The author is the owner at that time. 30% of open deals have no customer-facing
-//! follow-up in the last 5–20 days (only notes or internal work), the others had one in the
-//! last two days.
+//! **Follow-ups.** Each opportunity gets 1 + k activities, k proportional to its open life (from
+//! creation to closing, or to `now`), scaled so the total is 7.5·n in expectation. The first comes
+//! right after creation; the others are spread uniformly over the life, with a kind and a Chinese
+//! summary typical of the stage the deal was in (calls and WeChat early, proposals by email and
+//! meetings later, contract talks in Negotiation); the last activity of a won deal is the signing,
+//! of a lost one the loss review. 60% name a contact of the account. The author is the owner at
+//! that time. 30% of open deals have no customer-facing follow-up in the last 5–20 days (only notes
+//! or internal work), the others had one in the last two days.
 //!
-//! **Tasks.** About 85% of open deals have an open task for their stage, due from 10 days
-//! ago (overdue) to 14 days ahead; the rest of the 0.3·n tasks are done tasks on closed
-//! deals, created and done during the deal's life.
+//! **Tasks.** About 85% of open deals have an open task for their stage, due from 10 days ago
+//! (overdue) to 14 days ahead; the rest of the 0.3·n tasks are done tasks on closed deals, created
+//! and done during the deal's life.
 //!
-//! **Leads.** Sources weighted website 25, exhibition 20, referral 15, WeChat 12, cold call
-//! 10, advertising 8, partner 5, tender 5. Leads older than 60 days are mostly qualified or
-//! disqualified, recent ones mostly new or being worked. 30% have no owner (the public
-//! pool, 公海). Some qualified leads carry the name of an existing account, and some new ones
-//! a short form of an account's name, for duplicate detection to find.
+//! **Leads.** Sources weighted website 25, exhibition 20, referral 15, WeChat 12, cold call 10,
+//! advertising 8, partner 5, tender 5. Leads older than 60 days are mostly qualified or
+//! disqualified, recent ones mostly new or being worked. 30% have no owner (the public pool, 公海)
+//! and are new or disqualified. For duplicate detection to find: half the qualified leads carry the
+//! name of an existing account (converted), and one new lead in ten names an existing account — by
+//! its short form (恒力精密机械 for 苏州恒力精密机械有限公司) or, a third of the time, by its full
+//! name with the name and mobile of one of its contacts.
 //!
-//! **Identifiers.** Mobiles, unified social credit codes (valid check character) and
-//! account names are unique; ids run from 1 in each table, in creation order for accounts,
-//! leads and opportunities.
+//! **Identifiers.** Mobiles (apart from those deliberate duplicates), unified social credit codes
+//! (60% of accounts, valid check character) and account names are unique. Ids run from 1 in each
+//! table, in creation order for accounts, leads and opportunities; contacts are grouped by account,
+//! events, activities and tasks by opportunity.
 
 use std::collections::HashSet;
 

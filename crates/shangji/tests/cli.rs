@@ -1,0 +1,222 @@
+//! The command line as an operator uses it: the real binary on a temporary data directory.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_shangji"))
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "shangji-cli-{name}-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = bin()
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("SHANGJI_DATABASE_URL")
+        .env_remove("SHANGJI_LISTEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_string()
+}
+
+#[test]
+fn prepare_a_database_from_the_command_line() {
+    let dir = temp_dir("prepare");
+    let out = run(&dir, &["migrate"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        dir.join("shangji.db").exists(),
+        "the SQLite file is created in the data directory"
+    );
+
+    assert!(run(&dir, &["team", "add", "总公司"], None).status.success());
+    let out = run(&dir, &["team", "add", "华东", "--parent", "总公司"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&dir, &["team", "add", "华南", "--parent", "不存在"], None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no team named `不存在`"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = run(
+        &dir,
+        &[
+            "user",
+            "add",
+            "wang",
+            "--role",
+            "manager",
+            "--team",
+            "华东",
+            "--name",
+            "王经理",
+            "--password-stdin",
+        ],
+        Some("secret-pass\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(
+        &dir,
+        &["user", "add", "li", "--role", "rep", "--password-stdin"],
+        Some("short\n"),
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("password"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(
+        &dir,
+        &["user", "add", "zhao", "--role", "boss", "--password-stdin"],
+        Some("secret-pass\n"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown role `boss`"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = run(&dir, &["user", "list"], None);
+    let list = text(&out.stdout);
+    assert!(
+        list.contains("wang\t王经理\tmanager\t华东\tactive"),
+        "{list}"
+    );
+
+    let out = run(
+        &dir,
+        &["user", "passwd", "wang", "--password-stdin"],
+        Some("another-pass\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = run(&dir, &["token", "create", "wang"], None);
+    assert!(out.status.success());
+    let token = text(&out.stdout);
+    assert_eq!(
+        token.lines().count(),
+        1,
+        "only the token is printed: {token}"
+    );
+    assert!(token.starts_with("sj_"));
+    let out = run(&dir, &["token", "create", "nobody"], None);
+    assert!(text(&out.stderr).contains("no user `nobody`"));
+}
+
+#[test]
+fn print_config_layers_flags_env_and_file_and_hides_secrets() {
+    let dir = temp_dir("config");
+    let file = dir.join("shangji.toml");
+    std::fs::write(&file, "listen = \"0.0.0.0:9000\"\n").unwrap();
+    let out = bin()
+        .args(["--config", file.to_str().unwrap(), "print-config"])
+        .env(
+            "SHANGJI_DATABASE_URL",
+            "postgres://sales:topsecret@db.internal/crm",
+        )
+        .output()
+        .unwrap();
+    let shown = text(&out.stdout);
+    assert!(shown.contains("listen = \"0.0.0.0:9000\""), "{shown}");
+    assert!(
+        shown.contains("postgres://sales:***@db.internal/crm"),
+        "{shown}"
+    );
+    assert!(!shown.contains("topsecret"));
+    let out = bin()
+        .args(["print-config", "--listen", "127.0.0.1:7000"])
+        .output()
+        .unwrap();
+    assert!(text(&out.stdout).contains("127.0.0.1:7000"));
+}
+
+#[test]
+fn clear_errors() {
+    let dir = temp_dir("errors");
+    let out = run(&dir, &["serve", "--colour"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unexpected argument '--colour'"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = bin()
+        .args([
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/none",
+            "migrate",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cannot open the database postgres://nobody@127.0.0.1:1/none")
+            && err.contains("cannot connect"),
+        "{err}"
+    );
+
+    let out = bin()
+        .args(["--database-url", "mysql://x/y", "migrate"])
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stderr).contains("unsupported database URL"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = bin()
+        .args(["--data-dir", "/proc/shangji-cannot-be-here", "migrate"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("cannot create data directory /proc/shangji-cannot-be-here"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = run(&dir, &["serve", "--listen", &addr], None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "cannot listen on {addr}: the port is already in use"
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -171,6 +171,23 @@ async fn list_h<T: Resource>(
     Ok(Json(page_of(page, &p)))
 }
 
+async fn export_h<T: Resource>(
+    State(s): State<AppState>,
+    c: Caller,
+    Query(p): Params,
+) -> Result<Response, AppError> {
+    let csv = ops::export_csv::<T>(&s.db, &c.ctx, &p).await?;
+    let disposition = format!("attachment; filename=\"{}.csv\"", T::RESOURCE);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
 async fn get_h<T: Resource>(
     State(s): State<AppState>,
     c: Caller,
@@ -225,6 +242,7 @@ where
 {
     Router::new()
         .route("/", get(list_h::<T>).post(create_h::<T>))
+        .route("/export.csv", get(export_h::<T>))
         .route(
             "/{id}",
             get(get_h::<T>).patch(update_h::<T>).delete(archive_h::<T>),

@@ -11,7 +11,7 @@ use utoipa::openapi::path::{
 };
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi, Ref, Required, ResponseBuilder, Schema};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, Required, ResponseBuilder};
 use utoipa::{OpenApi as _, PartialSchema};
 
 use crate::api::{NewToken, TokenInput};
@@ -331,7 +331,7 @@ pub fn document() -> OpenApi {
             ] {
                 op = op.parameter(query_param(name, desc));
             }
-            if r.path.ends_with("opportunities") {
+            if r.path.contains("/opportunities") {
                 for (name, desc) in [
                     ("pipeline_id", "pipeline"),
                     ("stage_id", "stage"),
@@ -375,6 +375,5 @@ pub fn document() -> OpenApi {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
-    let _unused: Option<Schema> = None;
     doc
 }

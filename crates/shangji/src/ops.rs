@@ -849,3 +849,78 @@ pub async fn create_token(
         .await?;
     Ok((secret, id))
 }
+
+/// Flattens a record into CSV cells: nested objects become `parent.child` columns, arrays
+/// are joined with `;`.
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        Value::Array(items) => {
+            let cells: Vec<String> = items
+                .iter()
+                .map(|i| match i {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            out.push((prefix.to_string(), cells.join(";")));
+        }
+        Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        Value::Null => out.push((prefix.to_string(), String::new())),
+        other => out.push((prefix.to_string(), other.to_string())),
+    }
+}
+
+/// The rows a list would show (same filters, same visibility, every page) as CSV with a
+/// byte-order mark, so that Excel reads the Chinese text.
+pub async fn export_csv<T: Resource>(
+    db: &Db,
+    ctx: &Ctx,
+    params: &[(String, String)],
+) -> Result<Vec<u8>, AppError> {
+    let teams = db.teams().await?;
+    let filters: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| k != "page" && k != "per_page")
+        .cloned()
+        .collect();
+    let mut q = list_query::<T>(&filters, &teams)?;
+    q.limit = 1000;
+    let mut out = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    let mut header: Option<Vec<String>> = None;
+    loop {
+        let page = db.list::<T>(&ctx.scope, &q).await?;
+        for record in &page.items {
+            let mut cells = Vec::new();
+            flatten(
+                "",
+                &serde_json::to_value(record).map_err(|e| AppError::Internal(e.to_string()))?,
+                &mut cells,
+            );
+            if header.is_none() {
+                let names: Vec<String> = cells.iter().map(|(k, _)| k.clone()).collect();
+                out.write_record(&names)
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                header = Some(names);
+            }
+            out.write_record(cells.iter().map(|(_, v)| v))
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+        }
+        q.offset += q.limit;
+        if page.items.len() < q.limit as usize {
+            break;
+        }
+    }
+    out.into_inner()
+        .map_err(|e| AppError::Internal(e.to_string()))
+}

@@ -173,6 +173,9 @@ fn event_insert_sql(opportunity_id: i64, e: &NewEvent) -> Sql {
     sql
 }
 
+/// Parameters per statement when bulk loading.
+const BULK_PARAMS: usize = 1_000;
+
 /// How a record is saved.
 #[derive(Debug, Clone, Copy)]
 pub enum Save<'a> {
@@ -372,7 +375,9 @@ impl Db {
         };
         let names: Vec<&str> = first.columns().iter().map(|(c, _)| *c).collect();
         let per_row = names.len() + 2;
-        let batch = (30_000 / per_row).max(1);
+        // Binding cost grows faster than linearly with a statement's parameter count (SQLite
+        // looks `$n` names up), so batches stay near a thousand parameters.
+        let batch = (BULK_PARAMS / per_row).max(1);
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
             for chunk in records.chunks(batch) {
@@ -396,7 +401,7 @@ impl Db {
     pub async fn bulk_insert_events(&self, events: &[OpportunityEvent]) -> Result<(), StoreError> {
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
-            for chunk in events.chunks(3_000) {
+            for chunk in events.chunks(BULK_PARAMS / 9) {
                 let mut sql = Sql::new(
                     "INSERT INTO opportunity_events (id, opportunity_id, kind, actor_id, at, from_stage_id, to_stage_id, old_value, new_value) VALUES ",
                 );

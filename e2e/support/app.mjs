@@ -1,0 +1,209 @@
+// Starts a throw-away shangji for the browser tests: a fresh SQLite database in a temp
+// directory, prepared with the CLI (team, rep user, API token) and a few records made through
+// the JSON API, then `shangji serve` on a free loopback port. Builds nothing: expects
+// `cargo build` to have made target/debug/shangji (or set SHANGJI_BIN).
+
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const E2E_DIR = path.resolve(here, '..');
+export const REPO_ROOT = path.resolve(E2E_DIR, '..');
+export const SCREENSHOTS = path.join(E2E_DIR, 'screenshots');
+
+export const BIN = process.env.SHANGJI_BIN || path.join(REPO_ROOT, 'target', 'debug', 'shangji');
+export const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+
+/** The person the tests sign in as. */
+export const REP = { login: 'rep.e2e', password: 'sales1234', name: '王磊', team: '华东' };
+
+export const ACCOUNTS = ['华为技术有限公司', '招商银行股份有限公司'];
+
+/** Opportunities of REP: title, account (index into ACCOUNTS), amount in fen. */
+export const OPPORTUNITIES = [
+  { title: '华为云迁移项目', account: 0, amount_minor: 12_300_000, close_date: '2026-12-31' },
+  { title: '招行零售 CRM 升级', account: 1, amount_minor: 4_560_000, close_date: '2027-03-15' },
+  { title: '华为园区网络改造', account: 0, amount_minor: 78_900_000, close_date: '2027-06-30' },
+];
+
+const STARTUP_TIMEOUT_MS = 60_000;
+const CLI_TIMEOUT_MS = 120_000;
+
+/** Environment for the app: our own database only, nothing inherited that could redirect it. */
+function appEnv(dir) {
+  const env = { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn', NO_COLOR: '1' };
+  for (const k of ['SHANGJI_CONFIG', 'SHANGJI_LISTEN', 'SHANGJI_DATABASE_URL', 'SHANGJI_DATA_DIR']) delete env[k];
+  return env;
+}
+
+function dbArgs(dir) {
+  return ['--database-url', `sqlite://${path.join(dir, 'shangji.db')}`, '--data-dir', dir];
+}
+
+function cli(dir, args, input) {
+  const r = spawnSync(BIN, [...dbArgs(dir), ...args], {
+    env: appEnv(dir),
+    input: input ?? '',
+    encoding: 'utf8',
+    timeout: CLI_TIMEOUT_MS,
+  });
+  if (r.error) throw new Error(`shangji ${args.join(' ')}: ${r.error.message}`);
+  if (r.status !== 0) {
+    throw new Error(`shangji ${args.join(' ')} exited with ${r.status}:\n${r.stdout}\n${r.stderr}`);
+  }
+  return r.stdout.trim();
+}
+
+/** A port nobody listens on right now (the OS picks it). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Spawns `shangji serve` and resolves with its base URL once it prints the serving line. */
+function serve(dir, port) {
+  const child = spawn(BIN, [...dbArgs(dir), 'serve', '--listen', `127.0.0.1:${port}`], {
+    env: appEnv(dir),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`shangji serve did not start within ${STARTUP_TIMEOUT_MS} ms:\n${out}\n${err}`));
+    }, STARTUP_TIMEOUT_MS);
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = out.match(/shangji is serving (http:\/\/\S+?)\/?\s/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, baseURL: m[1], stderr: () => err });
+      }
+    });
+    child.stderr.on('data', (chunk) => {
+      err += chunk;
+    });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(Object.assign(new Error(`shangji serve exited (${code ?? signal}) before serving:\n${out}\n${err}`), { exited: true, output: out + err }));
+    });
+  });
+}
+
+async function api(baseURL, token, method, pathname, body) {
+  const res = await fetch(baseURL + pathname, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${pathname} → ${res.status}: ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/**
+ * Prepares the database and starts the server. Returns { baseURL, stop }.
+ * `stop()` shuts the server down and removes the temp directory.
+ */
+export async function startApp() {
+  if (!fs.existsSync(BIN)) {
+    throw new Error(`${BIN} does not exist: run \`cargo build\` at the repository root first (or set SHANGJI_BIN)`);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shangji-e2e-'));
+  let server;
+  try {
+    cli(dir, ['team', 'add', REP.team]);
+    cli(dir, ['user', 'add', REP.login, '--role', 'rep', '--team', REP.team, '--name', REP.name, '--password-stdin'], `${REP.password}\n`);
+    const token = cli(dir, ['token', 'create', REP.login]);
+    if (!token || /\s/.test(token)) throw new Error(`unexpected token output: ${JSON.stringify(token)}`);
+
+    // The port may be taken between choosing and binding: try a few.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        server = await serve(dir, await freePort());
+        break;
+      } catch (e) {
+        if (attempt >= 5 || !e.exited || !/already in use/.test(e.output || '')) throw e;
+      }
+    }
+    const { child, baseURL } = server;
+    // Keep the child from outliving this process if a test run is killed half-way.
+    const reap = () => child.kill('SIGKILL');
+    process.once('exit', reap);
+
+    const accounts = [];
+    for (const name of ACCOUNTS) accounts.push(await api(baseURL, token, 'POST', '/api/v1/accounts', { name }));
+    for (const o of OPPORTUNITIES) {
+      await api(baseURL, token, 'POST', '/api/v1/opportunities', {
+        title: o.title,
+        account_id: accounts[o.account].id,
+        amount_minor: o.amount_minor,
+        close_date: o.close_date,
+      });
+    }
+
+    const stop = async () => {
+      process.removeListener('exit', reap);
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGINT'); // graceful shutdown on Ctrl-C
+        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(t);
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    };
+    return { baseURL, token, dir, stop };
+  } catch (e) {
+    if (server) server.child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Headless Debian Chromium; never a downloaded browser. */
+export function launchBrowser() {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} does not exist: apt-get install chromium (or set CHROMIUM_BIN)`);
+  }
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    timeout: 60_000,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+    ],
+  });
+}
+
+export function screenshotPath(name) {
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  return path.join(SCREENSHOTS, name);
+}

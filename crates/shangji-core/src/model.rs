@@ -26,6 +26,7 @@ macro_rules! text_enum {
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
             }
@@ -252,6 +253,9 @@ pub struct Opportunity {
     pub primary_contact_id: Option<ContactId>,
     pub pipeline_id: PipelineId,
     pub stage_id: StageId,
+    /// The kind of the current stage (open, won, lost), kept with the stage so that lists
+    /// and boards filter on it without a join.
+    pub status: StageKind,
     pub amount: Money,
     pub close_date: Option<Date>,
     /// Percent, 0..=100.

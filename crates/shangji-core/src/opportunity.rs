@@ -181,6 +181,7 @@ pub fn create(
         primary_contact_id: None,
         pipeline_id: pipeline.id,
         stage_id: stage.id,
+        status: stage.kind,
         amount: Money::cny(0),
         close_date: None,
         probability: stage.probability,
@@ -460,6 +461,7 @@ pub fn move_to(
         opp.forecast_category = to.forecast_category;
     }
     opp.stage_id = to.id;
+    opp.status = to.kind;
     opp.stage_entered_at = now;
     opp.updated_at = now;
     match to.kind {
@@ -558,7 +560,7 @@ mod tests {
             (10, 10, ForecastCategory::Pipeline)
         );
         assert_eq!(opp.amount, Money::cny(50_000_000));
-        assert_eq!(opp.owner_id, 7);
+        assert_eq!((opp.owner_id, opp.status), (7, StageKind::Open));
         assert_eq!(kinds(&events), vec![EventKind::Created]);
         assert_eq!(events[0].to_stage_id, Some(10));
     }
@@ -682,7 +684,7 @@ mod tests {
             kinds(&events)[..2],
             [EventKind::StageChanged, EventKind::Lost]
         );
-        assert_eq!(opp.closed_at, Some(NOW));
+        assert_eq!((opp.closed_at, opp.status), (Some(NOW), StageKind::Lost));
         assert_eq!(opp.loss_reason.as_deref(), Some("价格"));
 
         let events = move_to(&mut opp, &p, &mv(13), &actor(), NOW).unwrap();
@@ -690,14 +692,17 @@ mod tests {
             kinds(&events)[..2],
             [EventKind::StageChanged, EventKind::Reopened]
         );
-        assert_eq!((opp.closed_at, opp.loss_reason.clone()), (None, None));
+        assert_eq!(
+            (opp.closed_at, opp.loss_reason.clone(), opp.status),
+            (None, None, StageKind::Open)
+        );
 
         let events = move_to(&mut opp, &p, &mv(14), &actor(), NOW).unwrap();
         assert_eq!(
             kinds(&events)[..2],
             [EventKind::StageChanged, EventKind::Won]
         );
-        assert_eq!(opp.probability, 100);
+        assert_eq!((opp.probability, opp.status), (100, StageKind::Won));
     }
 
     #[test]

@@ -24,15 +24,26 @@ pub struct Actor {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
     All,
-    /// Records owned by `user_id` or by any user on one of `teams`.
+    /// Records owned by `user_id` or by any user on one of `teams` — listed in `members`
+    /// (sorted, with `user_id`), so that the store filters on an owner list the database can
+    /// use an index for. Users who left stay members: their records stay visible.
     Teams {
         user_id: UserId,
         teams: Vec<TeamId>,
+        members: Vec<UserId>,
     },
     /// Records owned by `user_id` only.
     Own {
         user_id: UserId,
     },
+}
+
+/// The organisation chart visibility is decided from: every team, and the team of every
+/// user (active or not).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Org {
+    pub teams: Vec<Team>,
+    pub users: Vec<(UserId, Option<TeamId>)>,
 }
 
 /// All team ids in the subtree rooted at `root` (including `root`), in breadth-first order.
@@ -51,19 +62,35 @@ pub fn subtree(teams: &[Team], root: TeamId) -> Vec<TeamId> {
     out
 }
 
-pub fn scope(actor: &Actor, teams: &[Team]) -> Scope {
+pub fn scope(actor: &Actor, org: &Org) -> Scope {
     let own = Scope::Own {
         user_id: actor.user_id,
     };
-    let team_scope = |team: TeamId| Scope::Teams {
-        user_id: actor.user_id,
-        teams: subtree(teams, team),
+    let team_scope = |team: TeamId| {
+        let teams = subtree(&org.teams, team);
+        let mut members: Vec<UserId> = org
+            .users
+            .iter()
+            .filter(|(_, t)| t.is_some_and(|t| teams.contains(&t)))
+            .map(|(u, _)| *u)
+            .chain([actor.user_id])
+            .collect();
+        members.sort_unstable();
+        members.dedup();
+        Scope::Teams {
+            user_id: actor.user_id,
+            teams,
+            members,
+        }
     };
     match (actor.role, actor.team_id) {
         (Role::Admin, _) => Scope::All,
         (Role::Director, None) => Scope::All,
         (Role::Director, Some(team)) => {
-            let at_root = teams.iter().any(|t| t.id == team && t.parent_id.is_none());
+            let at_root = org
+                .teams
+                .iter()
+                .any(|t| t.id == team && t.parent_id.is_none());
             if at_root {
                 Scope::All
             } else {
@@ -76,13 +103,13 @@ pub fn scope(actor: &Actor, teams: &[Team]) -> Scope {
 }
 
 impl Scope {
-    /// Whether a record owned by `owner` (who is on `owner_team`) is in scope.
-    pub fn covers(&self, owner: Option<UserId>, owner_team: Option<TeamId>) -> bool {
+    /// Whether a record owned by `owner` is in scope.
+    pub fn covers(&self, owner: Option<UserId>) -> bool {
         match self {
             Scope::All => true,
             Scope::Own { user_id } => owner == Some(*user_id),
-            Scope::Teams { user_id, teams } => {
-                owner == Some(*user_id) || owner_team.is_some_and(|t| teams.contains(&t))
+            Scope::Teams { members, .. } => {
+                owner.is_some_and(|o| members.binary_search(&o).is_ok())
             }
         }
     }
@@ -117,13 +144,32 @@ mod tests {
         ]
     }
 
+    // Users: 9 the actor; 20 on 上海组 (4); 21 on 杭州组 (5); 22 on 华南 (3); 23 on no team.
+    fn org() -> Org {
+        Org {
+            teams: tree(),
+            users: vec![
+                (9, Some(4)),
+                (20, Some(4)),
+                (21, Some(5)),
+                (22, Some(3)),
+                (23, None),
+            ],
+        }
+    }
+
     #[test]
     fn scope_by_role_and_team() {
-        let t = tree();
+        let o = org();
         let actor = |role, team| Actor {
             user_id: 9,
             role,
             team_id: team,
+        };
+        let teams = |teams: &[TeamId], members: &[UserId]| Scope::Teams {
+            user_id: 9,
+            teams: teams.to_vec(),
+            members: members.to_vec(),
         };
         let cases = [
             (actor(Role::Admin, Some(4)), Scope::All),
@@ -131,40 +177,39 @@ mod tests {
             (actor(Role::Director, None), Scope::All),
             (
                 actor(Role::Director, Some(2)),
-                Scope::Teams {
-                    user_id: 9,
-                    teams: vec![2, 4, 5],
-                },
+                teams(&[2, 4, 5], &[9, 20, 21]),
             ),
-            (
-                actor(Role::Manager, Some(4)),
-                Scope::Teams {
-                    user_id: 9,
-                    teams: vec![4],
-                },
-            ),
+            (actor(Role::Manager, Some(4)), teams(&[4], &[9, 20])),
+            // A manager placed on 华南 still sees their own records.
+            (actor(Role::Manager, Some(3)), teams(&[3], &[9, 22])),
             (actor(Role::Manager, None), Scope::Own { user_id: 9 }),
             (actor(Role::Rep, Some(4)), Scope::Own { user_id: 9 }),
         ];
         for (a, want) in cases {
-            assert_eq!(scope(&a, &t), want, "{a:?}");
+            assert_eq!(scope(&a, &o), want, "{a:?}");
         }
     }
 
     #[test]
-    fn covers_owner_and_team() {
+    fn covers_members_only() {
         let s = Scope::Teams {
             user_id: 9,
             teams: vec![2, 4],
+            members: vec![9, 20, 21],
         };
-        assert!(s.covers(Some(9), None));
-        assert!(s.covers(Some(1), Some(4)));
-        assert!(!s.covers(Some(1), Some(3)));
-        assert!(!s.covers(None, None));
-        let own = Scope::Own { user_id: 9 };
-        assert!(own.covers(Some(9), Some(3)));
-        assert!(!own.covers(Some(8), Some(3)));
-        assert!(Scope::All.covers(None, None));
+        let cases = [
+            (s.clone(), Some(9), true),
+            (s.clone(), Some(21), true),
+            (s.clone(), Some(22), false),
+            (s, None, false),
+            (Scope::Own { user_id: 9 }, Some(9), true),
+            (Scope::Own { user_id: 9 }, Some(8), false),
+            (Scope::Own { user_id: 9 }, None, false),
+            (Scope::All, None, true),
+        ];
+        for (scope, owner, want) in cases {
+            assert_eq!(scope.covers(owner), want, "{scope:?} {owner:?}");
+        }
     }
 
     #[test]

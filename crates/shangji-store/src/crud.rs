@@ -7,7 +7,7 @@ use shangji_core::opportunity::{NewEvent, OpportunityEvent};
 use shangji_core::Scope;
 use time::OffsetDateTime;
 
-use crate::db::{bind_all, Arg, Db, RowExt, Sql};
+use crate::db::{bind_all, Arg, Db, Pool, RowExt, Sql};
 use crate::entity::{event_from_row, owner_in_scope, Access, Entity};
 use crate::error::StoreError;
 use crate::on_pool;
@@ -21,10 +21,8 @@ pub struct ListQuery {
     /// Range filters: (column, operator, value) with operator one of `>=`, `<=`.
     pub ranges: Vec<(&'static str, &'static str, Arg)>,
     pub owner_id: Option<UserId>,
-    /// Opportunities only: open, won or lost (by the kind of their stage).
-    pub stage_kind: Option<StageKind>,
-    /// Owners on any of these teams.
-    pub team_ids: Option<Vec<TeamId>>,
+    /// Owned by one of these users (a team filter, resolved to the team's members).
+    pub owner_ids: Option<Vec<UserId>>,
     pub include_archived: bool,
     pub sort: &'static str,
     pub desc: bool,
@@ -39,8 +37,7 @@ impl Default for ListQuery {
             eq: vec![],
             ranges: vec![],
             owner_id: None,
-            stage_kind: None,
-            team_ids: None,
+            owner_ids: None,
             include_archived: false,
             sort: "updated_at",
             desc: true,
@@ -108,21 +105,9 @@ fn list_filters<E: Entity>(sql: &mut Sql, scope: &Scope, query: &ListQuery) {
         sql.push(&format!(" AND {}.{} = ", E::TABLE, E::OWNER))
             .bind(owner);
     }
-    if let Some(kind) = query.stage_kind {
-        sql.push(&format!(
-            " AND {}.stage_id IN (SELECT sk.id FROM stages sk WHERE sk.kind = ",
-            E::TABLE
-        ));
-        sql.bind(kind.as_str()).push(")");
-    }
-    if let Some(teams) = &query.team_ids {
-        sql.push(&format!(
-            " AND {}.{} IN (SELECT tu.id FROM users tu WHERE tu.team_id IN ",
-            E::TABLE,
-            E::OWNER
-        ));
-        sql.bind_list(if teams.is_empty() { &[-1] } else { teams })
-            .push(")");
+    if let Some(owners) = &query.owner_ids {
+        sql.push(&format!(" AND {}.{} IN ", E::TABLE, E::OWNER));
+        sql.bind_list(if owners.is_empty() { &[-1] } else { owners });
     }
     if let Some(q) = query.q.as_deref().filter(|q| !q.trim().is_empty()) {
         let pattern = like_pattern(q);
@@ -156,20 +141,24 @@ fn insert_sql(table: &str, id: Option<i64>, cols: &[(&'static str, Arg)], versio
     sql
 }
 
-fn event_insert_sql(opportunity_id: i64, e: &NewEvent) -> Sql {
+/// One statement inserting all of an opportunity's new events.
+fn events_insert_sql(opportunity_id: i64, events: &[NewEvent]) -> Sql {
     let mut sql = Sql::new(
-        "INSERT INTO opportunity_events (opportunity_id, kind, actor_id, at, from_stage_id, to_stage_id, old_value, new_value) VALUES (",
+        "INSERT INTO opportunity_events (opportunity_id, kind, actor_id, at, from_stage_id, to_stage_id, old_value, new_value) VALUES ",
     );
-    sql.bind(opportunity_id).push(", ");
-    sql.bind(e.kind.as_str()).push(", ");
-    sql.bind(e.actor_id).push(", ");
-    sql.bind(e.at).push(", ");
-    sql.bind(e.from_stage_id).push(", ");
-    sql.bind(e.to_stage_id).push(", ");
-    sql.bind(e.old_value.as_ref().map(|v| v.to_string()))
-        .push(", ");
-    sql.bind(e.new_value.as_ref().map(|v| v.to_string()))
-        .push(")");
+    for (i, e) in events.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.bind(opportunity_id).push(", ");
+        sql.bind(e.kind.as_str()).push(", ");
+        sql.bind(e.actor_id).push(", ");
+        sql.bind(e.at).push(", ");
+        sql.bind(e.from_stage_id).push(", ");
+        sql.bind(e.to_stage_id).push(", ");
+        sql.bind(e.old_value.as_ref().map(|v| v.to_string()))
+            .push(", ");
+        sql.bind(e.new_value.as_ref().map(|v| v.to_string()))
+            .push(")");
+    }
     sql
 }
 
@@ -244,6 +233,7 @@ impl Db {
         events: &[NewEvent],
     ) -> Result<i64, StoreError> {
         let cols = rec.columns();
+        let _writer = self.writer().await;
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
             let id = match how {
@@ -283,8 +273,8 @@ impl Db {
                     rec.id()
                 }
             };
-            for e in events {
-                let sql = event_insert_sql(id, e);
+            if !events.is_empty() {
+                let sql = events_insert_sql(id, events);
                 bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
             }
             tx.commit().await?;
@@ -378,6 +368,7 @@ impl Db {
         // Binding cost grows faster than linearly with a statement's parameter count (SQLite
         // looks `$n` names up), so batches stay near a thousand parameters.
         let batch = (BULK_PARAMS / per_row).max(1);
+        let _writer = self.writer().await;
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
             for chunk in records.chunks(batch) {
@@ -399,6 +390,7 @@ impl Db {
 
     /// Inserts stored events with their own ids (demo and benchmark data).
     pub async fn bulk_insert_events(&self, events: &[OpportunityEvent]) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
             for chunk in events.chunks(BULK_PARAMS / 9) {
@@ -420,10 +412,16 @@ impl Db {
         })
     }
 
+    /// Refreshes the statistics the query planner chooses indexes by (after a bulk load).
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        on_pool!(self, p => sqlx::query("ANALYZE").execute(p).await.map(|_| ())?);
+        Ok(())
+    }
+
     /// After inserting rows with explicit ids, moves PostgreSQL's identity sequences past
     /// them (SQLite needs nothing).
     pub async fn reset_sequences(&self) -> Result<(), StoreError> {
-        if let Db::Postgres(p) = self {
+        if let Pool::Postgres(p) = self.pool() {
             for table in [
                 "teams",
                 "users",

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -13,10 +14,26 @@ use time::{Date, OffsetDateTime};
 
 use crate::error::StoreError;
 
+/// A database: one of the two pools, and what the instance shares over it.
 #[derive(Clone, Debug)]
-pub enum Db {
+pub struct Db {
+    pool: Pool,
+    pub(crate) shared: Arc<Shared>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    /// SQLite allows one writer at a time. Writers queue here instead of in SQLite's busy
+    /// handler, which sleeps in steps of milliseconds.
+    pub(crate) writer: tokio::sync::Mutex<()>,
+    /// The last directory read, reused while its version is current.
+    pub(crate) directory: std::sync::Mutex<Option<Arc<crate::directory::Directory>>>,
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool. The body is compiled once per
@@ -24,9 +41,9 @@ pub enum Db {
 #[macro_export]
 macro_rules! on_pool {
     ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            $crate::db::Db::Sqlite($pool) => $body,
-            $crate::db::Db::Postgres($pool) => $body,
+        match $db.pool() {
+            $crate::db::Pool::Sqlite($pool) => $body,
+            $crate::db::Pool::Postgres($pool) => $body,
         }
     };
 }
@@ -35,6 +52,26 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 impl Db {
+    fn new(pool: Pool) -> Db {
+        Db {
+            pool,
+            shared: Arc::default(),
+        }
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Held while writing in a transaction: on SQLite, the instance's single writer turn;
+    /// nothing on PostgreSQL, whose row locks suffice.
+    pub(crate) async fn writer(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.pool {
+            Pool::Sqlite(_) => Some(self.shared.writer.lock().await),
+            Pool::Postgres(_) => None,
+        }
+    }
+
     /// Opens `sqlite://PATH` (created if missing, with its folder), `sqlite::memory:` or
     /// `postgres://…`. Does not migrate.
     pub async fn connect(url: &str) -> Result<Db, StoreError> {
@@ -49,7 +86,7 @@ impl Db {
                 .map_err(|e| {
                     StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}"))
                 })?;
-            return Ok(Db::Postgres(pool));
+            return Ok(Db::new(Pool::Postgres(pool)));
         }
         let Some(rest) = url.strip_prefix("sqlite:") else {
             return Err(StoreError::Config(format!(
@@ -86,7 +123,9 @@ impl Db {
             })
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // Keeps the planner's statistics current as data grows.
+            .optimize_on_close(true, Some(400));
         let pool = SqlitePoolOptions::new()
             // An in-memory database lives in one connection.
             .max_connections(if memory { 1 } else { 8 })
@@ -104,14 +143,14 @@ impl Db {
             .connect_with(opts)
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot open SQLite database: {e}")))?;
-        Ok(Db::Sqlite(pool))
+        Ok(Db::new(Pool::Sqlite(pool)))
     }
 
     /// Applies the dialect's pending migrations.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        match self {
-            Db::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
-            Db::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await,
+        match &self.pool {
+            Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
+            Pool::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await,
         }
         .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))
     }
@@ -123,9 +162,9 @@ impl Db {
     }
 
     pub fn dialect(&self) -> &'static str {
-        match self {
-            Db::Sqlite(_) => "sqlite",
-            Db::Postgres(_) => "postgres",
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
         }
     }
 
@@ -134,6 +173,7 @@ impl Db {
     }
 
     pub(crate) async fn execute(&self, sql: &Sql) -> Result<u64, StoreError> {
+        let _writer = self.writer().await;
         Ok(on_pool!(self, p => {
             let q = bind_all!(sqlx::query(&sql.text), &sql.args);
             q.execute(p).await?.rows_affected()

@@ -1,6 +1,9 @@
 //! Users, teams, sign-in sessions, API tokens and pipelines.
 
+use std::sync::Arc;
+
 use shangji_core::model::*;
+use shangji_core::visibility::Org;
 use time::OffsetDateTime;
 
 use crate::db::{bind_all, Db, RowExt, Sql};
@@ -20,7 +23,71 @@ pub struct ApiToken {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
+/// What visibility and the opportunity rules read on every request: the organisation chart
+/// and the pipelines. Each instance keeps the last one read and reuses it while
+/// `directory_version` is unchanged; triggers move that version on every change to teams,
+/// users, pipelines and stages, whichever instance makes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Directory {
+    pub version: i64,
+    pub org: Org,
+    pub pipelines: Vec<Pipeline>,
+}
+
+impl Directory {
+    pub fn pipeline(&self, id: PipelineId) -> Option<&Pipeline> {
+        self.pipelines.iter().find(|p| p.id == id)
+    }
+
+    /// The users on any team of the subtree rooted at `team`.
+    pub fn team_members(&self, team: TeamId) -> Vec<UserId> {
+        let teams = shangji_core::visibility::subtree(&self.org.teams, team);
+        self.org
+            .users
+            .iter()
+            .filter(|(_, t)| t.is_some_and(|t| teams.contains(&t)))
+            .map(|(u, _)| *u)
+            .collect()
+    }
+}
+
 impl Db {
+    /// The current directory: the cached one while its version holds (one small query),
+    /// otherwise read afresh.
+    pub async fn directory(&self) -> Result<Arc<Directory>, StoreError> {
+        let version: i64 = on_pool!(self, p => {
+            sqlx::query_scalar("SELECT version FROM directory_version WHERE id = 1").fetch_one(p).await?
+        });
+        let cached = self
+            .shared
+            .directory
+            .lock()
+            .expect("directory cache")
+            .clone();
+        if let Some(d) = cached.filter(|d| d.version == version) {
+            return Ok(d);
+        }
+        // Read after the version: what is read is at least as new as `version`.
+        let teams = self.teams().await?;
+        let users = on_pool!(self, p => {
+            let rows = sqlx::query("SELECT id, team_id FROM users ORDER BY id").fetch_all(p).await?;
+            rows.iter()
+                .map(|r| Ok((r.i64("id")?, r.opt_i64("team_id")?)))
+                .collect::<Result<Vec<_>, StoreError>>()?
+        });
+        let pipelines = self.pipelines().await?;
+        let fresh = Arc::new(Directory {
+            version,
+            org: Org { teams, users },
+            pipelines,
+        });
+        let mut cache = self.shared.directory.lock().expect("directory cache");
+        if cache.as_ref().is_none_or(|d| d.version <= version) {
+            *cache = Some(fresh.clone());
+        }
+        Ok(fresh)
+    }
+
     pub async fn teams(&self) -> Result<Vec<Team>, StoreError> {
         on_pool!(self, p => {
             let rows = sqlx::query("SELECT * FROM teams ORDER BY id").fetch_all(p).await?;
@@ -296,6 +363,7 @@ impl Db {
         stages: &[StageTemplate],
         now: OffsetDateTime,
     ) -> Result<Pipeline, StoreError> {
+        let writer = self.writer().await;
         let id = on_pool!(self, p => {
             let mut tx = p.begin().await?;
             let id: i64 = sqlx::query_scalar(
@@ -327,6 +395,7 @@ impl Db {
             tx.commit().await?;
             id
         });
+        drop(writer);
         self.pipeline(id).await?.ok_or(StoreError::NotFound)
     }
 

@@ -21,6 +21,8 @@ pub enum FilterKind {
     Id,
     Text,
     Bool,
+    /// Text that must be one of these values.
+    OneOf(&'static [&'static str]),
 }
 
 /// A record kind stored in its own table.
@@ -49,8 +51,9 @@ pub trait Entity: Sized + Send + Unpin + 'static {
     }
 }
 
-/// `col` is the actor or a user on one of the scope's teams. The one translation of a
-/// [`Scope`] into SQL; every record kind builds on it.
+/// `col` is the actor or a user on one of the scope's teams (a literal list of user ids, so
+/// that the database can use an owner index). The one translation of a [`Scope`] into SQL;
+/// every record kind builds on it.
 pub fn owner_in_scope(col: &str, scope: &Scope, sql: &mut Sql) {
     match scope {
         Scope::All => {
@@ -59,12 +62,9 @@ pub fn owner_in_scope(col: &str, scope: &Scope, sql: &mut Sql) {
         Scope::Own { user_id } => {
             sql.push(&format!("{col} = ")).bind(*user_id);
         }
-        Scope::Teams { user_id, teams } => {
-            sql.push(&format!("({col} = ")).bind(*user_id);
-            sql.push(&format!(
-                " OR {col} IN (SELECT u.id FROM users u WHERE u.team_id IN "
-            ));
-            sql.bind_list(teams).push("))");
+        Scope::Teams { members, .. } => {
+            sql.push(&format!("{col} IN "));
+            sql.bind_list(members);
         }
     }
 }
@@ -87,8 +87,8 @@ impl Entity for Account {
     const FILTERS: &'static [(&'static str, FilterKind)] = &[
         ("region", FilterKind::Text),
         ("industry", FilterKind::Text),
-        ("size", FilterKind::Text),
-        ("source", FilterKind::Text),
+        ("size", FilterKind::OneOf(AccountSize::NAMES)),
+        ("source", FilterKind::OneOf(Source::NAMES)),
         ("credit_code", FilterKind::Text),
     ];
     const OWNER: &'static str = "owner_id";
@@ -160,7 +160,7 @@ impl Entity for Contact {
     const SORT: &'static [&'static str] = &["name", "created_at", "updated_at"];
     const FILTERS: &'static [(&'static str, FilterKind)] = &[
         ("account_id", FilterKind::Id),
-        ("buying_role", FilterKind::Text),
+        ("buying_role", FilterKind::OneOf(BuyingRole::NAMES)),
         ("mobile", FilterKind::Text),
         ("email", FilterKind::Text),
     ];
@@ -230,8 +230,8 @@ impl Entity for Lead {
     const SEARCH: &'static [&'static str] = &["company_name", "contact_name", "mobile", "email"];
     const SORT: &'static [&'static str] = &["created_at", "updated_at", "company_name", "score"];
     const FILTERS: &'static [(&'static str, FilterKind)] = &[
-        ("status", FilterKind::Text),
-        ("source", FilterKind::Text),
+        ("status", FilterKind::OneOf(LeadStatus::NAMES)),
+        ("source", FilterKind::OneOf(Source::NAMES)),
         ("region", FilterKind::Text),
         ("industry", FilterKind::Text),
         ("mobile", FilterKind::Text),
@@ -317,10 +317,14 @@ impl Entity for Opportunity {
     const FILTERS: &'static [(&'static str, FilterKind)] = &[
         ("pipeline_id", FilterKind::Id),
         ("stage_id", FilterKind::Id),
+        ("status", FilterKind::OneOf(StageKind::NAMES)),
         ("account_id", FilterKind::Id),
-        ("grade", FilterKind::Text),
-        ("source", FilterKind::Text),
-        ("forecast_category", FilterKind::Text),
+        ("grade", FilterKind::OneOf(Grade::NAMES)),
+        ("source", FilterKind::OneOf(Source::NAMES)),
+        (
+            "forecast_category",
+            FilterKind::OneOf(ForecastCategory::NAMES),
+        ),
         ("currency", FilterKind::Text),
     ];
     const OWNER: &'static str = "owner_id";
@@ -334,6 +338,7 @@ impl Entity for Opportunity {
             primary_contact_id: r.opt_i64("primary_contact_id")?,
             pipeline_id: r.i64("pipeline_id")?,
             stage_id: r.i64("stage_id")?,
+            status: r.parse("status")?,
             amount: Money {
                 amount_minor: r.i64("amount_minor")?,
                 currency: r.text("currency")?,
@@ -366,6 +371,7 @@ impl Entity for Opportunity {
             ("primary_contact_id", self.primary_contact_id.into()),
             ("pipeline_id", self.pipeline_id.into()),
             ("stage_id", self.stage_id.into()),
+            ("status", self.status.as_str().into()),
             ("amount_minor", self.amount.amount_minor.into()),
             ("currency", self.amount.currency.clone().into()),
             ("close_date", self.close_date.into()),
@@ -401,7 +407,7 @@ impl Entity for Activity {
     const SEARCH: &'static [&'static str] = &["summary", "outcome", "next_step"];
     const SORT: &'static [&'static str] = &["occurred_at", "created_at", "updated_at"];
     const FILTERS: &'static [(&'static str, FilterKind)] = &[
-        ("kind", FilterKind::Text),
+        ("kind", FilterKind::OneOf(ActivityType::NAMES)),
         ("account_id", FilterKind::Id),
         ("contact_id", FilterKind::Id),
         ("opportunity_id", FilterKind::Id),
@@ -477,7 +483,7 @@ impl Entity for Task {
     const SORT: &'static [&'static str] = &["due_date", "created_at", "updated_at", "title"];
     const FILTERS: &'static [(&'static str, FilterKind)] = &[
         ("done", FilterKind::Bool),
-        ("record_kind", FilterKind::Text),
+        ("record_kind", FilterKind::OneOf(RecordKind::NAMES)),
         ("record_id", FilterKind::Id),
     ];
     const OWNER: &'static str = "assignee_id";

@@ -6,6 +6,9 @@ use shangji_core::opportunity::{self, MoveInput, OpportunityInput};
 use shangji_core::records::{apply_account, blank_account, AccountInput};
 use shangji_core::visibility::{scope, Actor};
 use shangji_core::{Field, Scope};
+use std::sync::Arc;
+
+use shangji_store::db::Pool;
 use shangji_store::{Access, Db, IdemKey, ListQuery, Save, StoreError};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -17,7 +20,7 @@ async fn test_db() -> Db {
         Ok(url) if !url.is_empty() => {
             let admin = Db::connect(&url).await.unwrap();
             let schema = format!("s_{}_{}", std::process::id(), rand::random::<u32>());
-            if let Db::Postgres(p) = &admin {
+            if let Pool::Postgres(p) = admin.pool() {
                 sqlx::query(&format!("CREATE SCHEMA {schema}"))
                     .execute(p)
                     .await
@@ -209,20 +212,58 @@ async fn every_store_method() {
     assert_eq!(pipeline.stages[2].name_zh, "方案报价");
     assert_eq!(db.pipelines().await.unwrap(), vec![pipeline.clone()]);
 
+    // The directory: read once, reused while nothing changes, re-read after any change to
+    // teams, users or pipelines.
+    let dir = db.directory().await.unwrap();
+    assert_eq!(dir.org.teams, teams);
+    assert_eq!(
+        dir.org.users,
+        vec![(rep, Some(east)), (other, Some(south)), (mgr, Some(east))]
+    );
+    assert_eq!(dir.pipelines, vec![pipeline.clone()]);
+    assert!(Arc::ptr_eq(&dir, &db.directory().await.unwrap()));
+    let west = db
+        .insert_team(
+            &Team {
+                id: 0,
+                name: "华西".into(),
+                parent_id: Some(root),
+                archived: false,
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    let after = db.directory().await.unwrap();
+    assert!(after.version > dir.version);
+    assert!(after.org.teams.iter().any(|t| t.id == west));
+    let mut moved = db.user(other).await.unwrap().unwrap();
+    moved.team_id = Some(west);
+    db.update_user(&moved).await.unwrap();
+    assert_eq!(
+        db.directory().await.unwrap().team_members(west),
+        vec![other]
+    );
+    moved.team_id = Some(south);
+    db.update_user(&moved).await.unwrap();
+    let dir = db.directory().await.unwrap();
+    assert_eq!(dir.team_members(south), vec![other]);
+    assert_eq!(dir.team_members(root), vec![rep, other, mgr]);
+
     // Records, scopes, events.
     let rep_actor = Actor {
         user_id: rep,
         role: Role::Rep,
         team_id: Some(east),
     };
-    let rep_scope = scope(&rep_actor, &teams);
+    let rep_scope = scope(&rep_actor, &dir.org);
     let mgr_scope = scope(
         &Actor {
             user_id: mgr,
             role: Role::Manager,
             team_id: Some(east),
         },
-        &teams,
+        &dir.org,
     );
     let other_scope = Scope::Own { user_id: other };
     let mut account = blank_account(rep, NOW);
@@ -372,12 +413,12 @@ async fn every_store_method() {
         .is_empty());
 
     // The history is append-only in the database itself.
-    let tamper = match &db {
-        Db::Sqlite(p) => sqlx::query("UPDATE opportunity_events SET kind = 'won'")
+    let tamper = match db.pool() {
+        Pool::Sqlite(p) => sqlx::query("UPDATE opportunity_events SET kind = 'won'")
             .execute(p)
             .await
             .map(|_| ()),
-        Db::Postgres(p) => sqlx::query("UPDATE opportunity_events SET kind = 'won'")
+        Pool::Postgres(p) => sqlx::query("UPDATE opportunity_events SET kind = 'won'")
             .execute(p)
             .await
             .map(|_| ()),
@@ -401,7 +442,7 @@ async fn every_store_method() {
         0
     );
     let q = ListQuery {
-        stage_kind: Some(StageKind::Won),
+        eq: vec![("status", "won".into())],
         ..Default::default()
     };
     assert_eq!(
@@ -409,7 +450,7 @@ async fn every_store_method() {
         0
     );
     let q = ListQuery {
-        team_ids: Some(vec![south]),
+        owner_ids: Some(dir.team_members(south)),
         ..Default::default()
     };
     assert_eq!(

@@ -68,5 +68,6 @@ pub async fn load(db: &Db, opportunities: usize, now: OffsetDateTime) -> Result<
     db.bulk_insert(&data.activities).await?;
     db.bulk_insert(&data.tasks).await?;
     db.reset_sequences().await?;
+    db.analyze().await?;
     Ok(())
 }

@@ -2,6 +2,8 @@
 //! JSON API, the pages, the command line and (later) the importer and the scheduler call
 //! these functions, so every rule is enforced on every path in.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use shangji_core::model::*;
@@ -9,7 +11,7 @@ use shangji_core::opportunity::{self, MoveInput, NewEvent, OpportunityEvent, Opp
 use shangji_core::records::{self, *};
 use shangji_core::visibility::{self, Actor, Scope};
 use shangji_core::{Field, FieldError};
-use shangji_store::{Access, Db, Entity, IdemKey, ListQuery, Page, Save, StoreError};
+use shangji_store::{Access, Db, Directory, Entity, IdemKey, ListQuery, Page, Save, StoreError};
 use time::OffsetDateTime;
 
 use crate::error::AppError;
@@ -19,20 +21,28 @@ use crate::error::AppError;
 pub struct Ctx {
     pub actor: Actor,
     pub scope: Scope,
+    /// Teams, users' teams and pipelines as of this request.
+    pub dir: Arc<Directory>,
+    /// Whole milliseconds, as stored, so that what an operation returns is what a later
+    /// read returns.
     pub now: OffsetDateTime,
 }
 
 impl Ctx {
     pub async fn for_user(db: &Db, user: &User, now: OffsetDateTime) -> Result<Ctx, AppError> {
-        let teams = db.teams().await?;
+        let dir = db.directory().await?;
         let actor = Actor {
             user_id: user.id,
             role: user.role,
             team_id: user.team_id,
         };
+        let now = now
+            .replace_nanosecond(now.millisecond() as u32 * 1_000_000)
+            .unwrap_or(now);
         Ok(Ctx {
-            scope: visibility::scope(&actor, &teams),
+            scope: visibility::scope(&actor, &dir.org),
             actor,
+            dir,
             now,
         })
     }
@@ -85,6 +95,8 @@ pub trait Resource: Entity + Clone + Serialize + Sync {
     /// Records this one links to, each of which the actor must be able to read:
     /// (field, kind, id).
     fn links(&self) -> Vec<(&'static str, RecordKind, i64)>;
+    /// The record as the store now holds it, after a save gave it `id` and `version`.
+    fn stored(self, id: i64, version: i64) -> Self;
 }
 
 /// A record kind whose create/update rules are one `apply` function of the core
@@ -112,6 +124,13 @@ macro_rules! resource {
             fn links(&self) -> Vec<(&'static str, RecordKind, i64)> {
                 let $s = self;
                 $links
+            }
+            fn stored(self, id: i64, version: i64) -> Self {
+                Self {
+                    id,
+                    version,
+                    ..self
+                }
             }
         }
     };
@@ -320,7 +339,7 @@ async fn check_owner(
             format!("user {owner} does not exist or is inactive"),
         ));
     };
-    if !ctx.scope.covers(Some(user.id), user.team_id) {
+    if !ctx.scope.covers(Some(user.id)) {
         return Err(AppError::invalid(
             field,
             "owner_out_of_scope",
@@ -375,16 +394,10 @@ async fn insert<T: Resource>(
         .save(&record, Save::Insert { idem: key.as_ref() }, events)
         .await
     {
-        Ok(id) => {
-            let record = db
-                .get::<T>(id, &Scope::All, Access::Read)
-                .await?
-                .ok_or(AppError::NotFound)?;
-            Ok(Created {
-                record,
-                replayed: false,
-            })
-        }
+        Ok(id) => Ok(Created {
+            record: record.stored(id, 1),
+            replayed: false,
+        }),
         Err(StoreError::Duplicate(_)) if idem.is_some() => {
             let idem = idem.expect("checked");
             replay(db, ctx, &idem)
@@ -468,13 +481,13 @@ pub async fn update<T: Record>(
         &[],
     )
     .await?;
-    get::<T>(db, ctx, id).await
+    Ok(record.stored(id, before.version() + 1))
 }
 
 /// Parses list parameters against a record kind's whitelist of filters and sort columns.
 pub fn list_query<E: Entity>(
     params: &[(String, String)],
-    teams: &[Team],
+    dir: &Directory,
 ) -> Result<ListQuery, AppError> {
     let mut q = ListQuery::default();
     let mut page: i64 = 1;
@@ -525,14 +538,14 @@ pub fn list_query<E: Entity>(
             "owner_id" => q.owner_id = Some(int(k, v)?),
             "team_id" => {
                 let team = int(k, v)?;
-                if !teams.iter().any(|t| t.id == team) {
+                if !dir.org.teams.iter().any(|t| t.id == team) {
                     return Err(AppError::invalid(
                         k,
                         "unknown_team",
                         format!("team {team} does not exist"),
                     ));
                 }
-                q.team_ids = Some(visibility::subtree(teams, team));
+                q.owner_ids = Some(dir.team_members(team));
             }
             "include_archived" => q.include_archived = v == "true" || v == "1",
             "updated_since" => {
@@ -542,12 +555,6 @@ pub fn list_query<E: Entity>(
                             bad(k, "expected an RFC 3339 time like 2026-03-31T08:00:00Z")
                         })?;
                 q.ranges.push(("updated_at", ">=", t.into()));
-            }
-            "status" if E::TABLE == "opportunities" => {
-                q.stage_kind = Some(
-                    v.parse()
-                        .map_err(|_| bad(k, "expected open, won or lost"))?,
-                );
             }
             _ => {
                 if let Some((prefix, col)) = E::DATE_RANGE {
@@ -571,6 +578,13 @@ pub fn list_query<E: Entity>(
                     shangji_store::FilterKind::Id => int(k, v)?.into(),
                     shangji_store::FilterKind::Bool => (v == "true" || v == "1").into(),
                     shangji_store::FilterKind::Text => v.trim().to_string().into(),
+                    shangji_store::FilterKind::OneOf(names) => {
+                        let v = v.trim();
+                        if !names.contains(&v) {
+                            return Err(bad(k, &format!("expected one of {}", names.join(", "))));
+                        }
+                        v.to_string().into()
+                    }
                 };
                 q.eq.push((col, arg));
             }
@@ -585,18 +599,17 @@ pub async fn list<T: Resource>(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Page<T>, AppError> {
-    let teams = db.teams().await?;
-    let q = list_query::<T>(params, &teams)?;
+    let q = list_query::<T>(params, &ctx.dir)?;
     Ok(db.list::<T>(&ctx.scope, &q).await?)
 }
 
 // ---- Opportunities: every change goes through the core and writes its events. ----
 
-async fn pipeline_for(db: &Db, id: Option<PipelineId>) -> Result<Pipeline, AppError> {
-    let pipelines = db.pipelines().await?;
+fn pipeline_for(ctx: &Ctx, id: Option<PipelineId>) -> Result<&Pipeline, AppError> {
+    let pipelines = &ctx.dir.pipelines;
     let found = match id {
-        Some(id) => pipelines.into_iter().find(|p| p.id == id && !p.archived),
-        None => pipelines.into_iter().find(|p| p.is_default && !p.archived),
+        Some(id) => pipelines.iter().find(|p| p.id == id && !p.archived),
+        None => pipelines.iter().find(|p| p.is_default && !p.archived),
     };
     found.ok_or_else(|| match id {
         Some(id) => AppError::invalid(
@@ -623,8 +636,8 @@ pub async fn create_opportunity(
         Field::Value(id) => Some(id),
         _ => None,
     };
-    let pipeline = pipeline_for(db, pipeline_id).await?;
-    let (opp, events) = opportunity::create(input, &pipeline, &ctx.actor, ctx.now)?;
+    let pipeline = pipeline_for(ctx, pipeline_id)?;
+    let (opp, events) = opportunity::create(input, pipeline, &ctx.actor, ctx.now)?;
     check_owner(
         db,
         ctx,
@@ -646,8 +659,8 @@ pub async fn update_opportunity(
     let mut opp = for_update::<Opportunity>(db, ctx, id).await?;
     check_version(opp.version, input.version)?;
     let before = opp.clone();
-    let pipeline = pipeline_for(db, Some(opp.pipeline_id)).await?;
-    let events = opportunity::apply(&mut opp, input, &pipeline, &ctx.actor, ctx.now)?;
+    let pipeline = pipeline_for(ctx, Some(opp.pipeline_id))?;
+    let events = opportunity::apply(&mut opp, input, pipeline, &ctx.actor, ctx.now)?;
     check_owner(
         db,
         ctx,
@@ -673,7 +686,7 @@ pub async fn update_opportunity(
         &events,
     )
     .await?;
-    get::<Opportunity>(db, ctx, id).await
+    Ok(opp.stored(id, before.version + 1))
 }
 
 pub async fn move_opportunity(
@@ -685,11 +698,11 @@ pub async fn move_opportunity(
     let mut opp = for_update::<Opportunity>(db, ctx, id).await?;
     check_version(opp.version, input.version)?;
     let expected_version = opp.version;
-    let pipeline = pipeline_for(db, Some(opp.pipeline_id)).await?;
-    let events = opportunity::move_to(&mut opp, &pipeline, &input, &ctx.actor, ctx.now)?;
+    let pipeline = pipeline_for(ctx, Some(opp.pipeline_id))?;
+    let events = opportunity::move_to(&mut opp, pipeline, &input, &ctx.actor, ctx.now)?;
     db.save(&opp, Save::Update { expected_version }, &events)
         .await?;
-    get::<Opportunity>(db, ctx, id).await
+    Ok(opp.stored(id, expected_version + 1))
 }
 
 pub async fn opportunity_events(
@@ -888,13 +901,12 @@ pub async fn export_csv<T: Resource>(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Vec<u8>, AppError> {
-    let teams = db.teams().await?;
     let filters: Vec<(String, String)> = params
         .iter()
         .filter(|(k, _)| k != "page" && k != "per_page")
         .cloned()
         .collect();
-    let mut q = list_query::<T>(&filters, &teams)?;
+    let mut q = list_query::<T>(&filters, &ctx.dir)?;
     q.limit = 1000;
     let mut out = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
     let mut header: Option<Vec<String>> = None;

@@ -325,7 +325,7 @@ async fn home(
     let ctx = Ctx::for_user(&s.db, &user, s.now()).await?;
     let mine = |limit| ListQuery {
         owner_id: Some(user.id),
-        stage_kind: Some(StageKind::Open),
+        eq: vec![("status", StageKind::Open.as_str().into())],
         limit,
         ..Default::default()
     };
@@ -360,7 +360,7 @@ async fn home(
     };
     let tasks_due = s.db.list::<Task>(&ctx.scope, &tasks).await?.total;
     let recent_page = s.db.list::<Opportunity>(&ctx.scope, &mine(10)).await?;
-    let pipelines = s.db.pipelines().await?;
+    let pipelines = &ctx.dir.pipelines;
     let users = s.db.users().await?;
     let recent = recent_page
         .items

@@ -57,6 +57,18 @@ async fn crud_on_every_resource() {
         )
         .await;
     assert_eq!(task["assignee_id"], app.user_id("rep_sh"));
+    // What a create answers is what the store holds.
+    for (path, created) in [
+        ("opportunities", &opp),
+        ("contacts", &contact),
+        ("leads", &lead),
+        ("activities", &activity),
+        ("tasks", &task),
+    ] {
+        let url = format!("/api/v1/{path}/{}", created["id"]);
+        assert_eq!(&app.get(&url, "rep_sh").await.1, created, "{url}");
+    }
+    assert_eq!(opp["status"], "open");
 
     for (path, record, patch, field, want) in [
         (
@@ -108,6 +120,7 @@ async fn crud_on_every_resource() {
         assert_eq!(got["version"], 1, "{url}");
         let (s, updated) = app.patch(&url, "rep_sh", patch).await;
         assert_eq!(s, StatusCode::OK, "{url}: {updated}");
+        assert_eq!(app.get(&url, "rep_sh").await.1, updated, "{url}: as stored");
         assert_eq!(updated[field], want, "{url}");
         assert_eq!(updated["version"], 2, "{url}");
         let (s, list) = app.get(&format!("/api/v1/{path}"), "rep_sh").await;
@@ -280,6 +293,11 @@ async fn moves_write_history_and_close_and_reopen() {
             moved["forecast_category"].as_str()
         ),
         (Some(50), Some("best_case"))
+    );
+    assert_eq!(
+        app.get(&url, "rep_sh").await.1,
+        moved,
+        "a move answers the stored record"
     );
     let (_, moved) = app
         .post(
@@ -725,6 +743,22 @@ async fn bad_input_is_a_4xx_naming_the_field_and_writes_nothing() {
             StatusCode::BAD_REQUEST,
             "unknown_parameter",
             Some("colour"),
+        ),
+        (
+            Method::GET,
+            "/api/v1/opportunities?status=closed".into(),
+            String::new(),
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            Some("status"),
+        ),
+        (
+            Method::GET,
+            "/api/v1/leads?source=tv".into(),
+            String::new(),
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            Some("source"),
         ),
         (
             Method::GET,

@@ -35,7 +35,7 @@ pub async fn test_db() -> Db {
                 std::process::id(),
                 rand::random::<u64>() % 1_000_000_000
             );
-            if let Db::Postgres(p) = &admin {
+            if let shangji_store::db::Pool::Postgres(p) = admin.pool() {
                 sqlx::query(&format!("CREATE SCHEMA {schema}"))
                     .execute(p)
                     .await

@@ -57,6 +57,13 @@ pg_answers() {
   fi
 }
 
+# Each PostgreSQL test works in its own schema (t_… or s_…); drop those left by earlier runs.
+drop_test_schemas() {
+  command -v psql >/dev/null 2>&1 || return 0
+  psql "$1" -Atqc "select format('DROP SCHEMA %I CASCADE;', nspname) from pg_namespace where nspname ~ '^[ts]_[0-9]+_[0-9]+$'" |
+    PGOPTIONS="-c client_min_messages=warning" psql "$1" -q >/dev/null
+}
+
 section "cargo test --workspace (SQLite)"
 cargo test --workspace
 
@@ -70,7 +77,9 @@ if [[ -n ${SHANGJI_TEST_DATABASE_URL:-} ]] || pg_answers; then
       createdb -h 127.0.0.1 -U postgres test
     fi
   fi
+  drop_test_schemas "$pg_url"
   SHANGJI_TEST_DATABASE_URL=$pg_url cargo test --workspace
+  drop_test_schemas "$pg_url"
 else
   section "cargo test (PostgreSQL): SKIPPED"
   echo "nothing answers at 127.0.0.1:5432 and SHANGJI_TEST_DATABASE_URL is not set"

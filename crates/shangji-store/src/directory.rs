@@ -51,6 +51,19 @@ impl Directory {
     }
 }
 
+/// The directory version, as a column of the sign-in queries (which so cost no extra query).
+const DIRECTORY_VERSION: &str =
+    "(SELECT version FROM directory_version WHERE id = 1) AS directory_version";
+
+/// A signed-in user: by session (with its CSRF token) or by API token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Authenticated {
+    pub user: User,
+    pub csrf: Option<String>,
+    /// The directory version when the user was read.
+    pub directory_version: i64,
+}
+
 impl Db {
     /// The current directory: the cached one while its version holds (one small query),
     /// otherwise read afresh.
@@ -58,6 +71,12 @@ impl Db {
         let version: i64 = on_pool!(self, p => {
             sqlx::query_scalar("SELECT version FROM directory_version WHERE id = 1").fetch_one(p).await?
         });
+        self.directory_at(version).await
+    }
+
+    /// The directory at `version` (just read from the database), from the cache when it
+    /// holds that version.
+    pub async fn directory_at(&self, version: i64) -> Result<Arc<Directory>, StoreError> {
         let cached = self
             .shared
             .directory
@@ -260,10 +279,10 @@ impl Db {
         &self,
         token_hash: &str,
         now: OffsetDateTime,
-    ) -> Result<Option<(User, String)>, StoreError> {
-        let mut sql = Sql::new(
-            "SELECT u.*, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ",
-        );
+    ) -> Result<Option<Authenticated>, StoreError> {
+        let mut sql = Sql::new(&format!(
+            "SELECT u.*, s.csrf_token, {DIRECTORY_VERSION} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = "
+        ));
         sql.bind(token_hash)
             .push(" AND s.expires_at > ")
             .bind(now)
@@ -271,7 +290,11 @@ impl Db {
             .bind(true);
         on_pool!(self, p => {
             let row = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_optional(p).await?;
-            row.as_ref().map(|r| Ok((user_from_row(r)?, r.text("csrf_token")?))).transpose()
+            row.as_ref().map(|r| Ok(Authenticated {
+                user: user_from_row(r)?,
+                csrf: Some(r.text("csrf_token")?),
+                directory_version: r.i64("directory_version")?,
+            })).transpose()
         })
     }
 
@@ -342,16 +365,23 @@ impl Db {
     }
 
     /// The active user holding a live (not revoked) token.
-    pub async fn user_by_token(&self, token_hash: &str) -> Result<Option<User>, StoreError> {
-        let mut sql = Sql::new(
-            "SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ",
-        );
+    pub async fn user_by_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<Authenticated>, StoreError> {
+        let mut sql = Sql::new(&format!(
+            "SELECT u.*, {DIRECTORY_VERSION} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = "
+        ));
         sql.bind(token_hash)
             .push(" AND t.revoked_at IS NULL AND u.active = ")
             .bind(true);
         on_pool!(self, p => {
             let row = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_optional(p).await?;
-            row.as_ref().map(user_from_row).transpose()
+            row.as_ref().map(|r| Ok(Authenticated {
+                user: user_from_row(r)?,
+                csrf: None,
+                directory_version: r.i64("directory_version")?,
+            })).transpose()
         })
     }
 

@@ -9,6 +9,6 @@ pub mod error;
 
 pub use crud::{IdemKey, IdemRecord, ListQuery, Page, Save};
 pub use db::{Arg, Db};
-pub use directory::{ApiToken, Directory};
+pub use directory::{ApiToken, Authenticated, Directory};
 pub use entity::{Access, Entity, FilterKind};
 pub use error::StoreError;

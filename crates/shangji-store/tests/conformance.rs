@@ -174,9 +174,13 @@ async fn every_store_method() {
     db.insert_session("s1", rep, "csrf1", NOW, NOW + Duration::days(1))
         .await
         .unwrap();
+    let version = db.directory().await.unwrap().version;
     assert_eq!(
-        db.session("s1", NOW).await.unwrap().map(|(u, c)| (u.id, c)),
-        Some((rep, "csrf1".into()))
+        db.session("s1", NOW)
+            .await
+            .unwrap()
+            .map(|a| (a.user.id, a.csrf, a.directory_version)),
+        Some((rep, Some("csrf1".into()), version))
     );
     assert!(db
         .session("s1", NOW + Duration::days(2))
@@ -185,6 +189,7 @@ async fn every_store_method() {
         .is_none());
     db.set_password(rep, "hash-b").await.unwrap();
     assert!(db.session("s1", NOW).await.unwrap().is_none());
+    assert!(db.directory().await.unwrap().version > version);
     db.insert_session("s2", rep, "csrf2", NOW, NOW + Duration::days(1))
         .await
         .unwrap();
@@ -194,8 +199,12 @@ async fn every_store_method() {
     // Tokens.
     let t = db.insert_token(rep, "sync", "digest-1", NOW).await.unwrap();
     assert_eq!(
-        db.user_by_token("digest-1").await.unwrap().map(|u| u.id),
-        Some(rep)
+        db.user_by_token("digest-1").await.unwrap().map(|a| (
+            a.user.id,
+            a.csrf,
+            a.directory_version
+        )),
+        Some((rep, None, db.directory().await.unwrap().version))
     );
     assert!(
         db.revoke_token(other, t, NOW).await.is_err(),

@@ -14,6 +14,7 @@ use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use shangji_core::model::User;
+use shangji_store::Authenticated;
 
 use crate::error::AppError;
 use crate::ops::Ctx;
@@ -51,7 +52,7 @@ pub struct Caller {
 pub async fn session_user(
     state: &AppState,
     jar: &CookieJar,
-) -> Result<Option<(User, String)>, AppError> {
+) -> Result<Option<Authenticated>, AppError> {
     let Some(cookie) = jar.get(SESSION_COOKIE) else {
         return Ok(None);
     };
@@ -75,34 +76,34 @@ impl FromRequestParts<AppState> for Caller {
                 .ok()
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .ok_or(AppError::Unauthorized)?;
-            let user = state
+            let who = state
                 .db
                 .user_by_token(&digest(token.trim()))
                 .await?
                 .ok_or(AppError::Unauthorized)?;
-            let ctx = Ctx::for_user(&state.db, &user, now).await?;
+            let ctx = Ctx::for_user(&state.db, &who, now).await?;
             return Ok(Caller {
-                user,
+                user: who.user,
                 ctx,
                 csrf: None,
             });
         }
         let jar = CookieJar::from_headers(&parts.headers);
-        let (user, csrf) = session_user(state, &jar)
+        let who = session_user(state, &jar)
             .await?
             .ok_or(AppError::Unauthorized)?;
         // A browser session may change things only with its CSRF token.
         if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
             let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-            if sent != Some(csrf.as_str()) {
+            if sent.is_none() || sent != who.csrf.as_deref() {
                 return Err(AppError::Forbidden("csrf_token_invalid"));
             }
         }
-        let ctx = Ctx::for_user(&state.db, &user, now).await?;
+        let ctx = Ctx::for_user(&state.db, &who, now).await?;
         Ok(Caller {
-            user,
+            user: who.user,
             ctx,
-            csrf: Some(csrf),
+            csrf: who.csrf,
         })
     }
 }

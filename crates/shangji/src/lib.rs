@@ -14,17 +14,33 @@ pub mod ops;
 pub mod pages;
 pub mod state;
 
+use axum::http::{header, HeaderValue};
 use axum::Router;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use state::AppState;
 
+/// Headers on every response unless a handler set its own: customer data is not cached
+/// by browsers or proxies, not framed by other sites, not sniffed as another type.
+const RESPONSE_HEADERS: &[(header::HeaderName, &str)] = &[
+    (header::CACHE_CONTROL, "no-store"),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::REFERRER_POLICY, "same-origin"),
+];
+
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .nest("/api/v1", api::router())
         .merge(pages::router())
-        .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY));
+    for (name, value) in RESPONSE_HEADERS {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            name.clone(),
+            HeaderValue::from_static(value),
+        ));
+    }
+    router.layer(TraceLayer::new_for_http()).with_state(state)
 }

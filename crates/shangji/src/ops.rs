@@ -11,7 +11,9 @@ use shangji_core::opportunity::{self, MoveInput, NewEvent, OpportunityEvent, Opp
 use shangji_core::records::{self, *};
 use shangji_core::visibility::{self, Actor, Scope};
 use shangji_core::{Field, FieldError};
-use shangji_store::{Access, Db, Directory, Entity, IdemKey, ListQuery, Page, Save, StoreError};
+use shangji_store::{
+    Access, Authenticated, Db, Directory, Entity, IdemKey, ListQuery, Page, Save, StoreError,
+};
 use time::OffsetDateTime;
 
 use crate::error::AppError;
@@ -29,8 +31,14 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub async fn for_user(db: &Db, user: &User, now: OffsetDateTime) -> Result<Ctx, AppError> {
-        let dir = db.directory().await?;
+    /// The context of a signed-in user, with the directory as of their sign-in query.
+    pub async fn for_user(
+        db: &Db,
+        who: &Authenticated,
+        now: OffsetDateTime,
+    ) -> Result<Ctx, AppError> {
+        let dir = db.directory_at(who.directory_version).await?;
+        let user = &who.user;
         let actor = Actor {
             user_id: user.id,
             role: user.role,

@@ -10,7 +10,7 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 use shangji_core::model::{Language, Opportunity, Role, StageKind, Task, User};
-use shangji_store::ListQuery;
+use shangji_store::{Authenticated, ListQuery};
 use time::Duration;
 
 use crate::auth::{self, session_user, SESSION_COOKIE, SESSION_DAYS};
@@ -34,6 +34,16 @@ fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
         _ => "/".to_string(),
+    }
+}
+
+/// The sign-in page's own address, keeping where to go afterwards (so that switching the
+/// language there does not lose it).
+fn login_here(next: &str) -> String {
+    if next == "/" {
+        "/login".into()
+    } else {
+        format!("/login?next={}", urlencode(next))
     }
 }
 
@@ -94,11 +104,12 @@ async fn login_page(
     Query(q): Query<NextQuery>,
 ) -> Response {
     let (jar, csrf) = form_csrf(jar, &s);
+    let next = safe_next(q.next.as_deref());
     let page = LoginPage {
         tr: Tr::new(i18n::choose(None, &headers)),
         csrf,
-        here: "/login".into(),
-        next: safe_next(q.next.as_deref()),
+        here: login_here(&next),
+        next,
         login: String::new(),
         error: None,
     };
@@ -134,11 +145,12 @@ async fn login_submit(
     let (jar, csrf) = form_csrf(jar, &s);
     let tr = Tr::new(i18n::choose(None, &headers));
     let again = |jar: CookieJar, error: &'static str, status: StatusCode| {
+        let next = safe_next(form.next.as_deref());
         let page = LoginPage {
             tr,
             csrf: csrf.clone(),
-            here: "/login".into(),
-            next: safe_next(form.next.as_deref()),
+            here: login_here(&next),
+            next,
             login: form.login.clone(),
             error: Some(error),
         };
@@ -200,8 +212,8 @@ async fn logout(
     jar: CookieJar,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, AppError> {
-    if let Some((_, csrf)) = session_user(&s, &jar).await? {
-        if csrf != form.csrf {
+    if let Some(who) = session_user(&s, &jar).await? {
+        if who.csrf.as_deref() != Some(form.csrf.as_str()) {
             return Err(AppError::Forbidden("csrf_token_invalid"));
         }
         if let Some(c) = jar.get(SESSION_COOKIE) {
@@ -234,13 +246,13 @@ async fn switch_language(
     let session = session_user(&s, &jar).await?;
     let form_token = jar.get(FORM_CSRF_COOKIE).map(|c| c.value().to_string());
     let valid = match &session {
-        Some((_, csrf)) => *csrf == form.csrf,
+        Some(who) => who.csrf.as_deref() == Some(form.csrf.as_str()),
         None => form_token.as_deref() == Some(form.csrf.as_str()) && !form.csrf.is_empty(),
     };
     if !valid {
         return Err(AppError::Forbidden("csrf_token_invalid"));
     }
-    if let Some((mut user, _)) = session {
+    if let Some(Authenticated { mut user, .. }) = session {
         user.language = Some(lang);
         s.db.update_user(&user).await?;
     }
@@ -290,7 +302,7 @@ async fn signed_in(
     s: &AppState,
     jar: &CookieJar,
     path: &str,
-) -> Result<Result<(User, String), Response>, AppError> {
+) -> Result<Result<Authenticated, Response>, AppError> {
     match session_user(s, jar).await? {
         Some(found) => Ok(Ok(found)),
         None => Ok(Err(Redirect::to(&format!(
@@ -317,12 +329,13 @@ async fn home(
     jar: CookieJar,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let (user, csrf) = match signed_in(&s, &jar, "/").await? {
+    let who = match signed_in(&s, &jar, "/").await? {
         Ok(found) => found,
         Err(redirect) => return Ok(redirect),
     };
+    let ctx = Ctx::for_user(&s.db, &who, s.now()).await?;
+    let (user, csrf) = (who.user, who.csrf.unwrap_or_default());
     let tr = Tr::new(i18n::choose(user.language, &headers));
-    let ctx = Ctx::for_user(&s.db, &user, s.now()).await?;
     let mine = |limit| ListQuery {
         owner_id: Some(user.id),
         eq: vec![("status", StageKind::Open.as_str().into())],
@@ -400,7 +413,10 @@ async fn home(
 
 async fn stylesheet() -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
         include_str!("../static/app.css"),
     )
 }

@@ -11,6 +11,7 @@ use tower::ServiceExt;
 
 struct Resp {
     status: StatusCode,
+    headers: axum::http::HeaderMap,
     location: Option<String>,
     cookies: Vec<String>,
     body: String,
@@ -44,6 +45,7 @@ async fn send(
         .await
         .unwrap();
     let status = resp.status();
+    let headers = resp.headers().clone();
     let location = resp
         .headers()
         .get(header::LOCATION)
@@ -63,6 +65,7 @@ async fn send(
     .unwrap();
     Resp {
         status,
+        headers,
         location,
         cookies,
         body,
@@ -154,6 +157,18 @@ async fn sign_in_reach_home_and_sign_out() {
     let r = send(&app, "GET", "/", &jar, None, None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("你好，王磊"), "{}", r.body);
+    // Pages with customer data are neither cached nor framed.
+    for (name, want) in [
+        ("cache-control", "no-store"),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+    ] {
+        assert_eq!(
+            r.headers.get(name).and_then(|v| v.to_str().ok()),
+            Some(want),
+            "{name}"
+        );
+    }
     assert!(
         r.body.contains("id=\"open-count\">0<"),
         "another rep's deal is not counted"
@@ -271,6 +286,15 @@ async fn language_follows_browser_then_choice() {
     )
     .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // Switching the language on the sign-in page keeps where the user was going.
+    let r = send(&app, "GET", "/login?next=/opportunities", &[], None, None).await;
+    assert!(
+        r.body
+            .contains("name=\"next\" value=\"/login?next=/opportunities\""),
+        "{}",
+        r.body
+    );
 
     // Signed in, the choice is saved on the user.
     let form = format!("login=wang.lei&password=sales1234&csrf={csrf}");

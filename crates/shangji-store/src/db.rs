@@ -127,6 +127,9 @@ impl Db {
             // Keeps the planner's statistics current as data grows.
             .optimize_on_close(true, Some(400));
         let pool = SqlitePoolOptions::new()
+            // A connection to a local file does not go stale; testing it before each use
+            // would cost a hand-over to its thread per query.
+            .test_before_acquire(false)
             // An in-memory database lives in one connection.
             .max_connections(if memory { 1 } else { 8 })
             .min_connections(if memory { 1 } else { 0 })

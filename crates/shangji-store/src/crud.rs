@@ -11,6 +11,7 @@ use crate::db::{bind_all, Arg, Db, Pool, RowExt, Sql};
 use crate::entity::{event_from_row, owner_in_scope, Access, Entity};
 use crate::error::StoreError;
 use crate::on_pool;
+use crate::writer::NewRecord;
 
 /// Filters, order and page of a list. Column names come from the entity's whitelists.
 #[derive(Debug, Clone)]
@@ -124,31 +125,46 @@ fn list_filters<E: Entity>(sql: &mut Sql, scope: &Scope, query: &ListQuery) {
     }
 }
 
-fn insert_sql(table: &str, id: Option<i64>, cols: &[(&'static str, Arg)], version: i64) -> Sql {
-    let mut sql = Sql::new(&format!("INSERT INTO {table} ("));
+/// Appends `INSERT … RETURNING id` of a new record (version 1).
+pub(crate) fn push_insert(sql: &mut Sql, table: &str, cols: &[(&'static str, Arg)]) {
     let names: Vec<&str> = cols.iter().map(|(c, _)| *c).collect();
-    if id.is_some() {
-        sql.push("id, ");
-    }
-    sql.push(&names.join(", ")).push(", version) VALUES (");
-    if let Some(id) = id {
-        sql.bind(id).push(", ");
-    }
+    sql.push(&format!(
+        "INSERT INTO {table} ({}, version) VALUES (",
+        names.join(", ")
+    ));
     for (_, v) in cols {
         sql.bind(v.clone()).push(", ");
     }
-    sql.bind(version).push(") RETURNING id");
-    sql
+    sql.bind(1i64).push(") RETURNING id");
 }
 
-/// One statement inserting all of an opportunity's new events.
-fn events_insert_sql(opportunity_id: i64, events: &[NewEvent]) -> Sql {
-    let mut sql = Sql::new(
-        "INSERT INTO opportunity_events (opportunity_id, kind, actor_id, at, from_stage_id, to_stage_id, old_value, new_value) VALUES ",
+/// Which opportunity new events belong to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum EventsOf {
+    Id(i64),
+    /// The row the previous statement inserted (SQLite), read once before the events.
+    LastInserted,
+}
+
+/// Appends one statement inserting all of an opportunity's new events.
+pub(crate) fn push_events_insert(sql: &mut Sql, of: EventsOf, events: &[NewEvent]) {
+    if let EventsOf::LastInserted = of {
+        sql.push("WITH o(id) AS MATERIALIZED (SELECT last_insert_rowid()) ");
+    }
+    sql.push(
+        "INSERT INTO opportunity_events (opportunity_id, kind, actor_id, at, from_stage_id, to_stage_id, old_value, new_value) SELECT ",
     );
+    match of {
+        EventsOf::Id(id) => sql.bind(id),
+        EventsOf::LastInserted => sql.push("o.id"),
+    };
+    sql.push(", v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7 FROM ");
+    if let EventsOf::LastInserted = of {
+        sql.push("o, ");
+    }
+    sql.push("(VALUES ");
     for (i, e) in events.iter().enumerate() {
         sql.push(if i == 0 { "(" } else { ", (" });
-        sql.bind(opportunity_id).push(", ");
         sql.bind(e.kind.as_str()).push(", ");
         sql.bind(e.actor_id).push(", ");
         sql.bind(e.at).push(", ");
@@ -159,7 +175,7 @@ fn events_insert_sql(opportunity_id: i64, events: &[NewEvent]) -> Sql {
         sql.bind(e.new_value.as_ref().map(|v| v.to_string()))
             .push(")");
     }
-    sql
+    sql.push(") AS v");
 }
 
 /// Parameters per statement when bulk loading.
@@ -233,12 +249,22 @@ impl Db {
         events: &[NewEvent],
     ) -> Result<i64, StoreError> {
         let cols = rec.columns();
+        if let (Some(inserts), Save::Insert { idem: None }) = (&self.shared.inserts, how) {
+            return inserts
+                .insert(NewRecord {
+                    table: E::TABLE,
+                    cols,
+                    events: events.to_vec(),
+                })
+                .await;
+        }
         let _writer = self.writer().await;
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
             let id = match how {
                 Save::Insert { idem } => {
-                    let sql = insert_sql(E::TABLE, None, &cols, 1);
+                    let mut sql = Sql::new("");
+                    push_insert(&mut sql, E::TABLE, &cols);
                     let id: i64 = bind_all!(sqlx::query_scalar(&sql.text), &sql.args).fetch_one(&mut *tx).await?;
                     if let Some(k) = idem {
                         let mut sql = Sql::new(
@@ -274,7 +300,8 @@ impl Db {
                 }
             };
             if !events.is_empty() {
-                let sql = events_insert_sql(id, events);
+                let mut sql = Sql::new("");
+                push_events_insert(&mut sql, EventsOf::Id(id), events);
                 bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
             }
             tx.commit().await?;

@@ -31,7 +31,9 @@ pub enum Pool {
 pub(crate) struct Shared {
     /// SQLite allows one writer at a time. Writers queue here instead of in SQLite's busy
     /// handler, which sleeps in steps of milliseconds.
-    pub(crate) writer: tokio::sync::Mutex<()>,
+    pub(crate) writer: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite: the group-commit queue for new records (see `writer.rs`).
+    pub(crate) inserts: Option<crate::writer::Inserts>,
     /// The last directory read, reused while its version is current.
     pub(crate) directory: std::sync::Mutex<Option<Arc<crate::directory::Directory>>>,
 }
@@ -53,9 +55,16 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 
 impl Db {
     fn new(pool: Pool) -> Db {
+        let mut shared = Shared::default();
+        if let Pool::Sqlite(p) = &pool {
+            shared.inserts = Some(crate::writer::Inserts::start(
+                p.clone(),
+                shared.writer.clone(),
+            ));
+        }
         Db {
             pool,
-            shared: Arc::default(),
+            shared: Arc::new(shared),
         }
     }
 

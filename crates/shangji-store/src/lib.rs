@@ -6,6 +6,7 @@ pub mod db;
 pub mod directory;
 pub mod entity;
 pub mod error;
+mod writer;
 
 pub use crud::{IdemKey, IdemRecord, ListQuery, Page, Save};
 pub use db::{Arg, Db};

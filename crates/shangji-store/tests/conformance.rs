@@ -2,7 +2,7 @@
 //! fresh schema) when `SHANGJI_TEST_DATABASE_URL` is set.
 
 use shangji_core::model::*;
-use shangji_core::opportunity::{self, MoveInput, OpportunityInput};
+use shangji_core::opportunity::{self, EventKind, MoveInput, OpportunityInput};
 use shangji_core::records::{apply_account, blank_account, AccountInput};
 use shangji_core::visibility::{scope, Actor};
 use shangji_core::{Field, Scope};
@@ -513,4 +513,84 @@ async fn every_store_method() {
         .unwrap();
     assert_eq!((page.items.len(), page.total), (50, 702));
     db.close().await;
+}
+
+/// Many creates at once (on SQLite they are committed together): each gets its own id and
+/// its own events, and a create naming a missing account fails alone, leaving no trace.
+#[tokio::test]
+async fn concurrent_creates_each_get_their_own_answer() {
+    let db = test_db().await;
+    let rep = db
+        .insert_user(&user("rep.c", Role::Rep, None), None)
+        .await
+        .unwrap();
+    let (name, stages) = default_b2b_pipeline();
+    let pipeline = Arc::new(db.insert_pipeline(name, true, &stages, NOW).await.unwrap());
+    let actor = Actor {
+        user_id: rep,
+        role: Role::Rep,
+        team_id: None,
+    };
+    let mut account = blank_account(rep, NOW);
+    apply_account(
+        &mut account,
+        AccountInput {
+            name: Field::Value("并发客户".into()),
+            ..Default::default()
+        },
+        true,
+    )
+    .unwrap();
+    let account_id = db
+        .save(&account, Save::Insert { idem: None }, &[])
+        .await
+        .unwrap();
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..40i64 {
+        let (db, pipeline, actor) = (db.clone(), pipeline.clone(), actor.clone());
+        // Every fifth names an account that does not exist.
+        let account = if i % 5 == 4 { 999_999 } else { account_id };
+        tasks.spawn(async move {
+            let input: OpportunityInput = serde_json::from_value(serde_json::json!({
+                "title": format!("并发商机{i}"), "account_id": account, "amount_minor": i * 100
+            }))
+            .unwrap();
+            let (opp, events) = opportunity::create(input, &pipeline, &actor, NOW).unwrap();
+            (i, db.save(&opp, Save::Insert { idem: None }, &events).await)
+        });
+    }
+    let mut ids = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        let (i, saved) = done.unwrap();
+        if i % 5 == 4 {
+            assert!(
+                matches!(saved, Err(StoreError::BrokenReference(_))),
+                "{i}: {saved:?}"
+            );
+            continue;
+        }
+        let id = saved.unwrap_or_else(|e| panic!("{i}: {e}"));
+        let stored = db
+            .get::<Opportunity>(id, &Scope::All, Access::Read)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (stored.title, stored.amount.amount_minor),
+            (format!("并发商机{i}"), i * 100)
+        );
+        let events = db.events(id).await.unwrap();
+        assert_eq!(events.len(), 1, "{i}");
+        assert_eq!(
+            (events[0].opportunity_id, events[0].kind),
+            (id, EventKind::Created)
+        );
+        ids.push(id);
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 32);
+    assert_eq!(db.count("opportunities").await.unwrap(), 32);
+    assert_eq!(db.count("opportunity_events").await.unwrap(), 32);
 }

@@ -439,9 +439,13 @@ impl Db {
         })
     }
 
-    /// Refreshes the statistics the query planner chooses indexes by (after a bulk load).
+    /// Refreshes the statistics the query planner chooses indexes by, after a bulk load; on
+    /// PostgreSQL also the visibility map, without which index-only scans read the table.
     pub async fn analyze(&self) -> Result<(), StoreError> {
-        on_pool!(self, p => sqlx::query("ANALYZE").execute(p).await.map(|_| ())?);
+        match self.pool() {
+            Pool::Sqlite(p) => sqlx::query("ANALYZE").execute(p).await.map(|_| ())?,
+            Pool::Postgres(p) => sqlx::query("VACUUM ANALYZE").execute(p).await.map(|_| ())?,
+        }
         Ok(())
     }
 

@@ -142,24 +142,21 @@ pub(crate) fn push_insert(sql: &mut Sql, table: &str, cols: &[(&'static str, Arg
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum EventsOf {
     Id(i64),
-    /// The row the previous statement inserted (SQLite), read once before the events.
-    LastInserted,
+    /// The `id` of a common table expression `o` the caller has put before the statement.
+    CteO,
 }
 
 /// Appends one statement inserting all of an opportunity's new events.
 pub(crate) fn push_events_insert(sql: &mut Sql, of: EventsOf, events: &[NewEvent]) {
-    if let EventsOf::LastInserted = of {
-        sql.push("WITH o(id) AS MATERIALIZED (SELECT last_insert_rowid()) ");
-    }
     sql.push(
         "INSERT INTO opportunity_events (opportunity_id, kind, actor_id, at, from_stage_id, to_stage_id, old_value, new_value) SELECT ",
     );
     match of {
         EventsOf::Id(id) => sql.bind(id),
-        EventsOf::LastInserted => sql.push("o.id"),
+        EventsOf::CteO => sql.push("o.id"),
     };
     sql.push(", v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7 FROM ");
-    if let EventsOf::LastInserted = of {
+    if let EventsOf::CteO = of {
         sql.push("o, ");
     }
     sql.push("(VALUES ");
@@ -257,6 +254,20 @@ impl Db {
                     events: events.to_vec(),
                 })
                 .await;
+        }
+        if let (Pool::Postgres(p), Save::Insert { idem: None }) = (self.pool(), how) {
+            // One statement, atomic by itself: the record, then its events.
+            let mut sql = Sql::new("WITH o AS (");
+            push_insert(&mut sql, E::TABLE, &cols);
+            if !events.is_empty() {
+                sql.push("), e AS (");
+                push_events_insert(&mut sql, EventsOf::CteO, events);
+            }
+            sql.push(") SELECT id FROM o");
+            let id: i64 = bind_all!(sqlx::query_scalar(&sql.text), &sql.args)
+                .fetch_one(p)
+                .await?;
+            return Ok(id);
         }
         let _writer = self.writer().await;
         on_pool!(self, p => {

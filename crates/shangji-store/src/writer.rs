@@ -90,7 +90,9 @@ async fn write(pool: &SqlitePool, records: &[NewRecord]) -> Result<Vec<i64>, Sto
         push_insert(&mut sql, r.table, &r.cols);
         sql.push("; ");
         if !r.events.is_empty() {
-            push_events_insert(&mut sql, EventsOf::LastInserted, &r.events);
+            // The new row's id, read once before the events are inserted.
+            sql.push("WITH o(id) AS MATERIALIZED (SELECT last_insert_rowid()) ");
+            push_events_insert(&mut sql, EventsOf::CteO, &r.events);
             sql.push("; ");
         }
     }

@@ -46,6 +46,18 @@ pub struct Org {
     pub users: Vec<(UserId, Option<TeamId>)>,
 }
 
+impl Org {
+    /// The users (active or not) on any team of the subtree rooted at `team`, by id.
+    pub fn members(&self, team: TeamId) -> Vec<UserId> {
+        let teams = subtree(&self.teams, team);
+        self.users
+            .iter()
+            .filter(|(_, t)| t.is_some_and(|t| teams.contains(&t)))
+            .map(|(u, _)| *u)
+            .collect()
+    }
+}
+
 /// All team ids in the subtree rooted at `root` (including `root`), in breadth-first order.
 pub fn subtree(teams: &[Team], root: TeamId) -> Vec<TeamId> {
     let mut out = vec![root];
@@ -67,19 +79,13 @@ pub fn scope(actor: &Actor, org: &Org) -> Scope {
         user_id: actor.user_id,
     };
     let team_scope = |team: TeamId| {
-        let teams = subtree(&org.teams, team);
-        let mut members: Vec<UserId> = org
-            .users
-            .iter()
-            .filter(|(_, t)| t.is_some_and(|t| teams.contains(&t)))
-            .map(|(u, _)| *u)
-            .chain([actor.user_id])
-            .collect();
+        let mut members = org.members(team);
+        members.push(actor.user_id);
         members.sort_unstable();
         members.dedup();
         Scope::Teams {
             user_id: actor.user_id,
-            teams,
+            teams: subtree(&org.teams, team),
             members,
         }
     };
@@ -188,6 +194,9 @@ mod tests {
         for (a, want) in cases {
             assert_eq!(scope(&a, &o), want, "{a:?}");
         }
+        // Members of a subtree, people on no team excluded.
+        assert_eq!(o.members(2), vec![9, 20, 21]);
+        assert_eq!(o.members(1), vec![9, 20, 21, 22]);
     }
 
     #[test]

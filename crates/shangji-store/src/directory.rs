@@ -38,17 +38,6 @@ impl Directory {
     pub fn pipeline(&self, id: PipelineId) -> Option<&Pipeline> {
         self.pipelines.iter().find(|p| p.id == id)
     }
-
-    /// The users on any team of the subtree rooted at `team`.
-    pub fn team_members(&self, team: TeamId) -> Vec<UserId> {
-        let teams = shangji_core::visibility::subtree(&self.org.teams, team);
-        self.org
-            .users
-            .iter()
-            .filter(|(_, t)| t.is_some_and(|t| teams.contains(&t)))
-            .map(|(u, _)| *u)
-            .collect()
-    }
 }
 
 /// The directory version, as a column of the sign-in queries (which so cost no extra query).

@@ -249,15 +249,12 @@ async fn every_store_method() {
     let mut moved = db.user(other).await.unwrap().unwrap();
     moved.team_id = Some(west);
     db.update_user(&moved).await.unwrap();
-    assert_eq!(
-        db.directory().await.unwrap().team_members(west),
-        vec![other]
-    );
+    assert_eq!(db.directory().await.unwrap().org.members(west), vec![other]);
     moved.team_id = Some(south);
     db.update_user(&moved).await.unwrap();
     let dir = db.directory().await.unwrap();
-    assert_eq!(dir.team_members(south), vec![other]);
-    assert_eq!(dir.team_members(root), vec![rep, other, mgr]);
+    assert_eq!(dir.org.members(south), vec![other]);
+    assert_eq!(dir.org.members(root), vec![rep, other, mgr]);
 
     // Records, scopes, events.
     let rep_actor = Actor {
@@ -459,7 +456,7 @@ async fn every_store_method() {
         0
     );
     let q = ListQuery {
-        owner_ids: Some(dir.team_members(south)),
+        owner_ids: Some(dir.org.members(south)),
         ..Default::default()
     };
     assert_eq!(

@@ -302,16 +302,14 @@ async fn opportunity_events(
     Ok(Json(ops::opportunity_events(&s.db, &c.ctx, id).await?))
 }
 
-async fn pipelines(State(s): State<AppState>, _c: Caller) -> Result<Json<Vec<Pipeline>>, AppError> {
-    Ok(Json(s.db.pipelines().await?))
+async fn pipelines(c: Caller) -> Result<Json<Vec<Pipeline>>, AppError> {
+    Ok(Json(c.ctx.dir.pipelines.clone()))
 }
 
-async fn pipeline(
-    State(s): State<AppState>,
-    _c: Caller,
-    Path(id): Path<i64>,
-) -> Result<Json<Pipeline>, AppError> {
-    Ok(Json(s.db.pipeline(id).await?.ok_or(AppError::NotFound)?))
+async fn pipeline(c: Caller, Path(id): Path<i64>) -> Result<Json<Pipeline>, AppError> {
+    Ok(Json(
+        c.ctx.dir.pipeline(id).cloned().ok_or(AppError::NotFound)?,
+    ))
 }
 
 async fn users(State(s): State<AppState>, _c: Caller) -> Result<Json<Vec<User>>, AppError> {

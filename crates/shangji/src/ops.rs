@@ -553,7 +553,7 @@ pub fn list_query<E: Entity>(
                         format!("team {team} does not exist"),
                     ));
                 }
-                q.owner_ids = Some(dir.team_members(team));
+                q.owner_ids = Some(dir.org.members(team));
             }
             "include_archived" => q.include_archived = v == "true" || v == "1",
             "updated_since" => {
@@ -614,10 +614,13 @@ pub async fn list<T: Resource>(
 // ---- Opportunities: every change goes through the core and writes its events. ----
 
 fn pipeline_for(ctx: &Ctx, id: Option<PipelineId>) -> Result<&Pipeline, AppError> {
-    let pipelines = &ctx.dir.pipelines;
     let found = match id {
-        Some(id) => pipelines.iter().find(|p| p.id == id && !p.archived),
-        None => pipelines.iter().find(|p| p.is_default && !p.archived),
+        Some(id) => ctx.dir.pipeline(id).filter(|p| !p.archived),
+        None => ctx
+            .dir
+            .pipelines
+            .iter()
+            .find(|p| p.is_default && !p.archived),
     };
     found.ok_or_else(|| match id {
         Some(id) => AppError::invalid(

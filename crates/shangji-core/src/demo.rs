@@ -95,12 +95,12 @@ use time::{Date, OffsetDateTime, UtcOffset};
 use crate::credit_code;
 use crate::input::Field;
 use crate::model::{
-    default_b2b_pipeline, Account, AccountSize, Activity, ActivityType, BuyingRole, Contact, Grade,
-    Language, Lead, LeadStatus, Leave, Opportunity, Pipeline, RecordKind, Role, Source, Stage,
-    StageId, Task, Team, TeamId, User, UserId,
+    Account, AccountSize, Activity, ActivityType, BuyingRole, Contact, Grade, Language, Lead,
+    LeadStatus, Leave, Opportunity, Pipeline, RecordKind, Role, Source, StageId, Task, Team,
+    TeamId, User, UserId,
 };
 use crate::opportunity::{
-    self, EventKind, MoveInput, NewEvent, OpportunityEvent, OpportunityInput,
+    self, EventKind, MoveContext, MoveInput, NewEvent, OpportunityEvent, OpportunityInput,
 };
 use crate::visibility::Actor;
 
@@ -651,15 +651,17 @@ const SIZES: [(AccountSize, u32, f64); 5] = [
     (AccountSize::Enterprise, 8, 1.8),
 ];
 
+/// Keys of the default loss-reason taxonomy (价格, 产品不匹配, 竞争对手, 时机, 无决策, 预算, 关系,
+/// 其他), in this order.
 const LOSS_REASONS: [&str; 8] = [
-    "价格",
-    "产品不匹配",
-    "竞争对手",
-    "时机",
-    "无决策",
-    "预算",
-    "关系",
-    "其他",
+    "price",
+    "product_fit",
+    "competitor",
+    "timing",
+    "no_decision",
+    "budget",
+    "relationship",
+    "other",
 ];
 /// Loss reason weights by the stage the deal is lost in.
 const LOSS_WEIGHTS: [[u32; 8]; 4] = [
@@ -966,6 +968,16 @@ fn actor(user_id: UserId) -> Actor {
     }
 }
 
+fn manager_of(rep: UserId) -> Actor {
+    let team = REGIONS[rep_slot(rep).0].team;
+    Actor {
+        // The managers of teams 2, 3 and 4 are users 3, 4 and 5.
+        user_id: team + 1,
+        role: Role::Manager,
+        team_id: Some(team),
+    }
+}
+
 fn to_events(out: &mut Vec<OpportunityEvent>, opportunity_id: i64, events: Vec<NewEvent>) {
     for e in events {
         out.push(OpportunityEvent {
@@ -1018,6 +1030,7 @@ struct Gen {
     day_cdf: Vec<f64>,
     mobile_serial: u64,
     names: HashSet<u64>,
+    loss_reasons: Vec<crate::process::LossReason>,
 }
 
 impl Gen {
@@ -1047,6 +1060,7 @@ impl Gen {
             day_cdf,
             mobile_serial: 0,
             names: HashSet::new(),
+            loss_reasons: crate::process::default_loss_reasons(),
         }
     }
 
@@ -1244,30 +1258,26 @@ fn users(now: OffsetDateTime) -> Vec<DemoUser> {
 }
 
 fn pipeline() -> Pipeline {
-    let (name, stages) = default_b2b_pipeline();
-    Pipeline {
-        id: PIPELINE_ID,
-        name: name.into(),
-        is_default: true,
-        archived: false,
-        stages: stages
-            .into_iter()
-            .enumerate()
-            .map(|(i, s)| Stage {
-                id: stage_id(i),
-                pipeline_id: PIPELINE_ID,
-                position: i as i32,
-                name_zh: s.name_zh.into(),
-                name_en: s.name_en.into(),
-                kind: s.kind,
-                probability: s.probability,
-                forecast_category: s.forecast_category,
-                rotting_days: s.rotting_days,
-                guidance: Some(s.guidance.into()),
-                archived: false,
-            })
-            .collect(),
-    }
+    crate::process::build_pipeline(&crate::process::b2b_template(), PIPELINE_ID, stage_id(0))
+}
+
+/// What a diligent rep confirms when moving `opp` to `to`: the checklist items of the gates
+/// on the way and the standard actions the current stage requires before leaving.
+fn gate_answers(pipeline: &Pipeline, opp: &Opportunity, to: StageId) -> (Vec<String>, Vec<String>) {
+    let (Some(from), Some(to)) = (pipeline.stage(opp.stage_id), pipeline.stage(to)) else {
+        return (vec![], vec![]);
+    };
+    let checklist = crate::process::gates_on_the_way(pipeline, from, to)
+        .iter()
+        .flat_map(|s| s.gate.checklist.iter().map(|c| c.key.clone()))
+        .collect();
+    let actions = from
+        .actions
+        .iter()
+        .filter(|a| a.required_to_leave)
+        .map(|a| a.key.clone())
+        .collect();
+    (checklist, actions)
 }
 
 /// Generates the demo organisation and its history. Pure and deterministic.
@@ -1720,15 +1730,34 @@ fn generate_opportunity(
         match step {
             Step::Move { to, loss } => {
                 let was_closed = opp.closed_at.is_some();
+                let (checklist, actions_done) = gate_answers(pipeline, &opp, to);
                 let mv = MoveInput {
                     stage_id: to,
-                    version: None,
                     loss_reason: loss.map(|(r, _)| LOSS_REASONS[r].to_string()),
                     loss_note: loss.and_then(|(r, n)| n.map(|n| LOSS_NOTES[r][n].to_string())),
+                    checklist,
+                    actions_done,
+                    ..Default::default()
                 };
-                let evs = opportunity::move_to(&mut opp, pipeline, &mv, &actor(owner), at)
-                    .expect("valid demo move");
-                events.extend(evs);
+                // Reopening is the manager's call.
+                let who = if was_closed {
+                    manager_of(owner)
+                } else {
+                    actor(owner)
+                };
+                let ctx = MoveContext {
+                    actor: &who,
+                    now: at,
+                    loss_reasons: &g.loss_reasons,
+                    tasks_done: &[],
+                    custom: &Default::default(),
+                    custom_labels: &[],
+                    approved: true,
+                    task_language: Language::ZhCn,
+                };
+                let moved =
+                    opportunity::move_to(&mut opp, pipeline, mv, &ctx).expect("valid demo move");
+                events.extend(moved.events);
                 opp.version += 1;
                 let mut edit = OpportunityInput::default();
                 if to == WON || to == LOST {
@@ -1975,6 +2004,7 @@ fn generate_follow_ups(
                     done_at: None,
                     record_kind: Some(RecordKind::Opportunity),
                     record_id: Some(o.id),
+                    action_key: None,
                     archived: false,
                     version: 1,
                     created_at: at,
@@ -2001,6 +2031,7 @@ fn generate_follow_ups(
                     done_at: Some(done_at),
                     record_kind: Some(RecordKind::Opportunity),
                     record_id: Some(o.id),
+                    action_key: None,
                     archived: false,
                     version: 2,
                     created_at,
@@ -2360,7 +2391,15 @@ mod tests {
             for (i, e) in evs.iter().enumerate() {
                 assert!(e.at >= prev && e.at <= NOW, "{}: times", o.id);
                 prev = e.at;
-                assert_eq!(e.actor_id, owner, "{}: actor is the owner", o.id);
+                // The owner acts, but a reopen (and what its move changes) is the manager's.
+                let reopening = evs
+                    .iter()
+                    .any(|r| r.at == e.at && r.kind == EventKind::Reopened);
+                assert!(
+                    e.actor_id == owner || (reopening && e.actor_id == manager_of(owner).user_id),
+                    "{}: actor is the owner",
+                    o.id
+                );
                 match e.kind {
                     EventKind::StageChanged => {
                         assert_eq!(e.from_stage_id, Some(stage));
@@ -2442,7 +2481,9 @@ mod tests {
                         assert!(LOSS_REASONS.contains(&reason));
                         assert_eq!(
                             last_close.new_value,
-                            Some(json!({"loss_reason": reason, "loss_note": o.loss_note}))
+                            Some(
+                                json!({"loss_reason": reason, "loss_note": o.loss_note, "competitor": null})
+                            )
                         );
                     } else {
                         assert_eq!(o.loss_reason, None);

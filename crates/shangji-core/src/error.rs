@@ -43,4 +43,10 @@ pub enum MoveError {
     Archived,
     #[error("{0}")]
     Invalid(FieldError),
+    #[error("the pipeline's transition policy refuses this move: {0:?}")]
+    Policy(crate::process::PolicyError),
+    #[error("requirements of the stage are not met")]
+    Gate(Vec<crate::process::Unmet>),
+    #[error("entering this stage needs an approval")]
+    ApprovalRequired,
 }

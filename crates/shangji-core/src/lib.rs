@@ -10,6 +10,7 @@ pub mod input;
 pub mod model;
 pub mod money;
 pub mod opportunity;
+pub mod process;
 pub mod records;
 pub mod visibility;
 

@@ -5,6 +5,7 @@ use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
 use crate::money::Money;
+use crate::process::{StageGate, StandardAction, TransitionPolicy};
 
 pub type Id = i64;
 pub type UserId = Id;
@@ -268,8 +269,16 @@ pub struct Opportunity {
     pub next_step: Option<String>,
     pub next_step_date: Option<Date>,
     pub tags: Vec<String>,
+    /// The key of a loss reason of the taxonomy, when lost.
     pub loss_reason: Option<String>,
+    /// The loss review (复盘), when lost.
     pub loss_note: Option<String>,
+    /// The competitor that won, when lost (or the main one while open).
+    pub competitor: Option<String>,
+    /// Keys of the checklist items confirmed (across stages).
+    pub checklist: Vec<String>,
+    /// Keys of the standard actions done (across stages).
+    pub actions_done: Vec<String>,
     pub archived: bool,
     pub version: i64,
     #[serde(with = "time::serde::rfc3339")]
@@ -317,6 +326,8 @@ pub struct Task {
     pub done_at: Option<OffsetDateTime>,
     pub record_kind: Option<RecordKind>,
     pub record_id: Option<Id>,
+    /// The standard action this task was created for, if any.
+    pub action_key: Option<String>,
     pub archived: bool,
     pub version: i64,
     #[serde(with = "time::serde::rfc3339")]
@@ -339,6 +350,10 @@ pub struct Stage {
     /// Days after which an opportunity in this stage counts as rotting.
     pub rotting_days: Option<i32>,
     pub guidance: Option<String>,
+    #[serde(default)]
+    pub gate: StageGate,
+    #[serde(default)]
+    pub actions: Vec<StandardAction>,
     pub archived: bool,
 }
 
@@ -357,6 +372,8 @@ pub struct Pipeline {
     pub name: String,
     pub is_default: bool,
     pub archived: bool,
+    #[serde(default)]
+    pub policy: TransitionPolicy,
     /// Ordered by `position`.
     pub stages: Vec<Stage>,
 }
@@ -373,92 +390,4 @@ impl Pipeline {
             .filter(|s| s.kind == StageKind::Open && !s.archived)
             .min_by_key(|s| s.position)
     }
-}
-
-/// A stage as declared by a template, before it has an id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StageTemplate {
-    pub name_zh: &'static str,
-    pub name_en: &'static str,
-    pub kind: StageKind,
-    pub probability: i32,
-    pub forecast_category: ForecastCategory,
-    pub rotting_days: Option<i32>,
-    pub guidance: &'static str,
-}
-
-/// The B2B default pipeline, staged by the customer's buying process.
-pub fn default_b2b_pipeline() -> (&'static str, Vec<StageTemplate>) {
-    use ForecastCategory as F;
-    use StageKind as K;
-    let s = |name_zh, name_en, kind, probability, forecast_category, rotting_days, guidance| {
-        StageTemplate {
-            name_zh,
-            name_en,
-            kind,
-            probability,
-            forecast_category,
-            rotting_days,
-            guidance,
-        }
-    };
-    (
-        "B2B 标准流程",
-        vec![
-            s(
-                "线索确认",
-                "Qualification",
-                K::Open,
-                10,
-                F::Pipeline,
-                Some(7),
-                "确认客户需求与预算；完成需求调研，3 天内必须有跟进。",
-            ),
-            s(
-                "需求分析",
-                "Needs analysis",
-                K::Open,
-                25,
-                F::Pipeline,
-                Some(10),
-                "找到决策人，填写需求调研表，明确采购时间。",
-            ),
-            s(
-                "方案报价",
-                "Proposal",
-                K::Open,
-                50,
-                F::BestCase,
-                Some(14),
-                "制定方案并报价，方案须在 3 天内发出。",
-            ),
-            s(
-                "商务谈判",
-                "Negotiation",
-                K::Open,
-                75,
-                F::Commit,
-                Some(14),
-                "谈判价格与条款，准备合同草稿。",
-            ),
-            s(
-                "赢单",
-                "Won",
-                K::Won,
-                100,
-                F::Closed,
-                None,
-                "签约、归档合同与回款计划。",
-            ),
-            s(
-                "输单",
-                "Lost",
-                K::Lost,
-                0,
-                F::Omitted,
-                None,
-                "记录输单原因并复盘。",
-            ),
-        ],
-    )
 }

@@ -8,10 +8,14 @@ use serde_json::{json, Value};
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
+use std::collections::BTreeMap;
+
 use crate::error::{FieldError, MoveError};
 use crate::input::{self, Field};
 use crate::model::*;
 use crate::money::Money;
+use crate::process::{self, LossReason};
+use crate::records::blank_task;
 use crate::visibility::Actor;
 
 text_enum!(
@@ -29,6 +33,10 @@ text_enum!(
         Reopened => "reopened",
         Archived => "archived",
         Restored => "restored",
+        ChecklistChanged => "checklist_changed",
+        PipelineChanged => "pipeline_changed",
+        ApprovalRequested => "approval_requested",
+        ApprovalDecided => "approval_decided",
     }
 );
 
@@ -103,6 +111,14 @@ pub struct OpportunityInput {
     #[serde(default)]
     pub tags: Field<Vec<String>>,
     #[serde(default)]
+    pub competitor: Field<String>,
+    /// Keys of the confirmed checklist items (replaces the list).
+    #[serde(default)]
+    pub checklist: Field<Vec<String>>,
+    /// Keys of the standard actions done (replaces the list).
+    #[serde(default)]
+    pub actions_done: Field<Vec<String>>,
+    #[serde(default)]
     pub archived: Field<bool>,
     #[serde(default)]
     pub version: Option<i64>,
@@ -116,10 +132,46 @@ pub struct MoveInput {
     /// Checked against the current version when given.
     #[serde(default)]
     pub version: Option<i64>,
+    /// The key of a loss reason (moving to lost).
     #[serde(default)]
     pub loss_reason: Option<String>,
+    /// The loss review, 复盘 (moving to lost).
     #[serde(default)]
     pub loss_note: Option<String>,
+    #[serde(default)]
+    pub competitor: Option<String>,
+    /// Checklist items confirmed with the move (added to those already confirmed).
+    #[serde(default)]
+    pub checklist: Vec<String>,
+    /// Standard actions done, confirmed with the move (added to those already done).
+    #[serde(default)]
+    pub actions_done: Vec<String>,
+    /// Other values set with the move, as in an update (what a gate asks for).
+    #[serde(default)]
+    pub set: Option<OpportunityInput>,
+}
+
+/// What a move needs besides the opportunity and its pipeline.
+pub struct MoveContext<'a> {
+    pub actor: &'a Actor,
+    pub now: OffsetDateTime,
+    pub loss_reasons: &'a [LossReason],
+    /// Standard actions done through their tasks.
+    pub tasks_done: &'a [String],
+    /// The opportunity's custom field values, and the labels of the custom fields.
+    pub custom: &'a BTreeMap<String, Value>,
+    pub custom_labels: &'a [(String, String, String)],
+    /// An approval for this move was granted (the move then skips the approval step).
+    pub approved: bool,
+    /// The language of the tasks created for standard actions.
+    pub task_language: Language,
+}
+
+/// A move done: its events and the tasks of the new stage's standard actions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Moved {
+    pub events: Vec<NewEvent>,
+    pub tasks: Vec<Task>,
 }
 
 fn event(kind: EventKind, actor: &Actor, now: OffsetDateTime) -> NewEvent {
@@ -195,6 +247,9 @@ pub fn create(
         tags: vec![],
         loss_reason: None,
         loss_note: None,
+        competitor: None,
+        checklist: vec![],
+        actions_done: vec![],
         archived: false,
         version: 1,
         created_at: now,
@@ -305,6 +360,15 @@ pub fn apply(
             json!(opp.owner_id),
         ));
     }
+    if (&before.checklist, &before.actions_done) != (&opp.checklist, &opp.actions_done) {
+        events.push(change(
+            EventKind::ChecklistChanged,
+            actor,
+            now,
+            json!({ "checklist": before.checklist, "actions_done": before.actions_done }),
+            json!({ "checklist": opp.checklist, "actions_done": opp.actions_done }),
+        ));
+    }
     if before.archived != opp.archived {
         let kind = if opp.archived {
             EventKind::Archived
@@ -380,22 +444,77 @@ fn apply_fields(
     } else if matches!(input.tags, Field::Null) {
         opp.tags.clear();
     }
+    input::opt_text("competitor", input.competitor, input::SHORT_TEXT)?
+        .apply_opt(&mut opp.competitor);
+    if let Some(list) = keys_of(input.checklist) {
+        opp.checklist = checked_keys(pipeline, "checklist", list, Known::Checklist)?;
+    }
+    if let Some(list) = keys_of(input.actions_done) {
+        opp.actions_done = checked_keys(pipeline, "actions_done", list, Known::Action)?;
+    }
     input
         .archived
         .apply_required(&mut opp.archived, "archived")?;
     Ok(())
 }
 
+fn keys_of(f: Field<Vec<String>>) -> Option<Vec<String>> {
+    match f {
+        Field::Absent => None,
+        Field::Null => Some(vec![]),
+        Field::Value(v) => Some(v),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Known {
+    Checklist,
+    Action,
+}
+
+fn declared(pipeline: &Pipeline, key: &str, known: Known) -> bool {
+    pipeline.stages.iter().any(|s| match known {
+        Known::Checklist => s.gate.checklist.iter().any(|c| c.key == key),
+        Known::Action => s.actions.iter().any(|a| a.key == key),
+    })
+}
+
+/// Checklist or action keys, each one the pipeline declares, sorted without duplicates.
+fn checked_keys(
+    pipeline: &Pipeline,
+    field: &str,
+    keys: Vec<String>,
+    known: Known,
+) -> Result<Vec<String>, FieldError> {
+    let mut out = Vec::with_capacity(keys.len());
+    for (i, k) in keys.into_iter().enumerate() {
+        if !declared(pipeline, &k, known) {
+            return Err(FieldError::new(
+                &format!("{field}[{i}]"),
+                "unknown_key",
+                format!("`{k}` is not in this pipeline's {field}"),
+            ));
+        }
+        out.push(k);
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 /// Moves an opportunity to another stage of its pipeline. Won and lost are stages too, so
-/// this is the one way to close and to reopen. Probability and forecast category follow the
-/// stage unless the probability was overridden.
+/// this is the one way to close and to reopen. The values sent with the move are applied
+/// first; then the transition policy and every gate on the way are checked, and the move is
+/// refused with everything still missing, or done whole. Probability and forecast category
+/// follow the stage unless the probability was overridden. On success `opp` holds the new
+/// state; on error it is unchanged.
 pub fn move_to(
     opp: &mut Opportunity,
     pipeline: &Pipeline,
-    input: &MoveInput,
-    actor: &Actor,
-    now: OffsetDateTime,
-) -> Result<Vec<NewEvent>, MoveError> {
+    input: MoveInput,
+    ctx: &MoveContext,
+) -> Result<Moved, MoveError> {
+    let (actor, now) = (ctx.actor, ctx.now);
     if opp.archived {
         return Err(MoveError::Archived);
     }
@@ -408,31 +527,93 @@ pub fn move_to(
     if to.id == opp.stage_id {
         return Err(MoveError::SameStage);
     }
-    let from_kind = pipeline
+    let from = pipeline
         .stage(opp.stage_id)
-        .map_or(StageKind::Open, |s| s.kind);
-    let loss_reason = match &input.loss_reason {
-        Some(r) => {
-            input::text("loss_reason", r.clone(), input::SHORT_TEXT).map_err(MoveError::Invalid)?
-        }
-        None => None,
-    };
-    let loss_note = match &input.loss_note {
-        Some(r) => {
-            input::text("loss_note", r.clone(), input::LONG_TEXT).map_err(MoveError::Invalid)?
-        }
-        None => None,
-    };
+        .ok_or(MoveError::UnknownStage(opp.stage_id))?;
+    process::check_policy(pipeline, from, to, actor.role).map_err(MoveError::Policy)?;
 
-    let mut events = vec![NewEvent {
-        from_stage_id: Some(opp.stage_id),
+    // The values sent with the move, on a copy: nothing changes unless the move is done.
+    let mut next = opp.clone();
+    let mut set = input.set.unwrap_or_default();
+    if !set.pipeline_id.is_absent() || !set.stage_id.is_absent() {
+        return Err(MoveError::Invalid(FieldError::new(
+            "set",
+            "use_move",
+            "the stage is the move's stage_id",
+        )));
+    }
+    if !set.archived.is_absent() {
+        return Err(MoveError::Invalid(FieldError::new(
+            "set.archived",
+            "read_only",
+            "archive with an update",
+        )));
+    }
+    let add = |current: &[String], added: Vec<String>, given: Field<Vec<String>>| {
+        if added.is_empty() {
+            return given;
+        }
+        let mut all = match given {
+            Field::Value(v) => v,
+            Field::Null => vec![],
+            Field::Absent => current.to_vec(),
+        };
+        all.extend(added);
+        Field::Value(all)
+    };
+    let checklist = checked_keys(pipeline, "checklist", input.checklist, Known::Checklist)
+        .map_err(MoveError::Invalid)?;
+    let actions = checked_keys(pipeline, "actions_done", input.actions_done, Known::Action)
+        .map_err(MoveError::Invalid)?;
+    set.checklist = add(&opp.checklist, checklist, set.checklist);
+    set.actions_done = add(&opp.actions_done, actions, set.actions_done);
+    if input.competitor.is_some() {
+        set.competitor = input.competitor.map_or(Field::Absent, Field::Value);
+    }
+    let mut events = apply(&mut next, set, pipeline, actor, now).map_err(MoveError::Invalid)?;
+    if to.kind == StageKind::Lost {
+        next.loss_reason = match input.loss_reason {
+            Some(r) => {
+                input::text("loss_reason", r, input::SHORT_TEXT).map_err(MoveError::Invalid)?
+            }
+            None => None,
+        };
+        next.loss_note = match input.loss_note {
+            Some(r) => input::text("loss_note", r, input::LONG_TEXT).map_err(MoveError::Invalid)?,
+            None => None,
+        };
+    }
+
+    let mut actions_done = next.actions_done.clone();
+    actions_done.extend(ctx.tasks_done.iter().cloned());
+    let subject = process::GateSubject {
+        opp: &next,
+        custom: ctx.custom,
+        actions_done: &actions_done,
+        loss_reasons: ctx.loss_reasons,
+        custom_labels: ctx.custom_labels,
+    };
+    let unmet = process::unmet(pipeline, from, to, &subject);
+    if !unmet.is_empty() {
+        return Err(MoveError::Gate(unmet));
+    }
+    if !ctx.approved && process::needs_approval(pipeline, from, to) {
+        return Err(MoveError::ApprovalRequired);
+    }
+
+    events.push(NewEvent {
+        from_stage_id: Some(from.id),
         to_stage_id: Some(to.id),
         ..event(EventKind::StageChanged, actor, now)
-    }];
-    match (from_kind, to.kind) {
+    });
+    match (from.kind, to.kind) {
         (_, StageKind::Won) => events.push(event(EventKind::Won, actor, now)),
         (_, StageKind::Lost) => events.push(NewEvent {
-            new_value: Some(json!({ "loss_reason": loss_reason, "loss_note": loss_note })),
+            new_value: Some(json!({
+                "loss_reason": next.loss_reason,
+                "loss_note": next.loss_note,
+                "competitor": next.competitor,
+            })),
             ..event(EventKind::Lost, actor, now)
         }),
         (StageKind::Won | StageKind::Lost, StageKind::Open) => {
@@ -440,53 +621,139 @@ pub fn move_to(
         }
         (StageKind::Open, StageKind::Open) => {}
     }
-    if !opp.probability_overridden && opp.probability != to.probability {
+    if !next.probability_overridden && next.probability != to.probability {
+        events.push(change(
+            EventKind::ProbabilityChanged,
+            actor,
+            now,
+            json!(next.probability),
+            json!(to.probability),
+        ));
+        next.probability = to.probability;
+    }
+    if next.forecast_category != to.forecast_category {
+        events.push(change(
+            EventKind::ForecastCategoryChanged,
+            actor,
+            now,
+            json!(next.forecast_category),
+            json!(to.forecast_category),
+        ));
+        next.forecast_category = to.forecast_category;
+    }
+    next.stage_id = to.id;
+    next.status = to.kind;
+    next.stage_entered_at = now;
+    next.updated_at = now;
+    match to.kind {
+        StageKind::Open => {
+            next.closed_at = None;
+            next.loss_reason = None;
+            next.loss_note = None;
+        }
+        StageKind::Won => {
+            next.closed_at = Some(now);
+            next.loss_reason = None;
+            next.loss_note = None;
+        }
+        StageKind::Lost => next.closed_at = Some(now),
+    }
+    let tasks = action_tasks(&next, to, ctx);
+    *opp = next;
+    Ok(Moved { events, tasks })
+}
+
+/// The tasks for the owner that entering `stage` creates: one per standard action marked
+/// so and not done yet.
+fn action_tasks(opp: &Opportunity, stage: &Stage, ctx: &MoveContext) -> Vec<Task> {
+    let today = ctx.now.date();
+    stage
+        .actions
+        .iter()
+        .filter(|a| a.create_task && !opp.actions_done.contains(&a.key))
+        .map(|a| {
+            let mut t = blank_task(opp.owner_id, ctx.now);
+            t.title = match ctx.task_language {
+                Language::ZhCn => a.name_zh.clone(),
+                Language::En => a.name_en.clone(),
+            };
+            t.due_date = Some(process::add_working_days(
+                today,
+                a.due_working_days.unwrap_or(0),
+            ));
+            t.record_kind = Some(RecordKind::Opportunity);
+            t.record_id = Some(opp.id);
+            t.action_key = Some(a.key.clone());
+            t
+        })
+        .collect()
+}
+
+/// Moves an opportunity into another pipeline, at the stage the mapping gives (an admin's
+/// restructuring: no gates, recorded as an event).
+pub fn change_pipeline(
+    opp: &mut Opportunity,
+    to_pipeline: &Pipeline,
+    to_stage: StageId,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Result<Vec<NewEvent>, MoveError> {
+    let stage = to_pipeline
+        .stage(to_stage)
+        .filter(|s| !s.archived)
+        .ok_or(MoveError::UnknownStage(to_stage))?;
+    if opp.pipeline_id == to_pipeline.id {
+        return Err(MoveError::SameStage);
+    }
+    let mut events = vec![change(
+        EventKind::PipelineChanged,
+        actor,
+        now,
+        json!({ "pipeline_id": opp.pipeline_id, "stage_id": opp.stage_id }),
+        json!({ "pipeline_id": to_pipeline.id, "stage_id": stage.id }),
+    )];
+    events[0].from_stage_id = Some(opp.stage_id);
+    events[0].to_stage_id = Some(stage.id);
+    if !opp.probability_overridden && opp.probability != stage.probability {
         events.push(change(
             EventKind::ProbabilityChanged,
             actor,
             now,
             json!(opp.probability),
-            json!(to.probability),
+            json!(stage.probability),
         ));
-        opp.probability = to.probability;
+        opp.probability = stage.probability;
     }
-    if opp.forecast_category != to.forecast_category {
+    if opp.forecast_category != stage.forecast_category {
         events.push(change(
             EventKind::ForecastCategoryChanged,
             actor,
             now,
             json!(opp.forecast_category),
-            json!(to.forecast_category),
+            json!(stage.forecast_category),
         ));
-        opp.forecast_category = to.forecast_category;
+        opp.forecast_category = stage.forecast_category;
     }
-    opp.stage_id = to.id;
-    opp.status = to.kind;
+    // Checklist and action keys belong to a pipeline.
+    opp.checklist
+        .retain(|k| declared(to_pipeline, k, Known::Checklist));
+    opp.actions_done
+        .retain(|k| declared(to_pipeline, k, Known::Action));
+    opp.pipeline_id = to_pipeline.id;
+    if opp.status != stage.kind {
+        opp.closed_at = (stage.kind != StageKind::Open).then_some(now);
+    }
+    opp.stage_id = stage.id;
+    opp.status = stage.kind;
     opp.stage_entered_at = now;
     opp.updated_at = now;
-    match to.kind {
-        StageKind::Open => {
-            opp.closed_at = None;
-            opp.loss_reason = None;
-            opp.loss_note = None;
-        }
-        StageKind::Won => {
-            opp.closed_at = Some(now);
-            opp.loss_reason = None;
-            opp.loss_note = None;
-        }
-        StageKind::Lost => {
-            opp.closed_at = Some(now);
-            opp.loss_reason = loss_reason;
-            opp.loss_note = loss_note;
-        }
-    }
     Ok(events)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::process::PolicyError;
     use time::macros::{date, datetime};
 
     const NOW: OffsetDateTime = datetime!(2026-03-02 09:00 UTC);
@@ -499,30 +766,59 @@ mod tests {
         }
     }
 
+    /// The B2B template with ids 10..=15: 10 Qualification, 11 Needs analysis, 12 Proposal,
+    /// 13 Negotiation, 14 Won, 15 Lost.
+    fn gated() -> Pipeline {
+        process::build_pipeline(&process::b2b_template(), 1, 10)
+    }
+
+    /// The same stages without gates or actions.
     fn pipeline() -> Pipeline {
-        let (name, stages) = default_b2b_pipeline();
-        Pipeline {
-            id: 1,
-            name: name.into(),
-            is_default: true,
-            archived: false,
-            stages: stages
-                .into_iter()
-                .enumerate()
-                .map(|(i, s)| Stage {
-                    id: 10 + i as i64,
-                    pipeline_id: 1,
-                    position: i as i32,
-                    name_zh: s.name_zh.into(),
-                    name_en: s.name_en.into(),
-                    kind: s.kind,
-                    probability: s.probability,
-                    forecast_category: s.forecast_category,
-                    rotting_days: s.rotting_days,
-                    guidance: Some(s.guidance.into()),
-                    archived: false,
-                })
-                .collect(),
+        let mut p = gated();
+        for s in &mut p.stages {
+            s.gate = Default::default();
+            s.actions = vec![];
+        }
+        p
+    }
+
+    fn manager() -> Actor {
+        Actor {
+            user_id: 3,
+            role: Role::Manager,
+            team_id: Some(2),
+        }
+    }
+
+    fn reasons() -> Vec<LossReason> {
+        process::default_loss_reasons()
+    }
+
+    /// Moves as `who`, with no custom values and no action done through tasks.
+    fn mv_as(
+        who: &Actor,
+        opp: &mut Opportunity,
+        p: &Pipeline,
+        input: MoveInput,
+    ) -> Result<Moved, MoveError> {
+        let reasons = reasons();
+        let ctx = MoveContext {
+            actor: who,
+            now: NOW,
+            loss_reasons: &reasons,
+            tasks_done: &[],
+            custom: &BTreeMap::new(),
+            custom_labels: &[],
+            approved: false,
+            task_language: Language::ZhCn,
+        };
+        move_to(opp, p, input, &ctx)
+    }
+
+    fn to(stage_id: StageId) -> MoveInput {
+        MoveInput {
+            stage_id,
+            ..Default::default()
         }
     }
 
@@ -652,11 +948,7 @@ mod tests {
     fn moves_follow_stage_defaults_and_close_and_reopen() {
         let p = pipeline();
         let mut opp = new_opp();
-        let mv = |stage_id| MoveInput {
-            stage_id,
-            ..Default::default()
-        };
-        let events = move_to(&mut opp, &p, &mv(12), &actor(), NOW).unwrap();
+        let events = mv_as(&actor(), &mut opp, &p, to(12)).unwrap().events;
         assert_eq!(
             kinds(&events),
             vec![
@@ -676,18 +968,31 @@ mod tests {
 
         let lost = MoveInput {
             stage_id: 15,
-            loss_reason: Some("价格".into()),
+            loss_reason: Some("price".into()),
+            loss_note: Some("对手低 15%".into()),
+            competitor: Some("某德企".into()),
             ..Default::default()
         };
-        let events = move_to(&mut opp, &p, &lost, &actor(), NOW).unwrap();
+        let events = mv_as(&actor(), &mut opp, &p, lost).unwrap().events;
         assert_eq!(
             kinds(&events)[..2],
             [EventKind::StageChanged, EventKind::Lost]
         );
+        assert_eq!(
+            events[1].new_value,
+            Some(
+                json!({"loss_reason": "price", "loss_note": "对手低 15%", "competitor": "某德企"})
+            )
+        );
         assert_eq!((opp.closed_at, opp.status), (Some(NOW), StageKind::Lost));
-        assert_eq!(opp.loss_reason.as_deref(), Some("价格"));
+        assert_eq!(opp.loss_reason.as_deref(), Some("price"));
 
-        let events = move_to(&mut opp, &p, &mv(13), &actor(), NOW).unwrap();
+        // A rep may not reopen; the manager may.
+        assert_eq!(
+            mv_as(&actor(), &mut opp, &p, to(13)).unwrap_err(),
+            MoveError::Policy(PolicyError::ReopenNotAllowed)
+        );
+        let events = mv_as(&manager(), &mut opp, &p, to(13)).unwrap().events;
         assert_eq!(
             kinds(&events)[..2],
             [EventKind::StageChanged, EventKind::Reopened]
@@ -697,7 +1002,7 @@ mod tests {
             (None, None, StageKind::Open)
         );
 
-        let events = move_to(&mut opp, &p, &mv(14), &actor(), NOW).unwrap();
+        let events = mv_as(&actor(), &mut opp, &p, to(14)).unwrap().events;
         assert_eq!(
             kinds(&events)[..2],
             [EventKind::StageChanged, EventKind::Won]
@@ -710,17 +1015,7 @@ mod tests {
         let p = pipeline();
         let mut opp = new_opp();
         apply(&mut opp, body(r#"{"probability":40}"#), &p, &actor(), NOW).unwrap();
-        let events = move_to(
-            &mut opp,
-            &p,
-            &MoveInput {
-                stage_id: 11,
-                ..Default::default()
-            },
-            &actor(),
-            NOW,
-        )
-        .unwrap();
+        let events = mv_as(&actor(), &mut opp, &p, to(11)).unwrap().events;
         assert!(!kinds(&events).contains(&EventKind::ProbabilityChanged));
         assert_eq!(opp.probability, 40);
         apply(&mut opp, body(r#"{"probability":null}"#), &p, &actor(), NOW).unwrap();
@@ -731,22 +1026,238 @@ mod tests {
     fn refused_moves() {
         let p = pipeline();
         let mut opp = new_opp();
-        let mv = |stage_id| MoveInput {
-            stage_id,
-            ..Default::default()
-        };
         assert_eq!(
-            move_to(&mut opp, &p, &mv(99), &actor(), NOW),
+            mv_as(&actor(), &mut opp, &p, to(99)),
             Err(MoveError::UnknownStage(99))
         );
         assert_eq!(
-            move_to(&mut opp, &p, &mv(10), &actor(), NOW),
+            mv_as(&actor(), &mut opp, &p, to(10)),
             Err(MoveError::SameStage)
         );
         opp.archived = true;
         assert_eq!(
-            move_to(&mut opp, &p, &mv(11), &actor(), NOW),
+            mv_as(&actor(), &mut opp, &p, to(11)),
             Err(MoveError::Archived)
+        );
+    }
+
+    fn fields_of(e: MoveError) -> Vec<String> {
+        match e {
+            MoveError::Gate(unmet) => unmet.into_iter().map(|u| u.field).collect(),
+            other => panic!("expected unmet requirements, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn gates_list_everything_missing_and_change_nothing() {
+        let p = gated();
+        // (starting stage, input, what is missing)
+        let cases: Vec<(StageId, &str, Vec<&str>)> = vec![
+            (10, r#"{"stage_id":11}"#, vec!["checklist.need_confirmed"]),
+            // Skipping to Proposal needs Needs analysis's gate too.
+            (
+                10,
+                r#"{"stage_id":12}"#,
+                vec![
+                    "checklist.need_confirmed",
+                    "checklist.budget_confirmed",
+                    "checklist.decision_maker_identified",
+                    "checklist.timeline_known",
+                ],
+            ),
+            (
+                10,
+                r#"{"stage_id":12,"checklist":["need_confirmed","budget_confirmed"],"set":{"amount_minor":0}}"#,
+                vec![
+                    "amount_minor",
+                    "checklist.decision_maker_identified",
+                    "checklist.timeline_known",
+                ],
+            ),
+            // Leaving Proposal needs the proposal sent; Negotiation its checklist item.
+            (
+                12,
+                r#"{"stage_id":13}"#,
+                vec!["actions.send_proposal", "checklist.proposal_accepted"],
+            ),
+            (
+                12,
+                r#"{"stage_id":14,"set":{"close_date":null}}"#,
+                vec![
+                    "actions.send_proposal",
+                    "close_date",
+                    "checklist.proposal_accepted",
+                ],
+            ),
+            (12, r#"{"stage_id":15}"#, vec!["loss_reason"]),
+            (
+                12,
+                r#"{"stage_id":15,"loss_reason":"weather"}"#,
+                vec!["loss_reason"],
+            ),
+            // Backward moves and losses ask nothing of the stages passed.
+            (13, r#"{"stage_id":15,"loss_reason":"price"}"#, vec![]),
+            (13, r#"{"stage_id":11}"#, vec![]),
+            // Everything given with the move: done.
+            (
+                10,
+                r#"{"stage_id":12,"checklist":["need_confirmed","budget_confirmed","decision_maker_identified","timeline_known"]}"#,
+                vec![],
+            ),
+            (
+                12,
+                r#"{"stage_id":14,"actions_done":["send_proposal"],"checklist":["proposal_accepted"]}"#,
+                vec![],
+            ),
+        ];
+        for (start, json, want) in cases {
+            let mut opp = new_opp();
+            opp.stage_id = start;
+            let before = opp.clone();
+            let input: MoveInput = serde_json::from_str(json).unwrap();
+            match mv_as(&actor(), &mut opp, &p, input) {
+                Ok(_) => assert!(want.is_empty(), "{json}: moved, expected {want:?}"),
+                Err(e) => {
+                    assert_eq!(fields_of(e), want, "{json}");
+                    assert_eq!(opp, before, "{json}: nothing changes");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unmet_requirements_speak_both_languages() {
+        let mut opp = new_opp();
+        let e = mv_as(&actor(), &mut opp, &gated(), to(11)).unwrap_err();
+        let MoveError::Gate(unmet) = e else { panic!() };
+        assert_eq!(unmet[0].code, process::UnmetCode::ChecklistItem);
+        assert_eq!(unmet[0].message(Language::ZhCn), "请确认：需求已确认");
+        assert_eq!(unmet[0].message(Language::En), "Confirm: Need confirmed");
+    }
+
+    #[test]
+    fn values_sent_with_a_move_are_stored_with_it() {
+        let p = gated();
+        let mut opp = new_opp();
+        let input: MoveInput = serde_json::from_str(
+            r#"{"stage_id":12,"checklist":["need_confirmed","budget_confirmed","decision_maker_identified","timeline_known"],"set":{"amount_minor":70000000}}"#,
+        )
+        .unwrap();
+        let moved = mv_as(&actor(), &mut opp, &p, input).unwrap();
+        assert_eq!(
+            kinds(&moved.events),
+            vec![
+                EventKind::AmountChanged,
+                EventKind::ChecklistChanged,
+                EventKind::StageChanged,
+                EventKind::ProbabilityChanged,
+                EventKind::ForecastCategoryChanged
+            ]
+        );
+        assert_eq!(opp.amount.amount_minor, 70_000_000);
+        assert_eq!(opp.checklist.len(), 4);
+        // Entering Proposal creates the "send the proposal" task, due in 3 working days
+        // (2026-03-02 is a Monday).
+        assert_eq!(moved.tasks.len(), 1);
+        let t = &moved.tasks[0];
+        assert_eq!(
+            (t.title.as_str(), t.due_date, t.action_key.as_deref()),
+            (
+                "发送方案",
+                Some(date!(2026 - 03 - 05)),
+                Some("send_proposal")
+            )
+        );
+        assert_eq!((t.assignee_id, t.record_id), (opp.owner_id, Some(opp.id)));
+        // An unknown checklist key is an input error naming its place.
+        let bad: MoveInput =
+            serde_json::from_str(r#"{"stage_id":13,"checklist":["proposal_accepted","nope"]}"#)
+                .unwrap();
+        match mv_as(&actor(), &mut opp, &p, bad).unwrap_err() {
+            MoveError::Invalid(e) => assert_eq!(e.field, "checklist[1]"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn transition_policy_and_roles() {
+        let mut p = gated();
+        for s in &mut p.stages {
+            s.gate.checklist.clear();
+            s.actions.clear();
+        }
+        p.policy.allow_skip = false;
+        p.policy.allow_backward = false;
+        p.stages[3].gate.allowed_roles = vec![Role::Manager];
+        let cases: Vec<(StageId, StageId, Actor, Option<PolicyError>)> = vec![
+            (10, 11, actor(), None),
+            (10, 12, actor(), Some(PolicyError::SkipNotAllowed)),
+            (10, 14, actor(), Some(PolicyError::SkipNotAllowed)),
+            (10, 15, actor(), None),
+            (12, 11, actor(), Some(PolicyError::BackwardNotAllowed)),
+            (12, 13, actor(), Some(PolicyError::RoleNotAllowed)),
+            (12, 13, manager(), None),
+            (13, 14, actor(), None),
+            (14, 12, actor(), Some(PolicyError::ReopenNotAllowed)),
+            (15, 14, actor(), Some(PolicyError::ReopenNotAllowed)),
+            (15, 12, manager(), None),
+        ];
+        for (from, target, who, want) in cases {
+            let mut opp = new_opp();
+            opp.stage_id = from;
+            opp.status = p.stage(from).unwrap().kind;
+            let mut input = to(target);
+            input.loss_reason = Some("timing".into());
+            let got = mv_as(&who, &mut opp, &p, input).err();
+            let want = want.map(MoveError::Policy);
+            assert_eq!(got, want, "{from} → {target} as {:?}", who.role);
+        }
+    }
+
+    #[test]
+    fn a_stage_needing_approval_waits_for_it() {
+        let mut p = pipeline();
+        p.stages[3].gate.requires_approval = true;
+        let mut opp = new_opp();
+        opp.stage_id = 12;
+        assert_eq!(
+            mv_as(&actor(), &mut opp, &p, to(13)),
+            Err(MoveError::ApprovalRequired)
+        );
+        let reasons = reasons();
+        let ctx = MoveContext {
+            actor: &actor(),
+            now: NOW,
+            loss_reasons: &reasons,
+            tasks_done: &[],
+            custom: &BTreeMap::new(),
+            custom_labels: &[],
+            approved: true,
+            task_language: Language::En,
+        };
+        move_to(&mut opp, &p, to(13), &ctx).unwrap();
+        assert_eq!(opp.stage_id, 13);
+    }
+
+    #[test]
+    fn changing_pipeline_maps_the_stage_and_keeps_known_keys() {
+        let mut opp = new_opp();
+        opp.checklist = vec!["need_confirmed".into()];
+        let tender = process::build_pipeline(&process::tender_template(), 2, 20);
+        let events = change_pipeline(&mut opp, &tender, 22, &manager(), NOW).unwrap();
+        assert_eq!(events[0].kind, EventKind::PipelineChanged);
+        assert_eq!(
+            events[0].new_value,
+            Some(json!({"pipeline_id": 2, "stage_id": 22}))
+        );
+        assert_eq!(
+            (opp.pipeline_id, opp.stage_id, opp.probability),
+            (2, 22, 35)
+        );
+        assert!(opp.checklist.is_empty());
+        assert_eq!(
+            change_pipeline(&mut opp, &tender, 99, &manager(), NOW),
+            Err(MoveError::UnknownStage(99))
         );
     }
 }

@@ -422,6 +422,7 @@ pub fn blank_task(assignee: UserId, now: OffsetDateTime) -> Task {
         done_at: None,
         record_kind: None,
         record_id: None,
+        action_key: None,
         archived: false,
         version: 1,
         created_at: now,

@@ -138,6 +138,17 @@ pub(crate) fn push_insert(sql: &mut Sql, table: &str, cols: &[(&'static str, Arg
     sql.bind(1i64).push(") RETURNING id");
 }
 
+/// `UPDATE … SET <cols>, version = version + 1 WHERE id = … AND version = <expected>`.
+fn update_sql<E: Entity>(rec: &E, cols: &[(&'static str, Arg)], expected_version: i64) -> Sql {
+    let mut sql = Sql::new(&format!("UPDATE {} SET ", E::TABLE));
+    for (col, v) in cols {
+        sql.push(&format!("{col} = ")).bind(v.clone()).push(", ");
+    }
+    sql.push("version = version + 1 WHERE id = ").bind(rec.id());
+    sql.push(" AND version = ").bind(expected_version);
+    sql
+}
+
 /// Which opportunity new events belong to.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum EventsOf {
@@ -245,6 +256,16 @@ impl Db {
         how: Save<'_>,
         events: &[NewEvent],
     ) -> Result<i64, StoreError> {
+        self.save_inner(rec, how, events, &[]).await
+    }
+
+    async fn save_inner<E: Entity>(
+        &self,
+        rec: &E,
+        how: Save<'_>,
+        events: &[NewEvent],
+        new_tasks: &[Task],
+    ) -> Result<i64, StoreError> {
         let cols = rec.columns();
         if let (Some(inserts), Save::Insert { idem: None }) = (&self.shared.inserts, how) {
             return inserts
@@ -290,12 +311,7 @@ impl Db {
                     id
                 }
                 Save::Update { expected_version } => {
-                    let mut sql = Sql::new(&format!("UPDATE {} SET ", E::TABLE));
-                    for (col, v) in &cols {
-                        sql.push(&format!("{col} = ")).bind(v.clone()).push(", ");
-                    }
-                    sql.push("version = version + 1 WHERE id = ").bind(rec.id());
-                    sql.push(" AND version = ").bind(expected_version);
+                    let sql = update_sql(rec, &cols, expected_version);
                     let n = bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?.rows_affected();
                     if n == 0 {
                         let current: Option<i64> = sqlx::query_scalar(&format!("SELECT version FROM {} WHERE id = $1", E::TABLE))
@@ -315,8 +331,43 @@ impl Db {
                 push_events_insert(&mut sql, EventsOf::Id(id), events);
                 bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
             }
+            for t in new_tasks {
+                let mut sql = Sql::new("");
+                push_insert(&mut sql, Task::TABLE, &t.columns());
+                bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
+            }
             tx.commit().await?;
             Ok(id)
+        })
+    }
+
+    /// Saves an opportunity after a stage move: the record, its events and the tasks its
+    /// new stage's standard actions create — all or nothing.
+    pub async fn save_move(
+        &self,
+        opp: &Opportunity,
+        expected_version: i64,
+        events: &[NewEvent],
+        tasks: &[Task],
+    ) -> Result<(), StoreError> {
+        self.save_inner(opp, Save::Update { expected_version }, events, tasks)
+            .await
+            .map(|_| ())
+    }
+
+    /// The keys of the standard actions done through their tasks on an opportunity.
+    pub async fn actions_done_by_tasks(
+        &self,
+        opportunity_id: OpportunityId,
+    ) -> Result<Vec<String>, StoreError> {
+        on_pool!(self, p => {
+            Ok(sqlx::query_scalar(
+                "SELECT DISTINCT action_key FROM tasks WHERE record_kind = 'opportunity' AND record_id = $1 AND done = $2 AND action_key IS NOT NULL ORDER BY action_key",
+            )
+            .bind(opportunity_id)
+            .bind(true)
+            .fetch_all(p)
+            .await?)
         })
     }
 

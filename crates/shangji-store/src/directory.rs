@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use shangji_core::model::*;
+use shangji_core::process::{LossReason, StageSpec, TransitionPolicy};
 use shangji_core::visibility::Org;
 use time::OffsetDateTime;
 
@@ -32,6 +33,8 @@ pub struct Directory {
     pub version: i64,
     pub org: Org,
     pub pipelines: Vec<Pipeline>,
+    /// The loss-reason taxonomy, archived reasons included.
+    pub loss_reasons: Vec<LossReason>,
 }
 
 impl Directory {
@@ -84,10 +87,12 @@ impl Db {
                 .collect::<Result<Vec<_>, StoreError>>()?
         });
         let pipelines = self.pipelines().await?;
+        let loss_reasons = self.loss_reasons().await?;
         let fresh = Arc::new(Directory {
             version,
             org: Org { teams, users },
             pipelines,
+            loss_reasons,
         });
         let mut cache = self.shared.directory.lock().expect("directory cache");
         if cache.as_ref().is_none_or(|d| d.version <= version) {
@@ -374,48 +379,225 @@ impl Db {
         })
     }
 
-    /// Creates a pipeline with its stages (in the given order) and returns it.
+    /// Creates a pipeline with its stages (in the given order) and returns it. A default
+    /// pipeline takes the default from any other.
     pub async fn insert_pipeline(
         &self,
         name: &str,
         is_default: bool,
-        stages: &[StageTemplate],
+        policy: &TransitionPolicy,
+        stages: &[StageSpec],
         now: OffsetDateTime,
     ) -> Result<Pipeline, StoreError> {
         let writer = self.writer().await;
         let id = on_pool!(self, p => {
             let mut tx = p.begin().await?;
+            if is_default {
+                sqlx::query("UPDATE pipelines SET is_default = $1 WHERE is_default = $2")
+                    .bind(false)
+                    .bind(true)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO pipelines (name, is_default, archived, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                "INSERT INTO pipelines (name, is_default, archived, created_at, policy) VALUES ($1, $2, $3, $4, $5) RETURNING id",
             )
             .bind(name)
             .bind(is_default)
             .bind(false)
             .bind(crate::db::ms(now))
+            .bind(to_json(policy))
             .fetch_one(&mut *tx)
             .await?;
             for (i, s) in stages.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO stages (pipeline_id, position, name_zh, name_en, kind, probability, forecast_category, rotting_days, guidance, archived) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                )
-                .bind(id)
-                .bind(i as i32)
-                .bind(s.name_zh)
-                .bind(s.name_en)
-                .bind(s.kind.as_str())
-                .bind(s.probability)
-                .bind(s.forecast_category.as_str())
-                .bind(s.rotting_days)
-                .bind(s.guidance)
-                .bind(false)
-                .execute(&mut *tx)
-                .await?;
+                let mut sql = Sql::new("");
+                push_stage_insert(&mut sql, id, i as i32, s);
+                bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             id
         });
         drop(writer);
         self.pipeline(id).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Saves a pipeline's name, default flag, archived flag and policy (not its stages).
+    pub async fn update_pipeline(&self, p: &Pipeline) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if p.is_default {
+                sqlx::query("UPDATE pipelines SET is_default = $1 WHERE is_default = $2 AND id <> $3")
+                    .bind(false)
+                    .bind(true)
+                    .bind(p.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let n = sqlx::query("UPDATE pipelines SET name = $1, is_default = $2, archived = $3, policy = $4 WHERE id = $5")
+                .bind(&p.name)
+                .bind(p.is_default)
+                .bind(p.archived)
+                .bind(to_json(&p.policy))
+                .bind(p.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Adds a stage at `position` (later stages move down one) and returns its id.
+    pub async fn insert_stage(
+        &self,
+        pipeline_id: PipelineId,
+        position: i32,
+        spec: &StageSpec,
+    ) -> Result<StageId, StoreError> {
+        let _writer = self.writer().await;
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            sqlx::query("UPDATE stages SET position = position + 1 WHERE pipeline_id = $1 AND position >= $2")
+                .bind(pipeline_id)
+                .bind(position)
+                .execute(&mut *tx)
+                .await?;
+            let mut sql = Sql::new("");
+            push_stage_insert(&mut sql, pipeline_id, position, spec);
+            sql.push(" RETURNING id");
+            let id: i64 = bind_all!(sqlx::query_scalar(&sql.text), &sql.args).fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(id)
+        })
+    }
+
+    /// Saves everything of a stage but its pipeline and position.
+    pub async fn update_stage(&self, s: &Stage) -> Result<(), StoreError> {
+        let mut sql = Sql::new("UPDATE stages SET name_zh = ");
+        sql.bind(s.name_zh.clone())
+            .push(", name_en = ")
+            .bind(s.name_en.clone());
+        sql.push(", kind = ")
+            .bind(s.kind.as_str())
+            .push(", probability = ")
+            .bind(s.probability as i64);
+        sql.push(", forecast_category = ")
+            .bind(s.forecast_category.as_str())
+            .push(", rotting_days = ")
+            .bind(s.rotting_days.map(i64::from));
+        sql.push(", guidance = ")
+            .bind(s.guidance.clone())
+            .push(", gate = ")
+            .bind(to_json(&s.gate));
+        sql.push(", actions = ")
+            .bind(to_json(&s.actions))
+            .push(", archived = ")
+            .bind(s.archived);
+        sql.push(" WHERE id = ").bind(s.id);
+        match self.execute(&sql).await? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
+    /// Gives a pipeline's stages the order of `stage_ids` (which lists each of them once).
+    pub async fn reorder_stages(
+        &self,
+        pipeline_id: PipelineId,
+        stage_ids: &[StageId],
+    ) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            for (i, id) in stage_ids.iter().enumerate() {
+                sqlx::query("UPDATE stages SET position = $1 WHERE id = $2 AND pipeline_id = $3")
+                    .bind(i as i32)
+                    .bind(id)
+                    .bind(pipeline_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Whether any opportunity is or ever was in the stage.
+    pub async fn stage_in_use(&self, stage_id: StageId) -> Result<bool, StoreError> {
+        on_pool!(self, p => {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT (SELECT COUNT(*) FROM opportunities WHERE stage_id = $1) + (SELECT COUNT(*) FROM opportunity_events WHERE from_stage_id = $1 OR to_stage_id = $1)",
+            )
+            .bind(stage_id)
+            .fetch_one(p)
+            .await?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Deletes a stage no opportunity has ever been in (callers check [`Db::stage_in_use`];
+    /// the foreign keys refuse otherwise).
+    pub async fn delete_stage(&self, stage_id: StageId) -> Result<(), StoreError> {
+        let mut sql = Sql::new("DELETE FROM stages WHERE id = ");
+        sql.bind(stage_id);
+        match self.execute(&sql).await? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
+    pub async fn loss_reasons(&self) -> Result<Vec<LossReason>, StoreError> {
+        on_pool!(self, p => {
+            let rows = sqlx::query("SELECT * FROM loss_reasons ORDER BY position, id").fetch_all(p).await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(LossReason {
+                        id: r.i64("id")?,
+                        key: r.text("key")?,
+                        name_zh: r.text("name_zh")?,
+                        name_en: r.text("name_en")?,
+                        position: r.i32("position")?,
+                        archived: r.bool("archived")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Adds a loss reason (its key is new: a duplicate is [`StoreError::Duplicate`]).
+    pub async fn insert_loss_reason(&self, r: &LossReason) -> Result<i64, StoreError> {
+        let mut sql = Sql::new(
+            "INSERT INTO loss_reasons (key, name_zh, name_en, position, archived) VALUES (",
+        );
+        sql.bind(r.key.clone()).push(", ").bind(r.name_zh.clone());
+        sql.push(", ")
+            .bind(r.name_en.clone())
+            .push(", ")
+            .bind(r.position as i64);
+        sql.push(", ").bind(r.archived).push(") RETURNING id");
+        let _writer = self.writer().await;
+        on_pool!(self, p => Ok(bind_all!(sqlx::query_scalar(&sql.text), &sql.args).fetch_one(p).await?))
+    }
+
+    /// Saves a loss reason's names, position and archived flag (the key never changes).
+    pub async fn update_loss_reason(&self, r: &LossReason) -> Result<(), StoreError> {
+        let mut sql = Sql::new("UPDATE loss_reasons SET name_zh = ");
+        sql.bind(r.name_zh.clone())
+            .push(", name_en = ")
+            .bind(r.name_en.clone());
+        sql.push(", position = ").bind(r.position as i64);
+        sql.push(", archived = ")
+            .bind(r.archived)
+            .push(" WHERE id = ")
+            .bind(r.id);
+        match self.execute(&sql).await? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
     }
 
     pub async fn pipelines(&self) -> Result<Vec<Pipeline>, StoreError> {
@@ -425,17 +607,18 @@ impl Db {
             let stages: Vec<Stage> = stages.iter().map(stage_from_row).collect::<Result<_, StoreError>>()?;
             let pipes = pipes
                 .iter()
-                .map(|r| Ok((r.i64("id")?, r.text("name")?, r.bool("is_default")?, r.bool("archived")?)))
+                .map(|r| Ok((r.i64("id")?, r.text("name")?, r.bool("is_default")?, r.bool("archived")?, r.json("policy")?)))
                 .collect::<Result<Vec<_>, StoreError>>()?;
             (pipes, stages)
         });
         Ok(pipes
             .into_iter()
-            .map(|(id, name, is_default, archived)| Pipeline {
+            .map(|(id, name, is_default, archived, policy)| Pipeline {
                 id,
                 name,
                 is_default,
                 archived,
+                policy,
                 stages: stages
                     .iter()
                     .filter(|s| s.pipeline_id == id)
@@ -448,4 +631,33 @@ impl Db {
     pub async fn pipeline(&self, id: PipelineId) -> Result<Option<Pipeline>, StoreError> {
         Ok(self.pipelines().await?.into_iter().find(|p| p.id == id))
     }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("configuration serialises")
+}
+
+/// Appends `INSERT INTO stages …` of one stage.
+fn push_stage_insert(sql: &mut Sql, pipeline_id: PipelineId, position: i32, s: &StageSpec) {
+    sql.push("INSERT INTO stages (pipeline_id, position, name_zh, name_en, kind, probability, forecast_category, rotting_days, guidance, gate, actions, archived) VALUES (");
+    sql.bind(pipeline_id).push(", ").bind(position as i64);
+    sql.push(", ")
+        .bind(s.name_zh.clone())
+        .push(", ")
+        .bind(s.name_en.clone());
+    sql.push(", ")
+        .bind(s.kind.as_str())
+        .push(", ")
+        .bind(s.probability as i64);
+    sql.push(", ").bind(s.forecast_category.as_str());
+    sql.push(", ").bind(s.rotting_days.map(i64::from));
+    sql.push(", ")
+        .bind(s.guidance.clone())
+        .push(", ")
+        .bind(to_json(&s.gate));
+    sql.push(", ")
+        .bind(to_json(&s.actions))
+        .push(", ")
+        .bind(false)
+        .push(")");
 }

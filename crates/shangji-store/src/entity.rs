@@ -69,7 +69,8 @@ pub fn owner_in_scope(col: &str, scope: &Scope, sql: &mut Sql) {
     }
 }
 
-fn tags_json(tags: &[String]) -> Arg {
+/// A list of strings as JSON text.
+pub(crate) fn tags_json(tags: &[String]) -> Arg {
     Arg::Text(Some(
         serde_json::to_string(tags).unwrap_or_else(|_| "[]".into()),
     ))
@@ -355,6 +356,9 @@ impl Entity for Opportunity {
             tags: r.json("tags")?,
             loss_reason: r.opt_text("loss_reason")?,
             loss_note: r.opt_text("loss_note")?,
+            competitor: r.opt_text("competitor")?,
+            checklist: r.json("checklist")?,
+            actions_done: r.json("actions_done")?,
             archived: r.bool("archived")?,
             version: r.i64("version")?,
             created_at: r.ts("created_at")?,
@@ -386,6 +390,9 @@ impl Entity for Opportunity {
             ("tags", tags_json(&self.tags)),
             ("loss_reason", self.loss_reason.clone().into()),
             ("loss_note", self.loss_note.clone().into()),
+            ("competitor", self.competitor.clone().into()),
+            ("checklist", tags_json(&self.checklist)),
+            ("actions_done", tags_json(&self.actions_done)),
             ("archived", self.archived.into()),
             ("created_at", self.created_at.into()),
             ("updated_at", self.updated_at.into()),
@@ -499,6 +506,7 @@ impl Entity for Task {
             done_at: r.opt_ts("done_at")?,
             record_kind: r.opt_parse("record_kind")?,
             record_id: r.opt_i64("record_id")?,
+            action_key: r.opt_text("action_key")?,
             archived: r.bool("archived")?,
             version: r.i64("version")?,
             created_at: r.ts("created_at")?,
@@ -515,6 +523,7 @@ impl Entity for Task {
             ("done_at", self.done_at.into()),
             ("record_kind", text_of(self.record_kind)),
             ("record_id", self.record_id.into()),
+            ("action_key", self.action_key.clone().into()),
             ("archived", self.archived.into()),
             ("created_at", self.created_at.into()),
             ("updated_at", self.updated_at.into()),
@@ -607,6 +616,8 @@ pub(crate) fn stage_from_row<R: RowExt>(r: &R) -> Result<Stage, StoreError> {
         forecast_category: r.parse("forecast_category")?,
         rotting_days: r.opt_i32("rotting_days")?,
         guidance: r.opt_text("guidance")?,
+        gate: r.json("gate")?,
+        actions: r.json("actions")?,
         archived: r.bool("archived")?,
     })
 }

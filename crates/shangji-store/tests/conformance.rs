@@ -3,6 +3,7 @@
 
 use shangji_core::model::*;
 use shangji_core::opportunity::{self, EventKind, MoveInput, OpportunityInput};
+use shangji_core::process::{b2b_template, transactional_template, LossReason};
 use shangji_core::records::{apply_account, blank_account, AccountInput};
 use shangji_core::visibility::{scope, Actor};
 use shangji_core::{Field, Scope};
@@ -215,11 +216,79 @@ async fn every_store_method() {
     assert!(db.tokens(rep).await.unwrap()[0].revoked_at.is_some());
 
     // Pipelines.
-    let (name, stages) = default_b2b_pipeline();
-    let pipeline = db.insert_pipeline(name, true, &stages, NOW).await.unwrap();
+    let t = b2b_template();
+    let pipeline = db
+        .insert_pipeline(t.name, true, &t.policy, &t.stages, NOW)
+        .await
+        .unwrap();
     assert_eq!(pipeline.stages.len(), 6);
     assert_eq!(pipeline.stages[2].name_zh, "方案报价");
+    assert_eq!(pipeline.stages[2].gate, t.stages[2].gate);
+    assert_eq!(pipeline.stages[2].actions, t.stages[2].actions);
+    assert_eq!(pipeline.policy, t.policy);
     assert_eq!(db.pipelines().await.unwrap(), vec![pipeline.clone()]);
+
+    // Pipeline configuration: a second pipeline, its policy, stages added, changed,
+    // reordered, deleted; the loss-reason taxonomy.
+    let tt = transactional_template();
+    let mut second = db
+        .insert_pipeline(tt.name, false, &tt.policy, &tt.stages, NOW)
+        .await
+        .unwrap();
+    second.policy.allow_skip = false;
+    second.name = "快速成交".into();
+    db.update_pipeline(&second).await.unwrap();
+    let added = db.insert_stage(second.id, 1, &t.stages[1]).await.unwrap();
+    let mut again = db.pipeline(second.id).await.unwrap().unwrap();
+    assert_eq!(again.name, "快速成交");
+    assert!(!again.policy.allow_skip);
+    let names: Vec<&str> = again.stages.iter().map(|s| s.name_zh.as_str()).collect();
+    assert_eq!(names, ["询价", "需求分析", "报价跟进", "赢单", "输单"]);
+    let mut stage = again.stage(added).unwrap().clone();
+    stage.name_en = "Needs".into();
+    stage.gate.requires_approval = true;
+    stage.archived = true;
+    db.update_stage(&stage).await.unwrap();
+    let mut order: Vec<i64> = again.stages.iter().map(|s| s.id).collect();
+    order.swap(0, 1);
+    db.reorder_stages(second.id, &order).await.unwrap();
+    again = db.pipeline(second.id).await.unwrap().unwrap();
+    assert_eq!(
+        again.stages[0],
+        Stage {
+            position: 0,
+            ..stage
+        }
+    );
+    assert!(!db.stage_in_use(added).await.unwrap());
+    db.delete_stage(added).await.unwrap();
+    assert_eq!(
+        db.pipeline(second.id).await.unwrap().unwrap().stages.len(),
+        4
+    );
+    assert!(matches!(
+        db.delete_stage(added).await,
+        Err(StoreError::NotFound)
+    ));
+    let reasons = db.loss_reasons().await.unwrap();
+    assert_eq!(reasons, shangji_core::process::default_loss_reasons());
+    let mut reason = LossReason {
+        id: 0,
+        key: "delivery".into(),
+        name_zh: "交期".into(),
+        name_en: "Delivery time".into(),
+        position: 8,
+        archived: false,
+    };
+    reason.id = db.insert_loss_reason(&reason).await.unwrap();
+    assert!(
+        db.insert_loss_reason(&reason).await.is_err(),
+        "keys are unique"
+    );
+    reason.archived = true;
+    db.update_loss_reason(&reason).await.unwrap();
+    assert_eq!(db.loss_reasons().await.unwrap().last(), Some(&reason));
+    assert_eq!(db.directory().await.unwrap().loss_reasons.len(), 9);
 
     // The directory: read once, reused while nothing changes, re-read after any change to
     // teams, users or pipelines.
@@ -229,7 +298,8 @@ async fn every_store_method() {
         dir.org.users,
         vec![(rep, Some(east)), (other, Some(south)), (mgr, Some(east))]
     );
-    assert_eq!(dir.pipelines, vec![pipeline.clone()]);
+    assert_eq!(dir.pipelines, db.pipelines().await.unwrap());
+    assert_eq!(dir.pipelines[0], pipeline);
     assert!(Arc::ptr_eq(&dir, &db.directory().await.unwrap()));
     let west = db
         .insert_team(
@@ -350,26 +420,35 @@ async fn every_store_method() {
 
     let mut moved = stored.clone();
     let later = NOW + Duration::hours(3);
-    let events = opportunity::move_to(
-        &mut moved,
-        &pipeline,
-        &MoveInput {
-            stage_id: pipeline.stages[1].id,
-            ..Default::default()
-        },
-        &rep_actor,
-        later,
-    )
-    .unwrap();
-    db.save(
-        &moved,
-        Save::Update {
-            expected_version: 1,
-        },
-        &events,
-    )
-    .await
-    .unwrap();
+    let ctx = opportunity::MoveContext {
+        actor: &rep_actor,
+        now: later,
+        loss_reasons: &reasons,
+        tasks_done: &[],
+        custom: &Default::default(),
+        custom_labels: &[],
+        approved: false,
+        task_language: Language::ZhCn,
+    };
+    let input = MoveInput {
+        stage_id: pipeline.stages[1].id,
+        checklist: vec!["need_confirmed".into()],
+        ..Default::default()
+    };
+    let moved_to = opportunity::move_to(&mut moved, &pipeline, input, &ctx).unwrap();
+    assert_eq!(
+        moved_to.tasks.len(),
+        1,
+        "entering Needs analysis creates a task"
+    );
+    let events = moved_to.events;
+    let tasks_before = db.count("tasks").await.unwrap();
+    db.save_move(&moved, 1, &events, &moved_to.tasks)
+        .await
+        .unwrap();
+    assert_eq!(db.count("tasks").await.unwrap(), tasks_before + 1);
+    assert!(db.actions_done_by_tasks(id).await.unwrap().is_empty());
+    assert!(db.stage_in_use(pipeline.stages[1].id).await.unwrap());
     assert!(matches!(
         db.save(
             &moved,
@@ -401,8 +480,12 @@ async fn every_store_method() {
         1 + events.len(),
         "the conflicting save wrote no events"
     );
-    assert_eq!(history[1].from_stage_id, Some(pipeline.stages[0].id));
-    assert_eq!(history[1].at, later);
+    assert_eq!(
+        (history[1].kind, history[2].kind),
+        (EventKind::ChecklistChanged, EventKind::StageChanged)
+    );
+    assert_eq!(history[2].from_stage_id, Some(pipeline.stages[0].id));
+    assert_eq!(history[2].at, later);
     let window = db
         .events_between(
             &rep_scope,
@@ -521,8 +604,12 @@ async fn concurrent_creates_each_get_their_own_answer() {
         .insert_user(&user("rep.c", Role::Rep, None), None)
         .await
         .unwrap();
-    let (name, stages) = default_b2b_pipeline();
-    let pipeline = Arc::new(db.insert_pipeline(name, true, &stages, NOW).await.unwrap());
+    let t = b2b_template();
+    let pipeline = Arc::new(
+        db.insert_pipeline(t.name, true, &t.policy, &t.stages, NOW)
+            .await
+            .unwrap(),
+    );
     let actor = Actor {
         user_id: rep,
         role: Role::Rep,

@@ -312,6 +312,131 @@ async fn pipeline(c: Caller, Path(id): Path<i64>) -> Result<Json<Pipeline>, AppE
     ))
 }
 
+async fn change_pipeline(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    body: JsonBody<ops::ChangePipelineInput>,
+) -> Result<Json<Opportunity>, AppError> {
+    Ok(Json(
+        ops::change_pipeline(&s.db, &c.ctx, id, body.value).await?,
+    ))
+}
+
+async fn create_pipeline(
+    State(s): State<AppState>,
+    c: Caller,
+    body: JsonBody<ops::PipelineInput>,
+) -> Result<Response, AppError> {
+    let p = ops::create_pipeline(&s.db, &c.ctx, body.value).await?;
+    Ok((StatusCode::CREATED, Json(p)).into_response())
+}
+
+async fn update_pipeline(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    body: JsonBody<ops::PipelinePatch>,
+) -> Result<Json<Pipeline>, AppError> {
+    Ok(Json(
+        ops::update_pipeline(&s.db, &c.ctx, id, body.value).await?,
+    ))
+}
+
+async fn add_stage(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    body: JsonBody<ops::NewStageInput>,
+) -> Result<Response, AppError> {
+    let p = ops::add_stage(&s.db, &c.ctx, id, body.value).await?;
+    Ok((StatusCode::CREATED, Json(p)).into_response())
+}
+
+async fn update_stage(
+    State(s): State<AppState>,
+    c: Caller,
+    Path((id, stage_id)): Path<(i64, i64)>,
+    body: JsonBody<ops::StagePatch>,
+) -> Result<Json<Pipeline>, AppError> {
+    Ok(Json(
+        ops::update_stage(&s.db, &c.ctx, id, stage_id, body.value).await?,
+    ))
+}
+
+async fn delete_stage(
+    State(s): State<AppState>,
+    c: Caller,
+    Path((id, stage_id)): Path<(i64, i64)>,
+) -> Result<Json<Pipeline>, AppError> {
+    Ok(Json(ops::delete_stage(&s.db, &c.ctx, id, stage_id).await?))
+}
+
+/// The body of a stage reorder: every stage id of the pipeline, in the new order.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StageOrder {
+    pub stage_ids: Vec<i64>,
+}
+
+async fn reorder_stages(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    body: JsonBody<StageOrder>,
+) -> Result<Json<Pipeline>, AppError> {
+    Ok(Json(
+        ops::reorder_stages(&s.db, &c.ctx, id, body.value.stage_ids).await?,
+    ))
+}
+
+/// A shipped pipeline template.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TemplateView {
+    pub key: &'static str,
+    pub name: &'static str,
+    pub policy: shangji_core::process::TransitionPolicy,
+    pub stages: Vec<shangji_core::process::StageSpec>,
+}
+
+async fn pipeline_templates(_c: Caller) -> Json<Vec<TemplateView>> {
+    Json(
+        shangji_core::process::templates()
+            .into_iter()
+            .map(|t| TemplateView {
+                key: t.key,
+                name: t.name,
+                policy: t.policy,
+                stages: t.stages,
+            })
+            .collect(),
+    )
+}
+
+async fn loss_reasons(c: Caller) -> Json<Vec<shangji_core::process::LossReason>> {
+    Json(c.ctx.dir.loss_reasons.clone())
+}
+
+async fn create_loss_reason(
+    State(s): State<AppState>,
+    c: Caller,
+    body: JsonBody<ops::LossReasonInput>,
+) -> Result<Response, AppError> {
+    let r = ops::create_loss_reason(&s.db, &c.ctx, body.value).await?;
+    Ok((StatusCode::CREATED, Json(r)).into_response())
+}
+
+async fn update_loss_reason(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    body: JsonBody<ops::LossReasonInput>,
+) -> Result<Json<shangji_core::process::LossReason>, AppError> {
+    Ok(Json(
+        ops::update_loss_reason(&s.db, &c.ctx, id, body.value).await?,
+    ))
+}
+
 async fn users(State(s): State<AppState>, _c: Caller) -> Result<Json<Vec<User>>, AppError> {
     Ok(Json(s.db.users().await?))
 }
@@ -446,8 +571,24 @@ pub fn router() -> Router<AppState> {
         )
         .route("/opportunities/{id}/move", post(move_opportunity))
         .route("/opportunities/{id}/events", get(opportunity_events))
-        .route("/pipelines", get(pipelines))
-        .route("/pipelines/{id}", get(pipeline))
+        .route("/opportunities/{id}/change-pipeline", post(change_pipeline))
+        .route("/pipelines", get(pipelines).post(create_pipeline))
+        .route("/pipelines/{id}", get(pipeline).patch(update_pipeline))
+        .route("/pipelines/{id}/stages", post(add_stage))
+        .route(
+            "/pipelines/{id}/stages/{stage_id}",
+            axum::routing::patch(update_stage).delete(delete_stage),
+        )
+        .route(
+            "/pipelines/{id}/stage-order",
+            axum::routing::put(reorder_stages),
+        )
+        .route("/pipeline-templates", get(pipeline_templates))
+        .route("/loss-reasons", get(loss_reasons).post(create_loss_reason))
+        .route(
+            "/loss-reasons/{id}",
+            axum::routing::patch(update_loss_reason),
+        )
         .route("/users", get(users).post(create_user))
         .route("/users/me", get(me))
         .route("/users/{id}", get(user).patch(update_user))

@@ -81,7 +81,8 @@ impl FromRequestParts<AppState> for Caller {
                 .user_by_token(&digest(token.trim()))
                 .await?
                 .ok_or(AppError::Unauthorized)?;
-            let ctx = Ctx::for_user(&state.db, &who, now).await?;
+            let lang = crate::i18n::choose(who.user.language, &parts.headers);
+            let ctx = Ctx::for_user(&state.db, &who, now, lang).await?;
             return Ok(Caller {
                 user: who.user,
                 ctx,
@@ -99,7 +100,8 @@ impl FromRequestParts<AppState> for Caller {
                 return Err(AppError::Forbidden("csrf_token_invalid"));
             }
         }
-        let ctx = Ctx::for_user(&state.db, &who, now).await?;
+        let lang = crate::i18n::choose(who.user.language, &parts.headers);
+        let ctx = Ctx::for_user(&state.db, &who, now, lang).await?;
         Ok(Caller {
             user: who.user,
             ctx,

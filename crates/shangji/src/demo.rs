@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use shangji_core::demo::{generate, DemoConfig};
-use shangji_core::model::default_b2b_pipeline;
+use shangji_core::process::b2b_template;
 use shangji_store::Db;
 use time::OffsetDateTime;
 
@@ -17,10 +17,11 @@ pub const SIGN_INS: &[(&str, &str, &str)] = &[
     ("rep.east1", "sales1234", "华东销售 rep, East"),
 ];
 
-/// A new, empty database gets the default pipeline.
+/// A new, empty database gets the default pipeline (the loss reasons come with the schema).
 pub async fn install_defaults(db: &Db, now: OffsetDateTime) -> Result<(), AppError> {
-    let (name, stages) = default_b2b_pipeline();
-    db.insert_pipeline(name, true, &stages, now).await?;
+    let t = b2b_template();
+    db.insert_pipeline(t.name, true, &t.policy, &t.stages, now)
+        .await?;
     Ok(())
 }
 
@@ -47,8 +48,10 @@ pub async fn load(db: &Db, opportunities: usize, now: OffsetDateTime) -> Result<
     }
     db.bulk_insert_teams(&data.teams, now).await?;
     db.bulk_insert_users(&users).await?;
-    let (name, stages) = default_b2b_pipeline();
-    let pipeline = db.insert_pipeline(name, true, &stages, now).await?;
+    let t = b2b_template();
+    let pipeline = db
+        .insert_pipeline(t.name, true, &t.policy, &t.stages, now)
+        .await?;
     if pipeline.id != data.pipeline.id
         || pipeline
             .stages

@@ -9,6 +9,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
+use shangji_core::model::Language;
+use shangji_core::process::{PolicyError, Unmet, UnmetCode};
 use shangji_core::{FieldError, MoveError};
 use shangji_store::StoreError;
 
@@ -30,6 +32,9 @@ pub enum AppError {
     Forbidden(&'static str),
     #[error("too many attempts")]
     RateLimited,
+    /// A stage move whose requirements are not met: 422 listing every one, in `lang`.
+    #[error("requirements of the stage are not met")]
+    Unmet { missing: Vec<Unmet>, lang: Language },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -51,6 +56,7 @@ impl AppError {
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unmet { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -80,6 +86,14 @@ impl AppError {
                 "too many failed attempts; try again later".into(),
                 None,
             ),
+            AppError::Unmet { lang, .. } => (
+                "gate_unmet".into(),
+                match lang {
+                    Language::ZhCn => "未满足进入该阶段的条件".into(),
+                    Language::En => "the requirements of the stage are not met".into(),
+                },
+                None,
+            ),
             AppError::Internal(_) => (
                 "internal_error".into(),
                 "something went wrong on our side".into(),
@@ -94,6 +108,23 @@ impl AppError {
                 AppError::Conflict { current_version } => Some(*current_version),
                 _ => None,
             },
+            missing: match self {
+                AppError::Unmet { missing, lang } => Some(
+                    missing
+                        .iter()
+                        .map(|u| MissingItem {
+                            code: u.code,
+                            field: u.field.clone(),
+                            message: u.message(*lang),
+                            label: match lang {
+                                Language::ZhCn => u.label_zh.clone(),
+                                Language::En => u.label_en.clone(),
+                            },
+                        })
+                        .collect(),
+                ),
+                _ => None,
+            },
         }
     }
 }
@@ -106,6 +137,20 @@ pub struct ErrorBody {
     pub field: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<i64>,
+    /// A refused stage move: everything still missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing: Option<Vec<MissingItem>>,
+}
+
+/// One unmet requirement of a stage move.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MissingItem {
+    pub code: UnmetCode,
+    /// `amount_minor`, `custom.<key>`, `checklist.<key>`, `actions.<key>`, `loss_reason`.
+    pub field: String,
+    /// In the caller's language.
+    pub message: String,
+    pub label: String,
 }
 
 impl IntoResponse for AppError {
@@ -141,8 +186,9 @@ impl From<FieldError> for AppError {
     }
 }
 
-impl From<MoveError> for AppError {
-    fn from(e: MoveError) -> Self {
+impl AppError {
+    /// A refused move, with unmet requirements worded in `lang`.
+    pub fn from_move(e: MoveError, lang: Language) -> AppError {
         match e {
             MoveError::UnknownStage(id) => AppError::invalid(
                 "stage_id",
@@ -161,6 +207,28 @@ impl From<MoveError> for AppError {
             ),
             MoveError::Archived => AppError::invalid("", "archived", "the opportunity is archived"),
             MoveError::Invalid(f) => AppError::Invalid(f),
+            MoveError::Policy(PolicyError::SkipNotAllowed) => AppError::invalid(
+                "stage_id",
+                "skip_not_allowed",
+                "this pipeline does not allow skipping stages",
+            ),
+            MoveError::Policy(PolicyError::BackwardNotAllowed) => AppError::invalid(
+                "stage_id",
+                "backward_not_allowed",
+                "this pipeline does not allow moving back",
+            ),
+            MoveError::Policy(PolicyError::RoleNotAllowed) => {
+                AppError::Forbidden("stage_role_forbidden")
+            }
+            MoveError::Policy(PolicyError::ReopenNotAllowed) => {
+                AppError::Forbidden("reopen_forbidden")
+            }
+            MoveError::Gate(missing) => AppError::Unmet { missing, lang },
+            MoveError::ApprovalRequired => AppError::invalid(
+                "stage_id",
+                "approval_required",
+                "entering this stage needs an approval",
+            ),
         }
     }
 }

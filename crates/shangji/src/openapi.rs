@@ -14,8 +14,14 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, Required, ResponseBuilder};
 use utoipa::{OpenApi as _, PartialSchema};
 
-use crate::api::{NewToken, TokenInput};
-use crate::error::ErrorBody;
+use crate::api::{NewToken, StageOrder, TemplateView, TokenInput};
+use crate::error::{ErrorBody, MissingItem};
+use crate::ops::{
+    ChangePipelineInput, LossReasonInput, NewStageInput, PipelineInput, PipelinePatch, StagePatch,
+};
+use shangji_core::process::{
+    ChecklistItem, LossReason, StageGate, StageSpec, StandardAction, TransitionPolicy, UnmetCode,
+};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -63,6 +69,22 @@ use crate::error::ErrorBody;
         TokenInput,
         NewToken,
         shangji_store::ApiToken,
+        MissingItem,
+        UnmetCode,
+        StageGate,
+        ChecklistItem,
+        StandardAction,
+        TransitionPolicy,
+        StageSpec,
+        LossReason,
+        ChangePipelineInput,
+        PipelineInput,
+        PipelinePatch,
+        StagePatch,
+        NewStageInput,
+        LossReasonInput,
+        StageOrder,
+        TemplateView,
     ))
 )]
 struct Components;
@@ -189,6 +211,94 @@ pub fn routes() -> Vec<Route> {
         Some("Pipeline"),
         "200",
     ));
+    r.push(route(
+        Post,
+        "/api/v1/opportunities/{id}/change-pipeline",
+        "Move into another pipeline at a mapped stage (managers and up)",
+        Some("ChangePipelineInput"),
+        Some("Opportunity"),
+        "200",
+    ));
+    r.push(route(
+        Post,
+        "/api/v1/pipelines",
+        "Create a pipeline from a template or from stages (admin)",
+        Some("PipelineInput"),
+        Some("Pipeline"),
+        "201",
+    ));
+    r.push(route(
+        Patch,
+        "/api/v1/pipelines/{id}",
+        "Rename, make default, archive or change the transition policy (admin)",
+        Some("PipelinePatch"),
+        Some("Pipeline"),
+        "200",
+    ));
+    r.push(route(
+        Post,
+        "/api/v1/pipelines/{id}/stages",
+        "Add a stage (admin)",
+        Some("NewStageInput"),
+        Some("Pipeline"),
+        "201",
+    ));
+    r.push(route(
+        Patch,
+        "/api/v1/pipelines/{id}/stages/{stage_id}",
+        "Change a stage: names, probability, gate, standard actions, archive (admin)",
+        Some("StagePatch"),
+        Some("Pipeline"),
+        "200",
+    ));
+    r.push(route(
+        Delete,
+        "/api/v1/pipelines/{id}/stages/{stage_id}",
+        "Delete a stage no opportunity was ever in (admin; otherwise archive it)",
+        None,
+        Some("Pipeline"),
+        "200",
+    ));
+    r.push(route(
+        Put,
+        "/api/v1/pipelines/{id}/stage-order",
+        "Reorder a pipeline's stages (admin)",
+        Some("StageOrder"),
+        Some("Pipeline"),
+        "200",
+    ));
+    r.push(route(
+        Get,
+        "/api/v1/pipeline-templates",
+        "The shipped pipeline templates (b2b, transactional, tender)",
+        None,
+        None,
+        "200",
+    ));
+    r.push(route(
+        Get,
+        "/api/v1/loss-reasons",
+        "The loss-reason taxonomy",
+        None,
+        None,
+        "200",
+    ));
+    r.push(route(
+        Post,
+        "/api/v1/loss-reasons",
+        "Add a loss reason (admin)",
+        Some("LossReasonInput"),
+        Some("LossReason"),
+        "201",
+    ));
+    r.push(route(
+        Patch,
+        "/api/v1/loss-reasons/{id}",
+        "Rename, reorder or archive a loss reason (admin)",
+        Some("LossReasonInput"),
+        Some("LossReason"),
+        "200",
+    ));
     r.push(route(Get, "/api/v1/users", "Users", None, None, "200"));
     r.push(route(
         Post,
@@ -309,14 +419,16 @@ pub fn document() -> OpenApi {
     let mut doc = Components::openapi();
     for r in routes() {
         let mut op = OperationBuilder::new().summary(Some(r.summary.clone()));
-        if r.path.contains("{id}") {
-            op = op.parameter(
-                ParameterBuilder::new()
-                    .name("id")
-                    .parameter_in(ParameterIn::Path)
-                    .required(Required::True)
-                    .schema(Some(i64::schema())),
-            );
+        for name in ["id", "stage_id"] {
+            if r.path.contains(&format!("{{{name}}}")) {
+                op = op.parameter(
+                    ParameterBuilder::new()
+                        .name(name)
+                        .parameter_in(ParameterIn::Path)
+                        .required(Required::True)
+                        .schema(Some(i64::schema())),
+                );
+            }
         }
         if r.list {
             for (name, desc) in [

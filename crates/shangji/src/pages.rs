@@ -333,9 +333,9 @@ async fn home(
         Ok(found) => found,
         Err(redirect) => return Ok(redirect),
     };
-    let ctx = Ctx::for_user(&s.db, &who, s.now()).await?;
+    let tr = Tr::new(i18n::choose(who.user.language, &headers));
+    let ctx = Ctx::for_user(&s.db, &who, s.now(), tr.lang).await?;
     let (user, csrf) = (who.user, who.csrf.unwrap_or_default());
-    let tr = Tr::new(i18n::choose(user.language, &headers));
     let mine = |limit| ListQuery {
         owner_id: Some(user.id),
         eq: vec![("status", StageKind::Open.as_str().into())],

@@ -283,7 +283,10 @@ async fn moves_write_history_and_close_and_reopen() {
         .post(
             &format!("{url}/move"),
             "rep_sh",
-            &format!(r#"{{"stage_id":{}}}"#, stages[2]),
+            &format!(
+                r#"{{"stage_id":{},"checklist":["need_confirmed","budget_confirmed","decision_maker_identified","timeline_known"]}}"#,
+                stages[2]
+            ),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{moved}");
@@ -304,26 +307,30 @@ async fn moves_write_history_and_close_and_reopen() {
             &format!("{url}/move"),
             "rep_sh",
             &format!(
-                r#"{{"stage_id":{},"loss_reason":"价格","loss_note":"对手低 15%"}}"#,
+                r#"{{"stage_id":{},"loss_reason":"price","loss_note":"对手低 15%"}}"#,
                 stages[5]
             ),
         )
         .await;
-    assert_eq!(moved["loss_reason"], "价格");
+    assert_eq!(moved["loss_reason"], "price");
     assert!(moved["closed_at"].is_string());
-    let (_, moved) = app
-        .post(
-            &format!("{url}/move"),
-            "rep_sh",
-            &format!(r#"{{"stage_id":{}}}"#, stages[3]),
-        )
-        .await;
+    // Reopening is for managers and up.
+    let reopen = format!(r#"{{"stage_id":{}}}"#, stages[3]);
+    let (s, err) = app.post(&format!("{url}/move"), "rep_sh", &reopen).await;
+    assert_eq!(
+        (s, err["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("reopen_forbidden"))
+    );
+    let (_, moved) = app.post(&format!("{url}/move"), "mgr_east", &reopen).await;
     assert!(moved["closed_at"].is_null());
     let (_, moved) = app
         .post(
             &format!("{url}/move"),
             "rep_sh",
-            &format!(r#"{{"stage_id":{}}}"#, stages[4]),
+            &format!(
+                r#"{{"stage_id":{},"actions_done":["send_proposal"],"checklist":["proposal_accepted"]}}"#,
+                stages[4]
+            ),
         )
         .await;
     assert_eq!(moved["probability"], 100);
@@ -344,6 +351,7 @@ async fn moves_write_history_and_close_and_reopen() {
         kinds(&events),
         [
             "created",
+            "checklist_changed",
             "stage_changed",
             "probability_changed",
             "forecast_category_changed",
@@ -355,6 +363,7 @@ async fn moves_write_history_and_close_and_reopen() {
             "reopened",
             "probability_changed",
             "forecast_category_changed",
+            "checklist_changed",
             "stage_changed",
             "won",
             "probability_changed",
@@ -365,13 +374,21 @@ async fn moves_write_history_and_close_and_reopen() {
     );
     let e = events.as_array().unwrap();
     assert_eq!(
-        (e[1]["from_stage_id"].as_i64(), e[1]["to_stage_id"].as_i64()),
+        (e[2]["from_stage_id"].as_i64(), e[2]["to_stage_id"].as_i64()),
         (Some(stages[0]), Some(stages[2]))
     );
-    assert_eq!(e[5]["new_value"]["loss_reason"], "价格");
-    assert_eq!(e[16]["old_value"]["amount_minor"], 12300000);
-    assert_eq!(e[16]["new_value"]["amount_minor"], 15000000);
-    assert!(e.iter().all(|x| x["actor_id"] == app.user_id("rep_sh")));
+    assert_eq!(e[6]["new_value"]["loss_reason"], "price");
+    assert_eq!(e[18]["old_value"]["amount_minor"], 12300000);
+    assert_eq!(e[18]["new_value"]["amount_minor"], 15000000);
+    let reopen_events = 9..13;
+    for (i, x) in e.iter().enumerate() {
+        let who = if reopen_events.contains(&i) {
+            "mgr_east"
+        } else {
+            "rep_sh"
+        };
+        assert_eq!(x["actor_id"], app.user_id(who), "event {i}");
+    }
 
     // Stage changes only by move; the same stage or an unknown one is refused.
     let (s, err) = app
@@ -850,7 +867,10 @@ async fn list_filters_sort_and_paginate() {
             app.post(
                 &format!("/api/v1/opportunities/{}/move", o["id"]),
                 "rep_sh",
-                &format!(r#"{{"stage_id":{}}}"#, stages[4]),
+                &format!(
+                    r#"{{"stage_id":{},"checklist":["need_confirmed","budget_confirmed","decision_maker_identified","timeline_known","proposal_accepted"],"actions_done":["send_proposal"]}}"#,
+                    stages[4]
+                ),
             )
             .await;
         }

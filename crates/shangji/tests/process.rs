@@ -1,0 +1,542 @@
+//! The sales process over HTTP: stage gates, transition policy, standard actions, win/loss,
+//! pipeline configuration and loss reasons. Runs on SQLite, and on PostgreSQL when
+//! `SHANGJI_TEST_DATABASE_URL` is set.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::TestApp;
+use serde_json::Value;
+
+fn missing_fields(err: &Value) -> Vec<String> {
+    err["missing"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no missing list in {err}"))
+        .iter()
+        .map(|m| m["field"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn kinds(events: &Value) -> Vec<String> {
+    events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_gate_lists_exactly_what_is_missing_then_takes_it_with_the_move() {
+    let app = TestApp::new().await;
+    let stages = app.stage_ids().await;
+    let (_, opp) = app.account_and_opportunity("rep_sh", "空压机").await;
+    let url = format!("/api/v1/opportunities/{}", opp["id"]);
+    let events_before = app.get(&format!("{url}/events"), "rep_sh").await.1;
+
+    // Skipping to Proposal: the gates of Needs analysis and Proposal, and nothing else.
+    let to_proposal = format!(
+        r#"{{"stage_id":{},"set":{{"close_date":null}}}}"#,
+        stages[2]
+    );
+    let (s, err) = app
+        .post(&format!("{url}/move"), "rep_sh", &to_proposal)
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert_eq!(err["code"], "gate_unmet");
+    assert_eq!(
+        missing_fields(&err),
+        [
+            "checklist.need_confirmed",
+            "close_date",
+            "checklist.budget_confirmed",
+            "checklist.decision_maker_identified",
+            "checklist.timeline_known",
+        ]
+    );
+    // Messages in the caller's language: Chinese by default, English when asked.
+    assert_eq!(err["missing"][1]["message"], "请填写：预计成交日期");
+    let (_, err_en) = app
+        .call_with(
+            Method::POST,
+            &format!("{url}/move"),
+            Some("rep_sh"),
+            Some(&to_proposal),
+            &[("accept-language", "en-US,en;q=0.9")],
+        )
+        .await;
+    assert_eq!(
+        err_en["missing"][0]["message"], "Confirm: Need confirmed",
+        "{err_en}"
+    );
+    // Nothing changed, nothing recorded.
+    assert_eq!(app.get(&url, "rep_sh").await.1, opp);
+    assert_eq!(
+        app.get(&format!("{url}/events"), "rep_sh").await.1,
+        events_before
+    );
+
+    // The same move with the values: moved, values and events stored together.
+    let (s, moved) = app
+        .post(
+            &format!("{url}/move"),
+            "rep_sh",
+            &format!(
+                r#"{{"stage_id":{},"checklist":["need_confirmed","budget_confirmed","decision_maker_identified","timeline_known"],"set":{{"close_date":"2027-03-31","amount_minor":45000000}}}}"#,
+                stages[2]
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{moved}");
+    assert_eq!(moved["stage_id"], stages[2]);
+    assert_eq!(moved["close_date"], "2027-03-31");
+    assert_eq!(moved["amount"]["amount_minor"], 45000000);
+    assert_eq!(moved["checklist"].as_array().unwrap().len(), 4);
+    let (_, events) = app.get(&format!("{url}/events"), "rep_sh").await;
+    assert_eq!(
+        kinds(&events)[1..],
+        [
+            "amount_changed",
+            "close_date_changed",
+            "checklist_changed",
+            "stage_changed",
+            "probability_changed",
+            "forecast_category_changed"
+        ]
+    );
+
+    // Entering Proposal created the owner's task "发送方案", tied to its standard action.
+    let (_, tasks) = app
+        .get(&format!("/api/v1/tasks?record_id={}", opp["id"]), "rep_sh")
+        .await;
+    let task = tasks["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["action_key"] == "send_proposal")
+        .unwrap_or_else(|| panic!("no proposal task in {tasks}"))
+        .clone();
+    assert_eq!(task["title"], "发送方案");
+    assert_eq!(task["assignee_id"], app.user_id("rep_sh"));
+
+    // Leaving Proposal needs the proposal sent: doing the task is enough.
+    let to_negotiation = format!(
+        r#"{{"stage_id":{},"checklist":["proposal_accepted"]}}"#,
+        stages[3]
+    );
+    let (s, err) = app
+        .post(&format!("{url}/move"), "rep_sh", &to_negotiation)
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(missing_fields(&err), ["actions.send_proposal"]);
+    let (s, done) = app
+        .patch(
+            &format!("/api/v1/tasks/{}", task["id"]),
+            "rep_sh",
+            r#"{"done":true}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{done}");
+    let (s, moved) = app
+        .post(&format!("{url}/move"), "rep_sh", &to_negotiation)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{moved}");
+
+    // Won needs an amount.
+    let (s, err) = app
+        .post(
+            &format!("{url}/move"),
+            "rep_sh",
+            &format!(r#"{{"stage_id":{},"set":{{"amount_minor":0}}}}"#, stages[4]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(missing_fields(&err), ["amount_minor"]);
+}
+
+#[tokio::test]
+async fn lost_needs_a_reason_from_the_taxonomy() {
+    let app = TestApp::new().await;
+    let stages = app.stage_ids().await;
+    let (_, opp) = app.account_and_opportunity("rep_sh", "注塑机").await;
+    let url = format!("/api/v1/opportunities/{}/move", opp["id"]);
+    for (body, want) in [
+        (
+            format!(r#"{{"stage_id":{}}}"#, stages[5]),
+            "loss_reason_required",
+        ),
+        (
+            format!(r#"{{"stage_id":{},"loss_reason":"天气"}}"#, stages[5]),
+            "unknown_loss_reason",
+        ),
+    ] {
+        let (s, err) = app.post(&url, "rep_sh", &body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert_eq!(err["missing"][0]["code"], want);
+    }
+    let (s, lost) = app
+        .post(
+            &url,
+            "rep_sh",
+            &format!(
+                r#"{{"stage_id":{},"loss_reason":"competitor","competitor":"某德国品牌","loss_note":"技术参数落后"}}"#,
+                stages[5]
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{lost}");
+    assert_eq!(
+        (
+            &lost["loss_reason"],
+            &lost["competitor"],
+            &lost["loss_note"]
+        ),
+        (
+            &Value::from("competitor"),
+            &Value::from("某德国品牌"),
+            &Value::from("技术参数落后")
+        )
+    );
+    let (_, reasons) = app.get("/api/v1/loss-reasons", "rep_sh").await;
+    assert_eq!(reasons.as_array().unwrap().len(), 8);
+    assert_eq!(reasons[0]["name_zh"], "价格");
+}
+
+#[tokio::test]
+async fn policy_refuses_skips_backward_moves_and_roles() {
+    let app = TestApp::new().await;
+    // A tender pipeline (no skipping), without backward moves, and Negotiation for managers.
+    let (s, p) = app
+        .post(
+            "/api/v1/pipelines",
+            "admin",
+            r#"{"name":"政府项目","template":"tender","policy":{"allow_skip":false,"allow_backward":false}}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    let pid = p["id"].as_i64().unwrap();
+    let st: Vec<i64> = p["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_i64().unwrap())
+        .collect();
+    let names: Vec<&str> = p["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name_zh"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "立项",
+            "关键人拜访",
+            "方案",
+            "投标",
+            "商务谈判",
+            "赢单",
+            "输单"
+        ]
+    );
+    let (s, _) = app
+        .patch(
+            &format!("/api/v1/pipelines/{pid}/stages/{}", st[1]),
+            "admin",
+            // The gate is replaced whole: the roles, and no checklist any more.
+            r#"{"gate":{"allowed_roles":["manager","director"]}}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let account = app
+        .create("/api/v1/accounts", "rep_sh", r#"{"name":"市政工程局"}"#)
+        .await;
+    let opp = app
+        .create(
+            "/api/v1/opportunities",
+            "rep_sh",
+            &format!(
+                r#"{{"title":"智慧水务","account_id":{},"pipeline_id":{pid},"amount_minor":800000000}}"#,
+                account["id"]
+            ),
+        )
+        .await;
+    let url = format!("/api/v1/opportunities/{}/move", opp["id"]);
+    let (s, err) = app
+        .post(&url, "rep_sh", &format!(r#"{{"stage_id":{}}}"#, st[2]))
+        .await;
+    assert_eq!(
+        (s, err["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("skip_not_allowed"))
+    );
+    let (s, err) = app
+        .post(&url, "rep_sh", &format!(r#"{{"stage_id":{}}}"#, st[1]))
+        .await;
+    assert_eq!(
+        (s, err["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("stage_role_forbidden"))
+    );
+    let (s, moved) = app
+        .post(&url, "mgr_east", &format!(r#"{{"stage_id":{}}}"#, st[1]))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{moved}");
+    let (s, err) = app
+        .post(&url, "rep_sh", &format!(r#"{{"stage_id":{}}}"#, st[0]))
+        .await;
+    assert_eq!(
+        (s, err["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("backward_not_allowed")
+        )
+    );
+}
+
+#[tokio::test]
+async fn admins_configure_pipelines_without_code() {
+    let app = TestApp::new().await;
+    // Reps and managers may not configure.
+    for who in ["rep_sh", "mgr_east"] {
+        let (s, err) = app
+            .post("/api/v1/pipelines", who, r#"{"name":"x","template":"b2b"}"#)
+            .await;
+        assert_eq!(
+            (s, err["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("admin_only"))
+        );
+    }
+    let (_, templates) = app.get("/api/v1/pipeline-templates", "rep_sh").await;
+    let keys: Vec<&str> = templates
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["b2b", "transactional", "tender"]);
+
+    // A pipeline from stages, with a gate on a custom checklist and a standard action.
+    let body = r#"{"name":"渠道代理","stages":[
+        {"name_zh":"意向","name_en":"Interest","kind":"open","probability":20,"forecast_category":"pipeline"},
+        {"name_zh":"签约谈判","name_en":"Contract talks","kind":"open","probability":60,"forecast_category":"commit",
+         "gate":{"required_fields":["next_step"],"checklist":[{"key":"credit_checked","label_zh":"资信已审核","label_en":"Credit checked"}]},
+         "actions":[{"key":"send_contract","name_zh":"发送代理合同","name_en":"Send the contract","create_task":true,"due_working_days":2,"required_to_leave":true}]},
+        {"name_zh":"签约","name_en":"Signed","kind":"won","probability":100,"forecast_category":"closed"},
+        {"name_zh":"放弃","name_en":"Dropped","kind":"lost","probability":0,"forecast_category":"omitted"}]}"#;
+    let (s, p) = app.post("/api/v1/pipelines", "admin", body).await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    let pid = p["id"].as_i64().unwrap();
+    let ids: Vec<i64> = p["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_i64().unwrap())
+        .collect();
+
+    // Bad configurations are refused, naming the place.
+    for (path, method, body, field, code) in [
+        (
+            "/api/v1/pipelines".to_string(),
+            Method::POST,
+            r#"{"name":"坏","stages":[{"name_zh":"甲","name_en":"A","kind":"open","probability":10,"forecast_category":"pipeline"}]}"#.to_string(),
+            "stages",
+            "invalid_stages",
+        ),
+        (
+            "/api/v1/pipelines".to_string(),
+            Method::POST,
+            r#"{"name":"坏","template":"saas"}"#.to_string(),
+            "template",
+            "unknown_template",
+        ),
+        (
+            format!("/api/v1/pipelines/{pid}/stages/{}", ids[1]),
+            Method::PATCH,
+            r#"{"probability":150}"#.to_string(),
+            "probability",
+            "out_of_range",
+        ),
+        (
+            format!("/api/v1/pipelines/{pid}/stages/{}", ids[1]),
+            Method::PATCH,
+            r#"{"gate":{"required_fields":["budget"]}}"#.to_string(),
+            "gate.required_fields[0]",
+            "unknown_field",
+        ),
+        (
+            format!("/api/v1/pipelines/{pid}/stage-order"),
+            Method::PUT,
+            format!(r#"{{"stage_ids":[{}]}}"#, ids[0]),
+            "stage_ids",
+            "stage_list_mismatch",
+        ),
+    ] {
+        let (s, err) = app.call(method, &path, Some("admin"), Some(&body)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {err}");
+        assert_eq!(
+            (err["field"].as_str(), err["code"].as_str()),
+            (Some(field), Some(code)),
+            "{body}"
+        );
+    }
+
+    // Add a stage before the won stage, reorder, rename.
+    let (s, p) = app
+        .post(
+            &format!("/api/v1/pipelines/{pid}/stages"),
+            "admin",
+            r#"{"name_zh":"样品测试","name_en":"Sample test","kind":"open","probability":40,"forecast_category":"best_case"}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    let names = |p: &Value| -> Vec<String> {
+        p["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name_zh"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&p), ["意向", "签约谈判", "样品测试", "签约", "放弃"]);
+    let sample = p["stages"][2]["id"].as_i64().unwrap();
+    let (s, p) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/pipelines/{pid}/stage-order"),
+            Some("admin"),
+            Some(&format!(
+                r#"{{"stage_ids":[{},{sample},{},{},{}]}}"#,
+                ids[0], ids[1], ids[2], ids[3]
+            )),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    assert_eq!(names(&p), ["意向", "样品测试", "签约谈判", "签约", "放弃"]);
+
+    // A stage in use: renamed and archived, never deleted, its kind fixed.
+    let account = app
+        .create("/api/v1/accounts", "rep_sh", r#"{"name":"代理商甲"}"#)
+        .await;
+    let opp = app
+        .create(
+            "/api/v1/opportunities",
+            "rep_sh",
+            &format!(
+                r#"{{"title":"华东代理","account_id":{},"pipeline_id":{pid}}}"#,
+                account["id"]
+            ),
+        )
+        .await;
+    assert_eq!(opp["stage_id"], ids[0]);
+    let stage_url = format!("/api/v1/pipelines/{pid}/stages/{}", ids[0]);
+    let (s, err) = app
+        .call(Method::DELETE, &stage_url, Some("admin"), None)
+        .await;
+    assert_eq!(
+        (s, err["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("stage_in_use"))
+    );
+    let (s, err) = app.patch(&stage_url, "admin", r#"{"kind":"won"}"#).await;
+    assert_eq!(
+        (s, err["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("stage_in_use"))
+    );
+    let (s, p) = app
+        .patch(
+            &stage_url,
+            "admin",
+            r#"{"name_zh":"初步意向","guidance":"三天内回访"}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    assert_eq!(p["stages"][0]["name_zh"], "初步意向");
+    let (s, p) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/pipelines/{pid}/stages/{sample}"),
+            Some("admin"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "an unused stage is deleted: {p}");
+    assert_eq!(p["stages"].as_array().unwrap().len(), 4);
+    let (_, got) = app
+        .get(&format!("/api/v1/opportunities/{}", opp["id"]), "rep_sh")
+        .await;
+    assert_eq!(got["stage_id"], ids[0], "the opportunity keeps its stage");
+
+    // The new gate works at once: next step and the checklist item.
+    let (s, err) = app
+        .post(
+            &format!("/api/v1/opportunities/{}/move", opp["id"]),
+            "rep_sh",
+            &format!(r#"{{"stage_id":{}}}"#, ids[1]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        missing_fields(&err),
+        ["next_step", "checklist.credit_checked"]
+    );
+
+    // Moved into another pipeline with a stage mapping, by a manager, recorded.
+    let stages = app.stage_ids().await;
+    let default_pid = app.get("/api/v1/pipelines", "admin").await.1[0]["id"].clone();
+    let change = format!(
+        r#"{{"pipeline_id":{default_pid},"stage_id":{}}}"#,
+        stages[1]
+    );
+    let url = format!("/api/v1/opportunities/{}/change-pipeline", opp["id"]);
+    let (s, _) = app.post(&url, "rep_sh", &change).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, changed) = app.post(&url, "mgr_east", &change).await;
+    assert_eq!(s, StatusCode::OK, "{changed}");
+    assert_eq!(
+        (
+            changed["pipeline_id"].as_i64(),
+            changed["stage_id"].as_i64()
+        ),
+        (default_pid.as_i64(), Some(stages[1]))
+    );
+    let (_, events) = app
+        .get(
+            &format!("/api/v1/opportunities/{}/events", opp["id"]),
+            "rep_sh",
+        )
+        .await;
+    assert!(kinds(&events).contains(&"pipeline_changed".to_string()));
+
+    // Loss reasons: added, renamed, archived; an archived one is refused on a move.
+    let (s, r) = app
+        .post(
+            "/api/v1/loss-reasons",
+            "admin",
+            r#"{"key":"delivery","name_zh":"交期","name_en":"Delivery time"}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let (s, r) = app
+        .patch(
+            &format!("/api/v1/loss-reasons/{}", r["id"]),
+            "admin",
+            r#"{"name_zh":"交货期","archived":true}"#,
+        )
+        .await;
+    assert_eq!((s, &r["name_zh"]), (StatusCode::OK, &Value::from("交货期")));
+    let (s, err) = app
+        .post(
+            &format!("/api/v1/opportunities/{}/move", opp["id"]),
+            "rep_sh",
+            &format!(r#"{{"stage_id":{},"loss_reason":"delivery"}}"#, stages[5]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(err["missing"][0]["code"], "unknown_loss_reason");
+    let (s, _) = app
+        .post(
+            "/api/v1/loss-reasons",
+            "rep_sh",
+            r#"{"key":"x","name_zh":"x","name_en":"x"}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}

@@ -1752,6 +1752,7 @@ fn generate_opportunity(
                     tasks_done: &[],
                     custom: &Default::default(),
                     custom_labels: &[],
+                    policies: &[],
                     approved: true,
                     task_language: Language::ZhCn,
                 };

@@ -48,5 +48,5 @@ pub enum MoveError {
     #[error("requirements of the stage are not met")]
     Gate(Vec<crate::process::Unmet>),
     #[error("entering this stage needs an approval")]
-    ApprovalRequired,
+    ApprovalRequired { policy_id: Option<i64> },
 }

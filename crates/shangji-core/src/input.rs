@@ -24,6 +24,17 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Field<T> {
     }
 }
 
+/// Written as the value or `null`; an absent field is left out by
+/// `skip_serializing_if = "Field::is_absent"` on the containing struct.
+impl<T: serde::Serialize> serde::Serialize for Field<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Field::Value(v) => v.serialize(s),
+            Field::Absent | Field::Null => s.serialize_none(),
+        }
+    }
+}
+
 // In the OpenAPI document a field is shown as the optional value it carries.
 impl<T: utoipa::__dev::ComposeSchema> utoipa::__dev::ComposeSchema for Field<T> {
     fn compose(

@@ -3,6 +3,7 @@
 //! Invariants: this crate does no I/O, never reads the clock (callers pass `now`), and has
 //! no async code. Money is integer minor units.
 
+pub mod approval;
 pub mod credit_code;
 pub mod demo;
 pub mod error;

@@ -391,3 +391,25 @@ impl Pipeline {
             .min_by_key(|s| s.position)
     }
 }
+
+/// An in-app notification: what happened (`kind`, with its details in `payload`), about
+/// which record, for whom. Pages word it in the reader's language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Notification {
+    pub id: Id,
+    pub user_id: UserId,
+    /// `approval_requested`, `approval_approved`, `approval_rejected`…
+    pub kind: String,
+    pub record_kind: Option<RecordKind>,
+    pub record_id: Option<Id>,
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub read_at: Option<OffsetDateTime>,
+    #[serde(skip)]
+    pub archived: bool,
+    #[serde(skip)]
+    pub version: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}

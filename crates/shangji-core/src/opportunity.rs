@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use std::collections::BTreeMap;
 
+use crate::approval::{self, ApprovalPolicy};
 use crate::error::{FieldError, MoveError};
 use crate::input::{self, Field};
 use crate::model::*;
@@ -71,61 +72,61 @@ pub struct OpportunityEvent {
 
 /// The body of a create or partial update. On update, `version` must be the version the
 /// caller last read; `pipeline_id` and `stage_id` are for create only (use the move call).
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpportunityInput {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
     pub title: Field<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
     pub account_id: Field<AccountId>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
     pub primary_contact_id: Field<ContactId>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
     pub pipeline_id: Field<PipelineId>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
     pub stage_id: Field<StageId>,
     /// Integer minor units (fen).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
     pub amount_minor: Field<i64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
     pub currency: Field<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
     #[schema(value_type = Option<String>, format = Date)]
     pub close_date: Field<Date>,
     /// Percent; `null` returns to the stage's default.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
     pub probability: Field<i32>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
     pub forecast_category: Field<ForecastCategory>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
     pub grade: Field<Grade>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
     pub source: Field<Source>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
     pub owner_id: Field<UserId>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
     pub next_step: Field<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
     #[schema(value_type = Option<String>, format = Date)]
     pub next_step_date: Field<Date>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
     pub tags: Field<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
     pub competitor: Field<String>,
     /// Keys of the confirmed checklist items (replaces the list).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
     pub checklist: Field<Vec<String>>,
     /// Keys of the standard actions done (replaces the list).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
     pub actions_done: Field<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
     pub archived: Field<bool>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
 }
 
 /// The body of a stage move.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveInput {
     pub stage_id: StageId,
@@ -161,6 +162,8 @@ pub struct MoveContext<'a> {
     /// The opportunity's custom field values, and the labels of the custom fields.
     pub custom: &'a BTreeMap<String, Value>,
     pub custom_labels: &'a [(String, String, String)],
+    /// The approval policies in force.
+    pub policies: &'a [ApprovalPolicy],
     /// An approval for this move was granted (the move then skips the approval step).
     pub approved: bool,
     /// The language of the tasks created for standard actions.
@@ -597,8 +600,16 @@ pub fn move_to(
     if !unmet.is_empty() {
         return Err(MoveError::Gate(unmet));
     }
-    if !ctx.approved && process::needs_approval(pipeline, from, to) {
-        return Err(MoveError::ApprovalRequired);
+    if !ctx.approved {
+        // Policies watch forward moves; a gate's approval flag any move its gate applies to.
+        let policy = process::is_forward(from, to)
+            .then(|| approval::policy_for(ctx.policies, pipeline, to, &next, ctx.custom))
+            .flatten();
+        if policy.is_some() || process::needs_approval(pipeline, from, to) {
+            return Err(MoveError::ApprovalRequired {
+                policy_id: policy.map(|p| p.id),
+            });
+        }
     }
 
     events.push(NewEvent {
@@ -809,6 +820,7 @@ mod tests {
             tasks_done: &[],
             custom: &BTreeMap::new(),
             custom_labels: &[],
+            policies: &[],
             approved: false,
             task_language: Language::ZhCn,
         };
@@ -1222,7 +1234,7 @@ mod tests {
         opp.stage_id = 12;
         assert_eq!(
             mv_as(&actor(), &mut opp, &p, to(13)),
-            Err(MoveError::ApprovalRequired)
+            Err(MoveError::ApprovalRequired { policy_id: None })
         );
         let reasons = reasons();
         let ctx = MoveContext {
@@ -1232,6 +1244,7 @@ mod tests {
             tasks_done: &[],
             custom: &BTreeMap::new(),
             custom_labels: &[],
+            policies: &[],
             approved: true,
             task_language: Language::En,
         };

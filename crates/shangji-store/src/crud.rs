@@ -2,6 +2,7 @@
 //! write of an opportunity takes the events that describe it and stores both in one
 //! transaction.
 
+use shangji_core::approval::ApprovalRequest;
 use shangji_core::model::*;
 use shangji_core::opportunity::{NewEvent, OpportunityEvent};
 use shangji_core::Scope;
@@ -189,6 +190,29 @@ pub(crate) fn push_events_insert(sql: &mut Sql, of: EventsOf, events: &[NewEvent
 /// Parameters per statement when bulk loading.
 const BULK_PARAMS: usize = 1_000;
 
+/// One write of several done together by [`Db::write_all`].
+#[derive(Debug, Clone, Copy)]
+pub enum Write<'a> {
+    /// An opportunity after a stage move, with its events and the tasks its new stage creates.
+    Move {
+        opp: &'a Opportunity,
+        expected_version: i64,
+        events: &'a [NewEvent],
+        tasks: &'a [Task],
+    },
+    /// Events of an opportunity that itself does not change (an approval requested).
+    Events {
+        opportunity_id: OpportunityId,
+        events: &'a [NewEvent],
+    },
+    NewApproval(&'a ApprovalRequest),
+    Approval {
+        req: &'a ApprovalRequest,
+        expected_version: i64,
+    },
+    Notify(&'a [Notification]),
+}
+
 /// How a record is saved.
 #[derive(Debug, Clone, Copy)]
 pub enum Save<'a> {
@@ -256,16 +280,6 @@ impl Db {
         how: Save<'_>,
         events: &[NewEvent],
     ) -> Result<i64, StoreError> {
-        self.save_inner(rec, how, events, &[]).await
-    }
-
-    async fn save_inner<E: Entity>(
-        &self,
-        rec: &E,
-        how: Save<'_>,
-        events: &[NewEvent],
-        new_tasks: &[Task],
-    ) -> Result<i64, StoreError> {
         let cols = rec.columns();
         if let (Some(inserts), Save::Insert { idem: None }) = (&self.shared.inserts, how) {
             return inserts
@@ -331,11 +345,6 @@ impl Db {
                 push_events_insert(&mut sql, EventsOf::Id(id), events);
                 bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
             }
-            for t in new_tasks {
-                let mut sql = Sql::new("");
-                push_insert(&mut sql, Task::TABLE, &t.columns());
-                bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
-            }
             tx.commit().await?;
             Ok(id)
         })
@@ -350,9 +359,113 @@ impl Db {
         events: &[NewEvent],
         tasks: &[Task],
     ) -> Result<(), StoreError> {
-        self.save_inner(opp, Save::Update { expected_version }, events, tasks)
-            .await
-            .map(|_| ())
+        self.write_all(&[Write::Move {
+            opp,
+            expected_version,
+            events,
+            tasks,
+        }])
+        .await
+        .map(|_| ())
+    }
+
+    /// Several writes in one transaction: all or nothing. Returns the ids of the records
+    /// inserted by `NewApproval`, in order.
+    pub async fn write_all(&self, writes: &[Write<'_>]) -> Result<Vec<i64>, StoreError> {
+        let _writer = self.writer().await;
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let mut ids = Vec::new();
+            for w in writes {
+                let mut stmts: Vec<Sql> = Vec::new();
+                match *w {
+                    Write::Move { opp, expected_version, events, tasks } => {
+                        let sql = update_sql(opp, &opp.columns(), expected_version);
+                        let n = bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?.rows_affected();
+                        if n == 0 {
+                            let (table, id) = (Opportunity::TABLE, opp.id);
+                            let current: Option<i64> = sqlx::query_scalar(&format!("SELECT version FROM {table} WHERE id = $1"))
+                                .bind(id)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                            return Err(current.map_or(StoreError::NotFound, |current_version| StoreError::Conflict { current_version }));
+                        }
+                        if !events.is_empty() {
+                            let mut sql = Sql::new("");
+                            push_events_insert(&mut sql, EventsOf::Id(opp.id), events);
+                            stmts.push(sql);
+                        }
+                        for t in tasks {
+                            let mut sql = Sql::new("");
+                            push_insert(&mut sql, Task::TABLE, &t.columns());
+                            stmts.push(sql);
+                        }
+                    }
+                    Write::Events { opportunity_id, events } => {
+                        if !events.is_empty() {
+                            let mut sql = Sql::new("");
+                            push_events_insert(&mut sql, EventsOf::Id(opportunity_id), events);
+                            stmts.push(sql);
+                        }
+                    }
+                    Write::NewApproval(req) => {
+                        let mut sql = Sql::new("");
+                        push_insert(&mut sql, ApprovalRequest::TABLE, &req.columns());
+                        let id: i64 = bind_all!(sqlx::query_scalar(&sql.text), &sql.args).fetch_one(&mut *tx).await?;
+                        ids.push(id);
+                    }
+                    Write::Approval { req, expected_version } => {
+                        let sql = update_sql(req, &req.columns(), expected_version);
+                        let n = bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?.rows_affected();
+                        if n == 0 {
+                            let (table, id) = (ApprovalRequest::TABLE, req.id);
+                            let current: Option<i64> = sqlx::query_scalar(&format!("SELECT version FROM {table} WHERE id = $1"))
+                                .bind(id)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                            return Err(current.map_or(StoreError::NotFound, |current_version| StoreError::Conflict { current_version }));
+                        }
+                    }
+                    Write::Notify(list) => {
+                        for note in list {
+                            let mut sql = Sql::new("");
+                            push_insert(&mut sql, Notification::TABLE, &note.columns());
+                            stmts.push(sql);
+                        }
+                    }
+                }
+                for sql in stmts {
+                    bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
+                }
+            }
+            tx.commit().await?;
+            Ok(ids)
+        })
+    }
+
+    /// Marks a user's notification read (`false` when it is not theirs or already read).
+    pub async fn mark_read(
+        &self,
+        user_id: UserId,
+        id: i64,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut sql = Sql::new("UPDATE notifications SET read_at = ");
+        sql.bind(now).push(" WHERE id = ").bind(id);
+        sql.push(" AND user_id = ")
+            .bind(user_id)
+            .push(" AND read_at IS NULL");
+        Ok(self.execute(&sql).await? > 0)
+    }
+
+    /// How many unread notifications a user has.
+    pub async fn unread_count(&self, user_id: UserId) -> Result<i64, StoreError> {
+        on_pool!(self, p => {
+            Ok(sqlx::query_scalar("SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL")
+                .bind(user_id)
+                .fetch_one(p)
+                .await?)
+        })
     }
 
     /// The keys of the standard actions done through their tasks on an opportunity.

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use shangji_core::approval::ApprovalPolicy;
 use shangji_core::model::*;
 use shangji_core::process::{LossReason, StageSpec, TransitionPolicy};
 use shangji_core::visibility::Org;
@@ -35,6 +36,8 @@ pub struct Directory {
     pub pipelines: Vec<Pipeline>,
     /// The loss-reason taxonomy, archived reasons included.
     pub loss_reasons: Vec<LossReason>,
+    /// The approval policies, inactive ones included.
+    pub approval_policies: Vec<ApprovalPolicy>,
 }
 
 impl Directory {
@@ -88,11 +91,13 @@ impl Db {
         });
         let pipelines = self.pipelines().await?;
         let loss_reasons = self.loss_reasons().await?;
+        let approval_policies = self.approval_policies().await?;
         let fresh = Arc::new(Directory {
             version,
             org: Org { teams, users },
             pipelines,
             loss_reasons,
+            approval_policies,
         });
         let mut cache = self.shared.directory.lock().expect("directory cache");
         if cache.as_ref().is_none_or(|d| d.version <= version) {
@@ -547,6 +552,57 @@ impl Db {
         match self.execute(&sql).await? {
             0 => Err(StoreError::NotFound),
             _ => Ok(()),
+        }
+    }
+
+    pub async fn approval_policies(&self) -> Result<Vec<ApprovalPolicy>, StoreError> {
+        on_pool!(self, p => {
+            let rows = sqlx::query("SELECT * FROM approval_policies ORDER BY id").fetch_all(p).await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(ApprovalPolicy {
+                        id: r.i64("id")?,
+                        name: r.text("name")?,
+                        active: r.bool("active")?,
+                        pipeline_id: r.opt_i64("pipeline_id")?,
+                        stage_id: r.opt_i64("stage_id")?,
+                        conditions: r.json("conditions")?,
+                        chain: r.json("chain")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Adds (id 0) or saves an approval policy; returns its id.
+    pub async fn save_approval_policy(
+        &self,
+        a: &ApprovalPolicy,
+        now: OffsetDateTime,
+    ) -> Result<i64, StoreError> {
+        let mut sql = if a.id == 0 {
+            Sql::new("INSERT INTO approval_policies (name, active, pipeline_id, stage_id, conditions, chain, created_at) VALUES (")
+        } else {
+            Sql::new("UPDATE approval_policies SET (name, active, pipeline_id, stage_id, conditions, chain, created_at) = (")
+        };
+        sql.bind(a.name.clone()).push(", ").bind(a.active);
+        sql.push(", ")
+            .bind(a.pipeline_id)
+            .push(", ")
+            .bind(a.stage_id);
+        sql.push(", ")
+            .bind(to_json(&a.conditions))
+            .push(", ")
+            .bind(to_json(&a.chain));
+        if a.id == 0 {
+            sql.push(", ").bind(now).push(") RETURNING id");
+            let _writer = self.writer().await;
+            return on_pool!(self, p => Ok(bind_all!(sqlx::query_scalar(&sql.text), &sql.args).fetch_one(p).await?));
+        }
+        sql.push(", created_at) WHERE id = ").bind(a.id);
+        match self.execute(&sql).await? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(a.id),
         }
     }
 

@@ -621,3 +621,106 @@ pub(crate) fn stage_from_row<R: RowExt>(r: &R) -> Result<Stage, StoreError> {
         archived: r.bool("archived")?,
     })
 }
+
+impl Entity for shangji_core::approval::ApprovalRequest {
+    const TABLE: &'static str = "approval_requests";
+    const SEARCH: &'static [&'static str] = &[];
+    const SORT: &'static [&'static str] = &["created_at"];
+    const FILTERS: &'static [(&'static str, FilterKind)] = &[];
+    const OWNER: &'static str = "requester_id";
+
+    fn from_row<R: RowExt>(r: &R) -> Result<Self, StoreError> {
+        Ok(shangji_core::approval::ApprovalRequest {
+            id: r.i64("id")?,
+            opportunity_id: r.i64("opportunity_id")?,
+            policy_id: r.opt_i64("policy_id")?,
+            requester_id: r.i64("requester_id")?,
+            from_stage_id: r.i64("from_stage_id")?,
+            to_stage_id: r.i64("to_stage_id")?,
+            move_input: r.json("move_input")?,
+            approver_ids: r.json("approver_ids")?,
+            step: r.i32("step")?,
+            status: r.parse("status")?,
+            decisions: r.json("decisions")?,
+            version: r.i64("version")?,
+            created_at: r.ts("created_at")?,
+            decided_at: r.opt_ts("decided_at")?,
+        })
+    }
+
+    fn columns(&self) -> Vec<(&'static str, Arg)> {
+        let json = |v: String| Arg::Text(Some(v));
+        vec![
+            ("opportunity_id", self.opportunity_id.into()),
+            ("policy_id", self.policy_id.into()),
+            ("requester_id", self.requester_id.into()),
+            ("from_stage_id", self.from_stage_id.into()),
+            ("to_stage_id", self.to_stage_id.into()),
+            ("move_input", json(self.move_input.to_string())),
+            (
+                "approver_ids",
+                json(serde_json::to_string(&self.approver_ids).unwrap_or_default()),
+            ),
+            ("step", (self.step as i64).into()),
+            ("status", self.status.as_str().into()),
+            ("current_approver_id", self.current_approver().into()),
+            (
+                "decisions",
+                json(serde_json::to_string(&self.decisions).unwrap_or_default()),
+            ),
+            ("archived", false.into()),
+            ("created_at", self.created_at.into()),
+            ("decided_at", self.decided_at.into()),
+        ]
+    }
+
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+impl Entity for Notification {
+    const TABLE: &'static str = "notifications";
+    const SEARCH: &'static [&'static str] = &[];
+    const SORT: &'static [&'static str] = &["created_at"];
+    const FILTERS: &'static [(&'static str, FilterKind)] = &[];
+    const OWNER: &'static str = "user_id";
+
+    fn from_row<R: RowExt>(r: &R) -> Result<Self, StoreError> {
+        Ok(Notification {
+            id: r.i64("id")?,
+            user_id: r.i64("user_id")?,
+            kind: r.text("kind")?,
+            record_kind: r.opt_parse("record_kind")?,
+            record_id: r.opt_i64("record_id")?,
+            payload: r.json("payload")?,
+            read_at: r.opt_ts("read_at")?,
+            archived: r.bool("archived")?,
+            version: r.i64("version")?,
+            created_at: r.ts("created_at")?,
+        })
+    }
+
+    fn columns(&self) -> Vec<(&'static str, Arg)> {
+        vec![
+            ("user_id", self.user_id.into()),
+            ("kind", self.kind.clone().into()),
+            ("record_kind", text_of(self.record_kind)),
+            ("record_id", self.record_id.into()),
+            ("payload", Arg::Text(Some(self.payload.to_string()))),
+            ("read_at", self.read_at.into()),
+            ("archived", self.archived.into()),
+            ("created_at", self.created_at.into()),
+        ]
+    }
+
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+}

@@ -8,7 +8,7 @@ pub mod entity;
 pub mod error;
 mod writer;
 
-pub use crud::{IdemKey, IdemRecord, ListQuery, Page, Save};
+pub use crud::{IdemKey, IdemRecord, ListQuery, Page, Save, Write};
 pub use db::{Arg, Db};
 pub use directory::{ApiToken, Authenticated, Directory};
 pub use entity::{Access, Entity, FilterKind};

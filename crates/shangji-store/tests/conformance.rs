@@ -1,7 +1,9 @@
 //! One story through every store method. Runs on in-memory SQLite, and on PostgreSQL (in a
 //! fresh schema) when `SHANGJI_TEST_DATABASE_URL` is set.
 
+use shangji_core::approval::{ApprovalPolicy, ApprovalRequest, ApprovalStatus, Approver};
 use shangji_core::model::*;
+use shangji_core::opportunity::NewEvent;
 use shangji_core::opportunity::{self, EventKind, MoveInput, OpportunityInput};
 use shangji_core::process::{b2b_template, transactional_template, LossReason};
 use shangji_core::records::{apply_account, blank_account, AccountInput};
@@ -10,7 +12,7 @@ use shangji_core::{Field, Scope};
 use std::sync::Arc;
 
 use shangji_store::db::Pool;
-use shangji_store::{Access, Db, IdemKey, ListQuery, Save, StoreError};
+use shangji_store::{Access, Db, IdemKey, ListQuery, Save, StoreError, Write};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -427,6 +429,7 @@ async fn every_store_method() {
         tasks_done: &[],
         custom: &Default::default(),
         custom_labels: &[],
+        policies: &[],
         approved: false,
         task_language: Language::ZhCn,
     };
@@ -449,6 +452,146 @@ async fn every_store_method() {
     assert_eq!(db.count("tasks").await.unwrap(), tasks_before + 1);
     assert!(db.actions_done_by_tasks(id).await.unwrap().is_empty());
     assert!(db.stage_in_use(pipeline.stages[1].id).await.unwrap());
+
+    // Approvals: a policy; a request with its event and notification in one transaction;
+    // a decision; a failing batch leaves nothing behind; notifications read.
+    let mut policy = ApprovalPolicy {
+        id: 0,
+        name: "大单".into(),
+        active: true,
+        pipeline_id: Some(pipeline.id),
+        stage_id: Some(pipeline.stages[3].id),
+        conditions: vec![],
+        chain: vec![Approver::OwnerManager],
+    };
+    policy.id = db.save_approval_policy(&policy, later).await.unwrap();
+    policy.active = false;
+    db.save_approval_policy(&policy, later).await.unwrap();
+    assert_eq!(
+        db.directory().await.unwrap().approval_policies,
+        vec![policy.clone()]
+    );
+    let mut req = ApprovalRequest {
+        id: 0,
+        opportunity_id: id,
+        policy_id: Some(policy.id),
+        requester_id: rep,
+        from_stage_id: pipeline.stages[1].id,
+        to_stage_id: pipeline.stages[3].id,
+        move_input: serde_json::json!({"stage_id": pipeline.stages[3].id}),
+        approver_ids: vec![mgr],
+        step: 0,
+        status: ApprovalStatus::Pending,
+        decisions: vec![],
+        version: 1,
+        created_at: later,
+        decided_at: None,
+    };
+    let note = Notification {
+        id: 0,
+        user_id: mgr,
+        kind: "approval_requested".into(),
+        record_kind: Some(RecordKind::Opportunity),
+        record_id: Some(id),
+        payload: serde_json::json!({"title": "x"}),
+        read_at: None,
+        archived: false,
+        version: 1,
+        created_at: later,
+    };
+    let requested = NewEvent {
+        kind: EventKind::ApprovalRequested,
+        actor_id: rep,
+        at: later,
+        from_stage_id: None,
+        to_stage_id: None,
+        old_value: None,
+        new_value: None,
+    };
+    let events_before = db.events(id).await.unwrap().len();
+    let ids = db
+        .write_all(&[
+            Write::NewApproval(&req),
+            Write::Events {
+                opportunity_id: id,
+                events: std::slice::from_ref(&requested),
+            },
+            Write::Notify(std::slice::from_ref(&note)),
+        ])
+        .await
+        .unwrap();
+    req.id = ids[0];
+    let all = Scope::All;
+    assert_eq!(
+        db.get::<ApprovalRequest>(req.id, &all, Access::Read)
+            .await
+            .unwrap(),
+        Some(req.clone())
+    );
+    assert!(
+        db.write_all(&[Write::NewApproval(&req)]).await.is_err(),
+        "one pending request per opportunity"
+    );
+    assert_eq!(db.unread_count(mgr).await.unwrap(), 1);
+    // A batch whose last write conflicts writes nothing.
+    let mut decided = req.clone();
+    decided.status = ApprovalStatus::Rejected;
+    assert!(matches!(
+        db.write_all(&[
+            Write::Notify(std::slice::from_ref(&note)),
+            Write::Events {
+                opportunity_id: id,
+                events: std::slice::from_ref(&requested),
+            },
+            Write::Approval {
+                req: &decided,
+                expected_version: 7,
+            },
+        ])
+        .await,
+        Err(StoreError::Conflict { current_version: 1 })
+    ));
+    assert_eq!(db.unread_count(mgr).await.unwrap(), 1);
+    assert_eq!(db.events(id).await.unwrap().len(), events_before + 1);
+    db.write_all(&[Write::Approval {
+        req: &decided,
+        expected_version: 1,
+    }])
+    .await
+    .unwrap();
+    let q = ListQuery {
+        eq: vec![("current_approver_id", mgr.into())],
+        sort: "created_at",
+        ..Default::default()
+    };
+    assert!(db
+        .list::<ApprovalRequest>(&all, &q)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    let notes = db
+        .list::<Notification>(
+            &all,
+            &ListQuery {
+                owner_id: Some(mgr),
+                sort: "created_at",
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .items;
+    assert!(db.mark_read(mgr, notes[0].id, later).await.unwrap());
+    assert!(
+        !db.mark_read(mgr, notes[0].id, later).await.unwrap(),
+        "read once"
+    );
+    assert!(
+        !db.mark_read(rep, notes[0].id, later).await.unwrap(),
+        "not theirs"
+    );
+    assert_eq!(db.unread_count(mgr).await.unwrap(), 0);
     assert!(matches!(
         db.save(
             &moved,
@@ -477,8 +620,8 @@ async fn every_store_method() {
     let history = db.events(id).await.unwrap();
     assert_eq!(
         history.len(),
-        1 + events.len(),
-        "the conflicting save wrote no events"
+        1 + events.len() + 1,
+        "created, the move, the approval request; the conflicting save wrote none"
     );
     assert_eq!(
         (history[1].kind, history[2].kind),
@@ -494,7 +637,7 @@ async fn every_store_method() {
         )
         .await
         .unwrap();
-    assert_eq!(window.len(), events.len());
+    assert_eq!(window.len(), events.len() + 1);
     assert!(db
         .events_between(&other_scope, NOW, later + Duration::days(1))
         .await

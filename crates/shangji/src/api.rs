@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use shangji_core::approval::{ApprovalPolicy, ApprovalRequest};
 use shangji_core::model::*;
 use shangji_core::opportunity::{MoveInput, OpportunityEvent, OpportunityInput};
 use shangji_core::records::{TeamInput, UserInput};
@@ -437,6 +438,131 @@ async fn update_loss_reason(
     ))
 }
 
+/// Which approval requests to list.
+#[derive(Debug, Deserialize)]
+struct ApprovalBox {
+    #[serde(default)]
+    r#box: Option<String>,
+}
+
+async fn approvals(
+    State(s): State<AppState>,
+    c: Caller,
+    Query(q): Query<ApprovalBox>,
+) -> Result<Json<Vec<ApprovalRequest>>, AppError> {
+    let inbox = match q.r#box.as_deref() {
+        None | Some("inbox") => true,
+        Some("sent") => false,
+        Some(other) => {
+            return Err(AppError::bad_request(
+                "box",
+                "invalid_value",
+                format!("`{other}` is not inbox or sent"),
+            ))
+        }
+    };
+    Ok(Json(ops::approvals(&s.db, &c.ctx, inbox).await?))
+}
+
+async fn approval(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<ApprovalRequest>, AppError> {
+    Ok(Json(ops::approval(&s.db, &c.ctx, id).await?))
+}
+
+/// An approver's comment.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionInput {
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+async fn decide(
+    s: &AppState,
+    c: &Caller,
+    id: i64,
+    approve: bool,
+    raw: &[u8],
+) -> Result<Json<ApprovalRequest>, AppError> {
+    let input: DecisionInput = if raw.is_empty() {
+        DecisionInput::default()
+    } else {
+        parse_json(raw)?
+    };
+    Ok(Json(
+        ops::decide_approval(&s.db, &c.ctx, id, approve, input.comment).await?,
+    ))
+}
+
+async fn approve(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Json<ApprovalRequest>, AppError> {
+    decide(&s, &c, id, true, &body).await
+}
+
+async fn reject(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Json<ApprovalRequest>, AppError> {
+    decide(&s, &c, id, false, &body).await
+}
+
+async fn withdraw(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<ApprovalRequest>, AppError> {
+    Ok(Json(ops::withdraw_approval(&s.db, &c.ctx, id).await?))
+}
+
+async fn approval_policies(c: Caller) -> Json<Vec<ApprovalPolicy>> {
+    Json(c.ctx.dir.approval_policies.clone())
+}
+
+async fn create_approval_policy(
+    State(s): State<AppState>,
+    c: Caller,
+    body: JsonBody<ops::ApprovalPolicyInput>,
+) -> Result<Response, AppError> {
+    let p = ops::save_approval_policy(&s.db, &c.ctx, None, body.value).await?;
+    Ok((StatusCode::CREATED, Json(p)).into_response())
+}
+
+async fn replace_approval_policy(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    body: JsonBody<ops::ApprovalPolicyInput>,
+) -> Result<Json<ApprovalPolicy>, AppError> {
+    Ok(Json(
+        ops::save_approval_policy(&s.db, &c.ctx, Some(id), body.value).await?,
+    ))
+}
+
+async fn notifications(
+    State(s): State<AppState>,
+    c: Caller,
+) -> Result<Json<Vec<Notification>>, AppError> {
+    Ok(Json(ops::notifications(&s.db, &c.ctx).await?))
+}
+
+async fn read_notification(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, AppError> {
+    ops::mark_notification_read(&s.db, &c.ctx, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 async fn users(State(s): State<AppState>, _c: Caller) -> Result<Json<Vec<User>>, AppError> {
     Ok(Json(s.db.users().await?))
 }
@@ -589,6 +715,21 @@ pub fn router() -> Router<AppState> {
             "/loss-reasons/{id}",
             axum::routing::patch(update_loss_reason),
         )
+        .route("/approvals", get(approvals))
+        .route("/approvals/{id}", get(approval))
+        .route("/approvals/{id}/approve", post(approve))
+        .route("/approvals/{id}/reject", post(reject))
+        .route("/approvals/{id}/withdraw", post(withdraw))
+        .route(
+            "/approval-policies",
+            get(approval_policies).post(create_approval_policy),
+        )
+        .route(
+            "/approval-policies/{id}",
+            axum::routing::put(replace_approval_policy),
+        )
+        .route("/notifications", get(notifications))
+        .route("/notifications/{id}/read", post(read_notification))
         .route("/users", get(users).post(create_user))
         .route("/users/me", get(me))
         .route("/users/{id}", get(user).patch(update_user))

@@ -32,6 +32,9 @@ pub enum AppError {
     Forbidden(&'static str),
     #[error("too many attempts")]
     RateLimited,
+    /// A stage move that now waits for approval: 202 with the request.
+    #[error("the move waits for approval")]
+    AwaitingApproval(Box<shangji_core::approval::ApprovalRequest>),
     /// A stage move whose requirements are not met: 422 listing every one, in `lang`.
     #[error("requirements of the stage are not met")]
     Unmet { missing: Vec<Unmet>, lang: Language },
@@ -57,6 +60,7 @@ impl AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unmet { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::AwaitingApproval(_) => StatusCode::ACCEPTED,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -94,6 +98,11 @@ impl AppError {
                 },
                 None,
             ),
+            AppError::AwaitingApproval(_) => (
+                "approval_requested".into(),
+                "the move waits for approval; the opportunity stays where it is".into(),
+                None,
+            ),
             AppError::Internal(_) => (
                 "internal_error".into(),
                 "something went wrong on our side".into(),
@@ -106,6 +115,10 @@ impl AppError {
             field: field.filter(|f| !f.is_empty()),
             current_version: match self {
                 AppError::Conflict { current_version } => Some(*current_version),
+                _ => None,
+            },
+            approval: match self {
+                AppError::AwaitingApproval(req) => Some(req.clone()),
                 _ => None,
             },
             missing: match self {
@@ -137,6 +150,9 @@ pub struct ErrorBody {
     pub field: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<i64>,
+    /// A move that waits for approval: the request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Box<shangji_core::approval::ApprovalRequest>>,
     /// A refused stage move: everything still missing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub missing: Option<Vec<MissingItem>>,
@@ -224,7 +240,7 @@ impl AppError {
                 AppError::Forbidden("reopen_forbidden")
             }
             MoveError::Gate(missing) => AppError::Unmet { missing, lang },
-            MoveError::ApprovalRequired => AppError::invalid(
+            MoveError::ApprovalRequired { .. } => AppError::invalid(
                 "stage_id",
                 "approval_required",
                 "entering this stage needs an approval",

@@ -14,10 +14,14 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, Required, ResponseBuilder};
 use utoipa::{OpenApi as _, PartialSchema};
 
-use crate::api::{NewToken, StageOrder, TemplateView, TokenInput};
+use crate::api::{DecisionInput, NewToken, StageOrder, TemplateView, TokenInput};
 use crate::error::{ErrorBody, MissingItem};
 use crate::ops::{
-    ChangePipelineInput, LossReasonInput, NewStageInput, PipelineInput, PipelinePatch, StagePatch,
+    ApprovalPolicyInput, ChangePipelineInput, LossReasonInput, NewStageInput, PipelineInput,
+    PipelinePatch, StagePatch,
+};
+use shangji_core::approval::{
+    ApprovalPolicy, ApprovalRequest, ApprovalStatus, Approver, CompareOp, Condition, Decision,
 };
 use shangji_core::process::{
     ChecklistItem, LossReason, StageGate, StageSpec, StandardAction, TransitionPolicy, UnmetCode,
@@ -85,6 +89,16 @@ use shangji_core::process::{
         LossReasonInput,
         StageOrder,
         TemplateView,
+        ApprovalRequest,
+        ApprovalPolicy,
+        ApprovalStatus,
+        Approver,
+        Condition,
+        CompareOp,
+        Decision,
+        DecisionInput,
+        ApprovalPolicyInput,
+        Notification,
     ))
 )]
 struct Components;
@@ -298,6 +312,83 @@ pub fn routes() -> Vec<Route> {
         Some("LossReasonInput"),
         Some("LossReason"),
         "200",
+    ));
+    r.push(route(
+        Get,
+        "/api/v1/approvals",
+        "Approval requests: `box=inbox` (waiting for you, the default) or `box=sent`",
+        None,
+        None,
+        "200",
+    ));
+    r.push(route(
+        Get,
+        "/api/v1/approvals/{id}",
+        "One approval request",
+        None,
+        Some("ApprovalRequest"),
+        "200",
+    ));
+    for (verb, what) in [
+        ("approve", "Approve (the last approval performs the move)"),
+        ("reject", "Reject (the opportunity stays where it is)"),
+    ] {
+        r.push(route(
+            Post,
+            &format!("/api/v1/approvals/{{id}}/{verb}"),
+            what,
+            Some("DecisionInput"),
+            Some("ApprovalRequest"),
+            "200",
+        ));
+    }
+    r.push(route(
+        Post,
+        "/api/v1/approvals/{id}/withdraw",
+        "Withdraw your pending request",
+        None,
+        Some("ApprovalRequest"),
+        "200",
+    ));
+    r.push(route(
+        Get,
+        "/api/v1/approval-policies",
+        "Approval policies",
+        None,
+        None,
+        "200",
+    ));
+    r.push(route(
+        Post,
+        "/api/v1/approval-policies",
+        "Add an approval policy (admin)",
+        Some("ApprovalPolicyInput"),
+        Some("ApprovalPolicy"),
+        "201",
+    ));
+    r.push(route(
+        Put,
+        "/api/v1/approval-policies/{id}",
+        "Replace an approval policy (admin)",
+        Some("ApprovalPolicyInput"),
+        Some("ApprovalPolicy"),
+        "200",
+    ));
+    r.push(route(
+        Get,
+        "/api/v1/notifications",
+        "Your notifications, newest first",
+        None,
+        None,
+        "200",
+    ));
+    r.push(route(
+        Post,
+        "/api/v1/notifications/{id}/read",
+        "Mark a notification read",
+        None,
+        None,
+        "204",
     ));
     r.push(route(Get, "/api/v1/users", "Users", None, None, "200"));
     r.push(route(

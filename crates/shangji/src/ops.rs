@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use shangji_core::approval::{self, ApprovalPolicy, ApprovalRequest, ApprovalStatus, Approver};
 use shangji_core::model::*;
 use shangji_core::opportunity::{
     self, MoveContext, MoveInput, NewEvent, OpportunityEvent, OpportunityInput,
@@ -15,9 +16,9 @@ use shangji_core::process::{
 };
 use shangji_core::records::{self, *};
 use shangji_core::visibility::{self, Actor, Scope};
-use shangji_core::{Field, FieldError};
+use shangji_core::{Field, FieldError, MoveError};
 use shangji_store::{
-    Access, Authenticated, Db, Directory, Entity, IdemKey, ListQuery, Page, Save, StoreError,
+    Access, Authenticated, Db, Directory, Entity, IdemKey, ListQuery, Page, Save, StoreError, Write,
 };
 use time::OffsetDateTime;
 
@@ -723,11 +724,18 @@ pub async fn move_opportunity(
         tasks_done: &tasks_done,
         custom: &custom,
         custom_labels: &[],
+        policies: &ctx.dir.approval_policies,
         approved: false,
         task_language: ctx.lang,
     };
-    let moved = opportunity::move_to(&mut opp, pipeline, input, &mctx)
-        .map_err(|e| AppError::from_move(e, ctx.lang))?;
+    let moved = match opportunity::move_to(&mut opp, pipeline, input.clone(), &mctx) {
+        Ok(moved) => moved,
+        Err(MoveError::ApprovalRequired { policy_id }) => {
+            let req = request_approval(db, ctx, &before, input, policy_id).await?;
+            return Err(AppError::AwaitingApproval(Box::new(req)));
+        }
+        Err(e) => return Err(AppError::from_move(e, ctx.lang)),
+    };
     check_changed_refs(db, ctx, &before, &opp).await?;
     db.save_move(&opp, before.version, &moved.events, &moved.tasks)
         .await?;
@@ -1437,5 +1445,416 @@ fn apply_loss_reason(r: &mut LossReason, input: LossReasonInput) -> Result<(), A
     if let Some(v) = input.archived {
         r.archived = v;
     }
+    Ok(())
+}
+
+// ---- Approvals and notifications. ----
+
+/// The approvers of a policy's chain (or, for a stage whose gate asks for approval, the
+/// owner's manager then a director), resolved for the opportunity's owner.
+async fn approvers_for(
+    db: &Db,
+    ctx: &Ctx,
+    owner: UserId,
+    policy_id: Option<i64>,
+) -> Result<Vec<UserId>, AppError> {
+    let chain = policy_id
+        .and_then(|id| ctx.dir.approval_policies.iter().find(|p| p.id == id))
+        .map_or_else(
+            || vec![Approver::OwnerManager, Approver::Director],
+            |p| p.chain.clone(),
+        );
+    let users: Vec<_> = db
+        .users()
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.role, u.team_id, u.active))
+        .collect();
+    Ok(approval::resolve_chain(&chain, owner, &ctx.dir.org, &users))
+}
+
+fn notification(
+    user_id: UserId,
+    kind: &str,
+    opp: &Opportunity,
+    payload: serde_json::Value,
+    now: OffsetDateTime,
+) -> Notification {
+    Notification {
+        id: 0,
+        user_id,
+        kind: kind.into(),
+        record_kind: Some(RecordKind::Opportunity),
+        record_id: Some(opp.id),
+        payload,
+        read_at: None,
+        archived: false,
+        version: 1,
+        created_at: now,
+    }
+}
+
+fn approval_event(
+    kind: opportunity::EventKind,
+    ctx: &Ctx,
+    req: &ApprovalRequest,
+    value: serde_json::Value,
+) -> NewEvent {
+    NewEvent {
+        kind,
+        actor_id: ctx.actor.user_id,
+        at: ctx.now,
+        from_stage_id: Some(req.from_stage_id),
+        to_stage_id: Some(req.to_stage_id),
+        old_value: None,
+        new_value: Some(value),
+    }
+}
+
+/// Stores a request for the move `input` of `opp` (which stays where it is), records it in
+/// the opportunity's history and tells the first approver — in one transaction.
+async fn request_approval(
+    db: &Db,
+    ctx: &Ctx,
+    opp: &Opportunity,
+    input: MoveInput,
+    policy_id: Option<i64>,
+) -> Result<ApprovalRequest, AppError> {
+    let approvers = approvers_for(db, ctx, opp.owner_id, policy_id).await?;
+    if approvers.is_empty() {
+        return Err(AppError::invalid(
+            "stage_id",
+            "no_approver",
+            "entering this stage needs an approval, and nobody can approve it",
+        ));
+    }
+    let mut req = ApprovalRequest {
+        id: 0,
+        opportunity_id: opp.id,
+        policy_id,
+        requester_id: ctx.actor.user_id,
+        from_stage_id: opp.stage_id,
+        to_stage_id: input.stage_id,
+        move_input: serde_json::to_value(MoveInput {
+            version: None,
+            ..input
+        })
+        .map_err(|e| AppError::Internal(e.to_string()))?,
+        approver_ids: approvers,
+        step: 0,
+        status: ApprovalStatus::Pending,
+        decisions: vec![],
+        version: 1,
+        created_at: ctx.now,
+        decided_at: None,
+    };
+    let event = approval_event(
+        opportunity::EventKind::ApprovalRequested,
+        ctx,
+        &req,
+        serde_json::json!({ "approver_ids": req.approver_ids, "policy_id": policy_id }),
+    );
+    let note = notification(
+        req.approver_ids[0],
+        "approval_requested",
+        opp,
+        serde_json::json!({ "title": opp.title, "requester_id": ctx.actor.user_id, "to_stage_id": req.to_stage_id }),
+        ctx.now,
+    );
+    let ids = db
+        .write_all(&[
+            Write::NewApproval(&req),
+            Write::Events {
+                opportunity_id: opp.id,
+                events: &[event],
+            },
+            Write::Notify(&[note]),
+        ])
+        .await
+        .map_err(|e| match e {
+            StoreError::Duplicate(_) => AppError::invalid(
+                "stage_id",
+                "approval_pending",
+                "a move of this opportunity is already waiting for approval",
+            ),
+            other => other.into(),
+        })?;
+    req.id = ids[0];
+    Ok(req)
+}
+
+/// A request the caller may see: their own, one they approve, or one on an opportunity
+/// they can read; otherwise not found.
+async fn visible_request(db: &Db, ctx: &Ctx, id: i64) -> Result<ApprovalRequest, AppError> {
+    let req = db
+        .get::<ApprovalRequest>(id, &Scope::All, Access::Read)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let involved =
+        req.requester_id == ctx.actor.user_id || req.approver_ids.contains(&ctx.actor.user_id);
+    if !involved {
+        get::<Opportunity>(db, ctx, req.opportunity_id).await?;
+    }
+    Ok(req)
+}
+
+pub async fn approval(db: &Db, ctx: &Ctx, id: i64) -> Result<ApprovalRequest, AppError> {
+    visible_request(db, ctx, id).await
+}
+
+/// Which requests to list: waiting for the caller (`inbox`), or made by the caller (`sent`).
+pub async fn approvals(db: &Db, ctx: &Ctx, inbox: bool) -> Result<Vec<ApprovalRequest>, AppError> {
+    let column = if inbox {
+        "current_approver_id"
+    } else {
+        "requester_id"
+    };
+    let q = ListQuery {
+        eq: vec![(column, ctx.actor.user_id.into())],
+        sort: "created_at",
+        limit: 200,
+        ..Default::default()
+    };
+    Ok(db.list::<ApprovalRequest>(&Scope::All, &q).await?.items)
+}
+
+/// An approver's decision. The last approval performs the requested move, as the requester
+/// asked it, in the same transaction; a rejection leaves the opportunity as it was.
+pub async fn decide_approval(
+    db: &Db,
+    ctx: &Ctx,
+    id: i64,
+    approve: bool,
+    comment: Option<String>,
+) -> Result<ApprovalRequest, AppError> {
+    let mut req = visible_request(db, ctx, id).await?;
+    let expected_version = req.version;
+    let comment = shangji_core::input::opt_text(
+        "comment",
+        comment.map_or(Field::Absent, Field::Value),
+        shangji_core::input::LONG_TEXT,
+    )?;
+    let comment = match comment {
+        Field::Value(c) => Some(c),
+        _ => None,
+    };
+    let done = approval::decide(
+        &mut req,
+        ctx.actor.user_id,
+        approve,
+        comment.clone(),
+        ctx.now,
+    )
+    .map_err(|e| match e {
+        approval::DecideError::NotPending => {
+            AppError::invalid("", "approval_closed", "the request is no longer pending")
+        }
+        approval::DecideError::NotYourTurn => AppError::Forbidden("not_your_approval"),
+    })?;
+    let mut opp = db
+        .get::<Opportunity>(req.opportunity_id, &Scope::All, Access::Read)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let event = approval_event(
+        opportunity::EventKind::ApprovalDecided,
+        ctx,
+        &req,
+        serde_json::json!({ "approved": approve, "comment": comment, "step": req.decisions.len() - 1 }),
+    );
+    let payload = serde_json::json!({ "title": opp.title, "approver_id": ctx.actor.user_id, "comment": comment, "to_stage_id": req.to_stage_id });
+    let notes: Vec<Notification> = match (req.status, req.current_approver()) {
+        (ApprovalStatus::Pending, Some(next)) => {
+            vec![notification(
+                next,
+                "approval_requested",
+                &opp,
+                payload,
+                ctx.now,
+            )]
+        }
+        (ApprovalStatus::Rejected, _) => vec![notification(
+            req.requester_id,
+            "approval_rejected",
+            &opp,
+            payload,
+            ctx.now,
+        )],
+        _ => vec![notification(
+            req.requester_id,
+            "approval_approved",
+            &opp,
+            payload,
+            ctx.now,
+        )],
+    };
+    let events = [event];
+    let mut writes = vec![
+        Write::Approval {
+            req: &req,
+            expected_version,
+        },
+        Write::Events {
+            opportunity_id: opp.id,
+            events: &events,
+        },
+        Write::Notify(&notes),
+    ];
+    let moved;
+    if done {
+        // The move, as the requester asked it: their role and scope, the gates of now.
+        let requester = db.user(req.requester_id).await?.ok_or(AppError::NotFound)?;
+        let actor = visibility::Actor {
+            user_id: requester.id,
+            role: requester.role,
+            team_id: requester.team_id,
+        };
+        let input: MoveInput = serde_json::from_value(req.move_input.clone())
+            .map_err(|e| AppError::Internal(format!("stored move: {e}")))?;
+        let pipeline = pipeline_for(ctx, Some(opp.pipeline_id))?;
+        let tasks_done = db.actions_done_by_tasks(opp.id).await?;
+        let custom = Default::default();
+        let mctx = MoveContext {
+            actor: &actor,
+            now: ctx.now,
+            loss_reasons: &ctx.dir.loss_reasons,
+            tasks_done: &tasks_done,
+            custom: &custom,
+            custom_labels: &[],
+            policies: &ctx.dir.approval_policies,
+            approved: true,
+            task_language: ctx.lang,
+        };
+        let expected = opp.version;
+        moved = opportunity::move_to(&mut opp, pipeline, input, &mctx)
+            .map_err(|e| AppError::from_move(e, ctx.lang))?;
+        writes.push(Write::Move {
+            opp: &opp,
+            expected_version: expected,
+            events: &moved.events,
+            tasks: &moved.tasks,
+        });
+    }
+    db.write_all(&writes).await?;
+    req.version = expected_version + 1;
+    Ok(req)
+}
+
+/// The requester takes a pending request back; the opportunity stays as it is.
+pub async fn withdraw_approval(db: &Db, ctx: &Ctx, id: i64) -> Result<ApprovalRequest, AppError> {
+    let mut req = visible_request(db, ctx, id).await?;
+    if req.requester_id != ctx.actor.user_id {
+        return Err(AppError::Forbidden("not_your_request"));
+    }
+    if req.status != ApprovalStatus::Pending {
+        return Err(AppError::invalid(
+            "",
+            "approval_closed",
+            "the request is no longer pending",
+        ));
+    }
+    let expected_version = req.version;
+    req.status = ApprovalStatus::Withdrawn;
+    req.decided_at = Some(ctx.now);
+    let event = approval_event(
+        opportunity::EventKind::ApprovalDecided,
+        ctx,
+        &req,
+        serde_json::json!({ "withdrawn": true }),
+    );
+    db.write_all(&[
+        Write::Approval {
+            req: &req,
+            expected_version,
+        },
+        Write::Events {
+            opportunity_id: req.opportunity_id,
+            events: &[event],
+        },
+    ])
+    .await?;
+    req.version = expected_version + 1;
+    Ok(req)
+}
+
+/// An approval policy as an admin writes it.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalPolicyInput {
+    pub name: String,
+    #[serde(default = "yes")]
+    pub active: bool,
+    #[serde(default)]
+    pub pipeline_id: Option<PipelineId>,
+    #[serde(default)]
+    pub stage_id: Option<StageId>,
+    #[serde(default)]
+    pub conditions: Vec<approval::Condition>,
+    pub chain: Vec<Approver>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Creates (`id` None) or replaces an approval policy (admin).
+pub async fn save_approval_policy(
+    db: &Db,
+    ctx: &Ctx,
+    id: Option<i64>,
+    input: ApprovalPolicyInput,
+) -> Result<ApprovalPolicy, AppError> {
+    ctx.require_admin()?;
+    if let Some(id) = id {
+        if !ctx.dir.approval_policies.iter().any(|p| p.id == id) {
+            return Err(AppError::NotFound);
+        }
+    }
+    let mut p = ApprovalPolicy {
+        id: id.unwrap_or(0),
+        name: input.name.trim().to_string(),
+        active: input.active,
+        pipeline_id: input.pipeline_id,
+        stage_id: input.stage_id,
+        conditions: input.conditions,
+        chain: input.chain,
+    };
+    approval::check_policy(&p)?;
+    if let Some(pid) = p.pipeline_id {
+        let pipeline = ctx.dir.pipeline(pid).ok_or_else(|| {
+            AppError::invalid("pipeline_id", "unknown_pipeline", "no such pipeline")
+        })?;
+        if p.stage_id.is_some_and(|s| pipeline.stage(s).is_none()) {
+            return Err(AppError::invalid(
+                "stage_id",
+                "unknown_stage",
+                "the stage is not in that pipeline",
+            ));
+        }
+    } else if let Some(s) = p.stage_id {
+        if !ctx.dir.pipelines.iter().any(|pl| pl.stage(s).is_some()) {
+            return Err(AppError::invalid(
+                "stage_id",
+                "unknown_stage",
+                "no such stage",
+            ));
+        }
+    }
+    p.id = db.save_approval_policy(&p, ctx.now).await?;
+    Ok(p)
+}
+
+/// The caller's notifications, newest first.
+pub async fn notifications(db: &Db, ctx: &Ctx) -> Result<Vec<Notification>, AppError> {
+    let q = ListQuery {
+        owner_id: Some(ctx.actor.user_id),
+        sort: "created_at",
+        limit: 100,
+        ..Default::default()
+    };
+    Ok(db.list::<Notification>(&Scope::All, &q).await?.items)
+}
+
+pub async fn mark_notification_read(db: &Db, ctx: &Ctx, id: i64) -> Result<(), AppError> {
+    db.mark_read(ctx.actor.user_id, id, ctx.now).await?;
     Ok(())
 }

@@ -540,3 +540,210 @@ async fn admins_configure_pipelines_without_code() {
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn approvals_hold_a_move_until_the_chain_approves() {
+    let app = TestApp::new().await;
+    let stages = app.stage_ids().await;
+    // Big deals entering Negotiation need the owner's manager, then the director.
+    let (s, policy) = app
+        .post(
+            "/api/v1/approval-policies",
+            "admin",
+            &format!(
+                r#"{{"name":"百万大单","stage_id":{},"conditions":[{{"field":"amount_minor","op":"gte","value":100000000}}],"chain":[{{"kind":"owner_manager"}},{{"kind":"director"}}]}}"#,
+                stages[3]
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{policy}");
+    let (s, _) = app
+        .post(
+            "/api/v1/approval-policies",
+            "rep_sh",
+            r#"{"name":"x","chain":[{"kind":"director"}]}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    let (_, opp) = app.account_and_opportunity("rep_sh", "生产线改造").await;
+    let url = format!("/api/v1/opportunities/{}", opp["id"]);
+    let (s, _) = app
+        .post(
+            &format!("{url}/move"),
+            "rep_sh",
+            &format!(
+                r#"{{"stage_id":{},"checklist":["need_confirmed","budget_confirmed","decision_maker_identified","timeline_known"],"actions_done":["send_proposal"]}}"#,
+                stages[2]
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // ¥1,500,000 into Negotiation: held for approval.
+    let big_move = format!(
+        r#"{{"stage_id":{},"checklist":["proposal_accepted"],"set":{{"amount_minor":150000000,"next_step":"签合同"}}}}"#,
+        stages[3]
+    );
+    let (s, waiting) = app.post(&format!("{url}/move"), "rep_sh", &big_move).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{waiting}");
+    assert_eq!(waiting["code"], "approval_requested");
+    let req = &waiting["approval"];
+    assert_eq!(
+        req["approver_ids"],
+        serde_json::json!([app.user_id("mgr_east"), app.user_id("director")])
+    );
+    let req_url = format!("/api/v1/approvals/{}", req["id"]);
+    // The opportunity stays where it is, values unapplied; the request is in its history.
+    let (_, now) = app.get(&url, "rep_sh").await;
+    assert_eq!(
+        (now["stage_id"].as_i64(), &now["amount"]["amount_minor"]),
+        (Some(stages[2]), &opp["amount"]["amount_minor"])
+    );
+    let (_, events) = app.get(&format!("{url}/events"), "rep_sh").await;
+    assert_eq!(kinds(&events).last().unwrap(), "approval_requested");
+    // One pending request per opportunity.
+    let (s, err) = app.post(&format!("{url}/move"), "rep_sh", &big_move).await;
+    assert_eq!(
+        (s, err["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("approval_pending"))
+    );
+
+    // The inbox of the manager has it, the other manager's does not; the manager is told.
+    let (_, inbox) = app.get("/api/v1/approvals", "mgr_east").await;
+    assert_eq!(inbox.as_array().unwrap().len(), 1);
+    assert!(app
+        .get("/api/v1/approvals", "mgr_south")
+        .await
+        .1
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let (_, notes) = app.get("/api/v1/notifications", "mgr_east").await;
+    assert_eq!(notes[0]["kind"], "approval_requested");
+    let (s, _) = app
+        .post(&format!("{req_url}/approve"), "director", "{}")
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "not the director's turn yet");
+    let (s, _) = app.get(&req_url, "rep_south").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "outside the request and the deal");
+
+    // Manager approves, director rejects: nothing moves, the requester learns why.
+    let (s, r) = app
+        .post(
+            &format!("{req_url}/approve"),
+            "mgr_east",
+            r#"{"comment":"同意"}"#,
+        )
+        .await;
+    assert_eq!(
+        (s, r["status"].as_str(), r["step"].as_i64()),
+        (StatusCode::OK, Some("pending"), Some(1))
+    );
+    let (s, r) = app
+        .post(
+            &format!("{req_url}/reject"),
+            "director",
+            r#"{"comment":"折扣太大"}"#,
+        )
+        .await;
+    assert_eq!(
+        (s, r["status"].as_str()),
+        (StatusCode::OK, Some("rejected"))
+    );
+    assert_eq!(app.get(&url, "rep_sh").await.1["stage_id"], stages[2]);
+    let (_, notes) = app.get("/api/v1/notifications", "rep_sh").await;
+    assert_eq!(notes[0]["kind"], "approval_rejected");
+    assert_eq!(notes[0]["payload"]["comment"], "折扣太大");
+    let (s, _) = app
+        .post(&format!("{req_url}/approve"), "director", "{}")
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a closed request takes no decision"
+    );
+
+    // Asked again and approved by both: moved with the values sent at request time.
+    let (_, waiting) = app.post(&format!("{url}/move"), "rep_sh", &big_move).await;
+    let req_url = format!("/api/v1/approvals/{}", waiting["approval"]["id"]);
+    app.post(&format!("{req_url}/approve"), "mgr_east", "{}")
+        .await;
+    let (s, r) = app
+        .post(&format!("{req_url}/approve"), "director", "")
+        .await;
+    assert_eq!(
+        (s, r["status"].as_str()),
+        (StatusCode::OK, Some("approved")),
+        "{r}"
+    );
+    let (_, moved) = app.get(&url, "rep_sh").await;
+    assert_eq!(
+        (
+            moved["stage_id"].as_i64(),
+            moved["amount"]["amount_minor"].as_i64(),
+            moved["next_step"].as_str()
+        ),
+        (Some(stages[3]), Some(150000000), Some("签合同"))
+    );
+    let (_, events) = app.get(&format!("{url}/events"), "rep_sh").await;
+    let tail: Vec<String> = kinds(&events).into_iter().rev().take(8).collect();
+    assert!(
+        tail.contains(&"stage_changed".to_string())
+            && tail.contains(&"approval_decided".to_string()),
+        "{tail:?}"
+    );
+    let stage_change = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|e| e["kind"] == "stage_changed")
+        .unwrap();
+    assert_eq!(
+        stage_change["actor_id"],
+        app.user_id("rep_sh"),
+        "the requester's move"
+    );
+    let (_, notes) = app.get("/api/v1/notifications", "rep_sh").await;
+    assert_eq!(notes[0]["kind"], "approval_approved");
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/notifications/{}/read", notes[0]["id"]),
+            "rep_sh",
+            "",
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert!(app.get("/api/v1/notifications", "rep_sh").await.1[0]["read_at"].is_string());
+
+    // A stage whose gate asks for approval; the requester withdraws: nothing changes.
+    let pipeline_id = app.get("/api/v1/pipelines", "admin").await.1[0]["id"].clone();
+    let (s, _) = app
+        .patch(
+            &format!("/api/v1/pipelines/{pipeline_id}/stages/{}", stages[4]),
+            "admin",
+            r#"{"gate":{"requires_approval":true}}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, waiting) = app
+        .post(
+            &format!("{url}/move"),
+            "rep_sh",
+            &format!(r#"{{"stage_id":{}}}"#, stages[4]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{waiting}");
+    let req_url = format!("/api/v1/approvals/{}", waiting["approval"]["id"]);
+    let (s, _) = app
+        .post(&format!("{req_url}/withdraw"), "mgr_east", "")
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "only the requester withdraws");
+    let (s, r) = app.post(&format!("{req_url}/withdraw"), "rep_sh", "").await;
+    assert_eq!(
+        (s, r["status"].as_str()),
+        (StatusCode::OK, Some("withdrawn"))
+    );
+    assert_eq!(app.get(&url, "rep_sh").await.1["stage_id"], stages[3]);
+    let (_, sent) = app.get("/api/v1/approvals?box=sent", "rep_sh").await;
+    assert_eq!(sent.as_array().unwrap().len(), 3);
+}

@@ -391,6 +391,17 @@ async fn reorder_stages(
     ))
 }
 
+async fn migrate_pipeline(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    body: JsonBody<ops::MigrateInput>,
+) -> Result<Json<ops::Migrated>, AppError> {
+    Ok(Json(
+        ops::migrate_pipeline(&s.db, &c.ctx, id, body.value).await?,
+    ))
+}
+
 /// A shipped pipeline template.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TemplateView {
@@ -709,6 +720,7 @@ pub fn router() -> Router<AppState> {
             "/pipelines/{id}/stage-order",
             axum::routing::put(reorder_stages),
         )
+        .route("/pipelines/{id}/migrate", post(migrate_pipeline))
         .route("/pipeline-templates", get(pipeline_templates))
         .route("/loss-reasons", get(loss_reasons).post(create_loss_reason))
         .route(

@@ -17,8 +17,8 @@ use utoipa::{OpenApi as _, PartialSchema};
 use crate::api::{DecisionInput, NewToken, StageOrder, TemplateView, TokenInput};
 use crate::error::{ErrorBody, MissingItem};
 use crate::ops::{
-    ApprovalPolicyInput, ChangePipelineInput, LossReasonInput, NewStageInput, PipelineInput,
-    PipelinePatch, StagePatch,
+    ApprovalPolicyInput, ChangePipelineInput, LossReasonInput, MigrateInput, Migrated,
+    NewStageInput, PipelineInput, PipelinePatch, StageMapping, StagePatch,
 };
 use shangji_core::approval::{
     ApprovalPolicy, ApprovalRequest, ApprovalStatus, Approver, CompareOp, Condition, Decision,
@@ -99,6 +99,9 @@ use shangji_core::process::{
         DecisionInput,
         ApprovalPolicyInput,
         Notification,
+        MigrateInput,
+        StageMapping,
+        Migrated,
     ))
 )]
 struct Components;
@@ -279,6 +282,14 @@ pub fn routes() -> Vec<Route> {
         "Reorder a pipeline's stages (admin)",
         Some("StageOrder"),
         Some("Pipeline"),
+        "200",
+    ));
+    r.push(route(
+        Post,
+        "/api/v1/pipelines/{id}/migrate",
+        "Move every opportunity of this pipeline into another, by a stage mapping (admin)",
+        Some("MigrateInput"),
+        Some("Migrated"),
         "200",
     ));
     r.push(route(

@@ -1366,6 +1366,106 @@ pub async fn reorder_stages(
     reread_pipeline(db, pipeline_id).await
 }
 
+/// Moving every opportunity of a pipeline into another, stage by stage.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateInput {
+    pub to_pipeline_id: PipelineId,
+    /// For each stage of the source pipeline, the stage of the target it maps to.
+    pub mapping: Vec<StageMapping>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StageMapping {
+    pub from_stage_id: StageId,
+    pub to_stage_id: StageId,
+}
+
+/// How many opportunities a migration moved.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Migrated {
+    pub moved: i64,
+}
+
+/// Moves every opportunity of pipeline `from` (archived ones too) into another pipeline at
+/// the mapped stages, each with its `pipeline_changed` event (admin). The mapping must
+/// cover every stage of the source and name stages of the target.
+pub async fn migrate_pipeline(
+    db: &Db,
+    ctx: &Ctx,
+    from: PipelineId,
+    input: MigrateInput,
+) -> Result<Migrated, AppError> {
+    let source = admin_pipeline(ctx, from)?;
+    let target = pipeline_for(ctx, Some(input.to_pipeline_id))
+        .map_err(|_| AppError::invalid("to_pipeline_id", "unknown_pipeline", "no such pipeline"))?;
+    if target.id == source.id {
+        return Err(AppError::invalid(
+            "to_pipeline_id",
+            "same_pipeline",
+            "migrate into another pipeline",
+        ));
+    }
+    for (i, m) in input.mapping.iter().enumerate() {
+        if source.stage(m.from_stage_id).is_none() {
+            return Err(AppError::invalid(
+                &format!("mapping[{i}].from_stage_id"),
+                "unknown_stage",
+                "not a stage of the source pipeline",
+            ));
+        }
+        if target.stage(m.to_stage_id).is_none_or(|s| s.archived) {
+            return Err(AppError::invalid(
+                &format!("mapping[{i}].to_stage_id"),
+                "unknown_stage",
+                "not a usable stage of the target pipeline",
+            ));
+        }
+    }
+    if let Some(s) = source
+        .stages
+        .iter()
+        .find(|s| !input.mapping.iter().any(|m| m.from_stage_id == s.id))
+    {
+        return Err(AppError::invalid(
+            "mapping",
+            "incomplete_mapping",
+            format!("stage {} ({}) has no target", s.id, s.name_en),
+        ));
+    }
+    let mut moved = 0;
+    loop {
+        let q = ListQuery {
+            eq: vec![("pipeline_id", from.into())],
+            include_archived: true,
+            sort: "created_at",
+            desc: false,
+            limit: 200,
+            ..Default::default()
+        };
+        let page = db.list::<Opportunity>(&Scope::All, &q).await?;
+        if page.items.is_empty() {
+            break;
+        }
+        for mut opp in page.items {
+            let to = input
+                .mapping
+                .iter()
+                .find(|m| m.from_stage_id == opp.stage_id)
+                .map(|m| m.to_stage_id)
+                .unwrap_or_default();
+            let expected_version = opp.version;
+            let events = opportunity::change_pipeline(&mut opp, target, to, &ctx.actor, ctx.now)
+                .map_err(|e| AppError::from_move(e, ctx.lang))?;
+            db.save(&opp, Save::Update { expected_version }, &events)
+                .await?;
+            moved += 1;
+        }
+    }
+    Ok(Migrated { moved })
+}
+
 /// A loss reason to add, or a change to one (the key is fixed once created).
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -747,3 +747,89 @@ async fn approvals_hold_a_move_until_the_chain_approves() {
     let (_, sent) = app.get("/api/v1/approvals?box=sent", "rep_sh").await;
     assert_eq!(sent.as_array().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn a_pipeline_migrates_into_another_by_stage_mapping() {
+    let app = TestApp::new().await;
+    let stages = app.stage_ids().await;
+    let (_, quick) = app
+        .post(
+            "/api/v1/pipelines",
+            "admin",
+            r#"{"name":"快速成交","template":"transactional"}"#,
+        )
+        .await;
+    let pid = quick["id"].as_i64().unwrap();
+    let q: Vec<i64> = quick["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_i64().unwrap())
+        .collect();
+    let account = app
+        .create("/api/v1/accounts", "rep_sh", r#"{"name":"配件经销商"}"#)
+        .await;
+    let mut ids = vec![];
+    for title in ["滤芯", "皮带"] {
+        let o = app
+            .create(
+                "/api/v1/opportunities",
+                "rep_sh",
+                &format!(
+                    r#"{{"title":"{title}","account_id":{},"pipeline_id":{pid},"amount_minor":500000}}"#,
+                    account["id"]
+                ),
+            )
+            .await;
+        ids.push(o["id"].as_i64().unwrap());
+    }
+    let url = format!("/api/v1/pipelines/{pid}/migrate");
+    let default_pid = app.get("/api/v1/pipelines", "admin").await.1[0]["id"].clone();
+    let partial = format!(
+        r#"{{"to_pipeline_id":{default_pid},"mapping":[{{"from_stage_id":{},"to_stage_id":{}}}]}}"#,
+        q[0], stages[0]
+    );
+    let (s, err) = app.post(&url, "admin", &partial).await;
+    assert_eq!(
+        (s, err["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("incomplete_mapping"))
+    );
+    let full = format!(
+        r#"{{"to_pipeline_id":{default_pid},"mapping":[{}]}}"#,
+        [
+            (q[0], stages[0]),
+            (q[1], stages[2]),
+            (q[2], stages[4]),
+            (q[3], stages[5])
+        ]
+        .iter()
+        .map(|(f, t)| format!(r#"{{"from_stage_id":{f},"to_stage_id":{t}}}"#))
+        .collect::<Vec<_>>()
+        .join(",")
+    );
+    let (s, _) = app.post(&url, "mgr_east", &full).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, done) = app.post(&url, "admin", &full).await;
+    assert_eq!(
+        (s, done["moved"].as_i64()),
+        (StatusCode::OK, Some(2)),
+        "{done}"
+    );
+    for id in ids {
+        let (_, o) = app
+            .get(&format!("/api/v1/opportunities/{id}"), "rep_sh")
+            .await;
+        assert_eq!(
+            (&o["pipeline_id"], o["stage_id"].as_i64()),
+            (&default_pid, Some(stages[0]))
+        );
+        let (_, events) = app
+            .get(&format!("/api/v1/opportunities/{id}/events"), "rep_sh")
+            .await;
+        assert_eq!(
+            kinds(&events)[1..],
+            ["pipeline_changed", "probability_changed"],
+            "20% → 10%; both stages forecast `pipeline`"
+        );
+    }
+}

@@ -229,7 +229,8 @@ pub async fn run(
                 let r = client
                     .post(format!("{base}/opportunities/{id}/move"))
                     .header("authorization", &auth)
-                    .json(&json!({ "stage_id": stage }))
+                    // What the second stage's gate asks for, answered with the move.
+                    .json(&json!({ "stage_id": stage, "checklist": ["need_confirmed"] }))
                     .send()
                     .await;
                 matches!(r, Ok(r) if r.status() == 200)

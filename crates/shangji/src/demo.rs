@@ -2,8 +2,9 @@
 
 use std::collections::HashMap;
 
+use shangji_core::approval::{ApprovalPolicy, Approver, CompareOp, Condition};
 use shangji_core::demo::{generate, DemoConfig};
-use shangji_core::process::b2b_template;
+use shangji_core::process::{b2b_template, tender_template, transactional_template};
 use shangji_store::Db;
 use time::OffsetDateTime;
 
@@ -26,7 +27,8 @@ pub async fn install_defaults(db: &Db, now: OffsetDateTime) -> Result<(), AppErr
 }
 
 /// Generates a company with `opportunities` opportunities and their history and stores it
-/// in an empty database.
+/// in an empty database, with the three pipeline templates and an approval policy for
+/// deals of ¥1,000,000 or more entering Negotiation.
 pub async fn load(db: &Db, opportunities: usize, now: OffsetDateTime) -> Result<(), AppError> {
     let data = generate(&DemoConfig {
         opportunities,
@@ -63,6 +65,25 @@ pub async fn load(db: &Db, opportunities: usize, now: OffsetDateTime) -> Result<
             "demo data needs an empty database".into(),
         ));
     }
+    // The other two templates, and big deals entering Negotiation need approval.
+    for t in [tender_template(), transactional_template()] {
+        db.insert_pipeline(t.name, false, &t.policy, &t.stages, now)
+            .await?;
+    }
+    let policy = ApprovalPolicy {
+        id: 0,
+        name: "百万大单审批".into(),
+        active: true,
+        pipeline_id: Some(pipeline.id),
+        stage_id: Some(pipeline.stages[3].id),
+        conditions: vec![Condition {
+            field: "amount_minor".into(),
+            op: CompareOp::Gte,
+            value: 100_000_000.into(),
+        }],
+        chain: vec![Approver::OwnerManager, Approver::Director],
+    };
+    db.save_approval_policy(&policy, now).await?;
     db.bulk_insert(&data.accounts).await?;
     db.bulk_insert(&data.contacts).await?;
     db.bulk_insert(&data.leads).await?;

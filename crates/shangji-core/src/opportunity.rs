@@ -632,30 +632,7 @@ pub fn move_to(
         }
         (StageKind::Open, StageKind::Open) => {}
     }
-    if !next.probability_overridden && next.probability != to.probability {
-        events.push(change(
-            EventKind::ProbabilityChanged,
-            actor,
-            now,
-            json!(next.probability),
-            json!(to.probability),
-        ));
-        next.probability = to.probability;
-    }
-    if next.forecast_category != to.forecast_category {
-        events.push(change(
-            EventKind::ForecastCategoryChanged,
-            actor,
-            now,
-            json!(next.forecast_category),
-            json!(to.forecast_category),
-        ));
-        next.forecast_category = to.forecast_category;
-    }
-    next.stage_id = to.id;
-    next.status = to.kind;
-    next.stage_entered_at = now;
-    next.updated_at = now;
+    events.extend(enter_stage(&mut next, to, actor, now));
     match to.kind {
         StageKind::Open => {
             next.closed_at = None;
@@ -672,6 +649,42 @@ pub fn move_to(
     let tasks = action_tasks(&next, to, ctx);
     *opp = next;
     Ok(Moved { events, tasks })
+}
+
+/// Puts `opp` into `stage`: its probability (unless overridden) and forecast category follow
+/// the stage. Returns the events of those changes.
+fn enter_stage(
+    opp: &mut Opportunity,
+    stage: &Stage,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Vec<NewEvent> {
+    let mut events = Vec::new();
+    if !opp.probability_overridden && opp.probability != stage.probability {
+        events.push(change(
+            EventKind::ProbabilityChanged,
+            actor,
+            now,
+            json!(opp.probability),
+            json!(stage.probability),
+        ));
+        opp.probability = stage.probability;
+    }
+    if opp.forecast_category != stage.forecast_category {
+        events.push(change(
+            EventKind::ForecastCategoryChanged,
+            actor,
+            now,
+            json!(opp.forecast_category),
+            json!(stage.forecast_category),
+        ));
+        opp.forecast_category = stage.forecast_category;
+    }
+    opp.stage_id = stage.id;
+    opp.status = stage.kind;
+    opp.stage_entered_at = now;
+    opp.updated_at = now;
+    events
 }
 
 /// The tasks for the owner that entering `stage` creates: one per standard action marked
@@ -725,26 +738,6 @@ pub fn change_pipeline(
     )];
     events[0].from_stage_id = Some(opp.stage_id);
     events[0].to_stage_id = Some(stage.id);
-    if !opp.probability_overridden && opp.probability != stage.probability {
-        events.push(change(
-            EventKind::ProbabilityChanged,
-            actor,
-            now,
-            json!(opp.probability),
-            json!(stage.probability),
-        ));
-        opp.probability = stage.probability;
-    }
-    if opp.forecast_category != stage.forecast_category {
-        events.push(change(
-            EventKind::ForecastCategoryChanged,
-            actor,
-            now,
-            json!(opp.forecast_category),
-            json!(stage.forecast_category),
-        ));
-        opp.forecast_category = stage.forecast_category;
-    }
     // Checklist and action keys belong to a pipeline.
     opp.checklist
         .retain(|k| declared(to_pipeline, k, Known::Checklist));
@@ -754,10 +747,7 @@ pub fn change_pipeline(
     if opp.status != stage.kind {
         opp.closed_at = (stage.kind != StageKind::Open).then_some(now);
     }
-    opp.stage_id = stage.id;
-    opp.status = stage.kind;
-    opp.stage_entered_at = now;
-    opp.updated_at = now;
+    events.extend(enter_stage(opp, stage, actor, now));
     Ok(events)
 }
 

@@ -506,15 +506,20 @@ pub fn check_stage_config(
         }
         keys.push(format!("a:{}", a.key));
     }
+    distinct_keys(
+        "gate",
+        keys,
+        "checklist items and actions need distinct keys",
+    )
+}
+
+/// Refuses a list of keys with a repeat.
+fn distinct_keys(field: &str, mut keys: Vec<String>, message: &str) -> Result<(), FieldError> {
     let n = keys.len();
     keys.sort();
     keys.dedup();
     if keys.len() != n {
-        return Err(FieldError::new(
-            "gate",
-            "duplicate_key",
-            "checklist items and actions need distinct keys",
-        ));
+        return Err(FieldError::new(field, "duplicate_key", message));
     }
     Ok(())
 }
@@ -569,7 +574,7 @@ pub fn check_pipeline_stages(
             "a pipeline has at least one open stage, one won stage and one lost stage",
         ));
     }
-    let mut keys: Vec<String> = stages
+    let keys: Vec<String> = stages
         .iter()
         .flat_map(|s| {
             s.gate
@@ -579,17 +584,11 @@ pub fn check_pipeline_stages(
                 .chain(s.actions.iter().map(|a| format!("a:{}", a.key)))
         })
         .collect();
-    let n = keys.len();
-    keys.sort();
-    keys.dedup();
-    if keys.len() != n {
-        return Err(FieldError::new(
-            "stages",
-            "duplicate_key",
-            "checklist items and actions need distinct keys across the pipeline",
-        ));
-    }
-    Ok(())
+    distinct_keys(
+        "stages",
+        keys,
+        "checklist items and actions need distinct keys across the pipeline",
+    )
 }
 
 // ---- Templates. ----
@@ -610,6 +609,43 @@ pub struct StageSpec {
     pub gate: StageGate,
     #[serde(default)]
     pub actions: Vec<StandardAction>,
+}
+
+impl StageSpec {
+    /// The stage this declares, with its place.
+    pub fn to_stage(&self, id: StageId, pipeline_id: PipelineId, position: i32) -> Stage {
+        Stage {
+            id,
+            pipeline_id,
+            position,
+            name_zh: self.name_zh.clone(),
+            name_en: self.name_en.clone(),
+            kind: self.kind,
+            probability: self.probability,
+            forecast_category: self.forecast_category,
+            rotting_days: self.rotting_days,
+            guidance: self.guidance.clone(),
+            gate: self.gate.clone(),
+            actions: self.actions.clone(),
+            archived: false,
+        }
+    }
+}
+
+impl From<&Stage> for StageSpec {
+    fn from(s: &Stage) -> StageSpec {
+        StageSpec {
+            name_zh: s.name_zh.clone(),
+            name_en: s.name_en.clone(),
+            kind: s.kind,
+            probability: s.probability,
+            forecast_category: s.forecast_category,
+            rotting_days: s.rotting_days,
+            guidance: s.guidance.clone(),
+            gate: s.gate.clone(),
+            actions: s.actions.clone(),
+        }
+    }
 }
 
 /// A pipeline template: key, name, policy, stages.
@@ -989,21 +1025,7 @@ pub fn build_pipeline(t: &PipelineTemplate, id: PipelineId, first_stage_id: Stag
             .stages
             .iter()
             .enumerate()
-            .map(|(i, s)| Stage {
-                id: first_stage_id + i as i64,
-                pipeline_id: id,
-                position: i as i32,
-                name_zh: s.name_zh.clone(),
-                name_en: s.name_en.clone(),
-                kind: s.kind,
-                probability: s.probability,
-                forecast_category: s.forecast_category,
-                rotting_days: s.rotting_days,
-                guidance: s.guidance.clone(),
-                gate: s.gate.clone(),
-                actions: s.actions.clone(),
-                archived: false,
-            })
+            .map(|(i, s)| s.to_stage(first_stage_id + i as i64, id, i as i32))
             .collect(),
     }
 }

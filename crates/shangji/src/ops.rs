@@ -1212,17 +1212,7 @@ fn check_stages_with(ctx: &Ctx, p: &Pipeline, changed: &Stage) -> Result<(), App
     let specs: Vec<StageSpec> = stages
         .iter()
         .filter(|s| !s.archived)
-        .map(|s| StageSpec {
-            name_zh: s.name_zh.clone(),
-            name_en: s.name_en.clone(),
-            kind: s.kind,
-            probability: s.probability,
-            forecast_category: s.forecast_category,
-            rotting_days: s.rotting_days,
-            guidance: s.guidance.clone(),
-            gate: s.gate.clone(),
-            actions: s.actions.clone(),
-        })
+        .map(StageSpec::from)
         .collect();
     let index = stages
         .iter()
@@ -1257,21 +1247,7 @@ pub async fn add_stage(
         .position
         .unwrap_or(end)
         .clamp(0, p.stages.len() as i32);
-    let candidate = Stage {
-        id: -1,
-        pipeline_id,
-        position,
-        name_zh: input.stage.name_zh.clone(),
-        name_en: input.stage.name_en.clone(),
-        kind: input.stage.kind,
-        probability: input.stage.probability,
-        forecast_category: input.stage.forecast_category,
-        rotting_days: input.stage.rotting_days,
-        guidance: input.stage.guidance.clone(),
-        gate: input.stage.gate.clone(),
-        actions: input.stage.actions.clone(),
-        archived: false,
-    };
+    let candidate = input.stage.to_stage(-1, pipeline_id, position);
     check_stages_with(ctx, &p, &candidate)?;
     db.insert_stage(pipeline_id, position, &input.stage).await?;
     reread_pipeline(db, pipeline_id).await

@@ -4,6 +4,7 @@
 //! no async code. Money is integer minor units.
 
 pub mod credit_code;
+pub mod custom_fields;
 pub mod demo;
 pub mod error;
 pub mod input;

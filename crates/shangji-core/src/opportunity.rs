@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
+use crate::custom_fields::CustomChange;
 use crate::error::{FieldError, MoveError};
 use crate::input::{self, Field};
 use crate::model::*;
@@ -29,6 +30,7 @@ text_enum!(
         Reopened => "reopened",
         Archived => "archived",
         Restored => "restored",
+        CustomFieldChanged => "custom_field_changed",
     }
 );
 
@@ -102,6 +104,12 @@ pub struct OpportunityInput {
     pub next_step_date: Field<Date>,
     #[serde(default)]
     pub tags: Field<Vec<String>>,
+    /// Custom field values by key; `null` clears one. Checked against the field definitions
+    /// by `custom_fields::apply_values`, not by `create` / `apply`;
+    /// changes are recorded by [`custom_field_events`].
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub custom: Option<CustomValues>,
     #[serde(default)]
     pub archived: Field<bool>,
     #[serde(default)]
@@ -195,6 +203,7 @@ pub fn create(
         tags: vec![],
         loss_reason: None,
         loss_note: None,
+        custom: CustomValues::new(),
         archived: false,
         version: 1,
         created_at: now,
@@ -317,6 +326,43 @@ pub fn apply(
         opp.updated_at = now;
     }
     Ok(events)
+}
+
+/// The history of custom values: one `custom_field_changed` event per changed value, whose
+/// old and new values are `{"key": …, "value": …}` (the value `null` when there was none or
+/// it was cleared).
+pub fn custom_field_events(
+    changes: &[CustomChange],
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Vec<NewEvent> {
+    changes
+        .iter()
+        .map(|c| {
+            change(
+                EventKind::CustomFieldChanged,
+                actor,
+                now,
+                json!({ "key": c.key, "value": c.old }),
+                json!({ "key": c.key, "value": c.new }),
+            )
+        })
+        .collect()
+}
+
+/// An opportunity created with custom values keeps them in its `created` event, under
+/// `custom`, next to the other values it started with.
+pub fn note_custom_values(events: &mut [NewEvent], custom: &CustomValues) {
+    if custom.is_empty() {
+        return;
+    }
+    let created = events
+        .iter_mut()
+        .find(|e| e.kind == EventKind::Created)
+        .and_then(|e| e.new_value.as_mut());
+    if let Some(Value::Object(snapshot)) = created {
+        snapshot.insert("custom".into(), json!(custom));
+    }
 }
 
 fn apply_fields(
@@ -646,6 +692,48 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.code, "use_move");
+    }
+
+    #[test]
+    fn custom_values_are_history_too() {
+        use crate::custom_fields::{CustomChange, CustomRow};
+        let (opp, mut events) = create(
+            body(r#"{"title":"x","account_id":3}"#),
+            &pipeline(),
+            &actor(),
+            NOW,
+        )
+        .unwrap();
+        note_custom_values(&mut events, &opp.custom);
+        assert!(events[0]
+            .new_value
+            .as_ref()
+            .unwrap()
+            .get("custom")
+            .is_none());
+        let custom: CustomValues = serde_json::from_str(r#"{"region":"华东"}"#).unwrap();
+        note_custom_values(&mut events, &custom);
+        assert_eq!(
+            events[0].new_value.as_ref().unwrap()["custom"],
+            json!({"region": "华东"})
+        );
+
+        let changes = [CustomChange {
+            field_id: 1,
+            key: "region".into(),
+            old: json!("华东"),
+            new: Value::Null,
+            rows: Vec::<CustomRow>::new(),
+        }];
+        let events = custom_field_events(&changes, &actor(), NOW);
+        assert_eq!(kinds(&events), vec![EventKind::CustomFieldChanged]);
+        assert_eq!(
+            (events[0].old_value.clone(), events[0].new_value.clone()),
+            (
+                Some(json!({"key": "region", "value": "华东"})),
+                Some(json!({"key": "region", "value": null}))
+            )
+        );
     }
 
     #[test]

@@ -106,6 +106,8 @@ impl Entity for Account {
             tags: r.json("tags")?,
             address: r.opt_text("address")?,
             notes: r.opt_text("notes")?,
+            // Filled from custom_values by `get` and `list`.
+            custom: Default::default(),
             archived: r.bool("archived")?,
             version: r.i64("version")?,
             created_at: r.ts("created_at")?,
@@ -178,6 +180,8 @@ impl Entity for Contact {
             title: r.opt_text("title")?,
             buying_role: r.opt_parse("buying_role")?,
             owner_id: r.opt_i64("owner_id")?,
+            // Filled from custom_values by `get` and `list`.
+            custom: Default::default(),
             archived: r.bool("archived")?,
             version: r.i64("version")?,
             created_at: r.ts("created_at")?,
@@ -255,6 +259,8 @@ impl Entity for Lead {
             notes: r.opt_text("notes")?,
             owner_id: r.opt_i64("owner_id")?,
             score: r.opt_i32("score")?,
+            // Filled from custom_values by `get` and `list`.
+            custom: Default::default(),
             archived: r.bool("archived")?,
             version: r.i64("version")?,
             created_at: r.ts("created_at")?,
@@ -355,6 +361,8 @@ impl Entity for Opportunity {
             tags: r.json("tags")?,
             loss_reason: r.opt_text("loss_reason")?,
             loss_note: r.opt_text("loss_note")?,
+            // Filled from custom_values by `get` and `list`.
+            custom: Default::default(),
             archived: r.bool("archived")?,
             version: r.i64("version")?,
             created_at: r.ts("created_at")?,

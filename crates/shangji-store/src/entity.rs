@@ -38,12 +38,18 @@ pub trait Entity: Sized + Send + Unpin + 'static {
     const DATE_RANGE: Option<(&'static str, &'static str)> = None;
     /// The column holding the owner (for owner/team filters and visibility).
     const OWNER: &'static str;
+    /// The record kind whose custom fields this record has, if any.
+    const CUSTOM: Option<RecordKind> = None;
 
     fn from_row<R: RowExt>(r: &R) -> Result<Self, StoreError>;
     /// Every stored column but `id` and `version`, with its value.
     fn columns(&self) -> Vec<(&'static str, Arg)>;
     fn id(&self) -> i64;
     fn version(&self) -> i64;
+    /// The custom values, for a record kind with custom fields (filled by `get` and `list`).
+    fn custom_mut(&mut self) -> Option<&mut CustomValues> {
+        None
+    }
     /// Appends the visibility condition for `scope` (a boolean SQL expression).
     fn scope_sql(scope: &Scope, access: Access, sql: &mut Sql) {
         owner_in_scope(Self::OWNER, scope, sql);
@@ -91,6 +97,7 @@ impl Entity for Account {
         ("source", FilterKind::OneOf(Source::NAMES)),
         ("credit_code", FilterKind::Text),
     ];
+    const CUSTOM: Option<RecordKind> = Some(RecordKind::Account);
     const OWNER: &'static str = "owner_id";
 
     fn from_row<R: RowExt>(r: &R) -> Result<Self, StoreError> {
@@ -139,6 +146,9 @@ impl Entity for Account {
     fn version(&self) -> i64 {
         self.version
     }
+    fn custom_mut(&mut self) -> Option<&mut CustomValues> {
+        Some(&mut self.custom)
+    }
 
     /// Readable: owned in scope, or carrying an opportunity owned in scope (a rep sees the
     /// accounts they sell to). Editable: owned in scope.
@@ -166,6 +176,7 @@ impl Entity for Contact {
         ("mobile", FilterKind::Text),
         ("email", FilterKind::Text),
     ];
+    const CUSTOM: Option<RecordKind> = Some(RecordKind::Contact);
     const OWNER: &'static str = "owner_id";
 
     fn from_row<R: RowExt>(r: &R) -> Result<Self, StoreError> {
@@ -212,6 +223,9 @@ impl Entity for Contact {
     fn version(&self) -> i64 {
         self.version
     }
+    fn custom_mut(&mut self) -> Option<&mut CustomValues> {
+        Some(&mut self.custom)
+    }
 
     /// Follows the account: readable with a readable account, editable with an editable one
     /// (or when owned in scope).
@@ -241,6 +255,7 @@ impl Entity for Lead {
         ("mobile", FilterKind::Text),
         ("email", FilterKind::Text),
     ];
+    const CUSTOM: Option<RecordKind> = Some(RecordKind::Lead);
     const OWNER: &'static str = "owner_id";
 
     fn from_row<R: RowExt>(r: &R) -> Result<Self, StoreError> {
@@ -295,6 +310,9 @@ impl Entity for Lead {
     fn version(&self) -> i64 {
         self.version
     }
+    fn custom_mut(&mut self) -> Option<&mut CustomValues> {
+        Some(&mut self.custom)
+    }
 
     /// Owned in scope; unowned leads (the public pool, 公海) are readable by everyone and
     /// editable by managers.
@@ -333,6 +351,7 @@ impl Entity for Opportunity {
         ),
         ("currency", FilterKind::Text),
     ];
+    const CUSTOM: Option<RecordKind> = Some(RecordKind::Opportunity);
     const OWNER: &'static str = "owner_id";
     const DATE_RANGE: Option<(&'static str, &'static str)> = Some(("close", "close_date"));
 
@@ -407,6 +426,9 @@ impl Entity for Opportunity {
     }
     fn version(&self) -> i64 {
         self.version
+    }
+    fn custom_mut(&mut self) -> Option<&mut CustomValues> {
+        Some(&mut self.custom)
     }
 }
 

@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use shangji_core::custom_fields::{CustomFieldDef, CustomFieldInput};
 use shangji_core::model::*;
 use shangji_core::opportunity::{MoveInput, OpportunityEvent, OpportunityInput};
 use shangji_core::records::{TeamInput, UserInput};
@@ -312,6 +313,46 @@ async fn pipeline(c: Caller, Path(id): Path<i64>) -> Result<Json<Pipeline>, AppE
     ))
 }
 
+async fn custom_fields(c: Caller, Query(p): Params) -> Result<Json<Vec<CustomFieldDef>>, AppError> {
+    Ok(Json(ops::custom_fields(&c.ctx, &p)?))
+}
+
+async fn custom_field(c: Caller, Path(id): Path<i64>) -> Result<Json<CustomFieldDef>, AppError> {
+    Ok(Json(ops::custom_field(&c.ctx, id)?))
+}
+
+async fn create_custom_field(
+    State(s): State<AppState>,
+    c: Caller,
+    body: JsonBody<CustomFieldInput>,
+) -> Result<Response, AppError> {
+    let def = ops::create_custom_field(&s.db, &c.ctx, body.value).await?;
+    Ok((StatusCode::CREATED, Json(def)).into_response())
+}
+
+async fn update_custom_field(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    body: JsonBody<CustomFieldInput>,
+) -> Result<Json<CustomFieldDef>, AppError> {
+    Ok(Json(
+        ops::update_custom_field(&s.db, &c.ctx, id, body.value).await?,
+    ))
+}
+
+/// Archiving keeps the field's values; definitions are never deleted.
+async fn archive_custom_field(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<CustomFieldDef>, AppError> {
+    let input: CustomFieldInput = parse_json(br#"{"archived": true}"#)?;
+    Ok(Json(
+        ops::update_custom_field(&s.db, &c.ctx, id, input).await?,
+    ))
+}
+
 async fn users(State(s): State<AppState>, _c: Caller) -> Result<Json<Vec<User>>, AppError> {
     Ok(Json(s.db.users().await?))
 }
@@ -438,6 +479,7 @@ pub fn router() -> Router<AppState> {
             "/opportunities",
             get(list_h::<Opportunity>).post(create_opportunity),
         )
+        .route("/opportunities/export.csv", get(export_h::<Opportunity>))
         .route(
             "/opportunities/{id}",
             get(get_h::<Opportunity>)
@@ -446,6 +488,16 @@ pub fn router() -> Router<AppState> {
         )
         .route("/opportunities/{id}/move", post(move_opportunity))
         .route("/opportunities/{id}/events", get(opportunity_events))
+        .route(
+            "/custom-fields",
+            get(custom_fields).post(create_custom_field),
+        )
+        .route(
+            "/custom-fields/{id}",
+            get(custom_field)
+                .patch(update_custom_field)
+                .delete(archive_custom_field),
+        )
         .route("/pipelines", get(pipelines))
         .route("/pipelines/{id}", get(pipeline))
         .route("/users", get(users).post(create_user))

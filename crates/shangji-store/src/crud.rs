@@ -452,7 +452,7 @@ impl Db {
     }
 
     /// Inserts records with their own ids, in batches, in one transaction (demo and
-    /// benchmark data into an empty database).
+    /// benchmark data into an empty database). Custom values are not written.
     pub async fn bulk_insert<E: Entity>(&self, records: &[E]) -> Result<(), StoreError> {
         let Some(first) = records.first() else {
             return Ok(());

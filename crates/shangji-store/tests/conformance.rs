@@ -713,15 +713,19 @@ async fn custom_fields_and_values() {
         }
     );
 
-    // Opportunities created at once: each gets its own values (and events); one with an
-    // idempotency key goes through a transaction.
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..12i64 {
-        let (db, pipeline, actor, defs) =
-            (db.clone(), pipeline.clone(), actor.clone(), stored.clone());
-        tasks.spawn(async move {
+    // Opportunities created at once, in two waves: each gets its own values (and events). In
+    // the first, some fail (on SQLite the batch is retried one by one) and one with an
+    // idempotency key goes through a transaction; the second commits as one batch.
+    let mut ids = std::collections::HashMap::new();
+    for wave in [0..12i64, 12..16] {
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in wave {
+            let (db, pipeline, actor, defs) =
+                (db.clone(), pipeline.clone(), actor.clone(), stored.clone());
+            tasks.spawn(async move {
             let input: OpportunityInput = serde_json::from_value(serde_json::json!({
-                "title": format!("定制{i}"), "account_id": account_id
+                // Every fourth from the second names a missing account and fails alone.
+                "title": format!("定制{i}"), "account_id": if i % 4 == 1 && i < 12 { 999_999 } else { account_id }
             }))
             .unwrap();
             let (mut opp, events) = opportunity::create(input, &pipeline, &actor, NOW).unwrap();
@@ -747,28 +751,39 @@ async fn custom_fields_and_values() {
             } else {
                 Save::Insert { idem: None }
             };
-            let id = db.save_with_custom(&opp, how, &events, &changes).await.unwrap();
-            (i, id, opp)
+            let saved = db.save_with_custom(&opp, how, &events, &changes).await;
+            (i, saved, opp)
         });
+        }
+        while let Some(done) = tasks.join_next().await {
+            let (i, saved, opp) = done.unwrap();
+            if i % 4 == 1 && i < 12 {
+                assert!(
+                    matches!(saved, Err(StoreError::BrokenReference(_))),
+                    "{i}: {saved:?}"
+                );
+                continue;
+            }
+            let id = saved.unwrap_or_else(|e| panic!("{i}: {e}"));
+            let got: Opportunity = db
+                .get(id, &Scope::All, Access::Read)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(got.custom, opp.custom, "{i}");
+            assert_eq!(
+                got.custom["budget"],
+                serde_json::json!(format!("{i}.50")),
+                "{i}"
+            );
+            assert_eq!(db.events(id).await.unwrap().len(), 1, "{i}");
+            ids.insert(i, id);
+        }
     }
-    let mut ids = std::collections::HashMap::new();
-    while let Some(done) = tasks.join_next().await {
-        let (i, id, opp) = done.unwrap();
-        let got: Opportunity = db
-            .get(id, &Scope::All, Access::Read)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(got.custom, opp.custom, "{i}");
-        assert_eq!(
-            got.custom["budget"],
-            serde_json::json!(format!("{i}.50")),
-            "{i}"
-        );
-        assert_eq!(db.events(id).await.unwrap().len(), 1, "{i}");
-        ids.insert(i, id);
-    }
-    assert_eq!(db.count("custom_values").await.unwrap(), 2 + 12 * 3 + 4);
+    // 13 opportunities of 3 values, 5 of them with a second option; nothing of the failed ones.
+    assert_eq!(db.count("custom_values").await.unwrap(), 2 + 13 * 3 + 5);
+    assert_eq!(db.count("opportunities").await.unwrap(), 13);
+    assert_eq!(db.count("opportunity_events").await.unwrap(), 13);
 
     // Lists fill the values of their page and filter through the value indexes.
     let titles = |page: shangji_store::Page<Opportunity>| {
@@ -790,7 +805,7 @@ async fn custom_fields_and_values() {
         .list::<Opportunity>(&Scope::All, &by(vec![eq_text(&defs[2], "阀")]))
         .await
         .unwrap();
-    assert_eq!(page.total, 4);
+    assert_eq!(page.total, 5);
     assert!(page
         .items
         .iter()
@@ -922,7 +937,7 @@ async fn custom_fields_and_values() {
         .list::<Opportunity>(&Scope::All, &by(vec![eq_text(&region, "华东区")]))
         .await
         .unwrap();
-    assert_eq!(page.total, 6);
+    assert_eq!(page.total, 8);
     assert!(page.items.iter().all(|o| o.custom["region"] == "华东区"));
     assert_eq!(
         db.list::<Opportunity>(&Scope::All, &by(vec![eq_text(&region, "华东")]))
@@ -935,7 +950,7 @@ async fn custom_fields_and_values() {
     let mut budget = defs[1].clone();
     budget.decimal_places = Some(3);
     let values_before = db.custom_values_of(budget.id).await.unwrap();
-    assert_eq!(values_before.len(), 11);
+    assert_eq!(values_before.len(), 12);
     assert_eq!(
         custom_fields::convert_values(&defs[1], &budget, &values_before),
         Ok(ValueMigration::Multiply(10))

@@ -5,6 +5,7 @@
 
 pub mod approval;
 pub mod credit_code;
+pub mod custom_fields;
 pub mod demo;
 pub mod error;
 pub mod input;

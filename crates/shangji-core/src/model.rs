@@ -1,5 +1,7 @@
 //! The domain records. Plain data: no I/O, no clock.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
@@ -16,6 +18,10 @@ pub type LeadId = Id;
 pub type OpportunityId = Id;
 pub type PipelineId = Id;
 pub type StageId = Id;
+
+/// A record's custom field values by field key, each in its canonical JSON form (see
+/// `custom_fields`). A field without a value is absent.
+pub type CustomValues = BTreeMap<String, serde_json::Value>;
 
 /// Declares a closed set of values stored and sent as snake_case text.
 macro_rules! text_enum {
@@ -193,6 +199,10 @@ pub struct Account {
     pub tags: Vec<String>,
     pub address: Option<String>,
     pub notes: Option<String>,
+    /// Custom field values by key (see `/api/v1/custom-fields`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub custom: CustomValues,
     pub archived: bool,
     pub version: i64,
     #[serde(with = "time::serde::rfc3339")]
@@ -213,6 +223,10 @@ pub struct Contact {
     pub title: Option<String>,
     pub buying_role: Option<BuyingRole>,
     pub owner_id: Option<UserId>,
+    /// Custom field values by key (see `/api/v1/custom-fields`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub custom: CustomValues,
     pub archived: bool,
     pub version: i64,
     #[serde(with = "time::serde::rfc3339")]
@@ -238,6 +252,10 @@ pub struct Lead {
     pub owner_id: Option<UserId>,
     /// Filled by lead scoring; `None` until scored.
     pub score: Option<i32>,
+    /// Custom field values by key (see `/api/v1/custom-fields`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub custom: CustomValues,
     pub archived: bool,
     pub version: i64,
     #[serde(with = "time::serde::rfc3339")]
@@ -279,6 +297,10 @@ pub struct Opportunity {
     pub checklist: Vec<String>,
     /// Keys of the standard actions done (across stages).
     pub actions_done: Vec<String>,
+    /// Custom field values by key (see `/api/v1/custom-fields`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub custom: CustomValues,
     pub archived: bool,
     pub version: i64,
     #[serde(with = "time::serde::rfc3339")]

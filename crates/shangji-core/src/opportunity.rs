@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use std::collections::BTreeMap;
 
 use crate::approval::{self, ApprovalPolicy};
+use crate::custom_fields::CustomChange;
 use crate::error::{FieldError, MoveError};
 use crate::input::{self, Field};
 use crate::model::*;
@@ -38,6 +39,7 @@ text_enum!(
         PipelineChanged => "pipeline_changed",
         ApprovalRequested => "approval_requested",
         ApprovalDecided => "approval_decided",
+        CustomFieldChanged => "custom_field_changed",
     }
 );
 
@@ -119,6 +121,12 @@ pub struct OpportunityInput {
     /// Keys of the standard actions done (replaces the list).
     #[serde(default, skip_serializing_if = "Field::is_absent")]
     pub actions_done: Field<Vec<String>>,
+    /// Custom field values by key; `null` clears one. Checked against the field definitions
+    /// by `custom_fields::apply_values`, not by `create` / `apply`;
+    /// changes are recorded by [`custom_field_events`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub custom: Option<CustomValues>,
     #[serde(default, skip_serializing_if = "Field::is_absent")]
     pub archived: Field<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -253,6 +261,7 @@ pub fn create(
         competitor: None,
         checklist: vec![],
         actions_done: vec![],
+        custom: CustomValues::new(),
         archived: false,
         version: 1,
         created_at: now,
@@ -384,6 +393,43 @@ pub fn apply(
         opp.updated_at = now;
     }
     Ok(events)
+}
+
+/// The history of custom values: one `custom_field_changed` event per changed value, whose
+/// old and new values are `{"key": …, "value": …}` (the value `null` when there was none or
+/// it was cleared).
+pub fn custom_field_events(
+    changes: &[CustomChange],
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Vec<NewEvent> {
+    changes
+        .iter()
+        .map(|c| {
+            change(
+                EventKind::CustomFieldChanged,
+                actor,
+                now,
+                json!({ "key": c.key, "value": c.old }),
+                json!({ "key": c.key, "value": c.new }),
+            )
+        })
+        .collect()
+}
+
+/// An opportunity created with custom values keeps them in its `created` event, under
+/// `custom`, next to the other values it started with.
+pub fn note_custom_values(events: &mut [NewEvent], custom: &CustomValues) {
+    if custom.is_empty() {
+        return;
+    }
+    let created = events
+        .iter_mut()
+        .find(|e| e.kind == EventKind::Created)
+        .and_then(|e| e.new_value.as_mut());
+    if let Some(Value::Object(snapshot)) = created {
+        snapshot.insert("custom".into(), json!(custom));
+    }
 }
 
 fn apply_fields(
@@ -944,6 +990,48 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.code, "use_move");
+    }
+
+    #[test]
+    fn custom_values_are_history_too() {
+        use crate::custom_fields::{CustomChange, CustomRow};
+        let (opp, mut events) = create(
+            body(r#"{"title":"x","account_id":3}"#),
+            &pipeline(),
+            &actor(),
+            NOW,
+        )
+        .unwrap();
+        note_custom_values(&mut events, &opp.custom);
+        assert!(events[0]
+            .new_value
+            .as_ref()
+            .unwrap()
+            .get("custom")
+            .is_none());
+        let custom: CustomValues = serde_json::from_str(r#"{"region":"华东"}"#).unwrap();
+        note_custom_values(&mut events, &custom);
+        assert_eq!(
+            events[0].new_value.as_ref().unwrap()["custom"],
+            json!({"region": "华东"})
+        );
+
+        let changes = [CustomChange {
+            field_id: 1,
+            key: "region".into(),
+            old: json!("华东"),
+            new: Value::Null,
+            rows: Vec::<CustomRow>::new(),
+        }];
+        let events = custom_field_events(&changes, &actor(), NOW);
+        assert_eq!(kinds(&events), vec![EventKind::CustomFieldChanged]);
+        assert_eq!(
+            (events[0].old_value.clone(), events[0].new_value.clone()),
+            (
+                Some(json!({"key": "region", "value": "华东"})),
+                Some(json!({"key": "region", "value": null}))
+            )
+        );
     }
 
     #[test]

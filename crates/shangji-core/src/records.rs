@@ -75,6 +75,11 @@ pub struct AccountInput {
     pub address: Field<String>,
     #[serde(default)]
     pub notes: Field<String>,
+    /// Custom field values by key; `null` clears one. Checked against the field definitions
+    /// by `custom_fields::apply_values`, not by `apply_*`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub custom: Option<CustomValues>,
     #[serde(default)]
     pub archived: Field<bool>,
     #[serde(default)]
@@ -94,6 +99,7 @@ pub fn blank_account(owner: UserId, now: OffsetDateTime) -> Account {
         tags: vec![],
         address: None,
         notes: None,
+        custom: CustomValues::new(),
         archived: false,
         version: 1,
         created_at: now,
@@ -149,6 +155,11 @@ pub struct ContactInput {
     pub buying_role: Field<BuyingRole>,
     #[serde(default)]
     pub owner_id: Field<UserId>,
+    /// Custom field values by key; `null` clears one. Checked against the field definitions
+    /// by `custom_fields::apply_values`, not by `apply_*`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub custom: Option<CustomValues>,
     #[serde(default)]
     pub archived: Field<bool>,
     #[serde(default)]
@@ -167,6 +178,7 @@ pub fn blank_contact(owner: UserId, now: OffsetDateTime) -> Contact {
         title: None,
         buying_role: None,
         owner_id: Some(owner),
+        custom: CustomValues::new(),
         archived: false,
         version: 1,
         created_at: now,
@@ -221,6 +233,11 @@ pub struct LeadInput {
     /// `null` leaves the lead in the public pool (公海).
     #[serde(default)]
     pub owner_id: Field<UserId>,
+    /// Custom field values by key; `null` clears one. Checked against the field definitions
+    /// by `custom_fields::apply_values`, not by `apply_*`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub custom: Option<CustomValues>,
     #[serde(default)]
     pub archived: Field<bool>,
     #[serde(default)]
@@ -243,6 +260,7 @@ pub fn blank_lead(now: OffsetDateTime) -> Lead {
         notes: None,
         owner_id: None,
         score: None,
+        custom: CustomValues::new(),
         archived: false,
         version: 1,
         created_at: now,

@@ -3,11 +3,15 @@
 //! transaction.
 
 use shangji_core::approval::ApprovalRequest;
+use shangji_core::custom_fields::CustomChange;
 use shangji_core::model::*;
 use shangji_core::opportunity::{NewEvent, OpportunityEvent};
 use shangji_core::Scope;
 use time::OffsetDateTime;
 
+use crate::custom::{
+    push_custom_filter, push_values_delete, push_values_insert, rows_of, CustomFilter,
+};
 use crate::db::{bind_all, Arg, Db, Pool, RowExt, Sql};
 use crate::entity::{event_from_row, owner_in_scope, Access, Entity};
 use crate::error::StoreError;
@@ -22,6 +26,8 @@ pub struct ListQuery {
     pub eq: Vec<(&'static str, Arg)>,
     /// Range filters: (column, operator, value) with operator one of `>=`, `<=`.
     pub ranges: Vec<(&'static str, &'static str, Arg)>,
+    /// Filters on custom fields.
+    pub custom: Vec<CustomFilter>,
     pub owner_id: Option<UserId>,
     /// Owned by one of these users (a team filter, resolved to the team's members).
     pub owner_ids: Option<Vec<UserId>>,
@@ -38,6 +44,7 @@ impl Default for ListQuery {
             q: None,
             eq: vec![],
             ranges: vec![],
+            custom: vec![],
             owner_id: None,
             owner_ids: None,
             include_archived: false,
@@ -102,6 +109,9 @@ fn list_filters<E: Entity>(sql: &mut Sql, scope: &Scope, query: &ListQuery) {
     for (col, op, v) in &query.ranges {
         sql.push(&format!(" AND {}.{col} {op} ", E::TABLE))
             .bind(v.clone());
+    }
+    for f in &query.custom {
+        push_custom_filter(sql, E::TABLE, f);
     }
     if let Some(owner) = query.owner_id {
         sql.push(&format!(" AND {}.{} = ", E::TABLE, E::OWNER))
@@ -199,6 +209,8 @@ pub enum Write<'a> {
         expected_version: i64,
         events: &'a [NewEvent],
         tasks: &'a [Task],
+        /// Custom values set with the move.
+        custom: &'a [CustomChange],
     },
     /// Events of an opportunity that itself does not change (an approval requested).
     Events {
@@ -237,10 +249,14 @@ impl Db {
         let mut sql = Sql::new(&format!("SELECT * FROM {}", E::TABLE));
         where_clause::<E>(&mut sql, scope, access);
         sql.push(&format!(" AND {}.id = ", E::TABLE)).bind(id);
-        on_pool!(self, p => {
+        let mut found: Option<E> = on_pool!(self, p => {
             let row = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_optional(p).await?;
-            row.as_ref().map(E::from_row).transpose()
-        })
+            row.as_ref().map(E::from_row).transpose()?
+        });
+        if let Some(rec) = found.as_mut() {
+            self.fill_custom(std::slice::from_mut(rec)).await?;
+        }
+        Ok(found)
     }
 
     /// A page of the records in `scope` that match `query`, with the total count.
@@ -263,40 +279,72 @@ impl Db {
         .bind(query.offset);
         let mut count = Sql::new(&format!("SELECT COUNT(*) FROM {}", E::TABLE));
         list_filters::<E>(&mut count, scope, query);
-        on_pool!(self, p => {
+        let mut page = on_pool!(self, p => {
             let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
             let total: i64 = bind_all!(sqlx::query_scalar(&count.text), &count.args).fetch_one(p).await?;
-            Ok(Page {
-                items: rows.iter().map(E::from_row).collect::<Result<_, _>>()?,
+            Page {
+                items: rows.iter().map(E::from_row).collect::<Result<Vec<E>, _>>()?,
                 total,
-            })
-        })
+            }
+        });
+        self.fill_custom(&mut page.items).await?;
+        Ok(page)
     }
 
     /// Saves a record and, for opportunities, its events — all or nothing. Returns the id.
+    /// Custom values are not written: see [`Db::save_with_custom`].
     pub async fn save<E: Entity>(
         &self,
         rec: &E,
         how: Save<'_>,
         events: &[NewEvent],
     ) -> Result<i64, StoreError> {
+        self.save_with_custom(rec, how, events, &[]).await
+    }
+
+    /// Saves a record, its events and the changes to its custom values (each change
+    /// replaces the field's stored rows) — all or nothing. Returns the id.
+    pub async fn save_with_custom<E: Entity>(
+        &self,
+        rec: &E,
+        how: Save<'_>,
+        events: &[NewEvent],
+        custom: &[CustomChange],
+    ) -> Result<i64, StoreError> {
         let cols = rec.columns();
+        let kind = match (E::CUSTOM, custom.is_empty()) {
+            (_, true) => None,
+            (Some(kind), false) => Some(kind),
+            (None, false) => {
+                return Err(StoreError::Config(format!(
+                    "{} have no custom fields",
+                    E::TABLE
+                )))
+            }
+        };
+        let rows = rows_of(custom);
+        let new_rows = kind.filter(|_| !rows.is_empty());
         if let (Some(inserts), Save::Insert { idem: None }) = (&self.shared.inserts, how) {
             return inserts
                 .insert(NewRecord {
                     table: E::TABLE,
                     cols,
                     events: events.to_vec(),
+                    custom: new_rows.map(|k| (k, rows)),
                 })
                 .await;
         }
         if let (Pool::Postgres(p), Save::Insert { idem: None }) = (self.pool(), how) {
-            // One statement, atomic by itself: the record, then its events.
+            // One statement, atomic by itself: the record, then its events and values.
             let mut sql = Sql::new("WITH o AS (");
             push_insert(&mut sql, E::TABLE, &cols);
             if !events.is_empty() {
                 sql.push("), e AS (");
                 push_events_insert(&mut sql, EventsOf::CteO, events);
+            }
+            if let Some(kind) = new_rows {
+                sql.push("), c AS (");
+                push_values_insert(&mut sql, kind, EventsOf::CteO, &rows);
             }
             sql.push(") SELECT id FROM o");
             let id: i64 = bind_all!(sqlx::query_scalar(&sql.text), &sql.args)
@@ -345,6 +393,16 @@ impl Db {
                 push_events_insert(&mut sql, EventsOf::Id(id), events);
                 bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
             }
+            if let (Some(kind), Save::Update { .. }) = (kind, how) {
+                let mut sql = Sql::new("");
+                push_values_delete(&mut sql, kind, id, custom);
+                bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
+            }
+            if let Some(kind) = new_rows {
+                let mut sql = Sql::new("");
+                push_values_insert(&mut sql, kind, EventsOf::Id(id), &rows);
+                bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
+            }
             tx.commit().await?;
             Ok(id)
         })
@@ -358,12 +416,14 @@ impl Db {
         expected_version: i64,
         events: &[NewEvent],
         tasks: &[Task],
+        custom: &[CustomChange],
     ) -> Result<(), StoreError> {
         self.write_all(&[Write::Move {
             opp,
             expected_version,
             events,
             tasks,
+            custom,
         }])
         .await
         .map(|_| ())
@@ -379,7 +439,7 @@ impl Db {
             for w in writes {
                 let mut stmts: Vec<Sql> = Vec::new();
                 match *w {
-                    Write::Move { opp, expected_version, events, tasks } => {
+                    Write::Move { opp, expected_version, events, tasks, custom } => {
                         let sql = update_sql(opp, &opp.columns(), expected_version);
                         let n = bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?.rows_affected();
                         if n == 0 {
@@ -399,6 +459,17 @@ impl Db {
                             let mut sql = Sql::new("");
                             push_insert(&mut sql, Task::TABLE, &t.columns());
                             stmts.push(sql);
+                        }
+                        if !custom.is_empty() {
+                            let mut sql = Sql::new("");
+                            push_values_delete(&mut sql, RecordKind::Opportunity, opp.id, custom);
+                            stmts.push(sql);
+                            let rows = rows_of(custom);
+                            if !rows.is_empty() {
+                                let mut sql = Sql::new("");
+                                push_values_insert(&mut sql, RecordKind::Opportunity, EventsOf::Id(opp.id), &rows);
+                                stmts.push(sql);
+                            }
                         }
                     }
                     Write::Events { opportunity_id, events } => {
@@ -560,7 +631,7 @@ impl Db {
     }
 
     /// Inserts records with their own ids, in batches, in one transaction (demo and
-    /// benchmark data into an empty database).
+    /// benchmark data into an empty database). Custom values are not written.
     pub async fn bulk_insert<E: Entity>(&self, records: &[E]) -> Result<(), StoreError> {
         let Some(first) = records.first() else {
             return Ok(());
@@ -641,6 +712,7 @@ impl Db {
                 "opportunity_events",
                 "activities",
                 "tasks",
+                "custom_fields",
             ] {
                 sqlx::query(&format!(
                     "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use shangji_core::approval::ApprovalPolicy;
+use shangji_core::custom_fields::CustomFieldDef;
 use shangji_core::model::*;
 use shangji_core::process::{LossReason, StageSpec, TransitionPolicy};
 use shangji_core::visibility::Org;
@@ -25,10 +26,10 @@ pub struct ApiToken {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
-/// What visibility and the opportunity rules read on every request: the organisation chart
-/// and the pipelines. Each instance keeps the last one read and reuses it while
+/// What visibility and the opportunity rules read on every request: the organisation chart,
+/// the pipelines and the custom field definitions. Each instance keeps the last one read and reuses it while
 /// `directory_version` is unchanged; triggers move that version on every change to teams,
-/// users, pipelines and stages, whichever instance makes it.
+/// users, pipelines, stages and custom fields, whichever instance makes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Directory {
     pub version: i64,
@@ -38,11 +39,24 @@ pub struct Directory {
     pub loss_reasons: Vec<LossReason>,
     /// The approval policies, inactive ones included.
     pub approval_policies: Vec<ApprovalPolicy>,
+    /// Every custom field, archived ones too, by record kind and position.
+    pub custom_fields: Vec<CustomFieldDef>,
 }
 
 impl Directory {
     pub fn pipeline(&self, id: PipelineId) -> Option<&Pipeline> {
         self.pipelines.iter().find(|p| p.id == id)
+    }
+
+    pub fn custom_field(&self, id: Id) -> Option<&CustomFieldDef> {
+        self.custom_fields.iter().find(|f| f.id == id)
+    }
+
+    /// The custom fields of one record kind, archived ones too, in order.
+    pub fn custom_fields_of(&self, kind: RecordKind) -> impl Iterator<Item = &CustomFieldDef> {
+        self.custom_fields
+            .iter()
+            .filter(move |f| f.record_kind == kind)
     }
 }
 
@@ -92,12 +106,14 @@ impl Db {
         let pipelines = self.pipelines().await?;
         let loss_reasons = self.loss_reasons().await?;
         let approval_policies = self.approval_policies().await?;
+        let custom_fields = self.custom_fields().await?;
         let fresh = Arc::new(Directory {
             version,
             org: Org { teams, users },
             pipelines,
             loss_reasons,
             approval_policies,
+            custom_fields,
         });
         let mut cache = self.shared.directory.lock().expect("directory cache");
         if cache.as_ref().is_none_or(|d| d.version <= version) {

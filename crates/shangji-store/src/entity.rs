@@ -38,12 +38,18 @@ pub trait Entity: Sized + Send + Unpin + 'static {
     const DATE_RANGE: Option<(&'static str, &'static str)> = None;
     /// The column holding the owner (for owner/team filters and visibility).
     const OWNER: &'static str;
+    /// The record kind whose custom fields this record has, if any.
+    const CUSTOM: Option<RecordKind> = None;
 
     fn from_row<R: RowExt>(r: &R) -> Result<Self, StoreError>;
     /// Every stored column but `id` and `version`, with its value.
     fn columns(&self) -> Vec<(&'static str, Arg)>;
     fn id(&self) -> i64;
     fn version(&self) -> i64;
+    /// The custom values, for a record kind with custom fields (filled by `get` and `list`).
+    fn custom_mut(&mut self) -> Option<&mut CustomValues> {
+        None
+    }
     /// Appends the visibility condition for `scope` (a boolean SQL expression).
     fn scope_sql(scope: &Scope, access: Access, sql: &mut Sql) {
         owner_in_scope(Self::OWNER, scope, sql);
@@ -92,6 +98,7 @@ impl Entity for Account {
         ("source", FilterKind::OneOf(Source::NAMES)),
         ("credit_code", FilterKind::Text),
     ];
+    const CUSTOM: Option<RecordKind> = Some(RecordKind::Account);
     const OWNER: &'static str = "owner_id";
 
     fn from_row<R: RowExt>(r: &R) -> Result<Self, StoreError> {
@@ -107,6 +114,8 @@ impl Entity for Account {
             tags: r.json("tags")?,
             address: r.opt_text("address")?,
             notes: r.opt_text("notes")?,
+            // Filled from custom_values by `get` and `list`.
+            custom: Default::default(),
             archived: r.bool("archived")?,
             version: r.i64("version")?,
             created_at: r.ts("created_at")?,
@@ -138,6 +147,9 @@ impl Entity for Account {
     fn version(&self) -> i64 {
         self.version
     }
+    fn custom_mut(&mut self) -> Option<&mut CustomValues> {
+        Some(&mut self.custom)
+    }
 
     /// Readable: owned in scope, or carrying an opportunity owned in scope (a rep sees the
     /// accounts they sell to). Editable: owned in scope.
@@ -165,6 +177,7 @@ impl Entity for Contact {
         ("mobile", FilterKind::Text),
         ("email", FilterKind::Text),
     ];
+    const CUSTOM: Option<RecordKind> = Some(RecordKind::Contact);
     const OWNER: &'static str = "owner_id";
 
     fn from_row<R: RowExt>(r: &R) -> Result<Self, StoreError> {
@@ -179,6 +192,8 @@ impl Entity for Contact {
             title: r.opt_text("title")?,
             buying_role: r.opt_parse("buying_role")?,
             owner_id: r.opt_i64("owner_id")?,
+            // Filled from custom_values by `get` and `list`.
+            custom: Default::default(),
             archived: r.bool("archived")?,
             version: r.i64("version")?,
             created_at: r.ts("created_at")?,
@@ -209,6 +224,9 @@ impl Entity for Contact {
     fn version(&self) -> i64 {
         self.version
     }
+    fn custom_mut(&mut self) -> Option<&mut CustomValues> {
+        Some(&mut self.custom)
+    }
 
     /// Follows the account: readable with a readable account, editable with an editable one
     /// (or when owned in scope).
@@ -238,6 +256,7 @@ impl Entity for Lead {
         ("mobile", FilterKind::Text),
         ("email", FilterKind::Text),
     ];
+    const CUSTOM: Option<RecordKind> = Some(RecordKind::Lead);
     const OWNER: &'static str = "owner_id";
 
     fn from_row<R: RowExt>(r: &R) -> Result<Self, StoreError> {
@@ -256,6 +275,8 @@ impl Entity for Lead {
             notes: r.opt_text("notes")?,
             owner_id: r.opt_i64("owner_id")?,
             score: r.opt_i32("score")?,
+            // Filled from custom_values by `get` and `list`.
+            custom: Default::default(),
             archived: r.bool("archived")?,
             version: r.i64("version")?,
             created_at: r.ts("created_at")?,
@@ -289,6 +310,9 @@ impl Entity for Lead {
     }
     fn version(&self) -> i64 {
         self.version
+    }
+    fn custom_mut(&mut self) -> Option<&mut CustomValues> {
+        Some(&mut self.custom)
     }
 
     /// Owned in scope; unowned leads (the public pool, 公海) are readable by everyone and
@@ -328,6 +352,7 @@ impl Entity for Opportunity {
         ),
         ("currency", FilterKind::Text),
     ];
+    const CUSTOM: Option<RecordKind> = Some(RecordKind::Opportunity);
     const OWNER: &'static str = "owner_id";
     const DATE_RANGE: Option<(&'static str, &'static str)> = Some(("close", "close_date"));
 
@@ -359,6 +384,8 @@ impl Entity for Opportunity {
             competitor: r.opt_text("competitor")?,
             checklist: r.json("checklist")?,
             actions_done: r.json("actions_done")?,
+            // Filled from custom_values by `get` and `list`.
+            custom: Default::default(),
             archived: r.bool("archived")?,
             version: r.i64("version")?,
             created_at: r.ts("created_at")?,
@@ -406,6 +433,9 @@ impl Entity for Opportunity {
     }
     fn version(&self) -> i64 {
         self.version
+    }
+    fn custom_mut(&mut self) -> Option<&mut CustomValues> {
+        Some(&mut self.custom)
     }
 }
 

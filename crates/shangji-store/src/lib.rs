@@ -2,6 +2,7 @@
 //! shangji-core types; knows nothing of HTTP.
 
 pub mod crud;
+pub mod custom;
 pub mod db;
 pub mod directory;
 pub mod entity;
@@ -9,6 +10,7 @@ pub mod error;
 mod writer;
 
 pub use crud::{IdemKey, IdemRecord, ListQuery, Page, Save, Write};
+pub use custom::{Compare, CustomFilter};
 pub use db::{Arg, Db};
 pub use directory::{ApiToken, Authenticated, Directory};
 pub use entity::{Access, Entity, FilterKind};

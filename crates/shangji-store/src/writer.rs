@@ -10,23 +10,27 @@
 
 use std::sync::Arc;
 
+use shangji_core::custom_fields::CustomRow;
+use shangji_core::model::{Id, RecordKind};
 use shangji_core::opportunity::NewEvent;
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::crud::{push_events_insert, push_insert, EventsOf};
+use crate::custom::push_values_insert;
 use crate::db::{bind_all, Arg, RowExt, Sql};
 use crate::error::StoreError;
 
 /// Records per transaction at most.
 const MAX_BATCH: usize = 32;
 
-/// A new record and its events.
+/// A new record, its events and its custom value rows (by field).
 #[derive(Debug)]
 pub(crate) struct NewRecord {
     pub table: &'static str,
     pub cols: Vec<(&'static str, Arg)>,
     pub events: Vec<NewEvent>,
+    pub custom: Option<(RecordKind, Vec<(Id, CustomRow)>)>,
 }
 
 type Job = (NewRecord, oneshot::Sender<Result<i64, StoreError>>);
@@ -83,7 +87,8 @@ async fn run(pool: SqlitePool, turn: Arc<Mutex<()>>, mut rx: mpsc::UnboundedRece
     }
 }
 
-/// One transaction, one command: each record's `INSERT … RETURNING id`, then its events.
+/// One transaction, one command: each record's `INSERT … RETURNING id`, then its events and
+/// custom values.
 async fn write(pool: &SqlitePool, records: &[NewRecord]) -> Result<Vec<i64>, StoreError> {
     let mut sql = Sql::new("BEGIN IMMEDIATE; ");
     for r in records {
@@ -93,6 +98,17 @@ async fn write(pool: &SqlitePool, records: &[NewRecord]) -> Result<Vec<i64>, Sto
             // The new row's id, read once before the events are inserted.
             sql.push("WITH o(id) AS MATERIALIZED (SELECT last_insert_rowid()) ");
             push_events_insert(&mut sql, EventsOf::CteO, &r.events);
+            sql.push("; ");
+        }
+        if let Some((kind, rows)) = &r.custom {
+            // The new row has the table's largest id (SQLite gives a new row one more than the
+            // largest), and the batch holds the write lock; `last_insert_rowid()` may name an
+            // event by now.
+            sql.push(&format!(
+                "WITH o(id) AS MATERIALIZED (SELECT MAX(id) FROM {}) ",
+                r.table
+            ));
+            push_values_insert(&mut sql, *kind, EventsOf::CteO, rows);
             sql.push("; ");
         }
     }

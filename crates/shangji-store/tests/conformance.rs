@@ -2,6 +2,7 @@
 //! fresh schema) when `SHANGJI_TEST_DATABASE_URL` is set.
 
 use shangji_core::approval::{ApprovalPolicy, ApprovalRequest, ApprovalStatus, Approver};
+use shangji_core::custom_fields::{self, CustomFieldDef, IndexValue, ValueMigration};
 use shangji_core::model::*;
 use shangji_core::opportunity::NewEvent;
 use shangji_core::opportunity::{self, EventKind, MoveInput, OpportunityInput};
@@ -12,7 +13,9 @@ use shangji_core::{Field, Scope};
 use std::sync::Arc;
 
 use shangji_store::db::Pool;
-use shangji_store::{Access, Db, IdemKey, ListQuery, Save, StoreError, Write};
+use shangji_store::{
+    Access, Compare, CustomFilter, Db, IdemKey, ListQuery, Save, StoreError, Write,
+};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -446,7 +449,7 @@ async fn every_store_method() {
     );
     let events = moved_to.events;
     let tasks_before = db.count("tasks").await.unwrap();
-    db.save_move(&moved, 1, &events, &moved_to.tasks)
+    db.save_move(&moved, 1, &events, &moved_to.tasks, &[])
         .await
         .unwrap();
     assert_eq!(db.count("tasks").await.unwrap(), tasks_before + 1);
@@ -820,4 +823,433 @@ async fn concurrent_creates_each_get_their_own_answer() {
     assert_eq!(ids.len(), 32);
     assert_eq!(db.count("opportunities").await.unwrap(), 32);
     assert_eq!(db.count("opportunity_events").await.unwrap(), 32);
+}
+
+fn field(kind: RecordKind, key: &str, body: serde_json::Value) -> CustomFieldDef {
+    let mut def = custom_fields::blank_definition();
+    let mut input =
+        serde_json::json!({"record_kind": kind, "key": key, "label_zh": key, "label_en": key});
+    input
+        .as_object_mut()
+        .unwrap()
+        .extend(body.as_object().unwrap().clone());
+    custom_fields::apply(&mut def, serde_json::from_value(input).unwrap(), true, &[]).unwrap();
+    def
+}
+
+fn values(v: serde_json::Value) -> Option<CustomValues> {
+    Some(serde_json::from_value(v).unwrap())
+}
+
+/// Custom field definitions and values: stored with their record in one transaction on every
+/// write path, read back on every get and list, filtered through their indexes, renamed and
+/// migrated in place.
+#[tokio::test]
+async fn custom_fields_and_values() {
+    let db = test_db().await;
+    let rep = db
+        .insert_user(&user("rep.d", Role::Rep, None), None)
+        .await
+        .unwrap();
+    let t = b2b_template();
+    let pipeline = Arc::new(
+        db.insert_pipeline(t.name, true, &t.policy, &t.stages, NOW)
+            .await
+            .unwrap(),
+    );
+    let actor = Actor {
+        user_id: rep,
+        role: Role::Rep,
+        team_id: None,
+    };
+
+    // Definitions: unique key per record kind; part of the directory.
+    let version = db.directory().await.unwrap().version;
+    let mut defs = Vec::new();
+    for (kind, key, body) in [
+        (
+            RecordKind::Opportunity,
+            "region",
+            serde_json::json!({"field_type": "single_select", "options": [{"value": "华东"}, {"value": "华南"}]}),
+        ),
+        (
+            RecordKind::Opportunity,
+            "budget",
+            serde_json::json!({"field_type": "decimal"}),
+        ),
+        (
+            RecordKind::Opportunity,
+            "lines",
+            serde_json::json!({"field_type": "multi_select", "options": [{"value": "泵"}, {"value": "阀"}, {"value": "管"}]}),
+        ),
+        (
+            RecordKind::Account,
+            "tier",
+            serde_json::json!({"field_type": "text"}),
+        ),
+        (
+            RecordKind::Account,
+            "region",
+            serde_json::json!({"field_type": "text"}),
+        ),
+    ] {
+        let mut def = field(kind, key, body);
+        def.id = db.insert_custom_field(&def).await.unwrap();
+        defs.push(def);
+    }
+    assert!(matches!(
+        db.insert_custom_field(&defs[0]).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    let stored = db.custom_fields().await.unwrap();
+    assert_eq!(
+        stored
+            .iter()
+            .map(|d| (d.record_kind, d.key.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (RecordKind::Account, "tier"),
+            (RecordKind::Account, "region"),
+            (RecordKind::Opportunity, "region"),
+            (RecordKind::Opportunity, "budget"),
+            (RecordKind::Opportunity, "lines"),
+        ]
+    );
+    assert_eq!(stored[2], defs[0], "a definition round-trips");
+    let dir = db.directory().await.unwrap();
+    assert!(dir.version > version);
+    assert_eq!(dir.custom_fields, stored);
+
+    // An account with values, created alone (SQLite: the group-commit path; PostgreSQL: one
+    // statement).
+    let mut account = blank_account(rep, NOW);
+    account.name = "定制字段客户".into();
+    let changes = custom_fields::apply_values(
+        &stored,
+        RecordKind::Account,
+        &mut account.custom,
+        values(serde_json::json!({"tier": "A", "region": "华东"})),
+        true,
+    )
+    .unwrap();
+    let account_id = db
+        .save_with_custom(&account, Save::Insert { idem: None }, &[], &changes)
+        .await
+        .unwrap();
+    let got: Account = db
+        .get(account_id, &Scope::All, Access::Read)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        got,
+        Account {
+            id: account_id,
+            ..account.clone()
+        }
+    );
+
+    // Opportunities created at once, in two waves: each gets its own values (and events). In
+    // the first, some fail (on SQLite the batch is retried one by one) and one with an
+    // idempotency key goes through a transaction; the second commits as one batch.
+    let mut ids = std::collections::HashMap::new();
+    for wave in [0..12i64, 12..16] {
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in wave {
+            let (db, pipeline, actor, defs) =
+                (db.clone(), pipeline.clone(), actor.clone(), stored.clone());
+            tasks.spawn(async move {
+            let input: OpportunityInput = serde_json::from_value(serde_json::json!({
+                // Every fourth from the second names a missing account and fails alone.
+                "title": format!("定制{i}"), "account_id": if i % 4 == 1 && i < 12 { 999_999 } else { account_id }
+            }))
+            .unwrap();
+            let (mut opp, events) = opportunity::create(input, &pipeline, &actor, NOW).unwrap();
+            let region = if i % 2 == 0 { "华东" } else { "华南" };
+            let lines = if i % 3 == 0 { vec!["阀", "泵"] } else { vec!["管"] };
+            let changes = custom_fields::apply_values(
+                &defs,
+                RecordKind::Opportunity,
+                &mut opp.custom,
+                values(serde_json::json!({"region": region, "budget": format!("{i}.5"), "lines": lines})),
+                true,
+            )
+            .unwrap();
+            let key = IdemKey {
+                user_id: actor.user_id,
+                key: "cf-1".into(),
+                resource: "opportunities",
+                request_hash: "h".into(),
+                at: NOW,
+            };
+            let how = if i == 11 {
+                Save::Insert { idem: Some(&key) }
+            } else {
+                Save::Insert { idem: None }
+            };
+            let saved = db.save_with_custom(&opp, how, &events, &changes).await;
+            (i, saved, opp)
+        });
+        }
+        while let Some(done) = tasks.join_next().await {
+            let (i, saved, opp) = done.unwrap();
+            if i % 4 == 1 && i < 12 {
+                assert!(
+                    matches!(saved, Err(StoreError::BrokenReference(_))),
+                    "{i}: {saved:?}"
+                );
+                continue;
+            }
+            let id = saved.unwrap_or_else(|e| panic!("{i}: {e}"));
+            let got: Opportunity = db
+                .get(id, &Scope::All, Access::Read)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(got.custom, opp.custom, "{i}");
+            assert_eq!(
+                got.custom["budget"],
+                serde_json::json!(format!("{i}.50")),
+                "{i}"
+            );
+            assert_eq!(db.events(id).await.unwrap().len(), 1, "{i}");
+            ids.insert(i, id);
+        }
+    }
+    // 13 opportunities of 3 values, 5 of them with a second option; nothing of the failed ones.
+    assert_eq!(db.count("custom_values").await.unwrap(), 2 + 13 * 3 + 5);
+    assert_eq!(db.count("opportunities").await.unwrap(), 13);
+    assert_eq!(db.count("opportunity_events").await.unwrap(), 13);
+
+    // Lists fill the values of their page and filter through the value indexes.
+    let titles = |page: shangji_store::Page<Opportunity>| {
+        let mut t: Vec<String> = page.items.iter().map(|o| o.title.clone()).collect();
+        t.sort();
+        t
+    };
+    let by = |filters: Vec<CustomFilter>| ListQuery {
+        custom: filters,
+        limit: 100,
+        ..Default::default()
+    };
+    let eq_text = |d: &CustomFieldDef, v: &str| CustomFilter {
+        field_id: d.id,
+        compare: Compare::Eq,
+        value: IndexValue::Text(v.into()),
+    };
+    let page = db
+        .list::<Opportunity>(&Scope::All, &by(vec![eq_text(&defs[2], "阀")]))
+        .await
+        .unwrap();
+    assert_eq!(page.total, 5);
+    assert!(page
+        .items
+        .iter()
+        .all(|o| o.custom["lines"] == serde_json::json!(["泵", "阀"])));
+    let range = |compare, n| CustomFilter {
+        field_id: defs[1].id,
+        compare,
+        value: IndexValue::Num(n),
+    };
+    let page = db
+        .list::<Opportunity>(
+            &Scope::All,
+            &by(vec![
+                eq_text(&defs[0], "华东"),
+                range(Compare::AtLeast, 250),
+                range(Compare::AtMost, 650),
+            ]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(titles(page), ["定制2", "定制4", "定制6"]);
+    let accounts = db
+        .list::<Account>(&Scope::All, &ListQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(accounts.items[0].custom, account.custom);
+
+    // An update replaces the changed fields' rows in the record's transaction; a stale one
+    // writes nothing.
+    let mut opp: Opportunity = db
+        .get(ids[&3], &Scope::All, Access::Write)
+        .await
+        .unwrap()
+        .unwrap();
+    let before = opp.clone();
+    let changes = custom_fields::apply_values(
+        &stored,
+        RecordKind::Opportunity,
+        &mut opp.custom,
+        values(serde_json::json!({"lines": ["管"], "budget": null})),
+        false,
+    )
+    .unwrap();
+    let events = opportunity::custom_field_events(&changes, &actor, NOW);
+    assert!(matches!(
+        db.save_with_custom(
+            &opp,
+            Save::Update {
+                expected_version: 7
+            },
+            &events,
+            &changes
+        )
+        .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(
+        db.get::<Opportunity>(opp.id, &Scope::All, Access::Read)
+            .await
+            .unwrap()
+            .unwrap(),
+        before
+    );
+    db.save_with_custom(
+        &opp,
+        Save::Update {
+            expected_version: 1,
+        },
+        &events,
+        &changes,
+    )
+    .await
+    .unwrap();
+    let got: Opportunity = db
+        .get(opp.id, &Scope::All, Access::Read)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        got.custom,
+        custom_fields_values(serde_json::json!({"region": "华南", "lines": ["管"]}))
+    );
+    assert_eq!(db.events(opp.id).await.unwrap().len(), 3);
+    assert!(matches!(
+        db.save_with_custom(
+            &Activity {
+                id: 1,
+                kind: ActivityType::Note,
+                occurred_at: NOW,
+                summary: "x".into(),
+                outcome: None,
+                next_step: None,
+                account_id: Some(account_id),
+                contact_id: None,
+                opportunity_id: None,
+                lead_id: None,
+                author_id: rep,
+                customer_facing: false,
+                archived: false,
+                version: 1,
+                created_at: NOW,
+                updated_at: NOW,
+            },
+            Save::Insert { idem: None },
+            &[],
+            &changes
+        )
+        .await,
+        Err(StoreError::Config(_))
+    ));
+
+    // A rename moves every stored value in one statement; migrations move them between
+    // columns or scale them; archiving keeps them.
+    let mut region = defs[0].clone();
+    let renames = custom_fields::apply(
+        &mut region,
+        serde_json::from_value(
+            serde_json::json!({"rename_options": [{"from": "华东", "to": "华东区"}]}),
+        )
+        .unwrap(),
+        false,
+        &stored,
+    )
+    .unwrap();
+    db.update_custom_field(&region, &renames, ValueMigration::None)
+        .await
+        .unwrap();
+    let page = db
+        .list::<Opportunity>(&Scope::All, &by(vec![eq_text(&region, "华东区")]))
+        .await
+        .unwrap();
+    assert_eq!(page.total, 8);
+    assert!(page.items.iter().all(|o| o.custom["region"] == "华东区"));
+    assert_eq!(
+        db.list::<Opportunity>(&Scope::All, &by(vec![eq_text(&region, "华东")]))
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+
+    let mut budget = defs[1].clone();
+    budget.decimal_places = Some(3);
+    let values_before = db.custom_values_of(budget.id).await.unwrap();
+    assert_eq!(values_before.len(), 12);
+    assert_eq!(
+        custom_fields::convert_values(&defs[1], &budget, &values_before),
+        Ok(ValueMigration::Multiply(10))
+    );
+    db.update_custom_field(&budget, &[], ValueMigration::Multiply(10))
+        .await
+        .unwrap();
+    let got: Opportunity = db
+        .get(ids[&4], &Scope::All, Access::Read)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.custom["budget"], "4.500");
+
+    let mut tier = defs[3].clone();
+    tier.field_type = custom_fields::CustomFieldType::LongText;
+    tier.archived = true;
+    db.update_custom_field(&tier, &[], ValueMigration::TextToLong)
+        .await
+        .unwrap();
+    let got: Account = db
+        .get(account_id, &Scope::All, Access::Read)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        got.custom, account.custom,
+        "archived, and moved to long text, kept"
+    );
+    assert_eq!(
+        db.custom_values_of(tier.id).await.unwrap()[0]
+            .row
+            .value_long
+            .as_deref(),
+        Some("A")
+    );
+    tier.field_type = custom_fields::CustomFieldType::Text;
+    db.update_custom_field(&tier, &[], ValueMigration::LongToText)
+        .await
+        .unwrap();
+    assert_eq!(
+        db.custom_values_of(tier.id).await.unwrap()[0]
+            .row
+            .value_text
+            .as_deref(),
+        Some("A")
+    );
+    assert!(matches!(
+        db.update_custom_field(
+            &CustomFieldDef {
+                id: 9999,
+                ..tier.clone()
+            },
+            &[],
+            ValueMigration::None
+        )
+        .await,
+        Err(StoreError::NotFound)
+    ));
+    db.reset_sequences().await.unwrap();
+    db.close().await;
+}
+
+fn custom_fields_values(v: serde_json::Value) -> CustomValues {
+    serde_json::from_value(v).unwrap()
 }

@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use shangji_core::approval::{ApprovalPolicy, ApprovalRequest};
+use shangji_core::custom_fields::{CustomFieldDef, CustomFieldInput};
 use shangji_core::model::*;
 use shangji_core::opportunity::{MoveInput, OpportunityEvent, OpportunityInput};
 use shangji_core::records::{TeamInput, UserInput};
@@ -574,6 +575,46 @@ async fn read_notification(
     Ok(StatusCode::NO_CONTENT)
 }
 
+async fn custom_fields(c: Caller, Query(p): Params) -> Result<Json<Vec<CustomFieldDef>>, AppError> {
+    Ok(Json(ops::custom_fields(&c.ctx, &p)?))
+}
+
+async fn custom_field(c: Caller, Path(id): Path<i64>) -> Result<Json<CustomFieldDef>, AppError> {
+    Ok(Json(ops::custom_field(&c.ctx, id)?))
+}
+
+async fn create_custom_field(
+    State(s): State<AppState>,
+    c: Caller,
+    body: JsonBody<CustomFieldInput>,
+) -> Result<Response, AppError> {
+    let def = ops::create_custom_field(&s.db, &c.ctx, body.value).await?;
+    Ok((StatusCode::CREATED, Json(def)).into_response())
+}
+
+async fn update_custom_field(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    body: JsonBody<CustomFieldInput>,
+) -> Result<Json<CustomFieldDef>, AppError> {
+    Ok(Json(
+        ops::update_custom_field(&s.db, &c.ctx, id, body.value).await?,
+    ))
+}
+
+/// Archiving keeps the field's values; definitions are never deleted.
+async fn archive_custom_field(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<CustomFieldDef>, AppError> {
+    let input: CustomFieldInput = parse_json(br#"{"archived": true}"#)?;
+    Ok(Json(
+        ops::update_custom_field(&s.db, &c.ctx, id, input).await?,
+    ))
+}
+
 async fn users(State(s): State<AppState>, _c: Caller) -> Result<Json<Vec<User>>, AppError> {
     Ok(Json(s.db.users().await?))
 }
@@ -700,6 +741,7 @@ pub fn router() -> Router<AppState> {
             "/opportunities",
             get(list_h::<Opportunity>).post(create_opportunity),
         )
+        .route("/opportunities/export.csv", get(export_h::<Opportunity>))
         .route(
             "/opportunities/{id}",
             get(get_h::<Opportunity>)
@@ -742,6 +784,16 @@ pub fn router() -> Router<AppState> {
         )
         .route("/notifications", get(notifications))
         .route("/notifications/{id}/read", post(read_notification))
+        .route(
+            "/custom-fields",
+            get(custom_fields).post(create_custom_field),
+        )
+        .route(
+            "/custom-fields/{id}",
+            get(custom_field)
+                .patch(update_custom_field)
+                .delete(archive_custom_field),
+        )
         .route("/users", get(users).post(create_user))
         .route("/users/me", get(me))
         .route("/users/{id}", get(user).patch(update_user))

@@ -2,6 +2,9 @@
 //! very types the handlers read and write; the paths are listed from the same resource
 //! table as the router (a test checks every routed path is documented).
 
+use shangji_core::custom_fields::{
+    CustomFieldDef, CustomFieldInput, CustomFieldType, OptionRename, SelectOption, Validation,
+};
 use shangji_core::model::*;
 use shangji_core::opportunity::{EventKind, MoveInput, OpportunityEvent, OpportunityInput};
 use shangji_core::records::*;
@@ -32,7 +35,7 @@ use shangji_core::process::{
     info(
         title = "shangji API",
         version = "1",
-        description = "Opportunities, accounts, contacts, leads, follow-ups and tasks. Authenticate with `Authorization: Bearer <token>`. Errors are `{code, message, field}`."
+        description = "Opportunities, accounts, contacts, leads, follow-ups and tasks, with custom fields. Authenticate with `Authorization: Bearer <token>`. Errors are `{code, message, field}`."
     ),
     components(schemas(
         Account,
@@ -50,6 +53,12 @@ use shangji_core::process::{
         ActivityInput,
         Task,
         TaskInput,
+        CustomFieldDef,
+        CustomFieldInput,
+        CustomFieldType,
+        SelectOption,
+        Validation,
+        OptionRename,
         Pipeline,
         Stage,
         User,
@@ -163,6 +172,17 @@ pub fn routes() -> Vec<Route> {
                 "200",
             )
         });
+        r.push(Route {
+            list: true,
+            ..route(
+                Get,
+                &format!("{base}/export.csv"),
+                &format!("Export {res} as CSV: the list's filters, every page, one column per custom field"),
+                None,
+                None,
+                "200",
+            )
+        });
         r.push(route(
             Post,
             &base,
@@ -210,6 +230,46 @@ pub fn routes() -> Vec<Route> {
         "The opportunity's history, oldest first",
         None,
         None,
+        "200",
+    ));
+    r.push(route(
+        Get,
+        "/api/v1/custom-fields",
+        "Custom field definitions (`record_kind`, `include_archived`)",
+        None,
+        None,
+        "200",
+    ));
+    r.push(route(
+        Post,
+        "/api/v1/custom-fields",
+        "Define a custom field (admin)",
+        Some("CustomFieldInput"),
+        Some("CustomFieldDef"),
+        "201",
+    ));
+    r.push(route(
+        Get,
+        "/api/v1/custom-fields/{id}",
+        "One custom field",
+        None,
+        Some("CustomFieldDef"),
+        "200",
+    ));
+    r.push(route(
+        Patch,
+        "/api/v1/custom-fields/{id}",
+        "Change a custom field (admin; key and record kind stay; a type change must keep every value; `rename_options` renames stored values)",
+        Some("CustomFieldInput"),
+        Some("CustomFieldDef"),
+        "200",
+    ));
+    r.push(route(
+        Delete,
+        "/api/v1/custom-fields/{id}",
+        "Archive a custom field (admin; its values are kept)",
+        None,
+        Some("CustomFieldDef"),
         "200",
     ));
     r.push(route(
@@ -532,6 +592,14 @@ pub fn document() -> OpenApi {
                 );
             }
         }
+        if r.path == "/api/v1/custom-fields" && matches!(r.method, HttpMethod::Get) {
+            for (name, desc) in [
+                ("record_kind", "account, contact, lead or opportunity"),
+                ("include_archived", "true to include archived fields"),
+            ] {
+                op = op.parameter(query_param(name, desc));
+            }
+        }
         if r.list {
             for (name, desc) in [
                 ("q", "free text"),
@@ -544,6 +612,24 @@ pub fn document() -> OpenApi {
                 ("include_archived", "true to include archived records"),
             ] {
                 op = op.parameter(query_param(name, desc));
+            }
+            if ["accounts", "contacts", "leads", "opportunities"]
+                .iter()
+                .any(|res| r.path.contains(&format!("/{res}")))
+            {
+                for (name, desc) in [
+                    (
+                        "cf.<key>",
+                        "custom field equals this value (a multi-select: has this option); an unknown key is 400 unknown_filter",
+                    ),
+                    (
+                        "cf.<key>_from",
+                        "custom field at least this value (integer, decimal, money in minor units, date, date_time)",
+                    ),
+                    ("cf.<key>_to", "custom field at most this value"),
+                ] {
+                    op = op.parameter(query_param(name, desc));
+                }
             }
             if r.path.contains("/opportunities") {
                 for (name, desc) in [

@@ -7,6 +7,9 @@ use std::sync::Arc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use shangji_core::approval::{self, ApprovalPolicy, ApprovalRequest, ApprovalStatus, Approver};
+use shangji_core::custom_fields::{
+    self, CustomChange, CustomFieldDef, CustomFieldInput, CustomFieldType, ValueMigration,
+};
 use shangji_core::model::*;
 use shangji_core::opportunity::{
     self, MoveContext, MoveInput, NewEvent, OpportunityEvent, OpportunityInput,
@@ -18,7 +21,8 @@ use shangji_core::records::{self, *};
 use shangji_core::visibility::{self, Actor, Scope};
 use shangji_core::{Field, FieldError, MoveError};
 use shangji_store::{
-    Access, Authenticated, Db, Directory, Entity, IdemKey, ListQuery, Page, Save, StoreError, Write,
+    Access, Authenticated, Compare, CustomFilter, Db, Directory, Entity, IdemKey, ListQuery, Page,
+    Save, StoreError, Write,
 };
 use time::OffsetDateTime;
 
@@ -130,6 +134,11 @@ pub trait Record: Resource {
     ) -> Result<(), FieldError>;
     fn input_version(input: &Self::Input) -> Option<i64>;
     fn set_updated(&mut self, now: OffsetDateTime);
+    /// Takes the `custom` object out of a body (record kinds with custom fields).
+    fn take_custom(input: &mut Self::Input) -> Option<CustomValues> {
+        let _ = input;
+        None
+    }
 }
 
 macro_rules! resource {
@@ -213,6 +222,9 @@ impl Record for Account {
     fn input_version(input: &AccountInput) -> Option<i64> {
         input.version
     }
+    fn take_custom(input: &mut AccountInput) -> Option<CustomValues> {
+        input.custom.take()
+    }
     record_common!();
 }
 
@@ -231,6 +243,9 @@ impl Record for Contact {
     }
     fn input_version(input: &ContactInput) -> Option<i64> {
         input.version
+    }
+    fn take_custom(input: &mut ContactInput) -> Option<CustomValues> {
+        input.custom.take()
     }
     record_common!();
 }
@@ -255,6 +270,9 @@ impl Record for Lead {
     }
     fn input_version(input: &LeadInput) -> Option<i64> {
         input.version
+    }
+    fn take_custom(input: &mut LeadInput) -> Option<CustomValues> {
+        input.custom.take()
     }
     record_common!();
 }
@@ -367,6 +385,49 @@ async fn check_owner(
     Ok(())
 }
 
+/// Applies the `custom` object of a body to a record's values: the core checks each value
+/// against the definitions of the record kind; a user named by a user field must be active.
+/// Returns the changes, which the save writes with the record.
+async fn apply_custom<T: Resource>(
+    db: &Db,
+    ctx: &Ctx,
+    record: &mut T,
+    input: Option<CustomValues>,
+    creating: bool,
+) -> Result<Vec<CustomChange>, AppError> {
+    let (Some(kind), Some(values)) = (T::CUSTOM, record.custom_mut()) else {
+        return match input {
+            Some(_) => Err(AppError::invalid(
+                "custom",
+                "unknown_field",
+                format!("{} have no custom fields", T::RESOURCE),
+            )),
+            None => Ok(vec![]),
+        };
+    };
+    if input.is_none() && !creating {
+        return Ok(vec![]);
+    }
+    let changes =
+        custom_fields::apply_values(&ctx.dir.custom_fields, kind, values, input, creating)?;
+    for c in &changes {
+        let is_user = ctx
+            .dir
+            .custom_field(c.field_id)
+            .is_some_and(|d| d.field_type == CustomFieldType::User);
+        if let (true, Some(id)) = (is_user, c.new.as_i64()) {
+            if !db.user(id).await?.is_some_and(|u| u.active) {
+                return Err(AppError::invalid(
+                    &custom_fields::field_name(&c.key),
+                    "unknown_user",
+                    format!("user {id} does not exist or is inactive"),
+                ));
+            }
+        }
+    }
+    Ok(changes)
+}
+
 async fn replay<T: Resource>(
     db: &Db,
     ctx: &Ctx,
@@ -399,6 +460,7 @@ async fn insert<T: Resource>(
     ctx: &Ctx,
     record: T,
     events: &[NewEvent],
+    custom: &[CustomChange],
     idem: Option<Idempotency>,
 ) -> Result<Created<T>, AppError> {
     let key = idem.as_ref().map(|i| IdemKey {
@@ -409,7 +471,7 @@ async fn insert<T: Resource>(
         at: ctx.now,
     });
     match db
-        .save(&record, Save::Insert { idem: key.as_ref() }, events)
+        .save_with_custom(&record, Save::Insert { idem: key.as_ref() }, events, custom)
         .await
     {
         Ok(id) => Ok(Created {
@@ -437,11 +499,14 @@ pub async fn create<T: Record>(
             return Ok(done);
         }
     }
+    let mut input = input;
+    let custom = T::take_custom(&mut input);
     let mut record = T::blank(ctx);
     record.apply(input, true, ctx.now)?;
+    let changes = apply_custom(db, ctx, &mut record, custom, true).await?;
     check_owner(db, ctx, "owner_id", record.owner(), Some(ctx.actor.user_id)).await?;
     check_links(db, ctx, record.links()).await?;
-    insert(db, ctx, record, &[], idem).await
+    insert(db, ctx, record, &[], &changes, idem).await
 }
 
 pub async fn get<T: Resource>(db: &Db, ctx: &Ctx, id: i64) -> Result<T, AppError> {
@@ -479,7 +544,10 @@ pub async fn update<T: Record>(
     let mut record = for_update::<T>(db, ctx, id).await?;
     check_version(record.version(), T::input_version(&input))?;
     let before = record.clone();
+    let mut input = input;
+    let custom = T::take_custom(&mut input);
     record.apply(input, false, ctx.now)?;
+    let changes = apply_custom(db, ctx, &mut record, custom, false).await?;
     check_owner(db, ctx, "owner_id", record.owner(), before.owner()).await?;
     let links: Vec<_> = record
         .links()
@@ -491,12 +559,13 @@ pub async fn update<T: Record>(
         return Ok(before);
     }
     record.set_updated(ctx.now);
-    db.save(
+    db.save_with_custom(
         &record,
         Save::Update {
             expected_version: before.version(),
         },
         &[],
+        &changes,
     )
     .await?;
     Ok(record.stored(id, before.version() + 1))
@@ -574,6 +643,7 @@ pub fn list_query<E: Entity>(
                         })?;
                 q.ranges.push(("updated_at", ">=", t.into()));
             }
+            _ if k.starts_with("cf.") => q.custom.push(custom_filter::<E>(k, v, dir)?),
             _ => {
                 if let Some((prefix, col)) = E::DATE_RANGE {
                     if k == format!("{prefix}_from") {
@@ -610,6 +680,39 @@ pub fn list_query<E: Entity>(
     }
     q.offset = (page - 1).saturating_mul(q.limit);
     Ok(q)
+}
+
+/// A list filter on a custom field: `cf.<key>=value` (equality; a multi-select has that
+/// option), `cf.<key>_from` / `cf.<key>_to` (a range, bounds included). A key that is itself
+/// named `…_from` or `…_to` is taken as the whole key first.
+fn custom_filter<E: Entity>(
+    param: &str,
+    value: &str,
+    dir: &Directory,
+) -> Result<CustomFilter, AppError> {
+    let name = &param["cf.".len()..];
+    let field =
+        |key: &str| E::CUSTOM.and_then(|kind| dir.custom_fields_of(kind).find(|d| d.key == key));
+    let found = field(name).map(|d| (d, Compare::Eq)).or_else(|| {
+        let from = name.strip_suffix("_from").and_then(field);
+        let to = name.strip_suffix("_to").and_then(field);
+        from.map(|d| (d, Compare::AtLeast))
+            .or(to.map(|d| (d, Compare::AtMost)))
+    });
+    let Some((def, compare)) = found else {
+        return Err(AppError::bad_request(
+            param,
+            "unknown_filter",
+            format!("`{param}` names no custom field of these records"),
+        ));
+    };
+    let value = custom_fields::filter_value(def, value, compare != Compare::Eq)
+        .map_err(|m| AppError::bad_request(param, "invalid_parameter", format!("{param}: {m}")))?;
+    Ok(CustomFilter {
+        field_id: def.id,
+        compare,
+        value,
+    })
 }
 
 pub async fn list<T: Resource>(
@@ -658,7 +761,11 @@ pub async fn create_opportunity(
         _ => None,
     };
     let pipeline = pipeline_for(ctx, pipeline_id)?;
-    let (opp, events) = opportunity::create(input, pipeline, &ctx.actor, ctx.now)?;
+    let mut input = input;
+    let custom = input.custom.take();
+    let (mut opp, mut events) = opportunity::create(input, pipeline, &ctx.actor, ctx.now)?;
+    let changes = apply_custom(db, ctx, &mut opp, custom, true).await?;
+    opportunity::note_custom_values(&mut events, &opp.custom);
     check_owner(
         db,
         ctx,
@@ -668,7 +775,7 @@ pub async fn create_opportunity(
     )
     .await?;
     check_links(db, ctx, opp.links()).await?;
-    insert(db, ctx, opp, &events, idem).await
+    insert(db, ctx, opp, &events, &changes, idem).await
 }
 
 pub async fn update_opportunity(
@@ -681,17 +788,27 @@ pub async fn update_opportunity(
     check_version(opp.version, input.version)?;
     let before = opp.clone();
     let pipeline = pipeline_for(ctx, Some(opp.pipeline_id))?;
-    let events = opportunity::apply(&mut opp, input, pipeline, &ctx.actor, ctx.now)?;
+    let mut input = input;
+    let custom = input.custom.take();
+    let mut events = opportunity::apply(&mut opp, input, pipeline, &ctx.actor, ctx.now)?;
+    let changes = apply_custom(db, ctx, &mut opp, custom, false).await?;
+    events.extend(opportunity::custom_field_events(
+        &changes, &ctx.actor, ctx.now,
+    ));
+    if !changes.is_empty() {
+        opp.updated_at = ctx.now;
+    }
     check_changed_refs(db, ctx, &before, &opp).await?;
     if opp == before {
         return Ok(before);
     }
-    db.save(
+    db.save_with_custom(
         &opp,
         Save::Update {
             expected_version: before.version,
         },
         &events,
+        &changes,
     )
     .await?;
     Ok(opp.stored(id, before.version + 1))
@@ -706,40 +823,85 @@ pub async fn move_opportunity(
     let mut opp = for_update::<Opportunity>(db, ctx, id).await?;
     check_version(opp.version, input.version)?;
     let before = opp.clone();
+    let (moved, custom) =
+        match run_move(db, ctx, &ctx.actor, &mut opp, input.clone(), false).await? {
+            Ok(done) => done,
+            Err(MoveError::ApprovalRequired { policy_id }) => {
+                let req = request_approval(db, ctx, &before, input, policy_id).await?;
+                return Err(AppError::AwaitingApproval(Box::new(req)));
+            }
+            Err(e) => return Err(AppError::from_move(e, ctx.lang)),
+        };
+    check_changed_refs(db, ctx, &before, &opp).await?;
+    db.save_move(&opp, before.version, &moved.events, &moved.tasks, &custom)
+        .await?;
+    Ok(opp.stored(id, before.version + 1))
+}
+
+/// A stage move of `opp` by `actor`, decided by the core: the custom values sent with it are
+/// applied first, so that gates and approval policies see them. On success `opp` holds the
+/// new state; returns the move (its events include the custom changes) and the custom
+/// changes to store. A refused move is the inner error.
+async fn run_move(
+    db: &Db,
+    ctx: &Ctx,
+    actor: &Actor,
+    opp: &mut Opportunity,
+    mut input: MoveInput,
+    approved: bool,
+) -> Result<Result<(opportunity::Moved, Vec<CustomChange>), MoveError>, AppError> {
     let pipeline = pipeline_for(ctx, Some(opp.pipeline_id))?;
     // Actions done through their tasks count only where leaving the stage needs them.
     let leaving_needs_actions = pipeline
         .stage(opp.stage_id)
         .is_some_and(|s| s.actions.iter().any(|a| a.required_to_leave));
     let tasks_done = if leaving_needs_actions {
-        db.actions_done_by_tasks(id).await?
+        db.actions_done_by_tasks(opp.id).await?
     } else {
         vec![]
     };
-    let custom = Default::default();
+    let mut next = opp.clone();
+    let custom_input = input.set.as_mut().and_then(|s| s.custom.take());
+    let changes = apply_custom(db, ctx, &mut next, custom_input, false)
+        .await
+        .map_err(|e| match e {
+            AppError::Invalid(f) => AppError::Invalid(FieldError {
+                field: format!("set.{}", f.field),
+                ..f
+            }),
+            other => other,
+        })?;
+    let labels = custom_labels(ctx);
+    let custom = next.custom.clone();
     let mctx = MoveContext {
-        actor: &ctx.actor,
+        actor,
         now: ctx.now,
         loss_reasons: &ctx.dir.loss_reasons,
         tasks_done: &tasks_done,
         custom: &custom,
-        custom_labels: &[],
+        custom_labels: &labels,
         policies: &ctx.dir.approval_policies,
-        approved: false,
+        approved,
         task_language: ctx.lang,
     };
-    let moved = match opportunity::move_to(&mut opp, pipeline, input.clone(), &mctx) {
+    let mut moved = match opportunity::move_to(&mut next, pipeline, input, &mctx) {
         Ok(moved) => moved,
-        Err(MoveError::ApprovalRequired { policy_id }) => {
-            let req = request_approval(db, ctx, &before, input, policy_id).await?;
-            return Err(AppError::AwaitingApproval(Box::new(req)));
-        }
-        Err(e) => return Err(AppError::from_move(e, ctx.lang)),
+        Err(e) => return Ok(Err(e)),
     };
-    check_changed_refs(db, ctx, &before, &opp).await?;
-    db.save_move(&opp, before.version, &moved.events, &moved.tasks)
-        .await?;
-    Ok(opp.stored(id, before.version + 1))
+    let mut events = opportunity::custom_field_events(&changes, actor, ctx.now);
+    events.append(&mut moved.events);
+    moved.events = events;
+    *opp = next;
+    Ok(Ok((moved, changes)))
+}
+
+/// The opportunity custom fields a gate can name: (key, 中文, English), archived ones out.
+fn custom_labels(ctx: &Ctx) -> Vec<(String, String, String)> {
+    ctx.dir
+        .custom_fields_of(RecordKind::Opportunity)
+        .filter(|f| !f.archived)
+        .map(|f| (f.key.clone(), f.label_zh.clone(), f.label_en.clone()))
+        .collect()
 }
 
 /// What an update or a move changed in an opportunity's owner and links, checked: the new
@@ -805,6 +967,101 @@ pub async fn opportunity_events(
 ) -> Result<Vec<OpportunityEvent>, AppError> {
     get::<Opportunity>(db, ctx, id).await?;
     Ok(db.events(id).await?)
+}
+
+// ---- Custom fields ----
+
+/// The custom field definitions, for anyone signed in: `record_kind` narrows to one kind;
+/// archived fields only with `include_archived=true`.
+pub fn custom_fields(
+    ctx: &Ctx,
+    params: &[(String, String)],
+) -> Result<Vec<CustomFieldDef>, AppError> {
+    let mut kind: Option<RecordKind> = None;
+    let mut include_archived = false;
+    for (k, v) in params {
+        match k.as_str() {
+            "record_kind" => {
+                kind = Some(v.trim().parse().map_err(|_| {
+                    AppError::bad_request(
+                        k,
+                        "invalid_parameter",
+                        format!(
+                            "record_kind: expected one of {}",
+                            RecordKind::NAMES.join(", ")
+                        ),
+                    )
+                })?)
+            }
+            "include_archived" => include_archived = v == "true" || v == "1",
+            _ => {
+                return Err(AppError::bad_request(
+                    k,
+                    "unknown_parameter",
+                    format!("unknown list parameter `{k}`"),
+                ))
+            }
+        }
+    }
+    Ok(ctx
+        .dir
+        .custom_fields
+        .iter()
+        .filter(|d| kind.is_none_or(|k| d.record_kind == k))
+        .filter(|d| include_archived || !d.archived)
+        .cloned()
+        .collect())
+}
+
+pub fn custom_field(ctx: &Ctx, id: Id) -> Result<CustomFieldDef, AppError> {
+    ctx.dir.custom_field(id).cloned().ok_or(AppError::NotFound)
+}
+
+/// Defines a custom field (admins).
+pub async fn create_custom_field(
+    db: &Db,
+    ctx: &Ctx,
+    input: CustomFieldInput,
+) -> Result<CustomFieldDef, AppError> {
+    ctx.require_admin()?;
+    let mut def = custom_fields::blank_definition();
+    custom_fields::apply(&mut def, input, true, &ctx.dir.custom_fields)?;
+    let id = db.insert_custom_field(&def).await.map_err(|e| match e {
+        StoreError::Duplicate(_) => AppError::invalid(
+            "key",
+            "duplicate",
+            format!("a {} field with this key exists", def.record_kind),
+        ),
+        e => e.into(),
+    })?;
+    Ok(CustomFieldDef { id, ..def })
+}
+
+/// Changes a custom field (admins): key and record kind stay; a type change (or a change of
+/// decimal places) must keep every stored value, which moves with it; renamed options rename
+/// the stored values. Archiving keeps the values.
+pub async fn update_custom_field(
+    db: &Db,
+    ctx: &Ctx,
+    id: Id,
+    input: CustomFieldInput,
+) -> Result<CustomFieldDef, AppError> {
+    ctx.require_admin()?;
+    let before = custom_field(ctx, id)?;
+    let mut def = before.clone();
+    let renames = custom_fields::apply(&mut def, input, false, &ctx.dir.custom_fields)?;
+    let migration =
+        if def.field_type != before.field_type || def.decimal_places != before.decimal_places {
+            let stored = db.custom_values_of(id).await?;
+            custom_fields::convert_values(&before, &def, &stored)?
+        } else {
+            ValueMigration::None
+        };
+    if def == before && renames.is_empty() {
+        return Ok(before);
+    }
+    db.update_custom_field(&def, &renames, migration).await?;
+    Ok(def)
 }
 
 // ---- Users and teams ----
@@ -1001,19 +1258,45 @@ pub async fn export_csv<T: Resource>(
         .collect();
     let mut q = list_query::<T>(&filters, &ctx.dir)?;
     q.limit = 1000;
+    // One column per custom field that is not archived, after the built-in ones.
+    let fields: Vec<&CustomFieldDef> = T::CUSTOM
+        .map(|kind| {
+            ctx.dir
+                .custom_fields_of(kind)
+                .filter(|d| !d.archived)
+                .collect()
+        })
+        .unwrap_or_default();
     let mut out = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
     let mut header: Option<Vec<String>> = None;
     loop {
         let page = db.list::<T>(&ctx.scope, &q).await?;
         for record in &page.items {
+            let mut json =
+                serde_json::to_value(record).map_err(|e| AppError::Internal(e.to_string()))?;
+            let custom = match json.as_object_mut().and_then(|m| m.remove("custom")) {
+                Some(serde_json::Value::Object(m)) => m,
+                _ => Default::default(),
+            };
             let mut cells = Vec::new();
-            flatten(
-                "",
-                &serde_json::to_value(record).map_err(|e| AppError::Internal(e.to_string()))?,
-                &mut cells,
-            );
+            flatten("", &json, &mut cells);
+            let builtin = cells.len();
+            for d in &fields {
+                let value = custom.get(&d.key).unwrap_or(&serde_json::Value::Null);
+                cells.push((d.key.clone(), custom_fields::display_text(d, value)));
+            }
             if header.is_none() {
-                let names: Vec<String> = cells.iter().map(|(k, _)| k.clone()).collect();
+                let mut names: Vec<String> =
+                    cells[..builtin].iter().map(|(k, _)| k.clone()).collect();
+                for d in &fields {
+                    // The English label, or the key where the label is empty or taken.
+                    let name = [d.label_en.trim(), d.key.as_str()]
+                        .into_iter()
+                        .map(str::to_string)
+                        .find(|n| !n.is_empty() && !names.contains(n))
+                        .unwrap_or_else(|| custom_fields::field_name(&d.key));
+                    names.push(name);
+                }
                 out.write_record(&names)
                     .map_err(|e| AppError::Internal(e.to_string()))?;
                 header = Some(names);
@@ -1112,8 +1395,8 @@ fn pipeline_name(name: &str) -> Result<String, AppError> {
 }
 
 /// The keys of the opportunity custom fields a gate may require.
-fn opportunity_custom_keys(_ctx: &Ctx) -> Vec<String> {
-    vec![]
+fn opportunity_custom_keys(ctx: &Ctx) -> Vec<String> {
+    custom_labels(ctx).into_iter().map(|(k, _, _)| k).collect()
 }
 
 pub async fn create_pipeline(
@@ -1786,28 +2069,16 @@ pub async fn decide_approval(
         };
         let input: MoveInput = serde_json::from_value(req.move_input.clone())
             .map_err(|e| AppError::Internal(format!("stored move: {e}")))?;
-        let pipeline = pipeline_for(ctx, Some(opp.pipeline_id))?;
-        let tasks_done = db.actions_done_by_tasks(opp.id).await?;
-        let custom = Default::default();
-        let mctx = MoveContext {
-            actor: &actor,
-            now: ctx.now,
-            loss_reasons: &ctx.dir.loss_reasons,
-            tasks_done: &tasks_done,
-            custom: &custom,
-            custom_labels: &[],
-            policies: &ctx.dir.approval_policies,
-            approved: true,
-            task_language: ctx.lang,
-        };
         let expected = opp.version;
-        moved = opportunity::move_to(&mut opp, pipeline, input, &mctx)
+        moved = run_move(db, ctx, &actor, &mut opp, input, true)
+            .await?
             .map_err(|e| AppError::from_move(e, ctx.lang))?;
         writes.push(Write::Move {
             opp: &opp,
             expected_version: expected,
-            events: &moved.events,
-            tasks: &moved.tasks,
+            events: &moved.0.events,
+            tasks: &moved.0.tasks,
+            custom: &moved.1,
         });
     }
     db.write_all(&writes).await?;

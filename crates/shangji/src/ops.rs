@@ -1439,3 +1439,15 @@ fn apply_loss_reason(r: &mut LossReason, input: LossReasonInput) -> Result<(), A
     }
     Ok(())
 }
+
+// ---- For the opportunity page. ----
+
+/// The standard actions of an opportunity that count as done: those confirmed on it and those
+/// whose tasks are done. `opp` is a record the caller read within their scope.
+pub async fn actions_done(db: &Db, opp: &Opportunity) -> Result<Vec<String>, AppError> {
+    let mut done = opp.actions_done.clone();
+    done.extend(db.actions_done_by_tasks(opp.id).await?);
+    done.sort();
+    done.dedup();
+    Ok(done)
+}

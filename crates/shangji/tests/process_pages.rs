@@ -89,7 +89,9 @@ impl Browser<'_> {
         }
     }
 
+    /// Follows a link (a fragment stays in the browser).
     async fn get(&self, path: &str) -> Resp {
+        let path = path.split('#').next().unwrap();
         self.send("GET", path, None).await
     }
 

@@ -874,7 +874,7 @@ async fn move_submit(
         ),
     };
     let e = match result {
-        Ok(_) => return Redirect::to(&format!("{here}?moved=1")).into_response(),
+        Ok(_) => return Redirect::to(&format!("{here}?moved=1#opp-title")).into_response(),
         Err(e) if shown_in_form(&e) => e,
         Err(e) => return v.error(&here, e),
     };

@@ -735,6 +735,30 @@ async fn the_move_form_lists_what_is_missing_and_moves_when_it_is_supplied() {
     // The current stage's checklist is shown with what is confirmed.
     assert!(after(&r.body, "id=\"stage-checklist\"").contains("✓</span> 预算已确认"));
 
+    // Leaving Proposal needs its standard action done: a box to tick, like a checklist item.
+    let to_negotiation = stages[3].to_string();
+    let r = rep
+        .post(&format!("{url}/move"), &[("stage_id", &to_negotiation)])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let panel = between(&r.body, "id=\"gate-panel\"", "id=\"move-stage\"");
+    assert!(panel.contains("请先完成标准动作：发送方案"), "{panel}");
+    assert!(panel.contains("name=\"actions_done\" value=\"send_proposal\""));
+    assert!(panel.contains("请确认：客户认可方案"));
+    let r = rep
+        .post(
+            &format!("{url}/move"),
+            &[
+                ("stage_id", &to_negotiation),
+                ("actions_done", "send_proposal"),
+                ("checklist", "proposal_accepted"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = rep.get(&url).await;
+    assert!(after(&r.body, "id=\"timeline\"").contains("完成了标准动作：发送方案"));
+
     // Lost needs a reason: the panel says so; with one, the history names it.
     let lost = stages[5].to_string();
     let r = rep
@@ -757,7 +781,7 @@ async fn the_move_form_lists_what_is_missing_and_moves_when_it_is_supplied() {
     let r = rep.get(&url).await;
     let history = after(&r.body, "id=\"timeline\"");
     for line in [
-        "阶段：方案报价 → 输单",
+        "阶段：商务谈判 → 输单",
         "输单，原因：竞争对手",
         "竞争对手：某德国品牌",
         "复盘：技术参数落后",

@@ -16,6 +16,9 @@ static EN: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
 
 pub const LANG_COOKIE: &str = "sj_lang";
 
+/// The offset times are shown in: China Standard Time, where the teams using shangji work.
+pub const DISPLAY_OFFSET: time::UtcOffset = time::macros::offset!(+8);
+
 /// Translations for one language, as handed to templates.
 #[derive(Debug, Clone, Copy)]
 pub struct Tr {
@@ -37,6 +40,30 @@ impl Tr {
             Some(v) => v.as_str(),
             None => key,
         }
+    }
+
+    /// The text for `key`, if the catalogue has it (for keys made from codes).
+    pub fn get(&self, key: &str) -> Option<&'static str> {
+        let catalogue: &'static HashMap<String, String> = match self.lang {
+            Language::ZhCn => &ZH,
+            Language::En => &EN,
+        };
+        catalogue.get(key).map(String::as_str)
+    }
+
+    /// The text for `key` with each `{name}` replaced by its value.
+    pub fn fmt(&self, key: &str, args: &[(&str, &str)]) -> String {
+        let mut out = self.t(key).to_string();
+        for (name, value) in args {
+            out = out.replace(&format!("{{{name}}}"), value);
+        }
+        out
+    }
+
+    /// An instant as people here read it: `2026-03-02 17:05`, in China Standard Time.
+    pub fn datetime(&self, at: time::OffsetDateTime) -> String {
+        let local = at.to_offset(DISPLAY_OFFSET);
+        format!("{} {:02}:{:02}", local.date(), local.hour(), local.minute())
     }
 
     pub fn is_zh(&self) -> bool {
@@ -121,6 +148,8 @@ mod tests {
             .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
             .collect();
         sources.push(include_str!("pages.rs").to_string());
+        sources.push(include_str!("pages/admin.rs").to_string());
+        sources.push(include_str!("pages/opportunity.rs").to_string());
         let mut used = 0;
         for text in &sources {
             for (i, _) in text.match_indices("t(\"") {
@@ -153,6 +182,18 @@ mod tests {
         h.insert("cookie", "sj_lang=zh-CN".parse().unwrap());
         assert_eq!(choose(None, &h), Language::ZhCn);
         assert_eq!(choose(Some(Language::En), &h), Language::En);
+    }
+
+    #[test]
+    fn formatting_with_values_and_times() {
+        let tr = Tr::new(Language::En);
+        assert_eq!(
+            tr.fmt("event.stage_changed", &[("from", "A"), ("to", "B")]),
+            "Stage: A → B"
+        );
+        let at = time::macros::datetime!(2026-03-02 09:05 UTC);
+        assert_eq!(tr.datetime(at), "2026-03-02 17:05");
+        assert_eq!(tr.get("no.such.key"), None);
     }
 
     #[test]

@@ -2205,3 +2205,15 @@ pub async fn mark_notification_read(db: &Db, ctx: &Ctx, id: i64) -> Result<(), A
     db.mark_read(ctx.actor.user_id, id, ctx.now).await?;
     Ok(())
 }
+
+// ---- For the opportunity page. ----
+
+/// The standard actions of an opportunity that count as done: those confirmed on it and those
+/// whose tasks are done. `opp` is a record the caller read within their scope.
+pub async fn actions_done(db: &Db, opp: &Opportunity) -> Result<Vec<String>, AppError> {
+    let mut done = opp.actions_done.clone();
+    done.extend(db.actions_done_by_tasks(opp.id).await?);
+    done.sort();
+    done.dedup();
+    Ok(done)
+}

@@ -1,7 +1,14 @@
-//! Server-rendered pages: sign-in, sign-out, language switch and the home page shell.
+//! Server-rendered pages: sign-in, sign-out, language switch and the home page shell; the
+//! process settings (`admin`) and the opportunity page (`opportunity`) are submodules.
+//! Handlers are thin: they read a form, call the same `ops` function as the API, and show
+//! what it answered in the user's language.
+
+mod admin;
+mod opportunity;
 
 use askama::Template;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Form, FromRequestParts, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -266,6 +273,7 @@ async fn switch_language(
 }
 
 struct RecentRow {
+    id: i64,
     title: String,
     stage: String,
     amount: String,
@@ -279,8 +287,8 @@ struct HomePage {
     tr: Tr,
     csrf: String,
     here: String,
+    nav: Nav,
     user: User,
-    role_key: &'static str,
     open_count: i64,
     open_amount: String,
     weighted_amount: String,
@@ -379,6 +387,7 @@ async fn home(
         .items
         .iter()
         .map(|o| RecentRow {
+            id: o.id,
             title: o.title.clone(),
             stage: pipelines
                 .iter()
@@ -400,7 +409,7 @@ async fn home(
         tr,
         csrf,
         here: "/".into(),
-        role_key: role_key(user.role),
+        nav: Nav::new(&user, "home"),
         open_count,
         open_amount: money(amount),
         weighted_amount: money(weighted),
@@ -409,6 +418,244 @@ async fn home(
         user,
     };
     Ok(render(page))
+}
+
+// ---- What every signed-in page shares. ----
+
+/// The header navigation of a signed-in page.
+pub(crate) struct Nav {
+    user_name: String,
+    role_key: &'static str,
+    is_admin: bool,
+    /// `home`, `settings` or `opportunity`: which link is the current page.
+    section: &'static str,
+}
+
+impl Nav {
+    fn new(user: &User, section: &'static str) -> Nav {
+        Nav {
+            user_name: user.display_name.clone(),
+            role_key: role_key(user.role),
+            is_admin: user.role == Role::Admin,
+            section,
+        }
+    }
+}
+
+/// The signed-in person of a page request, in their language, with their context. A request
+/// without a live session is sent to sign in (and back to the page afterwards).
+pub(crate) struct Viewer {
+    user: User,
+    csrf: String,
+    tr: Tr,
+    ctx: Ctx,
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Response> {
+        let tr = Tr::new(i18n::choose(None, &parts.headers));
+        let jar = CookieJar::from_headers(&parts.headers);
+        let who = match session_user(s, &jar).await {
+            Ok(Some(who)) => who,
+            Ok(None) => {
+                let next = match parts.method {
+                    axum::http::Method::GET => parts
+                        .uri
+                        .path_and_query()
+                        .map_or("/", |p| p.as_str())
+                        .to_string(),
+                    _ => "/".to_string(),
+                };
+                return Err(Redirect::to(&login_here(&next)).into_response());
+            }
+            Err(e) => return Err(error_page(tr, "", "/", e)),
+        };
+        let tr = Tr::new(i18n::choose(who.user.language, &parts.headers));
+        let ctx = match Ctx::for_user(&s.db, &who, s.now(), tr.lang).await {
+            Ok(ctx) => ctx,
+            Err(e) => return Err(error_page(tr, "", "/", e)),
+        };
+        Ok(Viewer {
+            user: who.user,
+            csrf: who.csrf.unwrap_or_default(),
+            tr,
+            ctx,
+        })
+    }
+}
+
+impl Viewer {
+    fn nav(&self, section: &'static str) -> Nav {
+        Nav::new(&self.user, section)
+    }
+
+    /// A form post must carry the session's CSRF token.
+    fn check_csrf(&self, form: &FormData) -> Result<(), AppError> {
+        let sent = form.get("csrf");
+        if sent.is_empty() || sent != self.csrf {
+            return Err(AppError::Forbidden("csrf_token_invalid"));
+        }
+        Ok(())
+    }
+
+    /// An error shown as a page of its own (not found, forbidden, ours).
+    fn error(&self, here: &str, e: AppError) -> Response {
+        error_page(self.tr, &self.csrf, here, e)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    tr: Tr,
+    csrf: String,
+    here: String,
+    message: &'static str,
+}
+
+/// The page for an error that ends a request: 404 outside the user's scope, 403 for what
+/// their role may not do, 500 (cause in the log only) for ours.
+fn error_page(tr: Tr, csrf: &str, here: &str, e: AppError) -> Response {
+    let message = match &e {
+        AppError::NotFound => "error.not_found",
+        AppError::Forbidden("csrf_token_invalid") => "error.csrf",
+        AppError::Forbidden(_) => "error.forbidden",
+        AppError::Conflict { .. } => "err.version_conflict",
+        AppError::Unauthorized => return Redirect::to("/login").into_response(),
+        AppError::Internal(cause) => {
+            tracing::error!(%cause, "page failed");
+            "error.internal"
+        }
+        _ => "error.invalid",
+    };
+    let page = ErrorPage {
+        tr,
+        csrf: csrf.to_string(),
+        here: here.to_string(),
+        message,
+    };
+    (e.status(), render(page)).into_response()
+}
+
+/// Whether an error of an operation is shown beside the form that caused it (the user can
+/// correct it) rather than as a page of its own.
+fn shown_in_form(e: &AppError) -> bool {
+    match e {
+        AppError::Invalid(_)
+        | AppError::BadRequest(_)
+        | AppError::Conflict { .. }
+        | AppError::Unmet { .. } => true,
+        AppError::Forbidden(code) => !matches!(*code, "admin_only" | "csrf_token_invalid"),
+        _ => false,
+    }
+}
+
+/// A posted form, as its name/value pairs in order (checkboxes may repeat a name).
+pub(crate) struct FormData(Vec<(String, String)>);
+
+impl FormData {
+    /// The first value of `name`, or "".
+    fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// The first value of `name`, trimmed.
+    fn text(&self, name: &str) -> String {
+        self.get(name).trim().to_string()
+    }
+
+    /// Every value of `name`, in order.
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    fn has(&self, name: &str, value: &str) -> bool {
+        self.0.iter().any(|(k, v)| k == name && v == value)
+    }
+}
+
+/// The translated errors of a form, by the field they belong to (`form` for the form as a
+/// whole).
+#[derive(Default)]
+pub(crate) struct Errors(Vec<(String, String)>);
+
+impl Errors {
+    fn add(&mut self, field: impl Into<String>, text: impl Into<String>) {
+        let field = field.into();
+        if !self.0.iter().any(|(f, _)| *f == field) {
+            self.0.push((field, text.into()));
+        }
+    }
+
+    /// The error beside `field`, if any (used by the templates).
+    fn get(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, t)| t.as_str())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// What an error code means, in the user's language.
+fn code_text(tr: Tr, code: &str) -> String {
+    tr.get(&format!("err.{code}"))
+        .unwrap_or_else(|| tr.t("err.invalid_value"))
+        .to_string()
+}
+
+/// What an error code means for a field, in the user's language: `err.<code>.<field>` where
+/// the catalogue has one (a range differs by field), else `err.<code>`. The field is named
+/// by its last part without indexes (`gate.checklist[2]` → `checklist`).
+fn field_text(tr: Tr, field: &str, code: &str) -> String {
+    let last = field.rsplit('.').next().unwrap_or(field);
+    let base = last.split('[').next().unwrap_or(last);
+    tr.get(&format!("err.{code}.{base}"))
+        .map(str::to_string)
+        .unwrap_or_else(|| code_text(tr, code))
+}
+
+/// The field an operation's error names and its text in the user's language.
+fn error_text(tr: Tr, e: &AppError) -> (String, String) {
+    match e {
+        AppError::Invalid(f) | AppError::BadRequest(f) => {
+            (f.field.clone(), field_text(tr, &f.field, &f.code))
+        }
+        AppError::Forbidden(code) => (String::new(), code_text(tr, code)),
+        AppError::Conflict { .. } => (String::new(), code_text(tr, "version_conflict")),
+        AppError::Unmet { .. } => (String::new(), code_text(tr, "gate_unmet")),
+        AppError::NotFound => (String::new(), tr.t("error.not_found").to_string()),
+        _ => (String::new(), tr.t("error.internal").to_string()),
+    }
+}
+
+/// An option of a select or a checkbox of a group, its label already translated.
+pub(crate) struct Choice {
+    value: String,
+    label: String,
+    checked: bool,
+}
+
+impl Choice {
+    fn new(value: impl Into<String>, label: impl Into<String>, checked: bool) -> Choice {
+        Choice {
+            value: value.into(),
+            label: label.into(),
+            checked,
+        }
+    }
 }
 
 async fn stylesheet() -> impl IntoResponse {
@@ -421,6 +668,16 @@ async fn stylesheet() -> impl IntoResponse {
     )
 }
 
+async fn script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/app.js"),
+    )
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
@@ -428,4 +685,82 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/lang", post(switch_language))
         .route("/static/app.css", get(stylesheet))
+        .route("/static/app.js", get(script))
+        .merge(admin::router())
+        .merge(opportunity::router())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shangji_core::model::Language;
+
+    /// Codes the process operations answer with; each has a text in both languages (the
+    /// pages fall back to a generic one, which says less).
+    #[test]
+    fn every_error_code_of_the_process_pages_is_translated() {
+        let codes = [
+            "invalid_value",
+            "required",
+            "too_long",
+            "invalid_characters",
+            "invalid_label",
+            "invalid_key",
+            "duplicate_key",
+            "duplicate",
+            "out_of_range",
+            "unknown_field",
+            "invalid_stages",
+            "stage_in_use",
+            "default_required",
+            "default_pipeline",
+            "unknown_template",
+            "template_or_stages",
+            "stage_list_mismatch",
+            "read_only",
+            "unknown_stage",
+            "archived_stage",
+            "same_stage",
+            "archived",
+            "skip_not_allowed",
+            "backward_not_allowed",
+            "approval_required",
+            "stage_role_forbidden",
+            "reopen_forbidden",
+            "negative_amount",
+            "amount_too_large",
+            "invalid_currency",
+            "unknown_key",
+            "use_move",
+            "unknown_reference",
+            "unknown_user",
+            "owner_out_of_scope",
+            "version_conflict",
+            "csrf_token_invalid",
+            "admin_only",
+            "gate_unmet",
+            "not_a_number",
+            "invalid_amount",
+            "invalid_date",
+            "unknown_choice",
+        ];
+        for lang in [Language::ZhCn, Language::En] {
+            let tr = Tr::new(lang);
+            for code in codes {
+                assert!(tr.get(&format!("err.{code}")).is_some(), "err.{code}");
+            }
+            assert_eq!(
+                field_text(tr, "stages[1].probability", "out_of_range"),
+                tr.t("err.out_of_range.probability")
+            );
+            assert_eq!(
+                field_text(tr, "gate.checklist[0]", "invalid_label"),
+                tr.t("err.invalid_label.checklist")
+            );
+            assert_eq!(
+                field_text(tr, "name_zh", "invalid_label"),
+                tr.t("err.invalid_label")
+            );
+        }
+    }
 }

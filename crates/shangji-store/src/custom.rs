@@ -198,6 +198,18 @@ impl Db {
         if items.is_empty() {
             return Ok(());
         }
+        // No field of this kind as of the directory this instance last read (each request
+        // reads it first): no value to look for.
+        let none_defined = self
+            .shared
+            .directory
+            .lock()
+            .expect("directory cache")
+            .as_ref()
+            .is_some_and(|d| d.custom_fields_of(kind).next().is_none());
+        if none_defined {
+            return Ok(());
+        }
         let ids: Vec<Id> = items.iter().map(|r| r.id()).collect();
         let mut sql = Sql::new(
             "SELECT f.*, v.record_id AS v_record_id, v.value_text AS v_text, v.value_num AS v_num, v.value_long AS v_long FROM custom_values v JOIN custom_fields f ON f.id = v.field_id WHERE v.record_kind = ",

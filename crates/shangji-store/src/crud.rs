@@ -200,6 +200,9 @@ pub(crate) fn push_events_insert(sql: &mut Sql, of: EventsOf, events: &[NewEvent
 /// Parameters per statement when bulk loading.
 const BULK_PARAMS: usize = 1_000;
 
+/// What [`StoreError::Duplicate`] names when a stage move meets a pending approval request.
+pub const APPROVAL_PENDING: &str = "approval_pending";
+
 /// One write of several done together by [`Db::write_all`].
 #[derive(Debug, Clone, Copy)]
 pub enum Write<'a> {
@@ -440,6 +443,14 @@ impl Db {
                 let mut stmts: Vec<Sql> = Vec::new();
                 match *w {
                     Write::Move { opp, expected_version, events, tasks, custom } => {
+                        // While a move waits for approval, the opportunity stays where it is.
+                        let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM approval_requests WHERE opportunity_id = $1 AND status = 'pending'")
+                            .bind(opp.id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        if pending > 0 {
+                            return Err(StoreError::Duplicate(APPROVAL_PENDING.into()));
+                        }
                         let sql = update_sql(opp, &opp.columns(), expected_version);
                         let n = bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?.rows_affected();
                         if n == 0 {

@@ -9,7 +9,7 @@ pub mod entity;
 pub mod error;
 mod writer;
 
-pub use crud::{IdemKey, IdemRecord, ListQuery, Page, Save, Write};
+pub use crud::{IdemKey, IdemRecord, ListQuery, Page, Save, Write, APPROVAL_PENDING};
 pub use custom::{Compare, CustomFilter};
 pub use db::{Arg, Db};
 pub use directory::{ApiToken, Authenticated, Directory};

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use shangji_store::db::Pool;
 use shangji_store::{
     Access, Compare, CustomFilter, Db, IdemKey, ListQuery, Save, StoreError, Write,
+    APPROVAL_PENDING,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -534,6 +535,18 @@ async fn every_store_method() {
     assert!(
         db.write_all(&[Write::NewApproval(&req)]).await.is_err(),
         "one pending request per opportunity"
+    );
+    let current = db
+        .get::<Opportunity>(id, &all, Access::Read)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(
+            db.save_move(&current, current.version, &[], &[], &[]).await,
+            Err(StoreError::Duplicate(d)) if d == APPROVAL_PENDING
+        ),
+        "no move while one waits for approval"
     );
     assert_eq!(db.unread_count(mgr).await.unwrap(), 1);
     // A batch whose last write conflicts writes nothing.

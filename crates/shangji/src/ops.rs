@@ -834,7 +834,8 @@ pub async fn move_opportunity(
         };
     check_changed_refs(db, ctx, &before, &opp).await?;
     db.save_move(&opp, before.version, &moved.events, &moved.tasks, &custom)
-        .await?;
+        .await
+        .map_err(approval_pending)?;
     Ok(opp.stored(id, before.version + 1))
 }
 
@@ -1930,16 +1931,22 @@ async fn request_approval(
             Write::Notify(&[note]),
         ])
         .await
-        .map_err(|e| match e {
-            StoreError::Duplicate(_) => AppError::invalid(
-                "stage_id",
-                "approval_pending",
-                "a move of this opportunity is already waiting for approval",
-            ),
-            other => other.into(),
-        })?;
+        .map_err(approval_pending)?;
     req.id = ids[0];
     Ok(req)
+}
+
+/// A second request for an opportunity, or a move of one, while a move waits for approval
+/// (the store's `APPROVAL_PENDING` guard, or the index allowing one pending request).
+fn approval_pending(e: StoreError) -> AppError {
+    match e {
+        StoreError::Duplicate(_) => AppError::invalid(
+            "stage_id",
+            "approval_pending",
+            "a move of this opportunity is waiting for approval: withdraw it first",
+        ),
+        other => other.into(),
+    }
 }
 
 /// A request the caller may see: their own, one they approve, or one on an opportunity

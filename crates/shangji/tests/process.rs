@@ -601,7 +601,18 @@ async fn approvals_hold_a_move_until_the_chain_approves() {
     );
     let (_, events) = app.get(&format!("{url}/events"), "rep_sh").await;
     assert_eq!(kinds(&events).last().unwrap(), "approval_requested");
-    // One pending request per opportunity.
+    // One pending request per opportunity, and no other move while it waits.
+    let (s, err) = app
+        .post(
+            &format!("{url}/move"),
+            "rep_sh",
+            &format!(r#"{{"stage_id":{},"loss_reason":"price"}}"#, stages[5]),
+        )
+        .await;
+    assert_eq!(
+        (s, err["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("approval_pending"))
+    );
     let (s, err) = app.post(&format!("{url}/move"), "rep_sh", &big_move).await;
     assert_eq!(
         (s, err["code"].as_str()),

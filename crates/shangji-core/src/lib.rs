@@ -3,6 +3,7 @@
 //! Invariants: this crate does no I/O, never reads the clock (callers pass `now`), and has
 //! no async code. Money is integer minor units.
 
+pub mod analytics;
 pub mod approval;
 pub mod credit_code;
 pub mod custom_fields;

@@ -626,6 +626,31 @@ impl Db {
         })
     }
 
+    /// The whole history of every opportunity of a pipeline visible in `scope` (optionally
+    /// owned by one of `owners`), for analytics; by opportunity, oldest first.
+    pub async fn pipeline_history(
+        &self,
+        scope: &Scope,
+        pipeline_id: PipelineId,
+        owners: Option<&[UserId]>,
+    ) -> Result<Vec<OpportunityEvent>, StoreError> {
+        let mut sql = Sql::new(
+            "SELECT e.* FROM opportunity_events e JOIN opportunities ON opportunities.id = e.opportunity_id WHERE ",
+        );
+        owner_in_scope("opportunities.owner_id", scope, &mut sql);
+        sql.push(" AND opportunities.pipeline_id = ")
+            .bind(pipeline_id);
+        if let Some(owners) = owners {
+            sql.push(" AND opportunities.owner_id IN ");
+            sql.bind_list(if owners.is_empty() { &[-1] } else { owners });
+        }
+        sql.push(" ORDER BY e.opportunity_id, e.at, e.id");
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter().map(event_from_row).collect()
+        })
+    }
+
     /// Whether a row with this id exists in `table` (for reference checks before writing).
     pub async fn exists(&self, table: &'static str, id: i64) -> Result<bool, StoreError> {
         let sql = format!("SELECT COUNT(*) FROM {table} WHERE id = $1");

@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use shangji_core::analytics;
 use shangji_core::approval::{ApprovalPolicy, ApprovalRequest};
 use shangji_core::custom_fields::{CustomFieldDef, CustomFieldInput};
 use shangji_core::model::*;
@@ -615,6 +616,46 @@ async fn archive_custom_field(
     ))
 }
 
+async fn funnel_report(
+    State(s): State<AppState>,
+    c: Caller,
+    Query(p): Params,
+) -> Result<Json<ops::Report<Vec<analytics::StageConversion>>>, AppError> {
+    Ok(Json(ops::funnel_report(&s.db, &c.ctx, &p).await?))
+}
+
+async fn time_in_stage_report(
+    State(s): State<AppState>,
+    c: Caller,
+    Query(p): Params,
+) -> Result<Json<ops::Report<Vec<analytics::StageTime>>>, AppError> {
+    Ok(Json(ops::time_in_stage_report(&s.db, &c.ctx, &p).await?))
+}
+
+async fn win_rate_report(
+    State(s): State<AppState>,
+    c: Caller,
+    Query(p): Params,
+) -> Result<Json<ops::Report<analytics::WinRate>>, AppError> {
+    Ok(Json(ops::win_rate_report(&s.db, &c.ctx, &p).await?))
+}
+
+async fn waterfall_report(
+    State(s): State<AppState>,
+    c: Caller,
+    Query(p): Params,
+) -> Result<Json<ops::Report<analytics::Waterfall>>, AppError> {
+    Ok(Json(ops::waterfall_report(&s.db, &c.ctx, &p).await?))
+}
+
+async fn calibration_report(
+    State(s): State<AppState>,
+    c: Caller,
+    Query(p): Params,
+) -> Result<Json<ops::Report<Vec<analytics::Calibration>>>, AppError> {
+    Ok(Json(ops::calibration_report(&s.db, &c.ctx, &p).await?))
+}
+
 async fn users(State(s): State<AppState>, _c: Caller) -> Result<Json<Vec<User>>, AppError> {
     Ok(Json(s.db.users().await?))
 }
@@ -782,6 +823,11 @@ pub fn router() -> Router<AppState> {
             "/approval-policies/{id}",
             axum::routing::put(replace_approval_policy),
         )
+        .route("/analytics/funnel", get(funnel_report))
+        .route("/analytics/time-in-stage", get(time_in_stage_report))
+        .route("/analytics/win-rate", get(win_rate_report))
+        .route("/analytics/waterfall", get(waterfall_report))
+        .route("/analytics/calibration", get(calibration_report))
         .route("/notifications", get(notifications))
         .route("/notifications/{id}/read", post(read_notification))
         .route(

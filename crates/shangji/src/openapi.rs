@@ -461,6 +461,34 @@ pub fn routes() -> Vec<Route> {
         None,
         "204",
     ));
+    for (path, what) in [
+        (
+            "funnel",
+            "Stage conversion by entry cohort (docs/metrics.md)",
+        ),
+        ("time-in-stage", "Median, P75 and P90 hours in each stage"),
+        (
+            "win-rate",
+            "Win rate by count and by amount among deals closed in the period",
+        ),
+        (
+            "waterfall",
+            "Open pipeline at the start, each kind of change, open pipeline at the end",
+        ),
+        (
+            "calibration",
+            "P(won | reached stage) with a 95% Wilson interval beside the configured probability",
+        ),
+    ] {
+        r.push(route(
+            Get,
+            &format!("/api/v1/analytics/{path}"),
+            what,
+            None,
+            None,
+            "200",
+        ));
+    }
     r.push(route(Get, "/api/v1/users", "Users", None, None, "200"));
     r.push(route(
         Post,
@@ -641,6 +669,26 @@ pub fn document() -> OpenApi {
                 ] {
                     op = op.parameter(query_param(name, desc));
                 }
+            }
+        }
+        if r.path.starts_with("/api/v1/analytics/") {
+            for (name, desc) in [
+                ("pipeline_id", "pipeline (default: the default pipeline)"),
+                (
+                    "from",
+                    "first day (YYYY-MM-DD, China time; default 90 days ago)",
+                ),
+                ("to", "last day, inclusive (default today)"),
+                ("owner_id", "one owner"),
+                ("team_id", "owners on this team or below"),
+                (
+                    "close_from",
+                    "waterfall: expected close from (with close_to)",
+                ),
+                ("close_to", "waterfall: expected close to"),
+                ("currency", "waterfall: currency (default CNY)"),
+            ] {
+                op = op.parameter(query_param(name, desc));
             }
         }
         if let Some(body) = r.body {

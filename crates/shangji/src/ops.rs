@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use shangji_core::analytics;
 use shangji_core::approval::{self, ApprovalPolicy, ApprovalRequest, ApprovalStatus, Approver};
 use shangji_core::custom_fields::{
     self, CustomChange, CustomFieldDef, CustomFieldInput, CustomFieldType, ValueMigration,
@@ -2223,4 +2224,200 @@ pub async fn actions_done(db: &Db, opp: &Opportunity) -> Result<Vec<String>, App
     done.sort();
     done.dedup();
     Ok(done)
+}
+
+// ---- Funnel analytics (reports read the stage history). ----
+
+/// What a report covers: a pipeline the caller can see, a period, optionally some owners.
+pub struct ReportScope {
+    pub pipeline: Pipeline,
+    pub period: analytics::Period,
+    pub owners: Option<Vec<UserId>>,
+    /// For the waterfall: the expected-close window and the currency.
+    pub close_window: Option<(time::Date, time::Date)>,
+    pub currency: String,
+}
+
+/// China days: a date means the day in Asia/Shanghai (UTC+8).
+fn day_start(d: time::Date) -> OffsetDateTime {
+    d.midnight()
+        .assume_offset(time::macros::offset!(+8))
+        .to_offset(time::UtcOffset::UTC)
+}
+
+fn param_date(k: &str, v: &str) -> Result<time::Date, AppError> {
+    time::Date::parse(v, &time::format_description::well_known::Iso8601::DATE).map_err(|_| {
+        AppError::bad_request(
+            k,
+            "invalid_date",
+            format!("`{v}` is not a date (YYYY-MM-DD)"),
+        )
+    })
+}
+
+/// Reads a report's parameters: `pipeline_id` (default: the default pipeline), `from` and
+/// `to` (dates, China days; `to` inclusive; default the last 90 days), `owner_id`, `team_id`,
+/// and for the waterfall `close_from`, `close_to`, `currency`.
+pub fn report_scope(ctx: &Ctx, params: &[(String, String)]) -> Result<ReportScope, AppError> {
+    let today = ctx.now.to_offset(time::macros::offset!(+8)).date();
+    let (mut pipeline_id, mut from, mut to) = (None, today - time::Duration::days(89), today);
+    let mut owners: Option<Vec<UserId>> = None;
+    let (mut close_from, mut close_to) = (None, None);
+    let mut currency = "CNY".to_string();
+    for (k, v) in params {
+        let id = || {
+            v.parse::<i64>().map_err(|_| {
+                AppError::bad_request(k, "invalid_parameter", format!("`{v}` is not an id"))
+            })
+        };
+        match k.as_str() {
+            "pipeline_id" => pipeline_id = Some(id()?),
+            "from" => from = param_date(k, v)?,
+            "to" => to = param_date(k, v)?,
+            "owner_id" => owners = Some(vec![id()?]),
+            "team_id" => {
+                let team = id()?;
+                if !ctx.dir.org.teams.iter().any(|t| t.id == team) {
+                    return Err(AppError::NotFound);
+                }
+                owners = Some(ctx.dir.org.members(team));
+            }
+            "close_from" => close_from = Some(param_date(k, v)?),
+            "close_to" => close_to = Some(param_date(k, v)?),
+            "currency" => currency = shangji_core::Money::parse(0, v, "currency")?.currency,
+            _ => {
+                return Err(AppError::bad_request(
+                    k,
+                    "unknown_parameter",
+                    format!("unknown report parameter `{k}`"),
+                ))
+            }
+        }
+    }
+    if to < from || (to - from).whole_days() > 3660 {
+        return Err(AppError::bad_request(
+            "to",
+            "invalid_period",
+            "the period runs from `from` to `to` (inclusive), at most ten years",
+        ));
+    }
+    let close_window = match (close_from, close_to) {
+        (None, None) => None,
+        (Some(a), Some(b)) if a <= b => Some((a, b)),
+        _ => {
+            return Err(AppError::bad_request(
+                "close_to",
+                "invalid_period",
+                "give both close_from and close_to, in order",
+            ))
+        }
+    };
+    let pipeline = match pipeline_id {
+        Some(id) => ctx.dir.pipeline(id).cloned().ok_or(AppError::NotFound)?,
+        None => pipeline_for(ctx, None)?.clone(),
+    };
+    Ok(ReportScope {
+        pipeline,
+        period: analytics::Period {
+            from: day_start(from),
+            to: day_start(to + time::Duration::days(1)),
+        },
+        owners,
+        close_window,
+        currency,
+    })
+}
+
+/// The stage history a report reads: every event of the pipeline's opportunities in the
+/// caller's scope (and the chosen owners).
+async fn report_history(
+    db: &Db,
+    ctx: &Ctx,
+    r: &ReportScope,
+) -> Result<Vec<OpportunityEvent>, AppError> {
+    Ok(db
+        .pipeline_history(&ctx.scope, r.pipeline.id, r.owners.as_deref())
+        .await?)
+}
+
+/// A report: what it covers and its rows.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Report<T> {
+    pub pipeline_id: PipelineId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub from: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub to: OffsetDateTime,
+    pub rows: T,
+}
+
+fn report<T>(r: &ReportScope, rows: T) -> Report<T> {
+    Report {
+        pipeline_id: r.pipeline.id,
+        from: r.period.from,
+        to: r.period.to,
+        rows,
+    }
+}
+
+pub async fn funnel_report(
+    db: &Db,
+    ctx: &Ctx,
+    params: &[(String, String)],
+) -> Result<Report<Vec<analytics::StageConversion>>, AppError> {
+    let r = report_scope(ctx, params)?;
+    let events = report_history(db, ctx, &r).await?;
+    let rows = analytics::funnel(&analytics::lives(&events), &r.pipeline, r.period);
+    Ok(report(&r, rows))
+}
+
+pub async fn time_in_stage_report(
+    db: &Db,
+    ctx: &Ctx,
+    params: &[(String, String)],
+) -> Result<Report<Vec<analytics::StageTime>>, AppError> {
+    let r = report_scope(ctx, params)?;
+    let events = report_history(db, ctx, &r).await?;
+    let rows = analytics::time_in_stage(&analytics::lives(&events), &r.pipeline, r.period);
+    Ok(report(&r, rows))
+}
+
+pub async fn win_rate_report(
+    db: &Db,
+    ctx: &Ctx,
+    params: &[(String, String)],
+) -> Result<Report<analytics::WinRate>, AppError> {
+    let r = report_scope(ctx, params)?;
+    let events = report_history(db, ctx, &r).await?;
+    let rows = analytics::win_rate(&analytics::lives(&events), &r.pipeline, r.period);
+    Ok(report(&r, rows))
+}
+
+/// The waterfall between the period's start and end.
+pub async fn waterfall_report(
+    db: &Db,
+    ctx: &Ctx,
+    params: &[(String, String)],
+) -> Result<Report<analytics::Waterfall>, AppError> {
+    let r = report_scope(ctx, params)?;
+    let events = report_history(db, ctx, &r).await?;
+    let rows = analytics::waterfall(
+        &analytics::lives(&events),
+        &r.pipeline,
+        r.period,
+        r.close_window,
+        &r.currency,
+    );
+    Ok(report(&r, rows))
+}
+
+pub async fn calibration_report(
+    db: &Db,
+    ctx: &Ctx,
+    params: &[(String, String)],
+) -> Result<Report<Vec<analytics::Calibration>>, AppError> {
+    let r = report_scope(ctx, params)?;
+    let events = report_history(db, ctx, &r).await?;
+    let rows = analytics::calibration(&analytics::lives(&events), &r.pipeline);
+    Ok(report(&r, rows))
 }

@@ -1,0 +1,154 @@
+//! Reports over HTTP: computed from the history of the opportunities the caller may see, with
+//! clear errors for bad parameters. Runs on SQLite, and on PostgreSQL when
+//! `SHANGJI_TEST_DATABASE_URL` is set.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::TestApp;
+
+const ALL_CHECKS: &str = r#""checklist":["need_confirmed","budget_confirmed","decision_maker_identified","timeline_known","proposal_accepted"],"actions_done":["send_proposal"]"#;
+
+/// Opportunities of `login`: each goes from the first stage along `path` (stage indexes).
+async fn deals(app: &TestApp, login: &str, paths: &[&[usize]]) {
+    let stages = app.stage_ids().await;
+    for (i, path) in paths.iter().enumerate() {
+        let (_, opp) = app
+            .account_and_opportunity(login, &format!("{login} 商机 {i}"))
+            .await;
+        for &to in path.iter() {
+            let extra = if to == 5 {
+                r#","loss_reason":"price""#.to_string()
+            } else {
+                format!(",{ALL_CHECKS}")
+            };
+            let (s, v) = app
+                .post(
+                    &format!("/api/v1/opportunities/{}/move", opp["id"]),
+                    login,
+                    &format!(r#"{{"stage_id":{}{extra}}}"#, stages[to]),
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn reports_come_from_the_history_within_visibility() {
+    let app = TestApp::new().await;
+    // rep_sh: 4 deals — lost at qualification, lost at proposal, won, still in needs analysis.
+    deals(&app, "rep_sh", &[&[5], &[1, 2, 5], &[1, 2, 3, 4], &[1]]).await;
+    // rep_south: 2 deals, both won.
+    deals(&app, "rep_south", &[&[1, 2, 3, 4], &[1, 2, 3, 4]]).await;
+
+    let rows = |v: &serde_json::Value| -> Vec<(i64, i64, i64, i64)> {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["entered"].as_i64().unwrap(),
+                    r["advanced"].as_i64().unwrap(),
+                    r["lost"].as_i64().unwrap(),
+                    r["won"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let (s, f) = app.get("/api/v1/analytics/funnel", "rep_sh").await;
+    assert_eq!(s, StatusCode::OK, "{f}");
+    assert_eq!(
+        rows(&f),
+        vec![(4, 3, 1, 1), (3, 2, 0, 1), (2, 1, 1, 1), (1, 1, 0, 1)]
+    );
+    assert_eq!(f["rows"][2]["conversion"], 0.5);
+    // The admin sees both reps; a team filter narrows to 华南.
+    let (_, f) = app.get("/api/v1/analytics/funnel", "admin").await;
+    assert_eq!(rows(&f)[0], (6, 5, 1, 3));
+    let south = app.teams["华南"];
+    let (_, f) = app
+        .get(
+            &format!("/api/v1/analytics/funnel?team_id={south}"),
+            "admin",
+        )
+        .await;
+    assert_eq!(rows(&f)[0], (2, 2, 0, 2));
+
+    let (_, w) = app.get("/api/v1/analytics/win-rate", "rep_sh").await;
+    assert_eq!(
+        (w["rows"]["won"].as_i64(), w["rows"]["lost"].as_i64()),
+        (Some(1), Some(2))
+    );
+    let (_, w) = app.get("/api/v1/analytics/win-rate", "mgr_south").await;
+    assert_eq!(w["rows"]["by_count"], 1.0);
+
+    let (s, c) = app.get("/api/v1/analytics/calibration", "admin").await;
+    assert_eq!(s, StatusCode::OK);
+    // Reached Negotiation: 3, all won.
+    assert_eq!(
+        (
+            c["rows"][3]["sample"].as_i64(),
+            c["rows"][3]["won"].as_i64()
+        ),
+        (Some(3), Some(3))
+    );
+
+    let (s, t) = app.get("/api/v1/analytics/time-in-stage", "rep_sh").await;
+    assert_eq!(
+        (s, t["rows"][0]["count"].as_i64()),
+        (StatusCode::OK, Some(4))
+    );
+
+    // Everything created today: the waterfall from yesterday to today is all "created",
+    // less what was won or lost since.
+    let (s, w) = app.get("/api/v1/analytics/waterfall", "rep_sh").await;
+    assert_eq!(s, StatusCode::OK, "{w}");
+    let r = &w["rows"];
+    assert_eq!(
+        (r["start"].as_i64(), r["created"].as_i64()),
+        (Some(0), Some(12300000))
+    );
+    assert_eq!(r["end"], 12300000, "one open deal of ¥123,000 remains");
+}
+
+#[tokio::test]
+async fn bad_report_parameters_are_clear_errors() {
+    let app = TestApp::new().await;
+    for (path, status, code) in [
+        (
+            "/api/v1/analytics/funnel?color=red",
+            StatusCode::BAD_REQUEST,
+            Some("unknown_parameter"),
+        ),
+        (
+            "/api/v1/analytics/funnel?from=2026-05-01&to=2026-04-01",
+            StatusCode::BAD_REQUEST,
+            Some("invalid_period"),
+        ),
+        (
+            "/api/v1/analytics/funnel?from=yesterday",
+            StatusCode::BAD_REQUEST,
+            Some("invalid_date"),
+        ),
+        (
+            "/api/v1/analytics/funnel?pipeline_id=999",
+            StatusCode::NOT_FOUND,
+            Some("not_found"),
+        ),
+        (
+            "/api/v1/analytics/waterfall?close_from=2026-05-01",
+            StatusCode::BAD_REQUEST,
+            Some("invalid_period"),
+        ),
+        (
+            "/api/v1/analytics/waterfall?currency=yuan",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("invalid_currency"),
+        ),
+    ] {
+        let (s, err) = app.get(path, "rep_sh").await;
+        assert_eq!((s, err["code"].as_str()), (status, code), "{path}: {err}");
+    }
+}

@@ -18,6 +18,7 @@ use shangji_core::{Field, Money};
 use shangji_store::Directory;
 
 use super::admin::{forecast_label, kind_label};
+use super::approvals::{request_view, RequestView};
 use super::{error_text, field_text, render, shown_in_form, Choice, Errors, FormData, Nav, Viewer};
 use crate::error::AppError;
 use crate::i18n::Tr;
@@ -109,6 +110,14 @@ struct OpportunityPage {
     refused: bool,
     notice: Option<String>,
     timeline: Vec<Entry>,
+    /// The move waiting for approval, if any.
+    approval: Option<RequestView>,
+    /// The viewer asked for it (and may withdraw it).
+    can_withdraw: bool,
+    /// The viewer is the approver to act now.
+    can_decide: bool,
+    /// Why withdrawing was refused.
+    approval_error: Option<String>,
 }
 
 /// The move form as the user filled it in.
@@ -271,12 +280,12 @@ fn stage_in(dir: &Directory, id: i64) -> Option<&Stage> {
     dir.pipelines.iter().find_map(|p| p.stage(id))
 }
 
-fn stage_name(tr: Tr, dir: &Directory, id: Option<i64>) -> String {
+pub(super) fn stage_name(tr: Tr, dir: &Directory, id: Option<i64>) -> String {
     id.and_then(|id| stage_in(dir, id))
         .map_or_else(|| "—".to_string(), |s| s.name(tr.lang).to_string())
 }
 
-fn user_name(users: &[User], id: i64) -> String {
+pub(super) fn user_name(users: &[User], id: i64) -> String {
     users
         .iter()
         .find(|u| u.id == id)
@@ -648,8 +657,45 @@ fn describe(
                 ],
             )
         }
-        EventKind::ApprovalRequested => tr.t("event.approval_requested").to_string(),
-        EventKind::ApprovalDecided => tr.t("event.approval_decided").to_string(),
+        EventKind::ApprovalRequested => {
+            let approvers = new
+                .and_then(|v| v.get("approver_ids"))
+                .and_then(Value::as_array)
+                .map(|ids| {
+                    ids.iter()
+                        .filter_map(Value::as_i64)
+                        .map(|id| user_name(users, id))
+                        .collect::<Vec<_>>()
+                        .join(" → ")
+                })
+                .unwrap_or_default();
+            tr.fmt(
+                "event.approval_requested_to",
+                &[
+                    ("stage", &stage_name(tr, dir, e.to_stage_id)),
+                    ("approvers", &approvers),
+                ],
+            )
+        }
+        EventKind::ApprovalDecided => {
+            let flag = |k: &str| new.and_then(|v| v.get(k)).and_then(Value::as_bool);
+            let stage = stage_name(tr, dir, e.to_stage_id);
+            let key = match (flag("withdrawn"), flag("approved")) {
+                (Some(true), _) => "event.approval_withdrawn",
+                (_, Some(true)) => "event.approval_approved",
+                (_, Some(false)) => "event.approval_rejected",
+                _ => return vec![tr.t("event.approval_decided").to_string()],
+            };
+            let mut lines = vec![tr.fmt(key, &[("stage", &stage)])];
+            if let Some(c) = new
+                .and_then(|v| v.get("comment"))
+                .and_then(Value::as_str)
+                .filter(|c| !c.is_empty())
+            {
+                lines.push(tr.fmt("event.approval_comment", &[("comment", c)]));
+            }
+            return lines;
+        }
     };
     vec![line]
 }
@@ -706,6 +752,10 @@ async fn page(
     let events = ops::opportunity_events(&s.db, &v.ctx, id).await?;
     let done_actions = ops::actions_done(&s.db, &opp).await?;
     let users = s.db.users().await?;
+    let approval = ops::pending_approval(&s.db, &v.ctx, id)
+        .await?
+        .map(|req| request_view(tr, &dir, &users, &req, Some(&opp), true));
+    let me = v.user.id;
     let account = match ops::get::<Account>(&s.db, &v.ctx, opp.account_id).await {
         Ok(a) => a.name,
         Err(AppError::NotFound) => format!("#{}", opp.account_id),
@@ -849,6 +899,12 @@ async fn page(
         panel,
         notice: None,
         timeline: timeline(tr, &dir, p, &users, &events),
+        can_withdraw: approval.as_ref().is_some_and(|a| a.requester_id == me),
+        can_decide: approval
+            .as_ref()
+            .is_some_and(|a| a.waiting_for_id == Some(me)),
+        approval,
+        approval_error: None,
     })
 }
 
@@ -856,6 +912,7 @@ async fn page(
 struct MovedQuery {
     moved: Option<String>,
     approval: Option<String>,
+    withdrawn: Option<String>,
 }
 
 async fn show(
@@ -871,6 +928,9 @@ async fn show(
             }
             if q.approval.is_some() {
                 p.notice = Some(v.tr.t("opp.approval_requested").to_string());
+            }
+            if q.withdrawn.is_some() {
+                p.notice = Some(v.tr.t("approval.done_withdrawn").to_string());
             }
             render(p)
         }
@@ -940,10 +1000,40 @@ async fn move_submit(
     }
 }
 
+/// The requester takes back the move waiting for approval; the deal stays where it is.
+async fn withdraw_submit(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(id): Path<i64>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    let f = FormData(f);
+    let here = format!("/opportunities/{id}");
+    if let Err(e) = v.check_csrf(&f) {
+        return v.error(&here, e);
+    }
+    let Ok(request) = f.text("approval_id").parse::<i64>() else {
+        return v.error(&here, AppError::NotFound);
+    };
+    let e = match ops::withdraw_approval(&s.db, &v.ctx, request).await {
+        Ok(_) => return Redirect::to(&format!("{here}?withdrawn=1#opp-title")).into_response(),
+        Err(e) if shown_in_form(&e) => e,
+        Err(e) => return v.error(&here, e),
+    };
+    match page(&s, &v, id, MoveForm::default(), vec![], Errors::default()).await {
+        Ok(mut p) => {
+            p.approval_error = Some(error_text(v.tr, &e).1);
+            (e.status(), render(p)).into_response()
+        }
+        Err(e) => v.error(&here, e),
+    }
+}
+
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/opportunities/{id}", get(show))
         .route("/opportunities/{id}/move", post(move_submit))
+        .route("/opportunities/{id}/withdraw", post(withdraw_submit))
 }
 
 #[cfg(test)]

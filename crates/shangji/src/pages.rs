@@ -5,6 +5,7 @@
 
 mod admin;
 mod approvals;
+mod custom_fields;
 mod opportunity;
 
 use askama::Template;
@@ -703,6 +704,7 @@ pub fn router() -> Router<AppState> {
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
         .merge(admin::router())
+        .merge(custom_fields::router())
         .merge(approvals::router())
         .merge(opportunity::router())
 }
@@ -765,6 +767,24 @@ mod tests {
             "approval_closed",
             "not_your_approval",
             "not_your_request",
+            "not_a_decimal",
+            "too_many_decimals",
+            "duplicate_option",
+            "not_applicable",
+            "invalid_range",
+            "invalid_pattern",
+            "option_removed",
+            "unknown_option",
+            "type_change_loses_data",
+            "too_many",
+            "invalid_custom_value",
+            "pattern_mismatch",
+            "too_short",
+            "invalid_url",
+            "invalid_email",
+            "invalid_phone",
+            "invalid_mobile",
+            "archived_field",
         ];
         for lang in [Language::ZhCn, Language::En] {
             let tr = Tr::new(lang);

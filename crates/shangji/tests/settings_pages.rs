@@ -433,3 +433,468 @@ async fn the_requester_withdraws_from_the_opportunity_page_and_a_refused_last_ap
         assert!(history.contains(line), "{line} in {history}");
     }
 }
+
+async fn custom_field(app: &TestApp, key: &str) -> Value {
+    let (_, all) = app
+        .get(
+            "/api/v1/custom-fields?record_kind=opportunity&include_archived=true",
+            "admin",
+        )
+        .await;
+    all.as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["key"] == key)
+        .unwrap_or_else(|| panic!("no field {key} in {all}"))
+        .clone()
+}
+
+/// The error shown right after the input `id`.
+fn error_beside<'b>(body: &'b str, id: &str) -> &'b str {
+    let rest = after(body, &format!("id=\"{id}\""));
+    let at = rest
+        .find("class=\"field-error\"")
+        .unwrap_or_else(|| panic!("no error after {id}:\n{rest}"));
+    let text = &rest[at..];
+    let text = &text[text.find('>').unwrap() + 1..];
+    &text[..text.find('<').unwrap()]
+}
+
+#[tokio::test]
+async fn an_admin_defines_custom_fields_through_the_forms_and_refusals_show_beside_the_field() {
+    let app = TestApp::new().await;
+    // A deal from before the fields exist.
+    let (_, opp) = app.account_and_opportunity("rep_sh", "变频器").await;
+    let admin = browser(&app, "admin").await;
+    let r = admin.get("/admin/pipelines").await;
+    assert!(
+        r.body.contains("href=\"/admin/custom-fields\""),
+        "a settings tab"
+    );
+    let r = admin.get("/admin/custom-fields").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("id=\"fields-empty\""));
+    for t in [
+        "单行文本",
+        "多行文本",
+        "整数",
+        "小数",
+        "金额",
+        "日期时间",
+        "单选",
+        "多选",
+        "是/否",
+        "用户",
+        "网址",
+        "电话",
+        "邮箱",
+    ] {
+        assert!(r.body.contains(&format!(">{t}</option>")), "type {t}");
+    }
+
+    // A bad key: refused beside the key, in Chinese, what was typed stays.
+    let new = |key: &'static str, t: &'static str| {
+        vec![
+            ("record_kind", "opportunity"),
+            ("key", key),
+            ("label_zh", "资金来源"),
+            ("label_en", "Budget source"),
+            ("field_type", t),
+        ]
+    };
+    let r = admin
+        .post(
+            "/admin/custom-fields",
+            &new("Budget Source", "single_select"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        error_beside(&r.body, "cf-key"),
+        "键只能用小写英文字母、数字和下划线，并以字母开头。"
+    );
+    assert!(r.body.contains("value=\"Budget Source\"") && r.body.contains("value=\"资金来源\""));
+    // A select without options.
+    let r = admin
+        .post(
+            "/admin/custom-fields",
+            &new("budget_source", "single_select"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        error_beside(&r.body, "cf-new-options"),
+        "单选、多选字段至少需要一个选项。"
+    );
+    // A pattern that is not one; a decimal limit with too many places.
+    let mut bad = new("po_number", "text");
+    bad.push(("pattern", "[A-Z"));
+    let r = admin.post("/admin/custom-fields", &bad).await;
+    assert_eq!(
+        error_beside(&r.body, "cf-pattern"),
+        "这不是有效的正则表达式。"
+    );
+    let mut bad = new("margin", "decimal");
+    bad.push(("min", "1.234"));
+    let r = admin.post("/admin/custom-fields", &bad).await;
+    assert_eq!(
+        error_beside(&r.body, "cf-min"),
+        "小数位数超过了该字段允许的位数。"
+    );
+    let mut bad = new("margin", "text");
+    bad.push(("min", "5"));
+    let r = admin.post("/admin/custom-fields", &bad).await;
+    assert_eq!(
+        error_beside(&r.body, "cf-min"),
+        "此类型的字段不使用这一项，请清空。"
+    );
+    let (_, none) = app.get("/api/v1/custom-fields", "admin").await;
+    assert_eq!(none, serde_json::json!([]), "nothing half-saved");
+
+    // In English, the same refusal in English.
+    let mut en = browser(&app, "admin").await;
+    en.lang = Some("en");
+    let r = en
+        .post("/admin/custom-fields", &new("Budget Source", "text"))
+        .await;
+    assert_eq!(
+        error_beside(&r.body, "cf-key"),
+        "A key is lowercase letters, digits and _, starting with a letter."
+    );
+
+    // Good ones: a select with options (one with an English label), a money field with a
+    // limit in yuan, a text field.
+    let mut select = new("budget_source", "single_select");
+    select.push(("new_options", "自有资金\r\n银行贷款 | Bank loan\r\n"));
+    select.push(("required", "1"));
+    select.push(("help_zh", "客户的资金从哪里来"));
+    let r = admin.post("/admin/custom-fields", &select).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let at = r.location.unwrap();
+    assert!(
+        at.starts_with("/admin/custom-fields?kind=opportunity&saved="),
+        "{at}"
+    );
+    let r = admin.get(&at).await;
+    let row = between(&r.body, "id=\"field-list\"", "</li>");
+    assert!(row.contains("资金来源") && row.contains("budget_source") && row.contains("单选"));
+    assert!(row.contains("必填") && row.contains("已保存。"), "{row}");
+    let def = custom_field(&app, "budget_source").await;
+    assert_eq!(
+        def["options"],
+        serde_json::json!([{"value":"自有资金","label_en":null,"archived":false},{"value":"银行贷款","label_en":"Bank loan","archived":false}])
+    );
+    assert_eq!(def["required"], true);
+    let duplicate = admin.post("/admin/custom-fields", &select).await;
+    assert_eq!(error_beside(&duplicate.body, "cf-key"), "这个键已被使用。");
+    let mut money = vec![
+        ("record_kind", "opportunity"),
+        ("key", "deposit"),
+        ("label_zh", "定金"),
+        ("label_en", "Deposit"),
+        ("field_type", "money"),
+        ("min", "1,000"),
+    ];
+    let r = admin.post("/admin/custom-fields", &money).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        custom_field(&app, "deposit").await["validation"]["min"],
+        100000
+    );
+    money[1] = ("key", "project_code");
+    money[2] = ("label_zh", "项目编号");
+    money[3] = ("label_en", "Project code");
+    money[4] = ("field_type", "text");
+    money[5] = ("max_length", "20");
+    let r = admin.post("/admin/custom-fields", &money).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+
+    // Edit: rename an option (stored values follow), archive one, add one.
+    let id = def["id"].as_i64().unwrap();
+    let (s, _) = app
+        .patch(
+            &format!("/api/v1/opportunities/{}", opp["id"]),
+            "rep_sh",
+            r#"{"custom":{"budget_source":"银行贷款","project_code":"ABC-1"}}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let page = format!("/admin/custom-fields/{id}");
+    let r = admin.get(&page).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("name=\"opt_value\" value=\"银行贷款\""));
+    let edit = [
+        ("label_zh", "资金来源"),
+        ("label_en", "Budget source"),
+        ("field_type", "single_select"),
+        ("required", "1"),
+        ("opt_from", "自有资金"),
+        ("opt_value", "自有资金"),
+        ("opt_en", ""),
+        ("opt_archived", "0"),
+        ("opt_from", "银行贷款"),
+        ("opt_value", "银行借款"),
+        ("opt_en", "Bank loan"),
+        ("new_options", "政府补贴 | Subsidy"),
+    ];
+    let r = admin.post(&page, &edit).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let def = custom_field(&app, "budget_source").await;
+    assert_eq!(
+        def["options"],
+        serde_json::json!([{"value":"自有资金","label_en":null,"archived":true},{"value":"银行借款","label_en":"Bank loan","archived":false},{"value":"政府补贴","label_en":"Subsidy","archived":false}])
+    );
+    assert_eq!(
+        opportunity(&app, opp["id"].as_i64().unwrap()).await["custom"]["budget_source"],
+        "银行借款"
+    );
+    // Removing an option is refused: it is archived instead.
+    let mut removed = edit.to_vec();
+    removed.retain(|(k, v)| {
+        !(*k == "new_options" || *v == "银行贷款" || *v == "银行借款" || *v == "Bank loan")
+    });
+    let r = admin.post(&page, &removed).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        error_beside(&r.body, "cf-new-options"),
+        "选项不能删除（可能已有记录使用它），请改为归档。"
+    );
+
+    // A type change that would lose a stored value is refused beside the type.
+    let code = custom_field(&app, "project_code").await;
+    let code_page = format!("/admin/custom-fields/{}", code["id"]);
+    let r = admin
+        .post(
+            &code_page,
+            &[
+                ("label_zh", "项目编号"),
+                ("label_en", "Project code"),
+                ("field_type", "integer"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        error_beside(&r.body, "cf-type"),
+        "已有记录的值无法转换为新类型，改类型会丢失数据，因此未保存。"
+    );
+    assert!(
+        after(&r.body, "id=\"cf-type\"").contains("value=\"integer\" selected"),
+        "kept"
+    );
+    assert_eq!(
+        custom_field(&app, "project_code").await["field_type"],
+        "text"
+    );
+    // Text to long text keeps the values.
+    let r = admin
+        .post(
+            &code_page,
+            &[
+                ("label_zh", "项目编号"),
+                ("label_en", "Project code"),
+                ("field_type", "long_text"),
+                ("max_length", "20"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+
+    // Archive and restore.
+    let r = admin
+        .post(&format!("{code_page}/archive"), &[("archived", "1")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = admin.get(&r.location.unwrap()).await;
+    let row = between(&r.body, &format!("id=\"field-{}\"", code["id"]), "</li>");
+    assert!(row.contains("已归档"), "{row}");
+    assert_eq!(custom_field(&app, "project_code").await["archived"], true);
+    let r = admin
+        .post(&format!("{code_page}/archive"), &[("archived", "0")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(custom_field(&app, "project_code").await["archived"], false);
+
+    // Other record kinds have their own list.
+    let r = admin.get("/admin/custom-fields?kind=account").await;
+    assert!(r.body.contains("id=\"fields-empty\""));
+    assert!(r.body.contains("name=\"record_kind\" value=\"account\""));
+
+    // Reps cannot open or post to these pages.
+    let rep = browser(&app, "rep_sh").await;
+    for path in ["/admin/custom-fields", page.as_str()] {
+        assert_eq!(rep.get(path).await.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let r = rep.post(&page, &edit).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = rep.post("/admin/custom-fields", &select).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_gate_naming_custom_fields_asks_for_them_with_inputs_of_their_type() {
+    let app = TestApp::new().await;
+    let stages = app.stage_ids().await;
+    for body in [
+        r#"{"record_kind":"opportunity","key":"budget_source","label_zh":"资金来源","label_en":"Budget source","field_type":"single_select","options":[{"value":"自有资金"},{"value":"银行贷款","label_en":"Bank loan"},{"value":"众筹","archived":true}],"help_zh":"客户的资金从哪里来"}"#,
+        r#"{"record_kind":"opportunity","key":"deposit","label_zh":"定金","label_en":"Deposit","field_type":"money"}"#,
+        r#"{"record_kind":"opportunity","key":"nda_signed","label_zh":"已签保密协议","label_en":"NDA signed","field_type":"boolean"}"#,
+        r#"{"record_kind":"opportunity","key":"units","label_zh":"台数","label_en":"Units","field_type":"integer","validation":{"min":1}}"#,
+        r#"{"record_kind":"opportunity","key":"regions","label_zh":"覆盖区域","label_en":"Regions","field_type":"multi_select","options":[{"value":"华东"},{"value":"华南"}]}"#,
+        r#"{"record_kind":"opportunity","key":"old_field","label_zh":"旧字段","label_en":"Old field","field_type":"text","archived":true}"#,
+    ] {
+        let (s, v) = app.post("/api/v1/custom-fields", "admin", body).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    let (_, pipelines) = app.get("/api/v1/pipelines", "admin").await;
+    let p = &pipelines[0];
+    let pid = p["id"].as_i64().unwrap();
+    let stage = p["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == stages[1])
+        .unwrap()
+        .clone();
+
+    // The stage editor offers the custom fields (not the archived one) by label.
+    let admin = browser(&app, "admin").await;
+    let r = admin.get(&format!("/admin/pipelines/{pid}")).await;
+    let editor = after(&r.body, &format!("id=\"stage-{}\"", stages[1]));
+    let fields = between(editor, "name=\"required_field\"", "</div>");
+    for (value, label) in [
+        ("amount_minor", "金额"),
+        ("custom.budget_source", "资金来源"),
+        ("custom.deposit", "定金"),
+        ("custom.nda_signed", "已签保密协议"),
+    ] {
+        assert!(
+            fields.contains(&format!("value=\"{value}\"> {label}</label>")),
+            "{value} in {fields}"
+        );
+    }
+    assert!(
+        !fields.contains("custom.old_field"),
+        "archived fields are not offered"
+    );
+
+    let text = |k: &str| stage[k].as_str().unwrap().to_string();
+    let (name_zh, name_en, kind, forecast) = (
+        text("name_zh"),
+        text("name_en"),
+        text("kind"),
+        text("forecast_category"),
+    );
+    let probability = stage["probability"].to_string();
+    let form = [
+        ("name_zh", name_zh.as_str()),
+        ("name_en", name_en.as_str()),
+        ("kind", kind.as_str()),
+        ("probability", probability.as_str()),
+        ("forecast_category", forecast.as_str()),
+        ("required_field", "custom.budget_source"),
+        ("required_field", "custom.deposit"),
+        ("required_field", "custom.nda_signed"),
+        ("required_field", "custom.units"),
+        ("required_field", "custom.regions"),
+        ("op", "save"),
+    ];
+    let r = admin
+        .post(
+            &format!("/admin/pipelines/{pid}/stages/{}", stages[1]),
+            &form,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+
+    // The rep's move asks for each, with an input of its type.
+    let (_, opp) = app.account_and_opportunity("rep_sh", "离心机").await;
+    let id = opp["id"].as_i64().unwrap();
+    let url = format!("/opportunities/{id}");
+    let rep = browser(&app, "rep_sh").await;
+    let to = stages[1].to_string();
+    let r = rep.post(&format!("{url}/move"), &[("stage_id", &to)]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let panel = between(&r.body, "id=\"gate-panel\"", "id=\"move-stage\"");
+    for text in [
+        "请填写：资金来源",
+        "<select id=\"gate-custom-budget_source\" name=\"set.custom.budget_source\">",
+        "<option value=\"银行贷款\">银行贷款</option>",
+        "客户的资金从哪里来",
+        "请填写：定金",
+        "name=\"set.custom.deposit\" inputmode=\"decimal\"",
+        "name=\"set.custom.nda_signed\" value=\"true\"",
+        "name=\"set.custom.units\" type=\"text\" inputmode=\"numeric\"",
+        "name=\"set.custom.regions\" value=\"华南\"",
+    ] {
+        assert!(panel.contains(text), "{text} in {panel}");
+    }
+    assert!(!panel.contains("众筹"), "an archived option is not offered");
+
+    // A value the field refuses: beside its input, in Chinese, typed values kept, not moved.
+    let supplied = [
+        ("stage_id", to.as_str()),
+        ("set.custom.budget_source", "银行贷款"),
+        ("set.custom.deposit", "12,000.50"),
+        ("set.custom.nda_signed", "true"),
+        ("set.custom.units", "0"),
+        ("set.custom.regions", "华东"),
+        ("set.custom.regions", "华南"),
+    ];
+    let r = rep.post(&format!("{url}/move"), &supplied).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(
+        error_beside(&r.body, "gate-custom-units"),
+        "超出允许的范围。"
+    );
+    let panel = between(&r.body, "id=\"gate-panel\"", "id=\"move-stage\"");
+    assert!(panel.contains("value=\"12,000.50\""), "{panel}");
+    assert!(
+        panel.contains("<option value=\"银行贷款\" selected>"),
+        "{panel}"
+    );
+    assert_eq!(opportunity(&app, id).await["stage_id"], stages[0]);
+    let bad_money = [("stage_id", to.as_str()), ("set.custom.deposit", "12.345")];
+    let r = rep.post(&format!("{url}/move"), &bad_money).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(error_beside(&r.body, "gate-custom-deposit").contains("120000"));
+
+    // Right values: moved, each stored in its type, shown formatted on the page.
+    let mut good = supplied.to_vec();
+    good[4] = ("set.custom.units", "3");
+    let r = rep.post(&format!("{url}/move"), &good).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let o = opportunity(&app, id).await;
+    assert_eq!(o["stage_id"], stages[1]);
+    assert_eq!(
+        o["custom"],
+        serde_json::json!({"budget_source":"银行贷款","deposit":{"amount_minor":1200050,"currency":"CNY"},"nda_signed":true,"units":3,"regions":["华东","华南"]})
+    );
+    let r = rep.get(&url).await;
+    for (key, shown) in [
+        ("budget_source", "银行贷款"),
+        ("deposit", "¥12,000.50"),
+        ("nda_signed", "是"),
+        ("units", "3"),
+        ("regions", "华东、华南"),
+    ] {
+        assert_eq!(
+            extract(&r.body, &format!("id=\"opp-cf-{key}\">"), "<"),
+            shown,
+            "{key}"
+        );
+    }
+    assert!(
+        after(&r.body, "id=\"timeline\"").contains("定金：未设置 → ¥12,000.50"),
+        "{}",
+        after(&r.body, "id=\"timeline\"")
+    );
+    let mut en = browser(&app, "rep_sh").await;
+    en.lang = Some("en");
+    let r = en.get(&url).await;
+    assert_eq!(extract(&r.body, "id=\"opp-cf-nda_signed\">", "<"), "Yes");
+    assert_eq!(
+        extract(&r.body, "id=\"opp-cf-budget_source\">", "<"),
+        "Bank loan"
+    );
+}

@@ -7,6 +7,7 @@ mod admin;
 mod approvals;
 mod custom_fields;
 mod opportunity;
+mod policies;
 
 use askama::Template;
 use axum::extract::{Form, FromRequestParts, Query, State};
@@ -705,6 +706,7 @@ pub fn router() -> Router<AppState> {
         .route("/static/app.js", get(script))
         .merge(admin::router())
         .merge(custom_fields::router())
+        .merge(policies::router())
         .merge(approvals::router())
         .merge(opportunity::router())
 }

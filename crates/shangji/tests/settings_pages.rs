@@ -898,3 +898,171 @@ async fn a_gate_naming_custom_fields_asks_for_them_with_inputs_of_their_type() {
         "Bank loan"
     );
 }
+
+#[tokio::test]
+async fn a_policy_built_through_the_form_holds_a_move_until_the_chain_approves() {
+    let app = TestApp::new().await;
+    let stages = app.stage_ids().await;
+    let pid = app.get("/api/v1/pipelines", "admin").await.1[0]["id"]
+        .as_i64()
+        .unwrap();
+    let admin = browser(&app, "admin").await;
+    let r = admin.get("/admin/approval-policies").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("id=\"policies-empty\""));
+    assert!(r
+        .body
+        .contains("<option value=\"owner_manager\" selected>负责人的经理</option>"));
+    assert!(r.body.contains(&format!(
+        "指定：{}（销售总监）",
+        app.users["director"].display_name
+    )));
+
+    let (pid_s, to) = (pid.to_string(), stages[1].to_string());
+    let policy = |amount: &'static str, op: &'static str| {
+        vec![
+            ("name", "大单审批"),
+            ("active", "1"),
+            ("pipeline_id", pid_s.as_str()),
+            ("stage_id", to.as_str()),
+            ("cond_field", "amount_minor"),
+            ("cond_op", op),
+            ("cond_value", amount),
+            ("cond_field", ""),
+            ("cond_op", "gte"),
+            ("cond_value", ""),
+            ("approver", "owner_manager"),
+            ("approver", "director"),
+            ("approver", ""),
+        ]
+    };
+    // An amount that is not one, an ordering on a text, no approver: each beside its place.
+    let r = admin
+        .post("/admin/approval-policies", &policy("一百万", "gte"))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let rows = after(&r.body, "class=\"rows condition-rows\"");
+    assert!(
+        between(rows, "row invalid", "</div>")
+            .contains("请填写金额，例如 120000 或 1,234.56（单位：元）。"),
+        "{rows}"
+    );
+    assert!(rows.contains("value=\"一百万\""), "typed values stay");
+    let mut on_grade = policy("1000", "gte");
+    on_grade[4] = ("cond_field", "grade");
+    on_grade[6] = ("cond_value", "A");
+    let r = admin.post("/admin/approval-policies", &on_grade).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        between(&r.body, "row invalid", "</div>")
+            .contains("只能与数字比较（金额按元、赢率、整数字段）。"),
+        "{}",
+        r.body
+    );
+    let mut nobody = policy("1000", "gte");
+    nobody.retain(|(k, _)| *k != "approver");
+    let r = admin.post("/admin/approval-policies", &nobody).await;
+    assert_eq!(
+        extract(&r.body, "id=\"pol-chain-error\">", "<"),
+        "至少需要一位审批人。"
+    );
+    let mut elsewhere = policy("1000", "gte");
+    let (_, other) = app
+        .post(
+            "/api/v1/pipelines",
+            "admin",
+            r#"{"name":"快速成交","template":"transactional"}"#,
+        )
+        .await;
+    let other_stage = other["stages"][1]["id"].to_string();
+    elsewhere[3] = ("stage_id", other_stage.as_str());
+    let r = admin.post("/admin/approval-policies", &elsewhere).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(after(&r.body, "id=\"pol-stage\"").contains("这个阶段不在所选的流程中。"));
+    let (_, none) = app.get("/api/v1/approval-policies", "admin").await;
+    assert_eq!(none, serde_json::json!([]), "nothing saved");
+
+    // ≥ ¥1,000 (in yuan) entering Needs analysis: the manager, then the director.
+    let r = admin
+        .post("/admin/approval-policies", &policy("1,000", "gte"))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, saved) = app.get("/api/v1/approval-policies", "admin").await;
+    let p = &saved[0];
+    assert_eq!(
+        (&p["conditions"], &p["chain"], &p["stage_id"]),
+        (
+            &serde_json::json!([{"field":"amount_minor","op":"gte","value":100000}]),
+            &serde_json::json!([{"kind":"owner_manager"},{"kind":"director"}]),
+            &serde_json::json!(stages[1])
+        )
+    );
+    let r = admin.get(&r.location.unwrap()).await;
+    let row = between(&r.body, "id=\"policy-list\"", "</li>");
+    assert!(row.contains("金额（元） ≥ ¥1,000.00"), "{row}");
+    assert!(row.contains("负责人的经理 → 销售总监"), "{row}");
+    let edit = format!("/admin/approval-policies/{}", p["id"]);
+    let r = admin.get(&edit).await;
+    assert!(
+        r.body.contains("name=\"cond_value\" value=\"1000.00\""),
+        "yuan again"
+    );
+
+    // A rep's move is held; the manager, then the director approve from the inbox.
+    let (_, opp) = app.account_and_opportunity("rep_sh", "注塑机").await;
+    let id = opp["id"].as_i64().unwrap();
+    let url = format!("/opportunities/{id}");
+    let rep = browser(&app, "rep_sh").await;
+    let r = rep
+        .post(
+            &format!("{url}/move"),
+            &[("stage_id", &to), ("checklist", "need_confirmed")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(r.location.unwrap().contains("approval=1"));
+    assert_eq!(opportunity(&app, id).await["stage_id"], stages[0]);
+    for who in ["mgr_east", "director"] {
+        let b = browser(&app, who).await;
+        let r = b.get("/approvals").await;
+        assert_eq!(header_count(&r.body, "nav-approvals"), Some(1), "{who}");
+        let req = extract(&r.body, "action=\"/approvals/", "/decide").to_string();
+        let r = b
+            .post(
+                &format!("/approvals/{req}/decide"),
+                &[("decision", "approve")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{who}: {}", r.body);
+    }
+    assert_eq!(opportunity(&app, id).await["stage_id"], stages[1]);
+
+    // Switched off through its form: the next move goes straight through.
+    let mut off = policy("1,000", "gte");
+    off.retain(|(k, _)| *k != "active");
+    let r = admin.post(&edit, &off).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, saved) = app.get("/api/v1/approval-policies", "admin").await;
+    assert_eq!(saved[0]["active"], false);
+    let (_, opp) = app.account_and_opportunity("rep_sh", "吹塑机").await;
+    let r = rep
+        .post(
+            &format!("/opportunities/{}/move", opp["id"]),
+            &[("stage_id", &to), ("checklist", "need_confirmed")],
+        )
+        .await;
+    assert!(r.location.unwrap().contains("moved=1"));
+
+    // Reps cannot open or post to the policy pages.
+    assert_eq!(
+        rep.get("/admin/approval-policies").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(rep.get(&edit).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        rep.post("/admin/approval-policies", &policy("1", "gte"))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+}

@@ -407,7 +407,7 @@ fn action_label(tr: Tr, p: &Pipeline, key: &str) -> String {
         )
 }
 
-fn source_label(tr: Tr, s: Source) -> &'static str {
+pub(super) fn source_label(tr: Tr, s: Source) -> &'static str {
     match s {
         Source::Website => tr.t("source.website"),
         Source::Referral => tr.t("source.referral"),

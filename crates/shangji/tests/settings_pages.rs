@@ -660,6 +660,25 @@ async fn an_admin_defines_custom_fields_through_the_forms_and_refusals_show_besi
         "选项不能删除（可能已有记录使用它），请改为归档。"
     );
 
+    // An option emptied instead of renamed.
+    let emptied = [
+        ("label_zh", "资金来源"),
+        ("label_en", "Budget source"),
+        ("field_type", "single_select"),
+        ("opt_from", "自有资金"),
+        ("opt_value", "自有资金"),
+        ("opt_en", ""),
+        ("opt_from", "银行借款"),
+        ("opt_value", ""),
+        ("opt_en", "Bank loan"),
+        ("opt_from", "政府补贴"),
+        ("opt_value", "政府补贴"),
+        ("opt_en", "Subsidy"),
+    ];
+    let r = admin.post(&page, &emptied).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_beside(&r.body, "cf-new-options"), "选项值不能为空。");
+
     // A type change that would lose a stored value is refused beside the type.
     let code = custom_field(&app, "project_code").await;
     let code_page = format!("/admin/custom-fields/{}", code["id"]);

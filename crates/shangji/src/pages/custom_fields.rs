@@ -404,8 +404,14 @@ fn place(errors: &mut Errors, tr: Tr, e: &AppError) {
         f if f.starts_with("options") || f.starts_with("rename_options") => "options",
         f => f.strip_prefix("validation.").unwrap_or(f),
     };
+    // One option (`options[2].value`, `rename_options[0].to`) or the list as a whole.
+    let about = if field.contains('[') {
+        "option_value"
+    } else {
+        at
+    };
     if FORM_FIELDS.contains(&at) {
-        errors.add(at, field_text(tr, at, code));
+        errors.add(at, field_text(tr, about, code));
     } else {
         errors.add("form", super::error_text(tr, e).1);
     }

@@ -1,7 +1,7 @@
 // Starts a throw-away shangji for the browser tests: a fresh SQLite database in a temp
-// directory, prepared with the CLI (team, a rep and an admin, API token) and a few records made
-// through the JSON API, then `shangji serve` on a free loopback port. Builds nothing: expects
-// `cargo build` to have made target/debug/shangji (or set SHANGJI_BIN).
+// directory, prepared with the CLI (team, a rep, their manager and an admin, API token) and a
+// few records made through the JSON API, then `shangji serve` on a free loopback port. Builds
+// nothing: expects `cargo build` to have made target/debug/shangji (or set SHANGJI_BIN).
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -22,6 +22,9 @@ export const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 
 /** The person the tests sign in as. */
 export const REP = { login: 'rep.e2e', password: 'sales1234', name: '王磊', team: '华东' };
+
+/** The manager of REP's team, who approves REP's moves. */
+export const MANAGER = { login: 'mgr.e2e', password: 'manager1234', name: '李娜' };
 
 /** The administrator who configures the sales process. */
 export const ADMIN = { login: 'admin.e2e', password: 'admin1234', name: '陈静' };
@@ -139,6 +142,7 @@ export async function startApp() {
   try {
     cli(dir, ['team', 'add', REP.team]);
     cli(dir, ['user', 'add', REP.login, '--role', 'rep', '--team', REP.team, '--name', REP.name, '--password-stdin'], `${REP.password}\n`);
+    cli(dir, ['user', 'add', MANAGER.login, '--role', 'manager', '--team', REP.team, '--name', MANAGER.name, '--password-stdin'], `${MANAGER.password}\n`);
     cli(dir, ['user', 'add', ADMIN.login, '--role', 'admin', '--name', ADMIN.name, '--password-stdin'], `${ADMIN.password}\n`);
     const token = cli(dir, ['token', 'create', REP.login]);
     if (!token || /\s/.test(token)) throw new Error(`unexpected token output: ${JSON.stringify(token)}`);

@@ -150,6 +150,9 @@ mod tests {
         sources.push(include_str!("pages.rs").to_string());
         sources.push(include_str!("pages/admin.rs").to_string());
         sources.push(include_str!("pages/opportunity.rs").to_string());
+        sources.push(include_str!("pages/approvals.rs").to_string());
+        sources.push(include_str!("pages/custom_fields.rs").to_string());
+        sources.push(include_str!("pages/policies.rs").to_string());
         let mut used = 0;
         for text in &sources {
             for (i, _) in text.match_indices("t(\"") {

@@ -2421,3 +2421,79 @@ pub async fn calibration_report(
     let rows = analytics::calibration(&analytics::lives(&events), &r.pipeline);
     Ok(report(&r, rows))
 }
+
+// ---- For the pages: what the header counts, a deal's pending request, requests with
+// their deals. ----
+
+/// What the header shows a signed-in user: approval requests waiting for them and their
+/// unread notifications.
+pub async fn header_counts(db: &Db, ctx: &Ctx) -> Result<(i64, i64), AppError> {
+    let q = ListQuery {
+        eq: vec![("current_approver_id", ctx.actor.user_id.into())],
+        sort: "created_at",
+        limit: 1,
+        ..Default::default()
+    };
+    let waiting = db.list::<ApprovalRequest>(&Scope::All, &q).await?.total;
+    let unread = db.unread_count(ctx.actor.user_id).await?;
+    Ok((waiting, unread))
+}
+
+/// The pending approval request of an opportunity the caller can read, if any.
+pub async fn pending_approval(
+    db: &Db,
+    ctx: &Ctx,
+    opportunity_id: OpportunityId,
+) -> Result<Option<ApprovalRequest>, AppError> {
+    get::<Opportunity>(db, ctx, opportunity_id).await?;
+    let q = ListQuery {
+        eq: vec![
+            ("opportunity_id", opportunity_id.into()),
+            ("status", ApprovalStatus::Pending.as_str().into()),
+        ],
+        sort: "created_at",
+        limit: 1,
+        ..Default::default()
+    };
+    Ok(db
+        .list::<ApprovalRequest>(&Scope::All, &q)
+        .await?
+        .items
+        .into_iter()
+        .next())
+}
+
+/// An approval request with the opportunity it is about.
+#[derive(Debug, Clone)]
+pub struct ApprovalItem {
+    pub request: ApprovalRequest,
+    /// The opportunity as it is now (its requester and approvers may see what the request
+    /// is about, as the notifications told them).
+    pub opportunity: Option<Opportunity>,
+    /// Whether the caller may open the opportunity itself.
+    pub readable: bool,
+}
+
+/// The requests waiting for the caller (`inbox`) or made by the caller, newest first, each
+/// with its opportunity.
+pub async fn approval_items(
+    db: &Db,
+    ctx: &Ctx,
+    inbox: bool,
+) -> Result<Vec<ApprovalItem>, AppError> {
+    let mut out = Vec::new();
+    for request in approvals(db, ctx, inbox).await? {
+        let opportunity = db
+            .get::<Opportunity>(request.opportunity_id, &Scope::All, Access::Read)
+            .await?;
+        let readable = opportunity
+            .as_ref()
+            .is_some_and(|o| ctx.scope.covers(Some(o.owner_id)));
+        out.push(ApprovalItem {
+            request,
+            opportunity,
+            readable,
+        });
+    }
+    Ok(out)
+}

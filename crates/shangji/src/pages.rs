@@ -4,7 +4,10 @@
 //! what it answered in the user's language.
 
 mod admin;
+mod approvals;
+mod custom_fields;
 mod opportunity;
+mod policies;
 
 use askama::Template;
 use axum::extract::{Form, FromRequestParts, Query, State};
@@ -23,7 +26,7 @@ use time::Duration;
 use crate::auth::{self, session_user, SESSION_COOKIE, SESSION_DAYS};
 use crate::error::AppError;
 use crate::i18n::{self, Tr, LANG_COOKIE};
-use crate::ops::Ctx;
+use crate::ops::{self, Ctx};
 use crate::state::AppState;
 
 /// Double-submit token for forms shown before sign-in.
@@ -343,6 +346,7 @@ async fn home(
     };
     let tr = Tr::new(i18n::choose(who.user.language, &headers));
     let ctx = Ctx::for_user(&s.db, &who, s.now(), tr.lang).await?;
+    let counts = ops::header_counts(&s.db, &ctx).await?;
     let (user, csrf) = (who.user, who.csrf.unwrap_or_default());
     let mine = |limit| ListQuery {
         owner_id: Some(user.id),
@@ -409,7 +413,7 @@ async fn home(
         tr,
         csrf,
         here: "/".into(),
-        nav: Nav::new(&user, "home"),
+        nav: Nav::new(&user, "home", counts),
         open_count,
         open_amount: money(amount),
         weighted_amount: money(weighted),
@@ -427,17 +431,24 @@ pub(crate) struct Nav {
     user_name: String,
     role_key: &'static str,
     is_admin: bool,
-    /// `home`, `settings` or `opportunity`: which link is the current page.
+    /// `home`, `settings`, `opportunity`, `approvals` or `notifications`: which link is the
+    /// current page.
     section: &'static str,
+    /// Approval requests waiting for the user.
+    waiting: i64,
+    /// The user's unread notifications.
+    unread: i64,
 }
 
 impl Nav {
-    fn new(user: &User, section: &'static str) -> Nav {
+    fn new(user: &User, section: &'static str, (waiting, unread): (i64, i64)) -> Nav {
         Nav {
             user_name: user.display_name.clone(),
             role_key: role_key(user.role),
             is_admin: user.role == Role::Admin,
             section,
+            waiting,
+            unread,
         }
     }
 }
@@ -449,6 +460,8 @@ pub(crate) struct Viewer {
     csrf: String,
     tr: Tr,
     ctx: Ctx,
+    /// What the header counts: approval requests waiting, unread notifications.
+    counts: (i64, i64),
 }
 
 impl FromRequestParts<AppState> for Viewer {
@@ -477,18 +490,23 @@ impl FromRequestParts<AppState> for Viewer {
             Ok(ctx) => ctx,
             Err(e) => return Err(error_page(tr, "", "/", e)),
         };
+        let counts = match ops::header_counts(&s.db, &ctx).await {
+            Ok(counts) => counts,
+            Err(e) => return Err(error_page(tr, "", "/", e)),
+        };
         Ok(Viewer {
             user: who.user,
             csrf: who.csrf.unwrap_or_default(),
             tr,
             ctx,
+            counts,
         })
     }
 }
 
 impl Viewer {
     fn nav(&self, section: &'static str) -> Nav {
-        Nav::new(&self.user, section)
+        Nav::new(&self.user, section, self.counts)
     }
 
     /// A form post must carry the session's CSRF token.
@@ -687,6 +705,9 @@ pub fn router() -> Router<AppState> {
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
         .merge(admin::router())
+        .merge(custom_fields::router())
+        .merge(policies::router())
+        .merge(approvals::router())
         .merge(opportunity::router())
 }
 
@@ -743,6 +764,29 @@ mod tests {
             "invalid_amount",
             "invalid_date",
             "unknown_choice",
+            "approval_pending",
+            "no_approver",
+            "approval_closed",
+            "not_your_approval",
+            "not_your_request",
+            "not_a_decimal",
+            "too_many_decimals",
+            "duplicate_option",
+            "not_applicable",
+            "invalid_range",
+            "invalid_pattern",
+            "option_removed",
+            "unknown_option",
+            "type_change_loses_data",
+            "too_many",
+            "invalid_custom_value",
+            "pattern_mismatch",
+            "too_short",
+            "invalid_url",
+            "invalid_email",
+            "invalid_phone",
+            "invalid_mobile",
+            "archived_field",
         ];
         for lang in [Language::ZhCn, Language::En] {
             let tr = Tr::new(lang);

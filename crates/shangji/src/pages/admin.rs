@@ -8,7 +8,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use shangji_core::model::{ForecastCategory, Language, Pipeline, Role, Stage, StageKind};
+use shangji_core::custom_fields::CustomFieldDef;
+use shangji_core::model::{
+    ForecastCategory, Language, Pipeline, RecordKind, Role, Stage, StageKind,
+};
 use shangji_core::process::{
     self, ChecklistItem, StageGate, StageSpec, StandardAction, TransitionPolicy, GATE_FIELDS,
 };
@@ -571,14 +574,34 @@ struct StageFormView {
 }
 
 impl StageFormView {
-    fn new(tr: Tr, f: StageForm) -> StageFormView {
-        let fields = GATE_FIELDS
+    /// `custom` are the opportunity custom fields (a gate names them `custom.<key>`).
+    fn new(tr: Tr, f: StageForm, custom: &[&CustomFieldDef]) -> StageFormView {
+        let mut fields: Vec<Choice> = GATE_FIELDS
             .iter()
             .map(|(name, zh, en)| {
                 let label = if tr.is_zh() { *zh } else { *en };
                 Choice::new(*name, label, f.fields.iter().any(|x| x == name))
             })
             .collect();
+        // Archived fields only while a gate still names them, so that saving keeps them.
+        for def in custom {
+            let name = format!("custom.{}", def.key);
+            let checked = f.fields.contains(&name);
+            if def.archived && !checked {
+                continue;
+            }
+            let mut label = super::custom_fields::label(tr, def);
+            if def.archived {
+                label = format!("{label} ({})", tr.t("pipelines.archived"));
+            }
+            fields.push(Choice::new(name, label, checked));
+        }
+        // A custom field the directory no longer has, still named by the gate.
+        for name in &f.fields {
+            if !fields.iter().any(|c| &c.value == name) {
+                fields.push(Choice::new(name.clone(), name.clone(), true));
+            }
+        }
         let roles: Vec<&str> = f.roles.iter().map(String::as_str).collect();
         StageFormView {
             kinds: kind_choices(tr, &f.kind),
@@ -666,6 +689,12 @@ fn pipeline_page(v: &Viewer, p: &Pipeline, shown: Shown) -> PipelinePage {
     stages.sort_by_key(|s| s.position);
     let n = stages.len();
     let (mut posted, mut tools) = (shown.stage, shown.tools);
+    let mut custom: Vec<&CustomFieldDef> = v
+        .ctx
+        .dir
+        .custom_fields_of(RecordKind::Opportunity)
+        .collect();
+    custom.sort_by_key(|d| (d.position, d.id));
     let saved = shown.saved.unwrap_or_default();
     let views = stages
         .iter()
@@ -700,7 +729,7 @@ fn pipeline_page(v: &Viewer, p: &Pipeline, shown: Shown) -> PipelinePage {
                     .map(|(_, e)| e)
                     .unwrap_or_default(),
                 errors,
-                form: StageFormView::new(tr, form),
+                form: StageFormView::new(tr, form, &custom),
             }
         })
         .collect();

@@ -9,8 +9,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::Value;
+use shangji_core::custom_fields::{CustomFieldDef, CustomFieldType};
 use shangji_core::model::{
-    Account, Contact, Grade, Opportunity, Pipeline, Source, Stage, StageKind, User,
+    Account, Contact, Grade, Opportunity, Pipeline, RecordKind, Source, Stage, StageKind, User,
 };
 use shangji_core::opportunity::{EventKind, MoveInput, OpportunityEvent, OpportunityInput};
 use shangji_core::process::{self, Unmet};
@@ -18,6 +19,7 @@ use shangji_core::{Field, Money};
 use shangji_store::Directory;
 
 use super::admin::{forecast_label, kind_label};
+use super::approvals::{request_view, RequestView};
 use super::{error_text, field_text, render, shown_in_form, Choice, Errors, FormData, Nav, Viewer};
 use crate::error::AppError;
 use crate::i18n::Tr;
@@ -52,8 +54,9 @@ struct StageOption {
 /// A requirement of the refused move, with the input that supplies it. `met` items were
 /// supplied in the refused submit and are kept so that the next submit sends them again.
 struct PanelItem {
-    /// `check`, `date`, `amount`, `text`, `select`, `ref` (the loss-reason select above),
-    /// or `none` (nothing to type here).
+    /// `check`, `date`, `datetime`, `amount`, `text`, `textarea`, `select`, `multi` (a box
+    /// per option), `bool` (one box), `ref` (the loss-reason select above), or `none`
+    /// (nothing to type here).
     input: &'static str,
     id: String,
     name: String,
@@ -63,6 +66,19 @@ struct PanelItem {
     met: bool,
     error: Option<String>,
     options: Vec<Choice>,
+    /// For `text`: the input's type and the keyboard a phone shows.
+    html_type: &'static str,
+    inputmode: &'static str,
+    maxlength: usize,
+    /// A custom field's help text.
+    hint: String,
+}
+
+/// A custom field value shown on the page.
+struct CustomFact {
+    key: String,
+    label: String,
+    value: String,
 }
 
 /// One moment of the history: who did what, in words (a move is several events at once).
@@ -109,6 +125,16 @@ struct OpportunityPage {
     refused: bool,
     notice: Option<String>,
     timeline: Vec<Entry>,
+    /// The opportunity's custom field values.
+    custom: Vec<CustomFact>,
+    /// The move waiting for approval, if any.
+    approval: Option<RequestView>,
+    /// The viewer asked for it (and may withdraw it).
+    can_withdraw: bool,
+    /// The viewer is the approver to act now.
+    can_decide: bool,
+    /// Why withdrawing was refused.
+    approval_error: Option<String>,
 }
 
 /// The move form as the user filled it in.
@@ -122,6 +148,9 @@ struct MoveForm {
     actions_done: Vec<String>,
     /// Values for the fields a gate requires, by the gate's name for them, as typed.
     fields: Vec<(&'static str, String)>,
+    /// Values for custom fields (`set.custom.<key>`), by key, as typed (a multi-select has
+    /// several).
+    custom: Vec<(String, Vec<String>)>,
 }
 
 /// The gate fields the panel offers an input for, and the form's name for each.
@@ -154,7 +183,34 @@ impl MoveForm {
                 .iter()
                 .map(|(field, name)| (*field, f.get(name).to_string()))
                 .collect(),
+            custom: {
+                let mut custom: Vec<(String, Vec<String>)> = Vec::new();
+                for (name, value) in &f.0 {
+                    let Some(key) = name.strip_prefix("set.custom.") else {
+                        continue;
+                    };
+                    match custom.iter_mut().find(|(k, _)| k == key) {
+                        Some((_, values)) => values.push(value.clone()),
+                        None => custom.push((key.to_string(), vec![value.clone()])),
+                    }
+                }
+                custom
+            },
         }
+    }
+
+    /// What the user typed for a custom field (empty values left out).
+    fn custom_values(&self, key: &str) -> Vec<&str> {
+        self.custom
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| {
+                v.iter()
+                    .map(|s| s.trim())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// What the user typed for a gate field ("" when nothing).
@@ -167,7 +223,7 @@ impl MoveForm {
 
     /// The move the form asks for, or the form's own errors (a date that is not a date…),
     /// by the field they belong to.
-    fn input(&self, tr: Tr, version: Option<i64>) -> Result<MoveInput, Errors> {
+    fn input(&self, tr: Tr, version: Option<i64>, dir: &Directory) -> Result<MoveInput, Errors> {
         let mut errors = Errors::default();
         let stage_id = match self.stage_id.parse::<i64>() {
             Ok(id) => id,
@@ -220,6 +276,40 @@ impl MoveForm {
                 _ => {}
             }
         }
+        let mut custom = shangji_core::model::CustomValues::new();
+        for (key, _) in &self.custom {
+            let values = self.custom_values(key);
+            if values.is_empty() {
+                continue;
+            }
+            let def = dir
+                .custom_fields_of(RecordKind::Opportunity)
+                .find(|d| &d.key == key);
+            let value = match def.map(|d| d.field_type) {
+                Some(CustomFieldType::Money) => match yuan_to_fen(values[0]) {
+                    Some(fen) => serde_json::json!({ "amount_minor": fen, "currency": "CNY" }),
+                    None => {
+                        let field = format!("custom.{key}");
+                        errors.add(&field, field_text(tr, "amount", "invalid_amount"));
+                        continue;
+                    }
+                },
+                Some(CustomFieldType::Boolean) => Value::Bool(values.contains(&"true")),
+                Some(CustomFieldType::MultiSelect) => {
+                    Value::Array(values.iter().map(|v| Value::from(*v)).collect())
+                }
+                // A datetime-local input gives minutes in China Standard Time.
+                Some(CustomFieldType::DateTime) if values[0].len() == 16 => {
+                    Value::from(format!("{}:00+08:00", values[0]))
+                }
+                _ => Value::from(values[0]),
+            };
+            custom.insert(key.clone(), value);
+        }
+        if !custom.is_empty() {
+            any = true;
+            set.custom = Some(custom);
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -244,7 +334,7 @@ impl MoveForm {
 
 /// Yuan as people type them (`120000`, `1,234.5`, `¥8,000.00`) to fen, without floats.
 /// `None` when it is not an amount of at most two decimals.
-fn yuan_to_fen(typed: &str) -> Option<i64> {
+pub(super) fn yuan_to_fen(typed: &str) -> Option<i64> {
     let cleaned: String = typed
         .trim()
         .trim_start_matches(['¥', '￥'])
@@ -271,12 +361,12 @@ fn stage_in(dir: &Directory, id: i64) -> Option<&Stage> {
     dir.pipelines.iter().find_map(|p| p.stage(id))
 }
 
-fn stage_name(tr: Tr, dir: &Directory, id: Option<i64>) -> String {
+pub(super) fn stage_name(tr: Tr, dir: &Directory, id: Option<i64>) -> String {
     id.and_then(|id| stage_in(dir, id))
         .map_or_else(|| "—".to_string(), |s| s.name(tr.lang).to_string())
 }
 
-fn user_name(users: &[User], id: i64) -> String {
+pub(super) fn user_name(users: &[User], id: i64) -> String {
     users
         .iter()
         .find(|u| u.id == id)
@@ -317,7 +407,7 @@ fn action_label(tr: Tr, p: &Pipeline, key: &str) -> String {
         )
 }
 
-fn source_label(tr: Tr, s: Source) -> &'static str {
+pub(super) fn source_label(tr: Tr, s: Source) -> &'static str {
     match s {
         Source::Website => tr.t("source.website"),
         Source::Referral => tr.t("source.referral"),
@@ -341,6 +431,7 @@ fn panel(
     form: &MoveForm,
     errors: &Errors,
     contacts: &[Contact],
+    (defs, users): (&[&CustomFieldDef], &[User]),
 ) -> Vec<PanelItem> {
     let item = |field: &str, message: String, met: bool| -> PanelItem {
         let mut it = PanelItem {
@@ -353,7 +444,18 @@ fn panel(
             met,
             error: errors.get(field).map(str::to_string),
             options: vec![],
+            html_type: "text",
+            inputmode: "text",
+            maxlength: 200,
+            hint: String::new(),
         };
+        if let Some(def) = field
+            .strip_prefix("custom.")
+            .and_then(|key| defs.iter().find(|d| d.key == key))
+        {
+            custom_input(tr, &mut it, def, &form.custom_values(&def.key), users);
+            return it;
+        }
         if let Some(key) = field.strip_prefix("checklist.") {
             it.input = "check";
             it.name = "checklist".into();
@@ -412,13 +514,17 @@ fn panel(
         }
         it
     };
+    let custom_labels: Vec<(String, String, String)> = defs
+        .iter()
+        .map(|d| (d.key.clone(), d.label_zh.clone(), d.label_en.clone()))
+        .collect();
     let label = |field: &str| -> String {
         if let Some(key) = field.strip_prefix("checklist.") {
             checklist_label(tr, p, key)
         } else if let Some(key) = field.strip_prefix("actions.") {
             action_label(tr, p, key)
         } else {
-            let (zh, en) = process::field_label(field, &[]);
+            let (zh, en) = process::field_label(field, &custom_labels);
             if tr.is_zh() {
                 zh
             } else {
@@ -439,12 +545,86 @@ fn panel(
             .filter(|(_, v)| !v.trim().is_empty())
             .map(|(f, _)| f.to_string()),
     );
+    supplied.extend(
+        form.custom
+            .iter()
+            .filter(|(k, _)| !form.custom_values(k).is_empty())
+            .map(|(k, _)| format!("custom.{k}")),
+    );
     for field in supplied {
         if !missing.iter().any(|u| u.field == field) {
             items.push(item(&field, label(&field), true));
         }
     }
     items
+}
+
+/// The input of a custom field in the gate panel, matching its type; `typed` is what the
+/// user sent last.
+fn custom_input(tr: Tr, it: &mut PanelItem, def: &CustomFieldDef, typed: &[&str], users: &[User]) {
+    use CustomFieldType as T;
+    it.name = format!("set.custom.{}", def.key);
+    it.value = typed.first().map_or_else(String::new, |v| v.to_string());
+    it.hint = if tr.is_zh() {
+        def.help_zh.clone()
+    } else {
+        def.help_en.clone()
+    }
+    .unwrap_or_default();
+    it.maxlength = def
+        .validation
+        .max_length
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(usize::MAX)
+        .min(def.field_type.max_chars());
+    let choose = |it: &PanelItem| Choice::new("", tr.t("form.choose"), it.value.is_empty());
+    let options = |it: &PanelItem| {
+        def.options
+            .iter()
+            .filter(|o| !o.archived)
+            .map(|o| {
+                let checked = typed.contains(&o.value.as_str());
+                let label = super::custom_fields::option_label(tr, def, &o.value);
+                Choice::new(o.value.clone(), label, checked || o.value == it.value)
+            })
+            .collect::<Vec<_>>()
+    };
+    match def.field_type {
+        T::Text => it.input = "text",
+        T::LongText => it.input = "textarea",
+        T::Integer => (it.input, it.inputmode) = ("text", "numeric"),
+        T::Decimal => (it.input, it.inputmode) = ("text", "decimal"),
+        T::Money => it.input = "amount",
+        T::Date => it.input = "date",
+        T::DateTime => it.input = "datetime",
+        T::Url => (it.input, it.html_type, it.inputmode) = ("text", "url", "url"),
+        T::Phone => (it.input, it.html_type, it.inputmode) = ("text", "tel", "tel"),
+        T::Email => (it.input, it.html_type, it.inputmode) = ("text", "email", "email"),
+        T::Boolean => {
+            it.input = "bool";
+            it.checked = typed.contains(&"true");
+        }
+        T::SingleSelect => {
+            it.input = "select";
+            it.options = vec![choose(it)];
+            let mut all = options(it);
+            it.options.append(&mut all);
+        }
+        T::MultiSelect => {
+            it.input = "multi";
+            it.options = options(it);
+        }
+        T::User => {
+            it.input = "select";
+            it.options = vec![choose(it)];
+            it.options
+                .extend(users.iter().filter(|u| u.active).map(|u| {
+                    let id = u.id.to_string();
+                    let checked = id == it.value;
+                    Choice::new(id, u.display_name.clone(), checked)
+                }));
+        }
+    }
 }
 
 fn money_of(v: &Value) -> Option<Money> {
@@ -615,20 +795,11 @@ fn describe(
                 .and_then(|v| v.get("key"))
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            let label = dir
-                .custom_fields_of(shangji_core::model::RecordKind::Opportunity)
-                .find(|f| f.key == key)
-                .map_or_else(
-                    || key.to_string(),
-                    |f| {
-                        if tr.is_zh() {
-                            f.label_zh.clone()
-                        } else {
-                            f.label_en.clone()
-                        }
-                    },
-                );
-            let shown = |v: Option<&Value>| match v.and_then(|v| v.get("value")) {
+            let def = dir
+                .custom_fields_of(RecordKind::Opportunity)
+                .find(|f| f.key == key);
+            let label = def.map_or_else(|| key.to_string(), |f| super::custom_fields::label(tr, f));
+            let raw = |v: Option<&Value>| match v {
                 None | Some(Value::Null) => none(),
                 Some(Value::String(s)) => s.clone(),
                 Some(Value::Array(items)) => items
@@ -639,6 +810,12 @@ fn describe(
                 Some(m @ Value::Object(_)) => money(Some(m)),
                 Some(other) => other.to_string(),
             };
+            let shown = |v: Option<&Value>| match (def, v.and_then(|v| v.get("value"))) {
+                (Some(def), Some(value)) => {
+                    super::custom_fields::display_value(tr, def, value, users)
+                }
+                (_, value) => raw(value),
+            };
             tr.fmt(
                 "event.custom_field_changed",
                 &[
@@ -648,8 +825,45 @@ fn describe(
                 ],
             )
         }
-        EventKind::ApprovalRequested => tr.t("event.approval_requested").to_string(),
-        EventKind::ApprovalDecided => tr.t("event.approval_decided").to_string(),
+        EventKind::ApprovalRequested => {
+            let approvers = new
+                .and_then(|v| v.get("approver_ids"))
+                .and_then(Value::as_array)
+                .map(|ids| {
+                    ids.iter()
+                        .filter_map(Value::as_i64)
+                        .map(|id| user_name(users, id))
+                        .collect::<Vec<_>>()
+                        .join(" → ")
+                })
+                .unwrap_or_default();
+            tr.fmt(
+                "event.approval_requested_to",
+                &[
+                    ("stage", &stage_name(tr, dir, e.to_stage_id)),
+                    ("approvers", &approvers),
+                ],
+            )
+        }
+        EventKind::ApprovalDecided => {
+            let flag = |k: &str| new.and_then(|v| v.get(k)).and_then(Value::as_bool);
+            let stage = stage_name(tr, dir, e.to_stage_id);
+            let key = match (flag("withdrawn"), flag("approved")) {
+                (Some(true), _) => "event.approval_withdrawn",
+                (_, Some(true)) => "event.approval_approved",
+                (_, Some(false)) => "event.approval_rejected",
+                _ => return vec![tr.t("event.approval_decided").to_string()],
+            };
+            let mut lines = vec![tr.fmt(key, &[("stage", &stage)])];
+            if let Some(c) = new
+                .and_then(|v| v.get("comment"))
+                .and_then(Value::as_str)
+                .filter(|c| !c.is_empty())
+            {
+                lines.push(tr.fmt("event.approval_comment", &[("comment", c)]));
+            }
+            return lines;
+        }
     };
     vec![line]
 }
@@ -706,6 +920,10 @@ async fn page(
     let events = ops::opportunity_events(&s.db, &v.ctx, id).await?;
     let done_actions = ops::actions_done(&s.db, &opp).await?;
     let users = s.db.users().await?;
+    let approval = ops::pending_approval(&s.db, &v.ctx, id)
+        .await?
+        .map(|req| request_view(tr, &dir, &users, &req, Some(&opp), true));
+    let me = v.user.id;
     let account = match ops::get::<Account>(&s.db, &v.ctx, opp.account_id).await {
         Ok(a) => a.name,
         Err(AppError::NotFound) => format!("#{}", opp.account_id),
@@ -785,7 +1003,22 @@ async fn page(
     } else {
         vec![]
     };
-    let panel = panel(tr, p, &missing, &form, &errors, &contacts);
+    let mut defs: Vec<&CustomFieldDef> = dir.custom_fields_of(RecordKind::Opportunity).collect();
+    defs.sort_by_key(|d| (d.position, d.id));
+    let panel = panel(tr, p, &missing, &form, &errors, &contacts, (&defs, &users));
+    // Every field in use, and an archived one while the deal has a value.
+    let custom = defs
+        .iter()
+        .filter(|d| !d.archived || opp.custom.contains_key(&d.key))
+        .map(|d| CustomFact {
+            key: d.key.clone(),
+            label: super::custom_fields::label(tr, d),
+            value: opp.custom.get(&d.key).map_or_else(
+                || tr.t("value.none").to_string(),
+                |v| super::custom_fields::display_value(tr, d, v, &users),
+            ),
+        })
+        .collect();
 
     let status_label = kind_label(tr, opp.status);
     Ok(OpportunityPage {
@@ -849,6 +1082,13 @@ async fn page(
         panel,
         notice: None,
         timeline: timeline(tr, &dir, p, &users, &events),
+        custom,
+        can_withdraw: approval.as_ref().is_some_and(|a| a.requester_id == me),
+        can_decide: approval
+            .as_ref()
+            .is_some_and(|a| a.waiting_for_id == Some(me)),
+        approval,
+        approval_error: None,
     })
 }
 
@@ -856,6 +1096,7 @@ async fn page(
 struct MovedQuery {
     moved: Option<String>,
     approval: Option<String>,
+    withdrawn: Option<String>,
 }
 
 async fn show(
@@ -871,6 +1112,9 @@ async fn show(
             }
             if q.approval.is_some() {
                 p.notice = Some(v.tr.t("opp.approval_requested").to_string());
+            }
+            if q.withdrawn.is_some() {
+                p.notice = Some(v.tr.t("approval.done_withdrawn").to_string());
             }
             render(p)
         }
@@ -888,6 +1132,8 @@ fn place(errors: &mut Errors, tr: Tr, e: &AppError) {
             field.as_str()
         }
         _ if input_name(&field).is_some() => field.as_str(),
+        // A custom value sent with the move: beside its input in the panel.
+        _ if field.starts_with("set.custom.") => &field["set.".len()..],
         _ => "form",
     };
     errors.add(at, text);
@@ -906,7 +1152,7 @@ async fn move_submit(
     }
     let form = MoveForm::posted(&f);
     let version = f.text("version").parse().ok();
-    let (result, mut errors) = match form.input(v.tr, version) {
+    let (result, mut errors) = match form.input(v.tr, version, &v.ctx.dir) {
         Ok(input) => (
             ops::move_opportunity(&s.db, &v.ctx, id, input).await,
             Errors::default(),
@@ -940,10 +1186,40 @@ async fn move_submit(
     }
 }
 
+/// The requester takes back the move waiting for approval; the deal stays where it is.
+async fn withdraw_submit(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(id): Path<i64>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    let f = FormData(f);
+    let here = format!("/opportunities/{id}");
+    if let Err(e) = v.check_csrf(&f) {
+        return v.error(&here, e);
+    }
+    let Ok(request) = f.text("approval_id").parse::<i64>() else {
+        return v.error(&here, AppError::NotFound);
+    };
+    let e = match ops::withdraw_approval(&s.db, &v.ctx, request).await {
+        Ok(_) => return Redirect::to(&format!("{here}?withdrawn=1#opp-title")).into_response(),
+        Err(e) if shown_in_form(&e) => e,
+        Err(e) => return v.error(&here, e),
+    };
+    match page(&s, &v, id, MoveForm::default(), vec![], Errors::default()).await {
+        Ok(mut p) => {
+            p.approval_error = Some(error_text(v.tr, &e).1);
+            (e.status(), render(p)).into_response()
+        }
+        Err(e) => v.error(&here, e),
+    }
+}
+
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/opportunities/{id}", get(show))
         .route("/opportunities/{id}/move", post(move_submit))
+        .route("/opportunities/{id}/withdraw", post(withdraw_submit))
 }
 
 #[cfg(test)]

@@ -393,6 +393,103 @@ pub fn win_rate(lives: &[Life], pipeline: &Pipeline, period: Period) -> WinRate 
     }
 }
 
+/// Closed deals grouped one way: count and amount (minor units, CNY or the deal's own
+/// currency as given) won and lost per value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct WinLossRow {
+    /// The loss reason key, competitor, stage id or owner id, as text; `""` when none.
+    pub value: String,
+    pub won: u64,
+    pub lost: u64,
+    pub won_amount: i64,
+    pub lost_amount: i64,
+}
+
+/// Win/loss analysis of the deals closed in the period (as [`win_rate`] counts them): by loss
+/// reason, by competitor, by the stage a lost deal was lost from, and by owner at closing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct WinLoss {
+    pub by_reason: Vec<WinLossRow>,
+    pub by_competitor: Vec<WinLossRow>,
+    pub by_stage_lost: Vec<WinLossRow>,
+    pub by_owner: Vec<WinLossRow>,
+}
+
+pub fn win_loss(lives: &[Life], pipeline: &Pipeline, period: Period) -> WinLoss {
+    type Table = BTreeMap<String, WinLossRow>;
+    let mut tables: [Table; 4] = Default::default();
+    let mut add = |t: usize, value: String, won: bool, amount: i64| {
+        let row = tables[t]
+            .entry(value.clone())
+            .or_insert_with(|| WinLossRow {
+                value,
+                ..Default::default()
+            });
+        if won {
+            row.won += 1;
+            row.won_amount += amount;
+        } else {
+            row.lost += 1;
+            row.lost_amount += amount;
+        }
+    };
+    for life in lives {
+        let Some((i, close)) = life
+            .spans
+            .iter()
+            .enumerate()
+            .rfind(|(_, s)| kind_of(pipeline, s.stage_id) != Some(StageKind::Open))
+        else {
+            continue;
+        };
+        if !period.contains(close.from) || close.to.is_some_and(|t| t < period.to) {
+            continue;
+        }
+        let Some(state) = life.state_at(close.from) else {
+            continue;
+        };
+        let won = kind_of(pipeline, close.stage_id) == Some(StageKind::Won);
+        add(3, state.owner_id.to_string(), won, state.amount_minor);
+        if won {
+            continue;
+        }
+        // The `lost` event of this closing carries the reason and the competitor.
+        let lost = life
+            .events
+            .iter()
+            .rfind(|e| e.kind == EventKind::Lost && e.at <= close.from);
+        let field = |k: &str| {
+            lost.and_then(|e| e.new_value.as_ref())
+                .and_then(|v| v.get(k))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        add(0, field("loss_reason"), false, state.amount_minor);
+        add(1, field("competitor"), false, state.amount_minor);
+        let from = i
+            .checked_sub(1)
+            .map_or(String::new(), |p| life.spans[p].stage_id.to_string());
+        add(2, from, false, state.amount_minor);
+    }
+    let rows = |t: Table| {
+        let mut v: Vec<WinLossRow> = t.into_values().collect();
+        v.sort_by(|a, b| {
+            (b.lost + b.won)
+                .cmp(&(a.lost + a.won))
+                .then(a.value.cmp(&b.value))
+        });
+        v
+    };
+    let [reason, competitor, stage, owner] = tables;
+    WinLoss {
+        by_reason: rows(reason),
+        by_competitor: rows(competitor),
+        by_stage_lost: rows(stage),
+        by_owner: rows(owner),
+    }
+}
+
 /// The open pipeline's change between two instants, in minor units of one currency: every
 /// opportunity open (and, with a close window, expected to close in it) at the start or at
 /// the end is put in exactly one line, so `start + created + increased − decreased − won −
@@ -661,6 +758,46 @@ mod tests {
         }
         let w = win_rate(&lives(&fixed), &pipeline(), january());
         assert_eq!(w.won, 18);
+    }
+
+    #[test]
+    fn win_loss_groups_closed_deals() {
+        let mut events = seed_funnel();
+        // Each loss with its `lost` event: the 30 lost at proposal lost on price to 某德企,
+        // the others on timing.
+        let lost: Vec<OpportunityEvent> = events
+            .iter()
+            .filter(|e| e.kind == EventKind::StageChanged && e.to_stage_id == Some(15))
+            .map(|e| {
+                let (reason, competitor) = if e.from_stage_id == Some(12) {
+                    ("price", "某德企")
+                } else {
+                    ("timing", "")
+                };
+                OpportunityEvent {
+                    id: e.id + 50,
+                    kind: EventKind::Lost,
+                    new_value: Some(json!({"loss_reason": reason, "competitor": competitor})),
+                    ..e.clone()
+                }
+            })
+            .collect();
+        events.extend(lost);
+        let w = win_loss(&lives(&events), &pipeline(), january());
+        let reason: Vec<(&str, u64)> = w
+            .by_reason
+            .iter()
+            .map(|r| (r.value.as_str(), r.lost))
+            .collect();
+        assert_eq!(reason, [("timing", 160), ("price", 30)]);
+        let stage: Vec<(&str, u64)> = w
+            .by_stage_lost
+            .iter()
+            .map(|r| (r.value.as_str(), r.lost))
+            .collect();
+        assert_eq!(stage, [("10", 100), ("11", 50), ("12", 30), ("13", 10)]);
+        assert_eq!(w.by_competitor[1].value, "某德企");
+        assert_eq!((w.by_owner[0].won, w.by_owner[0].lost), (10, 190));
     }
 
     /// Seed 000's table: a rep follows 50 opportunities a month and closes 3 (6%); with the

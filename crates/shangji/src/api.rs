@@ -648,6 +648,14 @@ async fn waterfall_report(
     Ok(Json(ops::waterfall_report(&s.db, &c.ctx, &p).await?))
 }
 
+async fn win_loss_report(
+    State(s): State<AppState>,
+    c: Caller,
+    Query(p): Params,
+) -> Result<Json<ops::Report<analytics::WinLoss>>, AppError> {
+    Ok(Json(ops::win_loss_report(&s.db, &c.ctx, &p).await?))
+}
+
 async fn calibration_report(
     State(s): State<AppState>,
     c: Caller,
@@ -827,6 +835,7 @@ pub fn router() -> Router<AppState> {
         .route("/analytics/time-in-stage", get(time_in_stage_report))
         .route("/analytics/win-rate", get(win_rate_report))
         .route("/analytics/waterfall", get(waterfall_report))
+        .route("/analytics/win-loss", get(win_loss_report))
         .route("/analytics/calibration", get(calibration_report))
         .route("/notifications", get(notifications))
         .route("/notifications/{id}/read", post(read_notification))

@@ -2411,6 +2411,17 @@ pub async fn waterfall_report(
     Ok(report(&r, rows))
 }
 
+pub async fn win_loss_report(
+    db: &Db,
+    ctx: &Ctx,
+    params: &[(String, String)],
+) -> Result<Report<analytics::WinLoss>, AppError> {
+    let r = report_scope(ctx, params)?;
+    let events = report_history(db, ctx, &r).await?;
+    let rows = analytics::win_loss(&analytics::lives(&events), &r.pipeline, r.period);
+    Ok(report(&r, rows))
+}
+
 pub async fn calibration_report(
     db: &Db,
     ctx: &Ctx,

@@ -84,6 +84,26 @@ async fn reports_come_from_the_history_within_visibility() {
     let (_, w) = app.get("/api/v1/analytics/win-rate", "mgr_south").await;
     assert_eq!(w["rows"]["by_count"], 1.0);
 
+    let (s, wl) = app.get("/api/v1/analytics/win-loss", "rep_sh").await;
+    assert_eq!(s, StatusCode::OK, "{wl}");
+    assert_eq!(
+        (
+            wl["rows"]["by_reason"][0]["value"].as_str(),
+            wl["rows"]["by_reason"][0]["lost"].as_i64()
+        ),
+        (Some("price"), Some(2))
+    );
+    let lost_from: Vec<&str> = wl["rows"]["by_stage_lost"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["value"].as_str().unwrap())
+        .collect();
+    let stages = app.stage_ids().await;
+    assert_eq!(lost_from.len(), 2);
+    assert!(lost_from.contains(&stages[0].to_string().as_str()));
+    assert!(lost_from.contains(&stages[2].to_string().as_str()));
+
     let (s, c) = app.get("/api/v1/analytics/calibration", "admin").await;
     assert_eq!(s, StatusCode::OK);
     // Reached Negotiation: 3, all won.

@@ -628,15 +628,21 @@ impl Db {
 
     /// The whole history of every opportunity of a pipeline visible in `scope` (optionally
     /// owned by one of `owners`), for analytics; by opportunity, oldest first.
+    /// With `moves_only`, just the events that place an opportunity in a stage (created,
+    /// stage and pipeline changes), without their values: what conversion and time in stage
+    /// read.
     pub async fn pipeline_history(
         &self,
         scope: &Scope,
         pipeline_id: PipelineId,
         owners: Option<&[UserId]>,
+        moves_only: bool,
     ) -> Result<Vec<OpportunityEvent>, StoreError> {
-        let mut sql = Sql::new(
-            "SELECT e.* FROM opportunity_events e JOIN opportunities ON opportunities.id = e.opportunity_id WHERE ",
-        );
+        let mut sql = Sql::new(if moves_only {
+            "SELECT e.id, e.opportunity_id, e.kind, e.actor_id, e.at, e.from_stage_id, e.to_stage_id, CAST(NULL AS TEXT) AS old_value, CAST(NULL AS TEXT) AS new_value FROM opportunity_events e JOIN opportunities ON opportunities.id = e.opportunity_id WHERE e.kind IN ('created', 'stage_changed', 'pipeline_changed') AND "
+        } else {
+            "SELECT e.* FROM opportunity_events e JOIN opportunities ON opportunities.id = e.opportunity_id WHERE "
+        });
         owner_in_scope("opportunities.owner_id", scope, &mut sql);
         sql.push(" AND opportunities.pipeline_id = ")
             .bind(pipeline_id);

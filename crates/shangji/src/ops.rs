@@ -2334,9 +2334,10 @@ async fn report_history(
     db: &Db,
     ctx: &Ctx,
     r: &ReportScope,
+    moves_only: bool,
 ) -> Result<Vec<OpportunityEvent>, AppError> {
     Ok(db
-        .pipeline_history(&ctx.scope, r.pipeline.id, r.owners.as_deref())
+        .pipeline_history(&ctx.scope, r.pipeline.id, r.owners.as_deref(), moves_only)
         .await?)
 }
 
@@ -2366,7 +2367,7 @@ pub async fn funnel_report(
     params: &[(String, String)],
 ) -> Result<Report<Vec<analytics::StageConversion>>, AppError> {
     let r = report_scope(ctx, params)?;
-    let events = report_history(db, ctx, &r).await?;
+    let events = report_history(db, ctx, &r, true).await?;
     let rows = analytics::funnel(&analytics::lives(&events), &r.pipeline, r.period);
     Ok(report(&r, rows))
 }
@@ -2377,7 +2378,7 @@ pub async fn time_in_stage_report(
     params: &[(String, String)],
 ) -> Result<Report<Vec<analytics::StageTime>>, AppError> {
     let r = report_scope(ctx, params)?;
-    let events = report_history(db, ctx, &r).await?;
+    let events = report_history(db, ctx, &r, true).await?;
     let rows = analytics::time_in_stage(&analytics::lives(&events), &r.pipeline, r.period);
     Ok(report(&r, rows))
 }
@@ -2388,7 +2389,7 @@ pub async fn win_rate_report(
     params: &[(String, String)],
 ) -> Result<Report<analytics::WinRate>, AppError> {
     let r = report_scope(ctx, params)?;
-    let events = report_history(db, ctx, &r).await?;
+    let events = report_history(db, ctx, &r, false).await?;
     let rows = analytics::win_rate(&analytics::lives(&events), &r.pipeline, r.period);
     Ok(report(&r, rows))
 }
@@ -2400,7 +2401,7 @@ pub async fn waterfall_report(
     params: &[(String, String)],
 ) -> Result<Report<analytics::Waterfall>, AppError> {
     let r = report_scope(ctx, params)?;
-    let events = report_history(db, ctx, &r).await?;
+    let events = report_history(db, ctx, &r, false).await?;
     let rows = analytics::waterfall(
         &analytics::lives(&events),
         &r.pipeline,
@@ -2417,7 +2418,7 @@ pub async fn win_loss_report(
     params: &[(String, String)],
 ) -> Result<Report<analytics::WinLoss>, AppError> {
     let r = report_scope(ctx, params)?;
-    let events = report_history(db, ctx, &r).await?;
+    let events = report_history(db, ctx, &r, false).await?;
     let rows = analytics::win_loss(&analytics::lives(&events), &r.pipeline, r.period);
     Ok(report(&r, rows))
 }
@@ -2428,7 +2429,7 @@ pub async fn calibration_report(
     params: &[(String, String)],
 ) -> Result<Report<Vec<analytics::Calibration>>, AppError> {
     let r = report_scope(ctx, params)?;
-    let events = report_history(db, ctx, &r).await?;
+    let events = report_history(db, ctx, &r, true).await?;
     let rows = analytics::calibration(&analytics::lives(&events), &r.pipeline);
     Ok(report(&r, rows))
 }

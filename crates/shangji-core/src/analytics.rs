@@ -490,6 +490,73 @@ pub fn win_loss(lives: &[Life], pipeline: &Pipeline, period: Period) -> WinLoss 
     }
 }
 
+/// One person's results in a period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+pub struct LeaderRow {
+    pub owner_id: UserId,
+    /// Deals closed in the period, by their owner at closing.
+    pub won: u64,
+    pub lost: u64,
+    pub won_amount: i64,
+    pub win_rate: f64,
+    /// Deals created in the period, by their first owner, and their amount then.
+    pub created: u64,
+    pub created_amount: i64,
+    /// Customer-facing follow-ups logged in the period (filled by the caller, which reads the
+    /// activities).
+    pub follow_ups: u64,
+}
+
+/// Won amount, win rate and pipeline created per owner, most won first.
+pub fn leaderboard(lives: &[Life], pipeline: &Pipeline, period: Period) -> Vec<LeaderRow> {
+    let mut rows: BTreeMap<UserId, LeaderRow> = BTreeMap::new();
+    for life in lives {
+        if period.contains(life.created_at) {
+            if let Some(s) = life.state_at(life.created_at) {
+                let r = rows.entry(s.owner_id).or_default();
+                r.owner_id = s.owner_id;
+                r.created += 1;
+                r.created_amount += s.amount_minor;
+            }
+        }
+        let Some(close) = life
+            .spans
+            .iter()
+            .rfind(|s| kind_of(pipeline, s.stage_id) != Some(StageKind::Open))
+        else {
+            continue;
+        };
+        if !period.contains(close.from) || close.to.is_some_and(|t| t < period.to) {
+            continue;
+        }
+        let Some(s) = life.state_at(close.from) else {
+            continue;
+        };
+        let r = rows.entry(s.owner_id).or_default();
+        r.owner_id = s.owner_id;
+        if kind_of(pipeline, close.stage_id) == Some(StageKind::Won) {
+            r.won += 1;
+            r.won_amount += s.amount_minor;
+        } else {
+            r.lost += 1;
+        }
+    }
+    let mut out: Vec<LeaderRow> = rows
+        .into_values()
+        .map(|mut r| {
+            r.win_rate = ratio(r.won, r.won + r.lost);
+            r
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.won_amount
+            .cmp(&a.won_amount)
+            .then(b.created_amount.cmp(&a.created_amount))
+            .then(a.owner_id.cmp(&b.owner_id))
+    });
+    out
+}
+
 /// The open pipeline's change between two instants, in minor units of one currency: every
 /// opportunity open (and, with a close window, expected to close in it) at the start or at
 /// the end is put in exactly one line, so `start + created + increased − decreased − won −
@@ -798,6 +865,23 @@ mod tests {
         assert_eq!(stage, [("10", 100), ("11", 50), ("12", 30), ("13", 10)]);
         assert_eq!(w.by_competitor[1].value, "某德企");
         assert_eq!((w.by_owner[0].won, w.by_owner[0].lost), (10, 190));
+    }
+
+    #[test]
+    fn leaderboard_ranks_by_won_amount() {
+        let mut events = walk(1, 0, 5_000, &[10, 11, 12, 13, 14]);
+        // Deal 2 belongs to owner 8 from the start.
+        let mut second = walk(2, 0, 9_000, &[10, 15]);
+        second[0].new_value.as_mut().unwrap()["owner_id"] = json!(8);
+        events.extend(second);
+        events.extend(walk(3, 40, 7_000, &[10])); // created after January
+        let rows = leaderboard(&lives(&events), &pipeline(), january());
+        let got: Vec<(i64, u64, u64, i64, u64)> = rows
+            .iter()
+            .map(|r| (r.owner_id, r.won, r.lost, r.won_amount, r.created))
+            .collect();
+        assert_eq!(got, [(7, 1, 0, 5_000, 1), (8, 0, 1, 0, 1)]);
+        assert_eq!((rows[0].win_rate, rows[1].win_rate), (1.0, 0.0));
     }
 
     /// Seed 000's table: a rep follows 50 opportunities a month and closes 3 (6%); with the

@@ -657,6 +657,32 @@ impl Db {
         })
     }
 
+    /// Customer-facing follow-ups per author in `[from, to)`, authors in `scope` (optionally
+    /// one of `owners`).
+    pub async fn follow_ups_by_author(
+        &self,
+        scope: &Scope,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        owners: Option<&[UserId]>,
+    ) -> Result<Vec<(UserId, i64)>, StoreError> {
+        let mut sql = Sql::new("SELECT author_id, COUNT(*) AS n FROM activities WHERE ");
+        owner_in_scope("author_id", scope, &mut sql);
+        sql.push(" AND customer_facing = ").bind(true);
+        sql.push(" AND archived = ").bind(false);
+        sql.push(" AND occurred_at >= ").bind(from);
+        sql.push(" AND occurred_at < ").bind(to);
+        if let Some(owners) = owners {
+            sql.push(" AND author_id IN ");
+            sql.bind_list(if owners.is_empty() { &[-1] } else { owners });
+        }
+        sql.push(" GROUP BY author_id");
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter().map(|r| Ok((r.i64("author_id")?, r.i64("n")?))).collect()
+        })
+    }
+
     /// Whether a row with this id exists in `table` (for reference checks before writing).
     pub async fn exists(&self, table: &'static str, id: i64) -> Result<bool, StoreError> {
         let sql = format!("SELECT COUNT(*) FROM {table} WHERE id = $1");

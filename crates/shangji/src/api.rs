@@ -656,6 +656,14 @@ async fn win_loss_report(
     Ok(Json(ops::win_loss_report(&s.db, &c.ctx, &p).await?))
 }
 
+async fn leaderboard_report(
+    State(s): State<AppState>,
+    c: Caller,
+    Query(p): Params,
+) -> Result<Json<ops::Report<Vec<analytics::LeaderRow>>>, AppError> {
+    Ok(Json(ops::leaderboard_report(&s.db, &c.ctx, &p).await?))
+}
+
 async fn calibration_report(
     State(s): State<AppState>,
     c: Caller,
@@ -836,6 +844,7 @@ pub fn router() -> Router<AppState> {
         .route("/analytics/win-rate", get(win_rate_report))
         .route("/analytics/waterfall", get(waterfall_report))
         .route("/analytics/win-loss", get(win_loss_report))
+        .route("/analytics/leaderboard", get(leaderboard_report))
         .route("/analytics/calibration", get(calibration_report))
         .route("/notifications", get(notifications))
         .route("/notifications/{id}/read", post(read_notification))

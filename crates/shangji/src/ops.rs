@@ -2423,6 +2423,31 @@ pub async fn win_loss_report(
     Ok(report(&r, rows))
 }
 
+/// Won amount, win rate, pipeline created and customer-facing follow-ups per person.
+pub async fn leaderboard_report(
+    db: &Db,
+    ctx: &Ctx,
+    params: &[(String, String)],
+) -> Result<Report<Vec<analytics::LeaderRow>>, AppError> {
+    let r = report_scope(ctx, params)?;
+    let events = report_history(db, ctx, &r, false).await?;
+    let mut rows = analytics::leaderboard(&analytics::lives(&events), &r.pipeline, r.period);
+    let follow_ups = db
+        .follow_ups_by_author(&ctx.scope, r.period.from, r.period.to, r.owners.as_deref())
+        .await?;
+    for (author, n) in follow_ups {
+        match rows.iter_mut().find(|row| row.owner_id == author) {
+            Some(row) => row.follow_ups = n as u64,
+            None => rows.push(analytics::LeaderRow {
+                owner_id: author,
+                follow_ups: n as u64,
+                ..Default::default()
+            }),
+        }
+    }
+    Ok(report(&r, rows))
+}
+
 pub async fn calibration_report(
     db: &Db,
     ctx: &Ctx,

@@ -104,6 +104,49 @@ async fn reports_come_from_the_history_within_visibility() {
     assert!(lost_from.contains(&stages[0].to_string().as_str()));
     assert!(lost_from.contains(&stages[2].to_string().as_str()));
 
+    // A call logged by rep_sh counts as a follow-up; a note does not.
+    let (_, opp) = app.account_and_opportunity("rep_sh", "随访").await;
+    for kind in ["call", "note"] {
+        app.create(
+            "/api/v1/activities",
+            "rep_sh",
+            &format!(
+                r#"{{"kind":"{kind}","summary":"沟通","opportunity_id":{},"occurred_at":"{}"}}"#,
+                opp["id"],
+                time::OffsetDateTime::now_utc()
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap()
+            ),
+        )
+        .await;
+    }
+    let (s, lb) = app.get("/api/v1/analytics/leaderboard", "admin").await;
+    assert_eq!(s, StatusCode::OK, "{lb}");
+    let row = |login: &str| {
+        lb["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["owner_id"] == app.user_id(login))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        lb["rows"][0]["owner_id"],
+        app.user_id("rep_south"),
+        "most won first"
+    );
+    let sh = row("rep_sh");
+    assert_eq!(
+        (
+            sh["won"].as_i64(),
+            sh["lost"].as_i64(),
+            sh["created"].as_i64(),
+            sh["follow_ups"].as_i64()
+        ),
+        (Some(1), Some(2), Some(5), Some(1))
+    );
+
     let (s, c) = app.get("/api/v1/analytics/calibration", "admin").await;
     assert_eq!(s, StatusCode::OK);
     // Reached Negotiation: 3, all won.
@@ -128,9 +171,9 @@ async fn reports_come_from_the_history_within_visibility() {
     let r = &w["rows"];
     assert_eq!(
         (r["start"].as_i64(), r["created"].as_i64()),
-        (Some(0), Some(12300000))
+        (Some(0), Some(24600000))
     );
-    assert_eq!(r["end"], 12300000, "one open deal of ¥123,000 remains");
+    assert_eq!(r["end"], 24600000, "two open deals of ¥123,000 remain");
 }
 
 #[tokio::test]

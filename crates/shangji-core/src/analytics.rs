@@ -557,6 +557,99 @@ pub fn leaderboard(lives: &[Life], pipeline: &Pipeline, period: Period) -> Vec<L
     out
 }
 
+/// Size of one stage at an instant: open deals, amount and weighted amount (CNY minor units).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct StageSize {
+    pub stage_id: StageId,
+    pub count: u64,
+    pub amount: i64,
+    pub weighted: i64,
+    /// The open amount this stage would need, by the history's conversion from it to won, to
+    /// win the target: `target ÷ P(won | in this stage)`; `None` when nothing from it was won.
+    pub needed: Option<i64>,
+}
+
+/// The 4S of seed 001 for one period: Size and Shape at its end, Speed and Success within it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct FourS {
+    pub size: Vec<StageSize>,
+    pub open_count: u64,
+    pub open_amount: i64,
+    pub weighted_amount: i64,
+    /// Median hours in each open stage (deals leaving it in the period).
+    pub speed: Vec<StageTime>,
+    /// Median days from creation to winning, deals won in the period.
+    pub cycle_days: Option<i64>,
+    /// Open deals × win rate × average won amount ÷ cycle days, minor units per day.
+    pub velocity_per_day: Option<i64>,
+    pub success: Vec<StageConversion>,
+    pub win_rate: WinRate,
+}
+
+/// The 4S for `period`, in CNY. `target` is the amount to win that Shape measures against
+/// (default: what was won in the period).
+pub fn four_s(lives: &[Life], pipeline: &Pipeline, period: Period, target: Option<i64>) -> FourS {
+    let at = period.to - time::Duration::milliseconds(1);
+    let success = funnel(lives, pipeline, period);
+    let win_rate = win_rate(lives, pipeline, period);
+    let target = target.unwrap_or_else(|| win_rate.amounts.get("CNY").map_or(0, |a| a.0));
+    // P(won | reached the stage), from all closed history: the shape's yardstick.
+    let cal = calibration(lives, pipeline);
+    let mut size: Vec<StageSize> = success
+        .iter()
+        .map(|c| StageSize {
+            stage_id: c.stage_id,
+            needed: cal
+                .iter()
+                .find(|k| k.stage_id == c.stage_id && k.won > 0)
+                .map(|k| (target as f64 / k.empirical).round() as i64),
+            ..Default::default()
+        })
+        .collect();
+    for life in lives {
+        let Some(s) = life.state_at(at) else { continue };
+        if s.archived || s.currency != "CNY" {
+            continue;
+        }
+        if let Some(row) = size.iter_mut().find(|r| r.stage_id == s.stage_id) {
+            row.count += 1;
+            row.amount += s.amount_minor;
+            row.weighted += s.amount_minor * s.probability as i64 / 100;
+        }
+    }
+    let mut cycles: Vec<i64> = lives
+        .iter()
+        .filter_map(|life| {
+            let last = life.spans.last()?;
+            (kind_of(pipeline, last.stage_id) == Some(StageKind::Won) && period.contains(last.from))
+                .then(|| (last.from - life.created_at).whole_days())
+        })
+        .collect();
+    cycles.sort_unstable();
+    let cycle_days = percentile(&cycles, 50);
+    let open_count: u64 = size.iter().map(|r| r.count).sum();
+    let won_cny = win_rate.amounts.get("CNY").map_or(0, |a| a.0);
+    let velocity_per_day = match cycle_days {
+        Some(d) if d > 0 && win_rate.won > 0 => Some(
+            (open_count as f64 * win_rate.by_count * (won_cny as f64 / win_rate.won as f64)
+                / d as f64)
+                .round() as i64,
+        ),
+        _ => None,
+    };
+    FourS {
+        open_amount: size.iter().map(|r| r.amount).sum(),
+        weighted_amount: size.iter().map(|r| r.weighted).sum(),
+        open_count,
+        size,
+        speed: time_in_stage(lives, pipeline, period),
+        cycle_days,
+        velocity_per_day,
+        success,
+        win_rate,
+    }
+}
+
 /// The open pipeline's change between two instants, in minor units of one currency: every
 /// opportunity open (and, with a close window, expected to close in it) at the start or at
 /// the end is put in exactly one line, so `start + created + increased − decreased − won −
@@ -882,6 +975,33 @@ mod tests {
             .collect();
         assert_eq!(got, [(7, 1, 0, 5_000, 1), (8, 0, 1, 0, 1)]);
         assert_eq!((rows[0].win_rate, rows[1].win_rate), (1.0, 0.0));
+    }
+
+    #[test]
+    fn four_s_sizes_the_open_pipeline_and_measures_speed() {
+        let mut events = seed_funnel();
+        // Two deals still open at the end of January: one in Proposal, one in Negotiation.
+        events.extend(walk(1001, 0, 2_000_000, &[10, 11, 12]));
+        events.extend(walk(1002, 0, 3_000_000, &[10, 11, 12, 13]));
+        let l = lives(&events);
+        let f = four_s(&l, &pipeline(), january(), Some(10_000_000));
+        assert_eq!((f.open_count, f.open_amount), (2, 5_000_000));
+        let proposal = &f.size[2];
+        assert_eq!((proposal.count, proposal.amount), (1, 2_000_000));
+        // The walk's probabilities stay at the created 10%.
+        assert_eq!(f.weighted_amount, 500_000);
+        // Won from Proposal: 10 of the 50 closed that reached it (the 2 open ones are not
+        // closed) → needs 5× the target.
+        assert_eq!(proposal.needed, Some(50_000_000));
+        // Won deals took 4 days from creation.
+        assert_eq!(f.cycle_days, Some(4));
+        // 2 open × 10/200 × ¥10,000 ÷ 4 days = ¥250/day.
+        assert_eq!(f.velocity_per_day, Some(25_000));
+        assert_eq!(
+            f.success[2].conversion,
+            21.0 / 52.0,
+            "50 + 2 entered, 20 + 1 advanced"
+        );
     }
 
     /// Seed 000's table: a rep follows 50 opportunities a month and closes 3 (6%); with the

@@ -664,6 +664,14 @@ async fn leaderboard_report(
     Ok(Json(ops::leaderboard_report(&s.db, &c.ctx, &p).await?))
 }
 
+async fn four_s_report(
+    State(s): State<AppState>,
+    c: Caller,
+    Query(p): Params,
+) -> Result<Json<ops::Report<ops::FourSReport>>, AppError> {
+    Ok(Json(ops::four_s_report(&s.db, &c.ctx, &p).await?))
+}
+
 async fn calibration_report(
     State(s): State<AppState>,
     c: Caller,
@@ -845,6 +853,7 @@ pub fn router() -> Router<AppState> {
         .route("/analytics/waterfall", get(waterfall_report))
         .route("/analytics/win-loss", get(win_loss_report))
         .route("/analytics/leaderboard", get(leaderboard_report))
+        .route("/analytics/4s", get(four_s_report))
         .route("/analytics/calibration", get(calibration_report))
         .route("/notifications", get(notifications))
         .route("/notifications/{id}/read", post(read_notification))

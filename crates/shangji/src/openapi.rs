@@ -687,6 +687,10 @@ pub fn document() -> OpenApi {
                 ),
                 ("close_to", "waterfall: expected close to"),
                 ("currency", "waterfall: currency (default CNY)"),
+                (
+                    "target_minor",
+                    "4S: the amount to win (fen) the shape is measured against",
+                ),
             ] {
                 op = op.parameter(query_param(name, desc));
             }

@@ -2236,6 +2236,8 @@ pub struct ReportScope {
     /// For the waterfall: the expected-close window and the currency.
     pub close_window: Option<(time::Date, time::Date)>,
     pub currency: String,
+    /// For the 4S: the amount to win that Shape measures against.
+    pub target_minor: Option<i64>,
 }
 
 /// China days: a date means the day in Asia/Shanghai (UTC+8).
@@ -2264,6 +2266,7 @@ pub fn report_scope(ctx: &Ctx, params: &[(String, String)]) -> Result<ReportScop
     let mut owners: Option<Vec<UserId>> = None;
     let (mut close_from, mut close_to) = (None, None);
     let mut currency = "CNY".to_string();
+    let mut target_minor = None;
     for (k, v) in params {
         let id = || {
             v.parse::<i64>().map_err(|_| {
@@ -2285,6 +2288,15 @@ pub fn report_scope(ctx: &Ctx, params: &[(String, String)]) -> Result<ReportScop
             "close_from" => close_from = Some(param_date(k, v)?),
             "close_to" => close_to = Some(param_date(k, v)?),
             "currency" => currency = shangji_core::Money::parse(0, v, "currency")?.currency,
+            "target_minor" => {
+                target_minor = Some(v.parse::<i64>().ok().filter(|t| *t >= 0).ok_or_else(|| {
+                    AppError::bad_request(
+                        k,
+                        "invalid_parameter",
+                        "target_minor is a whole number of fen, 0 or more",
+                    )
+                })?)
+            }
             _ => {
                 return Err(AppError::bad_request(
                     k,
@@ -2325,6 +2337,7 @@ pub fn report_scope(ctx: &Ctx, params: &[(String, String)]) -> Result<ReportScop
         owners,
         close_window,
         currency,
+        target_minor,
     })
 }
 
@@ -2420,6 +2433,33 @@ pub async fn win_loss_report(
     let r = report_scope(ctx, params)?;
     let events = report_history(db, ctx, &r, false).await?;
     let rows = analytics::win_loss(&analytics::lives(&events), &r.pipeline, r.period);
+    Ok(report(&r, rows))
+}
+
+/// The 4S for the period and for the period of the same length just before it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FourSReport {
+    pub current: analytics::FourS,
+    pub previous: analytics::FourS,
+}
+
+pub async fn four_s_report(
+    db: &Db,
+    ctx: &Ctx,
+    params: &[(String, String)],
+) -> Result<Report<FourSReport>, AppError> {
+    let r = report_scope(ctx, params)?;
+    let events = report_history(db, ctx, &r, false).await?;
+    let lives = analytics::lives(&events);
+    let length = r.period.to - r.period.from;
+    let before = analytics::Period {
+        from: r.period.from - length,
+        to: r.period.from,
+    };
+    let rows = FourSReport {
+        current: analytics::four_s(&lives, &r.pipeline, r.period, r.target_minor),
+        previous: analytics::four_s(&lives, &r.pipeline, before, r.target_minor),
+    };
     Ok(report(&r, rows))
 }
 

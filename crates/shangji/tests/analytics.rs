@@ -147,6 +147,20 @@ async fn reports_come_from_the_history_within_visibility() {
         (Some(1), Some(2), Some(5), Some(1))
     );
 
+    let (s, four) = app
+        .get("/api/v1/analytics/4s?target_minor=1000000", "rep_sh")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{four}");
+    let cur = &four["rows"]["current"];
+    assert_eq!(
+        (cur["open_count"].as_i64(), cur["win_rate"]["won"].as_i64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        four["rows"]["previous"]["open_count"], 0,
+        "nothing existed before"
+    );
+
     let (s, c) = app.get("/api/v1/analytics/calibration", "admin").await;
     assert_eq!(s, StatusCode::OK);
     // Reached Negotiation: 3, all won.

@@ -650,6 +650,101 @@ pub fn four_s(lives: &[Life], pipeline: &Pipeline, period: Period, target: Optio
     }
 }
 
+/// Which probability weighs an open deal in a forecast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Weighting {
+    /// The deal's probability (its stage's default unless overridden).
+    Configured,
+    /// P(won | reached its stage) from the closed history.
+    Empirical,
+    /// The mean of the two.
+    Blended,
+}
+
+/// One forecast period: what was won in it, and the open deals expected to close in it,
+/// weighted (CNY minor units).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ForecastBucket {
+    #[schema(value_type = String, format = Date)]
+    pub from: Date,
+    /// Inclusive.
+    #[schema(value_type = String, format = Date)]
+    pub to: Date,
+    pub won: i64,
+    pub open: i64,
+    pub weighted: i64,
+    /// `won + weighted`.
+    pub forecast: i64,
+}
+
+/// The weighted forecast as of `now` for consecutive periods of expected close dates. A won
+/// deal counts in the period of the day it was won (China time); an open deal by its
+/// expected close date, weighted by `weighting`.
+pub fn forecast(
+    lives: &[Life],
+    pipeline: &Pipeline,
+    now: OffsetDateTime,
+    periods: &[(Date, Date)],
+    weighting: Weighting,
+) -> Vec<ForecastBucket> {
+    let cal = calibration(lives, pipeline);
+    let empirical = |stage: StageId| {
+        cal.iter()
+            .find(|c| c.stage_id == stage)
+            .map_or(0.0, |c| c.empirical)
+    };
+    let china = time::UtcOffset::from_hms(8, 0, 0).expect("UTC+8");
+    let mut out: Vec<ForecastBucket> = periods
+        .iter()
+        .map(|&(from, to)| ForecastBucket {
+            from,
+            to,
+            won: 0,
+            open: 0,
+            weighted: 0,
+            forecast: 0,
+        })
+        .collect();
+    let bucket = |out: &mut Vec<ForecastBucket>, d: Date| {
+        out.iter_mut().position(|b| b.from <= d && d <= b.to)
+    };
+    for life in lives {
+        let Some(s) = life.state_at(now) else {
+            continue;
+        };
+        if s.archived || s.currency != "CNY" {
+            continue;
+        }
+        match kind_of(pipeline, s.stage_id) {
+            Some(StageKind::Won) => {
+                let won_at = life.spans.last().map_or(now, |sp| sp.from);
+                if let Some(i) = bucket(&mut out, won_at.to_offset(china).date()) {
+                    out[i].won += s.amount_minor;
+                }
+            }
+            Some(StageKind::Open) => {
+                let Some(i) = s.close_date.and_then(|d| bucket(&mut out, d)) else {
+                    continue;
+                };
+                let configured = s.probability as f64 / 100.0;
+                let p = match weighting {
+                    Weighting::Configured => configured,
+                    Weighting::Empirical => empirical(s.stage_id),
+                    Weighting::Blended => (configured + empirical(s.stage_id)) / 2.0,
+                };
+                out[i].open += s.amount_minor;
+                out[i].weighted += (s.amount_minor as f64 * p).round() as i64;
+            }
+            _ => {}
+        }
+    }
+    for b in &mut out {
+        b.forecast = b.won + b.weighted;
+    }
+    out
+}
+
 /// The open pipeline's change between two instants, in minor units of one currency: every
 /// opportunity open (and, with a close window, expected to close in it) at the start or at
 /// the end is put in exactly one line, so `start + created + increased − decreased − won −
@@ -1004,6 +1099,34 @@ mod tests {
         );
     }
 
+    #[test]
+    fn forecast_adds_won_and_weighted_open_by_period() {
+        let mut events = seed_funnel(); // 10 won on day 4 (2026-01-05), ¥10,000 each
+        events.extend(walk(1001, 0, 2_000_000, &[10, 11, 12])); // open, closes 2026-03-31
+        let l = lives(&events);
+        let d =
+            |s: &str| Date::parse(s, &time::format_description::well_known::Iso8601::DATE).unwrap();
+        let months = [
+            (d("2026-01-01"), d("2026-01-31")),
+            (d("2026-02-01"), d("2026-02-28")),
+            (d("2026-03-01"), d("2026-03-31")),
+        ];
+        let now = T0 + Duration::days(40);
+        let f = forecast(&l, &pipeline(), now, &months, Weighting::Configured);
+        let got: Vec<(i64, i64, i64)> = f.iter().map(|b| (b.won, b.open, b.weighted)).collect();
+        // The walk keeps the created probability, 10%.
+        assert_eq!(
+            got,
+            [(10_000_000, 0, 0), (0, 0, 0), (0, 2_000_000, 200_000)]
+        );
+        // Empirically 10 of 50 closed deals that reached Proposal were won: 20%.
+        let e = forecast(&l, &pipeline(), now, &months, Weighting::Empirical);
+        assert_eq!(e[2].weighted, 400_000);
+        let b = forecast(&l, &pipeline(), now, &months, Weighting::Blended);
+        assert_eq!(b[2].weighted, 300_000);
+        assert_eq!(f[0].forecast, 10_000_000);
+    }
+
     /// Seed 000's table: a rep follows 50 opportunities a month and closes 3 (6%); with the
     /// process, 5 of 50 (10%).
     #[test]
@@ -1164,6 +1287,12 @@ mod tests {
                     + w.moved_in - w.moved_out + w.reopened,
                 w.end
             );
+            let d = |s: &str| Date::parse(s, &time::format_description::well_known::Iso8601::DATE).unwrap();
+            for mode in [Weighting::Configured, Weighting::Empirical, Weighting::Blended] {
+                for b in forecast(&l, &pl, T0 + Duration::days(from_day + days), &[(d("2026-01-01"), d("2026-12-31"))], mode) {
+                    prop_assert!(0 <= b.weighted && b.weighted <= b.open);
+                }
+            }
             for c in calibration(&l, &pl) {
                 prop_assert!(c.low <= c.empirical + 1e-12 && c.empirical <= c.high + 1e-12);
             }

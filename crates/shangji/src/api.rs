@@ -672,6 +672,14 @@ async fn four_s_report(
     Ok(Json(ops::four_s_report(&s.db, &c.ctx, &p).await?))
 }
 
+async fn forecast_report(
+    State(s): State<AppState>,
+    c: Caller,
+    Query(p): Params,
+) -> Result<Json<ops::Report<Vec<analytics::ForecastBucket>>>, AppError> {
+    Ok(Json(ops::forecast_report(&s.db, &c.ctx, &p).await?))
+}
+
 async fn calibration_report(
     State(s): State<AppState>,
     c: Caller,
@@ -854,6 +862,7 @@ pub fn router() -> Router<AppState> {
         .route("/analytics/win-loss", get(win_loss_report))
         .route("/analytics/leaderboard", get(leaderboard_report))
         .route("/analytics/4s", get(four_s_report))
+        .route("/analytics/forecast", get(forecast_report))
         .route("/analytics/calibration", get(calibration_report))
         .route("/notifications", get(notifications))
         .route("/notifications/{id}/read", post(read_notification))

@@ -2436,6 +2436,81 @@ pub async fn win_loss_report(
     Ok(report(&r, rows))
 }
 
+/// The weighted forecast from the current month on: `grain` month (default), quarter or year;
+/// `periods` how many (default 3, at most 36); `weighting` configured (default), empirical or
+/// blended. Other parameters as for every report (the period parameters are not used).
+pub async fn forecast_report(
+    db: &Db,
+    ctx: &Ctx,
+    params: &[(String, String)],
+) -> Result<Report<Vec<analytics::ForecastBucket>>, AppError> {
+    let (mut months_per, mut count, mut weighting) =
+        (1u8, 3usize, analytics::Weighting::Configured);
+    let mut rest = Vec::new();
+    for (k, v) in params {
+        let bad = |what: &str| AppError::bad_request(k, "invalid_parameter", what.to_string());
+        match k.as_str() {
+            "grain" => {
+                months_per = match v.as_str() {
+                    "month" => 1,
+                    "quarter" => 3,
+                    "year" => 12,
+                    _ => return Err(bad("grain is month, quarter or year")),
+                }
+            }
+            "periods" => {
+                count = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=36).contains(n))
+                    .ok_or_else(|| bad("periods is 1 to 36"))?
+            }
+            "weighting" => {
+                weighting = serde_json::from_value(serde_json::Value::String(v.clone()))
+                    .map_err(|_| bad("weighting is configured, empirical or blended"))?
+            }
+            _ => rest.push((k.clone(), v.clone())),
+        }
+    }
+    let r = report_scope(ctx, &rest)?;
+    let today = ctx.now.to_offset(time::macros::offset!(+8)).date();
+    // Periods start on the first day of this month (of this quarter / year).
+    let first_month = match months_per {
+        3 => (today.month() as u8 - 1) / 3 * 3 + 1,
+        12 => 1,
+        _ => today.month() as u8,
+    };
+    let mut start = time::Date::from_calendar_date(
+        today.year(),
+        time::Month::try_from(first_month).expect("a month"),
+        1,
+    )
+    .expect("the first of a month");
+    let mut periods = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut next = start;
+        for _ in 0..months_per {
+            next = next
+                .replace_day(1)
+                .expect("day 1")
+                .checked_add(time::Duration::days(32))
+                .and_then(|d| d.replace_day(1).ok())
+                .ok_or_else(|| AppError::bad_request("periods", "invalid_period", "too far"))?;
+        }
+        periods.push((start, next.previous_day().expect("a day before")));
+        start = next;
+    }
+    let events = report_history(db, ctx, &r, false).await?;
+    let rows = analytics::forecast(
+        &analytics::lives(&events),
+        &r.pipeline,
+        ctx.now,
+        &periods,
+        weighting,
+    );
+    Ok(report(&r, rows))
+}
+
 /// The 4S for the period and for the period of the same length just before it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FourSReport {

@@ -745,6 +745,130 @@ pub fn forecast(
     out
 }
 
+/// A simulated forecast period: percentiles of won amount (CNY minor units) over the runs,
+/// the amount already won in it included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SimulatedBucket {
+    #[schema(value_type = String, format = Date)]
+    pub from: Date,
+    #[schema(value_type = String, format = Date)]
+    pub to: Date,
+    pub p10: i64,
+    pub p50: i64,
+    pub p90: i64,
+    pub mean: i64,
+}
+
+/// Monte Carlo forecast (seeded): in each run every open deal is won with P(won | reached its
+/// stage) from the closed history, and if won closes after a time drawn from the times that
+/// deals won from that stage took since entering it (still-running stays resume where they
+/// are; a draw already past closes it today). Deals already won in a period add to every run.
+/// Deals of a stage from which nothing was ever won are never won.
+pub fn monte_carlo(
+    lives: &[Life],
+    pipeline: &Pipeline,
+    now: OffsetDateTime,
+    periods: &[(Date, Date)],
+    runs: usize,
+    seed: u64,
+) -> Vec<SimulatedBucket> {
+    use rand::{Rng, SeedableRng};
+    let china = time::UtcOffset::from_hms(8, 0, 0).expect("UTC+8");
+    let cal = calibration(lives, pipeline);
+    // Days from (last) entering a stage to winning, for deals won that passed through it.
+    let mut to_win: BTreeMap<StageId, Vec<i64>> = BTreeMap::new();
+    for life in lives {
+        let Some(last) = life.spans.last() else {
+            continue;
+        };
+        if last.to.is_some() || kind_of(pipeline, last.stage_id) != Some(StageKind::Won) {
+            continue;
+        }
+        for s in &life.spans[..life.spans.len() - 1] {
+            to_win
+                .entry(s.stage_id)
+                .or_default()
+                .push((last.from - s.from).whole_days().max(0));
+        }
+    }
+    let bucket_of = |d: Date| periods.iter().position(|&(a, b)| a <= d && d <= b);
+    // What is settled (won already) and the open deals: (amount, p, entered, stage).
+    let mut settled = vec![0i64; periods.len()];
+    let mut open: Vec<(i64, f64, OffsetDateTime, StageId)> = Vec::new();
+    for life in lives {
+        let Some(s) = life.state_at(now) else {
+            continue;
+        };
+        if s.archived || s.currency != "CNY" {
+            continue;
+        }
+        let entered = life
+            .spans
+            .iter()
+            .rfind(|sp| sp.from <= now)
+            .map_or(now, |sp| sp.from);
+        match kind_of(pipeline, s.stage_id) {
+            Some(StageKind::Won) => {
+                if let Some(i) = bucket_of(entered.to_offset(china).date()) {
+                    settled[i] += s.amount_minor;
+                }
+            }
+            Some(StageKind::Open) => {
+                let p = cal
+                    .iter()
+                    .find(|c| c.stage_id == s.stage_id)
+                    .map_or(0.0, |c| c.empirical);
+                if p > 0.0 && to_win.contains_key(&s.stage_id) {
+                    open.push((s.amount_minor, p, entered, s.stage_id));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut totals: Vec<Vec<i64>> = vec![Vec::with_capacity(runs); periods.len()];
+    let today = now.to_offset(china).date();
+    for _ in 0..runs {
+        let mut run = settled.clone();
+        for &(amount, p, entered, stage) in &open {
+            if rng.gen::<f64>() >= p {
+                continue;
+            }
+            let times = &to_win[&stage];
+            let days = times[rng.gen_range(0..times.len())];
+            let close = (entered + time::Duration::days(days))
+                .to_offset(china)
+                .date();
+            if let Some(i) = bucket_of(close.max(today)) {
+                run[i] += amount;
+            }
+        }
+        for (i, v) in run.into_iter().enumerate() {
+            totals[i].push(v);
+        }
+    }
+    periods
+        .iter()
+        .zip(totals)
+        .map(|(&(from, to), mut v)| {
+            v.sort_unstable();
+            let mean = if v.is_empty() {
+                0
+            } else {
+                (v.iter().map(|x| *x as i128).sum::<i128>() / v.len() as i128) as i64
+            };
+            SimulatedBucket {
+                from,
+                to,
+                p10: percentile(&v, 10).unwrap_or_default(),
+                p50: percentile(&v, 50).unwrap_or_default(),
+                p90: percentile(&v, 90).unwrap_or_default(),
+                mean,
+            }
+        })
+        .collect()
+}
+
 /// The open pipeline's change between two instants, in minor units of one currency: every
 /// opportunity open (and, with a close window, expected to close in it) at the start or at
 /// the end is put in exactly one line, so `start + created + increased − decreased − won −
@@ -1127,6 +1251,36 @@ mod tests {
         assert_eq!(f[0].forecast, 10_000_000);
     }
 
+    #[test]
+    fn monte_carlo_brackets_the_expected_value_and_repeats_for_a_seed() {
+        let mut events = seed_funnel(); // won deals took 1 day from entering Negotiation
+        for i in 0..100 {
+            events.extend(walk(2000 + i, 30, 1_000_000, &[10, 11, 12, 13])); // open in Negotiation
+        }
+        let l = lives(&events);
+        let d =
+            |s: &str| Date::parse(s, &time::format_description::well_known::Iso8601::DATE).unwrap();
+        let periods = [
+            (d("2026-01-01"), d("2026-01-31")),
+            (d("2026-02-01"), d("2026-02-28")),
+        ];
+        let now = T0 + Duration::days(33) + Duration::hours(12);
+        let sim = monte_carlo(&l, &pipeline(), now, &periods, 10_000, 42);
+        // January: the 10 deals already won, in every run.
+        assert_eq!((sim[0].p10, sim[0].p90), (10_000_000, 10_000_000));
+        // February: 100 open deals at P(won | Negotiation) = 10/20 = 50%, ¥10,000 each:
+        // about ¥500,000, P10 < P50 < P90 around it.
+        let feb = &sim[1];
+        assert!(feb.p10 < feb.p50 && feb.p50 < feb.p90, "{feb:?}");
+        assert!((feb.mean - 50_000_000).abs() < 1_000_000, "{feb:?}");
+        assert!((40_000_000..=60_000_000).contains(&feb.p50), "{feb:?}");
+        assert_eq!(
+            sim,
+            monte_carlo(&l, &pipeline(), now, &periods, 10_000, 42),
+            "seeded"
+        );
+    }
+
     /// Seed 000's table: a rep follows 50 opportunities a month and closes 3 (6%); with the
     /// process, 5 of 50 (10%).
     #[test]
@@ -1292,6 +1446,9 @@ mod tests {
                 for b in forecast(&l, &pl, T0 + Duration::days(from_day + days), &[(d("2026-01-01"), d("2026-12-31"))], mode) {
                     prop_assert!(0 <= b.weighted && b.weighted <= b.open);
                 }
+            }
+            for b in monte_carlo(&l, &pl, T0 + Duration::days(from_day + days), &[(d("2026-01-01"), d("2026-12-31"))], 200, 7) {
+                prop_assert!(b.p10 <= b.p50 && b.p50 <= b.p90);
             }
             for c in calibration(&l, &pl) {
                 prop_assert!(c.low <= c.empirical + 1e-12 && c.empirical <= c.high + 1e-12);

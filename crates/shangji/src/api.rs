@@ -680,6 +680,14 @@ async fn forecast_report(
     Ok(Json(ops::forecast_report(&s.db, &c.ctx, &p).await?))
 }
 
+async fn monte_carlo_report(
+    State(s): State<AppState>,
+    c: Caller,
+    Query(p): Params,
+) -> Result<Json<ops::Report<Vec<analytics::SimulatedBucket>>>, AppError> {
+    Ok(Json(ops::monte_carlo_report(&s.db, &c.ctx, &p).await?))
+}
+
 async fn calibration_report(
     State(s): State<AppState>,
     c: Caller,
@@ -863,6 +871,7 @@ pub fn router() -> Router<AppState> {
         .route("/analytics/leaderboard", get(leaderboard_report))
         .route("/analytics/4s", get(four_s_report))
         .route("/analytics/forecast", get(forecast_report))
+        .route("/analytics/monte-carlo", get(monte_carlo_report))
         .route("/analytics/calibration", get(calibration_report))
         .route("/notifications", get(notifications))
         .route("/notifications/{id}/read", post(read_notification))

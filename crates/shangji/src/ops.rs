@@ -2436,17 +2436,27 @@ pub async fn win_loss_report(
     Ok(report(&r, rows))
 }
 
-/// The weighted forecast from the current month on: `grain` month (default), quarter or year;
-/// `periods` how many (default 3, at most 36); `weighting` configured (default), empirical or
-/// blended. Other parameters as for every report (the period parameters are not used).
-pub async fn forecast_report(
-    db: &Db,
-    ctx: &Ctx,
-    params: &[(String, String)],
-) -> Result<Report<Vec<analytics::ForecastBucket>>, AppError> {
-    let (mut months_per, mut count, mut weighting) =
-        (1u8, 3usize, analytics::Weighting::Configured);
-    let mut rest = Vec::new();
+/// Forecast periods and options from a report's parameters: `grain` month (default),
+/// quarter or year, from the current one; `periods` how many (default 3, at most 36);
+/// `weighting` configured (default), empirical or blended; `runs` (default 10,000, at most
+/// 100,000) and `seed` for a simulation. The rest are the usual report parameters.
+struct ForecastParams {
+    periods: Vec<(time::Date, time::Date)>,
+    weighting: analytics::Weighting,
+    runs: usize,
+    seed: u64,
+    rest: Vec<(String, String)>,
+}
+
+fn forecast_params(ctx: &Ctx, params: &[(String, String)]) -> Result<ForecastParams, AppError> {
+    let (mut months_per, mut count) = (1u8, 3usize);
+    let mut f = ForecastParams {
+        periods: vec![],
+        weighting: analytics::Weighting::Configured,
+        runs: 10_000,
+        seed: 1,
+        rest: vec![],
+    };
     for (k, v) in params {
         let bad = |what: &str| AppError::bad_request(k, "invalid_parameter", what.to_string());
         match k.as_str() {
@@ -2466,13 +2476,20 @@ pub async fn forecast_report(
                     .ok_or_else(|| bad("periods is 1 to 36"))?
             }
             "weighting" => {
-                weighting = serde_json::from_value(serde_json::Value::String(v.clone()))
+                f.weighting = serde_json::from_value(serde_json::Value::String(v.clone()))
                     .map_err(|_| bad("weighting is configured, empirical or blended"))?
             }
-            _ => rest.push((k.clone(), v.clone())),
+            "runs" => {
+                f.runs = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=100_000).contains(n))
+                    .ok_or_else(|| bad("runs is 1 to 100000"))?
+            }
+            "seed" => f.seed = v.parse().map_err(|_| bad("seed is a whole number"))?,
+            _ => f.rest.push((k.clone(), v.clone())),
         }
     }
-    let r = report_scope(ctx, &rest)?;
     let today = ctx.now.to_offset(time::macros::offset!(+8)).date();
     // Periods start on the first day of this month (of this quarter / year).
     let first_month = match months_per {
@@ -2486,27 +2503,56 @@ pub async fn forecast_report(
         1,
     )
     .expect("the first of a month");
-    let mut periods = Vec::with_capacity(count);
     for _ in 0..count {
         let mut next = start;
         for _ in 0..months_per {
             next = next
-                .replace_day(1)
-                .expect("day 1")
                 .checked_add(time::Duration::days(32))
                 .and_then(|d| d.replace_day(1).ok())
                 .ok_or_else(|| AppError::bad_request("periods", "invalid_period", "too far"))?;
         }
-        periods.push((start, next.previous_day().expect("a day before")));
+        f.periods
+            .push((start, next.previous_day().expect("a day before")));
         start = next;
     }
+    Ok(f)
+}
+
+/// The weighted forecast from the current period on (see [`forecast_params`]).
+pub async fn forecast_report(
+    db: &Db,
+    ctx: &Ctx,
+    params: &[(String, String)],
+) -> Result<Report<Vec<analytics::ForecastBucket>>, AppError> {
+    let f = forecast_params(ctx, params)?;
+    let r = report_scope(ctx, &f.rest)?;
     let events = report_history(db, ctx, &r, false).await?;
     let rows = analytics::forecast(
         &analytics::lives(&events),
         &r.pipeline,
         ctx.now,
-        &periods,
-        weighting,
+        &f.periods,
+        f.weighting,
+    );
+    Ok(report(&r, rows))
+}
+
+/// The Monte Carlo forecast: P10 / P50 / P90 of the won amount per period.
+pub async fn monte_carlo_report(
+    db: &Db,
+    ctx: &Ctx,
+    params: &[(String, String)],
+) -> Result<Report<Vec<analytics::SimulatedBucket>>, AppError> {
+    let f = forecast_params(ctx, params)?;
+    let r = report_scope(ctx, &f.rest)?;
+    let events = report_history(db, ctx, &r, false).await?;
+    let rows = analytics::monte_carlo(
+        &analytics::lives(&events),
+        &r.pipeline,
+        ctx.now,
+        &f.periods,
+        f.runs,
+        f.seed,
     );
     Ok(report(&r, rows))
 }

@@ -175,6 +175,28 @@ async fn reports_come_from_the_history_within_visibility() {
         assert_eq!(this_year["weighted"], 1230000 + 3075000);
     }
 
+    let (s, mc) = app
+        .get(
+            "/api/v1/analytics/monte-carlo?grain=year&periods=1&runs=2000",
+            "admin",
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{mc}");
+    let y = &mc["rows"][0];
+    // Three deals won this year are settled; the open ones add on top in some runs.
+    assert!(y["p10"].as_i64() <= y["p50"].as_i64() && y["p50"].as_i64() <= y["p90"].as_i64());
+    assert!(y["p10"].as_i64().unwrap() >= 3 * 12300000, "{y}");
+    let (_, again) = app
+        .get(
+            "/api/v1/analytics/monte-carlo?grain=year&periods=1&runs=2000",
+            "admin",
+        )
+        .await;
+    assert_eq!(
+        again["rows"], mc["rows"],
+        "the same seed gives the same answer"
+    );
+
     let (s, c) = app.get("/api/v1/analytics/calibration", "admin").await;
     assert_eq!(s, StatusCode::OK);
     // Reached Negotiation: 3, all won.

@@ -5,18 +5,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { ADMIN, REP, api, launchBrowser, screenshotPath, startApp } from './support/app.mjs';
+import { ADMIN, REP, api, DESKTOP, PHONE, WAIT, assertFits, launchBrowser, newPage as openPage, screenshotPath, signIn, startApp, text } from './support/app.mjs';
 
 const TEST_TIMEOUT = 120_000;
-const WAIT = 30_000;
-const PHONE = { viewport: { width: 375, height: 812 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
-const DESKTOP = { viewport: { width: 1280, height: 800 } };
 
 /** The checklist item the admin adds to the tender pipeline's second stage. */
 const ITEM = { key: 'site_survey', zh: '已完成现场勘察', en: 'Site survey done' };
 
 let app;
 let browser;
+const newPage = (options) => openPage(browser, app, options);
 /** The pipeline the admin creates (the tests run in order). */
 let pipelineId;
 
@@ -30,29 +28,6 @@ after(async () => {
   await app?.stop();
 });
 
-async function newPage(options = {}) {
-  const context = await browser.newContext({ baseURL: app.baseURL, locale: 'zh-CN', ...DESKTOP, ...options });
-  context.setDefaultTimeout(WAIT);
-  context.setDefaultNavigationTimeout(WAIT);
-  return { context, page: await context.newPage() };
-}
-
-async function signIn(page, who) {
-  await page.goto('/login');
-  await page.getByLabel('账号', { exact: true }).fill(who.login);
-  await page.getByLabel('密码', { exact: true }).fill(who.password);
-  await Promise.all([page.waitForURL((u) => u.pathname === '/'), page.getByRole('button', { name: '登录', exact: true }).click()]);
-}
-
-async function text(locator) {
-  return (await locator.innerText()).trim();
-}
-
-/** Nothing wider than the screen. */
-async function assertFits(page, width) {
-  const widths = await page.evaluate(() => ({ doc: document.documentElement.scrollWidth, body: document.body.scrollWidth }));
-  assert.ok(widths.doc <= width && widths.body <= width, `no horizontal overflow at ${width} px: ${JSON.stringify(widths)}`);
-}
 
 /** A stage's card on the pipeline page, by its Chinese name. */
 function stageCard(page, name) {

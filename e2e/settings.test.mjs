@@ -7,12 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { ADMIN, MANAGER, OPPORTUNITIES, REP, api, launchBrowser, screenshotPath, startApp } from './support/app.mjs';
+import { ADMIN, MANAGER, OPPORTUNITIES, REP, api, DESKTOP, PHONE, WAIT, assertFits, launchBrowser, newPage as openPage, screenshotPath, signIn, startApp, text } from './support/app.mjs';
 
 const TEST_TIMEOUT = 120_000;
-const WAIT = 30_000;
-const PHONE = { viewport: { width: 375, height: 812 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
-const DESKTOP = { viewport: { width: 1280, height: 800 } };
 
 /** The field the admin adds, and the stage that will require it. */
 const FIELD = { key: 'budget_source', zh: '资金来源', en: 'Budget source' };
@@ -23,6 +20,7 @@ const BIG = OPPORTUNITIES[2].title;
 
 let app;
 let browser;
+const newPage = (options) => openPage(browser, app, options);
 
 before(async () => {
   app = await startApp();
@@ -34,29 +32,6 @@ after(async () => {
   await app?.stop();
 });
 
-async function newPage(options = {}) {
-  const context = await browser.newContext({ baseURL: app.baseURL, locale: 'zh-CN', ...DESKTOP, ...options });
-  context.setDefaultTimeout(WAIT);
-  context.setDefaultNavigationTimeout(WAIT);
-  return { context, page: await context.newPage() };
-}
-
-async function signIn(page, who) {
-  await page.goto('/login');
-  await page.getByLabel('账号', { exact: true }).fill(who.login);
-  await page.getByLabel('密码', { exact: true }).fill(who.password);
-  await Promise.all([page.waitForURL((u) => u.pathname === '/'), page.getByRole('button', { name: '登录', exact: true }).click()]);
-}
-
-async function text(locator) {
-  return (await locator.innerText()).trim();
-}
-
-/** Nothing wider than the screen. */
-async function assertFits(page, width) {
-  const widths = await page.evaluate(() => ({ doc: document.documentElement.scrollWidth, body: document.body.scrollWidth }));
-  assert.ok(widths.doc <= width && widths.body <= width, `no horizontal overflow at ${width} px: ${JSON.stringify(widths)}`);
-}
 
 /** The id of one of REP's opportunities, by title. */
 async function opportunityId(title) {

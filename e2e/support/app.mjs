@@ -216,3 +216,35 @@ export function screenshotPath(name) {
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
   return path.join(SCREENSHOTS, name);
 }
+
+export const WAIT = 30_000;
+export const PHONE = { viewport: { width: 375, height: 812 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+export const DESKTOP = { viewport: { width: 1280, height: 800 } };
+
+/** A new browser context on the app (Chinese, desktop size unless told) and its page. */
+export async function newPage(browser, app, options = {}) {
+  const context = await browser.newContext({ baseURL: app.baseURL, locale: 'zh-CN', ...DESKTOP, ...options });
+  context.setDefaultTimeout(WAIT);
+  context.setDefaultNavigationTimeout(WAIT);
+  return { context, page: await context.newPage() };
+}
+
+/** Signs in through the Chinese sign-in page and waits for the home page. */
+export async function signIn(page, who) {
+  await page.goto('/login');
+  await page.getByLabel('账号', { exact: true }).fill(who.login);
+  await page.getByLabel('密码', { exact: true }).fill(who.password);
+  await Promise.all([page.waitForURL((u) => u.pathname === '/'), page.getByRole('button', { name: '登录', exact: true }).click()]);
+}
+
+export async function text(locator) {
+  return (await locator.innerText()).trim();
+}
+
+/** Nothing wider than the screen. */
+export async function assertFits(page, width) {
+  const widths = await page.evaluate(() => ({ doc: document.documentElement.scrollWidth, body: document.body.scrollWidth }));
+  if (!(widths.doc <= width && widths.body <= width)) {
+    throw new Error(`horizontal overflow at ${width} px: ${JSON.stringify(widths)}`);
+  }
+}

@@ -616,20 +616,80 @@ async fn archive_custom_field(
     ))
 }
 
+/// `format=csv` asks a table report for CSV; the other parameters go to the report.
+fn wants_csv(params: Vec<(String, String)>) -> Result<(bool, Vec<(String, String)>), AppError> {
+    let mut csv = false;
+    let mut rest = Vec::with_capacity(params.len());
+    for (k, v) in params {
+        if k == "format" {
+            csv = match v.as_str() {
+                "csv" => true,
+                "json" => false,
+                _ => {
+                    return Err(AppError::bad_request(
+                        "format",
+                        "invalid_parameter",
+                        "format is json or csv",
+                    ))
+                }
+            };
+        } else {
+            rest.push((k, v));
+        }
+    }
+    Ok((csv, rest))
+}
+
+/// A table report as JSON, or its rows as CSV (UTF-8 with a BOM, one column per field).
+fn table_response<T: Serialize>(
+    name: &str,
+    report: ops::Report<Vec<T>>,
+    csv: bool,
+) -> Result<Response, AppError> {
+    if !csv {
+        return Ok(Json(report).into_response());
+    }
+    let mut out = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    for row in &report.rows {
+        out.serialize(row)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+    }
+    let bytes = out
+        .into_inner()
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.csv\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
 async fn funnel_report(
     State(s): State<AppState>,
     c: Caller,
     Query(p): Params,
-) -> Result<Json<ops::Report<Vec<analytics::StageConversion>>>, AppError> {
-    Ok(Json(ops::funnel_report(&s.db, &c.ctx, &p).await?))
+) -> Result<Response, AppError> {
+    let (csv, p) = wants_csv(p)?;
+    table_response("funnel", ops::funnel_report(&s.db, &c.ctx, &p).await?, csv)
 }
 
 async fn time_in_stage_report(
     State(s): State<AppState>,
     c: Caller,
     Query(p): Params,
-) -> Result<Json<ops::Report<Vec<analytics::StageTime>>>, AppError> {
-    Ok(Json(ops::time_in_stage_report(&s.db, &c.ctx, &p).await?))
+) -> Result<Response, AppError> {
+    let (csv, p) = wants_csv(p)?;
+    table_response(
+        "time-in-stage",
+        ops::time_in_stage_report(&s.db, &c.ctx, &p).await?,
+        csv,
+    )
 }
 
 async fn win_rate_report(
@@ -660,8 +720,13 @@ async fn leaderboard_report(
     State(s): State<AppState>,
     c: Caller,
     Query(p): Params,
-) -> Result<Json<ops::Report<Vec<analytics::LeaderRow>>>, AppError> {
-    Ok(Json(ops::leaderboard_report(&s.db, &c.ctx, &p).await?))
+) -> Result<Response, AppError> {
+    let (csv, p) = wants_csv(p)?;
+    table_response(
+        "leaderboard",
+        ops::leaderboard_report(&s.db, &c.ctx, &p).await?,
+        csv,
+    )
 }
 
 async fn four_s_report(
@@ -676,24 +741,39 @@ async fn forecast_report(
     State(s): State<AppState>,
     c: Caller,
     Query(p): Params,
-) -> Result<Json<ops::Report<Vec<analytics::ForecastBucket>>>, AppError> {
-    Ok(Json(ops::forecast_report(&s.db, &c.ctx, &p).await?))
+) -> Result<Response, AppError> {
+    let (csv, p) = wants_csv(p)?;
+    table_response(
+        "forecast",
+        ops::forecast_report(&s.db, &c.ctx, &p).await?,
+        csv,
+    )
 }
 
 async fn monte_carlo_report(
     State(s): State<AppState>,
     c: Caller,
     Query(p): Params,
-) -> Result<Json<ops::Report<Vec<analytics::SimulatedBucket>>>, AppError> {
-    Ok(Json(ops::monte_carlo_report(&s.db, &c.ctx, &p).await?))
+) -> Result<Response, AppError> {
+    let (csv, p) = wants_csv(p)?;
+    table_response(
+        "monte-carlo",
+        ops::monte_carlo_report(&s.db, &c.ctx, &p).await?,
+        csv,
+    )
 }
 
 async fn calibration_report(
     State(s): State<AppState>,
     c: Caller,
     Query(p): Params,
-) -> Result<Json<ops::Report<Vec<analytics::Calibration>>>, AppError> {
-    Ok(Json(ops::calibration_report(&s.db, &c.ctx, &p).await?))
+) -> Result<Response, AppError> {
+    let (csv, p) = wants_csv(p)?;
+    table_response(
+        "calibration",
+        ops::calibration_report(&s.db, &c.ctx, &p).await?,
+        csv,
+    )
 }
 
 async fn users(State(s): State<AppState>, _c: Caller) -> Result<Json<Vec<User>>, AppError> {

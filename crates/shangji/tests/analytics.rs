@@ -197,6 +197,21 @@ async fn reports_come_from_the_history_within_visibility() {
         "the same seed gives the same answer"
     );
 
+    // Table reports export as CSV with a header row.
+    let (s, csv) = app
+        .get("/api/v1/analytics/funnel?format=csv", "rep_sh")
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let csv = csv.as_str().unwrap().trim_start_matches('\u{feff}');
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "stage_id,entered,advanced,won,lost,open,conversion,to_won"
+    );
+    assert_eq!(lines.len(), 5, "a header and four open stages");
+    // Five entered now (the follow-up deal too): 3 advanced, 1 won, 1 lost, 1 open.
+    assert!(lines[1].ends_with(",5,3,1,1,1,0.6,0.2"), "{}", lines[1]);
+
     let (s, c) = app.get("/api/v1/analytics/calibration", "admin").await;
     assert_eq!(s, StatusCode::OK);
     // Reached Negotiation: 3, all won.

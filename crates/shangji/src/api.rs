@@ -616,6 +616,49 @@ async fn archive_custom_field(
     ))
 }
 
+/// A report answered as JSON.
+macro_rules! json_report {
+    ($($name:ident => $rows:ty),* $(,)?) => {$(
+        async fn $name(
+            State(s): State<AppState>,
+            c: Caller,
+            Query(p): Params,
+        ) -> Result<Json<ops::Report<$rows>>, AppError> {
+            Ok(Json(ops::$name(&s.db, &c.ctx, &p).await?))
+        }
+    )*};
+}
+
+/// A report whose rows are a table: JSON, or CSV with `format=csv`.
+macro_rules! table_report {
+    ($($name:ident => $file:literal),* $(,)?) => {$(
+        async fn $name(
+            State(s): State<AppState>,
+            c: Caller,
+            Query(p): Params,
+        ) -> Result<Response, AppError> {
+            let (csv, p) = wants_csv(p)?;
+            table_response($file, ops::$name(&s.db, &c.ctx, &p).await?, csv)
+        }
+    )*};
+}
+
+json_report!(
+    win_rate_report => analytics::WinRate,
+    waterfall_report => analytics::Waterfall,
+    win_loss_report => analytics::WinLoss,
+    four_s_report => ops::FourSReport,
+);
+
+table_report!(
+    funnel_report => "funnel",
+    time_in_stage_report => "time-in-stage",
+    leaderboard_report => "leaderboard",
+    forecast_report => "forecast",
+    monte_carlo_report => "monte-carlo",
+    calibration_report => "calibration",
+);
+
 /// `format=csv` asks a table report for CSV; the other parameters go to the report.
 fn wants_csv(params: Vec<(String, String)>) -> Result<(bool, Vec<(String, String)>), AppError> {
     let mut csv = false;
@@ -668,112 +711,6 @@ fn table_response<T: Serialize>(
         bytes,
     )
         .into_response())
-}
-
-async fn funnel_report(
-    State(s): State<AppState>,
-    c: Caller,
-    Query(p): Params,
-) -> Result<Response, AppError> {
-    let (csv, p) = wants_csv(p)?;
-    table_response("funnel", ops::funnel_report(&s.db, &c.ctx, &p).await?, csv)
-}
-
-async fn time_in_stage_report(
-    State(s): State<AppState>,
-    c: Caller,
-    Query(p): Params,
-) -> Result<Response, AppError> {
-    let (csv, p) = wants_csv(p)?;
-    table_response(
-        "time-in-stage",
-        ops::time_in_stage_report(&s.db, &c.ctx, &p).await?,
-        csv,
-    )
-}
-
-async fn win_rate_report(
-    State(s): State<AppState>,
-    c: Caller,
-    Query(p): Params,
-) -> Result<Json<ops::Report<analytics::WinRate>>, AppError> {
-    Ok(Json(ops::win_rate_report(&s.db, &c.ctx, &p).await?))
-}
-
-async fn waterfall_report(
-    State(s): State<AppState>,
-    c: Caller,
-    Query(p): Params,
-) -> Result<Json<ops::Report<analytics::Waterfall>>, AppError> {
-    Ok(Json(ops::waterfall_report(&s.db, &c.ctx, &p).await?))
-}
-
-async fn win_loss_report(
-    State(s): State<AppState>,
-    c: Caller,
-    Query(p): Params,
-) -> Result<Json<ops::Report<analytics::WinLoss>>, AppError> {
-    Ok(Json(ops::win_loss_report(&s.db, &c.ctx, &p).await?))
-}
-
-async fn leaderboard_report(
-    State(s): State<AppState>,
-    c: Caller,
-    Query(p): Params,
-) -> Result<Response, AppError> {
-    let (csv, p) = wants_csv(p)?;
-    table_response(
-        "leaderboard",
-        ops::leaderboard_report(&s.db, &c.ctx, &p).await?,
-        csv,
-    )
-}
-
-async fn four_s_report(
-    State(s): State<AppState>,
-    c: Caller,
-    Query(p): Params,
-) -> Result<Json<ops::Report<ops::FourSReport>>, AppError> {
-    Ok(Json(ops::four_s_report(&s.db, &c.ctx, &p).await?))
-}
-
-async fn forecast_report(
-    State(s): State<AppState>,
-    c: Caller,
-    Query(p): Params,
-) -> Result<Response, AppError> {
-    let (csv, p) = wants_csv(p)?;
-    table_response(
-        "forecast",
-        ops::forecast_report(&s.db, &c.ctx, &p).await?,
-        csv,
-    )
-}
-
-async fn monte_carlo_report(
-    State(s): State<AppState>,
-    c: Caller,
-    Query(p): Params,
-) -> Result<Response, AppError> {
-    let (csv, p) = wants_csv(p)?;
-    table_response(
-        "monte-carlo",
-        ops::monte_carlo_report(&s.db, &c.ctx, &p).await?,
-        csv,
-    )
-}
-
-async fn calibration_report(
-    State(s): State<AppState>,
-    c: Caller,
-    Query(p): Params,
-) -> Result<Response, AppError> {
-    let (csv, p) = wants_csv(p)?;
-    table_response(
-        "calibration",
-        ops::calibration_report(&s.db, &c.ctx, &p).await?,
-        csv,
-    )
 }
 
 async fn users(State(s): State<AppState>, _c: Caller) -> Result<Json<Vec<User>>, AppError> {

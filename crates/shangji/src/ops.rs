@@ -2341,19 +2341,6 @@ pub fn report_scope(ctx: &Ctx, params: &[(String, String)]) -> Result<ReportScop
     })
 }
 
-/// The stage history a report reads: every event of the pipeline's opportunities in the
-/// caller's scope (and the chosen owners).
-async fn report_history(
-    db: &Db,
-    ctx: &Ctx,
-    r: &ReportScope,
-    moves_only: bool,
-) -> Result<Vec<OpportunityEvent>, AppError> {
-    Ok(db
-        .pipeline_history(&ctx.scope, r.pipeline.id, r.owners.as_deref(), moves_only)
-        .await?)
-}
-
 /// A report: what it covers and its rows.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Report<T> {
@@ -2365,13 +2352,27 @@ pub struct Report<T> {
     pub rows: T,
 }
 
-fn report<T>(r: &ReportScope, rows: T) -> Report<T> {
-    Report {
+/// Runs a report: reads its parameters, then the stage history of the pipeline's
+/// opportunities in the caller's scope (and the chosen owners; with `moves_only` just the
+/// stage moves, without values), replays it and lets `build` compute the rows.
+async fn run_report<T>(
+    db: &Db,
+    ctx: &Ctx,
+    params: &[(String, String)],
+    moves_only: bool,
+    build: impl FnOnce(&[analytics::Life<'_>], &ReportScope) -> T,
+) -> Result<Report<T>, AppError> {
+    let r = report_scope(ctx, params)?;
+    let events = db
+        .pipeline_history(&ctx.scope, r.pipeline.id, r.owners.as_deref(), moves_only)
+        .await?;
+    let rows = build(&analytics::lives(&events), &r);
+    Ok(Report {
         pipeline_id: r.pipeline.id,
         from: r.period.from,
         to: r.period.to,
         rows,
-    }
+    })
 }
 
 pub async fn funnel_report(
@@ -2379,10 +2380,10 @@ pub async fn funnel_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<Vec<analytics::StageConversion>>, AppError> {
-    let r = report_scope(ctx, params)?;
-    let events = report_history(db, ctx, &r, true).await?;
-    let rows = analytics::funnel(&analytics::lives(&events), &r.pipeline, r.period);
-    Ok(report(&r, rows))
+    run_report(db, ctx, params, true, |lives, r| {
+        analytics::funnel(lives, &r.pipeline, r.period)
+    })
+    .await
 }
 
 pub async fn time_in_stage_report(
@@ -2390,10 +2391,10 @@ pub async fn time_in_stage_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<Vec<analytics::StageTime>>, AppError> {
-    let r = report_scope(ctx, params)?;
-    let events = report_history(db, ctx, &r, true).await?;
-    let rows = analytics::time_in_stage(&analytics::lives(&events), &r.pipeline, r.period);
-    Ok(report(&r, rows))
+    run_report(db, ctx, params, true, |lives, r| {
+        analytics::time_in_stage(lives, &r.pipeline, r.period)
+    })
+    .await
 }
 
 pub async fn win_rate_report(
@@ -2401,10 +2402,10 @@ pub async fn win_rate_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<analytics::WinRate>, AppError> {
-    let r = report_scope(ctx, params)?;
-    let events = report_history(db, ctx, &r, false).await?;
-    let rows = analytics::win_rate(&analytics::lives(&events), &r.pipeline, r.period);
-    Ok(report(&r, rows))
+    run_report(db, ctx, params, false, |lives, r| {
+        analytics::win_rate(lives, &r.pipeline, r.period)
+    })
+    .await
 }
 
 /// The waterfall between the period's start and end.
@@ -2413,16 +2414,10 @@ pub async fn waterfall_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<analytics::Waterfall>, AppError> {
-    let r = report_scope(ctx, params)?;
-    let events = report_history(db, ctx, &r, false).await?;
-    let rows = analytics::waterfall(
-        &analytics::lives(&events),
-        &r.pipeline,
-        r.period,
-        r.close_window,
-        &r.currency,
-    );
-    Ok(report(&r, rows))
+    run_report(db, ctx, params, false, |lives, r| {
+        analytics::waterfall(lives, &r.pipeline, r.period, r.close_window, &r.currency)
+    })
+    .await
 }
 
 pub async fn win_loss_report(
@@ -2430,10 +2425,10 @@ pub async fn win_loss_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<analytics::WinLoss>, AppError> {
-    let r = report_scope(ctx, params)?;
-    let events = report_history(db, ctx, &r, false).await?;
-    let rows = analytics::win_loss(&analytics::lives(&events), &r.pipeline, r.period);
-    Ok(report(&r, rows))
+    run_report(db, ctx, params, false, |lives, r| {
+        analytics::win_loss(lives, &r.pipeline, r.period)
+    })
+    .await
 }
 
 /// Forecast periods and options from a report's parameters: `grain` month (default),
@@ -2525,16 +2520,10 @@ pub async fn forecast_report(
     params: &[(String, String)],
 ) -> Result<Report<Vec<analytics::ForecastBucket>>, AppError> {
     let f = forecast_params(ctx, params)?;
-    let r = report_scope(ctx, &f.rest)?;
-    let events = report_history(db, ctx, &r, false).await?;
-    let rows = analytics::forecast(
-        &analytics::lives(&events),
-        &r.pipeline,
-        ctx.now,
-        &f.periods,
-        f.weighting,
-    );
-    Ok(report(&r, rows))
+    run_report(db, ctx, &f.rest, false, |lives, r| {
+        analytics::forecast(lives, &r.pipeline, ctx.now, &f.periods, f.weighting)
+    })
+    .await
 }
 
 /// The Monte Carlo forecast: P10 / P50 / P90 of the won amount per period.
@@ -2544,17 +2533,10 @@ pub async fn monte_carlo_report(
     params: &[(String, String)],
 ) -> Result<Report<Vec<analytics::SimulatedBucket>>, AppError> {
     let f = forecast_params(ctx, params)?;
-    let r = report_scope(ctx, &f.rest)?;
-    let events = report_history(db, ctx, &r, false).await?;
-    let rows = analytics::monte_carlo(
-        &analytics::lives(&events),
-        &r.pipeline,
-        ctx.now,
-        &f.periods,
-        f.runs,
-        f.seed,
-    );
-    Ok(report(&r, rows))
+    run_report(db, ctx, &f.rest, false, |lives, r| {
+        analytics::monte_carlo(lives, &r.pipeline, ctx.now, &f.periods, f.runs, f.seed)
+    })
+    .await
 }
 
 /// The 4S for the period and for the period of the same length just before it.
@@ -2569,19 +2551,18 @@ pub async fn four_s_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<FourSReport>, AppError> {
-    let r = report_scope(ctx, params)?;
-    let events = report_history(db, ctx, &r, false).await?;
-    let lives = analytics::lives(&events);
-    let length = r.period.to - r.period.from;
-    let before = analytics::Period {
-        from: r.period.from - length,
-        to: r.period.from,
-    };
-    let rows = FourSReport {
-        current: analytics::four_s(&lives, &r.pipeline, r.period, r.target_minor),
-        previous: analytics::four_s(&lives, &r.pipeline, before, r.target_minor),
-    };
-    Ok(report(&r, rows))
+    run_report(db, ctx, params, false, |lives, r| {
+        let length = r.period.to - r.period.from;
+        let before = analytics::Period {
+            from: r.period.from - length,
+            to: r.period.from,
+        };
+        FourSReport {
+            current: analytics::four_s(lives, &r.pipeline, r.period, r.target_minor),
+            previous: analytics::four_s(lives, &r.pipeline, before, r.target_minor),
+        }
+    })
+    .await
 }
 
 /// Won amount, win rate, pipeline created and customer-facing follow-ups per person.
@@ -2590,23 +2571,25 @@ pub async fn leaderboard_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<Vec<analytics::LeaderRow>>, AppError> {
+    let mut out = run_report(db, ctx, params, false, |lives, r| {
+        analytics::leaderboard(lives, &r.pipeline, r.period)
+    })
+    .await?;
     let r = report_scope(ctx, params)?;
-    let events = report_history(db, ctx, &r, false).await?;
-    let mut rows = analytics::leaderboard(&analytics::lives(&events), &r.pipeline, r.period);
     let follow_ups = db
         .follow_ups_by_author(&ctx.scope, r.period.from, r.period.to, r.owners.as_deref())
         .await?;
     for (author, n) in follow_ups {
-        match rows.iter_mut().find(|row| row.owner_id == author) {
+        match out.rows.iter_mut().find(|row| row.owner_id == author) {
             Some(row) => row.follow_ups = n as u64,
-            None => rows.push(analytics::LeaderRow {
+            None => out.rows.push(analytics::LeaderRow {
                 owner_id: author,
                 follow_ups: n as u64,
                 ..Default::default()
             }),
         }
     }
-    Ok(report(&r, rows))
+    Ok(out)
 }
 
 pub async fn calibration_report(
@@ -2614,10 +2597,10 @@ pub async fn calibration_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<Vec<analytics::Calibration>>, AppError> {
-    let r = report_scope(ctx, params)?;
-    let events = report_history(db, ctx, &r, true).await?;
-    let rows = analytics::calibration(&analytics::lives(&events), &r.pipeline);
-    Ok(report(&r, rows))
+    run_report(db, ctx, params, true, |lives, r| {
+        analytics::calibration(lives, &r.pipeline)
+    })
+    .await
 }
 
 // ---- For the pages: what the header counts, a deal's pending request, requests with

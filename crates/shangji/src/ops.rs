@@ -2352,9 +2352,7 @@ pub struct Report<T> {
     pub rows: T,
 }
 
-/// Runs a report: reads its parameters, then the stage history of the pipeline's
-/// opportunities in the caller's scope (and the chosen owners; with `moves_only` just the
-/// stage moves, without values), replays it and lets `build` compute the rows.
+/// Runs a report: reads its parameters, then computes it (see [`report_rows`]).
 async fn run_report<T>(
     db: &Db,
     ctx: &Ctx,
@@ -2363,10 +2361,23 @@ async fn run_report<T>(
     build: impl FnOnce(&[analytics::Life<'_>], &ReportScope) -> T,
 ) -> Result<Report<T>, AppError> {
     let r = report_scope(ctx, params)?;
+    report_rows(db, ctx, &r, moves_only, build).await
+}
+
+/// Reads the stage history of the pipeline's opportunities in the caller's scope (and the
+/// chosen owners; with `moves_only` just the stage moves, without values), replays it and
+/// lets `build` compute the rows.
+async fn report_rows<T>(
+    db: &Db,
+    ctx: &Ctx,
+    r: &ReportScope,
+    moves_only: bool,
+    build: impl FnOnce(&[analytics::Life<'_>], &ReportScope) -> T,
+) -> Result<Report<T>, AppError> {
     let events = db
         .pipeline_history(&ctx.scope, r.pipeline.id, r.owners.as_deref(), moves_only)
         .await?;
-    let rows = build(&analytics::lives(&events), &r);
+    let rows = build(&analytics::lives(&events), r);
     Ok(Report {
         pipeline_id: r.pipeline.id,
         from: r.period.from,
@@ -2571,11 +2582,11 @@ pub async fn leaderboard_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<Vec<analytics::LeaderRow>>, AppError> {
-    let mut out = run_report(db, ctx, params, false, |lives, r| {
+    let r = report_scope(ctx, params)?;
+    let mut out = report_rows(db, ctx, &r, false, |lives, r| {
         analytics::leaderboard(lives, &r.pipeline, r.period)
     })
     .await?;
-    let r = report_scope(ctx, params)?;
     let follow_ups = db
         .follow_ups_by_author(&ctx.scope, r.period.from, r.period.to, r.owners.as_deref())
         .await?;

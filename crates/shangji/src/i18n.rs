@@ -7,12 +7,42 @@ use std::sync::LazyLock;
 use axum::http::HeaderMap;
 use shangji_core::model::Language;
 
-static ZH: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
-    serde_json::from_str(include_str!("../locales/zh-CN.json")).expect("zh-CN.json is valid")
-});
-static EN: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
-    serde_json::from_str(include_str!("../locales/en.json")).expect("en.json is valid")
-});
+/// The catalogues, one pair per area of the product (`locales/<area>.<lang>.json`; the core
+/// texts are `locales/zh-CN.json` and `locales/en.json`). A key lives in exactly one area
+/// (tested), so areas can grow without touching each other.
+const CATALOGUES: &[(&str, &str, &str)] = &[(
+    "core",
+    include_str!("../locales/zh-CN.json"),
+    include_str!("../locales/en.json"),
+)];
+
+/// Every area's texts of one language, merged; keys found in two areas are listed apart.
+fn load(pick: fn(&(&str, &'static str, &'static str)) -> &'static str) -> Catalogue {
+    let mut texts = HashMap::new();
+    let mut duplicates = Vec::new();
+    for entry in CATALOGUES {
+        let area: HashMap<String, String> = serde_json::from_str(pick(entry))
+            .unwrap_or_else(|e| panic!("locales of {} are not valid JSON: {e}", entry.0));
+        for (k, v) in area {
+            if let Some(_old) = texts.insert(k.clone(), v) {
+                duplicates.push(k);
+            }
+        }
+    }
+    Catalogue { texts, duplicates }
+}
+
+struct Catalogue {
+    texts: HashMap<String, String>,
+    /// Read by the test that keeps each key in one area.
+    #[cfg_attr(not(test), allow(dead_code))]
+    duplicates: Vec<String>,
+}
+
+static ZH_ALL: LazyLock<Catalogue> = LazyLock::new(|| load(|e| e.1));
+static EN_ALL: LazyLock<Catalogue> = LazyLock::new(|| load(|e| e.2));
+static ZH: LazyLock<&'static HashMap<String, String>> = LazyLock::new(|| &ZH_ALL.texts);
+static EN: LazyLock<&'static HashMap<String, String>> = LazyLock::new(|| &EN_ALL.texts);
 
 pub const LANG_COOKIE: &str = "sj_lang";
 
@@ -33,8 +63,8 @@ impl Tr {
     /// The text for `key`; the key itself if missing (a test keeps that from happening).
     pub fn t<'a>(&self, key: &'a str) -> &'a str {
         let catalogue: &'static HashMap<String, String> = match self.lang {
-            Language::ZhCn => &ZH,
-            Language::En => &EN,
+            Language::ZhCn => *ZH,
+            Language::En => *EN,
         };
         match catalogue.get(key) {
             Some(v) => v.as_str(),
@@ -45,8 +75,8 @@ impl Tr {
     /// The text for `key`, if the catalogue has it (for keys made from codes).
     pub fn get(&self, key: &str) -> Option<&'static str> {
         let catalogue: &'static HashMap<String, String> = match self.lang {
-            Language::ZhCn => &ZH,
-            Language::En => &EN,
+            Language::ZhCn => *ZH,
+            Language::En => *EN,
         };
         catalogue.get(key).map(String::as_str)
     }
@@ -72,6 +102,37 @@ impl Tr {
 
     pub fn html_lang(&self) -> &'static str {
         self.lang.as_str()
+    }
+
+    /// Money on summaries (column totals, tiles), rounded the way readers count: in Chinese
+    /// by 万 and 亿 (`¥123.46万`), in English by K and M (`¥1.23M`); small amounts in full
+    /// yuan. Integer arithmetic only.
+    pub fn money_short(&self, m: &shangji_core::Money) -> String {
+        let symbol = match m.currency.as_str() {
+            "CNY" => "¥".to_string(),
+            "USD" => "US$".to_string(),
+            other => format!("{other} "),
+        };
+        let sign = if m.amount_minor < 0 { "-" } else { "" };
+        let minor = m.amount_minor.unsigned_abs();
+        let units: &[(u64, &str)] = match self.lang {
+            Language::ZhCn => &[(100_000_000, "亿"), (10_000, "万")],
+            Language::En => &[(1_000_000_000, "B"), (1_000_000, "M"), (1_000, "K")],
+        };
+        for (unit, name) in units {
+            let unit_minor = unit * 100;
+            if minor >= unit_minor {
+                // Two decimals, rounded half up.
+                let hundredths = (minor * 100 + unit_minor / 2) / unit_minor;
+                let (whole, frac) = (hundredths / 100, hundredths % 100);
+                let frac = format!("{frac:02}");
+                let frac = frac.trim_end_matches('0');
+                let dot = if frac.is_empty() { "" } else { "." };
+                return format!("{sign}{symbol}{whole}{dot}{frac}{name}");
+            }
+        }
+        let yuan = (minor + 50) / 100;
+        format!("{sign}{symbol}{yuan}")
     }
 
     /// Money for people: `¥1,234,567.00`, or `US$…`/`EUR …` for other currencies.
@@ -138,6 +199,8 @@ mod tests {
             "missing in zh-CN"
         );
         assert!(ZH.values().chain(EN.values()).all(|v| !v.trim().is_empty()));
+        assert_eq!(ZH_ALL.duplicates, Vec::<String>::new(), "keys in two areas");
+        assert_eq!(EN_ALL.duplicates, Vec::<String>::new(), "keys in two areas");
     }
 
     #[test]
@@ -147,16 +210,20 @@ mod tests {
             .unwrap()
             .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
             .collect();
-        sources.push(include_str!("pages.rs").to_string());
-        sources.push(include_str!("pages/admin.rs").to_string());
-        sources.push(include_str!("pages/opportunity.rs").to_string());
-        sources.push(include_str!("pages/approvals.rs").to_string());
-        sources.push(include_str!("pages/custom_fields.rs").to_string());
-        sources.push(include_str!("pages/policies.rs").to_string());
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        for dir in [src.to_string(), format!("{src}/pages")] {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                // This file's own tests name keys that must not exist.
+                if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("i18n.rs") {
+                    sources.push(std::fs::read_to_string(path).unwrap());
+                }
+            }
+        }
         let mut used = 0;
         for text in &sources {
-            for (i, _) in text.match_indices("t(\"") {
-                let rest = &text[i + 3..];
+            for (i, _) in text.match_indices(".t(\"") {
+                let rest = &text[i + 4..];
                 let key = &rest[..rest.find('"').unwrap()];
                 if !key.contains('.') {
                     continue;
@@ -197,6 +264,25 @@ mod tests {
         let at = time::macros::datetime!(2026-03-02 09:05 UTC);
         assert_eq!(tr.datetime(at), "2026-03-02 17:05");
         assert_eq!(tr.get("no.such.key"), None);
+    }
+
+    #[test]
+    fn short_money_on_summaries() {
+        let zh = Tr::new(Language::ZhCn);
+        let en = Tr::new(Language::En);
+        let cases: &[(i64, &str, &str)] = &[
+            (0, "¥0", "¥0"),
+            (999_949, "¥9999", "¥10K"),
+            (1_000_000, "¥1万", "¥10K"),
+            (123_456_700, "¥123.46万", "¥1.23M"),
+            (15_000_000_000, "¥1.5亿", "¥150M"),
+            (-5_000_000, "-¥5万", "-¥50K"),
+        ];
+        for (minor, in_zh, in_en) in cases {
+            let m = shangji_core::Money::cny(*minor);
+            assert_eq!(zh.money_short(&m), *in_zh, "{minor}");
+            assert_eq!(en.money_short(&m), *in_en, "{minor}");
+        }
     }
 
     #[test]

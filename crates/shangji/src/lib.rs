@@ -42,5 +42,10 @@ pub fn app(state: AppState) -> Router {
             HeaderValue::from_static(value),
         ));
     }
-    router.layer(TraceLayer::new_for_http()).with_state(state)
+    // Text compresses well: pages, JSON and the embedded scripts travel gzipped when the
+    // client accepts it.
+    router
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
 }

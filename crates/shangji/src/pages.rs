@@ -473,6 +473,19 @@ impl FromRequestParts<AppState> for Viewer {
         let who = match session_user(s, &jar).await {
             Ok(Some(who)) => who,
             Ok(None) => {
+                // A partial update (htmx) cannot show the sign-in page in place: the browser
+                // goes there, and comes back to the page the request was made from.
+                if parts.headers.contains_key("hx-request") {
+                    let from = parts
+                        .headers
+                        .get("hx-current-url")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|url| url.split_once("://").map(|(_, rest)| rest))
+                        .and_then(|rest| rest.find('/').map(|i| rest[i..].to_string()))
+                        .unwrap_or_else(|| "/".into());
+                    let to = login_here(&safe_next(Some(&from)));
+                    return Err(([("hx-redirect", to)], StatusCode::OK).into_response());
+                }
                 let next = match parts.method {
                     axum::http::Method::GET => parts
                         .uri
@@ -676,24 +689,68 @@ impl Choice {
     }
 }
 
-async fn stylesheet() -> impl IntoResponse {
+/// The files the pages load, embedded in the binary: ours, and the front-end libraries taken
+/// from npm (`scripts/vendor-assets.sh`) with their licenses beside them.
+const ASSETS: &[(&str, &str, &[u8])] = &[
     (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        include_str!("../static/app.css"),
-    )
-}
+        "app.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../static/app.css"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/app.js"),
+    ),
+    (
+        "vendor/htmx.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/vendor/htmx.min.js"),
+    ),
+    (
+        "vendor/htmx.LICENSE.txt",
+        "text/plain; charset=utf-8",
+        include_bytes!("../static/vendor/htmx.LICENSE.txt"),
+    ),
+    (
+        "vendor/Sortable.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/vendor/Sortable.min.js"),
+    ),
+    (
+        "vendor/Sortable.LICENSE.txt",
+        "text/plain; charset=utf-8",
+        include_bytes!("../static/vendor/Sortable.LICENSE.txt"),
+    ),
+    (
+        "vendor/echarts.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/vendor/echarts.min.js"),
+    ),
+    (
+        "vendor/echarts.LICENSE.txt",
+        "text/plain; charset=utf-8",
+        include_bytes!("../static/vendor/echarts.LICENSE.txt"),
+    ),
+    (
+        "vendor/echarts.NOTICE.txt",
+        "text/plain; charset=utf-8",
+        include_bytes!("../static/vendor/echarts.NOTICE.txt"),
+    ),
+];
 
-async fn script() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        include_str!("../static/app.js"),
-    )
+async fn asset(axum::extract::Path(path): axum::extract::Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, _, _)| *name == path) {
+        Some((_, content_type, bytes)) => (
+            [
+                (header::CONTENT_TYPE, *content_type),
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+            ],
+            *bytes,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 pub fn router() -> Router<AppState> {
@@ -702,8 +759,7 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", post(logout))
         .route("/lang", post(switch_language))
-        .route("/static/app.css", get(stylesheet))
-        .route("/static/app.js", get(script))
+        .route("/static/{*path}", get(asset))
         .merge(admin::router())
         .merge(custom_fields::router())
         .merge(policies::router())

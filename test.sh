@@ -3,7 +3,8 @@
 #   1. cargo test on SQLite (in memory);
 #   2. cargo test again on PostgreSQL, when SHANGJI_TEST_DATABASE_URL is set or a server
 #      answers at 127.0.0.1:5432 (then postgres://postgres@127.0.0.1:5432/test);
-#   3. cargo build, then the browser tests in e2e/ (headless Debian Chromium at
+#   3. cargo build, a check that the embedded front-end libraries are exactly npm's (see
+#      scripts/vendor-assets.sh), then the browser tests in e2e/ (headless Debian Chromium at
 #      /usr/bin/chromium; `npm ci` first when e2e/node_modules is missing).
 # Exits non-zero on the first failure. With CI=true a missing Chromium or npm is a failure
 # rather than a skipped step.
@@ -104,6 +105,8 @@ else
     section "npm ci (e2e)"
     (cd e2e && npm ci --no-audit --no-fund)
   fi
+  section "front-end libraries match npm"
+  scripts/vendor-assets.sh --check
   section "e2e: npm test (headless Chromium)"
   echo "SHANGJI_BIN=$SHANGJI_BIN CHROMIUM_BIN=$CHROMIUM"
   export CHROMIUM_BIN=$CHROMIUM

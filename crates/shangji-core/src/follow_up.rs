@@ -8,7 +8,9 @@ use utoipa::ToSchema;
 use crate::error::FieldError;
 use crate::input::{self, Field};
 use crate::model::*;
-use crate::records::{apply_activity, apply_task, blank_activity, blank_task, ActivityInput, TaskInput};
+use crate::records::{
+    apply_activity, apply_task, blank_activity, blank_task, ActivityInput, TaskInput,
+};
 
 /// The body of `POST /api/v1/opportunities/{id}/follow-ups`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -57,7 +59,11 @@ pub fn plan(
     today: Date,
 ) -> Result<FollowUpPlan, FieldError> {
     let mut activity = blank_activity(author, now);
-    let step = input::text("next_step", input.next_step.unwrap_or_default(), input::SHORT_TEXT)?;
+    let step = input::text(
+        "next_step",
+        input.next_step.unwrap_or_default(),
+        input::SHORT_TEXT,
+    )?;
     apply_activity(
         &mut activity,
         ActivityInput {
@@ -237,7 +243,11 @@ mod tests {
         ];
         for (input, field, code) in cases {
             let e = plan(&opp(), input.clone(), 5, now, today).unwrap_err();
-            assert_eq!((e.field.as_str(), e.code.as_str()), (field, code), "{input:?}");
+            assert_eq!(
+                (e.field.as_str(), e.code.as_str()),
+                (field, code),
+                "{input:?}"
+            );
         }
         // Today is allowed; no step at all is allowed too.
         let ok = FollowUpInput {

@@ -66,7 +66,8 @@ impl Db {
             sql.push(" AND opportunities.owner_id IN ");
             sql.bind_list(if owners.is_empty() { &[-1] } else { owners });
         }
-        sql.push(" ORDER BY e.at DESC, e.id DESC LIMIT ").bind(limit);
+        sql.push(" ORDER BY e.at DESC, e.id DESC LIMIT ")
+            .bind(limit);
         on_pool!(self, p => {
             let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
             rows.iter().map(event_from_row).collect()
@@ -154,7 +155,10 @@ impl Db {
         let mut sql = Sql::new(
             "INSERT INTO opportunity_contacts (opportunity_id, contact_id, buying_role, created_at) VALUES (",
         );
-        sql.bind(opportunity_id).push(", ").bind(contact_id).push(", ");
+        sql.bind(opportunity_id)
+            .push(", ")
+            .bind(contact_id)
+            .push(", ");
         sql.bind(role.map(|r| r.as_str().to_string()))
             .push(", ")
             .bind(now);

@@ -20,7 +20,6 @@ use utoipa::{OpenApi as _, PartialSchema};
 use crate::api::{DecisionInput, NewToken, StageOrder, TemplateView, TokenInput};
 use crate::error::{ErrorBody, MissingItem};
 use crate::ops::record_ops::{ContactLinkInput, FollowUp, OpportunityContact};
-use shangji_core::follow_up::FollowUpInput;
 use crate::ops::{
     ApprovalPolicyInput, ChangePipelineInput, LossReasonInput, MigrateInput, Migrated,
     NewStageInput, PipelineInput, PipelinePatch, StageMapping, StagePatch,
@@ -28,6 +27,7 @@ use crate::ops::{
 use shangji_core::approval::{
     ApprovalPolicy, ApprovalRequest, ApprovalStatus, Approver, CompareOp, Condition, Decision,
 };
+use shangji_core::follow_up::FollowUpInput;
 use shangji_core::process::{
     ChecklistItem, LossReason, StageGate, StageSpec, StandardAction, TransitionPolicy, UnmetCode,
 };

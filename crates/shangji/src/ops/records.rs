@@ -159,13 +159,7 @@ pub async fn log_follow_up(
 ) -> Result<FollowUp, AppError> {
     let opp = for_update::<Opportunity>(db, ctx, id).await?;
     check_version(opp.version, input.version)?;
-    let plan = follow_up::plan(
-        &opp,
-        input,
-        ctx.actor.user_id,
-        ctx.now,
-        today_of(ctx.now),
-    )?;
+    let plan = follow_up::plan(&opp, input, ctx.actor.user_id, ctx.now, today_of(ctx.now))?;
     check_links(db, ctx, super::Resource::links(&plan.activity)).await?;
     let mut next = opp.clone();
     let mut events = Vec::new();
@@ -187,7 +181,11 @@ pub async fn log_follow_up(
             &events,
         )
         .await?;
-    let version = if changed { opp.version + 1 } else { opp.version };
+    let version = if changed {
+        opp.version + 1
+    } else {
+        opp.version
+    };
     Ok(FollowUp {
         activity: Activity {
             id: ids.activity_id,
@@ -369,10 +367,7 @@ pub fn kind_totals(opps: &[Opportunity]) -> Vec<KindTotal> {
             let mut count = 0;
             for o in opps.iter().filter(|o| o.status == kind && !o.archived) {
                 count += 1;
-                match amounts
-                    .iter_mut()
-                    .find(|m| m.currency == o.amount.currency)
-                {
+                match amounts.iter_mut().find(|m| m.currency == o.amount.currency) {
                     Some(m) => m.amount_minor += o.amount.amount_minor,
                     None => amounts.push(o.amount.clone()),
                 }
@@ -396,23 +391,26 @@ pub async fn account_360(db: &Db, ctx: &Ctx, id: AccountId) -> Result<Account360
         limit,
         ..Default::default()
     };
-    let contacts = db.list::<Contact>(&ctx.scope, &by_account(200)).await?.items;
+    let contacts = db
+        .list::<Contact>(&ctx.scope, &by_account(200))
+        .await?
+        .items;
     let opportunities = db
         .list::<Opportunity>(&ctx.scope, &by_account(200))
         .await?
         .items;
     let ids: Vec<OpportunityId> = opportunities.iter().map(|o| o.id).collect();
-    let activities = db
-        .activities_about(&ctx.scope, Some(id), &ids, 200)
-        .await?;
+    let activities = db.activities_about(&ctx.scope, Some(id), &ids, 200).await?;
     let events = db.events_of(&ids, 200).await?;
-    let mut last_follow_up = activities
-        .iter()
-        .find(|a| a.customer_facing)
-        .cloned();
+    let mut last_follow_up = activities.iter().find(|a| a.customer_facing).cloned();
     // A follow-up older than the ones listed can still be the latest customer-facing one.
     if last_follow_up.is_none() {
-        let latest = db.last_follow_ups(&ids).await?.into_iter().map(|(_, t)| t).max();
+        let latest = db
+            .last_follow_ups(&ids)
+            .await?
+            .into_iter()
+            .map(|(_, t)| t)
+            .max();
         if let Some(at) = latest {
             last_follow_up = db
                 .activities_about(&ctx.scope, None, &ids, 1000)

@@ -74,7 +74,6 @@ struct PanelItem {
     hint: String,
 }
 
-
 /// One moment of the history: who did what, in words (a move is several events at once),
 /// or a follow-up (`activity`).
 pub(super) struct Entry {

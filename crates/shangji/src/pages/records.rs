@@ -231,9 +231,17 @@ fn task_row(tr: Tr, t: &Task, today: time::Date, title: Option<String>, users: &
 
 async fn today_page(
     State(s): State<AppState>,
-    v: Viewer,
+    v: Result<Viewer, Response>,
     Query(q): Query<TodayQuery>,
 ) -> Response {
+    let v = match v {
+        Ok(v) => v,
+        // A stranger signs in and comes back here.
+        Err(r) if r.headers().get("location").is_some_and(|l| l == "/login") => {
+            return Redirect::to("/login?next=/").into_response()
+        }
+        Err(r) => return r,
+    };
     match today_inner(&s, &v, q.team.is_some_and(|t| t == "1")).await {
         Ok(p) => render(p),
         Err(e) => v.error("/", e),
@@ -317,7 +325,11 @@ async fn today_inner(s: &AppState, v: &Viewer, team: bool) -> Result<TodayPage, 
     let next_steps = due.into_iter().map(row).collect();
     let mut changes = Vec::new();
     for e in &day.events {
-        let opp = match day.deals.iter().find(|d| d.opportunity.id == e.opportunity_id) {
+        let opp = match day
+            .deals
+            .iter()
+            .find(|d| d.opportunity.id == e.opportunity_id)
+        {
             Some(d) => Some(d.opportunity.clone()),
             None => ops::get::<Opportunity>(&s.db, &v.ctx, e.opportunity_id)
                 .await
@@ -358,7 +370,11 @@ async fn today_inner(s: &AppState, v: &Viewer, team: bool) -> Result<TodayPage, 
     Ok(TodayPage {
         tr,
         csrf: v.csrf.clone(),
-        here: if day.team { "/?team=1".into() } else { "/".into() },
+        here: if day.team {
+            "/?team=1".into()
+        } else {
+            "/".into()
+        },
         nav: v.nav("home"),
         user_name: v.user.display_name.clone(),
         team: day.team,
@@ -479,7 +495,11 @@ fn follow_up_form(
     let get = |k: &str| f.map_or_else(String::new, |f| f.get(k).to_string());
     let kind = f.map_or("call", |f| f.get("kind"));
     let contact = get("contact_id");
-    let mut cs = vec![Choice::new("", tr.t("records.no_contact"), contact.is_empty())];
+    let mut cs = vec![Choice::new(
+        "",
+        tr.t("records.no_contact"),
+        contact.is_empty(),
+    )];
     cs.extend(contacts.iter().map(|c| {
         let id = c.id.to_string();
         let checked = id == contact;
@@ -677,15 +697,14 @@ fn custom_raw(def: &CustomFieldDef, v: Option<&Value>) -> String {
             .and_then(Value::as_i64)
             .map(|f| format!("{}.{:02}", f / 100, f % 100))
             .unwrap_or_default(),
-        (CustomFieldType::DateTime, Some(Value::String(t))) => time::OffsetDateTime::parse(
-            t,
-            &time::format_description::well_known::Rfc3339,
-        )
-        .map(|t| {
-            let l = t.to_offset(crate::i18n::DISPLAY_OFFSET);
-            format!("{}T{:02}:{:02}", l.date(), l.hour(), l.minute())
-        })
-        .unwrap_or_default(),
+        (CustomFieldType::DateTime, Some(Value::String(t))) => {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .map(|t| {
+                    let l = t.to_offset(crate::i18n::DISPLAY_OFFSET);
+                    format!("{}T{:02}:{:02}", l.date(), l.hour(), l.minute())
+                })
+                .unwrap_or_default()
+        }
         (CustomFieldType::MultiSelect, Some(Value::Array(a))) => a
             .iter()
             .filter_map(Value::as_str)
@@ -739,15 +758,18 @@ fn field_view(
             String::new(),
         ),
         "grade" => (
+            opp.grade.map_or_else(none, |g| g.as_str().to_uppercase()),
             opp.grade
-                .map_or_else(none, |g| g.as_str().to_uppercase()),
-            opp.grade.map(|g| g.as_str().to_string()).unwrap_or_default(),
+                .map(|g| g.as_str().to_string())
+                .unwrap_or_default(),
             String::new(),
         ),
         "source" => (
             opp.source
                 .map_or_else(none, |s| source_label(tr, s).to_string()),
-            opp.source.map(|s| s.as_str().to_string()).unwrap_or_default(),
+            opp.source
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
             String::new(),
         ),
         "next_step" => (
@@ -758,7 +780,9 @@ fn field_view(
                 (None, None) => none(),
             },
             opp.next_step.clone().unwrap_or_default(),
-            opp.next_step_date.map(|d| d.to_string()).unwrap_or_default(),
+            opp.next_step_date
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
         ),
         "tags" => (
             if opp.tags.is_empty() {
@@ -784,7 +808,11 @@ fn field_view(
         Some(f) => match def.map(|d| d.field_type) {
             Some(CustomFieldType::MultiSelect) => (f.all("value").join("\n"), String::new()),
             Some(CustomFieldType::Boolean) => (
-                if f.get("value") == "true" { "true".into() } else { String::new() },
+                if f.get("value") == "true" {
+                    "true".into()
+                } else {
+                    String::new()
+                },
                 String::new(),
             ),
             _ => (f.get("value").to_string(), f.get("value2").to_string()),
@@ -1050,7 +1078,16 @@ pub(super) async fn opp_extras(
                 .strip_prefix("cf.")
                 .and_then(|key| defs.iter().find(|d| d.key == key))
                 .is_some_and(|d| d.archived);
-            field_view(tr, opp, k, &defs, users, false, None, can_edit && !archived_cf)
+            field_view(
+                tr,
+                opp,
+                k,
+                &defs,
+                users,
+                false,
+                None,
+                can_edit && !archived_cf,
+            )
         })
         .collect();
     let linked = record_ops::opportunity_contacts(&s.db, &v.ctx, opp.id).await?;
@@ -1163,7 +1200,16 @@ async fn field_get(
     };
     let can_edit = v.ctx.scope.covers(Some(opp.owner_id));
     let editing = q.show.is_none() && can_edit;
-    let f = field_view(v.tr, &opp, &key, &custom_defs(&v), &users, editing, None, can_edit);
+    let f = field_view(
+        v.tr,
+        &opp,
+        &key,
+        &custom_defs(&v),
+        &users,
+        editing,
+        None,
+        can_edit,
+    );
     field_response(&v, &headers, id, &opp.title, f, StatusCode::OK)
 }
 
@@ -1410,7 +1456,8 @@ async fn account_inner(s: &AppState, v: &Viewer, id: i64) -> Result<AccountPage,
         ),
         (
             tr.t("records.account.size").to_string(),
-            acc.size.map_or_else(none, |x| size_label(tr, x).to_string()),
+            acc.size
+                .map_or_else(none, |x| size_label(tr, x).to_string()),
         ),
         (
             tr.t("records.field.source").to_string(),
@@ -1631,7 +1678,9 @@ fn user_form(tr: Tr, teams: &[Team], u: Option<&User>, f: Option<&FormData>) -> 
     let role = pick("role", u.map_or("rep".into(), |u| u.role.as_str().into()));
     let team = pick(
         "team_id",
-        u.and_then(|u| u.team_id).map(|t| t.to_string()).unwrap_or_default(),
+        u.and_then(|u| u.team_id)
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
     );
     let lang = pick(
         "language",
@@ -1647,7 +1696,10 @@ fn user_form(tr: Tr, teams: &[Team], u: Option<&User>, f: Option<&FormData>) -> 
             u.map(|u| u.display_name.clone()).unwrap_or_default(),
         ),
         email: pick("email", u.and_then(|u| u.email.clone()).unwrap_or_default()),
-        mobile: pick("mobile", u.and_then(|u| u.mobile.clone()).unwrap_or_default()),
+        mobile: pick(
+            "mobile",
+            u.and_then(|u| u.mobile.clone()).unwrap_or_default(),
+        ),
         roles: role_choices(tr, &role),
         teams: team_choices(tr, teams, &team, None),
         languages: language_choices(tr, &lang),
@@ -1706,7 +1758,12 @@ fn user_input(tr: Tr, f: &FormData, creating: bool) -> Result<UserInput, Errors>
         },
     };
     let mut leaves = Vec::new();
-    for line in f.get("leaves").lines().map(str::trim).filter(|l| !l.is_empty()) {
+    for line in f
+        .get("leaves")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
         let parts: Vec<&str> = line
             .split(|c: char| c.is_whitespace() || c == '~' || c == '～' || c == ',')
             .filter(|p| !p.is_empty())
@@ -1974,7 +2031,13 @@ struct TeamsPage {
 }
 
 fn team_rows(teams: &[Team], users: &[User]) -> Vec<TeamRow> {
-    fn walk(teams: &[Team], users: &[User], parent: Option<TeamId>, depth: usize, out: &mut Vec<TeamRow>) {
+    fn walk(
+        teams: &[Team],
+        users: &[User],
+        parent: Option<TeamId>,
+        depth: usize,
+        out: &mut Vec<TeamRow>,
+    ) {
         let mut kids: Vec<&Team> = teams.iter().filter(|t| t.parent_id == parent).collect();
         kids.sort_by(|a, b| a.name.cmp(&b.name));
         for t in kids {
@@ -2009,7 +2072,12 @@ async fn teams_view(
 ) -> Result<TeamsPage, AppError> {
     let (users, teams) = users_data(s).await?;
     let team = match editing {
-        Some(id) => Some(teams.iter().find(|t| t.id == id).ok_or(AppError::NotFound)?),
+        Some(id) => Some(
+            teams
+                .iter()
+                .find(|t| t.id == id)
+                .ok_or(AppError::NotFound)?,
+        ),
         None => None,
     };
     let parent = f.map_or_else(
@@ -2073,12 +2141,7 @@ async fn team_page(
 
 /// Creates a team (`/admin/teams`) or changes one (`/admin/teams/{id}`: name, parent,
 /// archive or restore).
-async fn team_save(
-    s: AppState,
-    v: Viewer,
-    id: Option<TeamId>,
-    f: FormData,
-) -> Response {
+async fn team_save(s: AppState, v: Viewer, id: Option<TeamId>, f: FormData) -> Response {
     let here = id.map_or_else(|| "/admin/teams".into(), |id| format!("/admin/teams/{id}"));
     if let Err(e) = v.check_csrf(&f).and_then(|_| v.ctx.require_admin()) {
         return v.error(&here, e);
@@ -2093,8 +2156,18 @@ async fn team_save(
         archived: Field::Absent,
     };
     match f.get("op") {
-        "archive" => input = TeamInput { archived: Field::Value(true), ..Default::default() },
-        "restore" => input = TeamInput { archived: Field::Value(false), ..Default::default() },
+        "archive" => {
+            input = TeamInput {
+                archived: Field::Value(true),
+                ..Default::default()
+            }
+        }
+        "restore" => {
+            input = TeamInput {
+                archived: Field::Value(false),
+                ..Default::default()
+            }
+        }
         _ => {}
     }
     let result = match id {
@@ -2224,7 +2297,9 @@ async fn tokens_page(
     v: Viewer,
     Query(q): Query<RevokedQuery>,
 ) -> Response {
-    let notice = q.revoked.map(|_| v.tr.t("records.token.revoked_notice").to_string());
+    let notice = q
+        .revoked
+        .map(|_| v.tr.t("records.token.revoked_notice").to_string());
     match tokens_view(&s, &v, None, None, Errors::default(), notice).await {
         Ok(p) => render(p),
         Err(e) => v.error("/admin/tokens", e),
@@ -2243,12 +2318,12 @@ async fn tokens_create(
     }
     let user_id = f.text("user_id").parse::<i64>().unwrap_or(0);
     match record_ops::create_token_for(&s.db, &v.ctx, user_id, f.get("name")).await {
-        Ok((secret, _)) => match tokens_view(&s, &v, None, Some(secret), Errors::default(), None)
-            .await
-        {
-            Ok(p) => (StatusCode::CREATED, render(p)).into_response(),
-            Err(e) => v.error(here, e),
-        },
+        Ok((secret, _)) => {
+            match tokens_view(&s, &v, None, Some(secret), Errors::default(), None).await {
+                Ok(p) => (StatusCode::CREATED, render(p)).into_response(),
+                Err(e) => v.error(here, e),
+            }
+        }
         Err(e) if shown_in_form(&e) => {
             let mut errors = Errors::default();
             let (field, text) = err_text(v.tr, &e);

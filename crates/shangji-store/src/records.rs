@@ -94,7 +94,7 @@ impl Db {
             });
             out.extend(rows);
         }
-        out.sort_by(|a, b| (b.at, b.id).cmp(&(a.at, a.id)));
+        out.sort_by_key(|e| std::cmp::Reverse((e.at, e.id)));
         out.truncate(usize::try_from(limit).unwrap_or(0));
         Ok(out)
     }

@@ -130,7 +130,7 @@ pub(super) fn merge_follow_ups(
     activities: Vec<Activity>,
 ) -> Vec<Entry> {
     entries.extend(activities.iter().map(|a| follow_up_entry(tr, users, a)));
-    entries.sort_by(|a, b| b.at.cmp(&a.at));
+    entries.sort_by_key(|e| std::cmp::Reverse(e.at));
     entries
 }
 

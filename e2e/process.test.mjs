@@ -126,7 +126,7 @@ describe('sales process pages', () => {
     const { context, page } = await newPage();
     try {
       await signIn(page, REP);
-      await Promise.all([page.waitForURL((u) => u.pathname === `/opportunities/${opp.id}`), page.getByRole('link', { name: '智慧水务项目' }).click()]);
+      await Promise.all([page.waitForURL((u) => u.pathname === `/opportunities/${opp.id}`), page.getByRole('link', { name: '智慧水务项目' }).first().click()]);
       assert.equal(await text(page.locator('#opp-title')), '智慧水务项目');
       assert.equal(await text(page.locator('#opp-amount')), '¥8,000,000.00');
       assert.equal(await text(page.locator('#stage-path [aria-current="step"]')), '立项');

@@ -3,12 +3,14 @@
 //! Invariants: this crate does no I/O, never reads the clock (callers pass `now`), and has
 //! no async code. Money is integer minor units.
 
+pub mod alerts;
 pub mod analytics;
 pub mod approval;
 pub mod credit_code;
 pub mod custom_fields;
 pub mod demo;
 pub mod error;
+pub mod follow_up;
 pub mod input;
 pub mod model;
 pub mod money;

@@ -21,6 +21,9 @@ use crate::error::AppError;
 use crate::ops::{self, Created, Idempotency, Record, Resource};
 use crate::state::AppState;
 
+#[path = "api/records.rs"]
+mod record_api;
+
 /// A JSON body read strictly: malformed JSON is a 400, a value of the wrong type or an
 /// unknown field is a 422 naming the field. Keeps the raw bytes for idempotency.
 pub struct JsonBody<T> {
@@ -835,6 +838,7 @@ pub fn router() -> Router<AppState> {
         .nest("/leads", crud::<Lead>())
         .nest("/activities", crud::<Activity>())
         .nest("/tasks", crud::<Task>())
+        .merge(record_api::router())
         .route(
             "/opportunities",
             get(list_h::<Opportunity>).post(create_opportunity),

@@ -19,6 +19,7 @@ use utoipa::{OpenApi as _, PartialSchema};
 
 use crate::api::{DecisionInput, NewToken, StageOrder, TemplateView, TokenInput};
 use crate::error::{ErrorBody, MissingItem};
+use crate::ops::record_ops::{ContactLinkInput, FollowUp, OpportunityContact};
 use crate::ops::{
     ApprovalPolicyInput, ChangePipelineInput, LossReasonInput, MigrateInput, Migrated,
     NewStageInput, PipelineInput, PipelinePatch, StageMapping, StagePatch,
@@ -26,6 +27,7 @@ use crate::ops::{
 use shangji_core::approval::{
     ApprovalPolicy, ApprovalRequest, ApprovalStatus, Approver, CompareOp, Condition, Decision,
 };
+use shangji_core::follow_up::FollowUpInput;
 use shangji_core::process::{
     ChecklistItem, LossReason, StageGate, StageSpec, StandardAction, TransitionPolicy, UnmetCode,
 };
@@ -111,6 +113,10 @@ use shangji_core::process::{
         MigrateInput,
         StageMapping,
         Migrated,
+        FollowUpInput,
+        FollowUp,
+        ContactLinkInput,
+        OpportunityContact,
     ))
 )]
 struct Components;
@@ -223,6 +229,38 @@ pub fn routes() -> Vec<Route> {
         Some("MoveInput"),
         Some("Opportunity"),
         "200",
+    ));
+    r.push(route(
+        Post,
+        "/api/v1/opportunities/{id}/follow-ups",
+        "Log a follow-up: the activity, the next step's task for the owner and the opportunity's next step, in one transaction",
+        Some("FollowUpInput"),
+        Some("FollowUp"),
+        "201",
+    ));
+    r.push(route(
+        Get,
+        "/api/v1/opportunities/{id}/contacts",
+        "The contacts taking part in the opportunity, with their buying roles",
+        None,
+        None,
+        "200",
+    ));
+    r.push(route(
+        Post,
+        "/api/v1/opportunities/{id}/contacts",
+        "Link a contact of the account with a buying role (or change the role)",
+        Some("ContactLinkInput"),
+        None,
+        "200",
+    ));
+    r.push(route(
+        Delete,
+        "/api/v1/opportunities/{id}/contacts/{contact_id}",
+        "Take a contact off the opportunity",
+        None,
+        None,
+        "204",
     ));
     r.push(route(
         Get,
@@ -609,7 +647,7 @@ pub fn document() -> OpenApi {
     let mut doc = Components::openapi();
     for r in routes() {
         let mut op = OperationBuilder::new().summary(Some(r.summary.clone()));
-        for name in ["id", "stage_id"] {
+        for name in ["id", "stage_id", "contact_id"] {
             if r.path.contains(&format!("{{{name}}}")) {
                 op = op.parameter(
                     ParameterBuilder::new()

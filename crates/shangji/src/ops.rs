@@ -29,6 +29,10 @@ use time::OffsetDateTime;
 
 use crate::error::AppError;
 
+/// The record pages' operations (today, follow-ups, opportunity contacts, account 360).
+#[path = "ops/records.rs"]
+pub mod record_ops;
+
 /// Who is acting, what they may see, and when.
 #[derive(Debug, Clone)]
 pub struct Ctx {

@@ -8,6 +8,7 @@ mod approvals;
 mod custom_fields;
 mod opportunity;
 mod policies;
+mod records;
 
 use askama::Template;
 use axum::extract::{Form, FromRequestParts, Query, State};
@@ -19,8 +20,8 @@ use axum::Router;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
-use shangji_core::model::{Language, Opportunity, Role, StageKind, Task, User};
-use shangji_store::{Authenticated, ListQuery};
+use shangji_core::model::{Language, Role, User};
+use shangji_store::Authenticated;
 use time::Duration;
 
 use crate::auth::{self, session_user, SESSION_COOKIE, SESSION_DAYS};
@@ -275,52 +276,12 @@ async fn switch_language(
     Ok((jar, Redirect::to(&safe_next(form.next.as_deref()))).into_response())
 }
 
-struct RecentRow {
-    id: i64,
-    title: String,
-    stage: String,
-    amount: String,
-    close_date: String,
-    owner: String,
-}
-
-#[derive(Template)]
-#[template(path = "home.html")]
-struct HomePage {
-    tr: Tr,
-    csrf: String,
-    here: String,
-    nav: Nav,
-    user: User,
-    open_count: i64,
-    open_amount: String,
-    weighted_amount: String,
-    tasks_due: i64,
-    recent: Vec<RecentRow>,
-}
-
 fn role_key(role: Role) -> &'static str {
     match role {
         Role::Admin => "role.admin",
         Role::Director => "role.director",
         Role::Manager => "role.manager",
         Role::Rep => "role.rep",
-    }
-}
-
-/// A page that needs a signed-in user: sends others to sign in and back here afterwards.
-async fn signed_in(
-    s: &AppState,
-    jar: &CookieJar,
-    path: &str,
-) -> Result<Result<Authenticated, Response>, AppError> {
-    match session_user(s, jar).await? {
-        Some(found) => Ok(Ok(found)),
-        None => Ok(Err(Redirect::to(&format!(
-            "/login?next={}",
-            urlencode(path)
-        ))
-        .into_response())),
     }
 }
 
@@ -333,95 +294,6 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-async fn home(
-    State(s): State<AppState>,
-    jar: CookieJar,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    let who = match signed_in(&s, &jar, "/").await? {
-        Ok(found) => found,
-        Err(redirect) => return Ok(redirect),
-    };
-    let tr = Tr::new(i18n::choose(who.user.language, &headers));
-    let ctx = Ctx::for_user(&s.db, &who, s.now(), tr.lang).await?;
-    let counts = ops::header_counts(&s.db, &ctx).await?;
-    let (user, csrf) = (who.user, who.csrf.unwrap_or_default());
-    let mine = |limit| ListQuery {
-        owner_id: Some(user.id),
-        eq: vec![("status", StageKind::Open.as_str().into())],
-        limit,
-        ..Default::default()
-    };
-    // Sums over all open CNY opportunities of the user, a page at a time.
-    let (mut amount, mut weighted, mut offset) = (0i64, 0i64, 0i64);
-    let open_count = loop {
-        let page =
-            s.db.list::<Opportunity>(
-                &ctx.scope,
-                &ListQuery {
-                    offset,
-                    ..mine(200)
-                },
-            )
-            .await?;
-        for o in page.items.iter().filter(|o| o.amount.currency == "CNY") {
-            amount += o.amount.amount_minor;
-            weighted += o.amount.amount_minor * i64::from(o.probability) / 100;
-        }
-        offset += 200;
-        if offset >= page.total || page.items.is_empty() {
-            break page.total;
-        }
-    };
-    let today = s.now().date();
-    let tasks = ListQuery {
-        eq: vec![("done", false.into())],
-        ranges: vec![("due_date", "<=", today.into())],
-        owner_id: Some(user.id),
-        limit: 1,
-        ..Default::default()
-    };
-    let tasks_due = s.db.list::<Task>(&ctx.scope, &tasks).await?.total;
-    let recent_page = s.db.list::<Opportunity>(&ctx.scope, &mine(10)).await?;
-    let pipelines = &ctx.dir.pipelines;
-    let users = s.db.users().await?;
-    let recent = recent_page
-        .items
-        .iter()
-        .map(|o| RecentRow {
-            id: o.id,
-            title: o.title.clone(),
-            stage: pipelines
-                .iter()
-                .flat_map(|p| &p.stages)
-                .find(|st| st.id == o.stage_id)
-                .map(|st| st.name(tr.lang).to_string())
-                .unwrap_or_default(),
-            amount: tr.money(&o.amount),
-            close_date: o.close_date.map(|d| d.to_string()).unwrap_or_default(),
-            owner: users
-                .iter()
-                .find(|u| u.id == o.owner_id)
-                .map(|u| u.display_name.clone())
-                .unwrap_or_default(),
-        })
-        .collect();
-    let money = |v| tr.money(&shangji_core::Money::cny(v));
-    let page = HomePage {
-        tr,
-        csrf,
-        here: "/".into(),
-        nav: Nav::new(&user, "home", counts),
-        open_count,
-        open_amount: money(amount),
-        weighted_amount: money(weighted),
-        tasks_due,
-        recent,
-        user,
-    };
-    Ok(render(page))
 }
 
 // ---- What every signed-in page shares. ----
@@ -755,7 +627,6 @@ async fn asset(axum::extract::Path(path): axum::extract::Path<String>) -> Respon
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(home))
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", post(logout))
         .route("/lang", post(switch_language))
@@ -765,6 +636,7 @@ pub fn router() -> Router<AppState> {
         .merge(policies::router())
         .merge(approvals::router())
         .merge(opportunity::router())
+        .merge(records::router())
 }
 
 #[cfg(test)]

@@ -74,19 +74,17 @@ struct PanelItem {
     hint: String,
 }
 
-/// A custom field value shown on the page.
-struct CustomFact {
-    key: String,
-    label: String,
-    value: String,
-}
-
-/// One moment of the history: who did what, in words (a move is several events at once).
-struct Entry {
-    who: String,
-    when: String,
-    iso: String,
-    lines: Vec<String>,
+/// One moment of the history: who did what, in words (a move is several events at once),
+/// or a follow-up (`activity`).
+pub(super) struct Entry {
+    pub(super) who: String,
+    pub(super) when: String,
+    pub(super) iso: String,
+    pub(super) lines: Vec<String>,
+    /// `event` or `activity`.
+    pub(super) kind: &'static str,
+    /// When, for merging follow-ups and events newest first.
+    pub(super) at: time::OffsetDateTime,
 }
 
 #[derive(Template)]
@@ -99,15 +97,10 @@ struct OpportunityPage {
     id: i64,
     title: String,
     account: String,
-    amount: String,
-    close_date: String,
     owner: String,
     stage: String,
     status: &'static str,
     status_label: &'static str,
-    probability: i32,
-    forecast: &'static str,
-    next_step: String,
     pipeline: String,
     archived: bool,
     path: Vec<PathStep>,
@@ -125,8 +118,6 @@ struct OpportunityPage {
     refused: bool,
     notice: Option<String>,
     timeline: Vec<Entry>,
-    /// The opportunity's custom field values.
-    custom: Vec<CustomFact>,
     /// The move waiting for approval, if any.
     approval: Option<RequestView>,
     /// The viewer asked for it (and may withdraw it).
@@ -135,6 +126,8 @@ struct OpportunityPage {
     can_decide: bool,
     /// Why withdrawing was refused.
     approval_error: Option<String>,
+    /// Editable fields, contacts, tasks and the follow-up form.
+    extras: super::records::OppExtras,
 }
 
 /// The move form as the user filled it in.
@@ -647,7 +640,7 @@ fn keys_of(v: Option<&Value>, list: &str) -> Vec<String> {
 
 /// What an event did, in words, in the user's language (one line, or a few for a
 /// checklist change).
-fn describe(
+pub(super) fn describe(
     tr: Tr,
     dir: &Directory,
     p: &Pipeline,
@@ -869,7 +862,7 @@ fn describe(
 }
 
 /// The history, newest first; events of one moment by one person are one entry.
-fn timeline(
+pub(super) fn timeline(
     tr: Tr,
     dir: &Directory,
     p: &Pipeline,
@@ -888,6 +881,8 @@ fn timeline(
                 at_ms,
                 e.actor_id,
                 Entry {
+                    kind: "event",
+                    at: e.at,
                     who: user_name(users, e.actor_id),
                     when: tr.datetime(e.at),
                     iso: e
@@ -1006,19 +1001,6 @@ async fn page(
     let mut defs: Vec<&CustomFieldDef> = dir.custom_fields_of(RecordKind::Opportunity).collect();
     defs.sort_by_key(|d| (d.position, d.id));
     let panel = panel(tr, p, &missing, &form, &errors, &contacts, (&defs, &users));
-    // Every field in use, and an archived one while the deal has a value.
-    let custom = defs
-        .iter()
-        .filter(|d| !d.archived || opp.custom.contains_key(&d.key))
-        .map(|d| CustomFact {
-            key: d.key.clone(),
-            label: super::custom_fields::label(tr, d),
-            value: opp.custom.get(&d.key).map_or_else(
-                || tr.t("value.none").to_string(),
-                |v| super::custom_fields::display_value(tr, d, v, &users),
-            ),
-        })
-        .collect();
 
     let status_label = kind_label(tr, opp.status);
     Ok(OpportunityPage {
@@ -1029,17 +1011,10 @@ async fn page(
         id,
         title: opp.title.clone(),
         account,
-        amount: tr.money(&opp.amount),
-        close_date: opp
-            .close_date
-            .map_or_else(|| tr.t("value.none").to_string(), |d| d.to_string()),
         owner: user_name(&users, opp.owner_id),
         stage: current.map_or_else(String::new, |s| s.name(tr.lang).to_string()),
         status: opp.status.as_str(),
         status_label,
-        probability: opp.probability,
-        forecast: forecast_label(tr, opp.forecast_category),
-        next_step: opp.next_step.clone().unwrap_or_default(),
         pipeline: p.name.clone(),
         archived: opp.archived,
         path,
@@ -1081,8 +1056,13 @@ async fn page(
         refused: !missing.is_empty(),
         panel,
         notice: None,
-        timeline: timeline(tr, &dir, p, &users, &events),
-        custom,
+        timeline: super::records::merge_follow_ups(
+            tr,
+            &users,
+            timeline(tr, &dir, p, &users, &events),
+            ops::record_ops::opportunity_activities(&s.db, &v.ctx, id).await?,
+        ),
+        extras: super::records::opp_extras(s, v, &opp, &users).await?,
         can_withdraw: approval.as_ref().is_some_and(|a| a.requester_id == me),
         can_decide: approval
             .as_ref()

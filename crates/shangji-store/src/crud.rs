@@ -31,6 +31,8 @@ pub struct ListQuery {
     pub owner_id: Option<UserId>,
     /// Owned by one of these users (a team filter, resolved to the team's members).
     pub owner_ids: Option<Vec<UserId>>,
+    /// Carrying this tag (record kinds with tags).
+    pub tag: Option<String>,
     pub include_archived: bool,
     pub sort: &'static str,
     pub desc: bool,
@@ -47,6 +49,7 @@ impl Default for ListQuery {
             custom: vec![],
             owner_id: None,
             owner_ids: None,
+            tag: None,
             include_archived: false,
             sort: "updated_at",
             desc: true,
@@ -121,6 +124,17 @@ fn list_filters<E: Entity>(sql: &mut Sql, scope: &Scope, query: &ListQuery) {
         sql.push(&format!(" AND {}.{} IN ", E::TABLE, E::OWNER));
         sql.bind_list(if owners.is_empty() { &[-1] } else { owners });
     }
+    if let Some(tag) = query.tag.as_deref().filter(|_| E::TAGS) {
+        // Tags are a JSON array in text: the tag as a JSON string, quotes included.
+        let json = serde_json::to_string(tag).unwrap_or_default();
+        let escaped = json
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        sql.push(&format!(" AND {}.tags LIKE ", E::TABLE))
+            .bind(format!("%{escaped}%"))
+            .push(" ESCAPE '\\'");
+    }
     if let Some(q) = query.q.as_deref().filter(|q| !q.trim().is_empty()) {
         let pattern = like_pattern(q);
         sql.push(" AND (");
@@ -150,7 +164,7 @@ pub(crate) fn push_insert(sql: &mut Sql, table: &str, cols: &[(&'static str, Arg
 }
 
 /// `UPDATE … SET <cols>, version = version + 1 WHERE id = … AND version = <expected>`.
-fn update_sql<E: Entity>(rec: &E, cols: &[(&'static str, Arg)], expected_version: i64) -> Sql {
+pub(crate) fn update_sql<E: Entity>(rec: &E, cols: &[(&'static str, Arg)], expected_version: i64) -> Sql {
     let mut sql = Sql::new(&format!("UPDATE {} SET ", E::TABLE));
     for (col, v) in cols {
         sql.push(&format!("{col} = ")).bind(v.clone()).push(", ");

@@ -7,6 +7,7 @@ pub mod db;
 pub mod directory;
 pub mod entity;
 pub mod error;
+pub mod lists;
 mod writer;
 
 pub use crud::{IdemKey, IdemRecord, ListQuery, Page, Save, Write, APPROVAL_PENDING};
@@ -15,3 +16,6 @@ pub use db::{Arg, Db};
 pub use directory::{ApiToken, Authenticated, Directory};
 pub use entity::{Access, Entity, FilterKind};
 pub use error::StoreError;
+pub use lists::{
+    LeadOutcome, LeadOutcomeRow, Match, NewAccount, NewContact, NewOpportunity, OutcomeIds, SavedView,
+};

@@ -164,7 +164,11 @@ pub(crate) fn push_insert(sql: &mut Sql, table: &str, cols: &[(&'static str, Arg
 }
 
 /// `UPDATE … SET <cols>, version = version + 1 WHERE id = … AND version = <expected>`.
-pub(crate) fn update_sql<E: Entity>(rec: &E, cols: &[(&'static str, Arg)], expected_version: i64) -> Sql {
+pub(crate) fn update_sql<E: Entity>(
+    rec: &E,
+    cols: &[(&'static str, Arg)],
+    expected_version: i64,
+) -> Sql {
     let mut sql = Sql::new(&format!("UPDATE {} SET ", E::TABLE));
     for (col, v) in cols {
         sql.push(&format!("{col} = ")).bind(v.clone()).push(", ");

@@ -17,5 +17,6 @@ pub use directory::{ApiToken, Authenticated, Directory};
 pub use entity::{Access, Entity, FilterKind};
 pub use error::StoreError;
 pub use lists::{
-    LeadOutcome, LeadOutcomeRow, Match, NewAccount, NewContact, NewOpportunity, OutcomeIds, SavedView,
+    LeadOutcome, LeadOutcomeRow, Match, NewAccount, NewContact, NewOpportunity, OutcomeIds,
+    SavedView,
 };

@@ -226,8 +226,10 @@ impl Db {
                 }
             }
         }
-        sql.push(&format!(") ORDER BY {t}.updated_at DESC, {t}.id DESC LIMIT "))
-            .bind(limit);
+        sql.push(&format!(
+            ") ORDER BY {t}.updated_at DESC, {t}.id DESC LIMIT "
+        ))
+        .bind(limit);
         let mut found: Vec<E> = on_pool!(self, p => {
             let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
             rows.iter().map(E::from_row).collect::<Result<Vec<E>, _>>()?
@@ -248,7 +250,9 @@ impl Db {
             return Ok(vec![]);
         }
         let t = E::TABLE;
-        let mut sql = Sql::new(&format!("SELECT {t}.id AS id, {t}.{col} AS name FROM {t} WHERE "));
+        let mut sql = Sql::new(&format!(
+            "SELECT {t}.id AS id, {t}.{col} AS name FROM {t} WHERE "
+        ));
         E::scope_sql(scope, Access::Read, &mut sql);
         sql.push(&format!(" AND {t}.id IN "));
         sql.bind_list(ids);
@@ -364,7 +368,10 @@ impl Db {
 /// `INSERT … RETURNING id` of a row without a version.
 fn push_insert_plain(sql: &mut Sql, table: &str, cols: &[(&'static str, Arg)]) {
     let names: Vec<&str> = cols.iter().map(|(c, _)| *c).collect();
-    sql.push(&format!("INSERT INTO {table} ({}) VALUES (", names.join(", ")));
+    sql.push(&format!(
+        "INSERT INTO {table} ({}) VALUES (",
+        names.join(", ")
+    ));
     for (i, (_, v)) in cols.iter().enumerate() {
         if i > 0 {
             sql.push(", ");

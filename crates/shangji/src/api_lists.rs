@@ -29,14 +29,8 @@ pub async fn export_xlsx<T: Listed>(
         let all = lists::columns::<T>(Tr::new(c.ctx.lang), &c.ctx.dir);
         p.extend(all.into_iter().map(|col| ("cols".to_string(), col.key)));
     }
-    let bytes = lists::export::<T>(
-        &s.db,
-        &c.ctx,
-        Tr::new(c.ctx.lang),
-        &p,
-        lists::Format::Xlsx,
-    )
-    .await?;
+    let bytes =
+        lists::export::<T>(&s.db, &c.ctx, Tr::new(c.ctx.lang), &p, lists::Format::Xlsx).await?;
     Ok(xlsx_response(T::KIND.path(), bytes))
 }
 

@@ -711,7 +711,10 @@ pub fn document() -> OpenApi {
             op = op.parameter(query_param("kind", "one list's views only"));
         }
         if r.path.ends_with("/export.xlsx") {
-            op = op.parameter(query_param("cols", "columns to export (keys as in the list page)"));
+            op = op.parameter(query_param(
+                "cols",
+                "columns to export (keys as in the list page)",
+            ));
         }
         if r.path == "/api/v1/custom-fields" && matches!(r.method, HttpMethod::Get) {
             for (name, desc) in [
@@ -731,8 +734,14 @@ pub fn document() -> OpenApi {
                 ("sort", "column, `-column` for descending"),
                 ("updated_since", "RFC 3339 time"),
                 ("include_archived", "true to include archived records"),
-                ("created_from", "created on or after this day (YYYY-MM-DD, China time)"),
-                ("created_to", "created on or before this day (YYYY-MM-DD, China time)"),
+                (
+                    "created_from",
+                    "created on or after this day (YYYY-MM-DD, China time)",
+                ),
+                (
+                    "created_to",
+                    "created on or before this day (YYYY-MM-DD, China time)",
+                ),
             ] {
                 op = op.parameter(query_param(name, desc));
             }

@@ -753,9 +753,7 @@ fn xlsx_of(tr: Tr, columns: &[ColumnDef], rows: &[Row]) -> Result<Vec<u8>, AppEr
         sheet
             .write_string_with_format(0, i as u16, label, &bold)
             .map_err(internal)?;
-        sheet
-            .set_column_width(i as u16, 16)
-            .map_err(internal)?;
+        sheet.set_column_width(i as u16, 16).map_err(internal)?;
     }
     for (n, r) in rows.iter().enumerate() {
         let y = n as u32 + 1;
@@ -776,7 +774,9 @@ fn xlsx_of(tr: Tr, columns: &[ColumnDef], rows: &[Row]) -> Result<Vec<u8>, AppEr
                     sheet
                         .write_number_with_format(y, x, major, &money)
                         .map_err(internal)?;
-                    sheet.write_string(y, x + 1, &m.currency).map_err(internal)?;
+                    sheet
+                        .write_string(y, x + 1, &m.currency)
+                        .map_err(internal)?;
                 }
                 Cell::Date(d) => {
                     let dt = ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day())
@@ -788,7 +788,13 @@ fn xlsx_of(tr: Tr, columns: &[ColumnDef], rows: &[Row]) -> Result<Vec<u8>, AppEr
                 Cell::Time(t) => {
                     let l = t.to_offset(DISPLAY_OFFSET);
                     let dt = ExcelDateTime::from_ymd(l.year() as u16, l.month() as u8, l.day())
-                        .and_then(|d| d.and_hms(u16::from(l.hour()), u8::from(l.minute()), u8::from(l.second())))
+                        .and_then(|d| {
+                            d.and_hms(
+                                u16::from(l.hour()),
+                                u8::from(l.minute()),
+                                u8::from(l.second()),
+                            )
+                        })
                         .map_err(internal)?;
                     sheet
                         .write_datetime_with_format(y, x, &dt, &time)
@@ -874,7 +880,11 @@ pub fn encode_query(pairs: &[(String, String)]) -> String {
 }
 
 /// Checks a list's parameters as the list would read them.
-pub fn check_params(kind: ListKind, params: &[(String, String)], dir: &Directory) -> Result<(), AppError> {
+pub fn check_params(
+    kind: ListKind,
+    params: &[(String, String)],
+    dir: &Directory,
+) -> Result<(), AppError> {
     let p = split_params(params);
     match kind {
         ListKind::Opportunities => list_query::<Opportunity>(&p.filters, dir).map(|_| ()),
@@ -999,7 +1009,10 @@ pub struct BulkOutcome {
 async fn titles<T: Listed>(db: &Db, ctx: &Ctx, ids: &[i64]) -> HashMap<i64, String> {
     let mut out = HashMap::new();
     for id in ids {
-        if let Ok(Some(r)) = db.get::<T>(*id, &ctx.scope, shangji_store::Access::Read).await {
+        if let Ok(Some(r)) = db
+            .get::<T>(*id, &ctx.scope, shangji_store::Access::Read)
+            .await
+        {
             out.insert(*id, r.title());
         }
     }
@@ -1031,7 +1044,13 @@ async fn reassign<T: Record>(db: &Db, ctx: &Ctx, id: i64, owner: UserId) -> Resu
     super::update::<T>(db, ctx, id, input).await.map(|_| ())
 }
 
-async fn one(db: &Db, ctx: &Ctx, kind: ListKind, id: i64, action: &BulkAction) -> Result<(), AppError> {
+async fn one(
+    db: &Db,
+    ctx: &Ctx,
+    kind: ListKind,
+    id: i64,
+    action: &BulkAction,
+) -> Result<(), AppError> {
     let unsupported = || AppError::invalid("action", "invalid_value", "not for these records");
     match (kind, action) {
         (ListKind::Opportunities, BulkAction::Reassign(owner)) => {
@@ -1039,7 +1058,9 @@ async fn one(db: &Db, ctx: &Ctx, kind: ListKind, id: i64, action: &BulkAction) -
                 owner_id: shangji_core::Field::Value(*owner),
                 ..Default::default()
             };
-            super::update_opportunity(db, ctx, id, input).await.map(|_| ())
+            super::update_opportunity(db, ctx, id, input)
+                .await
+                .map(|_| ())
         }
         (ListKind::Opportunities, BulkAction::AddTag(tag)) => {
             let o = super::get::<Opportunity>(db, ctx, id).await?;
@@ -1053,12 +1074,16 @@ async fn one(db: &Db, ctx: &Ctx, kind: ListKind, id: i64, action: &BulkAction) -
                 version: Some(o.version),
                 ..Default::default()
             };
-            super::update_opportunity(db, ctx, id, input).await.map(|_| ())
+            super::update_opportunity(db, ctx, id, input)
+                .await
+                .map(|_| ())
         }
         (ListKind::Opportunities, BulkAction::Move(stage)) => {
-            let input: MoveInput =
-                serde_json::from_value(serde_json::json!({ "stage_id": stage })).map_err(internal)?;
-            super::move_opportunity(db, ctx, id, input).await.map(|_| ())
+            let input: MoveInput = serde_json::from_value(serde_json::json!({ "stage_id": stage }))
+                .map_err(internal)?;
+            super::move_opportunity(db, ctx, id, input)
+                .await
+                .map(|_| ())
         }
         (ListKind::Accounts, BulkAction::Reassign(o)) => reassign::<Account>(db, ctx, id, *o).await,
         (ListKind::Accounts, BulkAction::AddTag(t)) => {
@@ -1082,17 +1107,29 @@ pub async fn bulk(
     action: &BulkAction,
 ) -> Result<Vec<BulkOutcome>, AppError> {
     if ids.is_empty() {
-        return Err(AppError::invalid("ids", "required", "select at least one record"));
+        return Err(AppError::invalid(
+            "ids",
+            "required",
+            "select at least one record",
+        ));
     }
     if ids.len() > 200 {
-        return Err(AppError::invalid("ids", "too_many", "at most 200 records at once"));
+        return Err(AppError::invalid(
+            "ids",
+            "too_many",
+            "at most 200 records at once",
+        ));
     }
     if let BulkAction::AddTag(t) = action {
         if t.trim().is_empty() {
             return Err(AppError::invalid("tag", "required", "type a tag"));
         }
         if t.chars().count() > 50 {
-            return Err(AppError::invalid("tag", "too_long", "a tag has at most 50 characters"));
+            return Err(AppError::invalid(
+                "tag",
+                "too_long",
+                "a tag has at most 50 characters",
+            ));
         }
     }
     let names = match kind {
@@ -1203,7 +1240,11 @@ pub async fn search(db: &Db, ctx: &Ctx, tr: Tr, q: &str) -> Result<SearchResults
         return Ok(out);
     }
     if q.chars().count() > 100 {
-        return Err(AppError::bad_request("q", "too_long", "at most 100 characters"));
+        return Err(AppError::bad_request(
+            "q",
+            "too_long",
+            "at most 100 characters",
+        ));
     }
     let (accounts, contacts, opps, leads) = match lookup(q) {
         Lookup::Mobile(m) => (
@@ -1243,7 +1284,11 @@ pub async fn search(db: &Db, ctx: &Ctx, tr: Tr, q: &str) -> Result<SearchResults
         out.accounts.push(Hit {
             id: a.id,
             url: a.href(),
-            detail: join(vec![a.credit_code.clone(), a.region.clone(), a.industry.clone()]),
+            detail: join(vec![
+                a.credit_code.clone(),
+                a.region.clone(),
+                a.industry.clone(),
+            ]),
             title: a.name,
         });
     }
@@ -1413,7 +1458,12 @@ pub async fn convert_lead(
     let mut lead = open_lead(db, ctx, id, input.version).await?;
     let owner = lead.owner_id.unwrap_or(ctx.actor.user_id);
     check_owner(db, ctx, "owner_id", Some(owner), Some(ctx.actor.user_id)).await?;
-    let clean = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+    let clean = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
 
     // The account: linked, or new.
     let (account, account_changes, created) = match input.account_id {
@@ -1459,7 +1509,8 @@ pub async fn convert_lead(
     };
 
     // The contact.
-    let Some(contact_name) = clean(&input.contact_name).or_else(|| clean(&lead.contact_name)) else {
+    let Some(contact_name) = clean(&input.contact_name).or_else(|| clean(&lead.contact_name))
+    else {
         return Err(AppError::invalid(
             "contact_name",
             "required",
@@ -1487,7 +1538,8 @@ pub async fn convert_lead(
     let mut opportunity = None;
     if let Some(o) = &input.opportunity {
         let map: [(&str, &str); 0] = [];
-        let pipeline = pipeline_for(ctx, o.pipeline_id).map_err(|e| prefixed(e, &map, "opportunity"))?;
+        let pipeline =
+            pipeline_for(ctx, o.pipeline_id).map_err(|e| prefixed(e, &map, "opportunity"))?;
         let mut body = serde_json::json!({
             "title": o.title,
             // The account's id is known once it is written; the store sets it.
@@ -1532,18 +1584,24 @@ pub async fn convert_lead(
                 contact: &contact,
                 custom: &contact_changes,
             }),
-            opportunity: opportunity.as_ref().map(|(opp, events, custom)| NewOpportunity {
-                opp,
-                events,
-                custom,
-            }),
+            opportunity: opportunity
+                .as_ref()
+                .map(|(opp, events, custom)| NewOpportunity {
+                    opp,
+                    events,
+                    custom,
+                }),
             actor_id: ctx.actor.user_id,
             at: ctx.now,
         })
         .await?;
     let account_id = ids.account_id.unwrap_or(account.id);
     let contact_id = ids.contact_id.unwrap_or_default();
-    let account = if created { account.stored(account_id, 1) } else { account };
+    let account = if created {
+        account.stored(account_id, 1)
+    } else {
+        account
+    };
     contact.account_id = Some(account_id);
     Ok(Converted {
         lead: lead.stored(id, before + 1),

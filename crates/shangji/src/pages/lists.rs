@@ -18,8 +18,8 @@ use super::{error_text, render, shown_in_form, Choice, Errors, FormData, Nav, Vi
 use crate::error::AppError;
 use crate::i18n::Tr;
 use crate::ops::lists::{
-    self, encode_query, BulkAction, ConvertInput, ConvertOpportunity, DisqualifyInput,
-    ListKind, Listed, SearchResults,
+    self, encode_query, BulkAction, ConvertInput, ConvertOpportunity, DisqualifyInput, ListKind,
+    Listed, SearchResults,
 };
 use crate::state::AppState;
 
@@ -140,12 +140,7 @@ fn param<'a>(params: &'a [(String, String)], key: &str) -> &'a str {
         .map_or("", |(_, v)| v.as_str())
 }
 
-fn options(
-    tr: Tr,
-    names: &[&str],
-    prefix: Option<&str>,
-    current: &str,
-) -> Vec<Choice> {
+fn options(tr: Tr, names: &[&str], prefix: Option<&str>, current: &str) -> Vec<Choice> {
     let mut v = vec![Choice::new("", tr.t("lists.any"), current.is_empty())];
     v.extend(names.iter().map(|n| {
         let label = match prefix {
@@ -168,7 +163,12 @@ fn users_in_scope(v: &Viewer, users: &[User]) -> Vec<User> {
 }
 
 /// The filters of a kind's form, with what the address holds.
-fn filters(v: &Viewer, kind: ListKind, users: &[User], params: &[(String, String)]) -> Vec<FilterField> {
+fn filters(
+    v: &Viewer,
+    kind: ListKind,
+    users: &[User],
+    params: &[(String, String)],
+) -> Vec<FilterField> {
     let tr = v.tr;
     let field = |name: &str, input: &'static str, options: Vec<Choice>| FilterField {
         name: name.to_string(),
@@ -178,13 +178,21 @@ fn filters(v: &Viewer, kind: ListKind, users: &[User], params: &[(String, String
         options,
     };
     let select = |name: &str, names: &[&str], prefix: Option<&str>| {
-        field(name, "select", options(tr, names, prefix, param(params, name)))
+        field(
+            name,
+            "select",
+            options(tr, names, prefix, param(params, name)),
+        )
     };
     let mut out = Vec::new();
     let owner = param(params, "owner_id");
     let mut owners = vec![Choice::new("", tr.t("lists.any"), owner.is_empty())];
     owners.extend(users_in_scope(v, users).iter().map(|u| {
-        Choice::new(u.id.to_string(), u.display_name.clone(), u.id.to_string() == owner)
+        Choice::new(
+            u.id.to_string(),
+            u.display_name.clone(),
+            u.id.to_string() == owner,
+        )
     }));
     let owner_label = match kind {
         ListKind::Activities => "author_id",
@@ -211,9 +219,17 @@ fn filters(v: &Viewer, kind: ListKind, users: &[User], params: &[(String, String
         ListKind::Opportunities => {
             let cur = param(params, "pipeline_id");
             let mut pipelines = vec![Choice::new("", tr.t("lists.any"), cur.is_empty())];
-            let mut stages = vec![Choice::new("", tr.t("lists.any"), param(params, "stage_id").is_empty())];
+            let mut stages = vec![Choice::new(
+                "",
+                tr.t("lists.any"),
+                param(params, "stage_id").is_empty(),
+            )];
             for p in v.ctx.dir.pipelines.iter().filter(|p| !p.archived) {
-                pipelines.push(Choice::new(p.id.to_string(), p.name.clone(), p.id.to_string() == cur));
+                pipelines.push(Choice::new(
+                    p.id.to_string(),
+                    p.name.clone(),
+                    p.id.to_string() == cur,
+                ));
                 for s in p.stages.iter().filter(|s| !s.archived) {
                     stages.push(Choice::new(
                         s.id.to_string(),
@@ -269,8 +285,16 @@ fn filters(v: &Viewer, kind: ListKind, users: &[User], params: &[(String, String
         for d in v.ctx.dir.custom_fields_of(ck).filter(|d| !d.archived) {
             let name = format!("cf.{}", d.key);
             let cur = param(params, &name).to_string();
-            let label = if tr.is_zh() { d.label_zh.clone() } else { d.label_en.clone() };
-            let label = if label.trim().is_empty() { d.key.clone() } else { label };
+            let label = if tr.is_zh() {
+                d.label_zh.clone()
+            } else {
+                d.label_en.clone()
+            };
+            let label = if label.trim().is_empty() {
+                d.key.clone()
+            } else {
+                label
+            };
             let live: Vec<_> = d.options.iter().filter(|o| !o.archived).collect();
             let (input, opts) = if live.is_empty() {
                 ("text", vec![])
@@ -328,7 +352,10 @@ async fn results<T: Listed>(
                         (true, true) => "descending",
                         _ => "none",
                     };
-                    (Some(format!("/{}?{}", kind.path(), with(&pairs, "sort", &next))), aria)
+                    (
+                        Some(format!("/{}?{}", kind.path(), with(&pairs, "sort", &next))),
+                        aria,
+                    )
                 }
                 None => (None, "none"),
             };
@@ -441,18 +468,17 @@ async fn page<T: Listed>(
         }));
     }
     let current_view: i64 = param(params, "view").parse().unwrap_or(0);
-    let views = s
-        .db
-        .saved_views(v.user.id, Some(kind.path()))
-        .await?
-        .into_iter()
-        .map(|sv: SavedView| ViewLink {
-            href: format!("/{}?{}&view={}", kind.path(), sv.query, sv.id),
-            current: sv.id == current_view,
-            id: sv.id,
-            name: sv.name,
-        })
-        .collect();
+    let views =
+        s.db.saved_views(v.user.id, Some(kind.path()))
+            .await?
+            .into_iter()
+            .map(|sv: SavedView| ViewLink {
+                href: format!("/{}?{}&view={}", kind.path(), sv.query, sv.id),
+                current: sv.id == current_view,
+                id: sv.id,
+                name: sv.name,
+            })
+            .collect();
     let columns = all
         .iter()
         .map(|c| Choice::new(c.key.clone(), c.label.clone(), cols.contains(&c.key)))
@@ -485,8 +511,11 @@ async fn list_page<T: Listed>(
         // A filter the list cannot read: the list without it, and why.
         Err(e) if shown_in_form(&e) => {
             let (field, text) = error_text(v.tr, &e);
-            let kept: Vec<(String, String)> =
-                params.iter().filter(|(k, _)| *k != field).cloned().collect();
+            let kept: Vec<(String, String)> = params
+                .iter()
+                .filter(|(k, _)| *k != field)
+                .cloned()
+                .collect();
             let msg = format!("{field}: {text}");
             match page::<T>(&s, &v, &kept, wants_fragment(&headers), |r| {
                 r.bulk_error = Some(msg)
@@ -550,7 +579,13 @@ fn refusal(tr: Tr, e: &AppError) -> String {
         AppError::Unmet { missing, .. } => {
             let items: Vec<&str> = missing
                 .iter()
-                .map(|m| if tr.is_zh() { m.label_zh.as_str() } else { m.label_en.as_str() })
+                .map(|m| {
+                    if tr.is_zh() {
+                        m.label_zh.as_str()
+                    } else {
+                        m.label_en.as_str()
+                    }
+                })
                 .collect();
             format!("{}: {}", error_text(tr, e).1, items.join(tr.t("list.sep")))
         }
@@ -607,7 +642,9 @@ async fn bulk_submit<T: Listed>(
         }
         Err(e) if shown_in_form(&e) => {
             let text = match &e {
-                AppError::Invalid(fe) if fe.field == "action" => tr.t("lists.bulk.choose").to_string(),
+                AppError::Invalid(fe) if fe.field == "action" => {
+                    tr.t("lists.bulk.choose").to_string()
+                }
                 AppError::Invalid(fe) if fe.field == "ids" && fe.code == "required" => {
                     tr.t("lists.bulk.none").to_string()
                 }
@@ -690,7 +727,10 @@ fn list_routes<T: Listed>() -> Router<AppState> {
         .route(&format!("{base}/export.xlsx"), get(export_xlsx::<T>))
         .route(&format!("{base}/bulk"), post(bulk_submit::<T>))
         .route(&format!("{base}/views"), post(save_view::<T>))
-        .route(&format!("{base}/views/{{id}}/delete"), post(delete_view::<T>))
+        .route(
+            &format!("{base}/views/{{id}}/delete"),
+            post(delete_view::<T>),
+        )
 }
 
 // ---- Search. ----
@@ -733,14 +773,26 @@ async fn search_page(
         Err(e) => return v.error(&here, e),
     };
     let groups = vec![
-        Group { id: "accounts", label: tr.t("nav.accounts").to_string(), hits: found.accounts },
-        Group { id: "contacts", label: tr.t("nav.contacts").to_string(), hits: found.contacts },
+        Group {
+            id: "accounts",
+            label: tr.t("nav.accounts").to_string(),
+            hits: found.accounts,
+        },
+        Group {
+            id: "contacts",
+            label: tr.t("nav.contacts").to_string(),
+            hits: found.contacts,
+        },
         Group {
             id: "opportunities",
             label: tr.t("nav.opportunities").to_string(),
             hits: found.opportunities,
         },
-        Group { id: "leads", label: tr.t("nav.leads").to_string(), hits: found.leads },
+        Group {
+            id: "leads",
+            label: tr.t("nav.leads").to_string(),
+            hits: found.leads,
+        },
     ]
     .into_iter()
     .filter(|g| !g.hits.is_empty())
@@ -823,7 +875,10 @@ async fn lead_page(
     let users = s.db.users().await?;
     let user = |id: Option<i64>| {
         id.and_then(|id| users.iter().find(|u| u.id == id))
-            .map_or_else(|| tr.t("lists.pool").to_string(), |u| u.display_name.clone())
+            .map_or_else(
+                || tr.t("lists.pool").to_string(),
+                |u| u.display_name.clone(),
+            )
     };
     let txt = |v: &Option<String>| v.clone().unwrap_or_default();
     let facts = [
@@ -850,34 +905,39 @@ async fn lead_page(
         value,
     })
     .collect();
-    let outcomes = s
-        .db
-        .lead_outcomes(id)
-        .await?
-        .into_iter()
-        .map(|o| {
-            let mut links = vec![];
-            if let Some(a) = o.account_id {
-                links.push((tr.t("lists.kind.account").to_string(), format!("/accounts/{a}")));
-            }
-            if let Some(c) = o.contact_id {
-                links.push((tr.t("lists.kind.contact").to_string(), format!("/contacts/{c}")));
-            }
-            if let Some(op) = o.opportunity_id {
-                links.push((
-                    tr.t("lists.kind.opportunity").to_string(),
-                    format!("/opportunities/{op}"),
-                ));
-            }
-            OutcomeView {
-                qualified: o.outcome == "qualified",
-                who: user(Some(o.actor_id)),
-                when: tr.datetime(o.at),
-                reason: o.reason.unwrap_or_default(),
-                links,
-            }
-        })
-        .collect();
+    let outcomes =
+        s.db.lead_outcomes(id)
+            .await?
+            .into_iter()
+            .map(|o| {
+                let mut links = vec![];
+                if let Some(a) = o.account_id {
+                    links.push((
+                        tr.t("lists.kind.account").to_string(),
+                        format!("/accounts/{a}"),
+                    ));
+                }
+                if let Some(c) = o.contact_id {
+                    links.push((
+                        tr.t("lists.kind.contact").to_string(),
+                        format!("/contacts/{c}"),
+                    ));
+                }
+                if let Some(op) = o.opportunity_id {
+                    links.push((
+                        tr.t("lists.kind.opportunity").to_string(),
+                        format!("/opportunities/{op}"),
+                    ));
+                }
+                OutcomeView {
+                    qualified: o.outcome == "qualified",
+                    who: user(Some(o.actor_id)),
+                    when: tr.datetime(o.at),
+                    reason: o.reason.unwrap_or_default(),
+                    links,
+                }
+            })
+            .collect();
     let open = matches!(lead.status, LeadStatus::New | LeadStatus::Working);
     let form = form.unwrap_or_else(|| ConvertForm {
         account: String::new(),
@@ -890,7 +950,9 @@ async fn lead_page(
         lists::matching_accounts(
             &s.db,
             &v.ctx,
-            Some(form.account_name.as_str()).filter(|n| !n.is_empty()).or(lead.company_name.as_deref()),
+            Some(form.account_name.as_str())
+                .filter(|n| !n.is_empty())
+                .or(lead.company_name.as_deref()),
             Some(form.credit_code.as_str()),
         )
         .await?
@@ -899,18 +961,32 @@ async fn lead_page(
     };
     // A matching account is offered first; creating a new one stays a choice.
     let chosen = if form.account.is_empty() {
-        found.first().map_or_else(|| "new".to_string(), |a| a.id.to_string())
+        found
+            .first()
+            .map_or_else(|| "new".to_string(), |a| a.id.to_string())
     } else {
         form.account.clone()
     };
     let mut matches: Vec<Choice> = found
         .iter()
         .map(|a| {
-            let detail = a.credit_code.clone().map(|c| format!(" · {c}")).unwrap_or_default();
-            Choice::new(a.id.to_string(), format!("{}{detail}", a.name), chosen == a.id.to_string())
+            let detail = a
+                .credit_code
+                .clone()
+                .map(|c| format!(" · {c}"))
+                .unwrap_or_default();
+            Choice::new(
+                a.id.to_string(),
+                format!("{}{detail}", a.name),
+                chosen == a.id.to_string(),
+            )
         })
         .collect();
-    matches.push(Choice::new("new", tr.t("lists.convert.new_account"), chosen == "new"));
+    matches.push(Choice::new(
+        "new",
+        tr.t("lists.convert.new_account"),
+        chosen == "new",
+    ));
     let pipelines = v
         .ctx
         .dir
@@ -936,7 +1012,9 @@ async fn lead_page(
         version: lead.version,
         title,
         status: lead.status.as_str(),
-        status_label: tr.t(&format!("lists.lead.{}", lead.status.as_str())).to_string(),
+        status_label: tr
+            .t(&format!("lists.lead.{}", lead.status.as_str()))
+            .to_string(),
         open,
         facts,
         outcomes,
@@ -1032,7 +1110,10 @@ async fn convert_submit(
         let close_date = if form.opp_close.is_empty() {
             None
         } else {
-            match time::Date::parse(&form.opp_close, &time::format_description::well_known::Iso8601::DATE) {
+            match time::Date::parse(
+                &form.opp_close,
+                &time::format_description::well_known::Iso8601::DATE,
+            ) {
                 Ok(d) => Some(d),
                 Err(_) => {
                     errors.add("opp_close", tr.t("err.invalid_date"));
@@ -1060,7 +1141,9 @@ async fn convert_submit(
             contact_name: Some(form.contact_name.clone()),
             opportunity,
         };
-        lists::convert_lead(&s.db, &v.ctx, id, input).await.map(|_| ())
+        lists::convert_lead(&s.db, &v.ctx, id, input)
+            .await
+            .map(|_| ())
     } else {
         Err(AppError::invalid("", "invalid_value", "see the fields"))
     };
@@ -1101,7 +1184,14 @@ async fn disqualify_submit(
     };
     let mut errors = Errors::default();
     let (field, text) = error_text(v.tr, &e);
-    errors.add(if field == "reason" { "reason" } else { "disqualify" }, text);
+    errors.add(
+        if field == "reason" {
+            "reason"
+        } else {
+            "disqualify"
+        },
+        text,
+    );
     match lead_page(&s, &v, id, None, f.get("reason").to_string(), errors).await {
         Ok(p) => (e.status(), render(p)).into_response(),
         Err(e) => v.error(&here, e),

@@ -541,7 +541,7 @@ pub fn split_params(params: &[(String, String)]) -> PageParams {
 pub fn chosen(all: &[ColumnDef], cols: &[String]) -> Vec<ColumnDef> {
     let picked: Vec<ColumnDef> = all
         .iter()
-        .filter(|c| cols.iter().any(|k| *k == c.key))
+        .filter(|c| cols.contains(&c.key))
         .cloned()
         .collect();
     if picked.is_empty() {
@@ -791,8 +791,8 @@ fn xlsx_of(tr: Tr, columns: &[ColumnDef], rows: &[Row]) -> Result<Vec<u8>, AppEr
                         .and_then(|d| {
                             d.and_hms(
                                 u16::from(l.hour()),
-                                u8::from(l.minute()),
-                                u8::from(l.second()),
+                                l.minute(),
+                                l.second(),
                             )
                         })
                         .map_err(internal)?;

@@ -26,4 +26,7 @@
     }
   }, true);
   document.addEventListener('htmx:afterSwap', sync);
+  // On wide screens the filters are shown from the start; phones keep them folded.
+  var more = document.getElementById('more-filters');
+  if (more && window.matchMedia('(min-width: 900px)').matches) more.open = true;
 })();

@@ -788,13 +788,7 @@ fn xlsx_of(tr: Tr, columns: &[ColumnDef], rows: &[Row]) -> Result<Vec<u8>, AppEr
                 Cell::Time(t) => {
                     let l = t.to_offset(DISPLAY_OFFSET);
                     let dt = ExcelDateTime::from_ymd(l.year() as u16, l.month() as u8, l.day())
-                        .and_then(|d| {
-                            d.and_hms(
-                                u16::from(l.hour()),
-                                l.minute(),
-                                l.second(),
-                            )
-                        })
+                        .and_then(|d| d.and_hms(u16::from(l.hour()), l.minute(), l.second()))
                         .map_err(internal)?;
                     sheet
                         .write_datetime_with_format(y, x, &dt, &time)

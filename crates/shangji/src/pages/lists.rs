@@ -94,6 +94,8 @@ struct ListPage {
     title: String,
     q: String,
     filters: Vec<FilterField>,
+    /// A filter besides the free text is set (the filters start open).
+    filtered: bool,
     columns: Vec<Choice>,
     views: Vec<ViewLink>,
     r: Results,
@@ -491,6 +493,10 @@ async fn page<T: Listed>(
         nav: v.nav(section),
         title: kind_title(v.tr, kind),
         q: param(params, "q").to_string(),
+        filtered: params.iter().any(|(k, v)| {
+            !v.trim().is_empty()
+                && !["q", "sort", "cols", "page", "per_page", "view"].contains(&k.as_str())
+        }),
         filters: filters(v, kind, &users, params),
         columns,
         views,

@@ -1004,3 +1004,68 @@ async fn disqualifying_a_lead_needs_a_reason() {
     let r = rep.get("/leads?status=new").await;
     assert!(row_ids(&r.body).is_empty());
 }
+
+#[tokio::test]
+async fn custom_fields_are_columns_and_filters_of_the_list_and_the_export() {
+    let app = TestApp::new().await;
+    let (s, f) = app
+        .post(
+            "/api/v1/custom-fields",
+            "admin",
+            r#"{"record_kind":"opportunity","key":"industry_line","label_zh":"行业线","label_en":"Industry line","field_type":"single_select","options":[{"value":"制造"},{"value":"金融","label_en":"Finance"}]}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{f}");
+    let a = account(&app, "rep_sh", r#"{"name":"某银行"}"#).await;
+    let bank = opp(
+        &app,
+        "rep_sh",
+        a,
+        r#""title":"核心系统","custom":{"industry_line":"金融"}"#,
+    )
+    .await;
+    opp(
+        &app,
+        "rep_sh",
+        a,
+        r#""title":"产线改造","custom":{"industry_line":"制造"}"#,
+    )
+    .await;
+    let rep = browser(&app, "rep_sh").await;
+
+    let r = rep.get("/opportunities").await;
+    assert!(
+        r.body
+            .contains("<label for=\"f-cf.industry_line\">行业线</label>"),
+        "a filter"
+    );
+    assert!(
+        r.body
+            .contains("name=\"cols\" value=\"cf.industry_line\">行业线"),
+        "a column to choose"
+    );
+    let r = rep
+        .get(&format!(
+            "/opportunities?cf.industry_line={}&cols=title&cols=cf.industry_line",
+            encode("金融")
+        ))
+        .await;
+    assert_eq!(row_ids(&r.body), vec![id(&bank)]);
+    assert!(between(&r.body, "<thead>", "</thead>").contains("行业线"));
+    assert!(between(&r.body, "<tbody>", "</tbody>").contains("金融"));
+
+    let (_, _, bytes) = raw(
+        &app,
+        "/opportunities/export.xlsx?sort=title&cols=title&cols=cf.industry_line",
+        None,
+        Some(&rep.cookie),
+        &[],
+    )
+    .await;
+    let rows = read_xlsx(bytes);
+    assert_eq!(rows[0], vec!["商机", "行业线"]);
+    assert!(
+        rows.contains(&vec!["核心系统".to_string(), "金融".to_string()]),
+        "{rows:?}"
+    );
+}

@@ -1243,7 +1243,7 @@ pub async fn search(db: &Db, ctx: &Ctx, tr: Tr, q: &str) -> Result<SearchResults
     let (accounts, contacts, opps, leads) = match lookup(q) {
         Lookup::Mobile(m) => (
             vec![],
-            vec![digit_range("mobile", &m), Match::Eq("phone", m.clone())],
+            vec![digit_range("mobile", &m)],
             vec![],
             vec![digit_range("mobile", &m)],
         ),

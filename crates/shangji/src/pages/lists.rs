@@ -1221,6 +1221,77 @@ pub(super) fn router() -> Router<AppState> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::lists::Column;
+
+    /// Labels made from keys at run time (columns, filters, closed sets) exist in both
+    /// languages.
+    #[test]
+    fn every_generated_label_is_translated() {
+        let columns: [&[Column]; 6] = [
+            <Opportunity as Listed>::COLUMNS,
+            <Account as Listed>::COLUMNS,
+            <Contact as Listed>::COLUMNS,
+            <Lead as Listed>::COLUMNS,
+            <Activity as Listed>::COLUMNS,
+            <Task as Listed>::COLUMNS,
+        ];
+        let filters = [
+            "q",
+            "owner_id",
+            "author_id",
+            "assignee_id",
+            "pipeline_id",
+            "stage_id",
+            "status",
+            "grade",
+            "source",
+            "tag",
+            "close_from",
+            "close_to",
+            "size",
+            "region",
+            "industry",
+            "buying_role",
+            "kind",
+            "customer_facing",
+            "done",
+            "due_from",
+            "due_to",
+            "created_from",
+            "created_to",
+        ];
+        let sets: [(&str, &[&str]); 8] = [
+            ("lists.size", AccountSize::NAMES),
+            ("lists.role", BuyingRole::NAMES),
+            ("lists.lead", LeadStatus::NAMES),
+            ("lists.activity", ActivityType::NAMES),
+            ("lists.kind", RecordKind::NAMES),
+            ("source", Source::NAMES),
+            ("kind", StageKind::NAMES),
+            ("forecast", ForecastCategory::NAMES),
+        ];
+        for lang in [Language::ZhCn, Language::En] {
+            let tr = Tr::new(lang);
+            for c in columns.iter().flat_map(|c| c.iter()) {
+                assert!(
+                    tr.get(&format!("lists.col.{}", c.label)).is_some(),
+                    "{}",
+                    c.label
+                );
+            }
+            for f in filters {
+                assert!(tr.get(&format!("lists.f.{f}")).is_some(), "{f}");
+            }
+            for (prefix, names) in sets {
+                for n in names {
+                    assert!(tr.get(&format!("{prefix}.{n}")).is_some(), "{prefix}.{n}");
+                }
+            }
+            for k in ListKind::ALL {
+                assert!(tr.get(&format!("nav.{}", k.path())).is_some());
+            }
+        }
+    }
 
     #[test]
     fn a_sort_link_replaces_the_sort_and_keeps_the_filters() {

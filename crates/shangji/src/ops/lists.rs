@@ -1212,14 +1212,22 @@ pub fn lookup(q: &str) -> Lookup {
     Lookup::Name(q.to_string())
 }
 
-/// `[prefix, prefix with its last digit raised)`: every text that starts with the digits.
+/// `[prefix, the next prefix of as many digits or fewer)`: every text that starts with the
+/// digits (`138` → `[138, 139)`, `139` → `[139, 14)`). Only digits are compared, which sort
+/// the same in every collation.
 fn digit_range(col: &'static str, prefix: &str) -> Match {
-    let mut upper = prefix.to_string();
-    let last = upper.pop().unwrap_or('0');
-    match last {
-        '9' => upper.push(':'),
-        d => upper.push((d as u8 + 1) as char),
+    let mut upper: Vec<u8> = prefix.bytes().collect();
+    while upper.last() == Some(&b'9') {
+        upper.pop();
     }
+    let upper = match upper.last_mut() {
+        Some(d) => {
+            *d += 1;
+            String::from_utf8(upper).unwrap_or_default()
+        }
+        // All nines: nothing starts higher.
+        None => "9".repeat(40),
+    };
     Match::Range(col, prefix.to_string(), upper)
 }
 
@@ -1650,4 +1658,53 @@ pub async fn disqualify_lead(
     })
     .await?;
     Ok(lead.stored(id, before + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_box_text_chooses_the_lookup() {
+        assert_eq!(lookup(" 138 1234 "), Lookup::Mobile("1381234".into()));
+        assert_eq!(
+            lookup("+8613812345678"),
+            Lookup::Mobile("13812345678".into())
+        );
+        assert_eq!(lookup("a@b.cn"), Lookup::Email("a@b.cn".into()));
+        assert_eq!(
+            lookup("91110000802100433b"),
+            Lookup::CreditCode("91110000802100433B".into())
+        );
+        assert_eq!(lookup("华为"), Lookup::Name("华为".into()));
+        assert_eq!(lookup("12"), Lookup::Name("12".into()));
+    }
+
+    #[test]
+    fn a_digit_prefix_is_a_range_of_digits() {
+        let bounds = |p: &str| match digit_range("mobile", p) {
+            Match::Range(_, from, to) => (from, to),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(bounds("138"), ("138".into(), "139".into()));
+        assert_eq!(bounds("1399"), ("1399".into(), "14".into()));
+        assert_eq!(bounds("999").1, "9".repeat(40));
+    }
+
+    #[test]
+    fn a_query_string_round_trips() {
+        let pairs = vec![
+            ("q".to_string(), "华为 云".to_string()),
+            ("cf.region".to_string(), "a&b=c".to_string()),
+        ];
+        assert_eq!(parse_query(&encode_query(&pairs)), pairs);
+        assert_eq!(
+            parse_query("?a=1+2&b=%E5%8D%8E&c"),
+            vec![
+                ("a".to_string(), "1 2".to_string()),
+                ("b".to_string(), "华".to_string()),
+                ("c".to_string(), String::new())
+            ]
+        );
+    }
 }

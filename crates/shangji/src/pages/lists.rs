@@ -627,11 +627,15 @@ async fn bulk_submit<T: Listed>(
     };
     let (report, error, status) = match outcome {
         Ok(done) => {
-            let refused = done.iter().filter(|o| o.result.is_err()).count();
+            let refused = done
+                .iter()
+                .filter(|o| matches!(o.result, Err(ref e) if !matches!(e, AppError::AwaitingApproval(_))))
+                .count();
             let lines = done
                 .iter()
                 .map(|o| ReportLine {
-                    ok: o.result.is_ok(),
+                    // A move now waiting for approval went as far as it can.
+                    ok: matches!(o.result, Ok(()) | Err(AppError::AwaitingApproval(_))),
                     title: o.title.clone(),
                     text: match &o.result {
                         Ok(()) => tr.t("lists.bulk.done").to_string(),

@@ -126,6 +126,7 @@ describe('list pages', () => {
       assert.equal(await text(page.locator('#lead-status')), '新线索');
       await page.getByLabel('同时创建商机').check();
       await page.getByLabel('金额（元）').fill('350,000');
+      await page.screenshot({ path: screenshotPath('lists-lead-1280.png'), fullPage: true });
       await Promise.all([page.waitForURL(/done=qualified/), page.getByRole('button', { name: '转化', exact: true }).click()]);
       assert.equal(await text(page.locator('#lead-status')), '已转化');
       assert.ok((await text(page.locator('#lead-notice'))).includes('线索已转化'));

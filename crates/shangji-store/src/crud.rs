@@ -31,6 +31,8 @@ pub struct ListQuery {
     pub owner_id: Option<UserId>,
     /// Owned by one of these users (a team filter, resolved to the team's members).
     pub owner_ids: Option<Vec<UserId>>,
+    /// Carrying this tag (record kinds with tags).
+    pub tag: Option<String>,
     pub include_archived: bool,
     pub sort: &'static str,
     pub desc: bool,
@@ -47,6 +49,7 @@ impl Default for ListQuery {
             custom: vec![],
             owner_id: None,
             owner_ids: None,
+            tag: None,
             include_archived: false,
             sort: "updated_at",
             desc: true,
@@ -120,6 +123,17 @@ fn list_filters<E: Entity>(sql: &mut Sql, scope: &Scope, query: &ListQuery) {
     if let Some(owners) = &query.owner_ids {
         sql.push(&format!(" AND {}.{} IN ", E::TABLE, E::OWNER));
         sql.bind_list(if owners.is_empty() { &[-1] } else { owners });
+    }
+    if let Some(tag) = query.tag.as_deref().filter(|_| E::TAGS) {
+        // Tags are a JSON array in text: the tag as a JSON string, quotes included.
+        let json = serde_json::to_string(tag).unwrap_or_default();
+        let escaped = json
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        sql.push(&format!(" AND {}.tags LIKE ", E::TABLE))
+            .bind(format!("%{escaped}%"))
+            .push(" ESCAPE '\\'");
     }
     if let Some(q) = query.q.as_deref().filter(|q| !q.trim().is_empty()) {
         let pattern = like_pattern(q);

@@ -40,6 +40,8 @@ pub trait Entity: Sized + Send + Unpin + 'static {
     const OWNER: &'static str;
     /// The record kind whose custom fields this record has, if any.
     const CUSTOM: Option<RecordKind> = None;
+    /// Whether the record has a `tags` column (a JSON array of text).
+    const TAGS: bool = false;
 
     fn from_row<R: RowExt>(r: &R) -> Result<Self, StoreError>;
     /// Every stored column but `id` and `version`, with its value.
@@ -99,6 +101,7 @@ impl Entity for Account {
         ("credit_code", FilterKind::Text),
     ];
     const CUSTOM: Option<RecordKind> = Some(RecordKind::Account);
+    const TAGS: bool = true;
     const OWNER: &'static str = "owner_id";
 
     fn from_row<R: RowExt>(r: &R) -> Result<Self, StoreError> {
@@ -353,6 +356,7 @@ impl Entity for Opportunity {
         ("currency", FilterKind::Text),
     ];
     const CUSTOM: Option<RecordKind> = Some(RecordKind::Opportunity);
+    const TAGS: bool = true;
     const OWNER: &'static str = "owner_id";
     const DATE_RANGE: Option<(&'static str, &'static str)> = Some(("close", "close_date"));
 

@@ -8,6 +8,7 @@ pub mod directory;
 pub mod entity;
 pub mod error;
 pub mod records;
+pub mod lists;
 mod writer;
 
 pub use crud::{IdemKey, IdemRecord, ListQuery, Page, Save, Write, APPROVAL_PENDING};
@@ -17,3 +18,7 @@ pub use directory::{ApiToken, Authenticated, Directory};
 pub use entity::{Access, Entity, FilterKind};
 pub use error::StoreError;
 pub use records::FollowUpIds;
+pub use lists::{
+    LeadOutcome, LeadOutcomeRow, Match, NewAccount, NewContact, NewOpportunity, OutcomeIds,
+    SavedView,
+};

@@ -242,13 +242,14 @@ where
     Ok(Json(ops::update::<T>(&s.db, &c.ctx, id, input).await?))
 }
 
-fn crud<T: Record>() -> Router<AppState>
+fn crud<T: Record + ops::lists::Listed>() -> Router<AppState>
 where
     T::Input: DeserializeOwned,
 {
     Router::new()
         .route("/", get(list_h::<T>).post(create_h::<T>))
         .route("/export.csv", get(export_h::<T>))
+        .route("/export.xlsx", get(crate::api_lists::export_xlsx::<T>))
         .route(
             "/{id}",
             get(get_h::<T>).patch(update_h::<T>).delete(archive_h::<T>),
@@ -845,6 +846,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/opportunities/export.csv", get(export_h::<Opportunity>))
         .route(
+            "/opportunities/export.xlsx",
+            get(crate::api_lists::export_xlsx::<Opportunity>),
+        )
+        .route(
             "/opportunities/{id}",
             get(get_h::<Opportunity>)
                 .patch(update_opportunity)
@@ -913,6 +918,7 @@ pub fn router() -> Router<AppState> {
         .route("/teams/{id}", get(team).patch(update_team))
         .route("/tokens", get(tokens).post(create_token))
         .route("/tokens/{id}", axum::routing::delete(revoke_token))
+        .merge(crate::api_lists::router())
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
 }

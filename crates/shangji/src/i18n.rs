@@ -21,6 +21,11 @@ const CATALOGUES: &[(&str, &str, &str)] = &[
         include_str!("../locales/records.zh-CN.json"),
         include_str!("../locales/records.en.json"),
     ),
+    (
+        "lists",
+        include_str!("../locales/lists.zh-CN.json"),
+        include_str!("../locales/lists.en.json"),
+    ),
 ];
 
 /// Every area's texts of one language, merged; keys found in two areas are listed apart.

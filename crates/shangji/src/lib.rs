@@ -2,6 +2,7 @@
 //! operations they share. Contains no SQL.
 
 pub mod api;
+pub mod api_lists;
 pub mod auth;
 pub mod bench;
 pub mod cli;

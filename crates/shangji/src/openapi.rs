@@ -117,6 +117,15 @@ use shangji_core::process::{
         FollowUp,
         ContactLinkInput,
         OpportunityContact,
+        shangji_store::SavedView,
+        shangji_store::LeadOutcomeRow,
+        crate::ops::lists::ViewInput,
+        crate::ops::lists::Hit,
+        crate::ops::lists::SearchResults,
+        crate::ops::lists::ConvertInput,
+        crate::ops::lists::ConvertOpportunity,
+        crate::ops::lists::Converted,
+        crate::ops::lists::DisqualifyInput,
     ))
 )]
 struct Components;
@@ -184,6 +193,17 @@ pub fn routes() -> Vec<Route> {
                 Get,
                 &format!("{base}/export.csv"),
                 &format!("Export {res} as CSV: the list's filters, every page, one column per custom field"),
+                None,
+                None,
+                "200",
+            )
+        });
+        r.push(Route {
+            list: true,
+            ..route(
+                Get,
+                &format!("{base}/export.xlsx"),
+                &format!("Export {res} as XLSX: the list's filters and sort, every page, the columns of `cols` (repeat it or separate by commas; all when absent), labels in your language; money as numbers with a currency column, dates as dates"),
                 None,
                 None,
                 "200",
@@ -618,6 +638,70 @@ pub fn routes() -> Vec<Route> {
     ));
     r.push(route(
         Get,
+        "/api/v1/views",
+        "Your saved list views (`kind` = opportunities, accounts, contacts, leads, activities or tasks); views are private to their owner",
+        None,
+        None,
+        "200",
+    ));
+    r.push(route(
+        Post,
+        "/api/v1/views",
+        "Save a list view: its list, a name of your own for that list, the list's query string (checked as the list reads it)",
+        Some("ViewInput"),
+        Some("SavedView"),
+        "201",
+    ));
+    r.push(route(
+        Get,
+        "/api/v1/views/{id}",
+        "One of your saved views",
+        None,
+        Some("SavedView"),
+        "200",
+    ));
+    r.push(route(
+        Delete,
+        "/api/v1/views/{id}",
+        "Delete one of your saved views",
+        None,
+        None,
+        "204",
+    ));
+    r.push(route(
+        Get,
+        "/api/v1/search",
+        "Search accounts, contacts, opportunities and leads in your visibility (`q`): digits a mobile prefix, an email exactly, 18 letters and digits a credit code, other text part of a name or title",
+        None,
+        Some("SearchResults"),
+        "200",
+    ));
+    r.push(route(
+        Post,
+        "/api/v1/leads/{id}/convert",
+        "Qualify a lead: the account (existing `account_id` or new), the contact and optionally an opportunity, written with the lead's new status in one transaction",
+        Some("ConvertInput"),
+        Some("Converted"),
+        "200",
+    ));
+    r.push(route(
+        Post,
+        "/api/v1/leads/{id}/disqualify",
+        "Disqualify a lead with a reason (required)",
+        Some("DisqualifyInput"),
+        Some("Lead"),
+        "200",
+    ));
+    r.push(route(
+        Get,
+        "/api/v1/leads/{id}/outcomes",
+        "A lead's outcomes (qualified with the records it became, or disqualified with the reason)",
+        None,
+        None,
+        "200",
+    ));
+    r.push(route(
+        Get,
         "/api/v1/openapi.json",
         "This document",
         None,
@@ -658,6 +742,18 @@ pub fn document() -> OpenApi {
                 );
             }
         }
+        if r.path == "/api/v1/search" {
+            op = op.parameter(query_param("q", "what to look for"));
+        }
+        if r.path == "/api/v1/views" && matches!(r.method, HttpMethod::Get) {
+            op = op.parameter(query_param("kind", "one list's views only"));
+        }
+        if r.path.ends_with("/export.xlsx") {
+            op = op.parameter(query_param(
+                "cols",
+                "columns to export (keys as in the list page)",
+            ));
+        }
         if r.path == "/api/v1/custom-fields" && matches!(r.method, HttpMethod::Get) {
             for (name, desc) in [
                 ("record_kind", "account, contact, lead or opportunity"),
@@ -676,6 +772,14 @@ pub fn document() -> OpenApi {
                 ("sort", "column, `-column` for descending"),
                 ("updated_since", "RFC 3339 time"),
                 ("include_archived", "true to include archived records"),
+                (
+                    "created_from",
+                    "created on or after this day (YYYY-MM-DD, China time)",
+                ),
+                (
+                    "created_to",
+                    "created on or before this day (YYYY-MM-DD, China time)",
+                ),
             ] {
                 op = op.parameter(query_param(name, desc));
             }
@@ -696,6 +800,9 @@ pub fn document() -> OpenApi {
                 ] {
                     op = op.parameter(query_param(name, desc));
                 }
+            }
+            if r.path.contains("/opportunities") || r.path.contains("/accounts") {
+                op = op.parameter(query_param("tag", "carries this tag"));
             }
             if r.path.contains("/opportunities") {
                 for (name, desc) in [

@@ -32,6 +32,7 @@ use crate::error::AppError;
 /// The record pages' operations (today, follow-ups, opportunity contacts, account 360).
 #[path = "ops/records.rs"]
 pub mod record_ops;
+pub mod lists;
 
 /// Who is acting, what they may see, and when.
 #[derive(Debug, Clone)]
@@ -640,6 +641,18 @@ pub fn list_query<E: Entity>(
                 q.owner_ids = Some(dir.org.members(team));
             }
             "include_archived" => q.include_archived = v == "true" || v == "1",
+            "tag" if E::TAGS => q.tag = Some(v.trim().to_string()),
+            // Days in China time, the last one included.
+            "created_from" | "created_to" => {
+                let day = date(k, v)?;
+                let (day, op) = if k == "created_from" {
+                    (day, ">=")
+                } else {
+                    (day.next_day().unwrap_or(day), "<")
+                };
+                let at = day.midnight().assume_offset(crate::i18n::DISPLAY_OFFSET);
+                q.ranges.push(("created_at", op, at.into()));
+            }
             "updated_since" => {
                 let t =
                     OffsetDateTime::parse(v.trim(), &time::format_description::well_known::Rfc3339)

@@ -6,6 +6,7 @@
 mod admin;
 mod approvals;
 mod custom_fields;
+mod lists;
 mod opportunity;
 mod policies;
 mod records;
@@ -575,6 +576,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../static/app.js"),
     ),
     (
+        "lists.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/lists.js"),
+    ),
+    (
         "vendor/htmx.min.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../static/vendor/htmx.min.js"),
@@ -637,6 +643,7 @@ pub fn router() -> Router<AppState> {
         .merge(approvals::router())
         .merge(opportunity::router())
         .merge(records::router())
+        .merge(lists::router())
 }
 
 #[cfg(test)]

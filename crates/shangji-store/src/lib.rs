@@ -5,6 +5,7 @@ pub mod crud;
 pub mod custom;
 pub mod db;
 pub mod directory;
+pub mod board;
 pub mod entity;
 pub mod error;
 mod writer;
@@ -13,5 +14,6 @@ pub use crud::{IdemKey, IdemRecord, ListQuery, Page, Save, Write, APPROVAL_PENDI
 pub use custom::{Compare, CustomFilter};
 pub use db::{Arg, Db};
 pub use directory::{ApiToken, Authenticated, Directory};
+pub use board::{Card, Column, ColumnTotal, Columns};
 pub use entity::{Access, Entity, FilterKind};
 pub use error::StoreError;

@@ -10,11 +10,18 @@ use shangji_core::model::Language;
 /// The catalogues, one pair per area of the product (`locales/<area>.<lang>.json`; the core
 /// texts are `locales/zh-CN.json` and `locales/en.json`). A key lives in exactly one area
 /// (tested), so areas can grow without touching each other.
-const CATALOGUES: &[(&str, &str, &str)] = &[(
-    "core",
-    include_str!("../locales/zh-CN.json"),
-    include_str!("../locales/en.json"),
-)];
+const CATALOGUES: &[(&str, &str, &str)] = &[
+    (
+        "core",
+        include_str!("../locales/zh-CN.json"),
+        include_str!("../locales/en.json"),
+    ),
+    (
+        "board",
+        include_str!("../locales/board.zh-CN.json"),
+        include_str!("../locales/board.en.json"),
+    ),
+];
 
 /// Every area's texts of one language, merged; keys found in two areas are listed apart.
 fn load(pick: fn(&(&str, &'static str, &'static str)) -> &'static str) -> Catalogue {

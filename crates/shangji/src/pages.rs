@@ -5,6 +5,7 @@
 
 mod admin;
 mod approvals;
+mod board;
 mod custom_fields;
 mod opportunity;
 mod policies;
@@ -703,6 +704,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../static/app.js"),
     ),
     (
+        "board.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/board.js"),
+    ),
+    (
         "vendor/htmx.min.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../static/vendor/htmx.min.js"),
@@ -765,6 +771,7 @@ pub fn router() -> Router<AppState> {
         .merge(policies::router())
         .merge(approvals::router())
         .merge(opportunity::router())
+        .merge(board::router())
 }
 
 #[cfg(test)]

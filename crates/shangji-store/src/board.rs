@@ -28,9 +28,14 @@ pub enum Columns {
 pub enum Column {
     Stage(i64),
     /// No close date, or dated before this day.
-    Undated { before: Date },
+    Undated {
+        before: Date,
+    },
     /// Dated in `[from, to)`.
-    Dated { from: Date, to: Date },
+    Dated {
+        from: Date,
+        to: Date,
+    },
 }
 
 /// The totals of one column in one currency (sums never mix currencies).

@@ -1,19 +1,19 @@
 //! Persistence for shangji: SQLite and PostgreSQL behind one [`Db`] enum. Returns
 //! shangji-core types; knows nothing of HTTP.
 
+pub mod board;
 pub mod crud;
 pub mod custom;
 pub mod db;
 pub mod directory;
-pub mod board;
 pub mod entity;
 pub mod error;
 mod writer;
 
+pub use board::{Card, Column, ColumnTotal, Columns};
 pub use crud::{IdemKey, IdemRecord, ListQuery, Page, Save, Write, APPROVAL_PENDING};
 pub use custom::{Compare, CustomFilter};
 pub use db::{Arg, Db};
 pub use directory::{ApiToken, Authenticated, Directory};
-pub use board::{Card, Column, ColumnTotal, Columns};
 pub use entity::{Access, Entity, FilterKind};
 pub use error::StoreError;

@@ -16,9 +16,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use shangji_core::model::{
-    Account, Grade, Opportunity, Pipeline, RecordKind, StageKind,
-};
+use shangji_core::model::{Account, Grade, Opportunity, Pipeline, RecordKind, StageKind};
 use shangji_core::opportunity::OpportunityInput;
 use shangji_core::process::Unmet;
 use shangji_core::visibility::Scope;
@@ -258,7 +256,9 @@ async fn cards(
         .into_iter()
         .map(|c| {
             let o = c.opportunity;
-            let stage = dir.pipeline(o.pipeline_id).and_then(|p| p.stage(o.stage_id));
+            let stage = dir
+                .pipeline(o.pipeline_id)
+                .and_then(|p| p.stage(o.stage_id));
             let stage_days = (now - o.stage_entered_at).whole_days().max(0);
             CardView {
                 id: o.id,
@@ -350,10 +350,7 @@ async fn columns(
     let query = f.query();
     let more_url = |key: i64| {
         let sep = if query.is_empty() { "" } else { "&" };
-        format!(
-            "{}/column?key={key}&offset={PAGE}{sep}{query}",
-            mode.path()
-        )
+        format!("{}/column?key={key}&offset={PAGE}{sep}{query}", mode.path())
     };
     let mut out = Vec::new();
     match mode {
@@ -362,10 +359,9 @@ async fn columns(
                 return Ok(out);
             };
             let q = f.list_query(v, Some(p.id));
-            let totals = s
-                .db
-                .board_totals(&v.ctx.scope, &q, f.tag(), &Columns::Stage)
-                .await?;
+            let totals =
+                s.db.board_totals(&v.ctx.scope, &q, f.tag(), &Columns::Stage)
+                    .await?;
             let mut stages: Vec<_> = p
                 .stages
                 .iter()
@@ -392,12 +388,14 @@ async fn columns(
             }
         }
         Mode::Forecast => {
-            let pipeline = f.pipeline.and_then(|id| v.ctx.dir.pipeline(id)).map(|p| p.id);
+            let pipeline = f
+                .pipeline
+                .and_then(|id| v.ctx.dir.pipeline(id))
+                .map(|p| p.id);
             let q = f.list_query(v, pipeline);
             let bounds = month_bounds(v, f);
-            let totals = s
-                .db
-                .board_totals(
+            let totals =
+                s.db.board_totals(
                     &v.ctx.scope,
                     &q,
                     f.tag(),
@@ -511,7 +509,11 @@ async fn page(
     };
     let mut pipelines: Vec<Choice> = Vec::new();
     if mode == Mode::Forecast {
-        pipelines.push(Choice::new("", tr.t("forecast.all_pipelines"), chosen.is_none()));
+        pipelines.push(Choice::new(
+            "",
+            tr.t("forecast.all_pipelines"),
+            chosen.is_none(),
+        ));
     }
     pipelines.extend(
         v.ctx
@@ -532,7 +534,13 @@ async fn page(
         users
             .iter()
             .filter(|u| in_scope(u.id) && (u.active || f.owner == Some(u.id)))
-            .map(|u| Choice::new(u.id.to_string(), u.display_name.clone(), f.owner == Some(u.id))),
+            .map(|u| {
+                Choice::new(
+                    u.id.to_string(),
+                    u.display_name.clone(),
+                    f.owner == Some(u.id),
+                )
+            }),
     );
     let mut teams = vec![Choice::new("", tr.t("board.all_teams"), f.team.is_none())];
     teams.extend(
@@ -544,17 +552,19 @@ async fn page(
             .filter(|t| !t.archived)
             .filter(|t| match &v.ctx.scope {
                 Scope::All => true,
-                Scope::Teams { teams, .. } => teams
-                    .iter()
-                    .any(|root| shangji_core::visibility::subtree(&v.ctx.dir.org.teams, *root).contains(&t.id)),
+                Scope::Teams { teams, .. } => teams.iter().any(|root| {
+                    shangji_core::visibility::subtree(&v.ctx.dir.org.teams, *root).contains(&t.id)
+                }),
                 Scope::Own { .. } => false,
             })
             .map(|t| Choice::new(t.id.to_string(), t.name.clone(), f.team == Some(t.id))),
     );
     let mut grades = vec![Choice::new("", tr.t("board.any_grade"), f.grade.is_none())];
-    grades.extend(Grade::ALL.iter().map(|g| {
-        Choice::new(g.as_str(), g.as_str().to_uppercase(), f.grade == Some(*g))
-    }));
+    grades.extend(
+        Grade::ALL
+            .iter()
+            .map(|g| Choice::new(g.as_str(), g.as_str().to_uppercase(), f.grade == Some(*g))),
+    );
     let (won_stage, lost_stage) = match chosen_pipeline(v, f).filter(|_| mode == Mode::Board) {
         Some(p) => {
             let first = |kind| {
@@ -755,8 +765,7 @@ fn message(status: StatusCode, kind: &'static str, text: String) -> Response {
 
 /// The re-rendered columns after a change.
 async fn moved(s: &AppState, v: &Viewer, view: &str, mode: Mode) -> Response {
-    let params: Vec<(String, String)> =
-        serde_urlencoded::from_str(view).unwrap_or_default();
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(view).unwrap_or_default();
     let f = Filters::read(&params);
     match columns(s, v, &f, mode).await {
         Ok(columns) => outcome(
@@ -833,7 +842,11 @@ async fn dialog(
         .cloned()
         .collect();
     let items = panel(tr, p, &rest, &form, &errors, &contacts, (&defs, &users));
-    let mut reasons = vec![Choice::new("", tr.t("form.choose"), form.loss_reason.is_empty())];
+    let mut reasons = vec![Choice::new(
+        "",
+        tr.t("form.choose"),
+        form.loss_reason.is_empty(),
+    )];
     reasons.extend(dir.loss_reasons.iter().filter(|r| !r.archived).map(|r| {
         let label = if tr.is_zh() { &r.name_zh } else { &r.name_en };
         Choice::new(r.key.clone(), label.clone(), r.key == form.loss_reason)
@@ -867,7 +880,11 @@ async fn move_submit(
         return message(e.status(), "refused", error_text(tr, &e).1);
     }
     let Ok(id) = f.text("id").parse::<i64>() else {
-        return message(StatusCode::NOT_FOUND, "refused", tr.t("error.not_found").into());
+        return message(
+            StatusCode::NOT_FOUND,
+            "refused",
+            tr.t("error.not_found").into(),
+        );
     };
     let view = f.get("view").to_string();
     let form = MoveForm::posted(&f);
@@ -930,7 +947,11 @@ async fn forecast_move(
         return message(e.status(), "refused", error_text(tr, &e).1);
     }
     let (Ok(id), Some((y, m))) = (f.text("id").parse::<i64>(), parse_month(f.get("month"))) else {
-        return message(StatusCode::NOT_FOUND, "refused", tr.t("error.not_found").into());
+        return message(
+            StatusCode::NOT_FOUND,
+            "refused",
+            tr.t("error.not_found").into(),
+        );
     };
     let result = async {
         let opp: Opportunity = ops::get(&s.db, &v.ctx, id).await?;
@@ -985,9 +1006,10 @@ async fn quick_create(
     if !quick.close_date.is_empty() {
         match iso_date(&quick.close_date) {
             Some(d) => input.close_date = Field::Value(d),
-            None => quick
-                .errors
-                .add("close_date", super::field_text(tr, "close_date", "invalid_date")),
+            None => quick.errors.add(
+                "close_date",
+                super::field_text(tr, "close_date", "invalid_date"),
+            ),
         }
     }
     // The account by its exact name, among those the user can see.
@@ -1053,10 +1075,26 @@ mod tests {
     #[test]
     fn a_redated_deal_keeps_its_day_clamped_to_the_month() {
         let cases = [
-            (date!(2026 - 03 - 01), Some(date!(2026 - 01 - 15)), date!(2026 - 03 - 15)),
-            (date!(2026 - 02 - 01), Some(date!(2026 - 01 - 31)), date!(2026 - 02 - 28)),
-            (date!(2028 - 02 - 01), Some(date!(2026 - 05 - 30)), date!(2028 - 02 - 29)),
-            (date!(2026 - 04 - 01), Some(date!(2026 - 12 - 31)), date!(2026 - 04 - 30)),
+            (
+                date!(2026 - 03 - 01),
+                Some(date!(2026 - 01 - 15)),
+                date!(2026 - 03 - 15),
+            ),
+            (
+                date!(2026 - 02 - 01),
+                Some(date!(2026 - 01 - 31)),
+                date!(2026 - 02 - 28),
+            ),
+            (
+                date!(2028 - 02 - 01),
+                Some(date!(2026 - 05 - 30)),
+                date!(2028 - 02 - 29),
+            ),
+            (
+                date!(2026 - 04 - 01),
+                Some(date!(2026 - 12 - 31)),
+                date!(2026 - 04 - 30),
+            ),
             (date!(2026 - 12 - 01), None, date!(2026 - 12 - 31)),
         ];
         for (month, old, want) in cases {

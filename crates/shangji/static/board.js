@@ -55,6 +55,7 @@
   function handle(kind, text, p) {
     if (kind === 'moved') {
       closeDialog();
+      Array.prototype.forEach.call(root.querySelectorAll('.board-drop-list'), function (zone) { zone.innerHTML = ''; });
       var body = document.getElementById('board-body');
       body.innerHTML = text;
       if (window.htmx) window.htmx.process(body);

@@ -307,7 +307,11 @@ pub async fn run_board(
 
     let url = match explicit_url {
         Some(u) => u.to_string(),
-        None => sqlite_url(&config.data_dir.join(format!("bench-board-{opportunities}.db"))),
+        None => sqlite_url(
+            &config
+                .data_dir
+                .join(format!("bench-board-{opportunities}.db")),
+        ),
     };
     let db = crate::cli::open(&Config {
         database_url: url.clone(),
@@ -329,7 +333,11 @@ pub async fn run_board(
             .filter(|s| s.kind == StageKind::Open)
             .cloned()
             .collect();
-        for o in data.opportunities.iter_mut().filter(|o| o.status != StageKind::Open) {
+        for o in data
+            .opportunities
+            .iter_mut()
+            .filter(|o| o.status != StageKind::Open)
+        {
             let stage = &open[(o.id as usize) % open.len()];
             o.stage_id = stage.id;
             o.status = StageKind::Open;
@@ -371,8 +379,14 @@ pub async fn run_board(
 
     let pages = [
         ("GET /board", "/board".to_string()),
-        ("GET /board?close_from…", "/board?close_from=2020-01-01&grade=a".to_string()),
-        ("GET /board/column (more)", "/board/column?key=1&offset=20".to_string()),
+        (
+            "GET /board?close_from…",
+            "/board?close_from=2020-01-01&grade=a".to_string(),
+        ),
+        (
+            "GET /board/column (more)",
+            "/board/column?key=1&offset=20".to_string(),
+        ),
         ("GET /forecast", "/forecast".to_string()),
     ];
     println!("\npage sizes as sent (uncompressed):");

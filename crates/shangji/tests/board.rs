@@ -488,6 +488,9 @@ async fn quick_create_puts_a_deal_in_the_first_stage() {
     app.create("/api/v1/accounts", "rep_sh", r#"{"name":"快速客户"}"#)
         .await;
     let rep = browser(&app, "rep_sh").await;
+    // The form offers the accounts the user can see (loaded when it is opened).
+    let r = rep.get("/board/accounts").await;
+    assert!(r.body.contains("<option value=\"快速客户\">"), "{}", r.body);
     let r = rep
         .post(
             "/board/quick",

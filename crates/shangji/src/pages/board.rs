@@ -489,7 +489,6 @@ struct BoardPage {
     won_stage: Option<i64>,
     lost_stage: Option<i64>,
     columns: Vec<ColumnView>,
-    accounts: Vec<String>,
     quick: Quick,
     quick_open: bool,
 }
@@ -580,17 +579,6 @@ async fn page(
         }
         None => (None, None),
     };
-    let accounts = if mode == Mode::Board {
-        let params = [("per_page".to_string(), "50".to_string())];
-        ops::list::<Account>(&s.db, &v.ctx, &params)
-            .await?
-            .items
-            .into_iter()
-            .map(|a| a.name)
-            .collect()
-    } else {
-        vec![]
-    };
     let quick_open = !quick.errors.is_empty();
     Ok(BoardPage {
         tr,
@@ -623,7 +611,6 @@ async fn page(
         won_stage,
         lost_stage,
         columns,
-        accounts,
         quick,
         quick_open,
     })
@@ -1056,8 +1043,27 @@ async fn quick_create(
     }
 }
 
+/// The accounts offered by the quick-create form (loaded when it is opened): the 50 the
+/// user's scope changed most recently.
+#[derive(Template)]
+#[template(path = "board_accounts.html")]
+struct AccountOptions {
+    names: Vec<String>,
+}
+
+async fn account_options(State(s): State<AppState>, v: Viewer) -> Response {
+    let params = [("per_page".to_string(), "50".to_string())];
+    match ops::list::<Account>(&s.db, &v.ctx, &params).await {
+        Ok(page) => render(AccountOptions {
+            names: page.items.into_iter().map(|a| a.name).collect(),
+        }),
+        Err(e) => v.error("/board", e),
+    }
+}
+
 pub(super) fn router() -> Router<AppState> {
     Router::new()
+        .route("/board/accounts", get(account_options))
         .route("/board", get(board))
         .route("/board/column", get(board_column))
         .route("/board/move", post(move_submit))

@@ -160,15 +160,18 @@ impl Db {
         tag: Option<&str>,
         column: &Column,
     ) -> Result<Vec<Card>, StoreError> {
+        // The page's ids first, from the index alone; then only those rows.
         let mut sql = Sql::new(
-            "SELECT opportunities.*, (SELECT accounts.name FROM accounts WHERE accounts.id = opportunities.account_id) AS account_name FROM opportunities",
+            "SELECT opportunities.*, (SELECT accounts.name FROM accounts WHERE accounts.id = opportunities.account_id) AS account_name \
+             FROM opportunities WHERE opportunities.id IN (SELECT opportunities.id FROM opportunities",
         );
         filters(&mut sql, scope, query, tag);
         push_column(&mut sql, column);
         sql.push(" ORDER BY opportunities.amount_minor DESC, opportunities.id DESC LIMIT ")
             .bind(query.limit)
             .push(" OFFSET ")
-            .bind(query.offset);
+            .bind(query.offset)
+            .push(") ORDER BY opportunities.amount_minor DESC, opportunities.id DESC");
         on_pool!(self, p => {
             let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
             rows.iter()

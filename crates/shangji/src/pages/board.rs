@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use shangji_core::model::{Account, Grade, Opportunity, Pipeline, RecordKind, StageKind};
+use shangji_core::model::{Account, Grade, Opportunity, Pipeline, RecordKind, StageKind, User};
 use shangji_core::opportunity::OpportunityInput;
 use shangji_core::process::Unmet;
 use shangji_core::visibility::Scope;
@@ -238,6 +238,7 @@ async fn cards(
     pipeline: Option<i64>,
     column: &Column,
     offset: i64,
+    users: &[User],
 ) -> Result<(Vec<CardView>, bool), AppError> {
     let tr = v.tr;
     let mut q = f.list_query(v, pipeline);
@@ -248,7 +249,6 @@ async fn cards(
     found.truncate(PAGE as usize);
     let ids: Vec<i64> = found.iter().map(|c| c.opportunity.id).collect();
     let last = s.db.last_customer_contact(&ids).await?;
-    let users = s.db.users().await?;
     let now = v.ctx.now;
     let day = today(now);
     let dir = &v.ctx.dir;
@@ -269,7 +269,7 @@ async fn cards(
                 close_date: o
                     .close_date
                     .map_or_else(|| tr.t("value.none").to_string(), |d| d.to_string()),
-                owner: super::opportunity::user_name(&users, o.owner_id),
+                owner: super::opportunity::user_name(users, o.owner_id),
                 quiet_days: last
                     .iter()
                     .find(|(id, _)| *id == o.id)
@@ -347,6 +347,7 @@ async fn columns(
     mode: Mode,
 ) -> Result<Vec<ColumnView>, AppError> {
     let tr = v.tr;
+    let users = s.db.users().await?;
     let query = f.query();
     let more_url = |key: i64| {
         let sep = if query.is_empty() { "" } else { "&" };
@@ -371,7 +372,7 @@ async fn columns(
             for st in stages {
                 let (count, amount, weighted) = sums(tr, &totals, st.id);
                 let (cards, more) = if count > 0 {
-                    cards(s, v, f, Some(p.id), &Column::Stage(st.id), 0).await?
+                    cards(s, v, f, Some(p.id), &Column::Stage(st.id), 0, &users).await?
                 } else {
                     (vec![], false)
                 };
@@ -408,7 +409,7 @@ async fn columns(
                 let column = forecast_column(&bounds, key).expect("in range");
                 let (count, amount, weighted) = sums(tr, &totals, key);
                 let (cards, more) = if count > 0 {
-                    cards(s, v, f, pipeline, &column, 0).await?
+                    cards(s, v, f, pipeline, &column, 0, &users).await?
                 } else {
                     (vec![], false)
                 };
@@ -678,7 +679,11 @@ async fn more_cards(s: &AppState, v: &Viewer, params: &[(String, String)], mode:
             (f.pipeline, c)
         }
     };
-    match cards(s, v, &f, pipeline, &column, offset).await {
+    let users = match s.db.users().await {
+        Ok(users) => users,
+        Err(e) => return v.error(mode.path(), e.into()),
+    };
+    match cards(s, v, &f, pipeline, &column, offset, &users).await {
         Ok((cards, more)) => {
             let query = f.query();
             let sep = if query.is_empty() { "" } else { "&" };

@@ -360,22 +360,27 @@ async fn columns(
                 return Ok(out);
             };
             let q = f.list_query(v, Some(p.id));
-            let totals =
-                s.db.board_totals(&v.ctx.scope, &q, f.tag(), &Columns::Stage)
-                    .await?;
             let mut stages: Vec<_> = p
                 .stages
                 .iter()
                 .filter(|st| st.kind == StageKind::Open && !st.archived)
                 .collect();
             stages.sort_by_key(|st| st.position);
-            for st in stages {
+            // The totals and the first cards are read at the same time.
+            let first_cards = async {
+                let mut all = Vec::new();
+                for st in &stages {
+                    all.push(cards(s, v, f, Some(p.id), &Column::Stage(st.id), 0, &users).await?);
+                }
+                Ok::<_, AppError>(all)
+            };
+            let (totals, first_cards) = tokio::join!(
+                s.db.board_totals(&v.ctx.scope, &q, f.tag(), &Columns::Stage),
+                first_cards
+            );
+            let (totals, first_cards) = (totals?, first_cards?);
+            for (st, (cards, more)) in stages.into_iter().zip(first_cards) {
                 let (count, amount, weighted) = sums(tr, &totals, st.id);
-                let (cards, more) = if count > 0 {
-                    cards(s, v, f, Some(p.id), &Column::Stage(st.id), 0, &users).await?
-                } else {
-                    (vec![], false)
-                };
                 out.push(ColumnView {
                     key: st.id,
                     name: st.name(tr.lang).to_string(),
@@ -395,24 +400,25 @@ async fn columns(
                 .map(|p| p.id);
             let q = f.list_query(v, pipeline);
             let bounds = month_bounds(v, f);
-            let totals =
-                s.db.board_totals(
-                    &v.ctx.scope,
-                    &q,
-                    f.tag(),
-                    &Columns::CloseMonth {
-                        bounds: bounds.clone(),
-                    },
-                )
-                .await?;
-            for key in 0..=MONTHS as i64 {
-                let column = forecast_column(&bounds, key).expect("in range");
+            let by_month = Columns::CloseMonth {
+                bounds: bounds.clone(),
+            };
+            // The totals and the first cards are read at the same time.
+            let first_cards = async {
+                let mut all = Vec::new();
+                for key in 0..=MONTHS as i64 {
+                    let column = forecast_column(&bounds, key).expect("in range");
+                    all.push(cards(s, v, f, pipeline, &column, 0, &users).await?);
+                }
+                Ok::<_, AppError>(all)
+            };
+            let (totals, first_cards) = tokio::join!(
+                s.db.board_totals(&v.ctx.scope, &q, f.tag(), &by_month),
+                first_cards
+            );
+            let (totals, first_cards) = (totals?, first_cards?);
+            for (key, (cards, more)) in (0..=MONTHS as i64).zip(first_cards) {
                 let (count, amount, weighted) = sums(tr, &totals, key);
-                let (cards, more) = if count > 0 {
-                    cards(s, v, f, pipeline, &column, 0, &users).await?
-                } else {
-                    (vec![], false)
-                };
                 let (name, month) = match key {
                     0 => (tr.t("forecast.undated").to_string(), String::new()),
                     _ => {

@@ -99,7 +99,7 @@ fn like_pattern(q: &str) -> String {
     format!("%{escaped}%")
 }
 
-fn list_filters<E: Entity>(sql: &mut Sql, scope: &Scope, query: &ListQuery) {
+pub(crate) fn list_filters<E: Entity>(sql: &mut Sql, scope: &Scope, query: &ListQuery) {
     where_clause::<E>(sql, scope, Access::Read);
     if !query.include_archived {
         sql.push(&format!(" AND {}.archived = ", E::TABLE))

@@ -1,6 +1,7 @@
 //! Persistence for shangji: SQLite and PostgreSQL behind one [`Db`] enum. Returns
 //! shangji-core types; knows nothing of HTTP.
 
+pub mod board;
 pub mod crud;
 pub mod custom;
 pub mod db;
@@ -11,6 +12,7 @@ pub mod records;
 pub mod lists;
 mod writer;
 
+pub use board::{Card, Column, ColumnTotal, Columns};
 pub use crud::{IdemKey, IdemRecord, ListQuery, Page, Save, Write, APPROVAL_PENDING};
 pub use custom::{Compare, CustomFilter};
 pub use db::{Arg, Db};

@@ -289,3 +289,138 @@ pub async fn run(
     report("get opportunity", &o);
     Ok(())
 }
+
+/// `shangji bench --board`: the pipeline board and the forecast board as a manager sees
+/// them (a session cookie, as a browser sends it), over a generated database whose
+/// opportunities are all open (the closed ones of the generated history are put back into
+/// the open stages; their histories are left as generated). Prints the page size and the
+/// server time per page.
+pub async fn run_board(
+    config: &Config,
+    explicit_url: Option<&str>,
+    opportunities: usize,
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    use shangji_core::demo::{generate, DemoConfig};
+    use shangji_core::model::StageKind;
+
+    let url = match explicit_url {
+        Some(u) => u.to_string(),
+        None => sqlite_url(
+            &config
+                .data_dir
+                .join(format!("bench-board-{opportunities}.db")),
+        ),
+    };
+    let db = crate::cli::open(&Config {
+        database_url: url.clone(),
+        ..config.clone()
+    })
+    .await?;
+    let now = OffsetDateTime::now_utc();
+    if db.count("users").await? == 0 {
+        println!("generating {opportunities} open opportunities into {url} …");
+        let t = Instant::now();
+        let mut data = generate(&DemoConfig {
+            opportunities,
+            ..DemoConfig::standard(now)
+        });
+        let open: Vec<_> = data
+            .pipeline
+            .stages
+            .iter()
+            .filter(|s| s.kind == StageKind::Open)
+            .cloned()
+            .collect();
+        for o in data
+            .opportunities
+            .iter_mut()
+            .filter(|o| o.status != StageKind::Open)
+        {
+            let stage = &open[(o.id as usize) % open.len()];
+            o.stage_id = stage.id;
+            o.status = StageKind::Open;
+            o.probability = stage.probability;
+            o.forecast_category = stage.forecast_category;
+            o.closed_at = None;
+            o.loss_reason = None;
+            o.loss_note = None;
+        }
+        crate::demo::store(&db, &data, now).await?;
+        println!("generated and stored in {:.1} s", t.elapsed().as_secs_f64());
+    }
+    let stored = db.count("opportunities").await?;
+    println!("database: {} ({stored} opportunities)", db.dialect());
+
+    let (manager, _) = db
+        .user_by_login("mgr.east")
+        .await?
+        .context("the bench database has no mgr.east")?;
+    let token = crate::auth::random_token("");
+    let csrf = crate::auth::random_token("");
+    db.insert_session(
+        &crate::auth::digest(&token),
+        manager.id,
+        &csrf,
+        now,
+        now + time::Duration::days(1),
+    )
+    .await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = crate::app(AppState::new(db.clone(), false));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients * 2)
+        .build()?;
+    let cookie = format!("{}={token}", crate::auth::SESSION_COOKIE);
+
+    let pages = [
+        ("GET /board", "/board".to_string()),
+        (
+            "GET /board?close_from…",
+            "/board?close_from=2020-01-01&grade=a".to_string(),
+        ),
+        (
+            "GET /board/column (more)",
+            "/board/column?key=1&offset=20".to_string(),
+        ),
+        ("GET /forecast", "/forecast".to_string()),
+    ];
+    println!("\npage sizes as sent (uncompressed):");
+    for (name, path) in &pages {
+        let r = client
+            .get(format!("{base}{path}"))
+            .header("cookie", &cookie)
+            .send()
+            .await?;
+        if r.status() != 200 {
+            bail!("{path} answered {}", r.status());
+        }
+        let body = r.bytes().await?;
+        println!("{name:<28} {:>8.1} KB", body.len() as f64 / 1024.0);
+    }
+
+    println!("\n{clients} concurrent clients, {seconds} s per page, over HTTP on {addr}");
+    println!(
+        "{:<28} {:>8} {:>10} {:>9} {:>9} {:>7}",
+        "page", "requests", "ops/s", "p50 ms", "p95 ms", "errors"
+    );
+    for (name, path) in pages {
+        let (client, cookie, base) = (client.clone(), cookie.clone(), base.clone());
+        let o = measure(clients, seconds, move |_, _| {
+            let (client, cookie, url) = (client.clone(), cookie.clone(), format!("{base}{path}"));
+            async move {
+                match client.get(url).header("cookie", cookie).send().await {
+                    Ok(r) if r.status() == 200 => r.bytes().await.is_ok(),
+                    _ => false,
+                }
+            }
+        })
+        .await;
+        report(name, &o);
+    }
+    Ok(())
+}

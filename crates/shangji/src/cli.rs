@@ -74,6 +74,10 @@ pub enum Command {
         /// Seconds per measured operation.
         #[arg(long, default_value_t = 5)]
         seconds: u64,
+        /// Measure the pipeline and forecast board pages instead, over a database whose
+        /// opportunities are all open.
+        #[arg(long)]
+        board: bool,
     },
 }
 
@@ -353,6 +357,22 @@ pub async fn run() -> anyhow::Result<()> {
             opportunities,
             clients,
             seconds,
+            board: true,
+        } => {
+            crate::bench::run_board(
+                &config,
+                cli.db.database_url.as_deref(),
+                opportunities,
+                clients,
+                seconds,
+            )
+            .await?;
+        }
+        Command::Bench {
+            opportunities,
+            clients,
+            seconds,
+            board: false,
         } => {
             crate::bench::run(
                 &config,

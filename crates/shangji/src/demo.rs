@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use shangji_core::approval::{ApprovalPolicy, Approver, CompareOp, Condition};
-use shangji_core::demo::{generate, DemoConfig};
+use shangji_core::demo::{generate, DemoConfig, DemoData};
 use shangji_core::process::{b2b_template, tender_template, transactional_template};
 use shangji_store::Db;
 use time::OffsetDateTime;
@@ -34,6 +34,11 @@ pub async fn load(db: &Db, opportunities: usize, now: OffsetDateTime) -> Result<
         opportunities,
         ..DemoConfig::standard(now)
     });
+    store(db, &data, now).await
+}
+
+/// Stores generated data (see [`load`]) in an empty database.
+pub async fn store(db: &Db, data: &DemoData, now: OffsetDateTime) -> Result<(), AppError> {
     // Hash each distinct demo password once.
     let mut hashes: HashMap<&str, String> = HashMap::new();
     let mut users = Vec::new();

@@ -26,6 +26,11 @@ const CATALOGUES: &[(&str, &str, &str)] = &[
         include_str!("../locales/lists.zh-CN.json"),
         include_str!("../locales/lists.en.json"),
     ),
+    (
+        "board",
+        include_str!("../locales/board.zh-CN.json"),
+        include_str!("../locales/board.en.json"),
+    ),
 ];
 
 /// Every area's texts of one language, merged; keys found in two areas are listed apart.

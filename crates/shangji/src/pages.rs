@@ -5,6 +5,7 @@
 
 mod admin;
 mod approvals;
+mod board;
 mod custom_fields;
 mod lists;
 mod opportunity;
@@ -581,6 +582,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../static/lists.js"),
     ),
     (
+        "board.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/board.js"),
+    ),
+    (
         "vendor/htmx.min.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../static/vendor/htmx.min.js"),
@@ -644,6 +650,7 @@ pub fn router() -> Router<AppState> {
         .merge(opportunity::router())
         .merge(records::router())
         .merge(lists::router())
+        .merge(board::router())
 }
 
 #[cfg(test)]

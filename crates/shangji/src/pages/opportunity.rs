@@ -53,25 +53,25 @@ struct StageOption {
 
 /// A requirement of the refused move, with the input that supplies it. `met` items were
 /// supplied in the refused submit and are kept so that the next submit sends them again.
-struct PanelItem {
+pub(super) struct PanelItem {
     /// `check`, `date`, `datetime`, `amount`, `text`, `textarea`, `select`, `multi` (a box
     /// per option), `bool` (one box), `ref` (the loss-reason select above), or `none`
     /// (nothing to type here).
-    input: &'static str,
-    id: String,
-    name: String,
-    value: String,
-    checked: bool,
-    message: String,
-    met: bool,
-    error: Option<String>,
-    options: Vec<Choice>,
+    pub(super) input: &'static str,
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) value: String,
+    pub(super) checked: bool,
+    pub(super) message: String,
+    pub(super) met: bool,
+    pub(super) error: Option<String>,
+    pub(super) options: Vec<Choice>,
     /// For `text`: the input's type and the keyboard a phone shows.
-    html_type: &'static str,
-    inputmode: &'static str,
-    maxlength: usize,
+    pub(super) html_type: &'static str,
+    pub(super) inputmode: &'static str,
+    pub(super) maxlength: usize,
     /// A custom field's help text.
-    hint: String,
+    pub(super) hint: String,
 }
 
 /// One moment of the history: who did what, in words (a move is several events at once),
@@ -132,12 +132,12 @@ struct OpportunityPage {
 
 /// The move form as the user filled it in.
 #[derive(Default)]
-struct MoveForm {
-    stage_id: String,
-    loss_reason: String,
-    loss_note: String,
-    competitor: String,
-    checklist: Vec<String>,
+pub(super) struct MoveForm {
+    pub(super) stage_id: String,
+    pub(super) loss_reason: String,
+    pub(super) loss_note: String,
+    pub(super) competitor: String,
+    pub(super) checklist: Vec<String>,
     actions_done: Vec<String>,
     /// Values for the fields a gate requires, by the gate's name for them, as typed.
     fields: Vec<(&'static str, String)>,
@@ -163,7 +163,7 @@ fn input_name(field: &str) -> Option<&'static str> {
 }
 
 impl MoveForm {
-    fn posted(f: &FormData) -> MoveForm {
+    pub(super) fn posted(f: &FormData) -> MoveForm {
         let strings = |name: &str| f.all(name).iter().map(|s| s.to_string()).collect();
         MoveForm {
             stage_id: f.text("stage_id"),
@@ -216,7 +216,12 @@ impl MoveForm {
 
     /// The move the form asks for, or the form's own errors (a date that is not a date…),
     /// by the field they belong to.
-    fn input(&self, tr: Tr, version: Option<i64>, dir: &Directory) -> Result<MoveInput, Errors> {
+    pub(super) fn input(
+        &self,
+        tr: Tr,
+        version: Option<i64>,
+        dir: &Directory,
+    ) -> Result<MoveInput, Errors> {
         let mut errors = Errors::default();
         let stage_id = match self.stage_id.parse::<i64>() {
             Ok(id) => id,
@@ -417,7 +422,7 @@ pub(super) fn source_label(tr: Tr, s: Source) -> &'static str {
 
 /// The panel of a refused move: what is missing, in the order the gate gave, then what the
 /// user supplied that is no longer missing.
-fn panel(
+pub(super) fn panel(
     tr: Tr,
     p: &Pipeline,
     missing: &[Unmet],
@@ -1104,7 +1109,7 @@ async fn show(
 
 /// Where an error of a move is shown: the stage select, the loss fields, the panel input of
 /// a gate field, or the form as a whole.
-fn place(errors: &mut Errors, tr: Tr, e: &AppError) {
+pub(super) fn place(errors: &mut Errors, tr: Tr, e: &AppError) {
     let (field, text) = error_text(tr, e);
     let at = match e {
         AppError::Forbidden("stage_role_forbidden" | "reopen_forbidden") => "stage_id",

@@ -1,0 +1,528 @@
+//! The pipeline board and the forecast board through the router, as a browser uses them:
+//! column totals against the rows, visibility, filters, paging, moves with their gate dialog,
+//! refusals, and re-dating on the forecast board. Runs on SQLite, and on PostgreSQL when
+//! `SHANGJI_TEST_DATABASE_URL` is set.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::browser::{between, browser, extract, Browser};
+use common::TestApp;
+use serde_json::Value;
+
+/// An opportunity of `login` on a new account, from a JSON body's extra fields.
+async fn opp(app: &TestApp, login: &str, title: &str, extra: &str) -> Value {
+    let account = app
+        .create(
+            "/api/v1/accounts",
+            login,
+            &format!(r#"{{"name":"{title} 客户"}}"#),
+        )
+        .await;
+    let sep = if extra.is_empty() { "" } else { "," };
+    app.create(
+        "/api/v1/opportunities",
+        login,
+        &format!(
+            r#"{{"title":"{title}","account_id":{}{sep}{extra}}}"#,
+            account["id"]
+        ),
+    )
+    .await
+}
+
+/// The header of the board column whose heading is `name`: (count, total, weighted).
+fn column(body: &str, name: &str) -> (i64, String, String) {
+    let col = between(body, &format!("\">{name}</h2>"), "</header>");
+    let count = extract(col, "<span class=\"board-count\">", "<")
+        .parse()
+        .unwrap();
+    let amount = extract(col, "<span class=\"board-amount\"", "</span>");
+    let amount = amount[amount.find('>').unwrap() + 1..].to_string();
+    let weighted = extract(col, "<span class=\"board-weighted\">", "<").to_string();
+    (count, amount, weighted)
+}
+
+/// The cards of the board column whose heading is `name`, by opportunity id.
+fn card_ids(body: &str, name: &str) -> Vec<i64> {
+    let start = body.find(&format!("\">{name}</h2>")).unwrap();
+    let rest = &body[start..];
+    let end = rest.find("</section>").unwrap();
+    rest[..end]
+        .split("data-id=\"")
+        .skip(1)
+        .map(|s| s[..s.find('"').unwrap()].parse().unwrap())
+        .collect()
+}
+
+fn id(v: &Value) -> i64 {
+    v["id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn column_totals_equal_the_rows_within_each_viewers_scope() {
+    let app = TestApp::new().await;
+    // Qualification is 10 %.
+    let a = opp(&app, "rep_sh", "上海 A", r#""amount_minor":10000000"#).await;
+    let b = opp(&app, "rep_sh", "上海 B", r#""amount_minor":20000000"#).await;
+    let c = opp(&app, "rep_east", "华东 C", r#""amount_minor":30000000"#).await;
+    let d = opp(&app, "rep_south", "华南 D", r#""amount_minor":40000000"#).await;
+    // An archived one counts nowhere.
+    let gone = opp(&app, "rep_sh", "上海 已归档", r#""amount_minor":50000000"#).await;
+    let (s, _) = app
+        .call(
+            axum::http::Method::DELETE,
+            &format!("/api/v1/opportunities/{}", id(&gone)),
+            Some("rep_sh"),
+            None,
+        )
+        .await;
+    assert!(s.is_success(), "{s}");
+
+    let rep = browser(&app, "rep_sh").await;
+    let r = rep.get("/board").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body.contains("aria-current=\"page\">看板")
+            || r.body.contains("href=\"/board\" aria-current=\"page\"")
+    );
+    assert_eq!(
+        column(&r.body, "线索确认"),
+        (2, "¥30万".into(), "¥3万".into())
+    );
+    assert_eq!(column(&r.body, "需求分析").0, 0);
+    let mut ids = card_ids(&r.body, "线索确认");
+    ids.sort();
+    assert_eq!(ids, vec![id(&a), id(&b)]);
+    // Biggest first.
+    assert_eq!(card_ids(&r.body, "线索确认")[0], id(&b));
+    assert!(
+        r.body.contains("上海 A 客户"),
+        "the account's name is on the card"
+    );
+
+    let mgr = browser(&app, "mgr_east").await;
+    let r = mgr.get("/board").await;
+    assert_eq!(
+        column(&r.body, "线索确认"),
+        (3, "¥60万".into(), "¥6万".into())
+    );
+    assert!(!card_ids(&r.body, "线索确认").contains(&id(&d)));
+    assert!(card_ids(&r.body, "线索确认").contains(&id(&c)));
+
+    let director = browser(&app, "director").await;
+    let r = director.get("/board").await;
+    assert_eq!(
+        column(&r.body, "线索确认"),
+        (4, "¥100万".into(), "¥10万".into())
+    );
+
+    // The forecast board holds the same deals by close month: none has a date.
+    let r = director.get("/forecast").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(column(&r.body, "已逾期 / 无日期").0, 4);
+}
+
+#[tokio::test]
+async fn filters_narrow_the_columns_and_stay_in_the_links() {
+    let app = TestApp::new().await;
+    let a = opp(
+        &app,
+        "rep_sh",
+        "甲",
+        r#""amount_minor":10000000,"grade":"a","tags":["重点","续约"],"close_date":"2026-03-10""#,
+    )
+    .await;
+    let b = opp(
+        &app,
+        "rep_east",
+        "乙",
+        r#""amount_minor":20000000,"grade":"b","tags":["新客"],"close_date":"2026-05-10""#,
+    )
+    .await;
+    let mgr = browser(&app, "mgr_east").await;
+    let only = |body: &str| card_ids(body, "线索确认");
+
+    let r = mgr
+        .get(&format!("/board?owner={}", app.user_id("rep_east")))
+        .await;
+    assert_eq!(only(&r.body), vec![id(&b)]);
+    assert_eq!(column(&r.body, "线索确认").0, 1);
+    let r = mgr.get("/board?grade=a").await;
+    assert_eq!(only(&r.body), vec![id(&a)]);
+    let r = mgr.get("/board?tag=%E9%87%8D%E7%82%B9").await;
+    assert_eq!(only(&r.body), vec![id(&a)]);
+    assert!(
+        r.body.contains("value=\"重点\""),
+        "the typed tag stays in the form"
+    );
+    let r = mgr
+        .get("/board?close_from=2026-04-01&close_to=2026-06-30")
+        .await;
+    assert_eq!(only(&r.body), vec![id(&b)]);
+    assert_eq!(
+        column(&r.body, "线索确认"),
+        (1, "¥20万".into(), "¥2万".into())
+    );
+    let r = mgr
+        .get(&format!("/board?team={}", app.teams["上海组"]))
+        .await;
+    assert_eq!(only(&r.body), vec![id(&a)]);
+    // The filters are kept for the moves (the view) and the pages of cards.
+    assert!(r
+        .body
+        .contains(&format!("data-view=\"team={}\"", app.teams["上海组"])));
+}
+
+#[tokio::test]
+async fn a_column_loads_the_next_cards_when_scrolled() {
+    let app = TestApp::new().await;
+    let mut all = Vec::new();
+    for i in 0..25 {
+        let o = opp(
+            &app,
+            "rep_sh",
+            &format!("商机 {i:02}"),
+            &format!(r#""amount_minor":{}"#, 1_000_000 + i * 1000),
+        )
+        .await;
+        all.push(id(&o));
+    }
+    let rep = browser(&app, "rep_sh").await;
+    let r = rep.get("/board?grade=").await;
+    let first = card_ids(&r.body, "线索确认");
+    assert_eq!(first.len(), 20);
+    assert_eq!(column(&r.body, "线索确认").0, 25);
+    let url = extract(&r.body, "hx-get=\"", "\"")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    assert!(url.starts_with("/board/column?"), "{url}");
+    assert!(r.body.contains("hx-trigger=\"revealed\""));
+    let more = rep.get(&url).await;
+    assert_eq!(more.status, StatusCode::OK);
+    let next: Vec<i64> = more
+        .body
+        .split("data-id=\"")
+        .skip(1)
+        .map(|s| s[..s.find('"').unwrap()].parse().unwrap())
+        .collect();
+    assert_eq!(next.len(), 5);
+    assert!(!more.body.contains("hx-get"), "nothing more after the last");
+    let mut seen: Vec<i64> = first.iter().chain(&next).copied().collect();
+    seen.sort();
+    all.sort();
+    assert_eq!(seen, all);
+}
+
+/// Posts a drop as board.js does.
+async fn drop_on(
+    b: &Browser<'_>,
+    opp: &Value,
+    stage: i64,
+    extra: &[(&str, &str)],
+) -> common::browser::Resp {
+    let (id, version) = (id(opp).to_string(), opp["version"].to_string());
+    let stage = stage.to_string();
+    let mut fields = vec![
+        ("id", id.as_str()),
+        ("version", version.as_str()),
+        ("stage_id", stage.as_str()),
+        ("view", ""),
+    ];
+    fields.extend_from_slice(extra);
+    b.post("/board/move", &fields).await
+}
+
+#[tokio::test]
+async fn a_gated_move_asks_for_exactly_what_is_missing_and_then_moves() {
+    let app = TestApp::new().await;
+    let stages = app.stage_ids().await;
+    let proposal = stages[2];
+    let o = opp(&app, "rep_sh", "缺资料的商机", r#""amount_minor":5000000"#).await;
+    let rep = browser(&app, "rep_sh").await;
+
+    // What the API says is missing for the same move.
+    let (s, api) = app
+        .post(
+            &format!("/api/v1/opportunities/{}/move", id(&o)),
+            "rep_sh",
+            &format!(r#"{{"stage_id":{proposal}}}"#),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{api}");
+    let missing: Vec<String> = api["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["field"].as_str().unwrap().to_string())
+        .collect();
+    assert!(missing.contains(&"close_date".to_string()), "{missing:?}");
+
+    let r = drop_on(&rep, &o, proposal, &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("<dialog id=\"board-dialog\""), "{}", r.body);
+    assert!(r.body.contains("移到「方案报价」还需要："));
+    assert_eq!(
+        r.body.matches("<li class=\"missing\">").count(),
+        missing.len(),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("<li class=\"met\">"));
+    for field in &missing {
+        match field.strip_prefix("checklist.") {
+            Some(key) => assert!(
+                r.body
+                    .contains(&format!("name=\"checklist\" value=\"{key}\"")),
+                "{key}"
+            ),
+            None => assert!(r.body.contains(&format!("id=\"gate-{field}\"")), "{field}"),
+        }
+    }
+    // Nothing moved.
+    let (_, now) = app
+        .get(&format!("/api/v1/opportunities/{}", id(&o)), "rep_sh")
+        .await;
+    assert_eq!(now["stage_id"], stages[0]);
+
+    // The dialog's answers and the move, at once.
+    let mut answers: Vec<(&str, &str)> = vec![("dialog", "1"), ("close_date", "2027-01-31")];
+    let keys: Vec<&str> = missing
+        .iter()
+        .filter_map(|f| f.strip_prefix("checklist."))
+        .collect();
+    for k in &keys {
+        answers.push(("checklist", k));
+    }
+    let r = drop_on(&rep, &o, proposal, &answers).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains("id=\"board-columns\""),
+        "the new columns come back"
+    );
+    assert_eq!(column(&r.body, "方案报价").0, 1);
+    assert_eq!(column(&r.body, "线索确认").0, 0);
+    let (_, now) = app
+        .get(&format!("/api/v1/opportunities/{}", id(&o)), "rep_sh")
+        .await;
+    assert_eq!(now["stage_id"], proposal);
+    assert_eq!(now["close_date"], "2027-01-31");
+    let (_, events) = app
+        .get(
+            &format!("/api/v1/opportunities/{}/events", id(&o)),
+            "rep_sh",
+        )
+        .await;
+    let events = events
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| events["items"].as_array().unwrap().clone());
+    assert!(events
+        .iter()
+        .any(|e| e["kind"] == "stage_changed" && e["to_stage_id"] == proposal));
+}
+
+#[tokio::test]
+async fn lost_needs_a_reason_and_records_it() {
+    let app = TestApp::new().await;
+    let stages = app.stage_ids().await;
+    let lost = stages[5];
+    let o = opp(&app, "rep_sh", "要丢的商机", r#""amount_minor":5000000"#).await;
+    let rep = browser(&app, "rep_sh").await;
+    let r = drop_on(&rep, &o, lost, &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("id=\"move-loss-reason\""));
+    assert!(r.body.contains("id=\"move-competitor\"") && r.body.contains("id=\"move-loss-note\""));
+    // Sent without a reason: asked again, beside the select.
+    let r = drop_on(&rep, &o, lost, &[("dialog", "1"), ("loss_reason", "")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("请选择输单原因"), "{}", r.body);
+    let (_, reasons) = app.get("/api/v1/loss-reasons", "rep_sh").await;
+    let reasons = reasons
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| reasons["items"].as_array().unwrap().clone());
+    let reason = reasons[0]["key"].as_str().unwrap().to_string();
+    let r = drop_on(
+        &rep,
+        &o,
+        lost,
+        &[
+            ("dialog", "1"),
+            ("loss_reason", &reason),
+            ("competitor", "某友商"),
+            ("loss_note", "价格没谈拢"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(!card_ids(&r.body, "线索确认").contains(&id(&o)));
+    let (_, now) = app
+        .get(&format!("/api/v1/opportunities/{}", id(&o)), "rep_sh")
+        .await;
+    assert_eq!(now["status"], "lost");
+    assert_eq!(now["loss_reason"], reason.as_str());
+    assert_eq!(now["competitor"], "某友商");
+}
+
+#[tokio::test]
+async fn stale_versions_and_other_reps_deals_are_refused() {
+    let app = TestApp::new().await;
+    let stages = app.stage_ids().await;
+    let o = opp(&app, "rep_sh", "被改过的商机", r#""amount_minor":5000000"#).await;
+    // Someone changes it after the board was shown.
+    let (s, _) = app
+        .patch(
+            &format!("/api/v1/opportunities/{}", id(&o)),
+            "rep_sh",
+            r#"{"next_step":"再约一次"}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let rep = browser(&app, "rep_sh").await;
+    let r = drop_on(&rep, &o, stages[1], &[("checklist", "need_confirmed")]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(
+        !r.body.contains("<dialog"),
+        "a conflict is a message, not a dialog"
+    );
+    let (_, now) = app
+        .get(&format!("/api/v1/opportunities/{}", id(&o)), "rep_sh")
+        .await;
+    assert_eq!(now["stage_id"], stages[0]);
+
+    // Another rep's deal does not exist for this rep.
+    let other = opp(&app, "rep_south", "别人的商机", r#""amount_minor":5000000"#).await;
+    let r = drop_on(&rep, &other, stages[1], &[("checklist", "need_confirmed")]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    let (_, now) = app
+        .get(
+            &format!("/api/v1/opportunities/{}", id(&other)),
+            "rep_south",
+        )
+        .await;
+    assert_eq!(now["stage_id"], stages[0]);
+
+    // Without the session's token nothing happens.
+    let r = rep
+        .send(
+            "POST",
+            "/board/move",
+            Some(format!(
+                "csrf=wrong&id={}&version=1&stage_id={}",
+                id(&o),
+                stages[1]
+            )),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_forecast_board_re_dates_a_deal_dropped_on_another_month() {
+    let app = TestApp::new().await;
+    let o = opp(
+        &app,
+        "rep_sh",
+        "改期商机",
+        r#""amount_minor":10000000,"close_date":"2026-01-31""#,
+    )
+    .await;
+    let rep = browser(&app, "rep_sh").await;
+    let r = rep.get("/forecast?start=2026-01").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        column(&r.body, "2026年1月"),
+        (1, "¥10万".into(), "¥1万".into())
+    );
+    assert_eq!(column(&r.body, "2026年2月").0, 0);
+    let version = o["version"].to_string();
+    let oid = id(&o).to_string();
+    let r = rep
+        .post(
+            "/forecast/move",
+            &[
+                ("id", &oid),
+                ("version", &version),
+                ("month", "2026-02"),
+                ("view", "start=2026-01"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(column(&r.body, "2026年2月").0, 1);
+    assert_eq!(column(&r.body, "2026年1月").0, 0);
+    let (_, now) = app
+        .get(&format!("/api/v1/opportunities/{oid}"), "rep_sh")
+        .await;
+    assert_eq!(
+        now["close_date"], "2026-02-28",
+        "the 31st becomes February's last day"
+    );
+    let (_, events) = app
+        .get(&format!("/api/v1/opportunities/{oid}/events"), "rep_sh")
+        .await;
+    let events = events
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| events["items"].as_array().unwrap().clone());
+    assert!(events.iter().any(|e| e["kind"] == "close_date_changed"));
+    // The version the board showed is now stale.
+    let r = rep
+        .post(
+            "/forecast/move",
+            &[
+                ("id", &oid),
+                ("version", &version),
+                ("month", "2026-03"),
+                ("view", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn quick_create_puts_a_deal_in_the_first_stage() {
+    let app = TestApp::new().await;
+    app.create("/api/v1/accounts", "rep_sh", r#"{"name":"快速客户"}"#)
+        .await;
+    let rep = browser(&app, "rep_sh").await;
+    // The form offers the accounts the user can see (loaded when it is opened).
+    let r = rep.get("/board/accounts").await;
+    assert!(r.body.contains("<option value=\"快速客户\">"), "{}", r.body);
+    let r = rep
+        .post(
+            "/board/quick",
+            &[
+                ("title", "新机会"),
+                ("account", "不存在的客户"),
+                ("amount", "12,000"),
+                ("close_date", "2026-09-30"),
+                ("view", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("找不到这个客户"));
+    assert!(r.body.contains("value=\"新机会\""), "what was typed stays");
+    let r = rep
+        .post(
+            "/board/quick",
+            &[
+                ("title", "新机会"),
+                ("account", "快速客户"),
+                ("amount", "12,000"),
+                ("close_date", "2026-09-30"),
+                ("view", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = rep.get("/board").await;
+    assert_eq!(
+        column(&r.body, "线索确认"),
+        (1, "¥1.2万".into(), "¥1200".into())
+    );
+    assert!(r.body.contains("新机会"));
+}

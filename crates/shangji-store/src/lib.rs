@@ -8,8 +8,8 @@ pub mod db;
 pub mod directory;
 pub mod entity;
 pub mod error;
-pub mod records;
 pub mod lists;
+pub mod records;
 mod writer;
 
 pub use board::{Card, Column, ColumnTotal, Columns};
@@ -19,8 +19,8 @@ pub use db::{Arg, Db};
 pub use directory::{ApiToken, Authenticated, Directory};
 pub use entity::{Access, Entity, FilterKind};
 pub use error::StoreError;
-pub use records::FollowUpIds;
 pub use lists::{
     LeadOutcome, LeadOutcomeRow, Match, NewAccount, NewContact, NewOpportunity, OutcomeIds,
     SavedView,
 };
+pub use records::FollowUpIds;

@@ -29,10 +29,10 @@ use time::OffsetDateTime;
 
 use crate::error::AppError;
 
+pub mod lists;
 /// The record pages' operations (today, follow-ups, opportunity contacts, account 360).
 #[path = "ops/records.rs"]
 pub mod record_ops;
-pub mod lists;
 
 /// Who is acting, what they may see, and when.
 #[derive(Debug, Clone)]

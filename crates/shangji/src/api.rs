@@ -21,7 +21,7 @@ use crate::error::AppError;
 use crate::ops::{self, Created, Idempotency, Record, Resource};
 use crate::state::AppState;
 
-#[path = "api/records.rs"]
+pub mod lists;
 mod record_api;
 
 /// A JSON body read strictly: malformed JSON is a 400, a value of the wrong type or an
@@ -249,7 +249,7 @@ where
     Router::new()
         .route("/", get(list_h::<T>).post(create_h::<T>))
         .route("/export.csv", get(export_h::<T>))
-        .route("/export.xlsx", get(crate::api_lists::export_xlsx::<T>))
+        .route("/export.xlsx", get(lists::export_xlsx::<T>))
         .route(
             "/{id}",
             get(get_h::<T>).patch(update_h::<T>).delete(archive_h::<T>),
@@ -847,7 +847,7 @@ pub fn router() -> Router<AppState> {
         .route("/opportunities/export.csv", get(export_h::<Opportunity>))
         .route(
             "/opportunities/export.xlsx",
-            get(crate::api_lists::export_xlsx::<Opportunity>),
+            get(lists::export_xlsx::<Opportunity>),
         )
         .route(
             "/opportunities/{id}",
@@ -918,7 +918,7 @@ pub fn router() -> Router<AppState> {
         .route("/teams/{id}", get(team).patch(update_team))
         .route("/tokens", get(tokens).post(create_token))
         .route("/tokens/{id}", axum::routing::delete(revoke_token))
-        .merge(crate::api_lists::router())
+        .merge(lists::router())
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
 }

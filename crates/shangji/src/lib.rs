@@ -2,7 +2,6 @@
 //! operations they share. Contains no SQL.
 
 pub mod api;
-pub mod api_lists;
 pub mod auth;
 pub mod bench;
 pub mod cli;

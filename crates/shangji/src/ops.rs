@@ -31,7 +31,6 @@ use crate::error::AppError;
 
 pub mod lists;
 /// The record pages' operations (today, follow-ups, opportunity contacts, account 360).
-#[path = "ops/records.rs"]
 pub mod record_ops;
 
 /// Who is acting, what they may see, and when.

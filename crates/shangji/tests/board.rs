@@ -120,7 +120,7 @@ async fn column_totals_equal_the_rows_within_each_viewers_scope() {
     // The forecast board holds the same deals by close month: none has a date.
     let r = director.get("/forecast").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(column(&r.body, "已逾期 / 无日期").0, 4);
+    assert_eq!(column(&r.body, "更早 / 无日期").0, 4);
 }
 
 #[tokio::test]

@@ -363,3 +363,52 @@ async fn the_api_accepts_a_session_only_with_its_csrf_header() {
         StatusCode::CREATED
     );
 }
+
+/// A partial update made after the session ended sends the browser to sign in, and back to
+/// the page it was on (its address with the query) afterwards; a plain page request is
+/// redirected the same way.
+#[tokio::test]
+async fn an_expired_session_returns_to_the_page_after_signing_in() {
+    let app = app_with_password().await;
+    let stale = format!("{}=no-such-session", shangji::auth::SESSION_COOKIE);
+    let req = Request::builder()
+        .method("GET")
+        .uri("/board/column?key=3&offset=20")
+        .header(header::COOKIE, &stale)
+        .header("hx-request", "true")
+        .header(
+            "hx-current-url",
+            "http://crm.example.com/board?owner=2&grade=A",
+        )
+        .body(Body::empty())
+        .unwrap();
+    let resp = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "htmx only follows HX-Redirect on success"
+    );
+    assert_eq!(
+        resp.headers()
+            .get("hx-redirect")
+            .map(|v| v.to_str().unwrap()),
+        Some("/login?next=/board%3Fowner%3D2%26grade%3DA")
+    );
+
+    let r = send(
+        &app,
+        "GET",
+        "/opportunities?status=open",
+        &[stale],
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.location.as_deref()),
+        (
+            StatusCode::SEE_OTHER,
+            Some("/login?next=/opportunities%3Fstatus%3Dopen")
+        )
+    );
+}

@@ -16,6 +16,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use futures_util::future::try_join_all;
 use shangji_core::model::{Account, Grade, Opportunity, Pipeline, RecordKind, StageKind, User};
 use shangji_core::opportunity::OpportunityInput;
 use shangji_core::process::Unmet;
@@ -366,14 +367,13 @@ async fn columns(
                 .filter(|st| st.kind == StageKind::Open && !st.archived)
                 .collect();
             stages.sort_by_key(|st| st.position);
-            // The totals and the first cards are read at the same time.
-            let first_cards = async {
-                let mut all = Vec::new();
-                for st in &stages {
-                    all.push(cards(s, v, f, Some(p.id), &Column::Stage(st.id), 0, &users).await?);
-                }
-                Ok::<_, AppError>(all)
-            };
+            // The totals and every column's first cards are read at the same time.
+            let columns: Vec<Column> = stages.iter().map(|st| Column::Stage(st.id)).collect();
+            let first_cards = try_join_all(
+                columns
+                    .iter()
+                    .map(|column| cards(s, v, f, Some(p.id), column, 0, &users)),
+            );
             let (totals, first_cards) = tokio::join!(
                 s.db.board_totals(&v.ctx.scope, &q, f.tag(), &Columns::Stage),
                 first_cards
@@ -403,15 +403,15 @@ async fn columns(
             let by_month = Columns::CloseMonth {
                 bounds: bounds.clone(),
             };
-            // The totals and the first cards are read at the same time.
-            let first_cards = async {
-                let mut all = Vec::new();
-                for key in 0..=MONTHS as i64 {
-                    let column = forecast_column(&bounds, key).expect("in range");
-                    all.push(cards(s, v, f, pipeline, &column, 0, &users).await?);
-                }
-                Ok::<_, AppError>(all)
-            };
+            // The totals and every column's first cards are read at the same time.
+            let columns: Vec<Column> = (0..=MONTHS as i64)
+                .map(|key| forecast_column(&bounds, key).expect("in range"))
+                .collect();
+            let first_cards = try_join_all(
+                columns
+                    .iter()
+                    .map(|column| cards(s, v, f, pipeline, column, 0, &users)),
+            );
             let (totals, first_cards) = tokio::join!(
                 s.db.board_totals(&v.ctx.scope, &q, f.tag(), &by_month),
                 first_cards

@@ -405,6 +405,17 @@ impl Viewer {
         Ok(())
     }
 
+    /// A posted form, once it carries the session's CSRF token; otherwise the error page of
+    /// `here`, for the handler to return (at once, so the size of a response is no cost).
+    #[allow(clippy::result_large_err)]
+    fn posted(&self, form: Vec<(String, String)>, here: &str) -> Result<FormData, Response> {
+        let form = FormData(form);
+        match self.check_csrf(&form) {
+            Ok(()) => Ok(form),
+            Err(e) => Err(self.error(here, e)),
+        }
+    }
+
     /// An error shown as a page of its own (not found, forbidden, ours).
     fn error(&self, here: &str, e: AppError) -> Response {
         error_page(self.tr, &self.csrf, here, e)

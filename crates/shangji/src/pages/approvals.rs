@@ -15,7 +15,7 @@ use shangji_core::Money;
 use shangji_store::Directory;
 
 use super::opportunity::{stage_name, user_name};
-use super::{error_text, render, shown_in_form, FormData, Nav, Viewer};
+use super::{error_text, render, shown_in_form, Nav, Viewer};
 use crate::error::AppError;
 use crate::i18n::Tr;
 use crate::ops::{self, ApprovalItem};
@@ -289,10 +289,10 @@ async fn decide(
     Path(id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = FormData(f);
-    if let Err(e) = v.check_csrf(&f) {
-        return v.error(APPROVALS, e);
-    }
+    let f = match v.posted(f, APPROVALS) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
     let approve = match f.get("decision") {
         "approve" => true,
         "reject" => false,
@@ -335,10 +335,9 @@ async fn withdraw(
     Path(id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = FormData(f);
     let here = format!("{APPROVALS}?box=sent");
-    if let Err(e) = v.check_csrf(&f) {
-        return v.error(&here, e);
+    if let Err(page) = v.posted(f, &here) {
+        return page;
     }
     match ops::withdraw_approval(&s.db, &v.ctx, id).await {
         Ok(_) => Redirect::to(&format!("{here}&done={id}")).into_response(),
@@ -467,9 +466,8 @@ async fn open_notification(
     Path(id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = FormData(f);
-    if let Err(e) = v.check_csrf(&f) {
-        return v.error(NOTIFICATIONS, e);
+    if let Err(page) = v.posted(f, NOTIFICATIONS) {
+        return page;
     }
     let found = match ops::notifications(&s.db, &v.ctx).await {
         Ok(notes) => notes.into_iter().find(|n| n.id == id),

@@ -973,11 +973,11 @@ async fn quick_create(
     v: Viewer,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = FormData(f);
     let tr = v.tr;
-    if let Err(e) = v.check_csrf(&f) {
-        return v.error("/board", e);
-    }
+    let f = match v.posted(f, "/board") {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
     let view = f.get("view").to_string();
     let params: Vec<(String, String)> = serde_urlencoded::from_str(&view).unwrap_or_default();
     let filters = Filters::read(&params);

@@ -687,11 +687,11 @@ async fn save_field(
     Path(id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = FormData(f);
     let here = format!("{FIELDS}/{id}");
-    if let Err(e) = v.check_csrf(&f) {
-        return v.error(&here, e);
-    }
+    let f = match v.posted(f, &here) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
     let def = match admin_field(&v, id) {
         Ok(def) => def,
         Err(e) => return v.error(&here, e),
@@ -726,11 +726,11 @@ async fn archive_field(
     Path(id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = FormData(f);
     let here = format!("{FIELDS}/{id}");
-    if let Err(e) = v.check_csrf(&f) {
-        return v.error(&here, e);
-    }
+    let f = match v.posted(f, &here) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
     let def = match admin_field(&v, id) {
         Ok(def) => def,
         Err(e) => return v.error(&here, e),

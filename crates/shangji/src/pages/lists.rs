@@ -14,7 +14,7 @@ use shangji_core::model::*;
 use shangji_store::SavedView;
 
 use super::opportunity::yuan_to_fen;
-use super::{error_text, render, shown_in_form, Choice, Errors, FormData, Nav, Viewer};
+use super::{error_text, render, shown_in_form, Choice, Errors, Nav, Viewer};
 use crate::error::AppError;
 use crate::i18n::Tr;
 use crate::ops::lists::{
@@ -606,12 +606,12 @@ async fn bulk_submit<T: Listed>(
     headers: HeaderMap,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = FormData(f);
     let kind = T::KIND;
     let here = format!("/{}", kind.path());
-    if let Err(e) = v.check_csrf(&f) {
-        return v.error(&here, e);
-    }
+    let f = match v.posted(f, &here) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
     let params = lists::parse_query(f.get("query"));
     let ids: Vec<i64> = f.all("ids").iter().filter_map(|i| i.parse().ok()).collect();
     let tr = v.tr;
@@ -680,12 +680,12 @@ async fn save_view<T: Listed>(
     v: Viewer,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = FormData(f);
     let kind = T::KIND;
     let here = format!("/{}", kind.path());
-    if let Err(e) = v.check_csrf(&f) {
-        return v.error(&here, e);
-    }
+    let f = match v.posted(f, &here) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
     let input = lists::ViewInput {
         kind: kind.path().to_string(),
         name: f.text("name"),
@@ -718,10 +718,9 @@ async fn delete_view<T: Listed>(
     Path(id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = FormData(f);
     let here = format!("/{}", T::KIND.path());
-    if let Err(e) = v.check_csrf(&f) {
-        return v.error(&here, e);
+    if let Err(page) = v.posted(f, &here) {
+        return page;
     }
     match lists::delete_view(&s.db, &v.ctx, id).await {
         Ok(()) => Redirect::to(&here).into_response(),
@@ -1086,11 +1085,11 @@ async fn convert_submit(
     Path(id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = FormData(f);
     let here = format!("/leads/{id}");
-    if let Err(e) = v.check_csrf(&f) {
-        return v.error(&here, e);
-    }
+    let f = match v.posted(f, &here) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
     let tr = v.tr;
     let form = ConvertForm {
         account: f.text("account"),
@@ -1178,11 +1177,11 @@ async fn disqualify_submit(
     Path(id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = FormData(f);
     let here = format!("/leads/{id}");
-    if let Err(e) = v.check_csrf(&f) {
-        return v.error(&here, e);
-    }
+    let f = match v.posted(f, &here) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
     let input = DisqualifyInput {
         reason: f.get("reason").to_string(),
         version: f.text("version").parse().ok(),

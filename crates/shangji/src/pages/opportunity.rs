@@ -1130,11 +1130,11 @@ async fn move_submit(
     Path(id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = FormData(f);
     let here = format!("/opportunities/{id}");
-    if let Err(e) = v.check_csrf(&f) {
-        return v.error(&here, e);
-    }
+    let f = match v.posted(f, &here) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
     let form = MoveForm::posted(&f);
     let version = f.text("version").parse().ok();
     let (result, mut errors) = match form.input(v.tr, version, &v.ctx.dir) {
@@ -1178,11 +1178,11 @@ async fn withdraw_submit(
     Path(id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = FormData(f);
     let here = format!("/opportunities/{id}");
-    if let Err(e) = v.check_csrf(&f) {
-        return v.error(&here, e);
-    }
+    let f = match v.posted(f, &here) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
     let Ok(request) = f.text("approval_id").parse::<i64>() else {
         return v.error(&here, AppError::NotFound);
     };

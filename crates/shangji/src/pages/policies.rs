@@ -829,11 +829,11 @@ async fn save_policy(
     Path(id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = FormData(f);
     let here = format!("{POLICIES}/{id}");
-    if let Err(e) = v.check_csrf(&f) {
-        return v.error(&here, e);
-    }
+    let f = match v.posted(f, &here) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
     let p = match admin_policy(&v, id) {
         Ok(p) => p,
         Err(e) => return v.error(&here, e),

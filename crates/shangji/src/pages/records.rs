@@ -413,10 +413,10 @@ async fn task_done(
     Path(id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = FormData(f);
-    if let Err(e) = v.check_csrf(&f) {
-        return v.error("/", e);
-    }
+    let f = match v.posted(f, "/") {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
     let done = f.get("done") != "0";
     let back = super::safe_next(Some(f.get("next")));
     let result =
@@ -554,11 +554,11 @@ async fn follow_up_submit(
     Path(id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = FormData(f);
     let here = format!("/opportunities/{id}/follow-up");
-    if let Err(e) = v.check_csrf(&f) {
-        return v.error(&here, e);
-    }
+    let f = match v.posted(f, &here) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
     let tr = v.tr;
     let mut errors = Errors::default();
     let kind = f.get("kind").parse::<ActivityType>().ok();
@@ -1249,11 +1249,11 @@ async fn field_post(
     Path((id, key)): Path<(i64, String)>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = FormData(f);
     let here = format!("/opportunities/{id}");
-    if let Err(e) = v.check_csrf(&f) {
-        return v.error(&here, e);
-    }
+    let f = match v.posted(f, &here) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
     if !known_field(&v, &key) {
         return v.error(&here, AppError::NotFound);
     }
@@ -1315,11 +1315,11 @@ async fn contact_link(
     Path(id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = FormData(f);
     let here = format!("/opportunities/{id}");
-    if let Err(e) = v.check_csrf(&f) {
-        return v.error(&here, e);
-    }
+    let f = match v.posted(f, &here) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
     let Ok(contact_id) = f.text("contact_id").parse::<i64>() else {
         return Redirect::to(&format!("{here}?contact_error=required#contacts")).into_response();
     };
@@ -1342,10 +1342,9 @@ async fn contact_unlink(
     Path((id, contact_id)): Path<(i64, i64)>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = FormData(f);
     let here = format!("/opportunities/{id}");
-    if let Err(e) = v.check_csrf(&f) {
-        return v.error(&here, e);
+    if let Err(page) = v.posted(f, &here) {
+        return page;
     }
     match record_ops::unlink_contact(&s.db, &v.ctx, id, contact_id).await {
         Ok(()) => Redirect::to(&format!("{here}#contacts")).into_response(),
@@ -1359,11 +1358,11 @@ async fn task_create(
     Path(id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = FormData(f);
     let here = format!("/opportunities/{id}");
-    if let Err(e) = v.check_csrf(&f) {
-        return v.error(&here, e);
-    }
+    let f = match v.posted(f, &here) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
     let opp = match ops::get::<Opportunity>(&s.db, &v.ctx, id).await {
         Ok(o) => o,
         Err(e) => return v.error(&here, e),
@@ -2311,11 +2310,11 @@ async fn tokens_create(
     v: Viewer,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = FormData(f);
     let here = "/admin/tokens";
-    if let Err(e) = v.check_csrf(&f) {
-        return v.error(here, e);
-    }
+    let f = match v.posted(f, here) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
     let user_id = f.text("user_id").parse::<i64>().unwrap_or(0);
     match record_ops::create_token_for(&s.db, &v.ctx, user_id, f.get("name")).await {
         Ok((secret, _)) => {
@@ -2343,10 +2342,9 @@ async fn token_revoke(
     Path((user_id, id)): Path<(i64, i64)>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = FormData(f);
     let here = "/admin/tokens";
-    if let Err(e) = v.check_csrf(&f) {
-        return v.error(here, e);
+    if let Err(page) = v.posted(f, here) {
+        return page;
     }
     match record_ops::revoke_token_of(&s.db, &v.ctx, user_id, id).await {
         Ok(()) => Redirect::to("/admin/tokens?revoked=1").into_response(),

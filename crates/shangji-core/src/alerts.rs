@@ -54,14 +54,11 @@ pub fn opportunity_alerts(
     if opp.status != StageKind::Open || opp.archived {
         return out;
     }
-    if let Some(limit) = stage.and_then(|s| s.rotting_days) {
-        let days = (clock.now - opp.stage_entered_at).whole_days();
-        if days > i64::from(limit) {
-            out.push(Alert {
-                kind: AlertKind::Rotting,
-                days,
-            });
-        }
+    if is_rotting(opp, stage, clock.now) {
+        out.push(Alert {
+            kind: AlertKind::Rotting,
+            days: days_in_stage(opp, clock.now),
+        });
     }
     if let Some(close) = opp.close_date {
         if close < clock.today {
@@ -80,6 +77,19 @@ pub fn opportunity_alerts(
         });
     }
     out
+}
+
+/// Whole days the opportunity has been in its current stage.
+pub fn days_in_stage(opp: &Opportunity, now: OffsetDateTime) -> i64 {
+    (now - opp.stage_entered_at).whole_days().max(0)
+}
+
+/// Whether the opportunity has been in its stage longer than the stage's rotting days (a
+/// stage without them never rots).
+pub fn is_rotting(opp: &Opportunity, stage: Option<&Stage>, now: OffsetDateTime) -> bool {
+    stage
+        .and_then(|s| s.rotting_days)
+        .is_some_and(|limit| days_in_stage(opp, now) > i64::from(limit))
 }
 
 /// Whether an open opportunity's next step is due: its date is today or earlier.

@@ -21,15 +21,15 @@ use shangji_core::model::{Account, Grade, Opportunity, Pipeline, RecordKind, Sta
 use shangji_core::opportunity::OpportunityInput;
 use shangji_core::process::Unmet;
 use shangji_core::visibility::Scope;
-use shangji_core::{Field, Money};
+use shangji_core::{alerts, Field, Money};
 use shangji_store::{Column, ColumnTotal, Columns, ListQuery};
-use time::{Date, Month, OffsetDateTime, UtcOffset};
+use time::{Date, Month};
 
 use super::opportunity::{panel, place, yuan_to_fen, MoveForm, PanelItem};
 use super::{error_text, render, shown_in_form, urlencode, Choice, Errors, FormData, Nav, Viewer};
 use crate::error::AppError;
 use crate::i18n::Tr;
-use crate::ops;
+use crate::ops::{self, record_ops::today_of};
 use crate::state::AppState;
 
 /// Cards a column shows at first and per "load more".
@@ -150,12 +150,6 @@ impl Filters {
     }
 }
 
-/// Today in China Standard Time.
-fn today(now: OffsetDateTime) -> Date {
-    now.to_offset(UtcOffset::from_hms(8, 0, 0).expect("valid offset"))
-        .date()
-}
-
 fn first_of(year: i32, month: Month) -> Date {
     Date::from_calendar_date(year, month, 1).expect("the first of a month exists")
 }
@@ -251,7 +245,7 @@ async fn cards(
     let ids: Vec<i64> = found.iter().map(|c| c.opportunity.id).collect();
     let last = s.db.last_customer_contact(&ids).await?;
     let now = v.ctx.now;
-    let day = today(now);
+    let day = today_of(now);
     let dir = &v.ctx.dir;
     let views = found
         .into_iter()
@@ -260,7 +254,8 @@ async fn cards(
             let stage = dir
                 .pipeline(o.pipeline_id)
                 .and_then(|p| p.stage(o.stage_id));
-            let stage_days = (now - o.stage_entered_at).whole_days().max(0);
+            let stage_days = alerts::days_in_stage(&o, now);
+            let rotting = alerts::is_rotting(&o, stage, now);
             CardView {
                 id: o.id,
                 version: o.version,
@@ -274,11 +269,9 @@ async fn cards(
                 quiet_days: last
                     .iter()
                     .find(|(id, _)| *id == o.id)
-                    .map(|(_, at)| (day - today(*at)).whole_days().max(0)),
+                    .map(|(_, at)| (day - today_of(*at)).whole_days().max(0)),
                 stage_days,
-                rotting: stage
-                    .and_then(|s| s.rotting_days)
-                    .is_some_and(|r| stage_days > i64::from(r)),
+                rotting,
                 next_step: o.next_step.unwrap_or_default(),
                 stage: stage.map_or_else(String::new, |s| s.name(tr.lang).to_string()),
             }
@@ -318,7 +311,7 @@ fn month_bounds(v: &Viewer, f: &Filters) -> Vec<Date> {
     let start = match f.start {
         Some((y, m)) => first_of(y, m),
         None => {
-            let d = today(v.ctx.now);
+            let d = today_of(v.ctx.now);
             first_of(d.year(), d.month())
         }
     };

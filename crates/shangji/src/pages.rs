@@ -598,6 +598,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../static/board.js"),
     ),
     (
+        "charts.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/charts.js"),
+    ),
+    (
         "vendor/htmx.min.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../static/vendor/htmx.min.js"),

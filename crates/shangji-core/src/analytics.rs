@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use crate::model::*;
 use crate::opportunity::{EventKind, OpportunityEvent};
+use crate::projection;
 
 /// A half-open interval of instants `[from, to)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,10 +193,6 @@ fn kind_of(pipeline: &Pipeline, stage: StageId) -> Option<StageKind> {
     pipeline.stage(stage).map(|s| s.kind)
 }
 
-fn position_of(pipeline: &Pipeline, stage: StageId) -> Option<i32> {
-    pipeline.stage(stage).map(|s| s.position)
-}
-
 /// Conversion of one stage for a cohort: the opportunities that entered it in the period.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct StageConversion {
@@ -220,54 +217,69 @@ pub struct StageConversion {
 /// in a period, the share that later entered a later stage (or won); lost opportunities count
 /// as entered, not advanced"). One row per open stage of the pipeline, in order.
 pub fn funnel(lives: &[Life], pipeline: &Pipeline, period: Period) -> Vec<StageConversion> {
+    funnel_from(
+        pipeline,
+        &projection::funnel_counts(&stays_of(lives, pipeline), period),
+    )
+}
+
+/// The open stages of a pipeline in order.
+fn open_stages(pipeline: &Pipeline) -> Vec<&Stage> {
     let mut open: Vec<&Stage> = pipeline
         .stages
         .iter()
         .filter(|s| s.kind == StageKind::Open)
         .collect();
     open.sort_by_key(|s| s.position);
-    open.iter()
+    open
+}
+
+/// The stages of one kind.
+pub fn stages_of_kind(pipeline: &Pipeline, kind: StageKind) -> Vec<StageId> {
+    pipeline
+        .stages
+        .iter()
+        .filter(|s| s.kind == kind)
+        .map(|s| s.id)
+        .collect()
+}
+
+/// Every life's stays (see [`projection::stays`]).
+pub fn stays_of(lives: &[Life], pipeline: &Pipeline) -> Vec<projection::StayRow> {
+    lives
+        .iter()
+        .flat_map(|l| projection::stays(l, pipeline))
+        .collect()
+}
+
+/// Every life's versions (see [`projection::versions`]).
+pub fn versions_of(lives: &[Life]) -> Vec<projection::VersionRow> {
+    lives.iter().flat_map(projection::versions).collect()
+}
+
+/// The funnel from entry counts (see [`projection::funnel_counts`]).
+pub fn funnel_from(
+    pipeline: &Pipeline,
+    counts: &[projection::FunnelCount],
+) -> Vec<StageConversion> {
+    open_stages(pipeline)
+        .iter()
         .map(|stage| {
-            let mut row = StageConversion {
+            let c = counts
+                .iter()
+                .find(|c| c.stage_id == stage.id)
+                .copied()
+                .unwrap_or_default();
+            StageConversion {
                 stage_id: stage.id,
-                entered: 0,
-                advanced: 0,
-                won: 0,
-                lost: 0,
-                open: 0,
-                conversion: 0.0,
-                to_won: 0.0,
-            };
-            for life in lives {
-                let Some(entry) = life
-                    .spans
-                    .iter()
-                    .position(|s| s.stage_id == stage.id && period.contains(s.from))
-                else {
-                    continue;
-                };
-                row.entered += 1;
-                let later = &life.spans[entry + 1..];
-                let advanced = later.iter().any(|s| {
-                    kind_of(pipeline, s.stage_id) == Some(StageKind::Won)
-                        || (kind_of(pipeline, s.stage_id) == Some(StageKind::Open)
-                            && position_of(pipeline, s.stage_id) > Some(stage.position))
-                });
-                let won = later
-                    .iter()
-                    .any(|s| kind_of(pipeline, s.stage_id) == Some(StageKind::Won));
-                let lost = !advanced
-                    && later
-                        .iter()
-                        .any(|s| kind_of(pipeline, s.stage_id) == Some(StageKind::Lost));
-                row.advanced += advanced as u64;
-                row.won += won as u64;
-                row.lost += lost as u64;
-                row.open += (!advanced && !lost) as u64;
+                entered: c.entered,
+                advanced: c.advanced,
+                won: c.won,
+                lost: c.lost,
+                open: c.entered - c.advanced - c.lost,
+                conversion: ratio(c.advanced, c.entered),
+                to_won: ratio(c.won, c.entered),
             }
-            row.conversion = ratio(row.advanced, row.entered);
-            row.to_won = ratio(row.won, row.entered);
-            row
         })
         .collect()
 }
@@ -301,24 +313,21 @@ pub struct StageTime {
 }
 
 pub fn time_in_stage(lives: &[Life], pipeline: &Pipeline, period: Period) -> Vec<StageTime> {
-    let mut open: Vec<&Stage> = pipeline
-        .stages
+    time_in_stage_from(
+        pipeline,
+        &projection::stage_times(&stays_of(lives, pipeline), period),
+    )
+}
+
+/// Time in stage from (stage, milliseconds) pairs (see [`projection::stage_times`]).
+pub fn time_in_stage_from(pipeline: &Pipeline, times: &[(StageId, i64)]) -> Vec<StageTime> {
+    open_stages(pipeline)
         .iter()
-        .filter(|s| s.kind == StageKind::Open)
-        .collect();
-    open.sort_by_key(|s| s.position);
-    open.iter()
         .map(|stage| {
-            let mut hours: Vec<i64> = lives
+            let mut hours: Vec<i64> = times
                 .iter()
-                .filter_map(|life| {
-                    // The last stay in the stage ended in the period: the opportunity left it.
-                    let last = life.spans.iter().rfind(|s| s.stage_id == stage.id)?;
-                    let left = last.to?;
-                    period
-                        .contains(left)
-                        .then(|| life.time_in(stage.id, left).whole_hours())
-                })
+                .filter(|(s, _)| *s == stage.id)
+                .map(|(_, ms)| ms / 3_600_000)
                 .collect();
             hours.sort_unstable();
             StageTime {
@@ -345,34 +354,24 @@ pub struct WinRate {
 }
 
 pub fn win_rate(lives: &[Life], pipeline: &Pipeline, period: Period) -> WinRate {
+    win_rate_from(
+        pipeline,
+        &projection::closed_counts(&stays_of(lives, pipeline), period),
+    )
+}
+
+/// The win rate from the deals closed in a period (see [`projection::closed_counts`]).
+pub fn win_rate_from(pipeline: &Pipeline, closed: &[projection::ClosedCount]) -> WinRate {
     let (mut won, mut lost) = (0, 0);
     let mut amounts: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    for life in lives {
-        let Some(close) = life
-            .spans
-            .iter()
-            .rfind(|s| kind_of(pipeline, s.stage_id) != Some(StageKind::Open))
-        else {
-            continue;
-        };
-        // Closed in the period and still closed at its end.
-        let still = close.to.is_none_or(|t| t >= period.to);
-        if !period.contains(close.from) || !still {
-            continue;
-        }
-        let Some(state) = life.state_at(close.from) else {
-            continue;
-        };
-        let entry = amounts.entry(state.currency.clone()).or_default();
-        match kind_of(pipeline, close.stage_id) {
-            Some(StageKind::Won) => {
-                won += 1;
-                entry.0 += state.amount_minor;
-            }
-            _ => {
-                lost += 1;
-                entry.1 += state.amount_minor;
-            }
+    for c in closed {
+        let entry = amounts.entry(c.currency.clone()).or_default();
+        if kind_of(pipeline, c.stage_id) == Some(StageKind::Won) {
+            won += c.count;
+            entry.0 += c.amount;
+        } else {
+            lost += c.count;
+            entry.1 += c.amount;
         }
     }
     let main = amounts
@@ -391,6 +390,16 @@ pub fn win_rate(lives: &[Life], pipeline: &Pipeline, period: Period) -> WinRate 
         },
         amounts,
     }
+}
+
+/// The stay in which a life was last won or lost, with its index.
+fn closing<'a>(life: &'a Life, pipeline: &Pipeline) -> Option<(usize, &'a Span)> {
+    life.spans.iter().enumerate().rfind(|(_, s)| {
+        matches!(
+            kind_of(pipeline, s.stage_id),
+            Some(StageKind::Won | StageKind::Lost)
+        )
+    })
 }
 
 /// Closed deals grouped one way: count and amount (minor units, CNY or the deal's own
@@ -434,12 +443,7 @@ pub fn win_loss(lives: &[Life], pipeline: &Pipeline, period: Period) -> WinLoss 
         }
     };
     for life in lives {
-        let Some((i, close)) = life
-            .spans
-            .iter()
-            .enumerate()
-            .rfind(|(_, s)| kind_of(pipeline, s.stage_id) != Some(StageKind::Open))
-        else {
+        let Some((i, close)) = closing(life, pipeline) else {
             continue;
         };
         if !period.contains(close.from) || close.to.is_some_and(|t| t < period.to) {
@@ -519,11 +523,7 @@ pub fn leaderboard(lives: &[Life], pipeline: &Pipeline, period: Period) -> Vec<L
                 r.created_amount += s.amount_minor;
             }
         }
-        let Some(close) = life
-            .spans
-            .iter()
-            .rfind(|s| kind_of(pipeline, s.stage_id) != Some(StageKind::Open))
-        else {
+        let Some((_, close)) = closing(life, pipeline) else {
             continue;
         };
         if !period.contains(close.from) || close.to.is_some_and(|t| t < period.to) {
@@ -586,45 +586,77 @@ pub struct FourS {
     pub win_rate: WinRate,
 }
 
+/// What the 4S of one period is computed from (see the functions of [`projection`]).
+#[derive(Debug, Clone, Default)]
+pub struct FourSInputs {
+    pub entries: Vec<projection::FunnelCount>,
+    pub closed: Vec<projection::ClosedCount>,
+    /// All history (not only the period's): the shape's yardstick.
+    pub reach: Vec<projection::ReachCount>,
+    /// Open deals per stage at the period's last instant, in CNY.
+    pub size: Vec<projection::SizeCount>,
+    pub stage_times: Vec<(StageId, i64)>,
+    pub cycles: Vec<i64>,
+}
+
+impl FourSInputs {
+    /// The inputs replayed from lives.
+    pub fn of(lives: &[Life], pipeline: &Pipeline, period: Period) -> FourSInputs {
+        let stays = stays_of(lives, pipeline);
+        let open: Vec<StageId> = open_stages(pipeline).iter().map(|s| s.id).collect();
+        FourSInputs {
+            entries: projection::funnel_counts(&stays, period),
+            closed: projection::closed_counts(&stays, period),
+            reach: projection::reach_counts(&stays),
+            size: projection::size_at(&versions_of(lives), &open, size_instant(period), "CNY"),
+            stage_times: projection::stage_times(&stays, period),
+            cycles: projection::won_cycles(
+                &stays,
+                &stages_of_kind(pipeline, StageKind::Won),
+                period,
+            ),
+        }
+    }
+}
+
+/// Size and Shape are read at the period's last instant.
+pub fn size_instant(period: Period) -> OffsetDateTime {
+    period.to - time::Duration::milliseconds(1)
+}
+
 /// The 4S for `period`, in CNY. `target` is the amount to win that Shape measures against
 /// (default: what was won in the period).
 pub fn four_s(lives: &[Life], pipeline: &Pipeline, period: Period, target: Option<i64>) -> FourS {
-    let at = period.to - time::Duration::milliseconds(1);
-    let success = funnel(lives, pipeline, period);
-    let win_rate = win_rate(lives, pipeline, period);
+    four_s_from(pipeline, FourSInputs::of(lives, pipeline, period), target)
+}
+
+pub fn four_s_from(pipeline: &Pipeline, inputs: FourSInputs, target: Option<i64>) -> FourS {
+    let success = funnel_from(pipeline, &inputs.entries);
+    let win_rate = win_rate_from(pipeline, &inputs.closed);
     let target = target.unwrap_or_else(|| win_rate.amounts.get("CNY").map_or(0, |a| a.0));
-    // P(won | reached the stage), from all closed history: the shape's yardstick.
-    let cal = calibration(lives, pipeline);
-    let mut size: Vec<StageSize> = success
+    let cal = calibration_from(pipeline, &inputs.reach);
+    let size: Vec<StageSize> = success
         .iter()
-        .map(|c| StageSize {
-            stage_id: c.stage_id,
-            needed: cal
+        .map(|c| {
+            let n = inputs
+                .size
                 .iter()
-                .find(|k| k.stage_id == c.stage_id && k.won > 0)
-                .map(|k| (target as f64 / k.empirical).round() as i64),
-            ..Default::default()
+                .find(|s| s.stage_id == c.stage_id)
+                .copied()
+                .unwrap_or_default();
+            StageSize {
+                stage_id: c.stage_id,
+                count: n.count,
+                amount: n.amount,
+                weighted: n.weighted,
+                needed: cal
+                    .iter()
+                    .find(|k| k.stage_id == c.stage_id && k.won > 0)
+                    .map(|k| (target as f64 / k.empirical).round() as i64),
+            }
         })
         .collect();
-    for life in lives {
-        let Some(s) = life.state_at(at) else { continue };
-        if s.archived || s.currency != "CNY" {
-            continue;
-        }
-        if let Some(row) = size.iter_mut().find(|r| r.stage_id == s.stage_id) {
-            row.count += 1;
-            row.amount += s.amount_minor;
-            row.weighted += s.amount_minor * s.probability as i64 / 100;
-        }
-    }
-    let mut cycles: Vec<i64> = lives
-        .iter()
-        .filter_map(|life| {
-            let last = life.spans.last()?;
-            (kind_of(pipeline, last.stage_id) == Some(StageKind::Won) && period.contains(last.from))
-                .then(|| (last.from - life.created_at).whole_days())
-        })
-        .collect();
+    let mut cycles = inputs.cycles;
     cycles.sort_unstable();
     let cycle_days = percentile(&cycles, 50);
     let open_count: u64 = size.iter().map(|r| r.count).sum();
@@ -642,7 +674,7 @@ pub fn four_s(lives: &[Life], pipeline: &Pipeline, period: Period, target: Optio
         weighted_amount: size.iter().map(|r| r.weighted).sum(),
         open_count,
         size,
-        speed: time_in_stage(lives, pipeline, period),
+        speed: time_in_stage_from(pipeline, &inputs.stage_times),
         cycle_days,
         velocity_per_day,
         success,
@@ -897,56 +929,66 @@ pub fn waterfall(
     close_window: Option<(Date, Date)>,
     currency: &str,
 ) -> Waterfall {
-    let counts = |s: &State| {
-        kind_of(pipeline, s.stage_id) == Some(StageKind::Open)
-            && !s.archived
-            && s.currency == currency
-            && close_window.is_none_or(|(a, b)| s.close_date.is_some_and(|d| a <= d && d <= b))
-    };
-    let open_at = |s: &State| kind_of(pipeline, s.stage_id) == Some(StageKind::Open);
+    let open = stages_of_kind(pipeline, StageKind::Open);
+    let groups = projection::change_groups(&versions_of(lives), between, &open, |v| {
+        waterfall_counts(v, &open, close_window, currency)
+    });
+    waterfall_from(pipeline, &groups)
+}
+
+/// A version counts in a waterfall: in an open stage, not archived, in the currency, and
+/// with a close window, expected to close in it.
+pub fn waterfall_counts(
+    v: &projection::VersionRow,
+    open: &[StageId],
+    close_window: Option<(Date, Date)>,
+    currency: &str,
+) -> bool {
+    open.contains(&v.stage_id)
+        && !v.archived
+        && v.currency == currency
+        && close_window.is_none_or(|(a, b)| v.close_date.is_some_and(|d| a <= d && d <= b))
+}
+
+/// The waterfall from the opportunities grouped by their state at both ends (see
+/// [`projection::change_groups`]).
+pub fn waterfall_from(pipeline: &Pipeline, groups: &[projection::ChangeGroup]) -> Waterfall {
     let mut w = Waterfall::default();
-    for life in lives {
-        let before = life.state_at(between.from);
-        let after = life.state_at(between.to);
-        let a = before.as_ref().filter(|s| counts(s));
-        let b = after.as_ref().filter(|s| counts(s));
-        match (a, b) {
-            (None, None) => {}
-            (Some(a), Some(b)) => {
-                w.start += a.amount_minor;
-                w.end += b.amount_minor;
-                let d = b.amount_minor - a.amount_minor;
-                if d > 0 {
-                    w.increased += d;
-                } else {
-                    w.decreased -= d;
-                }
+    for g in groups {
+        let before = g.before.as_ref().filter(|k| k.counted);
+        match (before, g.after.counted) {
+            (None, false) => {}
+            (Some(_), true) => {
+                w.start += g.amount_before;
+                w.end += g.amount_after;
+                w.increased += g.increase;
+                w.decreased += g.decrease;
             }
-            (Some(a), None) => {
-                w.start += a.amount_minor;
-                let after = after
-                    .as_ref()
-                    .expect("known at the start, known at the end");
-                match kind_of(pipeline, after.stage_id) {
-                    Some(StageKind::Won) => w.won += a.amount_minor,
-                    Some(StageKind::Lost) => w.lost += a.amount_minor,
-                    _ if after.archived => w.archived += a.amount_minor,
+            (Some(_), false) => {
+                w.start += g.amount_before;
+                match kind_of(pipeline, g.after.stage_id) {
+                    Some(StageKind::Won) => w.won += g.amount_before,
+                    Some(StageKind::Lost) => w.lost += g.amount_before,
+                    _ if g.after.archived => w.archived += g.amount_before,
                     _ => {
-                        w.moved_out += a.amount_minor;
-                        w.slipped.push(life.opportunity_id);
+                        w.moved_out += g.amount_before;
+                        w.slipped.extend(&g.moved_out);
                     }
                 }
             }
-            (None, Some(b)) => {
-                w.end += b.amount_minor;
-                match &before {
-                    None => w.created += b.amount_minor,
-                    Some(s) if !open_at(s) => w.reopened += b.amount_minor,
-                    Some(_) => w.moved_in += b.amount_minor,
+            (None, true) => {
+                w.end += g.amount_after;
+                match &g.before {
+                    None => w.created += g.amount_after,
+                    Some(k) if kind_of(pipeline, k.stage_id) != Some(StageKind::Open) => {
+                        w.reopened += g.amount_after
+                    }
+                    Some(_) => w.moved_in += g.amount_after,
                 }
             }
         }
     }
+    w.slipped.sort_unstable();
     w
 }
 
@@ -984,24 +1026,27 @@ pub fn wilson(k: u64, n: u64) -> (f64, f64) {
 
 /// P(won | reached stage) per stage of the pipeline, from the opportunities that are closed.
 pub fn calibration(lives: &[Life], pipeline: &Pipeline) -> Vec<Calibration> {
-    let mut stages: Vec<&Stage> = pipeline.stages.iter().collect();
-    stages.sort_by_key(|s| s.position);
-    stages
+    calibration_from(
+        pipeline,
+        &projection::reach_counts(&stays_of(lives, pipeline)),
+    )
+}
+
+/// Calibration from how many reached each stage, by the stage they are in now (see
+/// [`projection::reach_counts`]); only the closed ones count.
+pub fn calibration_from(pipeline: &Pipeline, reach: &[projection::ReachCount]) -> Vec<Calibration> {
+    open_stages(pipeline)
         .iter()
-        .filter(|s| s.kind == StageKind::Open)
         .map(|stage| {
             let (mut n, mut k) = (0, 0);
-            for life in lives {
-                let Some(last) = life.spans.last() else {
-                    continue;
-                };
-                let closed = kind_of(pipeline, last.stage_id);
-                if closed == Some(StageKind::Open) || closed.is_none() {
-                    continue;
-                }
-                if life.spans.iter().any(|s| s.stage_id == stage.id) {
-                    n += 1;
-                    k += (closed == Some(StageKind::Won)) as u64;
+            for r in reach.iter().filter(|r| r.stage_id == stage.id) {
+                match kind_of(pipeline, r.final_stage_id) {
+                    Some(StageKind::Won) => {
+                        n += r.count;
+                        k += r.count;
+                    }
+                    Some(StageKind::Lost) => n += r.count,
+                    _ => {}
                 }
             }
             let (low, high) = wilson(k, n);

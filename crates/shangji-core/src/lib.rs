@@ -16,6 +16,7 @@ pub mod model;
 pub mod money;
 pub mod opportunity;
 pub mod process;
+pub mod projection;
 pub mod records;
 pub mod visibility;
 

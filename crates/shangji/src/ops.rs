@@ -21,6 +21,7 @@ use shangji_core::process::{
 use shangji_core::records::{self, *};
 use shangji_core::visibility::{self, Actor, Scope};
 use shangji_core::{Field, FieldError, MoveError};
+use shangji_store::analytics::Slice;
 use shangji_store::{
     Access, Authenticated, Compare, CustomFilter, Db, Directory, Entity, IdemKey, ListQuery, Page,
     Save, StoreError, Write,
@@ -1551,6 +1552,8 @@ pub async fn add_stage(
     let candidate = input.stage.to_stage(-1, pipeline_id, position);
     check_stages_with(ctx, &p, &candidate)?;
     db.insert_stage(pipeline_id, position, &input.stage).await?;
+    // The stays' meaning follows the stages' kinds and order.
+    db.mark_pipeline_dirty(pipeline_id).await?;
     reread_pipeline(db, pipeline_id).await
 }
 
@@ -1589,6 +1592,8 @@ pub async fn update_stage(
     patch.guidance.apply_opt(&mut s.guidance);
     check_stages_with(ctx, &p, &s)?;
     db.update_stage(&s).await?;
+    // The stays' meaning follows the stages' kinds and order.
+    db.mark_pipeline_dirty(pipeline_id).await?;
     reread_pipeline(db, pipeline_id).await
 }
 
@@ -1640,6 +1645,8 @@ pub async fn reorder_stages(
         ));
     }
     db.reorder_stages(pipeline_id, &stage_ids).await?;
+    // The stays' meaning follows the stages' kinds and order.
+    db.mark_pipeline_dirty(pipeline_id).await?;
     reread_pipeline(db, pipeline_id).await
 }
 
@@ -2407,10 +2414,38 @@ pub async fn funnel_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<Vec<analytics::StageConversion>>, AppError> {
-    run_report(db, ctx, params, true, |lives, r| {
-        analytics::funnel(lives, &r.pipeline, r.period)
-    })
-    .await
+    let r = report_scope(ctx, params)?;
+    let counts = db
+        .funnel_counts(fresh_slice(db, ctx, &r).await?, r.period)
+        .await?;
+    Ok(r.report(analytics::funnel_from(&r.pipeline, &counts)))
+}
+
+impl ReportScope {
+    /// The report of these rows.
+    fn report<T>(&self, rows: T) -> Report<T> {
+        Report {
+            pipeline_id: self.pipeline.id,
+            from: self.period.from,
+            to: self.period.to,
+            rows,
+        }
+    }
+
+    fn slice<'a>(&'a self, ctx: &'a Ctx) -> Slice<'a> {
+        Slice {
+            scope: &ctx.scope,
+            pipeline_id: self.pipeline.id,
+            owners: self.owners.as_deref(),
+        }
+    }
+}
+
+/// Brings the analytics projection up to date with the history, then says which rows the
+/// report reads.
+async fn fresh_slice<'a>(db: &Db, ctx: &'a Ctx, r: &'a ReportScope) -> Result<Slice<'a>, AppError> {
+    db.refresh_analytics(&ctx.dir.pipelines).await?;
+    Ok(r.slice(ctx))
 }
 
 pub async fn time_in_stage_report(
@@ -2418,10 +2453,11 @@ pub async fn time_in_stage_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<Vec<analytics::StageTime>>, AppError> {
-    run_report(db, ctx, params, true, |lives, r| {
-        analytics::time_in_stage(lives, &r.pipeline, r.period)
-    })
-    .await
+    let r = report_scope(ctx, params)?;
+    let times = db
+        .stage_times(fresh_slice(db, ctx, &r).await?, r.period)
+        .await?;
+    Ok(r.report(analytics::time_in_stage_from(&r.pipeline, &times)))
 }
 
 pub async fn win_rate_report(
@@ -2429,10 +2465,11 @@ pub async fn win_rate_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<analytics::WinRate>, AppError> {
-    run_report(db, ctx, params, false, |lives, r| {
-        analytics::win_rate(lives, &r.pipeline, r.period)
-    })
-    .await
+    let r = report_scope(ctx, params)?;
+    let closed = db
+        .closed_counts(fresh_slice(db, ctx, &r).await?, r.period)
+        .await?;
+    Ok(r.report(analytics::win_rate_from(&r.pipeline, &closed)))
 }
 
 /// The waterfall between the period's start and end.
@@ -2441,10 +2478,26 @@ pub async fn waterfall_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<analytics::Waterfall>, AppError> {
-    run_report(db, ctx, params, false, |lives, r| {
-        analytics::waterfall(lives, &r.pipeline, r.period, r.close_window, &r.currency)
-    })
-    .await
+    let r = report_scope(ctx, params)?;
+    let of = fresh_slice(db, ctx, &r).await?;
+    let w = waterfall_of(db, of, &r.pipeline, r.period, r.close_window, &r.currency).await?;
+    Ok(r.report(w))
+}
+
+/// The waterfall of a slice of the projection.
+pub async fn waterfall_of(
+    db: &Db,
+    of: Slice<'_>,
+    pipeline: &Pipeline,
+    between: analytics::Period,
+    close_window: Option<(time::Date, time::Date)>,
+    currency: &str,
+) -> Result<analytics::Waterfall, AppError> {
+    let open = analytics::stages_of_kind(pipeline, StageKind::Open);
+    let groups = db
+        .change_groups(of, between, &open, close_window, currency)
+        .await?;
+    Ok(analytics::waterfall_from(pipeline, &groups))
 }
 
 pub async fn win_loss_report(
@@ -2578,18 +2631,55 @@ pub async fn four_s_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<FourSReport>, AppError> {
-    run_report(db, ctx, params, false, |lives, r| {
-        let length = r.period.to - r.period.from;
-        let before = analytics::Period {
-            from: r.period.from - length,
-            to: r.period.from,
-        };
-        FourSReport {
-            current: analytics::four_s(lives, &r.pipeline, r.period, r.target_minor),
-            previous: analytics::four_s(lives, &r.pipeline, before, r.target_minor),
-        }
-    })
-    .await
+    let r = report_scope(ctx, params)?;
+    let of = fresh_slice(db, ctx, &r).await?;
+    let length = r.period.to - r.period.from;
+    let before = analytics::Period {
+        from: r.period.from - length,
+        to: r.period.from,
+    };
+    let (current, previous) = tokio::try_join!(
+        four_s_of(db, of, &r.pipeline, r.period, r.target_minor),
+        four_s_of(db, of, &r.pipeline, before, r.target_minor),
+    )?;
+    Ok(r.report(FourSReport { current, previous }))
+}
+
+/// The 4S of a slice of the projection for one period.
+pub async fn four_s_of(
+    db: &Db,
+    of: Slice<'_>,
+    pipeline: &Pipeline,
+    period: analytics::Period,
+    target_minor: Option<i64>,
+) -> Result<analytics::FourS, AppError> {
+    let open = analytics::stages_of_kind(pipeline, StageKind::Open);
+    let won = analytics::stages_of_kind(pipeline, StageKind::Won);
+    let closed = closed_stages(pipeline);
+    let (entries, closed, reach, size, stage_times, cycles) = tokio::try_join!(
+        db.funnel_counts(of, period),
+        db.closed_counts(of, period),
+        db.reach_counts(of, &closed),
+        db.size_at(of, &open, analytics::size_instant(period), "CNY"),
+        db.stage_times(of, period),
+        db.won_cycles(of, &won, period),
+    )?;
+    let inputs = analytics::FourSInputs {
+        entries,
+        closed,
+        reach,
+        size,
+        stage_times,
+        cycles,
+    };
+    Ok(analytics::four_s_from(pipeline, inputs, target_minor))
+}
+
+/// The won and lost stages.
+fn closed_stages(pipeline: &Pipeline) -> Vec<StageId> {
+    let mut closed = analytics::stages_of_kind(pipeline, StageKind::Won);
+    closed.extend(analytics::stages_of_kind(pipeline, StageKind::Lost));
+    closed
 }
 
 /// Won amount, win rate, pipeline created and customer-facing follow-ups per person.
@@ -2624,10 +2714,10 @@ pub async fn calibration_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<Vec<analytics::Calibration>>, AppError> {
-    run_report(db, ctx, params, true, |lives, r| {
-        analytics::calibration(lives, &r.pipeline)
-    })
-    .await
+    let r = report_scope(ctx, params)?;
+    let of = fresh_slice(db, ctx, &r).await?;
+    let reach = db.reach_counts(of, &closed_stages(&r.pipeline)).await?;
+    Ok(r.report(analytics::calibration_from(&r.pipeline, &reach)))
 }
 
 // ---- For the pages: what the header counts, a deal's pending request, requests with

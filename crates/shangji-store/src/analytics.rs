@@ -1,0 +1,509 @@
+//! The analytics projection (see `shangji_core::projection`): rebuilding the rows of the
+//! opportunities whose history grew, and the aggregates reports read from them — each one
+//! `GROUP BY` over an index, so a report's cost follows the rows in its period, not the
+//! whole history.
+
+use shangji_core::analytics::{lives, Period};
+use shangji_core::model::{Pipeline, PipelineId, StageId, UserId};
+use shangji_core::projection::{
+    self, ChangeGroup, ClosedCount, FunnelCount, ReachCount, SizeCount, StateKey,
+};
+use shangji_core::Scope;
+use time::{Date, OffsetDateTime};
+
+use crate::db::{bind_all, ms, Db, Pool, RowExt, Sql};
+use crate::entity::{event_from_row, owner_in_scope};
+use crate::error::StoreError;
+use crate::on_pool;
+
+/// "Still": the end of a stay or version that has not ended.
+const STILL: i64 = i64::MAX;
+
+/// Opportunities rebuilt per transaction.
+const REFRESH_BATCH: i64 = 500;
+
+/// Rows per insert statement (19 values a stay; both databases accept ~30,000 parameters).
+const INSERT_ROWS: usize = 1_000;
+
+fn still_or(t: Option<OffsetDateTime>) -> i64 {
+    t.map_or(STILL, ms)
+}
+
+/// Which rows a report reads: a pipeline, the caller's visibility, optionally some owners.
+#[derive(Debug, Clone, Copy)]
+pub struct Slice<'a> {
+    pub scope: &'a Scope,
+    pub pipeline_id: PipelineId,
+    pub owners: Option<&'a [UserId]>,
+}
+
+impl Slice<'_> {
+    /// `<alias>.pipeline_id = … AND` the visibility and owner conditions.
+    fn push(&self, alias: &str, sql: &mut Sql) {
+        sql.push(&format!("{alias}.pipeline_id = "))
+            .bind(self.pipeline_id)
+            .push(" AND ");
+        owner_in_scope(&format!("{alias}.owner_id"), self.scope, sql);
+        if let Some(owners) = self.owners {
+            sql.push(&format!(" AND {alias}.owner_id IN "));
+            sql.bind_list(if owners.is_empty() { &[-1] } else { owners });
+        }
+    }
+}
+
+impl Db {
+    /// Rebuilds the projection rows of every opportunity marked dirty (by a new event, or by
+    /// a change to its pipeline's stages), a batch per transaction; returns how many were
+    /// rebuilt. `pipelines` are all pipelines (stage kinds and order). Safe to run from
+    /// several instances at once: on PostgreSQL they take turns on an advisory lock, and a
+    /// dirty mark is only cleared if no event came after it was read.
+    pub async fn refresh_analytics(&self, pipelines: &[Pipeline]) -> Result<u64, StoreError> {
+        let mut done = 0;
+        loop {
+            let n = self.refresh_batch(pipelines).await?;
+            done += n;
+            if n < REFRESH_BATCH as u64 {
+                return Ok(done);
+            }
+        }
+    }
+
+    async fn refresh_batch(&self, pipelines: &[Pipeline]) -> Result<u64, StoreError> {
+        let _writer = self.writer().await;
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            if matches!(self.pool(), Pool::Postgres(_)) {
+                sqlx::query("SELECT pg_advisory_xact_lock(7340012)").execute(&mut *tx).await?;
+            }
+            let dirty = sqlx::query("SELECT opportunity_id, n FROM analytics_dirty ORDER BY opportunity_id LIMIT $1")
+                .bind(REFRESH_BATCH)
+                .fetch_all(&mut *tx)
+                .await?;
+            if dirty.is_empty() {
+                return Ok(0);
+            }
+            let marks: Vec<(i64, i64)> = dirty
+                .iter()
+                .map(|r| Ok((r.i64("opportunity_id")?, r.i64("n")?)))
+                .collect::<Result<_, StoreError>>()?;
+            let ids: Vec<i64> = marks.iter().map(|m| m.0).collect();
+            let mut sql = Sql::new("SELECT id, pipeline_id, owner_id FROM opportunities WHERE id IN ");
+            sql.bind_list(&ids);
+            let opps: Vec<(i64, i64, i64)> = bind_all!(sqlx::query(&sql.text), &sql.args)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| Ok((r.i64("id")?, r.i64("pipeline_id")?, r.i64("owner_id")?)))
+                .collect::<Result<_, StoreError>>()?;
+            let mut sql = Sql::new("SELECT * FROM opportunity_events WHERE opportunity_id IN ");
+            sql.bind_list(&ids);
+            sql.push(" ORDER BY opportunity_id, at, id");
+            let events = bind_all!(sqlx::query(&sql.text), &sql.args)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(event_from_row)
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            for table in ["analytics_stays", "analytics_versions"] {
+                let mut sql = Sql::new(&format!("DELETE FROM {table} WHERE opportunity_id IN "));
+                sql.bind_list(&ids);
+                bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
+            }
+            let mut stays = vec![];
+            let mut versions = vec![];
+            for life in lives(&events) {
+                let Some(&(_, pipeline_id, owner_id)) = opps.iter().find(|o| o.0 == life.opportunity_id) else {
+                    continue;
+                };
+                let Some(pipeline) = pipelines.iter().find(|p| p.id == pipeline_id) else {
+                    continue;
+                };
+                let (s, v) = projection::project(&life, pipeline);
+                stays.extend(s.into_iter().map(|s| (pipeline_id, owner_id, s)));
+                versions.extend(v.into_iter().map(|v| (pipeline_id, owner_id, v)));
+            }
+            for chunk in stays.chunks(INSERT_ROWS) {
+                let mut sql = Sql::new("INSERT INTO analytics_stays (opportunity_id, seq, pipeline_id, owner_id, stage_id, entered_at, left_at, prev_entered_at, advanced, won_later, lost_later, last_in_stage, ms_in_stage, closing, amount_minor, currency, created_at, final_stage_id, final_at) VALUES ");
+                for (i, (pipeline_id, owner_id, s)) in chunk.iter().enumerate() {
+                    sql.push(if i == 0 { "(" } else { ", (" });
+                    sql.bind(s.opportunity_id).push(", ").bind(s.seq).push(", ");
+                    sql.bind(*pipeline_id).push(", ").bind(*owner_id).push(", ");
+                    sql.bind(s.stage_id).push(", ").bind(ms(s.entered_at)).push(", ");
+                    sql.bind(still_or(s.left_at)).push(", ").bind(s.prev_entered_at.map(ms)).push(", ");
+                    sql.bind(s.advanced).push(", ").bind(s.won_later).push(", ");
+                    sql.bind(s.lost_later).push(", ").bind(s.last_in_stage).push(", ");
+                    sql.bind(s.ms_in_stage).push(", ").bind(s.closing).push(", ");
+                    sql.bind(s.amount_minor).push(", ").bind(s.currency.as_str()).push(", ");
+                    sql.bind(ms(s.created_at)).push(", ").bind(s.final_stage_id).push(", ");
+                    sql.bind(ms(s.final_at)).push(")");
+                }
+                bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
+            }
+            for chunk in versions.chunks(INSERT_ROWS) {
+                let mut sql = Sql::new("INSERT INTO analytics_versions (opportunity_id, seq, pipeline_id, owner_id, valid_from, valid_to, stage_id, amount_minor, currency, close_date, probability, archived) VALUES ");
+                for (i, (pipeline_id, owner_id, v)) in chunk.iter().enumerate() {
+                    sql.push(if i == 0 { "(" } else { ", (" });
+                    sql.bind(v.opportunity_id).push(", ").bind(v.seq).push(", ");
+                    sql.bind(*pipeline_id).push(", ").bind(*owner_id).push(", ");
+                    sql.bind(ms(v.valid_from)).push(", ").bind(still_or(v.valid_to)).push(", ");
+                    sql.bind(v.stage_id).push(", ").bind(v.amount_minor).push(", ");
+                    sql.bind(v.currency.as_str()).push(", ").bind(v.close_date).push(", ");
+                    sql.bind(v.probability).push(", ").bind(v.archived).push(")");
+                }
+                bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
+            }
+            // Clear a mark only if no event came since it was read.
+            let mut sql = Sql::new("DELETE FROM analytics_dirty WHERE (opportunity_id, n) IN (VALUES ");
+            for (i, (id, n)) in marks.iter().enumerate() {
+                sql.push(if i == 0 { "(" } else { ", (" });
+                sql.bind(*id).push(", ").bind(*n).push(")");
+            }
+            sql.push(")");
+            bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(marks.len() as u64)
+        })
+    }
+
+    /// Marks every opportunity of a pipeline dirty: its stages' kinds or order changed, which
+    /// changes what its stays mean.
+    pub async fn mark_pipeline_dirty(&self, pipeline_id: PipelineId) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
+        on_pool!(self, p => {
+            sqlx::query("INSERT INTO analytics_dirty (opportunity_id, n) SELECT id, 1 FROM opportunities WHERE pipeline_id = $1 ON CONFLICT (opportunity_id) DO UPDATE SET n = analytics_dirty.n + 1")
+                .bind(pipeline_id)
+                .execute(p)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Opportunities waiting to be rebuilt.
+    pub async fn analytics_backlog(&self) -> Result<i64, StoreError> {
+        on_pool!(self, p => {
+            let row = sqlx::query("SELECT COUNT(*) AS n FROM analytics_dirty").fetch_one(p).await?;
+            row.i64("n")
+        })
+    }
+
+    /// Entries into each stage in `period` and their fate (see
+    /// `projection::funnel_counts`).
+    pub async fn funnel_counts(
+        &self,
+        of: Slice<'_>,
+        period: Period,
+    ) -> Result<Vec<FunnelCount>, StoreError> {
+        let mut sql = Sql::new("SELECT s.stage_id, COUNT(*) AS n, SUM(CASE WHEN s.advanced THEN 1 ELSE 0 END) AS advanced, SUM(CASE WHEN s.won_later THEN 1 ELSE 0 END) AS won, SUM(CASE WHEN s.lost_later THEN 1 ELSE 0 END) AS lost FROM analytics_stays s WHERE ");
+        of.push("s", &mut sql);
+        sql.push(" AND s.entered_at >= ").bind(ms(period.from));
+        sql.push(" AND s.entered_at < ").bind(ms(period.to));
+        sql.push(" AND (s.prev_entered_at IS NULL OR s.prev_entered_at < ")
+            .bind(ms(period.from));
+        sql.push(") GROUP BY s.stage_id");
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(FunnelCount {
+                        stage_id: r.i64("stage_id")?,
+                        entered: r.i64("n")? as u64,
+                        advanced: r.i64("advanced")? as u64,
+                        won: r.i64("won")? as u64,
+                        lost: r.i64("lost")? as u64,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Deals closed in `period` and still closed at its end (see `projection::closed_counts`).
+    pub async fn closed_counts(
+        &self,
+        of: Slice<'_>,
+        period: Period,
+    ) -> Result<Vec<ClosedCount>, StoreError> {
+        let mut sql = Sql::new("SELECT s.stage_id, s.currency, COUNT(*) AS n, CAST(SUM(s.amount_minor) AS BIGINT) AS amount FROM analytics_stays s WHERE ");
+        of.push("s", &mut sql);
+        sql.push(" AND s.entered_at >= ").bind(ms(period.from));
+        sql.push(" AND s.entered_at < ").bind(ms(period.to));
+        sql.push(" AND s.closing = ").bind(true);
+        sql.push(" AND s.left_at >= ").bind(ms(period.to));
+        sql.push(" GROUP BY s.stage_id, s.currency");
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(ClosedCount {
+                        stage_id: r.i64("stage_id")?,
+                        currency: r.text("currency")?,
+                        count: r.i64("n")? as u64,
+                        amount: r.i64("amount")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// How many reached each stage, by the stage they are in now (see
+    /// `projection::reach_counts`); only deals now in `closed` stages are read.
+    pub async fn reach_counts(
+        &self,
+        of: Slice<'_>,
+        closed: &[StageId],
+    ) -> Result<Vec<ReachCount>, StoreError> {
+        let mut sql = Sql::new(
+            "SELECT s.stage_id, s.final_stage_id, COUNT(*) AS n FROM analytics_stays s WHERE ",
+        );
+        of.push("s", &mut sql);
+        sql.push(" AND s.final_stage_id IN ");
+        sql.bind_list(if closed.is_empty() { &[-1] } else { closed });
+        sql.push(" AND s.prev_entered_at IS NULL GROUP BY s.stage_id, s.final_stage_id");
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(ReachCount {
+                        stage_id: r.i64("stage_id")?,
+                        final_stage_id: r.i64("final_stage_id")?,
+                        count: r.i64("n")? as u64,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// (stage, milliseconds in it) of the deals that left a stage for the last time in
+    /// `period` (see `projection::stage_times`).
+    pub async fn stage_times(
+        &self,
+        of: Slice<'_>,
+        period: Period,
+    ) -> Result<Vec<(StageId, i64)>, StoreError> {
+        let mut sql = Sql::new("SELECT s.stage_id, s.ms_in_stage FROM analytics_stays s WHERE ");
+        of.push("s", &mut sql);
+        sql.push(" AND s.last_in_stage = ").bind(true);
+        sql.push(" AND s.left_at >= ").bind(ms(period.from));
+        sql.push(" AND s.left_at < ").bind(ms(period.to));
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter().map(|r| Ok((r.i64("stage_id")?, r.i64("ms_in_stage")?))).collect()
+        })
+    }
+
+    /// Days from creation to winning of the deals won in `period` and won still (see
+    /// `projection::won_cycles`).
+    pub async fn won_cycles(
+        &self,
+        of: Slice<'_>,
+        won: &[StageId],
+        period: Period,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut sql = Sql::new("SELECT s.entered_at, s.created_at FROM analytics_stays s WHERE ");
+        of.push("s", &mut sql);
+        sql.push(" AND s.entered_at >= ").bind(ms(period.from));
+        sql.push(" AND s.entered_at < ").bind(ms(period.to));
+        sql.push(" AND s.left_at = ").bind(STILL);
+        sql.push(" AND s.stage_id IN ");
+        sql.bind_list(if won.is_empty() { &[-1] } else { won });
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter()
+                .map(|r| Ok((r.i64("entered_at")? - r.i64("created_at")?) / 86_400_000))
+                .collect()
+        })
+    }
+
+    /// Open deals per stage at `t` (see `projection::size_at`).
+    pub async fn size_at(
+        &self,
+        of: Slice<'_>,
+        stages: &[StageId],
+        t: OffsetDateTime,
+        currency: &str,
+    ) -> Result<Vec<SizeCount>, StoreError> {
+        let mut sql = Sql::new("SELECT v.stage_id, COUNT(*) AS n, CAST(SUM(v.amount_minor) AS BIGINT) AS amount, CAST(SUM(v.amount_minor * v.probability / 100) AS BIGINT) AS weighted FROM analytics_versions v WHERE ");
+        of.push("v", &mut sql);
+        sql.push(" AND v.stage_id IN ");
+        sql.bind_list(if stages.is_empty() { &[-1] } else { stages });
+        sql.push(" AND v.valid_to > ").bind(ms(t));
+        sql.push(" AND v.valid_from <= ").bind(ms(t));
+        sql.push(" AND v.archived = ").bind(false);
+        sql.push(" AND v.currency = ").bind(currency);
+        sql.push(" GROUP BY v.stage_id");
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(SizeCount {
+                        stage_id: r.i64("stage_id")?,
+                        count: r.i64("n")? as u64,
+                        amount: r.i64("amount")?,
+                        weighted: r.i64("weighted")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// The deals counted at the start or end of `between`, grouped by what they were at both
+    /// (see `projection::change_groups`): a deal counts when in one of `open` stages, not
+    /// archived, in `currency` and (with a window) expected to close in it.
+    pub async fn change_groups(
+        &self,
+        of: Slice<'_>,
+        between: Period,
+        open: &[StageId],
+        close_window: Option<(Date, Date)>,
+        currency: &str,
+    ) -> Result<Vec<ChangeGroup>, StoreError> {
+        let open = if open.is_empty() { &[-1][..] } else { open };
+        let (from, to) = (ms(between.from), ms(between.to));
+        let counted = |alias: &str, sql: &mut Sql| {
+            sql.push(&format!("({alias}.stage_id IN "));
+            sql.bind_list(open);
+            sql.push(&format!(" AND {alias}.archived = ")).bind(false);
+            sql.push(&format!(" AND {alias}.currency = "))
+                .bind(currency);
+            if let Some((a, b)) = close_window {
+                sql.push(&format!(" AND {alias}.close_date >= ")).bind(a);
+                sql.push(&format!(" AND {alias}.close_date <= ")).bind(b);
+            }
+            sql.push(")");
+        };
+        let mut groups: Vec<ChangeGroup> = Vec::new();
+        // 1. The same version from start to end, counted: no change.
+        let mut sql = Sql::new("SELECT v.stage_id, COUNT(*) AS n, CAST(SUM(v.amount_minor) AS BIGINT) AS amount FROM analytics_versions v WHERE ");
+        of.push("v", &mut sql);
+        sql.push(" AND v.valid_to > ").bind(to);
+        sql.push(" AND v.valid_from <= ").bind(from);
+        sql.push(" AND ");
+        counted("v", &mut sql);
+        sql.push(" GROUP BY v.stage_id");
+        let unchanged: Vec<(i64, i64, i64)> = on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter()
+                .map(|r| Ok((r.i64("stage_id")?, r.i64("n")?, r.i64("amount")?)))
+                .collect::<Result<Vec<_>, StoreError>>()
+        })?;
+        for (stage_id, n, amount) in unchanged {
+            let key = StateKey {
+                stage_id,
+                archived: false,
+                counted: true,
+            };
+            groups.push(ChangeGroup {
+                before: Some(key.clone()),
+                after: key,
+                count: n as u64,
+                amount_before: amount,
+                amount_after: amount,
+                increase: 0,
+                decrease: 0,
+                moved_out: vec![],
+            });
+        }
+        // 2. Counted at the end by a version begun in the period, with the one at the start.
+        // 3. Counted at the start by a version ended in the period, not counted at the end.
+        for part in [2, 3] {
+            let (x, y) = if part == 2 { ("b", "a") } else { ("a", "b") };
+            let mut sql = Sql::new("SELECT a.stage_id AS a_stage, a.archived AS a_archived, ");
+            counted("a", &mut sql);
+            sql.push(" AS a_counted, b.stage_id AS b_stage, b.archived AS b_archived, ");
+            counted("b", &mut sql);
+            sql.push(" AS b_counted, COUNT(*) AS n, CAST(SUM(COALESCE(a.amount_minor, 0)) AS BIGINT) AS amount_a, CAST(SUM(b.amount_minor) AS BIGINT) AS amount_b, CAST(SUM(CASE WHEN b.amount_minor > a.amount_minor THEN b.amount_minor - a.amount_minor ELSE 0 END) AS BIGINT) AS incr, CAST(SUM(CASE WHEN b.amount_minor < a.amount_minor THEN a.amount_minor - b.amount_minor ELSE 0 END) AS BIGINT) AS decr");
+            sql.push(&format!(" FROM analytics_versions {x} "));
+            sql.push(if part == 2 { "LEFT JOIN" } else { "JOIN" });
+            sql.push(&format!(" analytics_versions {y} ON {y}.opportunity_id = {x}.opportunity_id AND {y}.valid_from <= "));
+            sql.bind(if part == 2 { from } else { to });
+            sql.push(&format!(" AND {y}.valid_to > "))
+                .bind(if part == 2 { from } else { to });
+            sql.push(" WHERE ");
+            of.push(x, &mut sql);
+            sql.push(&format!(" AND {x}.stage_id IN "));
+            sql.bind_list(open);
+            if part == 2 {
+                sql.push(" AND b.valid_to > ").bind(to);
+                sql.push(" AND b.valid_from > ").bind(from);
+                sql.push(" AND b.valid_from <= ").bind(to);
+                sql.push(" AND ");
+                counted("b", &mut sql);
+            } else {
+                sql.push(" AND a.valid_to > ").bind(from);
+                sql.push(" AND a.valid_to <= ").bind(to);
+                sql.push(" AND a.valid_from <= ").bind(from);
+                sql.push(" AND ");
+                counted("a", &mut sql);
+                sql.push(" AND NOT ");
+                counted("b", &mut sql);
+            }
+            sql.push(
+                " GROUP BY a.stage_id, a.archived, a_counted, b.stage_id, b.archived, b_counted",
+            );
+            let rows: Vec<(Option<StateKey>, StateKey, [i64; 5])> = on_pool!(self, p => {
+                let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+                rows.iter()
+                    .map(|r| {
+                        let before = match r.opt_i64("a_stage")? {
+                            Some(stage_id) => Some(StateKey {
+                                stage_id,
+                                archived: r.bool("a_archived")?,
+                                counted: r.bool("a_counted")?,
+                            }),
+                            None => None,
+                        };
+                        let after = StateKey {
+                            stage_id: r.i64("b_stage")?,
+                            archived: r.bool("b_archived")?,
+                            counted: r.bool("b_counted")?,
+                        };
+                        Ok((before, after, [r.i64("n")?, r.i64("amount_a")?, r.i64("amount_b")?, r.i64("incr")?, r.i64("decr")?]))
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()
+            })?;
+            for (before, after, [n, a, b, inc, dec]) in rows {
+                let (inc, dec) = if before.is_some() { (inc, dec) } else { (0, 0) };
+                groups.push(ChangeGroup {
+                    before,
+                    after,
+                    count: n as u64,
+                    amount_before: a,
+                    amount_after: b,
+                    increase: inc,
+                    decrease: dec,
+                    moved_out: vec![],
+                });
+            }
+        }
+        // The deals that moved out of the count while still open: their ids.
+        let mut sql = Sql::new("SELECT a.opportunity_id FROM analytics_versions a JOIN analytics_versions b ON b.opportunity_id = a.opportunity_id AND b.valid_from <= ");
+        sql.bind(to).push(" AND b.valid_to > ").bind(to);
+        sql.push(" WHERE ");
+        of.push("a", &mut sql);
+        sql.push(" AND a.stage_id IN ");
+        sql.bind_list(open);
+        sql.push(" AND a.valid_to > ").bind(from);
+        sql.push(" AND a.valid_to <= ").bind(to);
+        sql.push(" AND a.valid_from <= ").bind(from);
+        sql.push(" AND ");
+        counted("a", &mut sql);
+        sql.push(" AND b.stage_id IN ");
+        sql.bind_list(open);
+        sql.push(" AND b.archived = ").bind(false);
+        sql.push(" AND NOT ");
+        counted("b", &mut sql);
+        sql.push(" ORDER BY a.opportunity_id");
+        let moved: Vec<i64> = on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter().map(|r| r.i64("opportunity_id")).collect::<Result<Vec<_>, StoreError>>()
+        })?;
+        if let Some(g) = groups.iter_mut().find(|g| {
+            g.before.as_ref().is_some_and(|k| k.counted)
+                && !g.after.counted
+                && !g.after.archived
+                && open.contains(&g.after.stage_id)
+        }) {
+            g.moved_out = moved;
+        }
+        Ok(groups)
+    }
+}

@@ -710,6 +710,52 @@ pub struct ForecastBucket {
     pub forecast: i64,
 }
 
+/// What a forecast as of `now` reads (see [`ForecastInputs::of`]).
+#[derive(Debug, Clone, Default)]
+pub struct ForecastInputs {
+    /// The deals valid now in CNY, not archived: every open one, and the won ones that were
+    /// won since the forecast's first day.
+    pub deals: Vec<projection::VersionRow>,
+    /// How many reached each stage by the stage they are in now: the empirical probability.
+    pub reach: Vec<projection::ReachCount>,
+    /// Days from entering a stage to winning (see [`projection::to_win_days`]).
+    pub to_win: Vec<(StageId, i64, u64)>,
+}
+
+impl ForecastInputs {
+    /// The inputs replayed from lives, for periods starting on `first_day` (China time).
+    pub fn of(lives: &[Life], pipeline: &Pipeline, now: OffsetDateTime, first_day: Date) -> Self {
+        let stays = stays_of(lives, pipeline);
+        let won = stages_of_kind(pipeline, StageKind::Won);
+        let open = stages_of_kind(pipeline, StageKind::Open);
+        let mut stages = open.clone();
+        stages.extend(&won);
+        let versions = versions_of(lives);
+        ForecastInputs {
+            deals: projection::deals_at(
+                &versions,
+                &stages,
+                &open,
+                china_day_start(first_day),
+                now,
+                "CNY",
+            )
+            .into_iter()
+            .cloned()
+            .collect(),
+            reach: projection::reach_counts(&stays),
+            to_win: projection::to_win_days(&stays, &won),
+        }
+    }
+}
+
+/// The instant a China day (UTC+8) begins.
+pub fn china_day_start(d: Date) -> OffsetDateTime {
+    d.midnight()
+        .assume_offset(time::macros::offset!(+8))
+        .to_offset(time::UtcOffset::UTC)
+}
+
 /// The weighted forecast as of `now` for consecutive periods of expected close dates. A won
 /// deal counts in the period of the day it was won (China time); an open deal by its
 /// expected close date, weighted by `weighting`.
@@ -720,13 +766,27 @@ pub fn forecast(
     periods: &[(Date, Date)],
     weighting: Weighting,
 ) -> Vec<ForecastBucket> {
-    let cal = calibration(lives, pipeline);
+    let first = periods.first().map_or(now.date(), |p| p.0);
+    forecast_from(
+        pipeline,
+        &ForecastInputs::of(lives, pipeline, now, first),
+        periods,
+        weighting,
+    )
+}
+
+pub fn forecast_from(
+    pipeline: &Pipeline,
+    inputs: &ForecastInputs,
+    periods: &[(Date, Date)],
+    weighting: Weighting,
+) -> Vec<ForecastBucket> {
+    let cal = calibration_from(pipeline, &inputs.reach);
     let empirical = |stage: StageId| {
         cal.iter()
             .find(|c| c.stage_id == stage)
             .map_or(0.0, |c| c.empirical)
     };
-    let china = time::UtcOffset::from_hms(8, 0, 0).expect("UTC+8");
     let mut out: Vec<ForecastBucket> = periods
         .iter()
         .map(|&(from, to)| ForecastBucket {
@@ -738,35 +798,26 @@ pub fn forecast(
             forecast: 0,
         })
         .collect();
-    let bucket = |out: &mut Vec<ForecastBucket>, d: Date| {
-        out.iter_mut().position(|b| b.from <= d && d <= b.to)
-    };
-    for life in lives {
-        let Some(s) = life.state_at(now) else {
-            continue;
-        };
-        if s.archived || s.currency != "CNY" {
-            continue;
-        }
-        match kind_of(pipeline, s.stage_id) {
+    let bucket = |d: Date| periods.iter().position(|&(a, b)| a <= d && d <= b);
+    for v in &inputs.deals {
+        match kind_of(pipeline, v.stage_id) {
             Some(StageKind::Won) => {
-                let won_at = life.spans.last().map_or(now, |sp| sp.from);
-                if let Some(i) = bucket(&mut out, won_at.to_offset(china).date()) {
-                    out[i].won += s.amount_minor;
+                if let Some(i) = bucket(v.stage_entered_at.to_offset(CHINA).date()) {
+                    out[i].won += v.amount_minor;
                 }
             }
             Some(StageKind::Open) => {
-                let Some(i) = s.close_date.and_then(|d| bucket(&mut out, d)) else {
+                let Some(i) = v.close_date.and_then(bucket) else {
                     continue;
                 };
-                let configured = s.probability as f64 / 100.0;
+                let configured = v.probability as f64 / 100.0;
                 let p = match weighting {
                     Weighting::Configured => configured,
-                    Weighting::Empirical => empirical(s.stage_id),
-                    Weighting::Blended => (configured + empirical(s.stage_id)) / 2.0,
+                    Weighting::Empirical => empirical(v.stage_id),
+                    Weighting::Blended => (configured + empirical(v.stage_id)) / 2.0,
                 };
-                out[i].open += s.amount_minor;
-                out[i].weighted += (s.amount_minor as f64 * p).round() as i64;
+                out[i].open += v.amount_minor;
+                out[i].weighted += (v.amount_minor as f64 * p).round() as i64;
             }
             _ => {}
         }
@@ -776,6 +827,9 @@ pub fn forecast(
     }
     out
 }
+
+/// China time (UTC+8): a date means a day there.
+const CHINA: time::UtcOffset = time::macros::offset!(+8);
 
 /// A simulated forecast period: percentiles of won amount (CNY minor units) over the runs,
 /// the amount already won in it included.
@@ -795,7 +849,9 @@ pub struct SimulatedBucket {
 /// stage) from the closed history, and if won closes after a time drawn from the times that
 /// deals won from that stage took since entering it (still-running stays resume where they
 /// are; a draw already past closes it today). Deals already won in a period add to every run.
-/// Deals of a stage from which nothing was ever won are never won.
+/// Deals of a stage from which nothing was ever won are never won. The runs are split into
+/// fixed blocks, each with its own seed derived from `seed`, computed in parallel: the same
+/// seed gives the same numbers on any machine.
 pub fn monte_carlo(
     lives: &[Life],
     pipeline: &Pipeline,
@@ -804,77 +860,126 @@ pub fn monte_carlo(
     runs: usize,
     seed: u64,
 ) -> Vec<SimulatedBucket> {
+    let first = periods.first().map_or(now.date(), |p| p.0);
+    let inputs = ForecastInputs::of(lives, pipeline, now, first);
+    monte_carlo_from(pipeline, &inputs, now, periods, runs, seed)
+}
+
+/// Runs per block of the simulation (each block has its own seed).
+const BLOCK: usize = 250;
+
+pub fn monte_carlo_from(
+    pipeline: &Pipeline,
+    inputs: &ForecastInputs,
+    now: OffsetDateTime,
+    periods: &[(Date, Date)],
+    runs: usize,
+    seed: u64,
+) -> Vec<SimulatedBucket> {
     use rand::{Rng, SeedableRng};
-    let china = time::UtcOffset::from_hms(8, 0, 0).expect("UTC+8");
-    let cal = calibration(lives, pipeline);
-    // Days from (last) entering a stage to winning, for deals won that passed through it.
+    let cal = calibration_from(pipeline, &inputs.reach);
+    // Days to win per stage, one entry per deal that took them.
     let mut to_win: BTreeMap<StageId, Vec<i64>> = BTreeMap::new();
-    for life in lives {
-        let Some(last) = life.spans.last() else {
-            continue;
-        };
-        if last.to.is_some() || kind_of(pipeline, last.stage_id) != Some(StageKind::Won) {
-            continue;
-        }
-        for s in &life.spans[..life.spans.len() - 1] {
-            to_win
-                .entry(s.stage_id)
-                .or_default()
-                .push((last.from - s.from).whole_days().max(0));
+    for &(stage, days, n) in &inputs.to_win {
+        let v = to_win.entry(stage).or_default();
+        v.extend(std::iter::repeat_n(days.max(0), n as usize));
+    }
+    let today = now.to_offset(CHINA).date();
+    let day_no = |d: Date| d.to_julian_day() as i64;
+    let (today_no, last_no) = (
+        day_no(today),
+        periods.last().map_or(day_no(today), |p| day_no(p.1)),
+    );
+    // The period of each day from today to the last one (`u8::MAX`: none).
+    let span = (last_no - today_no + 1).max(0) as usize;
+    let mut period_of_day = vec![u8::MAX; span];
+    for (i, &(a, b)) in periods.iter().enumerate() {
+        for d in day_no(a).max(today_no)..=day_no(b).min(last_no) {
+            period_of_day[(d - today_no) as usize] = i as u8;
         }
     }
     let bucket_of = |d: Date| periods.iter().position(|&(a, b)| a <= d && d <= b);
-    // What is settled (won already) and the open deals: (amount, p, entered, stage).
+    // What is settled (won already) and the open deals: (threshold, entered day, times).
     let mut settled = vec![0i64; periods.len()];
-    let mut open: Vec<(i64, f64, OffsetDateTime, StageId)> = Vec::new();
-    for life in lives {
-        let Some(s) = life.state_at(now) else {
-            continue;
-        };
-        if s.archived || s.currency != "CNY" {
-            continue;
-        }
-        let entered = life
-            .spans
-            .iter()
-            .rfind(|sp| sp.from <= now)
-            .map_or(now, |sp| sp.from);
-        match kind_of(pipeline, s.stage_id) {
+    let mut open: Vec<(i64, u64, i64, &[i64])> = Vec::new();
+    for v in &inputs.deals {
+        match kind_of(pipeline, v.stage_id) {
             Some(StageKind::Won) => {
-                if let Some(i) = bucket_of(entered.to_offset(china).date()) {
-                    settled[i] += s.amount_minor;
+                if let Some(i) = bucket_of(v.stage_entered_at.to_offset(CHINA).date()) {
+                    settled[i] += v.amount_minor;
                 }
             }
             Some(StageKind::Open) => {
                 let p = cal
                     .iter()
-                    .find(|c| c.stage_id == s.stage_id)
+                    .find(|c| c.stage_id == v.stage_id)
                     .map_or(0.0, |c| c.empirical);
-                if p > 0.0 && to_win.contains_key(&s.stage_id) {
-                    open.push((s.amount_minor, p, entered, s.stage_id));
+                if let (true, Some(times)) = (p > 0.0, to_win.get(&v.stage_id)) {
+                    // Won when a uniform u64 falls below p · 2⁶⁴.
+                    let threshold = if p >= 1.0 {
+                        u64::MAX
+                    } else {
+                        (p * 2f64.powi(64)) as u64
+                    };
+                    let entered = day_no(v.stage_entered_at.to_offset(CHINA).date());
+                    open.push((v.amount_minor, threshold, entered, times.as_slice()));
                 }
             }
             _ => {}
         }
     }
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut totals: Vec<Vec<i64>> = vec![Vec::with_capacity(runs); periods.len()];
-    let today = now.to_offset(china).date();
-    for _ in 0..runs {
-        let mut run = settled.clone();
-        for &(amount, p, entered, stage) in &open {
-            if rng.gen::<f64>() >= p {
-                continue;
-            }
-            let times = &to_win[&stage];
-            let days = times[rng.gen_range(0..times.len())];
-            let close = (entered + time::Duration::days(days))
-                .to_offset(china)
-                .date();
-            if let Some(i) = bucket_of(close.max(today)) {
-                run[i] += amount;
+    let blocks: Vec<usize> = (0..runs.div_ceil(BLOCK))
+        .map(|b| BLOCK.min(runs - b * BLOCK))
+        .collect();
+    let simulate = |block: usize, n: usize| -> Vec<Vec<i64>> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
+            seed ^ (block as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
+        (0..n)
+            .map(|_| {
+                let mut run = settled.clone();
+                for &(amount, threshold, entered, times) in &open {
+                    if rng.gen::<u64>() >= threshold {
+                        continue;
+                    }
+                    let days = times[rng.gen_range(0..times.len())];
+                    let close = (entered + days).max(today_no);
+                    if let Some(&i) = close
+                        .checked_sub(today_no)
+                        .and_then(|k| period_of_day.get(k as usize))
+                        .filter(|i| **i != u8::MAX)
+                    {
+                        run[i as usize] += amount;
+                    }
+                }
+                run
+            })
+            .collect()
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(blocks.len().max(1));
+    let mut results: Vec<Vec<Vec<i64>>> = vec![vec![]; blocks.len()];
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (blocks, simulate) = (&blocks, &simulate);
+                scope.spawn(move || {
+                    (t..blocks.len())
+                        .step_by(threads)
+                        .map(|b| (b, simulate(b, blocks[b])))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            for (b, r) in h.join().expect("a simulation thread") {
+                results[b] = r;
             }
         }
+    });
+    let mut totals: Vec<Vec<i64>> = vec![Vec::with_capacity(runs); periods.len()];
+    for run in results.into_iter().flatten() {
         for (i, v) in run.into_iter().enumerate() {
             totals[i].push(v);
         }

@@ -58,6 +58,8 @@ pub struct VersionRow {
     pub close_date: Option<Date>,
     pub probability: i32,
     pub archived: bool,
+    /// When it entered the stage it is in in this version.
+    pub stage_entered_at: OffsetDateTime,
 }
 
 /// An opportunity's rows; `pipeline` is the one it is in now.
@@ -132,7 +134,10 @@ pub fn versions(life: &Life) -> Vec<VersionRow> {
         let Some(state) = life.state_at(t) else {
             continue;
         };
-        if previous.as_ref().is_some_and(|p| same_version(p, &state)) {
+        let entered = life.spans.iter().rfind(|s| s.from <= t).map(|s| s.from);
+        if previous.as_ref().is_some_and(|p| same_version(p, &state))
+            && versions.last().map(|v| v.stage_entered_at) == entered
+        {
             continue;
         }
         if let Some(v) = versions.last_mut() {
@@ -149,6 +154,11 @@ pub fn versions(life: &Life) -> Vec<VersionRow> {
             close_date: state.close_date,
             probability: state.probability,
             archived: state.archived,
+            stage_entered_at: life
+                .spans
+                .iter()
+                .rfind(|s| s.from <= t)
+                .map_or(t, |s| s.from),
         });
         previous = Some(state);
     }
@@ -273,6 +283,42 @@ pub fn won_cycles(stays: &[StayRow], won: &[StageId], period: Period) -> Vec<i64
             s.left_at.is_none() && won.contains(&s.stage_id) && period.contains(s.entered_at)
         })
         .map(|s| (s.entered_at - s.created_at).whole_days())
+        .collect()
+}
+
+/// Days from entering a stage to winning, for the deals won now that passed through it
+/// (every stay but the last): (stage, days, how many).
+pub fn to_win_days(stays: &[StayRow], won: &[StageId]) -> Vec<(StageId, i64, u64)> {
+    let mut by: BTreeMap<(StageId, i64), u64> = BTreeMap::new();
+    for s in stays
+        .iter()
+        .filter(|s| won.contains(&s.final_stage_id) && s.left_at.is_some())
+    {
+        *by.entry((s.stage_id, (s.final_at - s.entered_at).whole_days()))
+            .or_default() += 1;
+    }
+    by.into_iter().map(|((s, d), n)| (s, d, n)).collect()
+}
+
+/// The versions valid at `t` in `stages`, not archived, in `currency`, that are either in an
+/// `open` stage or entered their stage at `since` or later: what a forecast reads.
+pub fn deals_at<'a>(
+    versions: &'a [VersionRow],
+    stages: &[StageId],
+    open: &[StageId],
+    since: OffsetDateTime,
+    t: OffsetDateTime,
+    currency: &str,
+) -> Vec<&'a VersionRow> {
+    versions
+        .iter()
+        .filter(|v| {
+            valid_at(v, t)
+                && !v.archived
+                && v.currency == currency
+                && stages.contains(&v.stage_id)
+                && (open.contains(&v.stage_id) || v.stage_entered_at >= since)
+        })
         .collect()
 }
 

@@ -6,12 +6,12 @@
 use shangji_core::analytics::{lives, Period};
 use shangji_core::model::{Pipeline, PipelineId, StageId, UserId};
 use shangji_core::projection::{
-    self, ChangeGroup, ClosedCount, FunnelCount, ReachCount, SizeCount, StateKey,
+    self, ChangeGroup, ClosedCount, FunnelCount, ReachCount, SizeCount, StateKey, VersionRow,
 };
 use shangji_core::Scope;
 use time::{Date, OffsetDateTime};
 
-use crate::db::{bind_all, ms, Db, Pool, RowExt, Sql};
+use crate::db::{bind_all, from_ms, ms, Db, Pool, RowExt, Sql};
 use crate::entity::{event_from_row, owner_in_scope};
 use crate::error::StoreError;
 use crate::on_pool;
@@ -140,7 +140,7 @@ impl Db {
                 bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
             }
             for chunk in versions.chunks(INSERT_ROWS) {
-                let mut sql = Sql::new("INSERT INTO analytics_versions (opportunity_id, seq, pipeline_id, owner_id, valid_from, valid_to, stage_id, amount_minor, currency, close_date, probability, archived) VALUES ");
+                let mut sql = Sql::new("INSERT INTO analytics_versions (opportunity_id, seq, pipeline_id, owner_id, valid_from, valid_to, stage_id, amount_minor, currency, close_date, probability, archived, stage_entered_at) VALUES ");
                 for (i, (pipeline_id, owner_id, v)) in chunk.iter().enumerate() {
                     sql.push(if i == 0 { "(" } else { ", (" });
                     sql.bind(v.opportunity_id).push(", ").bind(v.seq).push(", ");
@@ -148,7 +148,8 @@ impl Db {
                     sql.bind(ms(v.valid_from)).push(", ").bind(still_or(v.valid_to)).push(", ");
                     sql.bind(v.stage_id).push(", ").bind(v.amount_minor).push(", ");
                     sql.bind(v.currency.as_str()).push(", ").bind(v.close_date).push(", ");
-                    sql.bind(v.probability).push(", ").bind(v.archived).push(")");
+                    sql.bind(v.probability).push(", ").bind(v.archived).push(", ");
+                    sql.bind(ms(v.stage_entered_at)).push(")");
                 }
                 bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
             }
@@ -309,6 +310,70 @@ impl Db {
             let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
             rows.iter()
                 .map(|r| Ok((r.i64("entered_at")? - r.i64("created_at")?) / 86_400_000))
+                .collect()
+        })
+    }
+
+    /// What a forecast reads (see `projection::deals_at`).
+    pub async fn deals_at(
+        &self,
+        of: Slice<'_>,
+        stages: &[StageId],
+        open: &[StageId],
+        since: OffsetDateTime,
+        t: OffsetDateTime,
+        currency: &str,
+    ) -> Result<Vec<VersionRow>, StoreError> {
+        let mut sql = Sql::new("SELECT v.opportunity_id, v.stage_id, v.valid_from, v.amount_minor, v.close_date, v.probability, v.stage_entered_at FROM analytics_versions v WHERE ");
+        of.push("v", &mut sql);
+        sql.push(" AND v.stage_id IN ");
+        sql.bind_list(if stages.is_empty() { &[-1] } else { stages });
+        sql.push(" AND v.valid_to > ").bind(ms(t));
+        sql.push(" AND v.valid_from <= ").bind(ms(t));
+        sql.push(" AND v.archived = ").bind(false);
+        sql.push(" AND v.currency = ").bind(currency);
+        sql.push(" AND (v.stage_id IN ");
+        sql.bind_list(if open.is_empty() { &[-1] } else { open });
+        sql.push(" OR v.stage_entered_at >= ").bind(ms(since));
+        sql.push(") ORDER BY v.opportunity_id");
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(VersionRow {
+                        opportunity_id: r.i64("opportunity_id")?,
+                        seq: 0,
+                        valid_from: from_ms(r.i64("valid_from")?),
+                        valid_to: None,
+                        stage_id: r.i64("stage_id")?,
+                        amount_minor: r.i64("amount_minor")?,
+                        currency: currency.to_string(),
+                        close_date: r.opt_date("close_date")?,
+                        probability: r.i32("probability")?,
+                        archived: false,
+                        stage_entered_at: from_ms(r.i64("stage_entered_at")?),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Days from entering a stage to winning (see `projection::to_win_days`).
+    pub async fn to_win_days(
+        &self,
+        of: Slice<'_>,
+        won: &[StageId],
+    ) -> Result<Vec<(StageId, i64, u64)>, StoreError> {
+        let mut sql = Sql::new("SELECT s.stage_id, (s.final_at - s.entered_at) / 86400000 AS days, COUNT(*) AS n FROM analytics_stays s WHERE ");
+        of.push("s", &mut sql);
+        sql.push(" AND s.final_stage_id IN ");
+        sql.bind_list(if won.is_empty() { &[-1] } else { won });
+        sql.push(" AND s.left_at < ").bind(STILL);
+        sql.push(" GROUP BY s.stage_id, (s.final_at - s.entered_at) / 86400000");
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter()
+                .map(|r| Ok((r.i64("stage_id")?, r.i64("days")?, r.i64("n")? as u64)))
                 .collect()
         })
     }

@@ -424,3 +424,114 @@ pub async fn run_board(
     }
     Ok(())
 }
+
+/// Measures the analytics reports on a generated database (`data/bench-reports-N.db`, or
+/// `--database-url`): first the projection's full build, then each report requested
+/// one after another for `seconds` (at least 5 times), as the admin and as the 华东 manager,
+/// printing the median and p95.
+pub async fn run_reports(
+    config: &Config,
+    explicit_url: Option<&str>,
+    opportunities: usize,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    let url = match explicit_url {
+        Some(u) => u.to_string(),
+        None => sqlite_url(
+            &config
+                .data_dir
+                .join(format!("bench-reports-{opportunities}.db")),
+        ),
+    };
+    let db = crate::cli::open(&Config {
+        database_url: url.clone(),
+        ..config.clone()
+    })
+    .await?;
+    let now = OffsetDateTime::now_utc();
+    if db.count("users").await? == 0 {
+        println!("generating {opportunities} opportunities with their history into {url} …");
+        let t = Instant::now();
+        crate::demo::load(&db, opportunities, now).await?;
+        println!("generated and stored in {:.1} s", t.elapsed().as_secs_f64());
+    }
+    let stored = db.count("opportunities").await?;
+    let events = db.count("opportunity_events").await?;
+    println!(
+        "database: {} ({stored} opportunities, {events} events)",
+        db.dialect()
+    );
+    let backlog = db.analytics_backlog().await?;
+    let t = Instant::now();
+    let dir = db.directory().await?;
+    db.refresh_analytics(&dir.pipelines).await?;
+    println!(
+        "projection: {backlog} opportunities rebuilt in {:.1} s ({} stays, {} versions)",
+        t.elapsed().as_secs_f64(),
+        db.count("analytics_stays").await?,
+        db.count("analytics_versions").await?,
+    );
+    db.analyze().await?;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = crate::app(AppState::new(db.clone(), false));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = format!("http://{addr}/api/v1/analytics");
+    let client = reqwest::Client::new();
+    let reports = [
+        "funnel",
+        "4s",
+        "waterfall",
+        "time-in-stage",
+        "win-rate",
+        "calibration",
+        "win-loss",
+        "leaderboard",
+        "forecast",
+        "monte-carlo",
+    ];
+    for login in ["admin", "mgr.east"] {
+        let (user, _) = db
+            .user_by_login(login)
+            .await?
+            .with_context(|| format!("the bench database has no {login}"))?;
+        let (token, _) = crate::ops::create_token(&db, user.id, "bench", now)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let auth = format!("Bearer {token}");
+        println!("\n{login}: default period (the last 90 days), sequential requests over HTTP");
+        println!(
+            "{:<16} {:>6} {:>9} {:>9}",
+            "report", "runs", "p50 ms", "p95 ms"
+        );
+        for report in reports {
+            let mut times = vec![];
+            let started = Instant::now();
+            while times.len() < 5 || started.elapsed() < Duration::from_secs(seconds) {
+                let t = Instant::now();
+                let r = client
+                    .get(format!("{base}/{report}"))
+                    .header("authorization", &auth)
+                    .send()
+                    .await?;
+                if r.status() != 200 {
+                    bail!("{report} answered {}: {}", r.status(), r.text().await?);
+                }
+                r.bytes().await?;
+                times.push(t.elapsed());
+                if times.len() >= 200 {
+                    break;
+                }
+            }
+            times.sort();
+            println!(
+                "{report:<16} {:>6} {:>9.1} {:>9.1}",
+                times.len(),
+                percentile(&times, 0.5),
+                percentile(&times, 0.95)
+            );
+        }
+    }
+    Ok(())
+}

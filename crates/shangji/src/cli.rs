@@ -78,6 +78,10 @@ pub enum Command {
         /// opportunities are all open.
         #[arg(long)]
         board: bool,
+        /// Measure the analytics reports instead: the projection's full build, then each
+        /// report's time, sequentially, as the admin and as a manager.
+        #[arg(long, conflicts_with = "board")]
+        reports: bool,
     },
 }
 
@@ -358,6 +362,7 @@ pub async fn run() -> anyhow::Result<()> {
             clients,
             seconds,
             board: true,
+            ..
         } => {
             crate::bench::run_board(
                 &config,
@@ -370,9 +375,23 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Bench {
             opportunities,
+            seconds,
+            reports: true,
+            ..
+        } => {
+            crate::bench::run_reports(
+                &config,
+                cli.db.database_url.as_deref(),
+                opportunities,
+                seconds,
+            )
+            .await?;
+        }
+        Command::Bench {
+            opportunities,
             clients,
             seconds,
-            board: false,
+            ..
         } => {
             crate::bench::run(
                 &config,

@@ -2264,11 +2264,7 @@ pub struct ReportScope {
 }
 
 /// China days: a date means the day in Asia/Shanghai (UTC+8).
-fn day_start(d: time::Date) -> OffsetDateTime {
-    d.midnight()
-        .assume_offset(time::macros::offset!(+8))
-        .to_offset(time::UtcOffset::UTC)
-}
+use analytics::china_day_start as day_start;
 
 fn param_date(k: &str, v: &str) -> Result<time::Date, AppError> {
     time::Date::parse(v, &time::format_description::well_known::Iso8601::DATE).map_err(|_| {
@@ -2600,10 +2596,14 @@ pub async fn forecast_report(
     params: &[(String, String)],
 ) -> Result<Report<Vec<analytics::ForecastBucket>>, AppError> {
     let f = forecast_params(ctx, params)?;
-    run_report(db, ctx, &f.rest, false, |lives, r| {
-        analytics::forecast(lives, &r.pipeline, ctx.now, &f.periods, f.weighting)
-    })
-    .await
+    let r = report_scope(ctx, &f.rest)?;
+    let inputs = forecast_inputs(db, ctx, &r, &f).await?;
+    Ok(r.report(analytics::forecast_from(
+        &r.pipeline,
+        &inputs,
+        &f.periods,
+        f.weighting,
+    )))
 }
 
 /// The Monte Carlo forecast: P10 / P50 / P90 of the won amount per period.
@@ -2613,10 +2613,55 @@ pub async fn monte_carlo_report(
     params: &[(String, String)],
 ) -> Result<Report<Vec<analytics::SimulatedBucket>>, AppError> {
     let f = forecast_params(ctx, params)?;
-    run_report(db, ctx, &f.rest, false, |lives, r| {
-        analytics::monte_carlo(lives, &r.pipeline, ctx.now, &f.periods, f.runs, f.seed)
+    let r = report_scope(ctx, &f.rest)?;
+    let inputs = forecast_inputs(db, ctx, &r, &f).await?;
+    let (pipeline, now, periods, runs, seed) = (
+        r.pipeline.clone(),
+        ctx.now,
+        f.periods.clone(),
+        f.runs,
+        f.seed,
+    );
+    // Seconds of CPU: off the request threads.
+    let rows = tokio::task::spawn_blocking(move || {
+        analytics::monte_carlo_from(&pipeline, &inputs, now, &periods, runs, seed)
     })
     .await
+    .map_err(|e| AppError::Internal(format!("simulation: {e}")))?;
+    Ok(r.report(rows))
+}
+
+/// What a forecast as of now reads from the projection.
+async fn forecast_inputs(
+    db: &Db,
+    ctx: &Ctx,
+    r: &ReportScope,
+    f: &ForecastParams,
+) -> Result<analytics::ForecastInputs, AppError> {
+    let of = fresh_slice(db, ctx, r).await?;
+    let open = analytics::stages_of_kind(&r.pipeline, StageKind::Open);
+    let won = analytics::stages_of_kind(&r.pipeline, StageKind::Won);
+    let mut stages = open.clone();
+    stages.extend(&won);
+    let first = f.periods.first().map_or(ctx.now.date(), |p| p.0);
+    let closed = closed_stages(&r.pipeline);
+    let (deals, reach, to_win) = tokio::try_join!(
+        db.deals_at(
+            of,
+            &stages,
+            &open,
+            analytics::china_day_start(first),
+            ctx.now,
+            "CNY"
+        ),
+        db.reach_counts(of, &closed),
+        db.to_win_days(of, &won),
+    )?;
+    Ok(analytics::ForecastInputs {
+        deals,
+        reach,
+        to_win,
+    })
 }
 
 /// The 4S for the period and for the period of the same length just before it.

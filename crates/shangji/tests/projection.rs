@@ -70,6 +70,59 @@ async fn projection_reports_equal_the_replay() {
             analytics::calibration_from(pipeline, &db.reach_counts(of, &closed).await.unwrap()),
             analytics::calibration(&lives, pipeline),
         );
+        // The forecast and the simulation read the same deals from either path.
+        let won: Vec<_> = pipeline
+            .stages
+            .iter()
+            .filter(|s| s.kind == StageKind::Won)
+            .map(|s| s.id)
+            .collect();
+        let open: Vec<_> = pipeline
+            .stages
+            .iter()
+            .filter(|s| s.kind == StageKind::Open)
+            .map(|s| s.id)
+            .collect();
+        let today = now.to_offset(time::macros::offset!(+8)).date();
+        let months: Vec<(Date, Date)> = (0..6)
+            .map(|m| {
+                let from = (today - Duration::days(60) + Duration::days(31 * m))
+                    .replace_day(1)
+                    .unwrap();
+                let next = (from + Duration::days(32)).replace_day(1).unwrap();
+                (from, next - Duration::days(1))
+            })
+            .collect();
+        let stages: Vec<_> = open.iter().chain(&won).copied().collect();
+        let inputs = analytics::ForecastInputs {
+            deals: db
+                .deals_at(
+                    of,
+                    &stages,
+                    &open,
+                    analytics::china_day_start(months[0].0),
+                    now,
+                    "CNY",
+                )
+                .await
+                .unwrap(),
+            reach: db.reach_counts(of, &closed).await.unwrap(),
+            to_win: db.to_win_days(of, &won).await.unwrap(),
+        };
+        for weighting in [
+            analytics::Weighting::Configured,
+            analytics::Weighting::Empirical,
+            analytics::Weighting::Blended,
+        ] {
+            assert_eq!(
+                analytics::forecast_from(pipeline, &inputs, &months, weighting),
+                analytics::forecast(&lives, pipeline, now, &months, weighting),
+            );
+        }
+        assert_eq!(
+            analytics::monte_carlo_from(pipeline, &inputs, now, &months, 1_000, 7),
+            analytics::monte_carlo(&lives, pipeline, now, &months, 1_000, 7),
+        );
         for period in periods(now) {
             let funnel = analytics::funnel(&lives, pipeline, period);
             assert_eq!(

@@ -44,10 +44,11 @@ CREATE TABLE analytics_versions (
     close_date DATE,
     probability INTEGER NOT NULL,
     archived BOOLEAN NOT NULL,
+    stage_entered_at BIGINT NOT NULL,
     PRIMARY KEY (opportunity_id, seq)
 );
 -- What was in a stage at an instant: per stage, the versions still valid after it.
-CREATE INDEX analytics_versions_at ON analytics_versions(pipeline_id, stage_id, valid_to, valid_from, archived, currency, amount_minor, probability, owner_id, close_date, opportunity_id);
+CREATE INDEX analytics_versions_at ON analytics_versions(pipeline_id, stage_id, valid_to, valid_from, archived, currency, amount_minor, probability, owner_id, close_date, stage_entered_at, opportunity_id);
 CREATE INDEX analytics_versions_opp ON analytics_versions(opportunity_id, valid_from, valid_to);
 
 -- Opportunities whose rows are out of date; `n` grows with each new event so that a refresh

@@ -1,7 +1,7 @@
 //! Persistence for shangji: SQLite and PostgreSQL behind one [`Db`] enum. Returns
 //! shangji-core types; knows nothing of HTTP.
 
-pub mod analytics;
+pub mod projection;
 pub mod board;
 pub mod crud;
 pub mod custom;

@@ -21,7 +21,7 @@ use shangji_core::process::{
 use shangji_core::records::{self, *};
 use shangji_core::visibility::{self, Actor, Scope};
 use shangji_core::{Field, FieldError, MoveError};
-use shangji_store::analytics::Slice;
+use shangji_store::projection::Slice;
 use shangji_store::{
     Access, Authenticated, Compare, CustomFilter, Db, Directory, Entity, IdemKey, ListQuery, Page,
     Save, StoreError, Write,

@@ -10,7 +10,7 @@ use shangji::ops;
 use shangji_core::analytics::{self, Period};
 use shangji_core::model::StageKind;
 use shangji_core::Scope;
-use shangji_store::analytics::Slice;
+use shangji_store::projection::Slice;
 use time::{Date, Duration, OffsetDateTime};
 
 fn periods(now: OffsetDateTime) -> Vec<Period> {

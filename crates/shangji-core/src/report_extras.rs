@@ -423,7 +423,14 @@ mod tests {
     #[test]
     fn the_bottleneck_is_the_largest_drop_against_the_baseline() {
         type Rows = Vec<(u64, u64)>;
-        let cases: Vec<(&str, Rows, Vec<Rows>, Vec<Option<u64>>, Option<usize>)> = vec![
+        type Case = (
+            &'static str,
+            Rows,
+            Vec<Rows>,
+            Vec<Option<u64>>,
+            Option<usize>,
+        );
+        let cases: Vec<Case> = vec![
             (
                 // Seed 000: 200 → 100 → 50 → 20 → 10; the proposal stage loses 60% where the
                 // team usually loses 40% → the bottleneck, a 20-point drop.

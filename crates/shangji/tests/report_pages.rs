@@ -497,7 +497,10 @@ async fn report_pages_show_names_charts_and_tables_in_both_languages() {
     let f = b.get("/analytics/funnel?source=website&range=year").await;
     assert!(f.body.contains("/api/v1/analytics/funnel?"), "{}", f.body);
     let csv = common::browser::extract(&f.body, "id=\"export-csv\" href=\"", "\"");
-    assert!(csv.contains("source=website") && csv.contains("format=csv"), "{csv}");
+    assert!(
+        csv.contains("source=website") && csv.contains("format=csv"),
+        "{csv}"
+    );
     // A filter with nothing in it: the empty state, not an empty chart.
     let e = b.get("/analytics/funnel?source=tender").await;
     assert!(e.body.contains("id=\"report-empty\""));

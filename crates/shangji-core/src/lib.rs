@@ -18,6 +18,7 @@ pub mod opportunity;
 pub mod process;
 pub mod projection;
 pub mod records;
+pub mod report_extras;
 pub mod visibility;
 
 pub use error::{FieldError, MoveError};

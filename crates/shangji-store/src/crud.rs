@@ -655,6 +655,7 @@ impl Db {
         pipeline_id: PipelineId,
         owners: Option<&[UserId]>,
         moves_only: bool,
+        filter: &crate::analytics::HistoryFilter,
     ) -> Result<Vec<OpportunityEvent>, StoreError> {
         let mut sql = Sql::new(if moves_only {
             "SELECT e.id, e.opportunity_id, e.kind, e.actor_id, e.at, e.from_stage_id, e.to_stage_id, CAST(NULL AS TEXT) AS old_value, CAST(NULL AS TEXT) AS new_value FROM opportunity_events e JOIN opportunities ON opportunities.id = e.opportunity_id WHERE e.kind IN ('created', 'stage_changed', 'pipeline_changed') AND "
@@ -668,6 +669,7 @@ impl Db {
             sql.push(" AND opportunities.owner_id IN ");
             sql.bind_list(if owners.is_empty() { &[-1] } else { owners });
         }
+        filter.push(&mut sql);
         sql.push(" ORDER BY e.opportunity_id, e.at, e.id");
         on_pool!(self, p => {
             let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;

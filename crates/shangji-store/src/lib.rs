@@ -1,7 +1,7 @@
 //! Persistence for shangji: SQLite and PostgreSQL behind one [`Db`] enum. Returns
 //! shangji-core types; knows nothing of HTTP.
 
-pub mod projection;
+pub mod analytics;
 pub mod board;
 pub mod crud;
 pub mod custom;
@@ -10,9 +10,11 @@ pub mod directory;
 pub mod entity;
 pub mod error;
 pub mod lists;
+pub mod projection;
 pub mod records;
 mod writer;
 
+pub use analytics::{HistoryFilter, LeadFact, OpportunityFacets};
 pub use board::{Card, Column, ColumnTotal, Columns};
 pub use crud::{IdemKey, IdemRecord, ListQuery, Page, Save, Write, APPROVAL_PENDING};
 pub use custom::{Compare, CustomFilter};

@@ -11,6 +11,7 @@ use shangji_core::projection::{
 use shangji_core::Scope;
 use time::{Date, OffsetDateTime};
 
+use crate::analytics::HistoryFilter;
 use crate::db::{bind_all, from_ms, ms, Db, Pool, RowExt, Sql};
 use crate::entity::{event_from_row, owner_in_scope};
 use crate::error::StoreError;
@@ -35,6 +36,8 @@ pub struct Slice<'a> {
     pub scope: &'a Scope,
     pub pipeline_id: PipelineId,
     pub owners: Option<&'a [UserId]>,
+    /// The deals' current source and their account's current industry.
+    pub filter: &'a HistoryFilter,
 }
 
 impl Slice<'_> {
@@ -47,6 +50,13 @@ impl Slice<'_> {
         if let Some(owners) = self.owners {
             sql.push(&format!(" AND {alias}.owner_id IN "));
             sql.bind_list(if owners.is_empty() { &[-1] } else { owners });
+        }
+        if self.filter.source.is_some() || self.filter.industry.is_some() {
+            sql.push(&format!(
+                " AND {alias}.opportunity_id IN (SELECT opportunities.id FROM opportunities WHERE 1 = 1"
+            ));
+            self.filter.push(sql);
+            sql.push(")");
         }
     }
 }

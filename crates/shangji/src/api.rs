@@ -8,7 +8,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use shangji_core::analytics;
 use shangji_core::approval::{ApprovalPolicy, ApprovalRequest};
 use shangji_core::custom_fields::{CustomFieldDef, CustomFieldInput};
 use shangji_core::model::*;
@@ -18,7 +17,7 @@ use shangji_store::{ApiToken, Page};
 
 use crate::auth::Caller;
 use crate::error::AppError;
-use crate::ops::{self, Created, Idempotency, Record, Resource};
+use crate::ops::{self, reports, Created, Idempotency, Record, Resource};
 use crate::state::AppState;
 
 pub mod lists;
@@ -620,41 +619,27 @@ async fn archive_custom_field(
     ))
 }
 
-/// A report answered as JSON.
-macro_rules! json_report {
-    ($($name:ident => $rows:ty),* $(,)?) => {$(
-        async fn $name(
-            State(s): State<AppState>,
-            c: Caller,
-            Query(p): Params,
-        ) -> Result<Json<ops::Report<$rows>>, AppError> {
-            Ok(Json(ops::$name(&s.db, &c.ctx, &p).await?))
-        }
-    )*};
-}
-
-/// A report whose rows are a table: JSON, or CSV with `format=csv`.
-macro_rules! table_report {
+/// A report answered as JSON, or as CSV or XLSX with `format=csv|xlsx` (flat tables, headers
+/// in the caller's language; see `ops::reports`).
+macro_rules! report {
     ($($name:ident => $file:literal),* $(,)?) => {$(
         async fn $name(
             State(s): State<AppState>,
             c: Caller,
             Query(p): Params,
         ) -> Result<Response, AppError> {
-            let (csv, p) = wants_csv(p)?;
-            table_response($file, ops::$name(&s.db, &c.ctx, &p).await?, csv)
+            let (format, p) = reports::format_of(p)?;
+            let r = ops::$name(&s.db, &c.ctx, &p).await?;
+            reports::answer(&s.db, &c.ctx, $file, r, format).await
         }
     )*};
 }
 
-json_report!(
-    win_rate_report => analytics::WinRate,
-    waterfall_report => analytics::Waterfall,
-    win_loss_report => analytics::WinLoss,
-    four_s_report => ops::FourSReport,
-);
-
-table_report!(
+report!(
+    win_rate_report => "win-rate",
+    waterfall_report => "waterfall",
+    win_loss_report => "win-loss",
+    four_s_report => "4s",
     funnel_report => "funnel",
     time_in_stage_report => "time-in-stage",
     leaderboard_report => "leaderboard",
@@ -663,59 +648,11 @@ table_report!(
     calibration_report => "calibration",
 );
 
-/// `format=csv` asks a table report for CSV; the other parameters go to the report.
-fn wants_csv(params: Vec<(String, String)>) -> Result<(bool, Vec<(String, String)>), AppError> {
-    let mut csv = false;
-    let mut rest = Vec::with_capacity(params.len());
-    for (k, v) in params {
-        if k == "format" {
-            csv = match v.as_str() {
-                "csv" => true,
-                "json" => false,
-                _ => {
-                    return Err(AppError::bad_request(
-                        "format",
-                        "invalid_parameter",
-                        "format is json or csv",
-                    ))
-                }
-            };
-        } else {
-            rest.push((k, v));
-        }
-    }
-    Ok((csv, rest))
-}
-
-/// A table report as JSON, or its rows as CSV (UTF-8 with a BOM, one column per field).
-fn table_response<T: Serialize>(
-    name: &str,
-    report: ops::Report<Vec<T>>,
-    csv: bool,
-) -> Result<Response, AppError> {
-    if !csv {
-        return Ok(Json(report).into_response());
-    }
-    let mut out = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    for row in &report.rows {
-        out.serialize(row)
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-    }
-    let bytes = out
-        .into_inner()
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}.csv\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
-}
+report!(
+    sources_report => "sources",
+    time_in_stage_trend_report => "time-in-stage-trend",
+    sales_cycle_report => "sales-cycle",
+);
 
 async fn users(State(s): State<AppState>, _c: Caller) -> Result<Json<Vec<User>>, AppError> {
     Ok(Json(s.db.users().await?))
@@ -899,6 +836,12 @@ pub fn router() -> Router<AppState> {
         .route("/analytics/forecast", get(forecast_report))
         .route("/analytics/monte-carlo", get(monte_carlo_report))
         .route("/analytics/calibration", get(calibration_report))
+        .route("/analytics/sources", get(sources_report))
+        .route(
+            "/analytics/time-in-stage-trend",
+            get(time_in_stage_trend_report),
+        )
+        .route("/analytics/sales-cycle", get(sales_cycle_report))
         .route("/notifications", get(notifications))
         .route("/notifications/{id}/read", post(read_notification))
         .route(

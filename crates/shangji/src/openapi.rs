@@ -537,6 +537,18 @@ pub fn routes() -> Vec<Route> {
             "calibration",
             "P(won | reached stage) with a 95% Wilson interval beside the configured probability",
         ),
+        (
+            "sources",
+            "Leads, converted, opportunities and won by source channel (format=csv|xlsx too)",
+        ),
+        (
+            "time-in-stage-trend",
+            "Median, P75 and P90 hours in each stage for each of 12 months",
+        ),
+        (
+            "sales-cycle",
+            "Median, P75 and P90 days from creation to won, deals won in the period",
+        ),
     ] {
         r.push(route(
             Get,
@@ -835,6 +847,16 @@ pub fn document() -> OpenApi {
                 (
                     "target_minor",
                     "4S: the amount to win (fen) the shape is measured against",
+                ),
+                (
+                    "source",
+                    "the opportunities' source channel (website, referral, …)",
+                ),
+                ("industry", "the industry of the opportunities' accounts"),
+                ("format", "json (default), csv or xlsx"),
+                (
+                    "baseline",
+                    "funnel: trailing periods of the baseline (default 4)",
                 ),
             ] {
                 op = op.parameter(query_param(name, desc));

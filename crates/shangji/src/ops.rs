@@ -33,6 +33,9 @@ use crate::error::AppError;
 pub mod lists;
 /// The record pages' operations (today, follow-ups, opportunity contacts, account 360).
 pub mod record_ops;
+/// The report pages' operations: filters, sources, trends, exports.
+pub mod reports;
+pub use reports::{sales_cycle_report, sources_report, time_in_stage_trend_report};
 
 /// Who is acting, what they may see, and when.
 #[derive(Debug, Clone)]
@@ -2261,6 +2264,10 @@ pub struct ReportScope {
     pub currency: String,
     /// For the 4S: the amount to win that Shape measures against.
     pub target_minor: Option<i64>,
+    /// The opportunities' source channel and their account's industry.
+    pub filter: shangji_store::HistoryFilter,
+    /// For the funnel: how many trailing periods make its baseline.
+    pub baseline_periods: u32,
 }
 
 /// China days: a date means the day in Asia/Shanghai (UTC+8).
@@ -2286,6 +2293,8 @@ pub fn report_scope(ctx: &Ctx, params: &[(String, String)]) -> Result<ReportScop
     let (mut close_from, mut close_to) = (None, None);
     let mut currency = "CNY".to_string();
     let mut target_minor = None;
+    let mut filter = shangji_store::HistoryFilter::default();
+    let mut baseline_periods = shangji_core::report_extras::BASELINE_PERIODS;
     for (k, v) in params {
         let id = || {
             v.parse::<i64>().map_err(|_| {
@@ -2315,6 +2324,9 @@ pub fn report_scope(ctx: &Ctx, params: &[(String, String)]) -> Result<ReportScop
                         "target_minor is a whole number of fen, 0 or more",
                     )
                 })?)
+            }
+            "source" | "industry" | "baseline" => {
+                reports::read_filter(k, v, &mut filter, &mut baseline_periods)?
             }
             _ => {
                 return Err(AppError::bad_request(
@@ -2357,6 +2369,8 @@ pub fn report_scope(ctx: &Ctx, params: &[(String, String)]) -> Result<ReportScop
         close_window,
         currency,
         target_minor,
+        filter,
+        baseline_periods,
     })
 }
 
@@ -2394,7 +2408,13 @@ async fn report_rows<T>(
     build: impl FnOnce(&[analytics::Life<'_>], &ReportScope) -> T,
 ) -> Result<Report<T>, AppError> {
     let events = db
-        .pipeline_history(&ctx.scope, r.pipeline.id, r.owners.as_deref(), moves_only)
+        .pipeline_history(
+            &ctx.scope,
+            r.pipeline.id,
+            r.owners.as_deref(),
+            moves_only,
+            &r.filter,
+        )
         .await?;
     let rows = build(&analytics::lives(&events), r);
     Ok(Report {
@@ -2405,16 +2425,25 @@ async fn report_rows<T>(
     })
 }
 
+/// The funnel with each stage's baseline (its conversion over the trailing periods of the
+/// same length) and the bottleneck flagged.
 pub async fn funnel_report(
     db: &Db,
     ctx: &Ctx,
     params: &[(String, String)],
-) -> Result<Report<Vec<analytics::StageConversion>>, AppError> {
+) -> Result<Report<Vec<shangji_core::report_extras::FunnelStage>>, AppError> {
+    use shangji_core::report_extras as x;
     let r = report_scope(ctx, params)?;
-    let counts = db
-        .funnel_counts(fresh_slice(db, ctx, &r).await?, r.period)
-        .await?;
-    Ok(r.report(analytics::funnel_from(&r.pipeline, &counts)))
+    let of = fresh_slice(db, ctx, &r).await?;
+    let current = analytics::funnel_from(&r.pipeline, &db.funnel_counts(of, r.period).await?);
+    let mut trailing = vec![];
+    for p in x::trailing_periods(r.period, r.baseline_periods) {
+        trailing.push(analytics::funnel_from(
+            &r.pipeline,
+            &db.funnel_counts(of, p).await?,
+        ));
+    }
+    Ok(r.report(x::with_baseline(&current, &trailing)))
 }
 
 impl ReportScope {
@@ -2433,6 +2462,7 @@ impl ReportScope {
             scope: &ctx.scope,
             pipeline_id: self.pipeline.id,
             owners: self.owners.as_deref(),
+            filter: &self.filter,
         }
     }
 }
@@ -2496,13 +2526,16 @@ pub async fn waterfall_of(
     Ok(analytics::waterfall_from(pipeline, &groups))
 }
 
+/// Win/loss by reason, competitor, stage lost and owner, and by source and industry.
 pub async fn win_loss_report(
     db: &Db,
     ctx: &Ctx,
     params: &[(String, String)],
-) -> Result<Report<analytics::WinLoss>, AppError> {
-    run_report(db, ctx, params, false, |lives, r| {
-        analytics::win_loss(lives, &r.pipeline, r.period)
+) -> Result<Report<reports::WinLossReport>, AppError> {
+    let r = report_scope(ctx, params)?;
+    let facets = reports::facets(db, ctx, &r).await?;
+    report_rows(db, ctx, &r, false, |lives, r| {
+        reports::win_loss(lives, r, &facets)
     })
     .await
 }

@@ -4,6 +4,7 @@
 //! what it answered in the user's language.
 
 mod admin;
+mod analytics;
 mod approvals;
 mod board;
 mod custom_fields;
@@ -667,6 +668,7 @@ pub fn router() -> Router<AppState> {
         .merge(records::router())
         .merge(lists::router())
         .merge(board::router())
+        .merge(analytics::router())
 }
 
 #[cfg(test)]

@@ -204,13 +204,19 @@ async fn reports_come_from_the_history_within_visibility() {
     assert_eq!(s, StatusCode::OK);
     let csv = csv.as_str().unwrap().trim_start_matches('\u{feff}');
     let lines: Vec<&str> = csv.lines().collect();
+    // Headers in the caller's language, stages by name.
     assert_eq!(
         lines[0],
-        "stage_id,entered,advanced,won,lost,open,conversion,to_won"
+        "阶段,进入,推进,输单,未结,赢单,转化率,至赢单,基线转化率,瓶颈"
     );
     assert_eq!(lines.len(), 5, "a header and four open stages");
-    // Five entered now (the follow-up deal too): 3 advanced, 1 won, 1 lost, 1 open.
-    assert!(lines[1].ends_with(",5,3,1,1,1,0.6,0.2"), "{}", lines[1]);
+    // Five entered now (the follow-up deal too): 3 advanced, 1 lost, 1 open, 1 won; no
+    // history before the period, so no baseline.
+    assert_eq!(
+        lines[1], "线索确认,5,3,1,1,1,0.6000,0.2000,,",
+        "{}",
+        lines[1]
+    );
 
     let (s, c) = app.get("/api/v1/analytics/calibration", "admin").await;
     assert_eq!(s, StatusCode::OK);

@@ -48,7 +48,7 @@ async fn projection_reports_equal_the_replay() {
     let mut checked = 0;
     for pipeline in &dir.pipelines {
         let events = db
-            .pipeline_history(&scope, pipeline.id, None, false)
+            .pipeline_history(&scope, pipeline.id, None, false, &Default::default())
             .await
             .unwrap();
         let lives = analytics::lives(&events);
@@ -59,6 +59,7 @@ async fn projection_reports_equal_the_replay() {
             scope: &scope,
             pipeline_id: pipeline.id,
             owners: None,
+            filter: &Default::default(),
         };
         let closed: Vec<_> = pipeline
             .stages

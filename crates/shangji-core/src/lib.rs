@@ -17,6 +17,7 @@ pub mod money;
 pub mod opportunity;
 pub mod process;
 pub mod records;
+pub mod rollup;
 pub mod visibility;
 
 pub use error::{FieldError, MoveError};

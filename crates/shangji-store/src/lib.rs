@@ -8,6 +8,7 @@ pub mod db;
 pub mod directory;
 pub mod entity;
 pub mod error;
+pub mod forecast;
 pub mod lists;
 pub mod records;
 mod writer;

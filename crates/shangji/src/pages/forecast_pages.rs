@@ -264,10 +264,10 @@ async fn forecast_page(
     let yuan = |m: i64| (m as f64) / 100.0;
     page.chart = json!({
         "tooltip": {"trigger": "axis"},
-        "legend": {"data": [tr.t("fc.col.won"), tr.t("fc.col.weighted"), tr.t("fc.col.p50"), tr.t("fc.band")]},
-        "grid": {"left": 60, "right": 16, "top": 40, "bottom": 30, "containLabel": true},
+        "legend": {"type": "scroll", "top": 0, "data": [tr.t("fc.col.won"), tr.t("fc.col.weighted"), tr.t("fc.col.p50"), tr.t("fc.band")]},
+        "grid": {"left": 8, "right": 16, "top": 64, "bottom": 8, "containLabel": true},
         "xAxis": {"type": "category", "data": labels},
-        "yAxis": {"type": "value", "name": tr.t("fc.axis.yuan")},
+        "yAxis": {"type": "value", "name": tr.t("fc.axis.yuan"), "nameGap": 12},
         "series": [
             {"name": tr.t("fc.col.won"), "type": "bar", "stack": "fc", "data": report.rows.iter().map(|r| yuan(r.won)).collect::<Vec<_>>()},
             {"name": tr.t("fc.col.weighted"), "type": "bar", "stack": "fc", "data": report.rows.iter().map(|r| yuan(r.weighted)).collect::<Vec<_>>()},

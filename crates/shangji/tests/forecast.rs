@@ -49,12 +49,12 @@ async fn deal(app: &TestApp, login: &str, amount: i64, category: Option<&str>) -
 
 async fn win(app: &TestApp, login: &str, id: i64) {
     let stages = app.stage_ids().await;
-    for to in 1..=4 {
+    for stage in &stages[1..=4] {
         let (s, v) = app
             .post(
                 &format!("/api/v1/opportunities/{id}/move"),
                 login,
-                &format!(r#"{{"stage_id":{},{ALL_CHECKS}}}"#, stages[to]),
+                &format!(r#"{{"stage_id":{stage},{ALL_CHECKS}}}"#),
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");

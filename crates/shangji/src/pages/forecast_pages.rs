@@ -494,13 +494,13 @@ fn flatten(
             name,
             key,
             cells: [
+                n.call,
+                n.system_forecast,
                 n.numbers.won,
                 n.numbers.commit,
                 n.numbers.best_case,
                 n.numbers.pipeline,
                 n.numbers.weighted,
-                n.system_forecast,
-                n.call,
             ]
             .iter()
             .map(|m| cny(tr, *m))
@@ -554,14 +554,13 @@ async fn rollup_view(
         weightings: weighting_choices(tr, value(&params, "weighting")),
         pipelines: pipeline_choices(v, value(&params, "pipeline_id"), Some("fc.all_pipelines")),
         head: vec![
-            "fc.col.name",
+            "fc.col.call",
+            "fc.col.system",
             "fc.col.won",
             "fc.col.commit",
             "fc.col.best_case",
             "fc.col.pipeline",
             "fc.col.weighted",
-            "fc.col.system",
-            "fc.col.call",
         ],
         rows: vec![],
         history: vec![],

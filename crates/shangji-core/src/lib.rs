@@ -19,6 +19,7 @@ pub mod process;
 pub mod projection;
 pub mod records;
 pub mod report_extras;
+pub mod rollup;
 pub mod visibility;
 
 pub use error::{FieldError, MoveError};

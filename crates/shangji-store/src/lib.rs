@@ -9,6 +9,7 @@ pub mod db;
 pub mod directory;
 pub mod entity;
 pub mod error;
+pub mod forecast;
 pub mod lists;
 pub mod projection;
 pub mod records;

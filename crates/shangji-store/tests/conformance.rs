@@ -751,6 +751,60 @@ async fn every_store_method() {
         .await
         .unwrap();
     assert_eq!((page.items.len(), page.total), (50, 702));
+
+    // Forecast adjustments: appended, read per period and target, newest first.
+    let adjustment = |team_id, user_id, amount_minor, minutes| shangji_core::rollup::Adjustment {
+        id: 0,
+        team_id,
+        user_id,
+        period: "2026-Q1".into(),
+        amount_minor,
+        currency: "CNY".into(),
+        reason: "大单推迟".into(),
+        actor_id: mgr,
+        at: NOW + time::Duration::minutes(minutes),
+    };
+    let first = db
+        .insert_adjustment(&adjustment(Some(east), None, 100, 1))
+        .await
+        .unwrap();
+    let second = db
+        .insert_adjustment(&adjustment(Some(east), None, 200, 2))
+        .await
+        .unwrap();
+    db.insert_adjustment(&adjustment(None, Some(rep), 5, 3))
+        .await
+        .unwrap();
+    let on_east = db
+        .adjustments(Some("2026-Q1"), Some(east), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        on_east
+            .iter()
+            .map(|a| (a.id, a.amount_minor))
+            .collect::<Vec<_>>(),
+        vec![(second, 200), (first, 100)]
+    );
+    assert_eq!(
+        on_east[0],
+        shangji_core::rollup::Adjustment {
+            id: second,
+            ..adjustment(Some(east), None, 200, 2)
+        }
+    );
+    assert_eq!(
+        db.adjustments(Some("2026-Q1"), None, None)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(db
+        .adjustments(Some("2026-02"), None, None)
+        .await
+        .unwrap()
+        .is_empty());
     db.close().await;
 }
 

@@ -20,6 +20,7 @@ use crate::error::AppError;
 use crate::ops::{self, reports, Created, Idempotency, Record, Resource};
 use crate::state::AppState;
 
+mod forecast_api;
 pub mod lists;
 mod record_api;
 
@@ -862,6 +863,7 @@ pub fn router() -> Router<AppState> {
         .route("/tokens", get(tokens).post(create_token))
         .route("/tokens/{id}", axum::routing::delete(revoke_token))
         .merge(lists::router())
+        .merge(forecast_api::router())
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
 }

@@ -36,6 +36,11 @@ const CATALOGUES: &[(&str, &str, &str)] = &[
         include_str!("../locales/analytics.zh-CN.json"),
         include_str!("../locales/analytics.en.json"),
     ),
+    (
+        "forecast",
+        include_str!("../locales/forecast.zh-CN.json"),
+        include_str!("../locales/forecast.en.json"),
+    ),
 ];
 
 /// Every area's texts of one language, merged; keys found in two areas are listed apart.

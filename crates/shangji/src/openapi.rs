@@ -126,6 +126,13 @@ use shangji_core::process::{
         crate::ops::lists::ConvertOpportunity,
         crate::ops::lists::Converted,
         crate::ops::lists::DisqualifyInput,
+        crate::ops::forecast::ForecastRow,
+        crate::ops::forecast::Rollup,
+        shangji_core::rollup::Node,
+        shangji_core::rollup::Numbers,
+        shangji_core::rollup::Adjustment,
+        shangji_core::rollup::AdjustmentInput,
+        shangji_core::analytics::Weighting,
     ))
 )]
 struct Components;
@@ -720,6 +727,7 @@ pub fn routes() -> Vec<Route> {
         None,
         "200",
     ));
+    r.extend(forecast_routes());
     r
 }
 
@@ -828,7 +836,9 @@ pub fn document() -> OpenApi {
                 }
             }
         }
-        if r.path.starts_with("/api/v1/analytics/") {
+        if r.path.starts_with("/api/v1/analytics/forecast/") {
+            op = forecast_params(op, &r.path);
+        } else if r.path.starts_with("/api/v1/analytics/") {
             for (name, desc) in [
                 ("pipeline_id", "pipeline (default: the default pipeline)"),
                 (
@@ -895,4 +905,81 @@ pub fn document() -> OpenApi {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
     doc
+}
+
+/// The forecast part's routes: the forecast by period with categories, the roll-up and the
+/// adjustments.
+fn forecast_routes() -> Vec<Route> {
+    use HttpMethod::*;
+    vec![
+        route(
+            Get,
+            "/api/v1/analytics/forecast/overview",
+            "Per period: won, open, weighted, open amount by forecast category, the call (won + commit) and the Monte Carlo P10 / P50 / P90; CSV with format=csv",
+            None,
+            None,
+            "200",
+        ),
+        route(
+            Get,
+            "/api/v1/analytics/forecast/rollup",
+            "The manager roll-up of a month or quarter along the team tree: each row's system forecast, call, latest adjustment and adjusted total",
+            None,
+            Some("Rollup"),
+            "200",
+        ),
+        route(
+            Post,
+            "/api/v1/analytics/forecast/adjustments",
+            "Record an adjustment of a team's or a person's number for a period (managers on their subtree, directors and admins); 403 adjust_forbidden otherwise",
+            Some("AdjustmentInput"),
+            Some("Adjustment"),
+            "201",
+        ),
+        route(
+            Get,
+            "/api/v1/analytics/forecast/adjustments",
+            "Adjustments on teams and people you see, newest first",
+            None,
+            None,
+            "200",
+        ),
+    ]
+}
+
+fn forecast_params(
+    mut op: utoipa::openapi::path::OperationBuilder,
+    path: &str,
+) -> utoipa::openapi::path::OperationBuilder {
+    let params: &[(&str, &str)] = if path.ends_with("/overview") {
+        &[
+            ("grain", "month (default), quarter or year"),
+            (
+                "periods",
+                "how many periods from the current one, 1 to 36 (default 3)",
+            ),
+            ("weighting", "configured (default), empirical or blended"),
+            ("runs", "Monte Carlo runs, 1 to 100000 (default 10000)"),
+            ("seed", "Monte Carlo seed (default 1)"),
+            ("pipeline_id", "pipeline (default: the default pipeline)"),
+            ("owner_id", "one owner"),
+            ("team_id", "owners on this team or below"),
+        ]
+    } else if path.ends_with("/rollup") {
+        &[
+            ("period", "YYYY-MM or YYYY-Qn (default this month)"),
+            ("weighting", "configured (default), empirical or blended"),
+            ("pipeline_id", "one pipeline (default: all)"),
+        ]
+    } else {
+        &[
+            ("period", "YYYY-MM or YYYY-Qn"),
+            ("team_id", "adjustments of this team"),
+            ("user_id", "adjustments of this person"),
+        ]
+    };
+    for (name, desc) in params {
+        op = op.parameter(query_param(name, desc));
+    }
+    op
 }

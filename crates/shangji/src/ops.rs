@@ -30,6 +30,8 @@ use time::OffsetDateTime;
 
 use crate::error::AppError;
 
+/// The forecast page, the manager roll-up and adjustments.
+pub mod forecast;
 pub mod lists;
 /// The record pages' operations (today, follow-ups, opportunity contacts, account 360).
 pub mod record_ops;

@@ -8,6 +8,7 @@ mod analytics;
 mod approvals;
 mod board;
 mod custom_fields;
+mod forecast_pages;
 mod lists;
 mod opportunity;
 mod policies;
@@ -669,6 +670,7 @@ pub fn router() -> Router<AppState> {
         .merge(lists::router())
         .merge(board::router())
         .merge(analytics::router())
+        .merge(forecast_pages::router())
 }
 
 #[cfg(test)]

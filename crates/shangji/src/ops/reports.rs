@@ -333,7 +333,7 @@ impl Names<'_> {
             .collect()
     }
 
-    fn sheet(&self, title: &str, keys: &[&str], rows: Vec<Vec<Cell>>) -> Sheet {
+    pub fn sheet(&self, title: &str, keys: &[&str], rows: Vec<Vec<Cell>>) -> Sheet {
         Sheet {
             title: self.tr.t(&format!("analytics.sheet.{title}")).to_string(),
             head: self.head(keys),

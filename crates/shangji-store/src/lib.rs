@@ -10,6 +10,7 @@ pub mod entity;
 pub mod error;
 pub mod lists;
 pub mod records;
+pub mod snapshots;
 mod writer;
 
 pub use board::{Card, Column, ColumnTotal, Columns};
@@ -24,3 +25,4 @@ pub use lists::{
     SavedView,
 };
 pub use records::FollowUpIds;
+pub use snapshots::{Snapshot, SnapshotRow, TakenRow};

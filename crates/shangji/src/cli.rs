@@ -11,6 +11,8 @@ use shangji_store::Db;
 use time::OffsetDateTime;
 
 use crate::config::{Config, DbArgs};
+
+mod forecast_cli;
 use crate::state::AppState;
 
 #[derive(Debug, Parser)]
@@ -79,6 +81,9 @@ pub enum Command {
         #[arg(long)]
         board: bool,
     },
+    /// Forecast snapshots and the backtest.
+    #[command(subcommand)]
+    Forecast(forecast_cli::ForecastCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -191,6 +196,7 @@ pub async fn serve(config: &Config, db: Db) -> anyhow::Result<()> {
         })?;
     let addr = listener.local_addr()?;
     println!("shangji is serving http://{addr}/");
+    crate::ops::snapshots::spawn_weekly(db.clone());
     let app = crate::app(AppState::new(db, config.secure_cookies));
     axum::serve(
         listener,
@@ -383,6 +389,7 @@ pub async fn run() -> anyhow::Result<()> {
             )
             .await?;
         }
+        Command::Forecast(cmd) => forecast_cli::run(&config, cmd, now).await?,
     }
     Ok(())
 }

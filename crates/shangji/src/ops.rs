@@ -32,6 +32,8 @@ use crate::error::AppError;
 pub mod lists;
 /// The record pages' operations (today, follow-ups, opportunity contacts, account 360).
 pub mod record_ops;
+/// Horizons, forecast snapshots, accuracy and the backtest.
+pub mod snapshots;
 
 /// Who is acting, what they may see, and when.
 #[derive(Debug, Clone)]

@@ -7,6 +7,7 @@ mod admin;
 mod approvals;
 mod board;
 mod custom_fields;
+mod horizon_pages;
 mod lists;
 mod opportunity;
 mod policies;
@@ -667,6 +668,7 @@ pub fn router() -> Router<AppState> {
         .merge(records::router())
         .merge(lists::router())
         .merge(board::router())
+        .merge(horizon_pages::router())
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@
 
 CREATE TABLE forecast_snapshots (
     id INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL CHECK (kind IN ('weekly','manual')),
-    -- ISO week of a weekly snapshot (e.g. 2026-W48); NULL for one taken on demand.
+    kind TEXT NOT NULL CHECK (kind IN ('weekly','manual','backfill')),
+    -- ISO week of a weekly snapshot (e.g. 2026-W48); NULL for one taken on demand or a
+    -- backfill (the forecast replayed from the history as of a past instant, taken_at).
     week TEXT,
     taken_at INTEGER NOT NULL,
     taken_by INTEGER REFERENCES users(id),

@@ -11,7 +11,12 @@ use crate::ops::snapshots;
 #[derive(Debug, Subcommand)]
 pub enum ForecastCommand {
     /// Take a forecast snapshot now (per period, team and owner; kept unchanged for ever).
-    Snapshot,
+    Snapshot {
+        /// Instead, record the forecast replayed from the history as it stood at the start of
+        /// this day (China time), as a `backfill` snapshot.
+        #[arg(long, value_parser = parse_date)]
+        at: Option<Date>,
+    },
     /// Replay the history: at each date, the forecast the model would have made with only the
     /// events before it, for the month starting on or after it, against what was won.
     Backtest {
@@ -61,10 +66,26 @@ fn pct(v: Option<f64>) -> String {
 pub async fn run(config: &Config, cmd: ForecastCommand, now: OffsetDateTime) -> anyhow::Result<()> {
     let db = super::open(config).await?;
     match cmd {
-        ForecastCommand::Snapshot => {
-            let id = snapshots::take_snapshot(&db, now, false, None, snapshots::RUNS)
-                .await
-                .map_err(super::cli_error)?;
+        ForecastCommand::Snapshot { at } => {
+            let id = match at {
+                Some(d) => {
+                    let at = d
+                        .midnight()
+                        .assume_offset(time::macros::offset!(+8))
+                        .to_offset(time::UtcOffset::UTC);
+                    if at > now {
+                        bail!("--at is in the future");
+                    }
+                    Some(
+                        snapshots::backfill_snapshot(&db, at, snapshots::RUNS)
+                            .await
+                            .map_err(super::cli_error)?,
+                    )
+                }
+                None => snapshots::take_snapshot(&db, now, false, None, snapshots::RUNS)
+                    .await
+                    .map_err(super::cli_error)?,
+            };
             let (s, rows) = db
                 .snapshot(id.unwrap_or_default())
                 .await?

@@ -45,7 +45,7 @@ fn parse_id(k: &str, v: &str) -> Result<i64, AppError> {
 }
 
 /// Whether the caller may see a team's numbers: the team is within their scope.
-fn sees_team(ctx: &Ctx, team: TeamId) -> bool {
+pub fn sees_team(ctx: &Ctx, team: TeamId) -> bool {
     match &ctx.scope {
         Scope::All => true,
         Scope::Teams { teams, .. } => teams.contains(&team),
@@ -321,6 +321,27 @@ pub async fn take_snapshot(
     taken_by: Option<UserId>,
     runs: usize,
 ) -> Result<Option<i64>, AppError> {
+    let kind = if weekly { "weekly" } else { "manual" };
+    record_snapshot(db, now, kind, taken_by, runs).await
+}
+
+/// A backfilled snapshot: the forecast replayed from the events up to `at` (a past
+/// instant), recorded as of `at` with kind `backfill`, so that accuracy can be measured
+/// from the first day on data that has history.
+pub async fn backfill_snapshot(db: &Db, at: OffsetDateTime, runs: usize) -> Result<i64, AppError> {
+    record_snapshot(db, at, "backfill", None, runs)
+        .await?
+        .ok_or_else(|| AppError::Internal("backfill snapshot not stored".into()))
+}
+
+async fn record_snapshot(
+    db: &Db,
+    now: OffsetDateTime,
+    kind: &str,
+    taken_by: Option<UserId>,
+    runs: usize,
+) -> Result<Option<i64>, AppError> {
+    let weekly = kind == "weekly";
     let week = weekly.then(|| iso_week(now));
     if let Some(w) = &week {
         if db.snapshot_of_week("weekly", w).await? {
@@ -331,9 +352,11 @@ pub async fn take_snapshot(
     let seed = 1;
     let mut rows = Vec::new();
     for pipeline in dir.pipelines.iter().filter(|p| !p.archived) {
-        let events = db
+        let mut events = db
             .pipeline_history(&Scope::All, pipeline.id, None, false)
             .await?;
+        // Only what had happened by then.
+        events.retain(|e| e.at <= now);
         if events.is_empty() {
             continue;
         }
@@ -342,7 +365,7 @@ pub async fn take_snapshot(
     }
     let head = Snapshot {
         id: 0,
-        kind: if weekly { "weekly" } else { "manual" }.into(),
+        kind: kind.into(),
         week,
         taken_at: now,
         taken_by,
@@ -442,7 +465,7 @@ impl Method {
 }
 
 /// One period for the company, a team or a rep: the forecast of the last snapshot taken
-/// before the period began against what was won in it.
+/// when or before the period began against what was won in it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AccuracyRow {
     #[schema(value_type = String, format = Date)]
@@ -548,7 +571,7 @@ pub async fn accuracy_report(
         // The last snapshot before each period began, per whom.
         let mut chosen: BTreeMap<(Date, Group), shangji_store::TakenRow> = BTreeMap::new();
         for t in taken {
-            if t.taken_at >= day_start(t.row.period_from) {
+            if t.taken_at > day_start(t.row.period_from) {
                 continue;
             }
             let level = match t.row.level.as_str() {

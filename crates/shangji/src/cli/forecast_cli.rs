@@ -46,17 +46,10 @@ fn parse_date(s: &str) -> Result<Date, String> {
         .map_err(|_| format!("`{s}` is not a date (YYYY-MM-DD)"))
 }
 
+/// `¥1,234,567` (whole yuan).
 fn yuan(minor: i64) -> String {
-    let units = minor / 100;
-    let digits = units.abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    format!("{}¥{out}", if minor < 0 { "-" } else { "" })
+    let full = shangji_core::Money::cny(minor).format_major();
+    format!("¥{}", full.split('.').next().unwrap_or(&full))
 }
 
 fn pct(v: Option<f64>) -> String {

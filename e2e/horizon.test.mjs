@@ -187,7 +187,10 @@ describe('snapshots and accuracy', () => {
       await chartDrawn(page);
       assert.match(await text(page.locator('#hz-mean')), /已结束期间的平均准确率：\d+\.\d%/);
       const company = page.locator('#hz-accuracy tbody tr').filter({ hasText: '全公司' });
-      assert.equal(await company.count(), 3, 'three months with a snapshot before them');
+      // Snapshots at the start of each of the last three months: those three months (ended)
+      // and this one (running, from the latest) have a forecast.
+      assert.equal(await company.count(), 4, 'four months with a snapshot at or before their start');
+      assert.equal(await company.filter({ hasText: '进行中' }).count(), 1, 'this month is running');
       await page.screenshot({ path: screenshotPath('accuracy.png'), fullPage: true });
       await page.getByLabel('预测口径').selectOption({ label: '蒙特卡洛 P50' });
       await Promise.all([page.waitForURL(/method=p50/), page.getByRole('button', { name: '查看' }).click()]);

@@ -706,7 +706,7 @@ pub fn routes() -> Vec<Route> {
         (Get, "/api/v1/analytics/snapshots", "Forecast snapshots, newest first", "200"),
         (Post, "/api/v1/analytics/snapshots", "Take a forecast snapshot now (admin, director, manager)", "201"),
         (Get, "/api/v1/analytics/snapshots/{id}", "One snapshot with the rows you may see", "200"),
-        (Get, "/api/v1/analytics/accuracy", "Forecast (last snapshot before the period) against won, per period, team and rep: grain, method, from, to, level", "200"),
+        (Get, "/api/v1/analytics/accuracy", "Forecast (last snapshot at or before the start of the period) against won, per period, team and rep: grain, method, from, to, level", "200"),
     ] {
         r.push(route(method, path, what, None, None, status));
     }

@@ -395,7 +395,7 @@ async fn snapshot_one(State(s): State<AppState>, v: Viewer, Path(id): Path<i64>)
         .iter()
         .map(|r| SnapshotRowView {
             who: who(tr, &v, &users, &r.level, r.team_id, r.owner_id),
-            level: tr.t(&format!("hz.level.{}", r.level)).to_string(),
+            level: tr.t(&format!("hz.row.{}", r.level)).to_string(),
             period: period_label(r.period_from, &r.grain),
             won: money(tr, r.won),
             configured: money(tr, r.configured),
@@ -534,7 +534,7 @@ async fn accuracy(
         .iter()
         .map(|x| AccuracyLine {
             who: who(tr, &v, &users, &x.level, x.team_id, x.owner_id),
-            level: tr.t(&format!("hz.level.{}", x.level)).to_string(),
+            level: tr.t(&format!("hz.row.{}", x.level)).to_string(),
             period: period_label(x.period_from, &r.grain),
             forecast: money(tr, x.forecast),
             actual: money(tr, x.actual),

@@ -11,6 +11,7 @@ pub mod custom_fields;
 pub mod demo;
 pub mod error;
 pub mod follow_up;
+pub mod horizon;
 pub mod input;
 pub mod model;
 pub mod money;

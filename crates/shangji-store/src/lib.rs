@@ -13,6 +13,7 @@ pub mod forecast;
 pub mod lists;
 pub mod projection;
 pub mod records;
+pub mod snapshots;
 mod writer;
 
 pub use analytics::{HistoryFilter, LeadFact, OpportunityFacets};
@@ -28,3 +29,4 @@ pub use lists::{
     SavedView,
 };
 pub use records::FollowUpIds;
+pub use snapshots::{Snapshot, SnapshotRow, TakenRow};

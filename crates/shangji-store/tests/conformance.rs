@@ -1320,3 +1320,99 @@ async fn custom_fields_and_values() {
 fn custom_fields_values(v: serde_json::Value) -> CustomValues {
     serde_json::from_value(v).unwrap()
 }
+
+/// Forecast snapshots: written with their rows at once, read back whole, one weekly snapshot
+/// per week, rows of a period found with their snapshot's time.
+#[tokio::test]
+async fn forecast_snapshots() {
+    use shangji_store::{Snapshot, SnapshotRow};
+    use time::macros::date;
+    let db = test_db().await;
+    let t = b2b_template();
+    let pipeline = db
+        .insert_pipeline(t.name, true, &t.policy, &t.stages, NOW)
+        .await
+        .unwrap();
+    let head = |kind: &str, week: Option<&str>, at: OffsetDateTime| Snapshot {
+        id: 0,
+        kind: kind.into(),
+        week: week.map(str::to_string),
+        taken_at: at,
+        taken_by: None,
+        runs: 10_000,
+        seed: 1,
+    };
+    let row = |grain: &str, from, to, p50| SnapshotRow {
+        pipeline_id: pipeline.id,
+        level: "company".into(),
+        team_id: None,
+        owner_id: None,
+        grain: grain.into(),
+        period_from: from,
+        period_to: to,
+        won: 100,
+        configured: 500,
+        empirical: 400,
+        blended: 450,
+        p10: 200,
+        p50,
+        p90: 900,
+    };
+    let rows = vec![
+        row("month", date!(2026 - 05 - 01), date!(2026 - 05 - 31), 410),
+        row("month", date!(2026 - 06 - 01), date!(2026 - 06 - 30), 420),
+        row("quarter", date!(2026 - 04 - 01), date!(2026 - 06 - 30), 430),
+    ];
+    let id = db
+        .insert_snapshot(&head("weekly", Some("2026-W19"), NOW), &rows)
+        .await
+        .unwrap();
+    let (s, got) = db.snapshot(id).await.unwrap().unwrap();
+    assert_eq!(
+        (s.kind.as_str(), s.week.as_deref(), s.taken_at),
+        ("weekly", Some("2026-W19"), NOW)
+    );
+    assert_eq!(got.len(), 3);
+    assert!(got.contains(&rows[1]));
+    assert!(db.snapshot_of_week("weekly", "2026-W19").await.unwrap());
+    assert!(!db.snapshot_of_week("weekly", "2026-W20").await.unwrap());
+    // The same week again: refused, nothing of it stored.
+    assert!(matches!(
+        db.insert_snapshot(
+            &head("weekly", Some("2026-W19"), NOW + Duration::hours(1)),
+            &rows
+        )
+        .await,
+        Err(StoreError::Duplicate(_))
+    ));
+    // Manual snapshots have no week and may be many.
+    let later = db
+        .insert_snapshot(&head("manual", None, NOW + Duration::days(1)), &rows[1..2])
+        .await
+        .unwrap();
+    db.insert_snapshot(&head("manual", None, NOW + Duration::days(2)), &[])
+        .await
+        .unwrap();
+    let list = db.snapshots(10).await.unwrap();
+    assert_eq!(list.len(), 3, "the refused one is not there");
+    assert_eq!(list[1].id, later, "newest first");
+    let june = db
+        .snapshot_rows_for(
+            pipeline.id,
+            "month",
+            date!(2026 - 06 - 01),
+            date!(2026 - 06 - 30),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        june.iter()
+            .map(|t| (t.snapshot_id, t.row.p50))
+            .collect::<Vec<_>>(),
+        vec![(id, 420), (later, 420)],
+        "oldest snapshot first"
+    );
+    assert_eq!(june[1].taken_at, NOW + Duration::days(1));
+    assert!(db.snapshot(999_999).await.unwrap().is_none());
+    db.close().await;
+}

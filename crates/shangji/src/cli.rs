@@ -11,6 +11,8 @@ use shangji_store::Db;
 use time::OffsetDateTime;
 
 use crate::config::{Config, DbArgs};
+
+mod forecast_cli;
 use crate::state::AppState;
 
 #[derive(Debug, Parser)]
@@ -83,6 +85,9 @@ pub enum Command {
         #[arg(long, conflicts_with = "board")]
         reports: bool,
     },
+    /// Forecast snapshots and the backtest.
+    #[command(subcommand)]
+    Forecast(forecast_cli::ForecastCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,6 +200,7 @@ pub async fn serve(config: &Config, db: Db) -> anyhow::Result<()> {
         })?;
     let addr = listener.local_addr()?;
     println!("shangji is serving http://{addr}/");
+    crate::ops::snapshots::spawn_weekly(db.clone());
     let app = crate::app(AppState::new(db, config.secure_cookies));
     axum::serve(
         listener,
@@ -402,6 +408,7 @@ pub async fn run() -> anyhow::Result<()> {
             )
             .await?;
         }
+        Command::Forecast(cmd) => forecast_cli::run(&config, cmd, now).await?,
     }
     Ok(())
 }

@@ -41,6 +41,11 @@ const CATALOGUES: &[(&str, &str, &str)] = &[
         include_str!("../locales/forecast.zh-CN.json"),
         include_str!("../locales/forecast.en.json"),
     ),
+    (
+        "horizon",
+        include_str!("../locales/horizon.zh-CN.json"),
+        include_str!("../locales/horizon.en.json"),
+    ),
 ];
 
 /// Every area's texts of one language, merged; keys found in two areas are listed apart.

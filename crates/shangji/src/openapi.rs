@@ -719,6 +719,16 @@ pub fn routes() -> Vec<Route> {
         None,
         "200",
     ));
+    // Horizons, forecast snapshots, accuracy (docs/metrics.md, docs/api.md).
+    for (method, path, what, status) in [
+        (Get, "/api/v1/analytics/horizon", "P10 / P50 / P90 per period with the pipeline not yet created: level=rep|team|company, owner_id, team_id, grain, periods, runs, seed", "200"),
+        (Get, "/api/v1/analytics/snapshots", "Forecast snapshots, newest first", "200"),
+        (Post, "/api/v1/analytics/snapshots", "Take a forecast snapshot now (admin, director, manager)", "201"),
+        (Get, "/api/v1/analytics/snapshots/{id}", "One snapshot with the rows you may see", "200"),
+        (Get, "/api/v1/analytics/accuracy", "Forecast (last snapshot at or before the start of the period) against won, per period, team and rep: grain, method, from, to, level", "200"),
+    ] {
+        r.push(route(method, path, what, None, None, status));
+    }
     r.push(route(
         Get,
         "/api/v1/openapi.json",

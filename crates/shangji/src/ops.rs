@@ -38,6 +38,8 @@ pub mod record_ops;
 /// The report pages' operations: filters, sources, trends, exports.
 pub mod reports;
 pub use reports::{sales_cycle_report, sources_report, time_in_stage_trend_report};
+/// Horizons, forecast snapshots, accuracy and the backtest.
+pub mod snapshots;
 
 /// Who is acting, what they may see, and when.
 #[derive(Debug, Clone)]

@@ -9,6 +9,7 @@ mod approvals;
 mod board;
 mod custom_fields;
 mod forecast_pages;
+mod horizon_pages;
 mod lists;
 mod opportunity;
 mod policies;
@@ -671,6 +672,7 @@ pub fn router() -> Router<AppState> {
         .merge(board::router())
         .merge(analytics::router())
         .merge(forecast_pages::router())
+        .merge(horizon_pages::router())
 }
 
 #[cfg(test)]

@@ -1,0 +1,752 @@
+//! Long-horizon forecasts and their measured accuracy. A horizon adds to the open pipeline's
+//! simulation the pipeline not yet created: monthly creations drawn around the historical
+//! creation rate (a least-squares trend over the last 24 complete months, times a
+//! month-of-year seasonal index), won with the historical conversion of new deals, after a
+//! created → won time and for an amount drawn from the deals won. Also: the accuracy and
+//! bias of a forecast against what was won. Pure and seeded; definitions in
+//! `docs/metrics.md`.
+
+use std::collections::BTreeMap;
+
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use time::{Date, Month, OffsetDateTime, UtcOffset};
+use utoipa::ToSchema;
+
+use crate::analytics::{calibration, percentile, Life};
+use crate::model::*;
+
+/// Months of complete history the creation rate is estimated from.
+pub const RATE_WINDOW_MONTHS: i32 = 24;
+
+fn china() -> UtcOffset {
+    UtcOffset::from_hms(8, 0, 0).expect("UTC+8")
+}
+
+/// The first day of the month `d` is in.
+pub fn month_start(d: Date) -> Date {
+    d.replace_day(1).expect("day 1 exists")
+}
+
+/// The first day of the month `n` months after the month of `d` (n may be negative).
+pub fn add_months(d: Date, n: i32) -> Date {
+    let index = d.year() * 12 + (d.month() as i32 - 1) + n;
+    let month = Month::try_from((index.rem_euclid(12) + 1) as u8).expect("1..=12");
+    Date::from_calendar_date(index.div_euclid(12), month, 1).expect("a first of a month")
+}
+
+/// `count` consecutive periods of `months_per` months (1 month, 3 a quarter, 12 a year),
+/// the first being the one that contains `today`; each `(first day, last day)`.
+pub fn calendar_periods(today: Date, months_per: u8, count: usize) -> Vec<(Date, Date)> {
+    let months_per = months_per.max(1) as i32;
+    let first_month = (today.month() as i32 - 1) / months_per * months_per;
+    let mut start = add_months(
+        Date::from_calendar_date(today.year(), Month::January, 1).expect("1 January"),
+        first_month,
+    );
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let next = add_months(start, months_per);
+        out.push((start, next.previous_day().expect("a day before")));
+        start = next;
+    }
+    out
+}
+
+/// Percentiles of one simulated amount (CNY minor units) over the runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Band {
+    pub p10: i64,
+    pub p50: i64,
+    pub p90: i64,
+    pub mean: i64,
+}
+
+impl Band {
+    fn of(mut v: Vec<i64>) -> Band {
+        v.sort_unstable();
+        let mean = if v.is_empty() {
+            0
+        } else {
+            (v.iter().map(|x| *x as i128).sum::<i128>() / v.len() as i128) as i64
+        };
+        Band {
+            p10: percentile(&v, 10).unwrap_or_default(),
+            p50: percentile(&v, 50).unwrap_or_default(),
+            p90: percentile(&v, 90).unwrap_or_default(),
+            mean,
+        }
+    }
+}
+
+/// One period of a horizon: the won amount simulated in total, from the pipeline that
+/// exists now (the amount already won in the period included), and from deals not yet
+/// created. Means add up (`existing.mean + new.mean ≈ total.mean`); percentiles do not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct HorizonBucket {
+    #[schema(value_type = String, format = Date)]
+    pub from: Date,
+    #[schema(value_type = String, format = Date)]
+    pub to: Date,
+    /// Already won in the period.
+    pub won: i64,
+    pub total: Band,
+    pub existing: Band,
+    pub new: Band,
+}
+
+/// What the history says about new pipeline, as estimated for a horizon.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CreationModel {
+    /// Opportunities created per month, oldest first (the complete months of the window).
+    pub monthly_created: Vec<u64>,
+    /// Least-squares line over the window: the level at its centre and the change per month.
+    pub level: f64,
+    pub slope: f64,
+    /// Standard errors of the level and the slope.
+    pub level_se: f64,
+    pub slope_se: f64,
+    /// Month-of-year index (January first), mean 1.
+    pub seasonality: Vec<f64>,
+    /// Deals created in the window that are closed now: won ÷ (won + lost).
+    pub conversion: f64,
+    /// Won deals of the window (their created → won days and amounts are drawn from).
+    pub won_sample: usize,
+}
+
+/// The pipeline not yet created, estimated from the deals created in the complete months
+/// before `now`'s month (at most [`RATE_WINDOW_MONTHS`]).
+pub fn creation_model(lives: &[Life], pipeline: &Pipeline, now: OffsetDateTime) -> CreationModel {
+    let (model, _, _) = creation_inputs(lives, pipeline, now);
+    model
+}
+
+/// The model, the created → won days and the won amounts.
+fn creation_inputs(
+    lives: &[Life],
+    pipeline: &Pipeline,
+    now: OffsetDateTime,
+) -> (CreationModel, Vec<i64>, Vec<i64>) {
+    let this_month = month_start(now.to_offset(china()).date());
+    let first_with_data = lives
+        .iter()
+        .filter(|l| l.created_at <= now)
+        .map(|l| month_start(l.created_at.to_offset(china()).date()))
+        .min();
+    let window_start = add_months(this_month, -RATE_WINDOW_MONTHS);
+    let start = first_with_data.map_or(this_month, |f| f.max(window_start));
+    let months = month_index(this_month) - month_index(start);
+    let mut counts = vec![0u64; months.max(0) as usize];
+    let (mut won, mut closed) = (0u64, 0u64);
+    let mut days = Vec::new();
+    let mut amounts = Vec::new();
+    for life in lives {
+        let created = life.created_at.to_offset(china()).date();
+        if life.created_at > now || created < start || created >= this_month {
+            continue;
+        }
+        counts[(month_index(created) - month_index(start)) as usize] += 1;
+        // The deal's last stay that began by now says whether it is closed.
+        let Some(last) = life.spans.iter().rfind(|s| s.from <= now) else {
+            continue;
+        };
+        match pipeline.stage(last.stage_id).map(|s| s.kind) {
+            Some(StageKind::Won) => {
+                won += 1;
+                closed += 1;
+                days.push((last.from - life.created_at).whole_days().max(0));
+                if let Some(s) = life.state_at(last.from) {
+                    if s.currency == "CNY" && !s.archived {
+                        amounts.push(s.amount_minor);
+                    }
+                }
+            }
+            Some(StageKind::Lost) => closed += 1,
+            _ => {}
+        }
+    }
+    let n = counts.len() as f64;
+    let (mut level, mut slope, mut level_se, mut slope_se) = (0.0, 0.0, 0.0, 0.0);
+    if !counts.is_empty() {
+        let centre = (n - 1.0) / 2.0;
+        level = counts.iter().map(|&c| c as f64).sum::<f64>() / n;
+        let sxx: f64 = (0..counts.len()).map(|i| (i as f64 - centre).powi(2)).sum();
+        if counts.len() >= 3 && sxx > 0.0 {
+            slope = counts
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| (i as f64 - centre) * (c as f64 - level))
+                .sum::<f64>()
+                / sxx;
+            let rss: f64 = counts
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| (c as f64 - level - slope * (i as f64 - centre)).powi(2))
+                .sum();
+            // Counts vary at least as a Poisson count does (variance = mean).
+            let s2 = (rss / (n - 2.0)).max(level);
+            level_se = (s2 / n).sqrt();
+            slope_se = (s2 / sxx).sqrt();
+        } else {
+            // Too short for a trend: the level alone, as uncertain as a Poisson count.
+            level_se = (level / n).sqrt();
+        }
+    }
+    // Seasonality: the mean ratio of each calendar month's count to the line, scaled to
+    // mean 1 over the months seen; months never seen count 1.
+    let mut seasonality = vec![1.0; 12];
+    if counts.len() >= 12 {
+        let centre = (n - 1.0) / 2.0;
+        let mut sums = [(0.0f64, 0u32); 12];
+        for (i, &c) in counts.iter().enumerate() {
+            let fitted = level + slope * (i as f64 - centre);
+            if fitted > 0.0 {
+                let m = add_months(start, i as i32).month() as usize - 1;
+                sums[m].0 += c as f64 / fitted;
+                sums[m].1 += 1;
+            }
+        }
+        let seen: Vec<f64> = sums
+            .iter()
+            .filter(|s| s.1 > 0)
+            .map(|s| s.0 / s.1 as f64)
+            .collect();
+        let mean = seen.iter().sum::<f64>() / seen.len().max(1) as f64;
+        if mean > 0.0 {
+            for (m, s) in sums.iter().enumerate() {
+                if s.1 > 0 {
+                    seasonality[m] = s.0 / s.1 as f64 / mean;
+                }
+            }
+        }
+    }
+    let model = CreationModel {
+        // The centre of the line is the middle of the window; store the level there.
+        monthly_created: counts,
+        level,
+        slope,
+        level_se,
+        slope_se,
+        seasonality,
+        conversion: if closed == 0 {
+            0.0
+        } else {
+            won as f64 / closed as f64
+        },
+        won_sample: days.len(),
+    };
+    (model, days, amounts)
+}
+
+fn month_index(d: Date) -> i32 {
+    d.year() * 12 + d.month() as i32 - 1
+}
+
+/// A standard normal draw (Box–Muller).
+fn normal(rng: &mut impl Rng) -> f64 {
+    let u1: f64 = rng.gen::<f64>().max(f64::MIN_POSITIVE);
+    let u2: f64 = rng.gen();
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
+/// A Poisson draw: by multiplication below 30, else the normal approximation, rounded.
+fn poisson(rng: &mut impl Rng, lambda: f64) -> u64 {
+    if lambda <= 0.0 {
+        return 0;
+    }
+    if lambda < 30.0 {
+        let limit = (-lambda).exp();
+        let (mut k, mut p) = (0u64, 1.0);
+        loop {
+            p *= rng.gen::<f64>();
+            if p <= limit {
+                return k;
+            }
+            k += 1;
+        }
+    }
+    (lambda + lambda.sqrt() * normal(rng)).round().max(0.0) as u64
+}
+
+/// What a horizon simulation takes besides the history.
+#[derive(Debug, Clone, Copy)]
+pub struct HorizonOptions {
+    pub runs: usize,
+    pub seed: u64,
+    /// Add the pipeline not yet created (false: the open pipeline only).
+    pub include_new: bool,
+}
+
+/// The horizon forecast (seeded Monte Carlo) for consecutive `periods` from `now`.
+///
+/// Existing pipeline, per run: each open deal (CNY, not archived) is won with P(won |
+/// reached its current stage) from the closed history and then closes its stage-entry time
+/// plus a drawn stage → won time (a time already past closes it today), as the Monte Carlo
+/// forecast does. New pipeline, per run: the creation line's level and slope are drawn from
+/// their estimates' normal errors (so the uncertainty of the rate grows with the distance);
+/// each month from now on, the number of new deals that will be won is Poisson with mean
+/// `max(0, line) × season × conversion` (only the rest of the current month counts), each
+/// created at a uniform instant of the month and won after a created → won time and with an
+/// amount both drawn from the deals won in the window.
+pub fn horizon(
+    lives: &[Life],
+    pipeline: &Pipeline,
+    now: OffsetDateTime,
+    periods: &[(Date, Date)],
+    opts: HorizonOptions,
+) -> Vec<HorizonBucket> {
+    let today = now.to_offset(china()).date();
+    let cal = calibration(lives, pipeline);
+    // Days from (last) entering a stage to winning, for won deals that passed through it.
+    let mut to_win: BTreeMap<StageId, Vec<i64>> = BTreeMap::new();
+    for life in lives {
+        let Some(last) = life.spans.last() else {
+            continue;
+        };
+        if last.to.is_some()
+            || pipeline.stage(last.stage_id).map(|s| s.kind) != Some(StageKind::Won)
+        {
+            continue;
+        }
+        for s in &life.spans[..life.spans.len() - 1] {
+            to_win
+                .entry(s.stage_id)
+                .or_default()
+                .push((last.from - s.from).whole_days().max(0));
+        }
+    }
+    let buckets_of = |d: Date| {
+        periods
+            .iter()
+            .enumerate()
+            .filter(move |(_, &(a, b))| a <= d && d <= b)
+            .map(|(i, _)| i)
+    };
+    let mut settled = vec![0i64; periods.len()];
+    let mut open: Vec<(i64, f64, OffsetDateTime, StageId)> = Vec::new();
+    for life in lives {
+        let Some(s) = life.state_at(now) else {
+            continue;
+        };
+        if s.archived || s.currency != "CNY" {
+            continue;
+        }
+        let entered = life
+            .spans
+            .iter()
+            .rfind(|sp| sp.from <= now)
+            .map_or(now, |sp| sp.from);
+        match pipeline.stage(s.stage_id).map(|st| st.kind) {
+            Some(StageKind::Won) => {
+                for i in buckets_of(entered.to_offset(china()).date()) {
+                    settled[i] += s.amount_minor;
+                }
+            }
+            Some(StageKind::Open) => {
+                let p = cal
+                    .iter()
+                    .find(|c| c.stage_id == s.stage_id)
+                    .map_or(0.0, |c| c.empirical);
+                if p > 0.0 && to_win.contains_key(&s.stage_id) {
+                    open.push((s.amount_minor, p, entered, s.stage_id));
+                }
+            }
+            _ => {}
+        }
+    }
+    let (model, days, amounts) = creation_inputs(lives, pipeline, now);
+    let this_month = month_start(today);
+    let last_day = periods.iter().map(|p| p.1).max().unwrap_or(today);
+    let months_ahead = (month_index(last_day) - month_index(this_month) + 1).max(0);
+    let n_window = model.monthly_created.len() as f64;
+    // Month k from now is at x = (window length + k) − centre on the line.
+    let centre = (n_window - 1.0) / 2.0;
+    let new_on =
+        opts.include_new && model.conversion > 0.0 && !days.is_empty() && !amounts.is_empty();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.seed);
+    let runs = opts.runs.max(1);
+    let mut totals: Vec<Vec<i64>> = vec![Vec::with_capacity(runs); periods.len()];
+    let mut existing_t: Vec<Vec<i64>> = vec![Vec::with_capacity(runs); periods.len()];
+    let mut new_t: Vec<Vec<i64>> = vec![Vec::with_capacity(runs); periods.len()];
+    let mut run_existing = vec![0i64; periods.len()];
+    let mut run_new = vec![0i64; periods.len()];
+    for _ in 0..runs {
+        run_existing.copy_from_slice(&settled);
+        run_new.iter_mut().for_each(|v| *v = 0);
+        for &(amount, p, entered, stage) in &open {
+            if rng.gen::<f64>() >= p {
+                continue;
+            }
+            let times = &to_win[&stage];
+            let d = times[rng.gen_range(0..times.len())];
+            let close = (entered + time::Duration::days(d))
+                .to_offset(china())
+                .date();
+            for i in buckets_of(close.max(today)) {
+                run_existing[i] += amount;
+            }
+        }
+        if new_on {
+            let level = model.level + model.level_se * normal(&mut rng);
+            let slope = model.slope + model.slope_se * normal(&mut rng);
+            for k in 0..months_ahead {
+                let month = add_months(this_month, k);
+                let next = add_months(this_month, k + 1);
+                let month_from = month.midnight().assume_offset(china());
+                let month_to = next.midnight().assume_offset(china());
+                let from = if k == 0 {
+                    now.max(month_from)
+                } else {
+                    month_from
+                };
+                let share =
+                    (month_to - from).as_seconds_f64() / (month_to - month_from).as_seconds_f64();
+                let x = n_window + k as f64 - centre;
+                let line = (level + slope * x).max(0.0);
+                let season = model.seasonality[month.month() as usize - 1];
+                let wins = poisson(&mut rng, line * season * model.conversion * share);
+                let span = (month_to - from).whole_seconds().max(1);
+                for _ in 0..wins {
+                    let created = from + time::Duration::seconds(rng.gen_range(0..span));
+                    let d = days[rng.gen_range(0..days.len())];
+                    let amount = amounts[rng.gen_range(0..amounts.len())];
+                    let close = (created + time::Duration::days(d))
+                        .to_offset(china())
+                        .date();
+                    for i in buckets_of(close) {
+                        run_new[i] += amount;
+                    }
+                }
+            }
+        }
+        for i in 0..periods.len() {
+            existing_t[i].push(run_existing[i]);
+            new_t[i].push(run_new[i]);
+            totals[i].push(run_existing[i] + run_new[i]);
+        }
+    }
+    periods
+        .iter()
+        .enumerate()
+        .map(|(i, &(from, to))| HorizonBucket {
+            from,
+            to,
+            won: settled[i],
+            total: Band::of(std::mem::take(&mut totals[i])),
+            existing: Band::of(std::mem::take(&mut existing_t[i])),
+            new: Band::of(std::mem::take(&mut new_t[i])),
+        })
+        .collect()
+}
+
+/// How close a forecast came to what was won, and its bias.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
+pub struct Accuracy {
+    /// `1 − |forecast − actual| ÷ actual`, at least 0; with nothing won, 1 for a forecast of
+    /// 0 and 0 otherwise.
+    pub accuracy: f64,
+    /// `(forecast − actual) ÷ actual` (positive: over-forecast); `None` when nothing was won
+    /// (0 when nothing was forecast either).
+    pub bias: Option<f64>,
+}
+
+/// The accuracy and bias of `forecast` against `actual` (minor units).
+pub fn accuracy(forecast: i64, actual: i64) -> Accuracy {
+    if actual == 0 {
+        return Accuracy {
+            accuracy: if forecast == 0 { 1.0 } else { 0.0 },
+            bias: (forecast == 0).then_some(0.0),
+        };
+    }
+    let (f, a) = (forecast as f64, actual as f64);
+    Accuracy {
+        accuracy: (1.0 - (f - a).abs() / a.abs()).max(0.0),
+        bias: Some((f - a) / a.abs()),
+    }
+}
+
+/// The mean accuracy of some forecasts (`None` for none).
+pub fn mean_accuracy(values: &[Accuracy]) -> Option<f64> {
+    (!values.is_empty())
+        .then(|| values.iter().map(|a| a.accuracy).sum::<f64>() / values.len() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::lives;
+    use crate::opportunity::{EventKind, OpportunityEvent};
+    use crate::process::{b2b_template, build_pipeline};
+    use serde_json::json;
+    use time::macros::{date, datetime};
+    use time::Duration;
+
+    /// Stages 10 Qualification, 11 Needs, 12 Proposal, 13 Negotiation, 14 Won, 15 Lost.
+    fn pipeline() -> Pipeline {
+        build_pipeline(&b2b_template(), 1, 10)
+    }
+
+    fn event(
+        id: i64,
+        opp: i64,
+        kind: EventKind,
+        at: OffsetDateTime,
+        to: StageId,
+    ) -> OpportunityEvent {
+        OpportunityEvent {
+            id,
+            opportunity_id: opp,
+            kind,
+            actor_id: 1,
+            at,
+            from_stage_id: None,
+            to_stage_id: Some(to),
+            old_value: None,
+            new_value: (kind == EventKind::Created).then(|| {
+                json!({"amount": {"amount_minor": 100, "currency": "CNY"},
+                       "close_date": "2026-03-31", "probability": 10, "owner_id": 7})
+            }),
+        }
+    }
+
+    /// `per_month` deals created over the first ten days of each of the 24 months before
+    /// `now`'s month (China time), every other one won 30 days later, the rest lost after
+    /// 5 days; all for 100 fen.
+    fn stationary(now: OffsetDateTime, per_month: i64) -> Vec<OpportunityEvent> {
+        let this_month = month_start(now.to_offset(china()).date());
+        let mut out = vec![];
+        let mut id = 0;
+        for m in 1..=24 {
+            let month = add_months(this_month, -m);
+            for j in 0..per_month {
+                id += 1;
+                let at = month.midnight().assume_offset(china())
+                    + Duration::hours(10 + j % 8)
+                    + Duration::days(j % 10);
+                out.push(event(id * 10, id, EventKind::Created, at, 10));
+                let (after, to) = if id % 2 == 0 { (30, 14) } else { (5, 15) };
+                out.push(event(
+                    id * 10 + 1,
+                    id,
+                    EventKind::StageChanged,
+                    at + Duration::days(after),
+                    to,
+                ));
+            }
+        }
+        out.retain(|e| e.at <= now);
+        out
+    }
+
+    #[test]
+    fn calendar_periods_start_with_the_current_one() {
+        let check = |today: Date, per: u8, n: usize, expected: Vec<(Date, Date)>| {
+            assert_eq!(calendar_periods(today, per, n), expected, "{today} {per}");
+        };
+        check(
+            date!(2026 - 11 - 25),
+            1,
+            3,
+            vec![
+                (date!(2026 - 11 - 01), date!(2026 - 11 - 30)),
+                (date!(2026 - 12 - 01), date!(2026 - 12 - 31)),
+                (date!(2027 - 01 - 01), date!(2027 - 01 - 31)),
+            ],
+        );
+        check(
+            date!(2026 - 11 - 25),
+            3,
+            2,
+            vec![
+                (date!(2026 - 10 - 01), date!(2026 - 12 - 31)),
+                (date!(2027 - 01 - 01), date!(2027 - 03 - 31)),
+            ],
+        );
+        check(
+            date!(2024 - 02 - 10),
+            1,
+            1,
+            vec![(date!(2024 - 02 - 01), date!(2024 - 02 - 29))],
+        );
+        assert_eq!(
+            add_months(date!(2026 - 01 - 15), -13),
+            date!(2024 - 12 - 01)
+        );
+    }
+
+    #[test]
+    fn accuracy_and_bias_by_hand() {
+        // (forecast, actual, accuracy, bias)
+        let table: &[(i64, i64, f64, Option<f64>)] = &[
+            (100, 100, 1.0, Some(0.0)),
+            (120, 100, 0.8, Some(0.2)),
+            (80, 100, 0.8, Some(-0.2)),
+            (50, 200, 0.25, Some(-0.75)),
+            (300, 100, 0.0, Some(2.0)),
+            (0, 100, 0.0, Some(-1.0)),
+            (0, 0, 1.0, Some(0.0)),
+            (10, 0, 0.0, None),
+        ];
+        for &(f, a, acc, bias) in table {
+            let got = accuracy(f, a);
+            assert!((got.accuracy - acc).abs() < 1e-12, "{f} vs {a}: {got:?}");
+            match (got.bias, bias) {
+                (Some(g), Some(b)) => assert!((g - b).abs() < 1e-12, "{f} vs {a}: {got:?}"),
+                (g, b) => assert_eq!(g, b, "{f} vs {a}"),
+            }
+        }
+        assert_eq!(
+            mean_accuracy(&[accuracy(120, 100), accuracy(100, 100)]),
+            Some(0.9)
+        );
+        assert_eq!(mean_accuracy(&[]), None);
+    }
+
+    #[test]
+    fn the_creation_line_and_conversion_come_from_the_history() {
+        let now = datetime!(2026-06-15 04:00 UTC);
+        let events = stationary(now, 20);
+        let l = lives(&events);
+        let m = creation_model(&l, &pipeline(), now);
+        assert_eq!(m.monthly_created, vec![20; 24]);
+        assert!((m.level - 20.0).abs() < 1e-9 && m.slope.abs() < 1e-9);
+        assert!(m.seasonality.iter().all(|s| (s - 1.0).abs() < 1e-9));
+        assert_eq!(m.conversion, 0.5);
+        assert_eq!(m.won_sample, 240);
+    }
+
+    #[test]
+    fn a_known_rate_and_conversion_are_recovered() {
+        // 20 created a month, half won after 30 days for 100 fen: 1,000 fen a month.
+        let now = datetime!(2026-06-15 04:00 UTC);
+        let events = stationary(now, 20);
+        let l = lives(&events);
+        let periods = calendar_periods(date!(2026 - 06 - 15), 1, 12);
+        let out = horizon(
+            &l,
+            &pipeline(),
+            now,
+            &periods,
+            HorizonOptions {
+                runs: 10_000,
+                seed: 7,
+                include_new: true,
+            },
+        );
+        // Won on day d: created on day d − 30, at 20 ÷ (days of that month) a day, half won.
+        let expected = |from: Date, to: Date| {
+            let mut sum = 0.0;
+            let mut d = from;
+            while d <= to {
+                let source = d - Duration::days(30);
+                let days = (add_months(source, 1) - month_start(source)).whole_days() as f64;
+                sum += 20.0 / days * 0.5 * 100.0;
+                d = d.next_day().unwrap();
+            }
+            sum
+        };
+        for b in &out[2..] {
+            let e = expected(b.from, b.to);
+            assert!(
+                (b.total.mean as f64 - e).abs() <= e * 0.04,
+                "{}: mean {} (expected {e:.0})",
+                b.from,
+                b.total.mean
+            );
+            assert_eq!(b.existing.mean, 0, "nothing is open");
+            assert!(b.total.p10 <= b.total.p50 && b.total.p50 <= b.total.p90);
+        }
+    }
+
+    #[test]
+    fn the_band_widens_with_distance_on_a_stationary_history() {
+        let now = datetime!(2026-06-15 04:00 UTC);
+        let events = stationary(now, 20);
+        let l = lives(&events);
+        let periods = calendar_periods(date!(2026 - 06 - 15), 1, 36);
+        let out = horizon(
+            &l,
+            &pipeline(),
+            now,
+            &periods,
+            HorizonOptions {
+                runs: 10_000,
+                seed: 3,
+                include_new: true,
+            },
+        );
+        let width = |b: &HorizonBucket| b.total.p90 - b.total.p10;
+        let near: i64 = out[2..5].iter().map(width).sum();
+        let far: i64 = out[33..36].iter().map(width).sum();
+        assert!(far > near, "near {near}, far {far}");
+        // Without new pipeline nothing is forecast where nothing is open.
+        let only_open = horizon(
+            &l,
+            &pipeline(),
+            now,
+            &periods,
+            HorizonOptions {
+                runs: 100,
+                seed: 3,
+                include_new: false,
+            },
+        );
+        assert!(only_open.iter().all(|b| b.total.p90 == b.won));
+        assert!(only_open[1..].iter().all(|b| b.total.p90 == 0));
+    }
+
+    #[test]
+    fn open_deals_land_in_the_existing_part() {
+        let now = datetime!(2026-06-15 04:00 UTC);
+        let mut events = stationary(now, 4);
+        // One open deal in Qualification, created two days ago; Qualification deals won half
+        // the time, 30 days after creation.
+        events.push(event(
+            9_000_000,
+            90_000,
+            EventKind::Created,
+            now - Duration::days(2),
+            10,
+        ));
+        let l = lives(&events);
+        let periods = calendar_periods(date!(2026 - 06 - 15), 1, 3);
+        let out = horizon(
+            &l,
+            &pipeline(),
+            now,
+            &periods,
+            HorizonOptions {
+                runs: 4_000,
+                seed: 1,
+                include_new: false,
+            },
+        );
+        // Won 30 days after 13 June: 13 July, the second period, half the time.
+        assert_eq!(out[0].existing.p90, out[0].won, "nothing more this month");
+        assert!((out[1].existing.mean - 50).abs() <= 4, "{:?}", out[1]);
+        assert_eq!(out[1].existing.p10, 0);
+        assert_eq!(out[1].existing.p90, 100);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn percentiles_are_ordered(per_month in 1i64..12, seed in 0u64..1000, day in 1u8..28) {
+            let now = time::Date::from_calendar_date(2026, Month::March, day)
+                .unwrap()
+                .midnight()
+                .assume_utc();
+            let events = stationary(now, per_month);
+            let l = lives(&events);
+            let periods = calendar_periods(now.date(), 3, 4);
+            let out = horizon(&l, &pipeline(), now, &periods,
+                HorizonOptions { runs: 200, seed, include_new: true });
+            for b in out {
+                for band in [b.total, b.existing, b.new] {
+                    proptest::prop_assert!(band.p10 <= band.p50 && band.p50 <= band.p90);
+                    proptest::prop_assert!(band.p10 >= 0);
+                }
+                proptest::prop_assert!(b.total.p90 >= b.won);
+            }
+        }
+    }
+}

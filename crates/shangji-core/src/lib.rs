@@ -18,6 +18,8 @@ pub mod opportunity;
 pub mod process;
 pub mod records;
 pub mod visibility;
+pub mod review;
+pub mod history_import;
 
 pub use error::{FieldError, MoveError};
 pub use input::Field;

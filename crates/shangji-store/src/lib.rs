@@ -11,6 +11,7 @@ pub mod error;
 pub mod lists;
 pub mod records;
 mod writer;
+pub mod review;
 
 pub use board::{Card, Column, ColumnTotal, Columns};
 pub use crud::{IdemKey, IdemRecord, ListQuery, Page, Save, Write, APPROVAL_PENDING};
@@ -24,3 +25,4 @@ pub use lists::{
     SavedView,
 };
 pub use records::FollowUpIds;
+pub use review::ImportedHistory;

@@ -23,6 +23,7 @@ use crate::state::AppState;
 
 pub mod lists;
 mod record_api;
+mod review_api;
 
 /// A JSON body read strictly: malformed JSON is a 400, a value of the wrong type or an
 /// unknown field is a 422 naming the field. Keeps the raw bytes for idempotency.
@@ -919,6 +920,7 @@ pub fn router() -> Router<AppState> {
         .route("/tokens", get(tokens).post(create_token))
         .route("/tokens/{id}", axum::routing::delete(revoke_token))
         .merge(lists::router())
+        .merge(review_api::router())
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
 }

@@ -31,6 +31,11 @@ const CATALOGUES: &[(&str, &str, &str)] = &[
         include_str!("../locales/board.zh-CN.json"),
         include_str!("../locales/board.en.json"),
     ),
+    (
+        "review",
+        include_str!("../locales/review.zh-CN.json"),
+        include_str!("../locales/review.en.json"),
+    ),
 ];
 
 /// Every area's texts of one language, merged; keys found in two areas are listed apart.

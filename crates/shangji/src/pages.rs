@@ -11,6 +11,7 @@ mod lists;
 mod opportunity;
 mod policies;
 mod records;
+mod review;
 
 use askama::Template;
 use axum::extract::{Form, FromRequestParts, Query, State};
@@ -667,6 +668,7 @@ pub fn router() -> Router<AppState> {
         .merge(records::router())
         .merge(lists::router())
         .merge(board::router())
+        .merge(review::router())
 }
 
 #[cfg(test)]

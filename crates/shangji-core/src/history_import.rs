@@ -98,7 +98,11 @@ pub fn parse_yuan(s: &str) -> Option<i64> {
         return None;
     }
     let cents = format!("{frac:0<2}").parse::<i64>().ok()?;
-    whole.parse::<i64>().ok()?.checked_mul(100)?.checked_add(cents)
+    whole
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(cents)
 }
 
 /// A time of the file (China time) as an instant, and whether it was a date alone.
@@ -123,7 +127,12 @@ pub fn parse_time(s: &str) -> Option<(OffsetDateTime, bool)> {
                 return None;
             }
             let num = |p: &str| p.parse::<u8>().ok();
-            Time::from_hms(num(n[0])?, num(n[1])?, n.get(2).map_or(Some(0), |p| num(p))?).ok()?
+            Time::from_hms(
+                num(n[0])?,
+                num(n[1])?,
+                n.get(2).map_or(Some(0), |p| num(p))?,
+            )
+            .ok()?
         }
     };
     Some((
@@ -136,9 +145,11 @@ pub fn parse_time(s: &str) -> Option<(OffsetDateTime, bool)> {
 
 fn stage_by_name<'a>(pipeline: &'a Pipeline, s: &str) -> Option<&'a Stage> {
     let s = s.trim();
-    pipeline.stages.iter().filter(|st| !st.archived).find(|st| {
-        st.name_zh == s || st.name_en.eq_ignore_ascii_case(s) || st.id.to_string() == s
-    })
+    pipeline
+        .stages
+        .iter()
+        .filter(|st| !st.archived)
+        .find(|st| st.name_zh == s || st.name_en.eq_ignore_ascii_case(s) || st.id.to_string() == s)
 }
 
 /// Checks a history file: `header` and the data `records` (each with its row number).
@@ -284,8 +295,7 @@ pub fn check<'a>(
         if out.problems.len() > before {
             continue;
         }
-        let (Some(t), Some(stage), Some(at), Ok(amount_minor)) = (target, stage, at, amount)
-        else {
+        let (Some(t), Some(stage), Some(at), Ok(amount_minor)) = (target, stage, at, amount) else {
             continue;
         };
         let v = ValidRow {
@@ -296,7 +306,9 @@ pub fn check<'a>(
             amount_minor,
         };
         match last.get(&t.opp.id) {
-            Some(p) if p.at == v.at && p.stage_id == v.stage_id && p.amount_minor == v.amount_minor => {
+            Some(p)
+                if p.at == v.at && p.stage_id == v.stage_id && p.amount_minor == v.amount_minor =>
+            {
                 out.problems.push(problem(
                     row,
                     "",
@@ -518,9 +530,17 @@ mod tests {
 
     #[test]
     fn each_problem_with_its_row_and_column() {
-        type Case = (&'static str, Vec<&'static [&'static str]>, Vec<(usize, &'static str, &'static str)>);
+        type Case = (
+            &'static str,
+            Vec<&'static [&'static str]>,
+            Vec<(usize, &'static str, &'static str)>,
+        );
         let cases: Vec<Case> = vec![
-            ("a clean row", vec![&["CRM-1", "需求分析", "2026-01-10", "120000"]], vec![]),
+            (
+                "a clean row",
+                vec![&["CRM-1", "需求分析", "2026-01-10", "120000"]],
+                vec![],
+            ),
             (
                 "unknown opportunity",
                 vec![&["CRM-9", "需求分析", "2026-01-10", ""]],
@@ -592,20 +612,33 @@ mod tests {
             assert_eq!(problems(&c), want, "{name}");
             let mut bad: Vec<usize> = want.iter().map(|w| w.0).collect();
             bad.dedup();
-            assert_eq!(c.valid.len() + bad.len(), rs.len(), "{name}: the others are valid");
+            assert_eq!(
+                c.valid.len() + bad.len(),
+                rs.len(),
+                "{name}: the others are valid"
+            );
         }
     }
 
     #[test]
     fn header_problems() {
-        let c = run(&["opportunity", "stage", "when"], &[&["CRM-1", "Proposal", "2026-01-10"]]);
+        let c = run(
+            &["opportunity", "stage", "when"],
+            &[&["CRM-1", "Proposal", "2026-01-10"]],
+        );
         assert_eq!(
             problems(&c),
-            vec![(1, "when", "unknown_column"), (1, "entered_at", "missing_column")]
+            vec![
+                (1, "when", "unknown_column"),
+                (1, "entered_at", "missing_column")
+            ]
         );
         assert!(c.valid.is_empty());
         // Columns in any order, in any case, amount optional.
-        let c = run(&["Entered_At", "Stage", "Opportunity"], &[&["2026-01-10", "Proposal", "CRM-1"]]);
+        let c = run(
+            &["Entered_At", "Stage", "Opportunity"],
+            &[&["2026-01-10", "Proposal", "CRM-1"]],
+        );
         assert_eq!(problems(&c), vec![]);
         assert_eq!(c.valid[0].stage_id, 12);
     }
@@ -621,8 +654,11 @@ mod tests {
             ],
         );
         assert_eq!(problems(&c), vec![]);
-        let got: Vec<(OffsetDateTime, StageId, Option<i64>)> =
-            c.valid.iter().map(|v| (v.at, v.stage_id, v.amount_minor)).collect();
+        let got: Vec<(OffsetDateTime, StageId, Option<i64>)> = c
+            .valid
+            .iter()
+            .map(|v| (v.at, v.stage_id, v.amount_minor))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -705,13 +741,24 @@ mod tests {
             ]
         );
         assert!(events.iter().all(|e| e.actor_id == 3));
-        assert_eq!(events[0].new_value.as_ref().unwrap()["imported"], json!(true));
+        assert_eq!(
+            events[0].new_value.as_ref().unwrap()["imported"],
+            json!(true)
+        );
         assert_eq!(events[1].new_value, Some(json!({"imported": true})));
         assert_eq!(
-            (after.stage_id, after.status, after.probability, after.amount.amount_minor),
+            (
+                after.stage_id,
+                after.status,
+                after.probability,
+                after.amount.amount_minor
+            ),
             (12, StageKind::Open, 50, 12_000_000)
         );
-        assert_eq!((after.stage_entered_at, after.closed_at, after.updated_at), (at(25), None, NOW));
+        assert_eq!(
+            (after.stage_entered_at, after.closed_at, after.updated_at),
+            (at(25), None, NOW)
+        );
         // The history replays to the opportunity as saved.
         let mut stored = vec![crate::opportunity::OpportunityEvent {
             id: 1,
@@ -722,7 +769,9 @@ mod tests {
             from_stage_id: None,
             to_stage_id: Some(10),
             old_value: None,
-            new_value: Some(json!({"amount": {"amount_minor": 10_000_000, "currency": "CNY"}, "probability": 10, "owner_id": 7})),
+            new_value: Some(
+                json!({"amount": {"amount_minor": 10_000_000, "currency": "CNY"}, "probability": 10, "owner_id": 7}),
+            ),
         }];
         for (i, e) in events.iter().enumerate() {
             stored.push(crate::opportunity::OpportunityEvent {
@@ -739,7 +788,10 @@ mod tests {
         }
         let l = crate::analytics::lives(&stored);
         let s = l[0].state_at(NOW).unwrap();
-        assert_eq!((s.stage_id, s.amount_minor, s.probability), (12, 12_000_000, 50));
+        assert_eq!(
+            (s.stage_id, s.amount_minor, s.probability),
+            (12, 12_000_000, 50)
+        );
         let stages: Vec<StageId> = l[0].spans.iter().map(|s| s.stage_id).collect();
         assert_eq!(stages, vec![10, 11, 12, 15, 12]);
     }

@@ -11,15 +11,15 @@ pub mod custom_fields;
 pub mod demo;
 pub mod error;
 pub mod follow_up;
+pub mod history_import;
 pub mod input;
 pub mod model;
 pub mod money;
 pub mod opportunity;
 pub mod process;
 pub mod records;
-pub mod visibility;
 pub mod review;
-pub mod history_import;
+pub mod visibility;
 
 pub use error::{FieldError, MoveError};
 pub use input::Field;

@@ -179,13 +179,15 @@ pub fn review<'s>(
             l.state_at(at)
         });
         let moved_in_window = life.is_some_and(|l| {
-            l.events.iter().any(|e| {
-                e.kind == EventKind::StageChanged && e.at >= w.since && e.at <= w.now
-            })
+            l.events
+                .iter()
+                .any(|e| e.kind == EventKind::StageChanged && e.at >= w.since && e.at <= w.now)
         });
         let open = opp.status == StageKind::Open;
 
-        if created_in_window && opp.amount.currency == "CNY" && opp.amount.amount_minor >= w.large_minor
+        if created_in_window
+            && opp.amount.currency == "CNY"
+            && opp.amount.amount_minor >= w.large_minor
         {
             out.new_large.push(ReviewItem {
                 new_amount_minor: Some(opp.amount.amount_minor),
@@ -262,7 +264,9 @@ pub fn review<'s>(
         v.sort_by_key(|i| (std::cmp::Reverse(key(i)), i.opportunity_id))
     };
     by_amount(&mut out.new_large, |i| i.new_amount_minor.unwrap_or(0));
-    by_amount(&mut out.amount_changed, |i| i.delta_minor.unwrap_or(0).abs());
+    by_amount(&mut out.amount_changed, |i| {
+        i.delta_minor.unwrap_or(0).abs()
+    });
     by_amount(&mut out.slipped, |i| i.days.unwrap_or(0));
     by_amount(&mut out.stuck, |i| i.days.unwrap_or(0));
     by_amount(&mut out.no_follow_up, |i| i.days.unwrap_or(0));
@@ -338,7 +342,13 @@ mod tests {
         }
     }
 
-    fn created(opp: i64, at: OffsetDateTime, stage: StageId, amount: i64, close: &str) -> OpportunityEvent {
+    fn created(
+        opp: i64,
+        at: OffsetDateTime,
+        stage: StageId,
+        amount: i64,
+        close: &str,
+    ) -> OpportunityEvent {
         ev(
             opp,
             0,
@@ -354,7 +364,15 @@ mod tests {
     }
 
     fn moved(opp: i64, n: i64, at: OffsetDateTime, from: StageId, to: StageId) -> OpportunityEvent {
-        ev(opp, n, EventKind::StageChanged, at, (Some(from), Some(to)), None, None)
+        ev(
+            opp,
+            n,
+            EventKind::StageChanged,
+            at,
+            (Some(from), Some(to)),
+            None,
+            None,
+        )
     }
 
     fn money(a: i64) -> Value {
@@ -496,25 +514,61 @@ mod tests {
 
     #[test]
     fn each_section_by_hand() {
-        type Case = (&'static str, Vec<OpportunityEvent>, Now, Vec<(&'static str, Vec<(i64, i64)>)>);
+        type Case = (
+            &'static str,
+            Vec<OpportunityEvent>,
+            Now,
+            Vec<(&'static str, Vec<(i64, i64)>)>,
+        );
         let cases: Vec<Case> = vec![
-            ("a quiet deal is in no section", quiet_events(1), quiet(1), vec![]),
+            (
+                "a quiet deal is in no section",
+                quiet_events(1),
+                quiet(1),
+                vec![],
+            ),
             (
                 "new since the last review, ¥600,000: large",
-                vec![created(2, datetime!(2026-03-10 10:00 UTC), 13, 60_000_000, "2026-06-30")],
-                Now { id: 2, created: datetime!(2026-03-10 10:00 UTC), amount: 60_000_000, ..quiet(2) },
+                vec![created(
+                    2,
+                    datetime!(2026-03-10 10:00 UTC),
+                    13,
+                    60_000_000,
+                    "2026-06-30",
+                )],
+                Now {
+                    id: 2,
+                    created: datetime!(2026-03-10 10:00 UTC),
+                    amount: 60_000_000,
+                    ..quiet(2)
+                },
                 vec![("new_large", vec![(2, 60_000_000)])],
             ),
             (
                 "new but ¥499,999.99: not large",
-                vec![created(3, datetime!(2026-03-10 10:00 UTC), 13, 49_999_999, "2026-06-30")],
-                Now { id: 3, created: datetime!(2026-03-10 10:00 UTC), amount: 49_999_999, ..quiet(3) },
+                vec![created(
+                    3,
+                    datetime!(2026-03-10 10:00 UTC),
+                    13,
+                    49_999_999,
+                    "2026-06-30",
+                )],
+                Now {
+                    id: 3,
+                    created: datetime!(2026-03-10 10:00 UTC),
+                    amount: 49_999_999,
+                    ..quiet(3)
+                },
                 vec![],
             ),
             (
                 "¥800,000 but created before the last review: not new",
                 vec![created(4, OLD, 13, 80_000_000, "2026-06-30")],
-                Now { id: 4, amount: 80_000_000, ..quiet(4) },
+                Now {
+                    id: 4,
+                    amount: 80_000_000,
+                    ..quiet(4)
+                },
                 vec![],
             ),
             (
@@ -523,7 +577,11 @@ mod tests {
                     created(5, OLD, 12, 10_000_000, "2026-06-30"),
                     moved(5, 1, datetime!(2026-03-12 10:00 UTC), 12, 13),
                 ],
-                Now { id: 5, entered: datetime!(2026-03-12 10:00 UTC), ..quiet(5) },
+                Now {
+                    id: 5,
+                    entered: datetime!(2026-03-12 10:00 UTC),
+                    ..quiet(5)
+                },
                 vec![("advanced", vec![(5, 13)])],
             ),
             (
@@ -533,7 +591,11 @@ mod tests {
                     moved(6, 1, datetime!(2026-03-08 10:00 UTC), 13, 12),
                     moved(6, 2, datetime!(2026-03-12 10:00 UTC), 12, 13),
                 ],
-                Now { id: 6, entered: datetime!(2026-03-12 10:00 UTC), ..quiet(6) },
+                Now {
+                    id: 6,
+                    entered: datetime!(2026-03-12 10:00 UTC),
+                    ..quiet(6)
+                },
                 vec![],
             ),
             (
@@ -542,7 +604,13 @@ mod tests {
                     created(7, OLD, 13, 10_000_000, "2026-06-30"),
                     moved(7, 1, datetime!(2026-03-15 10:00 UTC), 13, 14),
                 ],
-                Now { id: 7, stage: 14, entered: datetime!(2026-03-15 10:00 UTC), last_follow_up: None, ..quiet(7) },
+                Now {
+                    id: 7,
+                    stage: 14,
+                    entered: datetime!(2026-03-15 10:00 UTC),
+                    last_follow_up: None,
+                    ..quiet(7)
+                },
                 vec![("advanced", vec![(7, 14)])],
             ),
             (
@@ -551,14 +619,27 @@ mod tests {
                     created(8, OLD, 13, 10_000_000, "2026-06-30"),
                     moved(8, 1, datetime!(2026-03-15 10:00 UTC), 13, 15),
                 ],
-                Now { id: 8, stage: 15, entered: datetime!(2026-03-15 10:00 UTC), ..quiet(8) },
+                Now {
+                    id: 8,
+                    stage: 15,
+                    entered: datetime!(2026-03-15 10:00 UTC),
+                    ..quiet(8)
+                },
                 vec![],
             ),
             (
                 "close date moved 30 days later in the window: slipped by 30",
                 vec![
                     created(9, OLD, 13, 10_000_000, "2026-05-31"),
-                    ev(9, 1, EventKind::CloseDateChanged, datetime!(2026-03-11 10:00 UTC), (None, None), Some(json!("2026-05-31")), Some(json!("2026-06-30"))),
+                    ev(
+                        9,
+                        1,
+                        EventKind::CloseDateChanged,
+                        datetime!(2026-03-11 10:00 UTC),
+                        (None, None),
+                        Some(json!("2026-05-31")),
+                        Some(json!("2026-06-30")),
+                    ),
                 ],
                 quiet(9),
                 vec![("slipped", vec![(9, 30)])],
@@ -567,7 +648,15 @@ mod tests {
                 "close date moved later before the last review: not slipped",
                 vec![
                     created(10, OLD, 13, 10_000_000, "2026-05-31"),
-                    ev(10, 1, EventKind::CloseDateChanged, datetime!(2026-03-01 10:00 UTC), (None, None), Some(json!("2026-05-31")), Some(json!("2026-06-30"))),
+                    ev(
+                        10,
+                        1,
+                        EventKind::CloseDateChanged,
+                        datetime!(2026-03-01 10:00 UTC),
+                        (None, None),
+                        Some(json!("2026-05-31")),
+                        Some(json!("2026-06-30")),
+                    ),
                 ],
                 quiet(10),
                 vec![],
@@ -576,7 +665,15 @@ mod tests {
                 "close date pulled in: not slipped",
                 vec![
                     created(11, OLD, 13, 10_000_000, "2026-07-31"),
-                    ev(11, 1, EventKind::CloseDateChanged, datetime!(2026-03-11 10:00 UTC), (None, None), Some(json!("2026-07-31")), Some(json!("2026-06-30"))),
+                    ev(
+                        11,
+                        1,
+                        EventKind::CloseDateChanged,
+                        datetime!(2026-03-11 10:00 UTC),
+                        (None, None),
+                        Some(json!("2026-07-31")),
+                        Some(json!("2026-06-30")),
+                    ),
                 ],
                 quiet(11),
                 vec![],
@@ -585,55 +682,113 @@ mod tests {
                 "amount ¥100,000 → ¥85,000 in the window: −15,000.00",
                 vec![
                     created(12, OLD, 13, 10_000_000, "2026-06-30"),
-                    ev(12, 1, EventKind::AmountChanged, datetime!(2026-03-11 10:00 UTC), (None, None), Some(money(10_000_000)), Some(money(8_500_000))),
+                    ev(
+                        12,
+                        1,
+                        EventKind::AmountChanged,
+                        datetime!(2026-03-11 10:00 UTC),
+                        (None, None),
+                        Some(money(10_000_000)),
+                        Some(money(8_500_000)),
+                    ),
                 ],
-                Now { amount: 8_500_000, ..quiet(12) },
+                Now {
+                    amount: 8_500_000,
+                    ..quiet(12)
+                },
                 vec![("amount_changed", vec![(12, -1_500_000)])],
             ),
             (
                 "raised and lowered back within the window: no net change",
                 vec![
                     created(13, OLD, 13, 10_000_000, "2026-06-30"),
-                    ev(13, 1, EventKind::AmountChanged, datetime!(2026-03-11 10:00 UTC), (None, None), Some(money(10_000_000)), Some(money(12_000_000))),
-                    ev(13, 2, EventKind::AmountChanged, datetime!(2026-03-12 10:00 UTC), (None, None), Some(money(12_000_000)), Some(money(10_000_000))),
+                    ev(
+                        13,
+                        1,
+                        EventKind::AmountChanged,
+                        datetime!(2026-03-11 10:00 UTC),
+                        (None, None),
+                        Some(money(10_000_000)),
+                        Some(money(12_000_000)),
+                    ),
+                    ev(
+                        13,
+                        2,
+                        EventKind::AmountChanged,
+                        datetime!(2026-03-12 10:00 UTC),
+                        (None, None),
+                        Some(money(12_000_000)),
+                        Some(money(10_000_000)),
+                    ),
                 ],
                 quiet(13),
                 vec![],
             ),
             (
                 "9 days in Qualification (rots after 7): stuck 9",
-                vec![created(14, datetime!(2026-03-11 10:00 UTC), 10, 10_000_000, "2026-06-30")],
-                Now { id: 14, stage: 10, created: datetime!(2026-03-11 10:00 UTC), entered: datetime!(2026-03-11 10:00 UTC), probability: 10, ..quiet(14) },
+                vec![created(
+                    14,
+                    datetime!(2026-03-11 10:00 UTC),
+                    10,
+                    10_000_000,
+                    "2026-06-30",
+                )],
+                Now {
+                    id: 14,
+                    stage: 10,
+                    created: datetime!(2026-03-11 10:00 UTC),
+                    entered: datetime!(2026-03-11 10:00 UTC),
+                    probability: 10,
+                    ..quiet(14)
+                },
                 vec![("stuck", vec![(14, 9)])],
             ),
             (
                 "last customer call 6 days ago: no follow-up 6",
                 quiet_events(15),
-                Now { last_follow_up: Some(datetime!(2026-03-14 10:00 UTC)), ..quiet(15) },
+                Now {
+                    last_follow_up: Some(datetime!(2026-03-14 10:00 UTC)),
+                    ..quiet(15)
+                },
                 vec![("no_follow_up", vec![(15, 6)])],
             ),
             (
                 "close date 3 days ago, still open: at risk, −3",
                 vec![created(16, OLD, 13, 10_000_000, "2026-03-17")],
-                Now { close: Some(date!(2026 - 03 - 17)), ..quiet(16) },
+                Now {
+                    close: Some(date!(2026 - 03 - 17)),
+                    ..quiet(16)
+                },
                 vec![("at_risk", vec![(16, -3)])],
             ),
             (
                 "closes in 14 days at 25%: at risk, 14",
                 vec![created(17, OLD, 13, 10_000_000, "2026-04-03")],
-                Now { close: Some(date!(2026 - 04 - 03)), probability: 25, ..quiet(17) },
+                Now {
+                    close: Some(date!(2026 - 04 - 03)),
+                    probability: 25,
+                    ..quiet(17)
+                },
                 vec![("at_risk", vec![(17, 14)])],
             ),
             (
                 "closes in 15 days at 25%: not yet",
                 vec![created(18, OLD, 13, 10_000_000, "2026-04-04")],
-                Now { close: Some(date!(2026 - 04 - 04)), probability: 25, ..quiet(18) },
+                Now {
+                    close: Some(date!(2026 - 04 - 04)),
+                    probability: 25,
+                    ..quiet(18)
+                },
                 vec![],
             ),
             (
                 "closes in 5 days at 50%: not at risk",
                 vec![created(19, OLD, 13, 10_000_000, "2026-03-25")],
-                Now { close: Some(date!(2026 - 03 - 25)), probability: 50, ..quiet(19) },
+                Now {
+                    close: Some(date!(2026 - 03 - 25)),
+                    probability: 50,
+                    ..quiet(19)
+                },
                 vec![],
             ),
         ];
@@ -650,8 +805,24 @@ mod tests {
         let events = vec![
             created(20, at, 10, 60_000_000, "2026-04-30"),
             moved(20, 1, datetime!(2026-03-12 10:00 UTC), 10, 11),
-            ev(20, 2, EventKind::AmountChanged, datetime!(2026-03-13 10:00 UTC), (None, None), Some(money(60_000_000)), Some(money(70_000_000))),
-            ev(20, 3, EventKind::CloseDateChanged, datetime!(2026-03-13 10:00 UTC), (None, None), Some(json!("2026-04-30")), Some(json!("2026-05-31"))),
+            ev(
+                20,
+                2,
+                EventKind::AmountChanged,
+                datetime!(2026-03-13 10:00 UTC),
+                (None, None),
+                Some(money(60_000_000)),
+                Some(money(70_000_000)),
+            ),
+            ev(
+                20,
+                3,
+                EventKind::CloseDateChanged,
+                datetime!(2026-03-13 10:00 UTC),
+                (None, None),
+                Some(json!("2026-04-30")),
+                Some(json!("2026-05-31")),
+            ),
         ];
         let now = Now {
             id: 20,
@@ -681,18 +852,30 @@ mod tests {
         for (id, amount) in [(30, 55_000_000), (31, 90_000_000), (32, 70_000_000)] {
             let at = datetime!(2026-03-10 10:00 UTC);
             events.push(created(id, at, 13, amount, "2026-06-30"));
-            now.push(Now { id, created: at, amount, ..quiet(id) });
+            now.push(Now {
+                id,
+                created: at,
+                amount,
+                ..quiet(id)
+            });
         }
         let p = pipeline();
         let mut opps: Vec<Opportunity> = now.iter().map(opp).collect();
         opps[2].archived = true;
         let deals: Vec<DealNow> = opps
             .iter()
-            .map(|o| DealNow { opp: o, stage: p.stage(o.stage_id), last_follow_up: FRESH_CALL })
+            .map(|o| DealNow {
+                opp: o,
+                stage: p.stage(o.stage_id),
+                last_follow_up: FRESH_CALL,
+            })
             .collect();
         let l = lives(&events);
         let r = review(&l, &deals, |id| p.stage(id), &window());
-        assert_eq!(summary(&r), vec![("new_large", vec![(31, 90_000_000), (30, 55_000_000)])]);
+        assert_eq!(
+            summary(&r),
+            vec![("new_large", vec![(31, 90_000_000), (30, 55_000_000)])]
+        );
         assert_eq!(r.deal_ids(), vec![31, 30]);
     }
 
@@ -706,7 +889,10 @@ mod tests {
     fn decisions_are_trimmed_and_bounded() {
         assert_eq!(decision_text("  提高折扣权限 ").unwrap(), "提高折扣权限");
         assert_eq!(decision_text("   ").unwrap_err().code, "required");
-        assert_eq!(decision_text(&"决".repeat(2001)).unwrap_err().code, "too_long");
+        assert_eq!(
+            decision_text(&"决".repeat(2001)).unwrap_err().code,
+            "too_long"
+        );
         assert!(decision_text(&"决".repeat(2000)).is_ok());
     }
 }

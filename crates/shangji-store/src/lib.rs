@@ -10,8 +10,8 @@ pub mod entity;
 pub mod error;
 pub mod lists;
 pub mod records;
-mod writer;
 pub mod review;
+mod writer;
 
 pub use board::{Card, Column, ColumnTotal, Columns};
 pub use crud::{IdemKey, IdemRecord, ListQuery, Page, Save, Write, APPROVAL_PENDING};

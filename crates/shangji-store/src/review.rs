@@ -39,7 +39,11 @@ pub struct ImportedHistory<'a> {
 
 impl Db {
     /// The reviews a team has held, newest first (at most `limit`).
-    pub async fn reviews(&self, team_id: TeamId, limit: i64) -> Result<Vec<HeldReview>, StoreError> {
+    pub async fn reviews(
+        &self,
+        team_id: TeamId,
+        limit: i64,
+    ) -> Result<Vec<HeldReview>, StoreError> {
         on_pool!(self, p => {
             let rows = sqlx::query("SELECT * FROM reviews WHERE team_id = $1 ORDER BY held_at DESC, id DESC LIMIT $2")
                 .bind(team_id)
@@ -52,7 +56,8 @@ impl Db {
 
     /// Records a review held; returns its id.
     pub async fn insert_review(&self, r: &HeldReview) -> Result<i64, StoreError> {
-        let mut sql = Sql::new("INSERT INTO reviews (team_id, since, held_at, held_by, notes) VALUES (");
+        let mut sql =
+            Sql::new("INSERT INTO reviews (team_id, since, held_at, held_by, notes) VALUES (");
         sql.bind(r.team_id).push(", ").bind(r.since).push(", ");
         sql.bind(r.held_at).push(", ").bind(r.held_by).push(", ");
         sql.bind(r.notes.clone()).push(") RETURNING id");
@@ -121,7 +126,9 @@ impl Db {
         external_id: Option<&str>,
     ) -> Result<(), StoreError> {
         let mut sql = Sql::new("UPDATE opportunities SET external_id = ");
-        sql.bind(external_id).push(" WHERE id = ").bind(opportunity_id);
+        sql.bind(external_id)
+            .push(" WHERE id = ")
+            .bind(opportunity_id);
         match self.execute(&sql).await {
             Ok(0) => Err(StoreError::NotFound),
             Ok(_) => Ok(()),
@@ -137,7 +144,8 @@ impl Db {
     ) -> Result<Vec<(String, OpportunityId)>, StoreError> {
         let mut out = Vec::new();
         for chunk in external_ids.chunks(CHUNK) {
-            let mut sql = Sql::new("SELECT external_id, id FROM opportunities WHERE external_id IN (");
+            let mut sql =
+                Sql::new("SELECT external_id, id FROM opportunities WHERE external_id IN (");
             for (i, e) in chunk.iter().enumerate() {
                 if i > 0 {
                     sql.push(", ");

@@ -444,7 +444,10 @@ pub async fn run() -> anyhow::Result<()> {
                 if out.problems.is_empty() {
                     String::new()
                 } else {
-                    format!("; {} rejected row(s) listed above", out.rows - out.imported_rows)
+                    format!(
+                        "; {} rejected row(s) listed above",
+                        out.rows - out.imported_rows
+                    )
                 }
             );
         }

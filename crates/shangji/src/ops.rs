@@ -29,13 +29,13 @@ use time::OffsetDateTime;
 
 use crate::error::AppError;
 
+/// Importing stage history from a CSV file.
+pub mod history_import;
 pub mod lists;
 /// The record pages' operations (today, follow-ups, opportunity contacts, account 360).
 pub mod record_ops;
 /// The funnel review meeting: sections since the last review, decisions, reviews held.
 pub mod review;
-/// Importing stage history from a CSV file.
-pub mod history_import;
 
 /// Who is acting, what they may see, and when.
 #[derive(Debug, Clone)]

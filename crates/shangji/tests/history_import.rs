@@ -22,14 +22,31 @@ fn china(t: OffsetDateTime) -> String {
 
 /// An opportunity created `days_ago` days ago (with its `created` event) in the default
 /// pipeline's first stage, owned by `owner`, with an external id.
-async fn old_deal(db: &Db, owner: UserId, id: i64, external: &str, days_ago: i64) -> OffsetDateTime {
-    let created = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - Duration::days(days_ago);
-    let pipeline = db.pipelines().await.unwrap().into_iter().find(|p| p.is_default).unwrap();
+async fn old_deal(
+    db: &Db,
+    owner: UserId,
+    id: i64,
+    external: &str,
+    days_ago: i64,
+) -> OffsetDateTime {
+    let created =
+        OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - Duration::days(days_ago);
+    let pipeline = db
+        .pipelines()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.is_default)
+        .unwrap();
     let mut account = shangji_core::records::blank_account(owner, created);
     account.id = id;
     account.name = format!("老客户 {id}");
     db.bulk_insert(&[account]).await.unwrap();
-    let actor = Actor { user_id: owner, role: Role::Rep, team_id: None };
+    let actor = Actor {
+        user_id: owner,
+        role: Role::Rep,
+        team_id: None,
+    };
     let input = OpportunityInput {
         title: Field::Value(format!("迁移商机 {external}")),
         account_id: Field::Value(id),
@@ -61,7 +78,9 @@ async fn old_deal(db: &Db, owner: UserId, id: i64, external: &str, days_ago: i64
 }
 
 async fn event_count(app: &TestApp, id: i64) -> usize {
-    let (_, evs) = app.get(&format!("/api/v1/opportunities/{id}/events"), "admin").await;
+    let (_, evs) = app
+        .get(&format!("/api/v1/opportunities/{id}/events"), "admin")
+        .await;
     evs.as_array().unwrap().len()
 }
 
@@ -91,7 +110,11 @@ async fn a_history_file_over_http() {
          CRM-501,Proposal,2026-02-30,\n\
          CRM-502,Proposal,{},12.345\n\
          CRM-502,Needs analysis,{},\n",
-        d(t1, 5), d(t1, 6), d(t1, 7), d(t2, 9), d(t2, 3)
+        d(t1, 5),
+        d(t1, 6),
+        d(t1, 7),
+        d(t2, 9),
+        d(t2, 3)
     );
     let before = (event_count(&app, 501).await, event_count(&app, 502).await);
     let (s, out) = import(&app, "admin", "", &bad).await;
@@ -100,7 +123,13 @@ async fn a_history_file_over_http() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p["row"].as_i64().unwrap(), p["column"].as_str().unwrap(), p["code"].as_str().unwrap()))
+        .map(|p| {
+            (
+                p["row"].as_i64().unwrap(),
+                p["column"].as_str().unwrap(),
+                p["code"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         problems,
@@ -112,15 +141,25 @@ async fn a_history_file_over_http() {
         ]
     );
     assert_eq!(out["imported_rows"], 0);
-    assert_eq!((event_count(&app, 501).await, event_count(&app, 502).await), before, "nothing imported");
+    assert_eq!(
+        (event_count(&app, 501).await, event_count(&app, 502).await),
+        before,
+        "nothing imported"
+    );
 
     // Only admins import.
     let (s, e) = import(&app, "mgr_east", "", &bad).await;
-    assert_eq!((s, e["code"].as_str()), (StatusCode::FORBIDDEN, Some("admin_only")));
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("admin_only"))
+    );
     // Only the valid rows: 501 enters Needs analysis; 502 enters Needs analysis.
     let (s, out) = import(&app, "admin", "?valid_only=true", &bad).await;
     assert_eq!(s, StatusCode::OK, "{out}");
-    assert_eq!((out["imported_rows"].as_i64(), out["opportunities"].as_i64()), (Some(2), Some(2)));
+    assert_eq!(
+        (out["imported_rows"].as_i64(), out["opportunities"].as_i64()),
+        (Some(2), Some(2))
+    );
     assert_eq!(out["problems"].as_array().unwrap().len(), 4);
 
     // A clean file continues 501's history to Won with amounts; 502 is lost.
@@ -130,38 +169,83 @@ async fn a_history_file_over_http() {
          CRM-501,Negotiation,{},\n\
          CRM-501,赢单,{},115000.50\n\
          502,输单,{},\n",
-        d(t1, 10), d(t1, 20), d(t1, 30), d(t2, 10)
+        d(t1, 10),
+        d(t1, 20),
+        d(t1, 30),
+        d(t2, 10)
     );
     let (s, out) = import(&app, "admin", "", &clean).await;
     assert_eq!(s, StatusCode::OK, "{out}");
     assert_eq!(out["problems"], serde_json::json!([]));
     let (_, o) = app.get("/api/v1/opportunities/501", "admin").await;
-    assert_eq!((o["status"].as_str(), o["amount"]["amount_minor"].as_i64()), (Some("won"), Some(11_500_050)));
+    assert_eq!(
+        (o["status"].as_str(), o["amount"]["amount_minor"].as_i64()),
+        (Some("won"), Some(11_500_050))
+    );
     let (_, evs) = app.get("/api/v1/opportunities/501/events", "admin").await;
-    let moves: Vec<&str> = evs.as_array().unwrap().iter().filter(|e| e["kind"] == "stage_changed").map(|e| e["at"].as_str().unwrap()).collect();
+    let moves: Vec<&str> = evs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "stage_changed")
+        .map(|e| e["at"].as_str().unwrap())
+        .collect();
     assert_eq!(moves.len(), 4, "Needs, Proposal, Negotiation, Won");
     // Importing the same file again is out of order: nothing twice.
     let (s, out) = import(&app, "admin", "", &clean).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(out["problems"].as_array().unwrap().iter().all(|p| p["code"] == "out_of_order"), "{out}");
+    assert!(
+        out["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["code"] == "out_of_order"),
+        "{out}"
+    );
 
     // The funnel sees the imported history: of the two deals, both reached Needs analysis,
     // one reached Proposal and was won.
-    let from = (t1 - Duration::days(1)).to_offset(time::macros::offset!(+8)).date();
-    let (_, f) = app.get(&format!("/api/v1/analytics/funnel?from={from}"), "admin").await;
-    let row = |i: usize| (f["rows"][i]["entered"].as_i64().unwrap(), f["rows"][i]["won"].as_i64().unwrap());
-    assert_eq!((row(0), row(1), row(2), row(3)), ((2, 1), (2, 1), (1, 1), (1, 1)), "{f}");
+    let from = (t1 - Duration::days(1))
+        .to_offset(time::macros::offset!(+8))
+        .date();
+    let (_, f) = app
+        .get(&format!("/api/v1/analytics/funnel?from={from}"), "admin")
+        .await;
+    let row = |i: usize| {
+        (
+            f["rows"][i]["entered"].as_i64().unwrap(),
+            f["rows"][i]["won"].as_i64().unwrap(),
+        )
+    };
+    assert_eq!(
+        (row(0), row(1), row(2), row(3)),
+        ((2, 1), (2, 1), (1, 1), (1, 1)),
+        "{f}"
+    );
     // Bad requests.
     let (s, e) = import(&app, "admin", "?dry=1", &clean).await;
-    assert_eq!((s, e["code"].as_str()), (StatusCode::BAD_REQUEST, Some("unknown_parameter")));
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unknown_parameter"))
+    );
     let (s, e) = app.post("/api/v1/import/history", "admin", "{}").await;
-    assert_eq!((s, e["code"].as_str()), (StatusCode::BAD_REQUEST, Some("unsupported_media_type")));
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unsupported_media_type"))
+    );
     let (s, e) = import(&app, "admin", "", "").await;
-    assert_eq!((s, e["code"].as_str()), (StatusCode::BAD_REQUEST, Some("empty_file")));
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("empty_file"))
+    );
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("shangji-import-{name}-{}-{}", std::process::id(), rand::random::<u32>()));
+    let dir = std::env::temp_dir().join(format!(
+        "shangji-import-{name}-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -211,19 +295,34 @@ async fn the_import_command_on_a_database_file() {
     let good = dir.join("good.csv");
     std::fs::write(&good, format!("opportunity,stage,entered_at,amount\nXL-7,Needs analysis,{},\nXL-7,Proposal,{},\nXL-7,Won,{},88000\n", d(3), d(5), d(9))).unwrap();
     let out = run(&good, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("imported 3 of 3 rows"));
 
     // The calibration report reflects the imported history: the deal reached four stages and
     // was won.
     let db = Db::connect_and_migrate(&url).await.unwrap();
     let user = db.user(admin.id).await.unwrap().unwrap();
-    let ctx = shangji::ops::history_import::ctx_of(&db, &user, OffsetDateTime::now_utc()).await.unwrap();
-    let c = shangji::ops::calibration_report(&db, &ctx, &[]).await.unwrap();
+    let ctx = shangji::ops::history_import::ctx_of(&db, &user, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    let c = shangji::ops::calibration_report(&db, &ctx, &[])
+        .await
+        .unwrap();
     let reached: Vec<(u64, u64)> = c.rows.iter().map(|r| (r.sample, r.won)).collect();
     assert_eq!(reached, vec![(1, 1), (1, 1), (1, 1), (0, 0)]);
-    let opp = db.get::<Opportunity>(7, &shangji_core::Scope::All, shangji_store::Access::Read).await.unwrap().unwrap();
-    assert_eq!((opp.status, opp.amount.amount_minor), (StageKind::Won, 8_800_000));
+    let opp = db
+        .get::<Opportunity>(7, &shangji_core::Scope::All, shangji_store::Access::Read)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (opp.status, opp.amount.amount_minor),
+        (StageKind::Won, 8_800_000)
+    );
     db.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -239,8 +338,12 @@ async fn the_calibration_report_recovers_the_demo_models_rates() {
     let now = OffsetDateTime::now_utc();
     shangji::demo::load(&db, 4_000, now).await.unwrap();
     let (admin, _) = db.user_by_login("admin").await.unwrap().unwrap();
-    let ctx = shangji::ops::history_import::ctx_of(&db, &admin, now).await.unwrap();
-    let c = shangji::ops::calibration_report(&db, &ctx, &[]).await.unwrap();
+    let ctx = shangji::ops::history_import::ctx_of(&db, &admin, now)
+        .await
+        .unwrap();
+    let c = shangji::ops::calibration_report(&db, &ctx, &[])
+        .await
+        .unwrap();
     let rates = shangji_core::demo::ADVANCE;
     for (i, row) in c.rows.iter().enumerate() {
         let stated: f64 = rates[i..].iter().product();

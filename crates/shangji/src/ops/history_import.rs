@@ -55,7 +55,12 @@ fn read_csv(text: &str) -> Result<(Vec<String>, Vec<(usize, Vec<String>)>), AppE
             format!("row {row}: the file is not valid CSV ({e})"),
         )
     };
-    let header: Vec<String> = r.headers().map_err(bad)?.iter().map(str::to_string).collect();
+    let header: Vec<String> = r
+        .headers()
+        .map_err(bad)?
+        .iter()
+        .map(str::to_string)
+        .collect();
     if header.iter().all(|h| h.is_empty()) {
         return Err(AppError::bad_request(
             "file",
@@ -69,7 +74,9 @@ fn read_csv(text: &str) -> Result<(Vec<String>, Vec<(usize, Vec<String>)>), AppE
         if rec.iter().all(str::is_empty) {
             continue;
         }
-        let row = rec.position().map_or(records.len() + 2, |p| p.line() as usize);
+        let row = rec
+            .position()
+            .map_or(records.len() + 2, |p| p.line() as usize);
         records.push((row, rec.iter().map(str::to_string).collect()));
     }
     Ok((header, records))
@@ -122,8 +129,11 @@ pub async fn import_history(
         k
     };
     // An external id first; otherwise a number is shangji's id.
-    let external: HashMap<String, OpportunityId> =
-        db.opportunities_by_external_id(&keys).await?.into_iter().collect();
+    let external: HashMap<String, OpportunityId> = db
+        .opportunities_by_external_id(&keys)
+        .await?
+        .into_iter()
+        .collect();
     let mut ids: HashMap<String, OpportunityId> = HashMap::new();
     for k in &keys {
         if let Some(id) = external.get(k).copied().or_else(|| k.parse().ok()) {

@@ -35,7 +35,10 @@ pub fn review_team(ctx: &Ctx, team_id: Option<TeamId>) -> Result<ReviewTeam, App
     let team = match team_id {
         Some(t) => teams.iter().find(|x| x.id == t).ok_or(AppError::NotFound)?,
         None => {
-            let own = ctx.actor.team_id.and_then(|t| teams.iter().find(|x| x.id == t));
+            let own = ctx
+                .actor
+                .team_id
+                .and_then(|t| teams.iter().find(|x| x.id == t));
             let first = || {
                 matches!(ctx.scope, Scope::All)
                     .then(|| teams.iter().filter(|t| !t.archived).min_by_key(|t| t.id))

@@ -114,8 +114,14 @@ fn detail(v: &Viewer, key: &str, i: &ReviewItem) -> String {
         "slipped" => tr.fmt(
             "rv.slipped_detail",
             &[
-                ("old", &i.old_close_date.map(|d| d.to_string()).unwrap_or_default()),
-                ("new", &i.new_close_date.map(|d| d.to_string()).unwrap_or_default()),
+                (
+                    "old",
+                    &i.old_close_date.map(|d| d.to_string()).unwrap_or_default(),
+                ),
+                (
+                    "new",
+                    &i.new_close_date.map(|d| d.to_string()).unwrap_or_default(),
+                ),
                 ("days", &days),
             ],
         ),
@@ -220,10 +226,26 @@ async fn build(
                     .iter()
                     .map(|x| (tr.datetime(x.at), name_of(&users, x.by), x.text.clone()))
                     .collect(),
-                error: if mine { refused.text.clone() } else { String::new() },
-                decision: if mine { refused.decision.clone() } else { String::new() },
-                action: if mine { refused.action.clone() } else { String::new() },
-                due: if mine { refused.due.clone() } else { String::new() },
+                error: if mine {
+                    refused.text.clone()
+                } else {
+                    String::new()
+                },
+                decision: if mine {
+                    refused.decision.clone()
+                } else {
+                    String::new()
+                },
+                action: if mine {
+                    refused.action.clone()
+                } else {
+                    String::new()
+                },
+                due: if mine {
+                    refused.due.clone()
+                } else {
+                    String::new()
+                },
             }
         })
         .collect();
@@ -268,7 +290,11 @@ async fn build(
             })
             .collect(),
         can_hold: report.can_hold,
-        error: if refused.deal.is_none() { refused.text } else { String::new() },
+        error: if refused.deal.is_none() {
+            refused.text
+        } else {
+            String::new()
+        },
         held,
     })
 }
@@ -287,7 +313,18 @@ async fn page(
             let text = error_of(v.tr, &e);
             let keep: Vec<(String, String)> =
                 params.into_iter().filter(|(k, _)| k == "team_id").collect();
-            match build(&s, &v, &keep, Refused { text, ..Default::default() }, false).await {
+            match build(
+                &s,
+                &v,
+                &keep,
+                Refused {
+                    text,
+                    ..Default::default()
+                },
+                false,
+            )
+            .await
+            {
                 Ok(p) => render(p),
                 Err(e) => v.error("/review", e),
             }
@@ -383,7 +420,16 @@ async fn hold(
         Ok(r) => Redirect::to(&format!("/review?team_id={}&held=1", r.team_id)).into_response(),
         Err(e) if shown_in_form(&e) => {
             let text = error_of(v.tr, &e);
-            again(&s, &v, &team, Refused { text, ..Default::default() }).await
+            again(
+                &s,
+                &v,
+                &team,
+                Refused {
+                    text,
+                    ..Default::default()
+                },
+            )
+            .await
         }
         Err(e) => v.error("/review", e),
     }

@@ -346,7 +346,7 @@ pub fn check<'a>(
         last.insert(t.opp.id, v.clone());
         out.valid.push(v);
     }
-    out.problems.sort_by(|a, b| a.row.cmp(&b.row));
+    out.problems.sort_by_key(|a| a.row);
     out
 }
 

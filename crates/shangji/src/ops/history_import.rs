@@ -39,8 +39,11 @@ impl ImportOutcome {
     }
 }
 
-/// The file's header and data records (with their row numbers, the header being row 1).
-fn read_csv(text: &str) -> Result<(Vec<String>, Vec<(usize, Vec<String>)>), AppError> {
+/// Data records of a file, each with its row number (the header being row 1).
+type Records = Vec<(usize, Vec<String>)>;
+
+/// The file's header and data records.
+fn read_csv(text: &str) -> Result<(Vec<String>, Records), AppError> {
     let text = text.trim_start_matches('\u{feff}');
     let mut r = csv::ReaderBuilder::new()
         .has_headers(true)

@@ -152,8 +152,10 @@ pub struct DemoData {
 // ---------------------------------------------------------------------------------------
 // Model parameters (documented above).
 
-/// Index 0..4: Qualification, Needs analysis, Proposal, Negotiation.
-const ADVANCE: [f64; 4] = [0.60, 0.55, 0.40, 0.60];
+/// The conversion rates of the stage walk, index 0..4: Qualification, Needs analysis,
+/// Proposal, Negotiation (each the chance of advancing from that stage for an owner of
+/// skill 1.0). The calibration report on demo data recovers them.
+pub const ADVANCE: [f64; 4] = [0.60, 0.55, 0.40, 0.60];
 const MEDIAN_DAYS: [f64; 4] = [6.0, 10.0, 14.0, 12.0];
 const DURATION_SIGMA: f64 = 0.6;
 const STUCK_P: f64 = 0.06;

@@ -11,6 +11,7 @@ pub mod custom_fields;
 pub mod demo;
 pub mod error;
 pub mod follow_up;
+pub mod history_import;
 pub mod horizon;
 pub mod input;
 pub mod model;
@@ -20,6 +21,7 @@ pub mod process;
 pub mod projection;
 pub mod records;
 pub mod report_extras;
+pub mod review;
 pub mod rollup;
 pub mod visibility;
 

@@ -40,6 +40,7 @@ text_enum!(
         ApprovalRequested => "approval_requested",
         ApprovalDecided => "approval_decided",
         CustomFieldChanged => "custom_field_changed",
+        ReviewDecision => "review_decision",
     }
 );
 

@@ -13,6 +13,7 @@ pub mod forecast;
 pub mod lists;
 pub mod projection;
 pub mod records;
+pub mod review;
 pub mod snapshots;
 mod writer;
 
@@ -29,4 +30,5 @@ pub use lists::{
     SavedView,
 };
 pub use records::FollowUpIds;
+pub use review::ImportedHistory;
 pub use snapshots::{Snapshot, SnapshotRow, TakenRow};

@@ -23,6 +23,7 @@ use crate::state::AppState;
 mod forecast_api;
 pub mod lists;
 mod record_api;
+mod review_api;
 mod snapshot_api;
 
 /// A JSON body read strictly: malformed JSON is a 400, a value of the wrong type or an
@@ -866,6 +867,7 @@ pub fn router() -> Router<AppState> {
         .merge(lists::router())
         .merge(forecast_api::router())
         .merge(snapshot_api::router())
+        .merge(review_api::router())
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
 }

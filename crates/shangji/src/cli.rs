@@ -88,6 +88,25 @@ pub enum Command {
     /// Forecast snapshots and the backtest.
     #[command(subcommand)]
     Forecast(forecast_cli::ForecastCommand),
+    /// Import data from files.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import stage history from a CSV file: opportunity,stage,entered_at[,amount]. Any
+    /// problem refuses the whole file (each printed with its row and column).
+    History {
+        /// The CSV file (UTF-8).
+        file: std::path::PathBuf,
+        /// Import the valid rows and report the rejected ones.
+        #[arg(long)]
+        valid_only: bool,
+        /// The admin recorded as having made the changes.
+        #[arg(long = "as", default_value = "admin")]
+        login: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -409,6 +428,55 @@ pub async fn run() -> anyhow::Result<()> {
             .await?;
         }
         Command::Forecast(cmd) => forecast_cli::run(&config, cmd, now).await?,
+        Command::Import(ImportCommand::History {
+            file,
+            valid_only,
+            login,
+        }) => {
+            let db = open(&config).await?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let (user, _) = db
+                .user_by_login(&login)
+                .await?
+                .with_context(|| format!("no user `{login}` (give an admin with --as)"))?;
+            let ctx = crate::ops::history_import::ctx_of(&db, &user, now)
+                .await
+                .map_err(cli_error)?;
+            let out = crate::ops::history_import::import_history(&db, &ctx, &text, valid_only)
+                .await
+                .map_err(cli_error)?;
+            for p in &out.problems {
+                let at = if p.column.is_empty() {
+                    format!("row {}", p.row)
+                } else {
+                    format!("row {}, column {}", p.row, p.column)
+                };
+                eprintln!("{}: {at}: {} ({})", file.display(), p.message, p.code);
+            }
+            if out.refused() {
+                bail!(
+                    "{} problem(s) in {} rows: nothing imported (fix them, or import only the valid rows with --valid-only)",
+                    out.problems.len(),
+                    out.rows
+                );
+            }
+            println!(
+                "imported {} of {} rows: {} events on {} opportunities{}",
+                out.imported_rows,
+                out.rows,
+                out.events,
+                out.opportunities,
+                if out.problems.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; {} rejected row(s) listed above",
+                        out.rows - out.imported_rows
+                    )
+                }
+            );
+        }
     }
     Ok(())
 }

@@ -46,6 +46,11 @@ const CATALOGUES: &[(&str, &str, &str)] = &[
         include_str!("../locales/horizon.zh-CN.json"),
         include_str!("../locales/horizon.en.json"),
     ),
+    (
+        "review",
+        include_str!("../locales/review.zh-CN.json"),
+        include_str!("../locales/review.en.json"),
+    ),
 ];
 
 /// Every area's texts of one language, merged; keys found in two areas are listed apart.

@@ -133,6 +133,19 @@ use shangji_core::process::{
         shangji_core::rollup::Adjustment,
         shangji_core::rollup::AdjustmentInput,
         shangji_core::analytics::Weighting,
+        crate::ops::review::ReviewReport,
+        crate::ops::review::ReviewDeal,
+        crate::ops::review::RecordedDecision,
+        crate::ops::review::DecisionInput,
+        crate::ops::review::ActionItem,
+        crate::ops::review::DecisionRecorded,
+        crate::ops::review::HoldInput,
+        shangji_core::review::HeldReview,
+        shangji_core::review::Review,
+        shangji_core::review::ReviewItem,
+        shangji_core::review::RiskReason,
+        crate::ops::history_import::ImportOutcome,
+        shangji_core::history_import::Problem,
     ))
 )]
 struct Components;
@@ -738,6 +751,46 @@ pub fn routes() -> Vec<Route> {
         "200",
     ));
     r.extend(forecast_routes());
+    r.push(route(
+        Get,
+        "/api/v1/review",
+        "The funnel review of a team since its last review (team_id, large in yuan)",
+        None,
+        Some("ReviewReport"),
+        "200",
+    ));
+    r.push(route(
+        Post,
+        "/api/v1/review/decisions",
+        "Record a decision and/or action items (tasks) on a deal",
+        Some("DecisionInput"),
+        Some("DecisionRecorded"),
+        "201",
+    ));
+    r.push(route(
+        Get,
+        "/api/v1/reviews",
+        "A team's reviews held, newest first (team_id)",
+        None,
+        None,
+        "200",
+    ));
+    r.push(route(
+        Post,
+        "/api/v1/reviews",
+        "Mark a team's review held (managers, directors, admins)",
+        Some("HoldInput"),
+        Some("HeldReview"),
+        "201",
+    ));
+    r.push(route(
+        Post,
+        "/api/v1/import/history",
+        "Import stage history from a CSV body (admin; valid_only=true imports the valid rows)",
+        None,
+        Some("ImportOutcome"),
+        "200",
+    ));
     r
 }
 

@@ -38,6 +38,10 @@ pub mod record_ops;
 /// The report pages' operations: filters, sources, trends, exports.
 pub mod reports;
 pub use reports::{sales_cycle_report, sources_report, time_in_stage_trend_report};
+/// Importing stage history from a CSV file.
+pub mod history_import;
+/// The funnel review meeting: sections since the last review, decisions, reviews held.
+pub mod review;
 /// Horizons, forecast snapshots, accuracy and the backtest.
 pub mod snapshots;
 

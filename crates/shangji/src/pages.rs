@@ -14,6 +14,7 @@ mod lists;
 mod opportunity;
 mod policies;
 mod records;
+mod review;
 
 use askama::Template;
 use axum::extract::{Form, FromRequestParts, Query, State};
@@ -673,6 +674,7 @@ pub fn router() -> Router<AppState> {
         .merge(analytics::router())
         .merge(forecast_pages::router())
         .merge(horizon_pages::router())
+        .merge(review::router())
 }
 
 #[cfg(test)]

@@ -862,6 +862,15 @@ pub(super) fn describe(
             }
             return lines;
         }
+        EventKind::ReviewDecision => tr.fmt(
+            "rv.event_decision",
+            &[(
+                "decision",
+                new.and_then(|v| v.get("decision"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            )],
+        ),
     };
     vec![line]
 }

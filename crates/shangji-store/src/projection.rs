@@ -68,6 +68,15 @@ impl Db {
     /// several instances at once: on PostgreSQL they take turns on an advisory lock, and a
     /// dirty mark is only cleared if no event came after it was read.
     pub async fn refresh_analytics(&self, pipelines: &[Pipeline]) -> Result<u64, StoreError> {
+        // Usually nothing to do: find out without waiting for the writer.
+        let any: Option<i64> = on_pool!(self, p => {
+            sqlx::query_scalar("SELECT opportunity_id FROM analytics_dirty LIMIT 1")
+                .fetch_optional(p)
+                .await
+        })?;
+        if any.is_none() {
+            return Ok(0);
+        }
         let mut done = 0;
         loop {
             let n = self.refresh_batch(pipelines).await?;

@@ -220,6 +220,7 @@ pub async fn serve(config: &Config, db: Db) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     println!("shangji is serving http://{addr}/");
     crate::ops::snapshots::spawn_weekly(db.clone());
+    crate::ops::spawn_projection_refresher(db.clone());
     let app = crate::app(AppState::new(db, config.secure_cookies));
     axum::serve(
         listener,

@@ -23,8 +23,9 @@ const STILL: i64 = i64::MAX;
 /// Opportunities rebuilt per transaction.
 const REFRESH_BATCH: i64 = 500;
 
-/// Rows per insert statement (19 values a stay; both databases accept ~30,000 parameters).
-const INSERT_ROWS: usize = 1_000;
+/// Parameters per insert statement: binding grows faster than linearly with their number, so
+/// rows go in many modest statements (as in bulk loading).
+const INSERT_PARAMS: usize = 1_000;
 
 fn still_or(t: Option<OffsetDateTime>) -> i64 {
     t.map_or(STILL, ms)
@@ -141,7 +142,7 @@ impl Db {
                 stays.extend(s.into_iter().map(|s| (pipeline_id, owner_id, s)));
                 versions.extend(v.into_iter().map(|v| (pipeline_id, owner_id, v)));
             }
-            for chunk in stays.chunks(INSERT_ROWS) {
+            for chunk in stays.chunks(INSERT_PARAMS / 19) {
                 let mut sql = Sql::new("INSERT INTO analytics_stays (opportunity_id, seq, pipeline_id, owner_id, stage_id, entered_at, left_at, prev_entered_at, advanced, won_later, lost_later, last_in_stage, ms_in_stage, closing, amount_minor, currency, created_at, final_stage_id, final_at) VALUES ");
                 for (i, (pipeline_id, owner_id, s)) in chunk.iter().enumerate() {
                     sql.push(if i == 0 { "(" } else { ", (" });
@@ -158,7 +159,7 @@ impl Db {
                 }
                 bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
             }
-            for chunk in versions.chunks(INSERT_ROWS) {
+            for chunk in versions.chunks(INSERT_PARAMS / 13) {
                 let mut sql = Sql::new("INSERT INTO analytics_versions (opportunity_id, seq, pipeline_id, owner_id, valid_from, valid_to, stage_id, amount_minor, currency, close_date, probability, archived, stage_entered_at) VALUES ");
                 for (i, (pipeline_id, owner_id, v)) in chunk.iter().enumerate() {
                     sql.push(if i == 0 { "(" } else { ", (" });

@@ -12,7 +12,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
-use shangji_core::model::Source;
+use shangji_core::model::{Opportunity, Source};
 use shangji_core::visibility::Scope;
 use shangji_core::Money;
 use time::{Date, Duration, Month};
@@ -58,6 +58,9 @@ struct Filters {
     to: String,
     source: String,
     industry: String,
+    /// The waterfall's expected-close window (a deal whose close date leaves it slipped).
+    close_from: String,
+    close_to: String,
 }
 
 fn china_today(v: &Viewer) -> Date {
@@ -82,6 +85,8 @@ impl Filters {
                 "to" => f.to = val.chars().take(10).collect(),
                 "source" => f.source = val.chars().take(30).collect(),
                 "industry" => f.industry = val.chars().take(100).collect(),
+                "close_from" => f.close_from = val.chars().take(10).collect(),
+                "close_to" => f.close_to = val.chars().take(10).collect(),
                 _ => {}
             }
         }
@@ -129,6 +134,12 @@ impl Filters {
         if !self.industry.is_empty() {
             add("industry", self.industry.clone());
         }
+        if !self.close_from.is_empty() {
+            add("close_from", self.close_from.clone());
+        }
+        if !self.close_to.is_empty() {
+            add("close_to", self.close_to.clone());
+        }
         p
     }
 
@@ -150,6 +161,8 @@ impl Filters {
             ("to", &self.to),
             ("source", &self.source),
             ("industry", &self.industry),
+            ("close_from", &self.close_from),
+            ("close_to", &self.close_to),
         ] {
             if !v.is_empty() {
                 add(k, v.clone());
@@ -200,6 +213,7 @@ struct Body {
     tiles: Vec<Tile>,
     tables: Vec<TableView>,
     links: Vec<(String, String)>,
+    more_links: usize,
     csv: String,
     xlsx: String,
     period: String,
@@ -223,6 +237,10 @@ struct ReportPage {
     ranges: Vec<(String, String)>,
     from: String,
     to: String,
+    /// The waterfall's expected-close window inputs (only on that page).
+    close_window: bool,
+    close_from: String,
+    close_to: String,
     /// The report body, rendered (the part htmx replaces).
     body: String,
 }
@@ -271,8 +289,8 @@ fn bar_chart(title: &str, categories: &[String], series: Vec<(String, Vec<Value>
     to_json(json!({
         "title": {"text": title, "textStyle": {"fontSize": 14}},
         "tooltip": {"trigger": "axis"},
-        "legend": {"data": legend, "top": 24},
-        "grid": {"left": 8, "right": 8, "top": 64, "bottom": 8, "containLabel": true},
+        "legend": {"type": "scroll", "data": legend, "top": 30},
+        "grid": {"left": 8, "right": 8, "top": 72, "bottom": 8, "containLabel": true},
         "xAxis": {"type": "category", "data": categories, "axisLabel": {"interval": 0, "rotate": if categories.len() > 4 { 30 } else { 0 }}},
         "yAxis": {"type": "value"},
         "series": series.into_iter().map(|(name, data)| json!({"type": "bar", "name": name, "data": data})).collect::<Vec<_>>(),
@@ -291,7 +309,12 @@ struct Shown {
     tables: Vec<TableView>,
     empty: bool,
     links: Vec<(String, String)>,
+    /// How many links were left out.
+    more_links: usize,
 }
+
+/// How many slipped deals the waterfall page lists by name.
+const SLIPPED_SHOWN: usize = 100;
 
 impl Shown {
     fn new(charts: Vec<String>, tables: Vec<TableView>, empty: bool) -> Shown {
@@ -301,6 +324,7 @@ impl Shown {
             tables,
             empty,
             links: vec![],
+            more_links: 0,
         }
     }
 }
@@ -412,8 +436,8 @@ async fn show(
                 let trend_chart = to_json(json!({
                     "title": {"text": t("analytics.chart.trend"), "textStyle": {"fontSize": 14}},
                     "tooltip": {"trigger": "axis"},
-                    "legend": {"top": 24},
-                    "grid": {"left": 8, "right": 8, "top": 64, "bottom": 8, "containLabel": true},
+                    "legend": {"type": "scroll", "top": 30},
+                    "grid": {"left": 8, "right": 8, "top": 72, "bottom": 8, "containLabel": true},
                     "xAxis": {"type": "category", "data": months},
                     "yAxis": {"type": "value", "name": t("analytics.days")},
                     "series": lines,
@@ -620,16 +644,16 @@ async fn show(
                 let mut sheets = r.rows.sheets(&n);
                 sheets.truncate(1);
                 let mut shown = Shown::new(vec![chart], tables(tr, sheets, None), empty);
-                shown.links = w
-                    .slipped
-                    .iter()
-                    .map(|id| {
-                        (
-                            format!("/opportunities/{id}"),
-                            format!("{} #{id}", t("analytics.deal")),
-                        )
-                    })
-                    .collect();
+                // The slipped deals by title (the first SLIPPED_SHOWN; the export has all).
+                for id in w.slipped.iter().take(SLIPPED_SHOWN) {
+                    let title = match ops::get::<Opportunity>(db, ctx, *id).await {
+                        Ok(o) => o.title,
+                        Err(AppError::NotFound) => format!("{} #{id}", t("analytics.deal")),
+                        Err(e) => return Err(e),
+                    };
+                    shown.links.push((format!("/opportunities/{id}"), title));
+                }
+                shown.more_links = w.slipped.len().saturating_sub(SLIPPED_SHOWN);
                 Ok((shown, period(r.from, r.to)))
             })
         }
@@ -732,8 +756,8 @@ async fn show(
                 let chart = to_json(json!({
                     "title": {"text": t("analytics.chart.calibration"), "textStyle": {"fontSize": 14}},
                     "tooltip": {"trigger": "axis"},
-                    "legend": {"top": 24, "data": [t("analytics.interval"), t("analytics.col.empirical"), t("analytics.col.configured")]},
-                    "grid": {"left": 8, "right": 8, "top": 64, "bottom": 8, "containLabel": true},
+                    "legend": {"type": "scroll", "top": 30, "data": [t("analytics.interval"), t("analytics.col.empirical"), t("analytics.col.configured")]},
+                    "grid": {"left": 8, "right": 8, "top": 72, "bottom": 8, "containLabel": true},
                     "xAxis": {"type": "category", "data": cats},
                     "yAxis": {"type": "value", "max": 100, "name": "%"},
                     "series": [
@@ -751,6 +775,28 @@ async fn show(
         }
         _ => Err(AppError::NotFound),
     }
+}
+
+/// A refused filter in words: the filter's label, then what is wrong with it.
+fn report_error(tr: Tr, e: &AppError) -> String {
+    let (field, text) = error_text(tr, e);
+    let code = match e {
+        AppError::Invalid(f) | AppError::BadRequest(f) => f.code.as_str(),
+        _ => "",
+    };
+    let text = tr
+        .get(&format!("analytics.err.{code}"))
+        .map_or(text, str::to_string);
+    let label = match field.as_str() {
+        "from" | "to" | "close_from" | "close_to" | "source" | "industry" => {
+            tr.t(&format!("analytics.{field}")).to_string()
+        }
+        "pipeline_id" => tr.t("analytics.pipeline").to_string(),
+        "team_id" => tr.t("analytics.team").to_string(),
+        "owner_id" => tr.t("analytics.owner").to_string(),
+        _ => return text,
+    };
+    format!("{label}{}{text}", tr.t("analytics.colon"))
 }
 
 async fn body(s: &AppState, v: &Viewer, which: &str, f: &Filters) -> Result<Body, AppError> {
@@ -778,18 +824,20 @@ async fn body(s: &AppState, v: &Viewer, which: &str, f: &Filters) -> Result<Body
             tiles: shown.tiles,
             tables: shown.tables,
             links: shown.links,
+            more_links: shown.more_links,
             csv,
             xlsx,
             period,
         }),
         Err(e @ (AppError::BadRequest(_) | AppError::Invalid(_))) => Ok(Body {
             tr: v.tr,
-            error: Some(error_text(v.tr, &e).1),
+            error: Some(report_error(v.tr, &e)),
             empty: true,
             charts: vec![],
             tiles: vec![],
             tables: vec![],
             links: vec![],
+            more_links: 0,
             csv,
             xlsx,
             period: String::new(),
@@ -946,6 +994,9 @@ async fn page(
         ranges,
         from: f.from.clone(),
         to: f.to.clone(),
+        close_window: which == "waterfall",
+        close_from: f.close_from.clone(),
+        close_to: f.close_to.clone(),
         body: body
             .render()
             .map_err(|e| AppError::Internal(format!("template: {e}")))?,

@@ -1,0 +1,307 @@
+// The report pages in the browser, on generated history (`shangji seed`): the hub and every
+// report from it (funnel, time in stage, 4S, waterfall, win/loss, leaderboard, sources,
+// calibration), each with its chart drawn and its table filled; a quick period, a team and a
+// source chosen and the chart and table following; the waterfall listing a deal whose close
+// date slipped out of the window by its title; the CSV and Excel downloads; laptop and phone
+// widths, Chinese and English. Headless Chromium against a real `shangji serve`.
+
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { BIN, PHONE, api, assertFits, launchBrowser, newPage as openPage, screenshotPath, signIn, text } from './support/app.mjs';
+
+const TEST_TIMEOUT = 240_000;
+const ADMIN = { login: 'admin', password: 'admin1234' };
+const MANAGER = { login: 'mgr.east', password: 'manager123' };
+const REP = { login: 'rep.east1', password: 'sales1234' };
+
+/** The reports as the hub lists them: URL part, Chinese and English titles. */
+const REPORTS = [
+  ['funnel', '漏斗转化', 'Funnel conversion'],
+  ['time-in-stage', '阶段停留时间', null],
+  ['4s', '4S 驾驶舱', null],
+  ['waterfall', '管道变化瀑布', 'Pipeline waterfall'],
+  ['win-loss', '赢单/输单分析', null],
+  ['leaderboard', null, null],
+  ['sources', '来源分析', null],
+  ['calibration', '阶段概率校准', null],
+];
+
+let app;
+let browser;
+/** The deal whose expected close date we push out of this quarter before the tests. */
+let slipped;
+const newPage = (options) => openPage(browser, app, options);
+
+function env() {
+  const e = { ...process.env, RUST_LOG: 'warn', NO_COLOR: '1' };
+  for (const k of ['SHANGJI_CONFIG', 'SHANGJI_LISTEN', 'SHANGJI_DATABASE_URL', 'SHANGJI_DATA_DIR']) delete e[k];
+  return e;
+}
+
+function cli(dir, args) {
+  const r = spawnSync(BIN, ['--data-dir', dir, ...args], { env: env(), encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`shangji ${args.join(' ')}: ${r.stdout}\n${r.stderr}`);
+  return r.stdout.trim();
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Today in China, and this quarter's first and last day (YYYY-MM-DD). */
+function thisQuarter() {
+  const now = new Date(Date.now() + 8 * 3600_000);
+  const q = Math.floor(now.getUTCMonth() / 3) * 3;
+  const first = new Date(Date.UTC(now.getUTCFullYear(), q, 1));
+  const last = new Date(Date.UTC(now.getUTCFullYear(), q + 3, 0));
+  return { today: now.toISOString().slice(0, 10), first: first.toISOString().slice(0, 10), last: last.toISOString().slice(0, 10) };
+}
+
+before(async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shangji-e2e-analytics-'));
+  cli(dir, ['seed', '--opportunities', '800']);
+  const token = cli(dir, ['token', 'create', ADMIN.login]);
+  const port = await freePort();
+  const child = spawn(BIN, ['--data-dir', dir, 'serve', '--listen', `127.0.0.1:${port}`], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+  process.once('exit', () => child.kill('SIGKILL'));
+  const baseURL = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      const r = await fetch(`${baseURL}/login`);
+      if (r.ok) break;
+    } catch {
+      if (i > 300) throw new Error('the server did not start');
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  app = {
+    baseURL,
+    stop: async () => {
+      child.kill('SIGTERM');
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  // An open deal expected to close this quarter, already in the pipeline when the quarter
+  // began, is pushed to next year: the quarter's waterfall counts it as slipped.
+  const q = thisQuarter();
+  const open = await api(baseURL, token, 'GET', `/api/v1/opportunities?status=open&close_from=${q.first}&close_to=${q.last}&sort=created_at&per_page=50`);
+  const deal = open.items.find((o) => o.created_at < `${q.first}T00:00:00`);
+  assert.ok(deal, 'an open deal of this quarter created before it began');
+  const nextYear = `${Number(q.last.slice(0, 4)) + 1}-03-31`;
+  await api(baseURL, token, 'PATCH', `/api/v1/opportunities/${deal.id}`, { close_date: nextYear, version: deal.version });
+  slipped = deal.title;
+  browser = await launchBrowser();
+}, { timeout: 600_000 });
+
+after(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+/** The report body's charts are drawn (ECharts put an SVG in each). */
+async function chartsDrawn(page) {
+  const charts = page.locator('#report-body [data-chart]');
+  const n = await charts.count();
+  assert.ok(n > 0, 'the report has a chart');
+  for (let i = 0; i < n; i++) await charts.nth(i).locator('svg').first().waitFor();
+  assert.equal(await page.locator('#report-body [data-chart]:not([data-chart-ready])').count(), 0);
+}
+
+async function chartOption(page, i = 0) {
+  return JSON.parse(await page.locator('#report-body [data-chart]').nth(i).getAttribute('data-chart'));
+}
+
+/** No message key shows instead of its text. */
+async function assertTranslated(page) {
+  const body = await page.locator('body').innerText();
+  const keys = body.match(/\b(analytics|rv|fc|hz)\.[a-z_]+(\.[a-z_]+)*\b/g);
+  assert.equal(keys, null, `untranslated: ${keys}`);
+}
+
+/** The first cell values of the table's body rows, and the table's row count. */
+async function firstTable(page) {
+  const rows = page.locator('#report-body .report-table table').first().locator('tbody tr');
+  return { count: await rows.count(), texts: await rows.allInnerTexts() };
+}
+
+/** Waits for the htmx request that a filter change makes, and the redrawn charts. */
+async function afterFilter(page, change) {
+  await Promise.all([
+    page.waitForResponse((r) => r.request().headers()['hx-request'] === 'true' && r.url().includes('/analytics/')),
+    change(),
+  ]);
+  await chartsDrawn(page);
+}
+
+describe('reports', () => {
+  test('every report from the hub, with chart and table, at laptop width', { timeout: TEST_TIMEOUT }, async () => {
+    const { context, page } = await newPage();
+    try {
+      await signIn(page, ADMIN);
+      await page.getByRole('link', { name: '分析', exact: true }).first().click();
+      await page.waitForURL((u) => u.pathname === '/analytics');
+      assert.equal(await text(page.locator('h1')), '销售分析');
+      await assertTranslated(page);
+      await page.screenshot({ path: screenshotPath('analytics-hub.png'), fullPage: true });
+      for (const [slug, title] of REPORTS) {
+        await page.goto('/analytics');
+        const link = page.locator(`.analytics-cards a[href="/analytics/${slug}"]`);
+        if (title) assert.equal(await text(link), title);
+        await Promise.all([page.waitForURL((u) => u.pathname === `/analytics/${slug}`), link.click()]);
+        await chartsDrawn(page);
+        assert.equal(await page.locator('#report-empty').count(), 0, `${slug} has data`);
+        const table = await firstTable(page);
+        assert.ok(table.count > 0, `${slug}: the table has rows`);
+        assert.match(await text(page.locator('#report-period')), /\d{4}-\d\d-\d\d – \d{4}-\d\d-\d\d/);
+        await assertTranslated(page);
+        await page.screenshot({ path: screenshotPath(`analytics-${slug}.png`), fullPage: true });
+      }
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('the funnel follows a quick period, a team and a source', { timeout: TEST_TIMEOUT }, async () => {
+    const { context, page } = await newPage();
+    try {
+      await signIn(page, ADMIN);
+      await page.goto('/analytics/funnel');
+      await chartsDrawn(page);
+      const entered = async () => (await chartOption(page)).series[0].data.map((d) => d.value);
+      const total = (xs) => xs.reduce((a, b) => a + b, 0);
+      const ninety = await entered();
+
+      // This year (a longer period than the default 90 days): at least as many entered.
+      await Promise.all([page.waitForURL(/range=year/), page.getByRole('link', { name: '今年', exact: true }).click()]);
+      await chartsDrawn(page);
+      const year = await entered();
+      const jan1 = `${new Date(Date.now() + 8 * 3600_000).getUTCFullYear()}-01-01`;
+      assert.equal(await page.getByLabel('开始日期').inputValue(), jan1);
+      assert.match(await text(page.locator('#report-period')), new RegExp(`^期间: ${jan1} – `));
+      assert.ok(total(year) >= total(ninety), `this year ${year} ≥ 90 days ${ninety}`);
+      const yearTable = await firstTable(page);
+
+      // One team of three: fewer deals; chart and table change together, the URL keeps it.
+      await afterFilter(page, () => page.getByLabel('团队', { exact: true }).selectOption({ label: '华东大区' }));
+      await page.waitForURL(/team=\d+/);
+      const east = await entered();
+      assert.ok(total(east) > 0 && total(east) < total(year), `east ${east} < all ${year}`);
+      const eastTable = await firstTable(page);
+      assert.notDeepEqual(eastTable.texts, yearTable.texts);
+      assert.equal(Number(eastTable.texts[0].split('\t')[1]), east[0], 'the table says what the chart draws');
+      await page.screenshot({ path: screenshotPath('analytics-funnel-team.png'), fullPage: true });
+
+      // And one source channel on top.
+      await afterFilter(page, () => page.getByLabel('来源', { exact: true }).selectOption({ label: '官网' }));
+      await page.waitForURL(/source=website/);
+      const web = await entered();
+      assert.ok(total(web) > 0 && total(web) < total(east), `website ${web} < east ${east}`);
+      assert.equal(Number((await firstTable(page)).texts[0].split('\t')[1]), web[0]);
+
+      // The exports carry the filters and download.
+      const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: '导出 CSV' }).click()]);
+      assert.match(csv.suggestedFilename(), /\.csv$/);
+      const csvText = fs.readFileSync(await csv.path(), 'utf8');
+      assert.match(csvText, /线索确认/);
+      assert.ok(csvText.includes(`,${web[0]},`), `the CSV has the filtered count ${web[0]}`);
+      const [xlsx] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: '导出 Excel' }).click()]);
+      assert.match(xlsx.suggestedFilename(), /\.xlsx$/);
+      const bytes = fs.readFileSync(await xlsx.path());
+      assert.equal(bytes.subarray(0, 2).toString(), 'PK', 'a spreadsheet (zip) file');
+      await page.screenshot({ path: screenshotPath('analytics-funnel-filtered.png'), fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('the waterfall lists the deal that slipped out of the quarter by title', { timeout: TEST_TIMEOUT }, async () => {
+    const { context, page } = await newPage();
+    try {
+      await signIn(page, ADMIN);
+      const q = thisQuarter();
+      await page.goto('/analytics/waterfall?range=quarter');
+      await chartsDrawn(page);
+      // Half a window is refused, in words, until the other end is there.
+      await Promise.all([
+        page.waitForResponse((r) => r.request().headers()['hx-request'] === 'true'),
+        page.getByLabel('预计成交从').fill(q.first),
+      ]);
+      assert.match(await text(page.locator('#report-body [role=alert]')), /^预计成交至：期间不正确/);
+      assert.equal(await page.locator('#report-body [data-chart]').count(), 0, 'no chart that looks like an answer');
+      await afterFilter(page, () => page.getByLabel('预计成交至').fill(q.last));
+      await page.waitForURL(/close_to=/);
+      const moved = (await chartOption(page)).series[2].data[8];
+      assert.ok(moved > 0, `moved out of the window: ${moved}`);
+      const list = page.locator('#report-body ul.slipped');
+      assert.ok((await list.getByRole('link', { name: slipped, exact: true }).count()) === 1, `${slipped} is listed`);
+      assert.doesNotMatch(await text(list), /#\d+/, 'titles, not ids');
+      await page.screenshot({ path: screenshotPath('analytics-waterfall-slipped.png'), fullPage: true });
+      await Promise.all([page.waitForURL(/\/opportunities\/\d+$/), list.getByRole('link', { name: slipped, exact: true }).click()]);
+      assert.equal(await text(page.locator('h1')), slipped);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a manager reads every report on a phone', { timeout: TEST_TIMEOUT }, async () => {
+    const { context, page } = await newPage(PHONE);
+    try {
+      await signIn(page, MANAGER);
+      await page.goto('/analytics');
+      await assertFits(page, 375);
+      await page.screenshot({ path: screenshotPath('analytics-hub-phone.png'), fullPage: true });
+      for (const [slug] of REPORTS) {
+        await page.goto(`/analytics/${slug}`);
+        await chartsDrawn(page);
+        await assertFits(page, 375);
+        await assertTranslated(page);
+        // Wide tables scroll inside their box instead of widening the page.
+        for (const box of await page.locator('#report-body .table-scroll').all()) {
+          const w = await box.evaluate((el) => el.getBoundingClientRect().width);
+          assert.ok(w <= 375, `${slug}: table box ${w} px`);
+        }
+        await page.screenshot({ path: screenshotPath(`analytics-${slug}-phone.png`), fullPage: true });
+      }
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('in English', { timeout: TEST_TIMEOUT }, async () => {
+    const { context, page } = await newPage();
+    try {
+      await signIn(page, REP);
+      await page.getByLabel('语言').selectOption('en');
+      await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: '切换' }).click()]);
+      await page.goto('/analytics');
+      assert.equal(await text(page.locator('h1')), 'Sales analytics');
+      await assertTranslated(page);
+      await page.screenshot({ path: screenshotPath('analytics-hub-en.png'), fullPage: true });
+      for (const [slug, , title] of REPORTS) {
+        await page.goto(`/analytics/${slug}`);
+        if (title) assert.equal(await text(page.locator('h1')), title);
+        if ((await page.locator('#report-empty').count()) === 0) await chartsDrawn(page);
+        await assertTranslated(page);
+        const chrome = [...(await page.locator('h1, .analytics-filters label, .report-bar, .report-table h2, .report-table th').allInnerTexts())].join(' ');
+        assert.doesNotMatch(chrome, /[\u4e00-\u9fff]/, `${slug}: headings, labels and columns in English`);
+        await page.screenshot({ path: screenshotPath(`analytics-${slug}-en.png`), fullPage: true });
+      }
+    } finally {
+      await context.close();
+    }
+  });
+});

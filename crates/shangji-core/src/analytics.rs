@@ -392,18 +392,8 @@ pub fn win_rate_from(pipeline: &Pipeline, closed: &[projection::ClosedCount]) ->
     }
 }
 
-/// The stay in which a life was last won or lost, with its index.
-fn closing<'a>(life: &'a Life, pipeline: &Pipeline) -> Option<(usize, &'a Span)> {
-    life.spans.iter().enumerate().rfind(|(_, s)| {
-        matches!(
-            kind_of(pipeline, s.stage_id),
-            Some(StageKind::Won | StageKind::Lost)
-        )
-    })
-}
-
-/// Closed deals grouped one way: count and amount (minor units, CNY or the deal's own
-/// currency as given) won and lost per value.
+/// Closed deals grouped one way: count and CNY amount (minor units; deals in other
+/// currencies count but add no amount) won and lost per value.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct WinLossRow {
     /// The loss reason key, competitor, stage id or owner id, as text; `""` when none.
@@ -425,73 +415,76 @@ pub struct WinLoss {
 }
 
 pub fn win_loss(lives: &[Life], pipeline: &Pipeline, period: Period) -> WinLoss {
-    type Table = BTreeMap<String, WinLossRow>;
-    let mut tables: [Table; 4] = Default::default();
-    let mut add = |t: usize, value: String, won: bool, amount: i64| {
-        let row = tables[t]
-            .entry(value.clone())
-            .or_insert_with(|| WinLossRow {
-                value,
-                ..Default::default()
-            });
-        if won {
-            row.won += 1;
-            row.won_amount += amount;
-        } else {
-            row.lost += 1;
-            row.lost_amount += amount;
-        }
+    use projection::closed_by;
+    let stays = stays_of(lives, pipeline);
+    win_loss_from(
+        pipeline,
+        WinLossInputs {
+            by_reason: closed_by(&stays, period, |s| s.loss_reason.clone()),
+            by_competitor: closed_by(&stays, period, |s| s.competitor.clone()),
+            by_stage_lost: closed_by(&stays, period, |s| {
+                s.from_stage_id.map_or(String::new(), |id| id.to_string())
+            }),
+            by_owner: closed_by(&stays, period, |s| s.entry_owner_id.to_string()),
+        },
+    )
+}
+
+/// Closed deals counted four ways (see [`projection::closed_by`]).
+#[derive(Debug, Clone, Default)]
+pub struct WinLossInputs {
+    pub by_reason: Vec<projection::KeyedCount>,
+    pub by_competitor: Vec<projection::KeyedCount>,
+    pub by_stage_lost: Vec<projection::KeyedCount>,
+    pub by_owner: Vec<projection::KeyedCount>,
+}
+
+pub fn win_loss_from(pipeline: &Pipeline, i: WinLossInputs) -> WinLoss {
+    let lost_only = |v: Vec<projection::KeyedCount>| {
+        v.into_iter()
+            .filter(|c| kind_of(pipeline, c.stage_id) == Some(StageKind::Lost))
+            .collect::<Vec<_>>()
     };
-    for life in lives {
-        let Some((i, close)) = closing(life, pipeline) else {
-            continue;
-        };
-        if !period.contains(close.from) || close.to.is_some_and(|t| t < period.to) {
-            continue;
-        }
-        let Some(state) = life.state_at(close.from) else {
-            continue;
-        };
-        let won = kind_of(pipeline, close.stage_id) == Some(StageKind::Won);
-        add(3, state.owner_id.to_string(), won, state.amount_minor);
-        if won {
-            continue;
-        }
-        // The `lost` event of this closing carries the reason and the competitor.
-        let lost = life
-            .events
-            .iter()
-            .rfind(|e| e.kind == EventKind::Lost && e.at <= close.from);
-        let field = |k: &str| {
-            lost.and_then(|e| e.new_value.as_ref())
-                .and_then(|v| v.get(k))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        add(0, field("loss_reason"), false, state.amount_minor);
-        add(1, field("competitor"), false, state.amount_minor);
-        let from = i
-            .checked_sub(1)
-            .map_or(String::new(), |p| life.spans[p].stage_id.to_string());
-        add(2, from, false, state.amount_minor);
-    }
-    let rows = |t: Table| {
-        let mut v: Vec<WinLossRow> = t.into_values().collect();
-        v.sort_by(|a, b| {
-            (b.lost + b.won)
-                .cmp(&(a.lost + a.won))
-                .then(a.value.cmp(&b.value))
-        });
-        v
-    };
-    let [reason, competitor, stage, owner] = tables;
     WinLoss {
-        by_reason: rows(reason),
-        by_competitor: rows(competitor),
-        by_stage_lost: rows(stage),
-        by_owner: rows(owner),
+        by_reason: win_loss_rows(pipeline, &lost_only(i.by_reason)),
+        by_competitor: win_loss_rows(pipeline, &lost_only(i.by_competitor)),
+        by_stage_lost: win_loss_rows(pipeline, &lost_only(i.by_stage_lost)),
+        by_owner: win_loss_rows(pipeline, &i.by_owner),
     }
+}
+
+/// The CNY part of a count's amount (deals in other currencies count but add no amount).
+fn cny(c: &projection::KeyedCount) -> i64 {
+    if c.currency == "CNY" {
+        c.amount
+    } else {
+        0
+    }
+}
+
+/// Closed deals by key: won and lost counts and CNY amounts per value, most deals first.
+pub fn win_loss_rows(pipeline: &Pipeline, counts: &[projection::KeyedCount]) -> Vec<WinLossRow> {
+    let mut rows: BTreeMap<&str, WinLossRow> = BTreeMap::new();
+    for c in counts {
+        let row = rows.entry(&c.key).or_insert_with(|| WinLossRow {
+            value: c.key.clone(),
+            ..Default::default()
+        });
+        if kind_of(pipeline, c.stage_id) == Some(StageKind::Won) {
+            row.won += c.count;
+            row.won_amount += cny(c);
+        } else {
+            row.lost += c.count;
+            row.lost_amount += cny(c);
+        }
+    }
+    let mut v: Vec<WinLossRow> = rows.into_values().collect();
+    v.sort_by(|a, b| {
+        (b.lost + b.won)
+            .cmp(&(a.lost + a.won))
+            .then(a.value.cmp(&b.value))
+    });
+    v
 }
 
 /// One person's results in a period.
@@ -513,32 +506,40 @@ pub struct LeaderRow {
 
 /// Won amount, win rate and pipeline created per owner, most won first.
 pub fn leaderboard(lives: &[Life], pipeline: &Pipeline, period: Period) -> Vec<LeaderRow> {
+    let stays = stays_of(lives, pipeline);
+    let owner = |s: &projection::StayRow| s.entry_owner_id.to_string();
+    leaderboard_from(
+        pipeline,
+        &projection::closed_by(&stays, period, owner),
+        &projection::created_by(&stays, period, owner),
+    )
+}
+
+/// `closed` and `created` are keyed by owner id.
+pub fn leaderboard_from(
+    pipeline: &Pipeline,
+    closed: &[projection::KeyedCount],
+    created: &[projection::KeyedCount],
+) -> Vec<LeaderRow> {
     let mut rows: BTreeMap<UserId, LeaderRow> = BTreeMap::new();
-    for life in lives {
-        if period.contains(life.created_at) {
-            if let Some(s) = life.state_at(life.created_at) {
-                let r = rows.entry(s.owner_id).or_default();
-                r.owner_id = s.owner_id;
-                r.created += 1;
-                r.created_amount += s.amount_minor;
-            }
-        }
-        let Some((_, close)) = closing(life, pipeline) else {
-            continue;
-        };
-        if !period.contains(close.from) || close.to.is_some_and(|t| t < period.to) {
-            continue;
-        }
-        let Some(s) = life.state_at(close.from) else {
-            continue;
-        };
-        let r = rows.entry(s.owner_id).or_default();
-        r.owner_id = s.owner_id;
-        if kind_of(pipeline, close.stage_id) == Some(StageKind::Won) {
-            r.won += 1;
-            r.won_amount += s.amount_minor;
+    fn row<'a>(rows: &'a mut BTreeMap<UserId, LeaderRow>, key: &str) -> &'a mut LeaderRow {
+        let owner_id = key.parse().unwrap_or_default();
+        let r = rows.entry(owner_id).or_default();
+        r.owner_id = owner_id;
+        r
+    }
+    for c in created {
+        let r = row(&mut rows, &c.key);
+        r.created += c.count;
+        r.created_amount += cny(c);
+    }
+    for c in closed {
+        let r = row(&mut rows, &c.key);
+        if kind_of(pipeline, c.stage_id) == Some(StageKind::Won) {
+            r.won += c.count;
+            r.won_amount += cny(c);
         } else {
-            r.lost += 1;
+            r.lost += c.count;
         }
     }
     let mut out: Vec<LeaderRow> = rows

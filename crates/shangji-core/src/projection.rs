@@ -11,6 +11,7 @@ use time::{Date, OffsetDateTime};
 
 use crate::analytics::{Life, Period, State};
 use crate::model::*;
+use crate::opportunity::EventKind;
 
 /// One stay of an opportunity in a stage, with what became of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +44,14 @@ pub struct StayRow {
     /// The stage of the last stay, and when it was entered.
     pub final_stage_id: StageId,
     pub final_at: OffsetDateTime,
+    /// The owner when it entered the stage.
+    pub entry_owner_id: UserId,
+    /// The stage of the stay before this one; `None` for the first.
+    pub from_stage_id: Option<StageId>,
+    /// On the closing stay of a lost deal: the loss reason key and the competitor of the
+    /// `lost` event that closed it (`""` when not given); `""` on every other stay.
+    pub loss_reason: String,
+    pub competitor: String,
 }
 
 /// What an opportunity was from `valid_from` until `valid_to` (exclusive; `None`: still).
@@ -88,6 +97,20 @@ pub fn stays(life: &Life, pipeline: &Pipeline) -> Vec<StayRow> {
         });
         let earlier = &life.spans[..i];
         let amount = life.state_at(span.from);
+        let lost = (closing == Some(i) && kind(span.stage_id) == Some(StageKind::Lost))
+            .then(|| {
+                life.events
+                    .iter()
+                    .rfind(|e| e.kind == EventKind::Lost && e.at <= span.from)
+            })
+            .flatten();
+        let lost_field = |k: &str| {
+            lost.and_then(|e| e.new_value.as_ref())
+                .and_then(|v| v.get(k))
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
         stays.push(StayRow {
             opportunity_id: life.opportunity_id,
             seq: i as i32,
@@ -114,10 +137,14 @@ pub fn stays(life: &Life, pipeline: &Pipeline) -> Vec<StayRow> {
                 .sum(),
             closing: closing == Some(i),
             amount_minor: amount.as_ref().map_or(0, |s| s.amount_minor),
+            entry_owner_id: amount.as_ref().map_or(0, |s| s.owner_id),
             currency: amount.map_or_else(|| "CNY".into(), |s| s.currency),
             created_at: life.created_at,
             final_stage_id: last.stage_id,
             final_at: last.from,
+            from_stage_id: i.checked_sub(1).map(|p| life.spans[p].stage_id),
+            loss_reason: lost_field("loss_reason"),
+            competitor: lost_field("competitor"),
         });
     }
     stays
@@ -262,6 +289,65 @@ pub fn closed_counts(stays: &[StayRow], period: Period) -> Vec<ClosedCount> {
             amount,
         })
         .collect()
+}
+
+/// Deals counted by some attribute (their owner then, loss reason, source…; `key`, `""` when
+/// none), the stage they are in and currency: how many, and their amount.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KeyedCount {
+    pub key: String,
+    pub stage_id: StageId,
+    pub currency: String,
+    pub count: u64,
+    pub amount: i64,
+}
+
+fn keyed<'a>(
+    stays: impl Iterator<Item = &'a StayRow>,
+    key: impl Fn(&StayRow) -> String,
+) -> Vec<KeyedCount> {
+    let mut by: BTreeMap<(String, StageId, String), (u64, i64)> = BTreeMap::new();
+    for s in stays {
+        let e = by
+            .entry((key(s), s.stage_id, s.currency.clone()))
+            .or_default();
+        e.0 += 1;
+        e.1 += s.amount_minor;
+    }
+    by.into_iter()
+        .map(|((key, stage_id, currency), (count, amount))| KeyedCount {
+            key,
+            stage_id,
+            currency,
+            count,
+            amount,
+        })
+        .collect()
+}
+
+/// Deals closed in a period (as [`closed_in`] says) by `key` of their closing stay, with the
+/// stage they closed in and their amount then.
+pub fn closed_by(
+    stays: &[StayRow],
+    period: Period,
+    key: impl Fn(&StayRow) -> String,
+) -> Vec<KeyedCount> {
+    keyed(stays.iter().filter(|s| closed_in(s, period)), key)
+}
+
+/// Deals created in a period — their first stay began in it — by `key` of that stay, with
+/// the stage they were created in and their amount then.
+pub fn created_by(
+    stays: &[StayRow],
+    period: Period,
+    key: impl Fn(&StayRow) -> String,
+) -> Vec<KeyedCount> {
+    keyed(
+        stays
+            .iter()
+            .filter(|s| s.seq == 0 && period.contains(s.entered_at)),
+        key,
+    )
 }
 
 /// Time spent in a stage by the opportunities that left it for the last time in the

@@ -10,8 +10,9 @@ use serde::Serialize;
 use time::{Date, Month, OffsetDateTime};
 use utoipa::ToSchema;
 
-use crate::analytics::{percentile, Life, Period, StageConversion, StageTime, WinLossRow};
+use crate::analytics::{percentile, Life, Period, StageConversion, StageTime};
 use crate::model::*;
+use crate::projection::KeyedCount;
 
 /// Trailing periods a funnel's baseline looks back over by default.
 pub const BASELINE_PERIODS: u32 = 4;
@@ -173,61 +174,6 @@ pub fn time_in_stage_by_month(
         .collect()
 }
 
-/// The closing of a deal as the win rate counts it: its last move into a won or lost stage,
-/// when that fell in the period and it is still closed at the period's end. Returns whether
-/// it was won and the instant.
-fn closing(life: &Life, pipeline: &Pipeline, period: Period) -> Option<(bool, OffsetDateTime)> {
-    let kind = |id| pipeline.stage(id).map(|s| s.kind);
-    let close = life
-        .spans
-        .iter()
-        .rfind(|s| kind(s.stage_id) != Some(StageKind::Open))?;
-    if !period.contains(close.from) || close.to.is_some_and(|t| t < period.to) {
-        return None;
-    }
-    Some((kind(close.stage_id) == Some(StageKind::Won), close.from))
-}
-
-/// Win/loss of the deals closed in the period grouped by `key` (for example the deal's
-/// source, or its account's industry; `""` when it has none): count and amount at closing
-/// (CNY minor units; deals in other currencies count but add no amount), most deals first.
-pub fn win_loss_by(
-    lives: &[Life],
-    pipeline: &Pipeline,
-    period: Period,
-    key: impl Fn(OpportunityId) -> String,
-) -> Vec<WinLossRow> {
-    let mut rows: BTreeMap<String, WinLossRow> = BTreeMap::new();
-    for life in lives {
-        let Some((won, at)) = closing(life, pipeline, period) else {
-            continue;
-        };
-        let amount = life
-            .state_at(at)
-            .filter(|s| s.currency == "CNY")
-            .map_or(0, |s| s.amount_minor);
-        let value = key(life.opportunity_id);
-        let row = rows.entry(value.clone()).or_insert_with(|| WinLossRow {
-            value,
-            ..Default::default()
-        });
-        if won {
-            row.won += 1;
-            row.won_amount += amount;
-        } else {
-            row.lost += 1;
-            row.lost_amount += amount;
-        }
-    }
-    let mut v: Vec<WinLossRow> = rows.into_values().collect();
-    v.sort_by(|a, b| {
-        (b.won + b.lost)
-            .cmp(&(a.won + a.lost))
-            .then(a.value.cmp(&b.value))
-    });
-    v
-}
-
 /// A lead as the sources report sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeadSeen {
@@ -261,51 +207,38 @@ pub struct SourceRow {
 }
 
 /// Leads → opportunities → won by source channel, in the period: one row per source with
-/// any number (in the order of [`Source::ALL`], records without a source last).
-/// `source_of` gives an opportunity's source.
+/// any number (in the order of [`Source::ALL`], records without a source last). `created`
+/// and `closed` are the opportunities created and closed in the period keyed by source (see
+/// [`crate::projection::created_by`] and [`crate::projection::closed_by`]).
 pub fn sources(
     leads: &[LeadSeen],
-    lives: &[Life],
     pipeline: &Pipeline,
+    created: &[KeyedCount],
+    closed: &[KeyedCount],
     period: Period,
-    source_of: impl Fn(OpportunityId) -> Option<String>,
 ) -> Vec<SourceRow> {
     let mut rows: BTreeMap<String, SourceRow> = BTreeMap::new();
-    let row = |rows: &mut BTreeMap<String, SourceRow>, s: Option<String>| {
-        let key = s.unwrap_or_default();
-        rows.entry(key.clone())
-            .or_insert_with(|| SourceRow {
-                source: key,
-                ..Default::default()
-            })
-            .source
-            .clone()
-    };
+    fn row<'a>(rows: &'a mut BTreeMap<String, SourceRow>, key: &str) -> &'a mut SourceRow {
+        rows.entry(key.to_string()).or_insert_with(|| SourceRow {
+            source: key.to_string(),
+            ..Default::default()
+        })
+    }
     for l in leads.iter().filter(|l| period.contains(l.created_at)) {
-        let k = row(&mut rows, l.source.clone());
-        let r = rows.get_mut(&k).expect("just added");
+        let r = row(&mut rows, l.source.as_deref().unwrap_or_default());
         r.leads += 1;
         r.converted += l.converted_at.is_some() as u64;
     }
-    for life in lives {
-        let created = period.contains(life.created_at);
-        let closed = closing(life, pipeline, period);
-        if !created && closed.is_none() {
-            continue;
-        }
-        let k = row(&mut rows, source_of(life.opportunity_id));
-        let r = rows.get_mut(&k).expect("just added");
-        r.opportunities += created as u64;
-        match closed {
-            Some((true, at)) => {
-                r.won += 1;
-                r.won_amount += life
-                    .state_at(at)
-                    .filter(|s| s.currency == "CNY")
-                    .map_or(0, |s| s.amount_minor);
-            }
-            Some((false, _)) => r.lost += 1,
-            None => {}
+    for c in created {
+        row(&mut rows, &c.key).opportunities += c.count;
+    }
+    for c in closed {
+        let r = row(&mut rows, &c.key);
+        if pipeline.stage(c.stage_id).map(|s| s.kind) == Some(StageKind::Won) {
+            r.won += c.count;
+            r.won_amount += if c.currency == "CNY" { c.amount } else { 0 };
+        } else {
+            r.lost += c.count;
         }
     }
     let order = |s: &str| {
@@ -337,9 +270,10 @@ pub fn sources(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analytics::{funnel, lives};
+    use crate::analytics::{funnel, lives, stays_of, win_loss_rows};
     use crate::opportunity::{EventKind, OpportunityEvent};
     use crate::process::{b2b_template, build_pipeline};
+    use crate::projection::{closed_by, created_by, StayRow};
     use serde_json::json;
     use time::macros::{date, datetime};
     use time::Duration;
@@ -603,9 +537,17 @@ mod tests {
         events.extend(walk(2, 0, 2_000, &[10, 15]));
         events.extend(walk(3, 0, 4_000, &[10, 11, 14]));
         events.extend(walk(4, 0, 8_000, &[10, 11])); // still open
-        let l = lives(&events);
-        let key = |id: OpportunityId| if id == 1 { "制造业" } else { "" }.to_string();
-        let rows = win_loss_by(&l, &pipeline(), period(0, 31), key);
+        let stays = stays_of(&lives(&events), &pipeline());
+        let key = |s: &StayRow| {
+            if s.opportunity_id == 1 {
+                "制造业"
+            } else {
+                ""
+            }
+            .to_string()
+        };
+        let counts = closed_by(&stays, period(0, 31), key);
+        let rows = win_loss_rows(&pipeline(), &counts);
         let got: Vec<(&str, u64, u64, i64, i64)> = rows
             .iter()
             .map(|r| (r.value.as_str(), r.won, r.lost, r.won_amount, r.lost_amount))
@@ -642,8 +584,16 @@ mod tests {
             1 | 5 => Some("website".to_string()),
             _ => Some("referral".to_string()),
         };
-        let l = lives(&events);
-        let rows = sources(&leads, &l, &pipeline(), period(0, 31), source_of);
+        let stays = stays_of(&lives(&events), &pipeline());
+        let key = |s: &StayRow| source_of(s.opportunity_id).unwrap_or_default();
+        let p = period(0, 31);
+        let rows = sources(
+            &leads,
+            &pipeline(),
+            &created_by(&stays, p, key),
+            &closed_by(&stays, p, key),
+            p,
+        );
         let got: Vec<(&str, u64, u64, u64, u64, u64, i64)> = rows
             .iter()
             .map(|r| {

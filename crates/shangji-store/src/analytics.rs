@@ -7,7 +7,7 @@ use shangji_core::Scope;
 use time::OffsetDateTime;
 
 use crate::db::{bind_all, Db, RowExt, Sql};
-use crate::entity::{owner_in_scope, Access, Entity};
+use crate::entity::{Access, Entity};
 use crate::error::StoreError;
 use crate::on_pool;
 
@@ -33,14 +33,6 @@ impl HistoryFilter {
     }
 }
 
-/// An opportunity's source channel and its account's industry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpportunityFacets {
-    pub id: OpportunityId,
-    pub source: Option<String>,
-    pub industry: Option<String>,
-}
-
 /// A lead created in a report's period: its source, when it was created, and when it was
 /// first qualified into an opportunity (if it was).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,40 +43,6 @@ pub struct LeadFact {
 }
 
 impl Db {
-    /// Source and industry of every opportunity of a pipeline in `scope` (optionally owned
-    /// by one of `owners`, and narrowed by `filter`).
-    pub async fn opportunity_facets(
-        &self,
-        scope: &Scope,
-        pipeline_id: PipelineId,
-        owners: Option<&[UserId]>,
-        filter: &HistoryFilter,
-    ) -> Result<Vec<OpportunityFacets>, StoreError> {
-        let mut sql = Sql::new(
-            "SELECT opportunities.id AS id, opportunities.source AS source, accounts.industry AS industry FROM opportunities LEFT JOIN accounts ON accounts.id = opportunities.account_id WHERE ",
-        );
-        owner_in_scope("opportunities.owner_id", scope, &mut sql);
-        sql.push(" AND opportunities.pipeline_id = ")
-            .bind(pipeline_id);
-        if let Some(owners) = owners {
-            sql.push(" AND opportunities.owner_id IN ");
-            sql.bind_list(if owners.is_empty() { &[-1] } else { owners });
-        }
-        filter.push(&mut sql);
-        on_pool!(self, p => {
-            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(OpportunityFacets {
-                        id: r.i64("id")?,
-                        source: r.opt_text("source")?,
-                        industry: r.opt_text("industry")?,
-                    })
-                })
-                .collect()
-        })
-    }
-
     /// The leads created in `[from, to)` that `scope` may see (optionally owned by one of
     /// `owners`; of one source and industry when `filter` says so), each with the instant it
     /// was first qualified into an opportunity.

@@ -17,7 +17,7 @@ pub mod review;
 pub mod snapshots;
 mod writer;
 
-pub use analytics::{HistoryFilter, LeadFact, OpportunityFacets};
+pub use analytics::{HistoryFilter, LeadFact};
 pub use board::{Card, Column, ColumnTotal, Columns};
 pub use crud::{IdemKey, IdemRecord, ListQuery, Page, Save, Write, APPROVAL_PENDING};
 pub use custom::{Compare, CustomFilter};

@@ -6,7 +6,8 @@
 use shangji_core::analytics::{lives, Period};
 use shangji_core::model::{Pipeline, PipelineId, StageId, UserId};
 use shangji_core::projection::{
-    self, ChangeGroup, ClosedCount, FunnelCount, ReachCount, SizeCount, StateKey, VersionRow,
+    self, ChangeGroup, ClosedCount, FunnelCount, KeyedCount, ReachCount, SizeCount, StateKey,
+    VersionRow,
 };
 use shangji_core::Scope;
 use time::{Date, OffsetDateTime};
@@ -59,6 +60,39 @@ impl Slice<'_> {
             self.filter.push(sql);
             sql.push(")");
         }
+    }
+}
+
+/// What deals are counted by in [`Db::closed_by`] and [`Db::created_by`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Facet {
+    /// The owner when the stay began.
+    Owner,
+    LossReason,
+    Competitor,
+    /// The stage before.
+    FromStage,
+    /// The deal's source now.
+    Source,
+    /// Its account's industry now.
+    Industry,
+}
+
+impl Facet {
+    /// `SELECT <key> AS k, stage, currency, count, amount FROM analytics_stays s … WHERE `.
+    fn select(self) -> Sql {
+        let (key, join) = match self {
+            Facet::Owner => ("CAST(s.entry_owner_id AS TEXT)", ""),
+            Facet::LossReason => ("s.loss_reason", ""),
+            Facet::Competitor => ("s.competitor", ""),
+            Facet::FromStage => ("CAST(s.from_stage_id AS TEXT)", ""),
+            Facet::Source => ("o.source", " JOIN opportunities o ON o.id = s.opportunity_id"),
+            Facet::Industry => (
+                "a.industry",
+                " JOIN opportunities o ON o.id = s.opportunity_id LEFT JOIN accounts a ON a.id = o.account_id",
+            ),
+        };
+        Sql::new(&format!("SELECT {key} AS k, s.stage_id, s.currency, COUNT(*) AS n, CAST(SUM(s.amount_minor) AS BIGINT) AS amount FROM analytics_stays s{join} WHERE "))
     }
 }
 
@@ -142,8 +176,8 @@ impl Db {
                 stays.extend(s.into_iter().map(|s| (pipeline_id, owner_id, s)));
                 versions.extend(v.into_iter().map(|v| (pipeline_id, owner_id, v)));
             }
-            for chunk in stays.chunks(INSERT_PARAMS / 19) {
-                let mut sql = Sql::new("INSERT INTO analytics_stays (opportunity_id, seq, pipeline_id, owner_id, stage_id, entered_at, left_at, prev_entered_at, advanced, won_later, lost_later, last_in_stage, ms_in_stage, closing, amount_minor, currency, created_at, final_stage_id, final_at) VALUES ");
+            for chunk in stays.chunks(INSERT_PARAMS / 23) {
+                let mut sql = Sql::new("INSERT INTO analytics_stays (opportunity_id, seq, pipeline_id, owner_id, stage_id, entered_at, left_at, prev_entered_at, advanced, won_later, lost_later, last_in_stage, ms_in_stage, closing, amount_minor, currency, created_at, final_stage_id, final_at, entry_owner_id, from_stage_id, loss_reason, competitor) VALUES ");
                 for (i, (pipeline_id, owner_id, s)) in chunk.iter().enumerate() {
                     sql.push(if i == 0 { "(" } else { ", (" });
                     sql.bind(s.opportunity_id).push(", ").bind(s.seq).push(", ");
@@ -155,7 +189,9 @@ impl Db {
                     sql.bind(s.ms_in_stage).push(", ").bind(s.closing).push(", ");
                     sql.bind(s.amount_minor).push(", ").bind(s.currency.as_str()).push(", ");
                     sql.bind(ms(s.created_at)).push(", ").bind(s.final_stage_id).push(", ");
-                    sql.bind(ms(s.final_at)).push(")");
+                    sql.bind(ms(s.final_at)).push(", ").bind(s.entry_owner_id).push(", ");
+                    sql.bind(s.from_stage_id).push(", ").bind(s.loss_reason.as_str()).push(", ");
+                    sql.bind(s.competitor.as_str()).push(")");
                 }
                 bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
             }
@@ -255,6 +291,56 @@ impl Db {
             rows.iter()
                 .map(|r| {
                     Ok(ClosedCount {
+                        stage_id: r.i64("stage_id")?,
+                        currency: r.text("currency")?,
+                        count: r.i64("n")? as u64,
+                        amount: r.i64("amount")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Deals closed in `period` and still closed at its end, by `facet` (see
+    /// `projection::closed_by`).
+    pub async fn closed_by(
+        &self,
+        of: Slice<'_>,
+        period: Period,
+        facet: Facet,
+    ) -> Result<Vec<KeyedCount>, StoreError> {
+        let mut sql = facet.select();
+        of.push("s", &mut sql);
+        sql.push(" AND s.closing = ").bind(true);
+        sql.push(" AND s.entered_at >= ").bind(ms(period.from));
+        sql.push(" AND s.entered_at < ").bind(ms(period.to));
+        sql.push(" AND s.left_at >= ").bind(ms(period.to));
+        self.keyed_counts(sql).await
+    }
+
+    /// Deals created in `period`, by `facet` (see `projection::created_by`).
+    pub async fn created_by(
+        &self,
+        of: Slice<'_>,
+        period: Period,
+        facet: Facet,
+    ) -> Result<Vec<KeyedCount>, StoreError> {
+        let mut sql = facet.select();
+        of.push("s", &mut sql);
+        sql.push(" AND s.seq = 0 AND s.entered_at >= ")
+            .bind(ms(period.from));
+        sql.push(" AND s.entered_at < ").bind(ms(period.to));
+        self.keyed_counts(sql).await
+    }
+
+    async fn keyed_counts(&self, mut sql: Sql) -> Result<Vec<KeyedCount>, StoreError> {
+        sql.push(" GROUP BY 1, s.stage_id, s.currency");
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(KeyedCount {
+                        key: r.opt_text("k")?.unwrap_or_default(),
                         stage_id: r.i64("stage_id")?,
                         currency: r.text("currency")?,
                         count: r.i64("n")? as u64,

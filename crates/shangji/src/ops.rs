@@ -2559,12 +2559,35 @@ pub async fn win_loss_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<reports::WinLossReport>, AppError> {
+    use shangji_store::projection::Facet;
     let r = report_scope(ctx, params)?;
-    let facets = reports::facets(db, ctx, &r).await?;
-    report_rows(db, ctx, &r, false, |lives, r| {
-        reports::win_loss(lives, r, &facets)
-    })
-    .await
+    let of = fresh_slice(db, ctx, &r).await?;
+    let by = |facet| db.closed_by(of, r.period, facet);
+    let (by_reason, by_competitor, by_stage_lost, by_owner, by_source, by_industry) = tokio::try_join!(
+        by(Facet::LossReason),
+        by(Facet::Competitor),
+        by(Facet::FromStage),
+        by(Facet::Owner),
+        by(Facet::Source),
+        by(Facet::Industry),
+    )?;
+    let w = analytics::win_loss_from(
+        &r.pipeline,
+        analytics::WinLossInputs {
+            by_reason,
+            by_competitor,
+            by_stage_lost,
+            by_owner,
+        },
+    );
+    Ok(r.report(reports::WinLossReport {
+        by_source: analytics::win_loss_rows(&r.pipeline, &by_source),
+        by_industry: analytics::win_loss_rows(&r.pipeline, &by_industry),
+        by_reason: w.by_reason,
+        by_competitor: w.by_competitor,
+        by_stage_lost: w.by_stage_lost,
+        by_owner: w.by_owner,
+    }))
 }
 
 /// Forecast periods and options from a report's parameters: `grain` month (default),
@@ -2793,11 +2816,14 @@ pub async fn leaderboard_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<Vec<analytics::LeaderRow>>, AppError> {
+    use shangji_store::projection::Facet;
     let r = report_scope(ctx, params)?;
-    let mut out = report_rows(db, ctx, &r, false, |lives, r| {
-        analytics::leaderboard(lives, &r.pipeline, r.period)
-    })
-    .await?;
+    let of = fresh_slice(db, ctx, &r).await?;
+    let (closed, created) = tokio::try_join!(
+        db.closed_by(of, r.period, Facet::Owner),
+        db.created_by(of, r.period, Facet::Owner),
+    )?;
+    let mut out = r.report(analytics::leaderboard_from(&r.pipeline, &closed, &created));
     let follow_ups = db
         .follow_ups_by_author(&ctx.scope, r.period.from, r.period.to, r.owners.as_deref())
         .await?;

@@ -10,7 +10,7 @@ use shangji::ops;
 use shangji_core::analytics::{self, Period};
 use shangji_core::model::StageKind;
 use shangji_core::Scope;
-use shangji_store::projection::Slice;
+use shangji_store::projection::{Facet, Slice};
 use time::{Date, Duration, OffsetDateTime};
 
 fn periods(now: OffsetDateTime) -> Vec<Period> {
@@ -46,6 +46,7 @@ async fn projection_reports_equal_the_replay() {
 
     let scope = Scope::All;
     let mut checked = 0;
+    let mut lost_reasons = 0;
     for pipeline in &dir.pipelines {
         let events = db
             .pipeline_history(&scope, pipeline.id, None, false, &Default::default())
@@ -148,6 +149,35 @@ async fn projection_reports_equal_the_replay() {
                 analytics::four_s(&lives, pipeline, period, Some(50_000_000)),
                 "4S {period:?}"
             );
+            let by = |facet| db.closed_by(of, period, facet);
+            let win_loss = analytics::win_loss_from(
+                pipeline,
+                analytics::WinLossInputs {
+                    by_reason: by(Facet::LossReason).await.unwrap(),
+                    by_competitor: by(Facet::Competitor).await.unwrap(),
+                    by_stage_lost: by(Facet::FromStage).await.unwrap(),
+                    by_owner: by(Facet::Owner).await.unwrap(),
+                },
+            );
+            assert_eq!(
+                win_loss,
+                analytics::win_loss(&lives, pipeline, period),
+                "win/loss {period:?}"
+            );
+            assert_eq!(
+                analytics::leaderboard_from(
+                    pipeline,
+                    &by(Facet::Owner).await.unwrap(),
+                    &db.created_by(of, period, Facet::Owner).await.unwrap()
+                ),
+                analytics::leaderboard(&lives, pipeline, period),
+                "leaderboard {period:?}"
+            );
+            lost_reasons += win_loss
+                .by_reason
+                .iter()
+                .filter(|r| !r.value.is_empty())
+                .count();
             let quarter = |d: Date| (d, d + Duration::days(91));
             for window in [None, Some(quarter(period.to.date()))] {
                 let w = ops::waterfall_of(&db, of, pipeline, period, window, "CNY")
@@ -187,4 +217,5 @@ async fn projection_reports_equal_the_replay() {
         }
     }
     assert!(checked > 20, "{checked} periods checked");
+    assert!(lost_reasons > 20, "loss reasons seen: {lost_reasons}");
 }

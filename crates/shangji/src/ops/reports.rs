@@ -3,19 +3,17 @@
 //! and the sales-cycle length; and every report as a flat table, exported as CSV or XLSX
 //! with its headers in the caller's language.
 
-use std::collections::BTreeMap;
-
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use shangji_core::analytics::{self, Life, WinLossRow};
+use shangji_core::analytics::{self, WinLossRow};
 use shangji_core::model::*;
 use shangji_core::report_extras::{self as x, CycleLength, FunnelStage, MonthTimes, SourceRow};
 use shangji_core::Money;
-use shangji_store::{Db, HistoryFilter, OpportunityFacets};
+use shangji_store::{Db, HistoryFilter};
 
-use super::{report_rows, report_scope, run_report, Ctx, FourSReport, Report, ReportScope};
+use super::{report_scope, run_report, Ctx, FourSReport, Report};
 use crate::error::AppError;
 use crate::i18n::Tr;
 
@@ -70,20 +68,6 @@ pub(super) fn read_filter(
     Ok(())
 }
 
-/// Source and industry of the report's opportunities, by id.
-pub(super) async fn facets(
-    db: &Db,
-    ctx: &Ctx,
-    r: &ReportScope,
-) -> Result<BTreeMap<OpportunityId, OpportunityFacets>, AppError> {
-    Ok(db
-        .opportunity_facets(&ctx.scope, r.pipeline.id, r.owners.as_deref(), &r.filter)
-        .await?
-        .into_iter()
-        .map(|f| (f.id, f))
-        .collect())
-}
-
 /// Win/loss of the deals closed in the period, grouped six ways.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WinLossReport {
@@ -97,36 +81,14 @@ pub struct WinLossReport {
     pub by_industry: Vec<WinLossRow>,
 }
 
-pub(super) fn win_loss(
-    lives: &[Life],
-    r: &ReportScope,
-    facets: &BTreeMap<OpportunityId, OpportunityFacets>,
-) -> WinLossReport {
-    let w = analytics::win_loss(lives, &r.pipeline, r.period);
-    let of = |id: OpportunityId, pick: fn(&OpportunityFacets) -> &Option<String>| {
-        facets
-            .get(&id)
-            .and_then(|f| pick(f).clone())
-            .unwrap_or_default()
-    };
-    WinLossReport {
-        by_source: x::win_loss_by(lives, &r.pipeline, r.period, |id| of(id, |f| &f.source)),
-        by_industry: x::win_loss_by(lives, &r.pipeline, r.period, |id| of(id, |f| &f.industry)),
-        by_reason: w.by_reason,
-        by_competitor: w.by_competitor,
-        by_stage_lost: w.by_stage_lost,
-        by_owner: w.by_owner,
-    }
-}
-
 /// Leads → opportunities → won by source channel (docs/metrics.md, "Sources").
 pub async fn sources_report(
     db: &Db,
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<Vec<SourceRow>>, AppError> {
+    use shangji_store::projection::Facet;
     let r = report_scope(ctx, params)?;
-    let facets = facets(db, ctx, &r).await?;
     let leads: Vec<x::LeadSeen> = db
         .lead_facts(
             &ctx.scope,
@@ -143,12 +105,12 @@ pub async fn sources_report(
             converted_at: l.converted_at,
         })
         .collect();
-    report_rows(db, ctx, &r, false, |lives, r| {
-        x::sources(&leads, lives, &r.pipeline, r.period, |id| {
-            facets.get(&id).and_then(|f| f.source.clone())
-        })
-    })
-    .await
+    let of = super::fresh_slice(db, ctx, &r).await?;
+    let (created, closed) = tokio::try_join!(
+        db.created_by(of, r.period, Facet::Source),
+        db.closed_by(of, r.period, Facet::Source),
+    )?;
+    Ok(r.report(x::sources(&leads, &r.pipeline, &created, &closed, r.period)))
 }
 
 /// Time in stage per month over the 12 months ending with the period's last day.

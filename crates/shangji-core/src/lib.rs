@@ -25,6 +25,7 @@ pub mod records;
 pub mod report_extras;
 pub mod review;
 pub mod rollup;
+pub mod rules;
 pub mod visibility;
 
 pub use error::{FieldError, MoveError};

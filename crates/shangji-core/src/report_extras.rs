@@ -109,14 +109,13 @@ pub struct CycleLength {
 }
 
 pub fn cycle_length(lives: &[Life], pipeline: &Pipeline, period: Period) -> CycleLength {
-    let mut days: Vec<i64> = lives
-        .iter()
-        .filter_map(|life| {
-            let last = life.spans.last()?;
-            let won = pipeline.stage(last.stage_id).map(|s| s.kind) == Some(StageKind::Won);
-            (won && period.contains(last.from)).then(|| (last.from - life.created_at).whole_days())
-        })
-        .collect();
+    let won = crate::analytics::stages_of_kind(pipeline, StageKind::Won);
+    let stays = crate::analytics::stays_of(lives, pipeline);
+    cycle_length_from(crate::projection::won_cycles(&stays, &won, period))
+}
+
+/// The cycle from the days of each deal (see [`crate::projection::won_cycles`]).
+pub fn cycle_length_from(mut days: Vec<i64>) -> CycleLength {
     days.sort_unstable();
     CycleLength {
         count: days.len() as u64,
@@ -156,22 +155,6 @@ pub struct MonthTimes {
     /// `YYYY-MM`.
     pub month: String,
     pub stages: Vec<StageTime>,
-}
-
-/// Time in stage month by month: [`crate::analytics::time_in_stage`] for each of `months`
-/// (given as periods, with their `YYYY-MM` label).
-pub fn time_in_stage_by_month(
-    lives: &[Life],
-    pipeline: &Pipeline,
-    months: &[(String, Period)],
-) -> Vec<MonthTimes> {
-    months
-        .iter()
-        .map(|(month, period)| MonthTimes {
-            month: month.clone(),
-            stages: crate::analytics::time_in_stage(lives, pipeline, *period),
-        })
-        .collect()
 }
 
 /// A lead as the sources report sees it.

@@ -488,6 +488,7 @@ pub async fn run_reports(
         "calibration",
         "win-loss",
         "leaderboard",
+        "sources",
         "forecast",
         "monte-carlo",
     ];

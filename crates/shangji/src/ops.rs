@@ -2393,18 +2393,6 @@ pub struct Report<T> {
     pub rows: T,
 }
 
-/// Runs a report: reads its parameters, then computes it (see [`report_rows`]).
-async fn run_report<T>(
-    db: &Db,
-    ctx: &Ctx,
-    params: &[(String, String)],
-    moves_only: bool,
-    build: impl FnOnce(&[analytics::Life<'_>], &ReportScope) -> T,
-) -> Result<Report<T>, AppError> {
-    let r = report_scope(ctx, params)?;
-    report_rows(db, ctx, &r, moves_only, build).await
-}
-
 /// Reads the stage history of the pipeline's opportunities in the caller's scope (and the
 /// chosen owners; with `moves_only` just the stage moves, without values), replays it and
 /// lets `build` compute the rows.

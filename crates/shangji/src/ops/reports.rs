@@ -13,7 +13,7 @@ use shangji_core::report_extras::{self as x, CycleLength, FunnelStage, MonthTime
 use shangji_core::Money;
 use shangji_store::{Db, HistoryFilter};
 
-use super::{report_scope, run_report, Ctx, FourSReport, Report};
+use super::{report_scope, Ctx, FourSReport, Report};
 use crate::error::AppError;
 use crate::i18n::Tr;
 
@@ -119,25 +119,23 @@ pub async fn time_in_stage_trend_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<Vec<MonthTimes>>, AppError> {
-    run_report(db, ctx, params, true, |lives, r| {
-        let last_day = (r.period.to - time::Duration::milliseconds(1))
-            .to_offset(time::macros::offset!(+8))
-            .date();
-        let months: Vec<(String, analytics::Period)> = x::months_ending(last_day, 12)
-            .into_iter()
-            .map(|(a, b)| {
-                (
-                    format!("{:04}-{:02}", a.year(), a.month() as u8),
-                    analytics::Period {
-                        from: super::day_start(a),
-                        to: super::day_start(b + time::Duration::days(1)),
-                    },
-                )
-            })
-            .collect();
-        x::time_in_stage_by_month(lives, &r.pipeline, &months)
-    })
-    .await
+    let r = report_scope(ctx, params)?;
+    let of = super::fresh_slice(db, ctx, &r).await?;
+    let last_day = (r.period.to - time::Duration::milliseconds(1))
+        .to_offset(time::macros::offset!(+8))
+        .date();
+    let mut months = vec![];
+    for (a, b) in x::months_ending(last_day, 12) {
+        let month = analytics::Period {
+            from: super::day_start(a),
+            to: super::day_start(b + time::Duration::days(1)),
+        };
+        months.push(MonthTimes {
+            month: format!("{:04}-{:02}", a.year(), a.month() as u8),
+            stages: analytics::time_in_stage_from(&r.pipeline, &db.stage_times(of, month).await?),
+        });
+    }
+    Ok(r.report(months))
 }
 
 /// Days from creation to winning of the deals won in the period.
@@ -146,10 +144,12 @@ pub async fn sales_cycle_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<CycleLength>, AppError> {
-    run_report(db, ctx, params, true, |lives, r| {
-        x::cycle_length(lives, &r.pipeline, r.period)
-    })
-    .await
+    let r = report_scope(ctx, params)?;
+    let won = analytics::stages_of_kind(&r.pipeline, StageKind::Won);
+    let days = db
+        .won_cycles(super::fresh_slice(db, ctx, &r).await?, &won, r.period)
+        .await?;
+    Ok(r.report(x::cycle_length_from(days)))
 }
 
 // ---- Exports ----

@@ -2431,15 +2431,15 @@ pub async fn funnel_report(
     use shangji_core::report_extras as x;
     let r = report_scope(ctx, params)?;
     let of = fresh_slice(db, ctx, &r).await?;
-    let current = analytics::funnel_from(&r.pipeline, &db.funnel_counts(of, r.period).await?);
-    let mut trailing = vec![];
-    for p in x::trailing_periods(r.period, r.baseline_periods) {
-        trailing.push(analytics::funnel_from(
-            &r.pipeline,
-            &db.funnel_counts(of, p).await?,
-        ));
-    }
-    Ok(r.report(x::with_baseline(&current, &trailing)))
+    // The period and its trailing ones, side by side.
+    let mut periods = vec![r.period];
+    periods.extend(x::trailing_periods(r.period, r.baseline_periods));
+    let counts =
+        futures_util::future::try_join_all(periods.iter().map(|p| db.funnel_counts(of, *p)))
+            .await?;
+    let mut funnels = counts.iter().map(|c| analytics::funnel_from(&r.pipeline, c));
+    let current = funnels.next().expect("the period itself");
+    Ok(r.report(x::with_baseline(&current, &funnels.collect::<Vec<_>>())))
 }
 
 impl ReportScope {

@@ -10,3 +10,5 @@ CREATE INDEX analytics_stays_closing ON analytics_stays(pipeline_id, closing, en
 CREATE INDEX analytics_stays_first ON analytics_stays(pipeline_id, seq, entered_at);
 INSERT INTO analytics_dirty (opportunity_id, n) SELECT id, 1 FROM opportunities WHERE true
 ON CONFLICT (opportunity_id) DO UPDATE SET n = analytics_dirty.n + 1;
+-- The leaderboard's follow-ups: customer-facing activities in a period, by author.
+CREATE INDEX activities_follow_ups ON activities(occurred_at, customer_facing, archived, author_id);

@@ -920,3 +920,121 @@ async fn two_senders_at_once_deliver_each_message_once() {
     assert_eq!((rx.got().len(), ids.len()), (70, 70));
     assert_eq!(log(&app, "?status=delivered").await.len(), 70);
 }
+
+#[tokio::test]
+async fn the_pages_manage_channels_the_allow_list_the_log_and_email_settings_in_both_languages() {
+    use common::browser::{between, browser};
+    let app = TestApp::new().await;
+    let mut admin = browser(&app, "admin").await;
+    let page = "/admin/notification-channels";
+    let r = admin.get(page).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("通知通道") && r.body.contains("Webhook 地址白名单"));
+
+    // Refusals beside the field, in the admin's language.
+    let r = admin
+        .post(
+            &format!("{page}/allow-list"),
+            &[("entries", "hooks.example.com\nhttp://")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let error = between(&r.body, "id=\"allow-error\"", "</p>");
+    assert!(
+        error.contains("此项不是主机名") && error.contains("http://"),
+        "{error}"
+    );
+    let channel = [
+        ("name", "销售群"),
+        ("kind", "webhook"),
+        ("url", "https://hooks.example.com/crm"),
+        ("language", "zh-CN"),
+        ("events", "all"),
+        ("team_id", ""),
+        ("enabled", "on"),
+        ("secret", "whsec_0123456789abcdef"),
+    ];
+    let r = admin.post(page, &channel).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(between(&r.body, "id=\"url-error\"", "</p>").contains("该主机不在 Webhook 白名单中"));
+    assert!(r.body.contains("value=\"销售群\""), "what was typed stays");
+    admin.lang = Some("en");
+    let r = admin.post(page, &channel).await;
+    assert!(
+        between(&r.body, "id=\"url-error\"", "</p>")
+            .contains("This host is not in the webhook allow-list."),
+        "{}",
+        r.body
+    );
+
+    // Allowed, saved, listed with the secret masked; a test goes to the log.
+    let rx = Receiver::start().await;
+    rx.answer(&[(404, "no such hook")]);
+    let entries = format!("hooks.example.com\nhttp://127.0.0.1:{}", rx.port);
+    let r = admin
+        .post(&format!("{page}/allow-list"), &[("entries", &entries)])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let url = rx.url("/hook");
+    let mut local = channel;
+    local[2] = ("url", &url);
+    let r = admin.post(page, &local).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = admin.get(page).await;
+    let table = between(&r.body, "id=\"channels\"", "</table>");
+    assert!(
+        table.contains("销售群") && table.contains("whse…"),
+        "{table}"
+    );
+    assert!(!table.contains("whsec_0123456789abcdef"));
+    let (_, list) = app.get("/api/v1/notification-channels", "admin").await;
+    let id = list[0]["id"].as_i64().unwrap();
+    let r = admin.post(&format!("{page}/{id}/test"), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    deliver::tick(&app.db, &sender(None), OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    let r = admin.get("/admin/deliveries?status=failed").await;
+    let row = between(&r.body, "data-status=\"failed\"", "</tr>");
+    assert!(row.contains("http_404") && row.contains("Failed"), "{row}");
+    let delivery = log(&app, "?status=failed").await[0]["id"].as_i64().unwrap();
+    let r = admin
+        .post(&format!("/admin/deliveries/{delivery}/retry"), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(log(&app, "?status=pending").await.len(), 1);
+    admin.lang = None;
+    let r = admin.get("/admin/deliveries").await;
+    assert!(r.body.contains("等待发送"));
+
+    // Not for others.
+    let rep = browser(&app, "rep_sh").await;
+    assert_eq!(rep.get(page).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        rep.get("/admin/deliveries").await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // A user's email settings.
+    let r = rep.get("/settings/notifications").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = rep
+        .post("/settings/notifications", &[("email_enabled", "on")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("请填写邮箱"), "{}", r.body);
+    let r = rep
+        .post(
+            "/settings/notifications",
+            &[("email_enabled", "on"), ("email", "rep@example.com")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let (_, prefs) = app
+        .get("/api/v1/me/notification-preferences", "rep_sh")
+        .await;
+    assert_eq!(
+        (prefs["email_enabled"].as_bool(), prefs["send_to"].as_str()),
+        (Some(true), Some("rep@example.com"))
+    );
+}

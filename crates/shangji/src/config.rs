@@ -196,6 +196,20 @@ mod tests {
         );
         assert_eq!(c.redacted().database_url, "postgres://a:***@h/d");
 
+        std::fs::write(
+            &file,
+            "public_url = \"https://crm.example.com/\"\ndigest_time = \"07:30\"\n[smtp]\nhost = \"smtp.example.com\"\nusername = \"crm\"\npassword = \"pw\"\nfrom = \"crm@example.com\"\n",
+        )
+        .unwrap();
+        let c = Config::load(&args(None, None, Some(file.clone())), None).unwrap();
+        assert_eq!(c.public_url.as_deref(), Some("https://crm.example.com"));
+        assert_eq!(parse_digest_time(&c.digest_time), Some((7, 30)));
+        let smtp = c.smtp.clone().unwrap();
+        assert_eq!((smtp.tls, smtp.port), (SmtpTls::Starttls, None));
+        assert_eq!(c.redacted().smtp.unwrap().password.as_deref(), Some("***"));
+        std::fs::write(&file, "digest_time = \"25:00\"\n").unwrap();
+        assert!(Config::load(&args(None, None, Some(file.clone())), None).is_err());
+
         std::fs::write(&file, "lisen = \"x\"\n").unwrap();
         let err = Config::load(&args(None, None, Some(file)), None).unwrap_err();
         assert!(format!("{err:#}").contains("unknown field"), "{err:#}");

@@ -1038,3 +1038,60 @@ async fn the_pages_manage_channels_the_allow_list_the_log_and_email_settings_in_
         (Some(true), Some("rep@example.com"))
     );
 }
+
+#[tokio::test]
+async fn a_host_name_is_resolved_and_only_checked_addresses_are_called() {
+    let app = TestApp::new().await;
+    let rx = Receiver::start().await;
+    // The name is allowed, the internal address it resolves to is not (yet).
+    let (s, v) = put(
+        &app,
+        "/api/v1/settings/webhook-allow-list",
+        "admin",
+        &format!(r#"{{"entries":["http://localhost:{}"]}}"#, rx.port),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let url = format!("http://localhost:{}/named", rx.port);
+    let id = channel(&app, "webhook", &url, None).await;
+    app.post(
+        &format!("/api/v1/notification-channels/{id}/test"),
+        "admin",
+        "{}",
+    )
+    .await;
+    let s = sender(None);
+    deliver::tick(&app.db, &s, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    let failed = log(&app, "?status=failed").await;
+    assert_eq!(failed[0]["last_error_code"], "address_refused");
+    assert!(rx.got().is_empty(), "nothing was sent");
+
+    // Naming the loopback networks lets it through, to the checked address.
+    put(
+        &app,
+        "/api/v1/settings/webhook-allow-list",
+        "admin",
+        &format!(
+            r#"{{"entries":["http://localhost:{}","127.0.0.0/8","::1"]}}"#,
+            rx.port
+        ),
+    )
+    .await;
+    app.post(
+        &format!("/api/v1/deliveries/{}/retry", failed[0]["id"]),
+        "admin",
+        "{}",
+    )
+    .await;
+    deliver::tick(&app.db, &s, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(log(&app, "?status=delivered").await.len(), 1);
+    assert_eq!(rx.got()[0].uri, "/named");
+    assert_eq!(
+        rx.got()[0].header("host"),
+        Some(format!("localhost:{}", rx.port).as_str())
+    );
+}

@@ -1095,3 +1095,96 @@ async fn a_host_name_is_resolved_and_only_checked_addresses_are_called() {
         Some(format!("localhost:{}", rx.port).as_str())
     );
 }
+
+#[tokio::test]
+async fn notify_users_sends_to_the_channels_whose_events_and_team_match() {
+    let app = TestApp::new().await;
+    let rx = Receiver::start().await;
+    allow(&app, rx.port).await;
+    let all = channel(&app, "webhook", &rx.url("/all"), None).await;
+    let approvals = app
+        .create(
+            "/api/v1/notification-channels",
+            "admin",
+            &format!(
+                r#"{{"name":"审批","kind":"webhook","url":"{}","events":"approval"}}"#,
+                rx.url("/approvals")
+            ),
+        )
+        .await;
+    let south = app
+        .create(
+            "/api/v1/notification-channels",
+            "admin",
+            &format!(
+                r#"{{"name":"华南","kind":"webhook","url":"{}","events":"rule","team_id":{}}}"#,
+                rx.url("/south"),
+                app.teams["华南"]
+            ),
+        )
+        .await;
+    let east_rule = app
+        .create(
+            "/api/v1/notification-channels",
+            "admin",
+            &format!(
+                r#"{{"name":"华东","kind":"webhook","url":"{}","events":"rule","team_id":{}}}"#,
+                rx.url("/east"),
+                app.teams["华东"]
+            ),
+        )
+        .await;
+    // What the rule engine does: a notification for the rep in 上海组 (under 华东).
+    let now = whole_ms(OffsetDateTime::now_utc());
+    let note = shangji_core::model::Notification {
+        id: 0,
+        user_id: app.user_id("rep_sh"),
+        kind: "rule_fired".into(),
+        record_kind: None,
+        record_id: None,
+        payload: serde_json::json!({"title": "商机停滞 12 天", "text": "阶段：方案报价"}),
+        read_at: None,
+        archived: false,
+        version: 1,
+        created_at: now,
+    };
+    let dir = app.db.directory().await.unwrap();
+    shangji::ops::outbox::notify_users(&app.db, &dir, &[note], now)
+        .await
+        .unwrap();
+    let (_, notes) = app.get("/api/v1/notifications", "rep_sh").await;
+    assert_eq!(
+        notes[0]["kind"], "rule_fired",
+        "the in-app notification too"
+    );
+    let queued: Vec<i64> = log(&app, "?status=pending")
+        .await
+        .iter()
+        .map(|d| d["channel_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(queued.len(), 2, "{queued:?}");
+    assert!(queued.contains(&all) && queued.contains(&east_rule["id"].as_i64().unwrap()));
+    assert!(!queued.contains(&approvals["id"].as_i64().unwrap()));
+    assert!(!queued.contains(&south["id"].as_i64().unwrap()));
+    deliver::tick(&app.db, &sender(None), now).await.unwrap();
+    let got = rx.got();
+    assert_eq!(got.len(), 2);
+    let body = got[0].json();
+    assert_eq!(
+        (
+            body["event"].as_str(),
+            body["title"].as_str(),
+            body["text"].as_str()
+        ),
+        (
+            Some("rule_fired"),
+            Some("商机停滞 12 天"),
+            Some("阶段：方案报价")
+        )
+    );
+    assert_eq!(
+        got[0].json()["id"],
+        got[1].json()["id"],
+        "one id on every channel"
+    );
+}

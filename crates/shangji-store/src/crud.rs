@@ -244,6 +244,8 @@ pub enum Write<'a> {
         expected_version: i64,
     },
     Notify(&'a [Notification]),
+    /// Outgoing deliveries of those notifications (channels, email).
+    Deliveries(&'a [crate::delivery::NewDelivery]),
 }
 
 /// How a record is saved.
@@ -532,6 +534,9 @@ impl Db {
                             push_insert(&mut sql, Notification::TABLE, &note.columns());
                             stmts.push(sql);
                         }
+                    }
+                    Write::Deliveries(list) => {
+                        stmts.extend(list.iter().map(crate::delivery::insert_delivery_sql));
                     }
                 }
                 for sql in stmts {

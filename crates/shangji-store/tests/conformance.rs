@@ -1416,3 +1416,136 @@ async fn forecast_snapshots() {
     assert!(db.snapshot(999_999).await.unwrap().is_none());
     db.close().await;
 }
+
+#[tokio::test]
+async fn notification_channels_settings_and_deliveries() {
+    use shangji_core::notify::ChannelKind;
+    use shangji_store::{Attempt, Channel, NewDelivery, NotificationPrefs};
+    let db = test_db().await;
+    let rep = db
+        .insert_user(&user("rep.n", Role::Rep, None), None)
+        .await
+        .unwrap();
+
+    // Channels: insert, update with its version, archive.
+    let mut c = Channel {
+        id: 0,
+        name: "销售群".into(),
+        kind: ChannelKind::DingTalk,
+        url: "https://oapi.dingtalk.com/robot/send?access_token=x".into(),
+        secret: Some("SEC123".into()),
+        language: Language::ZhCn,
+        enabled: true,
+        events: "all".into(),
+        team_id: None,
+        version: 1,
+        created_at: NOW,
+        updated_at: NOW,
+    };
+    c.id = db.insert_channel(&c).await.unwrap();
+    assert_eq!(db.channels().await.unwrap(), vec![c.clone()]);
+    c.name = "销售二群".into();
+    assert_eq!(db.update_channel(&c).await.unwrap(), 2);
+    assert!(matches!(
+        db.update_channel(&c).await,
+        Err(StoreError::Conflict { current_version: 2 })
+    ));
+
+    // Settings, and claiming a once-a-day value.
+    assert_eq!(db.setting("k").await.unwrap(), None);
+    db.set_setting("k", "[\"a\"]", NOW).await.unwrap();
+    db.set_setting("k", "[\"b\"]", NOW).await.unwrap();
+    assert_eq!(db.setting("k").await.unwrap().as_deref(), Some("[\"b\"]"));
+    assert!(db.claim_setting("day", "2026-05-06", NOW).await.unwrap());
+    assert!(!db.claim_setting("day", "2026-05-06", NOW).await.unwrap());
+    assert!(db.claim_setting("day", "2026-05-07", NOW).await.unwrap());
+
+    // Preferences.
+    let prefs = NotificationPrefs {
+        user_id: rep,
+        email_enabled: true,
+        daily_digest: false,
+        email: Some("rep@example.com".into()),
+    };
+    db.set_notification_prefs(&prefs, NOW).await.unwrap();
+    assert_eq!(
+        db.notification_prefs(&[rep, 999]).await.unwrap(),
+        vec![prefs]
+    );
+
+    // Deliveries: queued, claimed once while leased, an attempt recorded, retried.
+    let new = |channel: Option<i64>, email: Option<&str>, status: &str| NewDelivery {
+        channel_id: channel,
+        email: email.map(str::to_string),
+        user_id: Some(rep),
+        event: "test".into(),
+        message: "{}".into(),
+        status: status.into(),
+        created_at: NOW,
+    };
+    let ids = db
+        .insert_deliveries(&[
+            new(Some(c.id), None, "pending"),
+            new(None, Some("rep@example.com"), "held"),
+        ])
+        .await
+        .unwrap();
+    let claimed = db
+        .claim_deliveries(NOW, NOW + Duration::minutes(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.iter().map(|d| d.id).collect::<Vec<_>>(), [ids[0]]);
+    assert!(db
+        .claim_deliveries(NOW, NOW + Duration::minutes(1), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    db.record_attempt(
+        ids[0],
+        &Attempt {
+            status: "retrying",
+            next_attempt_at: Some(NOW + Duration::minutes(1)),
+            error: Some(("http_503".into(), "HTTP 503".into())),
+            http_status: Some(503),
+            at: NOW,
+        },
+    )
+    .await
+    .unwrap();
+    let d = db.delivery(ids[0]).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            d.status.as_str(),
+            d.attempts,
+            d.last_status,
+            d.last_error_code.as_deref()
+        ),
+        ("retrying", 1, Some(503), Some("http_503"))
+    );
+    assert!(db.retry_delivery(ids[0], NOW).await.unwrap());
+    assert_eq!(
+        db.deliveries(Some("pending"), Some(c.id), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // The daily digest takes the held email once.
+    assert_eq!(db.held_deliveries().await.unwrap().len(), 1);
+    let digest = new(None, Some("rep@example.com"), "pending");
+    assert!(db.save_digest(&digest, &[ids[1]]).await.unwrap().is_some());
+    assert!(db.save_digest(&digest, &[ids[1]]).await.unwrap().is_none());
+    assert_eq!(
+        db.deliveries(Some("digested"), None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // An archived channel is gone from the list, and what waited for it fails.
+    assert!(db.archive_channel(c.id, NOW).await.unwrap());
+    assert!(db.channels().await.unwrap().is_empty());
+    assert_eq!(db.delivery(ids[0]).await.unwrap().unwrap().status, "failed");
+}

@@ -22,6 +22,7 @@ use crate::state::AppState;
 
 mod forecast_api;
 pub mod lists;
+pub mod notify_api;
 mod record_api;
 mod review_api;
 mod snapshot_api;
@@ -868,6 +869,7 @@ pub fn router() -> Router<AppState> {
         .merge(forecast_api::router())
         .merge(snapshot_api::router())
         .merge(review_api::router())
+        .merge(notify_api::router())
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
 }

@@ -221,6 +221,7 @@ pub async fn serve(config: &Config, db: Db) -> anyhow::Result<()> {
     println!("shangji is serving http://{addr}/");
     crate::ops::snapshots::spawn_weekly(db.clone());
     crate::ops::spawn_projection_refresher(db.clone());
+    crate::ops::deliver::spawn_sender(db.clone(), crate::ops::deliver::Sender::new(config));
     let app = crate::app(AppState::new(db, config.secure_cookies));
     axum::serve(
         listener,

@@ -27,6 +27,38 @@ struct FileConfig {
     database_url: Option<String>,
     data_dir: Option<PathBuf>,
     secure_cookies: Option<bool>,
+    public_url: Option<String>,
+    digest_time: Option<String>,
+    smtp: Option<SmtpConfig>,
+}
+
+/// The mail server notifications are sent through (`[smtp]` in the config file).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    /// Default: 25 without TLS, 587 with `starttls`, 465 with `tls`.
+    pub port: Option<u16>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The sender, e.g. `商机 <crm@example.com>`.
+    pub from: String,
+    /// `none` (a local relay), `starttls` or `tls`; default `starttls`.
+    #[serde(default = "default_tls")]
+    pub tls: SmtpTls,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    #[default]
+    Starttls,
+    Tls,
+}
+
+fn default_tls() -> SmtpTls {
+    SmtpTls::Starttls
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -35,6 +67,12 @@ pub struct Config {
     pub database_url: String,
     pub data_dir: PathBuf,
     pub secure_cookies: bool,
+    /// The address people open shangji at (`https://crm.example.com`), for the links in
+    /// notifications sent out; without it they carry no link.
+    pub public_url: Option<String>,
+    /// When the daily digest is sent, `HH:MM` China Standard Time (default `08:00`).
+    pub digest_time: String,
+    pub smtp: Option<SmtpConfig>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -68,6 +106,17 @@ impl Config {
             database_url,
             data_dir,
             secure_cookies: file.secure_cookies.unwrap_or(false),
+            public_url: file.public_url.map(|u| u.trim_end_matches('/').to_string()),
+            digest_time: match file.digest_time {
+                Some(t) => {
+                    parse_digest_time(&t).with_context(|| {
+                        format!("digest_time `{t}` is not a time of day such as 08:00")
+                    })?;
+                    t
+                }
+                None => "08:00".into(),
+            },
+            smtp: file.smtp,
         })
     }
 
@@ -75,9 +124,20 @@ impl Config {
     pub fn redacted(&self) -> Config {
         Config {
             database_url: redact_url(&self.database_url),
+            smtp: self.smtp.clone().map(|s| SmtpConfig {
+                password: s.password.map(|_| "***".into()),
+                ..s
+            }),
             ..self.clone()
         }
     }
+}
+
+/// `HH:MM` → (hour, minute).
+pub fn parse_digest_time(t: &str) -> Option<(u8, u8)> {
+    let (h, m) = t.trim().split_once(':')?;
+    let (h, m): (u8, u8) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some((h, m))
 }
 
 pub fn sqlite_url(path: &Path) -> String {
@@ -135,6 +195,20 @@ mod tests {
             ("127.0.0.1:1", "postgres://a:b@h/d")
         );
         assert_eq!(c.redacted().database_url, "postgres://a:***@h/d");
+
+        std::fs::write(
+            &file,
+            "public_url = \"https://crm.example.com/\"\ndigest_time = \"07:30\"\n[smtp]\nhost = \"smtp.example.com\"\nusername = \"crm\"\npassword = \"pw\"\nfrom = \"crm@example.com\"\n",
+        )
+        .unwrap();
+        let c = Config::load(&args(None, None, Some(file.clone())), None).unwrap();
+        assert_eq!(c.public_url.as_deref(), Some("https://crm.example.com"));
+        assert_eq!(parse_digest_time(&c.digest_time), Some((7, 30)));
+        let smtp = c.smtp.clone().unwrap();
+        assert_eq!((smtp.tls, smtp.port), (SmtpTls::Starttls, None));
+        assert_eq!(c.redacted().smtp.unwrap().password.as_deref(), Some("***"));
+        std::fs::write(&file, "digest_time = \"25:00\"\n").unwrap();
+        assert!(Config::load(&args(None, None, Some(file.clone())), None).is_err());
 
         std::fs::write(&file, "lisen = \"x\"\n").unwrap();
         let err = Config::load(&args(None, None, Some(file)), None).unwrap_err();

@@ -32,6 +32,11 @@ const CATALOGUES: &[(&str, &str, &str)] = &[
         include_str!("../locales/board.en.json"),
     ),
     (
+        "delivery",
+        include_str!("../locales/delivery.zh-CN.json"),
+        include_str!("../locales/delivery.en.json"),
+    ),
+    (
         "analytics",
         include_str!("../locales/analytics.zh-CN.json"),
         include_str!("../locales/analytics.en.json"),

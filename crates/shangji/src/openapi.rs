@@ -134,6 +134,13 @@ use shangji_core::process::{
         shangji_core::rollup::AdjustmentInput,
         shangji_core::analytics::Weighting,
         crate::ops::review::ReviewReport,
+        crate::ops::outbox::ChannelInput,
+        crate::ops::outbox::ChannelView,
+        crate::ops::outbox::AllowList,
+        crate::ops::outbox::PrefsInput,
+        crate::ops::outbox::PrefsView,
+        crate::api::notify_api::QueuedTest,
+        shangji_store::Delivery,
         crate::ops::review::ReviewDeal,
         crate::ops::review::RecordedDecision,
         crate::ops::review::DecisionInput,
@@ -742,6 +749,23 @@ pub fn routes() -> Vec<Route> {
     ] {
         r.push(route(method, path, what, None, None, status));
     }
+    // Outgoing notifications (docs/automation.md).
+    for (method, path, what, body, resp, status) in [
+        (Get, "/api/v1/notification-channels", "Notification channels (admin)", None, None, "200"),
+        (Post, "/api/v1/notification-channels", "Add a channel: webhook, wecom, dingtalk or feishu; the URL must pass the allow-list (admin)", Some("ChannelInput"), Some("ChannelView"), "201"),
+        (Get, "/api/v1/notification-channels/{id}", "One channel, its secret masked (admin)", None, Some("ChannelView"), "200"),
+        (Put, "/api/v1/notification-channels/{id}", "Replace a channel; an absent secret keeps the stored one (admin)", Some("ChannelInput"), Some("ChannelView"), "200"),
+        (Delete, "/api/v1/notification-channels/{id}", "Delete a channel; its log stays (admin)", None, None, "204"),
+        (Post, "/api/v1/notification-channels/{id}/test", "Queue a test message to the channel (admin)", None, Some("QueuedTest"), "202"),
+        (Get, "/api/v1/settings/webhook-allow-list", "The webhook URL allow-list (admin)", None, Some("AllowList"), "200"),
+        (Put, "/api/v1/settings/webhook-allow-list", "Replace the webhook URL allow-list (admin)", Some("AllowList"), Some("AllowList"), "200"),
+        (Get, "/api/v1/deliveries", "The delivery log, newest first: status, channel_id (admin)", None, None, "200"),
+        (Post, "/api/v1/deliveries/{id}/retry", "Send a failed delivery again now (admin)", None, Some("Delivery"), "200"),
+        (Get, "/api/v1/me/notification-preferences", "Your email preferences", None, Some("PrefsView"), "200"),
+        (Put, "/api/v1/me/notification-preferences", "Set your email preferences", Some("PrefsInput"), Some("PrefsView"), "200"),
+    ] {
+        r.push(route(method, path, what, body, resp, status));
+    }
     r.push(route(
         Get,
         "/api/v1/openapi.json",
@@ -824,6 +848,13 @@ pub fn document() -> OpenApi {
                         .schema(Some(i64::schema())),
                 );
             }
+        }
+        if r.path == "/api/v1/deliveries" {
+            op = op.parameter(query_param(
+                "status",
+                "pending, retrying, delivered, failed, held or digested",
+            ));
+            op = op.parameter(query_param("channel_id", "one channel's deliveries"));
         }
         if r.path == "/api/v1/search" {
             op = op.parameter(query_param("q", "what to look for"));

@@ -38,8 +38,13 @@ pub mod record_ops;
 /// The report pages' operations: filters, sources, trends, exports.
 pub mod reports;
 pub use reports::{sales_cycle_report, sources_report, time_in_stage_trend_report};
+/// The background sender of outgoing notifications and the daily digest.
+pub mod deliver;
 /// Importing stage history from a CSV file.
 pub mod history_import;
+/// Outgoing notifications: what a notification sends out (the outbox), channels, the
+/// webhook allow-list, email preferences, the delivery log.
+pub mod outbox;
 /// The funnel review meeting: sections since the last review, decisions, reviews held.
 pub mod review;
 /// Horizons, forecast snapshots, accuracy and the backtest.
@@ -1956,6 +1961,8 @@ async fn request_approval(
         serde_json::json!({ "title": opp.title, "requester_id": ctx.actor.user_id, "to_stage_id": req.to_stage_id }),
         ctx.now,
     );
+    let notes = [note];
+    let deliveries = outbox::deliveries_for(db, &ctx.dir, &notes, ctx.now).await?;
     let ids = db
         .write_all(&[
             Write::NewApproval(&req),
@@ -1963,7 +1970,8 @@ async fn request_approval(
                 opportunity_id: opp.id,
                 events: &[event],
             },
-            Write::Notify(&[note]),
+            Write::Notify(&notes),
+            Write::Deliveries(&deliveries),
         ])
         .await
         .map_err(approval_pending)?;
@@ -2089,6 +2097,7 @@ pub async fn decide_approval(
         )],
     };
     let events = [event];
+    let deliveries = outbox::deliveries_for(db, &ctx.dir, &notes, ctx.now).await?;
     let mut writes = vec![
         Write::Approval {
             req: &req,
@@ -2099,6 +2108,7 @@ pub async fn decide_approval(
             events: &events,
         },
         Write::Notify(&notes),
+        Write::Deliveries(&deliveries),
     ];
     let moved;
     if done {

@@ -5,9 +5,10 @@
 
 mod admin;
 mod analytics;
-mod approvals;
+pub(crate) mod approvals;
 mod board;
 mod custom_fields;
+mod delivery;
 mod forecast_pages;
 mod horizon_pages;
 mod lists;
@@ -666,6 +667,7 @@ pub fn router() -> Router<AppState> {
         .merge(admin::router())
         .merge(custom_fields::router())
         .merge(policies::router())
+        .merge(delivery::router())
         .merge(approvals::router())
         .merge(opportunity::router())
         .merge(records::router())

@@ -381,7 +381,7 @@ struct NotificationsPage {
 }
 
 /// A notification in words, from its kind and payload, in the user's language.
-fn note_text(tr: Tr, dir: &Directory, users: &[User], n: &Notification) -> String {
+pub(crate) fn note_text(tr: Tr, dir: &Directory, users: &[User], n: &Notification) -> String {
     let p = &n.payload;
     let person = |key: &str| {
         p.get(key)

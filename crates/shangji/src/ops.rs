@@ -30,6 +30,8 @@ use time::OffsetDateTime;
 
 use crate::error::AppError;
 
+/// Automation: rules, the scheduler, event rules, the calendar setting, preferences.
+pub mod automation;
 /// The forecast page, the manager roll-up and adjustments.
 pub mod forecast;
 pub mod lists;
@@ -804,7 +806,11 @@ pub async fn create_opportunity(
     )
     .await?;
     check_links(db, ctx, opp.links()).await?;
-    insert(db, ctx, opp, &events, &changes, idem).await
+    let created = insert(db, ctx, opp, &events, &changes, idem).await?;
+    if !created.replayed {
+        automation::after_opportunity_write(db, ctx, None, &created.record).await;
+    }
+    Ok(created)
 }
 
 pub async fn update_opportunity(
@@ -840,7 +846,9 @@ pub async fn update_opportunity(
         &changes,
     )
     .await?;
-    Ok(opp.stored(id, before.version + 1))
+    let saved = opp.stored(id, before.version + 1);
+    automation::after_opportunity_write(db, ctx, Some(&before), &saved).await;
+    Ok(saved)
 }
 
 pub async fn move_opportunity(
@@ -865,7 +873,9 @@ pub async fn move_opportunity(
     db.save_move(&opp, before.version, &moved.events, &moved.tasks, &custom)
         .await
         .map_err(approval_pending)?;
-    Ok(opp.stored(id, before.version + 1))
+    let saved = opp.stored(id, before.version + 1);
+    automation::after_opportunity_write(db, ctx, Some(&before), &saved).await;
+    Ok(saved)
 }
 
 /// A stage move of `opp` by `actor`, decided by the core: the custom values sent with it are
@@ -1908,7 +1918,7 @@ fn approval_event(
 
 /// Stores a request for the move `input` of `opp` (which stays where it is), records it in
 /// the opportunity's history and tells the first approver — in one transaction.
-async fn request_approval(
+pub(crate) async fn request_approval(
     db: &Db,
     ctx: &Ctx,
     opp: &Opportunity,

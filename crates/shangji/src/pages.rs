@@ -6,6 +6,7 @@
 mod admin;
 mod analytics;
 mod approvals;
+mod automation_pages;
 mod board;
 mod custom_fields;
 mod forecast_pages;
@@ -674,6 +675,7 @@ pub fn router() -> Router<AppState> {
         .merge(admin::router())
         .merge(custom_fields::router())
         .merge(policies::router())
+        .merge(automation_pages::router())
         .merge(approvals::router())
         .merge(opportunity::router())
         .merge(records::router())

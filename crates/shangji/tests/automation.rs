@@ -625,3 +625,119 @@ async fn preferences_mute_a_rule_and_all_can_be_marked_read() {
         .iter()
         .all(|n| !n["read_at"].is_null()));
 }
+
+#[tokio::test]
+async fn the_pages_show_rules_dry_runs_calendars_and_rule_notifications_in_both_languages() {
+    use common::browser::browser;
+    let app = TestApp::new().await;
+    at(&app, datetime!(2026-02-13 09:00 +08:00));
+    let (_, opp) = app.account_and_opportunity("rep_sh", "华东医院二期").await;
+    let id = opp["id"].as_i64().unwrap();
+    activity(&app, "rep_sh", id, "call", "2026-02-13T10:00:00+08:00").await;
+    tick(&app, datetime!(2026-02-25 10:00 +08:00)).await;
+    app.state.clock.set(None);
+
+    // The rep reads the reminder with its reasons, in Chinese and in English.
+    let mut rep = browser(&app, "rep_sh").await;
+    let r = rep.get("/notifications").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body
+            .contains("规则「3 个工作日未有效跟进」：华东医院二期"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("距最近有效跟进工作日数 ≥ 3（实际 3）"));
+    rep.lang = Some("en");
+    let r = rep.get("/notifications").await;
+    assert!(r
+        .body
+        .contains("Rule “No meaningful follow-up for 3 working days”: 华东医院二期"));
+    assert!(r
+        .body
+        .contains("Working days since the last meaningful follow-up ≥ 3 (actual 3)"));
+    let r = rep.post("/notifications/read-all", &[]).await;
+    assert!(r.status.is_redirection());
+    let (_, notes) = app.get("/api/v1/notifications", "rep_sh").await;
+    assert!(notes
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|n| !n["read_at"].is_null()));
+
+    // The admin's list, a dry run from the form, and the switch.
+    let admin = browser(&app, "admin").await;
+    let r = admin.get("/admin/rules").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("同一阶段停留 14 天"));
+    let rule = rule_id(&app, "stuck_in_stage_7").await;
+    let (_, view) = app.get(&format!("/api/v1/rules/{rule}"), "admin").await;
+    let r = admin
+        .post(
+            &format!("/admin/rules/{rule}"),
+            &[
+                ("do", "dry_run"),
+                ("name", "同一阶段停留 7 天"),
+                ("enabled", "on"),
+                ("trigger", &view["trigger"].to_string()),
+                ("conditions", &view["conditions"].to_string()),
+                ("actions", &view["actions"].to_string()),
+                ("template_key", "stuck_in_stage_7"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body.contains("dry-run-result"),
+        "{:?} {}",
+        r.location,
+        r.body
+    );
+    assert!(r.body.contains("华东医院二期"));
+    assert!(r.body.contains("在当前阶段天数 ≥ 7（实际 "), "{}", r.body);
+    let r = admin
+        .post(
+            &format!("/admin/rules/{rule}"),
+            &[
+                ("do", "save"),
+                ("name", "坏"),
+                ("trigger", "{\"kind\": \"schedule\"}"),
+                (
+                    "conditions",
+                    "{\"all\": [{\"field\": \"nope\", \"op\": \"eq\", \"value\": 1}]}",
+                ),
+                (
+                    "actions",
+                    "[{\"kind\": \"notify\", \"to\": {\"kind\": \"owner\"}}]",
+                ),
+            ],
+        )
+        .await;
+    assert!(r.body.contains("rule-errors"), "{}", r.body);
+    assert!(r.body.contains("conditions.all[0].field"));
+    let r = admin
+        .post(
+            &format!("/admin/rules/{rule}/toggle"),
+            &[("enabled", "false")],
+        )
+        .await;
+    assert!(r.status.is_redirection());
+    let (_, view) = app.get(&format!("/api/v1/rules/{rule}"), "admin").await;
+    assert_eq!(view["enabled"], false);
+    let r = admin.get(&format!("/admin/rules/{rule}")).await;
+    assert!(r.body.contains("firing-log"));
+
+    // The calendar: the year's days, and a refused edit in the admin's language.
+    let r = admin.get("/admin/calendar?year=2026").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("春节"));
+    assert!(r.body.contains("2026-02-14"));
+    let (_, mut cal) = app.get("/api/v1/settings/calendar", "admin").await;
+    cal["holidays"][0]["to"] = json!("2024-12-31");
+    let r = admin
+        .post("/admin/calendar", &[("calendar", &cal.to_string())])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.location);
+    assert!(r.body.contains("holidays[0].to"), "{}", r.body);
+    assert!(r.body.contains("结束日期早于开始日期"));
+}

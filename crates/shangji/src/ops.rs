@@ -982,12 +982,15 @@ pub async fn change_pipeline(
     let mut opp = for_update::<Opportunity>(db, ctx, id).await?;
     check_version(opp.version, input.version)?;
     let expected_version = opp.version;
+    let before = opp.clone();
     let to = pipeline_for(ctx, Some(input.pipeline_id))?;
     let events = opportunity::change_pipeline(&mut opp, to, input.stage_id, &ctx.actor, ctx.now)
         .map_err(|e| AppError::from_move(e, ctx.lang))?;
     db.save(&opp, Save::Update { expected_version }, &events)
         .await?;
-    Ok(opp.stored(id, expected_version + 1))
+    let saved = opp.stored(id, expected_version + 1);
+    automation::after_opportunity_write(db, ctx, Some(&before), &saved).await;
+    Ok(saved)
 }
 
 /// The body of a pipeline change.
@@ -2111,6 +2114,7 @@ pub async fn decide_approval(
         Write::Notify(&notes),
     ];
     let moved;
+    let mut before_move: Option<Opportunity> = None;
     if done {
         // The move, as the requester asked it: their role and scope, the gates of now.
         let requester = db.user(req.requester_id).await?.ok_or(AppError::NotFound)?;
@@ -2122,6 +2126,7 @@ pub async fn decide_approval(
         let input: MoveInput = serde_json::from_value(req.move_input.clone())
             .map_err(|e| AppError::Internal(format!("stored move: {e}")))?;
         let expected = opp.version;
+        before_move = Some(opp.clone());
         moved = run_move(db, ctx, &actor, &mut opp, input, true)
             .await?
             .map_err(|e| AppError::from_move(e, ctx.lang))?;
@@ -2135,6 +2140,10 @@ pub async fn decide_approval(
     }
     db.write_all(&writes).await?;
     req.version = expected_version + 1;
+    if let Some(before) = before_move {
+        let saved = opp.clone().stored(opp.id, before.version + 1);
+        automation::after_opportunity_write(db, ctx, Some(&before), &saved).await;
+    }
     Ok(req)
 }
 

@@ -741,3 +741,40 @@ async fn the_pages_show_rules_dry_runs_calendars_and_rule_notifications_in_both_
     assert!(r.body.contains("holidays[0].to"), "{}", r.body);
     assert!(r.body.contains("结束日期早于开始日期"));
 }
+
+#[tokio::test]
+async fn proposal_not_sent_fires_after_three_working_days_in_the_proposal_stage() {
+    let app = TestApp::new().await;
+    let (_, pipelines) = app.get("/api/v1/pipelines", "admin").await;
+    let proposal = pipelines[0]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name_zh"] == "方案报价")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    // Entered on Friday 13 February 09:00: Saturday 14 (worked), Tuesday 24, Wednesday 25.
+    at(&app, datetime!(2026-02-13 09:00 +08:00));
+    let account = app
+        .create("/api/v1/accounts", "rep_sh", r#"{"name":"方案客户"}"#)
+        .await;
+    let (s, opp) = app
+        .post(
+            "/api/v1/opportunities",
+            "rep_sh",
+            &json!({"title": "方案未发", "account_id": account["id"], "amount_minor": 100,
+                "close_date": "2026-12-31", "stage_id": proposal})
+            .to_string(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{opp}");
+    let rule = rule_id(&app, "proposal_not_sent_3_working_days").await;
+    tick(&app, datetime!(2026-02-25 08:59 +08:00)).await;
+    assert!(firings(&app, rule).await.is_empty());
+    tick(&app, datetime!(2026-02-25 09:00 +08:00)).await;
+    tick(&app, datetime!(2026-02-26 09:00 +08:00)).await;
+    let f = firings(&app, rule).await;
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0]["record_id"], opp["id"]);
+}

@@ -1549,3 +1549,106 @@ async fn notification_channels_settings_and_deliveries() {
     assert!(db.channels().await.unwrap().is_empty());
     assert_eq!(db.delivery(ids[0]).await.unwrap().unwrap().status, "failed");
 }
+
+/// Automation: rules, firings once per (rule, record, episode), settings documents,
+/// notification preferences and the scheduler's reads.
+#[tokio::test]
+async fn automation_rules_firings_and_settings() {
+    use shangji_core::rules::{Action, Condition, Recipient, RecordType, Rule, Trigger};
+    let db = test_db().await;
+    let u = db
+        .insert_user(&user("auto.rep", Role::Rep, None), None)
+        .await
+        .unwrap();
+    let rule = Rule {
+        id: 0,
+        name: "提醒".into(),
+        enabled: true,
+        record_type: RecordType::Opportunity,
+        trigger: Trigger::Schedule,
+        conditions: Condition::default(),
+        actions: vec![Action::Notify {
+            to: Recipient::Owner,
+            message: None,
+        }],
+        template_key: Some("t".into()),
+        episode_anchors: vec!["stage_entered_at".into()],
+    };
+    assert!(db
+        .seed_rules_once("seeded", std::slice::from_ref(&rule), NOW)
+        .await
+        .unwrap());
+    assert!(!db
+        .seed_rules_once("seeded", std::slice::from_ref(&rule), NOW)
+        .await
+        .unwrap());
+    let id = db.insert_rule(&rule, NOW).await.unwrap();
+    let rules = db.rules().await.unwrap();
+    assert_eq!(rules.len(), 2);
+    assert_eq!(rules[1].rule, Rule { id, ..rule.clone() });
+    let changed = Rule {
+        id,
+        enabled: false,
+        ..rule.clone()
+    };
+    assert_eq!(db.update_rule(&changed, 1, NOW).await.unwrap(), 2);
+    assert!(matches!(
+        db.update_rule(&changed, 1, NOW).await,
+        Err(StoreError::Conflict { current_version: 2 })
+    ));
+    assert!(!db.rule(id).await.unwrap().unwrap().rule.enabled);
+
+    let reasons = serde_json::json!([]);
+    let first = db
+        .insert_firing(id, "opportunity", 7, "once", NOW, &reasons)
+        .await
+        .unwrap();
+    assert!(first.is_some());
+    assert_eq!(
+        db.insert_firing(id, "opportunity", 7, "once", NOW, &reasons)
+            .await
+            .unwrap(),
+        None
+    );
+    db.set_firing_outcome(first.unwrap(), &serde_json::json!([{"kind": "notify"}]))
+        .await
+        .unwrap();
+    let log = db.firings_of(id, 10).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].outcome[0]["kind"], "notify");
+    assert!(db
+        .fired_keys(&[id])
+        .await
+        .unwrap()
+        .contains(&(id, 7, "once".to_string())));
+    assert_eq!(
+        db.last_fired().await.unwrap().get(&id),
+        Some(&NOW.replace_nanosecond(123_000_000).unwrap())
+    );
+    assert!(db.delete_rule(id).await.unwrap());
+    assert!(db.firings_of(id, 10).await.unwrap().is_empty());
+
+    assert_eq!(db.setting("work_calendar").await.unwrap(), None);
+    db.set_setting("work_calendar", "{}", NOW).await.unwrap();
+    db.set_setting("work_calendar", "{\"a\":1}", NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        db.setting("work_calendar").await.unwrap().as_deref(),
+        Some("{\"a\":1}")
+    );
+
+    let prefs = shangji_store::RulePrefs {
+        muted_rules: vec![3],
+    };
+    assert_eq!(db.rule_prefs(u).await.unwrap(), Default::default());
+    db.save_rule_prefs(u, &prefs, NOW).await.unwrap();
+    assert_eq!(db.rule_prefs(u).await.unwrap(), prefs);
+    assert_eq!(db.muted_rules().await.unwrap().get(&u), Some(&vec![3]));
+    assert_eq!(db.mark_all_read(u, NOW).await.unwrap(), 0);
+
+    assert!(db.open_opportunities_after(0, 10).await.unwrap().is_empty());
+    let facts = db.rule_facts(&[1, 2], &["call"], NOW).await.unwrap();
+    assert!(facts.last_follow_up.is_empty());
+    db.close().await;
+}

@@ -20,6 +20,7 @@ use crate::error::AppError;
 use crate::ops::{self, reports, Created, Idempotency, Record, Resource};
 use crate::state::AppState;
 
+mod automation_api;
 mod forecast_api;
 pub mod lists;
 pub mod notify_api;
@@ -870,6 +871,7 @@ pub fn router() -> Router<AppState> {
         .merge(snapshot_api::router())
         .merge(review_api::router())
         .merge(notify_api::router())
+        .merge(automation_api::router())
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
 }

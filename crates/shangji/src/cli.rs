@@ -222,7 +222,20 @@ pub async fn serve(config: &Config, db: Db) -> anyhow::Result<()> {
     crate::ops::snapshots::spawn_weekly(db.clone());
     crate::ops::spawn_projection_refresher(db.clone());
     crate::ops::deliver::spawn_sender(db.clone(), crate::ops::deliver::Sender::new(config));
-    let app = crate::app(AppState::new(db, config.secure_cookies));
+    let state = AppState::new(db.clone(), config.secure_cookies);
+    // The shipped rule templates, once per database (a no-op once seeded).
+    crate::ops::automation::seed_templates(&db, state.now()).await?;
+    let every = std::env::var("SHANGJI_RULE_TICK_SECONDS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(60);
+    crate::ops::automation::spawn_scheduler(
+        db,
+        state.clock.clone(),
+        std::time::Duration::from_secs(every),
+    );
+    let app = crate::app(state);
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),

@@ -23,6 +23,7 @@ pub async fn install_defaults(db: &Db, now: OffsetDateTime) -> Result<(), AppErr
     let t = b2b_template();
     db.insert_pipeline(t.name, true, &t.policy, &t.stages, now)
         .await?;
+    crate::ops::automation::seed_templates(db, now).await?;
     Ok(())
 }
 
@@ -98,5 +99,6 @@ pub async fn store(db: &Db, data: &DemoData, now: OffsetDateTime) -> Result<(), 
     db.bulk_insert(&data.tasks).await?;
     db.reset_sequences().await?;
     db.analyze().await?;
+    crate::ops::automation::seed_templates(db, now).await?;
     Ok(())
 }

@@ -22,6 +22,10 @@ pub enum AppError {
     /// The request was read but a value is not acceptable: 422.
     #[error("{0}")]
     Invalid(FieldError),
+    /// Several values are not acceptable (a rule refused with every mistake): 422 with the
+    /// first as `code`/`field` and all of them in `errors`.
+    #[error("{0:?}")]
+    InvalidMany(Vec<FieldError>),
     #[error("not found")]
     NotFound,
     #[error("version conflict")]
@@ -53,7 +57,7 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Invalid(_) | AppError::InvalidMany(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -71,6 +75,10 @@ impl AppError {
             AppError::BadRequest(f) | AppError::Invalid(f) => {
                 (f.code.clone(), f.message.clone(), Some(f.field.clone()))
             }
+            AppError::InvalidMany(list) => match list.first() {
+                Some(f) => (f.code.clone(), f.message.clone(), Some(f.field.clone())),
+                None => ("invalid".into(), "invalid".into(), None),
+            },
             AppError::NotFound => ("not_found".into(), "no such record".into(), None),
             AppError::Conflict { current_version } => (
                 "version_conflict".into(),
@@ -138,6 +146,10 @@ impl AppError {
                 ),
                 _ => None,
             },
+            errors: match self {
+                AppError::InvalidMany(list) => Some(list.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -156,6 +168,10 @@ pub struct ErrorBody {
     /// A refused stage move: everything still missing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub missing: Option<Vec<MissingItem>>,
+    /// Every mistake, each with its field path and code (a refused rule).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub errors: Option<Vec<FieldError>>,
 }
 
 /// One unmet requirement of a stage move.

@@ -12,6 +12,11 @@ use shangji_core::model::Language;
 /// (tested), so areas can grow without touching each other.
 const CATALOGUES: &[(&str, &str, &str)] = &[
     (
+        "automation",
+        include_str!("../locales/automation.zh-CN.json"),
+        include_str!("../locales/automation.en.json"),
+    ),
+    (
         "core",
         include_str!("../locales/zh-CN.json"),
         include_str!("../locales/en.json"),

@@ -30,6 +30,8 @@ use time::OffsetDateTime;
 
 use crate::error::AppError;
 
+/// Automation: rules, the scheduler, event rules, the calendar setting, preferences.
+pub mod automation;
 /// The forecast page, the manager roll-up and adjustments.
 pub mod forecast;
 pub mod lists;
@@ -809,7 +811,11 @@ pub async fn create_opportunity(
     )
     .await?;
     check_links(db, ctx, opp.links()).await?;
-    insert(db, ctx, opp, &events, &changes, idem).await
+    let created = insert(db, ctx, opp, &events, &changes, idem).await?;
+    if !created.replayed {
+        automation::after_opportunity_write(db, ctx, None, &created.record).await;
+    }
+    Ok(created)
 }
 
 pub async fn update_opportunity(
@@ -845,7 +851,9 @@ pub async fn update_opportunity(
         &changes,
     )
     .await?;
-    Ok(opp.stored(id, before.version + 1))
+    let saved = opp.stored(id, before.version + 1);
+    automation::after_opportunity_write(db, ctx, Some(&before), &saved).await;
+    Ok(saved)
 }
 
 pub async fn move_opportunity(
@@ -870,7 +878,9 @@ pub async fn move_opportunity(
     db.save_move(&opp, before.version, &moved.events, &moved.tasks, &custom)
         .await
         .map_err(approval_pending)?;
-    Ok(opp.stored(id, before.version + 1))
+    let saved = opp.stored(id, before.version + 1);
+    automation::after_opportunity_write(db, ctx, Some(&before), &saved).await;
+    Ok(saved)
 }
 
 /// A stage move of `opp` by `actor`, decided by the core: the custom values sent with it are
@@ -977,12 +987,15 @@ pub async fn change_pipeline(
     let mut opp = for_update::<Opportunity>(db, ctx, id).await?;
     check_version(opp.version, input.version)?;
     let expected_version = opp.version;
+    let before = opp.clone();
     let to = pipeline_for(ctx, Some(input.pipeline_id))?;
     let events = opportunity::change_pipeline(&mut opp, to, input.stage_id, &ctx.actor, ctx.now)
         .map_err(|e| AppError::from_move(e, ctx.lang))?;
     db.save(&opp, Save::Update { expected_version }, &events)
         .await?;
-    Ok(opp.stored(id, expected_version + 1))
+    let saved = opp.stored(id, expected_version + 1);
+    automation::after_opportunity_write(db, ctx, Some(&before), &saved).await;
+    Ok(saved)
 }
 
 /// The body of a pipeline change.
@@ -1913,7 +1926,7 @@ fn approval_event(
 
 /// Stores a request for the move `input` of `opp` (which stays where it is), records it in
 /// the opportunity's history and tells the first approver — in one transaction.
-async fn request_approval(
+pub(crate) async fn request_approval(
     db: &Db,
     ctx: &Ctx,
     opp: &Opportunity,
@@ -2111,6 +2124,7 @@ pub async fn decide_approval(
         Write::Deliveries(&deliveries),
     ];
     let moved;
+    let mut before_move: Option<Opportunity> = None;
     if done {
         // The move, as the requester asked it: their role and scope, the gates of now.
         let requester = db.user(req.requester_id).await?.ok_or(AppError::NotFound)?;
@@ -2122,6 +2136,7 @@ pub async fn decide_approval(
         let input: MoveInput = serde_json::from_value(req.move_input.clone())
             .map_err(|e| AppError::Internal(format!("stored move: {e}")))?;
         let expected = opp.version;
+        before_move = Some(opp.clone());
         moved = run_move(db, ctx, &actor, &mut opp, input, true)
             .await?
             .map_err(|e| AppError::from_move(e, ctx.lang))?;
@@ -2135,6 +2150,10 @@ pub async fn decide_approval(
     }
     db.write_all(&writes).await?;
     req.version = expected_version + 1;
+    if let Some(before) = before_move {
+        let saved = opp.clone().stored(opp.id, before.version + 1);
+        automation::after_opportunity_write(db, ctx, Some(&before), &saved).await;
+    }
     Ok(req)
 }
 
@@ -2447,7 +2466,9 @@ pub async fn funnel_report(
     let counts =
         futures_util::future::try_join_all(periods.iter().map(|p| db.funnel_counts(of, *p)))
             .await?;
-    let mut funnels = counts.iter().map(|c| analytics::funnel_from(&r.pipeline, c));
+    let mut funnels = counts
+        .iter()
+        .map(|c| analytics::funnel_from(&r.pipeline, c));
     let current = funnels.next().expect("the period itself");
     Ok(r.report(x::with_baseline(&current, &funnels.collect::<Vec<_>>())))
 }

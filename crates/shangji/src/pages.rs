@@ -6,6 +6,7 @@
 mod admin;
 mod analytics;
 pub(crate) mod approvals;
+mod automation_pages;
 mod board;
 mod custom_fields;
 mod delivery;
@@ -465,6 +466,7 @@ fn error_page(tr: Tr, csrf: &str, here: &str, e: AppError) -> Response {
 fn shown_in_form(e: &AppError) -> bool {
     match e {
         AppError::Invalid(_)
+        | AppError::InvalidMany(_)
         | AppError::BadRequest(_)
         | AppError::Conflict { .. }
         | AppError::Unmet { .. } => true,
@@ -554,6 +556,13 @@ fn error_text(tr: Tr, e: &AppError) -> (String, String) {
         AppError::Invalid(f) | AppError::BadRequest(f) => {
             (f.field.clone(), field_text(tr, &f.field, &f.code))
         }
+        AppError::InvalidMany(list) if !list.is_empty() => (
+            list[0].field.clone(),
+            list.iter()
+                .map(|f| format!("{}: {}", f.field, field_text(tr, &f.field, &f.code)))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
         AppError::Forbidden(code) => (String::new(), code_text(tr, code)),
         AppError::Conflict { .. } => (String::new(), code_text(tr, "version_conflict")),
         AppError::Unmet { .. } => (String::new(), code_text(tr, "gate_unmet")),
@@ -668,6 +677,7 @@ pub fn router() -> Router<AppState> {
         .merge(custom_fields::router())
         .merge(policies::router())
         .merge(delivery::router())
+        .merge(automation_pages::router())
         .merge(approvals::router())
         .merge(opportunity::router())
         .merge(records::router())

@@ -1605,16 +1605,20 @@ pub async fn convert_lead(
         account
     };
     contact.account_id = Some(account_id);
+    let opportunity = opportunity.map(|(mut o, _, _)| {
+        o.account_id = account_id;
+        o.primary_contact_id = Some(contact_id);
+        o.stored(ids.opportunity_id.unwrap_or_default(), 1)
+    });
+    if let Some(o) = &opportunity {
+        super::automation::after_opportunity_write(db, ctx, None, o).await;
+    }
     Ok(Converted {
         lead: lead.stored(id, before + 1),
         account,
         account_created: created,
         contact: contact.stored(contact_id, 1),
-        opportunity: opportunity.map(|(mut o, _, _)| {
-            o.account_id = account_id;
-            o.primary_contact_id = Some(contact_id);
-            o.stored(ids.opportunity_id.unwrap_or_default(), 1)
-        }),
+        opportunity,
     })
 }
 

@@ -115,7 +115,7 @@ pub async fn deliveries_for(
 fn receives(dir: &Directory, c: &Channel, kind: &str, team: Option<TeamId>) -> bool {
     let by_event = match c.events.as_str() {
         "approval" => kind.starts_with("approval_"),
-        "rule" => kind.starts_with("rule_"),
+        "rule" => kind == "rule" || kind.starts_with("rule_"),
         _ => true,
     };
     let by_team = match c.team_id {

@@ -368,6 +368,16 @@ struct NoteView {
     unread: bool,
     /// Opening it leads to the opportunity.
     opens: bool,
+    /// A rule's reasons, in words.
+    reasons: Vec<String>,
+    /// A digest's notifications: (opportunity, text).
+    items: Vec<(i64, String)>,
+}
+
+struct RuleChoice {
+    id: i64,
+    name: String,
+    muted: bool,
 }
 
 #[derive(Template)]
@@ -378,6 +388,7 @@ struct NotificationsPage {
     here: String,
     nav: Nav,
     notes: Vec<NoteView>,
+    rules: Vec<RuleChoice>,
 }
 
 /// A notification in words, from its kind and payload, in the user's language.
@@ -414,18 +425,44 @@ pub(crate) fn note_text(tr: Tr, dir: &Directory, users: &[User], n: &Notificatio
         "approval_requested" => fmt("notify.approval_next", &person("approver_id")),
         "approval_approved" => fmt("notify.approval_approved", &person("approver_id")),
         "approval_rejected" => fmt("notify.approval_rejected", &person("approver_id")),
+        "rule" => tr.fmt(
+            "auto.note.rule",
+            &[("rule", &rule_label(tr, p)), ("title", &title)],
+        ),
+        "rule_digest" => tr.fmt(
+            "auto.note.digest",
+            &[(
+                "count",
+                &p.get("count")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0)
+                    .to_string(),
+            )],
+        ),
         _ => tr.t("notify.other").to_string(),
     }
+}
+
+fn rule_label(tr: Tr, p: &Value) -> String {
+    super::automation_pages::rule_name(
+        tr,
+        p.get("rule_name")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+        p.get("template_key").and_then(Value::as_str),
+    )
 }
 
 async fn notifications(State(s): State<AppState>, v: Viewer) -> Response {
     let result = async {
         let notes = ops::notifications(&s.db, &v.ctx).await?;
         let users = s.db.users().await?;
-        Ok::<_, AppError>((notes, users))
+        let prefs = crate::ops::automation::preferences(&s.db, &v.ctx).await?;
+        let rules = s.db.rules().await?;
+        Ok::<_, AppError>((notes, users, prefs, rules))
     }
     .await;
-    let (notes, users) = match result {
+    let (notes, users, prefs, rules) = match result {
         Ok(x) => x,
         Err(e) => return v.error(NOTIFICATIONS, e),
     };
@@ -448,6 +485,54 @@ async fn notifications(State(s): State<AppState>, v: Viewer) -> Response {
                 .unwrap_or_default(),
             unread: n.read_at.is_none(),
             opens: n.record_kind == Some(RecordKind::Opportunity) && n.record_id.is_some(),
+            reasons: match n.kind.as_str() {
+                "rule" => {
+                    let mut out: Vec<String> = n
+                        .payload
+                        .get("messages")
+                        .and_then(Value::as_array)
+                        .map(|m| {
+                            m.iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_string)
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    out.extend(super::automation_pages::reasons_text(
+                        tr,
+                        &v.ctx.dir,
+                        n.payload.get("reasons").unwrap_or(&Value::Null),
+                    ));
+                    out
+                }
+                _ => vec![],
+            },
+            items: n
+                .payload
+                .get("items")
+                .and_then(Value::as_array)
+                .filter(|_| n.kind == "rule_digest")
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|i| {
+                            (
+                                i.get("record_id").and_then(Value::as_i64).unwrap_or(0),
+                                tr.fmt(
+                                    "auto.note.rule",
+                                    &[
+                                        ("rule", &rule_label(tr, i)),
+                                        (
+                                            "title",
+                                            i.get("title").and_then(Value::as_str).unwrap_or(""),
+                                        ),
+                                    ],
+                                ),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
         .collect();
     render(NotificationsPage {
@@ -456,6 +541,18 @@ async fn notifications(State(s): State<AppState>, v: Viewer) -> Response {
         here: NOTIFICATIONS.into(),
         nav: v.nav("notifications"),
         notes,
+        rules: rules
+            .iter()
+            .map(|r| RuleChoice {
+                id: r.rule.id,
+                name: super::automation_pages::rule_name(
+                    tr,
+                    &r.rule.name,
+                    r.rule.template_key.as_deref(),
+                ),
+                muted: prefs.muted_rules.contains(&r.rule.id),
+            })
+            .collect(),
     })
 }
 
@@ -480,10 +577,51 @@ async fn open_notification(
         return v.error(NOTIFICATIONS, e);
     }
     match (note.record_kind, note.record_id) {
+        (Some(RecordKind::Opportunity), Some(opp)) if note.kind == "rule" => {
+            Redirect::to(&format!("/opportunities/{opp}")).into_response()
+        }
         (Some(RecordKind::Opportunity), Some(opp)) => {
             Redirect::to(&format!("/opportunities/{opp}#approval")).into_response()
         }
         _ => Redirect::to(NOTIFICATIONS).into_response(),
+    }
+}
+
+/// Marks every notification of the user read.
+async fn read_all(
+    State(s): State<AppState>,
+    v: Viewer,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Err(page) = v.posted(f, NOTIFICATIONS) {
+        return page;
+    }
+    match crate::ops::automation::mark_all_read(&s.db, &v.ctx).await {
+        Ok(_) => Redirect::to(NOTIFICATIONS).into_response(),
+        Err(e) => v.error(NOTIFICATIONS, e),
+    }
+}
+
+/// Saves which rules' notifications the user does not want, and the daily digest.
+async fn save_preferences(
+    State(s): State<AppState>,
+    v: Viewer,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    let form = match v.posted(f, NOTIFICATIONS) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
+    let prefs = crate::ops::automation::PrefsView {
+        muted_rules: form
+            .all("muted")
+            .iter()
+            .filter_map(|v| v.parse().ok())
+            .collect(),
+    };
+    match crate::ops::automation::save_preferences(&s.db, &v.ctx, prefs).await {
+        Ok(_) => Redirect::to(&format!("{NOTIFICATIONS}#preferences")).into_response(),
+        Err(e) => v.error(NOTIFICATIONS, e),
     }
 }
 
@@ -494,4 +632,6 @@ pub(super) fn router() -> Router<AppState> {
         .route("/approvals/{id}/withdraw", post(withdraw))
         .route("/notifications", get(notifications))
         .route("/notifications/{id}/open", post(open_notification))
+        .route("/notifications/read-all", post(read_all))
+        .route("/notifications/preferences", post(save_preferences))
 }

@@ -22,6 +22,8 @@ use tower::ServiceExt;
 pub struct TestApp {
     pub db: Db,
     pub router: Router,
+    /// The application state (its clock can be set).
+    pub state: AppState,
     /// Tokens by login.
     pub tokens: std::collections::HashMap<&'static str, String>,
     pub users: std::collections::HashMap<&'static str, User>,
@@ -105,10 +107,12 @@ impl TestApp {
             tokens.insert(login, token);
             users.insert(login, user);
         }
-        let router = shangji::app(AppState::new(db.clone(), false));
+        let state = AppState::new(db.clone(), false);
+        let router = shangji::app(state.clone());
         TestApp {
             db,
             router,
+            state,
             tokens,
             users,
             teams,

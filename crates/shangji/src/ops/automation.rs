@@ -1,0 +1,885 @@
+//! Automation in the application: rules saved and checked, the shipped templates seeded,
+//! the dry run, the scheduler's tick, event-triggered rules after an opportunity write, the
+//! actions of a firing, the working calendar setting and notification preferences.
+//!
+//! A firing runs its actions only when this call inserted its (rule, record, episode) row:
+//! another tick, another instance or a run before a restart that got there first wins, so
+//! every episode fires once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use shangji_core::calendar::WorkCalendar;
+use shangji_core::model::*;
+use shangji_core::opportunity::{MoveInput, OpportunityInput};
+use shangji_core::records::TaskInput;
+use shangji_core::rules::{
+    self, batch_for_delivery, resolve_recipient, Action, Delivery, FactsConfig, FieldCatalog,
+    Firing, Recipient, RecordFacts, Rule, RuleInput, TemplateStages, TriggerEvent,
+};
+use shangji_core::visibility::{Actor, Scope};
+use shangji_core::{Field, FieldError};
+use shangji_store::{Db, FiringRow, RulePrefs};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use super::Ctx;
+use crate::error::AppError;
+
+/// The settings key of the working calendar (JSON as `WorkCalendar::from_json` reads it).
+pub const CALENDAR_KEY: &str = "work_calendar";
+/// The settings key set once the shipped templates were seeded.
+pub const TEMPLATES_SEEDED: &str = "rule_templates_seeded";
+/// A recipient with more firings than this in one tick gets one digest instead.
+pub const MAX_INDIVIDUAL: usize = 5;
+/// Opportunities read per page by the scheduler.
+const PAGE: i64 = 500;
+
+/// A rule with what the store adds.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RuleView {
+    #[serde(flatten)]
+    pub rule: Rule,
+    pub version: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_fired_at: Option<OffsetDateTime>,
+}
+
+/// One record a rule would fire for now, and why.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DryRunItem {
+    pub rule_id: i64,
+    pub rule_name: String,
+    pub record_id: i64,
+    pub title: String,
+    pub episode: String,
+    pub reasons: Vec<rules::Reason>,
+    /// This episode has fired already: the scheduler will not fire it again.
+    pub already_fired: bool,
+}
+
+/// A logged firing.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FiringView {
+    pub id: i64,
+    pub rule_id: i64,
+    pub record_type: String,
+    pub record_id: i64,
+    pub episode: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub fired_at: OffsetDateTime,
+    #[schema(value_type = Object)]
+    pub reasons: Value,
+    /// What each action did.
+    #[schema(value_type = Object)]
+    pub outcome: Value,
+}
+
+impl From<FiringRow> for FiringView {
+    fn from(r: FiringRow) -> Self {
+        FiringView {
+            id: r.id,
+            rule_id: r.rule_id,
+            record_type: r.record_type,
+            record_id: r.record_id,
+            episode: r.episode,
+            fired_at: r.fired_at,
+            reasons: r.reasons,
+            outcome: r.outcome,
+        }
+    }
+}
+
+/// A user's notification preferences, as the API reads and writes them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrefsView {
+    /// Rules whose notifications you do not want in the app.
+    #[serde(default)]
+    pub muted_rules: Vec<i64>,
+}
+
+/// What one scheduler tick did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// Firings this tick inserted (and whose actions it ran).
+    pub fired: usize,
+    pub notifications: usize,
+}
+
+// ---- Settings: the working calendar. ----
+
+/// The working calendar in force: the saved one, else the shipped China calendar.
+pub async fn calendar(db: &Db) -> Result<WorkCalendar, AppError> {
+    match db.setting(CALENDAR_KEY).await? {
+        Some(json) => WorkCalendar::from_json(&json)
+            .map_err(|e| AppError::Internal(format!("stored calendar: {e}"))),
+        None => Ok(WorkCalendar::china_default()),
+    }
+}
+
+/// Replaces the working calendar (admin). The JSON is checked whole; the first problem is
+/// refused with its place (`holidays[3].to`) and code.
+pub async fn save_calendar(db: &Db, ctx: &Ctx, json: &str) -> Result<WorkCalendar, AppError> {
+    ctx.require_admin()?;
+    let cal = WorkCalendar::from_json(json).map_err(|e| {
+        if e.code == "invalid_json" {
+            AppError::BadRequest(e)
+        } else {
+            AppError::Invalid(e)
+        }
+    })?;
+    db.set_setting(CALENDAR_KEY, &cal.to_json(), ctx.now)
+        .await?;
+    Ok(cal)
+}
+
+// ---- Notification preferences. ----
+
+pub async fn preferences(db: &Db, ctx: &Ctx) -> Result<PrefsView, AppError> {
+    let p = db.rule_prefs(ctx.actor.user_id).await?;
+    Ok(PrefsView {
+        muted_rules: p.muted_rules,
+    })
+}
+
+pub async fn save_preferences(db: &Db, ctx: &Ctx, p: PrefsView) -> Result<PrefsView, AppError> {
+    let known: BTreeSet<i64> = db.rules().await?.iter().map(|r| r.rule.id).collect();
+    let mut muted = p.muted_rules.clone();
+    muted.sort();
+    muted.dedup();
+    if let Some((n, id)) = muted.iter().enumerate().find(|(_, id)| !known.contains(id)) {
+        return Err(AppError::invalid(
+            &format!("muted_rules[{n}]"),
+            "unknown_rule",
+            format!("rule {id} does not exist"),
+        ));
+    }
+    let prefs = RulePrefs { muted_rules: muted };
+    db.save_rule_prefs(ctx.actor.user_id, &prefs, ctx.now)
+        .await?;
+    Ok(PrefsView {
+        muted_rules: prefs.muted_rules,
+    })
+}
+
+pub async fn mark_all_read(db: &Db, ctx: &Ctx) -> Result<u64, AppError> {
+    Ok(db.mark_all_read(ctx.actor.user_id, ctx.now).await?)
+}
+
+// ---- Rules: saving, checking, seeding. ----
+
+async fn catalog(db: &Db, dir: &shangji_store::Directory) -> Result<FieldCatalog, AppError> {
+    let users: Vec<UserId> = db.users().await?.iter().map(|u| u.id).collect();
+    let policies: Vec<i64> = dir.approval_policies.iter().map(|p| p.id).collect();
+    Ok(
+        FieldCatalog::opportunity(&dir.custom_fields, &dir.pipelines, &users)
+            .with_approval_policies(&policies),
+    )
+}
+
+/// Checks a rule as rule `id` (0 for a new one): the core's checks, and the actions that
+/// need the assignment feature, which is not available yet.
+async fn check(
+    db: &Db,
+    dir: &shangji_store::Directory,
+    id: i64,
+    input: &RuleInput,
+) -> Result<Rule, AppError> {
+    let cat = catalog(db, dir).await?;
+    let others: Vec<Rule> = db
+        .rules()
+        .await?
+        .into_iter()
+        .map(|r| r.rule)
+        .filter(|r| r.id != id)
+        .collect();
+    let mut errors: Vec<FieldError> = input
+        .actions
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| matches!(a, Action::Assign { .. } | Action::ReturnToPool))
+        .map(|(n, _)| {
+            FieldError::new(
+                &format!("actions[{n}]"),
+                "not_available",
+                "assignment is not available yet",
+            )
+        })
+        .collect();
+    // Loops and conflicts through assignment actions are moot once they are refused.
+    let mut rest = input.clone();
+    if !errors.is_empty() {
+        rest.actions
+            .retain(|a| !matches!(a, Action::Assign { .. } | Action::ReturnToPool));
+    }
+    match rules::validate_rule(id, &rest, &cat, &others) {
+        Ok(rule) if errors.is_empty() => Ok(Rule {
+            actions: input.actions.clone(),
+            ..rule
+        }),
+        Ok(_) => Err(AppError::InvalidMany(errors)),
+        Err(mut more) => {
+            // Indexes of the remaining actions no longer match the input's: report the
+            // assignment refusals alone in that case.
+            if errors.is_empty() {
+                errors = more;
+            } else {
+                more.retain(|e| !e.field.starts_with("actions"));
+                errors.extend(more);
+            }
+            Err(AppError::InvalidMany(errors))
+        }
+    }
+}
+
+async fn views(db: &Db) -> Result<Vec<RuleView>, AppError> {
+    let last = db.last_fired().await?;
+    Ok(db
+        .rules()
+        .await?
+        .into_iter()
+        .map(|r| RuleView {
+            last_fired_at: last.get(&r.rule.id).copied(),
+            rule: r.rule,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+        .collect())
+}
+
+pub async fn list_rules(db: &Db, ctx: &Ctx) -> Result<Vec<RuleView>, AppError> {
+    ctx.require_admin()?;
+    views(db).await
+}
+
+pub async fn get_rule(db: &Db, ctx: &Ctx, id: i64) -> Result<RuleView, AppError> {
+    ctx.require_admin()?;
+    views(db)
+        .await?
+        .into_iter()
+        .find(|r| r.rule.id == id)
+        .ok_or(AppError::NotFound)
+}
+
+pub async fn create_rule(db: &Db, ctx: &Ctx, input: RuleInput) -> Result<RuleView, AppError> {
+    ctx.require_admin()?;
+    let rule = check(db, &ctx.dir, 0, &input).await?;
+    let id = db.insert_rule(&rule, ctx.now).await?;
+    get_rule(db, ctx, id).await
+}
+
+pub async fn update_rule(
+    db: &Db,
+    ctx: &Ctx,
+    id: i64,
+    input: RuleInput,
+) -> Result<RuleView, AppError> {
+    ctx.require_admin()?;
+    let current = db.rule(id).await?.ok_or(AppError::NotFound)?;
+    let rule = check(db, &ctx.dir, id, &input).await?;
+    db.update_rule(&rule, current.version, ctx.now).await?;
+    get_rule(db, ctx, id).await
+}
+
+/// Switches a rule on or off (the rules list's toggle).
+pub async fn set_rule_enabled(
+    db: &Db,
+    ctx: &Ctx,
+    id: i64,
+    enabled: bool,
+) -> Result<RuleView, AppError> {
+    ctx.require_admin()?;
+    let current = db.rule(id).await?.ok_or(AppError::NotFound)?;
+    let mut input = current.rule.to_input();
+    input.enabled = enabled;
+    update_rule(db, ctx, id, input).await
+}
+
+pub async fn delete_rule(db: &Db, ctx: &Ctx, id: i64) -> Result<(), AppError> {
+    ctx.require_admin()?;
+    if db.delete_rule(id).await? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+pub async fn rule_firings(db: &Db, ctx: &Ctx, id: i64) -> Result<Vec<FiringView>, AppError> {
+    ctx.require_admin()?;
+    db.rule(id).await?.ok_or(AppError::NotFound)?;
+    Ok(db
+        .firings_of(id, 200)
+        .await?
+        .into_iter()
+        .map(FiringView::from)
+        .collect())
+}
+
+/// The shipped templates for the pipelines of `dir`, checked. The `unassigned_48h`
+/// template notifies only: its automatic assignment waits for the assignment feature.
+pub async fn templates(db: &Db, dir: &shangji_store::Directory) -> Result<Vec<Rule>, AppError> {
+    let cat = catalog(db, dir).await?;
+    let mut out: Vec<Rule> = Vec::new();
+    for mut t in rules::shipped_templates(&TemplateStages::find(&dir.pipelines)) {
+        t.actions
+            .retain(|a| !matches!(a, Action::Assign { .. } | Action::ReturnToPool));
+        let rule = rules::validate_rule(0, &t, &cat, &out).map_err(|e| {
+            AppError::Internal(format!("template {:?} refused: {e:?}", t.template_key))
+        })?;
+        out.push(rule);
+    }
+    Ok(out)
+}
+
+/// Seeds the shipped templates, enabled, once per database (a settings marker written
+/// with them): called when a new database gets its defaults, when demo data is loaded and
+/// when `serve` starts. Deleting a template later does not bring it back.
+pub async fn seed_templates(db: &Db, now: OffsetDateTime) -> Result<bool, AppError> {
+    let dir = db.directory().await?;
+    let rules = templates(db, &dir).await?;
+    Ok(db.seed_rules_once(TEMPLATES_SEEDED, &rules, now).await?)
+}
+
+// ---- Facts. ----
+
+fn meaningful_kinds(config: &FactsConfig) -> Vec<&'static str> {
+    config.meaningful.iter().map(|k| k.as_str()).collect()
+}
+
+/// The facts of these opportunities at `now`, in a few grouped queries.
+async fn facts_of(
+    db: &Db,
+    dir: &shangji_store::Directory,
+    opps: &[Opportunity],
+    now: OffsetDateTime,
+) -> Result<Vec<RecordFacts>, AppError> {
+    let config = FactsConfig::default();
+    let ids: Vec<i64> = opps.iter().map(|o| o.id).collect();
+    let rows = db.rule_facts(&ids, &meaningful_kinds(&config), now).await?;
+    Ok(opps
+        .iter()
+        .map(|o| {
+            let mut f = RecordFacts::opportunity(o, &[], &[], &dir.custom_fields, &config, now);
+            f.last_follow_up = rows.last_follow_up.get(&o.id).copied();
+            f.open_task_due_dates = rows.open_task_due.get(&o.id).cloned().unwrap_or_default();
+            f.industry = rows.industry.get(&o.id).cloned();
+            let by_tasks = rows.actions_by_tasks.get(&o.id);
+            f.proposal_sent = o
+                .actions_done
+                .iter()
+                .chain(by_tasks.into_iter().flatten())
+                .any(|k| config.proposal_actions.contains(k));
+            f
+        })
+        .collect())
+}
+
+/// Every open, unarchived opportunity's facts, page by page.
+async fn all_open_facts(
+    db: &Db,
+    dir: &shangji_store::Directory,
+    now: OffsetDateTime,
+) -> Result<Vec<RecordFacts>, AppError> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = db.open_opportunities_after(after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        out.extend(facts_of(db, dir, &page, now).await?);
+        if (page.len() as i64) < PAGE {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+// ---- The dry run. ----
+
+async fn dry_run_of(db: &Db, ctx: &Ctx, rules: &[Rule]) -> Result<Vec<DryRunItem>, AppError> {
+    let cal = calendar(db).await?;
+    let facts = all_open_facts(db, &ctx.dir, ctx.now).await?;
+    let titles: BTreeMap<i64, String> = facts
+        .iter()
+        .map(|f| (f.opportunity.id, f.opportunity.title.clone()))
+        .collect();
+    let ids: Vec<i64> = rules.iter().map(|r| r.id).filter(|id| *id > 0).collect();
+    let fired = db.fired_keys(&ids).await?;
+    Ok(rules::dry_run(rules, &facts, ctx.now, &cal)
+        .into_iter()
+        .map(|f| DryRunItem {
+            already_fired: fired.contains(&(f.rule_id, f.record.id, f.episode.clone())),
+            rule_id: f.rule_id,
+            rule_name: f.rule_name,
+            record_id: f.record.id,
+            title: titles.get(&f.record.id).cloned().unwrap_or_default(),
+            episode: f.episode,
+            reasons: f.reasons,
+        })
+        .collect())
+}
+
+/// Which records a saved rule would fire for now, and why (enabled or not: the dry run
+/// looks at the rule as if it were on).
+pub async fn dry_run_saved(db: &Db, ctx: &Ctx, id: i64) -> Result<Vec<DryRunItem>, AppError> {
+    ctx.require_admin()?;
+    let mut rule = db.rule(id).await?.ok_or(AppError::NotFound)?.rule;
+    rule.enabled = true;
+    dry_run_of(db, ctx, &[rule]).await
+}
+
+/// Which records a rule not yet saved would fire for now, and why.
+pub async fn dry_run_input(
+    db: &Db,
+    ctx: &Ctx,
+    input: RuleInput,
+) -> Result<Vec<DryRunItem>, AppError> {
+    ctx.require_admin()?;
+    let mut rule = check(db, &ctx.dir, 0, &input).await?;
+    rule.enabled = true;
+    dry_run_of(db, ctx, &[rule]).await
+}
+
+// ---- Firing: the scheduler and the event path. ----
+
+/// The context rules act in: the first active admin, seeing everything, at `now`. `None`
+/// when there is no active admin (actions other than notifications are then skipped).
+async fn system_ctx(
+    db: &Db,
+    dir: Arc<shangji_store::Directory>,
+    now: OffsetDateTime,
+) -> Result<Option<Ctx>, AppError> {
+    let admin = db
+        .users()
+        .await?
+        .into_iter()
+        .filter(|u| u.role == Role::Admin && u.active)
+        .min_by_key(|u| u.id);
+    Ok(admin.map(|u| Ctx {
+        actor: Actor {
+            user_id: u.id,
+            role: u.role,
+            team_id: u.team_id,
+        },
+        scope: Scope::All,
+        dir,
+        now,
+        lang: Language::ZhCn,
+    }))
+}
+
+/// One scheduler tick at `now`: evaluates every enabled scheduled rule on every open,
+/// unarchived opportunity, records the firings (once per episode) and runs the actions of
+/// those this tick inserted.
+pub async fn tick(db: &Db, now: OffsetDateTime) -> Result<TickReport, AppError> {
+    let now = now
+        .replace_nanosecond(now.millisecond() as u32 * 1_000_000)
+        .unwrap_or(now);
+    let scheduled: Vec<Rule> = db
+        .rules()
+        .await?
+        .into_iter()
+        .map(|r| r.rule)
+        .filter(|r| r.enabled && r.trigger.is_schedule())
+        .collect();
+    if scheduled.is_empty() {
+        return Ok(TickReport::default());
+    }
+    let dir = db.directory().await?;
+    let cal = calendar(db).await?;
+    let facts = all_open_facts(db, &dir, now).await?;
+    let mut firings = Vec::new();
+    for f in &facts {
+        let values = rules::derive(f, now, &cal);
+        for rule in &scheduled {
+            if let Some(firing) = rules::evaluate_values(rule, f, &values, None, now) {
+                firings.push(firing);
+            }
+        }
+    }
+    perform(db, dir, &facts, firings, now).await
+}
+
+/// Records `firings` and runs the actions of those inserted now.
+async fn perform(
+    db: &Db,
+    dir: Arc<shangji_store::Directory>,
+    facts: &[RecordFacts],
+    firings: Vec<Firing>,
+    now: OffsetDateTime,
+) -> Result<TickReport, AppError> {
+    let mut fresh: Vec<(i64, Firing)> = Vec::new();
+    for f in firings {
+        let reasons = serde_json::to_value(&f.reasons).unwrap_or(Value::Null);
+        if let Some(id) = db
+            .insert_firing(
+                f.rule_id,
+                f.record.record_type.as_str(),
+                f.record.id,
+                &f.episode,
+                now,
+                &reasons,
+            )
+            .await?
+        {
+            fresh.push((id, f));
+        }
+    }
+    if fresh.is_empty() {
+        return Ok(TickReport::default());
+    }
+    let users: Vec<_> = db
+        .users()
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.role, u.team_id, u.active))
+        .collect();
+    let muted = db.muted_rules().await?;
+    let titles: BTreeMap<i64, String> = facts
+        .iter()
+        .map(|f| (f.opportunity.id, f.opportunity.title.clone()))
+        .collect();
+    let only: Vec<Firing> = fresh.iter().map(|(_, f)| f.clone()).collect();
+    let batches = batch_for_delivery(
+        &only,
+        |f, to| {
+            resolve_recipient(to, f, &dir.org, &users)
+                .into_iter()
+                .filter(|u| !muted.get(u).is_some_and(|m| m.contains(&f.rule_id)))
+                .collect()
+        },
+        MAX_INDIVIDUAL,
+    );
+    let mut notes: Vec<Notification> = Vec::new();
+    let mut notified: BTreeMap<i64, Vec<UserId>> = BTreeMap::new();
+    for b in &batches {
+        match &b.delivery {
+            Delivery::Individual(list) => {
+                for f in list {
+                    notes.push(rule_note(b.user_id, f, &titles, now));
+                }
+            }
+            Delivery::Digest(list) => notes.push(digest_note(b.user_id, list, &titles, now)),
+        }
+        for f in match &b.delivery {
+            Delivery::Individual(l) | Delivery::Digest(l) => l,
+        } {
+            notified.entry(key(f)).or_default().push(b.user_id);
+        }
+    }
+    if !notes.is_empty() {
+        // In the app, and queued for the channels and email (see `outbox`).
+        super::outbox::notify_users(db, &dir, &notes, now).await?;
+    }
+    let ctx = system_ctx(db, dir, now).await?;
+    for (id, f) in &fresh {
+        let mut outcome: Vec<Value> = Vec::new();
+        let to = notified.get(&key(f)).cloned().unwrap_or_default();
+        for a in &f.actions {
+            let done = match a {
+                Action::Notify { .. } => json!({"kind": "notify", "status": "done", "users": to}),
+                other => match &ctx {
+                    None => {
+                        json!({"kind": kind_of(other), "status": "skipped", "reason": "no active admin to act as"})
+                    }
+                    Some(ctx) => act(db, ctx, f, other, &users).await,
+                },
+            };
+            outcome.push(done);
+        }
+        db.set_firing_outcome(*id, &Value::Array(outcome)).await?;
+    }
+    Ok(TickReport {
+        fired: fresh.len(),
+        notifications: notes.len(),
+    })
+}
+
+fn key(f: &Firing) -> i64 {
+    // Firings of one tick are distinct by (rule, record); a compact key for maps.
+    f.rule_id * 1_000_000_007 + f.record.id
+}
+
+fn kind_of(a: &Action) -> &'static str {
+    match a {
+        Action::Notify { .. } => "notify",
+        Action::CreateTask { .. } => "create_task",
+        Action::SetField { .. } => "set_field",
+        Action::Assign { .. } => "assign",
+        Action::ReturnToPool => "return_to_pool",
+        Action::RequestApproval { .. } => "request_approval",
+    }
+}
+
+fn messages(f: &Firing) -> Vec<String> {
+    f.actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Notify {
+                message: Some(m), ..
+            } if !m.trim().is_empty() => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn rule_note(
+    user_id: UserId,
+    f: &Firing,
+    titles: &BTreeMap<i64, String>,
+    now: OffsetDateTime,
+) -> Notification {
+    Notification {
+        id: 0,
+        user_id,
+        kind: "rule".into(),
+        record_kind: Some(RecordKind::Opportunity),
+        record_id: Some(f.record.id),
+        payload: json!({
+            "rule_id": f.rule_id,
+            "rule_name": f.rule_name,
+            "template_key": f.template_key,
+            "title": titles.get(&f.record.id).cloned().unwrap_or_default(),
+            "link": format!("/opportunities/{}", f.record.id),
+            "episode": f.episode,
+            "reasons": f.reasons,
+            "messages": messages(f),
+        }),
+        read_at: None,
+        archived: false,
+        version: 1,
+        created_at: now,
+    }
+}
+
+fn digest_note(
+    user_id: UserId,
+    list: &[Firing],
+    titles: &BTreeMap<i64, String>,
+    now: OffsetDateTime,
+) -> Notification {
+    let items: Vec<Value> = list
+        .iter()
+        .map(|f| {
+            json!({
+                "rule_id": f.rule_id,
+                "rule_name": f.rule_name,
+                "template_key": f.template_key,
+                "record_id": f.record.id,
+                "title": titles.get(&f.record.id).cloned().unwrap_or_default(),
+                "link": format!("/opportunities/{}", f.record.id),
+            })
+        })
+        .collect();
+    Notification {
+        id: 0,
+        user_id,
+        kind: "rule_digest".into(),
+        record_kind: None,
+        record_id: None,
+        payload: json!({ "count": items.len(), "items": items, "link": "/notifications" }),
+        read_at: None,
+        archived: false,
+        version: 1,
+        created_at: now,
+    }
+}
+
+/// Runs one action other than `notify` for a firing, as `ctx` (the system context).
+async fn act(
+    db: &Db,
+    ctx: &Ctx,
+    f: &Firing,
+    a: &Action,
+    users: &[(UserId, Role, Option<TeamId>, bool)],
+) -> Value {
+    let kind = kind_of(a);
+    let result: Result<Value, AppError> = async {
+        match a {
+            Action::CreateTask {
+                title,
+                assignee,
+                due_working_days,
+            } => {
+                let Some(who) = first_recipient(assignee, f, ctx, users) else {
+                    return Ok(
+                        json!({"status": "skipped", "reason": "nobody to assign the task to"}),
+                    );
+                };
+                let cal = calendar(db).await?;
+                let due = cal.add_working_days(f.at, (*due_working_days).max(0) as u32);
+                let input = TaskInput {
+                    title: Field::Value(title.clone()),
+                    due_date: Field::Value(cal.local_date(due)),
+                    assignee_id: Field::Value(who),
+                    record_kind: Field::Value(RecordKind::Opportunity),
+                    record_id: Field::Value(f.record.id),
+                    ..Default::default()
+                };
+                let task = super::create::<Task>(db, ctx, input, None).await?;
+                Ok(json!({"status": "done", "task_id": task.record.id}))
+            }
+            Action::SetField { field, value } => {
+                let opp = db
+                    .get::<Opportunity>(f.record.id, &Scope::All, shangji_store::Access::Read)
+                    .await?
+                    .ok_or(AppError::NotFound)?;
+                let body = match field.strip_prefix("custom.") {
+                    Some(k) => json!({ "custom": { k: value }, "version": opp.version }),
+                    None => json!({ field.as_str(): value, "version": opp.version }),
+                };
+                let input: OpportunityInput = serde_json::from_value(body)
+                    .map_err(|e| AppError::invalid(field, "invalid_value", e.to_string()))?;
+                let saved = super::update_opportunity(db, ctx, f.record.id, input).await?;
+                Ok(json!({"status": "done", "version": saved.version}))
+            }
+            Action::RequestApproval { policy_id } => {
+                let policy = ctx
+                    .dir
+                    .approval_policies
+                    .iter()
+                    .find(|p| p.id == *policy_id)
+                    .cloned()
+                    .ok_or(AppError::NotFound)?;
+                let opp = db
+                    .get::<Opportunity>(f.record.id, &Scope::All, shangji_store::Access::Read)
+                    .await?
+                    .ok_or(AppError::NotFound)?;
+                let pipeline = ctx
+                    .dir
+                    .pipeline(opp.pipeline_id)
+                    .ok_or(AppError::NotFound)?;
+                let to = match policy.stage_id {
+                    Some(s) => Some(s),
+                    None => {
+                        let open: Vec<&Stage> =
+                            pipeline.stages.iter().filter(|s| !s.archived).collect();
+                        open.iter()
+                            .position(|s| s.id == opp.stage_id)
+                            .and_then(|i| open.get(i + 1))
+                            .map(|s| s.id)
+                    }
+                };
+                let Some(to) = to.filter(|s| *s != opp.stage_id) else {
+                    return Ok(json!({"status": "skipped", "reason": "no stage to ask for"}));
+                };
+                let input: MoveInput = serde_json::from_value(json!({"stage_id": to}))
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                let req = super::request_approval(db, ctx, &opp, input, Some(*policy_id)).await?;
+                Ok(json!({"status": "done", "approval_id": req.id}))
+            }
+            Action::Assign { .. } | Action::ReturnToPool => {
+                Ok(json!({"status": "skipped", "reason": "assignment is not available yet"}))
+            }
+            Action::Notify { .. } => Ok(json!({"status": "done"})),
+        }
+    }
+    .await;
+    let mut v = match result {
+        Ok(v) => v,
+        Err(e) => {
+            let body = e.body();
+            json!({"status": "failed", "code": body.code, "message": body.message, "field": body.field})
+        }
+    };
+    v["kind"] = json!(kind);
+    v
+}
+
+fn first_recipient(
+    to: &Recipient,
+    f: &Firing,
+    ctx: &Ctx,
+    users: &[(UserId, Role, Option<TeamId>, bool)],
+) -> Option<UserId> {
+    resolve_recipient(to, f, &ctx.dir.org, users)
+        .into_iter()
+        .next()
+}
+
+/// After an opportunity was created (`before` is `None`) or changed, in `ctx`: evaluates
+/// the enabled event-triggered rules with the change and runs the firings the same way as
+/// the scheduler. A failure is logged, never returned: the write has been made.
+pub fn after_opportunity_write<'a>(
+    db: &'a Db,
+    ctx: &'a Ctx,
+    before: Option<&'a Opportunity>,
+    after: &'a Opportunity,
+) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+    Box::pin(async move {
+        if let Err(e) = on_event(db, ctx, before, after).await {
+            tracing::warn!(error = ?e, opportunity = after.id, "event rules failed");
+        }
+    })
+}
+
+async fn on_event(
+    db: &Db,
+    ctx: &Ctx,
+    before: Option<&Opportunity>,
+    after: &Opportunity,
+) -> Result<(), AppError> {
+    let event_rules: Vec<Rule> = db
+        .rules()
+        .await?
+        .into_iter()
+        .map(|r| r.rule)
+        .filter(|r| r.enabled && !r.trigger.is_schedule())
+        .collect();
+    if event_rules.is_empty() {
+        return Ok(());
+    }
+    let event = match before {
+        None => TriggerEvent::created(after.version.to_string()),
+        Some(b) => TriggerEvent::updated(after.version.to_string(), b, after),
+    };
+    if before.is_some() && event.changed.is_empty() {
+        return Ok(());
+    }
+    let cal = calendar(db).await?;
+    let now = ctx.now;
+    let facts = facts_of(db, &ctx.dir, std::slice::from_ref(after), now).await?;
+    let firings: Vec<Firing> = event_rules
+        .iter()
+        .filter_map(|r| rules::evaluate(r, &facts[0], Some(&event), now, &cal))
+        .collect();
+    if firings.is_empty() {
+        return Ok(());
+    }
+    perform(db, ctx.dir.clone(), &facts, firings, now).await?;
+    Ok(())
+}
+
+/// Runs [`tick`] every `every` in the background, at the clock's `now`.
+pub fn spawn_scheduler(
+    db: Db,
+    clock: crate::state::Clock,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match tick(&db, clock.now()).await {
+                Ok(r) if r.fired > 0 => {
+                    tracing::info!(
+                        fired = r.fired,
+                        notifications = r.notifications,
+                        "rules fired"
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = ?e, "rule scheduler tick failed"),
+            }
+            tokio::time::sleep(every).await;
+        }
+    })
+}

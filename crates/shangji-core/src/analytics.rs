@@ -356,12 +356,13 @@ pub struct WinRate {
 pub fn win_rate(lives: &[Life], pipeline: &Pipeline, period: Period) -> WinRate {
     win_rate_from(
         pipeline,
-        &projection::closed_counts(&stays_of(lives, pipeline), period),
+        &projection::closed_by(&stays_of(lives, pipeline), period, |_| String::new()),
     )
 }
 
-/// The win rate from the deals closed in a period (see [`projection::closed_counts`]).
-pub fn win_rate_from(pipeline: &Pipeline, closed: &[projection::ClosedCount]) -> WinRate {
+/// The win rate from the deals closed in a period (see [`projection::closed_by`]; the keys
+/// are not read).
+pub fn win_rate_from(pipeline: &Pipeline, closed: &[projection::KeyedCount]) -> WinRate {
     let (mut won, mut lost) = (0, 0);
     let mut amounts: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for c in closed {
@@ -591,7 +592,7 @@ pub struct FourS {
 #[derive(Debug, Clone, Default)]
 pub struct FourSInputs {
     pub entries: Vec<projection::FunnelCount>,
-    pub closed: Vec<projection::ClosedCount>,
+    pub closed: Vec<projection::KeyedCount>,
     /// All history (not only the period's): the shape's yardstick.
     pub reach: Vec<projection::ReachCount>,
     /// Open deals per stage at the period's last instant, in CNY.
@@ -607,7 +608,7 @@ impl FourSInputs {
         let open: Vec<StageId> = open_stages(pipeline).iter().map(|s| s.id).collect();
         FourSInputs {
             entries: projection::funnel_counts(&stays, period),
-            closed: projection::closed_counts(&stays, period),
+            closed: projection::closed_by(&stays, period, |_| String::new()),
             reach: projection::reach_counts(&stays),
             size: projection::size_at(&versions_of(lives), &open, size_instant(period), "CNY"),
             stage_times: projection::stage_times(&stays, period),

@@ -259,36 +259,9 @@ pub fn reach_counts(stays: &[StayRow]) -> Vec<ReachCount> {
         .collect()
 }
 
-/// Deals closed in a period and still closed at its end, by the stage they closed in and
-/// currency: how many, and their amount then.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClosedCount {
-    pub stage_id: StageId,
-    pub currency: String,
-    pub count: u64,
-    pub amount: i64,
-}
-
 /// The closing stay began in the period and did not end before the period's end.
 pub fn closed_in(s: &StayRow, period: Period) -> bool {
     s.closing && period.contains(s.entered_at) && s.left_at.is_none_or(|t| t >= period.to)
-}
-
-pub fn closed_counts(stays: &[StayRow], period: Period) -> Vec<ClosedCount> {
-    let mut by: BTreeMap<(StageId, String), (u64, i64)> = BTreeMap::new();
-    for s in stays.iter().filter(|s| closed_in(s, period)) {
-        let e = by.entry((s.stage_id, s.currency.clone())).or_default();
-        e.0 += 1;
-        e.1 += s.amount_minor;
-    }
-    by.into_iter()
-        .map(|((stage_id, currency), (count, amount))| ClosedCount {
-            stage_id,
-            currency,
-            count,
-            amount,
-        })
-        .collect()
 }
 
 /// Deals counted by some attribute (their owner then, loss reason, source…; `key`, `""` when

@@ -6,8 +6,7 @@
 use shangji_core::analytics::{lives, Period};
 use shangji_core::model::{Pipeline, PipelineId, StageId, UserId};
 use shangji_core::projection::{
-    self, ChangeGroup, ClosedCount, FunnelCount, KeyedCount, ReachCount, SizeCount, StateKey,
-    VersionRow,
+    self, ChangeGroup, FunnelCount, KeyedCount, ReachCount, SizeCount, StateKey, VersionRow,
 };
 use shangji_core::Scope;
 use time::{Date, OffsetDateTime};
@@ -66,6 +65,8 @@ impl Slice<'_> {
 /// What deals are counted by in [`Db::closed_by`] and [`Db::created_by`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Facet {
+    /// None: all deals under one key, `""`.
+    All,
     /// The owner when the stay began.
     Owner,
     LossReason,
@@ -82,6 +83,7 @@ impl Facet {
     /// `SELECT <key> AS k, stage, currency, count, amount FROM analytics_stays s … WHERE `.
     fn select(self) -> Sql {
         let (key, join) = match self {
+            Facet::All => ("''", ""),
             Facet::Owner => ("CAST(s.entry_owner_id AS TEXT)", ""),
             Facet::LossReason => ("s.loss_reason", ""),
             Facet::Competitor => ("s.competitor", ""),
@@ -267,34 +269,6 @@ impl Db {
                         advanced: r.i64("advanced")? as u64,
                         won: r.i64("won")? as u64,
                         lost: r.i64("lost")? as u64,
-                    })
-                })
-                .collect()
-        })
-    }
-
-    /// Deals closed in `period` and still closed at its end (see `projection::closed_counts`).
-    pub async fn closed_counts(
-        &self,
-        of: Slice<'_>,
-        period: Period,
-    ) -> Result<Vec<ClosedCount>, StoreError> {
-        let mut sql = Sql::new("SELECT s.stage_id, s.currency, COUNT(*) AS n, CAST(SUM(s.amount_minor) AS BIGINT) AS amount FROM analytics_stays s WHERE ");
-        of.push("s", &mut sql);
-        sql.push(" AND s.entered_at >= ").bind(ms(period.from));
-        sql.push(" AND s.entered_at < ").bind(ms(period.to));
-        sql.push(" AND s.closing = ").bind(true);
-        sql.push(" AND s.left_at >= ").bind(ms(period.to));
-        sql.push(" GROUP BY s.stage_id, s.currency");
-        on_pool!(self, p => {
-            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(ClosedCount {
-                        stage_id: r.i64("stage_id")?,
-                        currency: r.text("currency")?,
-                        count: r.i64("n")? as u64,
-                        amount: r.i64("amount")?,
                     })
                 })
                 .collect()

@@ -21,7 +21,7 @@ use shangji_core::process::{
 use shangji_core::records::{self, *};
 use shangji_core::visibility::{self, Actor, Scope};
 use shangji_core::{Field, FieldError, MoveError};
-use shangji_store::projection::Slice;
+use shangji_store::projection::{Facet, Slice};
 use shangji_store::{
     Access, Authenticated, Compare, CustomFilter, Db, Directory, Entity, IdemKey, ListQuery, Page,
     Save, StoreError, Write,
@@ -2539,7 +2539,7 @@ pub async fn win_rate_report(
 ) -> Result<Report<analytics::WinRate>, AppError> {
     let r = report_scope(ctx, params)?;
     let closed = db
-        .closed_counts(fresh_slice(db, ctx, &r).await?, r.period)
+        .closed_by(fresh_slice(db, ctx, &r).await?, r.period, Facet::All)
         .await?;
     Ok(r.report(analytics::win_rate_from(&r.pipeline, &closed)))
 }
@@ -2578,7 +2578,6 @@ pub async fn win_loss_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<reports::WinLossReport>, AppError> {
-    use shangji_store::projection::Facet;
     let r = report_scope(ctx, params)?;
     let of = fresh_slice(db, ctx, &r).await?;
     let by = |facet| db.closed_by(of, r.period, facet);
@@ -2805,7 +2804,7 @@ pub async fn four_s_of(
     let closed = closed_stages(pipeline);
     let (entries, closed, reach, size, stage_times, cycles) = tokio::try_join!(
         db.funnel_counts(of, period),
-        db.closed_counts(of, period),
+        db.closed_by(of, period, Facet::All),
         db.reach_counts(of, &closed),
         db.size_at(of, &open, analytics::size_instant(period), "CNY"),
         db.stage_times(of, period),
@@ -2835,7 +2834,6 @@ pub async fn leaderboard_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<Vec<analytics::LeaderRow>>, AppError> {
-    use shangji_store::projection::Facet;
     let r = report_scope(ctx, params)?;
     let of = fresh_slice(db, ctx, &r).await?;
     let (closed, created) = tokio::try_join!(

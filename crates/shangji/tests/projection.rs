@@ -138,7 +138,10 @@ async fn projection_reports_equal_the_replay() {
                 "time in stage {period:?}"
             );
             assert_eq!(
-                analytics::win_rate_from(pipeline, &db.closed_counts(of, period).await.unwrap()),
+                analytics::win_rate_from(
+                    pipeline,
+                    &db.closed_by(of, period, Facet::All).await.unwrap()
+                ),
                 analytics::win_rate(&lives, pipeline, period),
                 "win rate {period:?}"
             );

@@ -498,15 +498,8 @@ pub async fn tick(db: &Db, now: OffsetDateTime) -> Result<TickReport, AppError> 
     let dir = db.directory().await?;
     let cal = calendar(db).await?;
     let facts = all_open_facts(db, &dir, now).await?;
-    let mut firings = Vec::new();
-    for f in &facts {
-        let values = rules::derive(f, now, &cal);
-        for rule in &scheduled {
-            if let Some(firing) = rules::evaluate_values(rule, f, &values, None, now) {
-                firings.push(firing);
-            }
-        }
-    }
+    // The dry run's own evaluation: what it lists is what fires.
+    let firings = rules::dry_run(&scheduled, &facts, now, &cal);
     perform(db, dir, &facts, firings, now).await
 }
 

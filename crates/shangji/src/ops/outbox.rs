@@ -135,16 +135,8 @@ fn message_of(
     lang: Language,
 ) -> Message {
     let tr = Tr::new(lang);
-    // Approvals are worded from their kind; others may bring their own title.
-    let own_title = note
-        .payload
-        .get("title")
-        .and_then(|v| v.as_str())
-        .filter(|_| !note.kind.starts_with("approval_"));
-    let title = match own_title {
-        Some(t) => t.to_string(),
-        None => crate::pages::approvals::note_text(tr, dir, users, note),
-    };
+    // Worded as the notifications page words it, in the recipient's language.
+    let title = crate::pages::approvals::note_text(tr, dir, users, note);
     let mut text = String::new();
     if let Some(t) = note.payload.get("text").and_then(|v| v.as_str()) {
         text.push_str(t);

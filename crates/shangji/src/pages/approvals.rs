@@ -439,6 +439,8 @@ pub(crate) fn note_text(tr: Tr, dir: &Directory, users: &[User], n: &Notificatio
                     .to_string(),
             )],
         ),
+        // Kinds worded by whoever wrote them bring their own title.
+        _ if !title.is_empty() => title,
         _ => tr.t("notify.other").to_string(),
     }
 }

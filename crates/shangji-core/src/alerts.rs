@@ -137,6 +137,7 @@ mod tests {
             updated_at: created,
             closed_at: None,
             stage_entered_at: created,
+            pool_since: None,
         }
     }
 

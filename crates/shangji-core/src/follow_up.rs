@@ -167,6 +167,7 @@ mod tests {
             updated_at: t,
             closed_at: None,
             stage_entered_at: t,
+            pool_since: None,
         }
     }
 

@@ -484,6 +484,7 @@ mod tests {
             updated_at: CREATED,
             closed_at: None,
             stage_entered_at: CREATED,
+            pool_since: None,
         }
     }
 

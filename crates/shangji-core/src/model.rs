@@ -311,6 +311,11 @@ pub struct Opportunity {
     pub closed_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub stage_entered_at: OffsetDateTime,
+    /// Since when the opportunity has been in the public pool (公海), waiting for an owner;
+    /// `None` while it has one. While it is set, `owner_id` is the last owner (or whoever put
+    /// it there), whose team line is told about it.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub pool_since: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

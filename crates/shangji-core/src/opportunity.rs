@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use std::collections::BTreeMap;
 
 use crate::approval::{self, ApprovalPolicy};
+use crate::assignment::AssignHow;
 use crate::custom_fields::CustomChange;
 use crate::error::{FieldError, MoveError};
 use crate::input::{self, Field};
@@ -21,7 +22,9 @@ use crate::records::blank_task;
 use crate::visibility::Actor;
 
 text_enum!(
-    /// What happened to an opportunity.
+    /// What happened to an opportunity. `pooled`: put in the public pool (公海), `new_value`
+    /// `{"reason"}`; `assigned`: given an owner by a rule, a claim or by hand, `new_value`
+    /// `{"owner_id", "how", "rule_id", "waited_since"}`.
     EventKind {
         Created => "created",
         StageChanged => "stage_changed",
@@ -41,6 +44,8 @@ text_enum!(
         ApprovalDecided => "approval_decided",
         CustomFieldChanged => "custom_field_changed",
         ReviewDecision => "review_decision",
+        Pooled => "pooled",
+        Assigned => "assigned",
     }
 );
 
@@ -269,6 +274,7 @@ pub fn create(
         updated_at: now,
         closed_at: (stage.kind != StageKind::Open).then_some(now),
         stage_entered_at: now,
+        pool_since: None,
     };
     if input.title.is_absent() {
         return Err(FieldError::new("title", "required", "title is required"));
@@ -283,6 +289,12 @@ pub fn create(
     let mut input = input;
     input.pipeline_id = Field::Absent;
     input.stage_id = Field::Absent;
+    // `"owner_id": null`: created in the public pool, the creator standing in as the last
+    // owner (whose team line hears about it).
+    let pooled = matches!(input.owner_id, Field::Null) && stage.kind == StageKind::Open;
+    if pooled {
+        input.owner_id = Field::Absent;
+    }
     apply_fields(&mut opp, input, pipeline)?;
     let mut created = event(EventKind::Created, actor, now);
     created.to_stage_id = Some(stage.id);
@@ -299,7 +311,106 @@ pub fn create(
         StageKind::Lost => events.push(event(EventKind::Lost, actor, now)),
         StageKind::Open => {}
     }
+    if pooled {
+        opp.pool_since = Some(now);
+        events.push(pooled_event(None, actor, now));
+    }
     Ok((opp, events))
+}
+
+fn pooled_event(reason: Option<String>, actor: &Actor, now: OffsetDateTime) -> NewEvent {
+    NewEvent {
+        new_value: Some(json!({ "reason": reason })),
+        ..event(EventKind::Pooled, actor, now)
+    }
+}
+
+/// Gives `opp` the owner `to` (`how`: by `rule_id`, claimed, or by hand) and takes it out
+/// of the public pool. Events: `owner_changed` when the owner changes, and `assigned` with
+/// since when it had waited (its time in the pool; `null` when it was not in the pool).
+pub fn assign(
+    opp: &mut Opportunity,
+    to: UserId,
+    how: AssignHow,
+    rule_id: Option<Id>,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Vec<NewEvent> {
+    let mut events = Vec::new();
+    if opp.owner_id != to {
+        events.push(change(
+            EventKind::OwnerChanged,
+            actor,
+            now,
+            json!(opp.owner_id),
+            json!(to),
+        ));
+    }
+    events.push(assigned_event(opp.pool_since, to, how, rule_id, actor, now));
+    opp.owner_id = to;
+    opp.pool_since = None;
+    opp.updated_at = now;
+    events
+}
+
+fn assigned_event(
+    waited_since: Option<OffsetDateTime>,
+    to: UserId,
+    how: AssignHow,
+    rule_id: Option<Id>,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> NewEvent {
+    let since = waited_since.and_then(|t| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    });
+    NewEvent {
+        new_value: Some(json!({
+            "owner_id": to,
+            "how": how,
+            "rule_id": rule_id,
+            "waited_since": since,
+        })),
+        ..event(EventKind::Assigned, actor, now)
+    }
+}
+
+/// Puts an open opportunity in the public pool (公海) with an optional reason: it waits
+/// there for an owner (a claim, an assignment rule or a manager), its owner kept as the last
+/// one. A closed opportunity, or one already in the pool, is refused.
+pub fn release(
+    opp: &mut Opportunity,
+    reason: Option<String>,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Result<Vec<NewEvent>, FieldError> {
+    if opp.status != StageKind::Open || opp.archived {
+        return Err(FieldError::new(
+            "status",
+            "not_open",
+            "only an open opportunity can go to the public pool",
+        ));
+    }
+    if opp.pool_since.is_some() {
+        return Err(FieldError::new(
+            "pool_since",
+            "already_in_pool",
+            "the opportunity is already in the public pool",
+        ));
+    }
+    let reason = input::opt_text(
+        "reason",
+        reason.map_or(Field::Absent, Field::Value),
+        input::SHORT_TEXT,
+    )?;
+    let reason = match reason {
+        Field::Value(r) => Some(r),
+        _ => None,
+    };
+    opp.pool_since = Some(now);
+    opp.updated_at = now;
+    Ok(vec![pooled_event(reason, actor, now)])
 }
 
 /// Applies a partial update and returns the events for the tracked values that changed.
@@ -326,6 +437,7 @@ pub fn apply(
         ));
     }
     let before = opp.clone();
+    let owner_given = matches!(input.owner_id, Field::Value(_));
     apply_fields(opp, input, pipeline)?;
     let mut events = Vec::new();
     if before.amount != opp.amount {
@@ -372,6 +484,18 @@ pub fn apply(
             json!(before.owner_id),
             json!(opp.owner_id),
         ));
+    }
+    // Naming an owner takes the opportunity out of the public pool.
+    if owner_given && before.pool_since.is_some() {
+        events.push(assigned_event(
+            before.pool_since,
+            opp.owner_id,
+            AssignHow::Manual,
+            None,
+            actor,
+            now,
+        ));
+        opp.pool_since = None;
     }
     if (&before.checklist, &before.actions_done) != (&opp.checklist, &opp.actions_done) {
         events.push(change(

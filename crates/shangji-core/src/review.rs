@@ -425,6 +425,7 @@ mod tests {
             updated_at: n.entered,
             closed_at: None,
             stage_entered_at: n.entered,
+            pool_since: None,
         }
     }
 

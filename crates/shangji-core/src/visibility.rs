@@ -126,6 +126,23 @@ impl Scope {
     }
 }
 
+/// The public pool (公海). Everyone signed in sees what waits in it; reps and managers may
+/// claim from it (within the daily limit, `assignment::check_claim`); anyone who manages
+/// others may hand a pool opportunity to a user in their scope, or by the assignment rules.
+pub mod pool {
+    use super::{Role, Scope, UserId};
+
+    /// Whether a user with `role` may claim a pool opportunity for themselves.
+    pub fn may_claim(role: Role) -> bool {
+        matches!(role, Role::Rep | Role::Manager)
+    }
+
+    /// Whether the actor may give a pool opportunity to `to` (`None`: by the rules).
+    pub fn may_assign(scope: &Scope, to: Option<UserId>) -> bool {
+        scope.is_manager() && to.is_none_or(|u| scope.covers(Some(u)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -396,6 +396,7 @@ impl Entity for Opportunity {
             updated_at: r.ts("updated_at")?,
             closed_at: r.opt_ts("closed_at")?,
             stage_entered_at: r.ts("stage_entered_at")?,
+            pool_since: r.opt_ts("pool_since")?,
         })
     }
 
@@ -429,6 +430,7 @@ impl Entity for Opportunity {
             ("updated_at", self.updated_at.into()),
             ("closed_at", self.closed_at.into()),
             ("stage_entered_at", self.stage_entered_at.into()),
+            ("pool_since", self.pool_since.into()),
         ]
     }
 

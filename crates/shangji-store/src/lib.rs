@@ -2,6 +2,7 @@
 //! shangji-core types; knows nothing of HTTP.
 
 pub mod analytics;
+pub mod assignment;
 pub mod automation;
 pub mod board;
 pub mod crud;
@@ -20,6 +21,7 @@ pub mod snapshots;
 mod writer;
 
 pub use analytics::{HistoryFilter, LeadFact};
+pub use assignment::{AssignedRow, StoredAssignmentRule};
 pub use automation::{FiringRow, RuleFactRows, RulePrefs, StoredRule};
 pub use board::{Card, Column, ColumnTotal, Columns};
 pub use crud::{IdemKey, IdemRecord, ListQuery, Page, Save, Write, APPROVAL_PENDING};

@@ -20,6 +20,7 @@ use crate::error::AppError;
 use crate::ops::{self, reports, Created, Idempotency, Record, Resource};
 use crate::state::AppState;
 
+mod assignment_api;
 mod automation_api;
 mod forecast_api;
 pub mod lists;
@@ -872,6 +873,7 @@ pub fn router() -> Router<AppState> {
         .merge(review_api::router())
         .merge(notify_api::router())
         .merge(automation_api::router())
+        .merge(assignment_api::router())
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
 }

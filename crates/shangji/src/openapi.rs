@@ -171,6 +171,21 @@ use shangji_core::process::{
         crate::ops::automation::DryRunItem,
         crate::ops::automation::FiringView,
         crate::ops::automation::PrefsView,
+        shangji_core::assignment::AssignmentRuleInput,
+        shangji_core::assignment::AssignmentRule,
+        shangji_core::assignment::MemberCapacity,
+        shangji_core::assignment::Method,
+        shangji_core::assignment::PoolSettings,
+        shangji_core::assignment::SlaSummary,
+        shangji_core::assignment::Skipped,
+        shangji_core::assignment::Skip,
+        crate::ops::assignment::AssignmentRuleView,
+        crate::ops::assignment::PoolView,
+        crate::ops::assignment::PoolItem,
+        crate::ops::assignment::AssignInput,
+        crate::ops::assignment::ReleaseInput,
+        crate::ops::assignment::Decision,
+        crate::ops::assignment::AssignOutcome,
     ))
 )]
 struct Components;
@@ -889,6 +904,25 @@ pub fn routes() -> Vec<Route> {
         (Post, "/api/v1/deliveries/{id}/retry", "Send a failed delivery again now (admin)", None, Some("Delivery"), "200"),
         (Get, "/api/v1/me/notification-preferences", "Your email preferences", None, Some("PrefsView"), "200"),
         (Put, "/api/v1/me/notification-preferences", "Set your email preferences", Some("PrefsInput"), Some("PrefsView"), "200"),
+    ] {
+        r.push(route(method, path, what, body, resp, status));
+    }
+    // Assignment and the public pool (docs/automation.md).
+    for (method, path, what, body, resp, status) in [
+        (Get, "/api/v1/assignment-rules", "Assignment rules in the order they are tried (admin)", None, None, "200"),
+        (Post, "/api/v1/assignment-rules", "Add an assignment rule, last in the order (admin)", Some("AssignmentRuleInput"), Some("AssignmentRuleView"), "201"),
+        (Get, "/api/v1/assignment-rules/{id}", "An assignment rule (admin)", None, Some("AssignmentRuleView"), "200"),
+        (Put, "/api/v1/assignment-rules/{id}", "Replace an assignment rule; a stale version is a conflict (admin)", Some("AssignmentRuleInput"), Some("AssignmentRuleView"), "200"),
+        (Delete, "/api/v1/assignment-rules/{id}", "Delete an assignment rule (admin)", None, None, "204"),
+        (Post, "/api/v1/assignment-rules/{id}/move", "Move a rule one place: {\"direction\": \"up\" | \"down\"} (admin)", None, None, "200"),
+        (Get, "/api/v1/settings/pool", "The public pool's settings: daily claim limit, assignment SLA", None, Some("PoolSettings"), "200"),
+        (Put, "/api/v1/settings/pool", "Replace the public pool's settings (admin)", Some("PoolSettings"), Some("PoolSettings"), "200"),
+        (Get, "/api/v1/pool", "The public pool (公海): what waits, how long, and your claims left today", None, Some("PoolView"), "200"),
+        (Get, "/api/v1/pool/sla", "The assignment SLA from `from` to `to` (RFC 3339; default the last 30 days) and what waits now (managers)", None, Some("SlaSummary"), "200"),
+        (Post, "/api/v1/opportunities/{id}/claim", "Claim a pool opportunity for yourself, within the daily limit", None, Some("Opportunity"), "200"),
+        (Post, "/api/v1/opportunities/{id}/release", "Return an opportunity to the public pool, with an optional reason", Some("ReleaseInput"), Some("Opportunity"), "200"),
+        (Post, "/api/v1/opportunities/{id}/assign", "Hand an opportunity over: to `user_id`, or by the assignment rules (managers)", Some("AssignInput"), Some("AssignOutcome"), "200"),
+        (Get, "/api/v1/opportunities/{id}/assignment-preview", "Which rule and rep the assignment rules would choose now, and who is skipped (managers)", None, Some("Decision"), "200"),
     ] {
         r.push(route(method, path, what, body, resp, status));
     }

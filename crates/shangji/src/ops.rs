@@ -31,6 +31,7 @@ use time::OffsetDateTime;
 use crate::error::AppError;
 
 /// Automation: rules, the scheduler, event rules, the calendar setting, preferences.
+pub mod assignment;
 pub mod automation;
 /// The forecast page, the manager roll-up and adjustments.
 pub mod forecast;

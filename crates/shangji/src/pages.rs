@@ -15,6 +15,7 @@ mod horizon_pages;
 mod lists;
 mod opportunity;
 mod policies;
+mod pool_pages;
 mod records;
 mod review;
 
@@ -678,6 +679,7 @@ pub fn router() -> Router<AppState> {
         .merge(policies::router())
         .merge(delivery::router())
         .merge(automation_pages::router())
+        .merge(pool_pages::router())
         .merge(approvals::router())
         .merge(opportunity::router())
         .merge(records::router())

@@ -34,7 +34,8 @@ pub struct Batch {
 ///
 /// - owner: the owner, if the record has one and they are active;
 /// - manager / director: as approval chains find them (`approval::resolve_chain`): the
-///   nearest on the owner's team line (for directors, else any), never the owner;
+///   nearest on the owner's team line (for directors, else any), never the owner — except
+///   that a manager who is the last owner of a record in the public pool is its manager;
 /// - a role: every active user with it on the owner's team or a team above it (every
 ///   active admin for `admin`);
 /// - a user: that user, if active.
@@ -54,7 +55,18 @@ pub fn resolve_recipient(
                 vec![]
             }
         }
-        Recipient::Manager => resolve_chain(&[Approver::OwnerManager], owner, org, users),
+        Recipient::Manager => {
+            // In the pool the last owner owns nothing: a manager who put it there (or had
+            // it last) is the manager to tell.
+            let last_is_manager = users
+                .iter()
+                .any(|u| u.0 == owner && u.1 == Role::Manager && u.3);
+            if !firing.assigned && last_is_manager {
+                vec![owner]
+            } else {
+                resolve_chain(&[Approver::OwnerManager], owner, org, users)
+            }
+        }
         Recipient::Director => resolve_chain(&[Approver::Director], owner, org, users),
         Recipient::User { user_id } => {
             if active(*user_id) {

@@ -312,6 +312,12 @@ fn episode_value(v: &FieldValue) -> String {
 /// Whether the condition holds, and the comparisons that decided it: for a true `all`
 /// every one, for a true `any` those that held, for a false one those that failed; a
 /// `not` passes its child's on.
+/// Whether `c` holds for `values`, with the comparisons that decided (as a firing's
+/// reasons): what assignment rules use for their conditions.
+pub fn holds(c: &Condition, values: &Values) -> (bool, Vec<Reason>) {
+    check(c, values, "conditions".into())
+}
+
 fn check(c: &Condition, values: &Values, path: String) -> (bool, Vec<Reason>) {
     match c {
         Condition::All { all } => {

@@ -291,7 +291,7 @@ pub struct RecordFacts {
     /// Due dates of the record's open tasks (not done, not archived; tasks without a due
     /// date are no commitment).
     pub open_task_due_dates: Vec<Date>,
-    /// Since when the record has had no owner (public pool); `None` while it has one.
+    /// Since when the record has had no owner (public pool, `pool_since`); `None` while it has one.
     /// While it is set, `owner` reads as unset and `opportunity.owner_id` is the last owner
     /// (whose team line is notified).
     pub unassigned_since: Option<OffsetDateTime>,
@@ -342,7 +342,7 @@ impl RecordFacts {
                 .filter(|t| !t.done)
                 .filter_map(|t| t.due_date)
                 .collect(),
-            unassigned_since: None,
+            unassigned_since: opp.pool_since,
             proposal_sent,
         }
     }

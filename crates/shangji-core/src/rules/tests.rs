@@ -125,6 +125,7 @@ fn opp(created: OffsetDateTime) -> Opportunity {
         updated_at: created,
         closed_at: None,
         stage_entered_at: created,
+        pool_since: None,
     }
 }
 

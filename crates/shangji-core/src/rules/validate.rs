@@ -143,7 +143,7 @@ fn depth(c: &Condition) -> usize {
     }
 }
 
-fn check_conditions(
+pub(crate) fn check_conditions(
     c: &Condition,
     scheduled: bool,
     catalog: &FieldCatalog,

@@ -22,7 +22,7 @@ use shangji_core::rules::{
     Firing, Recipient, RecordFacts, Rule, RuleInput, TemplateStages, TriggerEvent,
 };
 use shangji_core::visibility::{Actor, Scope};
-use shangji_core::{Field, FieldError};
+use shangji_core::Field;
 use shangji_store::{Db, FiringRow, RulePrefs};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -177,17 +177,26 @@ pub async fn mark_all_read(db: &Db, ctx: &Ctx) -> Result<u64, AppError> {
 
 // ---- Rules: saving, checking, seeding. ----
 
-async fn catalog(db: &Db, dir: &shangji_store::Directory) -> Result<FieldCatalog, AppError> {
+pub(crate) async fn catalog(
+    db: &Db,
+    dir: &shangji_store::Directory,
+) -> Result<FieldCatalog, AppError> {
     let users: Vec<UserId> = db.users().await?.iter().map(|u| u.id).collect();
     let policies: Vec<i64> = dir.approval_policies.iter().map(|p| p.id).collect();
+    let assignment: Vec<i64> = db
+        .assignment_rules()
+        .await?
+        .iter()
+        .map(|r| r.rule.id)
+        .collect();
     Ok(
         FieldCatalog::opportunity(&dir.custom_fields, &dir.pipelines, &users)
-            .with_approval_policies(&policies),
+            .with_approval_policies(&policies)
+            .with_assignment_rules(&assignment),
     )
 }
 
-/// Checks a rule as rule `id` (0 for a new one): the core's checks, and the actions that
-/// need the assignment feature, which is not available yet.
+/// Checks a rule as rule `id` (0 for a new one), against the catalog and the other rules.
 async fn check(
     db: &Db,
     dir: &shangji_store::Directory,
@@ -202,43 +211,7 @@ async fn check(
         .map(|r| r.rule)
         .filter(|r| r.id != id)
         .collect();
-    let mut errors: Vec<FieldError> = input
-        .actions
-        .iter()
-        .enumerate()
-        .filter(|(_, a)| matches!(a, Action::Assign { .. } | Action::ReturnToPool))
-        .map(|(n, _)| {
-            FieldError::new(
-                &format!("actions[{n}]"),
-                "not_available",
-                "assignment is not available yet",
-            )
-        })
-        .collect();
-    // Loops and conflicts through assignment actions are moot once they are refused.
-    let mut rest = input.clone();
-    if !errors.is_empty() {
-        rest.actions
-            .retain(|a| !matches!(a, Action::Assign { .. } | Action::ReturnToPool));
-    }
-    match rules::validate_rule(id, &rest, &cat, &others) {
-        Ok(rule) if errors.is_empty() => Ok(Rule {
-            actions: input.actions.clone(),
-            ..rule
-        }),
-        Ok(_) => Err(AppError::InvalidMany(errors)),
-        Err(mut more) => {
-            // Indexes of the remaining actions no longer match the input's: report the
-            // assignment refusals alone in that case.
-            if errors.is_empty() {
-                errors = more;
-            } else {
-                more.retain(|e| !e.field.starts_with("actions"));
-                errors.extend(more);
-            }
-            Err(AppError::InvalidMany(errors))
-        }
-    }
+    rules::validate_rule(id, input, &cat, &others).map_err(AppError::InvalidMany)
 }
 
 async fn views(db: &Db) -> Result<Vec<RuleView>, AppError> {
@@ -325,14 +298,11 @@ pub async fn rule_firings(db: &Db, ctx: &Ctx, id: i64) -> Result<Vec<FiringView>
         .collect())
 }
 
-/// The shipped templates for the pipelines of `dir`, checked. The `unassigned_48h`
-/// template notifies only: its automatic assignment waits for the assignment feature.
+/// The shipped templates for the pipelines of `dir`, checked.
 pub async fn templates(db: &Db, dir: &shangji_store::Directory) -> Result<Vec<Rule>, AppError> {
     let cat = catalog(db, dir).await?;
     let mut out: Vec<Rule> = Vec::new();
-    for mut t in rules::shipped_templates(&TemplateStages::find(&dir.pipelines)) {
-        t.actions
-            .retain(|a| !matches!(a, Action::Assign { .. } | Action::ReturnToPool));
+    for t in rules::shipped_templates(&TemplateStages::find(&dir.pipelines)) {
         let rule = rules::validate_rule(0, &t, &cat, &out).map_err(|e| {
             AppError::Internal(format!("template {:?} refused: {e:?}", t.template_key))
         })?;
@@ -357,7 +327,7 @@ fn meaningful_kinds(config: &FactsConfig) -> Vec<&'static str> {
 }
 
 /// The facts of these opportunities at `now`, in a few grouped queries.
-async fn facts_of(
+pub(crate) async fn facts_of(
     db: &Db,
     dir: &shangji_store::Directory,
     opps: &[Opportunity],
@@ -771,8 +741,21 @@ async fn act(
                 let req = super::request_approval(db, ctx, &opp, input, Some(*policy_id)).await?;
                 Ok(json!({"status": "done", "approval_id": req.id}))
             }
-            Action::Assign { .. } | Action::ReturnToPool => {
-                Ok(json!({"status": "skipped", "reason": "assignment is not available yet"}))
+            Action::Assign { assignment_rule_id } => {
+                super::assignment::by_rules(db, ctx, f.record.id, *assignment_rule_id).await
+            }
+            Action::ReturnToPool => {
+                let input = super::assignment::ReleaseInput {
+                    reason: Some(format!("rule {}", f.rule_name)),
+                    version: None,
+                };
+                match super::assignment::release(db, ctx, f.record.id, input).await {
+                    Ok(o) => Ok(json!({"status": "done", "version": o.version})),
+                    Err(AppError::Invalid(e)) if e.code == "already_in_pool" => {
+                        Ok(json!({"status": "skipped", "reason": e.message}))
+                    }
+                    Err(e) => Err(e),
+                }
             }
             Action::Notify { .. } => Ok(json!({"status": "done"})),
         }

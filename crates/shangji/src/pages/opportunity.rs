@@ -128,6 +128,10 @@ struct OpportunityPage {
     approval_error: Option<String>,
     /// Editable fields, contacts, tasks and the follow-up form.
     extras: super::records::OppExtras,
+    /// Since when it has waited in the public pool (formatted), if it is there.
+    pool_since: Option<String>,
+    /// The viewer may put it in the public pool.
+    can_release: bool,
 }
 
 /// The move form as the user filled it in.
@@ -732,6 +736,23 @@ pub(super) fn describe(
             }
             return lines;
         }
+        EventKind::Pooled => match new.and_then(|v| v.get("reason")).and_then(Value::as_str) {
+            Some(r) => tr.fmt("event.pooled_because", &[("reason", r)]),
+            None => tr.t("event.pooled").to_string(),
+        },
+        EventKind::Assigned => {
+            let how = new
+                .and_then(|v| v.get("how"))
+                .and_then(Value::as_str)
+                .unwrap_or("manual");
+            tr.fmt(
+                "event.assigned",
+                &[
+                    ("user", &person(new.and_then(|v| v.get("owner_id")))),
+                    ("how", tr.t(&format!("pool.how.{how}"))),
+                ],
+            )
+        }
         EventKind::Reopened => tr.t("event.reopened").to_string(),
         EventKind::Archived => tr.t("event.archived").to_string(),
         EventKind::Restored => tr.t("event.restored").to_string(),
@@ -1026,6 +1047,11 @@ async fn page(
         title: opp.title.clone(),
         account,
         owner: user_name(&users, opp.owner_id),
+        pool_since: opp.pool_since.map(|t| tr.datetime(t)),
+        can_release: opp.pool_since.is_none()
+            && opp.status == StageKind::Open
+            && !opp.archived
+            && v.ctx.scope.covers(Some(opp.owner_id)),
         stage: current.map_or_else(String::new, |s| s.name(tr.lang).to_string()),
         status: opp.status.as_str(),
         status_label,

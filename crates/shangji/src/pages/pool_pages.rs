@@ -1,0 +1,654 @@
+//! The public pool (公海) page — what waits, how long, claiming and handing over — the
+//! "return to the pool" form of an opportunity, and the admin page of assignment rules and
+//! the pool's settings.
+
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::Value;
+use shangji_core::assignment::{AssignmentRuleInput, MemberCapacity, Method, PoolSettings};
+use shangji_core::model::{Role, User};
+use shangji_core::rules::Condition;
+use time::Duration;
+
+use super::automation_pages::reason_text;
+use super::opportunity::{source_label, stage_name};
+use super::{error_text, render, Choice, FormData, Nav, Viewer};
+use crate::error::AppError;
+use crate::i18n::Tr;
+use crate::ops::assignment::{self, AssignInput, ReleaseInput};
+use crate::state::AppState;
+
+const POOL: &str = "/pool";
+const ADMIN: &str = "/admin/assignment";
+
+/// A wait in words: "2 天 3 小时" / "2 d 3 h".
+fn wait_text(tr: Tr, minutes: i64) -> String {
+    let (d, h, m) = (minutes / 1440, minutes % 1440 / 60, minutes % 60);
+    let n = |v: i64| v.to_string();
+    if d > 0 {
+        tr.fmt("pool.wait_dh", &[("d", &n(d)), ("h", &n(h))])
+    } else if h > 0 {
+        tr.fmt("pool.wait_hm", &[("h", &n(h)), ("m", &n(m))])
+    } else {
+        tr.fmt("pool.wait_m", &[("m", &n(m))])
+    }
+}
+
+fn user_name(users: &[User], id: i64) -> String {
+    users
+        .iter()
+        .find(|u| u.id == id)
+        .map_or_else(|| format!("#{id}"), |u| u.display_name.clone())
+}
+
+struct PoolRow {
+    id: i64,
+    title: String,
+    account: String,
+    amount: String,
+    stage: String,
+    source: String,
+    last_owner: String,
+    waited: String,
+    past_sla: bool,
+}
+
+struct SlaView {
+    hours: u32,
+    assigned: usize,
+    within: String,
+    median: String,
+    waiting_past: usize,
+}
+
+#[derive(Template)]
+#[template(path = "pool.html")]
+struct PoolPage {
+    tr: Tr,
+    csrf: String,
+    here: String,
+    nav: Nav,
+    rows: Vec<PoolRow>,
+    may_claim: bool,
+    claims_left: u32,
+    limit: u32,
+    may_assign: bool,
+    notice: Option<String>,
+    error: Option<String>,
+    sla: Option<SlaView>,
+}
+
+#[derive(serde::Deserialize)]
+struct PoolQuery {
+    claimed: Option<i64>,
+    assigned: Option<i64>,
+}
+
+async fn pool_page(State(s): State<AppState>, v: Viewer, Query(q): Query<PoolQuery>) -> Response {
+    let notice = match (q.claimed, q.assigned) {
+        (Some(_), _) => Some(v.tr.t("pool.claimed").to_string()),
+        (_, Some(_)) => Some(v.tr.t("pool.assigned").to_string()),
+        _ => None,
+    };
+    match page(&s, &v, notice, None).await {
+        Ok(p) => render(p),
+        Err(e) => v.error(POOL, e),
+    }
+}
+
+async fn page(
+    s: &AppState,
+    v: &Viewer,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<PoolPage, AppError> {
+    let tr = v.tr;
+    let view = assignment::pool_view(&s.db, &v.ctx).await?;
+    let users = s.db.users().await?;
+    let rows = view
+        .items
+        .iter()
+        .map(|i| PoolRow {
+            id: i.id,
+            title: i.title.clone(),
+            account: i.account_name.clone(),
+            amount: tr.money(&i.amount),
+            stage: stage_name(tr, &v.ctx.dir, Some(i.stage_id)),
+            source: i.source.map_or("", |s| source_label(tr, s)).to_string(),
+            last_owner: user_name(&users, i.last_owner_id),
+            waited: wait_text(tr, i.waited_minutes),
+            past_sla: i.past_sla,
+        })
+        .collect();
+    let sla = if v.ctx.scope.is_manager() {
+        let to = v.ctx.now;
+        let s = assignment::sla(&s.db, &v.ctx, to - Duration::days(30), to).await?;
+        Some(SlaView {
+            hours: s.sla_hours,
+            assigned: s.assigned,
+            within: s
+                .within_sla_permille
+                .map_or_else(|| "—".into(), |p| format!("{}%", p / 10)),
+            median: s
+                .median_wait_minutes
+                .map_or_else(|| "—".into(), |m| wait_text(tr, m)),
+            waiting_past: s.waiting_past_sla,
+        })
+    } else {
+        None
+    };
+    Ok(PoolPage {
+        tr,
+        csrf: v.csrf.clone(),
+        here: POOL.into(),
+        nav: v.nav("pool"),
+        rows,
+        may_claim: view.may_claim,
+        claims_left: view.claims_left,
+        limit: view.settings.claim_limit_per_day,
+        may_assign: view.may_assign,
+        notice,
+        error,
+        sla,
+    })
+}
+
+/// An operation's error shown on the pool page, in the user's language.
+async fn pool_error(s: &AppState, v: &Viewer, e: AppError) -> Response {
+    let (_, text) = error_text(v.tr, &e);
+    match page(s, v, None, Some(text)).await {
+        Ok(p) => render(p),
+        Err(e) => v.error(POOL, e),
+    }
+}
+
+async fn claim(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(id): Path<i64>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Err(page) = v.posted(f, POOL) {
+        return page;
+    }
+    match assignment::claim(&s.db, &v.ctx, id).await {
+        Ok(_) => Redirect::to(&format!("/opportunities/{id}")).into_response(),
+        Err(e) => pool_error(&s, &v, e).await,
+    }
+}
+
+async fn assign(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(id): Path<i64>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Err(page) = v.posted(f, POOL) {
+        return page;
+    }
+    match assignment::assign(&s.db, &v.ctx, id, AssignInput::default()).await {
+        Ok(_) => Redirect::to(&format!("{POOL}?assigned={id}")).into_response(),
+        Err(e) => pool_error(&s, &v, e).await,
+    }
+}
+
+async fn release(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(id): Path<i64>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    let here = format!("/opportunities/{id}");
+    let form = match v.posted(f, &here) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
+    let reason = form.text("reason");
+    let input = ReleaseInput {
+        reason: (!reason.trim().is_empty()).then_some(reason),
+        version: form.get("version").parse().ok(),
+    };
+    match assignment::release(&s.db, &v.ctx, id, input).await {
+        Ok(_) => Redirect::to(&here).into_response(),
+        Err(e) => v.error(&here, e),
+    }
+}
+
+// ---- Admin: assignment rules and the pool's settings. ----
+
+struct RuleRow {
+    id: i64,
+    name: String,
+    enabled: bool,
+    team: String,
+    method: String,
+    members: String,
+    conditions: Vec<String>,
+}
+
+struct MemberRow {
+    id: i64,
+    name: String,
+    team: String,
+    checked: bool,
+    capacity: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_assignment.html")]
+struct AdminPage {
+    tr: Tr,
+    csrf: String,
+    here: String,
+    nav: Nav,
+    tab: &'static str,
+    rows: Vec<RuleRow>,
+    settings: PoolSettings,
+    settings_errors: Vec<String>,
+    saved: bool,
+    /// The rule form: 0 for a new rule.
+    form_id: i64,
+    form_version: i64,
+    form_name: String,
+    form_enabled: bool,
+    form_conditions: String,
+    form_default_capacity: u32,
+    teams: Vec<Choice>,
+    methods: Vec<Choice>,
+    members: Vec<MemberRow>,
+    form_errors: Vec<String>,
+}
+
+fn method_label(tr: Tr, m: Method) -> String {
+    tr.t(&format!("assign.method.{}", m.as_str())).to_string()
+}
+
+fn team_name(v: &Viewer, id: i64) -> String {
+    v.ctx
+        .dir
+        .org
+        .teams
+        .iter()
+        .find(|t| t.id == id)
+        .map_or_else(|| format!("#{id}"), |t| t.name.clone())
+}
+
+/// The form's state: a rule being edited (or the defaults), and what was posted.
+struct RuleForm {
+    id: i64,
+    version: i64,
+    input: AssignmentRuleInput,
+    conditions_text: String,
+}
+
+impl RuleForm {
+    fn blank(v: &Viewer) -> RuleForm {
+        let team = v.ctx.dir.org.teams.first().map_or(0, |t| t.id);
+        let input = AssignmentRuleInput {
+            name: String::new(),
+            enabled: true,
+            conditions: Condition::default(),
+            team_id: team,
+            method: Method::RoundRobin,
+            members: vec![],
+            capacities: vec![],
+            default_capacity: 10,
+            version: None,
+        };
+        RuleForm {
+            id: 0,
+            version: 0,
+            conditions_text: pretty(&input.conditions),
+            input,
+        }
+    }
+}
+
+fn pretty(v: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+async fn admin_page(
+    s: &AppState,
+    v: &Viewer,
+    form: RuleForm,
+    form_errors: Vec<String>,
+    settings_errors: Vec<String>,
+    saved: bool,
+) -> Result<AdminPage, AppError> {
+    let tr = v.tr;
+    let rules = assignment::list_rules(&s.db, &v.ctx).await?;
+    let users = s.db.users().await?;
+    let settings = assignment::settings(&s.db).await?;
+    let rows = rules
+        .iter()
+        .map(|r| {
+            let members = shangji_core::assignment::members(&r.rule, &v.ctx.dir.org.teams, &users);
+            RuleRow {
+                id: r.rule.id,
+                name: r.rule.name.clone(),
+                enabled: r.rule.enabled,
+                team: team_name(v, r.rule.team_id),
+                method: method_label(tr, r.rule.method),
+                members: members
+                    .iter()
+                    .map(|id| {
+                        let name = user_name(&users, *id);
+                        if r.rule.method == Method::Capacity {
+                            format!("{name} ({})", r.rule.capacity(*id))
+                        } else {
+                            name
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(tr.t("list.sep")),
+                conditions: r
+                    .rule
+                    .conditions
+                    .comparisons()
+                    .iter()
+                    .map(|(_, c)| {
+                        let reason = shangji_core::rules::Reason {
+                            path: String::new(),
+                            field: c.field.clone(),
+                            op: c.op,
+                            value: c.value.clone(),
+                            actual: Value::Null,
+                            held: true,
+                        };
+                        reason_text(tr, &v.ctx.dir, &reason)
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let input = &form.input;
+    let capacity = |id: i64| {
+        input
+            .capacities
+            .iter()
+            .find(|c| c.user_id == id)
+            .map(|c| c.per_day.to_string())
+            .unwrap_or_default()
+    };
+    let members = users
+        .iter()
+        .filter(|u| u.active && matches!(u.role, Role::Rep | Role::Manager))
+        .map(|u| MemberRow {
+            id: u.id,
+            name: u.display_name.clone(),
+            team: u.team_id.map(|t| team_name(v, t)).unwrap_or_default(),
+            checked: input.members.contains(&u.id),
+            capacity: capacity(u.id),
+        })
+        .collect();
+    Ok(AdminPage {
+        tr,
+        csrf: v.csrf.clone(),
+        here: ADMIN.into(),
+        nav: v.nav("settings"),
+        tab: "assignment",
+        rows,
+        settings,
+        settings_errors,
+        saved,
+        form_id: form.id,
+        form_version: form.version,
+        form_name: input.name.clone(),
+        form_enabled: input.enabled,
+        form_conditions: form.conditions_text.clone(),
+        form_default_capacity: input.default_capacity,
+        teams: v
+            .ctx
+            .dir
+            .org
+            .teams
+            .iter()
+            .filter(|t| !t.archived)
+            .map(|t| Choice::new(t.id.to_string(), t.name.clone(), t.id == input.team_id))
+            .collect(),
+        methods: Method::ALL
+            .iter()
+            .map(|m| Choice::new(m.as_str(), method_label(tr, *m), *m == input.method))
+            .collect(),
+        members,
+        form_errors,
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct AdminQuery {
+    edit: Option<i64>,
+    saved: Option<i64>,
+}
+
+async fn admin(State(s): State<AppState>, v: Viewer, Query(q): Query<AdminQuery>) -> Response {
+    let result = async {
+        let mut form = RuleForm::blank(&v);
+        if let Some(id) = q.edit {
+            let r = assignment::get_rule(&s.db, &v.ctx, id).await?;
+            form = RuleForm {
+                id,
+                version: r.version,
+                conditions_text: pretty(&r.rule.conditions),
+                input: r.rule.to_input(),
+            };
+        }
+        admin_page(&s, &v, form, vec![], vec![], q.saved.is_some()).await
+    }
+    .await;
+    match result {
+        Ok(p) => render(p),
+        Err(e) => v.error(ADMIN, e),
+    }
+}
+
+fn errors_of(tr: Tr, e: &AppError) -> Vec<String> {
+    match e {
+        AppError::InvalidMany(list) => list
+            .iter()
+            .map(|f| {
+                let (_, text) = error_text(tr, &AppError::Invalid(f.clone()));
+                format!("{}: {text} — {}", f.field, f.message)
+            })
+            .collect(),
+        other => {
+            let (field, text) = error_text(tr, other);
+            vec![if field.is_empty() {
+                text
+            } else {
+                format!("{field}: {text}")
+            }]
+        }
+    }
+}
+
+/// The rule form as posted: the input, or what cannot be read (with the field).
+fn posted_rule(tr: Tr, form: &FormData) -> (RuleForm, Vec<String>) {
+    let mut errors = Vec::new();
+    let conditions_text = form.text("conditions");
+    let conditions = if conditions_text.trim().is_empty() {
+        Condition::default()
+    } else {
+        match serde_json::from_str::<Condition>(&conditions_text) {
+            Ok(c) => c,
+            Err(e) => {
+                errors.push(format!(
+                    "{}: {} ({e})",
+                    tr.t("auto.form.conditions"),
+                    tr.t("auto.invalid_json")
+                ));
+                Condition::default()
+            }
+        }
+    };
+    let members: Vec<i64> = form
+        .all("member")
+        .iter()
+        .filter_map(|m| m.parse().ok())
+        .collect();
+    let mut capacities = Vec::new();
+    for (key, value) in form.0.iter() {
+        let Some(id) = key.strip_prefix("capacity_").and_then(|i| i.parse().ok()) else {
+            continue;
+        };
+        if value.trim().is_empty() {
+            continue;
+        }
+        match value.trim().parse::<u32>() {
+            Ok(per_day) => capacities.push(MemberCapacity {
+                user_id: id,
+                per_day,
+            }),
+            Err(_) => errors.push(format!(
+                "{}: {}",
+                tr.t("assign.form.capacity"),
+                tr.t("err.invalid_value")
+            )),
+        }
+    }
+    let default_capacity = match form.get("default_capacity").trim().parse::<u32>() {
+        Ok(n) => n,
+        Err(_) => {
+            errors.push(format!(
+                "{}: {}",
+                tr.t("assign.form.default_capacity"),
+                tr.t("err.invalid_value")
+            ));
+            10
+        }
+    };
+    let input = AssignmentRuleInput {
+        name: form.text("name"),
+        enabled: form.get("enabled") == "on",
+        conditions,
+        team_id: form.get("team_id").parse().unwrap_or(0),
+        method: form.get("method").parse().unwrap_or(Method::RoundRobin),
+        members,
+        capacities,
+        default_capacity,
+        version: form.get("version").parse().ok().filter(|v| *v > 0),
+    };
+    (
+        RuleForm {
+            id: form.get("id").parse().unwrap_or(0),
+            version: input.version.unwrap_or(0),
+            input,
+            conditions_text,
+        },
+        errors,
+    )
+}
+
+async fn save_rule(
+    State(s): State<AppState>,
+    v: Viewer,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    let form = match v.posted(f, ADMIN) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
+    let (rule, errors) = posted_rule(v.tr, &form);
+    let errors = if errors.is_empty() {
+        let saved = if rule.id > 0 {
+            assignment::update_rule(&s.db, &v.ctx, rule.id, rule.input.clone()).await
+        } else {
+            assignment::create_rule(&s.db, &v.ctx, rule.input.clone()).await
+        };
+        match saved {
+            Ok(r) => {
+                return Redirect::to(&format!("{ADMIN}?saved={}#arule-{}", r.rule.id, r.rule.id))
+                    .into_response()
+            }
+            Err(e) => errors_of(v.tr, &e),
+        }
+    } else {
+        errors
+    };
+    match admin_page(&s, &v, rule, errors, vec![], false).await {
+        Ok(p) => render(p),
+        Err(e) => v.error(ADMIN, e),
+    }
+}
+
+/// Up, down, on/off and delete from the list.
+async fn rule_action(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(id): Path<i64>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    let form = match v.posted(f, ADMIN) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
+    let db = &s.db;
+    let done: Result<(), AppError> = match form.get("do") {
+        "up" | "down" => assignment::move_rule(db, &v.ctx, id, form.get("do") == "up")
+            .await
+            .map(|_| ()),
+        "delete" => assignment::delete_rule(db, &v.ctx, id).await,
+        "toggle" => {
+            async {
+                let r = assignment::get_rule(db, &v.ctx, id).await?;
+                let mut input = r.rule.to_input();
+                input.enabled = !input.enabled;
+                input.version = Some(r.version);
+                assignment::update_rule(db, &v.ctx, id, input)
+                    .await
+                    .map(|_| ())
+            }
+            .await
+        }
+        _ => Err(AppError::invalid("do", "invalid_value", "unknown action")),
+    };
+    match done {
+        Ok(()) => Redirect::to(&format!("{ADMIN}#assignment-rules")).into_response(),
+        Err(e) => v.error(ADMIN, e),
+    }
+}
+
+async fn save_settings(
+    State(s): State<AppState>,
+    v: Viewer,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    let form = match v.posted(f, ADMIN) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
+    let number = |k: &str| form.get(k).trim().parse::<u32>().ok();
+    let errors = match (number("claim_limit_per_day"), number("sla_hours")) {
+        (Some(claim_limit_per_day), Some(sla_hours)) => {
+            let settings = PoolSettings {
+                claim_limit_per_day,
+                sla_hours,
+            };
+            match assignment::save_settings(&s.db, &v.ctx, settings).await {
+                Ok(_) => return Redirect::to(&format!("{ADMIN}#pool-settings")).into_response(),
+                Err(e) => errors_of(v.tr, &e),
+            }
+        }
+        _ => vec![v.tr.t("err.invalid_value").to_string()],
+    };
+    match admin_page(&s, &v, RuleForm::blank(&v), vec![], errors, false).await {
+        Ok(p) => render(p),
+        Err(e) => v.error(ADMIN, e),
+    }
+}
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route(POOL, get(pool_page))
+        .route("/pool/{id}/claim", post(claim))
+        .route("/pool/{id}/assign", post(assign))
+        .route("/opportunities/{id}/release", post(release))
+        .route(ADMIN, get(admin))
+        .route("/admin/assignment/rules", post(save_rule))
+        .route("/admin/assignment/rules/{id}", post(rule_action))
+        .route("/admin/assignment/settings", post(save_settings))
+}

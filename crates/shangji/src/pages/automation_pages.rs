@@ -10,7 +10,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::Value;
 use shangji_core::calendar::WorkCalendar;
-use shangji_core::rules::{Condition, FieldCatalog, Reason, RuleInput, Trigger};
+use shangji_core::rules::{Condition, FieldCatalog, FieldType, Reason, RuleInput, Trigger};
+use shangji_core::Money;
 use shangji_store::Directory;
 
 use super::{error_text, render, Nav, Viewer};
@@ -36,6 +37,57 @@ fn value_text(v: &Value) -> String {
     }
 }
 
+/// A value of a reason for a field of `field_type`, as people read it: money as money
+/// (`currency` of the record's own amount when the rule gave none), a deal's status and its
+/// stages by name; anything else as [`value_text`] words it.
+fn typed_value_text(
+    tr: Tr,
+    dir: &Directory,
+    field_type: Option<FieldType>,
+    v: &Value,
+    currency: &str,
+) -> String {
+    match (field_type, v) {
+        (_, Value::Array(items)) => items
+            .iter()
+            .map(|i| typed_value_text(tr, dir, field_type, i, currency))
+            .collect::<Vec<_>>()
+            .join("、"),
+        (Some(FieldType::Money), Value::Number(n)) => match n.as_i64() {
+            Some(minor) => tr.money(&Money {
+                amount_minor: minor,
+                currency: currency.to_string(),
+            }),
+            None => value_text(v),
+        },
+        (Some(FieldType::Money), Value::Object(m)) => {
+            match (
+                m.get("amount_minor").and_then(Value::as_i64),
+                m.get("currency").and_then(Value::as_str),
+            ) {
+                (Some(minor), Some(c)) => tr.money(&Money {
+                    amount_minor: minor,
+                    currency: c.to_string(),
+                }),
+                (Some(minor), None) => tr.money(&Money {
+                    amount_minor: minor,
+                    currency: currency.to_string(),
+                }),
+                _ => value_text(v),
+            }
+        }
+        (Some(FieldType::Stage), Value::Number(n)) if n.as_i64().is_some() => {
+            super::opportunity::stage_name(tr, dir, n.as_i64())
+        }
+        (Some(FieldType::Enum), Value::String(s))
+            if matches!(s.as_str(), "open" | "won" | "lost") =>
+        {
+            tr.get(&format!("kind.{s}")).unwrap_or(s).to_string()
+        }
+        _ => value_text(v),
+    }
+}
+
 /// A field's label in the user's language (the catalog's, else its name).
 pub(super) fn field_label(tr: Tr, dir: &Directory, field: &str) -> String {
     let cat = FieldCatalog::opportunity(&dir.custom_fields, &dir.pipelines, &[]);
@@ -56,6 +108,15 @@ pub(super) fn reason_text(tr: Tr, dir: &Directory, r: &Reason) -> String {
     let op = tr
         .get(&format!("auto.op.{}", r.op))
         .unwrap_or(r.op.as_str());
+    let cat = FieldCatalog::opportunity(&dir.custom_fields, &dir.pipelines, &[]);
+    let field_type = cat.field(&r.field).map(|f| f.field_type);
+    // Only `stage_kind` among the enums has the deal statuses as its values.
+    let field_type = field_type.filter(|t| *t != FieldType::Enum || r.field == "stage_kind");
+    let currency = r
+        .actual
+        .get("currency")
+        .and_then(Value::as_str)
+        .unwrap_or("CNY");
     tr.fmt(
         if r.held {
             "auto.reason"
@@ -65,8 +126,14 @@ pub(super) fn reason_text(tr: Tr, dir: &Directory, r: &Reason) -> String {
         &[
             ("field", &field_label(tr, dir, &r.field)),
             ("op", op),
-            ("value", &value_text(&r.value)),
-            ("actual", &value_text(&r.actual)),
+            (
+                "value",
+                &typed_value_text(tr, dir, field_type, &r.value, currency),
+            ),
+            (
+                "actual",
+                &typed_value_text(tr, dir, field_type, &r.actual, currency),
+            ),
         ],
     )
 }
@@ -238,7 +305,12 @@ fn blank_page(v: &Viewer, id: i64) -> RulePage {
     RulePage {
         tr: v.tr,
         csrf: v.csrf.clone(),
-        here: RULES.into(),
+        // Switching the language stays on this rule (or on the new one).
+        here: if id > 0 {
+            format!("{RULES}/{id}")
+        } else {
+            format!("{RULES}/new")
+        },
         nav: v.nav("settings"),
         tab: "rules",
         id,
@@ -355,15 +427,30 @@ fn input_of(tr: Tr, page: &RulePage) -> Result<RuleInput, Vec<String>> {
         .map_err(|e| vec![format!("{} ({e})", tr.t("auto.invalid_rule"))])
 }
 
+/// One mistake of a rule: its place, and what is wrong in the user's language — the rule
+/// checks' own words for their codes (`auto.err.<code>`, with the name the check did not
+/// find), else the shared ones. The check's English detail follows where the words leave
+/// something out: a loop's path, and a shared text in an English page.
+fn rule_error_text(tr: Tr, f: &shangji_core::FieldError) -> String {
+    let key = format!("auto.err.{}", f.code);
+    let (text, detail) = if tr.get(&key).is_some() {
+        // The checks quote what they did not find: "there is no field `budget`".
+        let name = f.message.split('`').nth(1).unwrap_or_default();
+        (tr.fmt(&key, &[("name", name)]), f.code == "rule_loop")
+    } else {
+        (error_text(tr, &AppError::Invalid(f.clone())).1, !tr.is_zh())
+    };
+    if detail && !f.message.is_empty() {
+        format!("{}: {text} — {}", f.field, f.message)
+    } else {
+        format!("{}: {text}", f.field)
+    }
+}
+
 fn errors_of(tr: Tr, e: &AppError) -> Vec<String> {
     match e {
-        AppError::InvalidMany(list) => list
-            .iter()
-            .map(|f| {
-                let (_, text) = error_text(tr, &AppError::Invalid(f.clone()));
-                format!("{}: {text} — {}", f.field, f.message)
-            })
-            .collect(),
+        AppError::InvalidMany(list) => list.iter().map(|f| rule_error_text(tr, f)).collect(),
+        AppError::Invalid(f) | AppError::BadRequest(f) => vec![rule_error_text(tr, f)],
         other => {
             let (field, text) = error_text(tr, other);
             vec![if field.is_empty() {
@@ -593,10 +680,17 @@ async fn save_calendar(
             let (AppError::Invalid(f) | AppError::BadRequest(f)) = &e else {
                 unreachable!()
             };
-            let text =
-                v.tr.get(&format!("auto.cal.err.{}", f.code))
-                    .unwrap_or(v.tr.t("auto.cal.err.other"));
-            let error = format!("{}: {text} — {}", f.field, f.message);
+            // The check's English detail follows in English pages, or when the code has no
+            // words of its own.
+            let (text, detail) = match v.tr.get(&format!("auto.cal.err.{}", f.code)) {
+                Some(t) => (t, !v.tr.is_zh()),
+                None => (v.tr.t("auto.cal.err.other"), true),
+            };
+            let error = if detail && !f.message.is_empty() {
+                format!("{}: {text} — {}", f.field, f.message)
+            } else {
+                format!("{}: {text}", f.field)
+            };
             let current = automation::calendar(&s.db)
                 .await
                 .unwrap_or_else(|_| WorkCalendar::china_default());

@@ -10,7 +10,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::Value;
 use shangji_core::calendar::WorkCalendar;
-use shangji_core::rules::{Condition, FieldCatalog, FieldType, Reason, RuleInput, Trigger};
+use shangji_core::rules::{
+    Comparison, Condition, FieldCatalog, FieldType, Reason, RuleInput, Trigger,
+};
 use shangji_core::Money;
 use shangji_store::Directory;
 
@@ -103,20 +105,40 @@ pub(super) fn field_label(tr: Tr, dir: &Directory, field: &str) -> String {
     )
 }
 
-/// One reason in words: "在当前阶段天数 ≥ 7（实际 9）" / "Days in stage ≥ 7 (actual 9)".
-pub(super) fn reason_text(tr: Tr, dir: &Directory, r: &Reason) -> String {
+/// The words of one comparison: the field's label, the operator and the compared value (and
+/// the record's actual value) as people read them.
+fn comparison_words(
+    tr: Tr,
+    dir: &Directory,
+    field: &str,
+    op: shangji_core::rules::Op,
+    value: &Value,
+    actual: &Value,
+) -> [String; 4] {
     let op = tr
-        .get(&format!("auto.op.{}", r.op))
-        .unwrap_or(r.op.as_str());
+        .get(&format!("auto.op.{op}"))
+        .unwrap_or(op.as_str())
+        .to_string();
     let cat = FieldCatalog::opportunity(&dir.custom_fields, &dir.pipelines, &[]);
-    let field_type = cat.field(&r.field).map(|f| f.field_type);
+    let field_type = cat.field(field).map(|f| f.field_type);
     // Only `stage_kind` among the enums has the deal statuses as its values.
-    let field_type = field_type.filter(|t| *t != FieldType::Enum || r.field == "stage_kind");
-    let currency = r
-        .actual
+    let field_type = field_type.filter(|t| *t != FieldType::Enum || field == "stage_kind");
+    let currency = actual
         .get("currency")
+        .or_else(|| value.get("currency"))
         .and_then(Value::as_str)
         .unwrap_or("CNY");
+    [
+        field_label(tr, dir, field),
+        op,
+        typed_value_text(tr, dir, field_type, value, currency),
+        typed_value_text(tr, dir, field_type, actual, currency),
+    ]
+}
+
+/// One reason in words: "在当前阶段天数 ≥ 7（实际 9）" / "Days in stage ≥ 7 (actual 9)".
+pub(super) fn reason_text(tr: Tr, dir: &Directory, r: &Reason) -> String {
+    let [field, op, value, actual] = comparison_words(tr, dir, &r.field, r.op, &r.value, &r.actual);
     tr.fmt(
         if r.held {
             "auto.reason"
@@ -124,17 +146,20 @@ pub(super) fn reason_text(tr: Tr, dir: &Directory, r: &Reason) -> String {
             "auto.reason_not"
         },
         &[
-            ("field", &field_label(tr, dir, &r.field)),
-            ("op", op),
-            (
-                "value",
-                &typed_value_text(tr, dir, field_type, &r.value, currency),
-            ),
-            (
-                "actual",
-                &typed_value_text(tr, dir, field_type, &r.actual, currency),
-            ),
+            ("field", &field),
+            ("op", &op),
+            ("value", &value),
+            ("actual", &actual),
         ],
+    )
+}
+
+/// A condition's comparison in words: "来源 = 官网" / "Source = Website".
+pub(super) fn comparison_text(tr: Tr, dir: &Directory, c: &Comparison) -> String {
+    let [field, op, value, _] = comparison_words(tr, dir, &c.field, c.op, &c.value, &Value::Null);
+    tr.fmt(
+        "auto.comparison",
+        &[("field", &field), ("op", &op), ("value", &value)],
     )
 }
 

@@ -7,13 +7,12 @@ use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde_json::Value;
 use shangji_core::assignment::{AssignmentRuleInput, MemberCapacity, Method, PoolSettings};
 use shangji_core::model::{Role, User};
 use shangji_core::rules::Condition;
 use time::Duration;
 
-use super::automation_pages::reason_text;
+use super::automation_pages::comparison_text;
 use super::opportunity::{source_label, stage_name};
 use super::{error_text, render, Choice, FormData, Nav, Viewer};
 use crate::error::AppError;
@@ -350,17 +349,7 @@ async fn admin_page(
                     .conditions
                     .comparisons()
                     .iter()
-                    .map(|(_, c)| {
-                        let reason = shangji_core::rules::Reason {
-                            path: String::new(),
-                            field: c.field.clone(),
-                            op: c.op,
-                            value: c.value.clone(),
-                            actual: Value::Null,
-                            held: true,
-                        };
-                        reason_text(tr, &v.ctx.dir, &reason)
-                    })
+                    .map(|(_, c)| comparison_text(tr, &v.ctx.dir, c))
                     .collect(),
             }
         })

@@ -467,6 +467,38 @@ async fn bad_rules_are_refused_with_every_reason() {
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+
+    // Replacing a rule with the version read: a stale version is a conflict, and the rule
+    // stays as the other writer left it.
+    let body = |name: &str, version: i64| {
+        json!({"name": name, "trigger": {"kind": "schedule"}, "version": version,
+               "conditions": {"field": "days_in_stage", "op": "ge", "value": 30},
+               "actions": [{"kind": "notify", "to": {"kind": "owner"}}]})
+        .to_string()
+    };
+    let rule = app
+        .create("/api/v1/rules", "admin", &body("三十天", 1))
+        .await;
+    let path = format!("/api/v1/rules/{}", rule["id"]);
+    let (s, v) = app
+        .call(
+            Method::PUT,
+            &path,
+            Some("admin"),
+            Some(&body("三十天 A", 1)),
+        )
+        .await;
+    assert_eq!((s, v["version"].clone()), (StatusCode::OK, json!(2)), "{v}");
+    let (s, v) = app
+        .call(
+            Method::PUT,
+            &path,
+            Some("admin"),
+            Some(&body("三十天 B", 1)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(app.get(&path, "admin").await.1["name"], "三十天 A");
 }
 
 #[tokio::test]

@@ -319,6 +319,9 @@ pub struct RuleInput {
     /// the reader's language).
     #[serde(default)]
     pub template_key: Option<String>,
+    /// The version read, when replacing a rule: a stale one is refused (409).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
 }
 
 fn yes() -> bool {
@@ -358,6 +361,7 @@ impl Rule {
             conditions: self.conditions.clone(),
             actions: self.actions.clone(),
             template_key: self.template_key.clone(),
+            version: None,
         }
     }
 }

@@ -61,6 +61,7 @@ fn template(key: &str, name: &str, conditions: Vec<Condition>, actions: Vec<Acti
         conditions: Condition::All { all: conditions },
         actions,
         template_key: Some(key.into()),
+        version: None,
     }
 }
 

@@ -259,8 +259,9 @@ pub async fn update_rule(
 ) -> Result<RuleView, AppError> {
     ctx.require_admin()?;
     let current = db.rule(id).await?.ok_or(AppError::NotFound)?;
+    let expected = input.version.unwrap_or(current.version);
     let rule = check(db, &ctx.dir, id, &input).await?;
-    db.update_rule(&rule, current.version, ctx.now).await?;
+    db.update_rule(&rule, expected, ctx.now).await?;
     get_rule(db, ctx, id).await
 }
 
@@ -275,6 +276,7 @@ pub async fn set_rule_enabled(
     let current = db.rule(id).await?.ok_or(AppError::NotFound)?;
     let mut input = current.rule.to_input();
     input.enabled = enabled;
+    input.version = Some(current.version);
     update_rule(db, ctx, id, input).await
 }
 

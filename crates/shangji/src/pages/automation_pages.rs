@@ -316,6 +316,8 @@ struct RulePage {
     conditions: String,
     actions: String,
     template_key: String,
+    /// The version read (0 for a new rule).
+    version: i64,
     errors: Vec<String>,
     saved: bool,
     dry: Option<Vec<DryRow>>,
@@ -345,6 +347,7 @@ fn blank_page(v: &Viewer, id: i64) -> RulePage {
         conditions: pretty(&Condition::default()),
         actions: "[\n  {\"kind\": \"notify\", \"to\": {\"kind\": \"owner\"}}\n]".into(),
         template_key: String::new(),
+        version: 0,
         errors: vec![],
         saved: false,
         dry: None,
@@ -406,6 +409,7 @@ async fn rule_page(
         page.conditions = pretty(&r.rule.conditions);
         page.actions = pretty(&r.rule.actions);
         page.template_key = r.rule.template_key.clone().unwrap_or_default();
+        page.version = r.version;
         page.saved = q.saved == Some(id);
         with_firings(&s, &v, page).await
     }
@@ -447,6 +451,9 @@ fn input_of(tr: Tr, page: &RulePage) -> Result<RuleInput, Vec<String>> {
     });
     if !page.template_key.is_empty() {
         body["template_key"] = Value::String(page.template_key.clone());
+    }
+    if page.version > 0 {
+        body["version"] = page.version.into();
     }
     serde_json::from_value::<RuleInput>(body)
         .map_err(|e| vec![format!("{} ({e})", tr.t("auto.invalid_rule"))])
@@ -499,6 +506,7 @@ async fn post_rule(s: AppState, v: Viewer, id: i64, f: Vec<(String, String)>) ->
     page.conditions = form.text("conditions");
     page.actions = form.text("actions");
     page.template_key = form.text("template_key");
+    page.version = form.get("version").parse().unwrap_or(0);
     let action = form.text("do");
     if action == "delete" && id > 0 {
         return match automation::delete_rule(&s.db, &v.ctx, id).await {

@@ -1297,6 +1297,44 @@ impl ParsedTarget {
     }
 }
 
+/// A webhook URL as shown back to people and over the API: robot URLs carry their credential
+/// in the URL (WeCom `?key=`, DingTalk `?access_token=`, Feishu `/hook/<token>`), so every
+/// query value and the token after `/hook/` keep only their first 4 characters. Saving a
+/// channel with its masked URL keeps the stored one.
+pub fn mask_url(url: &str) -> String {
+    fn part(s: &str) -> String {
+        if s.chars().count() > 4 {
+            format!("{}…", s.chars().take(4).collect::<String>())
+        } else {
+            s.to_string()
+        }
+    }
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let base = match base.find("/hook/") {
+        Some(at) => {
+            let (head, token) = base.split_at(at + "/hook/".len());
+            format!("{head}{}", part(token))
+        }
+        None => base.to_string(),
+    };
+    match query {
+        None => base,
+        Some(q) => {
+            let masked: Vec<String> = q
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, v)) => format!("{k}={}", part(v)),
+                    None => kv.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", masked.join("&"))
+        }
+    }
+}
+
 /// Whether `url` may be called under the allow-list `allow` (entries as in
 /// [`check_allow_entry`]; invalid ones are ignored). It must be https — http only if a
 /// matching entry is written `http://…` — without a user name or password; its host must
@@ -1360,6 +1398,35 @@ pub fn check_webhook_url(url: &str, allow: &[String]) -> Result<ParsedTarget, Ur
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn robot_credentials_are_masked_in_urls() {
+        let cases = [
+            (
+                "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7xxx-4bc4",
+                "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a…",
+            ),
+            (
+                "https://oapi.dingtalk.com/robot/send?access_token=0123456789abcdef",
+                "https://oapi.dingtalk.com/robot/send?access_token=0123…",
+            ),
+            (
+                "https://open.feishu.cn/open-apis/bot/v2/hook/0123456789abcdef",
+                "https://open.feishu.cn/open-apis/bot/v2/hook/0123…",
+            ),
+            (
+                "https://hooks.example.com/crm?v=1&sig=abcdefgh",
+                "https://hooks.example.com/crm?v=1&sig=abcd…",
+            ),
+            (
+                "https://hooks.example.com/crm",
+                "https://hooks.example.com/crm",
+            ),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(mask_url(url), shown, "{url}");
+        }
+    }
     use time::macros::datetime;
 
     fn strings(list: &[&str]) -> Vec<String> {

@@ -93,6 +93,23 @@ impl Db {
         })
     }
 
+    /// The enabled rules that run on the scheduler's scan (`scheduled`) or on a change, in
+    /// id order.
+    pub async fn enabled_rules(&self, scheduled: bool) -> Result<Vec<StoredRule>, StoreError> {
+        let mut sql = Sql::new("SELECT * FROM automation_rules WHERE enabled = ");
+        sql.bind(true);
+        sql.push(if scheduled {
+            " AND trigger_kind = "
+        } else {
+            " AND trigger_kind <> "
+        });
+        sql.bind("schedule").push(" ORDER BY id");
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter().map(rule_from_row).collect()
+        })
+    }
+
     pub async fn rule(&self, id: i64) -> Result<Option<StoredRule>, StoreError> {
         on_pool!(self, p => {
             let row = sqlx::query("SELECT * FROM automation_rules WHERE id = $1").bind(id).fetch_optional(p).await?;

@@ -21,8 +21,9 @@ async fn put(app: &TestApp, path: &str, login: &str, body: Value) -> (StatusCode
         .await
 }
 
-/// An opportunity `login` creates in the public pool.
-async fn pooled(app: &TestApp, login: &str, title: &str, extra: Value) -> i64 {
+/// An opportunity `login` creates in the public pool (`"owner_id": null`), as the API
+/// answered the create — whatever rules did right after.
+async fn create_in_pool(app: &TestApp, login: &str, title: &str, extra: Value) -> (i64, Value) {
     let account = app
         .create(
             "/api/v1/accounts",
@@ -37,8 +38,14 @@ async fn pooled(app: &TestApp, login: &str, title: &str, extra: Value) -> i64 {
     let opp = app
         .create("/api/v1/opportunities", login, &body.to_string())
         .await;
+    (opp["id"].as_i64().unwrap(), opp)
+}
+
+/// An opportunity `login` creates in the public pool, checked to be there.
+async fn pooled(app: &TestApp, login: &str, title: &str, extra: Value) -> i64 {
+    let (id, opp) = create_in_pool(app, login, title, extra).await;
     assert!(opp["pool_since"].is_string(), "{opp}");
-    opp["id"].as_i64().unwrap()
+    id
 }
 
 async fn owner(app: &TestApp, id: i64) -> (i64, Value) {
@@ -806,4 +813,37 @@ async fn the_pool_and_assignment_pages() {
     let r = mgr.post(&format!("/pool/{b}/assign"), &[]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert!(owner(&app, b).await.1.is_null());
+}
+
+/// "Website sign-ups go to 华东" at once: an event rule on creation assigns a deal created in
+/// the pool by the assignment rules, and the history says which rule.
+#[tokio::test]
+async fn a_created_rule_assigns_new_pool_deals_at_once() {
+    let app = TestApp::new().await;
+    at(&app, datetime!(2026-03-02 09:00 +08:00));
+    let east = assignment_rule(
+        &app,
+        json!({"name": "官网注册→华东", "team_id": app.teams["华东"],
+               "conditions": {"field": "source", "op": "eq", "value": "website"}}),
+    )
+    .await;
+    app.create(
+        "/api/v1/rules",
+        "admin",
+        &json!({"name": "新商机立即分配", "trigger": {"kind": "created"},
+                "conditions": {"field": "owner", "op": "is_unset"},
+                "actions": [{"kind": "assign"}]})
+        .to_string(),
+    )
+    .await;
+    let (web, _) = create_in_pool(&app, "mgr_east", "官网注册", json!({"source": "website"})).await;
+    let (who, since) = owner(&app, web).await;
+    assert_eq!(since, Value::Null, "assigned at once");
+    assert!([app.user_id("rep_sh"), app.user_id("rep_east")].contains(&who));
+    let assigned = events_of(&app, web, "assigned").await;
+    assert_eq!(assigned[0]["new_value"]["rule_id"], east);
+    // A referral matches no assignment rule: it stays in the pool.
+    let (other, _) =
+        create_in_pool(&app, "mgr_east", "转介绍", json!({"source": "referral"})).await;
+    assert!(owner(&app, other).await.1.is_string());
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use axum::http::{Method, StatusCode};
 use base64::Engine as _;
 use common::TestApp;
-use serde_json::Value;
+use serde_json::{json, Value};
 use shangji::config::{SmtpConfig, SmtpTls};
 use shangji::ops::deliver::{self, Sender};
 use shangji_core::notify;
@@ -463,6 +463,28 @@ async fn robots_get_their_platform_formats_with_valid_signatures() {
         None,
     )
     .await;
+    // The robot URLs carry their credential: shown masked, and a replace that sends the
+    // masked URL back keeps the real one (the deliveries below still reach it).
+    let path = format!("/api/v1/notification-channels/{wecom}");
+    let (_, shown) = app.get(&path, "admin").await;
+    assert_eq!(
+        shown["url"],
+        rx.url("/robot/wecom/send?key=0123…"),
+        "{shown}"
+    );
+    let (s, v) = app
+        .call(
+            Method::PUT,
+            &path,
+            Some("admin"),
+            Some(&json!({"name": "企业微信群", "kind": "wecom", "url": shown["url"], "version": shown["version"]}).to_string()),
+        )
+        .await;
+    assert_eq!(
+        (s, v["name"].clone()),
+        (StatusCode::OK, json!("企业微信群")),
+        "{v}"
+    );
     for id in [ding, feishu, wecom] {
         let (s, v) = app
             .post(

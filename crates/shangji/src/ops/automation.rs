@@ -458,11 +458,10 @@ pub async fn tick(db: &Db, now: OffsetDateTime) -> Result<TickReport, AppError> 
         .replace_nanosecond(now.millisecond() as u32 * 1_000_000)
         .unwrap_or(now);
     let scheduled: Vec<Rule> = db
-        .rules()
+        .enabled_rules(true)
         .await?
         .into_iter()
         .map(|r| r.rule)
-        .filter(|r| r.enabled && r.trigger.is_schedule())
         .collect();
     if scheduled.is_empty() {
         return Ok(TickReport::default());
@@ -808,11 +807,10 @@ async fn on_event(
     after: &Opportunity,
 ) -> Result<(), AppError> {
     let event_rules: Vec<Rule> = db
-        .rules()
+        .enabled_rules(false)
         .await?
         .into_iter()
         .map(|r| r.rule)
-        .filter(|r| r.enabled && !r.trigger.is_schedule())
         .collect();
     if event_rules.is_empty() {
         return Ok(());

@@ -200,7 +200,7 @@ impl From<Channel> for ChannelView {
             id: c.id,
             name: c.name,
             kind: c.kind,
-            url: c.url,
+            url: notify::mask_url(&c.url),
             secret: c.secret.as_deref().map(mask),
             language: c.language,
             enabled: c.enabled,
@@ -223,7 +223,8 @@ pub fn mask(secret: &str) -> String {
 }
 
 /// A channel to add or replace. On replace, an absent `secret` keeps the stored one and an
-/// empty one removes it.
+/// empty one removes it; the URL as shown (masked, see `notify::mask_url`) keeps the stored
+/// URL.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelInput {
@@ -321,8 +322,16 @@ pub async fn save_channel(
             "kind is webhook, wecom, dingtalk or feishu",
         )
     })?;
+    let stored = match id {
+        Some(id) => Some(live_channel(db, id).await?),
+        None => None,
+    };
     let allow = allow_list(db).await?;
-    let url = input.url.trim().to_string();
+    let mut url = input.url.trim().to_string();
+    // The URL as shown (its credential masked) keeps the stored one.
+    if let Some(c) = stored.as_ref().filter(|c| notify::mask_url(&c.url) == url) {
+        url = c.url.clone();
+    }
     notify::check_webhook_url(&url, &allow)
         .map_err(|r| AppError::invalid("url", r.code(), r.to_string()))?;
     let events = input.events.unwrap_or_else(|| "all".into());
@@ -347,8 +356,8 @@ pub async fn save_channel(
             return Err(AppError::invalid("secret", "too_long", "at most 500 bytes"));
         }
     }
-    let mut c = match id {
-        Some(id) => live_channel(db, id).await?,
+    let mut c = match stored {
+        Some(c) => c,
         None => Channel {
             id: 0,
             name: String::new(),

@@ -2785,28 +2785,30 @@ pub async fn four_s_report(
         from: r.period.from - length,
         to: r.period.from,
     };
+    // The reach counts span all history: read once for both periods.
+    let reach = db.reach_counts(of, &closed_stages(&r.pipeline)).await?;
     let (current, previous) = tokio::try_join!(
-        four_s_of(db, of, &r.pipeline, r.period, r.target_minor),
-        four_s_of(db, of, &r.pipeline, before, r.target_minor),
+        four_s_of(db, of, &r.pipeline, r.period, r.target_minor, &reach),
+        four_s_of(db, of, &r.pipeline, before, r.target_minor, &reach),
     )?;
     Ok(r.report(FourSReport { current, previous }))
 }
 
-/// The 4S of a slice of the projection for one period.
+/// The 4S of a slice of the projection for one period, with the slice's reach counts
+/// (`Db::reach_counts`, all history).
 pub async fn four_s_of(
     db: &Db,
     of: Slice<'_>,
     pipeline: &Pipeline,
     period: analytics::Period,
     target_minor: Option<i64>,
+    reach: &[shangji_core::projection::ReachCount],
 ) -> Result<analytics::FourS, AppError> {
     let open = analytics::stages_of_kind(pipeline, StageKind::Open);
     let won = analytics::stages_of_kind(pipeline, StageKind::Won);
-    let closed = closed_stages(pipeline);
-    let (entries, closed, reach, size, stage_times, cycles) = tokio::try_join!(
+    let (entries, closed, size, stage_times, cycles) = tokio::try_join!(
         db.funnel_counts(of, period),
         db.closed_by(of, period, Facet::All),
-        db.reach_counts(of, &closed),
         db.size_at(of, &open, analytics::size_instant(period), "CNY"),
         db.stage_times(of, period),
         db.won_cycles(of, &won, period),
@@ -2814,7 +2816,7 @@ pub async fn four_s_of(
     let inputs = analytics::FourSInputs {
         entries,
         closed,
-        reach,
+        reach: reach.to_vec(),
         size,
         stage_times,
         cycles,

@@ -68,8 +68,9 @@ async fn projection_reports_equal_the_replay() {
             .filter(|s| s.kind != StageKind::Open)
             .map(|s| s.id)
             .collect();
+        let reach = db.reach_counts(of, &closed).await.unwrap();
         assert_eq!(
-            analytics::calibration_from(pipeline, &db.reach_counts(of, &closed).await.unwrap()),
+            analytics::calibration_from(pipeline, &reach),
             analytics::calibration(&lives, pipeline),
         );
         // The forecast and the simulation read the same deals from either path.
@@ -108,7 +109,7 @@ async fn projection_reports_equal_the_replay() {
                 )
                 .await
                 .unwrap(),
-            reach: db.reach_counts(of, &closed).await.unwrap(),
+            reach: reach.clone(),
             to_win: db.to_win_days(of, &won).await.unwrap(),
         };
         for weighting in [
@@ -146,7 +147,7 @@ async fn projection_reports_equal_the_replay() {
                 "win rate {period:?}"
             );
             assert_eq!(
-                ops::four_s_of(&db, of, pipeline, period, Some(50_000_000))
+                ops::four_s_of(&db, of, pipeline, period, Some(50_000_000), &reach)
                     .await
                     .unwrap(),
                 analytics::four_s(&lives, pipeline, period, Some(50_000_000)),

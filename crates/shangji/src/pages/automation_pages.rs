@@ -479,7 +479,8 @@ fn rule_error_text(tr: Tr, f: &shangji_core::FieldError) -> String {
     }
 }
 
-fn errors_of(tr: Tr, e: &AppError) -> Vec<String> {
+/// Every mistake of a refused save, each with its place, in the user's language.
+pub(super) fn errors_of(tr: Tr, e: &AppError) -> Vec<String> {
     match e {
         AppError::InvalidMany(list) => list.iter().map(|f| rule_error_text(tr, f)).collect(),
         AppError::Invalid(f) | AppError::BadRequest(f) => vec![rule_error_text(tr, f)],

@@ -12,7 +12,7 @@ use shangji_core::model::{Role, User};
 use shangji_core::rules::Condition;
 use time::Duration;
 
-use super::automation_pages::comparison_text;
+use super::automation_pages::{comparison_text, errors_of};
 use super::opportunity::{source_label, stage_name};
 use super::{error_text, render, Choice, FormData, Nav, Viewer};
 use crate::error::AppError;
@@ -432,26 +432,6 @@ async fn admin(State(s): State<AppState>, v: Viewer, Query(q): Query<AdminQuery>
     match result {
         Ok(p) => render(p),
         Err(e) => v.error(ADMIN, e),
-    }
-}
-
-fn errors_of(tr: Tr, e: &AppError) -> Vec<String> {
-    match e {
-        AppError::InvalidMany(list) => list
-            .iter()
-            .map(|f| {
-                let (_, text) = error_text(tr, &AppError::Invalid(f.clone()));
-                format!("{}: {text} — {}", f.field, f.message)
-            })
-            .collect(),
-        other => {
-            let (field, text) = error_text(tr, other);
-            vec![if field.is_empty() {
-                text
-            } else {
-                format!("{field}: {text}")
-            }]
-        }
     }
 }
 

@@ -100,5 +100,80 @@ pub async fn store(db: &Db, data: &DemoData, now: OffsetDateTime) -> Result<(), 
     db.reset_sequences().await?;
     db.analyze().await?;
     crate::ops::automation::seed_templates(db, now).await?;
+    seed_pool(db, now).await?;
+    Ok(())
+}
+
+/// Two assignment rules (website sign-ups → 华东大区 in turn; the rest → 华南大区 by daily
+/// capacity) and a few open deals returned to the public pool in the last two days, so the
+/// pool page, the SLA and the `unassigned_48h` rule have something to show.
+async fn seed_pool(db: &Db, now: OffsetDateTime) -> Result<(), AppError> {
+    use crate::ops::{assignment, Ctx};
+    use shangji_core::assignment::{AssignmentRuleInput, Method};
+    use shangji_core::model::{Language, Role, StageKind};
+    use shangji_core::visibility::{Actor, Scope};
+    let Some(admin) = db
+        .users()
+        .await?
+        .into_iter()
+        .find(|u| u.role == Role::Admin && u.active)
+    else {
+        return Ok(());
+    };
+    let dir = db.directory().await?;
+    let ctx_at = |at: OffsetDateTime| Ctx {
+        actor: Actor {
+            user_id: admin.id,
+            role: admin.role,
+            team_id: admin.team_id,
+        },
+        scope: Scope::All,
+        dir: dir.clone(),
+        now: at,
+        lang: Language::ZhCn,
+    };
+    let team = |name: &str| dir.org.teams.iter().find(|t| t.name == name).map(|t| t.id);
+    let (Some(east), Some(south)) = (team("华东大区"), team("华南大区")) else {
+        return Ok(());
+    };
+    let ctx = ctx_at(now);
+    let rule = |name: &str, team_id, method, conditions: serde_json::Value| {
+        serde_json::from_value::<AssignmentRuleInput>(serde_json::json!({
+            "name": name, "team_id": team_id, "method": method, "conditions": conditions,
+            "default_capacity": 5,
+        }))
+    };
+    for input in [
+        rule(
+            "官网注册 → 华东大区（轮流）",
+            east,
+            Method::RoundRobin,
+            serde_json::json!({"field": "source", "op": "eq", "value": "website"}),
+        ),
+        rule(
+            "其余 → 华南大区（按产能）",
+            south,
+            Method::Capacity,
+            serde_json::json!({"all": []}),
+        ),
+    ] {
+        let input = input.map_err(|e| AppError::Internal(e.to_string()))?;
+        assignment::create_rule(db, &ctx, input).await?;
+    }
+    let params = [
+        ("status".to_string(), StageKind::Open.as_str().to_string()),
+        ("per_page".to_string(), "6".to_string()),
+        ("sort".to_string(), "created_at".to_string()),
+    ];
+    let open = crate::ops::list::<shangji_core::model::Opportunity>(db, &ctx, &params).await?;
+    let reasons = ["客户暂无预算", "负责人离职交接", "长期未跟进，收回公海"];
+    for (n, (opp, hours)) in open.items.iter().zip([3, 9, 20, 30, 40, 47]).enumerate() {
+        let input = assignment::ReleaseInput {
+            reason: Some(reasons[n % reasons.len()].to_string()),
+            version: None,
+        };
+        let at = now - time::Duration::hours(hours);
+        assignment::release(db, &ctx_at(at), opp.id, input).await?;
+    }
     Ok(())
 }

@@ -380,7 +380,7 @@ impl Db {
 
     /// What rules read about these opportunities beyond their rows, in four grouped
     /// queries per 500: the latest follow-up of a meaningful kind (`kinds`) not after
-    /// `now`, the due dates of open tasks, the standard actions done through tasks, and the
+    /// `now` (`Db::last_follow_ups`), the due dates of open tasks, the standard actions done through tasks, and the
     /// account's industry.
     pub async fn rule_facts(
         &self,
@@ -388,24 +388,15 @@ impl Db {
         kinds: &[&str],
         now: OffsetDateTime,
     ) -> Result<RuleFactRows, StoreError> {
-        let mut out = RuleFactRows::default();
+        let mut out = RuleFactRows {
+            last_follow_up: self
+                .last_follow_ups(opportunity_ids, kinds, now)
+                .await?
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        };
         for ids in opportunity_ids.chunks(CHUNK) {
-            let mut sql = Sql::new(
-                "SELECT opportunity_id, MAX(occurred_at) AS at FROM activities WHERE archived = ",
-            );
-            sql.bind(false).push(" AND occurred_at <= ").bind(now);
-            sql.push(" AND kind IN (");
-            for (i, k) in kinds.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind(*k);
-            }
-            if kinds.is_empty() {
-                sql.push("''");
-            }
-            sql.push(") AND opportunity_id IN ").bind_list(ids);
-            sql.push(" GROUP BY opportunity_id");
             let mut tasks = Sql::new(
                 "SELECT record_id, due_date, done, action_key, archived FROM tasks WHERE record_kind = ",
             );
@@ -418,9 +409,6 @@ impl Db {
             );
             industry.bind_list(ids);
             on_pool!(self, p => {
-                for r in bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?.iter() {
-                    out.last_follow_up.insert(r.i64("opportunity_id")?, r.ts("at")?);
-                }
                 for r in bind_all!(sqlx::query(&tasks.text), &tasks.args).fetch_all(p).await?.iter() {
                     if r.bool("archived")? {
                         continue;

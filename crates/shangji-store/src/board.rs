@@ -4,7 +4,7 @@
 
 use shangji_core::model::Opportunity;
 use shangji_core::Scope;
-use time::{Date, OffsetDateTime};
+use time::Date;
 
 use crate::crud::{list_filters, ListQuery};
 use crate::db::{bind_all, Db, RowExt, Sql};
@@ -181,32 +181,6 @@ impl Db {
                         account_name: r.opt_text("account_name")?.unwrap_or_default(),
                     })
                 })
-                .collect()
-        })
-    }
-
-    /// When each of these opportunities last had a customer-facing follow-up (those without
-    /// one are left out). The caller passes opportunities it may read.
-    pub async fn last_customer_contact(
-        &self,
-        opportunity_ids: &[i64],
-    ) -> Result<Vec<(i64, OffsetDateTime)>, StoreError> {
-        if opportunity_ids.is_empty() {
-            return Ok(vec![]);
-        }
-        let mut sql = Sql::new(
-            "SELECT opportunity_id, MAX(occurred_at) AS at FROM activities WHERE opportunity_id IN ",
-        );
-        sql.bind_list(opportunity_ids);
-        sql.push(" AND customer_facing = ")
-            .bind(true)
-            .push(" AND archived = ")
-            .bind(false)
-            .push(" GROUP BY opportunity_id");
-        on_pool!(self, p => {
-            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
-            rows.iter()
-                .map(|r| Ok((r.i64("opportunity_id")?, r.ts("at")?)))
                 .collect()
         })
     }

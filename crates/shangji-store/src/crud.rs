@@ -682,14 +682,15 @@ impl Db {
         })
     }
 
-    /// Customer-facing follow-ups per author in `[from, to)`, authors in `scope` (optionally
-    /// one of `owners`).
+    /// Meaningful follow-ups (activities of `kinds`) per author in `[from, to)`, authors in
+    /// `scope` (optionally one of `owners`).
     pub async fn follow_ups_by_author(
         &self,
         scope: &Scope,
         from: OffsetDateTime,
         to: OffsetDateTime,
         owners: Option<&[UserId]>,
+        kinds: &[&str],
     ) -> Result<Vec<(UserId, i64)>, StoreError> {
         // The author as an expression (`author_id + 0`), in the conditions and the grouping:
         // the period's range on `activities_follow_ups` is what makes this cheap, and a
@@ -700,7 +701,7 @@ impl Db {
             "SELECT {author} AS author_id, COUNT(*) AS n FROM activities WHERE "
         ));
         owner_in_scope(author, scope, &mut sql);
-        sql.push(" AND customer_facing = ").bind(true);
+        sql.push(" AND kind IN ").bind_text_list(kinds);
         sql.push(" AND archived = ").bind(false);
         sql.push(" AND occurred_at >= ").bind(from);
         sql.push(" AND occurred_at < ").bind(to);

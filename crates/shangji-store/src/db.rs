@@ -320,6 +320,22 @@ impl Sql {
     }
 
     /// Appends `(p1, p2, …)` for a list of ids.
+    /// `(…)` of texts; an empty list is `('')`, which matches no stored key.
+    pub fn bind_text_list(&mut self, items: &[&str]) -> &mut Self {
+        self.text.push('(');
+        if items.is_empty() {
+            self.text.push_str("''");
+        }
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(*item);
+        }
+        self.text.push(')');
+        self
+    }
+
     pub fn bind_list(&mut self, ids: &[i64]) -> &mut Self {
         self.text.push('(');
         for (i, id) in ids.iter().enumerate() {

@@ -25,18 +25,22 @@ pub struct FollowUpIds {
 }
 
 impl Db {
-    /// The time of the latest customer-facing, unarchived follow-up of each of these
-    /// opportunities (those without one are left out).
+    /// The time of the latest meaningful follow-up of each of these opportunities: an
+    /// unarchived activity of one of `kinds` (the configured meaningful types, see
+    /// `rules::FactsConfig`) not after `until`. Those without one are left out.
     pub async fn last_follow_ups(
         &self,
         opportunity_ids: &[OpportunityId],
+        kinds: &[&str],
+        until: OffsetDateTime,
     ) -> Result<Vec<(OpportunityId, OffsetDateTime)>, StoreError> {
         let mut out = Vec::new();
         for ids in opportunity_ids.chunks(CHUNK) {
             let mut sql = Sql::new(
-                "SELECT opportunity_id, MAX(occurred_at) AS last_at FROM activities WHERE customer_facing = ",
+                "SELECT opportunity_id, MAX(occurred_at) AS last_at FROM activities WHERE archived = ",
             );
-            sql.bind(true).push(" AND archived = ").bind(false);
+            sql.bind(false).push(" AND occurred_at <= ").bind(until);
+            sql.push(" AND kind IN ").bind_text_list(kinds);
             sql.push(" AND opportunity_id IN ").bind_list(ids);
             sql.push(" GROUP BY opportunity_id");
             let rows: Vec<(i64, OffsetDateTime)> = on_pool!(self, p => {

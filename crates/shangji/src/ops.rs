@@ -2844,8 +2844,15 @@ pub async fn leaderboard_report(
         db.created_by(of, r.period, Facet::Owner),
     )?;
     let mut out = r.report(analytics::leaderboard_from(&r.pipeline, &closed, &created));
+    let kinds = automation::facts_config(db).await?.kinds();
     let follow_ups = db
-        .follow_ups_by_author(&ctx.scope, r.period.from, r.period.to, r.owners.as_deref())
+        .follow_ups_by_author(
+            &ctx.scope,
+            r.period.from,
+            r.period.to,
+            r.owners.as_deref(),
+            &kinds,
+        )
         .await?;
     for (author, n) in follow_ups {
         match out.rows.iter_mut().find(|row| row.owner_id == author) {

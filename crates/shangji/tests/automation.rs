@@ -799,3 +799,124 @@ async fn proposal_not_sent_fires_after_three_working_days_in_the_proposal_stage(
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0]["record_id"], opp["id"]);
 }
+
+/// Which activity types count is a setting: with only visits counting, a call no longer
+/// resets the follow-up clock (the rule's dry run lists the deal) and a visit does; the
+/// board's "days since contact" reads the same setting. Bad settings are refused.
+#[tokio::test]
+async fn the_meaningful_follow_up_types_are_configurable() {
+    let app = TestApp::new().await;
+    let rule = rule_id(&app, "no_follow_up_3_working_days").await;
+    at(&app, datetime!(2026-02-27 09:00 +08:00));
+    let (_, opp) = app.account_and_opportunity("rep_sh", "只算拜访").await;
+    let id = opp["id"].as_i64().unwrap();
+    let (s, v) = app
+        .call(
+            Method::PUT,
+            "/api/v1/settings/follow-up",
+            Some("admin"),
+            Some(r#"{"meaningful": ["visit"], "proposal_actions": ["send_proposal"]}"#),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        app.get("/api/v1/settings/follow-up", "rep_sh").await.1["meaningful"],
+        json!(["visit"])
+    );
+    at(&app, datetime!(2026-03-03 10:30 +08:00));
+    activity(&app, "rep_sh", id, "call", "2026-03-03T10:00:00+08:00").await;
+    let path = format!("/api/v1/rules/{rule}/dry-run");
+    let listed = || async {
+        let (s, v) = app.post(&path, "admin", "").await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v.as_array().unwrap().iter().any(|f| f["record_id"] == id)
+    };
+    // Friday 09:00 → Wednesday 11:00: three working days, and the call does not count.
+    at(&app, datetime!(2026-03-04 11:00 +08:00));
+    assert!(
+        listed().await,
+        "a call does not reset the clock when only visits count"
+    );
+    activity(&app, "rep_sh", id, "visit", "2026-03-04T10:30:00+08:00").await;
+    assert!(!listed().await, "a visit does");
+
+    for (body, field) in [
+        (r#"{"meaningful": []}"#, "meaningful"),
+        (r#"{"meaningful": ["call", "call"]}"#, "meaningful[1]"),
+    ] {
+        let (s, v) = app
+            .call(
+                Method::PUT,
+                "/api/v1/settings/follow-up",
+                Some("admin"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(
+            (s, v["field"].clone()),
+            (StatusCode::UNPROCESSABLE_ENTITY, json!(field)),
+            "{v}"
+        );
+    }
+    let (s, _) = app
+        .call(
+            Method::PUT,
+            "/api/v1/settings/follow-up",
+            Some("admin"),
+            Some(r#"{"meaningful": ["fax"]}"#),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = app
+        .call(
+            Method::PUT,
+            "/api/v1/settings/follow-up",
+            Some("rep_sh"),
+            Some(r#"{"meaningful": ["call"]}"#),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+/// The follow-up setting as a page: the defaults ticked, a change saved, nothing ticked
+/// refused in the page's language.
+#[tokio::test]
+async fn the_follow_up_setting_page() {
+    use common::browser::{between, browser};
+    let app = TestApp::new().await;
+    let admin = browser(&app, "admin").await;
+    let r = admin.get("/admin/follow-up").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let form = between(&r.body, "id=\"follow-up-form\"", "</form>");
+    assert!(
+        form.contains("value=\"call\" checked") && !form.contains("value=\"note\" checked"),
+        "{form}"
+    );
+    let r = admin
+        .post(
+            "/admin/follow-up",
+            &[
+                ("meaningful", "visit"),
+                ("meaningful", "meeting"),
+                ("proposal_actions", "send_proposal，send_quote"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, v) = app.get("/api/v1/settings/follow-up", "admin").await;
+    assert_eq!(
+        v,
+        json!({"meaningful": ["visit", "meeting"], "proposal_actions": ["send_proposal", "send_quote"]})
+    );
+    let r = admin
+        .post("/admin/follow-up", &[("proposal_actions", "")])
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        between(&r.body, "id=\"follow-up-errors\"", "</div>").contains("meaningful"),
+        "{}",
+        r.body
+    );
+    let rep = browser(&app, "rep_sh").await;
+    assert_ne!(rep.get("/admin/follow-up").await.status, StatusCode::OK);
+}

@@ -247,6 +247,50 @@ pub struct FactsConfig {
     pub proposal_actions: Vec<String>,
 }
 
+impl FactsConfig {
+    /// The meaningful activity types as stored (`call`, `visit`…), for queries.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        self.meaningful.iter().map(|k| k.as_str()).collect()
+    }
+
+    /// Refuses a configuration with no meaningful type (nothing would ever reset the
+    /// follow-up clock), a type listed twice, or an empty or overlong proposal action key.
+    pub fn validate(&self) -> Result<(), Vec<crate::error::FieldError>> {
+        use crate::error::FieldError;
+        let mut errors = Vec::new();
+        if self.meaningful.is_empty() {
+            errors.push(FieldError::new(
+                "meaningful",
+                "required",
+                "at least one activity type must count as a follow-up",
+            ));
+        }
+        for (n, k) in self.meaningful.iter().enumerate() {
+            if self.meaningful[..n].contains(k) {
+                errors.push(FieldError::new(
+                    &format!("meaningful[{n}]"),
+                    "duplicate",
+                    format!("{} is listed twice", k.as_str()),
+                ));
+            }
+        }
+        for (n, a) in self.proposal_actions.iter().enumerate() {
+            if a.trim().is_empty() || a.chars().count() > 64 {
+                errors.push(FieldError::new(
+                    &format!("proposal_actions[{n}]"),
+                    "invalid_value",
+                    "a standard action key of 1 to 64 characters",
+                ));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
 impl Default for FactsConfig {
     fn default() -> Self {
         FactsConfig {

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use shangji_core::calendar::CalendarData;
-use shangji_core::rules::RuleInput;
+use shangji_core::rules::{FactsConfig, RuleInput};
 
 use super::JsonBody;
 use crate::auth::Caller;
@@ -102,6 +102,23 @@ async fn put_calendar(
     ))
 }
 
+async fn get_follow_up(
+    State(s): State<AppState>,
+    _c: Caller,
+) -> Result<Json<FactsConfig>, AppError> {
+    Ok(Json(automation::facts_config(&s.db).await?))
+}
+
+async fn put_follow_up(
+    State(s): State<AppState>,
+    c: Caller,
+    body: JsonBody<FactsConfig>,
+) -> Result<Json<FactsConfig>, AppError> {
+    Ok(Json(
+        automation::save_facts_config(&s.db, &c.ctx, body.value).await?,
+    ))
+}
+
 async fn get_prefs(State(s): State<AppState>, c: Caller) -> Result<Json<PrefsView>, AppError> {
     Ok(Json(automation::preferences(&s.db, &c.ctx).await?))
 }
@@ -129,6 +146,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/rules/{id}/dry-run", post(dry_run_saved))
         .route("/rules/{id}/firings", get(firings))
         .route("/settings/calendar", get(get_calendar).put(put_calendar))
+        .route("/settings/follow-up", get(get_follow_up).put(put_follow_up))
         .route("/notification-preferences", get(get_prefs).put(put_prefs))
         .route("/notifications/read-all", post(read_all))
 }

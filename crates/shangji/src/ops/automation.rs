@@ -324,8 +324,31 @@ pub async fn seed_templates(db: &Db, now: OffsetDateTime) -> Result<bool, AppErr
 
 // ---- Facts. ----
 
-fn meaningful_kinds(config: &FactsConfig) -> Vec<&'static str> {
-    config.meaningful.iter().map(|k| k.as_str()).collect()
+/// The settings key of what counts for the derived values (JSON of `FactsConfig`).
+pub const FOLLOW_UP_KEY: &str = "follow_up";
+
+/// Which activity types are a meaningful follow-up, and which standard actions send the
+/// proposal: the saved setting, else the defaults (the customer-facing types). Every count of
+/// follow-ups reads it — the rules, the board, the today page, the review, the leaderboard.
+pub async fn facts_config(db: &Db) -> Result<FactsConfig, AppError> {
+    match db.setting(FOLLOW_UP_KEY).await? {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| AppError::Internal(format!("stored follow-up setting: {e}"))),
+        None => Ok(FactsConfig::default()),
+    }
+}
+
+/// Replaces the follow-up setting (admin).
+pub async fn save_facts_config(
+    db: &Db,
+    ctx: &Ctx,
+    config: FactsConfig,
+) -> Result<FactsConfig, AppError> {
+    ctx.require_admin()?;
+    config.validate().map_err(AppError::InvalidMany)?;
+    let json = serde_json::to_string(&config).map_err(|e| AppError::Internal(e.to_string()))?;
+    db.set_setting(FOLLOW_UP_KEY, &json, ctx.now).await?;
+    Ok(config)
 }
 
 /// The facts of these opportunities at `now`, in a few grouped queries.
@@ -335,9 +358,9 @@ pub(crate) async fn facts_of(
     opps: &[Opportunity],
     now: OffsetDateTime,
 ) -> Result<Vec<RecordFacts>, AppError> {
-    let config = FactsConfig::default();
+    let config = facts_config(db).await?;
     let ids: Vec<i64> = opps.iter().map(|o| o.id).collect();
-    let rows = db.rule_facts(&ids, &meaningful_kinds(&config), now).await?;
+    let rows = db.rule_facts(&ids, &config.kinds(), now).await?;
     Ok(opps
         .iter()
         .map(|o| {

@@ -102,8 +102,12 @@ pub async fn today(db: &Db, ctx: &Ctx, team: bool) -> Result<Today, AppError> {
         }
     }
     let ids: Vec<OpportunityId> = open.iter().map(|o| o.id).collect();
-    let last: HashMap<OpportunityId, OffsetDateTime> =
-        db.last_follow_ups(&ids).await?.into_iter().collect();
+    let kinds = super::automation::facts_config(db).await?;
+    let last: HashMap<OpportunityId, OffsetDateTime> = db
+        .last_follow_ups(&ids, &kinds.kinds(), ctx.now)
+        .await?
+        .into_iter()
+        .collect();
     let clock = AlertClock {
         now: ctx.now,
         today,
@@ -402,11 +406,13 @@ pub async fn account_360(db: &Db, ctx: &Ctx, id: AccountId) -> Result<Account360
     let ids: Vec<OpportunityId> = opportunities.iter().map(|o| o.id).collect();
     let activities = db.activities_about(&ctx.scope, Some(id), &ids, 200).await?;
     let events = db.events_of(&ids, 200).await?;
-    let mut last_follow_up = activities.iter().find(|a| a.customer_facing).cloned();
-    // A follow-up older than the ones listed can still be the latest customer-facing one.
+    let config = super::automation::facts_config(db).await?;
+    let meaningful = |a: &Activity| !a.archived && config.meaningful.contains(&a.kind);
+    let mut last_follow_up = activities.iter().find(|a| meaningful(a)).cloned();
+    // A follow-up older than the ones listed can still be the latest meaningful one.
     if last_follow_up.is_none() {
         let latest = db
-            .last_follow_ups(&ids)
+            .last_follow_ups(&ids, &config.kinds(), ctx.now)
             .await?
             .into_iter()
             .map(|(_, t)| t)
@@ -416,7 +422,7 @@ pub async fn account_360(db: &Db, ctx: &Ctx, id: AccountId) -> Result<Account360
                 .activities_about(&ctx.scope, None, &ids, 1000)
                 .await?
                 .into_iter()
-                .find(|a| a.customer_facing && a.occurred_at == at);
+                .find(|a| meaningful(a) && a.occurred_at == at);
         }
     }
     Ok(Account360 {

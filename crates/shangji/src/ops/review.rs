@@ -174,7 +174,8 @@ pub async fn review(
     let opps = db.review_deals(&ctx.scope, &team.owners, since).await?;
     let ids: Vec<OpportunityId> = opps.iter().map(|o| o.id).collect();
     let events = db.events_of(&ids, i64::MAX).await?;
-    let follow_ups = db.last_follow_ups(&ids).await?;
+    let kinds = super::automation::facts_config(db).await?.kinds();
+    let follow_ups = db.last_follow_ups(&ids, &kinds, ctx.now).await?;
     let lives = analytics::lives(&events);
     let stage_of = |id: StageId| ctx.dir.pipelines.iter().find_map(|p| p.stage(id));
     let deals: Vec<DealNow> = opps

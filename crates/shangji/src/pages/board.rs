@@ -243,7 +243,8 @@ async fn cards(
     let more = found.len() as i64 > PAGE;
     found.truncate(PAGE as usize);
     let ids: Vec<i64> = found.iter().map(|c| c.opportunity.id).collect();
-    let last = s.db.last_customer_contact(&ids).await?;
+    let kinds = crate::ops::automation::facts_config(&s.db).await?.kinds();
+    let last = s.db.last_follow_ups(&ids, &kinds, v.ctx.now).await?;
     let now = v.ctx.now;
     let day = today_of(now);
     let dir = &v.ctx.dir;

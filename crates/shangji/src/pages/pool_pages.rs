@@ -8,16 +8,19 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use shangji_core::assignment::{AssignmentRuleInput, MemberCapacity, Method, PoolSettings};
-use shangji_core::model::{Role, User};
+use shangji_core::model::{ActivityType, Role, User};
 use shangji_core::rules::Condition;
+use shangji_core::rules::FactsConfig;
 use time::Duration;
 
 use super::automation_pages::{comparison_text, errors_of};
 use super::opportunity::{source_label, stage_name};
+use super::records::activity_label;
 use super::{error_text, render, Choice, FormData, Nav, Viewer};
 use crate::error::AppError;
 use crate::i18n::Tr;
 use crate::ops::assignment::{self, AssignInput, ReleaseInput};
+use crate::ops::automation;
 use crate::state::AppState;
 
 const POOL: &str = "/pool";
@@ -610,6 +613,96 @@ async fn save_settings(
     }
 }
 
+// ---- Admin: which follow-ups count. ----
+
+#[derive(Template)]
+#[template(path = "admin_follow_up.html")]
+struct FollowUpPage {
+    tr: Tr,
+    csrf: String,
+    here: String,
+    nav: Nav,
+    tab: &'static str,
+    kinds: Vec<Choice>,
+    proposal_actions: String,
+    errors: Vec<String>,
+    saved: bool,
+}
+
+const FOLLOW_UP: &str = "/admin/follow-up";
+
+fn follow_up_page(
+    v: &Viewer,
+    config: &FactsConfig,
+    errors: Vec<String>,
+    saved: bool,
+) -> FollowUpPage {
+    FollowUpPage {
+        tr: v.tr,
+        csrf: v.csrf.clone(),
+        here: FOLLOW_UP.into(),
+        nav: v.nav("settings"),
+        tab: "follow_up",
+        kinds: ActivityType::ALL
+            .iter()
+            .map(|k| {
+                Choice::new(
+                    k.as_str(),
+                    activity_label(v.tr, *k),
+                    config.meaningful.contains(k),
+                )
+            })
+            .collect(),
+        proposal_actions: config.proposal_actions.join(", "),
+        errors,
+        saved,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct SavedFlag {
+    saved: Option<u8>,
+}
+
+async fn follow_up(State(s): State<AppState>, v: Viewer, Query(q): Query<SavedFlag>) -> Response {
+    if let Err(e) = v.ctx.require_admin() {
+        return v.error(FOLLOW_UP, e);
+    }
+    match automation::facts_config(&s.db).await {
+        Ok(c) => render(follow_up_page(&v, &c, vec![], q.saved.is_some())),
+        Err(e) => v.error(FOLLOW_UP, e),
+    }
+}
+
+async fn save_follow_up(
+    State(s): State<AppState>,
+    v: Viewer,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    let form = match v.posted(f, FOLLOW_UP) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
+    let config = FactsConfig {
+        meaningful: form
+            .all("meaningful")
+            .iter()
+            .filter_map(|k| k.parse().ok())
+            .collect(),
+        proposal_actions: form
+            .get("proposal_actions")
+            .split([',', '，', ' '])
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::to_string)
+            .collect(),
+    };
+    match automation::save_facts_config(&s.db, &v.ctx, config.clone()).await {
+        Ok(_) => Redirect::to(&format!("{FOLLOW_UP}?saved=1")).into_response(),
+        Err(e) => render(follow_up_page(&v, &config, errors_of(v.tr, &e), false)),
+    }
+}
+
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route(POOL, get(pool_page))
@@ -620,4 +713,5 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin/assignment/rules", post(save_rule))
         .route("/admin/assignment/rules/{id}", post(rule_action))
         .route("/admin/assignment/settings", post(save_settings))
+        .route(FOLLOW_UP, get(follow_up).post(save_follow_up))
 }

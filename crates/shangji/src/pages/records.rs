@@ -58,7 +58,7 @@ fn date_of(v: &str) -> Result<Option<time::Date>, ()> {
         .map_err(|_| ())
 }
 
-fn activity_label(tr: Tr, k: ActivityType) -> &'static str {
+pub(super) fn activity_label(tr: Tr, k: ActivityType) -> &'static str {
     tr.t(match k {
         ActivityType::Call => "records.activity.call",
         ActivityType::Visit => "records.activity.visit",

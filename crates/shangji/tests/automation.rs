@@ -700,8 +700,10 @@ async fn the_pages_show_rules_dry_runs_calendars_and_rule_notifications_in_both_
                 ("do", "dry_run"),
                 ("name", "同一阶段停留 7 天"),
                 ("enabled", "on"),
-                ("trigger", &view["trigger"].to_string()),
+                ("trigger_kind", "schedule"),
+                ("conditions_mode", "json"),
                 ("conditions", &view["conditions"].to_string()),
+                ("actions_mode", "json"),
                 ("actions", &view["actions"].to_string()),
                 ("template_key", "stuck_in_stage_7"),
             ],
@@ -722,20 +724,27 @@ async fn the_pages_show_rules_dry_runs_calendars_and_rule_notifications_in_both_
             &[
                 ("do", "save"),
                 ("name", "坏"),
-                ("trigger", "{\"kind\": \"schedule\"}"),
-                (
-                    "conditions",
-                    "{\"all\": [{\"field\": \"nope\", \"op\": \"eq\", \"value\": 1}]}",
-                ),
-                (
-                    "actions",
-                    "[{\"kind\": \"notify\", \"to\": {\"kind\": \"owner\"}}]",
-                ),
+                ("trigger_kind", "schedule"),
+                ("c0_field", "nope"),
+                ("c0_op", "eq"),
+                ("c0_value", "1"),
+                ("a0_kind", "notify"),
+                ("a0_who", "owner"),
             ],
         )
         .await;
     assert!(r.body.contains("rule-errors"), "{}", r.body);
-    assert!(r.body.contains("conditions.all[0].field"));
+    assert!(r.body.contains("条件 1：没有字段“nope”"), "{}", r.body);
+    // The template's conditions show as rows of the form.
+    let r = admin.get(&format!("/admin/rules/{rule}")).await;
+    assert!(r.body.contains("id=\"condition-2\""), "{}", r.body);
+    assert!(r
+        .body
+        .contains("<option value=\"days_in_stage\" selected>在当前阶段天数</option>"));
+    assert!(
+        !r.body.contains("name=\"conditions\""),
+        "no JSON for what rows show"
+    );
     let r = admin
         .post(
             &format!("/admin/rules/{rule}/toggle"),

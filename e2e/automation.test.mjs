@@ -112,7 +112,6 @@ describe('automation settings and notifications', () => {
       assert.equal(await text(page.getByRole('heading', { level: 1 })), '新建规则');
       const form = page.locator('#rule-form');
       assert.equal(await form.locator('textarea').count(), 0, 'no JSON to write');
-      await form.getByRole('textbox', { name: '名称' }).fill(RULE.name);
       await form.locator('select[name="trigger_kind"]').selectOption({ label: '字段变化时' });
       await form.locator('select[name="trigger_field"]').selectOption({ label: '等级' });
       assert.equal(await form.locator('select[name="trigger_stage"]').isVisible(), false, 'no stage for a field change');
@@ -129,6 +128,8 @@ describe('automation settings and notifications', () => {
       await second.locator('.c-field').selectOption({ label: '金额' });
       await second.locator('.c-op').selectOption({ label: '≥' });
       await second.locator('.c-value input').fill('100000');
+      // Rows are added before the rule has a name; the name is typed last.
+      await page.locator('#rule-form').getByRole('textbox', { name: '名称' }).fill(RULE.name);
       const action = page.locator('#action-1');
       assert.equal(await action.locator('.a-kind').inputValue(), 'notify');
       await action.locator('.a-who').selectOption({ label: '负责人的经理' });

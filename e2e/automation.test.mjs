@@ -1,6 +1,7 @@
 // Automation settings in the browser: an admin finds the shipped rule templates (in Chinese and
-// in English), writes a rule in the form, runs its dry run, switches it off and on, and is told
-// in the page's language when a rule names a field that does not exist; edits the working
+// in English), builds a rule in the form by choosing from selects and typing values, runs its
+// dry run, switches it off and on, is told in the page's language which condition row is wrong,
+// and edits a shipped template, which saves unchanged when nothing is edited; edits the working
 // calendar; is refused a webhook the allow-list does not admit; a rep reads rule notifications,
 // marks them all read and saves the email preferences. Headless Chromium against a real
 // `shangji serve` on a fresh database. Run with `npm test` in e2e/ after `cargo build` at the
@@ -23,13 +24,8 @@ function templateNames(lang) {
   return Object.entries(all).filter(([k]) => k.startsWith('auto.template.')).map(([, v]) => v);
 }
 
-/** The rule the admin writes: deals of ¥100,000 or more whose grade changes. */
-const RULE = {
-  name: '大单评级变化提醒',
-  trigger: '{"kind": "field_changed", "field": "grade"}',
-  conditions: '{"all": [\n  {"field": "stage_kind", "op": "eq", "value": "open"},\n  {"field": "amount", "op": "ge", "value": 10000000}\n]}',
-  actions: '[{"kind": "notify", "to": {"kind": "manager"}, "message": "请关注大单评级"}]',
-};
+/** The rule the admin builds: open deals of ¥100,000 or more whose grade changes tell the manager. */
+const RULE = { name: '大单评级变化提醒', message: '请关注大单评级' };
 /** The deals at or above ¥100,000, and the one below. */
 const BIG = OPPORTUNITIES.filter((o) => o.amount_minor >= 10_000_000).map((o) => o.title);
 const SMALL = OPPORTUNITIES.filter((o) => o.amount_minor < 10_000_000).map((o) => o.title);
@@ -111,21 +107,49 @@ describe('automation settings and notifications', () => {
         await switchLanguage(page, 'zh-CN');
       }
 
-      // A new rule, written in the form.
+      // A new rule, built in the form: selects and typed values, no JSON.
       await Promise.all([page.waitForURL((u) => u.pathname === '/admin/rules/new'), page.getByRole('link', { name: '新建规则' }).click()]);
       assert.equal(await text(page.getByRole('heading', { level: 1 })), '新建规则');
       const form = page.locator('#rule-form');
-      await form.getByRole('textbox', { name: '名称' }).fill(RULE.name);
-      await form.locator('textarea[name="trigger"]').fill(RULE.trigger);
-      await form.locator('textarea[name="conditions"]').fill(RULE.conditions);
-      await form.locator('textarea[name="actions"]').fill(RULE.actions);
+      assert.equal(await form.locator('textarea').count(), 0, 'no JSON to write');
+      await form.locator('select[name="trigger_kind"]').selectOption({ label: '字段变化时' });
+      await form.locator('select[name="trigger_field"]').selectOption({ label: '等级' });
+      assert.equal(await form.locator('select[name="trigger_stage"]').isVisible(), false, 'no stage for a field change');
+      await Promise.all([page.waitForURL((u) => u.pathname === '/admin/rules'), form.getByRole('button', { name: '＋ 添加条件' }).click()]);
+      const first = page.locator('#condition-1');
+      await first.locator('.c-field').selectOption({ label: '阶段类型' });
+      // Only the comparisons of an option field, and its options to choose from.
+      assert.deepEqual(await first.locator('.c-op').locator('option').allInnerTexts(), ['=', '≠', '属于', '不属于', '已填写', '未填写']);
+      await first.locator('.c-value select').selectOption({ label: '进行中' });
+      await page.locator('#rule-form').getByRole('button', { name: '＋ 添加条件' }).click();
+      const second = page.locator('#condition-2');
+      await second.waitFor();
+      assert.equal(await page.locator('#condition-1 .c-value select').inputValue(), 'open', 'the first row stays as chosen');
+      await second.locator('.c-field').selectOption({ label: '金额' });
+      await second.locator('.c-op').selectOption({ label: '≥' });
+      await second.locator('.c-value input').fill('100000');
+      // Rows are added before the rule has a name; the name is typed last.
+      await page.locator('#rule-form').getByRole('textbox', { name: '名称' }).fill(RULE.name);
+      const action = page.locator('#action-1');
+      assert.equal(await action.locator('.a-kind').inputValue(), 'notify');
+      await action.locator('.a-who').selectOption({ label: '负责人的经理' });
+      await action.locator('input[name="a0_message"]').fill(RULE.message);
+      assert.equal(await action.locator('input[name="a0_title"]').isVisible(), false, 'only the inputs of the kind');
+      assert.deepEqual(await untranslated(page), []);
       await page.screenshot({ path: screenshotPath('automation-rule-new-desktop.png'), fullPage: true });
-      await Promise.all([page.waitForURL(/\/admin\/rules\/\d+\?saved=\d+/), form.getByRole('button', { name: '保存' }).click()]);
+      await Promise.all([page.waitForURL(/\/admin\/rules\/\d+\?saved=\d+/), page.locator('#rule-form').getByRole('button', { name: '保存' }).click()]);
       const id = Number(new URL(page.url()).pathname.split('/').pop());
       assert.equal(await text(page.getByRole('heading', { level: 1 })), RULE.name);
       assert.equal(await text(page.locator('p.notice')), '已保存。');
       assert.equal(await text(page.locator('#firing-log .muted')), '尚未触发。');
       assert.equal(await page.locator('#rule-form').getByRole('checkbox', { name: '启用' }).isChecked(), true);
+      // Saved as built, and shown again as rows.
+      const saved = await api(app.baseURL, adminToken, 'GET', `/api/v1/rules/${id}`);
+      assert.deepEqual(saved.trigger, { kind: 'field_changed', field: 'grade' });
+      assert.deepEqual(saved.conditions, { all: [{ field: 'stage_kind', op: 'eq', value: 'open' }, { field: 'amount', op: 'ge', value: 10000000 }] });
+      assert.deepEqual(saved.actions, [{ kind: 'notify', to: { kind: 'manager' }, message: RULE.message }]);
+      assert.equal(await page.locator('#condition-2 .c-value input').inputValue(), '100000');
+      assert.equal(await page.locator('#action-1 .a-who').inputValue(), 'manager');
 
       // Its dry run: the two big deals would fire, with the amount as the reason; the small one not.
       await page.getByRole('button', { name: '试运行' }).click();
@@ -165,51 +189,111 @@ describe('automation settings and notifications', () => {
     }
   });
 
-  test('a rule naming an unknown field is refused with its place, in the page language, and nothing is saved', { timeout: TEST_TIMEOUT }, async () => {
+  test('a wrong value is refused naming its condition row, in the page language, and nothing is saved', { timeout: TEST_TIMEOUT }, async () => {
     const before = (await api(app.baseURL, adminToken, 'GET', '/api/v1/rules')).length;
     const { context, page } = await newPage();
-    const bad = '{"all": [{"field": "budget_xyz", "op": "eq", "value": "x"}]}';
+    /** A new rule whose second condition compares the creation time with `when`. */
+    async function fill(name, fieldLabel, created, when, add, save) {
+      const form = page.locator('#rule-form');
+      await form.getByRole('textbox', { name: fieldLabel }).fill(name);
+      await form.getByRole('button', { name: add }).click();
+      await page.locator('#condition-1').waitFor();
+      await page.locator('#condition-1 .c-field').selectOption('stage_kind');
+      await page.locator('#condition-1 .c-value select').selectOption('open');
+      await page.locator('#rule-form').getByRole('button', { name: add }).click();
+      await page.locator('#condition-2').waitFor();
+      await page.locator('#condition-2 .c-field').selectOption({ label: created });
+      await page.locator('#condition-2 .c-op').selectOption('ge');
+      await page.locator('#condition-2 .c-value input').fill(when);
+      await page.locator('#rule-form').getByRole('button', { name: save }).click();
+      await page.locator('#rule-errors').waitFor();
+    }
     try {
       await signIn(page, ADMIN);
       await page.goto('/admin/rules/new');
-      const form = page.locator('#rule-form');
-      await form.getByRole('textbox', { name: '名称' }).fill('错字段规则');
-      await form.locator('textarea[name="conditions"]').fill(bad);
-      await form.getByRole('button', { name: '保存' }).click();
-      const errors = page.locator('#rule-errors');
-      await errors.waitFor();
+      await fill('错值规则', '名称', '创建时间', '昨天', '＋ 添加条件', '保存');
       assert.equal(new URL(page.url()).pathname, '/admin/rules', 'the form came back, no redirect to a saved rule');
+      const errors = page.locator('#rule-errors');
       assert.equal(await text(errors.locator('p')), '规则未保存：');
       const zh = await errors.locator('li').allInnerTexts();
-      assert.equal(zh.length, 1, JSON.stringify(zh));
-      assert.equal(zh[0], 'conditions.all[0].field: 没有字段“budget_xyz”（自定义字段写作 custom.<键>）。');
-      assert.ok(!/[A-Za-z]{4,}/.test(zh[0].replace(/conditions\.all\[0\]\.field|budget_xyz|custom\.<[^>]*>/g, '')), `English in ${zh[0]}`);
-      // What was typed stays, to be corrected.
-      assert.equal(await form.getByRole('textbox', { name: '名称' }).inputValue(), '错字段规则');
-      assert.equal(await form.locator('textarea[name="conditions"]').inputValue(), bad);
+      assert.deepEqual(zh, ['条件 2：值的类型与字段不符。']);
+      // Beside the row too; what was typed stays, to be corrected.
+      assert.equal(await text(page.locator('#condition-2 .field-error')), '值的类型与字段不符。');
+      assert.match((await page.locator('#condition-2').getAttribute('class')) ?? '', /invalid/);
+      assert.equal(await page.locator('#rule-form').getByRole('textbox', { name: '名称' }).inputValue(), '错值规则');
+      assert.equal(await page.locator('#condition-2 .c-value input').inputValue(), '昨天');
+      assert.equal(await page.locator('#condition-1 .c-value select').inputValue(), 'open');
       await page.screenshot({ path: screenshotPath('automation-rule-error-desktop.png'), fullPage: true });
+
+      // A value the form cannot read is named by its row as well.
+      await page.locator('#condition-2 .c-field').selectOption({ label: '金额' });
+      await page.locator('#condition-2 .c-value input').fill('十万');
+      await page.locator('#rule-form').getByRole('button', { name: '保存' }).click();
+      await page.locator('#rule-errors').waitFor();
+      assert.deepEqual(await page.locator('#rule-errors li').allInnerTexts(), ['条件 2：值不是金额（元，最多两位小数）']);
 
       // In English, the same refusal in English.
       await page.goto('/admin/rules/new');
       await switchLanguage(page, 'en');
       try {
-        const enForm = page.locator('#rule-form');
-        await enForm.getByRole('textbox', { name: 'Name' }).fill('Wrong field');
-        await enForm.locator('textarea[name="conditions"]').fill(bad);
-        await enForm.getByRole('button', { name: 'Save' }).click();
-        await page.locator('#rule-errors').waitFor();
+        await fill('Wrong value', 'Name', 'Created at', 'yesterday', '+ Add a condition', 'Save');
         assert.equal(await text(page.locator('#rule-errors p')), 'The rule was not saved:');
         const en = await text(page.locator('#rule-errors li'));
-        assert.equal(en, 'conditions.all[0].field: There is no field “budget_xyz” (custom fields are named custom.<key>).');
+        assert.ok(en.startsWith("Condition 2: The value is not of the field's type."), en);
         assert.deepEqual(await untranslated(page), []);
+        await page.screenshot({ path: screenshotPath('automation-rule-error-en-desktop.png'), fullPage: true });
       } finally {
         await page.goto('/admin/rules');
         await switchLanguage(page, 'zh-CN');
       }
 
       const names = await ruleNames(page);
-      assert.ok(!names.includes('错字段规则') && !names.includes('Wrong field'), JSON.stringify(names));
+      assert.ok(!names.includes('错值规则') && !names.includes('Wrong value'), JSON.stringify(names));
       assert.equal((await api(app.baseURL, adminToken, 'GET', '/api/v1/rules')).length, before);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a shipped template shows its conditions as rows, saves unchanged, and saves an edit', { timeout: TEST_TIMEOUT }, async () => {
+    const id = (await api(app.baseURL, adminToken, 'GET', '/api/v1/rules')).find((r) => r.template_key === 'stuck_in_stage_7').id;
+    const before = await api(app.baseURL, adminToken, 'GET', `/api/v1/rules/${id}`);
+    const { context, page } = await newPage();
+    try {
+      await signIn(page, ADMIN);
+      await page.goto('/admin/rules');
+      await Promise.all([page.waitForURL((u) => u.pathname === `/admin/rules/${id}`), page.getByRole('link', { name: '同一阶段停留 7 天' }).click()]);
+      const form = page.locator('#rule-form');
+      assert.equal(await form.locator('textarea').count(), 0, 'rows, not JSON');
+      assert.equal(await form.locator('select[name="trigger_kind"]').inputValue(), 'schedule');
+      assert.equal(await form.locator('#rule-match').inputValue(), 'all');
+      const row = (n) => page.locator(`#condition-${n}`);
+      assert.equal(await row(1).locator('.c-field option:checked').innerText(), '阶段类型');
+      assert.equal(await row(1).locator('.c-value option:checked').innerText(), '进行中');
+      assert.equal(await row(2).locator('.c-field option:checked').innerText(), '在当前阶段天数');
+      assert.equal(await row(2).locator('.c-op option:checked').innerText(), '≥');
+      assert.equal(await row(2).locator('.c-value input').inputValue(), '7');
+      assert.equal(await page.locator('#action-1 .a-who').inputValue(), 'owner');
+      await page.screenshot({ path: screenshotPath('automation-rule-template-desktop.png'), fullPage: true });
+
+      // Saved with nothing edited: the same rule.
+      await Promise.all([page.waitForURL(/saved=/), form.getByRole('button', { name: '保存' }).click()]);
+      const same = await api(app.baseURL, adminToken, 'GET', `/api/v1/rules/${id}`);
+      for (const k of ['name', 'enabled', 'trigger', 'conditions', 'actions', 'template_key']) assert.deepEqual(same[k], before[k], k);
+
+      // The dry run of the template runs from its rows.
+      await page.locator('#rule-form').getByRole('button', { name: '试运行' }).click();
+      await page.locator('#dry-run-result').waitFor();
+
+      // An edit: 8 days, and a message for the owner.
+      await row(2).locator('.c-value input').fill('8');
+      await page.locator('#action-1 input[name="a0_message"]').fill('请推进到下一阶段');
+      await Promise.all([page.waitForURL(/saved=/), page.locator('#rule-form').getByRole('button', { name: '保存' }).click()]);
+      const edited = await api(app.baseURL, adminToken, 'GET', `/api/v1/rules/${id}`);
+      assert.deepEqual(edited.conditions.all[1], { field: 'days_in_stage', op: 'ge', value: 8 });
+      assert.deepEqual(edited.actions, [{ kind: 'notify', to: { kind: 'owner' }, message: '请推进到下一阶段' }]);
+      assert.equal(edited.template_key, 'stuck_in_stage_7');
+      assert.equal(await row(2).locator('.c-value input').inputValue(), '8');
     } finally {
       await context.close();
     }
@@ -378,10 +462,14 @@ describe('automation settings and notifications', () => {
     const rep = await newPage(PHONE);
     try {
       await signIn(admin.page, ADMIN);
-      const id = (await api(app.baseURL, adminToken, 'GET', '/api/v1/rules')).find((r) => r.name === RULE.name).id;
+      const rules = await api(app.baseURL, adminToken, 'GET', '/api/v1/rules');
+      const id = rules.find((r) => r.name === RULE.name).id;
+      const template = rules.find((r) => r.template_key === 'no_follow_up_3_working_days').id;
       for (const [where, shot] of [
         ['/admin/rules', 'automation-rules-375.png'],
         [`/admin/rules/${id}`, 'automation-rule-375.png'],
+        ['/admin/rules/new', 'automation-rule-new-375.png'],
+        [`/admin/rules/${template}`, 'automation-rule-template-375.png'],
         ['/admin/calendar?year=2026', 'automation-calendar-375.png'],
         ['/admin/notification-channels', 'notification-channels-375.png'],
         ['/admin/deliveries', 'deliveries-375.png'],

@@ -608,6 +608,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../static/lists.js"),
     ),
     (
+        "rules.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/rules.js"),
+    ),
+    (
         "board.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../static/board.js"),

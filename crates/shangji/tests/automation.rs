@@ -700,8 +700,10 @@ async fn the_pages_show_rules_dry_runs_calendars_and_rule_notifications_in_both_
                 ("do", "dry_run"),
                 ("name", "同一阶段停留 7 天"),
                 ("enabled", "on"),
-                ("trigger", &view["trigger"].to_string()),
+                ("trigger_kind", "schedule"),
+                ("conditions_mode", "json"),
                 ("conditions", &view["conditions"].to_string()),
+                ("actions_mode", "json"),
                 ("actions", &view["actions"].to_string()),
                 ("template_key", "stuck_in_stage_7"),
             ],
@@ -722,20 +724,94 @@ async fn the_pages_show_rules_dry_runs_calendars_and_rule_notifications_in_both_
             &[
                 ("do", "save"),
                 ("name", "坏"),
-                ("trigger", "{\"kind\": \"schedule\"}"),
-                (
-                    "conditions",
-                    "{\"all\": [{\"field\": \"nope\", \"op\": \"eq\", \"value\": 1}]}",
-                ),
-                (
-                    "actions",
-                    "[{\"kind\": \"notify\", \"to\": {\"kind\": \"owner\"}}]",
-                ),
+                ("trigger_kind", "schedule"),
+                ("c0_field", "nope"),
+                ("c0_op", "eq"),
+                ("c0_value", "1"),
+                ("a0_kind", "notify"),
+                ("a0_who", "owner"),
             ],
         )
         .await;
     assert!(r.body.contains("rule-errors"), "{}", r.body);
-    assert!(r.body.contains("conditions.all[0].field"));
+    assert!(r.body.contains("条件 1：没有字段“nope”"), "{}", r.body);
+    // The template's conditions show as rows of the form.
+    let r = admin.get(&format!("/admin/rules/{rule}")).await;
+    assert!(r.body.contains("id=\"condition-2\""), "{}", r.body);
+    assert!(r
+        .body
+        .contains("<option value=\"days_in_stage\" selected>在当前阶段天数</option>"));
+    assert!(
+        !r.body.contains("name=\"conditions\""),
+        "no JSON for what rows show"
+    );
+    // Nested conditions cannot be rows: they show as JSON, and save unchanged from there.
+    let nested = json!({"all": [
+        {"field": "stage_kind", "op": "eq", "value": "open"},
+        {"not": {"field": "grade", "op": "eq", "value": "a"}}
+    ]});
+    let (status, made) = app
+        .post(
+            "/api/v1/rules",
+            "admin",
+            &json!({
+                "name": "嵌套条件",
+                "trigger": {"kind": "created"},
+                "conditions": nested,
+                "actions": [{"kind": "notify", "to": {"kind": "owner"}}],
+            })
+            .to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let nested_id = made["id"].as_i64().unwrap();
+    let r = admin.get(&format!("/admin/rules/{nested_id}")).await;
+    assert!(
+        r.body.contains("name=\"conditions_mode\" value=\"json\""),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("name=\"a0_kind\""), "the actions stay rows");
+    let r = admin
+        .post(
+            &format!("/admin/rules/{nested_id}"),
+            &[
+                ("do", "save"),
+                ("name", "嵌套条件"),
+                ("enabled", "on"),
+                ("version", &made["version"].to_string()),
+                ("trigger_kind", "created"),
+                ("conditions_mode", "json"),
+                ("conditions", &nested.to_string()),
+                ("a0_kind", "notify"),
+                ("a0_who", "owner"),
+            ],
+        )
+        .await;
+    assert!(r.status.is_redirection(), "{}", r.body);
+    let (_, again) = app
+        .get(&format!("/api/v1/rules/{nested_id}"), "admin")
+        .await;
+    assert_eq!(again["conditions"], nested);
+    // Asking for rows of them says why not, naming the conditions.
+    let r = admin
+        .post(
+            &format!("/admin/rules/{nested_id}"),
+            &[
+                ("do", "conditions_rows"),
+                ("name", "嵌套条件"),
+                ("trigger_kind", "created"),
+                ("conditions_mode", "json"),
+                ("conditions", &nested.to_string()),
+            ],
+        )
+        .await;
+    assert!(
+        r.body
+            .contains("条件：这些条件含有嵌套分组，只能以 JSON 编辑"),
+        "{}",
+        r.body
+    );
     let r = admin
         .post(
             &format!("/admin/rules/{rule}/toggle"),

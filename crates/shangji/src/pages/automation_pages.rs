@@ -1,5 +1,6 @@
 //! Settings for admins: automation rules (the list with its switches, a rule's form with
-//! JSON for conditions and actions, its dry run and its firing log) and the working
+//! selects and rows for its trigger, conditions and actions — JSON for what rows cannot
+//! show — its dry run and its firing log) and the working
 //! calendar (the year's holidays and make-up days, and the JSON editor). Also how a rule's
 //! reasons read in the user's language, for these pages and the notifications.
 
@@ -11,12 +12,12 @@ use axum::Router;
 use serde_json::Value;
 use shangji_core::calendar::WorkCalendar;
 use shangji_core::rules::{
-    Comparison, Condition, FieldCatalog, FieldType, Reason, RuleInput, Trigger,
+    Action, Comparison, Condition, FieldCatalog, FieldType, Reason, Recipient, RuleInput, Trigger,
 };
 use shangji_core::Money;
 use shangji_store::Directory;
 
-use super::{error_text, render, Nav, Viewer};
+use super::{error_text, render, FormData, Nav, Viewer};
 use crate::error::AppError;
 use crate::i18n::Tr;
 use crate::ops::automation::{self, DryRunItem, RuleView};
@@ -300,6 +301,1093 @@ struct FiringRowView {
     outcome: String,
 }
 
+// ---- The rule's form: what is posted, and how it reads as a rule. ----
+
+/// One condition row as posted: a field, an operator and the value's text (several texts
+/// from a multiple choice).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct CondRow {
+    field: String,
+    op: String,
+    values: Vec<String>,
+}
+
+/// One action row as posted: its kind and the inputs of every kind (only the kind's own are
+/// read).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct ActionRow {
+    kind: String,
+    /// Who is notified, or who gets the task: owner, manager, director, role, user.
+    who: String,
+    role: String,
+    user: String,
+    message: String,
+    title: String,
+    due: String,
+    field: String,
+    value: String,
+    assignment_rule: String,
+    policy: String,
+}
+
+/// The rule's form as posted, field by field, before it is read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct RuleForm {
+    name: String,
+    enabled: bool,
+    template_key: String,
+    /// The version read (0 for a new rule).
+    version: i64,
+    trigger_kind: String,
+    trigger_field: String,
+    trigger_stage: String,
+    /// The conditions are edited as JSON (`conditions_text`), not as rows.
+    conditions_as_json: bool,
+    conditions_text: String,
+    /// The rows combine with "any of" (else "all of").
+    match_any: bool,
+    conditions: Vec<CondRow>,
+    actions_as_json: bool,
+    actions_text: String,
+    actions: Vec<ActionRow>,
+}
+
+/// The indices of the rows named `<prefix><i>_…`, in order.
+fn row_indices(form: &FormData, prefix: char) -> Vec<usize> {
+    let mut out: Vec<usize> = form
+        .0
+        .iter()
+        .filter_map(|(k, _)| {
+            let rest = k.strip_prefix(prefix)?;
+            let (i, _) = rest.split_once('_')?;
+            i.parse().ok()
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+impl RuleForm {
+    /// The form of a new rule: scheduled, no condition, notify the owner.
+    fn blank() -> RuleForm {
+        RuleForm {
+            enabled: true,
+            trigger_kind: "schedule".into(),
+            conditions_text: pretty(&Condition::default()),
+            actions: vec![ActionRow {
+                kind: "notify".into(),
+                who: "owner".into(),
+                ..ActionRow::default()
+            }],
+            actions_text: "[]".into(),
+            ..RuleForm::default()
+        }
+    }
+
+    /// The posted fields, as texts.
+    fn read(form: &FormData) -> RuleForm {
+        let conditions = row_indices(form, 'c')
+            .into_iter()
+            .map(|i| CondRow {
+                field: form.text(&format!("c{i}_field")),
+                op: form.text(&format!("c{i}_op")),
+                values: form
+                    .all(&format!("c{i}_value"))
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect(),
+            })
+            .collect();
+        let actions = row_indices(form, 'a')
+            .into_iter()
+            .map(|i| {
+                let get = |name: &str| form.text(&format!("a{i}_{name}"));
+                ActionRow {
+                    kind: get("kind"),
+                    who: get("who"),
+                    role: get("role"),
+                    user: get("user"),
+                    message: get("message"),
+                    title: get("title"),
+                    due: get("due"),
+                    field: get("field"),
+                    value: get("value"),
+                    assignment_rule: get("assignment_rule"),
+                    policy: get("policy"),
+                }
+            })
+            .collect();
+        RuleForm {
+            name: form.text("name"),
+            enabled: form.get("enabled") == "on" || form.get("enabled") == "true",
+            template_key: form.text("template_key"),
+            version: form.get("version").parse().unwrap_or(0),
+            trigger_kind: form.text("trigger_kind"),
+            trigger_field: form.text("trigger_field"),
+            trigger_stage: form.text("trigger_stage"),
+            conditions_as_json: form.get("conditions_mode") == "json",
+            conditions_text: form.get("conditions").to_string(),
+            match_any: form.get("match") == "any",
+            conditions,
+            actions_as_json: form.get("actions_mode") == "json",
+            actions_text: form.get("actions").to_string(),
+            actions,
+        }
+    }
+}
+
+/// Whether a field's values are chosen from a list (stages, users, yes/no, options).
+fn has_options(info: &shangji_core::rules::FieldInfo) -> bool {
+    match info.field_type {
+        FieldType::Stage | FieldType::User | FieldType::Bool => true,
+        FieldType::Enum | FieldType::List => !info.options.is_empty(),
+        _ => false,
+    }
+}
+
+fn takes_list(op: &str) -> bool {
+    matches!(op, "in" | "not_in")
+}
+
+fn takes_no_value(op: &str) -> bool {
+    matches!(op, "is_set" | "is_unset")
+}
+
+/// A number as typed: `12`, `12.5`, `1,200`.
+fn parse_number(s: &str) -> Option<Value> {
+    let s: String = s
+        .chars()
+        .filter(|c| !matches!(c, ',' | '，' | ' '))
+        .collect();
+    if let Ok(i) = s.parse::<i64>() {
+        return Some(i.into());
+    }
+    s.parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite())
+        .and_then(serde_json::Number::from_f64)
+        .map(Value::Number)
+}
+
+/// An amount in yuan as typed (`100000`, `1,234.5`, `¥99.99`), in fen.
+fn parse_yuan(s: &str) -> Option<i64> {
+    let s: String = s
+        .chars()
+        .filter(|c| !matches!(c, ',' | '，' | ' ' | '¥' | '￥'))
+        .collect();
+    let (negative, s) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s.as_str()),
+    };
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || frac.len() > 2 || !(frac.is_empty() || digits(frac)) {
+        return None;
+    }
+    let cents: i64 = format!("{frac:0<2}").parse().ok()?;
+    let minor = whole
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(cents)?;
+    Some(if negative { -minor } else { minor })
+}
+
+/// Fen as the yuan an admin types: `100000`, `123.45`, `99.5`.
+fn yuan_text(minor: i64) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let a = minor.unsigned_abs();
+    let (whole, cents) = (a / 100, a % 100);
+    match cents {
+        0 => format!("{sign}{whole}"),
+        c if c % 10 == 0 => format!("{sign}{whole}.{}", c / 10),
+        c => format!("{sign}{whole}.{c:02}"),
+    }
+}
+
+/// One value as typed, of a field of type `t` (`None`: a field the catalog does not know,
+/// taken as JSON when it reads as JSON). The error is the key of what is wrong.
+fn parse_scalar(t: Option<FieldType>, text: &str) -> Result<Value, &'static str> {
+    let s = text.trim();
+    let Some(t) = t else {
+        return Ok(serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.into())));
+    };
+    if s.is_empty() {
+        return Err("auto.form.err.value_required");
+    }
+    match t {
+        FieldType::Number => parse_number(s).ok_or("auto.form.err.not_number"),
+        FieldType::Money => parse_yuan(s)
+            .map(Value::from)
+            .ok_or("auto.form.err.not_amount"),
+        FieldType::Bool => match s {
+            "true" => Ok(Value::Bool(true)),
+            "false" => Ok(Value::Bool(false)),
+            _ => Err("auto.form.err.not_chosen"),
+        },
+        FieldType::User | FieldType::Stage => s
+            .parse::<i64>()
+            .map(Value::from)
+            .map_err(|_| "auto.form.err.not_chosen"),
+        _ => Ok(Value::String(s.into())),
+    }
+}
+
+/// A value as the form shows it (the inverse of [`parse_scalar`]), or `None` when the form
+/// cannot show it as it is.
+fn scalar_text(t: Option<FieldType>, v: &Value) -> Option<String> {
+    match (t, v) {
+        (None, Value::String(s)) => Some(s.clone()),
+        (None, other) => Some(other.to_string()),
+        (Some(FieldType::Number), Value::Number(n)) => Some(n.to_string()),
+        (Some(FieldType::Money), Value::Number(n)) => n.as_i64().map(yuan_text),
+        (Some(FieldType::Bool), Value::Bool(b)) => Some(b.to_string()),
+        (Some(FieldType::User | FieldType::Stage), Value::Number(n)) => {
+            n.as_i64().map(|i| i.to_string())
+        }
+        (
+            Some(
+                FieldType::Date
+                | FieldType::Instant
+                | FieldType::Text
+                | FieldType::Enum
+                | FieldType::List,
+            ),
+            Value::String(s),
+        ) if !s.trim().is_empty() && s.trim() == s => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn is_list_separator(c: char) -> bool {
+    matches!(c, ',' | '，' | '、')
+}
+
+/// A condition row's value: none for `is_set` / `is_unset`, a list for `in` / `not_in`
+/// (the choices made, or the texts between commas), else one value.
+fn row_value(
+    info: Option<&shangji_core::rules::FieldInfo>,
+    op: &str,
+    values: &[String],
+) -> Result<Value, &'static str> {
+    let t = info.map(|f| f.field_type);
+    if takes_no_value(op) {
+        return Ok(Value::Null);
+    }
+    if takes_list(op) {
+        let chosen = info.is_some_and(has_options);
+        let items: Vec<&str> = values
+            .iter()
+            .flat_map(|v| {
+                if chosen {
+                    vec![v.trim()]
+                } else {
+                    v.split(is_list_separator).map(str::trim).collect()
+                }
+            })
+            .filter(|s| !s.is_empty())
+            .collect();
+        if items.is_empty() {
+            return Err("auto.form.err.value_required");
+        }
+        return items
+            .into_iter()
+            .map(|s| parse_scalar(t, s))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array);
+    }
+    parse_scalar(t, values.first().map_or("", String::as_str))
+}
+
+/// A recipient as chosen: a kind, and the role or the user it needs.
+fn recipient_of(who: &str, role: &str, user: &str) -> Result<Recipient, &'static str> {
+    Ok(match who {
+        "owner" => Recipient::Owner,
+        "manager" => Recipient::Manager,
+        "director" => Recipient::Director,
+        "role" => Recipient::Role {
+            role: role.parse().map_err(|_| "auto.form.err.role_required")?,
+        },
+        "user" => Recipient::User {
+            user_id: user.parse().map_err(|_| "auto.form.err.user_required")?,
+        },
+        _ => return Err("auto.form.err.who_required"),
+    })
+}
+
+/// "条件 2：值不是数字" / "Condition 2: the value is not a number".
+fn placed(tr: Tr, place: &str, text: &str) -> String {
+    tr.fmt("auto.form.placed", &[("place", place), ("text", text)])
+}
+
+fn condition_place(tr: Tr, i: usize) -> String {
+    tr.fmt("auto.form.condition_n", &[("n", &(i + 1).to_string())])
+}
+
+fn action_place(tr: Tr, i: usize) -> String {
+    tr.fmt("auto.form.action_n", &[("n", &(i + 1).to_string())])
+}
+
+/// The conditions of the form, or what cannot be read, by row.
+fn conditions_of(tr: Tr, cat: &FieldCatalog, form: &RuleForm) -> Result<Condition, Vec<String>> {
+    if form.conditions_as_json {
+        return serde_json::from_str::<Condition>(&form.conditions_text).map_err(|e| {
+            vec![format!(
+                "{} ({e})",
+                placed(tr, tr.t("auto.form.conditions"), tr.t("auto.invalid_json"))
+            )]
+        });
+    }
+    let mut errors = Vec::new();
+    let mut list = Vec::new();
+    for (i, row) in form.conditions.iter().enumerate() {
+        if row.field.is_empty() && row.values.iter().all(|v| v.trim().is_empty()) {
+            continue;
+        }
+        let fail = |key: &str| placed(tr, &condition_place(tr, i), tr.t(key));
+        if row.field.is_empty() {
+            errors.push(fail("auto.form.err.field_required"));
+            continue;
+        }
+        let Ok(op) = row.op.parse::<shangji_core::rules::Op>() else {
+            errors.push(fail("auto.form.err.op_required"));
+            continue;
+        };
+        match row_value(cat.field(&row.field), &row.op, &row.values) {
+            Ok(value) => list.push(Condition::Compare(Comparison {
+                field: row.field.clone(),
+                op,
+                value,
+            })),
+            Err(key) => errors.push(fail(key)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(if form.match_any {
+        Condition::Any { any: list }
+    } else {
+        Condition::All { all: list }
+    })
+}
+
+/// The actions of the form, or what cannot be read, by row.
+fn actions_of(tr: Tr, cat: &FieldCatalog, form: &RuleForm) -> Result<Vec<Action>, Vec<String>> {
+    if form.actions_as_json {
+        return serde_json::from_str::<Vec<Action>>(&form.actions_text).map_err(|e| {
+            vec![format!(
+                "{} ({e})",
+                placed(tr, tr.t("auto.form.actions"), tr.t("auto.invalid_json"))
+            )]
+        });
+    }
+    let mut errors = Vec::new();
+    let mut list = Vec::new();
+    for (i, row) in form.actions.iter().enumerate() {
+        let action = match row.kind.as_str() {
+            "" => continue,
+            "notify" => recipient_of(&row.who, &row.role, &row.user).map(|to| Action::Notify {
+                to,
+                message: Some(row.message.clone()).filter(|m| !m.is_empty()),
+            }),
+            "create_task" => recipient_of(&row.who, &row.role, &row.user).and_then(|assignee| {
+                let due = if row.due.is_empty() {
+                    0
+                } else {
+                    row.due
+                        .parse::<i32>()
+                        .map_err(|_| "auto.form.err.due_not_integer")?
+                };
+                Ok(Action::CreateTask {
+                    title: row.title.clone(),
+                    assignee,
+                    due_working_days: due,
+                })
+            }),
+            "set_field" if row.field.is_empty() => Err("auto.form.err.field_required"),
+            "set_field" => {
+                let t = cat.field(&row.field).map(|f| f.field_type);
+                let value = if row.value.is_empty() {
+                    Ok(Value::Null)
+                } else {
+                    parse_scalar(t, &row.value)
+                };
+                value.map(|value| Action::SetField {
+                    field: row.field.clone(),
+                    value,
+                })
+            }
+            "assign" => match row.assignment_rule.as_str() {
+                "" => Ok(Action::Assign {
+                    assignment_rule_id: None,
+                }),
+                id => id
+                    .parse()
+                    .map(|id| Action::Assign {
+                        assignment_rule_id: Some(id),
+                    })
+                    .map_err(|_| "auto.form.err.not_chosen"),
+            },
+            "return_to_pool" => Ok(Action::ReturnToPool),
+            "request_approval" => row
+                .policy
+                .parse()
+                .map(|policy_id| Action::RequestApproval { policy_id })
+                .map_err(|_| "auto.form.err.policy_required"),
+            _ => Err("auto.form.err.kind_required"),
+        };
+        match action {
+            Ok(a) => list.push(a),
+            Err(key) => errors.push(placed(tr, &action_place(tr, i), tr.t(key))),
+        }
+    }
+    if errors.is_empty() {
+        Ok(list)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The trigger of the form.
+fn trigger_of(tr: Tr, form: &RuleForm) -> Result<Trigger, String> {
+    let stage = || -> Result<Option<i64>, String> {
+        match form.trigger_stage.as_str() {
+            "" => Ok(None),
+            s => s.parse().map(Some).map_err(|_| {
+                placed(
+                    tr,
+                    tr.t("auto.form.trigger"),
+                    tr.t("auto.form.err.not_chosen"),
+                )
+            }),
+        }
+    };
+    Ok(match form.trigger_kind.as_str() {
+        "created" => Trigger::Created,
+        "updated" => Trigger::Updated,
+        "field_changed" if form.trigger_field.is_empty() => {
+            return Err(placed(
+                tr,
+                tr.t("auto.form.trigger"),
+                tr.t("auto.form.err.field_required"),
+            ))
+        }
+        "field_changed" => Trigger::FieldChanged {
+            field: form.trigger_field.clone(),
+        },
+        "stage_entered" => Trigger::StageEntered { stage: stage()? },
+        "stage_left" => Trigger::StageLeft { stage: stage()? },
+        _ => Trigger::Schedule,
+    })
+}
+
+/// The posted form as a rule input, or every value that cannot be read, each naming its
+/// row and field in the page's language ("条件 2：值不是数字"). What the rule means is left to
+/// the rule checks (`rules::validate_rule`).
+fn input_of(tr: Tr, cat: &FieldCatalog, form: &RuleForm) -> Result<RuleInput, Vec<String>> {
+    let mut errors = Vec::new();
+    let trigger = trigger_of(tr, form).map_err(|e| errors.push(e)).ok();
+    let conditions = conditions_of(tr, cat, form)
+        .map_err(|e| errors.extend(e))
+        .ok();
+    let actions = actions_of(tr, cat, form).map_err(|e| errors.extend(e)).ok();
+    match (trigger, conditions, actions) {
+        (Some(trigger), Some(conditions), Some(actions)) if errors.is_empty() => Ok(RuleInput {
+            name: form.name.clone(),
+            enabled: form.enabled,
+            record_type: shangji_core::rules::RecordType::Opportunity,
+            trigger,
+            conditions,
+            actions,
+            template_key: Some(form.template_key.clone()).filter(|k| !k.is_empty()),
+            version: (form.version > 0).then_some(form.version),
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// The rows of `c`, when the rows can show it exactly: comparisons under one `all` or one
+/// `any` (or a lone comparison), each value as the form types it.
+fn rows_of_conditions(cat: &FieldCatalog, c: &Condition) -> Option<(bool, Vec<CondRow>)> {
+    let (any, list) = match c {
+        Condition::All { all } => (false, all.as_slice()),
+        Condition::Any { any } => (true, any.as_slice()),
+        Condition::Compare(_) => (false, std::slice::from_ref(c)),
+        Condition::Not { .. } => return None,
+    };
+    let rows = list
+        .iter()
+        .map(|c| {
+            let Condition::Compare(cmp) = c else {
+                return None;
+            };
+            let info = cat.field(&cmp.field);
+            let t = info.map(|f| f.field_type);
+            let op = cmp.op.as_str();
+            let values = if takes_no_value(op) {
+                if !cmp.value.is_null() {
+                    return None;
+                }
+                vec![]
+            } else if takes_list(op) {
+                let items = cmp
+                    .value
+                    .as_array()?
+                    .iter()
+                    .map(|v| scalar_text(t, v))
+                    .collect::<Option<Vec<_>>>()?;
+                if info.is_some_and(has_options) {
+                    items
+                } else if items.iter().any(|s| s.contains(is_list_separator)) {
+                    return None;
+                } else {
+                    vec![items.join(", ")]
+                }
+            } else {
+                vec![scalar_text(t, &cmp.value)?]
+            };
+            Some(CondRow {
+                field: cmp.field.clone(),
+                op: op.to_string(),
+                values,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((any, rows))
+}
+
+fn recipient_row(r: &Recipient, row: &mut ActionRow) {
+    row.who = match r {
+        Recipient::Owner => "owner",
+        Recipient::Manager => "manager",
+        Recipient::Director => "director",
+        Recipient::Role { role } => {
+            row.role = role.as_str().to_string();
+            "role"
+        }
+        Recipient::User { user_id } => {
+            row.user = user_id.to_string();
+            "user"
+        }
+    }
+    .to_string();
+}
+
+/// The rows of `actions`, when the rows can show them exactly.
+fn rows_of_actions(cat: &FieldCatalog, actions: &[Action]) -> Option<Vec<ActionRow>> {
+    actions
+        .iter()
+        .map(|a| {
+            let mut row = ActionRow::default();
+            match a {
+                Action::Notify { to, message } => {
+                    row.kind = "notify".into();
+                    recipient_row(to, &mut row);
+                    row.message = message.clone().unwrap_or_default();
+                    if message
+                        .as_deref()
+                        .is_some_and(|m| m.is_empty() || m.trim() != m)
+                    {
+                        return None;
+                    }
+                }
+                Action::CreateTask {
+                    title,
+                    assignee,
+                    due_working_days,
+                } => {
+                    row.kind = "create_task".into();
+                    recipient_row(assignee, &mut row);
+                    row.title = title.clone();
+                    row.due = due_working_days.to_string();
+                    if title.trim() != title {
+                        return None;
+                    }
+                }
+                Action::SetField { field, value } => {
+                    row.kind = "set_field".into();
+                    row.field = field.clone();
+                    row.value = if value.is_null() {
+                        String::new()
+                    } else {
+                        scalar_text(cat.field(field).map(|f| f.field_type), value)?
+                    };
+                }
+                Action::Assign { assignment_rule_id } => {
+                    row.kind = "assign".into();
+                    row.assignment_rule = assignment_rule_id
+                        .map(|i| i.to_string())
+                        .unwrap_or_default();
+                }
+                Action::ReturnToPool => row.kind = "return_to_pool".into(),
+                Action::RequestApproval { policy_id } => {
+                    row.kind = "request_approval".into();
+                    row.policy = policy_id.to_string();
+                }
+            }
+            Some(row)
+        })
+        .collect()
+}
+
+/// The form showing `input`: rows where they show it exactly (reading them back gives the
+/// same rule), else JSON.
+fn form_of(tr: Tr, cat: &FieldCatalog, input: &RuleInput, version: i64) -> RuleForm {
+    let mut form = RuleForm {
+        name: input.name.clone(),
+        enabled: input.enabled,
+        template_key: input.template_key.clone().unwrap_or_default(),
+        version,
+        conditions_text: pretty(&input.conditions),
+        actions_text: pretty(&input.actions),
+        ..RuleForm::default()
+    };
+    match &input.trigger {
+        Trigger::Created => form.trigger_kind = "created".into(),
+        Trigger::Updated => form.trigger_kind = "updated".into(),
+        Trigger::Schedule => form.trigger_kind = "schedule".into(),
+        Trigger::FieldChanged { field } => {
+            form.trigger_kind = "field_changed".into();
+            form.trigger_field = field.clone();
+        }
+        Trigger::StageEntered { stage } | Trigger::StageLeft { stage } => {
+            form.trigger_kind = if matches!(input.trigger, Trigger::StageEntered { .. }) {
+                "stage_entered"
+            } else {
+                "stage_left"
+            }
+            .into();
+            form.trigger_stage = stage.map(|s| s.to_string()).unwrap_or_default();
+        }
+    }
+    match rows_of_conditions(cat, &input.conditions) {
+        Some((any, rows)) => {
+            form.match_any = any;
+            form.conditions = rows;
+            let same = conditions_of(tr, cat, &form).is_ok_and(|c| {
+                c == input.conditions
+                    || matches!(&input.conditions, Condition::Compare(_))
+                        && c == (Condition::All {
+                            all: vec![input.conditions.clone()],
+                        })
+            });
+            if !same {
+                form.conditions = vec![];
+                form.conditions_as_json = true;
+            }
+        }
+        None => form.conditions_as_json = true,
+    }
+    match rows_of_actions(cat, &input.actions) {
+        Some(rows) => {
+            form.actions = rows;
+            if actions_of(tr, cat, &form).ok().as_deref() != Some(input.actions.as_slice()) {
+                form.actions = vec![];
+                form.actions_as_json = true;
+            }
+        }
+        None => form.actions_as_json = true,
+    }
+    form
+}
+
+// ---- The rule's form: what the page offers and shows. ----
+
+/// A choice of a select.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Choice {
+    value: String,
+    label: String,
+}
+
+fn choice(value: impl Into<String>, label: impl Into<String>) -> Choice {
+    Choice {
+        value: value.into(),
+        label: label.into(),
+    }
+}
+
+/// An option of a select, chosen or not.
+struct Opt {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+struct OptGroup {
+    label: String,
+    options: Vec<Opt>,
+}
+
+/// A field a row may name, as the selects and the page's script see it.
+#[derive(Debug, Clone, serde::Serialize)]
+struct FieldChoice {
+    name: String,
+    label: String,
+    #[serde(rename = "type")]
+    field_type: &'static str,
+    #[serde(skip)]
+    origin: shangji_core::rules::FieldOrigin,
+    /// The operators of its type.
+    ops: Vec<Choice>,
+    /// The values to choose from (stages, users, yes / no, options); empty: typed.
+    options: Vec<Choice>,
+    settable: bool,
+}
+
+/// What the rule's form offers, in the page's language.
+struct Choices {
+    cat: FieldCatalog,
+    fields: Vec<FieldChoice>,
+    stages: Vec<Choice>,
+    users: Vec<Choice>,
+    assignment_rules: Vec<Choice>,
+    policies: Vec<Choice>,
+}
+
+const TRIGGER_KINDS: [&str; 6] = [
+    "schedule",
+    "created",
+    "updated",
+    "field_changed",
+    "stage_entered",
+    "stage_left",
+];
+const ACTION_KINDS: [&str; 6] = [
+    "notify",
+    "create_task",
+    "set_field",
+    "assign",
+    "return_to_pool",
+    "request_approval",
+];
+const RECIPIENTS: [&str; 5] = ["owner", "manager", "director", "role", "user"];
+
+/// An enum option's label: deal statuses, forecast categories and sources by name.
+fn option_label(tr: Tr, field: &str, value: &str) -> String {
+    let key = match field {
+        "stage_kind" => format!("kind.{value}"),
+        "forecast_category" => format!("forecast.{value}"),
+        "source" => format!("source.{value}"),
+        "grade" => return value.to_uppercase(),
+        _ => return value.to_string(),
+    };
+    tr.get(&key).unwrap_or(value).to_string()
+}
+
+impl Choices {
+    fn build(
+        tr: Tr,
+        dir: &Directory,
+        users: &[shangji_core::model::User],
+        assignment_rules: Vec<Choice>,
+    ) -> Choices {
+        let cat = FieldCatalog::opportunity(&dir.custom_fields, &dir.pipelines, &[]);
+        let open: Vec<&shangji_core::model::Pipeline> =
+            dir.pipelines.iter().filter(|p| !p.archived).collect();
+        let stages: Vec<Choice> = dir
+            .pipelines
+            .iter()
+            .flat_map(|p| p.stages.iter().filter(|s| !s.archived).map(move |s| (p, s)))
+            .map(|(p, s)| {
+                let name = s.name(tr.lang);
+                choice(
+                    s.id.to_string(),
+                    if open.len() > 1 {
+                        format!("{} · {name}", p.name)
+                    } else {
+                        name.to_string()
+                    },
+                )
+            })
+            .collect();
+        let user_choices: Vec<Choice> = users
+            .iter()
+            .filter(|u| u.active)
+            .map(|u| choice(u.id.to_string(), u.display_name.clone()))
+            .collect();
+        let fields = cat
+            .fields
+            .iter()
+            .map(|f| {
+                let options = match f.field_type {
+                    FieldType::Stage => stages.clone(),
+                    FieldType::User => user_choices.clone(),
+                    FieldType::Bool => vec![
+                        choice("true", tr.t("auto.form.yes")),
+                        choice("false", tr.t("auto.form.no")),
+                    ],
+                    _ => {
+                        let def = cat.custom_def(&f.name);
+                        f.options
+                            .iter()
+                            .map(|o| {
+                                let label = match def
+                                    .and_then(|d| d.options.iter().find(|x| &x.value == o))
+                                {
+                                    Some(x) if !tr.is_zh() => {
+                                        x.label_en.clone().unwrap_or_else(|| o.clone())
+                                    }
+                                    Some(_) => o.clone(),
+                                    None => option_label(tr, &f.name, o),
+                                };
+                                choice(o.clone(), label)
+                            })
+                            .collect()
+                    }
+                };
+                FieldChoice {
+                    name: f.name.clone(),
+                    label: if tr.is_zh() {
+                        f.label_zh.clone()
+                    } else {
+                        f.label_en.clone()
+                    },
+                    field_type: f.field_type.as_str(),
+                    origin: f.origin,
+                    ops: f
+                        .field_type
+                        .ops()
+                        .iter()
+                        .map(|o| {
+                            choice(
+                                o.as_str(),
+                                tr.get(&format!("auto.op.{o}")).unwrap_or(o.as_str()),
+                            )
+                        })
+                        .collect(),
+                    options,
+                    settable: f.settable,
+                }
+            })
+            .collect();
+        Choices {
+            cat,
+            fields,
+            stages,
+            users: user_choices,
+            assignment_rules,
+            policies: dir
+                .approval_policies
+                .iter()
+                .filter(|p| p.active)
+                .map(|p| choice(p.id.to_string(), p.name.clone()))
+                .collect(),
+        }
+    }
+
+    fn field(&self, name: &str) -> Option<&FieldChoice> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The page script's view: each field's type, operators and options, and the words it
+    /// needs.
+    fn script_json(&self, tr: Tr) -> String {
+        let labels = serde_json::json!({
+            "blank": tr.t("auto.form.choose"),
+            "clear": tr.t("auto.form.clear"),
+            "none": tr.t("auto.form.no_value"),
+            "list": tr.t("auto.form.list_hint"),
+            "yuan": tr.t("auto.form.yuan_hint"),
+            "instant": tr.t("auto.form.instant_hint"),
+        });
+        // Kept safe inside <script>: no "</" can close it.
+        serde_json::json!({"fields": self.fields, "labels": labels})
+            .to_string()
+            .replace("</", "<\\/")
+    }
+}
+
+/// `choices` as options, `selected` chosen; a chosen value not among them is kept, named as
+/// it is.
+fn opts(choices: &[Choice], selected: &[&str]) -> Vec<Opt> {
+    let mut out: Vec<Opt> = choices
+        .iter()
+        .map(|c| Opt {
+            value: c.value.clone(),
+            label: c.label.clone(),
+            selected: selected.contains(&c.value.as_str()),
+        })
+        .collect();
+    for s in selected {
+        if !s.is_empty() && !choices.iter().any(|c| c.value == *s) {
+            out.push(Opt {
+                value: s.to_string(),
+                label: s.to_string(),
+                selected: true,
+            });
+        }
+    }
+    out
+}
+
+fn word_opts(tr: Tr, prefix: &str, values: &[&str], selected: &str) -> Vec<Opt> {
+    let choices: Vec<Choice> = values
+        .iter()
+        .map(|v| choice(*v, tr.t(&format!("{prefix}{v}"))))
+        .collect();
+    opts(&choices, &[selected])
+}
+
+/// How a value is entered: nothing, a select (one or several), or an input.
+struct Control {
+    /// The posted name (`c0_value`, `a1_value`).
+    name: String,
+    /// `none`, `select` or `input`.
+    kind: &'static str,
+    multiple: bool,
+    /// The input's type (`text`, `date`) and input mode (`text`, `decimal`).
+    input: &'static str,
+    mode: &'static str,
+    placeholder: String,
+    value: String,
+    options: Vec<Opt>,
+}
+
+/// The value control of `field` compared by `op` (a `set_field` value when `clearing`: a
+/// blank choice clears the field). The page's script builds the same controls.
+fn control(
+    tr: Tr,
+    ch: &Choices,
+    name: String,
+    field: &str,
+    op: &str,
+    values: &[String],
+    clearing: bool,
+) -> Control {
+    let mut c = Control {
+        name,
+        kind: "input",
+        multiple: false,
+        input: "text",
+        mode: "text",
+        placeholder: String::new(),
+        value: values.join(", "),
+        options: vec![],
+    };
+    if takes_no_value(op) {
+        c.kind = "none";
+        return c;
+    }
+    let info = ch.field(field);
+    if let Some(f) = info.filter(|f| !f.options.is_empty()) {
+        c.kind = "select";
+        c.multiple = takes_list(op);
+        let chosen: Vec<&str> = values.iter().map(String::as_str).collect();
+        c.options = opts(&f.options, &chosen);
+        if !c.multiple {
+            c.options.insert(
+                0,
+                Opt {
+                    value: String::new(),
+                    label: tr
+                        .t(if clearing {
+                            "auto.form.clear"
+                        } else {
+                            "auto.form.choose"
+                        })
+                        .to_string(),
+                    selected: values.iter().all(|v| v.is_empty()),
+                },
+            );
+        }
+        return c;
+    }
+    if takes_list(op) {
+        c.placeholder = tr.t("auto.form.list_hint").to_string();
+        return c;
+    }
+    match info.map(|f| f.field_type) {
+        Some("date") => c.input = "date",
+        Some("number") => c.mode = "decimal",
+        Some("money") => {
+            c.mode = "decimal";
+            c.placeholder = tr.t("auto.form.yuan_hint").to_string();
+        }
+        Some("instant") => c.placeholder = tr.t("auto.form.instant_hint").to_string(),
+        _ => {}
+    }
+    c
+}
+
+struct CondView {
+    index: usize,
+    number: usize,
+    fields: Vec<OptGroup>,
+    ops: Vec<Opt>,
+    control: Control,
+    errors: Vec<String>,
+}
+
+struct ActionView {
+    index: usize,
+    number: usize,
+    kinds: Vec<Opt>,
+    whos: Vec<Opt>,
+    roles: Vec<Opt>,
+    users: Vec<Opt>,
+    message: String,
+    title: String,
+    due: String,
+    fields: Vec<Opt>,
+    control: Control,
+    assignment_rules: Vec<Opt>,
+    policies: Vec<Opt>,
+    errors: Vec<String>,
+}
+
+struct TriggerView {
+    kinds: Vec<Opt>,
+    fields: Vec<Opt>,
+    stages: Vec<Opt>,
+    errors: Vec<String>,
+}
+
+/// Where a mistake is: a condition row, an action row, the trigger, or elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spot {
+    Condition(usize),
+    Action(usize),
+    Trigger,
+    Other,
+}
+
+/// The row index in `rest` = `<digits>]…`, and what follows it.
+fn index_in(rest: &str) -> Option<(usize, &str)> {
+    let (i, after) = rest.split_once(']')?;
+    Some((i.parse().ok()?, after))
+}
+
+/// A rule check's place (`conditions.all[1].value`, `actions[0].policy_id`) in words
+/// ("条件 2", "动作 1"), and the row it names.
+fn place_of(tr: Tr, path: &str) -> (String, Spot) {
+    let row = path
+        .strip_prefix("conditions.all[")
+        .or_else(|| path.strip_prefix("conditions.any["))
+        .and_then(index_in);
+    if let Some((i, after)) = row {
+        if !after.contains(".all") && !after.contains(".any") && !after.contains(".not") {
+            return (condition_place(tr, i), Spot::Condition(i));
+        }
+    }
+    if let Some((i, _)) = path.strip_prefix("actions[").and_then(index_in) {
+        return (action_place(tr, i), Spot::Action(i));
+    }
+    match path {
+        "conditions" | "conditions.any" => (tr.t("auto.form.conditions").to_string(), Spot::Other),
+        "actions" => (tr.t("auto.form.actions").to_string(), Spot::Other),
+        "name" => (tr.t("auto.form.name").to_string(), Spot::Other),
+        p if p.starts_with("trigger") => (tr.t("auto.form.trigger").to_string(), Spot::Trigger),
+        p if p.starts_with("conditions") => (
+            tr.fmt("auto.form.conditions_at", &[("path", p)]),
+            Spot::Other,
+        ),
+        p => (p.to_string(), Spot::Other),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "automation_rule.html")]
 struct RulePage {
@@ -310,14 +1398,12 @@ struct RulePage {
     tab: &'static str,
     /// 0 for a new rule.
     id: i64,
-    name: String,
-    enabled: bool,
-    trigger: String,
-    conditions: String,
-    actions: String,
-    template_key: String,
-    /// The version read (0 for a new rule).
-    version: i64,
+    form: RuleForm,
+    trigger: TriggerView,
+    conditions: Vec<CondView>,
+    actions: Vec<ActionView>,
+    /// The page script's view of the fields (JSON).
+    script: String,
     errors: Vec<String>,
     saved: bool,
     dry: Option<Vec<DryRow>>,
@@ -328,9 +1414,190 @@ fn pretty(v: &impl serde::Serialize) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
-fn blank_page(v: &Viewer, id: i64) -> RulePage {
+/// The page of `form`, with the refusals `refused` (place, words) shown in the list and by
+/// their rows.
+fn rule_page_of(
+    v: &Viewer,
+    ch: &Choices,
+    id: i64,
+    form: RuleForm,
+    refused: &[(String, String)],
+    mut errors: Vec<String>,
+) -> RulePage {
+    let tr = v.tr;
+    let mut row_errors: Vec<(Spot, String)> = Vec::new();
+    for (path, text) in refused {
+        let (place, spot) = place_of(tr, path);
+        errors.push(placed(tr, &place, text));
+        row_errors.push((spot, text.clone()));
+    }
+    let errors_at = |spot: Spot| -> Vec<String> {
+        row_errors
+            .iter()
+            .filter(|(s, _)| *s == spot)
+            .map(|(_, t)| t.clone())
+            .collect()
+    };
+    let group = |key: &str, origin: shangji_core::rules::FieldOrigin, chosen: &str| OptGroup {
+        label: tr.t(key).to_string(),
+        options: ch
+            .fields
+            .iter()
+            .filter(|f| f.origin == origin)
+            .map(|f| Opt {
+                value: f.name.clone(),
+                label: f.label.clone(),
+                selected: f.name == chosen,
+            })
+            .collect(),
+    };
+    use shangji_core::rules::FieldOrigin;
+    let conditions = form
+        .conditions
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let info = ch.field(&row.field);
+            let mut fields = vec![OptGroup {
+                label: String::new(),
+                options: vec![Opt {
+                    value: String::new(),
+                    label: tr.t("auto.form.choose").to_string(),
+                    selected: row.field.is_empty(),
+                }],
+            }];
+            fields.push(group(
+                "auto.form.builtin_fields",
+                FieldOrigin::Builtin,
+                &row.field,
+            ));
+            fields.push(group(
+                "auto.form.custom_fields",
+                FieldOrigin::Custom,
+                &row.field,
+            ));
+            fields.push(group(
+                "auto.form.derived_fields",
+                FieldOrigin::Derived,
+                &row.field,
+            ));
+            fields.retain(|g| !g.options.is_empty());
+            if !row.field.is_empty() && info.is_none() {
+                fields.push(OptGroup {
+                    label: String::new(),
+                    options: vec![Opt {
+                        value: row.field.clone(),
+                        label: row.field.clone(),
+                        selected: true,
+                    }],
+                });
+            }
+            let ops: Vec<Choice> = match info {
+                Some(f) => f.ops.clone(),
+                None => shangji_core::rules::Op::ALL
+                    .iter()
+                    .map(|o| {
+                        choice(
+                            o.as_str(),
+                            tr.get(&format!("auto.op.{o}")).unwrap_or(o.as_str()),
+                        )
+                    })
+                    .collect(),
+            };
+            let op = if ops.iter().any(|o| o.value == row.op) {
+                row.op.clone()
+            } else {
+                ops.first().map(|o| o.value.clone()).unwrap_or_default()
+            };
+            CondView {
+                index: i,
+                number: i + 1,
+                fields,
+                control: control(
+                    tr,
+                    ch,
+                    format!("c{i}_value"),
+                    &row.field,
+                    &op,
+                    &row.values,
+                    false,
+                ),
+                ops: opts(&ops, &[op.as_str()]),
+                errors: errors_at(Spot::Condition(i)),
+            }
+        })
+        .collect();
+    let settable: Vec<Choice> = ch
+        .fields
+        .iter()
+        .filter(|f| f.settable)
+        .map(|f| choice(f.name.clone(), f.label.clone()))
+        .collect();
+    let roles: Vec<Choice> = shangji_core::model::Role::ALL
+        .iter()
+        .map(|r| choice(r.as_str(), tr.t(&format!("role.{r}"))))
+        .collect();
+    let with_blank = |list: &[Choice], blank: &str| -> Vec<Choice> {
+        let mut out = vec![choice("", tr.t(blank))];
+        out.extend(list.iter().cloned());
+        out
+    };
+    let settable = with_blank(&settable, "auto.form.choose");
+    let users = with_blank(&ch.users, "auto.form.choose");
+    let assignment_rules = with_blank(&ch.assignment_rules, "auto.form.default_assignment");
+    let policies = with_blank(&ch.policies, "auto.form.choose");
+    let actions = form
+        .actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| ActionView {
+            index: i,
+            number: i + 1,
+            kinds: {
+                let mut kinds = word_opts(tr, "auto.action.", &ACTION_KINDS, &a.kind);
+                if a.kind.is_empty() {
+                    kinds.insert(
+                        0,
+                        Opt {
+                            value: String::new(),
+                            label: tr.t("auto.form.choose").to_string(),
+                            selected: true,
+                        },
+                    );
+                }
+                kinds
+            },
+            whos: word_opts(tr, "auto.recipient.", &RECIPIENTS, &a.who),
+            roles: opts(&roles, &[a.role.as_str()]),
+            users: opts(&users, &[a.user.as_str()]),
+            message: a.message.clone(),
+            title: a.title.clone(),
+            due: a.due.clone(),
+            fields: opts(&settable, &[a.field.as_str()]),
+            control: control(
+                tr,
+                ch,
+                format!("a{i}_value"),
+                &a.field,
+                "eq",
+                std::slice::from_ref(&a.value),
+                true,
+            ),
+            assignment_rules: opts(&assignment_rules, &[a.assignment_rule.as_str()]),
+            policies: opts(&policies, &[a.policy.as_str()]),
+            errors: errors_at(Spot::Action(i)),
+        })
+        .collect();
+    let stored: Vec<Choice> = ch
+        .fields
+        .iter()
+        .filter(|f| f.origin != FieldOrigin::Derived)
+        .map(|f| choice(f.name.clone(), f.label.clone()))
+        .collect();
+    let stored = with_blank(&stored, "auto.form.choose");
+    let stages = with_blank(&ch.stages, "auto.form.any_stage");
     RulePage {
-        tr: v.tr,
+        tr,
         csrf: v.csrf.clone(),
         // Switching the language stays on this rule (or on the new one).
         here: if id > 0 {
@@ -341,18 +1608,32 @@ fn blank_page(v: &Viewer, id: i64) -> RulePage {
         nav: v.nav("settings"),
         tab: "rules",
         id,
-        name: String::new(),
-        enabled: true,
-        trigger: pretty(&Trigger::Schedule),
-        conditions: pretty(&Condition::default()),
-        actions: "[\n  {\"kind\": \"notify\", \"to\": {\"kind\": \"owner\"}}\n]".into(),
-        template_key: String::new(),
-        version: 0,
-        errors: vec![],
+        trigger: TriggerView {
+            kinds: word_opts(tr, "auto.trigger.", &TRIGGER_KINDS, &form.trigger_kind),
+            fields: opts(&stored, &[form.trigger_field.as_str()]),
+            stages: opts(&stages, &[form.trigger_stage.as_str()]),
+            errors: errors_at(Spot::Trigger),
+        },
+        conditions,
+        actions,
+        script: ch.script_json(tr),
+        form,
+        errors,
         saved: false,
         dry: None,
         firings: vec![],
     }
+}
+
+async fn choices(s: &AppState, v: &Viewer) -> Result<Choices, AppError> {
+    let users = s.db.users().await?;
+    let rules: Vec<Choice> =
+        s.db.assignment_rules()
+            .await?
+            .into_iter()
+            .map(|r| choice(r.rule.id.to_string(), r.rule.name))
+            .collect();
+    Ok(Choices::build(v.tr, &v.ctx.dir, &users, rules))
 }
 
 async fn with_firings(s: &AppState, v: &Viewer, mut page: RulePage) -> Result<RulePage, AppError> {
@@ -387,11 +1668,14 @@ struct SavedQuery {
     saved: Option<i64>,
 }
 
-async fn new_rule(v: Viewer) -> Response {
+async fn new_rule(State(s): State<AppState>, v: Viewer) -> Response {
     if let Err(e) = v.ctx.require_admin() {
         return v.error(RULES, e);
     }
-    render(blank_page(&v, 0))
+    match choices(&s, &v).await {
+        Ok(ch) => render(rule_page_of(&v, &ch, 0, RuleForm::blank(), &[], vec![])),
+        Err(e) => v.error(RULES, e),
+    }
 }
 
 async fn rule_page(
@@ -402,14 +1686,9 @@ async fn rule_page(
 ) -> Response {
     let result = async {
         let r = automation::get_rule(&s.db, &v.ctx, id).await?;
-        let mut page = blank_page(&v, id);
-        page.name = r.rule.name.clone();
-        page.enabled = r.rule.enabled;
-        page.trigger = pretty(&r.rule.trigger);
-        page.conditions = pretty(&r.rule.conditions);
-        page.actions = pretty(&r.rule.actions);
-        page.template_key = r.rule.template_key.clone().unwrap_or_default();
-        page.version = r.version;
+        let ch = choices(&s, &v).await?;
+        let form = form_of(v.tr, &ch.cat, &r.rule.to_input(), r.version);
+        let mut page = rule_page_of(&v, &ch, id, form, &[], vec![]);
         page.saved = q.saved == Some(id);
         with_firings(&s, &v, page).await
     }
@@ -420,49 +1699,10 @@ async fn rule_page(
     }
 }
 
-/// The posted form as a rule input, or the reasons it cannot be read.
-fn input_of(tr: Tr, page: &RulePage) -> Result<RuleInput, Vec<String>> {
-    let mut errors = Vec::new();
-    let mut parse = |what: &str, text: &str| -> Value {
-        match serde_json::from_str::<Value>(text) {
-            Ok(v) => v,
-            Err(e) => {
-                errors.push(format!(
-                    "{}: {} ({e})",
-                    tr.t(what),
-                    tr.t("auto.invalid_json")
-                ));
-                Value::Null
-            }
-        }
-    };
-    let trigger = parse("auto.form.trigger", &page.trigger);
-    let conditions = parse("auto.form.conditions", &page.conditions);
-    let actions = parse("auto.form.actions", &page.actions);
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let mut body = serde_json::json!({
-        "name": page.name,
-        "enabled": page.enabled,
-        "trigger": trigger,
-        "conditions": conditions,
-        "actions": actions,
-    });
-    if !page.template_key.is_empty() {
-        body["template_key"] = Value::String(page.template_key.clone());
-    }
-    if page.version > 0 {
-        body["version"] = page.version.into();
-    }
-    serde_json::from_value::<RuleInput>(body)
-        .map_err(|e| vec![format!("{} ({e})", tr.t("auto.invalid_rule"))])
-}
-
-/// One mistake of a rule: its place, and what is wrong in the user's language — the rule
-/// checks' own words for their codes (`auto.err.<code>`, with the name the check did not
-/// find), else the shared ones. The check's English detail follows where the words leave
-/// something out: a loop's path, and a shared text in an English page.
+/// A rule check's words for one mistake, in the user's language — the checks' own words for
+/// their codes (`auto.err.<code>`, with the name the check did not find), else the shared
+/// ones. The check's English detail follows where the words leave something out: a loop's
+/// path, and a shared text in an English page.
 fn rule_error_text(tr: Tr, f: &shangji_core::FieldError) -> String {
     let key = format!("auto.err.{}", f.code);
     let (text, detail) = if tr.get(&key).is_some() {
@@ -473,64 +1713,159 @@ fn rule_error_text(tr: Tr, f: &shangji_core::FieldError) -> String {
         (error_text(tr, &AppError::Invalid(f.clone())).1, !tr.is_zh())
     };
     if detail && !f.message.is_empty() {
-        format!("{}: {text} — {}", f.field, f.message)
+        format!("{text} — {}", f.message)
     } else {
-        format!("{}: {text}", f.field)
+        text
     }
 }
 
-/// Every mistake of a refused save, each with its place, in the user's language.
-pub(super) fn errors_of(tr: Tr, e: &AppError) -> Vec<String> {
+/// The refusals of a save: each mistake's place and words, in the user's language (the
+/// settings pages of assignment and follow-ups word theirs the same way).
+pub(super) fn errors_of(tr: Tr, e: &AppError) -> Vec<(String, String)> {
     match e {
-        AppError::InvalidMany(list) => list.iter().map(|f| rule_error_text(tr, f)).collect(),
-        AppError::Invalid(f) | AppError::BadRequest(f) => vec![rule_error_text(tr, f)],
+        AppError::InvalidMany(list) => list
+            .iter()
+            .map(|f| (f.field.clone(), rule_error_text(tr, f)))
+            .collect(),
+        AppError::Invalid(f) | AppError::BadRequest(f) => {
+            vec![(f.field.clone(), rule_error_text(tr, f))]
+        }
         other => {
             let (field, text) = error_text(tr, other);
-            vec![if field.is_empty() {
-                text
-            } else {
-                format!("{field}: {text}")
-            }]
+            vec![(field, text)]
         }
     }
 }
 
+/// The form after a button that edits it without saving (add or remove a row, switch a part
+/// to JSON or back), or `None` for another button.
+fn edited(
+    tr: Tr,
+    cat: &FieldCatalog,
+    action: &str,
+    mut form: RuleForm,
+) -> Option<(RuleForm, Vec<String>)> {
+    let mut errors = vec![];
+    match action {
+        "add_condition" => form.conditions.push(CondRow::default()),
+        "add_action" => form.actions.push(ActionRow::default()),
+        "conditions_json" => match conditions_of(tr, cat, &form) {
+            Ok(c) => {
+                form.conditions_text = pretty(&c);
+                form.conditions_as_json = true;
+            }
+            Err(e) => errors = e,
+        },
+        "actions_json" => match actions_of(tr, cat, &form) {
+            Ok(a) => {
+                form.actions_text = pretty(&a);
+                form.actions_as_json = true;
+            }
+            Err(e) => errors = e,
+        },
+        "conditions_rows" => match conditions_of(tr, cat, &form) {
+            Ok(c) => match rows_of_conditions(cat, &c) {
+                Some((any, rows)) => {
+                    form.match_any = any;
+                    form.conditions = rows;
+                    form.conditions_as_json = false;
+                }
+                None => errors.push(placed(
+                    tr,
+                    tr.t("auto.form.conditions"),
+                    tr.t("auto.form.err.nested"),
+                )),
+            },
+            Err(e) => errors = e,
+        },
+        "actions_rows" => match actions_of(tr, cat, &form) {
+            Ok(a) => match rows_of_actions(cat, &a) {
+                Some(rows) => {
+                    form.actions = rows;
+                    form.actions_as_json = false;
+                }
+                None => errors.push(placed(
+                    tr,
+                    tr.t("auto.form.actions"),
+                    tr.t("auto.form.err.not_shown"),
+                )),
+            },
+            Err(e) => errors = e,
+        },
+        other => {
+            if let Some(i) = other
+                .strip_prefix("remove_condition_")
+                .and_then(|i| i.parse::<usize>().ok())
+            {
+                if i < form.conditions.len() {
+                    form.conditions.remove(i);
+                }
+            } else if let Some(i) = other
+                .strip_prefix("remove_action_")
+                .and_then(|i| i.parse::<usize>().ok())
+            {
+                if i < form.actions.len() {
+                    form.actions.remove(i);
+                }
+            } else {
+                return None;
+            }
+        }
+    }
+    Some((form, errors))
+}
+
 async fn post_rule(s: AppState, v: Viewer, id: i64, f: Vec<(String, String)>) -> Response {
-    let form = match v.posted(f, RULES) {
+    let posted = match v.posted(f, RULES) {
         Ok(f) => f,
         Err(page) => return page,
     };
-    let mut page = blank_page(&v, id);
-    page.name = form.text("name");
-    page.enabled = form.get("enabled") == "on" || form.get("enabled") == "true";
-    page.trigger = form.text("trigger");
-    page.conditions = form.text("conditions");
-    page.actions = form.text("actions");
-    page.template_key = form.text("template_key");
-    page.version = form.get("version").parse().unwrap_or(0);
-    let action = form.text("do");
+    let action = posted.text("do");
     if action == "delete" && id > 0 {
         return match automation::delete_rule(&s.db, &v.ctx, id).await {
             Ok(()) => Redirect::to(RULES).into_response(),
             Err(e) => v.error(RULES, e),
         };
     }
-    let input = match input_of(v.tr, &page) {
-        Ok(i) => i,
-        Err(errors) => {
-            page.errors = errors;
-            return render(page);
-        }
+    if let Err(e) = v.ctx.require_admin() {
+        return v.error(RULES, e);
+    }
+    let ch = match choices(&s, &v).await {
+        Ok(ch) => ch,
+        Err(e) => return v.error(RULES, e),
     };
-    if action == "dry_run" {
-        let result = automation::dry_run_input(&s.db, &v.ctx, input).await;
-        match result {
-            Ok(items) => page.dry = Some(dry_rows(v.tr, &v.ctx.dir, items)),
-            Err(e) => page.errors = errors_of(v.tr, &e),
-        }
-        return match with_firings(&s, &v, page).await {
+    let form = RuleForm::read(&posted);
+    let show = |page: RulePage| async {
+        match with_firings(&s, &v, page).await {
             Ok(p) => render(p),
             Err(e) => v.error(RULES, e),
+        }
+    };
+    if let Some((form, errors)) = edited(v.tr, &ch.cat, &action, form.clone()) {
+        return show(rule_page_of(&v, &ch, id, form, &[], errors)).await;
+    }
+    let input = match input_of(v.tr, &ch.cat, &form) {
+        Ok(i) => i,
+        Err(errors) => return show(rule_page_of(&v, &ch, id, form, &[], errors)).await,
+    };
+    if action == "dry_run" {
+        return match automation::dry_run_input(&s.db, &v.ctx, input).await {
+            Ok(items) => {
+                let mut page = rule_page_of(&v, &ch, id, form, &[], vec![]);
+                page.dry = Some(dry_rows(v.tr, &v.ctx.dir, items));
+                show(page).await
+            }
+            Err(e) => {
+                show(rule_page_of(
+                    &v,
+                    &ch,
+                    id,
+                    form,
+                    &errors_of(v.tr, &e),
+                    vec![],
+                ))
+                .await
+            }
         };
     }
     let saved = if id > 0 {
@@ -546,11 +1881,15 @@ async fn post_rule(s: AppState, v: Viewer, id: i64, f: Vec<(String, String)>) ->
             v.error(RULES, e)
         }
         Err(e) => {
-            page.errors = errors_of(v.tr, &e);
-            match with_firings(&s, &v, page).await {
-                Ok(p) => render(p),
-                Err(e) => v.error(RULES, e),
-            }
+            show(rule_page_of(
+                &v,
+                &ch,
+                id,
+                form,
+                &errors_of(v.tr, &e),
+                vec![],
+            ))
+            .await
         }
     }
 }
@@ -742,3 +2081,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin/rules/{id}/toggle", post(toggle))
         .route("/admin/calendar", get(calendar).post(save_calendar))
 }
+
+#[cfg(test)]
+#[path = "automation_form_tests.rs"]
+mod tests;

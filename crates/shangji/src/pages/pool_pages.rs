@@ -13,7 +13,7 @@ use shangji_core::rules::Condition;
 use shangji_core::rules::FactsConfig;
 use time::Duration;
 
-use super::automation_pages::{comparison_text, errors_of};
+use super::automation_pages::comparison_text;
 use super::opportunity::{source_label, stage_name};
 use super::records::activity_label;
 use super::{error_text, render, Choice, FormData, Nav, Viewer};
@@ -436,6 +436,20 @@ async fn admin(State(s): State<AppState>, v: Viewer, Query(q): Query<AdminQuery>
         Ok(p) => render(p),
         Err(e) => v.error(ADMIN, e),
     }
+}
+
+/// Every mistake of a refused save as "place: words".
+fn errors_of(tr: Tr, e: &AppError) -> Vec<String> {
+    super::automation_pages::errors_of(tr, e)
+        .into_iter()
+        .map(|(field, text)| {
+            if field.is_empty() {
+                text
+            } else {
+                format!("{field}: {text}")
+            }
+        })
+        .collect()
 }
 
 /// The rule form as posted: the input, or what cannot be read (with the field).

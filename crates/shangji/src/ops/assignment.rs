@@ -8,8 +8,6 @@
 //! `return_to_pool` actions come through [`by_rules`] and [`release`] like the API and the
 //! pages do.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use shangji_core::assignment::{
@@ -361,15 +359,6 @@ async fn save(
     Ok(saved)
 }
 
-fn check_version(stored: i64, given: Option<i64>) -> Result<(), AppError> {
-    match given {
-        Some(v) if v != stored => Err(AppError::Conflict {
-            current_version: stored,
-        }),
-        _ => Ok(()),
-    }
-}
-
 /// The caller takes a pool opportunity for themselves, within the daily limit.
 pub async fn claim(db: &Db, ctx: &Ctx, id: OpportunityId) -> Result<Opportunity, AppError> {
     if !pool::may_claim(ctx.actor.role) {
@@ -398,7 +387,7 @@ pub async fn release(
     input: ReleaseInput,
 ) -> Result<Opportunity, AppError> {
     let before = super::for_update::<Opportunity>(db, ctx, id).await?;
-    check_version(before.version, input.version)?;
+    super::check_version(before.version, input.version)?;
     let mut opp = before.clone();
     let events = opportunity::release(&mut opp, input.reason, &ctx.actor, ctx.now)?;
     save(db, ctx, &before, &opp, &events).await
@@ -508,7 +497,7 @@ pub async fn assign(
         ));
     }
     let before = assignable(db, ctx, id, input.user_id).await?;
-    check_version(before.version, input.version)?;
+    super::check_version(before.version, input.version)?;
     let (to, how, decision) = match input.user_id {
         Some(user) => {
             let active = db.users().await?.iter().any(|u| u.id == user && u.active);
@@ -632,14 +621,4 @@ pub async fn sla(
         settings.sla_hours,
         ctx.now,
     ))
-}
-
-/// Display names of users by id (for pages).
-pub async fn user_names(db: &Db) -> Result<BTreeMap<UserId, String>, AppError> {
-    Ok(db
-        .users()
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u.display_name))
-        .collect())
 }

@@ -8,13 +8,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use shangji_core::assignment::{AssignmentRuleInput, MemberCapacity, Method, PoolSettings};
-use shangji_core::model::{ActivityType, Role, User};
+use shangji_core::model::{ActivityType, Role};
 use shangji_core::rules::Condition;
 use shangji_core::rules::FactsConfig;
 use time::Duration;
 
 use super::automation_pages::comparison_text;
-use super::opportunity::{source_label, stage_name};
+use super::opportunity::{source_label, stage_name, user_name};
 use super::records::activity_label;
 use super::{error_text, render, Choice, FormData, Nav, Viewer};
 use crate::error::AppError;
@@ -37,13 +37,6 @@ fn wait_text(tr: Tr, minutes: i64) -> String {
     } else {
         tr.fmt("pool.wait_m", &[("m", &n(m))])
     }
-}
-
-fn user_name(users: &[User], id: i64) -> String {
-    users
-        .iter()
-        .find(|u| u.id == id)
-        .map_or_else(|| format!("#{id}"), |u| u.display_name.clone())
 }
 
 struct PoolRow {

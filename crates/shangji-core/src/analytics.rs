@@ -319,15 +319,15 @@ pub fn time_in_stage(lives: &[Life], pipeline: &Pipeline, period: Period) -> Vec
     )
 }
 
-/// Time in stage from (stage, milliseconds) pairs (see [`projection::stage_times`]).
-pub fn time_in_stage_from(pipeline: &Pipeline, times: &[(StageId, i64)]) -> Vec<StageTime> {
+/// Time in stage from (stage, whole hours, how many) (see [`projection::stage_times`]).
+pub fn time_in_stage_from(pipeline: &Pipeline, times: &[(StageId, i64, u64)]) -> Vec<StageTime> {
     open_stages(pipeline)
         .iter()
         .map(|stage| {
             let mut hours: Vec<i64> = times
                 .iter()
-                .filter(|(s, _)| *s == stage.id)
-                .map(|(_, ms)| ms / 3_600_000)
+                .filter(|(s, _, _)| *s == stage.id)
+                .flat_map(|&(_, h, n)| std::iter::repeat_n(h, n as usize))
                 .collect();
             hours.sort_unstable();
             StageTime {
@@ -597,7 +597,7 @@ pub struct FourSInputs {
     pub reach: Vec<projection::ReachCount>,
     /// Open deals per stage at the period's last instant, in CNY.
     pub size: Vec<projection::SizeCount>,
-    pub stage_times: Vec<(StageId, i64)>,
+    pub stage_times: Vec<(StageId, i64, u64)>,
     pub cycles: Vec<i64>,
 }
 

@@ -324,14 +324,20 @@ pub fn created_by(
 }
 
 /// Time spent in a stage by the opportunities that left it for the last time in the
-/// period: (stage, milliseconds), any order.
-pub fn stage_times(stays: &[StayRow], period: Period) -> Vec<(StageId, i64)> {
-    stays
+/// period, in whole hours: (stage, hours, how many).
+pub fn stage_times(stays: &[StayRow], period: Period) -> Vec<(StageId, i64, u64)> {
+    let mut by: BTreeMap<(StageId, i64), u64> = BTreeMap::new();
+    for s in stays
         .iter()
         .filter(|s| s.last_in_stage && s.left_at.is_some_and(|t| period.contains(t)))
-        .map(|s| (s.stage_id, s.ms_in_stage))
-        .collect()
+    {
+        *by.entry((s.stage_id, s.ms_in_stage / MS_PER_HOUR))
+            .or_default() += 1;
+    }
+    by.into_iter().map(|((s, h), n)| (s, h, n)).collect()
 }
+
+pub const MS_PER_HOUR: i64 = 3_600_000;
 
 /// Days from creation to winning, for the deals that are won now and were won in the period
 /// (`won` are the won stages).
@@ -508,6 +514,140 @@ pub fn change_groups(
     groups.into_values().collect()
 }
 
+// ---- Maintained totals. The history-wide counts (calibration, time to win) and the per-day
+// counts of the reports that read a period of whole days would otherwise add up every stay;
+// the store keeps these sums beside the stays, subtracting an opportunity's old stays and
+// adding its new ones whenever it is rebuilt. What one stay adds is decided here. ----
+
+/// Milliseconds from the Unix epoch to China midnight (UTC+8) of day 0.
+const CHINA_OFFSET_MS: i64 = 8 * MS_PER_HOUR;
+const MS_PER_DAY: i64 = 24 * MS_PER_HOUR;
+
+/// The China day (UTC+8) of an instant in milliseconds: days since 1970-01-01.
+pub fn china_day_of_ms(ms: i64) -> i64 {
+    (ms + CHINA_OFFSET_MS).div_euclid(MS_PER_DAY)
+}
+
+/// The China days `[from, to)` a period covers when both its ends are China midnights (as
+/// every report period is); `None` otherwise.
+pub fn china_days(period: Period) -> Option<(i64, i64)> {
+    let ms = |t: OffsetDateTime| (t.unix_timestamp_nanos() / 1_000_000) as i64;
+    let (from, to) = (ms(period.from), ms(period.to));
+    let midnight = |m: i64| (m + CHINA_OFFSET_MS).rem_euclid(MS_PER_DAY) == 0;
+    let exact = |t: OffsetDateTime| t.unix_timestamp_nanos() % 1_000_000 == 0;
+    (midnight(from) && midnight(to) && exact(period.from) && exact(period.to))
+        .then(|| (china_day_of_ms(from), china_day_of_ms(to)))
+}
+
+/// Where a stay counts in the history-wide totals.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StageTotalKey {
+    pub stage_id: StageId,
+    pub final_stage_id: StageId,
+    /// The first stay in its stage: it counts in [`reach_counts`].
+    pub first_entry: bool,
+    /// It has ended: with a won final stage it counts in [`to_win_days`].
+    pub left: bool,
+    /// Whole days from entering the stage to entering the final one.
+    pub days_to_final: i64,
+}
+
+pub fn stage_total_key(s: &StayRow) -> StageTotalKey {
+    StageTotalKey {
+        stage_id: s.stage_id,
+        final_stage_id: s.final_stage_id,
+        first_entry: s.prev_entered_at.is_none(),
+        left: s.left_at.is_some(),
+        days_to_final: (s.final_at - s.entered_at).whole_days(),
+    }
+}
+
+/// A stay's day in the per-day totals: the China day it began, its stage and currency.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DayKey {
+    pub day: i64,
+    pub stage_id: StageId,
+    pub currency: String,
+}
+
+/// What stays add to their day: first entries into a stage with their fate (the funnel's
+/// entries, except re-entries, which the store counts from the stays), and closings still
+/// in force (the closed deals, except those reopened since).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayCounts {
+    pub entered: i64,
+    pub advanced: i64,
+    pub won: i64,
+    pub lost: i64,
+    pub closed: i64,
+    pub closed_amount: i64,
+}
+
+impl DayCounts {
+    /// Adds `other` times `sign` (1 or −1).
+    pub fn add(&mut self, other: &DayCounts, sign: i64) {
+        self.entered += sign * other.entered;
+        self.advanced += sign * other.advanced;
+        self.won += sign * other.won;
+        self.lost += sign * other.lost;
+        self.closed += sign * other.closed;
+        self.closed_amount += sign * other.closed_amount;
+    }
+}
+
+/// What a stay adds to its day, if anything.
+pub fn day_counts(s: &StayRow) -> Option<(DayKey, DayCounts)> {
+    let first = s.prev_entered_at.is_none();
+    let closed = s.closing && s.left_at.is_none();
+    (first || closed).then(|| {
+        (
+            DayKey {
+                day: china_day_of_ms((s.entered_at.unix_timestamp_nanos() / 1_000_000) as i64),
+                stage_id: s.stage_id,
+                currency: s.currency.clone(),
+            },
+            DayCounts {
+                entered: first as i64,
+                advanced: (first && s.advanced) as i64,
+                won: (first && s.won_later) as i64,
+                lost: (first && s.lost_later) as i64,
+                closed: closed as i64,
+                closed_amount: if closed { s.amount_minor } else { 0 },
+            },
+        )
+    })
+}
+
+/// Changes to the maintained totals, per pipeline and owner (those of the stays' rows):
+/// [`TotalsDelta::add`] an opportunity's old stays with −1 and its new ones with +1.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TotalsDelta {
+    pub stages: BTreeMap<(PipelineId, UserId, StageTotalKey), i64>,
+    pub days: BTreeMap<(PipelineId, UserId, DayKey), DayCounts>,
+}
+
+impl TotalsDelta {
+    pub fn add(&mut self, pipeline_id: PipelineId, owner_id: UserId, s: &StayRow, sign: i64) {
+        *self
+            .stages
+            .entry((pipeline_id, owner_id, stage_total_key(s)))
+            .or_default() += sign;
+        if let Some((key, counts)) = day_counts(s) {
+            self.days
+                .entry((pipeline_id, owner_id, key))
+                .or_default()
+                .add(&counts, sign);
+        }
+    }
+
+    /// Without the changes that cancelled out.
+    pub fn nonzero(mut self) -> Self {
+        self.stages.retain(|_, n| *n != 0);
+        self.days.retain(|_, c| *c != DayCounts::default());
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -632,5 +772,169 @@ mod tests {
                 (day(9), None, 15, 15000),
             ]
         );
+    }
+
+    #[test]
+    fn china_days_are_whole_days_of_utc_plus_8() {
+        use time::macros::offset;
+        let day0 = china_day_of_ms(ms_of(datetime!(2026-01-01 00:00 +8)));
+        assert_eq!(
+            day0,
+            datetime!(2026-01-01 00:00 UTC).unix_timestamp() / 86_400
+        );
+        let cases = [
+            (
+                datetime!(2026-01-01 00:00 +8),
+                datetime!(2026-01-02 00:00 +8),
+                Some((day0, day0 + 1)),
+            ),
+            (
+                datetime!(2025-10-04 00:00 +8),
+                datetime!(2026-01-01 00:00 +8),
+                Some((day0 - 89, day0)),
+            ),
+            (
+                datetime!(2026-01-01 00:00 UTC),
+                datetime!(2026-01-02 00:00 +8),
+                None,
+            ),
+            (
+                datetime!(2026-01-01 00:00 +8),
+                datetime!(2026-01-02 00:00:00.000_000_5 +8),
+                None,
+            ),
+            (
+                datetime!(2026-01-01 00:00 +8),
+                datetime!(2026-01-01 12:00 +8),
+                None,
+            ),
+        ];
+        for (from, to, want) in cases {
+            let period = Period {
+                from: from.to_offset(offset!(UTC)),
+                to: to.to_offset(offset!(UTC)),
+            };
+            assert_eq!(china_days(period), want, "{from} – {to}");
+        }
+        // Just before China midnight is the day before.
+        assert_eq!(
+            china_day_of_ms(ms_of(datetime!(2026-01-01 23:59:59.999 +8))),
+            day0
+        );
+        assert_eq!(
+            china_day_of_ms(ms_of(datetime!(2025-12-31 23:59:59.999 +8))),
+            day0 - 1
+        );
+    }
+
+    fn ms_of(t: OffsetDateTime) -> i64 {
+        (t.unix_timestamp_nanos() / 1_000_000) as i64
+    }
+
+    #[test]
+    fn each_stay_adds_its_entry_closing_and_reach_to_the_totals() {
+        let events = history();
+        let life = &lives(&events)[0];
+        let (stays, _) = project(life, &build_pipeline(&b2b_template(), 1, 10));
+        // T0 is 08:00 China time on 2026-01-01.
+        let day = |d: i64| china_day_of_ms(ms_of(T0)) + d;
+        let counts = |entered, advanced, lost, closed, closed_amount| DayCounts {
+            entered,
+            advanced,
+            won: 0,
+            lost,
+            closed,
+            closed_amount,
+        };
+        let got: Vec<_> = stays
+            .iter()
+            .map(|s| day_counts(s).map(|(k, c)| (k.day, k.stage_id, c)))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                Some((day(0), 10, counts(1, 1, 0, 0, 0))),
+                Some((day(2), 12, counts(1, 0, 1, 0, 0))),
+                Some((day(4), 11, counts(1, 1, 0, 0, 0))),
+                // A re-entry adds nothing: the store counts re-entries from the stays.
+                None,
+                // The lost stay: an entry, and a closing still in force.
+                Some((day(9), 15, counts(1, 0, 0, 1, 15000))),
+            ]
+        );
+        let keys: Vec<_> = stays
+            .iter()
+            .map(|s| {
+                let k = stage_total_key(s);
+                (
+                    k.stage_id,
+                    k.final_stage_id,
+                    k.first_entry,
+                    k.left,
+                    k.days_to_final,
+                )
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                (10, 15, true, true, 9),
+                (12, 15, true, true, 7),
+                (11, 15, true, true, 5),
+                (12, 15, false, true, 3),
+                (15, 15, true, false, 0),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_rebuild_changes_the_totals_by_the_difference() {
+        let pipeline = build_pipeline(&b2b_template(), 1, 10);
+        let before = history();
+        let mut after = history();
+        // Reopened on day 12: back to Negotiation.
+        after.push(ev(7, 12, EventKind::StageChanged, Some(13), json!(null)));
+        let (old, _) = project(&lives(&before)[0], &pipeline);
+        let (new, _) = project(&lives(&after)[0], &pipeline);
+        let mut same = TotalsDelta::default();
+        for s in &old {
+            same.add(1, 7, s, 1);
+        }
+        for s in &old {
+            same.add(1, 7, s, -1);
+        }
+        assert_eq!(same.nonzero(), TotalsDelta::default());
+
+        let mut delta = TotalsDelta::default();
+        for s in &old {
+            delta.add(1, 7, s, -1);
+        }
+        for s in &new {
+            delta.add(1, 7, s, 1);
+        }
+        let delta = delta.nonzero();
+        let day9 = china_day_of_ms(ms_of(T0)) + 9;
+        let day12 = day9 + 3;
+        let days: Vec<_> = delta
+            .days
+            .iter()
+            .map(|((_, _, k), c)| (k.day, k.stage_id, c.entered, c.advanced, c.closed))
+            .collect();
+        // The lost closing is no longer in force; Qualification and Needs advanced as before;
+        // Proposal's first entry now advanced (to Negotiation); Negotiation entered on day 12.
+        assert_eq!(
+            days,
+            vec![
+                (day9 - 7, 12, 0, 1, 0),
+                (day9, 15, 0, 0, -1),
+                (day12, 13, 1, 0, 0),
+            ]
+        );
+        // Every stay's final stage moved from Lost to Negotiation.
+        assert_eq!(delta.stages.values().sum::<i64>(), 1);
+        assert!(delta
+            .stages
+            .keys()
+            .all(|(_, _, k)| k.final_stage_id == 15 || k.final_stage_id == 13));
     }
 }

@@ -3,10 +3,13 @@
 //! `GROUP BY` over an index, so a report's cost follows the rows in its period, not the
 //! whole history.
 
+use std::collections::BTreeMap;
+
 use shangji_core::analytics::{lives, Period};
 use shangji_core::model::{Pipeline, PipelineId, StageId, UserId};
 use shangji_core::projection::{
-    self, ChangeGroup, FunnelCount, KeyedCount, ReachCount, SizeCount, StateKey, VersionRow,
+    self, ChangeGroup, FunnelCount, KeyedCount, ReachCount, SizeCount, StateKey, StayRow,
+    TotalsDelta, VersionRow,
 };
 use shangji_core::Scope;
 use time::{Date, OffsetDateTime};
@@ -29,6 +32,41 @@ const INSERT_PARAMS: usize = 1_000;
 
 fn still_or(t: Option<OffsetDateTime>) -> i64 {
     t.map_or(STILL, ms)
+}
+
+fn opt_still(v: i64) -> Option<OffsetDateTime> {
+    (v != STILL).then(|| from_ms(v))
+}
+
+/// A row of `analytics_stays`: its pipeline, owner and stay.
+fn stay_from_row<R: RowExt>(r: &R) -> Result<(PipelineId, UserId, StayRow), StoreError> {
+    Ok((
+        r.i64("pipeline_id")?,
+        r.i64("owner_id")?,
+        StayRow {
+            opportunity_id: r.i64("opportunity_id")?,
+            seq: r.i32("seq")?,
+            stage_id: r.i64("stage_id")?,
+            entered_at: r.ts("entered_at")?,
+            left_at: opt_still(r.i64("left_at")?),
+            prev_entered_at: r.opt_ts("prev_entered_at")?,
+            advanced: r.bool("advanced")?,
+            won_later: r.bool("won_later")?,
+            lost_later: r.bool("lost_later")?,
+            last_in_stage: r.bool("last_in_stage")?,
+            ms_in_stage: r.i64("ms_in_stage")?,
+            closing: r.bool("closing")?,
+            amount_minor: r.i64("amount_minor")?,
+            currency: r.text("currency")?,
+            created_at: r.ts("created_at")?,
+            final_stage_id: r.i64("final_stage_id")?,
+            final_at: r.ts("final_at")?,
+            entry_owner_id: r.i64("entry_owner_id")?,
+            from_stage_id: r.opt_i64("from_stage_id")?,
+            loss_reason: r.text("loss_reason")?,
+            competitor: r.text("competitor")?,
+        },
+    ))
 }
 
 /// Which rows a report reads: a pipeline, the caller's visibility, optionally some owners.
@@ -59,6 +97,21 @@ impl Slice<'_> {
             self.filter.push(sql);
             sql.push(")");
         }
+    }
+}
+
+impl Slice<'_> {
+    /// The China days of `period` when the maintained per-day totals can answer for it: a
+    /// period of whole days, and no filter on what the totals do not keep (source, industry).
+    fn days(&self, period: Period) -> Option<(i64, i64)> {
+        self.totals()
+            .then(|| projection::china_days(period))
+            .flatten()
+    }
+
+    /// The maintained totals keep pipeline and owner, not source or industry.
+    fn totals(&self) -> bool {
+        self.filter.source.is_none() && self.filter.industry.is_none()
     }
 }
 
@@ -160,6 +213,14 @@ impl Db {
                 .iter()
                 .map(event_from_row)
                 .collect::<Result<Vec<_>, StoreError>>()?;
+            // What the stays to be replaced added to the totals, taken away again.
+            let mut sql = Sql::new("SELECT * FROM analytics_stays WHERE opportunity_id IN ");
+            sql.bind_list(&ids);
+            let mut delta = TotalsDelta::default();
+            for r in bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(&mut *tx).await? {
+                let (pipeline_id, owner_id, stay) = stay_from_row(&r)?;
+                delta.add(pipeline_id, owner_id, &stay, -1);
+            }
             for table in ["analytics_stays", "analytics_versions"] {
                 let mut sql = Sql::new(&format!("DELETE FROM {table} WHERE opportunity_id IN "));
                 sql.bind_list(&ids);
@@ -175,6 +236,9 @@ impl Db {
                     continue;
                 };
                 let (s, v) = projection::project(&life, pipeline);
+                for stay in &s {
+                    delta.add(pipeline_id, owner_id, stay, 1);
+                }
                 stays.extend(s.into_iter().map(|s| (pipeline_id, owner_id, s)));
                 versions.extend(v.into_iter().map(|v| (pipeline_id, owner_id, v)));
             }
@@ -211,6 +275,35 @@ impl Db {
                 }
                 bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
             }
+            let delta = delta.nonzero();
+            let stage_totals: Vec<_> = delta.stages.iter().collect();
+            for chunk in stage_totals.chunks(INSERT_PARAMS / 8) {
+                let mut sql = Sql::new("INSERT INTO analytics_stage_totals (pipeline_id, owner_id, stage_id, final_stage_id, first_entry, left_stage, days_to_final, n) VALUES ");
+                for (i, ((pipeline_id, owner_id, k), n)) in chunk.iter().enumerate() {
+                    sql.push(if i == 0 { "(" } else { ", (" });
+                    sql.bind(*pipeline_id).push(", ").bind(*owner_id).push(", ");
+                    sql.bind(k.stage_id).push(", ").bind(k.final_stage_id).push(", ");
+                    sql.bind(k.first_entry).push(", ").bind(k.left).push(", ");
+                    sql.bind(k.days_to_final).push(", ").bind(**n).push(")");
+                }
+                sql.push(" ON CONFLICT (pipeline_id, final_stage_id, stage_id, first_entry, left_stage, days_to_final, owner_id) DO UPDATE SET n = analytics_stage_totals.n + excluded.n");
+                bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
+            }
+            let days: Vec<_> = delta.days.iter().collect();
+            for chunk in days.chunks(INSERT_PARAMS / 11) {
+                let mut sql = Sql::new("INSERT INTO analytics_days (pipeline_id, day, owner_id, stage_id, currency, entered, advanced, won, lost, closed, closed_amount) VALUES ");
+                for (i, ((pipeline_id, owner_id, k), c)) in chunk.iter().enumerate() {
+                    sql.push(if i == 0 { "(" } else { ", (" });
+                    sql.bind(*pipeline_id).push(", ").bind(k.day).push(", ");
+                    sql.bind(*owner_id).push(", ").bind(k.stage_id).push(", ");
+                    sql.bind(k.currency.as_str()).push(", ").bind(c.entered).push(", ");
+                    sql.bind(c.advanced).push(", ").bind(c.won).push(", ");
+                    sql.bind(c.lost).push(", ").bind(c.closed).push(", ");
+                    sql.bind(c.closed_amount).push(")");
+                }
+                sql.push(" ON CONFLICT (pipeline_id, day, owner_id, stage_id, currency) DO UPDATE SET entered = analytics_days.entered + excluded.entered, advanced = analytics_days.advanced + excluded.advanced, won = analytics_days.won + excluded.won, lost = analytics_days.lost + excluded.lost, closed = analytics_days.closed + excluded.closed, closed_amount = analytics_days.closed_amount + excluded.closed_amount");
+                bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
+            }
             // Clear a mark only if no event came since it was read.
             let mut sql = Sql::new("DELETE FROM analytics_dirty WHERE (opportunity_id, n) IN (VALUES ");
             for (i, (id, n)) in marks.iter().enumerate() {
@@ -237,6 +330,47 @@ impl Db {
         })
     }
 
+    /// The maintained totals as stored, and as the stays add up now: the two are equal
+    /// unless the totals drifted from the stays.
+    pub async fn analytics_totals(&self) -> Result<(TotalsDelta, TotalsDelta), StoreError> {
+        let mut stored = TotalsDelta::default();
+        let mut recomputed = TotalsDelta::default();
+        on_pool!(self, p => {
+            for r in sqlx::query("SELECT * FROM analytics_stays").fetch_all(p).await? {
+                let (pipeline_id, owner_id, stay) = stay_from_row(&r)?;
+                recomputed.add(pipeline_id, owner_id, &stay, 1);
+            }
+            for r in sqlx::query("SELECT * FROM analytics_stage_totals").fetch_all(p).await? {
+                let key = projection::StageTotalKey {
+                    stage_id: r.i64("stage_id")?,
+                    final_stage_id: r.i64("final_stage_id")?,
+                    first_entry: r.bool("first_entry")?,
+                    left: r.bool("left_stage")?,
+                    days_to_final: r.i64("days_to_final")?,
+                };
+                stored.stages.insert((r.i64("pipeline_id")?, r.i64("owner_id")?, key), r.i64("n")?);
+            }
+            for r in sqlx::query("SELECT * FROM analytics_days").fetch_all(p).await? {
+                let key = projection::DayKey {
+                    day: r.i64("day")?,
+                    stage_id: r.i64("stage_id")?,
+                    currency: r.text("currency")?,
+                };
+                let counts = projection::DayCounts {
+                    entered: r.i64("entered")?,
+                    advanced: r.i64("advanced")?,
+                    won: r.i64("won")?,
+                    lost: r.i64("lost")?,
+                    closed: r.i64("closed")?,
+                    closed_amount: r.i64("closed_amount")?,
+                };
+                stored.days.insert((r.i64("pipeline_id")?, r.i64("owner_id")?, key), counts);
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        Ok((stored.nonzero(), recomputed.nonzero()))
+    }
+
     /// Opportunities waiting to be rebuilt.
     pub async fn analytics_backlog(&self) -> Result<i64, StoreError> {
         on_pool!(self, p => {
@@ -246,33 +380,58 @@ impl Db {
     }
 
     /// Entries into each stage in `period` and their fate (see
-    /// `projection::funnel_counts`).
+    /// `projection::funnel_counts`): the first entries from the per-day totals (or the stays,
+    /// for a period that is not whole days), the re-entries from the stays.
     pub async fn funnel_counts(
         &self,
         of: Slice<'_>,
         period: Period,
     ) -> Result<Vec<FunnelCount>, StoreError> {
-        let mut sql = Sql::new("SELECT s.stage_id, COUNT(*) AS n, SUM(CASE WHEN s.advanced THEN 1 ELSE 0 END) AS advanced, SUM(CASE WHEN s.won_later THEN 1 ELSE 0 END) AS won, SUM(CASE WHEN s.lost_later THEN 1 ELSE 0 END) AS lost FROM analytics_stays s WHERE ");
-        of.push("s", &mut sql);
-        sql.push(" AND s.entered_at >= ").bind(ms(period.from));
-        sql.push(" AND s.entered_at < ").bind(ms(period.to));
-        sql.push(" AND (s.prev_entered_at IS NULL OR s.prev_entered_at < ")
+        const COUNTS: &str = "SUM(CASE WHEN s.advanced THEN 1 ELSE 0 END) AS advanced, SUM(CASE WHEN s.won_later THEN 1 ELSE 0 END) AS won, SUM(CASE WHEN s.lost_later THEN 1 ELSE 0 END) AS lost FROM analytics_stays s WHERE ";
+        let firsts = match of.days(period) {
+            Some((from, to)) => {
+                let mut sql = Sql::new("SELECT d.stage_id, CAST(SUM(d.entered) AS BIGINT) AS n, CAST(SUM(d.advanced) AS BIGINT) AS advanced, CAST(SUM(d.won) AS BIGINT) AS won, CAST(SUM(d.lost) AS BIGINT) AS lost FROM analytics_days d WHERE ");
+                of.push("d", &mut sql);
+                sql.push(" AND d.day >= ").bind(from);
+                sql.push(" AND d.day < ").bind(to);
+                sql.push(" GROUP BY d.stage_id");
+                sql
+            }
+            None => {
+                let mut sql = Sql::new(&format!("SELECT s.stage_id, COUNT(*) AS n, {COUNTS}"));
+                of.push("s", &mut sql);
+                sql.push(" AND s.prev_entered_at IS NULL AND s.entered_at >= ")
+                    .bind(ms(period.from));
+                sql.push(" AND s.entered_at < ").bind(ms(period.to));
+                sql.push(" GROUP BY s.stage_id");
+                sql
+            }
+        };
+        let mut again = Sql::new(&format!("SELECT s.stage_id, COUNT(*) AS n, {COUNTS}"));
+        of.push("s", &mut again);
+        again
+            .push(" AND s.prev_entered_at IS NOT NULL AND s.entered_at >= ")
             .bind(ms(period.from));
-        sql.push(") GROUP BY s.stage_id");
-        on_pool!(self, p => {
-            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(FunnelCount {
-                        stage_id: r.i64("stage_id")?,
-                        entered: r.i64("n")? as u64,
-                        advanced: r.i64("advanced")? as u64,
-                        won: r.i64("won")? as u64,
-                        lost: r.i64("lost")? as u64,
-                    })
-                })
-                .collect()
-        })
+        again.push(" AND s.entered_at < ").bind(ms(period.to));
+        again
+            .push(" AND s.prev_entered_at < ")
+            .bind(ms(period.from));
+        again.push(" GROUP BY s.stage_id");
+        let mut by: BTreeMap<StageId, FunnelCount> = BTreeMap::new();
+        for sql in [firsts, again] {
+            on_pool!(self, p => {
+                for r in bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await? {
+                    let stage_id = r.i64("stage_id")?;
+                    let c = by.entry(stage_id).or_insert(FunnelCount { stage_id, ..Default::default() });
+                    c.entered += r.i64("n")? as u64;
+                    c.advanced += r.i64("advanced")? as u64;
+                    c.won += r.i64("won")? as u64;
+                    c.lost += r.i64("lost")? as u64;
+                }
+                Ok::<_, StoreError>(())
+            })?;
+        }
+        Ok(by.into_values().filter(|c| c.entered > 0).collect())
     }
 
     /// Deals closed in `period` and still closed at its end, by `facet` (see
@@ -285,11 +444,40 @@ impl Db {
     ) -> Result<Vec<KeyedCount>, StoreError> {
         let mut sql = facet.select();
         of.push("s", &mut sql);
-        sql.push(" AND s.closing = ").bind(true);
+        let days = of.days(period).filter(|_| facet == Facet::All);
+        if days.is_some() {
+            // Closings reopened since: the per-day totals count only those still in force.
+            sql.push(&format!(" AND s.closing AND s.left_at < {STILL}"));
+        } else {
+            sql.push(" AND s.closing = ").bind(true);
+        }
         sql.push(" AND s.entered_at >= ").bind(ms(period.from));
         sql.push(" AND s.entered_at < ").bind(ms(period.to));
         sql.push(" AND s.left_at >= ").bind(ms(period.to));
-        self.keyed_counts(sql).await
+        let mut counts = self.keyed_counts(sql).await?;
+        let Some((from, to)) = days else {
+            return Ok(counts);
+        };
+        let mut sql = Sql::new("SELECT '' AS k, d.stage_id, d.currency, CAST(SUM(d.closed) AS BIGINT) AS n, CAST(SUM(d.closed_amount) AS BIGINT) AS amount FROM analytics_days d WHERE ");
+        of.push("d", &mut sql);
+        sql.push(" AND d.day >= ").bind(from);
+        sql.push(" AND d.day < ").bind(to);
+        sql.push(" AND d.closed <> 0 GROUP BY d.stage_id, d.currency");
+        for c in self.keyed_counts_of(sql).await? {
+            match counts
+                .iter_mut()
+                .find(|k| k.stage_id == c.stage_id && k.currency == c.currency)
+            {
+                Some(k) => {
+                    k.count += c.count;
+                    k.amount += c.amount;
+                }
+                None => counts.push(c),
+            }
+        }
+        counts.retain(|c| c.count > 0);
+        counts.sort();
+        Ok(counts)
     }
 
     /// Deals created in `period`, by `facet` (see `projection::created_by`).
@@ -309,6 +497,11 @@ impl Db {
 
     async fn keyed_counts(&self, mut sql: Sql) -> Result<Vec<KeyedCount>, StoreError> {
         sql.push(" GROUP BY 1, s.stage_id, s.currency");
+        self.keyed_counts_of(sql).await
+    }
+
+    /// Rows of `k`, `stage_id`, `currency`, `n` and `amount`.
+    async fn keyed_counts_of(&self, sql: Sql) -> Result<Vec<KeyedCount>, StoreError> {
         on_pool!(self, p => {
             let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
             rows.iter()
@@ -332,13 +525,23 @@ impl Db {
         of: Slice<'_>,
         closed: &[StageId],
     ) -> Result<Vec<ReachCount>, StoreError> {
-        let mut sql = Sql::new(
-            "SELECT s.stage_id, s.final_stage_id, COUNT(*) AS n FROM analytics_stays s WHERE ",
-        );
-        of.push("s", &mut sql);
-        sql.push(" AND s.final_stage_id IN ");
-        sql.bind_list(if closed.is_empty() { &[-1] } else { closed });
-        sql.push(" AND s.prev_entered_at IS NULL GROUP BY s.stage_id, s.final_stage_id");
+        let closed = if closed.is_empty() { &[-1][..] } else { closed };
+        let sql = if of.totals() {
+            let mut sql = Sql::new("SELECT t.stage_id, t.final_stage_id, CAST(SUM(t.n) AS BIGINT) AS n FROM analytics_stage_totals t WHERE ");
+            of.push("t", &mut sql);
+            sql.push(" AND t.final_stage_id IN ").bind_list(closed);
+            sql.push(" AND t.first_entry = ").bind(true);
+            sql.push(" GROUP BY t.stage_id, t.final_stage_id HAVING SUM(t.n) > 0");
+            sql
+        } else {
+            let mut sql = Sql::new(
+                "SELECT s.stage_id, s.final_stage_id, COUNT(*) AS n FROM analytics_stays s WHERE ",
+            );
+            of.push("s", &mut sql);
+            sql.push(" AND s.final_stage_id IN ").bind_list(closed);
+            sql.push(" AND s.prev_entered_at IS NULL GROUP BY s.stage_id, s.final_stage_id");
+            sql
+        };
         on_pool!(self, p => {
             let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
             rows.iter()
@@ -359,15 +562,21 @@ impl Db {
         &self,
         of: Slice<'_>,
         period: Period,
-    ) -> Result<Vec<(StageId, i64)>, StoreError> {
-        let mut sql = Sql::new("SELECT s.stage_id, s.ms_in_stage FROM analytics_stays s WHERE ");
+    ) -> Result<Vec<(StageId, i64, u64)>, StoreError> {
+        let hours = format!("s.ms_in_stage / {}", projection::MS_PER_HOUR);
+        let mut sql = Sql::new(&format!(
+            "SELECT s.stage_id, {hours} AS h, COUNT(*) AS n FROM analytics_stays s WHERE "
+        ));
         of.push("s", &mut sql);
         sql.push(" AND s.last_in_stage = ").bind(true);
         sql.push(" AND s.left_at >= ").bind(ms(period.from));
         sql.push(" AND s.left_at < ").bind(ms(period.to));
+        sql.push(&format!(" GROUP BY s.stage_id, {hours}"));
         on_pool!(self, p => {
             let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
-            rows.iter().map(|r| Ok((r.i64("stage_id")?, r.i64("ms_in_stage")?))).collect()
+            rows.iter()
+                .map(|r| Ok((r.i64("stage_id")?, r.i64("h")?, r.i64("n")? as u64)))
+                .collect()
         })
     }
 
@@ -444,12 +653,22 @@ impl Db {
         of: Slice<'_>,
         won: &[StageId],
     ) -> Result<Vec<(StageId, i64, u64)>, StoreError> {
-        let mut sql = Sql::new("SELECT s.stage_id, (s.final_at - s.entered_at) / 86400000 AS days, COUNT(*) AS n FROM analytics_stays s WHERE ");
-        of.push("s", &mut sql);
-        sql.push(" AND s.final_stage_id IN ");
-        sql.bind_list(if won.is_empty() { &[-1] } else { won });
-        sql.push(" AND s.left_at < ").bind(STILL);
-        sql.push(" GROUP BY s.stage_id, (s.final_at - s.entered_at) / 86400000");
+        let won = if won.is_empty() { &[-1][..] } else { won };
+        let sql = if of.totals() {
+            let mut sql = Sql::new("SELECT t.stage_id, t.days_to_final AS days, CAST(SUM(t.n) AS BIGINT) AS n FROM analytics_stage_totals t WHERE ");
+            of.push("t", &mut sql);
+            sql.push(" AND t.final_stage_id IN ").bind_list(won);
+            sql.push(" AND t.left_stage = ").bind(true);
+            sql.push(" GROUP BY t.stage_id, t.days_to_final HAVING SUM(t.n) > 0");
+            sql
+        } else {
+            let mut sql = Sql::new("SELECT s.stage_id, (s.final_at - s.entered_at) / 86400000 AS days, COUNT(*) AS n FROM analytics_stays s WHERE ");
+            of.push("s", &mut sql);
+            sql.push(" AND s.final_stage_id IN ").bind_list(won);
+            sql.push(" AND s.left_at < ").bind(STILL);
+            sql.push(" GROUP BY s.stage_id, (s.final_at - s.entered_at) / 86400000");
+            sql
+        };
         on_pool!(self, p => {
             let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
             rows.iter()

@@ -880,11 +880,10 @@ pub fn monte_carlo_from(
 ) -> Vec<SimulatedBucket> {
     use rand::{Rng, SeedableRng};
     let cal = calibration_from(pipeline, &inputs.reach);
-    // Days to win per stage, one entry per deal that took them.
-    let mut to_win: BTreeMap<StageId, Vec<i64>> = BTreeMap::new();
+    // Days to win per stage: (days, how many deals took them).
+    let mut to_win: BTreeMap<StageId, Vec<(i64, u64)>> = BTreeMap::new();
     for &(stage, days, n) in &inputs.to_win {
-        let v = to_win.entry(stage).or_default();
-        v.extend(std::iter::repeat_n(days.max(0), n as usize));
+        to_win.entry(stage).or_default().push((days.max(0), n));
     }
     let today = now.to_offset(CHINA).date();
     let day_no = |d: Date| d.to_julian_day() as i64;
@@ -901,9 +900,46 @@ pub fn monte_carlo_from(
         }
     }
     let bucket_of = |d: Date| periods.iter().position(|&(a, b)| a <= d && d <= b);
-    // What is settled (won already) and the open deals: (threshold, entered day, times).
+    // For an open deal of a stage entered on a day: per period, the chance that it is won
+    // and closes in that period — P(won | stage) × the share of the stage's times to win
+    // that, added to the day entered, fall in the period (a time already past closes it
+    // today). As cumulative thresholds on a uniform u32, so that one draw per deal and run
+    // says whether and when it closes: the distribution of drawing "won?" and then a time.
+    let ladder = |stage: StageId, entered: i64| -> Vec<(u64, u8)> {
+        let p = cal
+            .iter()
+            .find(|c| c.stage_id == stage)
+            .map_or(0.0, |c| c.empirical);
+        let Some(times) = to_win.get(&stage).filter(|_| p > 0.0) else {
+            return vec![];
+        };
+        let total: u64 = times.iter().map(|t| t.1).sum();
+        let mut in_period = vec![0u64; periods.len()];
+        for &(days, n) in times {
+            let close = (entered + days).max(today_no);
+            if let Some(&i) = period_of_day
+                .get((close - today_no) as usize)
+                .filter(|i| **i != u8::MAX)
+            {
+                in_period[i as usize] += n;
+            }
+        }
+        let mut cumulative = 0.0;
+        in_period
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, &n)| {
+                cumulative += p.min(1.0) * n as f64 / total as f64;
+                ((cumulative * 2f64.powi(32)).round() as u64, i as u8)
+            })
+            .collect()
+    };
+    // What is settled (won already), and the open deals that may close in a period: (amount,
+    // the ladder of their stage and day entered).
     let mut settled = vec![0i64; periods.len()];
-    let mut open: Vec<(i64, u64, i64, &[i64])> = Vec::new();
+    let mut ladders: BTreeMap<(StageId, i64), Vec<(u64, u8)>> = BTreeMap::new();
+    let mut open_keys: Vec<(i64, (StageId, i64))> = Vec::new();
     for v in &inputs.deals {
         match kind_of(pipeline, v.stage_id) {
             Some(StageKind::Won) => {
@@ -912,47 +948,53 @@ pub fn monte_carlo_from(
                 }
             }
             Some(StageKind::Open) => {
-                let p = cal
-                    .iter()
-                    .find(|c| c.stage_id == v.stage_id)
-                    .map_or(0.0, |c| c.empirical);
-                if let (true, Some(times)) = (p > 0.0, to_win.get(&v.stage_id)) {
-                    // Won when a uniform u64 falls below p · 2⁶⁴.
-                    let threshold = if p >= 1.0 {
-                        u64::MAX
-                    } else {
-                        (p * 2f64.powi(64)) as u64
-                    };
-                    let entered = day_no(v.stage_entered_at.to_offset(CHINA).date());
-                    open.push((v.amount_minor, threshold, entered, times.as_slice()));
+                let key = (
+                    v.stage_id,
+                    day_no(v.stage_entered_at.to_offset(CHINA).date()),
+                );
+                let l = ladders.entry(key).or_insert_with(|| ladder(key.0, key.1));
+                if !l.is_empty() {
+                    open_keys.push((v.amount_minor, key));
                 }
             }
             _ => {}
         }
     }
+    // Column by column for the hot loop: the highest threshold (a draw at or above it closes
+    // nothing), then the amount and ladder of the deals that do close.
+    let tops: Vec<u64> = open_keys
+        .iter()
+        .map(|(_, key)| ladders[key].last().map_or(0, |l| l.0))
+        .collect();
+    let closing: Vec<(i64, &[(u64, u8)])> = open_keys
+        .iter()
+        .map(|(amount, key)| (*amount, ladders[key].as_slice()))
+        .collect();
     let blocks: Vec<usize> = (0..runs.div_ceil(BLOCK))
         .map(|b| BLOCK.min(runs - b * BLOCK))
         .collect();
     let simulate = |block: usize, n: usize| -> Vec<Vec<i64>> {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(
             seed ^ (block as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         );
+        let mut draws = vec![0u32; tops.len()];
+        let mut hits = vec![0u32; tops.len() + 1];
         (0..n)
             .map(|_| {
                 let mut run = settled.clone();
-                for &(amount, threshold, entered, times) in &open {
-                    if rng.gen::<u64>() >= threshold {
-                        continue;
-                    }
-                    let days = times[rng.gen_range(0..times.len())];
-                    let close = (entered + days).max(today_no);
-                    if let Some(&i) = close
-                        .checked_sub(today_no)
-                        .and_then(|k| period_of_day.get(k as usize))
-                        .filter(|i| **i != u8::MAX)
-                    {
-                        run[i as usize] += amount;
-                    }
+                rng.fill(draws.as_mut_slice());
+                // Which deals close (without a branch per deal: most do not, unpredictably).
+                let mut found = 0;
+                for (j, (&u, &top)) in draws.iter().zip(&tops).enumerate() {
+                    hits[found] = j as u32;
+                    found += ((u as u64) < top) as usize;
+                }
+                // And in which period: the first threshold above the draw.
+                for &j in &hits[..found] {
+                    let (amount, ladder) = closing[j as usize];
+                    let u = draws[j as usize] as u64;
+                    let k = ladder.iter().filter(|(c, _)| u >= *c).count();
+                    run[ladder[k].1 as usize] += amount;
                 }
                 run
             })

@@ -734,41 +734,17 @@ impl Db {
             }
             sql.push(")");
         };
-        let mut groups: Vec<ChangeGroup> = Vec::new();
         // 1. The same version from start to end, counted: no change.
-        let mut sql = Sql::new("SELECT v.stage_id, COUNT(*) AS n, CAST(SUM(v.amount_minor) AS BIGINT) AS amount FROM analytics_versions v WHERE ");
-        of.push("v", &mut sql);
-        sql.push(" AND v.valid_to > ").bind(to);
-        sql.push(" AND v.valid_from <= ").bind(from);
-        sql.push(" AND ");
-        counted("v", &mut sql);
-        sql.push(" GROUP BY v.stage_id");
-        let unchanged: Vec<(i64, i64, i64)> = on_pool!(self, p => {
-            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
-            rows.iter()
-                .map(|r| Ok((r.i64("stage_id")?, r.i64("n")?, r.i64("amount")?)))
-                .collect::<Result<Vec<_>, StoreError>>()
-        })?;
-        for (stage_id, n, amount) in unchanged {
-            let key = StateKey {
-                stage_id,
-                archived: false,
-                counted: true,
-            };
-            groups.push(ChangeGroup {
-                before: Some(key.clone()),
-                after: key,
-                count: n as u64,
-                amount_before: amount,
-                amount_after: amount,
-                increase: 0,
-                decrease: 0,
-                moved_out: vec![],
-            });
-        }
+        let mut unchanged = Sql::new("SELECT v.stage_id, COUNT(*) AS n, CAST(SUM(v.amount_minor) AS BIGINT) AS amount FROM analytics_versions v WHERE ");
+        of.push("v", &mut unchanged);
+        unchanged.push(" AND v.valid_to > ").bind(to);
+        unchanged.push(" AND v.valid_from <= ").bind(from);
+        unchanged.push(" AND ");
+        counted("v", &mut unchanged);
+        unchanged.push(" GROUP BY v.stage_id");
         // 2. Counted at the end by a version begun in the period, with the one at the start.
         // 3. Counted at the start by a version ended in the period, not counted at the end.
-        for part in [2, 3] {
+        let changed = |part: u8| {
             let (x, y) = if part == 2 { ("b", "a") } else { ("a", "b") };
             let mut sql = Sql::new("SELECT a.stage_id AS a_stage, a.archived AS a_archived, ");
             counted("a", &mut sql);
@@ -803,63 +779,37 @@ impl Db {
             sql.push(
                 " GROUP BY a.stage_id, a.archived, a_counted, b.stage_id, b.archived, b_counted",
             );
-            let rows: Vec<(Option<StateKey>, StateKey, [i64; 5])> = on_pool!(self, p => {
-                let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
-                rows.iter()
-                    .map(|r| {
-                        let before = match r.opt_i64("a_stage")? {
-                            Some(stage_id) => Some(StateKey {
-                                stage_id,
-                                archived: r.bool("a_archived")?,
-                                counted: r.bool("a_counted")?,
-                            }),
-                            None => None,
-                        };
-                        let after = StateKey {
-                            stage_id: r.i64("b_stage")?,
-                            archived: r.bool("b_archived")?,
-                            counted: r.bool("b_counted")?,
-                        };
-                        Ok((before, after, [r.i64("n")?, r.i64("amount_a")?, r.i64("amount_b")?, r.i64("incr")?, r.i64("decr")?]))
-                    })
-                    .collect::<Result<Vec<_>, StoreError>>()
-            })?;
-            for (before, after, [n, a, b, inc, dec]) in rows {
-                let (inc, dec) = if before.is_some() { (inc, dec) } else { (0, 0) };
-                groups.push(ChangeGroup {
-                    before,
-                    after,
-                    count: n as u64,
-                    amount_before: a,
-                    amount_after: b,
-                    increase: inc,
-                    decrease: dec,
-                    moved_out: vec![],
-                });
-            }
-        }
+            sql
+        };
         // The deals that moved out of the count while still open: their ids.
-        let mut sql = Sql::new("SELECT a.opportunity_id FROM analytics_versions a JOIN analytics_versions b ON b.opportunity_id = a.opportunity_id AND b.valid_from <= ");
-        sql.bind(to).push(" AND b.valid_to > ").bind(to);
-        sql.push(" WHERE ");
-        of.push("a", &mut sql);
-        sql.push(" AND a.stage_id IN ");
-        sql.bind_list(open);
-        sql.push(" AND a.valid_to > ").bind(from);
-        sql.push(" AND a.valid_to <= ").bind(to);
-        sql.push(" AND a.valid_from <= ").bind(from);
-        sql.push(" AND ");
-        counted("a", &mut sql);
-        sql.push(" AND b.stage_id IN ");
-        sql.bind_list(open);
-        sql.push(" AND b.archived = ").bind(false);
-        sql.push(" AND NOT ");
-        counted("b", &mut sql);
-        sql.push(" ORDER BY a.opportunity_id");
-        let moved: Vec<i64> = on_pool!(self, p => {
-            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
-            rows.iter().map(|r| r.i64("opportunity_id")).collect::<Result<Vec<_>, StoreError>>()
-        })?;
+        let mut moved = Sql::new("SELECT a.opportunity_id FROM analytics_versions a JOIN analytics_versions b ON b.opportunity_id = a.opportunity_id AND b.valid_from <= ");
+        moved.bind(to).push(" AND b.valid_to > ").bind(to);
+        moved.push(" WHERE ");
+        of.push("a", &mut moved);
+        moved.push(" AND a.stage_id IN ");
+        moved.bind_list(open);
+        moved.push(" AND a.valid_to > ").bind(from);
+        moved.push(" AND a.valid_to <= ").bind(to);
+        moved.push(" AND a.valid_from <= ").bind(from);
+        moved.push(" AND ");
+        counted("a", &mut moved);
+        moved.push(" AND b.stage_id IN ");
+        moved.bind_list(open);
+        moved.push(" AND b.archived = ").bind(false);
+        moved.push(" AND NOT ");
+        counted("b", &mut moved);
+        moved.push(" ORDER BY a.opportunity_id");
+        // The four read side by side.
+        let (begun, ended) = (changed(2), changed(3));
+        let (unchanged, begun, ended, moved) = tokio::try_join!(
+            self.unchanged_groups(&unchanged),
+            self.changed_groups(&begun),
+            self.changed_groups(&ended),
+            self.ids(&moved),
+        )?;
+        let mut groups: Vec<ChangeGroup> = unchanged;
+        groups.extend(begun);
+        groups.extend(ended);
         if let Some(g) = groups.iter_mut().find(|g| {
             g.before.as_ref().is_some_and(|k| k.counted)
                 && !g.after.counted
@@ -869,5 +819,78 @@ impl Db {
             g.moved_out = moved;
         }
         Ok(groups)
+    }
+
+    /// Part 1 of [`Db::change_groups`]: rows of `stage_id`, `n`, `amount`.
+    async fn unchanged_groups(&self, sql: &Sql) -> Result<Vec<ChangeGroup>, StoreError> {
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter()
+                .map(|r| {
+                    let key = StateKey {
+                        stage_id: r.i64("stage_id")?,
+                        archived: false,
+                        counted: true,
+                    };
+                    let amount = r.i64("amount")?;
+                    Ok(ChangeGroup {
+                        before: Some(key.clone()),
+                        after: key,
+                        count: r.i64("n")? as u64,
+                        amount_before: amount,
+                        amount_after: amount,
+                        increase: 0,
+                        decrease: 0,
+                        moved_out: vec![],
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Parts 2 and 3 of [`Db::change_groups`]: the states at both ends (`a_…`: none when
+    /// not created yet), with counts and amounts.
+    async fn changed_groups(&self, sql: &Sql) -> Result<Vec<ChangeGroup>, StoreError> {
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter()
+                .map(|r| {
+                    let before = match r.opt_i64("a_stage")? {
+                        Some(stage_id) => Some(StateKey {
+                            stage_id,
+                            archived: r.bool("a_archived")?,
+                            counted: r.bool("a_counted")?,
+                        }),
+                        None => None,
+                    };
+                    let (increase, decrease) = match before {
+                        Some(_) => (r.i64("incr")?, r.i64("decr")?),
+                        None => (0, 0),
+                    };
+                    Ok(ChangeGroup {
+                        before,
+                        after: StateKey {
+                            stage_id: r.i64("b_stage")?,
+                            archived: r.bool("b_archived")?,
+                            counted: r.bool("b_counted")?,
+                        },
+                        count: r.i64("n")? as u64,
+                        amount_before: r.i64("amount_a")?,
+                        amount_after: r.i64("amount_b")?,
+                        increase,
+                        decrease,
+                        moved_out: vec![],
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// The `opportunity_id` column of the rows.
+    async fn ids(&self, sql: &Sql) -> Result<Vec<i64>, StoreError> {
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter().map(|r| r.i64("opportunity_id")).collect()
+        })
     }
 }

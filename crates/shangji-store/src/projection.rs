@@ -563,21 +563,40 @@ impl Db {
         of: Slice<'_>,
         period: Period,
     ) -> Result<Vec<(StageId, i64, u64)>, StoreError> {
-        let hours = format!("s.ms_in_stage / {}", projection::MS_PER_HOUR);
+        // Each stage's hours as one JSON array: grouped by stage alone, in the order of the
+        // index, SQLite needs no sort of the period's rows (a `GROUP BY` of stage and hours
+        // would sort them all).
+        let list = match self.pool() {
+            Pool::Sqlite(_) => "json_group_array",
+            Pool::Postgres(_) => "json_agg",
+        };
         let mut sql = Sql::new(&format!(
-            "SELECT s.stage_id, {hours} AS h, COUNT(*) AS n FROM analytics_stays s WHERE "
+            "SELECT s.stage_id, CAST({list}(s.ms_in_stage / {}) AS TEXT) AS hours FROM analytics_stays s WHERE ",
+            projection::MS_PER_HOUR
         ));
         of.push("s", &mut sql);
         sql.push(" AND s.last_in_stage = ").bind(true);
-        sql.push(" AND s.left_at >= ").bind(ms(period.from));
+        sql.push(" AND s.stage_id IN (SELECT st.id FROM stages st WHERE st.pipeline_id = ")
+            .bind(of.pipeline_id);
+        sql.push(") AND s.left_at >= ").bind(ms(period.from));
         sql.push(" AND s.left_at < ").bind(ms(period.to));
-        sql.push(&format!(" GROUP BY s.stage_id, {hours}"));
-        on_pool!(self, p => {
+        sql.push(" GROUP BY s.stage_id");
+        let lists: Vec<(StageId, String)> = on_pool!(self, p => {
             let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
             rows.iter()
-                .map(|r| Ok((r.i64("stage_id")?, r.i64("h")?, r.i64("n")? as u64)))
-                .collect()
-        })
+                .map(|r| Ok((r.i64("stage_id")?, r.text("hours")?)))
+                .collect::<Result<_, StoreError>>()
+        })?;
+        let mut out = vec![];
+        for (stage_id, list) in lists {
+            let mut hours: Vec<i64> = serde_json::from_str(&list)
+                .map_err(|e| StoreError::Corrupt(format!("time in stage: {e}")))?;
+            hours.sort_unstable();
+            for run in hours.chunk_by(|a, b| a == b) {
+                out.push((stage_id, run[0], run.len() as u64));
+            }
+        }
+        Ok(out)
     }
 
     /// Days from creation to winning of the deals won in `period` and won still (see
@@ -588,18 +607,23 @@ impl Db {
         won: &[StageId],
         period: Period,
     ) -> Result<Vec<i64>, StoreError> {
-        let mut sql = Sql::new("SELECT s.entered_at, s.created_at FROM analytics_stays s WHERE ");
+        let mut sql = Sql::new("SELECT (s.entered_at - s.created_at) / 86400000 AS days, COUNT(*) AS n FROM analytics_stays s WHERE ");
         of.push("s", &mut sql);
-        sql.push(" AND s.entered_at >= ").bind(ms(period.from));
-        sql.push(" AND s.entered_at < ").bind(ms(period.to));
-        sql.push(" AND s.left_at = ").bind(STILL);
+        // A stay that has not ended in a won stage is the closing one; `closing` lets the
+        // index of closings in force answer.
+        sql.push(&format!(" AND s.closing AND s.left_at = {STILL}"));
         sql.push(" AND s.stage_id IN ");
         sql.bind_list(if won.is_empty() { &[-1] } else { won });
+        sql.push(" AND s.entered_at >= ").bind(ms(period.from));
+        sql.push(" AND s.entered_at < ").bind(ms(period.to));
+        sql.push(" GROUP BY (s.entered_at - s.created_at) / 86400000");
         on_pool!(self, p => {
             let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
-            rows.iter()
-                .map(|r| Ok((r.i64("entered_at")? - r.i64("created_at")?) / 86_400_000))
-                .collect()
+            let mut days = vec![];
+            for r in rows {
+                days.extend(std::iter::repeat_n(r.i64("days")?, r.i64("n")? as usize));
+            }
+            Ok(days)
         })
     }
 

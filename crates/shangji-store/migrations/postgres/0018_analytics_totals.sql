@@ -29,9 +29,10 @@ CREATE TABLE analytics_days (
     PRIMARY KEY (pipeline_id, day, owner_id, stage_id, currency)
 );
 -- The few stays the per-day totals leave out: re-entries into a stage, and closings
--- reopened since.
+-- reopened since; and the closings in force, for the sales cycle of the deals won.
 CREATE INDEX analytics_stays_reentered ON analytics_stays(pipeline_id, entered_at, prev_entered_at, stage_id, advanced, won_later, lost_later, owner_id) WHERE prev_entered_at IS NOT NULL;
 CREATE INDEX analytics_stays_reopened ON analytics_stays(pipeline_id, entered_at, left_at, stage_id, currency, amount_minor, owner_id) WHERE closing AND left_at < 9223372036854775807;
+CREATE INDEX analytics_stays_in_force ON analytics_stays(pipeline_id, stage_id, entered_at, created_at, owner_id) WHERE closing AND left_at = 9223372036854775807;
 DELETE FROM analytics_stays;
 DELETE FROM analytics_versions;
 INSERT INTO analytics_dirty (opportunity_id, n) SELECT id, 1 FROM opportunities WHERE true

@@ -566,10 +566,7 @@ impl Db {
         // Each stage's hours as one JSON array: grouped by stage alone, in the order of the
         // index, SQLite needs no sort of the period's rows (a `GROUP BY` of stage and hours
         // would sort them all).
-        let list = match self.pool() {
-            Pool::Sqlite(_) => "json_group_array",
-            Pool::Postgres(_) => "json_agg",
-        };
+        let list = self.json_array_agg();
         let mut sql = Sql::new(&format!(
             "SELECT s.stage_id, CAST({list}(s.ms_in_stage / {}) AS TEXT) AS hours FROM analytics_stays s WHERE ",
             projection::MS_PER_HOUR
@@ -746,6 +743,7 @@ impl Db {
     ) -> Result<Vec<ChangeGroup>, StoreError> {
         let open = if open.is_empty() { &[-1][..] } else { open };
         let (from, to) = (ms(between.from), ms(between.to));
+        let list = self.json_array_agg();
         let counted = |alias: &str, sql: &mut Sql| {
             sql.push(&format!("({alias}.stage_id IN "));
             sql.bind_list(open);
@@ -775,6 +773,11 @@ impl Db {
             sql.push(" AS a_counted, b.stage_id AS b_stage, b.archived AS b_archived, ");
             counted("b", &mut sql);
             sql.push(" AS b_counted, COUNT(*) AS n, CAST(SUM(COALESCE(a.amount_minor, 0)) AS BIGINT) AS amount_a, CAST(SUM(b.amount_minor) AS BIGINT) AS amount_b, CAST(SUM(CASE WHEN b.amount_minor > a.amount_minor THEN b.amount_minor - a.amount_minor ELSE 0 END) AS BIGINT) AS incr, CAST(SUM(CASE WHEN b.amount_minor < a.amount_minor THEN a.amount_minor - b.amount_minor ELSE 0 END) AS BIGINT) AS decr");
+            if part == 3 {
+                // The deals of each group, for those that moved out of the count while
+                // still open (the slipped deals).
+                sql.push(&format!(", CAST({list}(a.opportunity_id) AS TEXT) AS ids"));
+            }
             sql.push(&format!(" FROM analytics_versions {x} "));
             sql.push(if part == 2 { "LEFT JOIN" } else { "JOIN" });
             sql.push(&format!(" analytics_versions {y} ON {y}.opportunity_id = {x}.opportunity_id AND {y}.valid_from <= "));
@@ -805,44 +808,24 @@ impl Db {
             );
             sql
         };
-        // The deals that moved out of the count while still open: their ids.
-        let mut moved = Sql::new("SELECT a.opportunity_id FROM analytics_versions a JOIN analytics_versions b ON b.opportunity_id = a.opportunity_id AND b.valid_from <= ");
-        moved.bind(to).push(" AND b.valid_to > ").bind(to);
-        moved.push(" WHERE ");
-        of.push("a", &mut moved);
-        moved.push(" AND a.stage_id IN ");
-        moved.bind_list(open);
-        moved.push(" AND a.valid_to > ").bind(from);
-        moved.push(" AND a.valid_to <= ").bind(to);
-        moved.push(" AND a.valid_from <= ").bind(from);
-        moved.push(" AND ");
-        counted("a", &mut moved);
-        moved.push(" AND b.stage_id IN ");
-        moved.bind_list(open);
-        moved.push(" AND b.archived = ").bind(false);
-        moved.push(" AND NOT ");
-        counted("b", &mut moved);
-        moved.push(" ORDER BY a.opportunity_id");
-        // The four read side by side.
+        // The three read side by side.
         let (begun, ended) = (changed(2), changed(3));
-        let (unchanged, begun, ended, moved) = tokio::try_join!(
+        let (mut groups, begun, ended) = tokio::try_join!(
             self.unchanged_groups(&unchanged),
-            self.changed_groups(&begun),
-            self.changed_groups(&ended),
-            self.ids(&moved),
+            self.changed_groups(&begun, None),
+            self.changed_groups(&ended, Some(open)),
         )?;
-        let mut groups: Vec<ChangeGroup> = unchanged;
         groups.extend(begun);
         groups.extend(ended);
-        if let Some(g) = groups.iter_mut().find(|g| {
-            g.before.as_ref().is_some_and(|k| k.counted)
-                && !g.after.counted
-                && !g.after.archived
-                && open.contains(&g.after.stage_id)
-        }) {
-            g.moved_out = moved;
-        }
         Ok(groups)
+    }
+
+    /// The aggregate function that collects a column into a JSON array.
+    fn json_array_agg(&self) -> &'static str {
+        match self.pool() {
+            Pool::Sqlite(_) => "json_group_array",
+            Pool::Postgres(_) => "json_agg",
+        }
     }
 
     /// Part 1 of [`Db::change_groups`]: rows of `stage_id`, `n`, `amount`.
@@ -873,8 +856,13 @@ impl Db {
     }
 
     /// Parts 2 and 3 of [`Db::change_groups`]: the states at both ends (`a_…`: none when
-    /// not created yet), with counts and amounts.
-    async fn changed_groups(&self, sql: &Sql) -> Result<Vec<ChangeGroup>, StoreError> {
+    /// not created yet), with counts and amounts; with `open` stages, the query has the
+    /// groups' `ids`, kept for the groups that moved out of the count while still open.
+    async fn changed_groups(
+        &self,
+        sql: &Sql,
+        open: Option<&[StageId]>,
+    ) -> Result<Vec<ChangeGroup>, StoreError> {
         on_pool!(self, p => {
             let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
             rows.iter()
@@ -891,30 +879,37 @@ impl Db {
                         Some(_) => (r.i64("incr")?, r.i64("decr")?),
                         None => (0, 0),
                     };
+                    let after = StateKey {
+                        stage_id: r.i64("b_stage")?,
+                        archived: r.bool("b_archived")?,
+                        counted: r.bool("b_counted")?,
+                    };
+                    let slipped = open.is_some_and(|open| {
+                        before.as_ref().is_some_and(|k| k.counted)
+                            && !after.counted
+                            && !after.archived
+                            && open.contains(&after.stage_id)
+                    });
+                    let moved_out = if slipped {
+                        let mut ids: Vec<i64> = serde_json::from_str(&r.text("ids")?)
+                            .map_err(|e| StoreError::Corrupt(format!("waterfall: {e}")))?;
+                        ids.sort_unstable();
+                        ids
+                    } else {
+                        vec![]
+                    };
                     Ok(ChangeGroup {
                         before,
-                        after: StateKey {
-                            stage_id: r.i64("b_stage")?,
-                            archived: r.bool("b_archived")?,
-                            counted: r.bool("b_counted")?,
-                        },
+                        after,
                         count: r.i64("n")? as u64,
                         amount_before: r.i64("amount_a")?,
                         amount_after: r.i64("amount_b")?,
                         increase,
                         decrease,
-                        moved_out: vec![],
+                        moved_out,
                     })
                 })
                 .collect()
-        })
-    }
-
-    /// The `opportunity_id` column of the rows.
-    async fn ids(&self, sql: &Sql) -> Result<Vec<i64>, StoreError> {
-        on_pool!(self, p => {
-            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
-            rows.iter().map(|r| r.i64("opportunity_id")).collect()
         })
     }
 }

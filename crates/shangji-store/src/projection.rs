@@ -449,7 +449,8 @@ impl Db {
             // Closings reopened since: the per-day totals count only those still in force.
             sql.push(&format!(" AND s.closing AND s.left_at < {STILL}"));
         } else {
-            sql.push(" AND s.closing = ").bind(true);
+            // Literal, so that the index of closings answers.
+            sql.push(" AND s.closing");
         }
         sql.push(" AND s.entered_at >= ").bind(ms(period.from));
         sql.push(" AND s.entered_at < ").bind(ms(period.to));

@@ -245,7 +245,7 @@ async fn compare(db: &Db, now: OffsetDateTime, scope: &Scope) -> (usize, usize) 
                 "win rate {period:?}"
             );
             assert_eq!(
-                ops::four_s_of(&db, of, pipeline, period, Some(50_000_000), &reach)
+                ops::four_s_of(db, of, pipeline, period, Some(50_000_000), &reach)
                     .await
                     .unwrap(),
                 analytics::four_s(&lives, pipeline, period, Some(50_000_000)),
@@ -282,7 +282,7 @@ async fn compare(db: &Db, now: OffsetDateTime, scope: &Scope) -> (usize, usize) 
                 .count();
             let quarter = |d: Date| (d, d + Duration::days(91));
             for window in [None, Some(quarter(period.to.date()))] {
-                let w = ops::waterfall_of(&db, of, pipeline, period, window, "CNY")
+                let w = ops::waterfall_of(db, of, pipeline, period, window, "CNY")
                     .await
                     .unwrap();
                 assert_eq!(

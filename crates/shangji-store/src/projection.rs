@@ -1,7 +1,8 @@
 //! The analytics projection (see `shangji_core::projection`): rebuilding the rows of the
-//! opportunities whose history grew, and the aggregates reports read from them — each one
-//! `GROUP BY` over an index, so a report's cost follows the rows in its period, not the
-//! whole history.
+//! opportunities whose history grew, with the maintained totals kept in step
+//! (`analytics_stage_totals`, `analytics_days`), and the aggregates reports read from them —
+//! each one `GROUP BY` over an index or over the totals, so a report's cost follows the rows
+//! in its period, not the whole history.
 
 use std::collections::BTreeMap;
 
@@ -98,9 +99,7 @@ impl Slice<'_> {
             sql.push(")");
         }
     }
-}
 
-impl Slice<'_> {
     /// The China days of `period` when the maintained per-day totals can answer for it: a
     /// period of whole days, and no filter on what the totals do not keep (source, industry).
     fn days(&self, period: Period) -> Option<(i64, i64)> {

@@ -1,7 +1,8 @@
 -- Sums kept beside the projection's stays (shangji_core::projection, "Maintained totals"), so
 -- that calibration, time to win and the reports over whole days read a few rows per owner
--- and day instead of every stay. The projection's refresh keeps them in step with the stays;
--- the stays are emptied and every opportunity rebuilt once so that both start together.
+-- and day instead of every stay; and indexes that let the other reports read only an index.
+-- The projection's refresh keeps the sums in step with the stays; the stays are emptied and
+-- every opportunity rebuilt once so that both start together.
 CREATE TABLE analytics_stage_totals (
     pipeline_id BIGINT NOT NULL,
     owner_id BIGINT NOT NULL,
@@ -28,12 +29,30 @@ CREATE TABLE analytics_days (
     closed_amount BIGINT NOT NULL,
     PRIMARY KEY (pipeline_id, day, owner_id, stage_id, currency)
 ) WITHOUT ROWID;
--- The few stays the per-day totals leave out: re-entries into a stage, and closings
--- reopened since; and the closings in force, for the sales cycle of the deals won.
-CREATE INDEX analytics_stays_reentered ON analytics_stays(pipeline_id, entered_at, prev_entered_at, stage_id, advanced, won_later, lost_later, owner_id) WHERE prev_entered_at IS NOT NULL;
-CREATE INDEX analytics_stays_reopened ON analytics_stays(pipeline_id, entered_at, left_at, stage_id, currency, amount_minor, owner_id) WHERE closing AND left_at < 9223372036854775807;
-CREATE INDEX analytics_stays_in_force ON analytics_stays(pipeline_id, stage_id, entered_at, created_at, owner_id) WHERE closing AND left_at = 9223372036854775807;
+-- Emptied before the indexes are made, so that they are made on empty tables.
 DELETE FROM analytics_stays;
 DELETE FROM analytics_versions;
+-- The few stays the per-day totals leave out: re-entries into a stage, and closings reopened
+-- since; and the closings in force, for the sales cycle of the deals won. Each holds the
+-- columns of its condition too, so that it answers alone.
+CREATE INDEX analytics_stays_reentered ON analytics_stays(pipeline_id, entered_at, prev_entered_at, stage_id, advanced, won_later, lost_later, owner_id) WHERE prev_entered_at IS NOT NULL;
+CREATE INDEX analytics_stays_reopened ON analytics_stays(pipeline_id, entered_at, left_at, stage_id, currency, amount_minor, owner_id, closing) WHERE closing AND left_at < 9223372036854775807;
+CREATE INDEX analytics_stays_in_force ON analytics_stays(pipeline_id, stage_id, entered_at, created_at, owner_id, closing, left_at) WHERE closing AND left_at = 9223372036854775807;
+-- Time in stage reads the stays that left a stage for the last time in a period, stage by
+-- stage: with the stage before the leaving time, the rows come grouped by stage.
+DROP INDEX analytics_stays_left;
+CREATE INDEX analytics_stays_left ON analytics_stays(pipeline_id, last_in_stage, stage_id, left_at, ms_in_stage, owner_id);
+-- The waterfall finds each deal's version at the other end of the period: with what it
+-- compares, without reading the table.
+DROP INDEX analytics_versions_opp;
+CREATE INDEX analytics_versions_opp ON analytics_versions(opportunity_id, valid_from, valid_to, stage_id, archived, currency, amount_minor, close_date);
+-- Win/loss counts the closings of a period by reason, competitor, stage before and owner: an
+-- index of the closings alone that holds all of these.
+DROP INDEX analytics_stays_closing;
+CREATE INDEX analytics_stays_closings ON analytics_stays(pipeline_id, entered_at, left_at, stage_id, currency, amount_minor, entry_owner_id, from_stage_id, loss_reason, competitor, owner_id, opportunity_id, closing) WHERE closing;
+-- Deals created in a period (leaderboard, sources): their first stays, with what the reports
+-- group and add up.
+DROP INDEX analytics_stays_first;
+CREATE INDEX analytics_stays_created ON analytics_stays(pipeline_id, entered_at, entry_owner_id, stage_id, currency, amount_minor, owner_id, opportunity_id, seq) WHERE seq = 0;
 INSERT INTO analytics_dirty (opportunity_id, n) SELECT id, 1 FROM opportunities WHERE true
 ON CONFLICT (opportunity_id) DO UPDATE SET n = analytics_dirty.n + 1;

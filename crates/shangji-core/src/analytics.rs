@@ -831,7 +831,7 @@ pub fn forecast_from(
 }
 
 /// China time (UTC+8): a date means a day there.
-const CHINA: time::UtcOffset = time::macros::offset!(+8);
+pub(crate) const CHINA: time::UtcOffset = time::macros::offset!(+8);
 
 /// A simulated forecast period: percentiles of won amount (CNY minor units) over the runs,
 /// the amount already won in it included.
@@ -869,6 +869,10 @@ pub fn monte_carlo(
 
 /// Runs per block of the simulation (each block has its own seed).
 const BLOCK: usize = 250;
+
+/// One open deal's chances in the simulation: cumulative thresholds on a uniform u32 (×2³²),
+/// each with the period a draw below it (and above the one before) closes the deal in.
+type Ladder = [(u64, u8)];
 
 pub fn monte_carlo_from(
     pipeline: &Pipeline,
@@ -966,7 +970,7 @@ pub fn monte_carlo_from(
         .iter()
         .map(|(_, key)| ladders[key].last().map_or(0, |l| l.0))
         .collect();
-    let closing: Vec<(i64, &[(u64, u8)])> = open_keys
+    let closing: Vec<(i64, &Ladder)> = open_keys
         .iter()
         .map(|(amount, key)| (*amount, ladders[key].as_slice()))
         .collect();

@@ -675,7 +675,7 @@ fn parse_date(s: &str) -> Option<Date> {
 
 fn parse_instant_ms(s: &str) -> Option<i64> {
     let t = OffsetDateTime::parse(s.trim(), &Rfc3339).ok()?;
-    Some((t.unix_timestamp_nanos() / 1_000_000) as i64)
+    Some(crate::unix_ms(t))
 }
 
 fn format_instant_ms(ms: i64) -> Option<String> {

@@ -30,6 +30,12 @@ pub mod rules;
 pub mod visibility;
 
 pub use error::{FieldError, MoveError};
+
+/// An instant as whole milliseconds since the Unix epoch, as instants are stored and compared.
+pub fn unix_ms(t: time::OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 pub use input::Field;
 pub use money::Money;
 pub use visibility::{Actor, Scope};

@@ -632,7 +632,7 @@ fn render_dingtalk(
     });
     let url = match secret {
         Some(secret) => {
-            let timestamp = unix_millis(now);
+            let timestamp = crate::unix_ms(now);
             let sign = dingtalk_sign(secret, timestamp);
             with_query(
                 &target.url,
@@ -646,10 +646,6 @@ fn render_dingtalk(
         headers: vec![header("Content-Type", JSON_UTF8)],
         body: to_json(&body),
     }
-}
-
-fn unix_millis(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 /// `url` with `pairs` set in its query (form-encoded: `+` `/` `=` become `%2B` `%2F` `%3D`),

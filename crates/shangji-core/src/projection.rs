@@ -451,6 +451,15 @@ pub struct ChangeGroup {
     pub moved_out: Vec<OpportunityId>,
 }
 
+/// Counted at the start and, at the end, still in an open stage and not archived but no
+/// longer counted (its close date or currency moved it out): a slipped deal.
+pub fn slipped(before: Option<&StateKey>, after: &StateKey, open_stages: &[StageId]) -> bool {
+    before.is_some_and(|k| k.counted)
+        && !after.counted
+        && !after.archived
+        && open_stages.contains(&after.stage_id)
+}
+
 /// Groups the opportunities counted at the start or end of `between` (see [`ChangeGroup`]);
 /// `counted` says whether a version counts.
 pub fn change_groups(
@@ -493,11 +502,7 @@ pub fn change_groups(
                 decrease: 0,
                 moved_out: vec![],
             });
-        if g.before.as_ref().is_some_and(|k| k.counted)
-            && !g.after.counted
-            && !g.after.archived
-            && open_stages.contains(&g.after.stage_id)
-        {
+        if slipped(g.before.as_ref(), &g.after, open_stages) {
             g.moved_out.push(id);
         }
         let before = a.map_or(0, |a| a.amount_minor);
@@ -519,8 +524,8 @@ pub fn change_groups(
 // the store keeps these sums beside the stays, subtracting an opportunity's old stays and
 // adding its new ones whenever it is rebuilt. What one stay adds is decided here. ----
 
-/// Milliseconds from the Unix epoch to China midnight (UTC+8) of day 0.
-const CHINA_OFFSET_MS: i64 = 8 * MS_PER_HOUR;
+/// How far China time (UTC+8) is ahead of UTC, in milliseconds.
+const CHINA_OFFSET_MS: i64 = crate::analytics::CHINA.whole_seconds() as i64 * 1000;
 const MS_PER_DAY: i64 = 24 * MS_PER_HOUR;
 
 /// The China day (UTC+8) of an instant in milliseconds: days since 1970-01-01.
@@ -531,8 +536,7 @@ pub fn china_day_of_ms(ms: i64) -> i64 {
 /// The China days `[from, to)` a period covers when both its ends are China midnights (as
 /// every report period is); `None` otherwise.
 pub fn china_days(period: Period) -> Option<(i64, i64)> {
-    let ms = |t: OffsetDateTime| (t.unix_timestamp_nanos() / 1_000_000) as i64;
-    let (from, to) = (ms(period.from), ms(period.to));
+    let (from, to) = (crate::unix_ms(period.from), crate::unix_ms(period.to));
     let midnight = |m: i64| (m + CHINA_OFFSET_MS).rem_euclid(MS_PER_DAY) == 0;
     let exact = |t: OffsetDateTime| t.unix_timestamp_nanos() % 1_000_000 == 0;
     (midnight(from) && midnight(to) && exact(period.from) && exact(period.to))
@@ -602,7 +606,7 @@ pub fn day_counts(s: &StayRow) -> Option<(DayKey, DayCounts)> {
     (first || closed).then(|| {
         (
             DayKey {
-                day: china_day_of_ms((s.entered_at.unix_timestamp_nanos() / 1_000_000) as i64),
+                day: china_day_of_ms(crate::unix_ms(s.entered_at)),
                 stage_id: s.stage_id,
                 currency: s.currency.clone(),
             },
@@ -777,7 +781,7 @@ mod tests {
     #[test]
     fn china_days_are_whole_days_of_utc_plus_8() {
         use time::macros::offset;
-        let day0 = china_day_of_ms(ms_of(datetime!(2026-01-01 00:00 +8)));
+        let day0 = china_day_of_ms(crate::unix_ms(datetime!(2026-01-01 00:00 +8)));
         assert_eq!(
             day0,
             datetime!(2026-01-01 00:00 UTC).unix_timestamp() / 86_400
@@ -818,17 +822,13 @@ mod tests {
         }
         // Just before China midnight is the day before.
         assert_eq!(
-            china_day_of_ms(ms_of(datetime!(2026-01-01 23:59:59.999 +8))),
+            china_day_of_ms(crate::unix_ms(datetime!(2026-01-01 23:59:59.999 +8))),
             day0
         );
         assert_eq!(
-            china_day_of_ms(ms_of(datetime!(2025-12-31 23:59:59.999 +8))),
+            china_day_of_ms(crate::unix_ms(datetime!(2025-12-31 23:59:59.999 +8))),
             day0 - 1
         );
-    }
-
-    fn ms_of(t: OffsetDateTime) -> i64 {
-        (t.unix_timestamp_nanos() / 1_000_000) as i64
     }
 
     #[test]
@@ -837,7 +837,7 @@ mod tests {
         let life = &lives(&events)[0];
         let (stays, _) = project(life, &build_pipeline(&b2b_template(), 1, 10));
         // T0 is 08:00 China time on 2026-01-01.
-        let day = |d: i64| china_day_of_ms(ms_of(T0)) + d;
+        let day = |d: i64| china_day_of_ms(crate::unix_ms(T0)) + d;
         let counts = |entered, advanced, lost, closed, closed_amount| DayCounts {
             entered,
             advanced,
@@ -913,7 +913,7 @@ mod tests {
             delta.add(1, 7, s, 1);
         }
         let delta = delta.nonzero();
-        let day9 = china_day_of_ms(ms_of(T0)) + 9;
+        let day9 = china_day_of_ms(crate::unix_ms(T0)) + 9;
         let day12 = day9 + 3;
         let days: Vec<_> = delta
             .days

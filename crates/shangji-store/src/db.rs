@@ -350,7 +350,7 @@ impl Sql {
 }
 
 pub fn ms(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
+    shangji_core::unix_ms(t)
 }
 
 pub fn from_ms(v: i64) -> OffsetDateTime {

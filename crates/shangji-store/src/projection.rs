@@ -39,6 +39,12 @@ fn opt_still(v: i64) -> Option<OffsetDateTime> {
     (v != STILL).then(|| from_ms(v))
 }
 
+/// A JSON array of integers, as the database's array aggregate writes it (see
+/// `Db::json_array_agg`).
+fn json_list(text: &str, what: &str) -> Result<Vec<i64>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
 /// A row of `analytics_stays`: its pipeline, owner and stay.
 fn stay_from_row<R: RowExt>(r: &R) -> Result<(PipelineId, UserId, StayRow), StoreError> {
     Ok((
@@ -91,7 +97,7 @@ impl Slice<'_> {
             sql.push(&format!(" AND {alias}.owner_id IN "));
             sql.bind_list(if owners.is_empty() { &[-1] } else { owners });
         }
-        if self.filter.source.is_some() || self.filter.industry.is_some() {
+        if !self.totals() {
             sql.push(&format!(
                 " AND {alias}.opportunity_id IN (SELECT opportunities.id FROM opportunities WHERE 1 = 1"
             ));
@@ -108,7 +114,8 @@ impl Slice<'_> {
             .flatten()
     }
 
-    /// The maintained totals keep pipeline and owner, not source or industry.
+    /// No filter on source or industry: the maintained totals, which keep pipeline and owner
+    /// only, can answer.
     fn totals(&self) -> bool {
         self.filter.source.is_none() && self.filter.industry.is_none()
     }
@@ -586,8 +593,7 @@ impl Db {
         })?;
         let mut out = vec![];
         for (stage_id, list) in lists {
-            let mut hours: Vec<i64> = serde_json::from_str(&list)
-                .map_err(|e| StoreError::Corrupt(format!("time in stage: {e}")))?;
+            let mut hours = json_list(&list, "time in stage")?;
             hours.sort_unstable();
             for run in hours.chunk_by(|a, b| a == b) {
                 out.push((stage_id, run[0], run.len() as u64));
@@ -890,19 +896,13 @@ impl Db {
                         archived: r.bool("b_archived")?,
                         counted: r.bool("b_counted")?,
                     };
-                    let slipped = open.is_some_and(|open| {
-                        before.as_ref().is_some_and(|k| k.counted)
-                            && !after.counted
-                            && !after.archived
-                            && open.contains(&after.stage_id)
-                    });
-                    let moved_out = if slipped {
-                        let mut ids: Vec<i64> = serde_json::from_str(&r.text("ids")?)
-                            .map_err(|e| StoreError::Corrupt(format!("waterfall: {e}")))?;
-                        ids.sort_unstable();
-                        ids
-                    } else {
-                        vec![]
+                    let moved_out = match open {
+                        Some(open) if projection::slipped(before.as_ref(), &after, open) => {
+                            let mut ids = json_list(&r.text("ids")?, "waterfall")?;
+                            ids.sort_unstable();
+                            ids
+                        }
+                        _ => vec![],
                     };
                     Ok(ChangeGroup {
                         before,

@@ -783,12 +783,7 @@ pub fn forecast_from(
     periods: &[(Date, Date)],
     weighting: Weighting,
 ) -> Vec<ForecastBucket> {
-    let cal = calibration_from(pipeline, &inputs.reach);
-    let empirical = |stage: StageId| {
-        cal.iter()
-            .find(|c| c.stage_id == stage)
-            .map_or(0.0, |c| c.empirical)
-    };
+    let weights = Weights::new(pipeline, &inputs.reach, weighting);
     let mut out: Vec<ForecastBucket> = periods
         .iter()
         .map(|&(from, to)| ForecastBucket {
@@ -812,14 +807,8 @@ pub fn forecast_from(
                 let Some(i) = v.close_date.and_then(bucket) else {
                     continue;
                 };
-                let configured = v.probability as f64 / 100.0;
-                let p = match weighting {
-                    Weighting::Configured => configured,
-                    Weighting::Empirical => empirical(v.stage_id),
-                    Weighting::Blended => (configured + empirical(v.stage_id)) / 2.0,
-                };
                 out[i].open += v.amount_minor;
-                out[i].weighted += (v.amount_minor as f64 * p).round() as i64;
+                out[i].weighted += weights.weighted(v);
             }
             _ => {}
         }
@@ -828,6 +817,44 @@ pub fn forecast_from(
         b.forecast = b.won + b.weighted;
     }
     out
+}
+
+/// What an open deal counts for in a weighted forecast.
+pub struct Weights {
+    weighting: Weighting,
+    calibration: Vec<Calibration>,
+}
+
+impl Weights {
+    /// The weights of `weighting`, with the empirical probabilities of the reach counts.
+    pub fn new(
+        pipeline: &Pipeline,
+        reach: &[projection::ReachCount],
+        weighting: Weighting,
+    ) -> Self {
+        Weights {
+            weighting,
+            calibration: calibration_from(pipeline, reach),
+        }
+    }
+
+    /// The deal's amount times its probability (configured, empirical in its stage, or the
+    /// mean of both), rounded to the minor unit.
+    pub fn weighted(&self, v: &projection::VersionRow) -> i64 {
+        let configured = v.probability as f64 / 100.0;
+        let empirical = || {
+            self.calibration
+                .iter()
+                .find(|c| c.stage_id == v.stage_id)
+                .map_or(0.0, |c| c.empirical)
+        };
+        let p = match self.weighting {
+            Weighting::Configured => configured,
+            Weighting::Empirical => empirical(),
+            Weighting::Blended => (configured + empirical()) / 2.0,
+        };
+        (v.amount_minor as f64 * p).round() as i64
+    }
 }
 
 /// China time (UTC+8): a date means a day there.

@@ -13,7 +13,7 @@ use serde::Serialize;
 use time::{Date, Month, OffsetDateTime, UtcOffset};
 use utoipa::ToSchema;
 
-use crate::analytics::{calibration, percentile, Life};
+use crate::analytics::{calibration_from, percentile, ForecastInputs, Life};
 use crate::model::*;
 
 /// Months of complete history the creation rate is estimated from.
@@ -114,57 +114,148 @@ pub struct CreationModel {
     pub won_sample: usize,
 }
 
+/// The complete months a creation rate is estimated from: from the month of the first
+/// creation, at most [`RATE_WINDOW_MONTHS`] back, to the month before `now`'s; as the first
+/// day of the first month and the first day of `now`'s month (China time).
+pub fn creation_window(first_created: Option<OffsetDateTime>, now: OffsetDateTime) -> (Date, Date) {
+    let this_month = month_start(now.to_offset(china()).date());
+    let window_start = add_months(this_month, -RATE_WINDOW_MONTHS);
+    let start = first_created
+        .map(|f| month_start(f.to_offset(china()).date()))
+        .map_or(this_month, |f| f.clamp(window_start, this_month));
+    (start, this_month)
+}
+
+/// A deal created in the window and won now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WonDeal {
+    pub created_at: OffsetDateTime,
+    /// When it entered the won stage it is in.
+    pub won_at: OffsetDateTime,
+    /// The amount when it was won.
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+/// What the history says about the deals created in the creation window: how many each
+/// month, and what became of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreationSample {
+    /// The first day of the window's first month.
+    pub start: Date,
+    /// Created per month of the window, oldest first.
+    pub monthly_created: Vec<u64>,
+    /// Of them, those whose last stay is in a won stage, and in a lost one.
+    pub won: u64,
+    pub lost: u64,
+    /// Days from creation to winning of the deals won, ascending.
+    pub days: Vec<i64>,
+    /// The amounts (CNY) the deals won were won for, ascending.
+    pub amounts: Vec<i64>,
+}
+
+impl CreationSample {
+    /// The sample of `window` (see [`creation_window`]) from the creations per China day
+    /// (days since 1970-01-01 there, see [`crate::projection::china_day_of_ms`]) and the
+    /// window's deals won and lost.
+    pub fn new(
+        window: (Date, Date),
+        created_per_day: &[(i64, u64)],
+        won: &[WonDeal],
+        lost: u64,
+    ) -> Self {
+        let (start, this_month) = window;
+        let epoch = Date::from_calendar_date(1970, Month::January, 1).expect("1 January 1970");
+        let mut monthly_created =
+            vec![0u64; (month_index(this_month) - month_index(start)).max(0) as usize];
+        for &(day, n) in created_per_day {
+            let d = epoch + time::Duration::days(day);
+            if let Some(c) = usize::try_from(month_index(d) - month_index(start))
+                .ok()
+                .and_then(|i| monthly_created.get_mut(i))
+            {
+                *c += n;
+            }
+        }
+        let mut days: Vec<i64> = won
+            .iter()
+            .map(|w| (w.won_at - w.created_at).whole_days().max(0))
+            .collect();
+        let mut amounts: Vec<i64> = won
+            .iter()
+            .filter(|w| w.currency == "CNY")
+            .map(|w| w.amount_minor)
+            .collect();
+        days.sort_unstable();
+        amounts.sort_unstable();
+        CreationSample {
+            start,
+            monthly_created,
+            won: won.len() as u64,
+            lost,
+            days,
+            amounts,
+        }
+    }
+
+    /// The sample replayed from lives as of `now`.
+    pub fn of(lives: &[Life], pipeline: &Pipeline, now: OffsetDateTime) -> Self {
+        let window = creation_window(
+            lives
+                .iter()
+                .map(|l| l.created_at)
+                .filter(|&c| c <= now)
+                .min(),
+            now,
+        );
+        let (start, end) = (
+            window.0.midnight().assume_offset(china()),
+            window.1.midnight().assume_offset(china()),
+        );
+        let mut per_day: BTreeMap<i64, u64> = BTreeMap::new();
+        let (mut won, mut lost) = (Vec::new(), 0);
+        for life in lives
+            .iter()
+            .filter(|l| start <= l.created_at && l.created_at < end)
+        {
+            *per_day
+                .entry(crate::projection::china_day_of_ms(crate::unix_ms(
+                    life.created_at,
+                )))
+                .or_default() += 1;
+            let Some(last) = life.spans.last() else {
+                continue;
+            };
+            match pipeline.stage(last.stage_id).map(|s| s.kind) {
+                Some(StageKind::Won) => {
+                    let s = life.state_at(last.from);
+                    won.push(WonDeal {
+                        created_at: life.created_at,
+                        won_at: last.from,
+                        amount_minor: s.as_ref().map_or(0, |s| s.amount_minor),
+                        currency: s.map_or_else(|| "CNY".into(), |s| s.currency),
+                    })
+                }
+                Some(StageKind::Lost) => lost += 1,
+                _ => {}
+            }
+        }
+        let per_day: Vec<(i64, u64)> = per_day.into_iter().collect();
+        CreationSample::new(window, &per_day, &won, lost)
+    }
+}
+
 /// The pipeline not yet created, estimated from the deals created in the complete months
 /// before `now`'s month (at most [`RATE_WINDOW_MONTHS`]).
 pub fn creation_model(lives: &[Life], pipeline: &Pipeline, now: OffsetDateTime) -> CreationModel {
-    let (model, _, _) = creation_inputs(lives, pipeline, now);
-    model
+    creation_model_from(&CreationSample::of(lives, pipeline, now))
 }
 
-/// The model, the created → won days and the won amounts.
-fn creation_inputs(
-    lives: &[Life],
-    pipeline: &Pipeline,
-    now: OffsetDateTime,
-) -> (CreationModel, Vec<i64>, Vec<i64>) {
-    let this_month = month_start(now.to_offset(china()).date());
-    let first_with_data = lives
-        .iter()
-        .filter(|l| l.created_at <= now)
-        .map(|l| month_start(l.created_at.to_offset(china()).date()))
-        .min();
-    let window_start = add_months(this_month, -RATE_WINDOW_MONTHS);
-    let start = first_with_data.map_or(this_month, |f| f.max(window_start));
-    let months = month_index(this_month) - month_index(start);
-    let mut counts = vec![0u64; months.max(0) as usize];
-    let (mut won, mut closed) = (0u64, 0u64);
-    let mut days = Vec::new();
-    let mut amounts = Vec::new();
-    for life in lives {
-        let created = life.created_at.to_offset(china()).date();
-        if life.created_at > now || created < start || created >= this_month {
-            continue;
-        }
-        counts[(month_index(created) - month_index(start)) as usize] += 1;
-        // The deal's last stay that began by now says whether it is closed.
-        let Some(last) = life.spans.iter().rfind(|s| s.from <= now) else {
-            continue;
-        };
-        match pipeline.stage(last.stage_id).map(|s| s.kind) {
-            Some(StageKind::Won) => {
-                won += 1;
-                closed += 1;
-                days.push((last.from - life.created_at).whole_days().max(0));
-                if let Some(s) = life.state_at(last.from) {
-                    if s.currency == "CNY" && !s.archived {
-                        amounts.push(s.amount_minor);
-                    }
-                }
-            }
-            Some(StageKind::Lost) => closed += 1,
-            _ => {}
-        }
-    }
+/// The creation model of a sample: the trend line, its errors, the seasonality and the
+/// conversion.
+pub fn creation_model_from(sample: &CreationSample) -> CreationModel {
+    let counts = sample.monthly_created.clone();
+    let start = sample.start;
     let n = counts.len() as f64;
     let (mut level, mut slope, mut level_se, mut slope_se) = (0.0, 0.0, 0.0, 0.0);
     if !counts.is_empty() {
@@ -220,7 +311,7 @@ fn creation_inputs(
             }
         }
     }
-    let model = CreationModel {
+    CreationModel {
         // The centre of the line is the middle of the window; store the level there.
         monthly_created: counts,
         level,
@@ -228,14 +319,13 @@ fn creation_inputs(
         level_se,
         slope_se,
         seasonality,
-        conversion: if closed == 0 {
+        conversion: if sample.won + sample.lost == 0 {
             0.0
         } else {
-            won as f64 / closed as f64
+            sample.won as f64 / (sample.won + sample.lost) as f64
         },
-        won_sample: days.len(),
-    };
-    (model, days, amounts)
+        won_sample: sample.days.len(),
+    }
 }
 
 fn month_index(d: Date) -> i32 {
@@ -295,25 +385,36 @@ pub fn horizon(
     periods: &[(Date, Date)],
     opts: HorizonOptions,
 ) -> Vec<HorizonBucket> {
+    let first = periods.first().map_or(now.date(), |p| p.0);
+    horizon_from(
+        pipeline,
+        &ForecastInputs::of(lives, pipeline, now, first),
+        &CreationSample::of(lives, pipeline, now),
+        now,
+        periods,
+        opts,
+    )
+}
+
+/// [`horizon`] from what it reads: the forecast's inputs as of `now` for periods from the
+/// first of `periods`, and the creation sample.
+pub fn horizon_from(
+    pipeline: &Pipeline,
+    inputs: &ForecastInputs,
+    sample: &CreationSample,
+    now: OffsetDateTime,
+    periods: &[(Date, Date)],
+    opts: HorizonOptions,
+) -> Vec<HorizonBucket> {
     let today = now.to_offset(china()).date();
-    let cal = calibration(lives, pipeline);
+    let cal = calibration_from(pipeline, &inputs.reach);
     // Days from (last) entering a stage to winning, for won deals that passed through it.
     let mut to_win: BTreeMap<StageId, Vec<i64>> = BTreeMap::new();
-    for life in lives {
-        let Some(last) = life.spans.last() else {
-            continue;
-        };
-        if last.to.is_some()
-            || pipeline.stage(last.stage_id).map(|s| s.kind) != Some(StageKind::Won)
-        {
-            continue;
-        }
-        for s in &life.spans[..life.spans.len() - 1] {
-            to_win
-                .entry(s.stage_id)
-                .or_default()
-                .push((last.from - s.from).whole_days().max(0));
-        }
+    for &(stage, days, n) in &inputs.to_win {
+        to_win
+            .entry(stage)
+            .or_default()
+            .extend(std::iter::repeat_n(days.max(0), n as usize));
     }
     let buckets_of = |d: Date| {
         periods
@@ -324,37 +425,27 @@ pub fn horizon(
     };
     let mut settled = vec![0i64; periods.len()];
     let mut open: Vec<(i64, f64, OffsetDateTime, StageId)> = Vec::new();
-    for life in lives {
-        let Some(s) = life.state_at(now) else {
-            continue;
-        };
-        if s.archived || s.currency != "CNY" {
-            continue;
-        }
-        let entered = life
-            .spans
-            .iter()
-            .rfind(|sp| sp.from <= now)
-            .map_or(now, |sp| sp.from);
-        match pipeline.stage(s.stage_id).map(|st| st.kind) {
+    for v in &inputs.deals {
+        match pipeline.stage(v.stage_id).map(|st| st.kind) {
             Some(StageKind::Won) => {
-                for i in buckets_of(entered.to_offset(china()).date()) {
-                    settled[i] += s.amount_minor;
+                for i in buckets_of(v.stage_entered_at.to_offset(china()).date()) {
+                    settled[i] += v.amount_minor;
                 }
             }
             Some(StageKind::Open) => {
                 let p = cal
                     .iter()
-                    .find(|c| c.stage_id == s.stage_id)
+                    .find(|c| c.stage_id == v.stage_id)
                     .map_or(0.0, |c| c.empirical);
-                if p > 0.0 && to_win.contains_key(&s.stage_id) {
-                    open.push((s.amount_minor, p, entered, s.stage_id));
+                if p > 0.0 && to_win.contains_key(&v.stage_id) {
+                    open.push((v.amount_minor, p, v.stage_entered_at, v.stage_id));
                 }
             }
             _ => {}
         }
     }
-    let (model, days, amounts) = creation_inputs(lives, pipeline, now);
+    let model = creation_model_from(sample);
+    let (days, amounts) = (&sample.days, &sample.amounts);
     let this_month = month_start(today);
     let last_day = periods.iter().map(|p| p.1).max().unwrap_or(today);
     let months_ahead = (month_index(last_day) - month_index(this_month) + 1).max(0);

@@ -69,6 +69,10 @@ pub struct VersionRow {
     pub archived: bool,
     /// When it entered the stage it is in in this version.
     pub stage_entered_at: OffsetDateTime,
+    /// Its owner now (as on every projection row).
+    pub owner_id: UserId,
+    /// Its forecast category in this version (see [`crate::rollup::category_at`]).
+    pub forecast_category: Option<ForecastCategory>,
 }
 
 /// An opportunity's rows; `pipeline` is the one it is in now.
@@ -157,13 +161,19 @@ pub fn versions(life: &Life) -> Vec<VersionRow> {
     let mut at_times: Vec<OffsetDateTime> = life.events.iter().map(|e| e.at).collect();
     at_times.dedup();
     let mut previous: Option<State> = None;
+    let mut owner_now = None;
     for t in at_times {
         let Some(state) = life.state_at(t) else {
             continue;
         };
+        owner_now = Some(state.owner_id);
         let entered = life.spans.iter().rfind(|s| s.from <= t).map(|s| s.from);
+        let category = crate::rollup::category_at(life, t);
         if previous.as_ref().is_some_and(|p| same_version(p, &state))
-            && versions.last().map(|v| v.stage_entered_at) == entered
+            && versions
+                .last()
+                .map(|v| (v.stage_entered_at, v.forecast_category))
+                == entered.map(|e| (e, category))
         {
             continue;
         }
@@ -186,8 +196,14 @@ pub fn versions(life: &Life) -> Vec<VersionRow> {
                 .iter()
                 .rfind(|s| s.from <= t)
                 .map_or(t, |s| s.from),
+            owner_id: state.owner_id,
+            forecast_category: category,
         });
         previous = Some(state);
+    }
+    // The owner now on every version.
+    if let Some(owner) = owner_now {
+        versions.iter_mut().for_each(|v| v.owner_id = owner);
     }
     versions
 }
@@ -525,8 +541,8 @@ pub fn change_groups(
 // adding its new ones whenever it is rebuilt. What one stay adds is decided here. ----
 
 /// How far China time (UTC+8) is ahead of UTC, in milliseconds.
-const CHINA_OFFSET_MS: i64 = crate::analytics::CHINA.whole_seconds() as i64 * 1000;
-const MS_PER_DAY: i64 = 24 * MS_PER_HOUR;
+pub const CHINA_OFFSET_MS: i64 = crate::analytics::CHINA.whole_seconds() as i64 * 1000;
+pub const MS_PER_DAY: i64 = 24 * MS_PER_HOUR;
 
 /// The China day (UTC+8) of an instant in milliseconds: days since 1970-01-01.
 pub fn china_day_of_ms(ms: i64) -> i64 {

@@ -1,5 +1,5 @@
 //! Forecast categories per period, the manager roll-up along the team tree, and manager
-//! adjustments: what each owner's numbers are for a period (replayed from the history), how
+//! adjustments: what each owner's numbers are for a period (from the deals valid now), how
 //! they add up team by team, how an adjustment replaces a number, and who may adjust whom.
 //! Pure; definitions in `docs/metrics.md` ("Forecast categories and the roll-up").
 
@@ -10,7 +10,7 @@ use serde_json::Value;
 use time::{Date, Month, OffsetDateTime};
 use utoipa::ToSchema;
 
-use crate::analytics::{calibration, Life, Weighting};
+use crate::analytics::{ForecastInputs, Life, Weighting, Weights, CHINA};
 use crate::error::FieldError;
 use crate::model::*;
 use crate::opportunity::EventKind;
@@ -88,10 +88,8 @@ pub fn category_at(life: &Life, t: OffsetDateTime) -> Option<ForecastCategory> {
     cat
 }
 
-/// Each owner's numbers for each of `periods` (inclusive China dates) as of `now`: a deal
-/// won counts in the period of the day it was won; an open deal by its expected close date,
-/// its amount in the column of its category as of now and weighted by `weighting` exactly as
-/// [`crate::analytics::forecast`] does. The owner is the owner as of now.
+/// Each owner's numbers for each of `periods` (inclusive China dates) as of `now`, replayed
+/// from lives (see [`owner_numbers_from`]).
 pub fn owner_numbers(
     lives: &[Life],
     pipeline: &Pipeline,
@@ -99,50 +97,50 @@ pub fn owner_numbers(
     periods: &[(Date, Date)],
     weighting: Weighting,
 ) -> Vec<BTreeMap<UserId, Numbers>> {
-    let cal = calibration(lives, pipeline);
-    let empirical = |stage: StageId| {
-        cal.iter()
-            .find(|c| c.stage_id == stage)
-            .map_or(0.0, |c| c.empirical)
-    };
-    let china = time::UtcOffset::from_hms(8, 0, 0).expect("UTC+8");
+    let first = periods.first().map_or(now.date(), |p| p.0);
+    owner_numbers_from(
+        pipeline,
+        &ForecastInputs::of(lives, pipeline, now, first),
+        periods,
+        weighting,
+    )
+}
+
+/// Each owner's numbers for each of `periods`: a deal won counts in the period of the day it
+/// was won; an open deal by its expected close date, its amount in the column of its
+/// category and weighted by `weighting` exactly as [`crate::analytics::forecast_from`] does.
+/// The owner is the owner now.
+pub fn owner_numbers_from(
+    pipeline: &Pipeline,
+    inputs: &ForecastInputs,
+    periods: &[(Date, Date)],
+    weighting: Weighting,
+) -> Vec<BTreeMap<UserId, Numbers>> {
+    let weights = Weights::new(pipeline, &inputs.reach, weighting);
     let mut out: Vec<BTreeMap<UserId, Numbers>> = vec![BTreeMap::new(); periods.len()];
     let bucket = |d: Date| periods.iter().position(|&(a, b)| a <= d && d <= b);
-    for life in lives {
-        let Some(s) = life.state_at(now) else {
-            continue;
-        };
-        if s.archived || s.currency != FORECAST_CURRENCY {
-            continue;
-        }
-        match pipeline.stage(s.stage_id).map(|st| st.kind) {
+    for v in &inputs.deals {
+        match pipeline.stage(v.stage_id).map(|st| st.kind) {
             Some(StageKind::Won) => {
-                let won_at = life.spans.last().map_or(now, |sp| sp.from);
-                if let Some(i) = bucket(won_at.to_offset(china).date()) {
-                    out[i].entry(s.owner_id).or_default().won += s.amount_minor;
+                if let Some(i) = bucket(v.stage_entered_at.to_offset(CHINA).date()) {
+                    out[i].entry(v.owner_id).or_default().won += v.amount_minor;
                 }
             }
             Some(StageKind::Open) => {
-                let Some(i) = s.close_date.and_then(bucket) else {
+                let Some(i) = v.close_date.and_then(bucket) else {
                     continue;
                 };
-                let configured = s.probability as f64 / 100.0;
-                let p = match weighting {
-                    Weighting::Configured => configured,
-                    Weighting::Empirical => empirical(s.stage_id),
-                    Weighting::Blended => (configured + empirical(s.stage_id)) / 2.0,
-                };
-                let n = out[i].entry(s.owner_id).or_default();
-                match category_at(life, now).unwrap_or(ForecastCategory::Pipeline) {
-                    ForecastCategory::Commit => n.commit += s.amount_minor,
-                    ForecastCategory::BestCase => n.best_case += s.amount_minor,
-                    ForecastCategory::Omitted => n.omitted += s.amount_minor,
+                let n = out[i].entry(v.owner_id).or_default();
+                match v.forecast_category.unwrap_or(ForecastCategory::Pipeline) {
+                    ForecastCategory::Commit => n.commit += v.amount_minor,
+                    ForecastCategory::BestCase => n.best_case += v.amount_minor,
+                    ForecastCategory::Omitted => n.omitted += v.amount_minor,
                     // An open deal marked closed is not yet won: pipeline.
                     ForecastCategory::Pipeline | ForecastCategory::Closed => {
-                        n.pipeline += s.amount_minor
+                        n.pipeline += v.amount_minor
                     }
                 }
-                n.weighted += (s.amount_minor as f64 * p).round() as i64;
+                n.weighted += weights.weighted(v);
             }
             _ => {}
         }

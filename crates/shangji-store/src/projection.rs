@@ -6,11 +6,12 @@
 
 use std::collections::BTreeMap;
 
-use shangji_core::analytics::{lives, Period};
-use shangji_core::model::{Pipeline, PipelineId, StageId, UserId};
+use shangji_core::analytics::{self, lives, Period};
+use shangji_core::horizon::{self, CreationSample, WonDeal};
+use shangji_core::model::{ForecastCategory, Pipeline, PipelineId, StageId, UserId};
 use shangji_core::projection::{
     self, ChangeGroup, FunnelCount, KeyedCount, ReachCount, SizeCount, StateKey, StayRow,
-    TotalsDelta, VersionRow,
+    TotalsDelta, VersionRow, CHINA_OFFSET_MS, MS_PER_DAY,
 };
 use shangji_core::Scope;
 use time::{Date, OffsetDateTime};
@@ -267,8 +268,8 @@ impl Db {
                 }
                 bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
             }
-            for chunk in versions.chunks(INSERT_PARAMS / 13) {
-                let mut sql = Sql::new("INSERT INTO analytics_versions (opportunity_id, seq, pipeline_id, owner_id, valid_from, valid_to, stage_id, amount_minor, currency, close_date, probability, archived, stage_entered_at) VALUES ");
+            for chunk in versions.chunks(INSERT_PARAMS / 14) {
+                let mut sql = Sql::new("INSERT INTO analytics_versions (opportunity_id, seq, pipeline_id, owner_id, valid_from, valid_to, stage_id, amount_minor, currency, close_date, probability, archived, stage_entered_at, forecast_category) VALUES ");
                 for (i, (pipeline_id, owner_id, v)) in chunk.iter().enumerate() {
                     sql.push(if i == 0 { "(" } else { ", (" });
                     sql.bind(v.opportunity_id).push(", ").bind(v.seq).push(", ");
@@ -277,7 +278,8 @@ impl Db {
                     sql.bind(v.stage_id).push(", ").bind(v.amount_minor).push(", ");
                     sql.bind(v.currency.as_str()).push(", ").bind(v.close_date).push(", ");
                     sql.bind(v.probability).push(", ").bind(v.archived).push(", ");
-                    sql.bind(ms(v.stage_entered_at)).push(")");
+                    sql.bind(ms(v.stage_entered_at)).push(", ");
+                    sql.bind(v.forecast_category.map(ForecastCategory::as_str)).push(")");
                 }
                 bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
             }
@@ -636,6 +638,96 @@ impl Db {
         })
     }
 
+    /// The horizon's sample of the deals created in the creation window as of `now` (see
+    /// `horizon::CreationSample`): creations per China day, and the deals whose closing
+    /// stay in force is in one of the `won` or `lost` stages.
+    pub async fn creation_sample(
+        &self,
+        of: Slice<'_>,
+        won: &[StageId],
+        lost: &[StageId],
+        now: OffsetDateTime,
+    ) -> Result<CreationSample, StoreError> {
+        let mut sql = Sql::new("SELECT MIN(s.entered_at) AS first FROM analytics_stays s WHERE ");
+        of.push("s", &mut sql);
+        sql.push(" AND s.seq = 0 AND s.entered_at <= ")
+            .bind(ms(now));
+        let first = on_pool!(self, p => {
+            let row = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_one(p).await?;
+            row.opt_i64("first")?
+        });
+        let window = horizon::creation_window(first.map(from_ms), now);
+        let (from, to) = (
+            ms(analytics::china_day_start(window.0)),
+            ms(analytics::china_day_start(window.1)),
+        );
+        // A deal's first stay began when it was created.
+        let mut days = Sql::new(&format!(
+            "SELECT (s.entered_at + {CHINA_OFFSET_MS}) / {MS_PER_DAY} AS day, COUNT(*) AS n FROM analytics_stays s WHERE "
+        ));
+        of.push("s", &mut days);
+        days.push(" AND s.seq = 0 AND s.entered_at >= ").bind(from);
+        days.push(" AND s.entered_at < ").bind(to);
+        days.push(" GROUP BY (s.entered_at + ")
+            .push(&format!("{CHINA_OFFSET_MS}) / {MS_PER_DAY}"));
+        let index = match self.pool() {
+            Pool::Sqlite(_) => " INDEXED BY analytics_stays_in_force",
+            Pool::Postgres(_) => "",
+        };
+        let mut closed = Sql::new(&format!("SELECT s.stage_id, s.created_at, s.entered_at, s.amount_minor, s.currency FROM analytics_stays s{index} WHERE "));
+        of.push("s", &mut closed);
+        closed.push(&format!(" AND s.closing AND s.left_at = {STILL}"));
+        let mut stages = won.to_vec();
+        stages.extend(lost);
+        closed.push(" AND s.stage_id IN ");
+        closed.bind_list(if stages.is_empty() { &[-1] } else { &stages });
+        closed.push(" AND s.created_at >= ").bind(from);
+        closed.push(" AND s.created_at < ").bind(to);
+        let (per_day, closed) = on_pool!(self, p => {
+            let (per_day, closed) = tokio::try_join!(
+                bind_all!(sqlx::query(&days.text), &days.args).fetch_all(p),
+                bind_all!(sqlx::query(&closed.text), &closed.args).fetch_all(p),
+            )?;
+            let per_day = per_day
+                .iter()
+                .map(|r| Ok((r.i64("day")?, r.i64("n")? as u64)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let closed = closed
+                .iter()
+                .map(|r| {
+                    Ok((
+                        r.i64("stage_id")?,
+                        WonDeal {
+                            created_at: from_ms(r.i64("created_at")?),
+                            won_at: from_ms(r.i64("entered_at")?),
+                            amount_minor: r.i64("amount_minor")?,
+                            currency: r.text("currency")?,
+                        },
+                    ))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            (per_day, closed)
+        });
+        let (won_deals, lost): (Vec<_>, Vec<_>) = closed
+            .into_iter()
+            .partition(|(stage, _)| won.contains(stage));
+        let won_deals: Vec<WonDeal> = won_deals.into_iter().map(|(_, d)| d).collect();
+        let lost_n = lost.len() as u64;
+        Ok(CreationSample::new(window, &per_day, &won_deals, lost_n))
+    }
+
+    /// Everyone who owns a deal of the pipeline now (from the maintained totals).
+    pub async fn pipeline_owners(
+        &self,
+        pipeline_id: PipelineId,
+    ) -> Result<Vec<UserId>, StoreError> {
+        let sql = "SELECT DISTINCT owner_id FROM analytics_stage_totals WHERE pipeline_id = $1 AND n > 0 ORDER BY owner_id";
+        on_pool!(self, p => {
+            let rows = sqlx::query(sql).bind(pipeline_id).fetch_all(p).await?;
+            rows.iter().map(|r| r.i64("owner_id")).collect()
+        })
+    }
+
     /// What a forecast reads (see `projection::deals_at`).
     pub async fn deals_at(
         &self,
@@ -646,7 +738,7 @@ impl Db {
         t: OffsetDateTime,
         currency: &str,
     ) -> Result<Vec<VersionRow>, StoreError> {
-        let mut sql = Sql::new("SELECT v.opportunity_id, v.stage_id, v.valid_from, v.amount_minor, v.close_date, v.probability, v.stage_entered_at FROM analytics_versions v WHERE ");
+        let mut sql = Sql::new("SELECT v.opportunity_id, v.stage_id, v.valid_from, v.amount_minor, v.close_date, v.probability, v.stage_entered_at, v.owner_id, v.forecast_category FROM analytics_versions v WHERE ");
         of.push("v", &mut sql);
         sql.push(" AND v.stage_id IN ");
         sql.bind_list(if stages.is_empty() { &[-1] } else { stages });
@@ -674,6 +766,10 @@ impl Db {
                         probability: r.i32("probability")?,
                         archived: false,
                         stage_entered_at: from_ms(r.i64("stage_entered_at")?),
+                        owner_id: r.i64("owner_id")?,
+                        forecast_category: r
+                            .opt_text("forecast_category")?
+                            .and_then(|c| c.parse().ok()),
                     })
                 })
                 .collect()

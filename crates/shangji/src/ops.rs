@@ -2423,34 +2423,6 @@ pub struct Report<T> {
     pub rows: T,
 }
 
-/// Reads the stage history of the pipeline's opportunities in the caller's scope (and the
-/// chosen owners; with `moves_only` just the stage moves, without values), replays it and
-/// lets `build` compute the rows.
-async fn report_rows<T>(
-    db: &Db,
-    ctx: &Ctx,
-    r: &ReportScope,
-    moves_only: bool,
-    build: impl FnOnce(&[analytics::Life<'_>], &ReportScope) -> T,
-) -> Result<Report<T>, AppError> {
-    let events = db
-        .pipeline_history(
-            &ctx.scope,
-            r.pipeline.id,
-            r.owners.as_deref(),
-            moves_only,
-            &r.filter,
-        )
-        .await?;
-    let rows = build(&analytics::lives(&events), r);
-    Ok(Report {
-        pipeline_id: r.pipeline.id,
-        from: r.period.from,
-        to: r.period.to,
-        rows,
-    })
-}
-
 /// The funnel with each stage's baseline (its conversion over the trailing periods of the
 /// same length) and the bottleneck flagged.
 pub async fn funnel_report(
@@ -2699,7 +2671,14 @@ pub async fn forecast_report(
 ) -> Result<Report<Vec<analytics::ForecastBucket>>, AppError> {
     let f = forecast_params(ctx, params)?;
     let r = report_scope(ctx, &f.rest)?;
-    let inputs = forecast_inputs(db, ctx, &r, &f).await?;
+    let inputs = forecast_inputs(
+        db,
+        ctx,
+        fresh_slice(db, ctx, &r).await?,
+        &r.pipeline,
+        &f.periods,
+    )
+    .await?;
     Ok(r.report(analytics::forecast_from(
         &r.pipeline,
         &inputs,
@@ -2716,37 +2695,73 @@ pub async fn monte_carlo_report(
 ) -> Result<Report<Vec<analytics::SimulatedBucket>>, AppError> {
     let f = forecast_params(ctx, params)?;
     let r = report_scope(ctx, &f.rest)?;
-    let inputs = forecast_inputs(db, ctx, &r, &f).await?;
-    let (pipeline, now, periods, runs, seed) = (
-        r.pipeline.clone(),
-        ctx.now,
-        f.periods.clone(),
-        f.runs,
-        f.seed,
-    );
-    // Seconds of CPU: off the request threads.
-    let rows = tokio::task::spawn_blocking(move || {
-        analytics::monte_carlo_from(&pipeline, &inputs, now, &periods, runs, seed)
-    })
-    .await
-    .map_err(|e| AppError::Internal(format!("simulation: {e}")))?;
+    let inputs = forecast_inputs(
+        db,
+        ctx,
+        fresh_slice(db, ctx, &r).await?,
+        &r.pipeline,
+        &f.periods,
+    )
+    .await?;
+    let rows = simulate(&r.pipeline, inputs, ctx.now, &f.periods, f.runs, f.seed).await?;
     Ok(r.report(rows))
 }
 
-/// What a forecast as of now reads from the projection.
+/// The Monte Carlo forecast of `inputs`, off the request threads (seconds of CPU).
+async fn simulate(
+    pipeline: &Pipeline,
+    inputs: analytics::ForecastInputs,
+    now: OffsetDateTime,
+    periods: &[(time::Date, time::Date)],
+    runs: usize,
+    seed: u64,
+) -> Result<Vec<analytics::SimulatedBucket>, AppError> {
+    let (pipeline, periods) = (pipeline.clone(), periods.to_vec());
+    tokio::task::spawn_blocking(move || {
+        analytics::monte_carlo_from(&pipeline, &inputs, now, &periods, runs, seed)
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("simulation: {e}")))
+}
+
+/// No filter on source or industry.
+static NO_FILTER: shangji_store::HistoryFilter = shangji_store::HistoryFilter {
+    source: None,
+    industry: None,
+};
+
+/// The projection's rows of one pipeline's deals in the caller's scope (and of `owners`),
+/// after bringing the projection up to date with the history.
+async fn fresh_pipeline_slice<'a>(
+    db: &Db,
+    ctx: &'a Ctx,
+    pipeline_id: PipelineId,
+    owners: Option<&'a [UserId]>,
+) -> Result<Slice<'a>, AppError> {
+    db.refresh_analytics(&ctx.dir.pipelines).await?;
+    Ok(Slice {
+        scope: &ctx.scope,
+        pipeline_id,
+        owners,
+        filter: &NO_FILTER,
+    })
+}
+
+/// What a forecast as of now for `periods` reads from (an up-to-date slice of) the
+/// projection.
 async fn forecast_inputs(
     db: &Db,
     ctx: &Ctx,
-    r: &ReportScope,
-    f: &ForecastParams,
+    of: Slice<'_>,
+    pipeline: &Pipeline,
+    periods: &[(time::Date, time::Date)],
 ) -> Result<analytics::ForecastInputs, AppError> {
-    let of = fresh_slice(db, ctx, r).await?;
-    let open = analytics::stages_of_kind(&r.pipeline, StageKind::Open);
-    let won = analytics::stages_of_kind(&r.pipeline, StageKind::Won);
+    let open = analytics::stages_of_kind(pipeline, StageKind::Open);
+    let won = analytics::stages_of_kind(pipeline, StageKind::Won);
     let mut stages = open.clone();
     stages.extend(&won);
-    let first = f.periods.first().map_or(ctx.now.date(), |p| p.0);
-    let closed = closed_stages(&r.pipeline);
+    let first = periods.first().map_or(ctx.now.date(), |p| p.0);
+    let closed = closed_stages(pipeline);
     let (deals, reach, to_win) = tokio::try_join!(
         db.deals_at(
             of,

@@ -8,8 +8,10 @@ mod common;
 
 use shangji::ops;
 use shangji_core::analytics::{self, Period};
-use shangji_core::model::{Opportunity, StageKind};
+use shangji_core::horizon;
+use shangji_core::model::{ForecastCategory, Opportunity, StageKind};
 use shangji_core::opportunity::{EventKind, OpportunityEvent};
+use shangji_core::rollup;
 use shangji_core::Scope;
 use shangji_store::projection::{Facet, Slice};
 use shangji_store::{Access, Db};
@@ -95,6 +97,21 @@ async fn projection_reports_equal_the_replay() {
         }
     }
     assert!(more.len() > 100);
+    // Reps override the forecast category of some open deals.
+    let categories = ["commit", "best_case", "omitted", "pipeline"];
+    for (i, life) in lives.iter().skip(1).step_by(7).take(60).enumerate() {
+        more.push(OpportunityEvent {
+            id: 100_100_000 + i as i64,
+            opportunity_id: life.opportunity_id,
+            kind: EventKind::ForecastCategoryChanged,
+            actor_id: 1,
+            at: life.events.last().unwrap().at.max(now - Duration::hours(2)) + Duration::seconds(1),
+            from_stage_id: None,
+            to_stage_id: None,
+            old_value: None,
+            new_value: Some(serde_json::json!(categories[i % 4])),
+        });
+    }
     db.bulk_insert_events(&more).await.unwrap();
     let (admin, _) = db.user_by_login("admin").await.unwrap().unwrap();
     let (manager, _) = db.user_by_login("mgr.east").await.unwrap().unwrap();
@@ -137,6 +154,23 @@ async fn projection_reports_equal_the_replay() {
     compare(&db, now, &Scope::All).await;
     let (checked, _) = compare(&db, now, &team).await;
     assert!(checked > 20);
+
+    // A snapshot read from the projection holds what one replayed from the events holds:
+    // for the company, every team and every rep.
+    let taken = ops::snapshots::take_snapshot(&db, now, false, None, 300)
+        .await
+        .unwrap()
+        .unwrap();
+    let replayed = ops::snapshots::backfill_snapshot(&db, now, 300)
+        .await
+        .unwrap();
+    let rows = |id| {
+        let db = &db;
+        async move { db.snapshot(id).await.unwrap().unwrap().1 }
+    };
+    let (taken, replayed) = (rows(taken).await, rows(replayed).await);
+    assert!(taken.iter().filter(|r| r.level == "rep").count() > 20);
+    assert_eq!(taken, replayed);
 }
 
 /// Compares every report read from the projection with the replay of the events in
@@ -145,6 +179,7 @@ async fn compare(db: &Db, now: OffsetDateTime, scope: &Scope) -> (usize, usize) 
     let dir = db.directory().await.unwrap();
     let mut checked = 0;
     let mut lost_reasons = 0;
+    let (mut committed, mut won_sample) = (0, 0);
     for pipeline in &dir.pipelines {
         let events = db
             .pipeline_history(scope, pipeline.id, None, false, &Default::default())
@@ -223,6 +258,35 @@ async fn compare(db: &Db, now: OffsetDateTime, scope: &Scope) -> (usize, usize) 
         assert_eq!(
             analytics::monte_carlo_from(pipeline, &inputs, now, &months, 1_000, 7),
             analytics::monte_carlo(&lives, pipeline, now, &months, 1_000, 7),
+        );
+        // The forecast page's categories and the roll-up: each owner's numbers.
+        committed += inputs
+            .deals
+            .iter()
+            .filter(|d| d.forecast_category == Some(ForecastCategory::Commit))
+            .count();
+        for weighting in [
+            analytics::Weighting::Configured,
+            analytics::Weighting::Empirical,
+        ] {
+            assert_eq!(
+                rollup::owner_numbers_from(pipeline, &inputs, &months, weighting),
+                rollup::owner_numbers(&lives, pipeline, now, &months, weighting),
+            );
+        }
+        // The horizon: the same sample of deals created, and the same simulation.
+        let lost = analytics::stages_of_kind(pipeline, StageKind::Lost);
+        let sample = db.creation_sample(of, &won, &lost, now).await.unwrap();
+        assert_eq!(sample, horizon::CreationSample::of(&lives, pipeline, now));
+        won_sample += sample.days.len();
+        let opts = horizon::HorizonOptions {
+            runs: 500,
+            seed: 3,
+            include_new: true,
+        };
+        assert_eq!(
+            horizon::horizon_from(pipeline, &inputs, &sample, now, &months, opts),
+            horizon::horizon(&lives, pipeline, now, &months, opts),
         );
         for period in periods(now) {
             let funnel = analytics::funnel(&lives, pipeline, period);
@@ -318,5 +382,10 @@ async fn compare(db: &Db, now: OffsetDateTime, scope: &Scope) -> (usize, usize) 
             );
         }
     }
+    assert!(committed > 0, "deals in commit");
+    assert!(
+        won_sample > 10,
+        "{won_sample} deals won in the horizon's sample"
+    );
     (checked, lost_reasons)
 }

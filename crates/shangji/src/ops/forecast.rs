@@ -11,7 +11,10 @@ use shangji_core::rollup::{self, Adjustment, AdjustmentInput, Node, Numbers, Rol
 use shangji_core::visibility::Scope;
 use shangji_store::Db;
 
-use super::{forecast_params, report_rows, report_scope, Ctx, Report};
+use super::{
+    forecast_inputs, forecast_params, fresh_pipeline_slice, fresh_slice, report_scope, simulate,
+    Ctx, Report,
+};
 use crate::error::AppError;
 
 /// One forecast period: won, open and weighted (as `/analytics/forecast`), the open amount
@@ -39,7 +42,8 @@ pub struct ForecastRow {
 }
 
 /// The forecast page: the usual report and forecast parameters (`grain`, `periods`,
-/// `weighting`, `runs`, `seed`, `pipeline_id`, `owner_id`, `team_id`), one history read.
+/// `weighting`, `runs`, `seed`, `pipeline_id`, `owner_id`, `team_id`), read from the
+/// projection.
 pub async fn overview(
     db: &Db,
     ctx: &Ctx,
@@ -47,37 +51,37 @@ pub async fn overview(
 ) -> Result<Report<Vec<ForecastRow>>, AppError> {
     let f = forecast_params(ctx, params)?;
     let r = report_scope(ctx, &f.rest)?;
-    report_rows(db, ctx, &r, false, |lives, r| {
-        let buckets = analytics::forecast(lives, &r.pipeline, ctx.now, &f.periods, f.weighting);
-        let sim = analytics::monte_carlo(lives, &r.pipeline, ctx.now, &f.periods, f.runs, f.seed);
-        let split = rollup::owner_numbers(lives, &r.pipeline, ctx.now, &f.periods, f.weighting);
-        buckets
-            .into_iter()
-            .zip(sim)
-            .zip(split)
-            .map(|((b, s), by_owner)| {
-                let mut n = Numbers::default();
-                by_owner.values().for_each(|x| n.add(x));
-                ForecastRow {
-                    from: b.from,
-                    to: b.to,
-                    won: b.won,
-                    open: b.open,
-                    weighted: b.weighted,
-                    forecast: b.forecast,
-                    commit: n.commit,
-                    best_case: n.best_case,
-                    pipeline: n.pipeline,
-                    omitted: n.omitted,
-                    call: b.won + n.commit,
-                    p10: s.p10,
-                    p50: s.p50,
-                    p90: s.p90,
-                }
-            })
-            .collect()
-    })
-    .await
+    let of = fresh_slice(db, ctx, &r).await?;
+    let inputs = forecast_inputs(db, ctx, of, &r.pipeline, &f.periods).await?;
+    let buckets = analytics::forecast_from(&r.pipeline, &inputs, &f.periods, f.weighting);
+    let split = rollup::owner_numbers_from(&r.pipeline, &inputs, &f.periods, f.weighting);
+    let sim = simulate(&r.pipeline, inputs, ctx.now, &f.periods, f.runs, f.seed).await?;
+    let rows = buckets
+        .into_iter()
+        .zip(sim)
+        .zip(split)
+        .map(|((b, s), by_owner)| {
+            let mut n = Numbers::default();
+            by_owner.values().for_each(|x| n.add(x));
+            ForecastRow {
+                from: b.from,
+                to: b.to,
+                won: b.won,
+                open: b.open,
+                weighted: b.weighted,
+                forecast: b.forecast,
+                commit: n.commit,
+                best_case: n.best_case,
+                pipeline: n.pipeline,
+                omitted: n.omitted,
+                call: b.won + n.commit,
+                p10: s.p10,
+                p50: s.p50,
+                p90: s.p90,
+            }
+        })
+        .collect();
+    Ok(r.report(rows))
 }
 
 /// The roll-up for one period.
@@ -150,11 +154,10 @@ pub async fn rollup(db: &Db, ctx: &Ctx, params: &[(String, String)]) -> Result<R
         .iter()
         .filter(|p| pipeline_id.is_none_or(|id| id == p.id))
     {
-        let events = db
-            .pipeline_history(&ctx.scope, p.id, None, false, &Default::default())
-            .await?;
-        let lives = analytics::lives(&events);
-        let per = rollup::owner_numbers(&lives, p, ctx.now, &[(period.from, period.to)], weighting);
+        let periods = [(period.from, period.to)];
+        let of = fresh_pipeline_slice(db, ctx, p.id, None).await?;
+        let inputs = forecast_inputs(db, ctx, of, p, &periods).await?;
+        let per = rollup::owner_numbers_from(p, &inputs, &periods, weighting);
         for (owner, n) in per.into_iter().flatten() {
             numbers.entry(owner).or_default().add(&n);
         }

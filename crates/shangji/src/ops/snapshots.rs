@@ -132,6 +132,7 @@ pub async fn horizon_report(
         }
     }
     let pipeline = pipeline_for(ctx, pipeline_id)?.clone();
+    let pipeline_id = pipeline.id;
     let (owners, team_id, owner_id) = match level {
         Level::Rep => {
             let o = owner.unwrap_or(ctx.actor.user_id);
@@ -162,31 +163,36 @@ pub async fn horizon_report(
         if grain == "quarter" { 3 } else { 1 },
         count.unwrap_or(default_count),
     );
-    let events = db
-        .pipeline_history(
-            &ctx.scope,
-            pipeline.id,
-            owners.as_deref(),
-            false,
-            &Default::default(),
-        )
-        .await?;
-    let lives = analytics::lives(&events);
+    let of = super::fresh_pipeline_slice(db, ctx, pipeline.id, owners.as_deref()).await?;
+    let won = analytics::stages_of_kind(&pipeline, StageKind::Won);
+    let lost = analytics::stages_of_kind(&pipeline, StageKind::Lost);
+    let (inputs, sample) = tokio::try_join!(
+        super::forecast_inputs(db, ctx, of, &pipeline, &periods),
+        async { Ok(db.creation_sample(of, &won, &lost, ctx.now).await?) },
+    )?;
     let opts = HorizonOptions {
         runs,
         seed,
         include_new: true,
     };
+    let model = horizon::creation_model_from(&sample);
+    let now = ctx.now;
+    // Seconds of CPU: off the request threads.
+    let buckets = tokio::task::spawn_blocking(move || {
+        horizon::horizon_from(&pipeline, &inputs, &sample, now, &periods, opts)
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("horizon: {e}")))?;
     Ok(HorizonReport {
-        pipeline_id: pipeline.id,
+        pipeline_id,
         level,
         team_id,
         owner_id,
         grain: grain.to_string(),
         runs,
         seed,
-        model: horizon::creation_model(&lives, &pipeline, ctx.now),
-        buckets: horizon::horizon(&lives, &pipeline, ctx.now, &periods, opts),
+        model,
+        buckets,
     })
 }
 
@@ -211,32 +217,16 @@ struct Group {
     owner_id: Option<UserId>,
 }
 
-/// The company, every team (its subtree) and every owner of a deal, each with the
-/// opportunities (by their owner now) that are theirs.
-fn groups<'a>(
-    lives: &'a [Life<'a>],
-    org: &visibility::Org,
-    now: OffsetDateTime,
-) -> Vec<(Group, Vec<Life<'a>>)> {
-    let owner_of: Vec<Option<UserId>> = lives
-        .iter()
-        .map(|l| l.state_at(now).map(|s| s.owner_id))
-        .collect();
-    let pick = |members: &[UserId]| -> Vec<Life<'a>> {
-        lives
-            .iter()
-            .zip(&owner_of)
-            .filter(|(_, o)| o.is_some_and(|o| members.contains(&o)))
-            .map(|(l, _)| l.clone())
-            .collect()
-    };
+/// The company, every team that is not archived (its subtree) and each of `owners`, each
+/// with the owners whose deals are theirs (`None`: everyone's).
+fn groups(org: &visibility::Org, owners: &[UserId]) -> Vec<(Group, Option<Vec<UserId>>)> {
     let mut out = vec![(
         Group {
             level: "company",
             team_id: None,
             owner_id: None,
         },
-        lives.to_vec(),
+        None,
     )];
     for team in org.teams.iter().filter(|t| !t.archived) {
         out.push((
@@ -245,13 +235,10 @@ fn groups<'a>(
                 team_id: Some(team.id),
                 owner_id: None,
             },
-            pick(&org.members(team.id)),
+            Some(org.members(team.id)),
         ));
     }
-    let mut owners: Vec<UserId> = owner_of.iter().flatten().copied().collect();
-    owners.sort_unstable();
-    owners.dedup();
-    for o in owners {
+    for &o in owners {
         let team_id = org
             .users
             .iter()
@@ -263,14 +250,54 @@ fn groups<'a>(
                 team_id,
                 owner_id: Some(o),
             },
-            pick(&[o]),
+            Some(vec![o]),
         ));
     }
     out
 }
 
-/// The rows of a snapshot of the forecast as of `now`, over the whole history.
-fn snapshot_rows(
+/// The rows of one group's snapshot for one grain, from its forecast inputs as of `now`.
+#[allow(clippy::too_many_arguments)]
+fn group_rows(
+    g: &Group,
+    pipeline: &Pipeline,
+    grain: &str,
+    periods: &[(Date, Date)],
+    inputs: &analytics::ForecastInputs,
+    now: OffsetDateTime,
+    runs: usize,
+    seed: u64,
+) -> Vec<SnapshotRow> {
+    let weighted = |w| analytics::forecast_from(pipeline, inputs, periods, w);
+    let (c, e, b) = (
+        weighted(Weighting::Configured),
+        weighted(Weighting::Empirical),
+        weighted(Weighting::Blended),
+    );
+    let sim = analytics::monte_carlo_from(pipeline, inputs, now, periods, runs, seed);
+    (0..periods.len())
+        .map(|i| SnapshotRow {
+            pipeline_id: pipeline.id,
+            level: g.level.to_string(),
+            team_id: g.team_id,
+            owner_id: g.owner_id,
+            grain: grain.to_string(),
+            period_from: periods[i].0,
+            period_to: periods[i].1,
+            won: c[i].won,
+            configured: c[i].forecast,
+            empirical: e[i].forecast,
+            blended: b[i].forecast,
+            p10: sim[i].p10,
+            p50: sim[i].p50,
+            p90: sim[i].p90,
+        })
+        .collect()
+}
+
+/// The rows of a snapshot as of `now` replayed from the lives of the events before it (a
+/// backfill: the history as it stood then).
+fn replayed_rows(
     lives: &[Life],
     pipeline: &Pipeline,
     org: &visibility::Org,
@@ -278,37 +305,63 @@ fn snapshot_rows(
     runs: usize,
     seed: u64,
 ) -> Vec<SnapshotRow> {
+    let owner_of: Vec<Option<UserId>> = lives
+        .iter()
+        .map(|l| l.state_at(now).map(|s| s.owner_id))
+        .collect();
+    let mut owners: Vec<UserId> = owner_of.iter().flatten().copied().collect();
+    owners.sort_unstable();
+    owners.dedup();
     let mut rows = Vec::new();
-    for (g, group_lives) in groups(lives, org, now) {
+    for (g, members) in groups(org, &owners) {
+        let group_lives: Vec<Life> = lives
+            .iter()
+            .zip(&owner_of)
+            .filter(|(_, o)| {
+                members
+                    .as_ref()
+                    .is_none_or(|m| o.is_some_and(|o| m.contains(&o)))
+            })
+            .map(|(l, _)| l.clone())
+            .collect();
         for (grain, periods) in snapshot_periods(now) {
-            let weighted = |w| analytics::forecast(&group_lives, pipeline, now, &periods, w);
-            let (c, e, b) = (
-                weighted(Weighting::Configured),
-                weighted(Weighting::Empirical),
-                weighted(Weighting::Blended),
-            );
-            let sim = analytics::monte_carlo(&group_lives, pipeline, now, &periods, runs, seed);
-            for i in 0..periods.len() {
-                rows.push(SnapshotRow {
-                    pipeline_id: pipeline.id,
-                    level: g.level.to_string(),
-                    team_id: g.team_id,
-                    owner_id: g.owner_id,
-                    grain: grain.to_string(),
-                    period_from: periods[i].0,
-                    period_to: periods[i].1,
-                    won: c[i].won,
-                    configured: c[i].forecast,
-                    empirical: e[i].forecast,
-                    blended: b[i].forecast,
-                    p10: sim[i].p10,
-                    p50: sim[i].p50,
-                    p90: sim[i].p90,
-                });
-            }
+            let inputs = analytics::ForecastInputs::of(&group_lives, pipeline, now, periods[0].0);
+            rows.extend(group_rows(
+                &g, pipeline, grain, &periods, &inputs, now, runs, seed,
+            ));
         }
     }
     rows
+}
+
+/// The rows of a snapshot as of now, read from the projection: each group's deals valid
+/// now, and its own reach counts and times to win.
+async fn projected_rows(
+    db: &Db,
+    ctx: &Ctx,
+    pipeline: &Pipeline,
+    runs: usize,
+    seed: u64,
+) -> Result<Vec<SnapshotRow>, AppError> {
+    db.refresh_analytics(&ctx.dir.pipelines).await?;
+    let owners = db.pipeline_owners(pipeline.id).await?;
+    let mut rows = Vec::new();
+    for (g, members) in groups(&ctx.dir.org, &owners) {
+        let of = super::fresh_pipeline_slice(db, ctx, pipeline.id, members.as_deref()).await?;
+        for (grain, periods) in snapshot_periods(ctx.now) {
+            let inputs = super::forecast_inputs(db, ctx, of, pipeline, &periods).await?;
+            let (g, pipeline, now) = (g.clone(), pipeline.clone(), ctx.now);
+            // Seconds of CPU: off the request threads.
+            rows.extend(
+                tokio::task::spawn_blocking(move || {
+                    group_rows(&g, &pipeline, grain, &periods, &inputs, now, runs, seed)
+                })
+                .await
+                .map_err(|e| AppError::Internal(format!("snapshot: {e}")))?,
+            );
+        }
+    }
+    Ok(rows)
 }
 
 /// The ISO week of `now` in China time, e.g. `2026-W48`.
@@ -354,20 +407,28 @@ async fn record_snapshot(
             return Ok(None);
         }
     }
-    let dir = db.directory().await?;
+    let ctx = system_ctx(db, now).await?;
     let seed = 1;
     let mut rows = Vec::new();
-    for pipeline in dir.pipelines.iter().filter(|p| !p.archived) {
+    for pipeline in ctx.dir.pipelines.iter().filter(|p| !p.archived) {
+        if kind != "backfill" {
+            rows.extend(projected_rows(db, &ctx, pipeline, runs, seed).await?);
+            continue;
+        }
         let mut events = db
             .pipeline_history(&Scope::All, pipeline.id, None, false, &Default::default())
             .await?;
         // Only what had happened by then.
         events.retain(|e| e.at <= now);
-        if events.is_empty() {
-            continue;
-        }
         let lives = analytics::lives(&events);
-        rows.extend(snapshot_rows(&lives, pipeline, &dir.org, now, runs, seed));
+        rows.extend(replayed_rows(
+            &lives,
+            pipeline,
+            &ctx.dir.org,
+            now,
+            runs,
+            seed,
+        ));
     }
     let head = Snapshot {
         id: 0,
@@ -592,22 +653,29 @@ pub async fn accuracy_report(
             };
             chosen.insert((t.row.period_from, key), t);
         }
-        let events = db
-            .pipeline_history(&Scope::All, pipeline.id, None, false, &Default::default())
-            .await?;
-        let lives = analytics::lives(&events);
+        // What each group won, from the deals won now (everything: rows are filtered below).
+        let all = Ctx {
+            scope: Scope::All,
+            ..ctx.clone()
+        };
+        let of = super::fresh_pipeline_slice(db, &all, pipeline.id, None).await?;
+        let inputs = super::forecast_inputs(db, &all, of, &pipeline, &periods).await?;
+        let owners = db.pipeline_owners(pipeline.id).await?;
         let mut actual: BTreeMap<Group, Vec<i64>> = BTreeMap::new();
-        for (g, group_lives) in groups(&lives, &ctx.dir.org, ctx.now) {
-            let won = analytics::forecast(
-                &group_lives,
-                &pipeline,
-                ctx.now,
-                &periods,
-                Weighting::Configured,
-            )
-            .into_iter()
-            .map(|b| b.won)
-            .collect();
+        for (g, members) in groups(&ctx.dir.org, &owners) {
+            let theirs = analytics::ForecastInputs {
+                deals: inputs
+                    .deals
+                    .iter()
+                    .filter(|d| members.as_ref().is_none_or(|m| m.contains(&d.owner_id)))
+                    .cloned()
+                    .collect(),
+                ..Default::default()
+            };
+            let won = analytics::forecast_from(&pipeline, &theirs, &periods, Weighting::Configured)
+                .into_iter()
+                .map(|b| b.won)
+                .collect();
             actual.insert(
                 Group {
                     team_id: if g.level == "rep" { None } else { g.team_id },

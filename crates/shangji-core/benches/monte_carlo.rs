@@ -42,6 +42,8 @@ fn inputs(open_deals: i64) -> (shangji_core::model::Pipeline, ForecastInputs) {
                 probability: 30,
                 archived: false,
                 stage_entered_at: entered,
+                owner_id: 1 + i % 40,
+                forecast_category: None,
             }
         })
         .collect();

@@ -909,6 +909,47 @@ pub fn monte_carlo_from(
     runs: usize,
     seed: u64,
 ) -> Vec<SimulatedBucket> {
+    let sim = simulated_runs(pipeline, inputs, now, periods, runs, seed);
+    periods
+        .iter()
+        .zip(sim.totals)
+        .map(|(&(from, to), mut v)| {
+            v.sort_unstable();
+            let mean = if v.is_empty() {
+                0
+            } else {
+                (v.iter().map(|x| *x as i128).sum::<i128>() / v.len() as i128) as i64
+            };
+            SimulatedBucket {
+                from,
+                to,
+                p10: percentile(&v, 10).unwrap_or_default(),
+                p50: percentile(&v, 50).unwrap_or_default(),
+                p90: percentile(&v, 90).unwrap_or_default(),
+                mean,
+            }
+        })
+        .collect()
+}
+
+/// The runs of the Monte Carlo forecast (see [`monte_carlo`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimulatedRuns {
+    /// Won already, per period: in every run.
+    pub settled: Vec<i64>,
+    /// Per period, the won amount of each run, in the order of the runs.
+    pub totals: Vec<Vec<i64>>,
+}
+
+/// Simulates the open deals of `inputs` (see [`monte_carlo`]).
+pub fn simulated_runs(
+    pipeline: &Pipeline,
+    inputs: &ForecastInputs,
+    now: OffsetDateTime,
+    periods: &[(Date, Date)],
+    runs: usize,
+    seed: u64,
+) -> SimulatedRuns {
     use rand::{Rng, SeedableRng};
     let cal = calibration_from(pipeline, &inputs.reach);
     // Days to win per stage: (days, how many deals took them).
@@ -1059,26 +1100,7 @@ pub fn monte_carlo_from(
             totals[i].push(v);
         }
     }
-    periods
-        .iter()
-        .zip(totals)
-        .map(|(&(from, to), mut v)| {
-            v.sort_unstable();
-            let mean = if v.is_empty() {
-                0
-            } else {
-                (v.iter().map(|x| *x as i128).sum::<i128>() / v.len() as i128) as i64
-            };
-            SimulatedBucket {
-                from,
-                to,
-                p10: percentile(&v, 10).unwrap_or_default(),
-                p50: percentile(&v, 50).unwrap_or_default(),
-                p90: percentile(&v, 90).unwrap_or_default(),
-                mean,
-            }
-        })
-        .collect()
+    SimulatedRuns { settled, totals }
 }
 
 /// The open pipeline's change between two instants, in minor units of one currency: every

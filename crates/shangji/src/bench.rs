@@ -491,6 +491,10 @@ pub async fn run_reports(
         "sources",
         "forecast",
         "monte-carlo",
+        "forecast/overview",
+        "forecast/rollup",
+        "horizon",
+        "accuracy",
     ];
     for login in ["admin", "mgr.east"] {
         let (user, _) = db
@@ -503,7 +507,7 @@ pub async fn run_reports(
         let auth = format!("Bearer {token}");
         println!("\n{login}: default period (the last 90 days), sequential requests over HTTP");
         println!(
-            "{:<16} {:>6} {:>9} {:>9}",
+            "{:<18} {:>6} {:>9} {:>9}",
             "report", "runs", "p50 ms", "p95 ms"
         );
         for report in reports {
@@ -527,12 +531,20 @@ pub async fn run_reports(
             }
             times.sort();
             println!(
-                "{report:<16} {:>6} {:>9.1} {:>9.1}",
+                "{report:<18} {:>6} {:>9.1} {:>9.1}",
                 times.len(),
                 percentile(&times, 0.5),
                 percentile(&times, 0.95)
             );
         }
     }
+    let t = Instant::now();
+    crate::ops::snapshots::take_snapshot(&db, now, false, None, crate::ops::snapshots::RUNS)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "\nsnapshot (every pipeline; the company, each team and each rep): {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     Ok(())
 }

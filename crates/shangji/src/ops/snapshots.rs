@@ -346,6 +346,10 @@ async fn projected_rows(
     db.refresh_analytics(&ctx.dir.pipelines).await?;
     let owners = db.pipeline_owners(pipeline.id).await?;
     let mut rows = Vec::new();
+    if owners.is_empty() {
+        // No deals: nothing to record, as for a backfill.
+        return Ok(rows);
+    }
     for (g, members) in groups(&ctx.dir.org, &owners) {
         let of = super::fresh_pipeline_slice(db, ctx, pipeline.id, members.as_deref()).await?;
         for (grain, periods) in snapshot_periods(ctx.now) {
@@ -420,6 +424,9 @@ async fn record_snapshot(
             .await?;
         // Only what had happened by then.
         events.retain(|e| e.at <= now);
+        if events.is_empty() {
+            continue;
+        }
         let lives = analytics::lives(&events);
         rows.extend(replayed_rows(
             &lives,

@@ -6,8 +6,6 @@
 //! bias of a forecast against what was won. Pure and seeded; definitions in
 //! `docs/metrics.md`.
 
-use std::collections::BTreeMap;
-
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use time::{Date, Month, OffsetDateTime, UtcOffset};
@@ -126,6 +124,12 @@ pub fn creation_window(first_created: Option<OffsetDateTime>, now: OffsetDateTim
     (start, this_month)
 }
 
+/// The first days of the window's months, then the first day of `now`'s month (its end).
+pub fn window_months(window: (Date, Date)) -> Vec<Date> {
+    let n = month_index(window.1) - month_index(window.0);
+    (0..=n.max(0)).map(|k| add_months(window.0, k)).collect()
+}
+
 /// A deal created in the window and won now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WonDeal {
@@ -155,28 +159,14 @@ pub struct CreationSample {
 }
 
 impl CreationSample {
-    /// The sample of `window` (see [`creation_window`]) from the creations per China day
-    /// (days since 1970-01-01 there, see [`crate::projection::china_day_of_ms`]) and the
-    /// window's deals won and lost.
+    /// The sample of `window` (see [`creation_window`]) from the deals created in each of its
+    /// months (see [`window_months`]) and the window's deals won and lost now.
     pub fn new(
         window: (Date, Date),
-        created_per_day: &[(i64, u64)],
+        monthly_created: Vec<u64>,
         won: &[WonDeal],
         lost: u64,
     ) -> Self {
-        let (start, this_month) = window;
-        let epoch = Date::from_calendar_date(1970, Month::January, 1).expect("1 January 1970");
-        let mut monthly_created =
-            vec![0u64; (month_index(this_month) - month_index(start)).max(0) as usize];
-        for &(day, n) in created_per_day {
-            let d = epoch + time::Duration::days(day);
-            if let Some(c) = usize::try_from(month_index(d) - month_index(start))
-                .ok()
-                .and_then(|i| monthly_created.get_mut(i))
-            {
-                *c += n;
-            }
-        }
         let mut days: Vec<i64> = won
             .iter()
             .map(|w| (w.won_at - w.created_at).whole_days().max(0))
@@ -189,7 +179,7 @@ impl CreationSample {
         days.sort_unstable();
         amounts.sort_unstable();
         CreationSample {
-            start,
+            start: window.0,
             monthly_created,
             won: won.len() as u64,
             lost,
@@ -212,17 +202,15 @@ impl CreationSample {
             window.0.midnight().assume_offset(china()),
             window.1.midnight().assume_offset(china()),
         );
-        let mut per_day: BTreeMap<i64, u64> = BTreeMap::new();
+        let months = window_months(window);
+        let mut monthly_created = vec![0u64; months.len() - 1];
         let (mut won, mut lost) = (Vec::new(), 0);
         for life in lives
             .iter()
             .filter(|l| start <= l.created_at && l.created_at < end)
         {
-            *per_day
-                .entry(crate::projection::china_day_of_ms(crate::unix_ms(
-                    life.created_at,
-                )))
-                .or_default() += 1;
+            let created = life.created_at.to_offset(china()).date();
+            monthly_created[(month_index(created) - month_index(window.0)) as usize] += 1;
             let Some(last) = life.spans.last() else {
                 continue;
             };
@@ -240,8 +228,7 @@ impl CreationSample {
                 _ => {}
             }
         }
-        let per_day: Vec<(i64, u64)> = per_day.into_iter().collect();
-        CreationSample::new(window, &per_day, &won, lost)
+        CreationSample::new(window, monthly_created, &won, lost)
     }
 }
 
@@ -371,13 +358,14 @@ pub struct HorizonOptions {
 ///
 /// Existing pipeline, per run: each open deal (CNY, not archived) is won with P(won |
 /// reached its current stage) from the closed history and then closes its stage-entry time
-/// plus a drawn stage → won time (a time already past closes it today), as the Monte Carlo
-/// forecast does. New pipeline, per run: the creation line's level and slope are drawn from
+/// plus a drawn stage → won time (a time already past closes it today): the Monte Carlo
+/// forecast's own runs ([`simulated_runs`]). New pipeline, per run: the creation line's level and slope are drawn from
 /// their estimates' normal errors (so the uncertainty of the rate grows with the distance);
 /// each month from now on, the number of new deals that will be won is Poisson with mean
 /// `max(0, line) × season × conversion` (only the rest of the current month counts), each
 /// created at a uniform instant of the month and won after a created → won time and with an
-/// amount both drawn from the deals won in the window.
+/// amount both drawn from the deals won in the window (computed per period, see
+/// `new_pipeline_runs`).
 pub fn horizon(
     lives: &[Life],
     pipeline: &Pipeline,
@@ -777,12 +765,6 @@ mod tests {
         let now = datetime!(2026-06-15 04:00 UTC);
         let today = date!(2026 - 06 - 15);
         let start = add_months(month_start(today), -24);
-        let per_day: Vec<(i64, u64)> = (0..24)
-            .map(|m| {
-                let d = add_months(start, m);
-                ((d - date!(1970 - 01 - 01)).whole_days(), 4_000)
-            })
-            .collect();
         let won: Vec<WonDeal> = (0..1_000)
             .map(|i| WonDeal {
                 created_at: now - Duration::days(100),
@@ -791,13 +773,10 @@ mod tests {
                 currency: "CNY".into(),
             })
             .collect();
-        let sample = CreationSample::new(
-            creation_window(Some(start.midnight().assume_utc() + Duration::days(1)), now),
-            &per_day,
-            &won,
-            1_000,
-        );
-        assert_eq!(sample.monthly_created, vec![4_000; 24]);
+        let window = creation_window(Some(start.midnight().assume_utc() + Duration::days(1)), now);
+        assert_eq!(window, (start, month_start(today)));
+        assert_eq!(window_months(window).len(), 25, "24 months and the end");
+        let sample = CreationSample::new(window, vec![4_000; 24], &won, 1_000);
         let periods = calendar_periods(today, 1, 6);
         let out = horizon_from(
             &pipeline(),

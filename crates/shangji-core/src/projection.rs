@@ -541,8 +541,8 @@ pub fn change_groups(
 // adding its new ones whenever it is rebuilt. What one stay adds is decided here. ----
 
 /// How far China time (UTC+8) is ahead of UTC, in milliseconds.
-pub const CHINA_OFFSET_MS: i64 = crate::analytics::CHINA.whole_seconds() as i64 * 1000;
-pub const MS_PER_DAY: i64 = 24 * MS_PER_HOUR;
+const CHINA_OFFSET_MS: i64 = crate::analytics::CHINA.whole_seconds() as i64 * 1000;
+const MS_PER_DAY: i64 = 24 * MS_PER_HOUR;
 
 /// The China day (UTC+8) of an instant in milliseconds: days since 1970-01-01.
 pub fn china_day_of_ms(ms: i64) -> i64 {

@@ -11,7 +11,7 @@ use shangji_core::horizon::{self, CreationSample, WonDeal};
 use shangji_core::model::{ForecastCategory, Pipeline, PipelineId, StageId, UserId};
 use shangji_core::projection::{
     self, ChangeGroup, FunnelCount, KeyedCount, ReachCount, SizeCount, StateKey, StayRow,
-    TotalsDelta, VersionRow, CHINA_OFFSET_MS, MS_PER_DAY,
+    TotalsDelta, VersionRow,
 };
 use shangji_core::Scope;
 use time::{Date, OffsetDateTime};
@@ -657,63 +657,80 @@ impl Db {
             row.opt_i64("first")?
         });
         let window = horizon::creation_window(first.map(from_ms), now);
-        let (from, to) = (
-            ms(analytics::china_day_start(window.0)),
-            ms(analytics::china_day_start(window.1)),
-        );
-        // A deal's first stay began when it was created.
-        let mut days = Sql::new(&format!(
-            "SELECT (s.entered_at + {CHINA_OFFSET_MS}) / {MS_PER_DAY} AS day, COUNT(*) AS n FROM analytics_stays s WHERE "
-        ));
-        of.push("s", &mut days);
-        days.push(" AND s.seq = 0 AND s.entered_at >= ").bind(from);
-        days.push(" AND s.entered_at < ").bind(to);
-        days.push(" GROUP BY (s.entered_at + ")
-            .push(&format!("{CHINA_OFFSET_MS}) / {MS_PER_DAY}"));
+        let bound = |d: Date| ms(analytics::china_day_start(d));
+        let (from, to) = (bound(window.0), bound(window.1));
+        let months = horizon::window_months(window);
+        // A deal's first stay began when it was created: per month of the window, one pass.
+        let mut created = Sql::new("SELECT ");
+        for (k, m) in months.windows(2).enumerate() {
+            created.push(&format!(
+                "{}COALESCE(SUM(CASE WHEN s.entered_at >= {} AND s.entered_at < {} THEN 1 ELSE 0 END), 0) AS m{k}",
+                if k == 0 { "" } else { ", " },
+                bound(m[0]),
+                bound(m[1]),
+            ));
+        }
+        if months.len() < 2 {
+            // No month: still one row.
+            created.push("COUNT(*) AS none");
+        }
+        created.push(" FROM analytics_stays s WHERE ");
+        of.push("s", &mut created);
+        created
+            .push(" AND s.seq = 0 AND s.entered_at >= ")
+            .bind(from);
+        created.push(" AND s.entered_at < ").bind(to);
+        // The closings in force of the deals created in the window: the won ones with what
+        // they were won for, the lost ones counted.
         let index = match self.pool() {
             Pool::Sqlite(_) => " INDEXED BY analytics_stays_in_force",
             Pool::Postgres(_) => "",
         };
-        let mut closed = Sql::new(&format!("SELECT s.stage_id, s.created_at, s.entered_at, s.amount_minor, s.currency FROM analytics_stays s{index} WHERE "));
-        of.push("s", &mut closed);
-        closed.push(&format!(" AND s.closing AND s.left_at = {STILL}"));
-        let mut stages = won.to_vec();
-        stages.extend(lost);
-        closed.push(" AND s.stage_id IN ");
-        closed.bind_list(if stages.is_empty() { &[-1] } else { &stages });
-        closed.push(" AND s.created_at >= ").bind(from);
-        closed.push(" AND s.created_at < ").bind(to);
-        let (per_day, closed) = on_pool!(self, p => {
-            let (per_day, closed) = tokio::try_join!(
-                bind_all!(sqlx::query(&days.text), &days.args).fetch_all(p),
-                bind_all!(sqlx::query(&closed.text), &closed.args).fetch_all(p),
+        let closed = |stages: &[StageId], what: &str| {
+            let mut sql = Sql::new(&format!(
+                "SELECT {what} FROM analytics_stays s{index} WHERE "
+            ));
+            of.push("s", &mut sql);
+            sql.push(&format!(" AND s.closing AND s.left_at = {STILL}"));
+            sql.push(" AND s.stage_id IN ");
+            sql.bind_list(if stages.is_empty() { &[-1] } else { stages });
+            sql.push(" AND s.created_at >= ").bind(from);
+            sql.push(" AND s.created_at < ").bind(to);
+            sql
+        };
+        let won_sql = closed(
+            won,
+            "s.created_at, s.entered_at, s.amount_minor, s.currency",
+        );
+        let lost_sql = closed(lost, "COUNT(*) AS n");
+        let (monthly_created, won_deals, lost_n) = on_pool!(self, p => {
+            let (created, won_rows, lost_row) = tokio::try_join!(
+                bind_all!(sqlx::query(&created.text), &created.args).fetch_one(p),
+                bind_all!(sqlx::query(&won_sql.text), &won_sql.args).fetch_all(p),
+                bind_all!(sqlx::query(&lost_sql.text), &lost_sql.args).fetch_one(p),
             )?;
-            let per_day = per_day
-                .iter()
-                .map(|r| Ok((r.i64("day")?, r.i64("n")? as u64)))
+            let monthly = (0..months.len().saturating_sub(1))
+                .map(|k| Ok(created.i64(&format!("m{k}"))? as u64))
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            let closed = closed
+            let won_deals = won_rows
                 .iter()
                 .map(|r| {
-                    Ok((
-                        r.i64("stage_id")?,
-                        WonDeal {
-                            created_at: from_ms(r.i64("created_at")?),
-                            won_at: from_ms(r.i64("entered_at")?),
-                            amount_minor: r.i64("amount_minor")?,
-                            currency: r.text("currency")?,
-                        },
-                    ))
+                    Ok(WonDeal {
+                        created_at: from_ms(r.i64("created_at")?),
+                        won_at: from_ms(r.i64("entered_at")?),
+                        amount_minor: r.i64("amount_minor")?,
+                        currency: r.text("currency")?,
+                    })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            (per_day, closed)
+            (monthly, won_deals, lost_row.i64("n")? as u64)
         });
-        let (won_deals, lost): (Vec<_>, Vec<_>) = closed
-            .into_iter()
-            .partition(|(stage, _)| won.contains(stage));
-        let won_deals: Vec<WonDeal> = won_deals.into_iter().map(|(_, d)| d).collect();
-        let lost_n = lost.len() as u64;
-        Ok(CreationSample::new(window, &per_day, &won_deals, lost_n))
+        Ok(CreationSample::new(
+            window,
+            monthly_created,
+            &won_deals,
+            lost_n,
+        ))
     }
 
     /// Everyone who owns a deal of the pipeline now (from the maintained totals).

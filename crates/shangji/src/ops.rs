@@ -2669,16 +2669,7 @@ pub async fn forecast_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<Vec<analytics::ForecastBucket>>, AppError> {
-    let f = forecast_params(ctx, params)?;
-    let r = report_scope(ctx, &f.rest)?;
-    let inputs = forecast_inputs(
-        db,
-        ctx,
-        fresh_slice(db, ctx, &r).await?,
-        &r.pipeline,
-        &f.periods,
-    )
-    .await?;
+    let (f, r, inputs) = forecast_request(db, ctx, params).await?;
     Ok(r.report(analytics::forecast_from(
         &r.pipeline,
         &inputs,
@@ -2693,18 +2684,22 @@ pub async fn monte_carlo_report(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<Vec<analytics::SimulatedBucket>>, AppError> {
-    let f = forecast_params(ctx, params)?;
-    let r = report_scope(ctx, &f.rest)?;
-    let inputs = forecast_inputs(
-        db,
-        ctx,
-        fresh_slice(db, ctx, &r).await?,
-        &r.pipeline,
-        &f.periods,
-    )
-    .await?;
+    let (f, r, inputs) = forecast_request(db, ctx, params).await?;
     let rows = simulate(&r.pipeline, inputs, ctx.now, &f.periods, f.runs, f.seed).await?;
     Ok(r.report(rows))
+}
+
+/// A forecast request's parameters, its scope, and what it reads from the projection.
+async fn forecast_request(
+    db: &Db,
+    ctx: &Ctx,
+    params: &[(String, String)],
+) -> Result<(ForecastParams, ReportScope, analytics::ForecastInputs), AppError> {
+    let f = forecast_params(ctx, params)?;
+    let r = report_scope(ctx, &f.rest)?;
+    let of = fresh_slice(db, ctx, &r).await?;
+    let inputs = forecast_inputs(db, ctx, of, &r.pipeline, &f.periods).await?;
+    Ok((f, r, inputs))
 }
 
 /// The Monte Carlo forecast of `inputs`, off the request threads (seconds of CPU).

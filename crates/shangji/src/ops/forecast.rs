@@ -11,10 +11,7 @@ use shangji_core::rollup::{self, Adjustment, AdjustmentInput, Node, Numbers, Rol
 use shangji_core::visibility::Scope;
 use shangji_store::Db;
 
-use super::{
-    forecast_inputs, forecast_params, fresh_pipeline_slice, fresh_slice, report_scope, simulate,
-    Ctx, Report,
-};
+use super::{forecast_inputs, forecast_request, fresh_pipeline_slice, simulate, Ctx, Report};
 use crate::error::AppError;
 
 /// One forecast period: won, open and weighted (as `/analytics/forecast`), the open amount
@@ -49,10 +46,7 @@ pub async fn overview(
     ctx: &Ctx,
     params: &[(String, String)],
 ) -> Result<Report<Vec<ForecastRow>>, AppError> {
-    let f = forecast_params(ctx, params)?;
-    let r = report_scope(ctx, &f.rest)?;
-    let of = fresh_slice(db, ctx, &r).await?;
-    let inputs = forecast_inputs(db, ctx, of, &r.pipeline, &f.periods).await?;
+    let (f, r, inputs) = forecast_request(db, ctx, params).await?;
     let buckets = analytics::forecast_from(&r.pipeline, &inputs, &f.periods, f.weighting);
     let split = rollup::owner_numbers_from(&r.pipeline, &inputs, &f.periods, f.weighting);
     let sim = simulate(&r.pipeline, inputs, ctx.now, &f.periods, f.runs, f.seed).await?;

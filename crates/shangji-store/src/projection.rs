@@ -660,26 +660,22 @@ impl Db {
         let bound = |d: Date| ms(analytics::china_day_start(d));
         let (from, to) = (bound(window.0), bound(window.1));
         let months = horizon::window_months(window);
-        // A deal's first stay began when it was created: per month of the window, one pass.
+        // A deal's first stay began when it was created: per month of the window, a count of
+        // a range of the index of first stays.
         let mut created = Sql::new("SELECT ");
         for (k, m) in months.windows(2).enumerate() {
-            created.push(&format!(
-                "{}COALESCE(SUM(CASE WHEN s.entered_at >= {} AND s.entered_at < {} THEN 1 ELSE 0 END), 0) AS m{k}",
-                if k == 0 { "" } else { ", " },
-                bound(m[0]),
-                bound(m[1]),
-            ));
+            created.push(if k == 0 { "(" } else { ", (" });
+            created.push("SELECT COUNT(*) FROM analytics_stays s WHERE ");
+            of.push("s", &mut created);
+            created
+                .push(" AND s.seq = 0 AND s.entered_at >= ")
+                .bind(bound(m[0]));
+            created.push(" AND s.entered_at < ").bind(bound(m[1]));
+            created.push(&format!(") AS m{k}"));
         }
         if months.len() < 2 {
-            // No month: still one row.
-            created.push("COUNT(*) AS none");
+            created.push("0 AS none");
         }
-        created.push(" FROM analytics_stays s WHERE ");
-        of.push("s", &mut created);
-        created
-            .push(" AND s.seq = 0 AND s.entered_at >= ")
-            .bind(from);
-        created.push(" AND s.entered_at < ").bind(to);
         // The closings in force of the deals created in the window: the won ones with what
         // they were won for, the lost ones counted.
         let index = match self.pool() {

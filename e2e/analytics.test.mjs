@@ -99,8 +99,19 @@ before(async () => {
   // began, is pushed to next year: the quarter's waterfall counts it as slipped.
   const q = thisQuarter();
   const open = await api(baseURL, token, 'GET', `/api/v1/opportunities?status=open&close_from=${q.first}&close_to=${q.last}&sort=created_at&per_page=50`);
-  const deal = open.items.find((o) => o.created_at < `${q.first}T00:00:00`);
-  assert.ok(deal, 'an open deal of this quarter created before it began');
+  // One the quarter's waterfall counted at its start: in CNY, created before the quarter, and
+  // its close date not moved, nor the deal closed or reopened, since the quarter began.
+  const since = new Date(`${q.first}T00:00:00+08:00`).toISOString();
+  let deal;
+  for (const o of open.items.filter((o) => o.created_at < since && o.amount.currency === 'CNY')) {
+    const events = await api(baseURL, token, 'GET', `/api/v1/opportunities/${o.id}/events`);
+    const moved = events.some((e) => e.at >= since && ['close_date_changed', 'won', 'lost', 'reopened', 'archived'].includes(e.kind));
+    if (!moved) {
+      deal = o;
+      break;
+    }
+  }
+  assert.ok(deal, 'an open deal of this quarter, unchanged since it began');
   const nextYear = `${Number(q.last.slice(0, 4)) + 1}-03-31`;
   await api(baseURL, token, 'PATCH', `/api/v1/opportunities/${deal.id}`, { close_date: nextYear, version: deal.version });
   slipped = deal.title;
@@ -247,7 +258,10 @@ describe('reports', () => {
       const moved = (await chartOption(page)).series[2].data[8];
       assert.ok(moved > 0, `moved out of the window: ${moved}`);
       const list = page.locator('#report-body ul.slipped');
-      assert.ok((await list.getByRole('link', { name: slipped, exact: true }).count()) === 1, `${slipped} is listed`);
+      // The list comes with the chart in the same swap; wait for it rather than read at once.
+      await list.getByRole('link', { name: slipped, exact: true }).waitFor({ timeout: 10_000 }).catch(() => {});
+      const listed = await list.allInnerTexts();
+      assert.equal(await list.getByRole('link', { name: slipped, exact: true }).count(), 1, `${slipped} is listed: ${listed}`);
       assert.doesNotMatch(await text(list), /#\d+/, 'titles, not ids');
       await page.screenshot({ path: screenshotPath('analytics-waterfall-slipped.png'), fullPage: true });
       await Promise.all([page.waitForURL(/\/opportunities\/\d+$/), list.getByRole('link', { name: slipped, exact: true }).click()]);

@@ -2702,7 +2702,7 @@ async fn forecast_request(
     Ok((f, r, inputs))
 }
 
-/// The Monte Carlo forecast of `inputs`, off the request threads (seconds of CPU).
+/// The Monte Carlo forecast of `inputs`, off the request threads.
 async fn simulate(
     pipeline: &Pipeline,
     inputs: analytics::ForecastInputs,
@@ -2712,11 +2712,20 @@ async fn simulate(
     seed: u64,
 ) -> Result<Vec<analytics::SimulatedBucket>, AppError> {
     let (pipeline, periods) = (pipeline.clone(), periods.to_vec());
-    tokio::task::spawn_blocking(move || {
+    off_thread("simulation", move || {
         analytics::monte_carlo_from(&pipeline, &inputs, now, &periods, runs, seed)
     })
     .await
-    .map_err(|e| AppError::Internal(format!("simulation: {e}")))
+}
+
+/// Runs `work` (seconds of CPU: a simulation) off the request threads.
+async fn off_thread<T: Send + 'static>(
+    what: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::Internal(format!("{what}: {e}")))
 }
 
 /// No filter on source or industry.

@@ -177,12 +177,10 @@ pub async fn horizon_report(
     };
     let model = horizon::creation_model_from(&sample);
     let now = ctx.now;
-    // Seconds of CPU: off the request threads.
-    let buckets = tokio::task::spawn_blocking(move || {
+    let buckets = super::off_thread("horizon", move || {
         horizon::horizon_from(&pipeline, &inputs, &sample, now, &periods, opts)
     })
-    .await
-    .map_err(|e| AppError::Internal(format!("horizon: {e}")))?;
+    .await?;
     Ok(HorizonReport {
         pipeline_id,
         level,
@@ -355,13 +353,11 @@ async fn projected_rows(
         for (grain, periods) in snapshot_periods(ctx.now) {
             let inputs = super::forecast_inputs(db, ctx, of, pipeline, &periods).await?;
             let (g, pipeline, now) = (g.clone(), pipeline.clone(), ctx.now);
-            // Seconds of CPU: off the request threads.
             rows.extend(
-                tokio::task::spawn_blocking(move || {
+                super::off_thread("snapshot", move || {
                     group_rows(&g, &pipeline, grain, &periods, &inputs, now, runs, seed)
                 })
-                .await
-                .map_err(|e| AppError::Internal(format!("snapshot: {e}")))?,
+                .await?,
             );
         }
     }

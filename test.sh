@@ -65,19 +65,29 @@ drop_test_schemas() {
     PGOPTIONS="-c client_min_messages=warning" psql "$1" -q >/dev/null
 }
 
+# The database of a PostgreSQL URL may be missing on a new server: create it (through the
+# server's `postgres` database, with the URL's user and host) unless it exists.
+create_database() {
+  command -v psql >/dev/null 2>&1 || return 0
+  local url=${1%%\?*}
+  local name=${url##*/}
+  local server=${url%/*}
+  if [[ -z $name || $name == "$url" ]]; then return 0; fi
+  if ! psql "$server/postgres" -Atqc "select 1 from pg_database where datname = '$name'" | grep -q 1; then
+    echo "creating database $name"
+    psql "$server/postgres" -qc "CREATE DATABASE \"$name\""
+  fi
+}
+
 section "cargo test --workspace (SQLite)"
-cargo test --workspace
+# This pass is SQLite whatever the environment says: the PostgreSQL URL is for the next pass.
+env -u SHANGJI_TEST_DATABASE_URL cargo test --workspace
 
 if [[ -n ${SHANGJI_TEST_DATABASE_URL:-} ]] || pg_answers; then
   pg_url=${SHANGJI_TEST_DATABASE_URL:-$DEFAULT_PG_URL}
   section "cargo test --workspace (PostgreSQL)"
   echo "SHANGJI_TEST_DATABASE_URL=$(redact "$pg_url")"
-  if [[ $pg_url == "$DEFAULT_PG_URL" ]] && command -v psql >/dev/null 2>&1; then
-    # The default database may be missing on a new server: create it (harmless if it exists).
-    if ! psql -h 127.0.0.1 -U postgres -d postgres -Atqc "select 1 from pg_database where datname = 'test'" | grep -q 1; then
-      createdb -h 127.0.0.1 -U postgres test
-    fi
-  fi
+  create_database "$pg_url"
   drop_test_schemas "$pg_url"
   SHANGJI_TEST_DATABASE_URL=$pg_url cargo test --workspace
   drop_test_schemas "$pg_url"

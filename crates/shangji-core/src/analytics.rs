@@ -751,12 +751,7 @@ impl ForecastInputs {
     }
 }
 
-/// The instant a China day (UTC+8) begins.
-pub fn china_day_start(d: Date) -> OffsetDateTime {
-    d.midnight()
-        .assume_offset(time::macros::offset!(+8))
-        .to_offset(time::UtcOffset::UTC)
-}
+pub use crate::calendar::china_day_start;
 
 /// The weighted forecast as of `now` for consecutive periods of expected close dates. A won
 /// deal counts in the period of the day it was won (China time); an open deal by its
@@ -857,8 +852,7 @@ impl Weights {
     }
 }
 
-/// China time (UTC+8): a date means a day there.
-pub(crate) const CHINA: time::UtcOffset = time::macros::offset!(+8);
+pub(crate) use crate::calendar::CHINA;
 
 /// A simulated forecast period: percentiles of won amount (CNY minor units) over the runs,
 /// the amount already won in it included.

@@ -54,6 +54,20 @@ use crate::error::FieldError;
 
 /// The shipped calendar: working days and hours in China, with the public holidays and
 /// make-up working days of 2025 and 2026.
+/// China Standard Time (UTC+8). Every calendar day in shangji — today, a close date, a due
+/// date, a report period, a working day — is a day in China.
+pub const CHINA: UtcOffset = time::macros::offset!(+8);
+
+/// The calendar day in China at `at`.
+pub fn china_date(at: OffsetDateTime) -> Date {
+    at.to_offset(CHINA).date()
+}
+
+/// The instant a day in China begins.
+pub fn china_day_start(d: Date) -> OffsetDateTime {
+    d.midnight().assume_offset(CHINA).to_offset(UtcOffset::UTC)
+}
+
 pub const CHINA_CALENDAR_JSON: &str = include_str!("../data/calendar-cn.json");
 
 /// IANA zones without daylight saving time whose offset is known here, so a calendar naming

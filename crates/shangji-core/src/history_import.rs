@@ -23,10 +23,7 @@ use crate::money::Money;
 use crate::opportunity::{EventKind, NewEvent};
 
 /// China time, in which the file's times are read.
-const CHINA: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
-    Ok(o) => o,
-    Err(_) => UtcOffset::UTC,
-};
+use crate::calendar::CHINA;
 
 /// The columns of a history file.
 pub const COLUMNS: [&str; 4] = ["opportunity", "stage", "entered_at", "amount"];

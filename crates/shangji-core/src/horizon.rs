@@ -18,7 +18,7 @@ use crate::model::*;
 pub const RATE_WINDOW_MONTHS: i32 = 24;
 
 fn china() -> UtcOffset {
-    UtcOffset::from_hms(8, 0, 0).expect("UTC+8")
+    crate::calendar::CHINA
 }
 
 /// The first day of the month `d` is in.

@@ -861,7 +861,7 @@ fn enter_stage(
 /// The tasks for the owner that entering `stage` creates: one per standard action marked
 /// so and not done yet.
 fn action_tasks(opp: &Opportunity, stage: &Stage, ctx: &MoveContext) -> Vec<Task> {
-    let today = ctx.now.date();
+    let today = crate::calendar::china_date(ctx.now);
     stage
         .actions
         .iter()

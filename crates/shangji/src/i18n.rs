@@ -94,7 +94,7 @@ static EN: LazyLock<&'static HashMap<String, String>> = LazyLock::new(|| &EN_ALL
 pub const LANG_COOKIE: &str = "sj_lang";
 
 /// The offset times are shown in: China Standard Time, where the teams using shangji work.
-pub const DISPLAY_OFFSET: time::UtcOffset = time::macros::offset!(+8);
+pub const DISPLAY_OFFSET: time::UtcOffset = shangji_core::calendar::CHINA;
 
 /// Translations for one language, as handed to templates.
 #[derive(Debug, Clone, Copy)]

@@ -8,6 +8,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use shangji_core::analytics;
 use shangji_core::approval::{self, ApprovalPolicy, ApprovalRequest, ApprovalStatus, Approver};
+use shangji_core::calendar;
 use shangji_core::custom_fields::{
     self, CustomChange, CustomFieldDef, CustomFieldInput, CustomFieldType, ValueMigration,
 };
@@ -2325,7 +2326,7 @@ fn param_date(k: &str, v: &str) -> Result<time::Date, AppError> {
 /// `to` (dates, China days; `to` inclusive; default the last 90 days), `owner_id`, `team_id`,
 /// and for the waterfall `close_from`, `close_to`, `currency`.
 pub fn report_scope(ctx: &Ctx, params: &[(String, String)]) -> Result<ReportScope, AppError> {
-    let today = ctx.now.to_offset(time::macros::offset!(+8)).date();
+    let today = calendar::china_date(ctx.now);
     let (mut pipeline_id, mut from, mut to) = (None, today - time::Duration::days(89), today);
     let mut owners: Option<Vec<UserId>> = None;
     let (mut close_from, mut close_to) = (None, None);
@@ -2635,7 +2636,7 @@ fn forecast_params(ctx: &Ctx, params: &[(String, String)]) -> Result<ForecastPar
             _ => f.rest.push((k.clone(), v.clone())),
         }
     }
-    let today = ctx.now.to_offset(time::macros::offset!(+8)).date();
+    let today = calendar::china_date(ctx.now);
     // Periods start on the first day of this month (of this quarter / year).
     let first_month = match months_per {
         3 => (today.month() as u8 - 1) / 3 * 3 + 1,
@@ -2764,7 +2765,9 @@ async fn forecast_inputs(
     let won = analytics::stages_of_kind(pipeline, StageKind::Won);
     let mut stages = open.clone();
     stages.extend(&won);
-    let first = periods.first().map_or(ctx.now.date(), |p| p.0);
+    let first = periods
+        .first()
+        .map_or(calendar::china_date(ctx.now), |p| p.0);
     let closed = closed_stages(pipeline);
     let (deals, reach, to_win) = tokio::try_join!(
         db.deals_at(

@@ -2,6 +2,7 @@
 
 use anyhow::bail;
 use clap::Subcommand;
+use shangji_core::calendar::china_date;
 use shangji_core::horizon::{self, accuracy, mean_accuracy, Accuracy};
 use time::{Date, OffsetDateTime};
 
@@ -62,10 +63,7 @@ pub async fn run(config: &Config, cmd: ForecastCommand, now: OffsetDateTime) -> 
         ForecastCommand::Snapshot { at } => {
             let id = match at {
                 Some(d) => {
-                    let at = d
-                        .midnight()
-                        .assume_offset(time::macros::offset!(+8))
-                        .to_offset(time::UtcOffset::UTC);
+                    let at = shangji_core::calendar::china_day_start(d);
                     if at > now {
                         bail!("--at is in the future");
                     }
@@ -154,7 +152,7 @@ pub async fn run(config: &Config, cmd: ForecastCommand, now: OffsetDateTime) -> 
                 for (i, m) in methods.iter().enumerate() {
                     let f = value(r, m);
                     let a = accuracy(f, r.actual);
-                    if day_after(r.period_to) <= now.date() {
+                    if day_after(r.period_to) <= china_date(now) {
                         by_method[i].push(a);
                     }
                     line.push_str(&format!(

@@ -96,7 +96,7 @@ pub struct Rollup {
 
 /// The current month as a roll-up period.
 pub fn this_month(ctx: &Ctx) -> RollupPeriod {
-    let today = ctx.now.to_offset(time::macros::offset!(+8)).date();
+    let today = shangji_core::calendar::china_date(ctx.now);
     RollupPeriod::parse(
         "period",
         &format!("{}-{:02}", today.year(), today.month() as u8),

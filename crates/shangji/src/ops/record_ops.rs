@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use shangji_core::alerts::{self, Alert, AlertClock};
+use shangji_core::calendar::china_date;
 use shangji_core::follow_up::{self, FollowUpInput};
 use shangji_core::model::*;
 use shangji_core::opportunity::{self as core_opp, OpportunityEvent, OpportunityInput};
@@ -19,11 +20,6 @@ use crate::error::AppError;
 
 /// The most open opportunities the today page weighs (newest changed first).
 const TODAY_MAX_OPPORTUNITIES: i64 = 1000;
-
-/// The team's calendar day at `now` (China Standard Time).
-pub fn today_of(now: OffsetDateTime) -> Date {
-    now.to_offset(crate::i18n::DISPLAY_OFFSET).date()
-}
 
 /// Whose records the today page shows: the actor's own, or everyone in their scope.
 fn owners(ctx: &Ctx, team: bool) -> Option<Vec<UserId>> {
@@ -63,7 +59,7 @@ pub struct Today {
 pub async fn today(db: &Db, ctx: &Ctx, team: bool) -> Result<Today, AppError> {
     let team = team && ctx.scope.is_manager();
     let owner_ids = owners(ctx, team);
-    let today = today_of(ctx.now);
+    let today = china_date(ctx.now);
     let tasks = db
         .list::<Task>(
             &ctx.scope,
@@ -163,7 +159,7 @@ pub async fn log_follow_up(
 ) -> Result<FollowUp, AppError> {
     let opp = for_update::<Opportunity>(db, ctx, id).await?;
     check_version(opp.version, input.version)?;
-    let plan = follow_up::plan(&opp, input, ctx.actor.user_id, ctx.now, today_of(ctx.now))?;
+    let plan = follow_up::plan(&opp, input, ctx.actor.user_id, ctx.now, china_date(ctx.now))?;
     check_links(db, ctx, super::Resource::links(&plan.activity)).await?;
     let mut next = opp.clone();
     let mut events = Vec::new();

@@ -121,9 +121,8 @@ pub async fn time_in_stage_trend_report(
 ) -> Result<Report<Vec<MonthTimes>>, AppError> {
     let r = report_scope(ctx, params)?;
     let of = super::fresh_slice(db, ctx, &r).await?;
-    let last_day = (r.period.to - time::Duration::milliseconds(1))
-        .to_offset(time::macros::offset!(+8))
-        .date();
+    let last_day =
+        shangji_core::calendar::china_date(r.period.to - time::Duration::milliseconds(1));
     let mut months = vec![];
     for (a, b) in x::months_ending(last_day, 12) {
         let month = analytics::Period {

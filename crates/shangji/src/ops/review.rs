@@ -193,7 +193,7 @@ pub async fn review(
     let window = ReviewWindow {
         since,
         now: ctx.now,
-        today: super::record_ops::today_of(ctx.now),
+        today: shangji_core::calendar::china_date(ctx.now),
         large_minor,
         no_follow_up_days: shangji_core::alerts::NO_FOLLOW_UP_DAYS,
     };

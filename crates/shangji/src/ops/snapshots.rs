@@ -23,9 +23,7 @@ use crate::error::AppError;
 /// Runs of every simulation unless asked otherwise.
 pub const RUNS: usize = 10_000;
 
-fn china_today(now: OffsetDateTime) -> Date {
-    now.to_offset(time::macros::offset!(+8)).date()
-}
+use shangji_core::calendar::china_date as china_today;
 
 fn bad(field: &str, what: &str) -> AppError {
     AppError::bad_request(field, "invalid_parameter", what.to_string())

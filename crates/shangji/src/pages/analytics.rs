@@ -64,7 +64,7 @@ struct Filters {
 }
 
 fn china_today(v: &Viewer) -> Date {
-    v.ctx.now.to_offset(time::macros::offset!(+8)).date()
+    shangji_core::calendar::china_date(v.ctx.now)
 }
 
 fn first_of(y: i32, m: Month) -> Date {
@@ -373,7 +373,7 @@ async fn show(
     let (db, ctx, tr) = (&s.db, &v.ctx, v.tr);
     let t = |k: &str| tr.t(k).to_string();
     let period = |from: time::OffsetDateTime, to: time::OffsetDateTime| {
-        let day = |x: time::OffsetDateTime| x.to_offset(time::macros::offset!(+8)).date();
+        let day = shangji_core::calendar::china_date;
         format!("{} – {}", day(from), day(to - Duration::milliseconds(1)))
     };
     match which {

@@ -29,8 +29,9 @@ use super::opportunity::{panel, place, yuan_to_fen, MoveForm, PanelItem};
 use super::{error_text, render, shown_in_form, urlencode, Choice, Errors, FormData, Nav, Viewer};
 use crate::error::AppError;
 use crate::i18n::Tr;
-use crate::ops::{self, record_ops::today_of};
+use crate::ops;
 use crate::state::AppState;
+use shangji_core::calendar::china_date;
 
 /// Cards a column shows at first and per "load more".
 const PAGE: i64 = 20;
@@ -246,7 +247,7 @@ async fn cards(
     let kinds = crate::ops::automation::facts_config(&s.db).await?.kinds();
     let last = s.db.last_follow_ups(&ids, &kinds, v.ctx.now).await?;
     let now = v.ctx.now;
-    let day = today_of(now);
+    let day = china_date(now);
     let dir = &v.ctx.dir;
     let views = found
         .into_iter()
@@ -270,7 +271,7 @@ async fn cards(
                 quiet_days: last
                     .iter()
                     .find(|(id, _)| *id == o.id)
-                    .map(|(_, at)| (day - today_of(*at)).whole_days().max(0)),
+                    .map(|(_, at)| (day - china_date(*at)).whole_days().max(0)),
                 stage_days,
                 rotting,
                 next_step: o.next_step.unwrap_or_default(),
@@ -312,7 +313,7 @@ fn month_bounds(v: &Viewer, f: &Filters) -> Vec<Date> {
     let start = match f.start {
         Some((y, m)) => first_of(y, m),
         None => {
-            let d = today_of(v.ctx.now);
+            let d = china_date(v.ctx.now);
             first_of(d.year(), d.month())
         }
     };

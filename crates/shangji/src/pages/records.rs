@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::Value;
 use shangji_core::alerts::AlertKind;
+use shangji_core::calendar::china_date;
 use shangji_core::custom_fields::{CustomFieldDef, CustomFieldType};
 use shangji_core::follow_up::FollowUpInput;
 use shangji_core::model::*;
@@ -425,7 +426,7 @@ async fn task_done(
         Ok(u) => u,
         Err(e) => return v.error("/", e.into()),
     };
-    let today = record_ops::today_of(v.ctx.now);
+    let today = china_date(v.ctx.now);
     match result {
         Ok(t) if is_htmx(&headers) => {
             let title = match t.record_id {
@@ -543,7 +544,7 @@ async fn follow_up_page(State(s): State<AppState>, v: Viewer, Path(id): Path<i64
         here,
         id,
         title: opp.title,
-        form: follow_up_form(v.tr, None, &contacts, record_ops::today_of(v.ctx.now)),
+        form: follow_up_form(v.tr, None, &contacts, china_date(v.ctx.now)),
         errors: Errors::default(),
     })
 }
@@ -610,7 +611,7 @@ async fn follow_up_submit(
         here,
         id,
         title: opp.title,
-        form: follow_up_form(tr, Some(&f), &contacts, record_ops::today_of(v.ctx.now)),
+        form: follow_up_form(tr, Some(&f), &contacts, china_date(v.ctx.now)),
         errors,
     };
     (StatusCode::UNPROCESSABLE_ENTITY, render(page)).into_response()
@@ -1115,7 +1116,7 @@ pub(super) async fn opp_extras(
             .iter()
             .map(|r| Choice::new(r.as_str(), buying_role_label(tr, *r), false)),
     );
-    let today = record_ops::today_of(v.ctx.now);
+    let today = china_date(v.ctx.now);
     let tasks = record_ops::opportunity_tasks(&s.db, &v.ctx, opp.id)
         .await?
         .iter()

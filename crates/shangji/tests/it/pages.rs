@@ -1,6 +1,6 @@
 //! Sign-in, CSRF, rate limiting, language and the home page, through the router.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};

@@ -1,7 +1,7 @@
 //! Horizons, forecast snapshots and accuracy over HTTP, and the snapshots' immutability in
 //! the database. Runs on SQLite, and on PostgreSQL when `SHANGJI_TEST_DATABASE_URL` is set.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::TestApp;
@@ -14,11 +14,7 @@ use time::{Duration, OffsetDateTime};
 
 const ALL_CHECKS: &str = r#""checklist":["need_confirmed","budget_confirmed","decision_maker_identified","timeline_known","proposal_accepted"],"actions_done":["send_proposal"]"#;
 
-fn china_today() -> time::Date {
-    OffsetDateTime::now_utc()
-        .to_offset(time::macros::offset!(+8))
-        .date()
-}
+use common::today as china_today;
 
 /// The first instant of this month in China time.
 fn month_start() -> OffsetDateTime {
@@ -167,18 +163,17 @@ async fn snapshots_on_demand_are_read_within_visibility() {
     let rows = v["rows"].as_array().unwrap();
     // Company, four teams, two reps; 4 months and 3 quarters each.
     assert_eq!(rows.len(), (1 + 4 + 2) * 7, "{v}");
-    // The deal closes 2026-12-31 for ¥123,000 at the first stage's probability.
+    // Both deals close at the end of this month for ¥123,000 at the first stage's probability.
     let dir = app.db.directory().await.unwrap();
     let p = dir.pipelines[0].stages[0].probability as i64;
-    let company_dec = rows
+    let this_month = common::today().replace_day(1).unwrap().to_string();
+    let company = rows
         .iter()
         .find(|r| {
-            r["level"] == "company" && r["grain"] == "month" && r["period_from"] == "2026-12-01"
+            r["level"] == "company" && r["grain"] == "month" && r["period_from"] == this_month
         })
-        .cloned();
-    if let Some(r) = company_dec {
-        assert_eq!(r["configured"], 2 * 12_300_000 * p / 100, "{r}");
-    }
+        .unwrap_or_else(|| panic!("a company row for {this_month}: {v}"));
+    assert_eq!(company["configured"], 2 * 12_300_000 * p / 100, "{company}");
 
     let (s, v) = app.get("/api/v1/analytics/snapshots", "rep_sh").await;
     assert_eq!(s, StatusCode::OK);

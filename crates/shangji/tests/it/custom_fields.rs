@@ -1,7 +1,7 @@
 //! Custom fields over HTTP (through the router), on SQLite or PostgreSQL: definitions, values
 //! on every record kind, filters, export, renames, archiving, type changes and history.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use common::TestApp;

@@ -3,7 +3,7 @@
 //! page, visibility by URL and the user, team and token settings. Runs on SQLite, and on
 //! PostgreSQL when `SHANGJI_TEST_DATABASE_URL` is set.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::browser::{after, browser};
@@ -11,10 +11,7 @@ use common::TestApp;
 use shangji_core::model::{Opportunity, Task};
 use shangji_store::{Access, Save};
 
-/// Today in China Standard Time, as the pages count days.
-fn today() -> time::Date {
-    shangji::ops::record_ops::today_of(time::OffsetDateTime::now_utc())
-}
+use common::today;
 
 fn day(offset: i64) -> String {
     (today() + time::Duration::days(offset)).to_string()

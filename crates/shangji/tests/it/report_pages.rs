@@ -3,7 +3,7 @@
 //! exports with translated headers, clear errors for bad filters, and the pages in both
 //! languages. Runs on SQLite, and on PostgreSQL when `SHANGJI_TEST_DATABASE_URL` is set.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
@@ -37,8 +37,9 @@ async fn deal(
             "/api/v1/opportunities",
             login,
             &format!(
-                r#"{{"title":"{title}","account_id":{},"amount_minor":10000000,"close_date":"2026-12-31","source":"{source}"}}"#,
-                account["id"]
+                r#"{{"title":"{title}","account_id":{},"amount_minor":10000000,"close_date":"{}","source":"{source}"}}"#,
+                account["id"],
+                common::close_date()
             ),
         )
         .await;

@@ -3,7 +3,7 @@
 //! refusals, and re-dating on the forecast board. Runs on SQLite, and on PostgreSQL when
 //! `SHANGJI_TEST_DATABASE_URL` is set.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::browser::{between, browser, extract, Browser};

@@ -3,7 +3,7 @@
 //! make-up Saturdays), the dry run equals real firing, a restart or a concurrent tick does
 //! not fire again, bad rules and calendars are refused with their places.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use common::TestApp;

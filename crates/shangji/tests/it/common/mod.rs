@@ -16,7 +16,7 @@ use shangji_core::model::*;
 use shangji_core::records::UserInput;
 use shangji_core::Field;
 use shangji_store::Db;
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 use tower::ServiceExt;
 
 pub struct TestApp {
@@ -59,6 +59,18 @@ pub async fn test_db() -> Db {
 
 pub fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
+}
+
+/// Today in China (UTC+8), by the clock the tests run on.
+pub fn today() -> Date {
+    shangji_core::calendar::china_date(now())
+}
+
+/// The close date of the fixture deals: the last day of this month in China. A fixture deal
+/// is therefore open and due in the current month, quarter and year on any date the tests run.
+pub fn close_date() -> Date {
+    let t = today();
+    t.replace_day(t.month().length(t.year())).unwrap()
 }
 
 impl TestApp {
@@ -206,7 +218,7 @@ impl TestApp {
             .create(
                 "/api/v1/opportunities",
                 login,
-                &format!(r#"{{"title":"{title}","account_id":{},"amount_minor":12300000,"close_date":"2026-12-31"}}"#, account["id"]),
+                &format!(r#"{{"title":"{title}","account_id":{},"amount_minor":12300000,"close_date":"{}"}}"#, account["id"], close_date()),
             )
             .await;
         (account["id"].as_i64().unwrap(), opp)

@@ -2,7 +2,7 @@
 //! stages, gates, actions, loss reasons) and the opportunity page (move form, gate panel,
 //! history). Runs on SQLite, and on PostgreSQL when `SHANGJI_TEST_DATABASE_URL` is set.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};

@@ -2,7 +2,7 @@
 //! filled by approvals, the sender's attempts against local receivers (a webhook / robot
 //! endpoint and an SMTP sink), retries on schedule, the delivery log, the daily digest.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

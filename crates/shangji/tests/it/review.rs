@@ -2,7 +2,7 @@
 //! caller's visibility, decisions and action items on a deal (all or nothing), marking a
 //! review held. Runs on SQLite, and on PostgreSQL when `SHANGJI_TEST_DATABASE_URL` is set.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::TestApp;

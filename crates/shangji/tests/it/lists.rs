@@ -2,7 +2,7 @@
 //! router: what each person sees stays within their visibility on every path. Runs on
 //! SQLite, and on PostgreSQL when `SHANGJI_TEST_DATABASE_URL` is set.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};

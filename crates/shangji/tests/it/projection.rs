@@ -4,7 +4,7 @@
 //! follows new events, stage changes of its pipeline, and refreshes run side by side.
 //! Runs on SQLite, and on PostgreSQL when `SHANGJI_TEST_DATABASE_URL` is set.
 
-mod common;
+use crate::common;
 
 use shangji::ops;
 use shangji_core::analytics::{self, Period};

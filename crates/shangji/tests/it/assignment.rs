@@ -3,7 +3,7 @@
 //! round-robin, absent reps skipped), the `unassigned_48h` template notifying the manager
 //! and assigning, the `return_to_pool` action, the SLA, and bad input refused with places.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use common::TestApp;

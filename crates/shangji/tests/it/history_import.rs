@@ -3,7 +3,7 @@
 //! and the demo data's histories against the generator's stated conversion rates. Runs on
 //! SQLite, and on PostgreSQL when `SHANGJI_TEST_DATABASE_URL` is set.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::TestApp;

@@ -2,7 +2,7 @@
 //! pipeline configuration and loss reasons. Runs on SQLite, and on PostgreSQL when
 //! `SHANGJI_TEST_DATABASE_URL` is set.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use common::TestApp;

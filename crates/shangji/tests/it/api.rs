@@ -1,6 +1,6 @@
 //! The JSON API over HTTP (through the router), on SQLite or PostgreSQL.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use common::TestApp;

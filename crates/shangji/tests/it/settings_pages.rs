@@ -3,7 +3,7 @@
 //! and on the opportunity page, the approvals inbox and the notifications. Runs on SQLite,
 //! and on PostgreSQL when `SHANGJI_TEST_DATABASE_URL` is set.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::browser::{after, between, browser, extract};

@@ -1,0 +1,26 @@
+//! The integration tests, one binary (linking the whole app once): a module per capability,
+//! the shared helpers in `common`. Each test gets a fresh database: in-memory SQLite, or a new
+//! schema of `SHANGJI_TEST_DATABASE_URL` when that is set.
+
+mod common;
+
+mod analytics;
+mod api;
+mod assignment;
+mod automation;
+mod board;
+mod cli;
+mod custom_fields;
+mod delivery;
+mod forecast;
+mod history_import;
+mod horizon;
+mod lists;
+mod pages;
+mod process;
+mod process_pages;
+mod projection;
+mod records;
+mod report_pages;
+mod review;
+mod settings_pages;

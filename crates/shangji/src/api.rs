@@ -20,14 +20,14 @@ use crate::error::AppError;
 use crate::ops::{self, reports, Created, Idempotency, Record, Resource};
 use crate::state::AppState;
 
-mod assignment_api;
-mod automation_api;
-mod forecast_api;
+mod assignment;
+mod automation;
+pub mod delivery;
+mod forecast;
 pub mod lists;
-pub mod notify_api;
-mod record_api;
-mod review_api;
-mod snapshot_api;
+mod records;
+mod review;
+mod snapshots;
 
 /// A JSON body read strictly: malformed JSON is a 400, a value of the wrong type or an
 /// unknown field is a 422 naming the field. Keeps the raw bytes for idempotency.
@@ -782,7 +782,7 @@ pub fn router() -> Router<AppState> {
         .nest("/leads", crud::<Lead>())
         .nest("/activities", crud::<Activity>())
         .nest("/tasks", crud::<Task>())
-        .merge(record_api::router())
+        .merge(records::router())
         .route(
             "/opportunities",
             get(list_h::<Opportunity>).post(create_opportunity),
@@ -868,12 +868,12 @@ pub fn router() -> Router<AppState> {
         .route("/tokens", get(tokens).post(create_token))
         .route("/tokens/{id}", axum::routing::delete(revoke_token))
         .merge(lists::router())
-        .merge(forecast_api::router())
-        .merge(snapshot_api::router())
-        .merge(review_api::router())
-        .merge(notify_api::router())
-        .merge(automation_api::router())
-        .merge(assignment_api::router())
+        .merge(forecast::router())
+        .merge(snapshots::router())
+        .merge(review::router())
+        .merge(delivery::router())
+        .merge(automation::router())
+        .merge(assignment::router())
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
 }

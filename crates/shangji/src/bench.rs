@@ -357,10 +357,10 @@ pub async fn run_board(
         .user_by_login("mgr.east")
         .await?
         .context("the bench database has no mgr.east")?;
-    let token = crate::auth::random_token("");
-    let csrf = crate::auth::random_token("");
+    let token = crate::ops::directory::random_token("");
+    let csrf = crate::ops::directory::random_token("");
     db.insert_session(
-        &crate::auth::digest(&token),
+        &crate::ops::directory::digest(&token),
         manager.id,
         &csrf,
         now,

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use crate::config::{Config, DbArgs};
 
-mod forecast_cli;
+mod forecast;
 use crate::state::AppState;
 
 #[derive(Debug, Parser)]
@@ -87,7 +87,7 @@ pub enum Command {
     },
     /// Forecast snapshots and the backtest.
     #[command(subcommand)]
-    Forecast(forecast_cli::ForecastCommand),
+    Forecast(forecast::ForecastCommand),
     /// Import data from files.
     #[command(subcommand)]
     Import(ImportCommand),
@@ -221,7 +221,10 @@ pub async fn serve(config: &Config, db: Db) -> anyhow::Result<()> {
     println!("shangji is serving http://{addr}/");
     crate::ops::snapshots::spawn_weekly(db.clone());
     crate::ops::spawn_projection_refresher(db.clone());
-    crate::ops::deliver::spawn_sender(db.clone(), crate::ops::deliver::Sender::new(config));
+    crate::ops::delivery::send::spawn_sender(
+        db.clone(),
+        crate::ops::delivery::send::Sender::new(config),
+    );
     let state = AppState::new(db.clone(), config.secure_cookies);
     // The shipped rule templates, once per database (a no-op once seeded).
     crate::ops::automation::seed_templates(&db, state.now()).await?;
@@ -442,7 +445,7 @@ pub async fn run() -> anyhow::Result<()> {
             )
             .await?;
         }
-        Command::Forecast(cmd) => forecast_cli::run(&config, cmd, now).await?,
+        Command::Forecast(cmd) => forecast::run(&config, cmd, now).await?,
         Command::Import(ImportCommand::History {
             file,
             valid_only,

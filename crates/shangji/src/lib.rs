@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod i18n;
+pub mod limiter;
 pub mod openapi;
 pub mod ops;
 pub mod pages;

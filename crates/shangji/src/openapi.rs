@@ -19,7 +19,7 @@ use utoipa::{OpenApi as _, PartialSchema};
 
 use crate::api::{DecisionInput, NewToken, StageOrder, TemplateView, TokenInput};
 use crate::error::{ErrorBody, MissingItem};
-use crate::ops::record_ops::{ContactLinkInput, FollowUp, OpportunityContact};
+use crate::ops::records::{ContactLinkInput, FollowUp, OpportunityContact};
 use crate::ops::{
     ApprovalPolicyInput, ChangePipelineInput, LossReasonInput, MigrateInput, Migrated,
     NewStageInput, PipelineInput, PipelinePatch, StageMapping, StagePatch,
@@ -134,12 +134,12 @@ use shangji_core::process::{
         shangji_core::rollup::AdjustmentInput,
         shangji_core::analytics::Weighting,
         crate::ops::review::ReviewReport,
-        crate::ops::outbox::ChannelInput,
-        crate::ops::outbox::ChannelView,
-        crate::ops::outbox::AllowList,
-        crate::ops::outbox::PrefsInput,
-        crate::ops::outbox::PrefsView,
-        crate::api::notify_api::QueuedTest,
+        crate::ops::delivery::ChannelInput,
+        crate::ops::delivery::ChannelView,
+        crate::ops::delivery::AllowList,
+        crate::ops::delivery::PrefsInput,
+        crate::ops::delivery::PrefsView,
+        crate::api::delivery::QueuedTest,
         shangji_store::Delivery,
         crate::ops::review::ReviewDeal,
         crate::ops::review::RecordedDecision,

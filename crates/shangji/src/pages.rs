@@ -6,18 +6,18 @@
 mod admin;
 mod analytics;
 pub(crate) mod approvals;
-mod automation_pages;
+mod assignment;
+mod automation;
 mod board;
 mod custom_fields;
 mod delivery;
-mod forecast_pages;
-mod horizon_pages;
+mod forecast;
 mod lists;
 mod opportunity;
 mod policies;
-mod pool_pages;
 mod records;
 mod review;
+mod snapshots;
 
 use askama::Template;
 use axum::extract::{Form, FromRequestParts, Query, State};
@@ -87,7 +87,7 @@ fn form_csrf(jar: CookieJar, state: &AppState) -> (CookieJar, String) {
     match jar.get(FORM_CSRF_COOKIE).map(|c| c.value().to_string()) {
         Some(v) if v.len() >= 20 => (jar, v),
         _ => {
-            let v = auth::random_token("");
+            let v = crate::ops::directory::random_token("");
             (
                 jar.add(cookie(
                     FORM_CSRF_COOKIE,
@@ -199,11 +199,11 @@ async fn login_submit(
         }
     };
     s.limiter.succeeded(&form.login);
-    let token = auth::random_token("");
-    let session_csrf = auth::random_token("");
+    let token = crate::ops::directory::random_token("");
+    let session_csrf = crate::ops::directory::random_token("");
     let t = s.now();
     s.db.insert_session(
-        &auth::digest(&token),
+        &crate::ops::directory::digest(&token),
         user.id,
         &session_csrf,
         t,
@@ -237,7 +237,8 @@ async fn logout(
             return Err(AppError::Forbidden("csrf_token_invalid"));
         }
         if let Some(c) = jar.get(SESSION_COOKIE) {
-            s.db.delete_session(&auth::digest(c.value())).await?;
+            s.db.delete_session(&crate::ops::directory::digest(c.value()))
+                .await?;
         }
     }
     let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
@@ -683,16 +684,16 @@ pub fn router() -> Router<AppState> {
         .merge(custom_fields::router())
         .merge(policies::router())
         .merge(delivery::router())
-        .merge(automation_pages::router())
-        .merge(pool_pages::router())
+        .merge(automation::router())
+        .merge(assignment::router())
         .merge(approvals::router())
         .merge(opportunity::router())
         .merge(records::router())
         .merge(lists::router())
         .merge(board::router())
         .merge(analytics::router())
-        .merge(forecast_pages::router())
-        .merge(horizon_pages::router())
+        .merge(forecast::router())
+        .merge(snapshots::router())
         .merge(review::router())
 }
 

@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 use shangji_store::Db;
 use time::OffsetDateTime;
 
-use crate::auth::RateLimiter;
+use crate::limiter::RateLimiter;
 
 /// The application's clock: the system clock, unless it was set (tests set it to run the
 /// scheduler and requests at chosen instants).

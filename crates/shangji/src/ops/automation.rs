@@ -566,7 +566,7 @@ async fn perform(
     }
     if !notes.is_empty() {
         // In the app, and queued for the channels and email (see `outbox`).
-        super::outbox::notify_users(db, &dir, &notes, now).await?;
+        super::delivery::notify_users(db, &dir, &notes, now).await?;
     }
     let ctx = system_ctx(db, dir, now).await?;
     for (id, f) in &fresh {

@@ -446,7 +446,7 @@ pub(crate) fn note_text(tr: Tr, dir: &Directory, users: &[User], n: &Notificatio
 }
 
 fn rule_label(tr: Tr, p: &Value) -> String {
-    super::automation_pages::rule_name(
+    super::automation::rule_name(
         tr,
         p.get("rule_name")
             .and_then(Value::as_str)
@@ -500,7 +500,7 @@ async fn notifications(State(s): State<AppState>, v: Viewer) -> Response {
                                 .collect()
                         })
                         .unwrap_or_default();
-                    out.extend(super::automation_pages::reasons_text(
+                    out.extend(super::automation::reasons_text(
                         tr,
                         &v.ctx.dir,
                         n.payload.get("reasons").unwrap_or(&Value::Null),
@@ -547,7 +547,7 @@ async fn notifications(State(s): State<AppState>, v: Viewer) -> Response {
             .iter()
             .map(|r| RuleChoice {
                 id: r.rule.id,
-                name: super::automation_pages::rule_name(
+                name: super::automation::rule_name(
                     tr,
                     &r.rule.name,
                     r.rule.template_key.as_deref(),

@@ -1,5 +1,5 @@
 //! Outgoing notifications on pages: the admins' channels with the webhook allow-list, the
-//! delivery log, and each user's email preferences. Each post is one `ops::outbox` call;
+//! delivery log, and each user's email preferences. Each post is one `ops::delivery` call;
 //! what it refuses is shown beside the field it names, in the user's language.
 
 use askama::Template;
@@ -15,7 +15,7 @@ use shangji_store::Channel;
 use super::{error_text, render, shown_in_form, Choice, Errors, FormData, Nav, Viewer};
 use crate::error::AppError;
 use crate::i18n::Tr;
-use crate::ops::outbox::{self, AllowList, ChannelInput, PrefsInput};
+use crate::ops::delivery::{self, AllowList, ChannelInput, PrefsInput};
 use crate::state::AppState;
 
 const CHANNELS: &str = "/admin/notification-channels";
@@ -134,7 +134,7 @@ fn channel_form(v: &Viewer, editing: Option<&Channel>, f: Option<&FormData>) -> 
                 )
             })
             .collect(),
-        events: outbox::CHANNEL_EVENTS
+        events: delivery::CHANNEL_EVENTS
             .iter()
             .map(|e| Choice::new(*e, events_label(tr, e), *e == events))
             .collect(),
@@ -175,14 +175,14 @@ async fn channels_view(
             name: c.name.clone(),
             kind: kind_label(tr, c.kind.as_str()),
             url: c.url.clone(),
-            secret: c.secret.as_deref().map(outbox::mask).unwrap_or_default(),
+            secret: c.secret.as_deref().map(delivery::mask).unwrap_or_default(),
             events: events_label(tr, &c.events),
             enabled: c.enabled,
         })
         .collect();
     let allow_text = match allow_typed {
         Some(t) => t,
-        None => outbox::allow_list(&s.db).await?.join("\n"),
+        None => delivery::allow_list(&s.db).await?.join("\n"),
     };
     Ok(ChannelsPage {
         tr,
@@ -260,7 +260,7 @@ async fn save_channel(
         Ok(f) => f,
         Err(page) => return page,
     };
-    match outbox::save_channel(&s.db, &v.ctx, id, input_of(&f)).await {
+    match delivery::save_channel(&s.db, &v.ctx, id, input_of(&f)).await {
         Ok(_) => Redirect::to(&format!("{CHANNELS}?done=saved")).into_response(),
         Err(e) if shown_in_form(&e) => {
             let mut errors = Errors::default();
@@ -308,7 +308,7 @@ async fn channel_delete(
     if let Err(page) = v.posted(f, CHANNELS) {
         return page;
     }
-    match outbox::delete_channel(&s.db, &v.ctx, id).await {
+    match delivery::delete_channel(&s.db, &v.ctx, id).await {
         Ok(()) => Redirect::to(&format!("{CHANNELS}?done=deleted")).into_response(),
         Err(e) => v.error(CHANNELS, e),
     }
@@ -323,7 +323,7 @@ async fn channel_test(
     if let Err(page) = v.posted(f, CHANNELS) {
         return page;
     }
-    match outbox::test_channel(&s.db, &v.ctx, id).await {
+    match delivery::test_channel(&s.db, &v.ctx, id).await {
         Ok(_) => Redirect::to(&format!("{CHANNELS}?done=tested")).into_response(),
         Err(e) => v.error(CHANNELS, e),
     }
@@ -345,7 +345,7 @@ async fn allow_list_save(
         .filter(|l| !l.is_empty())
         .map(str::to_string)
         .collect();
-    match outbox::set_allow_list(&s.db, &v.ctx, AllowList { entries }).await {
+    match delivery::set_allow_list(&s.db, &v.ctx, AllowList { entries }).await {
         Ok(_) => Redirect::to(&format!("{CHANNELS}?done=allow")).into_response(),
         Err(e) if shown_in_form(&e) => {
             let mut errors = Errors::default();
@@ -422,7 +422,7 @@ const STATUSES: [&str; 6] = [
 async fn log_view(s: &AppState, v: &Viewer, q: &LogQuery) -> Result<LogPage, AppError> {
     let tr = v.tr;
     let status = q.status.as_deref().filter(|st| STATUSES.contains(st));
-    let list = outbox::deliveries(&s.db, &v.ctx, status, None).await?;
+    let list = delivery::deliveries(&s.db, &v.ctx, status, None).await?;
     let channels = s.db.channels().await?;
     let rows = list
         .into_iter()
@@ -500,7 +500,7 @@ async fn retry(
     if let Err(page) = v.posted(f, DELIVERIES) {
         return page;
     }
-    match outbox::retry_delivery(&s.db, &v.ctx, id).await {
+    match delivery::retry_delivery(&s.db, &v.ctx, id).await {
         Ok(_) => Redirect::to(&format!("{DELIVERIES}?done=retried")).into_response(),
         Err(e) => v.error(DELIVERIES, e),
     }
@@ -529,7 +529,7 @@ struct PrefsQuery {
 }
 
 async fn prefs_page(State(s): State<AppState>, v: Viewer, Query(q): Query<PrefsQuery>) -> Response {
-    let p = match outbox::my_prefs(&s.db, &v.user).await {
+    let p = match delivery::my_prefs(&s.db, &v.user).await {
         Ok(p) => p,
         Err(e) => return v.error(PREFS, e),
     };
@@ -564,7 +564,7 @@ async fn prefs_save(
         daily_digest: f.has("daily_digest", "on"),
         email: (!email.is_empty()).then_some(email.clone()),
     };
-    match outbox::set_my_prefs(&s.db, &v.user, input.clone(), v.ctx.now).await {
+    match delivery::set_my_prefs(&s.db, &v.user, input.clone(), v.ctx.now).await {
         Ok(_) => Redirect::to(&format!("{PREFS}?saved=1")).into_response(),
         Err(e) if shown_in_form(&e) => {
             let mut errors = Errors::default();

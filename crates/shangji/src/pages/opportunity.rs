@@ -1100,7 +1100,7 @@ async fn page(
             tr,
             &users,
             timeline(tr, &dir, p, &users, &events),
-            ops::record_ops::opportunity_activities(&s.db, &v.ctx, id).await?,
+            ops::records::opportunity_activities(&s.db, &v.ctx, id).await?,
         ),
         extras: super::records::opp_extras(s, v, &opp, &users).await?,
         can_withdraw: approval.as_ref().is_some_and(|a| a.requester_id == me),

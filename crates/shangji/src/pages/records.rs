@@ -24,7 +24,7 @@ use super::opportunity::{describe, source_label, stage_name, user_name, yuan_to_
 use super::{error_text, render, role_key, shown_in_form, Choice, Errors, FormData, Nav, Viewer};
 use crate::error::AppError;
 use crate::i18n::Tr;
-use crate::ops::{self, record_ops};
+use crate::ops::{self, records};
 use crate::state::AppState;
 
 /// What an error code means here: `records.err.<code>.<field>`, `records.err.<code>`, else
@@ -251,7 +251,7 @@ async fn today_page(
 
 async fn today_inner(s: &AppState, v: &Viewer, team: bool) -> Result<TodayPage, AppError> {
     let tr = v.tr;
-    let day = record_ops::today(&s.db, &v.ctx, team).await?;
+    let day = records::today(&s.db, &v.ctx, team).await?;
     let users = s.db.users().await?;
     let dir = &v.ctx.dir;
     let title_of = |id: i64| {
@@ -282,7 +282,7 @@ async fn today_inner(s: &AppState, v: &Viewer, team: bool) -> Result<TodayPage, 
         amount += d.opportunity.amount.amount_minor;
         weighted += d.opportunity.amount.amount_minor * i64::from(d.opportunity.probability) / 100;
     }
-    let row = |d: &record_ops::TodayDeal| {
+    let row = |d: &records::TodayDeal| {
         let o = &d.opportunity;
         DealRow {
             id: o.id,
@@ -320,8 +320,7 @@ async fn today_inner(s: &AppState, v: &Viewer, team: bool) -> Result<TodayPage, 
         .filter(|d| d.last_follow_up.is_none())
         .map(row)
         .collect();
-    let mut due: Vec<&record_ops::TodayDeal> =
-        day.deals.iter().filter(|d| d.next_step_due).collect();
+    let mut due: Vec<&records::TodayDeal> = day.deals.iter().filter(|d| d.next_step_due).collect();
     due.sort_by_key(|d| d.opportunity.next_step_date);
     let next_steps = due.into_iter().map(row).collect();
     let mut changes = Vec::new();
@@ -421,7 +420,7 @@ async fn task_done(
     let done = f.get("done") != "0";
     let back = super::safe_next(Some(f.get("next")));
     let result =
-        record_ops::set_task_done(&s.db, &v.ctx, id, done, f.text("version").parse().ok()).await;
+        records::set_task_done(&s.db, &v.ctx, id, done, f.text("version").parse().ok()).await;
     let users = match s.db.users().await {
         Ok(u) => u,
         Err(e) => return v.error("/", e.into()),
@@ -580,7 +579,7 @@ async fn follow_up_submit(
             next_step_date,
             version: None,
         };
-        record_ops::log_follow_up(&s.db, &v.ctx, id, input).await
+        records::log_follow_up(&s.db, &v.ctx, id, input).await
     } else {
         Err(AppError::invalid("", "invalid_value", "see the fields"))
     };
@@ -1091,7 +1090,7 @@ pub(super) async fn opp_extras(
             )
         })
         .collect();
-    let linked = record_ops::opportunity_contacts(&s.db, &v.ctx, opp.id).await?;
+    let linked = records::opportunity_contacts(&s.db, &v.ctx, opp.id).await?;
     let all = account_contacts(s, v, opp).await;
     let contacts = linked
         .iter()
@@ -1117,7 +1116,7 @@ pub(super) async fn opp_extras(
             .map(|r| Choice::new(r.as_str(), buying_role_label(tr, *r), false)),
     );
     let today = china_date(v.ctx.now);
-    let tasks = record_ops::opportunity_tasks(&s.db, &v.ctx, opp.id)
+    let tasks = records::opportunity_tasks(&s.db, &v.ctx, opp.id)
         .await?
         .iter()
         .map(|t| TaskRow {
@@ -1324,11 +1323,11 @@ async fn contact_link(
     let Ok(contact_id) = f.text("contact_id").parse::<i64>() else {
         return Redirect::to(&format!("{here}?contact_error=required#contacts")).into_response();
     };
-    let input = record_ops::ContactLinkInput {
+    let input = records::ContactLinkInput {
         contact_id,
         buying_role: f.text("buying_role").parse().ok(),
     };
-    match record_ops::link_contact(&s.db, &v.ctx, id, input).await {
+    match records::link_contact(&s.db, &v.ctx, id, input).await {
         Ok(_) => Redirect::to(&format!("{here}#contacts")).into_response(),
         Err(AppError::Invalid(_)) => {
             Redirect::to(&format!("{here}?contact_error=invalid#contacts")).into_response()
@@ -1347,7 +1346,7 @@ async fn contact_unlink(
     if let Err(page) = v.posted(f, &here) {
         return page;
     }
-    match record_ops::unlink_contact(&s.db, &v.ctx, id, contact_id).await {
+    match records::unlink_contact(&s.db, &v.ctx, id, contact_id).await {
         Ok(()) => Redirect::to(&format!("{here}#contacts")).into_response(),
         Err(e) => v.error(&here, e),
     }
@@ -1436,7 +1435,7 @@ async fn account_page(State(s): State<AppState>, v: Viewer, Path(id): Path<i64>)
 
 async fn account_inner(s: &AppState, v: &Viewer, id: i64) -> Result<AccountPage, AppError> {
     let tr = v.tr;
-    let a = record_ops::account_360(&s.db, &v.ctx, id).await?;
+    let a = records::account_360(&s.db, &v.ctx, id).await?;
     let users = s.db.users().await?;
     let dir = &v.ctx.dir;
     let none = || tr.t("value.none").to_string();
@@ -2247,7 +2246,7 @@ async fn tokens_view(
     notice: Option<String>,
 ) -> Result<TokensPage, AppError> {
     let tr = v.tr;
-    let all = record_ops::all_tokens(&s.db, &v.ctx).await?;
+    let all = records::all_tokens(&s.db, &v.ctx).await?;
     let mut tokens = Vec::new();
     for (u, ts) in &all {
         for t in ts {
@@ -2317,7 +2316,7 @@ async fn tokens_create(
         Err(page) => return page,
     };
     let user_id = f.text("user_id").parse::<i64>().unwrap_or(0);
-    match record_ops::create_token_for(&s.db, &v.ctx, user_id, f.get("name")).await {
+    match records::create_token_for(&s.db, &v.ctx, user_id, f.get("name")).await {
         Ok((secret, _)) => {
             match tokens_view(&s, &v, None, Some(secret), Errors::default(), None).await {
                 Ok(p) => (StatusCode::CREATED, render(p)).into_response(),
@@ -2347,7 +2346,7 @@ async fn token_revoke(
     if let Err(page) = v.posted(f, here) {
         return page;
     }
-    match record_ops::revoke_token_of(&s.db, &v.ctx, user_id, id).await {
+    match records::revoke_token_of(&s.db, &v.ctx, user_id, id).await {
         Ok(()) => Redirect::to("/admin/tokens?revoked=1").into_response(),
         Err(e) => v.error(here, e),
     }

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use common::TestApp;
 use serde_json::{json, Value};
 use shangji::config::{SmtpConfig, SmtpTls};
-use shangji::ops::deliver::{self, Sender};
+use shangji::ops::delivery::send::{self as deliver, Sender};
 use shangji_core::notify;
 use time::{Duration, OffsetDateTime};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -1171,7 +1171,7 @@ async fn notify_users_sends_to_the_channels_whose_events_and_team_match() {
         created_at: now,
     };
     let dir = app.db.directory().await.unwrap();
-    shangji::ops::outbox::notify_users(&app.db, &dir, &[note], now)
+    shangji::ops::delivery::notify_users(&app.db, &dir, &[note], now)
         .await
         .unwrap();
     let (_, notes) = app.get("/api/v1/notifications", "rep_sh").await;

@@ -13,14 +13,14 @@ use utoipa::ToSchema;
 use super::JsonBody;
 use crate::auth::Caller;
 use crate::error::AppError;
-use crate::ops::outbox::{self, AllowList, ChannelInput, ChannelView, PrefsInput, PrefsView};
+use crate::ops::delivery::{self, AllowList, ChannelInput, ChannelView, PrefsInput, PrefsView};
 use crate::state::AppState;
 
 async fn channels(
     State(s): State<AppState>,
     c: Caller,
 ) -> Result<Json<Vec<ChannelView>>, AppError> {
-    Ok(Json(outbox::channels(&s.db, &c.ctx).await?))
+    Ok(Json(delivery::channels(&s.db, &c.ctx).await?))
 }
 
 async fn create_channel(
@@ -28,7 +28,7 @@ async fn create_channel(
     c: Caller,
     body: JsonBody<ChannelInput>,
 ) -> Result<Response, AppError> {
-    let ch = outbox::save_channel(&s.db, &c.ctx, None, body.value).await?;
+    let ch = delivery::save_channel(&s.db, &c.ctx, None, body.value).await?;
     Ok((StatusCode::CREATED, Json(ch)).into_response())
 }
 
@@ -37,7 +37,7 @@ async fn channel(
     c: Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<ChannelView>, AppError> {
-    Ok(Json(outbox::channel(&s.db, &c.ctx, id).await?))
+    Ok(Json(delivery::channel(&s.db, &c.ctx, id).await?))
 }
 
 async fn replace_channel(
@@ -47,7 +47,7 @@ async fn replace_channel(
     body: JsonBody<ChannelInput>,
 ) -> Result<Json<ChannelView>, AppError> {
     Ok(Json(
-        outbox::save_channel(&s.db, &c.ctx, Some(id), body.value).await?,
+        delivery::save_channel(&s.db, &c.ctx, Some(id), body.value).await?,
     ))
 }
 
@@ -56,7 +56,7 @@ async fn delete_channel(
     c: Caller,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
-    outbox::delete_channel(&s.db, &c.ctx, id).await?;
+    delivery::delete_channel(&s.db, &c.ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -71,14 +71,14 @@ async fn test_channel(
     c: Caller,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let delivery_id = outbox::test_channel(&s.db, &c.ctx, id).await?;
+    let delivery_id = delivery::test_channel(&s.db, &c.ctx, id).await?;
     Ok((StatusCode::ACCEPTED, Json(QueuedTest { delivery_id })).into_response())
 }
 
 async fn allow_list(State(s): State<AppState>, c: Caller) -> Result<Json<AllowList>, AppError> {
     c.ctx.require_admin()?;
     Ok(Json(AllowList {
-        entries: outbox::allow_list(&s.db).await?,
+        entries: delivery::allow_list(&s.db).await?,
     }))
 }
 
@@ -88,7 +88,7 @@ async fn set_allow_list(
     body: JsonBody<AllowList>,
 ) -> Result<Json<AllowList>, AppError> {
     Ok(Json(
-        outbox::set_allow_list(&s.db, &c.ctx, body.value).await?,
+        delivery::set_allow_list(&s.db, &c.ctx, body.value).await?,
     ))
 }
 
@@ -105,7 +105,7 @@ async fn deliveries(
     Query(q): Query<DeliveryQuery>,
 ) -> Result<Json<Vec<Delivery>>, AppError> {
     Ok(Json(
-        outbox::deliveries(&s.db, &c.ctx, q.status.as_deref(), q.channel_id).await?,
+        delivery::deliveries(&s.db, &c.ctx, q.status.as_deref(), q.channel_id).await?,
     ))
 }
 
@@ -114,11 +114,11 @@ async fn retry_delivery(
     c: Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<Delivery>, AppError> {
-    Ok(Json(outbox::retry_delivery(&s.db, &c.ctx, id).await?))
+    Ok(Json(delivery::retry_delivery(&s.db, &c.ctx, id).await?))
 }
 
 async fn my_prefs(State(s): State<AppState>, c: Caller) -> Result<Json<PrefsView>, AppError> {
-    Ok(Json(outbox::my_prefs(&s.db, &c.user).await?))
+    Ok(Json(delivery::my_prefs(&s.db, &c.user).await?))
 }
 
 async fn set_my_prefs(
@@ -127,7 +127,7 @@ async fn set_my_prefs(
     body: JsonBody<PrefsInput>,
 ) -> Result<Json<PrefsView>, AppError> {
     Ok(Json(
-        outbox::set_my_prefs(&s.db, &c.user, body.value, c.ctx.now).await?,
+        delivery::set_my_prefs(&s.db, &c.user, body.value, c.ctx.now).await?,
     ))
 }
 

@@ -13,7 +13,7 @@ use shangji_core::rules::Condition;
 use shangji_core::rules::FactsConfig;
 use time::Duration;
 
-use super::automation_pages::comparison_text;
+use super::automation::comparison_text;
 use super::opportunity::{source_label, stage_name, user_name};
 use super::records::activity_label;
 use super::{error_text, render, Choice, FormData, Nav, Viewer};
@@ -433,7 +433,7 @@ async fn admin(State(s): State<AppState>, v: Viewer, Query(q): Query<AdminQuery>
 
 /// Every mistake of a refused save as "place: words".
 fn errors_of(tr: Tr, e: &AppError) -> Vec<String> {
-    super::automation_pages::errors_of(tr, e)
+    super::automation::errors_of(tr, e)
         .into_iter()
         .map(|(field, text)| {
             if field.is_empty() {

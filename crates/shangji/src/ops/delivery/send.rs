@@ -16,7 +16,7 @@ use shangji_core::notify::{self, DeliveryOutcome, Digest, Failure, Link, Message
 use shangji_store::{Attempt, Channel, Db, Delivery, NewDelivery};
 use time::{Duration, OffsetDateTime};
 
-use super::outbox::{allow_list, message_json};
+use super::{allow_list, message_json};
 use crate::config::{parse_digest_time, Config, SmtpConfig, SmtpTls};
 use crate::error::AppError;
 use crate::i18n::{Tr, DISPLAY_OFFSET};

@@ -2083,5 +2083,5 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 #[cfg(test)]
-#[path = "automation_form_tests.rs"]
+#[path = "automation/form_tests.rs"]
 mod tests;

@@ -2,7 +2,7 @@
 //! the daily digest, as they chose) and a message to every enabled channel whose filter
 //! matches — and the settings behind it: channels, the webhook allow-list, users' email
 //! preferences, the delivery log. Only rows are written here, in the request's transaction;
-//! the background sender (`ops::deliver`) makes the network calls.
+//! the background sender (`ops::delivery::send`) makes the network calls.
 
 use serde::{Deserialize, Serialize};
 use shangji_core::input;
@@ -17,6 +17,9 @@ use utoipa::ToSchema;
 use super::Ctx;
 use crate::error::AppError;
 use crate::i18n::Tr;
+
+/// The background sender: webhooks and robots over HTTP, email over SMTP, the daily digest.
+pub mod send;
 
 /// The settings key of the webhook allow-list (a JSON array of entries).
 pub const ALLOW_LIST_KEY: &str = "webhook_allow_list";

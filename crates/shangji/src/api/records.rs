@@ -11,7 +11,7 @@ use shangji_core::follow_up::FollowUpInput;
 use super::JsonBody;
 use crate::auth::Caller;
 use crate::error::AppError;
-use crate::ops::record_ops::{self, ContactLinkInput, OpportunityContact};
+use crate::ops::records::{self, ContactLinkInput, OpportunityContact};
 use crate::state::AppState;
 
 async fn log_follow_up(
@@ -20,7 +20,7 @@ async fn log_follow_up(
     Path(id): Path<i64>,
     body: JsonBody<FollowUpInput>,
 ) -> Result<Response, AppError> {
-    let done = record_ops::log_follow_up(&s.db, &c.ctx, id, body.value).await?;
+    let done = records::log_follow_up(&s.db, &c.ctx, id, body.value).await?;
     Ok((StatusCode::CREATED, Json(done)).into_response())
 }
 
@@ -30,7 +30,7 @@ async fn contacts(
     Path(id): Path<i64>,
 ) -> Result<Json<Vec<OpportunityContact>>, AppError> {
     Ok(Json(
-        record_ops::opportunity_contacts(&s.db, &c.ctx, id).await?,
+        records::opportunity_contacts(&s.db, &c.ctx, id).await?,
     ))
 }
 
@@ -41,7 +41,7 @@ async fn link_contact(
     body: JsonBody<ContactLinkInput>,
 ) -> Result<Json<Vec<OpportunityContact>>, AppError> {
     Ok(Json(
-        record_ops::link_contact(&s.db, &c.ctx, id, body.value).await?,
+        records::link_contact(&s.db, &c.ctx, id, body.value).await?,
     ))
 }
 
@@ -50,7 +50,7 @@ async fn unlink_contact(
     c: Caller,
     Path((id, contact_id)): Path<(i64, i64)>,
 ) -> Result<StatusCode, AppError> {
-    record_ops::unlink_contact(&s.db, &c.ctx, id, contact_id).await?;
+    records::unlink_contact(&s.db, &c.ctx, id, contact_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

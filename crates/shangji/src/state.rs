@@ -1,33 +1,12 @@
 //! What every request handler shares.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use shangji_store::Db;
 use time::OffsetDateTime;
 
+pub use crate::clock::Clock;
 use crate::limiter::RateLimiter;
-
-/// The application's clock: the system clock, unless it was set (tests set it to run the
-/// scheduler and requests at chosen instants).
-#[derive(Clone, Debug, Default)]
-pub struct Clock(Arc<RwLock<Option<OffsetDateTime>>>);
-
-impl Clock {
-    pub fn now(&self) -> OffsetDateTime {
-        self.0
-            .read()
-            .ok()
-            .and_then(|t| *t)
-            .unwrap_or_else(OffsetDateTime::now_utc)
-    }
-
-    /// Sets the instant `now` answers (`None`: the system clock again).
-    pub fn set(&self, at: Option<OffsetDateTime>) {
-        if let Ok(mut t) = self.0.write() {
-            *t = at;
-        }
-    }
-}
 
 #[derive(Clone)]
 pub struct AppState {

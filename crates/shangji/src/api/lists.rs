@@ -2,7 +2,7 @@
 //! qualifying or disqualifying a lead. Handlers are thin, as in `api.rs`.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -31,24 +31,7 @@ pub async fn export_xlsx<T: Listed>(
     }
     let bytes =
         lists::export::<T>(&s.db, &c.ctx, Tr::new(c.ctx.lang), &p, lists::Format::Xlsx).await?;
-    Ok(xlsx_response(T::KIND.path(), bytes))
-}
-
-pub fn xlsx_response(name: &str, bytes: Vec<u8>) -> Response {
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}.xlsx\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
+    Ok(crate::download::xlsx_response(T::KIND.path(), bytes))
 }
 
 #[derive(Debug, Deserialize)]

@@ -862,7 +862,7 @@ async fn on_event(
 /// Runs [`tick`] every `every` in the background, at the clock's `now`.
 pub fn spawn_scheduler(
     db: Db,
-    clock: crate::state::Clock,
+    clock: crate::clock::Clock,
     every: std::time::Duration,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {

@@ -139,7 +139,7 @@ fn message_of(
 ) -> Message {
     let tr = Tr::new(lang);
     // Worded as the notifications page words it, in the recipient's language.
-    let title = crate::pages::approvals::note_text(tr, dir, users, note);
+    let title = crate::notices::note_text(tr, dir, users, note);
     let mut text = String::new();
     if let Some(t) = note.payload.get("text").and_then(|v| v.as_str()) {
         text.push_str(t);

@@ -10,14 +10,14 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::Value;
 use shangji_core::approval::{ApprovalRequest, ApprovalStatus};
-use shangji_core::model::{Notification, Opportunity, RecordKind, User};
+use shangji_core::model::{Opportunity, RecordKind, User};
 use shangji_core::Money;
 use shangji_store::Directory;
 
-use super::opportunity::{stage_name, user_name};
 use super::{error_text, render, shown_in_form, Nav, Viewer};
 use crate::error::AppError;
 use crate::i18n::Tr;
+use crate::notices::{note_text, rule_label, rule_name, stage_name, user_name};
 use crate::ops::{self, ApprovalItem};
 use crate::state::AppState;
 
@@ -391,70 +391,6 @@ struct NotificationsPage {
     rules: Vec<RuleChoice>,
 }
 
-/// A notification in words, from its kind and payload, in the user's language.
-pub(crate) fn note_text(tr: Tr, dir: &Directory, users: &[User], n: &Notification) -> String {
-    let p = &n.payload;
-    let person = |key: &str| {
-        p.get(key)
-            .and_then(Value::as_i64)
-            .map_or_else(|| tr.t("value.none").to_string(), |id| user_name(users, id))
-    };
-    let title = p
-        .get("title")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let stage = stage_name(tr, dir, p.get("to_stage_id").and_then(Value::as_i64));
-    let args = |who: &str| {
-        [
-            ("who", who.to_string()),
-            ("title", title.clone()),
-            ("stage", stage.clone()),
-        ]
-    };
-    let fmt = |key: &str, who: &str| {
-        let a = args(who);
-        let refs: Vec<(&str, &str)> = a.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        tr.fmt(key, &refs)
-    };
-    match n.kind.as_str() {
-        "approval_requested" if p.get("requester_id").is_some() => {
-            fmt("notify.approval_requested", &person("requester_id"))
-        }
-        // The next step of a chain: the previous approver approved.
-        "approval_requested" => fmt("notify.approval_next", &person("approver_id")),
-        "approval_approved" => fmt("notify.approval_approved", &person("approver_id")),
-        "approval_rejected" => fmt("notify.approval_rejected", &person("approver_id")),
-        "rule" => tr.fmt(
-            "auto.note.rule",
-            &[("rule", &rule_label(tr, p)), ("title", &title)],
-        ),
-        "rule_digest" => tr.fmt(
-            "auto.note.digest",
-            &[(
-                "count",
-                &p.get("count")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0)
-                    .to_string(),
-            )],
-        ),
-        // Kinds worded by whoever wrote them bring their own title.
-        _ if !title.is_empty() => title,
-        _ => tr.t("notify.other").to_string(),
-    }
-}
-
-fn rule_label(tr: Tr, p: &Value) -> String {
-    super::automation::rule_name(
-        tr,
-        p.get("rule_name")
-            .and_then(Value::as_str)
-            .unwrap_or_default(),
-        p.get("template_key").and_then(Value::as_str),
-    )
-}
-
 async fn notifications(State(s): State<AppState>, v: Viewer) -> Response {
     let result = async {
         let notes = ops::notifications(&s.db, &v.ctx).await?;
@@ -547,11 +483,7 @@ async fn notifications(State(s): State<AppState>, v: Viewer) -> Response {
             .iter()
             .map(|r| RuleChoice {
                 id: r.rule.id,
-                name: super::automation::rule_name(
-                    tr,
-                    &r.rule.name,
-                    r.rule.template_key.as_deref(),
-                ),
+                name: rule_name(tr, &r.rule.name, r.rule.template_key.as_deref()),
                 muted: prefs.muted_rules.contains(&r.rule.id),
             })
             .collect(),

@@ -20,6 +20,7 @@ use shangji_store::Directory;
 use super::{error_text, render, FormData, Nav, Viewer};
 use crate::error::AppError;
 use crate::i18n::Tr;
+use crate::notices::rule_name;
 use crate::ops::automation::{self, DryRunItem, RuleView};
 use crate::state::AppState;
 
@@ -171,15 +172,6 @@ pub(super) fn reasons_text(tr: Tr, dir: &Directory, v: &Value) -> Vec<String> {
         .iter()
         .map(|r| reason_text(tr, dir, r))
         .collect()
-}
-
-/// A rule's name: a template's in the user's language while the admin kept its name.
-pub(super) fn rule_name(tr: Tr, name: &str, template: Option<&str>) -> String {
-    let shipped = template.and_then(|k| tr.get(&format!("auto.template.{k}")));
-    match shipped {
-        Some(t) if !tr.is_zh() && !name.is_ascii() => t.to_string(),
-        _ => name.to_string(),
-    }
 }
 
 fn trigger_text(tr: Tr, dir: &Directory, t: &Trigger) -> String {

@@ -20,6 +20,7 @@ use super::opportunity::yuan_to_fen;
 use super::{error_text, render, urlencode, Choice, Nav, Viewer};
 use crate::error::AppError;
 use crate::i18n::Tr;
+use crate::notices::user_name;
 use crate::ops::{self, forecast};
 use crate::state::AppState;
 
@@ -129,13 +130,6 @@ fn visible_team(v: &Viewer, team: i64) -> bool {
         shangji_core::Scope::Teams { teams, .. } => teams.contains(&team),
         shangji_core::Scope::Own { .. } => false,
     }
-}
-
-fn user_name(users: &[User], id: i64) -> String {
-    users
-        .iter()
-        .find(|u| u.id == id)
-        .map_or_else(|| format!("#{id}"), |u| u.display_name.clone())
 }
 
 // ---- /analytics/forecast ----

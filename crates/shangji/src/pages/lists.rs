@@ -545,7 +545,7 @@ async fn export_page<T: Listed>(
     let here = format!("/{}", T::KIND.path());
     match lists::export::<T>(&s.db, &v.ctx, v.tr, &params, format).await {
         Ok(bytes) => match format {
-            lists::Format::Xlsx => crate::api::lists::xlsx_response(T::KIND.path(), bytes),
+            lists::Format::Xlsx => crate::download::xlsx_response(T::KIND.path(), bytes),
             lists::Format::Csv => (
                 [
                     (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

@@ -23,6 +23,7 @@ use super::approvals::{request_view, RequestView};
 use super::{error_text, field_text, render, shown_in_form, Choice, Errors, FormData, Nav, Viewer};
 use crate::error::AppError;
 use crate::i18n::Tr;
+pub(super) use crate::notices::{stage_name, user_name};
 use crate::ops;
 use crate::state::AppState;
 
@@ -357,22 +358,6 @@ pub(super) fn yuan_to_fen(typed: &str) -> Option<i64> {
         .ok()?
         .checked_mul(100)?
         .checked_add(cents)
-}
-
-fn stage_in(dir: &Directory, id: i64) -> Option<&Stage> {
-    dir.pipelines.iter().find_map(|p| p.stage(id))
-}
-
-pub(super) fn stage_name(tr: Tr, dir: &Directory, id: Option<i64>) -> String {
-    id.and_then(|id| stage_in(dir, id))
-        .map_or_else(|| "—".to_string(), |s| s.name(tr.lang).to_string())
-}
-
-pub(super) fn user_name(users: &[User], id: i64) -> String {
-    users
-        .iter()
-        .find(|u| u.id == id)
-        .map_or_else(|| format!("#{id}"), |u| u.display_name.clone())
 }
 
 fn checklist_label(tr: Tr, p: &Pipeline, key: &str) -> String {

@@ -6,6 +6,7 @@ mod common;
 
 mod analytics;
 mod api;
+mod architecture;
 mod assignment;
 mod automation;
 mod board;

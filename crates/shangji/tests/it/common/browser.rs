@@ -32,12 +32,12 @@ pub fn encode(s: &str) -> String {
 }
 
 pub async fn browser<'a>(app: &'a TestApp, login: &str) -> Browser<'a> {
-    let token = shangji::auth::random_token("");
-    let csrf = shangji::auth::random_token("");
+    let token = shangji::ops::directory::random_token("");
+    let csrf = shangji::ops::directory::random_token("");
     let now = super::now();
     app.db
         .insert_session(
-            &shangji::auth::digest(&token),
+            &shangji::ops::directory::digest(&token),
             app.user_id(login),
             &csrf,
             now,

@@ -1,11 +1,20 @@
 //! What needs a rep's attention on an opportunity: it rots in its stage, its close date has
-//! passed while it is still open, or nobody has followed it up with the customer for too
-//! long. Decided here, once, for the today page and (later) the alert engine.
+//! passed while it is still open, or nobody has followed it up meaningfully for too long.
+//! Decided here, once, for the today page, the board, the funnel review and the rules.
+//!
+//! **Days without a follow-up** ([`days_without_follow_up`]) are working days of the working
+//! calendar (法定节假日 off, 调休 Saturdays on) since the latest meaningful follow-up — an
+//! activity of a type the admin counts (`FactsConfig::meaningful`, the customer-facing types
+//! by default) —, or since the opportunity was created when it has none. The alert, the
+//! rule field `working_days_since_follow_up` (and so the shipped rule
+//! `no_follow_up_3_working_days`) and the board's card all read this one number; the alert
+//! is raised at [`NO_FOLLOW_UP_WORKING_DAYS`].
 
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
+use crate::calendar::WorkCalendar;
 use crate::model::{text_enum, Opportunity, Stage, StageKind};
 
 text_enum!(
@@ -22,24 +31,37 @@ text_enum!(
 pub struct Alert {
     pub kind: AlertKind,
     /// Rotting: days in the stage; close date passed: days since the close date; no
-    /// follow-up: days since the last customer-facing follow-up (or since the opportunity
-    /// was created, when it has none).
+    /// follow-up: [`days_without_follow_up`] (working days).
     pub days: i64,
 }
 
-/// When the alerts are computed and the follow-up threshold.
+/// When the alerts are computed, in which working calendar, and the follow-up threshold.
 #[derive(Debug, Clone, Copy)]
-pub struct AlertClock {
+pub struct AlertClock<'a> {
     pub now: OffsetDateTime,
     /// Today in the team's time zone (close dates are calendar days).
     pub today: Date,
-    /// An opportunity without a customer-facing follow-up for more than this many days
-    /// needs one (the seeds' "no follow-up 3 days").
+    pub calendar: &'a WorkCalendar,
+    /// An opportunity without a meaningful follow-up for this many working days needs one.
     pub no_follow_up_days: i64,
 }
 
-/// The default follow-up threshold, in days.
-pub const NO_FOLLOW_UP_DAYS: i64 = 3;
+/// The follow-up threshold: 3 working days (the seeds' "3 天未跟进", counted as the shipped
+/// rule counts them).
+pub const NO_FOLLOW_UP_WORKING_DAYS: i64 = 3;
+
+/// Working days without a meaningful follow-up at `now`: since `last_follow_up`, else since
+/// `created_at` (see the module documentation).
+pub fn days_without_follow_up(
+    last_follow_up: Option<OffsetDateTime>,
+    created_at: OffsetDateTime,
+    now: OffsetDateTime,
+    calendar: &WorkCalendar,
+) -> i64 {
+    calendar
+        .working_days_between(last_follow_up.unwrap_or(created_at), now)
+        .max(0)
+}
 
 /// The alerts of an open, unarchived opportunity (none for closed or archived ones).
 /// `stage` is its current stage; `last_follow_up` the time of its latest customer-facing
@@ -68,9 +90,8 @@ pub fn opportunity_alerts(
             });
         }
     }
-    let since = last_follow_up.unwrap_or(opp.created_at);
-    let days = (clock.now - since).whole_days();
-    if days > clock.no_follow_up_days {
+    let days = days_without_follow_up(last_follow_up, opp.created_at, clock.now, clock.calendar);
+    if days >= clock.no_follow_up_days {
         out.push(Alert {
             kind: AlertKind::NoFollowUp,
             days,
@@ -161,21 +182,24 @@ mod tests {
 
     #[test]
     fn alerts_by_hand_computed_dates() {
-        // Created and entered its stage 2026-03-01 09:00 UTC.
+        // Created and entered its stage 2026-03-01 09:00 UTC, a Sunday (17:00 in China): its
+        // follow-up clock starts counting on Monday 2026-03-02.
+        let cal = WorkCalendar::china_default();
         let clock = |now: OffsetDateTime, today: Date| AlertClock {
             now,
             today,
-            no_follow_up_days: 3,
+            calendar: &cal,
+            no_follow_up_days: NO_FOLLOW_UP_WORKING_DAYS,
         };
-        type Case = (
+        type Case<'a> = (
             &'static str,
             fn(&mut Opportunity),
             Option<i32>,
             Option<OffsetDateTime>,
-            AlertClock,
+            AlertClock<'a>,
             Vec<(AlertKind, i64)>,
         );
-        let cases: Vec<Case> = vec![
+        let cases: Vec<Case<'_>> = vec![
             (
                 "fresh: nothing",
                 |_| {},
@@ -185,21 +209,40 @@ mod tests {
                 vec![],
             ),
             (
-                // 3 days 23 h without a follow-up is 3 whole days: not more than 3.
-                "exactly the threshold: nothing",
+                // Monday and Tuesday counted, Wednesday not yet over.
+                "2 working days: nothing",
+                |_| {},
+                None,
+                None,
+                clock(datetime!(2026-03-04 08:00 UTC), date!(2026 - 03 - 04)),
+                vec![],
+            ),
+            (
+                "3 working days after creation, never followed up",
                 |_| {},
                 None,
                 None,
                 clock(datetime!(2026-03-05 08:00 UTC), date!(2026 - 03 - 05)),
+                vec![(AlertKind::NoFollowUp, 3)],
+            ),
+            (
+                // A call on Friday 2026-02-13 10:00 in China; 春节 2026-02-15 … 02-23 is off,
+                // Saturday 02-14 is a make-up working day: the 3rd working day ends
+                // Wednesday 02-25 10:00.
+                "春节 does not count: the day before the 3rd working day, nothing",
+                |o| o.created_at = datetime!(2026-02-01 02:00 UTC),
+                None,
+                Some(datetime!(2026-02-13 02:00 UTC)),
+                clock(datetime!(2026-02-25 01:59 UTC), date!(2026 - 02 - 25)),
                 vec![],
             ),
             (
-                "4 days after creation, never followed up",
-                |_| {},
+                "春节 does not count: 3 working days at Wednesday 10:00",
+                |o| o.created_at = datetime!(2026-02-01 02:00 UTC),
                 None,
-                None,
-                clock(datetime!(2026-03-05 09:00 UTC), date!(2026 - 03 - 05)),
-                vec![(AlertKind::NoFollowUp, 4)],
+                Some(datetime!(2026-02-13 02:00 UTC)),
+                clock(datetime!(2026-02-25 02:00 UTC), date!(2026 - 02 - 25)),
+                vec![(AlertKind::NoFollowUp, 3)],
             ),
             (
                 "a call 2 days ago resets the clock",
@@ -250,7 +293,8 @@ mod tests {
                 vec![
                     (AlertKind::Rotting, 19),
                     (AlertKind::CloseDatePassed, 10),
-                    (AlertKind::NoFollowUp, 18),
+                    // Monday 03-02 17:00 to Friday 03-20 17:00 in China: three weeks less a day.
+                    (AlertKind::NoFollowUp, 14),
                 ],
             ),
             (

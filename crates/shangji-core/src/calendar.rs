@@ -525,6 +525,20 @@ impl WorkCalendar {
             .expect("a working day before the end of time")
     }
 
+    /// The `n`th working day after the date `day` (`day` itself for `n = 0`): the due date of
+    /// something due in `n` working days. From a Saturday, 1 working day is the Monday (or
+    /// the next working day after the holidays).
+    ///
+    /// # Panics
+    /// Past the last representable date.
+    pub fn working_days_after(&self, day: Date, n: u32) -> Date {
+        if n == 0 {
+            return day;
+        }
+        self.nth_working_day_after(day, u64::from(n))
+            .expect("a working day before the end of time")
+    }
+
     /// The local (calendar time zone) date of an instant.
     pub fn local_date(&self, at: OffsetDateTime) -> Date {
         at.to_offset(self.offset).date()

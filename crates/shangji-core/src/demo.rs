@@ -1033,6 +1033,8 @@ struct Gen {
     mobile_serial: u64,
     names: HashSet<u64>,
     loss_reasons: Vec<crate::process::LossReason>,
+    /// The working calendar the standard actions' due dates are counted in.
+    calendar: crate::calendar::WorkCalendar,
 }
 
 impl Gen {
@@ -1063,6 +1065,7 @@ impl Gen {
             mobile_serial: 0,
             names: HashSet::new(),
             loss_reasons: crate::process::default_loss_reasons(),
+            calendar: crate::calendar::WorkCalendar::china_default(),
         }
     }
 
@@ -1759,6 +1762,7 @@ fn generate_opportunity(
                     policies: &[],
                     approved: true,
                     task_language: Language::ZhCn,
+                    calendar: &g.calendar,
                 };
                 let moved =
                     opportunity::move_to(&mut opp, pipeline, mv, &ctx).expect("valid demo move");

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use crate::approval::{self, ApprovalPolicy};
 use crate::assignment::AssignHow;
+use crate::calendar::WorkCalendar;
 use crate::custom_fields::CustomChange;
 use crate::error::{FieldError, MoveError};
 use crate::input::{self, Field};
@@ -182,6 +183,8 @@ pub struct MoveContext<'a> {
     pub approved: bool,
     /// The language of the tasks created for standard actions.
     pub task_language: Language,
+    /// The working calendar the standard actions' due dates are counted in.
+    pub calendar: &'a WorkCalendar,
 }
 
 /// A move done: its events and the tasks of the new stage's standard actions.
@@ -861,7 +864,7 @@ fn enter_stage(
 /// The tasks for the owner that entering `stage` creates: one per standard action marked
 /// so and not done yet.
 fn action_tasks(opp: &Opportunity, stage: &Stage, ctx: &MoveContext) -> Vec<Task> {
-    let today = crate::calendar::china_date(ctx.now);
+    let today = ctx.calendar.local_date(ctx.now);
     stage
         .actions
         .iter()
@@ -872,10 +875,10 @@ fn action_tasks(opp: &Opportunity, stage: &Stage, ctx: &MoveContext) -> Vec<Task
                 Language::ZhCn => a.name_zh.clone(),
                 Language::En => a.name_en.clone(),
             };
-            t.due_date = Some(process::add_working_days(
-                today,
-                a.due_working_days.unwrap_or(0),
-            ));
+            t.due_date = Some(
+                ctx.calendar
+                    .working_days_after(today, a.due_working_days.unwrap_or(0).max(0) as u32),
+            );
             t.record_kind = Some(RecordKind::Opportunity);
             t.record_id = Some(opp.id);
             t.action_key = Some(a.key.clone());
@@ -984,6 +987,7 @@ mod tests {
             policies: &[],
             approved: false,
             task_language: Language::ZhCn,
+            calendar: &crate::calendar::WorkCalendar::china_default(),
         };
         move_to(opp, p, input, &ctx)
     }
@@ -1450,6 +1454,7 @@ mod tests {
             policies: &[],
             approved: true,
             task_language: Language::En,
+            calendar: &crate::calendar::WorkCalendar::china_default(),
         };
         move_to(&mut opp, &p, to(13), &ctx).unwrap();
         assert_eq!(opp.stage_id, 13);

@@ -5,7 +5,6 @@
 //! [`crate::opportunity::move_to`], which calls [`check_move`].
 
 use serde::{Deserialize, Serialize};
-use time::{Date, Duration, Weekday};
 use utoipa::ToSchema;
 
 use crate::error::FieldError;
@@ -417,20 +416,6 @@ pub fn needs_approval(pipeline: &Pipeline, from: &Stage, to: &Stage) -> bool {
     gates_on_the_way(pipeline, from, to)
         .iter()
         .any(|s| s.gate.requires_approval)
-}
-
-/// `days` working days after `day` (Monday to Friday). The holiday calendar (法定节假日 and
-/// 调休) refines this when it is configured.
-pub fn add_working_days(day: Date, days: i32) -> Date {
-    let mut d = day;
-    let mut left = days.max(0);
-    while left > 0 {
-        d += Duration::days(1);
-        if !matches!(d.weekday(), Weekday::Saturday | Weekday::Sunday) {
-            left -= 1;
-        }
-    }
-    d
 }
 
 // ---- Checking an admin's configuration. ----
@@ -1038,21 +1023,6 @@ pub fn templates() -> Vec<PipelineTemplate> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::date;
-
-    #[test]
-    fn working_days_skip_weekends() {
-        let cases = [
-            (date!(2026 - 11 - 27), 0, date!(2026 - 11 - 27)), // Friday
-            (date!(2026 - 11 - 27), 1, date!(2026 - 11 - 30)), // → Monday
-            (date!(2026 - 11 - 28), 1, date!(2026 - 11 - 30)), // Saturday → Monday
-            (date!(2026 - 11 - 23), 5, date!(2026 - 11 - 30)),
-            (date!(2026 - 11 - 23), -3, date!(2026 - 11 - 23)),
-        ];
-        for (day, n, want) in cases {
-            assert_eq!(add_working_days(day, n), want, "{day} + {n}");
-        }
-    }
 
     #[test]
     fn templates_are_valid_configurations() {

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::alerts::{self, AlertClock, AlertKind};
 use crate::analytics::Life;
+use crate::calendar::WorkCalendar;
 use crate::model::*;
 use crate::opportunity::EventKind;
 use crate::process;
@@ -38,7 +39,7 @@ pub struct HeldReview {
 
 /// What a review covers and its thresholds.
 #[derive(Debug, Clone, Copy)]
-pub struct ReviewWindow {
+pub struct ReviewWindow<'a> {
     /// The last review's time (or `now` − 14 days for the first one).
     pub since: OffsetDateTime,
     pub now: OffsetDateTime,
@@ -46,8 +47,9 @@ pub struct ReviewWindow {
     pub today: Date,
     /// A new deal at least this large (minor units of CNY) is listed as a new large deal.
     pub large_minor: i64,
-    /// The follow-up threshold of the one alerts rule.
+    /// The follow-up threshold of the one alerts rule, in working days of `calendar`.
     pub no_follow_up_days: i64,
+    pub calendar: &'a WorkCalendar,
 }
 
 /// A deal as it is now, with what the one alerts rule needs.
@@ -157,6 +159,7 @@ pub fn review<'s>(
         now: w.now,
         today: w.today,
         no_follow_up_days: w.no_follow_up_days,
+        calendar: w.calendar,
     };
     for d in deals {
         let opp = d.opp;
@@ -429,13 +432,15 @@ mod tests {
         }
     }
 
-    fn window() -> ReviewWindow {
+    fn window() -> ReviewWindow<'static> {
+        static CALENDAR: std::sync::OnceLock<WorkCalendar> = std::sync::OnceLock::new();
         ReviewWindow {
             since: SINCE,
             now: NOW,
             today: TODAY,
             large_minor: DEFAULT_LARGE_MINOR,
             no_follow_up_days: 3,
+            calendar: CALENDAR.get_or_init(WorkCalendar::china_default),
         }
     }
 
@@ -745,13 +750,14 @@ mod tests {
                 vec![("stuck", vec![(14, 9)])],
             ),
             (
-                "last customer call 6 days ago: no follow-up 6",
+                // Saturday 03-14 18:00 in China to Friday 03-20 18:00: Monday to Thursday.
+                "last customer call 6 days ago, on a Saturday: 4 working days without one",
                 quiet_events(15),
                 Now {
                     last_follow_up: Some(datetime!(2026-03-14 10:00 UTC)),
                     ..quiet(15)
                 },
-                vec![("no_follow_up", vec![(15, 6)])],
+                vec![("no_follow_up", vec![(15, 4)])],
             ),
             (
                 "close date 3 days ago, still open: at risk, −3",

@@ -436,6 +436,7 @@ async fn every_store_method() {
         policies: &[],
         approved: false,
         task_language: Language::ZhCn,
+        calendar: &shangji_core::calendar::WorkCalendar::china_default(),
     };
     let input = MoveInput {
         stage_id: pipeline.stages[1].id,

@@ -481,7 +481,12 @@ pub fn derive(f: &RecordFacts, now: OffsetDateTime, cal: &WorkCalendar) -> Value
     );
     v.insert(
         "working_days_since_follow_up",
-        int(cal.working_days_between(clock, now).max(0)),
+        int(crate::alerts::days_without_follow_up(
+            f.last_follow_up,
+            o.created_at,
+            now,
+            cal,
+        )),
     );
     v.insert("unassigned_since", V::opt(f.unassigned_since, V::Instant));
     v.insert(

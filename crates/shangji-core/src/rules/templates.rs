@@ -96,7 +96,11 @@ pub fn shipped_templates(stages: &TemplateStages) -> Vec<RuleInput> {
             "3 个工作日未有效跟进",
             vec![
                 open(),
-                cmp("working_days_since_follow_up", Op::Ge, json!(3)),
+                cmp(
+                    "working_days_since_follow_up",
+                    Op::Ge,
+                    json!(crate::alerts::NO_FOLLOW_UP_WORKING_DAYS),
+                ),
                 cmp("has_open_next_step", Op::Eq, json!(false)),
             ],
             vec![notify(Recipient::Owner)],

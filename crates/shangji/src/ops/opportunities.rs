@@ -168,6 +168,7 @@ pub(crate) async fn run_move(
         })?;
     let labels = custom_labels(ctx);
     let custom = next.custom.clone();
+    let calendar = super::automation::calendar(db).await?;
     let mctx = MoveContext {
         actor,
         now: ctx.now,
@@ -178,6 +179,7 @@ pub(crate) async fn run_move(
         policies: &ctx.dir.approval_policies,
         approved,
         task_language: ctx.lang,
+        calendar: &calendar,
     };
     let mut moved = match opportunity::move_to(&mut next, pipeline, input, &mctx) {
         Ok(moved) => moved,

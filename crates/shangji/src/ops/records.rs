@@ -741,10 +741,12 @@ pub async fn today(db: &Db, ctx: &Ctx, team: bool) -> Result<Today, AppError> {
         .await?
         .into_iter()
         .collect();
+    let calendar = super::automation::calendar(db).await?;
     let clock = AlertClock {
         now: ctx.now,
         today,
-        no_follow_up_days: alerts::NO_FOLLOW_UP_DAYS,
+        calendar: &calendar,
+        no_follow_up_days: alerts::NO_FOLLOW_UP_WORKING_DAYS,
     };
     let deals = open
         .into_iter()

@@ -190,12 +190,14 @@ pub async fn review(
         })
         .collect();
     let large_minor = p.large_minor.unwrap_or(core_review::DEFAULT_LARGE_MINOR);
+    let calendar = super::automation::calendar(db).await?;
     let window = ReviewWindow {
         since,
         now: ctx.now,
         today: shangji_core::calendar::china_date(ctx.now),
         large_minor,
-        no_follow_up_days: shangji_core::alerts::NO_FOLLOW_UP_DAYS,
+        no_follow_up_days: shangji_core::alerts::NO_FOLLOW_UP_WORKING_DAYS,
+        calendar: &calendar,
     };
     let sections = core_review::review(&lives, &deals, stage_of, &window);
     let named = sections.deal_ids();

@@ -246,8 +246,8 @@ async fn cards(
     let ids: Vec<i64> = found.iter().map(|c| c.opportunity.id).collect();
     let kinds = crate::ops::automation::facts_config(&s.db).await?.kinds();
     let last = s.db.last_follow_ups(&ids, &kinds, v.ctx.now).await?;
+    let calendar = crate::ops::automation::calendar(&s.db).await?;
     let now = v.ctx.now;
-    let day = china_date(now);
     let dir = &v.ctx.dir;
     let views = found
         .into_iter()
@@ -268,10 +268,9 @@ async fn cards(
                     .close_date
                     .map_or_else(|| tr.t("value.none").to_string(), |d| d.to_string()),
                 owner: super::opportunity::user_name(users, o.owner_id),
-                quiet_days: last
-                    .iter()
-                    .find(|(id, _)| *id == o.id)
-                    .map(|(_, at)| (day - china_date(*at)).whole_days().max(0)),
+                quiet_days: last.iter().find(|(id, _)| *id == o.id).map(|(_, at)| {
+                    alerts::days_without_follow_up(Some(*at), o.created_at, now, &calendar)
+                }),
                 stage_days,
                 rotting,
                 next_step: o.next_step.unwrap_or_default(),

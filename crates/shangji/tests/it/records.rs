@@ -169,8 +169,19 @@ async fn the_today_page_lists_exactly_what_is_due_and_what_needs_attention() {
     );
 
     let alerts = section(&r.body, "today-alerts");
+    // Created 10 days ago and never followed up: the working days since (the shipped
+    // calendar's; holidays and weekends do not count).
+    let sleeping: Opportunity = app
+        .db
+        .get(stale, &shangji_core::Scope::All, Access::Read)
+        .await
+        .unwrap()
+        .unwrap();
+    let working = shangji_core::calendar::WorkCalendar::china_default()
+        .working_days_between(sleeping.created_at, common::now());
+    assert!(working >= 3, "{working}");
     assert!(
-        alerts.contains("沉睡项目") && alerts.contains("10 天未跟进"),
+        alerts.contains("沉睡项目") && alerts.contains(&format!("{working} 个工作日未跟进")),
         "{alerts}"
     );
     assert!(

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { ADMIN, BIN, OPPORTUNITIES, PHONE, REPO_ROOT, REP, api, assertFits, launchBrowser, newPage as openPage, screenshotPath, signIn, startApp, text } from './support/app.mjs';
+import { ADMIN, BIN, OPPORTUNITIES, PHONE, REPO_ROOT, REP, api, assertFits, lastDayOfMonth, launchBrowser, newPage as openPage, screenshotPath, signIn, startApp, text } from './support/app.mjs';
 
 const TEST_TIMEOUT = 120_000;
 
@@ -403,7 +403,7 @@ describe('automation settings and notifications', () => {
     const accountId = (accounts.items ?? accounts)[0].id;
     const titles = ['国家电网智能巡检', '平安保险理赔平台'];
     for (const title of titles) {
-      await api(app.baseURL, app.token, 'POST', '/api/v1/opportunities', { title, account_id: accountId, amount_minor: 2_000_000, close_date: '2027-01-31' });
+      await api(app.baseURL, app.token, 'POST', '/api/v1/opportunities', { title, account_id: accountId, amount_minor: 2_000_000, close_date: lastDayOfMonth(2) });
     }
     const { context, page } = await newPage();
     try {
@@ -464,26 +464,30 @@ describe('automation settings and notifications', () => {
       await signIn(admin.page, ADMIN);
       const rules = await api(app.baseURL, adminToken, 'GET', '/api/v1/rules');
       const id = rules.find((r) => r.name === RULE.name).id;
-      const template = rules.find((r) => r.template_key === 'no_follow_up_3_working_days').id;
-      for (const [where, shot] of [
-        ['/admin/rules', 'automation-rules-375.png'],
-        [`/admin/rules/${id}`, 'automation-rule-375.png'],
-        ['/admin/rules/new', 'automation-rule-new-375.png'],
-        [`/admin/rules/${template}`, 'automation-rule-template-375.png'],
-        ['/admin/calendar?year=2026', 'automation-calendar-375.png'],
-        ['/admin/notification-channels', 'notification-channels-375.png'],
-        ['/admin/deliveries', 'deliveries-375.png'],
+      const template = rules.find((r) => r.template_key === 'no_follow_up_3_working_days');
+      /** Each page, its screenshot, and a heading that shows it is that page. */
+      for (const [where, shot, heading] of [
+        ['/admin/rules', 'automation-rules-375.png', '自动化规则'],
+        [`/admin/rules/${id}`, 'automation-rule-375.png', RULE.name],
+        ['/admin/rules/new', 'automation-rule-new-375.png', '新建规则'],
+        [`/admin/rules/${template.id}`, 'automation-rule-template-375.png', template.name],
+        ['/admin/calendar?year=2026', 'automation-calendar-375.png', '节假日 2026'],
+        ['/admin/notification-channels', 'notification-channels-375.png', '通知通道'],
+        ['/admin/deliveries', 'deliveries-375.png', '投递日志'],
       ]) {
         await admin.page.goto(where);
+        const headings = (await admin.page.locator('h1, h2').allInnerTexts()).map((t) => t.trim());
+        assert.ok(headings.includes(heading), `${where}: ${heading} in ${JSON.stringify(headings)}`);
         await assertFits(admin.page, 375);
         await admin.page.screenshot({ path: screenshotPath(shot), fullPage: true });
       }
       await signIn(rep.page, REP);
-      for (const [where, shot] of [
-        ['/notifications', 'automation-notifications-375.png'],
-        ['/settings/notifications', 'notification-email-settings-375.png'],
+      for (const [where, shot, heading] of [
+        ['/notifications', 'automation-notifications-375.png', '通知'],
+        ['/settings/notifications', 'notification-email-settings-375.png', '邮件通知'],
       ]) {
         await rep.page.goto(where);
+        assert.equal(await text(rep.page.getByRole('heading', { level: 1 })), heading, where);
         await assertFits(rep.page, 375);
         await rep.page.screenshot({ path: screenshotPath(shot), fullPage: true });
       }

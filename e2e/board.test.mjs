@@ -6,7 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { ADMIN, REP, api, PHONE, assertFits, launchBrowser, newPage as openPage, screenshotPath, signIn, startApp, text } from './support/app.mjs';
+import {
+  ADMIN, OPPORTUNITIES, REP, addMonths, api, PHONE, assertFits, launchBrowser, monthKey, monthLabel, newPage as openPage,
+  screenshotPath, signIn, startApp, text,
+} from './support/app.mjs';
 
 const TEST_TIMEOUT = 120_000;
 
@@ -47,6 +50,18 @@ async function drag(page, item, target) {
   await page.mouse.move(to.x + to.width / 2 + 2, to.y + Math.min(to.height / 2, 30) + 2, { steps: 2 });
   await page.mouse.up();
 }
+
+/**
+ * The forecast board test: 华为园区网络改造 closes 7 months ahead; the board starts two months
+ * before its month (the other deals close earlier, in the first column), and the deal is
+ * dragged two months later, to a month the board shows too (it shows 6).
+ */
+const CAMPUS = OPPORTUNITIES.find((o) => o.title === '华为园区网络改造');
+const FORECAST_START = monthKey(addMonths(CAMPUS.close_date, -2));
+const FROM_MONTH = monthLabel(CAMPUS.close_date);
+const TO_MONTH = monthLabel(addMonths(CAMPUS.close_date, 2));
+/** Dropped on another month, a deal keeps its day of the month, clamped to that month's end. */
+const REDATED = addMonths(CAMPUS.close_date, 2);
 
 async function count(page, name) {
   return Number(await text(column(page, name).locator('.board-count')));
@@ -160,18 +175,19 @@ describe('pipeline board', () => {
     const { context, page } = await newPage();
     try {
       await signIn(page, REP);
-      await page.goto('/forecast?start=2027-04');
+      await page.goto(`/forecast?start=${FORECAST_START}`);
       assert.equal(await text(page.getByRole('heading', { level: 1 })), '预测看板');
-      assert.equal(await count(page, '2027年6月'), 1);
-      await drag(page, card(page, '华为园区网络改造'), column(page, '2027年8月').locator('ol.board-cards'));
+      assert.equal(await count(page, FROM_MONTH), 1);
+      await drag(page, card(page, '华为园区网络改造'), column(page, TO_MONTH).locator('ol.board-cards'));
       await page.locator('#board-message', { hasText: '已改期，合计已更新。' }).waitFor();
-      await card(page, '华为园区网络改造').and(column(page, '2027年8月').locator('li.board-card')).waitFor();
-      assert.equal(await count(page, '2027年6月'), 0);
-      assert.equal(await count(page, '2027年8月'), 1);
-      assert.equal(await text(column(page, '2027年8月').locator('.board-amount')), '¥78.9万');
+      await card(page, '华为园区网络改造').and(column(page, TO_MONTH).locator('li.board-card')).waitFor();
+      assert.equal(await count(page, FROM_MONTH), 0);
+      assert.equal(await count(page, TO_MONTH), 1);
+      assert.equal(await text(column(page, TO_MONTH).locator('.board-amount')), '¥78.9万');
       const opps = await api(app.baseURL, app.token, 'GET', '/api/v1/opportunities?q=%E5%9B%AD%E5%8C%BA');
-      // The 30th of June becomes the 30th of August.
-      assert.equal(opps.items[0].close_date, '2027-08-30');
+      // The same day two months later, clamped to that month's end (e.g. the 30th of June
+      // becomes the 30th of August, the 31st of July the 30th of September).
+      assert.equal(opps.items[0].close_date, REDATED);
       await page.screenshot({ path: screenshotPath('forecast-laptop.png'), fullPage: true });
     } finally {
       await context.close();
@@ -189,7 +205,9 @@ describe('pipeline board', () => {
       await page.locator('.board-columns').evaluate((el) => { el.scrollLeft = el.clientWidth; });
       await column(page, '需求分析').getByRole('heading').waitFor();
       await page.screenshot({ path: screenshotPath('board-phone.png'), fullPage: true });
-      await page.goto('/forecast?start=2027-04');
+      await page.goto(`/forecast?start=${FORECAST_START}`);
+      assert.equal(await text(page.getByRole('heading', { level: 1 })), '预测看板');
+      assert.equal(await count(page, FROM_MONTH) + await count(page, TO_MONTH), 1);
       await assertFits(page, 375);
       await page.screenshot({ path: screenshotPath('forecast-phone.png'), fullPage: true });
     } finally {

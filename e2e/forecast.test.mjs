@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { MANAGER, REP, PHONE, api, assertFits, launchBrowser, newPage as openPage, screenshotPath, signIn, text } from './support/app.mjs';
+import { MANAGER, OPPORTUNITIES, REP, PHONE, api, assertFits, chinaToday, launchBrowser, newPage as openPage, quarterLabel, quartersAhead, screenshotPath, signIn, text } from './support/app.mjs';
 import { startApp } from './support/app.mjs';
 
 const TEST_TIMEOUT = 120_000;
@@ -14,11 +14,6 @@ const TEST_TIMEOUT = 120_000;
 let app;
 let browser;
 const newPage = (options) => openPage(browser, app, options);
-
-/** Today in China (YYYY-MM-DD). */
-function chinaToday() {
-  return new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
-}
 
 before(async () => {
   app = await startApp();
@@ -70,16 +65,23 @@ describe('forecast', () => {
       assert.deepEqual(empirical.series.find((s) => s.name === '加权金额').data, [0, 0, 0, 0]);
       assert.equal(await page.getByLabel('加权方式').inputValue(), 'empirical');
 
-      // The rep moves 华为云迁移项目 to commit in place.
+      // The rep moves 华为云迁移项目 to commit in place. It closes at the end of next month:
+      // this quarter's row or the next one's (the first row is this quarter) gets its amount.
+      const cloud = OPPORTUNITIES.find((o) => o.title === '华为云迁移项目');
+      const quarter = quartersAhead(cloud.close_date);
+      assert.ok(quarter >= 0 && quarter < 4, `${cloud.close_date} is within the 4 quarters shown`);
+      const quarterRow = () => page.locator('#fc-table tbody tr').nth(quarter);
+      assert.equal(await text(quarterRow().locator('th')), quarterLabel(cloud.close_date));
+      const commitCell = () => quarterRow().locator('td').nth(1);
       const row = page.locator('#fc-deals tr').filter({ has: page.getByRole('link', { name: '华为云迁移项目', exact: true }) });
       assert.equal(await row.getByLabel('预测类别').inputValue(), 'pipeline');
-      const commitBefore = await text(page.locator('#fc-table tbody tr').first().locator('td').nth(1));
+      const commitBefore = await text(commitCell());
       await row.getByLabel('预测类别').selectOption({ label: '承诺' });
       await Promise.all([page.waitForURL(/saved=1/), row.getByRole('button', { name: '保存', exact: true }).click()]);
       assert.equal(await text(page.locator('p.notice')), '预测类别已更新。');
       const again = page.locator('#fc-deals tr').filter({ has: page.getByRole('link', { name: '华为云迁移项目', exact: true }) });
       assert.equal(await again.getByLabel('预测类别').inputValue(), 'commit');
-      assert.notEqual(await text(page.locator('#fc-table tbody tr').first().locator('td').nth(1)), commitBefore);
+      assert.notEqual(await text(commitCell()), commitBefore);
       // The filters were kept.
       assert.equal(await page.getByLabel('加权方式').inputValue(), 'empirical');
     } finally {
@@ -96,7 +98,8 @@ describe('forecast', () => {
       assert.equal(await text(page.getByRole('heading', { level: 1 })), '预测汇总（经理）');
       const team = page.locator('#fc-rollup tbody tr.fc-team').first();
       assert.equal(await text(team.locator('th')), REP.team);
-      // The rep's commit (¥500,000.00) is the team's call and total.
+      // The rep's commit closing today (¥500,000.00) is the team's call and total for this
+      // month; 华为云迁移项目, committed by the first test, closes next month.
       assert.equal(await text(team.locator('td.fc-total')), '¥500,000.00');
       await page.screenshot({ path: screenshotPath('forecast-rollup-laptop.png'), fullPage: true });
 
@@ -133,6 +136,7 @@ describe('forecast', () => {
       await assertFits(page, 375);
       await page.screenshot({ path: screenshotPath('forecast-phone.png'), fullPage: true });
       await page.goto('/analytics/forecast/rollup');
+      assert.equal(await text(page.getByRole('heading', { level: 1 })), '预测汇总（经理）');
       await assertFits(page, 375);
       await page.screenshot({ path: screenshotPath('forecast-rollup-phone.png'), fullPage: true });
       await page.getByLabel('语言').selectOption('en');

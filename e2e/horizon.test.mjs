@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { BIN, PHONE, assertFits, launchBrowser, newPage as openPage, screenshotPath, signIn, text } from './support/app.mjs';
+import { BIN, PHONE, assertFits, launchBrowser, monthStart, newPage as openPage, screenshotPath, signIn, text } from './support/app.mjs';
 
 const TEST_TIMEOUT = 180_000;
 const ADMIN = { login: 'admin', password: 'admin1234' };
@@ -45,13 +45,6 @@ function freePort() {
       srv.close(() => resolve(port));
     });
   });
-}
-
-/** The first day of the month `n` months from this one (China time), as YYYY-MM-DD. */
-function monthStart(n) {
-  const now = new Date(Date.now() + 8 * 3600_000);
-  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + n, 1));
-  return d.toISOString().slice(0, 10);
 }
 
 before(async () => {
@@ -172,6 +165,7 @@ describe('snapshots and accuracy', () => {
     try {
       await signIn(page, REP);
       await page.goto('/analytics/snapshots');
+      assert.equal(await text(page.locator('h1')), '预测快照');
       assert.equal(await page.getByRole('button', { name: '立即生成快照' }).count(), 0);
       await assertFits(page, 375);
     } finally {

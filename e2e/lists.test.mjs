@@ -146,9 +146,13 @@ describe('list pages', () => {
     try {
       await signIn(page, REP);
       await page.goto('/opportunities');
+      assert.equal(await text(page.getByRole('heading', { level: 1 })), '商机');
       await page.screenshot({ path: screenshotPath('lists-opportunities-375.png'), fullPage: true });
       await assertFits(page, 375);
       await page.goto(`/search?q=${encodeURIComponent('华为')}`);
+      assert.equal(await text(page.getByRole('heading', { level: 1 })), '搜索');
+      // The rep's account is found (their 华为 deals were handed to the manager above).
+      assert.equal(await page.locator('.lists-hits').getByRole('link', { name: '华为技术有限公司', exact: true }).count(), 1);
       await assertFits(page, 375);
     } finally {
       await context.close();

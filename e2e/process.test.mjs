@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { ADMIN, REP, api, DESKTOP, PHONE, WAIT, assertFits, launchBrowser, newPage as openPage, screenshotPath, signIn, startApp, text } from './support/app.mjs';
+import { ADMIN, REP, api, DESKTOP, PHONE, WAIT, assertFits, lastDayOfMonth, launchBrowser, newPage as openPage, screenshotPath, signIn, startApp, text } from './support/app.mjs';
 
 const TEST_TIMEOUT = 120_000;
 
@@ -42,7 +42,7 @@ async function opportunity(title) {
     account_id: account.id,
     pipeline_id: pipelineId,
     amount_minor: 800_000_000,
-    close_date: '2027-06-30',
+    close_date: lastDayOfMonth(6),
   });
 }
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  ACCOUNTS, ADMIN, DESKTOP, MANAGER, OPPORTUNITIES, PHONE, REP, api, assertFits, launchBrowser, newPage,
+  ACCOUNTS, ADMIN, DESKTOP, MANAGER, OPPORTUNITIES, PHONE, REP, api, assertFits, chinaDay, launchBrowser, newPage,
   screenshotPath, signIn, startApp, text,
 } from './support/app.mjs';
 
@@ -30,11 +30,6 @@ function opp(title) {
   return opportunities.find((o) => o.title === title);
 }
 
-function dayFromToday(n) {
-  const d = new Date(Date.now() + 8 * 3600_000 + n * 86_400_000);
-  return d.toISOString().slice(0, 10);
-}
-
 /** Chinese characters. */
 const CJK = /[\u3400-\u9fff]/;
 
@@ -53,14 +48,14 @@ describe('record pages', () => {
       // Typing (the type defaults to a call).
       await page.getByLabel('跟进内容').fill('电话沟通了迁移计划，客户希望下周看方案');
       await page.getByLabel('下一步', { exact: true }).fill('发送迁移方案');
-      await page.getByLabel('下一步日期').fill(dayFromToday(2));
+      await page.getByLabel('下一步日期').fill(chinaDay(2));
       await page.screenshot({ path: screenshotPath('records-follow-up-375.png'), fullPage: true });
       // Tap 2: save. Lands on the deal's timeline.
       await Promise.all([page.waitForURL(`**/opportunities/${target.id}?logged=1**`), page.getByRole('button', { name: '保存跟进' }).tap()]);
       const timeline = await text(page.locator('#timeline'));
       assert.ok(timeline.includes('电话：电话沟通了迁移计划'), timeline);
       const tasks = await text(page.locator('#opp-tasks'));
-      assert.ok(tasks.includes('发送迁移方案') && tasks.includes(dayFromToday(2)), tasks);
+      assert.ok(tasks.includes('发送迁移方案') && tasks.includes(chinaDay(2)), tasks);
       assert.ok((await text(page.locator('#opp-next-step'))).includes('发送迁移方案'));
       await assertFits(page, 375);
       await page.screenshot({ path: screenshotPath('records-opportunity-375.png'), fullPage: true });

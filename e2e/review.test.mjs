@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { BIN, PHONE, assertFits, launchBrowser, newPage as openPage, screenshotPath, signIn, text } from './support/app.mjs';
+import { BIN, PHONE, assertFits, chinaDay, launchBrowser, newPage as openPage, screenshotPath, signIn, text } from './support/app.mjs';
 
 const TEST_TIMEOUT = 180_000;
 const MANAGER = { login: 'mgr.east', password: 'manager123' };
@@ -44,11 +44,6 @@ function freePort() {
       srv.close(() => resolve(port));
     });
   });
-}
-
-/** A day `n` days from today in China, as YYYY-MM-DD. */
-function chinaDay(n) {
-  return new Date(Date.now() + 8 * 3600_000 + n * 86_400_000).toISOString().slice(0, 10);
 }
 
 before(async () => {
@@ -161,6 +156,7 @@ describe('review meeting', () => {
     try {
       await signIn(page, MANAGER);
       await page.goto('/review');
+      assert.equal(await text(page.locator('h1')), '漏斗回顾会议');
       await assertFits(page, 375);
       await page.screenshot({ path: screenshotPath('review-phone.png'), fullPage: false });
       await page.locator('#sec-decisions').scrollIntoViewIfNeeded();
@@ -176,6 +172,7 @@ describe('review meeting', () => {
     try {
       await signIn(page, MANAGER);
       await page.goto('/review');
+      assert.equal(await text(page.locator('h1')), '漏斗回顾会议');
       await page.emulateMedia({ media: 'print' });
       assert.equal(await page.locator('header.bar').isVisible(), false, 'no navigation bar');
       assert.equal(await page.locator('.review-page form:visible').count(), 0, 'no forms');

@@ -171,9 +171,12 @@ describe('custom fields, gates and approvals', () => {
       assert.equal(await text(phone.page.locator('#nav-bell .count')), '1');
       assert.equal(await text(phone.page.locator('#nav-approvals .count')), '1');
       await phone.page.goto('/approvals');
+      assert.equal(await text(phone.page.getByRole('heading', { level: 1 })), '审批');
+      assert.ok((await text(phone.page.locator('article.approval').filter({ hasText: BIG }))).includes('大单审批'));
       await assertFits(phone.page, 375);
       await phone.page.screenshot({ path: screenshotPath('approvals-inbox-375.png'), fullPage: true });
       await phone.page.goto(`/opportunities/${id}`);
+      assert.equal(await text(phone.page.locator('#opp-title')), BIG);
       await assertFits(phone.page, 375);
       await phone.page.screenshot({ path: screenshotPath('opportunity-approval-pending-375.png'), fullPage: true });
 
@@ -219,24 +222,28 @@ describe('custom fields, gates and approvals', () => {
     const rep = await newPage(PHONE);
     try {
       await signIn(admin.page, ADMIN);
-      for (const [path, shot] of [
-        ['/admin/custom-fields', 'custom-fields-375.png'],
-        ['/admin/approval-policies', 'approval-policies-375.png'],
+      for (const [path, shot, heading] of [
+        ['/admin/custom-fields', 'custom-fields-375.png', '自定义字段'],
+        ['/admin/approval-policies', 'approval-policies-375.png', '审批规则'],
       ]) {
         await admin.page.goto(path);
+        assert.equal(await text(admin.page.getByRole('heading', { level: 1 })), heading, path);
         await assertFits(admin.page, 375);
         await admin.page.screenshot({ path: screenshotPath(shot), fullPage: true });
       }
       await admin.page.goto('/admin/custom-fields');
       await admin.page.locator('#field-list a').first().click();
       await admin.page.waitForURL(/\/admin\/custom-fields\/\d+/);
+      assert.ok((await text(admin.page.getByRole('heading', { level: 1 }))).startsWith(FIELD.zh));
       await assertFits(admin.page, 375);
       await admin.page.screenshot({ path: screenshotPath('custom-field-edit-375.png'), fullPage: true });
       await signIn(rep.page, REP);
       await rep.page.goto('/notifications');
+      assert.equal(await text(rep.page.getByRole('heading', { level: 1 })), '通知');
       await assertFits(rep.page, 375);
       await rep.page.screenshot({ path: screenshotPath('notifications-375.png'), fullPage: true });
       await rep.page.goto('/approvals?box=sent');
+      assert.ok((await text(rep.page.locator('#approval-list'))).includes('已批准'));
       await assertFits(rep.page, 375);
       await rep.page.screenshot({ path: screenshotPath('approvals-sent-375.png'), fullPage: true });
     } finally {

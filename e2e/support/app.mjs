@@ -31,11 +31,99 @@ export const ADMIN = { login: 'admin.e2e', password: 'admin1234', name: '陈静'
 
 export const ACCOUNTS = ['华为技术有限公司', '招商银行股份有限公司'];
 
-/** Opportunities of REP: title, account (index into ACCOUNTS), amount in fen. */
+// ---- Dates, relative to today in China ----
+// The app dates everything in China time (UTC+8), so the tests do too. Fixture dates are
+// derived from today, never written as calendar days, so that the tests pass on any date
+// (and under `faketime`, which both node and the shangji binary honour).
+
+const DAY_MS = 86_400_000;
+
+function ymd(y, m0, d) {
+  return new Date(Date.UTC(y, m0, d)).toISOString().slice(0, 10);
+}
+
+function parts(date) {
+  const m = /^(\d{4})-(\d\d)-(\d\d)$/.exec(date);
+  if (!m) throw new Error(`not a YYYY-MM-DD date: ${date}`);
+  return { y: Number(m[1]), m0: Number(m[2]) - 1, d: Number(m[3]) };
+}
+
+/** Today in China (YYYY-MM-DD). */
+export function chinaToday() {
+  return new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
+}
+
+/** The day `n` days from today in China (YYYY-MM-DD); `n` may be negative. */
+export function chinaDay(n) {
+  return new Date(Date.now() + 8 * 3600_000 + n * DAY_MS).toISOString().slice(0, 10);
+}
+
+/** The number of days in the month of `date` (YYYY-MM-DD). */
+export function daysInMonth(date) {
+  const { y, m0 } = parts(date);
+  return new Date(Date.UTC(y, m0 + 1, 0)).getUTCDate();
+}
+
+/**
+ * `date` moved by `n` months: the same day of the month, clamped to the month's last day
+ * (2027-01-31 + 1 → 2027-02-28), which is also how the forecast board re-dates a dropped deal.
+ */
+export function addMonths(date, n) {
+  const { y, m0, d } = parts(date);
+  const first = ymd(y, m0 + n, 1);
+  return ymd(y, m0 + n, Math.min(d, daysInMonth(first)));
+}
+
+/** The first day of the month `n` months from this one (China time). */
+export function monthStart(n = 0) {
+  const { y, m0 } = parts(chinaToday());
+  return ymd(y, m0 + n, 1);
+}
+
+/** The last day of the month `n` months from this one (China time). */
+export function lastDayOfMonth(n = 0) {
+  const { y, m0 } = parts(chinaToday());
+  return ymd(y, m0 + n + 1, 0);
+}
+
+/** The month of `date` as the forecast board's `start=` and move take it (`YYYY-MM`). */
+export function monthKey(date) {
+  return date.slice(0, 7);
+}
+
+/** The forecast board's column heading for the month of `date`, e.g. `2027年6月`. */
+export function monthLabel(date) {
+  const { y, m0 } = parts(date);
+  return `${y}年${m0 + 1}月`;
+}
+
+/** The quarter of `date` as the forecast page labels it, e.g. `2027-Q1`. */
+export function quarterLabel(date) {
+  const { y, m0 } = parts(date);
+  return `${y}-Q${Math.floor(m0 / 3) + 1}`;
+}
+
+/** How many calendar quarters `date` lies after the quarter of `from` (today by default). */
+export function quartersAhead(date, from = chinaToday()) {
+  const q = (x) => {
+    const { y, m0 } = parts(x);
+    return y * 4 + Math.floor(m0 / 3);
+  };
+  return q(date) - q(from);
+}
+
+/**
+ * Opportunities of REP: title, account (index into ACCOUNTS), amount in fen, close date.
+ * 华为云迁移项目 closes at the end of next month: never in this month (the manager's roll-up
+ * of this month must not count it), always within this quarter and the next three (the
+ * forecast by quarter lists it). 华为园区网络改造 closes at the end of the month 7 months
+ * ahead, well after the other two, so that the forecast board can show its month and the
+ * months around it with nothing else in them.
+ */
 export const OPPORTUNITIES = [
-  { title: '华为云迁移项目', account: 0, amount_minor: 12_300_000, close_date: '2026-12-31' },
-  { title: '招行零售 CRM 升级', account: 1, amount_minor: 4_560_000, close_date: '2027-03-15' },
-  { title: '华为园区网络改造', account: 0, amount_minor: 78_900_000, close_date: '2027-06-30' },
+  { title: '华为云迁移项目', account: 0, amount_minor: 12_300_000, close_date: lastDayOfMonth(1) },
+  { title: '招行零售 CRM 升级', account: 1, amount_minor: 4_560_000, close_date: `${monthKey(monthStart(4))}-15` },
+  { title: '华为园区网络改造', account: 0, amount_minor: 78_900_000, close_date: lastDayOfMonth(7) },
 ];
 
 const STARTUP_TIMEOUT_MS = 60_000;
@@ -191,6 +279,24 @@ export async function startApp() {
   }
 }
 
+/**
+ * The environment for the browser: ours without libfaketime. The tests may run under
+ * `faketime` to check them on chosen dates; the app and node honour it, and Chromium is kept
+ * out of it: it gains nothing from it (no page's script reads the browser's clock, and the
+ * app's cookies carry Max-Age, not Expires) and with faketime's `-f "@…"` form each of its
+ * many processes would start its own fake clock.
+ */
+function browserEnv() {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('FAKETIME')) delete env[k];
+  if (env.LD_PRELOAD) {
+    const kept = env.LD_PRELOAD.split(/[:\s]+/).filter((lib) => lib && !/faketime/i.test(lib));
+    if (kept.length) env.LD_PRELOAD = kept.join(':');
+    else delete env.LD_PRELOAD;
+  }
+  return env;
+}
+
 /** Headless Debian Chromium; never a downloaded browser. */
 export function launchBrowser() {
   if (!fs.existsSync(CHROMIUM)) {
@@ -198,6 +304,7 @@ export function launchBrowser() {
   }
   return chromium.launch({
     executablePath: CHROMIUM,
+    env: browserEnv(),
     timeout: 60_000,
     args: [
       '--headless',

@@ -219,12 +219,6 @@ pub async fn serve(config: &Config, db: Db) -> anyhow::Result<()> {
         })?;
     let addr = listener.local_addr()?;
     println!("shangji is serving http://{addr}/");
-    crate::ops::snapshots::spawn_weekly(db.clone());
-    crate::ops::spawn_projection_refresher(db.clone());
-    crate::ops::delivery::send::spawn_sender(
-        db.clone(),
-        crate::ops::delivery::send::Sender::new(config),
-    );
     let state = AppState::new(db.clone(), config.secure_cookies);
     // The shipped rule templates, once per database (a no-op once seeded).
     crate::ops::automation::seed_templates(&db, state.now()).await?;
@@ -233,21 +227,44 @@ pub async fn serve(config: &Config, db: Db) -> anyhow::Result<()> {
         .and_then(|v| v.parse::<u64>().ok())
         .filter(|s| *s > 0)
         .unwrap_or(60);
-    crate::ops::automation::spawn_scheduler(
-        db,
+    let jobs = crate::jobs::Jobs::start(
+        &db,
+        config,
         state.clock.clone(),
         std::time::Duration::from_secs(every),
     );
     let app = crate::app(state);
-    axum::serve(
+    let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(async {
+    .with_graceful_shutdown(shutdown_signal())
+    .await;
+    // Requests are answered; the jobs finish the turn they are in.
+    jobs.shutdown().await;
+    Ok(served?)
+}
+
+/// Ctrl-C, or SIGTERM (what a service manager sends to stop the process).
+async fn shutdown_signal() {
+    let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
-    Ok(())
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
 }
 
 pub async fn run() -> anyhow::Result<()> {
@@ -458,7 +475,7 @@ pub async fn run() -> anyhow::Result<()> {
                 .user_by_login(&login)
                 .await?
                 .with_context(|| format!("no user `{login}` (give an admin with --as)"))?;
-            let ctx = crate::ops::history_import::ctx_of(&db, &user, now)
+            let ctx = crate::ops::Ctx::for_cli(&db, &user, now)
                 .await
                 .map_err(cli_error)?;
             let out = crate::ops::history_import::import_history(&db, &ctx, &text, valid_only)

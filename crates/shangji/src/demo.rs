@@ -110,8 +110,7 @@ pub async fn store(db: &Db, data: &DemoData, now: OffsetDateTime) -> Result<(), 
 async fn seed_pool(db: &Db, now: OffsetDateTime) -> Result<(), AppError> {
     use crate::ops::{assignment, Ctx};
     use shangji_core::assignment::{AssignmentRuleInput, Method};
-    use shangji_core::model::{Language, Role, StageKind};
-    use shangji_core::visibility::{Actor, Scope};
+    use shangji_core::model::{Role, StageKind};
     let Some(admin) = db
         .users()
         .await?
@@ -120,17 +119,11 @@ async fn seed_pool(db: &Db, now: OffsetDateTime) -> Result<(), AppError> {
     else {
         return Ok(());
     };
-    let dir = db.directory().await?;
+    let base = Ctx::for_cli(db, &admin, now).await?;
+    let dir = base.dir.clone();
     let ctx_at = |at: OffsetDateTime| Ctx {
-        actor: Actor {
-            user_id: admin.id,
-            role: admin.role,
-            team_id: admin.team_id,
-        },
-        scope: Scope::All,
-        dir: dir.clone(),
         now: at,
-        lang: Language::ZhCn,
+        ..base.clone()
     };
     let team = |name: &str| dir.org.teams.iter().find(|t| t.name == name).map(|t| t.id);
     let (Some(east), Some(south)) = (team("华东大区"), team("华南大区")) else {

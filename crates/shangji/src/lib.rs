@@ -11,6 +11,7 @@ pub mod demo;
 pub mod download;
 pub mod error;
 pub mod i18n;
+pub mod jobs;
 pub mod limiter;
 pub mod notices;
 pub mod openapi;

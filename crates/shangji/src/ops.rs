@@ -64,7 +64,27 @@ pub struct Ctx {
     pub lang: Language,
 }
 
+/// Every context is made here: a signed-in user's ([`Ctx::for_user`]), a user acting from
+/// the command line ([`Ctx::for_cli`]), the system's ([`Ctx::system`]) and the one rules act
+/// in ([`Ctx::rules`]).
 impl Ctx {
+    /// `user` acting at `now` with the directory `dir`: their scope from the team tree, `now`
+    /// in whole milliseconds.
+    fn of(user: &User, dir: Arc<Directory>, now: OffsetDateTime, lang: Language) -> Ctx {
+        let actor = Actor {
+            user_id: user.id,
+            role: user.role,
+            team_id: user.team_id,
+        };
+        Ctx {
+            scope: visibility::scope(&actor, &dir.org),
+            actor,
+            dir,
+            now: whole_millis(now),
+            lang,
+        }
+    }
+
     /// The context of a signed-in user, with the directory as of their sign-in query.
     pub async fn for_user(
         db: &Db,
@@ -73,22 +93,55 @@ impl Ctx {
         lang: Language,
     ) -> Result<Ctx, AppError> {
         let dir = db.directory_at(who.directory_version).await?;
-        let user = &who.user;
-        let actor = Actor {
-            user_id: user.id,
-            role: user.role,
-            team_id: user.team_id,
-        };
-        let now = now
-            .replace_nanosecond(now.millisecond() as u32 * 1_000_000)
-            .unwrap_or(now);
-        Ok(Ctx {
-            scope: visibility::scope(&actor, &dir.org),
-            actor,
+        Ok(Ctx::of(&who.user, dir, now, lang))
+    }
+
+    /// The context of a user acting from the command line, in their language.
+    pub async fn for_cli(db: &Db, user: &User, now: OffsetDateTime) -> Result<Ctx, AppError> {
+        let dir = db.directory().await?;
+        Ok(Ctx::of(
+            user,
             dir,
             now,
-            lang,
+            user.language.unwrap_or(Language::ZhCn),
+        ))
+    }
+
+    /// The context the server's own jobs and the command line's reports act in: everything,
+    /// as an administrator that is no user (id 0).
+    pub async fn system(db: &Db, now: OffsetDateTime) -> Result<Ctx, AppError> {
+        let dir = db.directory().await?;
+        Ok(Ctx {
+            actor: Actor {
+                user_id: 0,
+                role: Role::Admin,
+                team_id: None,
+            },
+            scope: Scope::All,
+            dir,
+            now: whole_millis(now),
+            lang: Language::En,
         })
+    }
+
+    /// The context rules act in: the first active admin, seeing everything, at `now`. `None`
+    /// when there is no active admin (actions other than notifications are then skipped).
+    pub async fn rules(
+        db: &Db,
+        dir: Arc<Directory>,
+        now: OffsetDateTime,
+    ) -> Result<Option<Ctx>, AppError> {
+        let admin = db
+            .users()
+            .await?
+            .into_iter()
+            .filter(|u| u.role == Role::Admin && u.active)
+            .min_by_key(|u| u.id);
+        Ok(admin.map(|u| Ctx {
+            scope: Scope::All,
+            now,
+            ..Ctx::of(&u, dir, now, Language::ZhCn)
+        }))
     }
 
     pub fn require_admin(&self) -> Result<(), AppError> {
@@ -97,6 +150,13 @@ impl Ctx {
             _ => Err(AppError::Forbidden("admin_only")),
         }
     }
+}
+
+/// `t` without its sub-millisecond part: what the store keeps, so that what an operation
+/// returns is what a later read returns.
+fn whole_millis(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(t.millisecond() as u32 * 1_000_000)
+        .unwrap_or(t)
 }
 
 /// An idempotency key sent with a create.

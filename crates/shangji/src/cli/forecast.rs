@@ -119,7 +119,7 @@ pub async fn run(config: &Config, cmd: ForecastCommand, now: OffsetDateTime) -> 
                     bail!("more than 1000 dates: choose a shorter span");
                 }
             }
-            let ctx = snapshots::system_ctx(&db, now)
+            let ctx = crate::ops::Ctx::system(&db, now)
                 .await
                 .map_err(super::cli_error)?;
             let (pipeline, events) = snapshots::backtest_history(&db, &ctx, pipeline)

@@ -189,23 +189,19 @@ impl ReportScope {
     }
 }
 
-/// Keeps the analytics projection close to the history in the background (every few
-/// seconds), so that a report rarely has more than a few opportunities to rebuild first.
-pub fn spawn_projection_refresher(db: Db) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            let done = match db.directory().await {
-                Ok(dir) => db.refresh_analytics(&dir.pipelines).await,
-                Err(e) => Err(e),
-            };
-            match done {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(n, "analytics projection refreshed"),
-                Err(e) => tracing::warn!(error = ?e, "analytics projection refresh failed"),
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-        }
-    })
+/// One turn of the projection job (`jobs`, every few seconds): brings the analytics
+/// projection up to the history, so that a report rarely has more than a few opportunities
+/// to rebuild first; the outcome is logged.
+pub async fn refresh_projection(db: &Db) {
+    let done = match db.directory().await {
+        Ok(dir) => db.refresh_analytics(&dir.pipelines).await,
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(n, "analytics projection refreshed"),
+        Err(e) => tracing::warn!(error = ?e, "analytics projection refresh failed"),
+    }
 }
 
 /// Brings the analytics projection up to date with the history, then says which rows the

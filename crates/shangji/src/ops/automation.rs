@@ -21,7 +21,7 @@ use shangji_core::rules::{
     self, batch_for_delivery, resolve_recipient, Action, Delivery, FactsConfig, FieldCatalog,
     Firing, Recipient, RecordFacts, Rule, RuleInput, TemplateStages, TriggerEvent,
 };
-use shangji_core::visibility::{Actor, Scope};
+use shangji_core::visibility::Scope;
 use shangji_core::Field;
 use shangji_store::{Db, FiringRow, RulePrefs};
 use time::OffsetDateTime;
@@ -447,32 +447,6 @@ pub async fn dry_run_input(
 
 // ---- Firing: the scheduler and the event path. ----
 
-/// The context rules act in: the first active admin, seeing everything, at `now`. `None`
-/// when there is no active admin (actions other than notifications are then skipped).
-async fn system_ctx(
-    db: &Db,
-    dir: Arc<shangji_store::Directory>,
-    now: OffsetDateTime,
-) -> Result<Option<Ctx>, AppError> {
-    let admin = db
-        .users()
-        .await?
-        .into_iter()
-        .filter(|u| u.role == Role::Admin && u.active)
-        .min_by_key(|u| u.id);
-    Ok(admin.map(|u| Ctx {
-        actor: Actor {
-            user_id: u.id,
-            role: u.role,
-            team_id: u.team_id,
-        },
-        scope: Scope::All,
-        dir,
-        now,
-        lang: Language::ZhCn,
-    }))
-}
-
 /// One scheduler tick at `now`: evaluates every enabled scheduled rule on every open,
 /// unarchived opportunity, records the firings (once per episode) and runs the actions of
 /// those this tick inserted.
@@ -568,7 +542,7 @@ async fn perform(
         // In the app, and queued for the channels and email (see `outbox`).
         super::delivery::notify_users(db, &dir, &notes, now).await?;
     }
-    let ctx = system_ctx(db, dir, now).await?;
+    let ctx = Ctx::rules(db, dir, now).await?;
     for (id, f) in &fresh {
         let mut outcome: Vec<Value> = Vec::new();
         let to = notified.get(&key(f)).cloned().unwrap_or_default();
@@ -859,26 +833,17 @@ async fn on_event(
     Ok(())
 }
 
-/// Runs [`tick`] every `every` in the background, at the clock's `now`.
-pub fn spawn_scheduler(
-    db: Db,
-    clock: crate::clock::Clock,
-    every: std::time::Duration,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            match tick(&db, clock.now()).await {
-                Ok(r) if r.fired > 0 => {
-                    tracing::info!(
-                        fired = r.fired,
-                        notifications = r.notifications,
-                        "rules fired"
-                    )
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = ?e, "rule scheduler tick failed"),
-            }
-            tokio::time::sleep(every).await;
+/// One turn of the rule scheduler job (`jobs`): [`tick`] at `now`; the outcome is logged.
+pub async fn scheduler_turn(db: &Db, now: OffsetDateTime) {
+    match tick(db, now).await {
+        Ok(r) if r.fired > 0 => {
+            tracing::info!(
+                fired = r.fired,
+                notifications = r.notifications,
+                "rules fired"
+            )
         }
-    })
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = ?e, "rule scheduler tick failed"),
+    }
 }

@@ -85,26 +85,6 @@ fn read_csv(text: &str) -> Result<(Vec<String>, Records), AppError> {
     Ok((header, records))
 }
 
-/// The context of a user acting from the command line.
-pub async fn ctx_of(db: &Db, user: &User, now: time::OffsetDateTime) -> Result<Ctx, AppError> {
-    let dir = db.directory().await?;
-    let actor = shangji_core::Actor {
-        user_id: user.id,
-        role: user.role,
-        team_id: user.team_id,
-    };
-    let now = now
-        .replace_nanosecond(now.millisecond() as u32 * 1_000_000)
-        .unwrap_or(now);
-    Ok(Ctx {
-        scope: shangji_core::visibility::scope(&actor, &dir.org),
-        actor,
-        dir,
-        now,
-        lang: user.language.unwrap_or(Language::ZhCn),
-    })
-}
-
 /// Imports a history file (admins only). With `valid_only`, the valid rows are written and
 /// the others reported; otherwise any problem refuses the whole file.
 pub async fn import_history(

@@ -12,7 +12,7 @@ use shangji_core::analytics::{self, Life, Weighting};
 use shangji_core::horizon::{self, CreationModel, HorizonBucket, HorizonOptions};
 use shangji_core::model::*;
 use shangji_core::opportunity::OpportunityEvent;
-use shangji_core::visibility::{self, Actor, Scope};
+use shangji_core::visibility::{self, Scope};
 use shangji_store::{Db, Snapshot, SnapshotRow, StoreError};
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
@@ -405,7 +405,7 @@ async fn record_snapshot(
             return Ok(None);
         }
     }
-    let ctx = system_ctx(db, now).await?;
+    let ctx = Ctx::system(db, now).await?;
     let seed = 1;
     let mut rows = Vec::new();
     for pipeline in ctx.dir.pipelines.iter().filter(|p| !p.archived) {
@@ -464,18 +464,14 @@ pub async fn ensure_weekly(db: &Db, now: OffsetDateTime) -> Result<Option<i64>, 
     take_snapshot(db, now, true, None, RUNS).await
 }
 
-/// Inside `serve`: every hour, this ISO week's snapshot is taken if it is missing.
-pub fn spawn_weekly(db: Db) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            match ensure_weekly(&db, OffsetDateTime::now_utc()).await {
-                Ok(Some(id)) => tracing::info!(id, "weekly forecast snapshot taken"),
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = ?e, "weekly forecast snapshot failed"),
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-        }
-    })
+/// One turn of the weekly snapshot job (`jobs`, every hour): this ISO week's snapshot is
+/// taken if it is missing; the outcome is logged.
+pub async fn weekly_turn(db: &Db, now: OffsetDateTime) {
+    match ensure_weekly(db, now).await {
+        Ok(Some(id)) => tracing::info!(id, "weekly forecast snapshot taken"),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = ?e, "weekly forecast snapshot failed"),
+    }
 }
 
 /// Whether the caller may see a snapshot or accuracy row about `level`/team/owner.
@@ -816,23 +812,6 @@ pub fn backtest(
         });
     }
     out
-}
-
-/// The context the command line and the server's own tasks act in: everything, as an
-/// administrator.
-pub async fn system_ctx(db: &Db, now: OffsetDateTime) -> Result<Ctx, AppError> {
-    let dir = db.directory().await?;
-    Ok(Ctx {
-        actor: Actor {
-            user_id: 0,
-            role: Role::Admin,
-            team_id: None,
-        },
-        scope: Scope::All,
-        dir,
-        now,
-        lang: Language::En,
-    })
 }
 
 /// Reads the whole history of a pipeline (default: the default pipeline) for the backtest.

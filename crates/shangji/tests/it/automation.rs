@@ -310,32 +310,15 @@ async fn many_firings_for_one_person_in_one_tick_become_one_digest() {
 
 #[tokio::test]
 async fn concurrent_ticks_on_one_database_fire_once() {
-    let app = TestApp::new().await;
+    let app = TestApp::shared().await;
     let t0 = datetime!(2026-03-02 09:00 +08:00);
     at(&app, t0);
     for n in 0..3 {
         app.account_and_opportunity("rep_sh", &format!("并发{n}"))
             .await;
     }
-    // On PostgreSQL: a second pool on the same schema, as a second instance would have.
-    let second = match std::env::var("SHANGJI_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => {
-            let schema: String = match app.db.pool() {
-                shangji_store::db::Pool::Postgres(p) => {
-                    sqlx::query_scalar("SELECT current_schema()")
-                        .fetch_one(p)
-                        .await
-                        .unwrap()
-                }
-                _ => unreachable!(),
-            };
-            let sep = if url.contains('?') { '&' } else { '?' };
-            shangji_store::Db::connect(&format!("{url}{sep}options=-c%20search_path%3D{schema}"))
-                .await
-                .unwrap()
-        }
-        _ => app.db.clone(),
-    };
+    // A second pool on the same database, as a second instance would have.
+    let second = app.second_instance().await;
     let t = t0 + time::Duration::days(7);
     let (a, b) = tokio::join!(automation::tick(&app.db, t), automation::tick(&second, t));
     let (a, b) = (a.unwrap(), b.unwrap());

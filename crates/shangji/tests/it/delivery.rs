@@ -900,7 +900,7 @@ async fn email_reaches_the_user_in_their_language_and_the_digest_gathers_the_day
 
 #[tokio::test]
 async fn two_senders_at_once_deliver_each_message_once() {
-    let app = TestApp::new().await;
+    let app = TestApp::shared().await;
     let rx = Receiver::start().await;
     allow(&app, rx.port).await;
     let id = channel(&app, "webhook", &rx.url("/once"), None).await;
@@ -918,7 +918,7 @@ async fn two_senders_at_once_deliver_each_message_once() {
     let s = sender(None);
     let now = OffsetDateTime::now_utc();
     // Two senders sharing the database, as two instances would, until nothing is due.
-    let other = app.db.clone();
+    let other = app.second_instance().await;
     let mut total = 0;
     loop {
         let (a, b) = tokio::join!(

@@ -306,7 +306,7 @@ async fn the_import_command_on_a_database_file() {
     // was won.
     let db = Db::connect_and_migrate(&url).await.unwrap();
     let user = db.user(admin.id).await.unwrap().unwrap();
-    let ctx = shangji::ops::history_import::ctx_of(&db, &user, OffsetDateTime::now_utc())
+    let ctx = shangji::ops::Ctx::for_cli(&db, &user, OffsetDateTime::now_utc())
         .await
         .unwrap();
     let c = shangji::ops::calibration_report(&db, &ctx, &[])
@@ -341,9 +341,7 @@ async fn the_calibration_report_recovers_the_demo_models_rates() {
     let now = time::macros::datetime!(2026-11-27 03:00 UTC);
     shangji::demo::load(&db, 4_000, now).await.unwrap();
     let (admin, _) = db.user_by_login("admin").await.unwrap().unwrap();
-    let ctx = shangji::ops::history_import::ctx_of(&db, &admin, now)
-        .await
-        .unwrap();
+    let ctx = shangji::ops::Ctx::for_cli(&db, &admin, now).await.unwrap();
     let c = shangji::ops::calibration_report(&db, &ctx, &[])
         .await
         .unwrap();

@@ -218,12 +218,13 @@ async fn snapshots_cannot_be_changed_or_removed() {
 
 #[tokio::test]
 async fn two_instances_taking_the_weekly_snapshot_store_one() {
-    let app = TestApp::new().await;
+    let app = TestApp::shared().await;
     app.account_and_opportunity("rep_sh", "上海 A").await;
     let now = OffsetDateTime::now_utc();
+    let second = app.second_instance().await;
     let (a, b) = tokio::join!(
         snapshots::ensure_weekly(&app.db, now),
-        snapshots::ensure_weekly(&app.db, now + Duration::seconds(1)),
+        snapshots::ensure_weekly(&second, now + Duration::seconds(1)),
     );
     let taken = [a.unwrap(), b.unwrap()];
     assert_eq!(taken.iter().filter(|t| t.is_some()).count(), 1, "{taken:?}");

@@ -42,7 +42,7 @@ fn periods(now: OffsetDateTime) -> Vec<Period> {
 
 #[tokio::test]
 async fn projection_reports_equal_the_replay() {
-    let db = common::test_db().await;
+    let (db, url) = common::shared_test_db().await;
     let now = common::now();
     shangji::demo::load(&db, 1_200, now).await.unwrap();
     let dir = db.directory().await.unwrap();
@@ -50,9 +50,10 @@ async fn projection_reports_equal_the_replay() {
     assert!(done >= 1_200, "every opportunity projected, got {done}");
     assert_eq!(db.analytics_backlog().await.unwrap(), 0);
     // Twice at once (two instances): both finish, nothing doubled.
+    let second = shangji_store::Db::connect(&url).await.unwrap();
     let (a, b) = tokio::join!(
         db.refresh_analytics(&dir.pipelines),
-        db.refresh_analytics(&dir.pipelines)
+        second.refresh_analytics(&dir.pipelines)
     );
     assert_eq!((a.unwrap(), b.unwrap()), (0, 0));
 
@@ -115,11 +116,8 @@ async fn projection_reports_equal_the_replay() {
     db.bulk_insert_events(&more).await.unwrap();
     let (admin, _) = db.user_by_login("admin").await.unwrap().unwrap();
     let (manager, _) = db.user_by_login("mgr.east").await.unwrap().unwrap();
-    let admin = ops::history_import::ctx_of(&db, &admin, now).await.unwrap();
-    let team = ops::history_import::ctx_of(&db, &manager, now)
-        .await
-        .unwrap()
-        .scope;
+    let admin = ops::Ctx::for_cli(&db, &admin, now).await.unwrap();
+    let team = ops::Ctx::for_cli(&db, &manager, now).await.unwrap().scope;
     let Scope::Teams { members, .. } = &team else {
         panic!("a manager sees a team: {team:?}");
     };

@@ -48,27 +48,22 @@ impl Sender {
 /// Deliveries one turn claims at most.
 const BATCH: i64 = 50;
 
-/// Starts the sender: every 5 seconds it sends what is due (and the daily digest once a day).
-pub fn spawn_sender(db: Db, sender: Sender) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            let now = OffsetDateTime::now_utc();
-            if let Err(e) = daily_digest_if_due(&db, &sender, now).await {
-                tracing::warn!(error = ?e, "daily digest failed");
+/// One turn of the sender job (`jobs`, every 5 seconds): the daily digest once a day, then
+/// what is due, batch after batch; failures are logged.
+pub async fn turn(db: &Db, sender: &Sender) {
+    if let Err(e) = daily_digest_if_due(db, sender, OffsetDateTime::now_utc()).await {
+        tracing::warn!(error = ?e, "daily digest failed");
+    }
+    loop {
+        match tick(db, sender, OffsetDateTime::now_utc()).await {
+            Ok(n) if n as i64 >= BATCH => continue,
+            Ok(_) => break,
+            Err(e) => {
+                tracing::warn!(error = ?e, "sending notifications failed");
+                break;
             }
-            loop {
-                match tick(&db, &sender, OffsetDateTime::now_utc()).await {
-                    Ok(n) if n as i64 >= BATCH => continue,
-                    Ok(_) => break,
-                    Err(e) => {
-                        tracing::warn!(error = ?e, "sending notifications failed");
-                        break;
-                    }
-                }
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
         }
-    })
+    }
 }
 
 /// One turn: claims the deliveries due at `now`, makes one attempt of each (concurrently)

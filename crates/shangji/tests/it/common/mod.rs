@@ -28,9 +28,21 @@ pub struct TestApp {
     pub tokens: std::collections::HashMap<&'static str, String>,
     pub users: std::collections::HashMap<&'static str, User>,
     pub teams: std::collections::HashMap<&'static str, TeamId>,
+    /// The database's URL when a second pool can open it (see [`shared_test_db`]).
+    pub url: Option<String>,
 }
 
 pub async fn test_db() -> Db {
+    match std::env::var("SHANGJI_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => shared_test_db().await.0,
+        _ => Db::connect_and_migrate("sqlite::memory:").await.unwrap(),
+    }
+}
+
+/// A fresh database that a second pool can open, as a second instance of the app would, and
+/// its URL: a new schema of `SHANGJI_TEST_DATABASE_URL`, else a SQLite file in a new temporary
+/// folder (in-memory SQLite lives in one connection, where concurrent work cannot race).
+pub async fn shared_test_db() -> (Db, String) {
     match std::env::var("SHANGJI_TEST_DATABASE_URL") {
         Ok(url) if !url.is_empty() => {
             let admin = Db::connect(&url).await.expect("test PostgreSQL reachable");
@@ -47,13 +59,20 @@ pub async fn test_db() -> Db {
             }
             admin.close().await;
             let sep = if url.contains('?') { '&' } else { '?' };
-            let db = Db::connect(&format!("{url}{sep}options=-c%20search_path%3D{schema}"))
-                .await
-                .unwrap();
+            let url = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+            let db = Db::connect(&url).await.unwrap();
             db.migrate().await.unwrap();
-            db
+            (db, url)
         }
-        _ => Db::connect_and_migrate("sqlite::memory:").await.unwrap(),
+        _ => {
+            let dir = std::env::temp_dir().join(format!(
+                "shangji-test-{}-{}",
+                std::process::id(),
+                rand::random::<u64>()
+            ));
+            let url = format!("sqlite://{}", dir.join("shangji.db").display());
+            (Db::connect_and_migrate(&url).await.unwrap(), url)
+        }
     }
 }
 
@@ -77,7 +96,24 @@ impl TestApp {
     /// Teams 总公司 → 华东 → 上海组, 总公司 → 华南; an admin, a director at the root, a manager
     /// of 华东, reps in 上海组, 华东 and 华南, a manager of 华南. Each has an API token.
     pub async fn new() -> TestApp {
-        let db = test_db().await;
+        TestApp::with_db(test_db().await, None).await
+    }
+
+    /// [`TestApp::new`] on a database a second instance can share ([`TestApp::second_instance`]).
+    pub async fn shared() -> TestApp {
+        let (db, url) = shared_test_db().await;
+        TestApp::with_db(db, Some(url)).await
+    }
+
+    /// A second connection pool to this app's database, as a second instance would have
+    /// (only for [`TestApp::shared`]).
+    pub async fn second_instance(&self) -> Db {
+        Db::connect(self.url.as_deref().expect("TestApp::shared"))
+            .await
+            .unwrap()
+    }
+
+    async fn with_db(db: Db, url: Option<String>) -> TestApp {
         shangji::demo::install_defaults(&db, now()).await.unwrap();
         let mut teams = std::collections::HashMap::new();
         for (name, parent) in [
@@ -128,6 +164,7 @@ impl TestApp {
             tokens,
             users,
             teams,
+            url,
         }
     }
 

@@ -588,6 +588,19 @@ async fn the_account_page_totals_open_won_and_lost_and_hides_other_reps_records(
         ),
     )
     .await;
+    // A deal of another rep (华南) on the same account, made by the admin: the account is
+    // shared, the deal is not.
+    let theirs = app
+        .create(
+            "/api/v1/opportunities",
+            "admin",
+            &format!(
+                r#"{{"title":"四期","account_id":{account},"amount_minor":900000000,"close_date":"2026-01-31","owner_id":{}}}"#,
+                app.user_id("rep_south")
+            ),
+        )
+        .await;
+    assert_eq!(theirs["owner_id"], app.user_id("rep_south"));
 
     let rep = browser(&app, "rep_sh").await;
     let r = rep.get(&format!("/accounts/{account}")).await;
@@ -605,9 +618,11 @@ async fn the_account_page_totals_open_won_and_lost_and_hides_other_reps_records(
     assert!(section(&r.body, "account-lost").contains("三期"));
     let timeline = after(&r.body, "id=\"timeline\"");
     assert!(timeline.contains("上门拜访") && timeline.contains("一期"));
+    assert!(!r.body.contains("四期"), "another rep's deal stays out");
 
-    // Another rep: not found, for the account and the opportunity alike.
-    let other = browser(&app, "rep_south").await;
+    // A rep with nothing on the account: not found, for the account and the opportunity
+    // alike.
+    let other = browser(&app, "rep_east").await;
     for path in [
         format!("/accounts/{account}"),
         format!("/opportunities/{}", won["id"]),
@@ -617,12 +632,28 @@ async fn the_account_page_totals_open_won_and_lost_and_hides_other_reps_records(
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
         assert!(!r.body.contains("一期"), "{path}");
     }
-    // Their manager sees it.
+    // Their manager sees it, without the 华南 rep's deal; the admin sees all four.
     let mgr = browser(&app, "mgr_east").await;
+    let r = mgr.get(&format!("/accounts/{account}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let open_total =
+        |body: &str| common::browser::extract(body, "id=\"total-open-exact\">", "<").to_string();
+    assert_eq!(open_total(&r.body), "¥50,000.00");
+    assert!(!r.body.contains("四期"));
+    // The 华南 rep sees the account through their deal, and only their deal in its totals.
+    let south = browser(&app, "rep_south").await;
+    let r = south.get(&format!("/accounts/{account}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(open_total(&r.body), "¥9,000,000.00");
     assert_eq!(
-        mgr.get(&format!("/accounts/{account}")).await.status,
-        StatusCode::OK
+        common::browser::extract(&r.body, "id=\"total-won-exact\">", "<"),
+        "¥0.00"
     );
+    assert!(!r.body.contains("一期") && !r.body.contains("二期") && !r.body.contains("三期"));
+    let admin = browser(&app, "admin").await;
+    let r = admin.get(&format!("/accounts/{account}")).await;
+    assert_eq!(open_total(&r.body), "¥9,050,000.00");
+    assert!(section(&r.body, "account-open").contains("四期"));
 }
 
 #[tokio::test]

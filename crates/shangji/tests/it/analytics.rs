@@ -7,7 +7,7 @@ use crate::common;
 use axum::http::StatusCode;
 use common::TestApp;
 
-const ALL_CHECKS: &str = r#""checklist":["need_confirmed","budget_confirmed","decision_maker_identified","timeline_known","proposal_accepted"],"actions_done":["send_proposal"]"#;
+use common::ALL_CHECKS;
 
 /// Opportunities of `login`: each goes from the first stage along `path` (stage indexes).
 async fn deals(app: &TestApp, login: &str, paths: &[&[usize]]) {

@@ -6,14 +6,7 @@ use axum::http::{Method, StatusCode};
 use common::TestApp;
 use serde_json::{json, Value};
 
-fn kinds(events: &Value) -> Vec<String> {
-    events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_string())
-        .collect()
-}
+use common::kinds;
 
 #[tokio::test]
 async fn crud_on_every_resource() {

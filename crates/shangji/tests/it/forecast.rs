@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use common::TestApp;
 use serde_json::Value;
 
-const ALL_CHECKS: &str = r#""checklist":["need_confirmed","budget_confirmed","decision_maker_identified","timeline_known","proposal_accepted"],"actions_done":["send_proposal"]"#;
+use common::ALL_CHECKS;
 
 /// Today in China and this month as `YYYY-MM`.
 fn today() -> (String, String) {

@@ -12,7 +12,7 @@ use shangji_core::opportunity::OpportunityInput;
 use shangji_core::{Actor, Scope};
 use time::{Duration, OffsetDateTime};
 
-const ALL_CHECKS: &str = r#""checklist":["need_confirmed","budget_confirmed","decision_maker_identified","timeline_known","proposal_accepted"],"actions_done":["send_proposal"]"#;
+use common::ALL_CHECKS;
 
 use common::today as china_today;
 

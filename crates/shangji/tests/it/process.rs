@@ -17,14 +17,7 @@ fn missing_fields(err: &Value) -> Vec<String> {
         .collect()
 }
 
-fn kinds(events: &Value) -> Vec<String> {
-    events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_string())
-        .collect()
-}
+use common::kinds;
 
 #[tokio::test]
 async fn a_gate_lists_exactly_what_is_missing_then_takes_it_with_the_move() {

@@ -12,7 +12,7 @@ use common::TestApp;
 use serde_json::Value;
 use tower::ServiceExt;
 
-const ALL_CHECKS: &str = r#""checklist":["need_confirmed","budget_confirmed","decision_maker_identified","timeline_known","proposal_accepted"],"actions_done":["send_proposal"]"#;
+use common::ALL_CHECKS;
 
 /// A deal of `login` on a new account of `industry`, from `source`, moved along `path`
 /// (stage indexes; 4 won, 5 lost).

@@ -76,6 +76,19 @@ pub async fn shared_test_db() -> (Db, String) {
     }
 }
 
+/// The gate answers that let a deal of the default B2B pipeline through every stage.
+pub const ALL_CHECKS: &str = r#""checklist":["need_confirmed","budget_confirmed","decision_maker_identified","timeline_known","proposal_accepted"],"actions_done":["send_proposal"]"#;
+
+/// The kinds of a JSON list of opportunity events, in order.
+pub fn kinds(events: &Value) -> Vec<String> {
+    events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
 pub fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }

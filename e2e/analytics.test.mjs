@@ -6,19 +6,12 @@
 // widths, Chinese and English. Headless Chromium against a real `shangji serve`.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { BIN, PHONE, api, assertFits, chinaDay, chinaToday, launchBrowser, newPage as openPage, screenshotPath, signIn, text } from './support/app.mjs';
+import { PHONE, SEEDED, api, assertFits, chinaDay, chinaToday, launchBrowser, newPage as openPage, screenshotPath, signIn, startSeededApp, text } from './support/app.mjs';
 
 const TEST_TIMEOUT = 240_000;
-const ADMIN = { login: 'admin', password: 'admin1234' };
-const MANAGER = { login: 'mgr.east', password: 'manager123' };
-const REP = { login: 'rep.east1', password: 'sales1234' };
 
 /** The reports as the hub lists them: URL part, Chinese and English titles. */
 const REPORTS = [
@@ -32,35 +25,13 @@ const REPORTS = [
   ['calibration', '阶段概率校准', null],
 ];
 
+const { admin: ADMIN, manager: MANAGER, rep: REP } = SEEDED;
+
 let app;
 let browser;
 /** The deal whose expected close date we push out of this quarter before the tests. */
 let slipped;
 const newPage = (options) => openPage(browser, app, options);
-
-function env() {
-  const e = { ...process.env, RUST_LOG: 'warn', NO_COLOR: '1' };
-  for (const k of ['SHANGJI_CONFIG', 'SHANGJI_LISTEN', 'SHANGJI_DATABASE_URL', 'SHANGJI_DATA_DIR']) delete e[k];
-  return e;
-}
-
-function cli(dir, args) {
-  const r = spawnSync(BIN, ['--data-dir', dir, ...args], { env: env(), encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0) throw new Error(`shangji ${args.join(' ')}: ${r.stdout}\n${r.stderr}`);
-  return r.stdout.trim();
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Today in China, and this quarter's first and last day (YYYY-MM-DD). */
 function thisQuarter() {
@@ -72,31 +43,10 @@ function thisQuarter() {
 }
 
 before(async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shangji-e2e-analytics-'));
   // The seed's standard size: late in a quarter few generated deals are still open that were
   // open when it began (with 800, on some days none), and the waterfall test needs one.
-  cli(dir, ['seed', '--opportunities', '8000']);
-  const token = cli(dir, ['token', 'create', ADMIN.login]);
-  const port = await freePort();
-  const child = spawn(BIN, ['--data-dir', dir, 'serve', '--listen', `127.0.0.1:${port}`], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
-  process.once('exit', () => child.kill('SIGKILL'));
-  const baseURL = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      const r = await fetch(`${baseURL}/login`);
-      if (r.ok) break;
-    } catch {
-      if (i > 300) throw new Error('the server did not start');
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  app = {
-    baseURL,
-    stop: async () => {
-      child.kill('SIGTERM');
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  app = await startSeededApp('analytics', 8000, (cli) => ({ token: cli(['token', 'create', ADMIN.login]) }));
+  const { baseURL, token } = app;
   // An open deal expected to close this quarter, already in the pipeline when the quarter
   // began, is pushed to next year: the quarter's waterfall counts it as slipped.
   const q = thisQuarter();

@@ -127,7 +127,7 @@ export const OPPORTUNITIES = [
 ];
 
 const STARTUP_TIMEOUT_MS = 60_000;
-const CLI_TIMEOUT_MS = 120_000;
+const CLI_TIMEOUT_MS = 300_000;
 
 /** Environment for the app: our own database only, nothing inherited that could redirect it. */
 function appEnv(dir) {
@@ -221,20 +221,20 @@ export async function api(baseURL, token, method, pathname, body) {
  * Prepares the database and starts the server. Returns { baseURL, stop }.
  * `stop()` shuts the server down and removes the temp directory.
  */
-export async function startApp() {
+/**
+ * Runs `prepare(cli)` in a new temporary directory, then serves it. `cli(args, input)` runs the
+ * shangji command line on that directory. Returns { baseURL, dir, cli, stop, ...what prepare
+ * returned }; `stop()` shuts the server down gracefully and removes the directory.
+ */
+async function startWith(name, prepare) {
   if (!fs.existsSync(BIN)) {
     throw new Error(`${BIN} does not exist: run \`cargo build\` at the repository root first (or set SHANGJI_BIN)`);
   }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shangji-e2e-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `shangji-e2e-${name}-`));
+  const run = (args, input) => cli(dir, args, input);
   let server;
   try {
-    cli(dir, ['team', 'add', REP.team]);
-    cli(dir, ['user', 'add', REP.login, '--role', 'rep', '--team', REP.team, '--name', REP.name, '--password-stdin'], `${REP.password}\n`);
-    cli(dir, ['user', 'add', MANAGER.login, '--role', 'manager', '--team', REP.team, '--name', MANAGER.name, '--password-stdin'], `${MANAGER.password}\n`);
-    cli(dir, ['user', 'add', ADMIN.login, '--role', 'admin', '--name', ADMIN.name, '--password-stdin'], `${ADMIN.password}\n`);
-    const token = cli(dir, ['token', 'create', REP.login]);
-    if (!token || /\s/.test(token)) throw new Error(`unexpected token output: ${JSON.stringify(token)}`);
-
+    const prepared = (await prepare(run)) ?? {};
     // The port may be taken between choosing and binding: try a few.
     for (let attempt = 1; ; attempt++) {
       try {
@@ -248,18 +248,6 @@ export async function startApp() {
     // Keep the child from outliving this process if a test run is killed half-way.
     const reap = () => child.kill('SIGKILL');
     process.once('exit', reap);
-
-    const accounts = [];
-    for (const name of ACCOUNTS) accounts.push(await api(baseURL, token, 'POST', '/api/v1/accounts', { name }));
-    for (const o of OPPORTUNITIES) {
-      await api(baseURL, token, 'POST', '/api/v1/opportunities', {
-        title: o.title,
-        account_id: accounts[o.account].id,
-        amount_minor: o.amount_minor,
-        close_date: o.close_date,
-      });
-    }
-
     const stop = async () => {
       process.removeListener('exit', reap);
       if (child.exitCode === null && child.signalCode === null) {
@@ -271,12 +259,64 @@ export async function startApp() {
       }
       fs.rmSync(dir, { recursive: true, force: true });
     };
-    return { baseURL, token, dir, stop };
+    return { ...prepared, baseURL, dir, cli: run, stop };
   } catch (e) {
     if (server) server.child.kill('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });
     throw e;
   }
+}
+
+/**
+ * Prepares the database (REP's team, REP, MANAGER, ADMIN, REP's API token) and starts the
+ * server, then makes ACCOUNTS and OPPORTUNITIES through the API. Returns
+ * { baseURL, token, dir, cli, stop }.
+ */
+export async function startApp() {
+  const app = await startWith('app', (run) => {
+    run(['team', 'add', REP.team]);
+    run(['user', 'add', REP.login, '--role', 'rep', '--team', REP.team, '--name', REP.name, '--password-stdin'], `${REP.password}\n`);
+    run(['user', 'add', MANAGER.login, '--role', 'manager', '--team', REP.team, '--name', MANAGER.name, '--password-stdin'], `${MANAGER.password}\n`);
+    run(['user', 'add', ADMIN.login, '--role', 'admin', '--name', ADMIN.name, '--password-stdin'], `${ADMIN.password}\n`);
+    const token = run(['token', 'create', REP.login]);
+    if (!token || /\s/.test(token)) throw new Error(`unexpected token output: ${JSON.stringify(token)}`);
+    return { token };
+  });
+  try {
+    const accounts = [];
+    for (const name of ACCOUNTS) accounts.push(await api(app.baseURL, app.token, 'POST', '/api/v1/accounts', { name }));
+    for (const o of OPPORTUNITIES) {
+      await api(app.baseURL, app.token, 'POST', '/api/v1/opportunities', {
+        title: o.title,
+        account_id: accounts[o.account].id,
+        amount_minor: o.amount_minor,
+        close_date: o.close_date,
+      });
+    }
+  } catch (e) {
+    await app.stop();
+    throw e;
+  }
+  return app;
+}
+
+/** The sign-ins of the generated company (`shangji seed`). */
+export const SEEDED = {
+  admin: { login: 'admin', password: 'admin1234' },
+  manager: { login: 'mgr.east', password: 'manager123' },
+  rep: { login: 'rep.east1', password: 'sales1234' },
+};
+
+/**
+ * Serves generated history: `shangji seed --opportunities N` in a new directory, then
+ * `prepare(cli)` for further command-line steps (snapshots, a token…), then the server.
+ * Returns { baseURL, dir, cli, stop, ...what prepare returned }.
+ */
+export function startSeededApp(name, opportunities, prepare = () => ({})) {
+  return startWith(name, (run) => {
+    run(['seed', '--opportunities', String(opportunities)]);
+    return prepare(run);
+  });
 }
 
 /**

@@ -6,8 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use shangji_core::assignment::{AssignmentRuleInput, PoolSettings, SlaSummary};
 use shangji_core::model::Opportunity;
@@ -16,9 +15,20 @@ use time::{Duration, OffsetDateTime};
 use super::{parse_json, JsonBody};
 use crate::auth::Caller;
 use crate::error::AppError;
-use crate::ops::assignment::{self, AssignOutcome, AssignmentRuleView, Decision, PoolView};
+use crate::ops::assignment::{
+    self, AssignInput, AssignOutcome, AssignmentRuleView, Decision, PoolView, ReleaseInput,
+};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+/// Assignment rules in the order they are tried (admin)
+#[utoipa::path(
+    get,
+    path = "/assignment-rules",
+    operation_id = "list_assignment_rules",
+    responses((status = 200, body = Vec<AssignmentRuleView>))
+)]
 async fn list(
     State(s): State<AppState>,
     c: Caller,
@@ -26,6 +36,14 @@ async fn list(
     Ok(Json(assignment::list_rules(&s.db, &c.ctx).await?))
 }
 
+/// Add an assignment rule, last in the order (admin)
+#[utoipa::path(
+    post,
+    path = "/assignment-rules",
+    operation_id = "create_assignment_rule",
+    request_body = AssignmentRuleInput,
+    responses((status = 201, body = AssignmentRuleView))
+)]
 async fn create(
     State(s): State<AppState>,
     c: Caller,
@@ -35,6 +53,13 @@ async fn create(
     Ok((StatusCode::CREATED, Json(rule)).into_response())
 }
 
+/// An assignment rule (admin)
+#[utoipa::path(
+    get,
+    path = "/assignment-rules/{id}",
+    operation_id = "get_assignment_rule",
+    responses((status = 200, body = AssignmentRuleView))
+)]
 async fn one(
     State(s): State<AppState>,
     c: Caller,
@@ -43,6 +68,14 @@ async fn one(
     Ok(Json(assignment::get_rule(&s.db, &c.ctx, id).await?))
 }
 
+/// Replace an assignment rule; a stale version is a conflict (admin)
+#[utoipa::path(
+    put,
+    path = "/assignment-rules/{id}",
+    operation_id = "replace_assignment_rule",
+    request_body = AssignmentRuleInput,
+    responses((status = 200, body = AssignmentRuleView))
+)]
 async fn replace(
     State(s): State<AppState>,
     c: Caller,
@@ -54,6 +87,13 @@ async fn replace(
     ))
 }
 
+/// Delete an assignment rule (admin)
+#[utoipa::path(
+    delete,
+    path = "/assignment-rules/{id}",
+    operation_id = "delete_assignment_rule",
+    responses((status = 204, description = "deleted"))
+)]
 async fn delete(
     State(s): State<AppState>,
     c: Caller,
@@ -63,19 +103,28 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+/// Which way to move an assignment rule in the order.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MoveBody {
     direction: Direction,
 }
 
-#[derive(Deserialize, PartialEq)]
+#[derive(Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum Direction {
     Up,
     Down,
 }
 
+/// Move a rule one place up or down (admin)
+#[utoipa::path(
+    post,
+    path = "/assignment-rules/{id}/move",
+    operation_id = "move_assignment_rule",
+    request_body = MoveBody,
+    responses((status = 200, body = Vec<AssignmentRuleView>))
+)]
 async fn reorder(
     State(s): State<AppState>,
     c: Caller,
@@ -86,6 +135,8 @@ async fn reorder(
     Ok(Json(assignment::move_rule(&s.db, &c.ctx, id, up).await?))
 }
 
+/// The public pool's settings: daily claim limit, assignment SLA
+#[utoipa::path(get, path = "/settings/pool", responses((status = 200, body = PoolSettings)))]
 async fn get_settings(
     State(s): State<AppState>,
     _c: Caller,
@@ -93,6 +144,13 @@ async fn get_settings(
     Ok(Json(assignment::settings(&s.db).await?))
 }
 
+/// Replace the public pool's settings (admin)
+#[utoipa::path(
+    put,
+    path = "/settings/pool",
+    request_body = PoolSettings,
+    responses((status = 200, body = PoolSettings))
+)]
 async fn put_settings(
     State(s): State<AppState>,
     c: Caller,
@@ -103,10 +161,18 @@ async fn put_settings(
     ))
 }
 
+/// The public pool (公海): what waits, how long, and your claims left today
+#[utoipa::path(get, path = "/pool", responses((status = 200, body = PoolView)))]
 async fn pool(State(s): State<AppState>, c: Caller) -> Result<Json<PoolView>, AppError> {
     Ok(Json(assignment::pool_view(&s.db, &c.ctx).await?))
 }
 
+/// Claim a pool opportunity for yourself, within the daily limit
+#[utoipa::path(
+    post,
+    path = "/opportunities/{id}/claim",
+    responses((status = 200, body = Opportunity))
+)]
 async fn claim(
     State(s): State<AppState>,
     c: Caller,
@@ -115,6 +181,13 @@ async fn claim(
     Ok(Json(assignment::claim(&s.db, &c.ctx, id).await?))
 }
 
+/// Return an opportunity to the public pool, with an optional reason
+#[utoipa::path(
+    post,
+    path = "/opportunities/{id}/release",
+    request_body = Option<ReleaseInput>,
+    responses((status = 200, body = Opportunity))
+)]
 async fn release(
     State(s): State<AppState>,
     c: Caller,
@@ -125,6 +198,13 @@ async fn release(
     Ok(Json(assignment::release(&s.db, &c.ctx, id, input).await?))
 }
 
+/// Hand an opportunity over: to `user_id`, or by the assignment rules (managers)
+#[utoipa::path(
+    post,
+    path = "/opportunities/{id}/assign",
+    request_body = Option<AssignInput>,
+    responses((status = 200, body = AssignOutcome))
+)]
 async fn assign(
     State(s): State<AppState>,
     c: Caller,
@@ -144,6 +224,12 @@ fn optional_body<T: serde::de::DeserializeOwned + Default>(raw: &[u8]) -> Result
     }
 }
 
+/// Which rule and rep the assignment rules would choose now, and who is skipped (managers)
+#[utoipa::path(
+    get,
+    path = "/opportunities/{id}/assignment-preview",
+    responses((status = 200, body = Decision))
+)]
 async fn preview(
     State(s): State<AppState>,
     c: Caller,
@@ -152,15 +238,25 @@ async fn preview(
     Ok(Json(assignment::preview(&s.db, &c.ctx, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct SlaQuery {
+    /// RFC 3339 (default 30 days before `to`).
     #[serde(default, with = "time::serde::rfc3339::option")]
     from: Option<OffsetDateTime>,
+    /// RFC 3339 (default now).
     #[serde(default, with = "time::serde::rfc3339::option")]
     to: Option<OffsetDateTime>,
 }
 
+/// The assignment SLA from `from` to `to` and what waits now (managers)
+#[utoipa::path(
+    get,
+    path = "/pool/sla",
+    params(SlaQuery),
+    responses((status = 200, body = SlaSummary))
+)]
 async fn sla(
     State(s): State<AppState>,
     c: Caller,
@@ -172,19 +268,16 @@ async fn sla(
     Ok(Json(assignment::sla(&s.db, &c.ctx, from, to).await?))
 }
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/assignment-rules", get(list).post(create))
-        .route(
-            "/assignment-rules/{id}",
-            get(one).put(replace).delete(delete),
-        )
-        .route("/assignment-rules/{id}/move", post(reorder))
-        .route("/settings/pool", get(get_settings).put(put_settings))
-        .route("/pool", get(pool))
-        .route("/pool/sla", get(sla))
-        .route("/opportunities/{id}/claim", post(claim))
-        .route("/opportunities/{id}/release", post(release))
-        .route("/opportunities/{id}/assign", post(assign))
-        .route("/opportunities/{id}/assignment-preview", get(preview))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(one, replace, delete))
+        .routes(routes!(reorder))
+        .routes(routes!(get_settings, put_settings))
+        .routes(routes!(pool))
+        .routes(routes!(sla))
+        .routes(routes!(claim))
+        .routes(routes!(release))
+        .routes(routes!(assign))
+        .routes(routes!(preview))
 }

@@ -4,18 +4,33 @@
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use shangji_core::rollup::{Adjustment, AdjustmentInput};
 
 use super::{JsonBody, Params};
 use crate::auth::Caller;
 use crate::error::AppError;
+use crate::openapi::{AdjustmentsQuery, OverviewQuery, Spreadsheet, CSV, XLSX};
 use crate::ops::forecast::{self, Rollup};
 use crate::ops::reports;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// `GET /analytics/forecast/overview`: JSON, or CSV / XLSX with `format=csv|xlsx`.
+/// The forecast per period
+///
+/// Won, open, weighted, the open amount by forecast category, the call (won + commit) and the
+/// Monte Carlo P10 / P50 / P90; CSV or XLSX with `format=csv|xlsx`.
+#[utoipa::path(
+    get,
+    path = "/analytics/forecast/overview",
+    params(OverviewQuery),
+    responses((status = 200, content(
+        (crate::ops::Report<Vec<forecast::ForecastRow>> = "application/json"),
+        (String = CSV),
+        (Spreadsheet = XLSX),
+    )))
+)]
 async fn overview(
     State(s): State<AppState>,
     c: Caller,
@@ -26,6 +41,15 @@ async fn overview(
     reports::answer(&s.db, &c.ctx, "forecast-overview", r, format).await
 }
 
+/// The manager roll-up of a month or quarter along the team tree
+///
+/// Each row's system forecast, call, latest adjustment and adjusted total.
+#[utoipa::path(
+    get,
+    path = "/analytics/forecast/rollup",
+    params(crate::openapi::RollupQuery),
+    responses((status = 200, body = Rollup))
+)]
 async fn rollup(
     State(s): State<AppState>,
     c: Caller,
@@ -34,6 +58,13 @@ async fn rollup(
     Ok(Json(forecast::rollup(&s.db, &c.ctx, &p).await?))
 }
 
+/// Adjustments on teams and people you see, newest first
+#[utoipa::path(
+    get,
+    path = "/analytics/forecast/adjustments",
+    params(AdjustmentsQuery),
+    responses((status = 200, body = Vec<Adjustment>))
+)]
 async fn adjustments(
     State(s): State<AppState>,
     c: Caller,
@@ -42,6 +73,15 @@ async fn adjustments(
     Ok(Json(forecast::adjustments(&s.db, &c.ctx, &p).await?))
 }
 
+/// Record an adjustment of a team's or a person's number for a period
+///
+/// Managers on their subtree, directors and admins; 403 `adjust_forbidden` otherwise.
+#[utoipa::path(
+    post,
+    path = "/analytics/forecast/adjustments",
+    request_body = AdjustmentInput,
+    responses((status = 201, body = Adjustment))
+)]
 async fn adjust(
     State(s): State<AppState>,
     c: Caller,
@@ -51,12 +91,9 @@ async fn adjust(
     Ok((StatusCode::CREATED, Json(a)).into_response())
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/analytics/forecast/overview", get(overview))
-        .route("/analytics/forecast/rollup", get(rollup))
-        .route(
-            "/analytics/forecast/adjustments",
-            get(adjustments).post(adjust),
-        )
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(overview))
+        .routes(routes!(rollup))
+        .routes(routes!(adjustments, adjust))
 }

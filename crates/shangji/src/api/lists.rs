@@ -4,8 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use shangji_core::model::Lead;
 use shangji_store::SavedView;
@@ -16,6 +15,8 @@ use crate::error::AppError;
 use crate::i18n::Tr;
 use crate::ops::lists::{self, ConvertInput, Converted, DisqualifyInput, Listed, ViewInput};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// `GET /{kind}/export.xlsx`: the list's filters and sort, every page, the columns of `cols`
 /// (all when none), in the caller's language.
@@ -34,12 +35,21 @@ pub async fn export_xlsx<T: Listed>(
     Ok(crate::download::xlsx_response(T::KIND.path(), bytes))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct KindQuery {
+    /// One list's views only: opportunities, accounts, contacts, leads, activities or tasks.
     #[serde(default)]
     kind: Option<String>,
 }
 
+/// Your saved list views; views are private to their owner
+#[utoipa::path(
+    get,
+    path = "/views",
+    params(KindQuery),
+    responses((status = 200, body = Vec<SavedView>))
+)]
 async fn views(
     State(s): State<AppState>,
     c: Caller,
@@ -48,6 +58,16 @@ async fn views(
     Ok(Json(lists::views(&s.db, &c.ctx, q.kind.as_deref()).await?))
 }
 
+/// Save a list view
+///
+/// Its list, a name of your own for that list, the list's query string (checked as the list
+/// reads it).
+#[utoipa::path(
+    post,
+    path = "/views",
+    request_body = ViewInput,
+    responses((status = 201, body = SavedView))
+)]
 async fn create_view(
     State(s): State<AppState>,
     c: Caller,
@@ -57,6 +77,8 @@ async fn create_view(
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }
 
+/// One of your saved views
+#[utoipa::path(get, path = "/views/{id}", responses((status = 200, body = SavedView)))]
 async fn view(
     State(s): State<AppState>,
     c: Caller,
@@ -65,6 +87,12 @@ async fn view(
     Ok(Json(lists::view(&s.db, &c.ctx, id).await?))
 }
 
+/// Delete one of your saved views
+#[utoipa::path(
+    delete,
+    path = "/views/{id}",
+    responses((status = 204, description = "deleted"))
+)]
 async fn delete_view(
     State(s): State<AppState>,
     c: Caller,
@@ -74,12 +102,24 @@ async fn delete_view(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SearchQuery {
+    /// What to look for.
     #[serde(default)]
     q: String,
 }
 
+/// Search accounts, contacts, opportunities and leads in your visibility
+///
+/// Digits a mobile prefix, an email exactly, 18 letters and digits a credit code, other text
+/// part of a name or title.
+#[utoipa::path(
+    get,
+    path = "/search",
+    params(SearchQuery),
+    responses((status = 200, body = lists::SearchResults))
+)]
 async fn search(
     State(s): State<AppState>,
     c: Caller,
@@ -90,6 +130,16 @@ async fn search(
     ))
 }
 
+/// Qualify a lead
+///
+/// The account (existing `account_id` or new), the contact and optionally an opportunity,
+/// written with the lead's new status in one transaction.
+#[utoipa::path(
+    post,
+    path = "/leads/{id}/convert",
+    request_body = ConvertInput,
+    responses((status = 200, body = Converted))
+)]
 async fn convert(
     State(s): State<AppState>,
     c: Caller,
@@ -101,6 +151,13 @@ async fn convert(
     ))
 }
 
+/// Disqualify a lead with a reason (required)
+#[utoipa::path(
+    post,
+    path = "/leads/{id}/disqualify",
+    request_body = DisqualifyInput,
+    responses((status = 200, body = Lead))
+)]
 async fn disqualify(
     State(s): State<AppState>,
     c: Caller,
@@ -112,6 +169,14 @@ async fn disqualify(
     ))
 }
 
+/// A lead's outcomes
+///
+/// Qualified with the records it became, or disqualified with the reason.
+#[utoipa::path(
+    get,
+    path = "/leads/{id}/outcomes",
+    responses((status = 200, body = Vec<shangji_store::LeadOutcomeRow>))
+)]
 async fn outcomes(
     State(s): State<AppState>,
     c: Caller,
@@ -121,12 +186,12 @@ async fn outcomes(
     Ok(Json(s.db.lead_outcomes(id).await?))
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/views", get(views).post(create_view))
-        .route("/views/{id}", get(view).delete(delete_view))
-        .route("/search", get(search))
-        .route("/leads/{id}/convert", post(convert))
-        .route("/leads/{id}/disqualify", post(disqualify))
-        .route("/leads/{id}/outcomes", get(outcomes))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(views, create_view))
+        .routes(routes!(view, delete_view))
+        .routes(routes!(search))
+        .routes(routes!(convert))
+        .routes(routes!(disqualify))
+        .routes(routes!(outcomes))
 }

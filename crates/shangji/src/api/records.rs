@@ -4,8 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use shangji_core::follow_up::FollowUpInput;
 
 use super::JsonBody;
@@ -13,7 +12,19 @@ use crate::auth::Caller;
 use crate::error::AppError;
 use crate::ops::records::{self, ContactLinkInput, OpportunityContact};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+/// Log a follow-up
+///
+/// The activity, the next step's task for the owner and the opportunity's next step, in one
+/// transaction.
+#[utoipa::path(
+    post,
+    path = "/opportunities/{id}/follow-ups",
+    request_body = FollowUpInput,
+    responses((status = 201, body = records::FollowUp))
+)]
 async fn log_follow_up(
     State(s): State<AppState>,
     c: Caller,
@@ -24,6 +35,12 @@ async fn log_follow_up(
     Ok((StatusCode::CREATED, Json(done)).into_response())
 }
 
+/// The contacts taking part in the opportunity, with their buying roles
+#[utoipa::path(
+    get,
+    path = "/opportunities/{id}/contacts",
+    responses((status = 200, body = Vec<OpportunityContact>))
+)]
 async fn contacts(
     State(s): State<AppState>,
     c: Caller,
@@ -34,6 +51,13 @@ async fn contacts(
     ))
 }
 
+/// Link a contact of the account with a buying role (or change the role)
+#[utoipa::path(
+    post,
+    path = "/opportunities/{id}/contacts",
+    request_body = ContactLinkInput,
+    responses((status = 200, body = Vec<OpportunityContact>))
+)]
 async fn link_contact(
     State(s): State<AppState>,
     c: Caller,
@@ -45,6 +69,12 @@ async fn link_contact(
     ))
 }
 
+/// Take a contact off the opportunity
+#[utoipa::path(
+    delete,
+    path = "/opportunities/{id}/contacts/{contact_id}",
+    responses((status = 204, description = "taken off"))
+)]
 async fn unlink_contact(
     State(s): State<AppState>,
     c: Caller,
@@ -54,15 +84,9 @@ async fn unlink_contact(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/opportunities/{id}/follow-ups", post(log_follow_up))
-        .route(
-            "/opportunities/{id}/contacts",
-            get(contacts).post(link_contact),
-        )
-        .route(
-            "/opportunities/{id}/contacts/{contact_id}",
-            delete(unlink_contact),
-        )
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(log_follow_up))
+        .routes(routes!(contacts, link_contact))
+        .routes(routes!(unlink_contact))
 }

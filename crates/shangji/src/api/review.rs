@@ -5,17 +5,27 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use shangji_core::review::HeldReview;
 
 use super::{JsonBody, Params};
 use crate::auth::Caller;
 use crate::error::AppError;
+use crate::openapi::{ImportQuery, ReviewQuery, ReviewsQuery};
 use crate::ops::history_import::{self, ImportOutcome};
 use crate::ops::review::{self, DecisionInput, DecisionRecorded, HoldInput, ReviewReport};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+/// The funnel review of a team since its last review
+#[utoipa::path(
+    get,
+    path = "/review",
+    operation_id = "review",
+    params(ReviewQuery),
+    responses((status = 200, body = ReviewReport))
+)]
 async fn review_h(
     State(s): State<AppState>,
     c: Caller,
@@ -24,6 +34,13 @@ async fn review_h(
     Ok(Json(review::review(&s.db, &c.ctx, &p).await?))
 }
 
+/// Record a decision and/or action items (tasks) on a deal
+#[utoipa::path(
+    post,
+    path = "/review/decisions",
+    request_body = DecisionInput,
+    responses((status = 201, body = DecisionRecorded))
+)]
 async fn decision(
     State(s): State<AppState>,
     c: Caller,
@@ -33,6 +50,13 @@ async fn decision(
     Ok((StatusCode::CREATED, Json(done)))
 }
 
+/// A team's reviews held, newest first
+#[utoipa::path(
+    get,
+    path = "/reviews",
+    params(ReviewsQuery),
+    responses((status = 200, body = Vec<HeldReview>))
+)]
 async fn reviews(
     State(s): State<AppState>,
     c: Caller,
@@ -41,6 +65,13 @@ async fn reviews(
     Ok(Json(review::reviews(&s.db, &c.ctx, &p).await?))
 }
 
+/// Mark a team's review held (managers, directors, admins)
+#[utoipa::path(
+    post,
+    path = "/reviews",
+    request_body = HoldInput,
+    responses((status = 201, body = HeldReview))
+)]
 async fn hold(
     State(s): State<AppState>,
     c: Caller,
@@ -50,8 +81,20 @@ async fn hold(
     Ok((StatusCode::CREATED, Json(held)))
 }
 
-/// `POST /import/history[?valid_only=true]` with the CSV file as the body (`text/csv`):
-/// 200 with what was imported, or 422 with every problem and nothing imported.
+/// Import stage history from a CSV body (admin)
+///
+/// 200 with what was imported, or 422 with every problem and nothing imported;
+/// `valid_only=true` imports the valid rows.
+#[utoipa::path(
+    post,
+    path = "/import/history",
+    params(ImportQuery),
+    request_body(content = String, content_type = "text/csv", description = "the stage history file"),
+    responses(
+        (status = 200, description = "imported", body = ImportOutcome),
+        (status = 422, description = "every problem; nothing imported", body = ImportOutcome),
+    )
+)]
 async fn import_history(
     State(s): State<AppState>,
     c: Caller,
@@ -97,10 +140,10 @@ async fn import_history(
     Ok((status, Json(out)).into_response())
 }
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/review", get(review_h))
-        .route("/review/decisions", post(decision))
-        .route("/reviews", get(reviews).post(hold))
-        .route("/import/history", post(import_history))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(review_h))
+        .routes(routes!(decision))
+        .routes(routes!(reviews, hold))
+        .routes(routes!(import_history))
 }

@@ -77,6 +77,28 @@ fn pages_and_api_do_not_name_each_other() {
     );
 }
 
+/// The API is routed only through its route tables (`routes!` of handlers carrying
+/// `#[utoipa::path]`), so that the OpenAPI document, built from the same tables, lists every
+/// route the router serves.
+#[test]
+fn api_routes_are_declared_only_in_the_documented_tables() {
+    let hits = lines_with(
+        &app_files("api"),
+        &[
+            ".route(",
+            ".route_service(",
+            ".nest(",
+            ".nest_service(",
+            "routing::",
+        ],
+    );
+    assert!(
+        hits.is_empty(),
+        "routes outside the documented tables:\n{}",
+        hits.join("\n")
+    );
+}
+
 #[test]
 fn the_wording_of_notifications_depends_on_no_layer_above_it() {
     let files = vec![

@@ -1267,10 +1267,11 @@ async fn openapi_documents_custom_fields() {
         "CustomFieldType",
         "SelectOption",
         "Validation",
-        "OptionRename",
     ] {
         assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
     }
+    let patch = &doc["components"]["schemas"]["CustomFieldInput"]["properties"];
+    assert!(patch["rename_options"].is_object(), "{patch}");
     for schema in ["Opportunity", "OpportunityInput", "Account", "LeadInput"] {
         assert!(
             doc["components"]["schemas"][schema]["properties"]["custom"].is_object(),

@@ -17,6 +17,7 @@ mod forecast;
 mod history_import;
 mod horizon;
 mod lists;
+mod openapi;
 mod pages;
 mod process;
 mod process_pages;

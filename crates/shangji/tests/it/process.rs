@@ -69,20 +69,22 @@ async fn a_gate_lists_exactly_what_is_missing_then_takes_it_with_the_move() {
         events_before
     );
 
-    // The same move with the values: moved, values and events stored together.
+    // The same move with the values: moved, values and events stored together. The new close
+    // date is the day after the fixture's.
+    let close = (common::close_date() + time::Duration::days(1)).to_string();
     let (s, moved) = app
         .post(
             &format!("{url}/move"),
             "rep_sh",
             &format!(
-                r#"{{"stage_id":{},"checklist":["need_confirmed","budget_confirmed","decision_maker_identified","timeline_known"],"set":{{"close_date":"2027-03-31","amount_minor":45000000}}}}"#,
+                r#"{{"stage_id":{},"checklist":["need_confirmed","budget_confirmed","decision_maker_identified","timeline_known"],"set":{{"close_date":"{close}","amount_minor":45000000}}}}"#,
                 stages[2]
             ),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{moved}");
     assert_eq!(moved["stage_id"], stages[2]);
-    assert_eq!(moved["close_date"], "2027-03-31");
+    assert_eq!(moved["close_date"], close.as_str());
     assert_eq!(moved["amount"]["amount_minor"], 45000000);
     assert_eq!(moved["checklist"].as_array().unwrap().len(), 4);
     let (_, events) = app.get(&format!("{url}/events"), "rep_sh").await;

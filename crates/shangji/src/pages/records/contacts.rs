@@ -14,6 +14,7 @@ pub(in crate::pages) struct ContactRow {
     pub(in crate::pages) title: String,
     pub(in crate::pages) role: String,
 }
+
 pub(super) async fn contact_link(
     State(s): State<AppState>,
     v: Viewer,
@@ -40,6 +41,7 @@ pub(super) async fn contact_link(
         Err(e) => v.error(&here, e),
     }
 }
+
 pub(super) async fn contact_unlink(
     State(s): State<AppState>,
     v: Viewer,

@@ -434,6 +434,7 @@ fn field_input(
     }
     Ok(input)
 }
+
 #[derive(Template)]
 #[template(path = "records_field.html")]
 struct FieldFragment {

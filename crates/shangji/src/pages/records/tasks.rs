@@ -29,6 +29,7 @@ pub(in crate::pages) struct TaskRow {
     /// Where a plain form goes back to.
     pub(in crate::pages) back: String,
 }
+
 pub(super) fn task_row(
     tr: Tr,
     t: &Task,
@@ -121,6 +122,7 @@ pub(super) async fn task_done(
         Err(e) => v.error(&back, e),
     }
 }
+
 pub(super) async fn task_create(
     State(s): State<AppState>,
     v: Viewer,

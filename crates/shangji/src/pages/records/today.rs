@@ -75,6 +75,7 @@ struct TodayPage {
 pub(super) struct TodayQuery {
     team: Option<String>,
 }
+
 pub(super) async fn today_page(
     State(s): State<AppState>,
     v: Result<Viewer, Response>,

@@ -415,9 +415,6 @@ record_kind!(leads: Lead, LeadCreate, LeadInput, "leads", "/leads", "/leads/{id}
 record_kind!(activities: Activity, ActivityCreate, ActivityInput, "activities", "/activities", "/activities/{id}");
 record_kind!(tasks: Task, TaskCreate, TaskInput, "tasks", "/tasks", "/tasks/{id}");
 
-/// Opportunities: the reads of every record kind; writes through their own operations, and
-/// stage moves.
-
 /// This document
 #[utoipa::path(
     get,

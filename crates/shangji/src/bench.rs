@@ -76,6 +76,10 @@ fn report(name: &str, o: &Outcome) {
     );
 }
 
+/// What every measured request needs: the HTTP client, the `authorization` header and the
+/// API's base address.
+type Api = (reqwest::Client, String, String);
+
 pub async fn run(
     config: &Config,
     explicit_url: Option<&str>,
@@ -123,9 +127,31 @@ pub async fn run(
         .pool_max_idle_per_host(clients * 2)
         .build()?;
     let auth = format!("Bearer {token}");
+    let api: Api = (client, auth, base);
+    let (account_ids, stages) = targets(&api).await?;
 
+    println!("\n{clients} concurrent clients, {seconds} s per operation, over HTTP on {addr}");
+    println!(
+        "{:<28} {:>8} {:>10} {:>9} {:>9} {:>7}",
+        "operation", "requests", "ops/s", "p50 ms", "p95 ms", "errors"
+    );
+    let (o, created) = measure_creates(api.clone(), account_ids, clients, seconds).await;
+    report("create opportunity", &o);
+    let ids = Arc::new(created);
+    let o = measure_moves(api.clone(), ids.clone(), stages, clients, seconds).await;
+    report("stage move", &o);
+    let o = measure_lists(api.clone(), stages, clients, seconds).await;
+    report("list 50 (filtered, sorted)", &o);
+    let o = measure_gets(api, ids, clients, seconds).await;
+    report("get opportunity", &o);
+    Ok(())
+}
+
+/// What the measured requests work on, read through the API as the manager: the accounts
+/// to create opportunities on, and the first two stages of the first pipeline.
+async fn targets(api: &Api) -> anyhow::Result<(Arc<Vec<i64>>, (i64, i64))> {
     let get_json = |path: String| {
-        let (client, auth, base) = (client.clone(), auth.clone(), base.clone());
+        let (client, auth, base) = api.clone();
         async move {
             let r = client
                 .get(format!("{base}{path}"))
@@ -148,24 +174,20 @@ pub async fn run(
         .as_array()
         .map(|a| a.iter().filter_map(|s| s["id"].as_i64()).collect())
         .unwrap_or_default();
-    let (first_stage, second_stage) = (stages[0], stages[1]);
+    Ok((Arc::new(account_ids), (stages[0], stages[1])))
+}
 
-    println!("\n{clients} concurrent clients, {seconds} s per operation, over HTTP on {addr}");
-    println!(
-        "{:<28} {:>8} {:>10} {:>9} {:>9} {:>7}",
-        "operation", "requests", "ops/s", "p50 ms", "p95 ms", "errors"
-    );
-
+/// Creating opportunities; also the ids each client created, for the measures after it.
+async fn measure_creates(
+    api: Api,
+    accounts: Arc<Vec<i64>>,
+    clients: usize,
+    seconds: u64,
+) -> (Outcome, Vec<Vec<i64>>) {
     let created: Arc<std::sync::Mutex<Vec<Vec<i64>>>> =
         Arc::new(std::sync::Mutex::new(vec![Vec::new(); clients]));
-    let ctx = (
-        client.clone(),
-        auth.clone(),
-        base.clone(),
-        Arc::new(account_ids),
-    );
     let o = {
-        let (client, auth, base, accounts) = ctx.clone();
+        let (client, auth, base) = api;
         let created = created.clone();
         measure(clients, seconds, move |c, n| {
             let (client, auth, base, accounts, created) = (
@@ -205,89 +227,95 @@ pub async fn run(
         })
         .await
     };
-    report("create opportunity", &o);
+    let ids = created.lock().expect("lock").clone();
+    (o, ids)
+}
 
-    let ids: Arc<Vec<Vec<i64>>> = Arc::new(created.lock().expect("lock").clone());
-    let o = {
-        let (client, auth, base, _) = ctx.clone();
-        let ids = ids.clone();
-        measure(clients, seconds, move |c, n| {
-            let (client, auth, base, ids) =
-                (client.clone(), auth.clone(), base.clone(), ids.clone());
-            async move {
-                let mine = &ids[c];
-                if mine.is_empty() {
-                    return false;
-                }
-                let id = mine[n % mine.len()];
-                // Each id is visited once per round: odd rounds move forward, even rounds back.
-                let stage = if (n / mine.len()) % 2 == 0 {
-                    second_stage
-                } else {
-                    first_stage
-                };
-                let r = client
-                    .post(format!("{base}/opportunities/{id}/move"))
-                    .header("authorization", &auth)
-                    // What the second stage's gate asks for, answered with the move.
-                    .json(&json!({ "stage_id": stage, "checklist": ["need_confirmed"] }))
-                    .send()
-                    .await;
-                matches!(r, Ok(r) if r.status() == 200)
+/// Moving each client's opportunities between the first two stages, back and forth.
+async fn measure_moves(
+    api: Api,
+    ids: Arc<Vec<Vec<i64>>>,
+    (first_stage, second_stage): (i64, i64),
+    clients: usize,
+    seconds: u64,
+) -> Outcome {
+    let (client, auth, base) = api;
+    measure(clients, seconds, move |c, n| {
+        let (client, auth, base, ids) = (client.clone(), auth.clone(), base.clone(), ids.clone());
+        async move {
+            let mine = &ids[c];
+            if mine.is_empty() {
+                return false;
             }
-        })
-        .await
-    };
-    report("stage move", &o);
+            let id = mine[n % mine.len()];
+            // Each id is visited once per round: odd rounds move forward, even rounds back.
+            let stage = if (n / mine.len()) % 2 == 0 {
+                second_stage
+            } else {
+                first_stage
+            };
+            let r = client
+                .post(format!("{base}/opportunities/{id}/move"))
+                .header("authorization", &auth)
+                // What the second stage's gate asks for, answered with the move.
+                .json(&json!({ "stage_id": stage, "checklist": ["need_confirmed"] }))
+                .send()
+                .await;
+            matches!(r, Ok(r) if r.status() == 200)
+        }
+    })
+    .await
+}
 
-    let o = {
-        let (client, auth, base, _) = ctx.clone();
-        measure(clients, seconds, move |_, n| {
-            let (client, auth, base) = (client.clone(), auth.clone(), base.clone());
-            async move {
-                let stage = if n % 2 == 0 { first_stage } else { second_stage };
-                let r = client
-                    .get(format!("{base}/opportunities?status=open&stage_id={stage}&sort=-updated_at&per_page=50"))
-                    .header("authorization", &auth)
-                    .send()
-                    .await;
-                match r {
-                    Ok(r) if r.status() == 200 => r.bytes().await.is_ok(),
-                    _ => false,
-                }
+/// Pages of 50 open opportunities of one stage, newest change first.
+async fn measure_lists(
+    api: Api,
+    (first_stage, second_stage): (i64, i64),
+    clients: usize,
+    seconds: u64,
+) -> Outcome {
+    let (client, auth, base) = api;
+    measure(clients, seconds, move |_, n| {
+        let (client, auth, base) = (client.clone(), auth.clone(), base.clone());
+        async move {
+            let stage = if n % 2 == 0 { first_stage } else { second_stage };
+            let r = client
+                .get(format!("{base}/opportunities?status=open&stage_id={stage}&sort=-updated_at&per_page=50"))
+                .header("authorization", &auth)
+                .send()
+                .await;
+            match r {
+                Ok(r) if r.status() == 200 => r.bytes().await.is_ok(),
+                _ => false,
             }
-        })
-        .await
-    };
-    report("list 50 (filtered, sorted)", &o);
+        }
+    })
+    .await
+}
 
-    let o = {
-        let (client, auth, base, _) = ctx.clone();
-        let ids = ids.clone();
-        measure(clients, seconds, move |c, n| {
-            let (client, auth, base, ids) =
-                (client.clone(), auth.clone(), base.clone(), ids.clone());
-            async move {
-                let mine = &ids[c];
-                if mine.is_empty() {
-                    return false;
-                }
-                let id = mine[(n * 31) % mine.len()];
-                let r = client
-                    .get(format!("{base}/opportunities/{id}"))
-                    .header("authorization", &auth)
-                    .send()
-                    .await;
-                match r {
-                    Ok(r) if r.status() == 200 => r.bytes().await.is_ok(),
-                    _ => false,
-                }
+/// Reading one of the client's opportunities.
+async fn measure_gets(api: Api, ids: Arc<Vec<Vec<i64>>>, clients: usize, seconds: u64) -> Outcome {
+    let (client, auth, base) = api;
+    measure(clients, seconds, move |c, n| {
+        let (client, auth, base, ids) = (client.clone(), auth.clone(), base.clone(), ids.clone());
+        async move {
+            let mine = &ids[c];
+            if mine.is_empty() {
+                return false;
             }
-        })
-        .await
-    };
-    report("get opportunity", &o);
-    Ok(())
+            let id = mine[(n * 31) % mine.len()];
+            let r = client
+                .get(format!("{base}/opportunities/{id}"))
+                .header("authorization", &auth)
+                .send()
+                .await;
+            match r {
+                Ok(r) if r.status() == 200 => r.bytes().await.is_ok(),
+                _ => false,
+            }
+        }
+    })
+    .await
 }
 
 /// `shangji bench --board`: the pipeline board and the forecast board as a manager sees

@@ -316,8 +316,38 @@ pub async fn run() -> anyhow::Result<()> {
             open(&config).await?;
             println!("database is up to date");
         }
-        Command::Team(TeamCommand::Add { name, parent }) => {
-            let db = open(&config).await?;
+        Command::Team(cmd) => team(&config, cmd, now).await?,
+        Command::User(cmd) => user(&config, cmd, now).await?,
+        Command::Token(cmd) => token(&config, cmd, now).await?,
+        Command::Bench {
+            opportunities,
+            clients,
+            seconds,
+            board,
+            reports,
+        } => {
+            bench(
+                &config,
+                cli.db.database_url.as_deref(),
+                opportunities,
+                clients,
+                seconds,
+                board,
+                reports,
+            )
+            .await?
+        }
+        Command::Forecast(cmd) => forecast::run(&config, cmd, now).await?,
+        Command::Import(cmd) => import(&config, cmd, now).await?,
+    }
+    Ok(())
+}
+
+/// `team add` and `team list`.
+async fn team(config: &Config, cmd: TeamCommand, now: OffsetDateTime) -> anyhow::Result<()> {
+    let db = open(config).await?;
+    match cmd {
+        TeamCommand::Add { name, parent } => {
             let parent = team_id(&db, parent.as_deref()).await?;
             let teams = db.teams().await?;
             let mut team = shangji_core::model::Team {
@@ -339,8 +369,7 @@ pub async fn run() -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("cannot add team: {e}"))?;
             println!("team {id} `{}` added", team.name);
         }
-        Command::Team(TeamCommand::List) => {
-            let db = open(&config).await?;
+        TeamCommand::List => {
             for t in db.teams().await? {
                 println!(
                     "{}\t{}\t{}",
@@ -350,15 +379,22 @@ pub async fn run() -> anyhow::Result<()> {
                 );
             }
         }
-        Command::User(UserCommand::Add {
+    }
+    Ok(())
+}
+
+/// `user add`, `user list` and `user passwd`.
+async fn user(config: &Config, cmd: UserCommand, now: OffsetDateTime) -> anyhow::Result<()> {
+    let db = open(config).await?;
+    match cmd {
+        UserCommand::Add {
             login,
             role,
             team,
             name,
             email,
             password_stdin,
-        }) => {
-            let db = open(&config).await?;
+        } => {
             let team_id = team_id(&db, team.as_deref()).await?;
             let password = read_password(password_stdin)?;
             let input = UserInput {
@@ -375,8 +411,7 @@ pub async fn run() -> anyhow::Result<()> {
                 .map_err(cli_error)?;
             println!("user {} `{}` added ({})", user.id, user.login, user.role);
         }
-        Command::User(UserCommand::List) => {
-            let db = open(&config).await?;
+        UserCommand::List => {
             let teams = db.teams().await?;
             for u in db.users().await? {
                 let team = u
@@ -391,11 +426,10 @@ pub async fn run() -> anyhow::Result<()> {
                 );
             }
         }
-        Command::User(UserCommand::Passwd {
+        UserCommand::Passwd {
             login,
             password_stdin,
-        }) => {
-            let db = open(&config).await?;
+        } => {
             let (user, _) = db
                 .user_by_login(&login)
                 .await?
@@ -406,8 +440,15 @@ pub async fn run() -> anyhow::Result<()> {
                 .map_err(cli_error)?;
             println!("password of `{}` changed", user.login);
         }
-        Command::Token(TokenCommand::Create { login, name }) => {
-            let db = open(&config).await?;
+    }
+    Ok(())
+}
+
+/// `token create`: prints only the token.
+async fn token(config: &Config, cmd: TokenCommand, now: OffsetDateTime) -> anyhow::Result<()> {
+    let db = open(config).await?;
+    match cmd {
+        TokenCommand::Create { login, name } => {
             let (user, _) = db
                 .user_by_login(&login)
                 .await?
@@ -417,58 +458,20 @@ pub async fn run() -> anyhow::Result<()> {
                 .map_err(cli_error)?;
             println!("{token}");
         }
-        Command::Bench {
-            opportunities,
-            clients,
-            seconds,
-            board: true,
-            ..
-        } => {
-            crate::bench::run_board(
-                &config,
-                cli.db.database_url.as_deref(),
-                opportunities,
-                clients,
-                seconds,
-            )
-            .await?;
-        }
-        Command::Bench {
-            opportunities,
-            seconds,
-            reports: true,
-            ..
-        } => {
-            crate::bench::run_reports(
-                &config,
-                cli.db.database_url.as_deref(),
-                opportunities,
-                seconds,
-            )
-            .await?;
-        }
-        Command::Bench {
-            opportunities,
-            clients,
-            seconds,
-            ..
-        } => {
-            crate::bench::run(
-                &config,
-                cli.db.database_url.as_deref(),
-                opportunities,
-                clients,
-                seconds,
-            )
-            .await?;
-        }
-        Command::Forecast(cmd) => forecast::run(&config, cmd, now).await?,
-        Command::Import(ImportCommand::History {
+    }
+    Ok(())
+}
+
+/// `import history`: a stage-history CSV file, refused whole on any problem unless only the
+/// valid rows are wanted.
+async fn import(config: &Config, cmd: ImportCommand, now: OffsetDateTime) -> anyhow::Result<()> {
+    let db = open(config).await?;
+    match cmd {
+        ImportCommand::History {
             file,
             valid_only,
             login,
-        }) => {
-            let db = open(&config).await?;
+        } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let (user, _) = db
@@ -512,6 +515,27 @@ pub async fn run() -> anyhow::Result<()> {
                 }
             );
         }
+    }
+    Ok(())
+}
+
+/// `bench`: the API under load, or the board pages (`--board`), or the reports
+/// (`--reports`).
+async fn bench(
+    config: &Config,
+    database_url: Option<&str>,
+    opportunities: usize,
+    clients: usize,
+    seconds: u64,
+    board: bool,
+    reports: bool,
+) -> anyhow::Result<()> {
+    if board {
+        crate::bench::run_board(config, database_url, opportunities, clients, seconds).await?;
+    } else if reports {
+        crate::bench::run_reports(config, database_url, opportunities, seconds).await?;
+    } else {
+        crate::bench::run(config, database_url, opportunities, clients, seconds).await?;
     }
     Ok(())
 }

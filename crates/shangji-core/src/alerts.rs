@@ -12,7 +12,6 @@
 
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
-use utoipa::ToSchema;
 
 use crate::calendar::WorkCalendar;
 use crate::model::{text_enum, Opportunity, Stage, StageKind};

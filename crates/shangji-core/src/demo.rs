@@ -1570,7 +1570,30 @@ fn generate_opportunity(
         g.other_rep(meta.owner)
     };
     let skill = REP_SKILL[rep_slot(owner).1];
+    let input = opportunity_input(g, created, meta, account_id, contacts);
+    let (mut opp, mut events) = opportunity::create(input, pipeline, &actor(owner), g.dt(created))
+        .expect("valid demo opportunity");
+    opp.id = id;
 
+    let (mut plan, first_close) = plan_stage_walk(g, created, skill);
+    plan_open_changes(g, &mut plan, created, first_close, owner);
+    plan.sort_by_key(|&(at, _)| at);
+
+    // Execute the plan through the application's own functions.
+    for (at_ts, step) in plan {
+        run_step(g, pipeline, &mut opp, &mut owner, at_ts, step, &mut events);
+    }
+    (opp, events)
+}
+
+/// What a new opportunity is created with: product, amount, close date, grade, source, title.
+fn opportunity_input(
+    g: &mut Gen,
+    created: i64,
+    meta: &AccountMeta,
+    account_id: i64,
+    contacts: &[Contact],
+) -> OpportunityInput {
     let (product, median, _) = PRODUCTS[pick_index(&mut g.rng, &PRODUCTS.map(|p| p.2))];
     let yuan = log_normal(&mut g.rng, median * meta.size_factor, 0.55);
     let amount = amount_fen(yuan);
@@ -1606,7 +1629,7 @@ fn generate_opportunity(
     title.push_str(TITLE_TAILS[g.rng.gen_range(0..TITLE_TAILS.len())]);
     let primary = contact_at(g, meta, contacts, created);
 
-    let input = OpportunityInput {
+    OpportunityInput {
         title: Field::Value(title),
         account_id: Field::Value(account_id),
         primary_contact_id: Field::Value(primary),
@@ -1618,12 +1641,12 @@ fn generate_opportunity(
         next_step: Field::Value(NEXT_STEPS[0][g.rng.gen_range(0..2)].into()),
         next_step_date: Field::Value(add_days(date_of(created), g.rng.gen_range(2..=10))),
         ..Default::default()
-    };
-    let (mut opp, mut events) = opportunity::create(input, pipeline, &actor(owner), g.dt(created))
-        .expect("valid demo opportunity");
-    opp.id = id;
+    }
+}
 
-    // Plan the stage walk.
+/// The stage walk: moves forward, back once, lost (and maybe reopened) or won; with the time
+/// the deal first closed.
+fn plan_stage_walk(g: &mut Gen, created: i64, skill: f64) -> (Vec<(i64, Step)>, Option<i64>) {
     let mut plan: Vec<(i64, Step)> = Vec::with_capacity(8);
     let mut stage = 0usize;
     let mut t = created;
@@ -1702,7 +1725,17 @@ fn generate_opportunity(
             break;
         }
     }
-    // Changes while the deal is open (before it first closes).
+    (plan, first_close)
+}
+
+/// Changes while the deal is open (before it first closes): amount, slipped close date, owner.
+fn plan_open_changes(
+    g: &mut Gen,
+    plan: &mut Vec<(i64, Step)>,
+    created: i64,
+    first_close: Option<i64>,
+    owner: UserId,
+) {
     let open_end = first_close.unwrap_or(g.now);
     let span = open_end - created;
     if span > DAY {
@@ -1729,116 +1762,123 @@ fn generate_opportunity(
             }
         }
     }
-    plan.sort_by_key(|&(at, _)| at);
+}
 
-    // Execute the plan through the application's own functions.
-    for (at_ts, step) in plan {
-        let at = g.dt(at_ts);
-        match step {
-            Step::Move { to, loss } => {
-                let was_closed = opp.closed_at.is_some();
-                let (checklist, actions_done) = gate_answers(pipeline, &opp, to);
-                let mv = MoveInput {
-                    stage_id: to,
-                    loss_reason: loss.map(|(r, _)| LOSS_REASONS[r].to_string()),
-                    loss_note: loss.and_then(|(r, n)| n.map(|n| LOSS_NOTES[r][n].to_string())),
-                    checklist,
-                    actions_done,
-                    ..Default::default()
-                };
-                // Reopening is the manager's call.
-                let who = if was_closed {
-                    manager_of(owner)
-                } else {
-                    actor(owner)
-                };
-                let ctx = MoveContext {
-                    actor: &who,
-                    now: at,
-                    loss_reasons: &g.loss_reasons,
-                    tasks_done: &[],
-                    custom: &Default::default(),
-                    custom_labels: &[],
-                    policies: &[],
-                    approved: true,
-                    task_language: Language::ZhCn,
-                    calendar: &g.calendar,
-                };
-                let moved =
-                    opportunity::move_to(&mut opp, pipeline, mv, &ctx).expect("valid demo move");
-                events.extend(moved.events);
-                opp.version += 1;
-                let mut edit = OpportunityInput::default();
-                if to == WON || to == LOST {
-                    let day = date_of(at_ts);
-                    if opp.close_date != Some(day) {
-                        edit.close_date = Field::Value(day);
-                    }
-                    edit.next_step = Field::Null;
-                    edit.next_step_date = Field::Null;
-                } else {
-                    let k = (to - 1) as usize;
-                    edit.next_step = Field::Value(NEXT_STEPS[k][g.rng.gen_range(0..2)].into());
-                    edit.next_step_date =
-                        Field::Value(add_days(date_of(at_ts), g.rng.gen_range(2..=10)));
-                    if was_closed {
-                        edit.close_date =
-                            Field::Value(add_days(date_of(at_ts), g.rng.gen_range(30..=90)));
-                    }
+/// One planned step, through `move_to` and `apply`.
+fn run_step(
+    g: &mut Gen,
+    pipeline: &Pipeline,
+    opp: &mut Opportunity,
+    owner: &mut UserId,
+    at_ts: i64,
+    step: Step,
+    events: &mut Vec<NewEvent>,
+) {
+    let at = g.dt(at_ts);
+    match step {
+        Step::Move { to, loss } => {
+            let was_closed = opp.closed_at.is_some();
+            let (checklist, actions_done) = gate_answers(pipeline, opp, to);
+            let mv = MoveInput {
+                stage_id: to,
+                loss_reason: loss.map(|(r, _)| LOSS_REASONS[r].to_string()),
+                loss_note: loss.and_then(|(r, n)| n.map(|n| LOSS_NOTES[r][n].to_string())),
+                checklist,
+                actions_done,
+                ..Default::default()
+            };
+            // Reopening is the manager's call.
+            let who = if was_closed {
+                manager_of(*owner)
+            } else {
+                actor(*owner)
+            };
+            let ctx = MoveContext {
+                actor: &who,
+                now: at,
+                loss_reasons: &g.loss_reasons,
+                tasks_done: &[],
+                custom: &Default::default(),
+                custom_labels: &[],
+                policies: &[],
+                approved: true,
+                task_language: Language::ZhCn,
+                calendar: &g.calendar,
+            };
+            let moved = opportunity::move_to(opp, pipeline, mv, &ctx).expect("valid demo move");
+            events.extend(moved.events);
+            opp.version += 1;
+            let mut edit = OpportunityInput::default();
+            if to == WON || to == LOST {
+                let day = date_of(at_ts);
+                if opp.close_date != Some(day) {
+                    edit.close_date = Field::Value(day);
                 }
-                let evs = opportunity::apply(&mut opp, edit, pipeline, &actor(owner), at)
-                    .expect("valid demo edit");
-                events.extend(evs);
-                opp.version += 1;
-            }
-            Step::Amount => {
-                let current = opp.amount.amount_minor as f64 / 100.0;
-                let factor = if opp.stage_id == 4 {
-                    g.rng.gen_range(0.85..0.97)
-                } else {
-                    g.rng.gen_range(0.7..1.4)
-                };
-                let new = amount_fen(current * factor);
-                if new != opp.amount.amount_minor {
-                    let edit = OpportunityInput {
-                        amount_minor: Field::Value(new),
-                        ..Default::default()
-                    };
-                    let evs = opportunity::apply(&mut opp, edit, pipeline, &actor(owner), at)
-                        .expect("valid demo edit");
-                    events.extend(evs);
-                    opp.version += 1;
+                edit.next_step = Field::Null;
+                edit.next_step_date = Field::Null;
+            } else {
+                let k = (to - 1) as usize;
+                edit.next_step = Field::Value(NEXT_STEPS[k][g.rng.gen_range(0..2)].into());
+                edit.next_step_date =
+                    Field::Value(add_days(date_of(at_ts), g.rng.gen_range(2..=10)));
+                if was_closed {
+                    edit.close_date =
+                        Field::Value(add_days(date_of(at_ts), g.rng.gen_range(30..=90)));
                 }
             }
-            Step::Slip(days) => {
-                let from = opp
-                    .close_date
-                    .map_or(date_of(at_ts), |d| d.max(date_of(at_ts)));
+            edit_as_owner(opp, edit, pipeline, *owner, at, events);
+        }
+        Step::Amount => {
+            let current = opp.amount.amount_minor as f64 / 100.0;
+            let factor = if opp.stage_id == 4 {
+                g.rng.gen_range(0.85..0.97)
+            } else {
+                g.rng.gen_range(0.7..1.4)
+            };
+            let new = amount_fen(current * factor);
+            if new != opp.amount.amount_minor {
                 let edit = OpportunityInput {
-                    close_date: Field::Value(add_days(from, days)),
+                    amount_minor: Field::Value(new),
                     ..Default::default()
                 };
-                let evs = opportunity::apply(&mut opp, edit, pipeline, &actor(owner), at)
-                    .expect("valid demo edit");
-                events.extend(evs);
-                opp.version += 1;
+                edit_as_owner(opp, edit, pipeline, *owner, at, events);
             }
-            Step::Owner(to) => {
-                if to != owner {
-                    let edit = OpportunityInput {
-                        owner_id: Field::Value(to),
-                        ..Default::default()
-                    };
-                    let evs = opportunity::apply(&mut opp, edit, pipeline, &actor(owner), at)
-                        .expect("valid demo edit");
-                    events.extend(evs);
-                    opp.version += 1;
-                    owner = to;
-                }
+        }
+        Step::Slip(days) => {
+            let from = opp
+                .close_date
+                .map_or(date_of(at_ts), |d| d.max(date_of(at_ts)));
+            let edit = OpportunityInput {
+                close_date: Field::Value(add_days(from, days)),
+                ..Default::default()
+            };
+            edit_as_owner(opp, edit, pipeline, *owner, at, events);
+        }
+        Step::Owner(to) => {
+            if to != *owner {
+                let edit = OpportunityInput {
+                    owner_id: Field::Value(to),
+                    ..Default::default()
+                };
+                edit_as_owner(opp, edit, pipeline, *owner, at, events);
+                *owner = to;
             }
         }
     }
-    (opp, events)
+}
+
+/// An edit by the owner through `apply`, its events kept.
+fn edit_as_owner(
+    opp: &mut Opportunity,
+    edit: OpportunityInput,
+    pipeline: &Pipeline,
+    owner: UserId,
+    at: OffsetDateTime,
+    events: &mut Vec<NewEvent>,
+) {
+    let evs = opportunity::apply(opp, edit, pipeline, &actor(owner), at).expect("valid demo edit");
+    events.extend(evs);
+    opp.version += 1;
 }
 
 /// The stage and owner of an opportunity at `t`, from its events.

@@ -18,7 +18,6 @@ pub mod horizon;
 pub mod input;
 pub mod model;
 pub mod money;
-pub mod notify;
 pub mod opportunity;
 pub mod process;
 pub mod projection;

@@ -24,10 +24,11 @@ pub type StageId = Id;
 pub type CustomValues = BTreeMap<String, serde_json::Value>;
 
 /// Declares a closed set of values stored and sent as snake_case text.
+#[macro_export]
 macro_rules! text_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize, ::utoipa::ToSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),+ }
 
@@ -40,11 +41,11 @@ macro_rules! text_enum {
         }
 
         impl std::str::FromStr for $name {
-            type Err = crate::error::UnknownValue;
+            type Err = $crate::error::UnknownValue;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    _ => Err(crate::error::UnknownValue {
+                    _ => Err($crate::error::UnknownValue {
                         kind: stringify!($name),
                         value: s.to_string(),
                     }),
@@ -439,4 +440,27 @@ pub struct Notification {
     pub version: i64,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+}
+
+text_enum!(
+    /// Where a notification goes: our generic JSON webhook or a group robot.
+    ChannelKind {
+        Webhook => "webhook",
+        WeCom => "wecom",
+        DingTalk => "dingtalk",
+        Feishu => "feishu",
+    }
+);
+
+impl ChannelKind {
+    /// The hosts the platform's robot webhooks live on (what an admin adds to the allow-list
+    /// to use it); none for the generic webhook.
+    pub fn platform_hosts(self) -> &'static [&'static str] {
+        match self {
+            ChannelKind::Webhook => &[],
+            ChannelKind::WeCom => &["qyapi.weixin.qq.com"],
+            ChannelKind::DingTalk => &["oapi.dingtalk.com"],
+            ChannelKind::Feishu => &["open.feishu.cn", "open.larksuite.com"],
+        }
+    }
 }

@@ -3,8 +3,8 @@
 //! the delivery log it writes.
 
 use serde::Serialize;
+use shangji_core::model::ChannelKind;
 use shangji_core::model::{Language, TeamId, UserId};
-use shangji_core::notify::ChannelKind;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
@@ -69,7 +69,7 @@ pub struct NewDelivery {
     pub user_id: Option<UserId>,
     /// The message's event (`approval_requested`, `digest`, `test`…), for the log.
     pub event: String,
-    /// The core `notify::Message` as JSON.
+    /// The `Message` of the app's delivery renderer as JSON.
     pub message: String,
     /// `pending`, or `held` for the daily digest.
     pub status: String,
@@ -84,7 +84,7 @@ pub struct Delivery {
     pub email: Option<String>,
     pub user_id: Option<UserId>,
     pub event: String,
-    /// The message (`notify::Message`) as JSON text.
+    /// The message (the delivery renderer's `Message`) as JSON text.
     pub message: String,
     /// `pending`, `retrying`, `delivered`, `failed`, `held` (waits for the daily digest) or
     /// `digested` (sent in a digest).

@@ -1420,7 +1420,7 @@ async fn forecast_snapshots() {
 
 #[tokio::test]
 async fn notification_channels_settings_and_deliveries() {
-    use shangji_core::notify::ChannelKind;
+    use shangji_core::model::ChannelKind;
     use shangji_store::{Attempt, Channel, NewDelivery, NotificationPrefs};
     let db = test_db().await;
     let rep = db

@@ -24,6 +24,8 @@ pub mod custom_fields;
 pub mod delivery;
 pub mod directory;
 pub mod export;
+/// The facts rules and alerts see, the working calendar and follow-up settings as read.
+pub mod facts;
 /// The forecast page, the manager roll-up and adjustments.
 pub mod forecast;
 /// Importing stage history from a CSV file.

@@ -3,7 +3,7 @@
 //! also lists what actions may name (stages, users, assignment rules, approval policies),
 //! so that a rule is checked against what exists when it is saved.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{Op, RecordType};

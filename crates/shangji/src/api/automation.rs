@@ -150,7 +150,7 @@ async fn get_calendar(
     State(s): State<AppState>,
     _c: Caller,
 ) -> Result<Json<CalendarData>, AppError> {
-    Ok(Json(automation::calendar(&s.db).await?.data()))
+    Ok(Json(crate::ops::facts::calendar(&s.db).await?.data()))
 }
 
 /// Replace the working calendar (admin); the first problem is refused with its place
@@ -182,7 +182,7 @@ async fn get_follow_up(
     State(s): State<AppState>,
     _c: Caller,
 ) -> Result<Json<FactsConfig>, AppError> {
-    Ok(Json(automation::facts_config(&s.db).await?))
+    Ok(Json(crate::ops::facts::facts_config(&s.db).await?))
 }
 
 /// Replace the follow-up setting (admin); every follow-up count and rule reads it

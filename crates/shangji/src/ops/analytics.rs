@@ -590,7 +590,7 @@ pub async fn leaderboard_report(
         db.created_by(of, r.period, Facet::Owner),
     )?;
     let mut out = r.report(analytics::leaderboard_from(&r.pipeline, &closed, &created));
-    let kinds = automation::facts_config(db).await?.kinds();
+    let kinds = super::facts::facts_config(db).await?.kinds();
     let follow_ups = db
         .follow_ups_by_author(
             &ctx.scope,

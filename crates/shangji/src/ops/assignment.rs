@@ -22,7 +22,7 @@ use shangji_store::{Access, Db, Save};
 use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 
-use super::automation::{calendar, catalog, facts_of};
+use super::facts::{calendar, catalog, facts_of};
 use super::{Ctx, Resource};
 use crate::error::AppError;
 

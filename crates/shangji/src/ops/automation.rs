@@ -1,6 +1,7 @@
 //! Automation in the application: rules saved and checked, the shipped templates seeded,
 //! the dry run, the scheduler's tick, event-triggered rules after an opportunity write, the
-//! actions of a firing, the working calendar setting and notification preferences.
+//! actions of a firing, saving the working calendar and follow-up settings (read in
+//! `ops::facts`) and notification preferences.
 //!
 //! A firing runs its actions only when this call inserted its (rule, record, episode) row:
 //! another tick, another instance or a run before a restart that got there first wins, so
@@ -18,8 +19,8 @@ use shangji_core::model::*;
 use shangji_core::opportunity::{MoveInput, OpportunityInput};
 use shangji_core::records::TaskInput;
 use shangji_core::rules::{
-    self, batch_for_delivery, resolve_recipient, Action, Delivery, FactsConfig, FieldCatalog,
-    Firing, Recipient, RecordFacts, Rule, RuleInput, TemplateStages, TriggerEvent,
+    self, batch_for_delivery, resolve_recipient, Action, Delivery, FactsConfig, Firing, Recipient,
+    RecordFacts, Rule, RuleInput, TemplateStages, TriggerEvent,
 };
 use shangji_core::visibility::Scope;
 use shangji_core::Field;
@@ -27,11 +28,10 @@ use shangji_store::{Db, FiringRow, RulePrefs};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
+use super::facts::{calendar, catalog, facts_of, CALENDAR_KEY, FOLLOW_UP_KEY};
 use super::Ctx;
 use crate::error::AppError;
 
-/// The settings key of the working calendar (JSON as `WorkCalendar::from_json` reads it).
-pub const CALENDAR_KEY: &str = "work_calendar";
 /// The settings key set once the shipped templates were seeded.
 pub const TEMPLATES_SEEDED: &str = "rule_templates_seeded";
 /// A recipient with more firings than this in one tick gets one digest instead.
@@ -117,15 +117,6 @@ pub struct TickReport {
 
 // ---- Settings: the working calendar. ----
 
-/// The working calendar in force: the saved one, else the shipped China calendar.
-pub async fn calendar(db: &Db) -> Result<WorkCalendar, AppError> {
-    match db.setting(CALENDAR_KEY).await? {
-        Some(json) => WorkCalendar::from_json(&json)
-            .map_err(|e| AppError::Internal(format!("stored calendar: {e}"))),
-        None => Ok(WorkCalendar::china_default()),
-    }
-}
-
 /// Replaces the working calendar (admin). The JSON is checked whole; the first problem is
 /// refused with its place (`holidays[3].to`) and code.
 pub async fn save_calendar(db: &Db, ctx: &Ctx, json: &str) -> Result<WorkCalendar, AppError> {
@@ -176,25 +167,6 @@ pub async fn mark_all_read(db: &Db, ctx: &Ctx) -> Result<u64, AppError> {
 }
 
 // ---- Rules: saving, checking, seeding. ----
-
-pub(crate) async fn catalog(
-    db: &Db,
-    dir: &shangji_store::Directory,
-) -> Result<FieldCatalog, AppError> {
-    let users: Vec<UserId> = db.users().await?.iter().map(|u| u.id).collect();
-    let policies: Vec<i64> = dir.approval_policies.iter().map(|p| p.id).collect();
-    let assignment: Vec<i64> = db
-        .assignment_rules()
-        .await?
-        .iter()
-        .map(|r| r.rule.id)
-        .collect();
-    Ok(
-        FieldCatalog::opportunity(&dir.custom_fields, &dir.pipelines, &users)
-            .with_approval_policies(&policies)
-            .with_assignment_rules(&assignment),
-    )
-}
 
 /// Checks a rule as rule `id` (0 for a new one), against the catalog and the other rules.
 async fn check(
@@ -324,20 +296,6 @@ pub async fn seed_templates(db: &Db, now: OffsetDateTime) -> Result<bool, AppErr
 
 // ---- Facts. ----
 
-/// The settings key of what counts for the derived values (JSON of `FactsConfig`).
-pub const FOLLOW_UP_KEY: &str = "follow_up";
-
-/// Which activity types are a meaningful follow-up, and which standard actions send the
-/// proposal: the saved setting, else the defaults (the customer-facing types). Every count of
-/// follow-ups reads it — the rules, the board, the today page, the review, the leaderboard.
-pub async fn facts_config(db: &Db) -> Result<FactsConfig, AppError> {
-    match db.setting(FOLLOW_UP_KEY).await? {
-        Some(json) => serde_json::from_str(&json)
-            .map_err(|e| AppError::Internal(format!("stored follow-up setting: {e}"))),
-        None => Ok(FactsConfig::default()),
-    }
-}
-
 /// Replaces the follow-up setting (admin).
 pub async fn save_facts_config(
     db: &Db,
@@ -349,34 +307,6 @@ pub async fn save_facts_config(
     let json = serde_json::to_string(&config).map_err(|e| AppError::Internal(e.to_string()))?;
     db.set_setting(FOLLOW_UP_KEY, &json, ctx.now).await?;
     Ok(config)
-}
-
-/// The facts of these opportunities at `now`, in a few grouped queries.
-pub(crate) async fn facts_of(
-    db: &Db,
-    dir: &shangji_store::Directory,
-    opps: &[Opportunity],
-    now: OffsetDateTime,
-) -> Result<Vec<RecordFacts>, AppError> {
-    let config = facts_config(db).await?;
-    let ids: Vec<i64> = opps.iter().map(|o| o.id).collect();
-    let rows = db.rule_facts(&ids, &config.kinds(), now).await?;
-    Ok(opps
-        .iter()
-        .map(|o| {
-            let mut f = RecordFacts::opportunity(o, &[], &[], &dir.custom_fields, &config, now);
-            f.last_follow_up = rows.last_follow_up.get(&o.id).copied();
-            f.open_task_due_dates = rows.open_task_due.get(&o.id).cloned().unwrap_or_default();
-            f.industry = rows.industry.get(&o.id).cloned();
-            let by_tasks = rows.actions_by_tasks.get(&o.id);
-            f.proposal_sent = o
-                .actions_done
-                .iter()
-                .chain(by_tasks.into_iter().flatten())
-                .any(|k| config.proposal_actions.contains(k));
-            f
-        })
-        .collect())
 }
 
 /// Every open, unarchived opportunity's facts, page by page.

@@ -6,8 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use shangji_core::input;
-use shangji_core::model::{Language, Notification, TeamId, User};
-use shangji_core::notify::{self, ChannelKind, Message, RecordRef};
+use shangji_core::model::{ChannelKind, Language, Notification, TeamId, User};
 use shangji_core::visibility::subtree;
 use shangji_core::FieldError;
 use shangji_store::{Channel, Db, Delivery, Directory, NewDelivery, NotificationPrefs, Write};
@@ -18,8 +17,13 @@ use super::Ctx;
 use crate::error::AppError;
 use crate::i18n::Tr;
 
+pub mod address;
+pub mod outcome;
+pub mod render;
 /// The background sender: webhooks and robots over HTTP, email over SMTP, the daily digest.
 pub mod send;
+
+use render::{Message, RecordRef};
 
 /// The settings key of the webhook allow-list (a JSON array of entries).
 pub const ALLOW_LIST_KEY: &str = "webhook_allow_list";
@@ -151,7 +155,7 @@ fn message_of(
         text.push_str(tr.t("notifications.comment"));
         text.push_str(c);
     }
-    Message::Notification(notify::Notification {
+    Message::Notification(render::Notification {
         id: id.to_string(),
         event: note.kind.clone(),
         language: lang,
@@ -203,7 +207,7 @@ impl From<Channel> for ChannelView {
             id: c.id,
             name: c.name,
             kind: c.kind,
-            url: notify::mask_url(&c.url),
+            url: address::mask_url(&c.url),
             secret: c.secret.as_deref().map(mask),
             language: c.language,
             enabled: c.enabled,
@@ -226,7 +230,7 @@ pub fn mask(secret: &str) -> String {
 }
 
 /// A channel to add or replace. On replace, an absent `secret` keeps the stored one and an
-/// empty one removes it; the URL as shown (masked, see `notify::mask_url`) keeps the stored
+/// empty one removes it; the URL as shown (masked, see `address::mask_url`) keeps the stored
 /// URL.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -268,7 +272,7 @@ pub async fn set_allow_list(db: &Db, ctx: &Ctx, list: AllowList) -> Result<Allow
         if e.is_empty() {
             continue;
         }
-        notify::check_allow_entry(e).map_err(|err| {
+        address::check_allow_entry(e).map_err(|err| {
             AppError::Invalid(FieldError::new(
                 &format!("entries[{i}]"),
                 &err.code,
@@ -332,10 +336,10 @@ pub async fn save_channel(
     let allow = allow_list(db).await?;
     let mut url = input.url.trim().to_string();
     // The URL as shown (its credential masked) keeps the stored one.
-    if let Some(c) = stored.as_ref().filter(|c| notify::mask_url(&c.url) == url) {
+    if let Some(c) = stored.as_ref().filter(|c| address::mask_url(&c.url) == url) {
         url = c.url.clone();
     }
-    notify::check_webhook_url(&url, &allow)
+    address::check_webhook_url(&url, &allow)
         .map_err(|r| AppError::invalid("url", r.code(), r.to_string()))?;
     let events = input.events.unwrap_or_else(|| "all".into());
     if !CHANNEL_EVENTS.contains(&events.as_str()) {
@@ -416,7 +420,7 @@ pub async fn test_channel(db: &Db, ctx: &Ctx, id: i64) -> Result<i64, AppError> 
     ctx.require_admin()?;
     let c = live_channel(db, id).await?;
     let tr = Tr::new(c.language);
-    let message = Message::Notification(notify::Notification {
+    let message = Message::Notification(render::Notification {
         id: format!("test-{:016x}", rand::random::<u64>()),
         event: "test".into(),
         language: c.language,

@@ -168,7 +168,7 @@ pub(crate) async fn run_move(
         })?;
     let labels = custom_labels(ctx);
     let custom = next.custom.clone();
-    let calendar = super::automation::calendar(db).await?;
+    let calendar = super::facts::calendar(db).await?;
     let mctx = MoveContext {
         actor,
         now: ctx.now,

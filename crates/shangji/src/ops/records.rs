@@ -735,13 +735,13 @@ pub async fn today(db: &Db, ctx: &Ctx, team: bool) -> Result<Today, AppError> {
         }
     }
     let ids: Vec<OpportunityId> = open.iter().map(|o| o.id).collect();
-    let kinds = super::automation::facts_config(db).await?;
+    let kinds = super::facts::facts_config(db).await?;
     let last: HashMap<OpportunityId, OffsetDateTime> = db
         .last_follow_ups(&ids, &kinds.kinds(), ctx.now)
         .await?
         .into_iter()
         .collect();
-    let calendar = super::automation::calendar(db).await?;
+    let calendar = super::facts::calendar(db).await?;
     let clock = AlertClock {
         now: ctx.now,
         today,
@@ -1041,7 +1041,7 @@ pub async fn account_360(db: &Db, ctx: &Ctx, id: AccountId) -> Result<Account360
     let ids: Vec<OpportunityId> = opportunities.iter().map(|o| o.id).collect();
     let activities = db.activities_about(&ctx.scope, Some(id), &ids, 200).await?;
     let events = db.events_of(&ids, 200).await?;
-    let config = super::automation::facts_config(db).await?;
+    let config = super::facts::facts_config(db).await?;
     let meaningful = |a: &Activity| !a.archived && config.meaningful.contains(&a.kind);
     let mut last_follow_up = activities.iter().find(|a| meaningful(a)).cloned();
     // A follow-up older than the ones listed can still be the latest meaningful one.

@@ -174,7 +174,7 @@ pub async fn review(
     let opps = db.review_deals(&ctx.scope, &team.owners, since).await?;
     let ids: Vec<OpportunityId> = opps.iter().map(|o| o.id).collect();
     let events = db.events_of(&ids, i64::MAX).await?;
-    let kinds = super::automation::facts_config(db).await?.kinds();
+    let kinds = super::facts::facts_config(db).await?.kinds();
     let follow_ups = db.last_follow_ups(&ids, &kinds, ctx.now).await?;
     let lives = analytics::lives(&events);
     let stage_of = |id: StageId| ctx.dir.pipelines.iter().find_map(|p| p.stage(id));
@@ -190,7 +190,7 @@ pub async fn review(
         })
         .collect();
     let large_minor = p.large_minor.unwrap_or(core_review::DEFAULT_LARGE_MINOR);
-    let calendar = super::automation::calendar(db).await?;
+    let calendar = super::facts::calendar(db).await?;
     let window = ReviewWindow {
         since,
         now: ctx.now,

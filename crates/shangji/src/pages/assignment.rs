@@ -675,7 +675,7 @@ async fn follow_up(State(s): State<AppState>, v: Viewer, Query(q): Query<SavedFl
     if let Err(e) = v.ctx.require_admin() {
         return v.error(FOLLOW_UP, e);
     }
-    match automation::facts_config(&s.db).await {
+    match crate::ops::facts::facts_config(&s.db).await {
         Ok(c) => render(follow_up_page(&v, &c, vec![], q.saved.is_some())),
         Err(e) => v.error(FOLLOW_UP, e),
     }

@@ -244,9 +244,9 @@ async fn cards(
     let more = found.len() as i64 > PAGE;
     found.truncate(PAGE as usize);
     let ids: Vec<i64> = found.iter().map(|c| c.opportunity.id).collect();
-    let kinds = crate::ops::automation::facts_config(&s.db).await?.kinds();
+    let kinds = crate::ops::facts::facts_config(&s.db).await?.kinds();
     let last = s.db.last_follow_ups(&ids, &kinds, v.ctx.now).await?;
-    let calendar = crate::ops::automation::calendar(&s.db).await?;
+    let calendar = crate::ops::facts::calendar(&s.db).await?;
     let now = v.ctx.now;
     let dir = &v.ctx.dir;
     let views = found

@@ -89,8 +89,7 @@ fn name_of(users: &[User], id: UserId) -> String {
 }
 
 fn stage_name(v: &Viewer, id: Option<StageId>) -> String {
-    id.and_then(|id| v.ctx.dir.pipelines.iter().find_map(|p| p.stage(id)))
-        .map_or_else(String::new, |s| s.name(v.tr.lang).to_string())
+    crate::notices::stage_name(v.tr, &v.ctx.dir, id)
 }
 
 fn money(tr: Tr, minor: i64, currency: &str) -> String {

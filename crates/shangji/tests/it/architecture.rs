@@ -183,3 +183,83 @@ fn no_app_file_is_over_the_line_limit() {
         long.join("\n")
     );
 }
+
+/// The longest a production function may be, in lines from `fn` to its closing brace.
+const MAX_FN_LINES: usize = 200;
+
+/// Functions that are tables rather than logic, exempt from [`MAX_FN_LINES`].
+const LONG_TABLES: &[&str] = &[];
+
+/// Every function and method outside tests, with its length in lines.
+struct FnLengths {
+    path: String,
+    found: Vec<(String, usize, usize)>,
+}
+
+impl FnLengths {
+    fn record(&mut self, name: String, sig: &syn::Signature, block: &syn::Block) {
+        let start = sig.fn_token.span.start().line;
+        let end = block.brace_token.span.close().end().line;
+        self.found.push((name, start, end - start + 1));
+    }
+}
+
+fn is_test(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|a| {
+        let path = a.path();
+        path.is_ident("test")
+            || path.segments.last().is_some_and(|s| s.ident == "test")
+            || (path.is_ident("cfg") && a.parse_args::<syn::Ident>().is_ok_and(|i| i == "test"))
+    })
+}
+
+impl<'ast> syn::visit::Visit<'ast> for FnLengths {
+    fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
+        if !is_test(&m.attrs) {
+            syn::visit::visit_item_mod(self, m);
+        }
+    }
+    fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
+        if !is_test(&f.attrs) {
+            self.record(f.sig.ident.to_string(), &f.sig, &f.block);
+            syn::visit::visit_item_fn(self, f);
+        }
+    }
+    fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
+        if !is_test(&f.attrs) {
+            self.record(f.sig.ident.to_string(), &f.sig, &f.block);
+            syn::visit::visit_impl_item_fn(self, f);
+        }
+    }
+}
+
+#[test]
+fn no_production_function_is_over_200_lines() {
+    use syn::visit::Visit;
+    let mut long = vec![];
+    for krate in ["shangji-core", "shangji-store", "shangji"] {
+        for f in rust_files(&crate_src(krate)) {
+            let name = f.file_name().unwrap().to_string_lossy().to_string();
+            if name == "tests.rs" || name.ends_with("_tests.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&f).unwrap();
+            let file = syn::parse_file(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            let mut v = FnLengths {
+                path: f.display().to_string(),
+                found: vec![],
+            };
+            v.visit_file(&file);
+            for (fn_name, line, len) in v.found {
+                if len > MAX_FN_LINES && !LONG_TABLES.contains(&fn_name.as_str()) {
+                    long.push(format!("{}:{line}: fn {fn_name} is {len} lines", v.path));
+                }
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {MAX_FN_LINES} lines (split them):\n{}",
+        long.join("\n")
+    );
+}

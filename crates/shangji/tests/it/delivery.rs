@@ -12,7 +12,7 @@ use common::TestApp;
 use serde_json::{json, Value};
 use shangji::config::{SmtpConfig, SmtpTls};
 use shangji::ops::delivery::send::{self as deliver, Sender};
-use shangji_core::notify;
+use shangji::ops::delivery::{outcome, render};
 use time::{Duration, OffsetDateTime};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -385,13 +385,13 @@ async fn an_approval_reaches_a_generic_webhook_signed_in_the_documented_shape() 
     );
     let ts = r.header("x-shangji-timestamp").unwrap();
     assert_eq!(ts, now.unix_timestamp().to_string());
-    assert!(notify::verify_webhook_signature(
+    assert!(render::verify_webhook_signature(
         "whsec_test",
         ts,
         r.body.as_bytes(),
         r.header("x-shangji-signature").unwrap()
     ));
-    assert!(!notify::verify_webhook_signature(
+    assert!(!render::verify_webhook_signature(
         "other",
         ts,
         r.body.as_bytes(),
@@ -512,7 +512,7 @@ async fn robots_get_their_platform_formats_with_valid_signatures() {
         ts,
         now.unix_timestamp() * 1000 + i64::from(now.millisecond())
     );
-    assert_eq!(param("sign"), notify::dingtalk_sign(ding_secret, ts));
+    assert_eq!(param("sign"), render::dingtalk_sign(ding_secret, ts));
     let body = d.json();
     assert_eq!(body["msgtype"], "markdown");
     assert_eq!(body["markdown"]["title"], "商机系统测试消息");
@@ -528,7 +528,7 @@ async fn robots_get_their_platform_formats_with_valid_signatures() {
     let body = f.json();
     let ts: i64 = body["timestamp"].as_str().unwrap().parse().unwrap();
     assert_eq!(ts, now.unix_timestamp());
-    assert_eq!(body["sign"], notify::feishu_sign(feishu_secret, ts));
+    assert_eq!(body["sign"], render::feishu_sign(feishu_secret, ts));
     assert_eq!(body["msg_type"], "post");
     assert_eq!(
         body["content"]["post"]["zh_cn"]["title"],
@@ -576,7 +576,7 @@ async fn failed_attempts_are_retried_on_schedule_and_shown_in_the_log() {
         &time::format_description::well_known::Rfc3339,
     )
     .unwrap();
-    assert_eq!(next, t0 + notify::RETRY_DELAYS[0]);
+    assert_eq!(next, t0 + outcome::RETRY_DELAYS[0]);
     // Not before its time.
     assert_eq!(
         deliver::tick(&app.db, &s, t0 + Duration::seconds(30))
@@ -605,7 +605,7 @@ async fn failed_attempts_are_retried_on_schedule_and_shown_in_the_log() {
         got[1].header("x-shangji-timestamp")
     );
     for r in &got {
-        assert!(notify::verify_webhook_signature(
+        assert!(render::verify_webhook_signature(
             "whsec_test",
             r.header("x-shangji-timestamp").unwrap(),
             r.body.as_bytes(),

@@ -8,11 +8,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 
+use super::address;
+use super::outcome::{self, DeliveryOutcome, Failure, TransportError};
+use super::render::{self, Digest, Link, Message};
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use shangji_core::model::{Language, RecordKind};
-use shangji_core::notify::{self, DeliveryOutcome, Digest, Failure, Link, Message, TransportError};
 use shangji_store::{Attempt, Channel, Db, Delivery, NewDelivery};
 use time::{Duration, OffsetDateTime};
 
@@ -28,7 +30,7 @@ pub struct Sender {
     pub smtp: Option<SmtpConfig>,
     /// `https://crm.example.com`, without a trailing slash.
     pub public_url: Option<String>,
-    /// How long one attempt may take ([`notify::DELIVERY_TIMEOUT`]).
+    /// How long one attempt may take ([`render::DELIVERY_TIMEOUT`]).
     pub timeout: Duration,
     /// Local time (China Standard Time) of the daily digest.
     pub digest_at: (u8, u8),
@@ -39,7 +41,7 @@ impl Sender {
         Sender {
             smtp: config.smtp.clone(),
             public_url: config.public_url.clone(),
-            timeout: notify::DELIVERY_TIMEOUT,
+            timeout: render::DELIVERY_TIMEOUT,
             digest_at: parse_digest_time(&config.digest_time).unwrap_or((8, 0)),
         }
     }
@@ -94,7 +96,7 @@ pub async fn tick(db: &Db, sender: &Sender, now: OffsetDateTime) -> Result<usize
         let attempts = d.attempts as u32 + 1;
         let (status, next) = match &outcome {
             DeliveryOutcome::Delivered => ("delivered", None),
-            DeliveryOutcome::Retry(_) => match notify::next_attempt(attempts, now) {
+            DeliveryOutcome::Retry(_) => match outcome::next_attempt(attempts, now) {
                 Some(at) => ("retrying", Some(at)),
                 None => ("failed", None),
             },
@@ -154,7 +156,7 @@ async fn attempt(
 /// address is known.
 fn add_links(message: &mut Message, base: Option<&str>) {
     let Some(base) = base else { return };
-    let link_of = |n: &notify::Notification| {
+    let link_of = |n: &render::Notification| {
         n.record.map(|r| Link {
             url: format!("{base}/{}/{}", record_path(r.kind), r.id),
             text: Tr::new(n.language).t("notify.open_record").to_string(),
@@ -202,7 +204,7 @@ async fn send_http(
     allow: &[String],
     now: OffsetDateTime,
 ) -> (DeliveryOutcome, Option<u16>) {
-    let target = match notify::check_webhook_url(&c.url, allow) {
+    let target = match address::check_webhook_url(&c.url, allow) {
         Ok(t) => t,
         Err(r) => return (failed(r.code(), r.to_string()), None),
     };
@@ -215,13 +217,13 @@ async fn send_http(
                 Ok(Ok(found)) => found.collect(),
                 Ok(Err(e)) => {
                     return (
-                        notify::transport_outcome(TransportError::Connect, &e.to_string()),
+                        outcome::transport_outcome(TransportError::Connect, &e.to_string()),
                         None,
                     )
                 }
                 Err(_) => {
                     return (
-                        notify::transport_outcome(
+                        outcome::transport_outcome(
                             TransportError::Timeout,
                             "resolving the name took too long",
                         ),
@@ -234,7 +236,7 @@ async fn send_http(
     let allowed: Vec<SocketAddr> = addrs
         .iter()
         .copied()
-        .filter(|a| notify::ip_allowed(a.ip(), allow))
+        .filter(|a| address::ip_allowed(a.ip(), allow))
         .collect();
     if allowed.is_empty() {
         let detail = format!(
@@ -247,11 +249,11 @@ async fn send_http(
                 .join(", ")
         );
         return (
-            notify::transport_outcome(TransportError::AddressRefused, &detail),
+            outcome::transport_outcome(TransportError::AddressRefused, &detail),
             None,
         );
     }
-    let req = notify::render(
+    let req = render::render(
         c.kind,
         &target,
         c.secret.as_deref(),
@@ -272,7 +274,7 @@ async fn send_http(
         Ok(c) => c,
         Err(e) => {
             return (
-                notify::transport_outcome(TransportError::Io, &e.to_string()),
+                outcome::transport_outcome(TransportError::Io, &e.to_string()),
                 None,
             )
         }
@@ -287,12 +289,12 @@ async fn send_http(
             let body = resp.text().await.unwrap_or_default();
             let body: String = body.chars().take(2000).collect();
             (
-                notify::platform_outcome(c.kind, status, &body),
+                outcome::platform_outcome(c.kind, status, &body),
                 Some(status),
             )
         }
         Err(e) => (
-            notify::transport_outcome(transport_error(&e), &error_chain(&e)),
+            outcome::transport_outcome(transport_error(&e), &error_chain(&e)),
             None,
         ),
     }
@@ -329,7 +331,7 @@ fn transport_error(e: &reqwest::Error) -> TransportError {
 
 /// The subject, plain text and HTML of a message.
 pub fn email_parts(message: &Message) -> (String, String, String) {
-    fn item_text(n: &notify::Notification, out: &mut String) {
+    fn item_text(n: &render::Notification, out: &mut String) {
         if !n.text.is_empty() {
             out.push_str(&n.text);
             out.push('\n');
@@ -341,7 +343,7 @@ pub fn email_parts(message: &Message) -> (String, String, String) {
             out.push_str(&format!("{}: {}\n", l.text, l.url));
         }
     }
-    fn item_html(n: &notify::Notification, out: &mut String) {
+    fn item_html(n: &render::Notification, out: &mut String) {
         for line in n.text.lines() {
             out.push_str(&format!("<p>{}</p>\n", esc(line)));
         }
@@ -468,7 +470,7 @@ async fn send_email(sender: &Sender, to: &str, message: &Message) -> DeliveryOut
     let transport = builder.build();
     match tokio::time::timeout(timeout, transport.send(mail)).await {
         Err(_) => {
-            notify::transport_outcome(TransportError::Timeout, "the mail server took too long")
+            outcome::transport_outcome(TransportError::Timeout, "the mail server took too long")
         }
         Ok(Ok(_)) => DeliveryOutcome::Delivered,
         Ok(Err(e)) => {
@@ -481,11 +483,11 @@ async fn send_email(sender: &Sender, to: &str, message: &Message) -> DeliveryOut
                     detail: detail.chars().take(200).collect(),
                 })
             } else if e.is_timeout() {
-                notify::transport_outcome(TransportError::Timeout, &detail)
+                outcome::transport_outcome(TransportError::Timeout, &detail)
             } else if e.is_tls() {
-                notify::transport_outcome(TransportError::Tls, &detail)
+                outcome::transport_outcome(TransportError::Tls, &detail)
             } else {
-                notify::transport_outcome(TransportError::Connect, &detail)
+                outcome::transport_outcome(TransportError::Connect, &detail)
             }
         }
     }
@@ -530,7 +532,7 @@ pub async fn daily_digest(db: &Db, now: OffsetDateTime) -> Result<usize, AppErro
     }
     let mut queued = 0;
     for ((user_id, email), list) in by_address {
-        let items: Vec<notify::Notification> = list
+        let items: Vec<render::Notification> = list
             .iter()
             .filter_map(|d| match serde_json::from_str::<Message>(&d.message) {
                 Ok(Message::Notification(n)) => Some(n),
@@ -557,7 +559,7 @@ pub async fn daily_digest(db: &Db, now: OffsetDateTime) -> Result<usize, AppErro
             channel_id: None,
             email: Some(email),
             user_id,
-            event: notify::DIGEST_EVENT.into(),
+            event: render::DIGEST_EVENT.into(),
             message: message_json(&digest),
             status: "pending".into(),
             created_at: now,

@@ -113,7 +113,7 @@ pub(super) async fn calendar(
     if let Err(e) = v.ctx.require_admin() {
         return v.error(CALENDAR, e);
     }
-    match automation::calendar(&s.db).await {
+    match crate::ops::facts::calendar(&s.db).await {
         Ok(cal) => render(calendar_page(
             &v,
             &cal,
@@ -153,7 +153,7 @@ pub(super) async fn save_calendar(
             } else {
                 format!("{}: {text}", f.field)
             };
-            let current = automation::calendar(&s.db)
+            let current = crate::ops::facts::calendar(&s.db)
                 .await
                 .unwrap_or_else(|_| WorkCalendar::china_default());
             render(calendar_page(&v, &current, None, json, error, false))

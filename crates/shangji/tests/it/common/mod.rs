@@ -39,6 +39,17 @@ pub async fn test_db() -> Db {
     }
 }
 
+/// Where the SQLite files of [`shared_test_db`] live: under the build's temporary folder, left
+/// by an earlier run removed at this run's first use.
+fn shared_sqlite_dir() -> std::path::PathBuf {
+    static CLEARED: std::sync::Once = std::sync::Once::new();
+    let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("shangji-shared-dbs");
+    CLEARED.call_once(|| {
+        let _ = std::fs::remove_dir_all(&root);
+    });
+    root
+}
+
 /// A fresh database that a second pool can open, as a second instance of the app would, and
 /// its URL: a new schema of `SHANGJI_TEST_DATABASE_URL`, else a SQLite file in a new temporary
 /// folder (in-memory SQLite lives in one connection, where concurrent work cannot race).
@@ -65,8 +76,8 @@ pub async fn shared_test_db() -> (Db, String) {
             (db, url)
         }
         _ => {
-            let dir = std::env::temp_dir().join(format!(
-                "shangji-test-{}-{}",
+            let dir = shared_sqlite_dir().join(format!(
+                "{}-{}",
                 std::process::id(),
                 rand::random::<u64>()
             ));

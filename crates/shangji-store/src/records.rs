@@ -148,6 +148,25 @@ impl Db {
         })
     }
 
+    /// The opportunities a contact takes part in and their buying role in each, newest link
+    /// first (at most `limit`).
+    pub async fn contact_opportunities(
+        &self,
+        contact_id: ContactId,
+        limit: i64,
+    ) -> Result<Vec<(OpportunityId, Option<BuyingRole>)>, StoreError> {
+        on_pool!(self, p => {
+            let rows = sqlx::query("SELECT opportunity_id, buying_role FROM opportunity_contacts WHERE contact_id = $1 ORDER BY created_at DESC, opportunity_id DESC LIMIT $2")
+                .bind(contact_id)
+                .bind(limit)
+                .fetch_all(p)
+                .await?;
+            rows.iter()
+                .map(|r| Ok((r.i64("opportunity_id")?, r.opt_parse("buying_role")?)))
+                .collect()
+        })
+    }
+
     /// Links a contact to an opportunity with a role (or changes the role of a linked one).
     pub async fn link_contact(
         &self,

@@ -17,6 +17,9 @@ use time::OffsetDateTime;
 
 use super::*;
 
+mod overview;
+pub use overview::*;
+
 use std::collections::HashMap;
 
 use serde::Deserialize;
@@ -24,7 +27,6 @@ use shangji_core::alerts::{self, Alert, AlertClock};
 use shangji_core::calendar::china_date;
 use shangji_core::follow_up::{self, FollowUpInput};
 use shangji_core::opportunity::{self as core_opp};
-use shangji_core::Money;
 use shangji_store::ApiToken;
 use time::Date;
 use utoipa::ToSchema;
@@ -970,105 +972,6 @@ pub async fn opportunity_activities(
     get::<Opportunity>(db, ctx, id).await?;
     // The deal's follow-ups are readable with the deal.
     Ok(db.activities_about(&Scope::All, None, &[id], 200).await?)
-}
-
-/// Counts and amounts of an account's opportunities of one kind (open, won, lost); amounts
-/// by currency, never mixed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KindTotal {
-    pub kind: StageKind,
-    pub count: usize,
-    pub amounts: Vec<Money>,
-}
-
-/// An account seen whole: its facts, contacts, opportunities, follow-ups and history.
-#[derive(Debug, Clone)]
-pub struct Account360 {
-    pub account: Account,
-    pub contacts: Vec<Contact>,
-    /// Every opportunity on the account the caller can read, newest changed first.
-    pub opportunities: Vec<Opportunity>,
-    pub totals: Vec<KindTotal>,
-    /// The latest customer-facing follow-up on the account or its opportunities.
-    pub last_follow_up: Option<Activity>,
-    /// Follow-ups, newest first.
-    pub activities: Vec<Activity>,
-    /// Events of its opportunities, newest first.
-    pub events: Vec<OpportunityEvent>,
-}
-
-/// Open, won and lost totals of some opportunities (archived ones left out).
-pub fn kind_totals(opps: &[Opportunity]) -> Vec<KindTotal> {
-    [StageKind::Open, StageKind::Won, StageKind::Lost]
-        .into_iter()
-        .map(|kind| {
-            let mut amounts: Vec<Money> = Vec::new();
-            let mut count = 0;
-            for o in opps.iter().filter(|o| o.status == kind && !o.archived) {
-                count += 1;
-                match amounts.iter_mut().find(|m| m.currency == o.amount.currency) {
-                    Some(m) => m.amount_minor += o.amount.amount_minor,
-                    None => amounts.push(o.amount.clone()),
-                }
-            }
-            if amounts.is_empty() {
-                amounts.push(Money::cny(0));
-            }
-            KindTotal {
-                kind,
-                count,
-                amounts,
-            }
-        })
-        .collect()
-}
-
-pub async fn account_360(db: &Db, ctx: &Ctx, id: AccountId) -> Result<Account360, AppError> {
-    let account = get::<Account>(db, ctx, id).await?;
-    let by_account = |limit| ListQuery {
-        eq: vec![("account_id", id.into())],
-        limit,
-        ..Default::default()
-    };
-    let contacts = db
-        .list::<Contact>(&ctx.scope, &by_account(200))
-        .await?
-        .items;
-    let opportunities = db
-        .list::<Opportunity>(&ctx.scope, &by_account(200))
-        .await?
-        .items;
-    let ids: Vec<OpportunityId> = opportunities.iter().map(|o| o.id).collect();
-    let activities = db.activities_about(&ctx.scope, Some(id), &ids, 200).await?;
-    let events = db.events_of(&ids, 200).await?;
-    let config = super::facts::facts_config(db).await?;
-    let meaningful = |a: &Activity| !a.archived && config.meaningful.contains(&a.kind);
-    let mut last_follow_up = activities.iter().find(|a| meaningful(a)).cloned();
-    // A follow-up older than the ones listed can still be the latest meaningful one.
-    if last_follow_up.is_none() {
-        let latest = db
-            .last_follow_ups(&ids, &config.kinds(), ctx.now)
-            .await?
-            .into_iter()
-            .map(|(_, t)| t)
-            .max();
-        if let Some(at) = latest {
-            last_follow_up = db
-                .activities_about(&ctx.scope, None, &ids, 1000)
-                .await?
-                .into_iter()
-                .find(|a| meaningful(a) && a.occurred_at == at);
-        }
-    }
-    Ok(Account360 {
-        totals: kind_totals(&opportunities),
-        account,
-        contacts,
-        opportunities,
-        last_follow_up,
-        activities,
-        events,
-    })
 }
 
 // ---- API tokens, managed by an admin for anyone. ----

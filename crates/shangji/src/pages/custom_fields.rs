@@ -92,6 +92,112 @@ pub(super) fn option_label(tr: Tr, def: &CustomFieldDef, value: &str) -> String 
         .unwrap_or_else(|| value.to_string())
 }
 
+/// A custom value as an input holds it.
+pub(super) fn raw(def: &CustomFieldDef, v: Option<&Value>) -> String {
+    match (def.field_type, v) {
+        (_, None) | (_, Some(Value::Null)) => String::new(),
+        (CustomFieldType::Money, Some(m)) => m
+            .get("amount_minor")
+            .and_then(Value::as_i64)
+            .map(|f| format!("{}.{:02}", f / 100, f % 100))
+            .unwrap_or_default(),
+        (CustomFieldType::DateTime, Some(Value::String(t))) => {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .map(|t| {
+                    let l = t.to_offset(crate::i18n::DISPLAY_OFFSET);
+                    format!("{}T{:02}:{:02}", l.date(), l.hour(), l.minute())
+                })
+                .unwrap_or_default()
+        }
+        (CustomFieldType::MultiSelect, Some(Value::Array(a))) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        (_, Some(Value::String(s))) => s.clone(),
+        (_, Some(other)) => other.to_string(),
+    }
+}
+
+/// The input that edits a value of `def` ("text", "textarea", "amount", "date", "datetime",
+/// "bool", "select", "multi"), with its options; `value` is what the input holds (`raw`).
+pub(super) fn input_of(
+    tr: Tr,
+    def: &CustomFieldDef,
+    value: &str,
+    users: &[User],
+) -> (&'static str, Vec<Choice>) {
+    let mut options = Vec::new();
+    let input = match def.field_type {
+        CustomFieldType::LongText => "textarea",
+        CustomFieldType::Money => "amount",
+        CustomFieldType::Date => "date",
+        CustomFieldType::DateTime => "datetime",
+        CustomFieldType::Boolean => "bool",
+        t @ (CustomFieldType::SingleSelect | CustomFieldType::MultiSelect) => {
+            let chosen: Vec<&str> = value.lines().collect();
+            if t == CustomFieldType::SingleSelect {
+                options.push(Choice::new("", tr.t("value.none"), value.is_empty()));
+            }
+            options.extend(def.options.iter().filter(|o| !o.archived).map(|o| {
+                Choice::new(
+                    o.value.clone(),
+                    option_label(tr, def, &o.value),
+                    chosen.contains(&o.value.as_str()),
+                )
+            }));
+            if t == CustomFieldType::SingleSelect {
+                "select"
+            } else {
+                "multi"
+            }
+        }
+        CustomFieldType::User => {
+            options.push(Choice::new("", tr.t("value.none"), value.is_empty()));
+            options.extend(users.iter().filter(|u| u.active).map(|u| {
+                let id = u.id.to_string();
+                let checked = id == value;
+                Choice::new(id, u.display_name.clone(), checked)
+            }));
+            "select"
+        }
+        _ => "text",
+    };
+    (input, options)
+}
+
+/// The value of `def` that its input posted (every value of the input's name, in order): its
+/// JSON form for the operation, or the code of what is wrong with it.
+pub(super) fn value_of(def: &CustomFieldDef, posted: &[&str]) -> Result<Value, &'static str> {
+    let v = posted.first().map_or("", |s| s.trim());
+    Ok(match def.field_type {
+        CustomFieldType::MultiSelect => {
+            let all: Vec<Value> = posted
+                .iter()
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::from(*s))
+                .collect();
+            if all.is_empty() {
+                Value::Null
+            } else {
+                Value::Array(all)
+            }
+        }
+        CustomFieldType::Boolean => Value::Bool(v == "true"),
+        _ if v.is_empty() => Value::Null,
+        CustomFieldType::Money => match yuan_to_fen(v) {
+            Some(fen) => serde_json::json!({ "amount_minor": fen, "currency": "CNY" }),
+            None => return Err("invalid_amount"),
+        },
+        CustomFieldType::DateTime if v.len() == 16 => Value::from(format!("{v}:00+08:00")),
+        CustomFieldType::Integer | CustomFieldType::User => match v.parse::<i64>() {
+            Ok(n) => Value::from(n),
+            Err(_) => return Err("not_a_number"),
+        },
+        _ => Value::from(v),
+    })
+}
+
 /// A value as people read it: money with its symbol, options by their labels and joined,
 /// booleans as yes / no, users by name, times in China Standard Time.
 pub(super) fn display_value(tr: Tr, def: &CustomFieldDef, v: &Value, users: &[User]) -> String {

@@ -5,7 +5,7 @@ use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use serde_json::Value;
+use crate::pages::custom_fields;
 use shangji_core::custom_fields::{CustomFieldDef, CustomFieldType};
 use shangji_core::model::*;
 use shangji_core::opportunity::OpportunityInput;
@@ -94,33 +94,6 @@ fn choices(tr: Tr, all: Vec<(String, String)>, current: &str, with_none: bool) -
     v
 }
 
-/// A custom value as an input holds it.
-fn custom_raw(def: &CustomFieldDef, v: Option<&Value>) -> String {
-    match (def.field_type, v) {
-        (_, None) | (_, Some(Value::Null)) => String::new(),
-        (CustomFieldType::Money, Some(m)) => m
-            .get("amount_minor")
-            .and_then(Value::as_i64)
-            .map(|f| format!("{}.{:02}", f / 100, f % 100))
-            .unwrap_or_default(),
-        (CustomFieldType::DateTime, Some(Value::String(t))) => {
-            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                .map(|t| {
-                    let l = t.to_offset(crate::i18n::DISPLAY_OFFSET);
-                    format!("{}T{:02}:{:02}", l.date(), l.hour(), l.minute())
-                })
-                .unwrap_or_default()
-        }
-        (CustomFieldType::MultiSelect, Some(Value::Array(a))) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join("\n"),
-        (_, Some(Value::String(s))) => s.clone(),
-        (_, Some(other)) => other.to_string(),
-    }
-}
-
 /// The view of field `key` of `opp`; `typed` holds what the user typed when editing.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn field_view(
@@ -204,7 +177,7 @@ pub(super) fn field_view(
                 opp.custom.get(&d.key).map_or_else(none, |v| {
                     crate::pages::custom_fields::display_value(tr, d, v, users)
                 }),
-                custom_raw(d, opp.custom.get(&d.key)),
+                custom_fields::raw(d, opp.custom.get(&d.key)),
                 String::new(),
             ),
             None => (none(), String::new(), String::new()),
@@ -269,38 +242,15 @@ pub(super) fn field_view(
             "select"
         }
         _ => match def.map(|d| d.field_type) {
-            Some(CustomFieldType::LongText) => "textarea",
-            Some(CustomFieldType::Money) => "amount",
-            Some(CustomFieldType::Date) => "date",
-            Some(CustomFieldType::DateTime) => "datetime",
-            Some(CustomFieldType::Boolean) => "bool",
-            Some(t @ (CustomFieldType::SingleSelect | CustomFieldType::MultiSelect)) => {
-                let d = def.expect("a custom field");
-                let chosen: Vec<&str> = value.lines().collect();
-                if t == CustomFieldType::SingleSelect {
-                    options.push(Choice::new("", tr.t("value.none"), value.is_empty()));
-                }
-                options.extend(d.options.iter().filter(|o| !o.archived).map(|o| {
-                    Choice::new(
-                        o.value.clone(),
-                        crate::pages::custom_fields::option_label(tr, d, &o.value),
-                        chosen.contains(&o.value.as_str()),
-                    )
-                }));
-                if t == CustomFieldType::SingleSelect {
-                    "select"
-                } else {
-                    "multi"
-                }
-            }
-            Some(CustomFieldType::User) => {
-                options.push(Choice::new("", tr.t("value.none"), value.is_empty()));
-                options.extend(users.iter().filter(|u| u.active).map(|u| {
-                    let id = u.id.to_string();
-                    let checked = id == value;
-                    Choice::new(id, u.display_name.clone(), checked)
-                }));
-                "select"
+            Some(_) => {
+                let (input, choices) = custom_fields::input_of(
+                    tr,
+                    def.expect("a custom field"),
+                    &value,
+                    users,
+                );
+                options = choices;
+                input
             }
             _ => "text",
         },
@@ -324,7 +274,6 @@ pub(super) fn field_view(
 
 /// What the posted field form asks to change, or the error beside the field.
 fn field_input(
-    tr: Tr,
     key: &str,
     f: &FormData,
     defs: &[&CustomFieldDef],
@@ -399,34 +348,8 @@ fn field_input(
             else {
                 return bad("unknown_field");
             };
-            let value = match def.field_type {
-                CustomFieldType::MultiSelect => {
-                    let all: Vec<Value> = f
-                        .all("value")
-                        .iter()
-                        .filter(|s| !s.is_empty())
-                        .map(|s| Value::from(*s))
-                        .collect();
-                    if all.is_empty() {
-                        Value::Null
-                    } else {
-                        Value::Array(all)
-                    }
-                }
-                CustomFieldType::Boolean => Value::Bool(f.get("value") == "true"),
-                _ if v.is_empty() => Value::Null,
-                CustomFieldType::Money => match yuan_to_fen(&v) {
-                    Some(fen) => serde_json::json!({ "amount_minor": fen, "currency": "CNY" }),
-                    None => return bad("invalid_amount"),
-                },
-                CustomFieldType::DateTime if v.len() == 16 => Value::from(format!("{v}:00+08:00")),
-                CustomFieldType::Integer | CustomFieldType::User => match v.parse::<i64>() {
-                    Ok(n) => Value::from(n),
-                    Err(_) => return bad("not_a_number"),
-                },
-                _ => Value::from(v),
-            };
-            let _ = tr;
+            let value = custom_fields::value_of(def, &f.all("value"))
+                .map_err(|code| ("value".to_string(), code))?;
             let mut custom = CustomValues::new();
             custom.insert(def.key.clone(), value);
             input.custom = Some(custom);
@@ -560,7 +483,7 @@ pub(super) async fn field_post(
         Ok(u) => u,
         Err(e) => return v.error(&here, e.into()),
     };
-    let result = match field_input(v.tr, &key, &f, &defs) {
+    let result = match field_input(&key, &f, &defs) {
         Ok(input) => ops::update_opportunity(&s.db, &v.ctx, id, input)
             .await
             .map_err(|e| (None, e)),

@@ -7,9 +7,11 @@
 //! opportunity page shows besides its process) and the routes; each page is a submodule.
 
 mod account;
+mod contact;
 mod contacts;
 mod fields;
 mod follow_up;
+mod form;
 mod tasks;
 mod teams;
 mod today;
@@ -31,9 +33,14 @@ use crate::ops::records;
 use crate::state::AppState;
 
 use account::account_page;
+use contact::contact_page;
+use form::{archive_submit, create_submit, edit_page, edit_submit, new_page, Editable};
 use contacts::{contact_link, contact_unlink, ContactRow};
 use fields::{field_get, field_post, field_view, FieldView, BUILTIN};
-use follow_up::{account_contacts, follow_up_form, follow_up_page, follow_up_submit, FollowUpForm};
+use follow_up::{
+    account_contacts, follow_up_form, follow_up_page, follow_up_submit, record_follow_up_page,
+    record_follow_up_submit, FollowUpForm,
+};
 use tasks::{task_create, task_done, task_row, TaskRow};
 use teams::{team_page, team_update, teams_create, teams_page};
 use today::today_page;
@@ -249,14 +256,43 @@ pub(super) async fn opp_extras(
         candidates,
         roles,
         tasks,
-        follow_up: follow_up_form(tr, None, &all, today),
+        follow_up: follow_up_form(
+            tr,
+            None,
+            &all,
+            today,
+            format!("/opportunities/{}/follow-up", opp.id),
+        ),
         account_id: opp.account_id,
         today: today.to_string(),
     })
 }
 
+/// The create, edit, archive and follow-up pages of a record kind.
+fn editable_routes<T: Editable>() -> Router<AppState> {
+    let base = format!("/{}", T::PATH);
+    Router::new()
+        .route(
+            &format!("{base}/new"),
+            get(new_page::<T>).post(create_submit::<T>),
+        )
+        .route(
+            &format!("{base}/{{id}}/edit"),
+            get(edit_page::<T>).post(edit_submit::<T>),
+        )
+        .route(&format!("{base}/{{id}}/archive"), post(archive_submit::<T>))
+        .route(
+            &format!("{base}/{{id}}/follow-up"),
+            get(record_follow_up_page::<T>).post(record_follow_up_submit::<T>),
+        )
+}
+
 pub(super) fn router() -> Router<AppState> {
     Router::new()
+        .merge(editable_routes::<Account>())
+        .merge(editable_routes::<Contact>())
+        .merge(editable_routes::<Lead>())
+        .route("/contacts/{id}", get(contact_page))
         .route("/", get(today_page))
         .route("/tasks/{id}/done", post(task_done))
         .route(

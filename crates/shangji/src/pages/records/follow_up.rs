@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use shangji_core::calendar::china_date;
 use shangji_core::follow_up::FollowUpInput;
 use shangji_core::model::*;
+use shangji_core::records::ActivityInput;
+use shangji_core::Field;
 
 use crate::error::AppError;
 use crate::i18n::Tr;
@@ -14,6 +16,7 @@ use crate::ops::{self, records};
 use crate::pages::{render, shown_in_form, Choice, Errors, FormData, Nav, Viewer};
 use crate::state::AppState;
 
+use super::form::Editable;
 use super::{activity_label, date_of, err_text};
 
 #[derive(Template)]
@@ -23,7 +26,8 @@ struct FollowUpPage {
     csrf: String,
     here: String,
     nav: Nav,
-    id: i64,
+    /// The record's page.
+    back: String,
     title: String,
     form: FollowUpForm,
     errors: Errors,
@@ -37,6 +41,10 @@ pub(in crate::pages) struct FollowUpForm {
     pub(in crate::pages) next_step: String,
     pub(in crate::pages) next_step_date: String,
     pub(in crate::pages) min_date: String,
+    /// Where the form posts.
+    pub(in crate::pages) action: String,
+    /// Whether it sets the next step (deals have one).
+    pub(in crate::pages) with_next_step: bool,
 }
 
 pub(super) fn follow_up_form(
@@ -44,6 +52,7 @@ pub(super) fn follow_up_form(
     f: Option<&FormData>,
     contacts: &[Contact],
     today: time::Date,
+    action: String,
 ) -> FollowUpForm {
     let get = |k: &str| f.map_or_else(String::new, |f| f.get(k).to_string());
     let kind = f.map_or("call", |f| f.get("kind"));
@@ -68,6 +77,8 @@ pub(super) fn follow_up_form(
         next_step: get("next_step"),
         next_step_date: get("next_step_date"),
         min_date: today.to_string(),
+        with_next_step: action.starts_with("/opportunities/"),
+        action,
     }
 }
 
@@ -98,9 +109,15 @@ pub(super) async fn follow_up_page(
         csrf: v.csrf.clone(),
         nav: v.nav("opportunity"),
         here,
-        id,
+        back: format!("/opportunities/{id}"),
         title: opp.title,
-        form: follow_up_form(v.tr, None, &contacts, china_date(v.ctx.now)),
+        form: follow_up_form(
+            v.tr,
+            None,
+            &contacts,
+            china_date(v.ctx.now),
+            format!("/opportunities/{id}/follow-up"),
+        ),
         errors: Errors::default(),
     })
 }
@@ -165,10 +182,140 @@ pub(super) async fn follow_up_submit(
         csrf: v.csrf.clone(),
         nav: v.nav("opportunity"),
         here,
-        id,
+        back: format!("/opportunities/{id}"),
         title: opp.title,
-        form: follow_up_form(tr, Some(&f), &contacts, china_date(v.ctx.now)),
+        form: follow_up_form(
+            tr,
+            Some(&f),
+            &contacts,
+            china_date(v.ctx.now),
+            format!("/opportunities/{id}/follow-up"),
+        ),
         errors,
     };
+    (StatusCode::UNPROCESSABLE_ENTITY, render(page)).into_response()
+}
+
+/// Where a follow-up on an account, a contact or a lead is linked: the record itself, and
+/// for a contact its account too (so that the account's timeline shows it).
+fn linked_input<T: Editable>(record: &T, f: &FormData) -> ActivityInput {
+    let mut input = ActivityInput {
+        kind: f
+            .get("kind")
+            .parse::<ActivityType>()
+            .map_or(Field::Absent, Field::Value),
+        summary: Field::Value(f.get("summary").to_string()),
+        occurred_at: Field::Absent,
+        ..Default::default()
+    };
+    let json = serde_json::to_value(record).unwrap_or_default();
+    let id = record.id();
+    match T::KIND {
+        RecordKind::Account => input.account_id = Field::Value(id),
+        RecordKind::Contact => {
+            input.contact_id = Field::Value(id);
+            if let Some(a) = json.get("account_id").and_then(|a| a.as_i64()) {
+                input.account_id = Field::Value(a);
+            }
+        }
+        RecordKind::Lead => input.lead_id = Field::Value(id),
+        RecordKind::Opportunity => input.opportunity_id = Field::Value(id),
+    }
+    // For an account, the contact the follow-up was with.
+    if let Ok(c) = f.text("contact_id").parse::<i64>() {
+        input.contact_id = Field::Value(c);
+    }
+    input
+}
+
+/// The contacts offered by an account's follow-up form.
+async fn contacts_of<T: Editable>(s: &AppState, v: &Viewer, record: &T) -> Vec<Contact> {
+    if T::KIND != RecordKind::Account {
+        return vec![];
+    }
+    let params = [
+        ("account_id".to_string(), record.id().to_string()),
+        ("per_page".to_string(), "200".to_string()),
+    ];
+    ops::list::<Contact>(&s.db, &v.ctx, &params)
+        .await
+        .map(|p| p.items)
+        .unwrap_or_default()
+}
+
+async fn record_follow_up_view<T: Editable>(
+    s: &AppState,
+    v: &Viewer,
+    record: &T,
+    f: Option<&FormData>,
+    errors: Errors,
+) -> FollowUpPage {
+    let page = format!("/{}/{}", T::PATH, record.id());
+    let contacts = contacts_of(s, v, record).await;
+    FollowUpPage {
+        tr: v.tr,
+        csrf: v.csrf.clone(),
+        nav: v.nav(T::PATH),
+        here: format!("{page}/follow-up"),
+        title: record.name(),
+        form: follow_up_form(
+            v.tr,
+            f,
+            &contacts,
+            china_date(v.ctx.now),
+            format!("{page}/follow-up"),
+        ),
+        back: page,
+        errors,
+    }
+}
+
+/// The follow-up form of an account, a contact or a lead, on its own page.
+pub(super) async fn record_follow_up_page<T: Editable>(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(id): Path<i64>,
+) -> Response {
+    let here = format!("/{}/{id}/follow-up", T::PATH);
+    match ops::get::<T>(&s.db, &v.ctx, id).await {
+        Ok(r) => render(record_follow_up_view(&s, &v, &r, None, Errors::default()).await),
+        Err(e) => v.error(&here, e),
+    }
+}
+
+/// Logs a follow-up on an account, a contact or a lead; back to its page, or the form with
+/// the error beside the field.
+pub(super) async fn record_follow_up_submit<T: Editable>(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(id): Path<i64>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    let here = format!("/{}/{id}/follow-up", T::PATH);
+    let f = match v.posted(f, &here) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
+    let record = match ops::get::<T>(&s.db, &v.ctx, id).await {
+        Ok(r) => r,
+        Err(e) => return v.error(&here, e),
+    };
+    let input = linked_input(&record, &f);
+    let e = match ops::create::<Activity>(&s.db, &v.ctx, input, None).await {
+        Ok(_) => {
+            return Redirect::to(&format!("/{}/{id}?logged=1#follow-ups", T::PATH))
+                .into_response()
+        }
+        Err(e) if shown_in_form(&e) => e,
+        Err(e) => return v.error(&here, e),
+    };
+    let mut errors = Errors::default();
+    let (field, text) = err_text(v.tr, &e);
+    let at = match field.as_str() {
+        "summary" | "kind" | "contact_id" => field.as_str(),
+        _ => "form",
+    };
+    errors.add(at, text);
+    let page = record_follow_up_view(&s, &v, &record, Some(&f), errors).await;
     (StatusCode::UNPROCESSABLE_ENTITY, render(page)).into_response()
 }

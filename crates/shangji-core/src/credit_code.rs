@@ -14,6 +14,15 @@ pub enum CreditCodeError {
 }
 
 impl CreditCodeError {
+    /// The stable code of what is wrong: the length, a character, or the check character.
+    pub fn code(self) -> &'static str {
+        match self {
+            CreditCodeError::Length => "credit_code_length",
+            CreditCodeError::Character(_) => "credit_code_character",
+            CreditCodeError::Checksum => "credit_code_check",
+        }
+    }
+
     pub fn message(self) -> String {
         match self {
             CreditCodeError::Length => "a unified social credit code has 18 characters".into(),

@@ -120,7 +120,7 @@ pub fn apply_account(a: &mut Account, i: AccountInput, creating: bool) -> Result
         }
         credit_code::validate(&c)
             .map(Some)
-            .map_err(|e| FieldError::new("credit_code", "invalid_credit_code", e.message()))
+            .map_err(|e| FieldError::new("credit_code", e.code(), e.message()))
     })?;
     short("industry", i.industry)?.apply_opt(&mut a.industry);
     short("region", i.region)?.apply_opt(&mut a.region);

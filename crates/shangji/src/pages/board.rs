@@ -467,6 +467,8 @@ struct Quick {
     amount: String,
     close_date: String,
     errors: Errors,
+    /// Opened from elsewhere (an account page's "new deal"), its account filled in.
+    open: bool,
 }
 
 #[derive(Template)]
@@ -580,7 +582,7 @@ async fn page(
         }
         None => (None, None),
     };
-    let quick_open = !quick.errors.is_empty();
+    let quick_open = quick.open || !quick.errors.is_empty();
     Ok(BoardPage {
         tr,
         csrf: v.csrf.clone(),
@@ -623,7 +625,13 @@ async fn board(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
     let f = Filters::read(&params);
-    match page(&s, &v, &f, Mode::Board, Quick::default()).await {
+    let param = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim());
+    let quick = Quick {
+        account: param("account").unwrap_or_default().to_string(),
+        open: param("quick") == Some("1"),
+        ..Quick::default()
+    };
+    match page(&s, &v, &f, Mode::Board, quick).await {
         Ok(p) => render(p),
         Err(e) => v.error("/board", e),
     }
@@ -981,6 +989,7 @@ async fn quick_create(
         amount: f.text("amount"),
         close_date: f.text("close_date"),
         errors: Errors::default(),
+        open: true,
     };
     let mut input = OpportunityInput {
         title: Field::Value(quick.title.clone()),

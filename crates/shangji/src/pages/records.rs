@@ -34,13 +34,13 @@ use crate::state::AppState;
 
 use account::account_page;
 use contact::contact_page;
-use form::{archive_submit, create_submit, edit_page, edit_submit, new_page, Editable};
 use contacts::{contact_link, contact_unlink, ContactRow};
 use fields::{field_get, field_post, field_view, FieldView, BUILTIN};
 use follow_up::{
     account_contacts, follow_up_form, follow_up_page, follow_up_submit, record_follow_up_page,
     record_follow_up_submit, FollowUpForm,
 };
+use form::{archive_submit, create_submit, edit_page, edit_submit, new_page, Editable};
 use tasks::{task_create, task_done, task_row, TaskRow};
 use teams::{team_page, team_update, teams_create, teams_page};
 use today::today_page;

@@ -695,7 +695,7 @@ async fn bad_input_is_a_4xx_naming_the_field_and_writes_nothing() {
             "/api/v1/accounts".into(),
             r#"{"name":"某公司","credit_code":"91110000802100433C"}"#.into(),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_credit_code",
+            "credit_code_check",
             Some("credit_code"),
         ),
         (

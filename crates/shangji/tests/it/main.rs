@@ -22,6 +22,7 @@ mod pages;
 mod process;
 mod process_pages;
 mod projection;
+mod record_pages;
 mod records;
 mod report_pages;
 mod review;

@@ -143,7 +143,10 @@ pub async fn contact_360(db: &Db, ctx: &Ctx, id: ContactId) -> Result<Contact360
     };
     let mut deals: Vec<ContactDeal> = Vec::new();
     for (opp_id, role) in db.contact_opportunities(id, 200).await? {
-        if let Some(o) = db.get::<Opportunity>(opp_id, &ctx.scope, Access::Read).await? {
+        if let Some(o) = db
+            .get::<Opportunity>(opp_id, &ctx.scope, Access::Read)
+            .await?
+        {
             deals.push(ContactDeal {
                 primary: o.primary_contact_id == Some(id),
                 opportunity: o,
@@ -198,4 +201,3 @@ pub async fn record_activities(
     };
     Ok(db.list::<Activity>(&ctx.scope, &q).await?.items)
 }
-

@@ -62,6 +62,9 @@ struct LeadPage {
     reason: String,
     errors: Errors,
     notice: Option<String>,
+    archived: bool,
+    /// The follow-ups logged with the lead.
+    timeline: Vec<crate::pages::opportunity::Entry>,
 }
 
 async fn lead_page(
@@ -229,6 +232,13 @@ async fn lead_page(
         reason,
         errors,
         notice: None,
+        archived: lead.archived,
+        timeline: crate::pages::records::merge_follow_ups(
+            tr,
+            &users,
+            vec![],
+            crate::ops::records::record_activities(&s.db, &v.ctx, RecordKind::Lead, id).await?,
+        ),
     })
 }
 
@@ -236,6 +246,7 @@ async fn lead_page(
 pub(super) struct LeadQuery {
     #[serde(default)]
     done: Option<String>,
+    logged: Option<String>,
 }
 
 pub(super) async fn lead_show(
@@ -249,6 +260,7 @@ pub(super) async fn lead_show(
             p.notice = match q.done.as_deref() {
                 Some("qualified") => Some(v.tr.t("lists.convert.done").to_string()),
                 Some("disqualified") => Some(v.tr.t("lists.disqualify.done").to_string()),
+                _ if q.logged.as_deref() == Some("1") => Some(v.tr.t("follow.logged").to_string()),
                 _ => None,
             };
             render(p)

@@ -83,6 +83,8 @@ struct ListPage {
     columns: Vec<Choice>,
     views: Vec<ViewLink>,
     r: Results,
+    /// The "new" button of kinds created from a form of their own: address and label.
+    new_link: Option<(String, String)>,
 }
 
 #[derive(Template)]
@@ -277,6 +279,14 @@ pub(super) async fn page<T: Listed>(
         columns,
         views,
         r,
+        new_link: ["accounts", "contacts", "leads"]
+            .contains(&kind.path())
+            .then(|| {
+                (
+                    format!("/{}/new", kind.path()),
+                    v.tr.t(&format!("form.new.{}", kind.path())).to_string(),
+                )
+            }),
     };
     Ok(render(p))
 }

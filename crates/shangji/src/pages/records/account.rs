@@ -1,7 +1,7 @@
 //! The account 360 page.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use shangji_core::model::*;
 use shangji_core::Money;
@@ -40,7 +40,10 @@ struct AccountPage {
     csrf: String,
     here: String,
     nav: Nav,
+    id: i64,
     name: String,
+    archived: bool,
+    logged: bool,
     facts: Vec<(String, String)>,
     contacts: Vec<(i64, String, String, String, String)>,
     open: Vec<OppRow>,
@@ -56,15 +59,22 @@ pub(super) async fn account_page(
     State(s): State<AppState>,
     v: Viewer,
     Path(id): Path<i64>,
+    Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let here = format!("/accounts/{id}");
-    match account_inner(&s, &v, id).await {
+    let logged = q.iter().any(|(k, v)| k == "logged" && v == "1");
+    match account_inner(&s, &v, id, logged).await {
         Ok(p) => render(p),
         Err(e) => v.error(&here, e),
     }
 }
 
-async fn account_inner(s: &AppState, v: &Viewer, id: i64) -> Result<AccountPage, AppError> {
+async fn account_inner(
+    s: &AppState,
+    v: &Viewer,
+    id: i64,
+    logged: bool,
+) -> Result<AccountPage, AppError> {
     let tr = v.tr;
     let a = records::account_360(&s.db, &v.ctx, id).await?;
     let users = s.db.users().await?;
@@ -185,7 +195,10 @@ async fn account_inner(s: &AppState, v: &Viewer, id: i64) -> Result<AccountPage,
         csrf: v.csrf.clone(),
         here: format!("/accounts/{id}"),
         nav: v.nav("accounts"),
+        id,
         name: acc.name.clone(),
+        archived: acc.archived,
+        logged,
         facts,
         contacts,
         open: rows(StageKind::Open),

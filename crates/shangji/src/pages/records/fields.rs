@@ -1,11 +1,11 @@
 //! The opportunity's fields edited in place: the view of a field, reading what was typed
 //! as a change, and the fragment or small page htmx swaps in.
 
+use crate::pages::custom_fields;
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use crate::pages::custom_fields;
 use shangji_core::custom_fields::{CustomFieldDef, CustomFieldType};
 use shangji_core::model::*;
 use shangji_core::opportunity::OpportunityInput;
@@ -243,12 +243,8 @@ pub(super) fn field_view(
         }
         _ => match def.map(|d| d.field_type) {
             Some(_) => {
-                let (input, choices) = custom_fields::input_of(
-                    tr,
-                    def.expect("a custom field"),
-                    &value,
-                    users,
-                );
+                let (input, choices) =
+                    custom_fields::input_of(tr, def.expect("a custom field"), &value, users);
                 options = choices;
                 input
             }

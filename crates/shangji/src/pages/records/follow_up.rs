@@ -303,8 +303,7 @@ pub(super) async fn record_follow_up_submit<T: Editable>(
     let input = linked_input(&record, &f);
     let e = match ops::create::<Activity>(&s.db, &v.ctx, input, None).await {
         Ok(_) => {
-            return Redirect::to(&format!("/{}/{id}?logged=1#follow-ups", T::PATH))
-                .into_response()
+            return Redirect::to(&format!("/{}/{id}?logged=1#follow-ups", T::PATH)).into_response()
         }
         Err(e) if shown_in_form(&e) => e,
         Err(e) => return v.error(&here, e),

@@ -9,6 +9,7 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Map, Value};
+use shangji_core::custom_fields::CustomFieldType;
 use shangji_core::model::*;
 
 use super::err_text;
@@ -84,8 +85,16 @@ impl Editable for Account {
         spec("credit_code", "lists.col.credit_code", Input::Text),
         spec("industry", "lists.col.industry", Input::Text),
         spec("region", "lists.col.region", Input::Text),
-        spec("size", "lists.col.size", Input::Choice(AccountSize::NAMES, "lists.size.")),
-        spec("source", "lists.col.source", Input::Choice(Source::NAMES, "source.")),
+        spec(
+            "size",
+            "lists.col.size",
+            Input::Choice(AccountSize::NAMES, "lists.size."),
+        ),
+        spec(
+            "source",
+            "lists.col.source",
+            Input::Choice(Source::NAMES, "source."),
+        ),
         spec("owner_id", "lists.col.owner", Input::Owner),
         spec("tags", "lists.col.tags", Input::Tags),
         spec("address", "records.account.address", Input::Text),
@@ -141,7 +150,11 @@ impl Editable for Lead {
         spec("wechat", "lists.col.wechat", Input::Text),
         spec("region", "lists.col.region", Input::Text),
         spec("industry", "lists.col.industry", Input::Text),
-        spec("source", "lists.col.source", Input::Choice(Source::NAMES, "source.")),
+        spec(
+            "source",
+            "lists.col.source",
+            Input::Choice(Source::NAMES, "source."),
+        ),
         spec("owner_id", "lists.col.owner", Input::Owner),
         spec("notes", "form.notes", Input::Long),
     ];
@@ -242,9 +255,11 @@ async fn boxes<T: Editable>(
             Input::Tags => ("tags", vec![]),
             Input::Choice(names, prefix) => {
                 let mut o = vec![Choice::new("", tr.t("value.none"), value.is_empty())];
-                o.extend(names.iter().map(|n| {
-                    Choice::new(*n, tr.t(&format!("{prefix}{n}")), *n == value)
-                }));
+                o.extend(
+                    names
+                        .iter()
+                        .map(|n| Choice::new(*n, tr.t(&format!("{prefix}{n}")), *n == value)),
+                );
                 ("select", o)
             }
             Input::Owner => ("select", owner_choices(tr, &users, &value)),
@@ -304,6 +319,10 @@ fn body_of<T: Editable>(v: &Viewer, f: &FormData, editing: bool) -> Result<Value
     let mut errors = Errors::default();
     let mut body = Map::new();
     for sp in T::SPECS {
+        // An input the form did not send leaves its field as it is.
+        if editing && f.all(sp.key).is_empty() {
+            continue;
+        }
         let raw = f.text(sp.key);
         let value = match sp.input {
             Input::Tags => Value::Array(
@@ -317,7 +336,10 @@ fn body_of<T: Editable>(v: &Viewer, f: &FormData, editing: bool) -> Result<Value
             Input::Owner | Input::Account => match raw.parse::<i64>() {
                 Ok(n) => Value::from(n),
                 Err(_) => {
-                    errors.add(sp.key, crate::pages::field_text(v.tr, sp.key, "not_a_number"));
+                    errors.add(
+                        sp.key,
+                        crate::pages::field_text(v.tr, sp.key, "not_a_number"),
+                    );
                     continue;
                 }
             },
@@ -331,7 +353,17 @@ fn body_of<T: Editable>(v: &Viewer, f: &FormData, editing: bool) -> Result<Value
     let mut custom = Map::new();
     for def in v.ctx.dir.custom_fields_of(T::KIND).filter(|d| !d.archived) {
         let name = format!("cf.{}", def.key);
-        match custom_fields::value_of(def, &f.all(&name)) {
+        let posted = f.all(&name);
+        // Unticked checkboxes send nothing: on edit, a boolean or multi-select is always
+        // shown, so its absence means "none"; any other absent input is left as it is.
+        let always_sent = matches!(
+            def.field_type,
+            CustomFieldType::Boolean | CustomFieldType::MultiSelect
+        );
+        if editing && posted.is_empty() && !always_sent {
+            continue;
+        }
+        match custom_fields::value_of(def, &posted) {
             Ok(Value::Null) if !editing => {}
             Ok(value) => {
                 custom.insert(def.key.clone(), value);
@@ -389,9 +421,7 @@ async fn save<T: Editable>(
         None => ops::create::<T>(&s.db, &v.ctx, input, None)
             .await
             .map(|c| c.record.id()),
-        Some(id) => ops::update::<T>(&s.db, &v.ctx, id, input)
-            .await
-            .map(|_| id),
+        Some(id) => ops::update::<T>(&s.db, &v.ctx, id, input).await.map(|_| id),
     };
     result.map_err(|e| {
         let mut errors = Errors::default();
@@ -532,7 +562,16 @@ pub(super) async fn edit_page<T: Editable>(
     };
     let values = record_values(&record);
     let version = Some(record.version());
-    match form_page::<T>(&s, &v, Some(&record), &values, &Errors::default(), version, None).await
+    match form_page::<T>(
+        &s,
+        &v,
+        Some(&record),
+        &values,
+        &Errors::default(),
+        version,
+        None,
+    )
+    .await
     {
         Ok(p) => render(p),
         Err(e) => v.error(&here, e),

@@ -515,8 +515,11 @@ pub(super) async fn new_page<T: Editable>(
     let here = format!("/{}/new", T::PATH);
     // A contact added from an account page starts on that account.
     let preset = q.account_id;
+    // A new record is the user's own unless they choose another owner.
+    let me = v.user.id;
     let values = move |name: &str| match (name, preset) {
         ("account_id", Some(a)) => Some(Value::from(a)),
+        ("owner_id", _) => Some(Value::from(me)),
         _ => None,
     };
     let back = preset.map(|a| format!("/accounts/{a}"));

@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod credit_code;
 pub mod custom_fields;
 pub mod demo;
+pub mod duplicates;
 pub mod error;
 pub mod follow_up;
 pub mod history_import;

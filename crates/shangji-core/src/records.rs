@@ -84,6 +84,10 @@ pub struct AccountInput {
     pub archived: Field<bool>,
     #[serde(default)]
     pub version: Option<i64>,
+    /// Save even though the record looks like another one (a `possible_duplicate` answer);
+    /// a blocked duplicate is refused all the same.
+    #[serde(default)]
+    pub allow_duplicate: bool,
 }
 
 pub fn blank_account(owner: UserId, now: OffsetDateTime) -> Account {
@@ -164,6 +168,10 @@ pub struct ContactInput {
     pub archived: Field<bool>,
     #[serde(default)]
     pub version: Option<i64>,
+    /// Save even though the record looks like another one (a `possible_duplicate` answer);
+    /// a blocked duplicate is refused all the same.
+    #[serde(default)]
+    pub allow_duplicate: bool,
 }
 
 pub fn blank_contact(owner: UserId, now: OffsetDateTime) -> Contact {
@@ -242,6 +250,10 @@ pub struct LeadInput {
     pub archived: Field<bool>,
     #[serde(default)]
     pub version: Option<i64>,
+    /// Save even though the record looks like another one (a `possible_duplicate` answer);
+    /// a blocked duplicate is refused all the same.
+    #[serde(default)]
+    pub allow_duplicate: bool,
 }
 
 pub fn blank_lead(now: OffsetDateTime) -> Lead {

@@ -168,7 +168,10 @@ impl Db {
             Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
             Pool::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await,
         }
-        .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))
+        .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
+        // Keys the core computes, for rows stored before their column existed.
+        self.backfill_name_keys().await?;
+        Ok(())
     }
 
     pub async fn connect_and_migrate(url: &str) -> Result<Db, StoreError> {

@@ -1,5 +1,6 @@
 //! How each record maps to its table, and the visibility scope as SQL — in one place.
 
+use shangji_core::duplicates::{company_key, name_stem};
 use shangji_core::model::*;
 use shangji_core::opportunity::OpportunityEvent;
 use shangji_core::{Money, Scope};
@@ -129,6 +130,11 @@ impl Entity for Account {
     fn columns(&self) -> Vec<(&'static str, Arg)> {
         vec![
             ("name", self.name.clone().into()),
+            ("name_key", Some(company_key(&self.name)).into()),
+            (
+                "name_stem",
+                Some(name_stem(&company_key(&self.name))).into(),
+            ),
             ("credit_code", self.credit_code.clone().into()),
             ("industry", self.industry.clone().into()),
             ("region", self.region.clone().into()),
@@ -292,6 +298,17 @@ impl Entity for Lead {
             ("source", text_of(self.source)),
             ("status", self.status.as_str().into()),
             ("company_name", self.company_name.clone().into()),
+            (
+                "company_key",
+                self.company_name.as_deref().map(company_key).into(),
+            ),
+            (
+                "company_stem",
+                self.company_name
+                    .as_deref()
+                    .map(|n| name_stem(&company_key(n)))
+                    .into(),
+            ),
             ("contact_name", self.contact_name.clone().into()),
             ("mobile", self.mobile.clone().into()),
             ("email", self.email.clone().into()),

@@ -10,6 +10,7 @@ pub mod custom;
 pub mod db;
 pub mod delivery;
 pub mod directory;
+pub mod duplicates;
 pub mod entity;
 pub mod error;
 pub mod forecast;
@@ -29,6 +30,7 @@ pub use custom::{Compare, CustomFilter};
 pub use db::{Arg, Db};
 pub use delivery::{Attempt, Channel, Delivery, NewDelivery, NotificationPrefs};
 pub use directory::{ApiToken, Authenticated, Directory};
+pub use duplicates::{Candidate, Probe};
 pub use entity::{Access, Entity, FilterKind};
 pub use error::StoreError;
 pub use lists::{

@@ -34,6 +34,7 @@ mod automation;
 mod custom_fields;
 pub mod delivery;
 mod directory;
+mod duplicates;
 mod forecast;
 pub mod lists;
 mod pipelines;
@@ -449,6 +450,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(analytics::routes())
         .merge(custom_fields::routes())
         .merge(directory::routes())
+        .merge(duplicates::routes())
         .merge(lists::routes())
         .merge(forecast::routes())
         .merge(snapshots::routes())

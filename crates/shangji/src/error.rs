@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
+use shangji_core::duplicates::DuplicateMatch;
 use shangji_core::model::Language;
 use shangji_core::process::{PolicyError, Unmet, UnmetCode};
 use shangji_core::{FieldError, MoveError};
@@ -42,6 +43,13 @@ pub enum AppError {
     /// A stage move whose requirements are not met: 422 listing every one, in `lang`.
     #[error("requirements of the stage are not met")]
     Unmet { missing: Vec<Unmet>, lang: Language },
+    /// The record matches others: refused (`blocked`), or saved only once the caller says so
+    /// (`allow_duplicate`).
+    #[error("duplicate")]
+    Duplicate {
+        matches: Vec<DuplicateMatch>,
+        blocked: bool,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -59,7 +67,7 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Invalid(_) | AppError::InvalidMany(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::Conflict { .. } | AppError::Duplicate { .. } => StatusCode::CONFLICT,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -106,6 +114,17 @@ impl AppError {
                 },
                 None,
             ),
+            AppError::Duplicate { blocked: true, .. } => (
+                "duplicate_record".into(),
+                "the record matches another one; it cannot be saved twice".into(),
+                None,
+            ),
+            AppError::Duplicate { blocked: false, .. } => (
+                "possible_duplicate".into(),
+                "the record looks like another one; send allow_duplicate: true to save it anyway"
+                    .into(),
+                None,
+            ),
             AppError::AwaitingApproval(_) => (
                 "approval_requested".into(),
                 "the move waits for approval; the opportunity stays where it is".into(),
@@ -150,6 +169,10 @@ impl AppError {
                 AppError::InvalidMany(list) => Some(list.clone()),
                 _ => None,
             },
+            matches: match self {
+                AppError::Duplicate { matches, .. } => Some(matches.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -172,6 +195,10 @@ pub struct ErrorBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub errors: Option<Vec<FieldError>>,
+    /// A record that matches others (`duplicate_record`, `possible_duplicate`): what it
+    /// matches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matches: Option<Vec<DuplicateMatch>>,
 }
 
 /// One unmet requirement of a stage move.

@@ -23,6 +23,8 @@ pub mod custom_fields;
 /// email preferences, the delivery log; `delivery::send` is the background sender.
 pub mod delivery;
 pub mod directory;
+/// Duplicates and 撞单: what a record being saved matches across the company, and the policy.
+pub mod duplicates;
 pub mod export;
 /// The facts rules and alerts see, the working calendar and follow-up settings as read.
 pub mod facts;

@@ -471,6 +471,7 @@ fn shown_in_form(e: &AppError) -> bool {
         | AppError::InvalidMany(_)
         | AppError::BadRequest(_)
         | AppError::Conflict { .. }
+        | AppError::Duplicate { .. }
         | AppError::Unmet { .. } => true,
         AppError::Forbidden(code) => !matches!(*code, "admin_only" | "csrf_token_invalid"),
         _ => false,
@@ -567,6 +568,17 @@ fn error_text(tr: Tr, e: &AppError) -> (String, String) {
         ),
         AppError::Forbidden(code) => (String::new(), code_text(tr, code)),
         AppError::Conflict { .. } => (String::new(), code_text(tr, "version_conflict")),
+        AppError::Duplicate { blocked, .. } => (
+            String::new(),
+            code_text(
+                tr,
+                if *blocked {
+                    "duplicate"
+                } else {
+                    "possible_duplicate"
+                },
+            ),
+        ),
         AppError::Unmet { .. } => (String::new(), code_text(tr, "gate_unmet")),
         AppError::NotFound => (String::new(), tr.t("error.not_found").to_string()),
         _ => (String::new(), tr.t("error.internal").to_string()),

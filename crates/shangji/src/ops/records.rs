@@ -60,6 +60,15 @@ pub trait Record: Resource {
         let _ = input;
         None
     }
+    /// What the record is matched on for duplicates (accounts, contacts, leads).
+    fn match_keys(&self) -> Option<super::duplicates::Keys> {
+        None
+    }
+    /// The body says to save it even though it looks like another record.
+    fn allow_duplicate(input: &Self::Input) -> bool {
+        let _ = input;
+        false
+    }
 }
 
 macro_rules! resource {
@@ -146,6 +155,14 @@ impl Record for Account {
     fn take_custom(input: &mut AccountInput) -> Option<CustomValues> {
         input.custom.take()
     }
+    fn match_keys(&self) -> Option<super::duplicates::Keys> {
+        let mut k = super::duplicates::Keys::new(RecordKind::Account, self.id, Some(&self.name));
+        k.probe.credit_code = self.credit_code.clone();
+        Some(k)
+    }
+    fn allow_duplicate(input: &AccountInput) -> bool {
+        input.allow_duplicate
+    }
     record_common!();
 }
 
@@ -167,6 +184,15 @@ impl Record for Contact {
     }
     fn take_custom(input: &mut ContactInput) -> Option<CustomValues> {
         input.custom.take()
+    }
+    fn match_keys(&self) -> Option<super::duplicates::Keys> {
+        let mut k = super::duplicates::Keys::new(RecordKind::Contact, self.id, None);
+        k.probe.mobile = self.mobile.clone();
+        k.probe.email = self.email.clone();
+        Some(k)
+    }
+    fn allow_duplicate(input: &ContactInput) -> bool {
+        input.allow_duplicate
     }
     record_common!();
 }
@@ -194,6 +220,16 @@ impl Record for Lead {
     }
     fn take_custom(input: &mut LeadInput) -> Option<CustomValues> {
         input.custom.take()
+    }
+    fn match_keys(&self) -> Option<super::duplicates::Keys> {
+        let company = self.company_name.as_deref();
+        let mut k = super::duplicates::Keys::new(RecordKind::Lead, self.id, company);
+        k.probe.mobile = self.mobile.clone();
+        k.probe.email = self.email.clone();
+        Some(k)
+    }
+    fn allow_duplicate(input: &LeadInput) -> bool {
+        input.allow_duplicate
     }
     record_common!();
 }
@@ -422,8 +458,10 @@ pub async fn create<T: Record>(
     }
     let mut input = input;
     let custom = T::take_custom(&mut input);
+    let allow = T::allow_duplicate(&input);
     let mut record = T::blank(ctx);
     record.apply(input, true, ctx.now)?;
+    super::duplicates::guard(db, ctx, record.match_keys(), allow).await?;
     let changes = apply_custom(db, ctx, &mut record, custom, true).await?;
     check_owner(db, ctx, "owner_id", record.owner(), Some(ctx.actor.user_id)).await?;
     check_links(db, ctx, record.links()).await?;
@@ -467,7 +505,13 @@ pub async fn update<T: Record>(
     let before = record.clone();
     let mut input = input;
     let custom = T::take_custom(&mut input);
+    let allow = T::allow_duplicate(&input);
     record.apply(input, false, ctx.now)?;
+    // Matched again only when what it is matched on changed.
+    let keys = record.match_keys();
+    if keys != before.match_keys() {
+        super::duplicates::guard(db, ctx, keys, allow).await?;
+    }
     let changes = apply_custom(db, ctx, &mut record, custom, false).await?;
     check_owner(db, ctx, "owner_id", record.owner(), before.owner()).await?;
     let links: Vec<_> = record

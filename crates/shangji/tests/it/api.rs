@@ -527,13 +527,14 @@ async fn idempotent_retry_creates_nothing_new() {
             Some("idempotency_key_reused")
         )
     );
-    // Keys belong to their user: another user's identical key is independent.
+    // Keys belong to their user: another user's identical key is independent (the same
+    // company entered twice is a possible duplicate, said to be wanted here).
     let (s, _) = app
         .call_with(
             Method::POST,
             "/api/v1/accounts",
             Some("rep_east"),
-            Some(body),
+            Some(&body.replacen('{', r#"{"allow_duplicate":true,"#, 1)),
             &[("idempotency-key", "9f1c-retry-1")],
         )
         .await;

@@ -13,6 +13,7 @@ mod board;
 mod cli;
 mod custom_fields;
 mod delivery;
+mod duplicates;
 mod forecast;
 mod history_import;
 mod horizon;

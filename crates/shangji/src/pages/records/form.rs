@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Map, Value};
 use shangji_core::custom_fields::CustomFieldType;
+use shangji_core::duplicates::DuplicateMatch;
 use shangji_core::model::*;
 
 use super::err_text;
@@ -208,6 +209,75 @@ struct FormPage {
     archived: bool,
     /// The archive / restore form's address (edit pages only).
     archive_action: Option<String>,
+    /// The records this one matches, when saving was refused for it.
+    duplicates: Vec<DuplicateView>,
+    /// Saving anyway is not allowed (a blocked duplicate).
+    duplicate_blocked: bool,
+}
+
+/// A record the one being saved matches, as the form tells it.
+struct DuplicateView {
+    text: String,
+    /// Its page, when the user can read it.
+    href: Option<String>,
+}
+
+fn kind_path(k: RecordKind) -> &'static str {
+    match k {
+        RecordKind::Account => "accounts",
+        RecordKind::Contact => "contacts",
+        RecordKind::Lead => "leads",
+        RecordKind::Opportunity => "opportunities",
+    }
+}
+
+/// Shows on `page` the matches of a save refused as a duplicate; the status to answer with.
+fn with_duplicates(
+    tr: Tr,
+    page: &mut FormPage,
+    e: &Option<AppError>,
+    status: StatusCode,
+) -> StatusCode {
+    match e {
+        Some(AppError::Duplicate { matches, blocked }) => {
+            page.duplicates = duplicate_views(tr, matches);
+            page.duplicate_blocked = *blocked;
+            StatusCode::CONFLICT
+        }
+        _ => status,
+    }
+}
+
+/// The matches of a refused save in words: what matched, the record (when the user may see
+/// it), and its owner.
+fn duplicate_views(tr: Tr, matches: &[DuplicateMatch]) -> Vec<DuplicateView> {
+    matches
+        .iter()
+        .map(|m| {
+            let kind = tr
+                .t(&format!("lists.kind.{}", m.record_kind.as_str()))
+                .to_string();
+            let on = tr
+                .t(&format!("dup.on.{}", m.matched_on.as_str()))
+                .to_string();
+            let owner = match (&m.owner_name, &m.owner_team) {
+                (Some(n), Some(t)) => format!("{n}（{t}）"),
+                (Some(n), None) => n.clone(),
+                _ => tr.t("dup.no_owner").to_string(),
+            };
+            let who = format!("{}{}{owner}", tr.t("dup.owner"), tr.t("records.sep"));
+            match (&m.name, m.id) {
+                (Some(name), Some(id)) => DuplicateView {
+                    text: format!("{kind}「{name}」 · {on} · {who}"),
+                    href: Some(format!("/{}/{id}", kind_path(m.record_kind))),
+                },
+                _ => DuplicateView {
+                    text: format!("{kind} · {on} · {who} · {}", tr.t("dup.hidden")),
+                    href: None,
+                },
+            }
+        })
+        .collect()
 }
 
 /// What an input holds for `value` of the record as JSON (`""` for none).
@@ -374,6 +444,9 @@ fn body_of<T: Editable>(v: &Viewer, f: &FormData, editing: bool) -> Result<Value
     if !custom.is_empty() {
         body.insert("custom".into(), Value::Object(custom));
     }
+    if f.get("allow_duplicate") == "true" {
+        body.insert("allow_duplicate".into(), Value::Bool(true));
+    }
     if let Ok(version) = f.text("version").parse::<i64>() {
         body.insert("version".into(), Value::from(version));
     }
@@ -478,6 +551,8 @@ async fn form_page<T: Editable>(
         form_error: errors.get("form").map(str::to_string),
         archived,
         archive_action,
+        duplicates: vec![],
+        duplicate_blocked: false,
     })
 }
 
@@ -544,7 +619,11 @@ pub(super) async fn create_submit<T: Editable>(
         Err((errors, e)) if !errors.is_empty() || e.is_none() => {
             let values = posted_values(&f);
             match form_page::<T>(&s, &v, None, &values, &errors, None, None).await {
-                Ok(p) => (StatusCode::UNPROCESSABLE_ENTITY, render(p)).into_response(),
+                Ok(mut p) => {
+                    let status =
+                        with_duplicates(v.tr, &mut p, &e, StatusCode::UNPROCESSABLE_ENTITY);
+                    (status, render(p)).into_response()
+                }
                 Err(e) => v.error(&here, e),
             }
         }
@@ -609,12 +688,13 @@ pub(super) async fn edit_submit<T: Editable>(
             let values = posted_values(&f);
             let version = Some(record.version());
             match form_page::<T>(&s, &v, Some(&record), &values, &errors, version, None).await {
-                Ok(p) => {
+                Ok(mut p) => {
                     let status = if conflict {
                         StatusCode::CONFLICT
                     } else {
                         StatusCode::UNPROCESSABLE_ENTITY
                     };
+                    let status = with_duplicates(v.tr, &mut p, &e, status);
                     (status, render(p)).into_response()
                 }
                 Err(e) => v.error(&here, e),

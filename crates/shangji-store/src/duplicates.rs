@@ -1,0 +1,171 @@
+//! Duplicate candidates across the whole company (no visibility scope: the operations decide
+//! what the caller may be told), and filling in the name keys of rows written before they
+//! existed.
+
+use shangji_core::duplicates::{company_key, name_stem, MatchedOn};
+use shangji_core::model::*;
+
+use crate::db::{bind_all, Db, RowExt, Sql};
+use crate::error::StoreError;
+use crate::on_pool;
+
+/// What a record being saved is matched on; `None` fields are not looked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Probe {
+    /// The record itself (left out of the answer), when it is stored already.
+    pub exclude: Option<(RecordKind, i64)>,
+    pub credit_code: Option<String>,
+    pub mobile: Option<String>,
+    pub email: Option<String>,
+    /// The company name's stem (`duplicates::name_stem`).
+    pub name_stem: Option<String>,
+}
+
+/// A stored record that shares a key with the probe (names still to be compared).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub kind: RecordKind,
+    pub id: i64,
+    pub name: String,
+    pub owner_id: Option<UserId>,
+    pub on: MatchedOn,
+    /// The company name's key, for candidates found by name.
+    pub key: Option<String>,
+}
+
+/// How many candidates one lookup returns at most.
+const LIMIT: i64 = 50;
+
+impl Db {
+    async fn candidates(
+        &self,
+        sql: &Sql,
+        kind: RecordKind,
+        on: MatchedOn,
+    ) -> Result<Vec<Candidate>, StoreError> {
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(Candidate {
+                        kind,
+                        id: r.i64("id")?,
+                        name: r.opt_text("name")?.unwrap_or_default(),
+                        owner_id: r.opt_i64("owner_id")?,
+                        on,
+                        key: r.opt_text("k")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Unarchived accounts, contacts and open leads sharing a credit code, a mobile, an email
+    /// or a company-name stem with the probe, across the whole company.
+    pub async fn duplicate_candidates(&self, probe: &Probe) -> Result<Vec<Candidate>, StoreError> {
+        // (table, kind, name expression, key column, the column matched, what it is)
+        let lead_name = "COALESCE(company_name, contact_name)";
+        let mut lookups: Vec<(&str, RecordKind, &str, &str, &str, MatchedOn, &String)> = vec![];
+        if let Some(c) = &probe.credit_code {
+            lookups.push((
+                "accounts",
+                RecordKind::Account,
+                "name",
+                "name_key",
+                "credit_code",
+                MatchedOn::CreditCode,
+                c,
+            ));
+        }
+        for (value, column, on) in [
+            (&probe.mobile, "mobile", MatchedOn::Mobile),
+            (&probe.email, "email", MatchedOn::Email),
+        ] {
+            if let Some(v) = value {
+                lookups.push((
+                    "contacts",
+                    RecordKind::Contact,
+                    "name",
+                    "NULL",
+                    column,
+                    on,
+                    v,
+                ));
+                lookups.push(("leads", RecordKind::Lead, lead_name, "NULL", column, on, v));
+            }
+        }
+        if let Some(stem) = probe.name_stem.as_ref().filter(|s| !s.is_empty()) {
+            lookups.push((
+                "accounts",
+                RecordKind::Account,
+                "name",
+                "name_key",
+                "name_stem",
+                MatchedOn::Name,
+                stem,
+            ));
+            lookups.push((
+                "leads",
+                RecordKind::Lead,
+                lead_name,
+                "company_key",
+                "company_stem",
+                MatchedOn::Name,
+                stem,
+            ));
+        }
+        let mut out = Vec::new();
+        for (table, kind, name, key, column, on, value) in lookups {
+            let mut sql = Sql::new(&format!(
+                "SELECT id, {name} AS name, owner_id, {key} AS k FROM {table} WHERE {column} = "
+            ));
+            sql.bind(value.clone()).push(" AND archived = ").bind(false);
+            if kind == RecordKind::Lead {
+                sql.push(" AND status IN ('new', 'working')");
+            }
+            if let Some((_, id)) = probe.exclude.filter(|(k, _)| *k == kind) {
+                sql.push(" AND id <> ").bind(id);
+            }
+            sql.push(" ORDER BY id LIMIT ").bind(LIMIT);
+            out.extend(self.candidates(&sql, kind, on).await?);
+        }
+        Ok(out)
+    }
+
+    /// Fills in the company-name keys of rows stored before they were kept (run after the
+    /// migrations; a no-op once every row has its key).
+    pub async fn backfill_name_keys(&self) -> Result<u64, StoreError> {
+        let mut done = 0;
+        for (table, name, key, stem) in [
+            ("accounts", "name", "name_key", "name_stem"),
+            ("leads", "company_name", "company_key", "company_stem"),
+        ] {
+            loop {
+                let mut sql = Sql::new(&format!(
+                    "SELECT id, {name} AS name FROM {table} WHERE {key} IS NULL AND {name} IS NOT NULL ORDER BY id LIMIT "
+                ));
+                sql.bind(1000_i64);
+                let rows: Vec<(i64, String)> = on_pool!(self, p => {
+                    let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+                    rows.iter()
+                        .map(|r| Ok((r.i64("id")?, r.text("name")?)))
+                        .collect::<Result<Vec<_>, StoreError>>()?
+                });
+                if rows.is_empty() {
+                    break;
+                }
+                for (id, n) in rows {
+                    let k = company_key(&n);
+                    let mut sql = Sql::new(&format!("UPDATE {table} SET {key} = "));
+                    sql.bind(k.clone())
+                        .push(&format!(", {stem} = "))
+                        .bind(name_stem(&k))
+                        .push(" WHERE id = ")
+                        .bind(id);
+                    done += self.execute(&sql).await?;
+                }
+            }
+        }
+        Ok(done)
+    }
+}

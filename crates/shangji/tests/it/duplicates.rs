@@ -224,3 +224,64 @@ async fn the_form_warns_of_a_name_variant_and_saves_once_confirmed() {
     let (_, listed): (StatusCode, Value) = app.get("/api/v1/accounts", "rep_south").await;
     assert_eq!(listed["total"], 1);
 }
+
+#[tokio::test]
+async fn qualifying_a_lead_into_a_new_account_is_matched_like_any_other() {
+    let app = TestApp::new().await;
+    app.create(
+        "/api/v1/accounts",
+        "rep_sh",
+        r#"{"name":"明川机械有限公司"}"#,
+    )
+    .await;
+    // The lead is entered although it looks like the account (the rep said so).
+    let lead = app
+        .create(
+            "/api/v1/leads",
+            "rep_south",
+            r#"{"company_name":"上海明川机械股份有限公司","contact_name":"赵六","allow_duplicate":true}"#,
+        )
+        .await;
+    let path = format!("/api/v1/leads/{}/convert", lead["id"]);
+    let (s, v) = app.post(&path, "rep_south", "{}").await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["code"], "possible_duplicate");
+    assert_eq!(
+        v["matches"].as_array().unwrap().len(),
+        1,
+        "the lead itself is no match: {v}"
+    );
+    assert_eq!(v["matches"][0]["owner_name"], "rep_sh");
+    let (_, still) = app
+        .get(&format!("/api/v1/leads/{}", lead["id"]), "rep_south")
+        .await;
+    assert_eq!(still["status"], "new", "nothing written");
+
+    // Through the lead page: the error, and the offer to create it anyway.
+    let rep = browser(&app, "rep_south").await;
+    let page = format!("/leads/{}/convert", lead["id"]);
+    let r = rep
+        .post(&page, &[("account", "new"), ("contact_name", "赵六")])
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(
+        r.body.contains("id=\"convert-allow-duplicate\""),
+        "{}",
+        r.body
+    );
+    let r = rep
+        .post(
+            &page,
+            &[
+                ("account", "new"),
+                ("contact_name", "赵六"),
+                ("allow_duplicate", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, done) = app
+        .get(&format!("/api/v1/leads/{}", lead["id"]), "rep_south")
+        .await;
+    assert_eq!(done["status"], "qualified");
+}

@@ -462,7 +462,12 @@ async fn bulk_changes_go_through_the_single_record_rules_and_report_per_record()
     assert!(after(&r.body, "id=\"bulk-report\"").contains("class=\"no\""));
 
     // Tags on accounts and deals; the tag filter finds them.
-    let b = account(&app, "rep_sh", r#"{"name":"苏州恒达精工","tags":["老客户"]}"#).await;
+    let b = account(
+        &app,
+        "rep_sh",
+        r#"{"name":"苏州恒达精工","tags":["老客户"]}"#,
+    )
+    .await;
     let r = rep
         .post(
             "/accounts/bulk",

@@ -50,6 +50,10 @@ pub struct ConvertInput {
     pub contact_name: Option<String>,
     #[serde(default)]
     pub opportunity: Option<ConvertOpportunity>,
+    /// Create the new account even though it looks like an existing one (a
+    /// `possible_duplicate` answer).
+    #[serde(default)]
+    pub allow_duplicate: bool,
 }
 
 /// What a qualification wrote.
@@ -183,6 +187,12 @@ pub async fn convert_lead(
             let changes = apply_custom(db, ctx, &mut a, None, true)
                 .await
                 .map_err(|e| prefixed(e, &map, "account"))?;
+            // A new account is matched like any other (the lead itself aside).
+            let mut keys = a.match_keys();
+            if let Some(k) = keys.as_mut() {
+                k.probe.exclude = Some((RecordKind::Lead, lead.id));
+            }
+            crate::ops::duplicates::guard(db, ctx, keys, input.allow_duplicate).await?;
             (a, changes, true)
         }
     };

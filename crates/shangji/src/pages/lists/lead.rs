@@ -63,6 +63,8 @@ struct LeadPage {
     errors: Errors,
     notice: Option<String>,
     archived: bool,
+    /// The new account looked like an existing one: offer to create it anyway.
+    may_allow_duplicate: bool,
     /// The follow-ups logged with the lead.
     timeline: Vec<crate::pages::opportunity::Entry>,
 }
@@ -233,6 +235,7 @@ async fn lead_page(
         errors,
         notice: None,
         archived: lead.archived,
+        may_allow_duplicate: false,
         timeline: crate::pages::records::merge_follow_ups(
             tr,
             &users,
@@ -354,6 +357,7 @@ pub(super) async fn convert_submit(
             credit_code: Some(form.credit_code.clone()),
             contact_name: Some(form.contact_name.clone()),
             opportunity,
+            allow_duplicate: f.get("allow_duplicate") == "true",
         };
         lists::convert_lead(&s.db, &v.ctx, id, input)
             .await
@@ -371,7 +375,10 @@ pub(super) async fn convert_submit(
         errors.add(convert_field(&field), text);
     }
     match lead_page(&s, &v, id, Some(form), String::new(), errors).await {
-        Ok(p) => (e.status(), render(p)).into_response(),
+        Ok(mut p) => {
+            p.may_allow_duplicate = matches!(e, AppError::Duplicate { blocked: false, .. });
+            (e.status(), render(p)).into_response()
+        }
         Err(e) => v.error(&here, e),
     }
 }

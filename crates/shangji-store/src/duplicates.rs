@@ -17,7 +17,9 @@ pub struct Probe {
     pub credit_code: Option<String>,
     pub mobile: Option<String>,
     pub email: Option<String>,
-    /// The company name's stem (`duplicates::name_stem`).
+    /// The company name's key (`duplicates::company_key`): equal keys always match.
+    pub name_key: Option<String>,
+    /// The key's stem (`duplicates::name_stem`): where similar names are looked for.
     pub name_stem: Option<String>,
 }
 
@@ -34,7 +36,7 @@ pub struct Candidate {
 }
 
 /// How many candidates one lookup returns at most.
-const LIMIT: i64 = 50;
+const LIMIT: i64 = 200;
 
 impl Db {
     async fn candidates(
@@ -94,25 +96,31 @@ impl Db {
                 lookups.push(("leads", RecordKind::Lead, lead_name, "NULL", column, on, v));
             }
         }
-        if let Some(stem) = probe.name_stem.as_ref().filter(|s| !s.is_empty()) {
-            lookups.push((
-                "accounts",
-                RecordKind::Account,
-                "name",
-                "name_key",
-                "name_stem",
-                MatchedOn::Name,
-                stem,
-            ));
-            lookups.push((
-                "leads",
-                RecordKind::Lead,
-                lead_name,
-                "company_key",
-                "company_stem",
-                MatchedOn::Name,
-                stem,
-            ));
+        // Equal keys first (all of them), then names sharing the stem (the first ones).
+        for (value, account_col, lead_col) in [
+            (&probe.name_key, "name_key", "company_key"),
+            (&probe.name_stem, "name_stem", "company_stem"),
+        ] {
+            if let Some(v) = value.as_ref().filter(|s| !s.is_empty()) {
+                lookups.push((
+                    "accounts",
+                    RecordKind::Account,
+                    "name",
+                    "name_key",
+                    account_col,
+                    MatchedOn::Name,
+                    v,
+                ));
+                lookups.push((
+                    "leads",
+                    RecordKind::Lead,
+                    lead_name,
+                    "company_key",
+                    lead_col,
+                    MatchedOn::Name,
+                    v,
+                ));
+            }
         }
         let mut out = Vec::new();
         for (table, kind, name, key, column, on, value) in lookups {

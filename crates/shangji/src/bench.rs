@@ -11,6 +11,9 @@ use time::OffsetDateTime;
 use crate::config::{sqlite_url, Config};
 use crate::state::AppState;
 
+mod duplicates;
+pub use duplicates::run as run_duplicates;
+
 struct Outcome {
     latencies: Vec<Duration>,
     errors: usize,

@@ -84,6 +84,13 @@ pub enum Command {
         /// report's time, sequentially, as the admin and as a manager.
         #[arg(long, conflicts_with = "board")]
         reports: bool,
+        /// Measure the duplicate check instead, over a generated company of `--accounts`
+        /// accounts and twice as many contacts.
+        #[arg(long, conflicts_with_all = ["board", "reports"])]
+        duplicates: bool,
+        /// Accounts in the duplicate benchmark's database.
+        #[arg(long, default_value_t = 1_000_000)]
+        accounts: usize,
     },
     /// Forecast snapshots and the backtest.
     #[command(subcommand)]
@@ -325,17 +332,15 @@ pub async fn run() -> anyhow::Result<()> {
             seconds,
             board,
             reports,
+            duplicates,
+            accounts,
         } => {
-            bench(
-                &config,
-                cli.db.database_url.as_deref(),
-                opportunities,
-                clients,
-                seconds,
-                board,
-                reports,
-            )
-            .await?
+            let url = cli.db.database_url.as_deref();
+            if duplicates {
+                crate::bench::run_duplicates(&config, url, accounts, seconds).await?;
+            } else {
+                bench(&config, url, opportunities, clients, seconds, board, reports).await?
+            }
         }
         Command::Forecast(cmd) => forecast::run(&config, cmd, now).await?,
         Command::Import(cmd) => import(&config, cmd, now).await?,

@@ -7,3 +7,5 @@ CREATE INDEX accounts_name_stem ON accounts(name_stem);
 ALTER TABLE leads ADD COLUMN company_key TEXT;
 ALTER TABLE leads ADD COLUMN company_stem TEXT;
 CREATE INDEX leads_company_stem ON leads(company_stem);
+CREATE INDEX accounts_name_key ON accounts(name_key);
+CREATE INDEX leads_company_key ON leads(company_key);

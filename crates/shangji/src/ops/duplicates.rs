@@ -36,6 +36,7 @@ impl Keys {
             kind,
             probe: Probe {
                 exclude: (id != 0).then_some((kind, id)),
+                name_key: name_key.clone(),
                 name_stem: name_key.as_deref().map(name_stem),
                 ..Default::default()
             },

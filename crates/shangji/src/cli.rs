@@ -339,7 +339,16 @@ pub async fn run() -> anyhow::Result<()> {
             if duplicates {
                 crate::bench::run_duplicates(&config, url, accounts, seconds).await?;
             } else {
-                bench(&config, url, opportunities, clients, seconds, board, reports).await?
+                bench(
+                    &config,
+                    url,
+                    opportunities,
+                    clients,
+                    seconds,
+                    board,
+                    reports,
+                )
+                .await?
             }
         }
         Command::Forecast(cmd) => forecast::run(&config, cmd, now).await?,

@@ -17,16 +17,29 @@ use crate::ops::duplicates::{self, DuplicateQuery};
 use crate::ops::Ctx;
 
 const REGIONS: &[&str] = &[
-    "北京", "上海", "广州", "深圳", "杭州", "苏州", "南京", "成都", "武汉", "西安", "天津",
-    "重庆", "宁波", "青岛", "厦门",
+    "北京", "上海", "广州", "深圳", "杭州", "苏州", "南京", "成都", "武汉", "西安", "天津", "重庆",
+    "宁波", "青岛", "厦门",
 ];
 const SYLLABLES: &[&str] = &[
-    "华", "明", "川", "恒", "远", "新", "达", "盛", "通", "宏", "泰", "中", "兴", "嘉", "瑞",
-    "安", "信", "和", "德", "鑫", "海", "天", "金", "永", "福", "昌", "博", "科", "创", "联",
+    "华", "明", "川", "恒", "远", "新", "达", "盛", "通", "宏", "泰", "中", "兴", "嘉", "瑞", "安",
+    "信", "和", "德", "鑫", "海", "天", "金", "永", "福", "昌", "博", "科", "创", "联",
 ];
 const TRADES: &[&str] = &[
-    "机械", "科技", "电子", "精密制造", "物流", "医疗器械", "新材料", "软件", "化工", "贸易",
-    "建设", "汽车零部件", "环保", "食品", "纺织",
+    "机械",
+    "科技",
+    "电子",
+    "精密制造",
+    "物流",
+    "医疗器械",
+    "新材料",
+    "软件",
+    "化工",
+    "贸易",
+    "建设",
+    "汽车零部件",
+    "环保",
+    "食品",
+    "纺织",
 ];
 const FORMS: &[&str] = &["有限公司", "股份有限公司", "有限责任公司", "集团有限公司"];
 
@@ -58,7 +71,11 @@ fn company(n: usize) -> (&'static str, String, &'static str, &'static str) {
     )
 }
 
-async fn generate(db: &shangji_store::Db, accounts: usize, now: OffsetDateTime) -> anyhow::Result<()> {
+async fn generate(
+    db: &shangji_store::Db,
+    accounts: usize,
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
     let owner = db.users().await?.first().map_or(1, |u| u.id);
     let mut batch = Vec::with_capacity(10_000);
     for n in 0..accounts {
@@ -103,7 +120,11 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let url = match explicit_url {
         Some(u) => u.to_string(),
-        None => sqlite_url(&config.data_dir.join(format!("bench-duplicates-{accounts}.db"))),
+        None => sqlite_url(
+            &config
+                .data_dir
+                .join(format!("bench-duplicates-{accounts}.db")),
+        ),
     };
     let db = crate::cli::open(&Config {
         database_url: url.clone(),
@@ -121,7 +142,10 @@ pub async fn run(
         crate::ops::create_user(&db, None, input, now).await?;
     }
     if db.count("accounts").await? == 0 {
-        println!("generating {accounts} accounts and {} contacts into {url} …", accounts * 2);
+        println!(
+            "generating {accounts} accounts and {} contacts into {url} …",
+            accounts * 2
+        );
         let t = Instant::now();
         generate(&db, accounts, now).await?;
         println!("generated in {:.1} s", t.elapsed().as_secs_f64());
@@ -159,7 +183,9 @@ pub async fn run(
                 email: None,
             };
             match kind {
-                "name variant (existing)" => q.name = Some(format!("{name}{trade}（{region}）有限公司")),
+                "name variant (existing)" => {
+                    q.name = Some(format!("{name}{trade}（{region}）有限公司"))
+                }
                 "new company name" => q.name = Some(format!("{name}{trade}控股{n}号有限公司")),
                 "mobile +86 (existing)" => {
                     q.kind = RecordKind::Contact;

@@ -463,5 +463,35 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The API's router: the route table, and the JSON 404 for any other path.
 pub fn router() -> Router<AppState> {
-    Router::from(routes()).fallback(not_found)
+    Router::from(routes())
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(plain_rejections))
+}
+
+/// What the framework itself answers in plain text (a path part that is not a number, a body
+/// it cannot read) as our JSON error: a bad address is not found.
+async fn plain_rejections(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let resp = next.run(req).await;
+    let plain = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/plain"));
+    if !(plain && resp.status().is_client_error()) {
+        return resp;
+    }
+    match resp.status() {
+        StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND => AppError::NotFound.into_response(),
+        status => {
+            let mut r =
+                AppError::bad_request("", "invalid_request", "the request could not be read")
+                    .into_response();
+            *r.status_mut() = status;
+            r
+        }
+    }
 }

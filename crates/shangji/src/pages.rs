@@ -606,6 +606,11 @@ impl Choice {
 /// from npm (`scripts/vendor-assets.sh`) with their licenses beside them.
 const ASSETS: &[(&str, &str, &[u8])] = &[
     (
+        "favicon.svg",
+        "image/svg+xml",
+        include_bytes!("../static/favicon.svg"),
+    ),
+    (
         "app.css",
         "text/css; charset=utf-8",
         include_bytes!("../static/app.css"),
@@ -707,6 +712,41 @@ pub fn router() -> Router<AppState> {
         .merge(forecast::router())
         .merge(snapshots::router())
         .merge(review::router())
+        .route(
+            "/favicon.ico",
+            get(|| async { Redirect::permanent("/static/favicon.svg") }),
+        )
+        .fallback(no_such_page)
+        .layer(axum::middleware::from_fn(plain_rejections))
+}
+
+/// Any address no page answers: the normal "not found" page, in the visitor's language.
+async fn no_such_page(headers: HeaderMap) -> Response {
+    let tr = Tr::new(i18n::choose(None, &headers));
+    error_page(tr, "", "/", AppError::NotFound)
+}
+
+/// What the framework itself answers in plain text — a path part that is not a number
+/// (`/opportunities/abc`), a body it cannot read — as the normal error page, in the visitor's
+/// language: not found for a bad address, "cannot be read" for the rest.
+async fn plain_rejections(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let tr = Tr::new(i18n::choose(None, req.headers()));
+    let resp = next.run(req).await;
+    let plain = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/plain"));
+    // The board's own answers to a drop are text its script shows; they stay as they are.
+    let ours = resp.headers().contains_key(board::OUTCOME);
+    if !(plain && resp.status().is_client_error()) || ours {
+        return resp;
+    }
+    let e = match resp.status() {
+        StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND => AppError::NotFound,
+        _ => AppError::invalid("", "invalid_value", "the request could not be read"),
+    };
+    error_page(tr, "", "/", e)
 }
 
 #[cfg(test)]

@@ -741,7 +741,7 @@ async fn forecast_column_page(
 /// What a drop answered, for board.js: `moved` (the body is the new board body), `dialog`
 /// (a dialog asking for what is missing), `refused` or `approval` (a message; the card goes
 /// back).
-const OUTCOME: &str = "x-board-outcome";
+pub(super) const OUTCOME: &str = "x-board-outcome";
 
 fn outcome(status: StatusCode, kind: &'static str, body: Response) -> Response {
     let mut r = body;

@@ -378,3 +378,26 @@ async fn custom_fields_are_on_the_forms_with_their_checks() {
     let form = rep.get(&format!("/leads/{lead_id}/edit")).await;
     assert!(form.body.contains("value=\"320\""), "{}", form.body);
 }
+
+#[tokio::test]
+async fn a_bad_address_gets_the_normal_error_page_or_json_under_the_api() {
+    let app = TestApp::new().await;
+    let rep = browser(&app, "rep_sh").await;
+    for path in ["/opportunities/abc", "/accounts/12x/edit", "/no/such/page"] {
+        let r = rep.get(path).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(r.body.contains("<html"), "{path}: {}", r.body);
+        assert!(
+            r.body.contains("找不到") || r.body.contains("不存在"),
+            "{path}: {}",
+            r.body
+        );
+    }
+    let (s, v) = app.get("/api/v1/accounts/abc", "rep_sh").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    assert_eq!(v["code"], "not_found");
+    // The icon browsers ask for.
+    let r = rep.get("/favicon.ico").await;
+    assert_eq!(r.location.as_deref(), Some("/static/favicon.svg"));
+    assert_eq!(rep.get("/static/favicon.svg").await.status, StatusCode::OK);
+}

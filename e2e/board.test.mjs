@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  ADMIN, OPPORTUNITIES, REP, addMonths, api, PHONE, assertFits, launchBrowser, monthKey, monthLabel, newPage as openPage,
+  ADMIN, OPPORTUNITIES, REP, addMonths, api, PHONE, assertFits, chinaToday, launchBrowser, monthKey, monthLabel, newPage as openPage,
   screenshotPath, signIn, startApp, text,
 } from './support/app.mjs';
 
@@ -123,6 +123,25 @@ describe('pipeline board', () => {
       await dialog.waitFor({ state: 'detached' });
       await card(page, '招行零售 CRM 升级').waitFor({ state: 'detached' });
       assert.equal(await count(page, '线索确认'), open - 1);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a deal dropped on Won asks to confirm with its amount and the day; cancelling leaves it where it was', { timeout: TEST_TIMEOUT }, async () => {
+    const { context, page } = await newPage();
+    try {
+      await signIn(page, REP);
+      await page.goto('/board');
+      await drag(page, card(page, '华为园区网络改造'), page.locator('#drop-won'));
+      const dialog = page.locator('dialog#board-dialog');
+      await dialog.waitFor({ state: 'visible' });
+      const asked = await text(dialog.locator('#board-dialog-won'));
+      assert.ok(asked.includes('¥789,000.00') && asked.includes(chinaToday()), asked);
+      await page.screenshot({ path: screenshotPath('board-confirm-won.png'), fullPage: true });
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'hidden' });
+      await card(page, '华为园区网络改造').and(column(page, '线索确认').locator('li.board-card')).waitFor();
     } finally {
       await context.close();
     }

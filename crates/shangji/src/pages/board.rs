@@ -794,6 +794,8 @@ struct MoveDialog {
     title: String,
     heading: String,
     lost: bool,
+    /// A drop on a won stage: confirm the deal's amount and the day it is won.
+    won: Option<(String, String)>,
     reasons: Vec<Choice>,
     loss_note: String,
     competitor: String,
@@ -820,6 +822,12 @@ async fn dialog(
     let stage_id: i64 = form.stage_id.parse().unwrap_or_default();
     let target = p.stage(stage_id).ok_or(AppError::NotFound)?;
     let lost = target.kind == StageKind::Lost;
+    let won = (target.kind == StageKind::Won).then(|| {
+        (
+            tr.money(&opp.amount),
+            shangji_core::calendar::china_date(v.ctx.now).to_string(),
+        )
+    });
     let wants_contact = missing.iter().any(|u| u.field == "primary_contact_id");
     let contacts = if wants_contact {
         let params = [
@@ -859,14 +867,32 @@ async fn dialog(
         view,
         stage_id,
         title: opp.title,
-        heading: tr.fmt("board.dialog_title", &[("to", target.name(tr.lang))]),
+        heading: if won.is_some() && missing.is_empty() {
+            tr.fmt("board.confirm_won_title", &[("to", target.name(tr.lang))])
+        } else {
+            tr.fmt("board.dialog_title", &[("to", target.name(tr.lang))])
+        },
         lost,
+        won,
         reasons,
         loss_note: form.loss_note,
         competitor: form.competitor,
         panel: items,
         errors,
     })
+}
+
+/// Whether the card is dropped on a won stage of its pipeline.
+async fn drops_on_won(v: &Viewer, s: &AppState, id: i64, form: &MoveForm) -> bool {
+    let Ok(opp) = ops::get::<Opportunity>(&s.db, &v.ctx, id).await else {
+        return false;
+    };
+    let stage: i64 = form.stage_id.parse().unwrap_or_default();
+    v.ctx
+        .dir
+        .pipeline(opp.pipeline_id)
+        .and_then(|p| p.stage(stage))
+        .is_some_and(|st| st.kind == StageKind::Won)
 }
 
 async fn move_submit(
@@ -888,6 +914,13 @@ async fn move_submit(
     };
     let view = f.get("view").to_string();
     let form = MoveForm::posted(&f);
+    // A drop on a won stage closes the deal: asked first, with its amount and the day.
+    if f.get("confirmed") != "1" && drops_on_won(&v, &s, id, &form).await {
+        return match dialog(&s, &v, id, view, form, vec![], Errors::default()).await {
+            Ok(d) => outcome(StatusCode::OK, "dialog", render(d)),
+            Err(e) => message(e.status(), "refused", error_text(tr, &e).1),
+        };
+    }
     let version = f.text("version").parse().ok();
     let (result, mut errors) = match form.input(tr, version, &v.ctx.dir) {
         Ok(input) => (

@@ -6,7 +6,7 @@
 use crate::common;
 
 use axum::http::StatusCode;
-use common::browser::{between, browser, extract, Browser};
+use common::browser::{after, between, browser, extract, Browser};
 use common::TestApp;
 use serde_json::Value;
 
@@ -525,4 +525,51 @@ async fn quick_create_puts_a_deal_in_the_first_stage() {
         (1, "¥1.2万".into(), "¥1200".into())
     );
     assert!(r.body.contains("新机会"));
+}
+
+#[tokio::test]
+async fn a_drop_on_won_asks_to_confirm_with_the_amount_and_the_day() {
+    let app = TestApp::new().await;
+    let o = opp(&app, "rep_sh", "百万大单", r#""amount_minor":100000000"#).await;
+    let (_, p) = app.get("/api/v1/pipelines", "admin").await;
+    let won = p[0]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "won")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let rep = browser(&app, "rep_sh").await;
+
+    // The drop only asks.
+    let r = drop_on(&rep, &o, won, &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let asked = after(&r.body, "id=\"board-dialog-won\"");
+    assert!(asked.contains("¥1,000,000.00"), "{asked}");
+    assert!(asked.contains(&common::today().to_string()), "{asked}");
+    assert!(r.body.contains("name=\"confirmed\" value=\"1\""));
+    let (_, now) = app
+        .get(&format!("/api/v1/opportunities/{}", id(&o)), "rep_sh")
+        .await;
+    assert_eq!(
+        now["status"], "open",
+        "nothing moved before the confirmation"
+    );
+
+    // Confirmed: the move is made, or what the won stage still needs is asked for — with the
+    // confirmation kept, so that supplying it closes the deal.
+    let r = drop_on(&rep, &o, won, &[("dialog", "1"), ("confirmed", "1")]).await;
+    let (_, after_drop) = app
+        .get(&format!("/api/v1/opportunities/{}", id(&o)), "rep_sh")
+        .await;
+    if r.status == StatusCode::OK {
+        assert!(r.body.contains("id=\"board-columns\""), "{}", r.body);
+        assert_eq!(after_drop["status"], "won");
+    } else {
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(r.body.contains("<li class=\"missing\">"), "{}", r.body);
+        assert!(r.body.contains("name=\"confirmed\" value=\"1\""));
+        assert_eq!(after_drop["status"], "open");
+    }
 }

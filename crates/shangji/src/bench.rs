@@ -20,6 +20,24 @@ struct Outcome {
     elapsed: Duration,
 }
 
+/// The benchmark's database: `--database-url`, else `file` in the data folder.
+async fn open_db(
+    config: &Config,
+    explicit_url: Option<&str>,
+    file: &str,
+) -> anyhow::Result<(shangji_store::Db, String)> {
+    let url = match explicit_url {
+        Some(u) => u.to_string(),
+        None => sqlite_url(&config.data_dir.join(file)),
+    };
+    let db = crate::cli::open(&Config {
+        database_url: url.clone(),
+        ..config.clone()
+    })
+    .await?;
+    Ok((db, url))
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -90,15 +108,7 @@ pub async fn run(
     clients: usize,
     seconds: u64,
 ) -> anyhow::Result<()> {
-    let url = match explicit_url {
-        Some(u) => u.to_string(),
-        None => sqlite_url(&config.data_dir.join(format!("bench-{opportunities}.db"))),
-    };
-    let db = crate::cli::open(&Config {
-        database_url: url.clone(),
-        ..config.clone()
-    })
-    .await?;
+    let (db, url) = open_db(config, explicit_url, &format!("bench-{opportunities}.db")).await?;
     let now = OffsetDateTime::now_utc();
     if db.count("users").await? == 0 {
         println!("generating {opportunities} opportunities with their history into {url} …");
@@ -336,18 +346,11 @@ pub async fn run_board(
     use shangji_core::demo::{generate, DemoConfig};
     use shangji_core::model::StageKind;
 
-    let url = match explicit_url {
-        Some(u) => u.to_string(),
-        None => sqlite_url(
-            &config
-                .data_dir
-                .join(format!("bench-board-{opportunities}.db")),
-        ),
-    };
-    let db = crate::cli::open(&Config {
-        database_url: url.clone(),
-        ..config.clone()
-    })
+    let (db, url) = open_db(
+        config,
+        explicit_url,
+        &format!("bench-board-{opportunities}.db"),
+    )
     .await?;
     let now = OffsetDateTime::now_utc();
     if db.count("users").await? == 0 {
@@ -466,18 +469,11 @@ pub async fn run_reports(
     opportunities: usize,
     seconds: u64,
 ) -> anyhow::Result<()> {
-    let url = match explicit_url {
-        Some(u) => u.to_string(),
-        None => sqlite_url(
-            &config
-                .data_dir
-                .join(format!("bench-reports-{opportunities}.db")),
-        ),
-    };
-    let db = crate::cli::open(&Config {
-        database_url: url.clone(),
-        ..config.clone()
-    })
+    let (db, url) = open_db(
+        config,
+        explicit_url,
+        &format!("bench-reports-{opportunities}.db"),
+    )
     .await?;
     let now = OffsetDateTime::now_utc();
     if db.count("users").await? == 0 {

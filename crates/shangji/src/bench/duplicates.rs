@@ -12,7 +12,7 @@ use shangji_core::records::{blank_account, blank_contact};
 use time::OffsetDateTime;
 
 use super::percentile;
-use crate::config::{sqlite_url, Config};
+use crate::config::Config;
 use crate::ops::duplicates::{self, DuplicateQuery};
 use crate::ops::Ctx;
 
@@ -118,19 +118,8 @@ pub async fn run(
     accounts: usize,
     seconds: u64,
 ) -> anyhow::Result<()> {
-    let url = match explicit_url {
-        Some(u) => u.to_string(),
-        None => sqlite_url(
-            &config
-                .data_dir
-                .join(format!("bench-duplicates-{accounts}.db")),
-        ),
-    };
-    let db = crate::cli::open(&Config {
-        database_url: url.clone(),
-        ..config.clone()
-    })
-    .await?;
+    let file = format!("bench-duplicates-{accounts}.db");
+    let (db, url) = super::open_db(config, explicit_url, &file).await?;
     let now = OffsetDateTime::now_utc();
     if db.users().await?.is_empty() {
         crate::demo::install_defaults(&db, now).await?;

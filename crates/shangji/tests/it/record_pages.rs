@@ -401,3 +401,30 @@ async fn a_bad_address_gets_the_normal_error_page_or_json_under_the_api() {
     assert_eq!(r.location.as_deref(), Some("/static/favicon.svg"));
     assert_eq!(rep.get("/static/favicon.svg").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_task_list_names_the_deal_a_task_is_for() {
+    let app = TestApp::new().await;
+    let (_, opp) = app
+        .account_and_opportunity("rep_sh", "宁波港物流系统")
+        .await;
+    app.create(
+        "/api/v1/tasks",
+        "rep_sh",
+        &json!({"title": "发送报价", "due_date": common::today().to_string(),
+            "record_kind": "opportunity", "record_id": opp["id"]})
+        .to_string(),
+    )
+    .await;
+    let rep = browser(&app, "rep_sh").await;
+    let page = rep.get("/tasks").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let row = after(&page.body, "发送报价");
+    assert!(
+        row.contains(&format!(
+            "<a href=\"/opportunities/{}\">宁波港物流系统</a>",
+            opp["id"]
+        )),
+        "{row}"
+    );
+}

@@ -92,6 +92,8 @@ pub struct Env<'a> {
     pub users: &'a [User],
     /// Names of the accounts the rows link to (only those the viewer may read).
     pub accounts: HashMap<i64, String>,
+    /// Titles of the deals the rows link to (only those the viewer may read).
+    pub opportunities: HashMap<i64, String>,
 }
 
 impl Env<'_> {
@@ -161,6 +163,10 @@ pub trait Listed: Resource {
     fn title(&self) -> String;
     /// The account the row links to, if any (its name is read once per page).
     fn account_ref(&self) -> Option<AccountId> {
+        None
+    }
+    /// The deal the row links to, if any (its title is read once per page).
+    fn opportunity_ref(&self) -> Option<OpportunityId> {
         None
     }
     fn custom_values(&self) -> Option<&CustomValues> {
@@ -396,7 +402,10 @@ impl Listed for Task {
             "done" => Cell::Bool(self.done),
             "record" => match (self.record_kind, self.record_id) {
                 (Some(RecordKind::Opportunity), Some(id)) => Cell::Link(
-                    format!("{} #{id}", env.tr.t("lists.kind.opportunity")),
+                    env.opportunities
+                        .get(&id)
+                        .cloned()
+                        .unwrap_or_else(|| format!("{} #{id}", env.tr.t("lists.kind.opportunity"))),
                     format!("/opportunities/{id}"),
                 ),
                 (Some(k), Some(id)) => Cell::Text(format!(
@@ -412,6 +421,12 @@ impl Listed for Task {
     }
     fn title(&self) -> String {
         self.title.clone()
+    }
+    fn opportunity_ref(&self) -> Option<OpportunityId> {
+        match (self.record_kind, self.record_id) {
+            (Some(RecordKind::Opportunity), id) => id,
+            _ => None,
+        }
     }
 }
 

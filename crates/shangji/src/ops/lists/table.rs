@@ -89,11 +89,20 @@ pub(super) async fn env<'a, T: Listed>(
         .await?
         .into_iter()
         .collect();
+    let mut ids: Vec<i64> = items.iter().filter_map(T::opportunity_ref).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let opportunities = db
+        .names_in_scope::<Opportunity>(&ctx.scope, "title", &ids)
+        .await?
+        .into_iter()
+        .collect();
     Ok(Env {
         tr,
         dir: &ctx.dir,
         users,
         accounts,
+        opportunities,
     })
 }
 

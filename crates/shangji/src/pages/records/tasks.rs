@@ -57,6 +57,17 @@ pub(super) fn task_row(
     }
 }
 
+/// The title of the deal a task is for, when the user can read it.
+async fn deal_title(s: &AppState, v: &Viewer, t: &Task) -> Option<String> {
+    match (t.record_kind, t.record_id) {
+        (Some(RecordKind::Opportunity), Some(id)) => ops::get::<Opportunity>(&s.db, &v.ctx, id)
+            .await
+            .ok()
+            .map(|o| o.title),
+        _ => None,
+    }
+}
+
 #[derive(Template)]
 #[template(path = "records_task.html")]
 struct TaskFragment {
@@ -90,15 +101,7 @@ pub(super) async fn task_done(
     let today = china_date(v.ctx.now);
     match result {
         Ok(t) if is_htmx(&headers) => {
-            let title = match t.record_id {
-                Some(oid) if t.record_kind == Some(RecordKind::Opportunity) => {
-                    ops::get::<Opportunity>(&s.db, &v.ctx, oid)
-                        .await
-                        .ok()
-                        .map(|o| o.title)
-                }
-                _ => None,
-            };
+            let title = deal_title(&s, &v, &t).await;
             render(TaskFragment {
                 tr: v.tr,
                 csrf: v.csrf.clone(),
@@ -113,7 +116,7 @@ pub(super) async fn task_done(
                 Ok(t) => render(TaskFragment {
                     tr: v.tr,
                     csrf: v.csrf.clone(),
-                    t: task_row(v.tr, &t, today, None, &users),
+                    t: task_row(v.tr, &t, today, deal_title(&s, &v, &t).await, &users),
                     error: Some(err_text(v.tr, &e).1),
                 }),
                 Err(e) => v.error("/", e),

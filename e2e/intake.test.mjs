@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  PHONE, REP, assertFits, launchBrowser, newPage, screenshotPath, signIn, startApp, text,
+  ADMIN, PHONE, REP, assertFits, launchBrowser, newPage, screenshotPath, signIn, startApp, text,
 } from './support/app.mjs';
 
 const TEST_TIMEOUT = 180_000;
@@ -82,6 +82,39 @@ describe('intake', () => {
       await page.screenshot({ path: screenshotPath('intake-contact-page.png'), fullPage: true });
     } finally {
       await context.close();
+    }
+  });
+
+  test('a rep entering a name variant of a colleague\'s customer is told who has it, without seeing it', { timeout: TEST_TIMEOUT }, async () => {
+    const admin = await newPage(browser, app);
+    const rep = await newPage(browser, app);
+    try {
+      // A colleague (the admin here) has the customer.
+      await signIn(admin.page, ADMIN);
+      await admin.page.goto('/accounts/new');
+      await admin.page.locator('#f-name').fill('北京字节跳动科技有限公司');
+      await admin.page.locator('#f-notes').fill('年框客户，勿动');
+      await Promise.all([admin.page.waitForURL(/\/accounts\/\d+$/), admin.page.locator('#form-save').click()]);
+
+      // The rep enters the same company spelt another way.
+      await signIn(rep.page, REP);
+      await rep.page.goto('/accounts/new');
+      await rep.page.locator('#f-name').fill('字节跳动（北京）科技有限公司');
+      await rep.page.locator('#form-save').click();
+      const warning = rep.page.locator('#duplicates');
+      await warning.waitFor();
+      const said = await text(warning);
+      assert.ok(said.includes(ADMIN.name) && said.includes('名称相近'), said);
+      const page = await rep.page.content();
+      assert.ok(!page.includes('北京字节跳动科技有限公司') && !page.includes('年框客户'), 'the colleague\'s record stays hidden');
+      await rep.page.screenshot({ path: screenshotPath('intake-duplicate-warning.png'), fullPage: true });
+      // Checked: it is another company after all; saving anyway.
+      await rep.page.locator('#allow-duplicate').check();
+      await Promise.all([rep.page.waitForURL(/\/accounts\/\d+$/), rep.page.locator('#form-save').click()]);
+      assert.equal(await text(rep.page.locator('#account-name')), '字节跳动（北京）科技有限公司');
+    } finally {
+      await admin.context.close();
+      await rep.context.close();
     }
   });
 

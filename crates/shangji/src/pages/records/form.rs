@@ -616,7 +616,9 @@ pub(super) async fn create_submit<T: Editable>(
     };
     match save::<T>(&s, &v, &f, None).await {
         Ok(id) => Redirect::to(&format!("/{}/{id}", T::PATH)).into_response(),
-        Err((errors, e)) if !errors.is_empty() || e.is_none() => {
+        // An error no input can show ends on the error page.
+        Err((errors, Some(e))) if errors.is_empty() => v.error(&here, e),
+        Err((errors, e)) => {
             let values = posted_values(&f);
             match form_page::<T>(&s, &v, None, &values, &errors, None, None).await {
                 Ok(mut p) => {
@@ -627,8 +629,6 @@ pub(super) async fn create_submit<T: Editable>(
                 Err(e) => v.error(&here, e),
             }
         }
-        Err((_, Some(e))) => v.error(&here, e),
-        Err((_, None)) => unreachable!("handled above"),
     }
 }
 
@@ -673,7 +673,8 @@ pub(super) async fn edit_submit<T: Editable>(
     };
     match save::<T>(&s, &v, &f, Some(id)).await {
         Ok(id) => Redirect::to(&format!("/{}/{id}", T::PATH)).into_response(),
-        Err((mut errors, e)) if !errors.is_empty() || e.is_none() => {
+        Err((errors, Some(e))) if errors.is_empty() => v.error(&here, e),
+        Err((mut errors, e)) => {
             let record = match ops::records::for_update::<T>(&s.db, &v.ctx, id).await {
                 Ok(r) => r,
                 Err(e) => return v.error(&here, e),
@@ -700,8 +701,6 @@ pub(super) async fn edit_submit<T: Editable>(
                 Err(e) => v.error(&here, e),
             }
         }
-        Err((_, Some(e))) => v.error(&here, e),
-        Err((_, None)) => unreachable!("handled above"),
     }
 }
 

@@ -4,6 +4,7 @@
 use shangji_core::custom_fields::CustomChange;
 use shangji_core::model::*;
 use shangji_core::opportunity::{self, MoveContext, MoveInput, OpportunityEvent, OpportunityInput};
+use shangji_core::records::AccountInput;
 use shangji_core::visibility::Actor;
 use shangji_core::{Field, FieldError, MoveError};
 use shangji_store::{Db, Save};
@@ -29,6 +30,34 @@ pub(crate) fn pipeline_for(ctx: &Ctx, id: Option<PipelineId>) -> Result<&Pipelin
         ),
         None => AppError::Internal("no default pipeline".into()),
     })
+}
+
+/// Creates a deal together with its new customer (the board's quick create): the deal is
+/// checked first — its fields, pipeline and custom values — so that a refused deal leaves no
+/// customer behind; the customer then goes through the rules of any account (duplicates
+/// included), and the deal is created on it.
+pub async fn create_opportunity_with_account(
+    db: &Db,
+    ctx: &Ctx,
+    account: AccountInput,
+    input: OpportunityInput,
+) -> Result<Created<Opportunity>, AppError> {
+    let pipeline_id = match input.pipeline_id {
+        Field::Value(id) => Some(id),
+        _ => None,
+    };
+    let pipeline = pipeline_for(ctx, pipeline_id)?;
+    let mut probe = input.clone();
+    probe.account_id = Field::Value(0);
+    let custom = probe.custom.take();
+    let (mut opp, _) = opportunity::create(probe, pipeline, &ctx.actor, ctx.now)?;
+    apply_custom(db, ctx, &mut opp, custom, true).await?;
+    let created = super::records::create::<Account>(db, ctx, account, None).await?;
+    let input = OpportunityInput {
+        account_id: Field::Value(created.record.id),
+        ..input
+    };
+    create_opportunity(db, ctx, input, None).await
 }
 
 pub async fn create_opportunity(

@@ -469,6 +469,9 @@ struct Quick {
     errors: Errors,
     /// Opened from elsewhere (an account page's "new deal"), its account filled in.
     open: bool,
+    /// The account is not one the user can see: offer to create it with the deal (the
+    /// offer's words).
+    offer_new: Option<String>,
 }
 
 #[derive(Template)]
@@ -1023,6 +1026,7 @@ async fn quick_create(
         close_date: f.text("close_date"),
         errors: Errors::default(),
         open: true,
+        offer_new: None,
     };
     let mut input = OpportunityInput {
         title: Field::Value(quick.title.clone()),
@@ -1059,13 +1063,28 @@ async fn quick_create(
         match ops::list::<Account>(&s.db, &v.ctx, &params).await {
             Ok(found) => match found.items.iter().find(|a| a.name == quick.account) {
                 Some(a) => input.account_id = Field::Value(a.id),
-                None => quick.errors.add("account", tr.t("board.unknown_account")),
+                // Asked for: the customer is created with the deal.
+                None if f.get("new_account") == "1" => {}
+                None => {
+                    quick.errors.add("account", tr.t("board.unknown_account"));
+                    quick.offer_new =
+                        Some(tr.fmt("board.create_account", &[("name", quick.account.as_str())]));
+                }
             },
             Err(e) => return v.error("/board", e),
         }
     }
     if quick.errors.is_empty() {
-        match ops::create_opportunity(&s.db, &v.ctx, input, None).await {
+        let created = if input.account_id.is_absent() {
+            let account = shangji_core::records::AccountInput {
+                name: Field::Value(quick.account.clone()),
+                ..Default::default()
+            };
+            ops::create_opportunity_with_account(&s.db, &v.ctx, account, input).await
+        } else {
+            ops::create_opportunity(&s.db, &v.ctx, input, None).await
+        };
+        match created {
             Ok(_) => {
                 let sep = if view.is_empty() { "" } else { "?" };
                 return Redirect::to(&format!("/board{sep}{view}#board")).into_response();
@@ -1076,7 +1095,8 @@ async fn quick_create(
                     "title" => "title",
                     "amount_minor" | "currency" => "amount",
                     "close_date" => "close_date",
-                    "account_id" => "account",
+                    "account_id" | "name" | "credit_code" => "account",
+                    _ if matches!(e, AppError::Duplicate { .. }) => "account",
                     _ => "form",
                 };
                 quick.errors.add(at, text);

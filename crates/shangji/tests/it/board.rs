@@ -573,3 +573,57 @@ async fn a_drop_on_won_asks_to_confirm_with_the_amount_and_the_day() {
         assert_eq!(after_drop["status"], "open");
     }
 }
+
+#[tokio::test]
+async fn quick_create_makes_the_customer_in_the_same_step_or_nothing() {
+    let app = TestApp::new().await;
+    let rep = browser(&app, "rep_sh").await;
+    let close = common::close_date().to_string();
+    let quick = |title: &'static str, extra: &'static str| {
+        let mut f = vec![
+            ("title", title),
+            ("account", "温州瓯海阀门"),
+            ("amount", "88,000"),
+            ("view", ""),
+        ];
+        if !extra.is_empty() {
+            f.push((extra, "1"));
+        }
+        f
+    };
+    // An unknown customer: said, and the form offers to create it.
+    let mut fields = quick("阀门产线改造", "");
+    fields.push(("close_date", &close));
+    let r = rep.post("/board/quick", &fields).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("id=\"q-new-account\""), "{}", r.body);
+    assert!(r.body.contains("同时新建客户「温州瓯海阀门」"));
+
+    // A deal the rules refuse (no title) leaves no customer behind.
+    let mut fields = quick("", "new_account");
+    fields.push(("close_date", &close));
+    let r = rep.post("/board/quick", &fields).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let (_, accounts) = app.get("/api/v1/accounts", "rep_sh").await;
+    assert_eq!(accounts["total"], 0, "{accounts}");
+
+    // Asked for: the customer and the deal on it, both the rep's.
+    let mut fields = quick("阀门产线改造", "new_account");
+    fields.push(("close_date", &close));
+    let r = rep.post("/board/quick", &fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, accounts) = app.get("/api/v1/accounts", "rep_sh").await;
+    assert_eq!(accounts["total"], 1, "{accounts}");
+    let account = &accounts["items"][0];
+    assert_eq!(account["name"], "温州瓯海阀门");
+    assert_eq!(account["owner_id"], app.user_id("rep_sh"));
+    let (_, deals) = app
+        .get(
+            &format!("/api/v1/opportunities?account_id={}", account["id"]),
+            "rep_sh",
+        )
+        .await;
+    assert_eq!(deals["total"], 1, "{deals}");
+    assert_eq!(deals["items"][0]["title"], "阀门产线改造");
+    assert_eq!(deals["items"][0]["amount"]["amount_minor"], 8_800_000);
+}

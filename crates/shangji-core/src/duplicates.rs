@@ -313,6 +313,24 @@ pub struct DuplicateMatch {
     pub owner_team: Option<String>,
 }
 
+impl DuplicateSettings {
+    /// Whether a record of `kind` matching `matches` is refused whatever the caller says:
+    /// its kind's policy blocks, or it shares a credit code and credit codes block.
+    pub fn blocks(&self, kind: RecordKind, matches: &[DuplicateMatch]) -> bool {
+        let policy = match kind {
+            RecordKind::Account => self.account,
+            RecordKind::Contact => self.contact,
+            RecordKind::Lead => self.lead,
+            RecordKind::Opportunity => DuplicatePolicy::Warn,
+        };
+        policy == DuplicatePolicy::Block
+            || (self.credit_code == DuplicatePolicy::Block
+                && matches
+                    .iter()
+                    .any(|m| m.matched_on == MatchedOn::CreditCode))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,5 +388,42 @@ mod tests {
         assert_eq!(s, DuplicateSettings::default());
         assert_eq!(s.credit_code, DuplicatePolicy::Block);
         assert!(serde_json::from_str::<DuplicateSettings>(r#"{"account":"never"}"#).is_err());
+    }
+
+    #[test]
+    fn what_blocks() {
+        let on = |matched_on| DuplicateMatch {
+            record_kind: RecordKind::Account,
+            matched_on,
+            visible: false,
+            id: None,
+            name: None,
+            owner_name: None,
+            owner_team: None,
+        };
+        let warn = DuplicateSettings::default();
+        let block_contacts = DuplicateSettings {
+            contact: DuplicatePolicy::Block,
+            ..DuplicateSettings::default()
+        };
+        let cases = [
+            (&warn, RecordKind::Account, MatchedOn::Name, false),
+            (&warn, RecordKind::Account, MatchedOn::CreditCode, true),
+            (&warn, RecordKind::Contact, MatchedOn::Mobile, false),
+            (
+                &block_contacts,
+                RecordKind::Contact,
+                MatchedOn::Mobile,
+                true,
+            ),
+            (&block_contacts, RecordKind::Lead, MatchedOn::Mobile, false),
+        ];
+        for (settings, kind, matched, blocked) in cases {
+            assert_eq!(
+                settings.blocks(kind, &[on(matched)]),
+                blocked,
+                "{kind} {matched}"
+            );
+        }
     }
 }

@@ -128,13 +128,12 @@ impl Entity for Account {
     }
 
     fn columns(&self) -> Vec<(&'static str, Arg)> {
+        // The key duplicates are matched on (`shangji_core::duplicates`).
+        let key = company_key(&self.name);
         vec![
             ("name", self.name.clone().into()),
-            ("name_key", Some(company_key(&self.name)).into()),
-            (
-                "name_stem",
-                Some(name_stem(&company_key(&self.name))).into(),
-            ),
+            ("name_stem", Some(name_stem(&key)).into()),
+            ("name_key", Some(key).into()),
             ("credit_code", self.credit_code.clone().into()),
             ("industry", self.industry.clone().into()),
             ("region", self.region.clone().into()),
@@ -294,21 +293,14 @@ impl Entity for Lead {
     }
 
     fn columns(&self) -> Vec<(&'static str, Arg)> {
+        // The key duplicates are matched on (`shangji_core::duplicates`).
+        let key = self.company_name.as_deref().map(company_key);
         vec![
             ("source", text_of(self.source)),
             ("status", self.status.as_str().into()),
             ("company_name", self.company_name.clone().into()),
-            (
-                "company_key",
-                self.company_name.as_deref().map(company_key).into(),
-            ),
-            (
-                "company_stem",
-                self.company_name
-                    .as_deref()
-                    .map(|n| name_stem(&company_key(n)))
-                    .into(),
-            ),
+            ("company_stem", key.as_deref().map(name_stem).into()),
+            ("company_key", key.into()),
             ("contact_name", self.contact_name.clone().into()),
             ("mobile", self.mobile.clone().into()),
             ("email", self.email.clone().into()),

@@ -476,12 +476,7 @@ async fn plain_rejections(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let resp = next.run(req).await;
-    let plain = resp
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("text/plain"));
-    if !(plain && resp.status().is_client_error()) {
+    if !crate::error::is_framework_rejection(&resp) {
         return resp;
     }
     match resp.status() {

@@ -291,3 +291,14 @@ impl AppError {
         }
     }
 }
+
+/// Whether a response is the framework's own plain-text refusal (a path part that is not a
+/// number, a body it cannot read), which the pages and the API answer in their own form.
+pub fn is_framework_rejection(resp: &Response) -> bool {
+    resp.status().is_client_error()
+        && resp
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("text/plain"))
+}

@@ -732,14 +732,9 @@ async fn no_such_page(headers: HeaderMap) -> Response {
 async fn plain_rejections(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let tr = Tr::new(i18n::choose(None, req.headers()));
     let resp = next.run(req).await;
-    let plain = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("text/plain"));
     // The board's own answers to a drop are text its script shows; they stay as they are.
     let ours = resp.headers().contains_key(board::OUTCOME);
-    if !(plain && resp.status().is_client_error()) || ours {
+    if !crate::error::is_framework_rejection(&resp) || ours {
         return resp;
     }
     let e = match resp.status() {

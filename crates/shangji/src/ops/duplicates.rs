@@ -8,8 +8,8 @@
 //! conversion's new account, import), so the rule is decided here once.
 
 use shangji_core::duplicates::{
-    company_key, name_similarity, name_stem, DuplicateMatch, DuplicatePolicy, DuplicateSettings,
-    MatchedOn, NAME_THRESHOLD,
+    company_key, name_similarity, name_stem, DuplicateMatch, DuplicateSettings, MatchedOn,
+    NAME_THRESHOLD,
 };
 use shangji_core::model::*;
 use shangji_store::{Access, Candidate, Db, Probe};
@@ -135,23 +135,11 @@ pub async fn find(db: &Db, ctx: &Ctx, keys: &Keys) -> Result<Vec<DuplicateMatch>
 /// to save it anyway (`allow`).
 pub async fn guard(db: &Db, ctx: &Ctx, keys: Option<Keys>, allow: bool) -> Result<(), AppError> {
     let Some(keys) = keys else { return Ok(()) };
-    let kind = keys.kind;
     let matches = find(db, ctx, &keys).await?;
     if matches.is_empty() {
         return Ok(());
     }
-    let s = settings(db).await?;
-    let policy = match kind {
-        RecordKind::Account => s.account,
-        RecordKind::Contact => s.contact,
-        RecordKind::Lead => s.lead,
-        RecordKind::Opportunity => DuplicatePolicy::Warn,
-    };
-    let blocked = policy == DuplicatePolicy::Block
-        || (s.credit_code == DuplicatePolicy::Block
-            && matches
-                .iter()
-                .any(|m| m.matched_on == MatchedOn::CreditCode));
+    let blocked = settings(db).await?.blocks(keys.kind, &matches);
     if blocked || !allow {
         return Err(AppError::Duplicate { matches, blocked });
     }

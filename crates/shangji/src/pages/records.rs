@@ -270,7 +270,7 @@ pub(super) async fn opp_extras(
 
 /// The create, edit, archive and follow-up pages of a record kind.
 fn editable_routes<T: Editable>() -> Router<AppState> {
-    let base = format!("/{}", T::PATH);
+    let base = format!("/{}", T::path());
     Router::new()
         .route(
             &format!("{base}/new"),

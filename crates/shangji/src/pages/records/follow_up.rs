@@ -208,13 +208,16 @@ fn linked_input<T: Editable>(record: &T, f: &FormData) -> ActivityInput {
         occurred_at: Field::Absent,
         ..Default::default()
     };
-    let json = serde_json::to_value(record).unwrap_or_default();
     let id = record.id();
-    match T::KIND {
+    match T::RECORD_KIND {
         RecordKind::Account => input.account_id = Field::Value(id),
         RecordKind::Contact => {
             input.contact_id = Field::Value(id);
-            if let Some(a) = json.get("account_id").and_then(|a| a.as_i64()) {
+            let account = record
+                .links()
+                .into_iter()
+                .find(|l| l.1 == RecordKind::Account);
+            if let Some((_, _, a)) = account {
                 input.account_id = Field::Value(a);
             }
         }
@@ -230,7 +233,7 @@ fn linked_input<T: Editable>(record: &T, f: &FormData) -> ActivityInput {
 
 /// The contacts offered by an account's follow-up form.
 async fn contacts_of<T: Editable>(s: &AppState, v: &Viewer, record: &T) -> Vec<Contact> {
-    if T::KIND != RecordKind::Account {
+    if T::RECORD_KIND != RecordKind::Account {
         return vec![];
     }
     let params = [
@@ -250,14 +253,14 @@ async fn record_follow_up_view<T: Editable>(
     f: Option<&FormData>,
     errors: Errors,
 ) -> FollowUpPage {
-    let page = format!("/{}/{}", T::PATH, record.id());
+    let page = format!("/{}/{}", T::path(), record.id());
     let contacts = contacts_of(s, v, record).await;
     FollowUpPage {
         tr: v.tr,
         csrf: v.csrf.clone(),
-        nav: v.nav(T::PATH),
+        nav: v.nav(T::path()),
         here: format!("{page}/follow-up"),
-        title: record.name(),
+        title: record.title(),
         form: follow_up_form(
             v.tr,
             f,
@@ -276,7 +279,7 @@ pub(super) async fn record_follow_up_page<T: Editable>(
     v: Viewer,
     Path(id): Path<i64>,
 ) -> Response {
-    let here = format!("/{}/{id}/follow-up", T::PATH);
+    let here = format!("/{}/{id}/follow-up", T::path());
     match ops::get::<T>(&s.db, &v.ctx, id).await {
         Ok(r) => render(record_follow_up_view(&s, &v, &r, None, Errors::default()).await),
         Err(e) => v.error(&here, e),
@@ -291,7 +294,7 @@ pub(super) async fn record_follow_up_submit<T: Editable>(
     Path(id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    let here = format!("/{}/{id}/follow-up", T::PATH);
+    let here = format!("/{}/{id}/follow-up", T::path());
     let f = match v.posted(f, &here) {
         Ok(f) => f,
         Err(page) => return page,
@@ -303,7 +306,8 @@ pub(super) async fn record_follow_up_submit<T: Editable>(
     let input = linked_input(&record, &f);
     let e = match ops::create::<Activity>(&s.db, &v.ctx, input, None).await {
         Ok(_) => {
-            return Redirect::to(&format!("/{}/{id}?logged=1#follow-ups", T::PATH)).into_response()
+            return Redirect::to(&format!("/{}/{id}?logged=1#follow-ups", T::path()))
+                .into_response()
         }
         Err(e) if shown_in_form(&e) => e,
         Err(e) => return v.error(&here, e),

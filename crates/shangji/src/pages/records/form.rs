@@ -16,6 +16,7 @@ use shangji_core::model::*;
 use super::err_text;
 use crate::error::AppError;
 use crate::i18n::Tr;
+use crate::ops::lists::Listed;
 use crate::ops::{self, Record};
 use crate::pages::{custom_fields, render, shown_in_form, Choice, Errors, FormData, Nav, Viewer};
 use crate::state::AppState;
@@ -65,22 +66,21 @@ const fn required(key: &'static str, label: &'static str, input: Input) -> Spec 
 }
 
 /// A record kind with create and edit pages.
-pub(super) trait Editable: Record + Send + 'static {
-    /// The path of its pages: `/accounts`, `/contacts`, `/leads`.
-    const PATH: &'static str;
-    const KIND: RecordKind;
+pub(super) trait Editable: Record + Listed + Send + 'static {
+    const RECORD_KIND: RecordKind;
+    /// The path of its pages (`accounts`, `contacts`, `leads`): its list's.
+    fn path() -> &'static str {
+        <Self as Listed>::KIND.path()
+    }
     const SPECS: &'static [Spec];
     /// The i18n keys of the page titles.
     const NEW_TITLE: &'static str;
     const EDIT_TITLE: &'static str;
-    /// The record's name as its page shows it.
-    fn name(&self) -> String;
     fn is_archived(&self) -> bool;
 }
 
 impl Editable for Account {
-    const PATH: &'static str = "accounts";
-    const KIND: RecordKind = RecordKind::Account;
+    const RECORD_KIND: RecordKind = RecordKind::Account;
     const SPECS: &'static [Spec] = &[
         required("name", "lists.col.name", Input::Text),
         spec("credit_code", "lists.col.credit_code", Input::Text),
@@ -103,17 +103,13 @@ impl Editable for Account {
     ];
     const NEW_TITLE: &'static str = "form.new.accounts";
     const EDIT_TITLE: &'static str = "form.edit.accounts";
-    fn name(&self) -> String {
-        self.name.clone()
-    }
     fn is_archived(&self) -> bool {
         self.archived
     }
 }
 
 impl Editable for Contact {
-    const PATH: &'static str = "contacts";
-    const KIND: RecordKind = RecordKind::Contact;
+    const RECORD_KIND: RecordKind = RecordKind::Contact;
     const SPECS: &'static [Spec] = &[
         required("name", "lists.col.name", Input::Text),
         spec("account_id", "lists.col.account", Input::Account),
@@ -131,17 +127,13 @@ impl Editable for Contact {
     ];
     const NEW_TITLE: &'static str = "form.new.contacts";
     const EDIT_TITLE: &'static str = "form.edit.contacts";
-    fn name(&self) -> String {
-        self.name.clone()
-    }
     fn is_archived(&self) -> bool {
         self.archived
     }
 }
 
 impl Editable for Lead {
-    const PATH: &'static str = "leads";
-    const KIND: RecordKind = RecordKind::Lead;
+    const RECORD_KIND: RecordKind = RecordKind::Lead;
     const SPECS: &'static [Spec] = &[
         spec("company_name", "lists.col.company_name", Input::Text),
         spec("contact_name", "lists.col.contact_name", Input::Text),
@@ -161,12 +153,6 @@ impl Editable for Lead {
     ];
     const NEW_TITLE: &'static str = "form.new.leads";
     const EDIT_TITLE: &'static str = "form.edit.leads";
-    fn name(&self) -> String {
-        self.company_name
-            .clone()
-            .or_else(|| self.contact_name.clone())
-            .unwrap_or_else(|| format!("#{}", self.id))
-    }
     fn is_archived(&self) -> bool {
         self.archived
     }
@@ -364,7 +350,12 @@ async fn boxes<T: Editable>(
             error: errors.get(sp.key).map(str::to_string),
         });
     }
-    for def in v.ctx.dir.custom_fields_of(T::KIND).filter(|d| !d.archived) {
+    for def in v
+        .ctx
+        .dir
+        .custom_fields_of(T::RECORD_KIND)
+        .filter(|d| !d.archived)
+    {
         let name = format!("cf.{}", def.key);
         let current = values(&name);
         let value = custom_fields::raw(def, current.as_ref());
@@ -421,7 +412,12 @@ fn body_of<T: Editable>(v: &Viewer, f: &FormData, editing: bool) -> Result<Value
         }
     }
     let mut custom = Map::new();
-    for def in v.ctx.dir.custom_fields_of(T::KIND).filter(|d| !d.archived) {
+    for def in v
+        .ctx
+        .dir
+        .custom_fields_of(T::RECORD_KIND)
+        .filter(|d| !d.archived)
+    {
         let name = format!("cf.{}", def.key);
         let posted = f.all(&name);
         // Unticked checkboxes send nothing: on edit, a boolean or multi-select is always
@@ -464,7 +460,10 @@ fn error_at<T: Editable>(v: &Viewer, field: &str) -> String {
         return format!("cf.{k}");
     }
     let shown = T::SPECS.iter().any(|s| s.key == field)
-        || v.ctx.dir.custom_fields_of(T::KIND).any(|d| d.key == field);
+        || v.ctx
+            .dir
+            .custom_fields_of(T::RECORD_KIND)
+            .any(|d| d.key == field);
     if shown {
         field.to_string()
     } else {
@@ -519,9 +518,14 @@ async fn form_page<T: Editable>(
     let tr = v.tr;
     let (title, action, back, archive_action, archived) = match record {
         Some(r) => {
-            let page = format!("/{}/{}", T::PATH, r.id());
+            let page = format!("/{}/{}", T::path(), r.id());
             (
-                format!("{}{}{}", tr.t(T::EDIT_TITLE), tr.t("records.sep"), r.name()),
+                format!(
+                    "{}{}{}",
+                    tr.t(T::EDIT_TITLE),
+                    tr.t("records.sep"),
+                    r.title()
+                ),
                 format!("{page}/edit"),
                 page.clone(),
                 Some(format!("{page}/archive")),
@@ -530,8 +534,8 @@ async fn form_page<T: Editable>(
         }
         None => (
             tr.t(T::NEW_TITLE).to_string(),
-            format!("/{}/new", T::PATH),
-            query_back.unwrap_or_else(|| format!("/{}", T::PATH)),
+            format!("/{}/new", T::path()),
+            query_back.unwrap_or_else(|| format!("/{}", T::path())),
             None,
             false,
         ),
@@ -540,12 +544,12 @@ async fn form_page<T: Editable>(
         tr,
         csrf: v.csrf.clone(),
         here: action.clone(),
-        nav: v.nav(T::PATH),
+        nav: v.nav(T::path()),
         title,
         action,
         back,
-        list_label: tr.t(&format!("nav.{}", T::PATH)).to_string(),
-        list_href: format!("/{}", T::PATH),
+        list_label: tr.t(&format!("nav.{}", T::path())).to_string(),
+        list_href: format!("/{}", T::path()),
         version,
         fields: boxes::<T>(s, v, values, errors).await?,
         form_error: errors.get("form").map(str::to_string),
@@ -587,7 +591,7 @@ pub(super) async fn new_page<T: Editable>(
     v: Viewer,
     Query(q): Query<NewQuery>,
 ) -> Response {
-    let here = format!("/{}/new", T::PATH);
+    let here = format!("/{}/new", T::path());
     // A contact added from an account page starts on that account.
     let preset = q.account_id;
     // A new record is the user's own unless they choose another owner.
@@ -609,13 +613,13 @@ pub(super) async fn create_submit<T: Editable>(
     v: Viewer,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    let here = format!("/{}/new", T::PATH);
+    let here = format!("/{}/new", T::path());
     let f = match v.posted(form, &here) {
         Ok(f) => f,
         Err(page) => return page,
     };
     match save::<T>(&s, &v, &f, None).await {
-        Ok(id) => Redirect::to(&format!("/{}/{id}", T::PATH)).into_response(),
+        Ok(id) => Redirect::to(&format!("/{}/{id}", T::path())).into_response(),
         // An error no input can show ends on the error page.
         Err((errors, Some(e))) if errors.is_empty() => v.error(&here, e),
         Err((errors, e)) => {
@@ -637,7 +641,7 @@ pub(super) async fn edit_page<T: Editable>(
     v: Viewer,
     Path(id): Path<i64>,
 ) -> Response {
-    let here = format!("/{}/{id}/edit", T::PATH);
+    let here = format!("/{}/{id}/edit", T::path());
     let record = match ops::records::for_update::<T>(&s.db, &v.ctx, id).await {
         Ok(r) => r,
         Err(e) => return v.error(&here, e),
@@ -666,13 +670,13 @@ pub(super) async fn edit_submit<T: Editable>(
     Path(id): Path<i64>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    let here = format!("/{}/{id}/edit", T::PATH);
+    let here = format!("/{}/{id}/edit", T::path());
     let f = match v.posted(form, &here) {
         Ok(f) => f,
         Err(page) => return page,
     };
     match save::<T>(&s, &v, &f, Some(id)).await {
-        Ok(id) => Redirect::to(&format!("/{}/{id}", T::PATH)).into_response(),
+        Ok(id) => Redirect::to(&format!("/{}/{id}", T::path())).into_response(),
         Err((errors, Some(e))) if errors.is_empty() => v.error(&here, e),
         Err((mut errors, e)) => {
             let record = match ops::records::for_update::<T>(&s.db, &v.ctx, id).await {
@@ -711,7 +715,7 @@ pub(super) async fn archive_submit<T: Editable>(
     Path(id): Path<i64>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    let here = format!("/{}/{id}", T::PATH);
+    let here = format!("/{}/{id}", T::path());
     let f = match v.posted(form, &here) {
         Ok(f) => f,
         Err(page) => return page,

@@ -27,7 +27,9 @@ pub mod report_extras;
 pub mod review;
 pub mod rollup;
 pub mod rules;
+pub mod scoring;
 pub mod visibility;
+pub mod web_forms;
 
 pub use error::{FieldError, MoveError};
 

@@ -90,6 +90,11 @@ text_enum!(BuyingRole {
     Blocker => "blocker",
 });
 
+text_enum!(
+    /// A lead's grade from its score (`scoring`): A is the best.
+    LeadGrade { A => "a", B => "b", C => "c", D => "d" }
+);
+
 text_enum!(LeadStatus {
     New => "new",
     Working => "working",
@@ -251,8 +256,11 @@ pub struct Lead {
     pub industry: Option<String>,
     pub notes: Option<String>,
     pub owner_id: Option<UserId>,
-    /// Filled by lead scoring; `None` until scored.
+    /// Filled by lead scoring (0–100); `None` until scored.
     pub score: Option<i32>,
+    /// The grade of the score; `None` until scored.
+    #[serde(default)]
+    pub grade: Option<LeadGrade>,
     /// Custom field values by key (see `/api/v1/custom-fields`).
     #[serde(default)]
     #[schema(value_type = Object)]

@@ -272,6 +272,7 @@ pub fn blank_lead(now: OffsetDateTime) -> Lead {
         notes: None,
         owner_id: None,
         score: None,
+        grade: None,
         custom: CustomValues::new(),
         archived: false,
         version: 1,

@@ -265,6 +265,13 @@ impl Db {
         self.execute(&sql).await.map(|_| ())
     }
 
+    /// Removes a setting (absent from then on).
+    pub async fn delete_setting(&self, key: &str) -> Result<(), StoreError> {
+        let mut sql = Sql::new("DELETE FROM app_settings WHERE key = ");
+        sql.bind(key);
+        self.execute(&sql).await.map(|_| ())
+    }
+
     /// Sets `key` to `value` unless it already is `value`; whether it changed. Lets one
     /// instance among several do a once-a-day job.
     pub async fn claim_setting(

@@ -259,6 +259,7 @@ impl Entity for Lead {
     const FILTERS: &'static [(&'static str, FilterKind)] = &[
         ("status", FilterKind::OneOf(LeadStatus::NAMES)),
         ("source", FilterKind::OneOf(Source::NAMES)),
+        ("grade", FilterKind::OneOf(LeadGrade::NAMES)),
         ("region", FilterKind::Text),
         ("industry", FilterKind::Text),
         ("mobile", FilterKind::Text),
@@ -283,6 +284,7 @@ impl Entity for Lead {
             notes: r.opt_text("notes")?,
             owner_id: r.opt_i64("owner_id")?,
             score: r.opt_i32("score")?,
+            grade: r.opt_parse("grade")?,
             // Filled from custom_values by `get` and `list`.
             custom: Default::default(),
             archived: r.bool("archived")?,
@@ -311,6 +313,7 @@ impl Entity for Lead {
             ("notes", self.notes.clone().into()),
             ("owner_id", self.owner_id.into()),
             ("score", self.score.into()),
+            ("grade", text_of(self.grade)),
             ("archived", self.archived.into()),
             ("created_at", self.created_at.into()),
             ("updated_at", self.updated_at.into()),

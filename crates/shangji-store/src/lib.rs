@@ -18,7 +18,9 @@ pub mod lists;
 pub mod projection;
 pub mod records;
 pub mod review;
+pub mod scoring;
 pub mod snapshots;
+pub mod web_forms;
 mod writer;
 
 pub use analytics::{HistoryFilter, LeadFact};

@@ -40,7 +40,9 @@ pub mod lists;
 mod pipelines;
 mod records;
 mod review;
+mod scoring;
 mod snapshots;
+mod web_forms;
 
 /// A JSON body read strictly: malformed JSON is a 400, a value of the wrong type or an
 /// unknown field is a 422 naming the field. Keeps the raw bytes for idempotency.
@@ -449,6 +451,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(approvals::routes())
         .merge(analytics::routes())
         .merge(custom_fields::routes())
+        .merge(web_forms::routes())
+        .merge(scoring::routes())
         .merge(directory::routes())
         .merge(duplicates::routes())
         .merge(lists::routes())

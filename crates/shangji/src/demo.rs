@@ -101,6 +101,50 @@ pub async fn store(db: &Db, data: &DemoData, now: OffsetDateTime) -> Result<(), 
     db.analyze().await?;
     crate::ops::automation::seed_templates(db, now).await?;
     seed_pool(db, now).await?;
+    seed_web_form(db, now).await?;
+    // Every lead scored, with a model learned from the demo's closed leads.
+    crate::ops::scoring::train(db, now).await?;
+    Ok(())
+}
+
+/// A web form at `/f/demo` whose leads go to 华东大区, to try the public page and its snippet.
+async fn seed_web_form(db: &Db, now: OffsetDateTime) -> Result<(), AppError> {
+    use shangji_core::model::Role;
+    let Some(admin) = db
+        .users()
+        .await?
+        .into_iter()
+        .find(|u| u.role == Role::Admin && u.active)
+    else {
+        return Ok(());
+    };
+    let ctx = crate::ops::Ctx::for_cli(db, &admin, now).await?;
+    let team = ctx
+        .dir
+        .org
+        .teams
+        .iter()
+        .find(|t| t.name == "华东大区")
+        .map(|t| t.id);
+    let input = serde_json::from_value(serde_json::json!({
+        "name": "官网预约演示",
+        "slug": "demo",
+        "heading": "预约产品演示",
+        "intro": "留下联系方式，顾问会在一个工作日内联系您。",
+        "thank_you": "谢谢！顾问会在一个工作日内联系您。",
+        "source": "website",
+        "team_id": team,
+        "fields": [
+            {"label_zh": "姓名", "label_en": "Name", "target": "contact_name", "required": true},
+            {"label_zh": "公司", "label_en": "Company", "target": "company_name", "name": "company"},
+            {"label_zh": "手机", "label_en": "Mobile", "target": "mobile", "required": true, "input": "tel"},
+            {"label_zh": "邮箱", "label_en": "Email", "target": "email", "input": "email"},
+            {"label_zh": "职务", "label_en": "Job title", "target": "title"},
+            {"label_zh": "需求", "label_en": "What you need", "target": "notes", "input": "textarea"}
+        ]
+    }))
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    crate::ops::web_forms::create(db, &ctx, input).await?;
     Ok(())
 }
 

@@ -61,6 +61,16 @@ const CATALOGUES: &[(&str, &str, &str)] = &[
         include_str!("../locales/review.zh-CN.json"),
         include_str!("../locales/review.en.json"),
     ),
+    (
+        "scoring",
+        include_str!("../locales/scoring.zh-CN.json"),
+        include_str!("../locales/scoring.en.json"),
+    ),
+    (
+        "webform",
+        include_str!("../locales/webform.zh-CN.json"),
+        include_str!("../locales/webform.en.json"),
+    ),
 ];
 
 /// Every area's texts of one language, merged; keys found in two areas are listed apart.

@@ -1,6 +1,6 @@
 //! The background jobs of `shangji serve`, started together and stopped together: the rule
 //! scheduler, the notification sender (and daily digest), the analytics projection refresher
-//! and the weekly forecast snapshot. Each job runs one turn of its `ops` function, then waits
+//! the weekly forecast snapshot and the daily lead scoring. Each job runs one turn of its `ops` function, then waits
 //! for its period or for shutdown; on shutdown a job finishes the turn it is in and stops, and
 //! [`Jobs::shutdown`] waits for all of them. Every instance may run them: the turns are safe
 //! to run concurrently on one database (firings, claims and snapshots are unique).
@@ -31,9 +31,12 @@ impl Jobs {
         let (stop, stopped) = watch::channel(false);
         let sender = ops::delivery::send::Sender::new(config);
         let running = vec![
-            every("rule scheduler", rule_every, &stopped, db, move |db| {
-                let now = clock.now();
-                async move { ops::automation::scheduler_turn(&db, now).await }
+            every("rule scheduler", rule_every, &stopped, db, {
+                let clock = clock.clone();
+                move |db| {
+                    let now = clock.now();
+                    async move { ops::automation::scheduler_turn(&db, now).await }
+                }
             }),
             every(
                 "notification sender",
@@ -59,6 +62,16 @@ impl Jobs {
                 db,
                 |db| async move {
                     ops::snapshots::weekly_turn(&db, time::OffsetDateTime::now_utc()).await
+                },
+            ),
+            every(
+                "lead scoring",
+                Duration::from_secs(3600),
+                &stopped,
+                db,
+                move |db| {
+                    let now = clock.now();
+                    async move { ops::scoring::daily_turn(&db, now).await }
                 },
             ),
         ];

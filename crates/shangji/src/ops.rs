@@ -41,8 +41,12 @@ pub mod records;
 pub mod reports;
 /// The funnel review meeting: sections since the last review, decisions, reviews held.
 pub mod review;
+/// Lead scoring: settings, the model, scoring a lead or every lead, a lead's score history.
+pub mod scoring;
 /// Horizons, forecast snapshots, accuracy and the backtest.
 pub mod snapshots;
+/// Web-to-lead forms: definitions, public submissions and the inbound endpoint, the log.
+pub mod web_forms;
 
 pub use analytics::*;
 pub use approvals::*;

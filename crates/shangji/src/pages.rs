@@ -17,7 +17,9 @@ mod opportunity;
 mod policies;
 mod records;
 mod review;
+mod scoring;
 mod snapshots;
+mod web_forms;
 
 use askama::Template;
 use axum::extract::{Form, FromRequestParts, Query, State};
@@ -712,6 +714,8 @@ pub fn router() -> Router<AppState> {
         .merge(forecast::router())
         .merge(snapshots::router())
         .merge(review::router())
+        .merge(web_forms::router())
+        .merge(scoring::router())
         .route(
             "/favicon.ico",
             get(|| async { Redirect::permanent("/static/favicon.svg") }),

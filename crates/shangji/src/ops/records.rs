@@ -69,6 +69,26 @@ pub trait Record: Resource {
         let _ = input;
         false
     }
+    /// The lead whose score this record's write may change: the lead itself, or the lead a
+    /// follow-up is logged on.
+    fn scored_lead(&self) -> Option<LeadId> {
+        None
+    }
+}
+
+/// Scores the lead a write may have changed again; a lead just written is read back with
+/// its new score.
+async fn rescored<T: Record>(db: &Db, ctx: &Ctx, record: T, id: i64) -> Result<T, AppError> {
+    let Some(lead) = record.scored_lead() else {
+        return Ok(record);
+    };
+    if !super::scoring::rescore_lead(db, ctx.now, lead).await? {
+        return Ok(record);
+    }
+    Ok(db
+        .get::<T>(id, &ctx.scope, Access::Read)
+        .await?
+        .unwrap_or(record))
 }
 
 macro_rules! resource {
@@ -231,6 +251,9 @@ impl Record for Lead {
     fn allow_duplicate(input: &LeadInput) -> bool {
         input.allow_duplicate
     }
+    fn scored_lead(&self) -> Option<LeadId> {
+        Some(self.id)
+    }
     record_common!();
 }
 
@@ -249,6 +272,9 @@ impl Record for Activity {
     }
     fn input_version(input: &ActivityInput) -> Option<i64> {
         input.version
+    }
+    fn scored_lead(&self) -> Option<LeadId> {
+        self.lead_id
     }
     record_common!();
 }
@@ -465,7 +491,15 @@ pub async fn create<T: Record>(
     let changes = apply_custom(db, ctx, &mut record, custom, true).await?;
     check_owner(db, ctx, "owner_id", record.owner(), Some(ctx.actor.user_id)).await?;
     check_links(db, ctx, record.links()).await?;
-    insert(db, ctx, record, &[], &changes, idem).await
+    let created = insert(db, ctx, record, &[], &changes, idem).await?;
+    if created.replayed {
+        return Ok(created);
+    }
+    let id = created.record.id();
+    Ok(Created {
+        record: rescored(db, ctx, created.record, id).await?,
+        replayed: false,
+    })
 }
 
 pub async fn get<T: Resource>(db: &Db, ctx: &Ctx, id: i64) -> Result<T, AppError> {
@@ -533,7 +567,7 @@ pub async fn update<T: Record>(
         &changes,
     )
     .await?;
-    Ok(record.stored(id, before.version() + 1))
+    rescored(db, ctx, record.stored(id, before.version() + 1), id).await
 }
 
 /// Parses list parameters against a record kind's whitelist of filters and sort columns.

@@ -27,4 +27,6 @@ mod record_pages;
 mod records;
 mod report_pages;
 mod review;
+mod scoring;
 mod settings_pages;
+mod web_forms;

@@ -67,6 +67,10 @@ struct LeadPage {
     may_allow_duplicate: bool,
     /// The follow-ups logged with the lead.
     timeline: Vec<crate::pages::opportunity::Entry>,
+    /// The web form it came in through, with its UTM parameters and referring page.
+    origin: Option<(String, Vec<(String, String)>)>,
+    /// Its score, grade and the reasons, in words.
+    score: Option<crate::pages::scoring::ScoreView>,
 }
 
 async fn lead_page(
@@ -241,6 +245,14 @@ async fn lead_page(
             &users,
             vec![],
             crate::ops::records::record_activities(&s.db, &v.ctx, RecordKind::Lead, id).await?,
+        ),
+        origin: crate::ops::web_forms::origin_of_lead(&s.db, id)
+            .await?
+            .map(|(form, sub)| (form.name, sub.utm.into_iter().collect())),
+        score: crate::pages::scoring::score_view(
+            tr,
+            &v.ctx.dir.custom_fields,
+            crate::ops::scoring::lead_score(&s.db, &v.ctx, id).await?,
         ),
     })
 }

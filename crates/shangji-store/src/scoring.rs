@@ -1,0 +1,172 @@
+//! Lead scoring: what a lead is scored on (the lead with its custom values, its follow-ups and
+//! accepted web form submissions), saving scores in batches with the history of changes, and
+//! the closed leads the model learns from.
+
+use std::collections::BTreeMap;
+
+use shangji_core::model::{ActivityType, Lead, LeadId};
+use shangji_core::scoring::{LeadGrade, Scored, Touch, TouchKind};
+use time::OffsetDateTime;
+
+use crate::db::{bind_all, ms, Db, RowExt, Sql};
+use crate::entity::Entity;
+use crate::error::StoreError;
+use crate::on_pool;
+
+/// One change of a lead's score or grade.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ScoreEvent {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub score: i32,
+    pub grade: LeadGrade,
+    pub previous_score: Option<i32>,
+    pub previous_grade: Option<LeadGrade>,
+}
+
+/// A lead's score as stored: what the lead row holds now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredScore {
+    pub score: Option<i32>,
+    pub grade: Option<LeadGrade>,
+    pub detail: Option<Scored>,
+}
+
+/// A score to save.
+#[derive(Debug, Clone)]
+pub struct NewScore {
+    pub lead_id: LeadId,
+    pub scored: Scored,
+    /// What the lead had, to tell whether the history gets a row.
+    pub previous: (Option<i32>, Option<LeadGrade>),
+}
+
+impl Db {
+    /// Leads with ids above `after`, by id, at most `limit`, with their custom values: a
+    /// batch of the whole-company rescoring (archived leads included: their history stays
+    /// true).
+    pub async fn leads_after(&self, after: LeadId, limit: i64) -> Result<Vec<Lead>, StoreError> {
+        let mut sql = Sql::new("SELECT * FROM leads WHERE id > ");
+        sql.bind(after).push(" ORDER BY id LIMIT ").bind(limit);
+        let mut items: Vec<Lead> = on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter().map(Lead::from_row).collect::<Result<Vec<_>, _>>()?
+        });
+        self.fill_custom(&mut items).await?;
+        Ok(items)
+    }
+
+    /// The touches of each lead of `ids`: unarchived follow-ups (kind and time) and accepted
+    /// web form submissions.
+    pub async fn lead_touches(
+        &self,
+        ids: &[LeadId],
+    ) -> Result<BTreeMap<LeadId, Vec<Touch>>, StoreError> {
+        let mut out: BTreeMap<LeadId, Vec<Touch>> = BTreeMap::new();
+        for chunk in ids.chunks(500) {
+            let mut sql =
+                Sql::new("SELECT lead_id, kind, occurred_at FROM activities WHERE archived = ");
+            sql.bind(false).push(" AND lead_id IN ").bind_list(chunk);
+            let mut subs =
+                Sql::new("SELECT lead_id, at FROM web_form_submissions WHERE outcome = ");
+            subs.bind("accepted")
+                .push(" AND lead_id IN ")
+                .bind_list(chunk);
+            on_pool!(self, p => {
+                for r in bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?.iter() {
+                    let kind: ActivityType = r.parse("kind")?;
+                    out.entry(r.i64("lead_id")?).or_default().push(Touch {
+                        kind: TouchKind::Activity(kind),
+                        at: r.ts("occurred_at")?,
+                    });
+                }
+                for r in bind_all!(sqlx::query(&subs.text), &subs.args).fetch_all(p).await?.iter() {
+                    out.entry(r.i64("lead_id")?).or_default().push(Touch {
+                        kind: TouchKind::FormSubmission,
+                        at: r.ts("at")?,
+                    });
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// A lead's stored score and its explanation.
+    pub async fn lead_score(&self, id: LeadId) -> Result<Option<StoredScore>, StoreError> {
+        let mut sql = Sql::new("SELECT score, grade, score_detail FROM leads WHERE id = ");
+        sql.bind(id);
+        on_pool!(self, p => {
+            let Some(r) = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_optional(p).await? else {
+                return Ok(None);
+            };
+            let detail = r
+                .opt_text("score_detail")?
+                .and_then(|j| serde_json::from_str(&j).ok());
+            Ok(Some(StoredScore {
+                score: r.opt_i32("score")?,
+                grade: r.opt_parse("grade")?,
+                detail,
+            }))
+        })
+    }
+
+    /// Saves scores in one transaction; a lead whose score or grade changed gets a row in its
+    /// history. Does not change the lead's version: a score is derived, not edited.
+    pub async fn save_lead_scores(
+        &self,
+        scores: &[NewScore],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        if scores.is_empty() {
+            return Ok(());
+        }
+        let _writer = self.writer().await;
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            for s in scores {
+                let detail = serde_json::to_string(&s.scored)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query("UPDATE leads SET score = $1, grade = $2, score_detail = $3 WHERE id = $4")
+                    .bind(s.scored.score)
+                    .bind(s.scored.grade.as_str())
+                    .bind(detail)
+                    .bind(s.lead_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if s.previous != (Some(s.scored.score), Some(s.scored.grade)) {
+                    sqlx::query("INSERT INTO lead_score_events (lead_id, at, score, grade, previous_score, previous_grade) VALUES ($1, $2, $3, $4, $5, $6)")
+                        .bind(s.lead_id)
+                        .bind(ms(now))
+                        .bind(s.scored.score)
+                        .bind(s.scored.grade.as_str())
+                        .bind(s.previous.0)
+                        .bind(s.previous.1.map(|g| g.as_str()))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// A lead's score history, oldest first.
+    pub async fn lead_score_events(&self, id: LeadId) -> Result<Vec<ScoreEvent>, StoreError> {
+        let mut sql = Sql::new("SELECT * FROM lead_score_events WHERE lead_id = ");
+        sql.bind(id).push(" ORDER BY at, id");
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(ScoreEvent {
+                        at: r.ts("at")?,
+                        score: r.i32("score")?,
+                        grade: r.parse("grade")?,
+                        previous_score: r.opt_i32("previous_score")?,
+                        previous_grade: r.opt_parse("previous_grade")?,
+                    })
+                })
+                .collect()
+        })
+    }
+}

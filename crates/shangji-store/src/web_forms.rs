@@ -1,0 +1,248 @@
+//! Web-to-lead forms (the checked definition as JSON) and the log of their submissions,
+//! which the rate limits count.
+
+use std::collections::BTreeMap;
+
+use shangji_core::model::{Id, UserId};
+use shangji_core::web_forms::{Submission, WebForm, WebFormInput};
+use time::OffsetDateTime;
+
+use crate::db::{bind_all, Db, RowExt, Sql};
+use crate::error::StoreError;
+use crate::on_pool;
+
+fn form_from_row<R: RowExt>(r: &R) -> Result<WebForm, StoreError> {
+    let input: WebFormInput = r.json("form")?;
+    Ok(WebForm {
+        id: r.i64("id")?,
+        slug: r.text("slug")?,
+        name: input.name,
+        enabled: input.enabled,
+        heading: input.heading,
+        intro: input.intro,
+        thank_you: input.thank_you,
+        language: input.language,
+        source: input.source,
+        fields: input.fields,
+        owner_id: input.owner_id,
+        team_id: input.team_id,
+        anti_spam: input.anti_spam,
+        secret: r.text("secret")?,
+        archived: r.bool("archived")?,
+        version: r.i64("version")?,
+        created_at: r.ts("created_at")?,
+        updated_at: r.ts("updated_at")?,
+    })
+}
+
+fn form_json(form: &WebForm) -> Result<String, StoreError> {
+    let mut input = form.to_input();
+    input.slug = None;
+    serde_json::to_string(&input).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn json_of(map: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(map).unwrap_or_else(|_| "{}".into())
+}
+
+fn submission_from_row<R: RowExt>(r: &R) -> Result<Submission, StoreError> {
+    Ok(Submission {
+        id: r.i64("id")?,
+        form_id: r.i64("form_id")?,
+        at: r.ts("at")?,
+        via: r.parse("via")?,
+        outcome: r.parse("outcome")?,
+        refusal: r.opt_parse("refusal")?,
+        address: r.text("address")?,
+        lead_id: r.opt_i64("lead_id")?,
+        utm: r.json("utm")?,
+        values: r.json("submitted")?,
+    })
+}
+
+impl Db {
+    /// Every form, newest first (archived ones included).
+    pub async fn web_forms(&self) -> Result<Vec<WebForm>, StoreError> {
+        on_pool!(self, p => {
+            let rows = sqlx::query("SELECT * FROM web_forms ORDER BY id DESC").fetch_all(p).await?;
+            rows.iter().map(form_from_row).collect()
+        })
+    }
+
+    pub async fn web_form(&self, id: Id) -> Result<Option<WebForm>, StoreError> {
+        let mut sql = Sql::new("SELECT * FROM web_forms WHERE id = ");
+        sql.bind(id);
+        self.one_form(sql).await
+    }
+
+    pub async fn web_form_by_slug(&self, slug: &str) -> Result<Option<WebForm>, StoreError> {
+        let mut sql = Sql::new("SELECT * FROM web_forms WHERE slug = ");
+        sql.bind(slug);
+        self.one_form(sql).await
+    }
+
+    async fn one_form(&self, sql: Sql) -> Result<Option<WebForm>, StoreError> {
+        on_pool!(self, p => {
+            let row = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_optional(p).await?;
+            row.as_ref().map(form_from_row).transpose()
+        })
+    }
+
+    /// Stores a new form; its id. A slug in use is a conflict on `slug`.
+    pub async fn insert_web_form(&self, form: &WebForm) -> Result<Id, StoreError> {
+        let mut sql = Sql::new(
+            "INSERT INTO web_forms (slug, form, secret, archived, version, created_at, updated_at) VALUES (",
+        );
+        sql.bind(form.slug.clone())
+            .push(", ")
+            .bind(form_json(form)?);
+        sql.push(", ")
+            .bind(form.secret.clone())
+            .push(", ")
+            .bind(form.archived);
+        sql.push(", 1, ")
+            .bind(form.created_at)
+            .push(", ")
+            .bind(form.updated_at);
+        sql.push(") RETURNING id");
+        let _writer = self.writer().await;
+        on_pool!(self, p => Ok(bind_all!(sqlx::query_scalar(&sql.text), &sql.args).fetch_one(p).await?))
+    }
+
+    /// Replaces a form if its version is still `expected_version`; the new version.
+    pub async fn update_web_form(
+        &self,
+        form: &WebForm,
+        expected_version: i64,
+    ) -> Result<i64, StoreError> {
+        let mut sql = Sql::new("UPDATE web_forms SET slug = ");
+        sql.bind(form.slug.clone())
+            .push(", form = ")
+            .bind(form_json(form)?);
+        sql.push(", secret = ").bind(form.secret.clone());
+        sql.push(", archived = ").bind(form.archived);
+        sql.push(", version = version + 1, updated_at = ")
+            .bind(form.updated_at);
+        sql.push(" WHERE id = ").bind(form.id);
+        sql.push(" AND version = ").bind(expected_version);
+        if self.execute(&sql).await? == 0 {
+            return match self.web_form(form.id).await? {
+                None => Err(StoreError::NotFound),
+                Some(f) => Err(StoreError::Conflict {
+                    current_version: f.version,
+                }),
+            };
+        }
+        Ok(expected_version + 1)
+    }
+
+    /// Submissions to `form_id` since `since`, and from `address` (to any form) since
+    /// `address_since`: what the rate limits count.
+    pub async fn recent_submissions(
+        &self,
+        form_id: Id,
+        since: OffsetDateTime,
+        address: &str,
+        address_since: OffsetDateTime,
+    ) -> Result<(u32, u32), StoreError> {
+        let mut sql =
+            Sql::new("SELECT (SELECT COUNT(*) FROM web_form_submissions WHERE form_id = ");
+        sql.bind(form_id).push(" AND at >= ").bind(since);
+        sql.push(") AS per_form, (SELECT COUNT(*) FROM web_form_submissions WHERE address = ");
+        sql.bind(address).push(" AND at >= ").bind(address_since);
+        sql.push(") AS per_address");
+        on_pool!(self, p => {
+            let r = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_one(p).await?;
+            Ok((r.i64("per_form")? as u32, r.i64("per_address")? as u32))
+        })
+    }
+
+    /// Logs a submission; its id.
+    pub async fn log_submission(&self, s: &Submission) -> Result<Id, StoreError> {
+        let mut sql = Sql::new(
+            "INSERT INTO web_form_submissions (form_id, at, via, outcome, refusal, address, lead_id, utm, submitted) VALUES (",
+        );
+        sql.bind(s.form_id).push(", ").bind(s.at);
+        sql.push(", ")
+            .bind(s.via.as_str())
+            .push(", ")
+            .bind(s.outcome.as_str());
+        sql.push(", ").bind(s.refusal.map(|r| r.as_str()));
+        sql.push(", ")
+            .bind(s.address.clone())
+            .push(", ")
+            .bind(s.lead_id);
+        sql.push(", ").bind(json_of(&s.utm));
+        sql.push(", ")
+            .bind(json_of(&s.values))
+            .push(") RETURNING id");
+        let _writer = self.writer().await;
+        on_pool!(self, p => Ok(bind_all!(sqlx::query_scalar(&sql.text), &sql.args).fetch_one(p).await?))
+    }
+
+    /// A form's latest submissions, newest first.
+    pub async fn submissions(
+        &self,
+        form_id: Id,
+        limit: i64,
+    ) -> Result<Vec<Submission>, StoreError> {
+        let mut sql = Sql::new("SELECT * FROM web_form_submissions WHERE form_id = ");
+        sql.bind(form_id)
+            .push(" ORDER BY at DESC, id DESC LIMIT ")
+            .bind(limit);
+        self.some_submissions(sql).await
+    }
+
+    /// The submission that made a lead, if it came in through a form.
+    pub async fn submission_of_lead(&self, lead_id: Id) -> Result<Option<Submission>, StoreError> {
+        let mut sql = Sql::new("SELECT * FROM web_form_submissions WHERE lead_id = ");
+        sql.bind(lead_id).push(" ORDER BY id LIMIT 1");
+        Ok(self.some_submissions(sql).await?.pop())
+    }
+
+    /// Accepted and refused submissions per form.
+    pub async fn submission_counts(&self) -> Result<BTreeMap<Id, (u32, u32)>, StoreError> {
+        let sql = "SELECT form_id, outcome, COUNT(*) AS n FROM web_form_submissions GROUP BY form_id, outcome";
+        on_pool!(self, p => {
+            let rows = sqlx::query(sql).fetch_all(p).await?;
+            let mut out: BTreeMap<Id, (u32, u32)> = BTreeMap::new();
+            for r in &rows {
+                let e = out.entry(r.i64("form_id")?).or_default();
+                let n = r.i64("n")? as u32;
+                if r.text("outcome")? == "accepted" {
+                    e.0 += n;
+                } else {
+                    e.1 += n;
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Each owner's open leads (new or working, not archived) and when they last got one:
+    /// what the least-loaded pick of a form's team reads.
+    pub async fn open_lead_load(
+        &self,
+    ) -> Result<(BTreeMap<UserId, u32>, BTreeMap<UserId, OffsetDateTime>), StoreError> {
+        let mut sql = Sql::new("SELECT owner_id, COUNT(*) AS n, MAX(created_at) AS latest FROM leads WHERE owner_id IS NOT NULL AND archived = ");
+        sql.bind(false)
+            .push(" AND status IN ('new', 'working') GROUP BY owner_id");
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            let (mut load, mut latest) = (BTreeMap::new(), BTreeMap::new());
+            for r in &rows {
+                let owner = r.i64("owner_id")?;
+                load.insert(owner, r.i64("n")? as u32);
+                latest.insert(owner, r.ts("latest")?);
+            }
+            Ok((load, latest))
+        })
+    }
+
+    async fn some_submissions(&self, sql: Sql) -> Result<Vec<Submission>, StoreError> {
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter().map(submission_from_row).collect()
+        })
+    }
+}

@@ -1,0 +1,225 @@
+//! Lead scoring (`shangji_core::scoring` decides): the settings and the trained model are
+//! kept as settings documents; a lead is scored again whenever something it is scored on
+//! changes — it is created or edited (API, pages, import, web forms), a follow-up is logged
+//! on it, a form submission lands on it — and every lead once a day, when engagement decays
+//! and the model is trained again. Every change of score or grade is a row of the lead's
+//! history.
+
+use shangji_core::model::*;
+use shangji_core::scoring::{self, LeadFeatures, Model, Scored, ScoringSettings};
+use shangji_store::scoring::{NewScore, ScoreEvent};
+use shangji_store::Db;
+use time::OffsetDateTime;
+
+use super::Ctx;
+use crate::error::AppError;
+
+/// The settings key of the scoring settings (JSON of `ScoringSettings`).
+pub const SETTINGS_KEY: &str = "scoring";
+/// The settings key of the trained model (JSON of `Model`; absent while there is none).
+pub const MODEL_KEY: &str = "scoring_model";
+/// Leads scored per batch by [`rescore_all`].
+const BATCH: i64 = 5000;
+
+/// What the model is, as the admin sees it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ModelStatus {
+    /// Closed leads (qualified or disqualified) there are, and how many a model needs.
+    pub closed_leads: u32,
+    pub min_closed: u32,
+    /// The model in use, if any (with its held-out AUC beside the fit points').
+    pub model: Option<Model>,
+}
+
+/// A lead's score, its explanation and its history.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct LeadScore {
+    pub scored: Option<Scored>,
+    pub history: Vec<ScoreEvent>,
+}
+
+async fn json_setting<T: serde::de::DeserializeOwned>(
+    db: &Db,
+    key: &str,
+) -> Result<Option<T>, AppError> {
+    match db.setting(key).await? {
+        Some(json) => serde_json::from_str(&json)
+            .map(Some)
+            .map_err(|e| AppError::Internal(format!("stored {key}: {e}"))),
+        None => Ok(None),
+    }
+}
+
+/// The scoring settings in force: the saved ones, else the defaults.
+pub async fn settings(db: &Db) -> Result<ScoringSettings, AppError> {
+    Ok(json_setting(db, SETTINGS_KEY).await?.unwrap_or_default())
+}
+
+/// The model in use, if one was trained.
+pub async fn model(db: &Db) -> Result<Option<Model>, AppError> {
+    json_setting(db, MODEL_KEY).await
+}
+
+/// Replaces the settings (admin) and scores every lead again by them; how many leads' scores
+/// changed.
+pub async fn save_settings(
+    db: &Db,
+    ctx: &Ctx,
+    s: ScoringSettings,
+) -> Result<(ScoringSettings, usize), AppError> {
+    ctx.require_admin()?;
+    s.validate().map_err(AppError::InvalidMany)?;
+    let json = serde_json::to_string(&s).map_err(|e| AppError::Internal(e.to_string()))?;
+    db.set_setting(SETTINGS_KEY, &json, ctx.now).await?;
+    let changed = rescore_all(db, ctx.now).await?;
+    Ok((s, changed))
+}
+
+/// The closed leads the model learns from: (id, features, qualified).
+async fn examples(db: &Db) -> Result<Vec<(LeadId, LeadFeatures, bool)>, AppError> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let batch = db.leads_after(after, BATCH).await?;
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        out.extend(batch.iter().filter_map(|l| {
+            let converted = match l.status {
+                LeadStatus::Qualified => true,
+                LeadStatus::Disqualified => false,
+                _ => return None,
+            };
+            Some((l.id, LeadFeatures::of(l), converted))
+        }));
+    }
+    Ok(out)
+}
+
+/// What the model is now (admin).
+pub async fn status(db: &Db, ctx: &Ctx) -> Result<ModelStatus, AppError> {
+    ctx.require_admin()?;
+    let settings = settings(db).await?;
+    Ok(ModelStatus {
+        closed_leads: examples(db).await?.len() as u32,
+        min_closed: settings.min_closed,
+        model: model(db).await?,
+    })
+}
+
+/// Trains the model on the closed leads (kept only when there are enough of them), then
+/// scores every lead again. The scheduler calls it daily; an admin may at any time.
+pub async fn train(db: &Db, now: OffsetDateTime) -> Result<ModelStatus, AppError> {
+    let settings = settings(db).await?;
+    let examples = examples(db).await?;
+    let model = scoring::train_for_use(&examples, &settings, now);
+    match &model {
+        Some(m) => {
+            let json = serde_json::to_string(m).map_err(|e| AppError::Internal(e.to_string()))?;
+            db.set_setting(MODEL_KEY, &json, now).await?;
+        }
+        None => db.delete_setting(MODEL_KEY).await?,
+    }
+    rescore_all(db, now).await?;
+    Ok(ModelStatus {
+        closed_leads: examples.len() as u32,
+        min_closed: settings.min_closed,
+        model,
+    })
+}
+
+/// Once a day (China time) across all instances: trains the model again and scores every
+/// lead, so that engagement decays and new outcomes count.
+pub async fn daily_turn(db: &Db, now: OffsetDateTime) {
+    let day = shangji_core::calendar::china_date(now).to_string();
+    let turn = async {
+        if db.claim_setting("scoring_last_day", &day, now).await? {
+            let status = train(db, now).await?;
+            tracing::info!(
+                closed = status.closed_leads,
+                model = status.model.is_some(),
+                "leads scored"
+            );
+        }
+        Ok::<(), AppError>(())
+    };
+    if let Err(e) = turn.await {
+        tracing::warn!(error = ?e, "lead scoring failed");
+    }
+}
+
+/// [`train`] for an admin.
+pub async fn train_now(db: &Db, ctx: &Ctx) -> Result<ModelStatus, AppError> {
+    ctx.require_admin()?;
+    train(db, ctx.now).await
+}
+
+/// Scores `leads` and saves the scores (the explanation moves as touches age even when the
+/// score does not); how many leads' score or grade changed.
+async fn score_batch(
+    db: &Db,
+    now: OffsetDateTime,
+    leads: &[Lead],
+    settings: &ScoringSettings,
+    model: Option<&Model>,
+) -> Result<usize, AppError> {
+    let ids: Vec<LeadId> = leads.iter().map(|l| l.id).collect();
+    let touches = db.lead_touches(&ids).await?;
+    let scores: Vec<NewScore> = leads
+        .iter()
+        .map(|l| NewScore {
+            lead_id: l.id,
+            scored: scoring::score(
+                &LeadFeatures::of(l),
+                touches.get(&l.id).map_or(&[][..], Vec::as_slice),
+                now,
+                settings,
+                model,
+            ),
+            previous: (l.score, l.grade),
+        })
+        .collect();
+    db.save_lead_scores(&scores, now).await?;
+    Ok(scores
+        .iter()
+        .filter(|c| c.previous != (Some(c.scored.score), Some(c.scored.grade)))
+        .count())
+}
+
+/// Scores one lead again; whether its score or grade changed.
+pub async fn rescore_lead(db: &Db, now: OffsetDateTime, id: LeadId) -> Result<bool, AppError> {
+    let Some(lead) = db
+        .leads_after(id - 1, 1)
+        .await?
+        .pop()
+        .filter(|l| l.id == id)
+    else {
+        return Ok(false);
+    };
+    let settings = settings(db).await?;
+    let model = model(db).await?;
+    Ok(score_batch(db, now, &[lead], &settings, model.as_ref()).await? > 0)
+}
+
+/// Scores every lead again, in batches; how many leads' score or grade changed.
+pub async fn rescore_all(db: &Db, now: OffsetDateTime) -> Result<usize, AppError> {
+    let settings = settings(db).await?;
+    let model = model(db).await?;
+    let mut after = 0;
+    let mut changed = 0;
+    loop {
+        let batch = db.leads_after(after, BATCH).await?;
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        changed += score_batch(db, now, &batch, &settings, model.as_ref()).await?;
+    }
+    Ok(changed)
+}
+
+/// A lead's score, explanation and history, for those who may read the lead.
+pub async fn lead_score(db: &Db, ctx: &Ctx, id: LeadId) -> Result<LeadScore, AppError> {
+    super::get::<Lead>(db, ctx, id).await?;
+    Ok(LeadScore {
+        scored: db.lead_score(id).await?.and_then(|s| s.detail),
+        history: db.lead_score_events(id).await?,
+    })
+}

@@ -12,7 +12,9 @@ use crate::config::{sqlite_url, Config};
 use crate::state::AppState;
 
 mod duplicates;
+mod intake;
 pub use duplicates::run as run_duplicates;
+pub use intake::run as run_intake;
 
 struct Outcome {
     latencies: Vec<Duration>,

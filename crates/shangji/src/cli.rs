@@ -91,6 +91,13 @@ pub enum Command {
         /// Accounts in the duplicate benchmark's database.
         #[arg(long, default_value_t = 1_000_000)]
         accounts: usize,
+        /// Measure the front door instead: scoring every lead of a company with `--leads`
+        /// more leads, then web form and inbound submissions per second.
+        #[arg(long, conflicts_with_all = ["board", "reports", "duplicates"])]
+        intake: bool,
+        /// Extra leads in the intake benchmark's database.
+        #[arg(long, default_value_t = 1_000_000)]
+        leads: usize,
     },
     /// Forecast snapshots and the backtest.
     #[command(subcommand)]
@@ -334,9 +341,13 @@ pub async fn run() -> anyhow::Result<()> {
             reports,
             duplicates,
             accounts,
+            intake,
+            leads,
         } => {
             let url = cli.db.database_url.as_deref();
-            if duplicates {
+            if intake {
+                crate::bench::run_intake(&config, url, leads, clients, seconds).await?;
+            } else if duplicates {
                 crate::bench::run_duplicates(&config, url, accounts, seconds).await?;
             } else {
                 bench(

@@ -232,6 +232,33 @@ pub struct WebForm {
 }
 
 impl WebForm {
+    /// A new form at `/f/{slug}` from a checked input; `secret` is what the store keeps of
+    /// its secret.
+    pub fn new(slug: String, secret: String, input: WebFormInput, now: OffsetDateTime) -> WebForm {
+        let mut form = WebForm {
+            id: 0,
+            slug,
+            name: String::new(),
+            enabled: true,
+            heading: String::new(),
+            intro: String::new(),
+            thank_you: String::new(),
+            language: Language::ZhCn,
+            source: Source::Website,
+            fields: vec![],
+            owner_id: None,
+            team_id: None,
+            anti_spam: AntiSpam::default(),
+            secret,
+            archived: false,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        form.apply(input);
+        form
+    }
+
     pub fn to_input(&self) -> WebFormInput {
         WebFormInput {
             name: self.name.clone(),

@@ -107,18 +107,24 @@ pub async fn store(db: &Db, data: &DemoData, now: OffsetDateTime) -> Result<(), 
     Ok(())
 }
 
-/// A web form at `/f/demo` whose leads go to 华东大区, to try the public page and its snippet.
-async fn seed_web_form(db: &Db, now: OffsetDateTime) -> Result<(), AppError> {
-    use shangji_core::model::Role;
-    let Some(admin) = db
+/// The first active admin's context, which the demo's settings are made in.
+async fn admin_ctx(db: &Db, now: OffsetDateTime) -> Result<Option<crate::ops::Ctx>, AppError> {
+    let admin = db
         .users()
         .await?
         .into_iter()
-        .find(|u| u.role == Role::Admin && u.active)
-    else {
+        .find(|u| u.role == shangji_core::model::Role::Admin && u.active);
+    Ok(match admin {
+        Some(a) => Some(crate::ops::Ctx::for_cli(db, &a, now).await?),
+        None => None,
+    })
+}
+
+/// A web form at `/f/demo` whose leads go to 华东大区, to try the public page and its snippet.
+async fn seed_web_form(db: &Db, now: OffsetDateTime) -> Result<(), AppError> {
+    let Some(ctx) = admin_ctx(db, now).await? else {
         return Ok(());
     };
-    let ctx = crate::ops::Ctx::for_cli(db, &admin, now).await?;
     let team = ctx
         .dir
         .org
@@ -154,16 +160,10 @@ async fn seed_web_form(db: &Db, now: OffsetDateTime) -> Result<(), AppError> {
 async fn seed_pool(db: &Db, now: OffsetDateTime) -> Result<(), AppError> {
     use crate::ops::{assignment, Ctx};
     use shangji_core::assignment::{AssignmentRuleInput, Method};
-    use shangji_core::model::{Role, StageKind};
-    let Some(admin) = db
-        .users()
-        .await?
-        .into_iter()
-        .find(|u| u.role == Role::Admin && u.active)
-    else {
+    use shangji_core::model::StageKind;
+    let Some(base) = admin_ctx(db, now).await? else {
         return Ok(());
     };
-    let base = Ctx::for_cli(db, &admin, now).await?;
     let dir = base.dir.clone();
     let ctx_at = |at: OffsetDateTime| Ctx {
         now: at,

@@ -39,31 +39,14 @@ fn input() -> WebFormInput {
     }
 }
 
+/// An instant to measure from: the screening only compares durations.
+fn shown() -> OffsetDateTime {
+    OffsetDateTime::UNIX_EPOCH + Duration::days(20_000)
+}
+
 fn form() -> WebForm {
     let i = input().checked(&[]).expect("valid");
-    let now = OffsetDateTime::now_utc();
-    let mut f = WebForm {
-        id: 1,
-        slug: "demo".into(),
-        name: String::new(),
-        enabled: true,
-        heading: String::new(),
-        intro: String::new(),
-        thank_you: String::new(),
-        language: Language::ZhCn,
-        source: Source::Website,
-        fields: vec![],
-        owner_id: None,
-        team_id: None,
-        anti_spam: AntiSpam::default(),
-        secret: "s".into(),
-        archived: false,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    f.apply(i);
-    f
+    WebForm::new("demo".into(), "s".into(), i, shown())
 }
 
 fn values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -225,7 +208,7 @@ fn a_submission_becomes_a_lead_of_the_forms_source_and_receiver() {
 #[test]
 fn anti_spam_refuses_robots_floods_and_oversized_submissions() {
     let f = form();
-    let now = OffsetDateTime::now_utc();
+    let now = shown();
     let person = Arrival {
         via: SubmissionVia::Form,
         rendered_at: Some(now - Duration::seconds(20)),

@@ -170,27 +170,7 @@ pub async fn create(db: &Db, ctx: &Ctx, input: WebFormInput) -> Result<WithSecre
     ctx.require_admin()?;
     let input = checked(db, ctx, input).await?;
     let secret = random_token("wf_");
-    let mut form = WebForm {
-        id: 0,
-        slug: slug_of(),
-        name: String::new(),
-        enabled: true,
-        heading: String::new(),
-        intro: String::new(),
-        thank_you: String::new(),
-        language: Language::ZhCn,
-        source: Source::Website,
-        fields: vec![],
-        owner_id: None,
-        team_id: None,
-        anti_spam: Default::default(),
-        secret: digest(&secret),
-        archived: false,
-        version: 1,
-        created_at: ctx.now,
-        updated_at: ctx.now,
-    };
-    form.apply(input);
+    let mut form = WebForm::new(slug_of(), digest(&secret), input, ctx.now);
     form.id = db.insert_web_form(&form).await.map_err(slug_taken)?;
     Ok(WithSecret { form, secret })
 }
@@ -447,27 +427,18 @@ mod tests {
     use super::*;
 
     fn form() -> WebForm {
-        let now = OffsetDateTime::now_utc();
-        WebForm {
-            id: 3,
-            slug: "abc".into(),
-            name: "x".into(),
-            enabled: true,
-            heading: String::new(),
-            intro: String::new(),
-            thank_you: String::new(),
-            language: Language::ZhCn,
-            source: Source::Website,
-            fields: vec![],
-            owner_id: None,
-            team_id: None,
-            anti_spam: Default::default(),
-            secret: digest("wf_secret"),
-            archived: false,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        }
+        let input: WebFormInput = serde_json::from_value(serde_json::json!({
+            "name": "x", "fields": [{"label_zh": "手机", "target": "mobile"}]
+        }))
+        .unwrap();
+        let mut f = WebForm::new(
+            "abc".into(),
+            digest("wf_secret"),
+            input,
+            OffsetDateTime::now_utc(),
+        );
+        f.id = 3;
+        f
     }
 
     #[test]

@@ -28,6 +28,18 @@ const SOURCES: [Source; 6] = [
 ];
 const INDUSTRIES: [&str; 6] = ["机械制造", "新能源", "医药", "电子", "纺织", "化工"];
 const TITLES: [&str; 5] = ["总经理", "采购经理", "设备部部长", "技术总监", "采购专员"];
+/// First characters of company names: names spread over 900 two-character stems, as real ones
+/// do (the duplicate check looks candidates up by stem).
+const SYLLABLES: [char; 30] = [
+    '华', '明', '川', '恒', '远', '新', '达', '盛', '通', '宏', '泰', '中', '兴', '嘉', '瑞', '安',
+    '信', '和', '德', '鑫', '海', '天', '金', '永', '福', '昌', '博', '科', '创', '联',
+];
+
+/// The `n`th made-up company name.
+fn company(n: usize, trade: &str) -> String {
+    let (a, b) = (SYLLABLES[n % 30], SYLLABLES[(n / 30) % 30]);
+    format!("{a}{b}{n}{trade}有限公司")
+}
 
 /// `n` leads with varied features, half of them closed, ids after `first`.
 fn synthetic_leads(first: i64, n: usize, now: OffsetDateTime) -> Vec<Lead> {
@@ -39,7 +51,7 @@ fn synthetic_leads(first: i64, n: usize, now: OffsetDateTime) -> Vec<Lead> {
             l.source = Some(SOURCES[rng.gen_range(0..SOURCES.len())]);
             l.industry = Some(INDUSTRIES[rng.gen_range(0..INDUSTRIES.len())].into());
             l.title = Some(TITLES[rng.gen_range(0..TITLES.len())].into());
-            l.company_name = Some(format!("基准线索{i}号有限公司"));
+            l.company_name = Some(company(i, "机械"));
             l.mobile = Some(format!("15{:09}", i));
             l.status = match rng.gen_range(0..4) {
                 0 => LeadStatus::Qualified,
@@ -150,9 +162,15 @@ pub async fn run(
     let o = measure(clients, seconds, move |k, n| {
         let (c, page, t) = (c.clone(), page.clone(), t.clone());
         async move {
-            let body = format!(
-                "_t={t}&homepage=&contact_name=%E8%AE%BF%E5%AE%A2{k}-{n}&company=%E5%9F%BA%E5%87%86{k}{n}&mobile=17{k:02}{n:07}&utm_source=bench"
-            );
+            let body = serde_urlencoded::to_string([
+                ("_t", t.as_str()),
+                ("homepage", ""),
+                ("contact_name", &format!("访客{k}-{n}")),
+                ("company", &company(k * 1_000_000 + n, "科技")),
+                ("mobile", &format!("17{k:02}{n:07}")),
+                ("utm_source", "bench"),
+            ])
+            .unwrap_or_default();
             c.post(&page)
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(body)
@@ -173,7 +191,7 @@ pub async fn run(
                 .json(&serde_json::json!({
                     "contact_name": format!("对接{k}-{n}"),
                     "mobile": format!("18{k:02}{n:07}"),
-                    "company": format!("对接基准{k}{n}"),
+                    "company": company(k * 1_000_000 + n + 500_000, "贸易"),
                 }))
                 .send()
                 .await

@@ -15,6 +15,7 @@ pub mod entity;
 pub mod error;
 pub mod forecast;
 pub mod lists;
+pub mod merge;
 pub mod projection;
 pub mod records;
 pub mod review;

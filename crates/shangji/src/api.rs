@@ -37,6 +37,7 @@ mod directory;
 mod duplicates;
 mod forecast;
 pub mod lists;
+mod merge;
 mod pipelines;
 mod records;
 mod review;
@@ -453,6 +454,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(custom_fields::routes())
         .merge(web_forms::routes())
         .merge(scoring::routes())
+        .merge(merge::routes())
         .merge(directory::routes())
         .merge(duplicates::routes())
         .merge(lists::routes())

@@ -62,6 +62,11 @@ const CATALOGUES: &[(&str, &str, &str)] = &[
         include_str!("../locales/review.en.json"),
     ),
     (
+        "merge",
+        include_str!("../locales/merge.zh-CN.json"),
+        include_str!("../locales/merge.en.json"),
+    ),
+    (
         "scoring",
         include_str!("../locales/scoring.zh-CN.json"),
         include_str!("../locales/scoring.en.json"),

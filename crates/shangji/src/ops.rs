@@ -34,6 +34,8 @@ pub mod forecast;
 pub mod history_import;
 /// Lists: columns, exports, saved views, bulk changes, search, lead conversion.
 pub mod lists;
+/// Merging two accounts, contacts or leads, and the merge log.
+pub mod merge;
 pub mod opportunities;
 pub mod pipelines;
 pub mod records;

@@ -13,6 +13,7 @@ mod custom_fields;
 mod delivery;
 mod forecast;
 mod lists;
+mod merge;
 mod opportunity;
 mod policies;
 mod records;
@@ -716,6 +717,7 @@ pub fn router() -> Router<AppState> {
         .merge(review::router())
         .merge(web_forms::router())
         .merge(scoring::router())
+        .merge(merge::router())
         .route(
             "/favicon.ico",
             get(|| async { Redirect::permanent("/static/favicon.svg") }),

@@ -11,7 +11,7 @@ mod contact;
 mod contacts;
 mod fields;
 mod follow_up;
-mod form;
+pub(crate) mod form;
 mod tasks;
 mod teams;
 mod today;

@@ -18,6 +18,7 @@ mod forecast;
 mod history_import;
 mod horizon;
 mod lists;
+mod merge;
 mod openapi;
 mod pages;
 mod process;

@@ -23,7 +23,7 @@ use crate::state::AppState;
 
 /// How a built-in field is entered.
 #[derive(Clone, Copy)]
-pub(super) enum Input {
+pub(crate) enum Input {
     Text,
     Long,
     Tel,
@@ -40,7 +40,7 @@ pub(super) enum Input {
 
 /// A built-in field of a form: its key in the API body, the key of its label, how it is
 /// entered, whether it must be filled.
-pub(super) struct Spec {
+pub(crate) struct Spec {
     key: &'static str,
     label: &'static str,
     input: Input,
@@ -66,7 +66,7 @@ const fn required(key: &'static str, label: &'static str, input: Input) -> Spec 
 }
 
 /// A record kind with create and edit pages.
-pub(super) trait Editable: Record + Listed + Send + 'static {
+pub(crate) trait Editable: Record + Listed + Send + 'static {
     const RECORD_KIND: RecordKind;
     /// The path of its pages (`accounts`, `contacts`, `leads`): its list's.
     fn path() -> &'static str {
@@ -77,6 +77,37 @@ pub(super) trait Editable: Record + Listed + Send + 'static {
     const NEW_TITLE: &'static str;
     const EDIT_TITLE: &'static str;
     fn is_archived(&self) -> bool;
+}
+
+/// A built-in field of `T` in words, for the merge page: its label and `value` as stored
+/// (a user by name, an account through `account`, a choice by its label); `None` for a field
+/// the forms do not have.
+pub(crate) fn in_words<T: Editable>(
+    tr: Tr,
+    key: &str,
+    value: &Value,
+    users: &[User],
+    account: &dyn Fn(i64) -> String,
+) -> Option<(String, String)> {
+    let spec = T::SPECS.iter().find(|s| s.key == key)?;
+    let shown = match (spec.input, value) {
+        (_, Value::Null) => "—".to_string(),
+        (Input::Owner, Value::Number(n)) => n
+            .as_i64()
+            .and_then(|id| users.iter().find(|u| u.id == id))
+            .map_or_else(|| n.to_string(), |u| u.display_name.clone()),
+        (Input::Account, Value::Number(n)) => n.as_i64().map_or_else(String::new, account),
+        (Input::Choice(_, prefix), Value::String(v)) => tr.t(&format!("{prefix}{v}")).to_string(),
+        (_, Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join("、"),
+        (_, Value::String(v)) if v.is_empty() => "—".to_string(),
+        (_, Value::String(v)) => v.clone(),
+        (_, other) => other.to_string(),
+    };
+    Some((tr.t(spec.label).to_string(), shown))
 }
 
 impl Editable for Account {

@@ -37,6 +37,8 @@ pub struct StoredScore {
 pub struct NewScore {
     pub lead_id: LeadId,
     pub scored: Scored,
+    /// `scored` as JSON (what is stored and compared).
+    pub detail: String,
     /// What the lead had, to tell whether the history gets a row.
     pub previous: (Option<i32>, Option<LeadGrade>),
 }
@@ -56,39 +58,79 @@ impl Db {
         Ok(items)
     }
 
-    /// The touches of each lead of `ids`: unarchived follow-ups (kind and time) and accepted
-    /// web form submissions.
+    /// The touches of each lead with an id from `first` to `last`: unarchived follow-ups
+    /// (kind and time) and accepted web form submissions. By id range, so that a batch of
+    /// consecutive leads costs two queries.
     pub async fn lead_touches(
         &self,
-        ids: &[LeadId],
+        first: LeadId,
+        last: LeadId,
     ) -> Result<BTreeMap<LeadId, Vec<Touch>>, StoreError> {
         let mut out: BTreeMap<LeadId, Vec<Touch>> = BTreeMap::new();
-        for chunk in ids.chunks(500) {
-            let mut sql =
-                Sql::new("SELECT lead_id, kind, occurred_at FROM activities WHERE archived = ");
-            sql.bind(false).push(" AND lead_id IN ").bind_list(chunk);
-            let mut subs =
-                Sql::new("SELECT lead_id, at FROM web_form_submissions WHERE outcome = ");
-            subs.bind("accepted")
-                .push(" AND lead_id IN ")
-                .bind_list(chunk);
-            on_pool!(self, p => {
-                for r in bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?.iter() {
-                    let kind: ActivityType = r.parse("kind")?;
-                    out.entry(r.i64("lead_id")?).or_default().push(Touch {
-                        kind: TouchKind::Activity(kind),
-                        at: r.ts("occurred_at")?,
-                    });
-                }
-                for r in bind_all!(sqlx::query(&subs.text), &subs.args).fetch_all(p).await?.iter() {
-                    out.entry(r.i64("lead_id")?).or_default().push(Touch {
-                        kind: TouchKind::FormSubmission,
-                        at: r.ts("at")?,
-                    });
-                }
-            });
-        }
+        let mut sql =
+            Sql::new("SELECT lead_id, kind, occurred_at FROM activities WHERE archived = ");
+        sql.bind(false).push(" AND lead_id BETWEEN ").bind(first);
+        sql.push(" AND ").bind(last);
+        let mut subs = Sql::new("SELECT lead_id, at FROM web_form_submissions WHERE outcome = ");
+        subs.bind("accepted")
+            .push(" AND lead_id BETWEEN ")
+            .bind(first);
+        subs.push(" AND ").bind(last);
+        on_pool!(self, p => {
+            for r in bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?.iter() {
+                let kind: ActivityType = r.parse("kind")?;
+                out.entry(r.i64("lead_id")?).or_default().push(Touch {
+                    kind: TouchKind::Activity(kind),
+                    at: r.ts("occurred_at")?,
+                });
+            }
+            for r in bind_all!(sqlx::query(&subs.text), &subs.args).fetch_all(p).await?.iter() {
+                out.entry(r.i64("lead_id")?).or_default().push(Touch {
+                    kind: TouchKind::FormSubmission,
+                    at: r.ts("at")?,
+                });
+            }
+        });
         Ok(out)
+    }
+
+    /// The stored explanations (JSON) of the leads with an id from `first` to `last`: a score
+    /// that says the same is not written again.
+    pub async fn lead_score_details(
+        &self,
+        first: LeadId,
+        last: LeadId,
+    ) -> Result<BTreeMap<LeadId, String>, StoreError> {
+        let mut sql = Sql::new("SELECT id, score_detail FROM leads WHERE id BETWEEN ");
+        sql.bind(first).push(" AND ").bind(last);
+        sql.push(" AND score_detail IS NOT NULL");
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter().map(|r| Ok((r.i64("id")?, r.text("score_detail")?))).collect()
+        })
+    }
+
+    /// The closed leads with ids above `after` (at most `limit`, by id): id, whether it was
+    /// qualified, and the columns the model learns from — what training reads, without the
+    /// rest of the row.
+    pub async fn closed_leads_after(
+        &self,
+        after: LeadId,
+        limit: i64,
+    ) -> Result<Vec<(Lead, bool)>, StoreError> {
+        let mut sql =
+            Sql::new("SELECT * FROM leads WHERE status IN ('qualified', 'disqualified') AND id > ");
+        sql.bind(after).push(" ORDER BY id LIMIT ").bind(limit);
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter()
+                .map(|r| {
+                    let lead = Lead::from_row(r)?;
+                    let qualified = lead.status == shangji_core::model::LeadStatus::Qualified;
+                    Ok((lead, qualified))
+                })
+                .collect()
+        })
     }
 
     /// A lead's stored score and its explanation.
@@ -124,12 +166,10 @@ impl Db {
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
             for s in scores {
-                let detail = serde_json::to_string(&s.scored)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 sqlx::query("UPDATE leads SET score = $1, grade = $2, score_detail = $3 WHERE id = $4")
                     .bind(s.scored.score)
                     .bind(s.scored.grade.as_str())
-                    .bind(detail)
+                    .bind(&s.detail)
                     .bind(s.lead_id)
                     .execute(&mut *tx)
                     .await?;

@@ -219,14 +219,20 @@ impl Db {
         })
     }
 
-    /// Each owner's open leads (new or working, not archived) and when they last got one:
-    /// what the least-loaded pick of a form's team reads.
+    /// Open leads (new or working, not archived) of each of `owners` and when they last got
+    /// one: what the least-loaded pick of a form's team reads.
     pub async fn open_lead_load(
         &self,
+        owners: &[UserId],
     ) -> Result<(BTreeMap<UserId, u32>, BTreeMap<UserId, OffsetDateTime>), StoreError> {
-        let mut sql = Sql::new("SELECT owner_id, COUNT(*) AS n, MAX(created_at) AS latest FROM leads WHERE owner_id IS NOT NULL AND archived = ");
-        sql.bind(false)
-            .push(" AND status IN ('new', 'working') GROUP BY owner_id");
+        if owners.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut sql = Sql::new(
+            "SELECT owner_id, COUNT(*) AS n, MAX(created_at) AS latest FROM leads WHERE owner_id IN ",
+        );
+        sql.bind_list(owners).push(" AND archived = ").bind(false);
+        sql.push(" AND status IN ('new', 'working') GROUP BY owner_id");
         on_pool!(self, p => {
             let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
             let (mut load, mut latest) = (BTreeMap::new(), BTreeMap::new());

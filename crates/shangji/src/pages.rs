@@ -13,7 +13,7 @@ mod custom_fields;
 mod delivery;
 mod forecast;
 mod lists;
-mod merge;
+pub(crate) mod merge;
 mod opportunity;
 mod policies;
 mod records;

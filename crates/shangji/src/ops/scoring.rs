@@ -80,17 +80,14 @@ async fn examples(db: &Db) -> Result<Vec<(LeadId, LeadFeatures, bool)>, AppError
     let mut out = Vec::new();
     let mut after = 0;
     loop {
-        let batch = db.leads_after(after, BATCH).await?;
-        let Some(last) = batch.last() else { break };
+        let batch = db.closed_leads_after(after, BATCH).await?;
+        let Some((last, _)) = batch.last() else { break };
         after = last.id;
-        out.extend(batch.iter().filter_map(|l| {
-            let converted = match l.status {
-                LeadStatus::Qualified => true,
-                LeadStatus::Disqualified => false,
-                _ => return None,
-            };
-            Some((l.id, LeadFeatures::of(l), converted))
-        }));
+        out.extend(
+            batch
+                .iter()
+                .map(|(l, qualified)| (l.id, LeadFeatures::of(l), *qualified)),
+        );
     }
     Ok(out)
 }
@@ -153,8 +150,9 @@ pub async fn train_now(db: &Db, ctx: &Ctx) -> Result<ModelStatus, AppError> {
     train(db, ctx.now).await
 }
 
-/// Scores `leads` and saves the scores (the explanation moves as touches age even when the
-/// score does not); how many leads' score or grade changed.
+/// Scores `leads` (consecutive by id) and saves the scores that say something new (the
+/// explanation moves as touches age even when the score does not); how many leads' score or
+/// grade changed.
 async fn score_batch(
     db: &Db,
     now: OffsetDateTime,
@@ -162,22 +160,31 @@ async fn score_batch(
     settings: &ScoringSettings,
     model: Option<&Model>,
 ) -> Result<usize, AppError> {
-    let ids: Vec<LeadId> = leads.iter().map(|l| l.id).collect();
-    let touches = db.lead_touches(&ids).await?;
-    let scores: Vec<NewScore> = leads
-        .iter()
-        .map(|l| NewScore {
-            lead_id: l.id,
-            scored: scoring::score(
-                &LeadFeatures::of(l),
-                touches.get(&l.id).map_or(&[][..], Vec::as_slice),
-                now,
-                settings,
-                model,
-            ),
-            previous: (l.score, l.grade),
-        })
-        .collect();
+    let (Some(first), Some(last)) = (leads.first(), leads.last()) else {
+        return Ok(0);
+    };
+    let touches = db.lead_touches(first.id, last.id).await?;
+    let stored = db.lead_score_details(first.id, last.id).await?;
+    let mut scores = Vec::new();
+    for l in leads {
+        let scored = scoring::score(
+            &LeadFeatures::of(l),
+            touches.get(&l.id).map_or(&[][..], Vec::as_slice),
+            now,
+            settings,
+            model,
+        );
+        let detail =
+            serde_json::to_string(&scored).map_err(|e| AppError::Internal(e.to_string()))?;
+        if stored.get(&l.id) != Some(&detail) {
+            scores.push(NewScore {
+                lead_id: l.id,
+                scored,
+                detail,
+                previous: (l.score, l.grade),
+            });
+        }
+    }
     db.save_lead_scores(&scores, now).await?;
     Ok(scores
         .iter()

@@ -291,7 +291,8 @@ async fn receiver(db: &Db, ctx: &Ctx, form: &WebForm) -> Result<Option<UserId>, 
         capacities: vec![],
         default_capacity: 0,
     };
-    let (open_load, last_assigned) = db.open_lead_load().await?;
+    let members = assignment::members(&rule, &ctx.dir.org.teams, users);
+    let (open_load, last_assigned) = db.open_lead_load(&members).await?;
     let stats = RepStats {
         open_load,
         last_assigned,

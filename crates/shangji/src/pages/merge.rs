@@ -209,6 +209,42 @@ async fn submit<T: Editable + Mergeable>(
     }
 }
 
+/// The merges a record took part in, in words with a link to the other record: shown on its
+/// page (the merge is an event of both).
+pub(crate) async fn notes<T: Mergeable>(
+    s: &AppState,
+    v: &Viewer,
+    id: i64,
+    path: &str,
+) -> Result<Vec<(String, String)>, AppError> {
+    let merges = merge::merges_of::<T>(&s.db, &v.ctx, id).await?;
+    if merges.is_empty() {
+        return Ok(vec![]);
+    }
+    let users = s.db.users().await?;
+    let tr = v.tr;
+    Ok(merges
+        .into_iter()
+        .map(|m| {
+            let who = users
+                .iter()
+                .find(|u| u.id == m.actor_id)
+                .map_or_else(|| m.actor_id.to_string(), |u| u.display_name.clone());
+            let (key, other) = if m.merged_id == id {
+                ("merge.note.into", m.survivor_id)
+            } else {
+                ("merge.note.took", m.merged_id)
+            };
+            let text = tr
+                .t(key)
+                .replace("{id}", &other.to_string())
+                .replace("{who}", &who)
+                .replace("{when}", &tr.datetime(m.at));
+            (text, format!("/{path}/{other}"))
+        })
+        .collect())
+}
+
 struct LogRow {
     at: String,
     who: String,

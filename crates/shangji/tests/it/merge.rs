@@ -121,6 +121,18 @@ async fn two_accounts_become_one_with_everything_of_both() {
     assert!(page.body.contains("电话沟通"), "{}", page.body);
     assert!(page.body.contains("张一鸣"));
     assert!(page.body.contains("年度框架"));
+    // The merge is told on both pages.
+    assert!(
+        page.body.contains(&format!("并入了 #{gone}")),
+        "{}",
+        page.body
+    );
+    let archived = rep.get(&format!("/accounts/{gone}")).await;
+    assert!(
+        archived.body.contains(&format!("已合并到 #{keep}")),
+        "{}",
+        archived.body
+    );
     let admin = browser(&app, "admin").await;
     let page = admin.get("/admin/merges").await;
     assert!(

@@ -71,6 +71,8 @@ struct LeadPage {
     origin: Option<(String, Vec<(String, String)>)>,
     /// Its score, grade and the reasons, in words.
     score: Option<crate::pages::scoring::ScoreView>,
+    /// The merges it took part in (`pages::merge::notes`).
+    merges: Vec<(String, String)>,
 }
 
 async fn lead_page(
@@ -215,6 +217,7 @@ async fn lead_page(
         .collect();
     let title = lists::Listed::title(&lead);
     Ok(LeadPage {
+        merges: crate::pages::merge::notes::<Lead>(s, v, id, "leads").await?,
         tr,
         csrf: v.csrf.clone(),
         here: format!("/leads/{id}"),

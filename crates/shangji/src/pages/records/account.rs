@@ -53,6 +53,8 @@ struct AccountPage {
     won_total: String,
     last_follow_up: Option<String>,
     timeline: Vec<Entry>,
+    /// The merges it took part in (`pages::merge::notes`).
+    merges: Vec<(String, String)>,
 }
 
 pub(super) async fn account_page(
@@ -191,6 +193,7 @@ async fn account_inner(
         });
     }
     Ok(AccountPage {
+        merges: crate::pages::merge::notes::<Account>(s, v, id, "accounts").await?,
         tr,
         csrf: v.csrf.clone(),
         here: format!("/accounts/{id}"),

@@ -41,6 +41,8 @@ struct ContactPage {
     deals: Vec<DealRow>,
     timeline: Vec<Entry>,
     logged: bool,
+    /// The merges it took part in (`pages::merge::notes`).
+    merges: Vec<(String, String)>,
 }
 
 pub(super) async fn contact_page(
@@ -125,6 +127,8 @@ async fn contact_inner(
         })
         .collect();
     Ok(ContactPage {
+        merges: crate::pages::merge::notes::<shangji_core::model::Contact>(s, v, id, "contacts")
+            .await?,
         tr,
         csrf: v.csrf.clone(),
         here: format!("/contacts/{id}"),

@@ -1653,3 +1653,200 @@ async fn automation_rules_firings_and_settings() {
     assert!(facts.last_follow_up.is_empty());
     db.close().await;
 }
+
+#[tokio::test]
+async fn web_forms_lead_scores_and_merges() {
+    use shangji_core::merge::Merge;
+    use shangji_core::records::{blank_contact, blank_lead};
+    use shangji_core::scoring::{FactorKind, Scored};
+    use shangji_core::web_forms::{
+        Refusal, Submission, SubmissionOutcome, SubmissionVia, WebForm, WebFormInput,
+    };
+    use shangji_store::scoring::NewScore;
+    use std::collections::BTreeMap;
+
+    let db = test_db().await;
+    let u = db
+        .insert_user(&user("intake.rep", Role::Rep, None), None)
+        .await
+        .unwrap();
+
+    // Forms: a slug is unique, a stale version is a conflict.
+    let input: WebFormInput = serde_json::from_value(serde_json::json!({
+        "name": "官网", "fields": [{"label_zh": "手机", "target": "mobile", "name": "mobile"}]
+    }))
+    .unwrap();
+    let form = WebForm::new("site".into(), "digest".into(), input, NOW);
+    let id = db.insert_web_form(&form).await.unwrap();
+    assert!(matches!(
+        db.insert_web_form(&form).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    let stored = db.web_form_by_slug("site").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.id, stored.name.as_str(), stored.secret.as_str()),
+        (id, "官网", "digest")
+    );
+    assert_eq!(db.web_form(id).await.unwrap().unwrap().fields, form.fields);
+    assert_eq!(db.web_forms().await.unwrap().len(), 1);
+    let mut changed = stored.clone();
+    changed.archived = true;
+    assert_eq!(db.update_web_form(&changed, 1).await.unwrap(), 2);
+    assert!(matches!(
+        db.update_web_form(&changed, 1).await,
+        Err(StoreError::Conflict { current_version: 2 })
+    ));
+    assert!(db.web_form(id).await.unwrap().unwrap().archived);
+
+    // Leads, a follow-up on one, the submission that made it.
+    let mut a = blank_lead(NOW);
+    a.id = 1;
+    a.owner_id = Some(u);
+    a.company_name = Some("甲".into());
+    let mut b = blank_lead(NOW);
+    b.id = 2;
+    b.status = LeadStatus::Qualified;
+    db.bulk_insert(&[a, b]).await.unwrap();
+    db.reset_sequences().await.unwrap();
+    let (load, latest) = db.open_lead_load(&[u, 999]).await.unwrap();
+    assert_eq!(
+        (load.get(&u), latest.get(&u)),
+        (
+            Some(&1),
+            Some(&NOW.replace_nanosecond(123_000_000).unwrap())
+        )
+    );
+    let sub = Submission {
+        id: 0,
+        form_id: id,
+        at: NOW,
+        via: SubmissionVia::Form,
+        outcome: SubmissionOutcome::Accepted,
+        refusal: None,
+        address: "10.0.0.1".into(),
+        lead_id: Some(1),
+        utm: BTreeMap::from([("utm_source".to_string(), "baidu".to_string())]),
+        values: BTreeMap::from([("mobile".to_string(), "13800000000".to_string())]),
+    };
+    db.log_submission(&sub).await.unwrap();
+    db.log_submission(&Submission {
+        outcome: SubmissionOutcome::Refused,
+        refusal: Some(Refusal::Honeypot),
+        lead_id: None,
+        ..sub.clone()
+    })
+    .await
+    .unwrap();
+    let since = NOW - Duration::minutes(1);
+    assert_eq!(
+        db.recent_submissions(id, since, "10.0.0.1", since)
+            .await
+            .unwrap(),
+        (2, 2)
+    );
+    assert_eq!(
+        db.submissions(id, 10).await.unwrap()[0].refusal,
+        Some(Refusal::Honeypot)
+    );
+    assert_eq!(
+        db.submission_of_lead(1).await.unwrap().unwrap().utm["utm_source"],
+        "baidu"
+    );
+    assert_eq!(db.submission_counts().await.unwrap()[&id], (1, 1));
+
+    // Scores: saved in a batch, a change is a history row, touches and details by id range.
+    let touches = db.lead_touches(1, 2).await.unwrap();
+    assert_eq!(touches[&1].len(), 1);
+    assert_eq!(db.leads_after(0, 10).await.unwrap().len(), 2);
+    assert_eq!(
+        db.closed_leads_after(0, 10).await.unwrap(),
+        vec![(db.leads_after(1, 1).await.unwrap()[0].clone(), true)]
+    );
+    let scored = Scored {
+        score: 62,
+        grade: LeadGrade::B,
+        fit_points: 62,
+        engagement_points: 0,
+        model_percent: None,
+        factors: vec![],
+    };
+    let detail = serde_json::to_string(&scored).unwrap();
+    let new = NewScore {
+        lead_id: 1,
+        scored: scored.clone(),
+        detail: detail.clone(),
+        previous: (None, None),
+    };
+    db.save_lead_scores(std::slice::from_ref(&new), NOW)
+        .await
+        .unwrap();
+    // Saved again unchanged: no new history row.
+    db.save_lead_scores(
+        &[NewScore {
+            previous: (Some(62), Some(LeadGrade::B)),
+            ..new
+        }],
+        NOW,
+    )
+    .await
+    .unwrap();
+    let s = db.lead_score(1).await.unwrap().unwrap();
+    assert_eq!((s.score, s.grade), (Some(62), Some(LeadGrade::B)));
+    assert_eq!(
+        s.detail
+            .unwrap()
+            .factors
+            .iter()
+            .filter(|f| f.kind == FactorKind::Fit)
+            .count(),
+        0
+    );
+    assert_eq!(db.lead_score_events(1).await.unwrap().len(), 1);
+    assert_eq!(db.lead_score_details(1, 2).await.unwrap()[&1], detail);
+
+    // A merge: the survivor's values, references moved, the merged archived, logged on both.
+    let mut c1 = blank_contact(u, NOW);
+    c1.id = 1;
+    c1.name = "留下".into();
+    let mut c2 = blank_contact(u, NOW);
+    c2.id = 2;
+    c2.name = "并入".into();
+    db.bulk_insert(&[c1.clone(), c2]).await.unwrap();
+    let log = Merge {
+        id: 0,
+        record_kind: RecordKind::Contact,
+        survivor_id: 1,
+        merged_id: 2,
+        actor_id: u,
+        at: NOW,
+        taken: vec!["name".into()],
+        merged: serde_json::json!({"name": "并入"}),
+    };
+    let mut survivor = c1.clone();
+    survivor.name = "并入".into();
+    assert!(matches!(
+        db.merge_records(&survivor, 7, &log).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    db.merge_records(&survivor, 1, &log).await.unwrap();
+    let all = db
+        .get::<Contact>(2, &Scope::All, Access::Read)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(all.archived);
+    assert_eq!(
+        db.merges_of(RecordKind::Contact, 2).await.unwrap()[0].survivor_id,
+        1
+    );
+    assert_eq!(db.merges_of(RecordKind::Contact, 1).await.unwrap().len(), 1);
+    assert_eq!(
+        db.merges(10).await.unwrap()[0].taken,
+        vec!["name".to_string()]
+    );
+
+    db.set_setting("scoring_model", "{}", NOW).await.unwrap();
+    db.delete_setting("scoring_model").await.unwrap();
+    assert_eq!(db.setting("scoring_model").await.unwrap(), None);
+    db.close().await;
+}

@@ -5,7 +5,7 @@
 use crate::common;
 
 use axum::http::StatusCode;
-use common::browser::{after, browser};
+use common::browser::{after, browser, extract};
 use common::TestApp;
 use serde_json::{json, Value};
 
@@ -269,6 +269,14 @@ async fn qualifying_a_lead_into_a_new_account_is_matched_like_any_other() {
         "{}",
         r.body
     );
+    // What it matched is listed: a colleague's account, by its owner only.
+    let listed = extract(
+        &r.body,
+        "<ul class=\"duplicates\" id=\"convert-duplicates\">",
+        "</ul>",
+    );
+    assert!(listed.contains("rep_sh"), "{listed}");
+    assert!(!listed.contains("明川机械有限公司"), "{listed}");
     let r = rep
         .post(
             &page,

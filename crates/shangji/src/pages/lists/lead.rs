@@ -65,6 +65,8 @@ struct LeadPage {
     archived: bool,
     /// The new account looked like an existing one: offer to create it anyway.
     may_allow_duplicate: bool,
+    /// What it looked like (as far as the user may see each record).
+    duplicates: Vec<crate::pages::records::form::DuplicateView>,
     /// The follow-ups logged with the lead.
     timeline: Vec<crate::pages::opportunity::Entry>,
     /// The web form it came in through, with its UTM parameters and referring page.
@@ -243,6 +245,7 @@ async fn lead_page(
         notice: None,
         archived: lead.archived,
         may_allow_duplicate: false,
+        duplicates: vec![],
         timeline: crate::pages::records::merge_follow_ups(
             tr,
             &users,
@@ -392,6 +395,9 @@ pub(super) async fn convert_submit(
     match lead_page(&s, &v, id, Some(form), String::new(), errors).await {
         Ok(mut p) => {
             p.may_allow_duplicate = matches!(e, AppError::Duplicate { blocked: false, .. });
+            if let AppError::Duplicate { matches, .. } = &e {
+                p.duplicates = crate::pages::records::form::duplicate_views(tr, matches);
+            }
             (e.status(), render(p)).into_response()
         }
         Err(e) => v.error(&here, e),

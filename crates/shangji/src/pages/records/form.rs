@@ -233,10 +233,10 @@ struct FormPage {
 }
 
 /// A record the one being saved matches, as the form tells it.
-struct DuplicateView {
-    text: String,
+pub(crate) struct DuplicateView {
+    pub(crate) text: String,
     /// Its page, when the user can read it.
-    href: Option<String>,
+    pub(crate) href: Option<String>,
 }
 
 fn kind_path(k: RecordKind) -> &'static str {
@@ -267,7 +267,7 @@ fn with_duplicates(
 
 /// The matches of a refused save in words: what matched, the record (when the user may see
 /// it), and its owner.
-fn duplicate_views(tr: Tr, matches: &[DuplicateMatch]) -> Vec<DuplicateView> {
+pub(crate) fn duplicate_views(tr: Tr, matches: &[DuplicateMatch]) -> Vec<DuplicateView> {
     matches
         .iter()
         .map(|m| {

@@ -259,6 +259,12 @@ impl WebForm {
         form
     }
 
+    /// Whether the form takes submissions (switched on and not archived): what its public
+    /// page and every submission go by.
+    pub fn takes_submissions(&self) -> bool {
+        self.enabled && !self.archived
+    }
+
     pub fn to_input(&self) -> WebFormInput {
         WebFormInput {
             name: self.name.clone(),
@@ -546,7 +552,7 @@ pub fn screen(
     arrival: &Arrival,
     values: &BTreeMap<String, String>,
 ) -> Option<Refusal> {
-    if !form.enabled || form.archived {
+    if !form.takes_submissions() {
         return Some(Refusal::Disabled);
     }
     if arrival.bytes > MAX_SUBMISSION_BYTES

@@ -211,7 +211,7 @@ async fn inbound(
             .map(|v| v.trim().to_string()),
         bytes: raw.len(),
     };
-    match web_forms::submit(&s.db, s.now(), &slug, incoming).await? {
+    match web_forms::submit(&s.db, s.now(), &slug, incoming).await?.1 {
         Outcome::Accepted { lead_id } => {
             Ok((StatusCode::CREATED, Json(Taken { lead_id })).into_response())
         }

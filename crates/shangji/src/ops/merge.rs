@@ -23,26 +23,27 @@ pub struct Merged<T> {
     pub moved: u64,
 }
 
-/// A record kind that can be merged.
+/// A record kind that can be merged (accounts, contacts, leads: the kinds with forms, a
+/// duplicate check and an archive).
 pub trait Mergeable: Record + DeserializeOwned {
-    const KIND: RecordKind;
+    const RECORD_KIND: RecordKind;
     fn is_archived(&self) -> bool;
 }
 
 impl Mergeable for Account {
-    const KIND: RecordKind = RecordKind::Account;
+    const RECORD_KIND: RecordKind = RecordKind::Account;
     fn is_archived(&self) -> bool {
         self.archived
     }
 }
 impl Mergeable for Contact {
-    const KIND: RecordKind = RecordKind::Contact;
+    const RECORD_KIND: RecordKind = RecordKind::Contact;
     fn is_archived(&self) -> bool {
         self.archived
     }
 }
 impl Mergeable for Lead {
-    const KIND: RecordKind = RecordKind::Lead;
+    const RECORD_KIND: RecordKind = RecordKind::Lead;
     fn is_archived(&self) -> bool {
         self.archived
     }
@@ -73,7 +74,7 @@ pub async fn pair<T: Mergeable>(
             return Err(AppError::invalid(
                 "merged_id",
                 "unknown_record",
-                format!("there is no {} {merged_id} you may change", T::KIND),
+                format!("there is no {} {merged_id} you may change", T::RECORD_KIND),
             ))
         }
         Err(e) => return Err(e),
@@ -97,14 +98,19 @@ pub async fn merge<T: Mergeable>(
 ) -> Result<Merged<T>, AppError> {
     let (survivor, merged) = pair::<T>(db, ctx, survivor_id, input.merged_id).await?;
     check_version(survivor.version(), input.version)?;
-    let picked = merge::pick(T::KIND, &json(&survivor)?, &json(&merged)?, &input.take)
-        .map_err(AppError::InvalidMany)?;
+    let picked = merge::pick(
+        T::RECORD_KIND,
+        &json(&survivor)?,
+        &json(&merged)?,
+        &input.take,
+    )
+    .map_err(AppError::InvalidMany)?;
     let mut next: T =
         serde_json::from_value(picked).map_err(|e| AppError::Internal(e.to_string()))?;
     next.set_updated(ctx.now);
     let log = Merge {
         id: 0,
-        record_kind: T::KIND,
+        record_kind: T::RECORD_KIND,
         survivor_id,
         merged_id: input.merged_id,
         actor_id: ctx.actor.user_id,
@@ -113,7 +119,7 @@ pub async fn merge<T: Mergeable>(
         merged: json(&merged)?,
     };
     let moved = db.merge_records(&next, survivor.version(), &log).await?;
-    if T::KIND == RecordKind::Lead {
+    if T::RECORD_KIND == RecordKind::Lead {
         super::scoring::rescore_lead(db, ctx.now, survivor_id).await?;
     }
     let record = super::get::<T>(db, ctx, survivor_id).await?;
@@ -123,7 +129,7 @@ pub async fn merge<T: Mergeable>(
 /// The merges a record took part in (for those who can read it).
 pub async fn merges_of<T: Mergeable>(db: &Db, ctx: &Ctx, id: i64) -> Result<Vec<Merge>, AppError> {
     super::get::<T>(db, ctx, id).await?;
-    Ok(db.merges_of(T::KIND, id).await?)
+    Ok(db.merges_of(T::RECORD_KIND, id).await?)
 }
 
 /// Every merge, newest first (admin).

@@ -235,33 +235,34 @@ pub async fn public_form(db: &Db, slug: &str) -> Result<Option<WebForm>, AppErro
     Ok(db
         .web_form_by_slug(slug)
         .await?
-        .filter(|f| f.enabled && !f.archived))
+        .filter(WebForm::takes_submissions))
 }
 
 type HmacSha256 = Hmac<Sha256>;
 
-fn signature(form: &WebForm, millis: i128) -> String {
+/// The MAC of a page shown at `millis`, keyed with what the store keeps of the form's secret.
+fn mac(form: &WebForm, millis: i128) -> HmacSha256 {
     let mut mac =
         HmacSha256::new_from_slice(form.secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(format!("{}:{millis}", form.id).as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    mac
 }
 
 /// The token a page carries: when it was shown, signed with the form's key, so that the
 /// minimum fill time cannot be forged.
 pub fn render_token(form: &WebForm, now: OffsetDateTime) -> String {
     let millis = now.unix_timestamp_nanos() / 1_000_000;
-    format!("{millis}.{}", signature(form, millis))
+    let signature = hex::encode(mac(form, millis).finalize().into_bytes());
+    format!("{millis}.{signature}")
 }
 
 /// When the page carrying `token` was shown, if the token is the form's.
 fn rendered_at(form: &WebForm, token: &str) -> Option<OffsetDateTime> {
     let (millis, sig) = token.split_once('.')?;
     let millis: i128 = millis.parse().ok()?;
-    let mut mac =
-        HmacSha256::new_from_slice(form.secret.as_bytes()).expect("HMAC takes keys of any length");
-    mac.update(format!("{}:{millis}", form.id).as_bytes());
-    mac.verify_slice(&hex::decode(sig).ok()?).ok()?;
+    mac(form, millis)
+        .verify_slice(&hex::decode(sig).ok()?)
+        .ok()?;
     OffsetDateTime::from_unix_timestamp_nanos(millis * 1_000_000).ok()
 }
 
@@ -306,14 +307,25 @@ async fn receiver(db: &Db, ctx: &Ctx, form: &WebForm) -> Result<Option<UserId>, 
 }
 
 /// Takes a submission: screens it, saves the lead, logs it. Errors are the server's only;
-/// what the submitter may learn is the [`Outcome`].
+/// what the submitter may learn is the [`Outcome`], given with the form (for the page that
+/// answers).
 pub async fn submit(
     db: &Db,
     now: OffsetDateTime,
     slug: &str,
     incoming: Incoming,
-) -> Result<Outcome, AppError> {
+) -> Result<(WebForm, Outcome), AppError> {
     let form = db.web_form_by_slug(slug).await?.ok_or(AppError::NotFound)?;
+    let outcome = take(db, now, &form, incoming).await?;
+    Ok((form, outcome))
+}
+
+async fn take(
+    db: &Db,
+    now: OffsetDateTime,
+    form: &WebForm,
+    incoming: Incoming,
+) -> Result<Outcome, AppError> {
     let ctx = Ctx::system(db, now).await?;
     let now = ctx.now;
     let mut entry = Submission {
@@ -349,13 +361,13 @@ pub async fn submit(
         rendered_at: incoming
             .token
             .as_deref()
-            .and_then(|t| rendered_at(&form, t)),
+            .and_then(|t| rendered_at(form, t)),
         now,
         address_last_hour,
         form_last_minute,
         bytes: incoming.bytes,
     };
-    if let Some(r) = web_forms::screen(&form, &arrival, &incoming.values) {
+    if let Some(r) = web_forms::screen(form, &arrival, &incoming.values) {
         entry.refusal = Some(r);
         db.log_submission(&entry).await?;
         return Ok(match r {
@@ -369,8 +381,8 @@ pub async fn submit(
             )]),
         });
     }
-    let owner = receiver(db, &ctx, &form).await?;
-    let saved = match web_forms::lead_input(&form, &incoming.values, owner) {
+    let owner = receiver(db, &ctx, form).await?;
+    let saved = match web_forms::lead_input(form, &incoming.values, owner) {
         Ok(mut input) => {
             input.allow_duplicate = true;
             super::records::create::<Lead>(db, &ctx, input, None).await
@@ -380,7 +392,7 @@ pub async fn submit(
     let lead = match saved {
         Ok(created) => created.record,
         Err(e) => {
-            let outcome = refused_outcome(&form, e)?;
+            let outcome = refused_outcome(form, e)?;
             entry.refusal = Some(match outcome {
                 Outcome::Invalid(_) => Refusal::Invalid,
                 _ => Refusal::Duplicate,

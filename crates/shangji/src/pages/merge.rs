@@ -81,7 +81,7 @@ async fn page<T: Editable + Mergeable>(
         here: format!("{base}/merge"),
         nav: v.nav("home"),
         kind_label: tr
-            .t(&format!("lists.kind.{}", <T as Mergeable>::KIND.as_str()))
+            .t(&format!("lists.kind.{}", T::RECORD_KIND.as_str()))
             .to_string(),
         back: base.clone(),
         name: title_of(&record),
@@ -96,7 +96,7 @@ async fn page<T: Editable + Mergeable>(
         if let Some(keys) = record.match_keys() {
             for m in crate::ops::duplicates::find(&s.db, &v.ctx, &keys).await? {
                 if let (true, Some(mid), Some(name)) =
-                    (m.record_kind == <T as Mergeable>::KIND, m.id, m.name)
+                    (m.record_kind == T::RECORD_KIND, m.id, m.name)
                 {
                     page.candidates.push(Candidate {
                         id: mid,
@@ -122,7 +122,7 @@ async fn page<T: Editable + Mergeable>(
         .collect();
     let names = s.db.account_names(&ids).await?;
     let account = |id: i64| names.get(&id).cloned().unwrap_or_else(|| format!("#{id}"));
-    for (key, take) in core_merge::differences(<T as Mergeable>::KIND, &mine, &theirs) {
+    for (key, take) in core_merge::differences(T::RECORD_KIND, &mine, &theirs) {
         let null = serde_json::Value::Null;
         let (Some((label, a)), Some((_, b))) = (
             in_words::<T>(tr, key, mine.get(key).unwrap_or(&null), &users, &account),
@@ -189,7 +189,7 @@ async fn submit<T: Editable + Mergeable>(
     };
     let input = MergeInput {
         merged_id,
-        take: core_merge::fields(<T as Mergeable>::KIND)
+        take: core_merge::fields(T::RECORD_KIND)
             .iter()
             .filter(|f| form.get(&format!("pick_{f}")) == "theirs")
             .map(|f| f.to_string())

@@ -208,13 +208,10 @@ async fn submit(
         bytes: raw.len(),
     };
     let now = s.now();
-    let outcome = match web_forms::submit(&s.db, now, &slug, incoming).await {
-        Ok(o) => o,
+    let (form, outcome) = match web_forms::submit(&s.db, now, &slug, incoming).await {
+        Ok(done) => done,
         Err(AppError::NotFound) => return closed(lang).await,
         Err(e) => return e.into_response(),
-    };
-    let Ok(Some(form)) = web_forms::public_form(&s.db, &slug).await else {
-        return closed(lang).await;
     };
     let tr = Tr::new(form.language);
     let page = match outcome {

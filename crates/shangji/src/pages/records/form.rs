@@ -16,8 +16,9 @@ use shangji_core::model::*;
 use super::err_text;
 use crate::error::AppError;
 use crate::i18n::Tr;
+use crate::ops;
 use crate::ops::lists::Listed;
-use crate::ops::{self, Record};
+use crate::ops::merge::Mergeable;
 use crate::pages::{custom_fields, render, shown_in_form, Choice, Errors, FormData, Nav, Viewer};
 use crate::state::AppState;
 
@@ -66,8 +67,7 @@ const fn required(key: &'static str, label: &'static str, input: Input) -> Spec 
 }
 
 /// A record kind with create and edit pages.
-pub(crate) trait Editable: Record + Listed + Send + 'static {
-    const RECORD_KIND: RecordKind;
+pub(crate) trait Editable: Mergeable + Listed + Send + 'static {
     /// The path of its pages (`accounts`, `contacts`, `leads`): its list's.
     fn path() -> &'static str {
         <Self as Listed>::KIND.path()
@@ -76,7 +76,6 @@ pub(crate) trait Editable: Record + Listed + Send + 'static {
     /// The i18n keys of the page titles.
     const NEW_TITLE: &'static str;
     const EDIT_TITLE: &'static str;
-    fn is_archived(&self) -> bool;
 }
 
 /// A built-in field of `T` in words, for the merge page: its label and `value` as stored
@@ -111,7 +110,6 @@ pub(crate) fn in_words<T: Editable>(
 }
 
 impl Editable for Account {
-    const RECORD_KIND: RecordKind = RecordKind::Account;
     const SPECS: &'static [Spec] = &[
         required("name", "lists.col.name", Input::Text),
         spec("credit_code", "lists.col.credit_code", Input::Text),
@@ -134,13 +132,9 @@ impl Editable for Account {
     ];
     const NEW_TITLE: &'static str = "form.new.accounts";
     const EDIT_TITLE: &'static str = "form.edit.accounts";
-    fn is_archived(&self) -> bool {
-        self.archived
-    }
 }
 
 impl Editable for Contact {
-    const RECORD_KIND: RecordKind = RecordKind::Contact;
     const SPECS: &'static [Spec] = &[
         required("name", "lists.col.name", Input::Text),
         spec("account_id", "lists.col.account", Input::Account),
@@ -158,13 +152,9 @@ impl Editable for Contact {
     ];
     const NEW_TITLE: &'static str = "form.new.contacts";
     const EDIT_TITLE: &'static str = "form.edit.contacts";
-    fn is_archived(&self) -> bool {
-        self.archived
-    }
 }
 
 impl Editable for Lead {
-    const RECORD_KIND: RecordKind = RecordKind::Lead;
     const SPECS: &'static [Spec] = &[
         spec("company_name", "lists.col.company_name", Input::Text),
         spec("contact_name", "lists.col.contact_name", Input::Text),
@@ -184,9 +174,6 @@ impl Editable for Lead {
     ];
     const NEW_TITLE: &'static str = "form.new.leads";
     const EDIT_TITLE: &'static str = "form.edit.leads";
-    fn is_archived(&self) -> bool {
-        self.archived
-    }
 }
 
 /// One input of the form as the template shows it.

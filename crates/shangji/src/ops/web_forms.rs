@@ -358,10 +358,7 @@ async fn take(
         .await?;
     let arrival = Arrival {
         via: incoming.via,
-        rendered_at: incoming
-            .token
-            .as_deref()
-            .and_then(|t| rendered_at(form, t)),
+        rendered_at: incoming.token.as_deref().and_then(|t| rendered_at(form, t)),
         now,
         address_last_hour,
         form_last_minute,

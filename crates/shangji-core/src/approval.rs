@@ -404,6 +404,7 @@ mod tests {
             name: format!("t{id}"),
             parent_id: parent,
             archived: false,
+            regions: vec![],
         };
         // 1 company → 2 east → 3 shanghai; 4 south.
         let org = Org {

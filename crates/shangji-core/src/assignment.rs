@@ -16,6 +16,12 @@
 //!   then the lowest user id, so the outcome is deterministic.
 //! - Reps claim from the pool within a daily limit ([`check_claim`]); the assignment SLA
 //!   (48 hours by default) is measured on each stay in the pool ([`sla_summary`]).
+//! - Leads and accounts have a pool too ([`Pooled`]): an unowned one waits there since
+//!   `pool_since`; [`take`] gives it an owner (claimed, by a rule or by hand) and [`give_back`]
+//!   returns it, each an [`OwnershipEvent`] of its history; [`settle`] keeps `pool_since`
+//!   true when a form or an import changes the owner. Which pool records a user sees is
+//!   `visibility::PoolRegions`. Leads have their own SLA: from creation to the first
+//!   meaningful follow-up (`lead_sla_hours`, measured with [`sla_summary`] as well).
 
 use std::collections::BTreeMap;
 
@@ -24,9 +30,10 @@ use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
 use crate::error::FieldError;
-use crate::model::{text_enum, Id, Role, Team, TeamId, User, UserId};
-use crate::rules::{self, Condition, FieldCatalog, Reason, Values};
+use crate::model::{text_enum, Account, Id, Lead, RecordKind, Role, Team, TeamId, User, UserId};
+use crate::rules::{self, Condition, FieldCatalog, Reason, RecordType, Values};
 use crate::visibility::subtree;
+use crate::visibility::Actor;
 
 text_enum!(
     /// How a rule picks among its members.
@@ -67,6 +74,9 @@ pub struct AssignmentRuleInput {
     pub name: String,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// What the rule hands out: opportunities (the default) or leads.
+    #[serde(default = "opportunities")]
+    pub record_type: RecordType,
     /// When the rule applies (as automation rules write conditions; empty: always).
     #[serde(default)]
     pub conditions: Condition,
@@ -91,6 +101,9 @@ pub struct AssignmentRuleInput {
 fn yes() -> bool {
     true
 }
+fn opportunities() -> RecordType {
+    RecordType::Opportunity
+}
 fn round_robin() -> Method {
     Method::RoundRobin
 }
@@ -106,6 +119,8 @@ pub struct AssignmentRule {
     pub position: i64,
     pub name: String,
     pub enabled: bool,
+    #[serde(default = "opportunities")]
+    pub record_type: RecordType,
     pub conditions: Condition,
     pub team_id: TeamId,
     pub method: Method,
@@ -127,6 +142,7 @@ impl AssignmentRule {
         AssignmentRuleInput {
             name: self.name.clone(),
             enabled: self.enabled,
+            record_type: self.record_type,
             conditions: self.conditions.clone(),
             team_id: self.team_id,
             method: self.method,
@@ -146,6 +162,12 @@ pub struct PoolSettings {
     pub claim_limit_per_day: u32,
     /// The assignment SLA: an opportunity waits in the pool at most this many hours.
     pub sla_hours: u32,
+    /// How many leads a rep may claim from the pool in a day (0: claiming is off).
+    pub lead_claim_limit_per_day: u32,
+    /// How many accounts a rep may claim from the pool in a day (0: claiming is off).
+    pub account_claim_limit_per_day: u32,
+    /// The lead SLA: a new lead gets its first meaningful follow-up within this many hours.
+    pub lead_sla_hours: u32,
 }
 
 impl Default for PoolSettings {
@@ -153,26 +175,52 @@ impl Default for PoolSettings {
         PoolSettings {
             claim_limit_per_day: 5,
             sla_hours: 48,
+            lead_claim_limit_per_day: 20,
+            account_claim_limit_per_day: 10,
+            lead_sla_hours: 48,
         }
     }
 }
 
 impl PoolSettings {
+    /// The daily claim limit for a kind of record.
+    pub fn claim_limit(&self, kind: RecordKind) -> u32 {
+        match kind {
+            RecordKind::Lead => self.lead_claim_limit_per_day,
+            RecordKind::Account => self.account_claim_limit_per_day,
+            _ => self.claim_limit_per_day,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
-        if self.claim_limit_per_day > MAX_CAPACITY {
-            errors.push(FieldError::new(
-                "claim_limit_per_day",
-                "out_of_range",
-                format!("at most {MAX_CAPACITY} a day"),
-            ));
+        for (field, n) in [
+            ("claim_limit_per_day", self.claim_limit_per_day),
+            ("lead_claim_limit_per_day", self.lead_claim_limit_per_day),
+            (
+                "account_claim_limit_per_day",
+                self.account_claim_limit_per_day,
+            ),
+        ] {
+            if n > MAX_CAPACITY {
+                errors.push(FieldError::new(
+                    field,
+                    "out_of_range",
+                    format!("at most {MAX_CAPACITY} a day"),
+                ));
+            }
         }
-        if !(1..=24 * 90).contains(&self.sla_hours) {
-            errors.push(FieldError::new(
-                "sla_hours",
-                "out_of_range",
-                "between 1 hour and 90 days (2160 hours)",
-            ));
+        for (field, hours) in [
+            ("sla_hours", self.sla_hours),
+            ("lead_sla_hours", self.lead_sla_hours),
+        ] {
+            if !(1..=24 * 90).contains(&hours) {
+                errors.push(FieldError::new(
+                    field,
+                    "out_of_range",
+                    "between 1 hour and 90 days (2160 hours)",
+                ));
+            }
         }
         if errors.is_empty() {
             Ok(())
@@ -198,6 +246,25 @@ pub fn validate_assignment_rule(
     users: &[User],
 ) -> Result<AssignmentRule, Vec<FieldError>> {
     let mut errors = Vec::new();
+    if !matches!(
+        input.record_type,
+        RecordType::Opportunity | RecordType::Lead
+    ) {
+        errors.push(fe(
+            "record_type",
+            "unsupported",
+            "assignment rules hand out opportunities or leads",
+        ));
+    } else if input.record_type != catalog.record_type {
+        errors.push(fe(
+            "record_type",
+            "mismatch",
+            format!(
+                "checked against the {} fields",
+                catalog.record_type.as_str()
+            ),
+        ));
+    }
     let name = input.name.trim();
     if name.is_empty() {
         errors.push(fe("name", "required", "a rule needs a name"));
@@ -284,6 +351,7 @@ pub fn validate_assignment_rule(
         position,
         name: name.to_string(),
         enabled: input.enabled,
+        record_type: input.record_type,
         conditions: input.conditions.clone(),
         team_id: input.team_id,
         method: input.method,
@@ -293,13 +361,17 @@ pub fn validate_assignment_rule(
     })
 }
 
-/// The first enabled rule, by position, whose conditions hold for the record's `values`,
-/// with the comparisons that decided.
+/// The first enabled rule for `record_type`, by position, whose conditions hold for the
+/// record's `values`, with the comparisons that decided.
 pub fn matching_rule<'a>(
     rules: &'a [AssignmentRule],
+    record_type: RecordType,
     values: &Values,
 ) -> Option<(&'a AssignmentRule, Vec<Reason>)> {
-    let mut ordered: Vec<&AssignmentRule> = rules.iter().filter(|r| r.enabled).collect();
+    let mut ordered: Vec<&AssignmentRule> = rules
+        .iter()
+        .filter(|r| r.enabled && r.record_type == record_type)
+        .collect();
     ordered.sort_by_key(|r| (r.position, r.id));
     ordered.into_iter().find_map(|r| {
         let (held, reasons) = rules::eval::holds(&r.conditions, values);
@@ -412,26 +484,213 @@ pub fn pick(
     }
 }
 
-/// Whether a rep who claimed `claimed_today` opportunities today may claim another.
-pub fn check_claim(claimed_today: u32, settings: &PoolSettings) -> Result<(), FieldError> {
-    if settings.claim_limit_per_day == 0 {
+/// Whether a rep who claimed `claimed_today` records of a kind today may claim another,
+/// under that kind's daily `limit`.
+pub fn check_claim(claimed_today: u32, limit: u32) -> Result<(), FieldError> {
+    if limit == 0 {
         return Err(fe(
             "pool",
             "claiming_off",
             "claiming from the public pool is switched off",
         ));
     }
-    if claimed_today >= settings.claim_limit_per_day {
+    if claimed_today >= limit {
         return Err(fe(
             "pool",
             "claim_limit",
-            format!(
-                "you have claimed {claimed_today} today; the limit is {} a day",
-                settings.claim_limit_per_day
-            ),
+            format!("you have claimed {claimed_today} today; the limit is {limit} a day"),
         ));
     }
     Ok(())
+}
+
+/// A lead or an account: a record with an owner that waits in the public pool without one.
+pub trait Pooled {
+    const KIND: RecordKind;
+    fn owner(&self) -> Option<UserId>;
+    fn pool_since(&self) -> Option<OffsetDateTime>;
+    fn region(&self) -> Option<&str>;
+    fn is_archived(&self) -> bool;
+    /// Sets the owner and `pool_since` (the invariant: exactly one of them is set).
+    fn set_owner(&mut self, owner: Option<UserId>, pool_since: Option<OffsetDateTime>);
+    fn touch(&mut self, now: OffsetDateTime);
+}
+
+macro_rules! pooled {
+    ($t:ty, $kind:expr) => {
+        impl Pooled for $t {
+            const KIND: RecordKind = $kind;
+            fn owner(&self) -> Option<UserId> {
+                self.owner_id
+            }
+            fn pool_since(&self) -> Option<OffsetDateTime> {
+                self.pool_since
+            }
+            fn region(&self) -> Option<&str> {
+                self.region.as_deref()
+            }
+            fn is_archived(&self) -> bool {
+                self.archived
+            }
+            fn set_owner(&mut self, owner: Option<UserId>, pool_since: Option<OffsetDateTime>) {
+                self.owner_id = owner;
+                self.pool_since = pool_since;
+            }
+            fn touch(&mut self, now: OffsetDateTime) {
+                self.updated_at = now;
+            }
+        }
+    };
+}
+pooled!(Lead, RecordKind::Lead);
+pooled!(Account, RecordKind::Account);
+
+text_enum!(
+    /// What happened to a lead's or an account's owner.
+    OwnershipChange { Assigned => "assigned", Released => "released" }
+);
+
+/// One owner change of a lead or an account, as its history keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OwnershipEvent {
+    pub record_kind: RecordKind,
+    pub record_id: Id,
+    pub kind: OwnershipChange,
+    /// Assigned: the new owner; released: the owner who gave it back.
+    pub owner_id: Option<UserId>,
+    /// Assigned: how.
+    pub how: Option<AssignHow>,
+    /// Assigned by a rule: which.
+    pub rule_id: Option<Id>,
+    /// Assigned: since when it had waited in the pool (`None`: it had an owner).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub waited_since: Option<OffsetDateTime>,
+    pub reason: Option<String>,
+    pub actor_id: UserId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// Gives `rec` to `to` (from the pool, or from another owner by hand): the event of its
+/// history. Archived records are refused.
+pub fn take<P: Pooled>(
+    rec: &mut P,
+    id: Id,
+    to: UserId,
+    how: AssignHow,
+    rule_id: Option<Id>,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Result<OwnershipEvent, FieldError> {
+    if rec.is_archived() {
+        return Err(fe("archived", "archived", "the record is archived"));
+    }
+    let waited_since = rec.pool_since();
+    rec.set_owner(Some(to), None);
+    rec.touch(now);
+    Ok(OwnershipEvent {
+        record_kind: P::KIND,
+        record_id: id,
+        kind: OwnershipChange::Assigned,
+        owner_id: Some(to),
+        how: Some(how),
+        rule_id,
+        waited_since,
+        reason: None,
+        actor_id: actor.user_id,
+        at: now,
+    })
+}
+
+/// Returns `rec` to the pool, with an optional reason (at most 200 characters).
+pub fn give_back<P: Pooled>(
+    rec: &mut P,
+    id: Id,
+    reason: Option<String>,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Result<OwnershipEvent, FieldError> {
+    let Some(owner) = rec.owner() else {
+        return Err(fe(
+            "pool_since",
+            "already_in_pool",
+            "the record is already in the public pool",
+        ));
+    };
+    let reason = reason
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 200) {
+        return Err(fe("reason", "too_long", "at most 200 characters"));
+    }
+    rec.set_owner(None, Some(now));
+    rec.touch(now);
+    Ok(OwnershipEvent {
+        record_kind: P::KIND,
+        record_id: id,
+        kind: OwnershipChange::Released,
+        owner_id: Some(owner),
+        how: None,
+        rule_id: None,
+        waited_since: None,
+        reason,
+        actor_id: actor.user_id,
+        at: now,
+    })
+}
+
+/// After a form, the API or an import set `rec`'s owner (it had `before`): keeps
+/// `pool_since` true and says what changed for the history (`None`: the owner did not
+/// change).
+pub fn settle<P: Pooled>(
+    before: Option<UserId>,
+    rec: &mut P,
+    id: Id,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Option<OwnershipEvent> {
+    let after = rec.owner();
+    if after == before {
+        if after.is_some() == rec.pool_since().is_some() {
+            // Repair a record that broke the invariant (none should).
+            let since = after.is_none().then_some(now);
+            rec.set_owner(after, since);
+        }
+        return None;
+    }
+    let waited_since = rec.pool_since();
+    match after {
+        Some(to) => {
+            rec.set_owner(Some(to), None);
+            Some(OwnershipEvent {
+                record_kind: P::KIND,
+                record_id: id,
+                kind: OwnershipChange::Assigned,
+                owner_id: Some(to),
+                how: Some(AssignHow::Manual),
+                rule_id: None,
+                waited_since: before.is_none().then_some(waited_since).flatten(),
+                reason: None,
+                actor_id: actor.user_id,
+                at: now,
+            })
+        }
+        None => {
+            rec.set_owner(None, Some(now));
+            Some(OwnershipEvent {
+                record_kind: P::KIND,
+                record_id: id,
+                kind: OwnershipChange::Released,
+                owner_id: before,
+                how: None,
+                rule_id: None,
+                waited_since: None,
+                reason: None,
+                actor_id: actor.user_id,
+                at: now,
+            })
+        }
+    }
 }
 
 /// How the pool met its assignment SLA.

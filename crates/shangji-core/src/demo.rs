@@ -1305,17 +1305,19 @@ impl Gen {
 
 fn teams() -> Vec<Team> {
     [
-        (1, "总公司", None),
-        (2, "华东大区", Some(1)),
-        (3, "华南大区", Some(1)),
-        (4, "华北大区", Some(1)),
+        (1, "总公司", None, None),
+        (2, "华东大区", Some(1), Some("华东")),
+        (3, "华南大区", Some(1), Some("华南")),
+        (4, "华北大区", Some(1), Some("华北")),
     ]
     .into_iter()
-    .map(|(id, name, parent_id)| Team {
+    .map(|(id, name, parent_id, region)| Team {
         id,
         name: name.into(),
         parent_id,
         archived: false,
+        // Each regional team sees the public pool of its region.
+        regions: region.into_iter().map(String::from).collect(),
     })
     .collect()
 }
@@ -1554,6 +1556,7 @@ fn generate_accounts(
             size: Some(size),
             source,
             owner_id: Some(owner),
+            pool_since: None,
             tags,
             address: Some(address),
             notes: None,
@@ -2333,6 +2336,7 @@ fn generate_leads(
             industry: Some(INDUSTRIES[industry].name.into()),
             notes,
             owner_id,
+            pool_since: owner_id.is_none().then(|| g.dt(t)),
             score: None,
             grade: None,
             custom: Default::default(),

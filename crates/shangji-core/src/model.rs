@@ -161,6 +161,11 @@ pub struct Team {
     pub name: String,
     pub parent_id: Option<TeamId>,
     pub archived: bool,
+    /// The regions (the `region` of leads and accounts: 华东, 上海…) whose public-pool
+    /// records this team's people see and claim (empty: none of its own; see
+    /// `visibility::PoolRegions`).
+    #[serde(default)]
+    pub regions: Vec<String>,
 }
 
 /// A date range (inclusive) on which a user is away; assignment skips them.
@@ -202,6 +207,10 @@ pub struct Account {
     pub size: Option<AccountSize>,
     pub source: Option<Source>,
     pub owner_id: Option<UserId>,
+    /// Since when it has waited in the public pool (公海) for an owner; `None` while it
+    /// has one.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub pool_since: Option<OffsetDateTime>,
     pub tags: Vec<String>,
     pub address: Option<String>,
     pub notes: Option<String>,
@@ -256,6 +265,10 @@ pub struct Lead {
     pub industry: Option<String>,
     pub notes: Option<String>,
     pub owner_id: Option<UserId>,
+    /// Since when it has waited in the public pool (公海) for an owner; `None` while it
+    /// has one.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub pool_since: Option<OffsetDateTime>,
     /// Filled by lead scoring (0–100); `None` until scored.
     pub score: Option<i32>,
     /// The grade of the score; `None` until scored.

@@ -100,6 +100,7 @@ pub fn blank_account(owner: UserId, now: OffsetDateTime) -> Account {
         size: None,
         source: None,
         owner_id: Some(owner),
+        pool_since: None,
         tags: vec![],
         address: None,
         notes: None,
@@ -271,6 +272,7 @@ pub fn blank_lead(now: OffsetDateTime) -> Lead {
         industry: None,
         notes: None,
         owner_id: None,
+        pool_since: Some(now),
         score: None,
         grade: None,
         custom: CustomValues::new(),
@@ -503,6 +505,10 @@ pub struct TeamInput {
     pub parent_id: Field<TeamId>,
     #[serde(default)]
     pub archived: Field<bool>,
+    /// The regions whose public-pool leads and accounts the team's people see
+    /// (`visibility::PoolRegions`); `[]` or `null`: none of its own.
+    #[serde(default)]
+    pub regions: Field<Vec<String>>,
 }
 
 pub fn apply_team(
@@ -535,6 +541,11 @@ pub fn apply_team(
         }
     }
     i.archived.apply_required(&mut t.archived, "archived")?;
+    match i.regions {
+        Field::Absent => {}
+        Field::Null => t.regions.clear(),
+        Field::Value(list) => t.regions = input::tags("regions", list)?,
+    }
     Ok(())
 }
 

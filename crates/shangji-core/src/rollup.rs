@@ -518,6 +518,7 @@ mod tests {
             name: format!("t{id}"),
             parent_id: parent,
             archived: false,
+            regions: vec![],
         }
     }
 

@@ -7,6 +7,10 @@
 //! - manager: their team's subtree (plus what they own themselves);
 //! - rep: what they own; read-only, the accounts (and their contacts) on which they own an
 //!   opportunity.
+//!
+//! Leads and accounts without an owner wait in the public pool (公海). Who sees which of
+//! them is [`PoolRegions`]: a team may cover regions, and the people under it see the pool
+//! records of those regions (and those of no region, or of a region no team covers).
 
 use serde::{Deserialize, Serialize};
 
@@ -31,11 +35,81 @@ pub enum Scope {
         user_id: UserId,
         teams: Vec<TeamId>,
         members: Vec<UserId>,
+        pool: PoolRegions,
     },
     /// Records owned by `user_id` only.
     Own {
         user_id: UserId,
+        pool: PoolRegions,
     },
+}
+
+/// Which public-pool leads and accounts (no owner) a user sees, by the record's `region`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum PoolRegions {
+    /// The whole pool: no team on the user's line covers a region.
+    #[default]
+    All,
+    /// Records of `mine` (the regions of the nearest team on the user's line that covers
+    /// any), of no region, or of a region outside `covered` (no team covers it, so that
+    /// nothing in the pool is out of everyone's sight).
+    Only {
+        mine: Vec<String>,
+        covered: Vec<String>,
+    },
+}
+
+impl PoolRegions {
+    /// The pool regions of a user on `team`: see [`PoolRegions::Only`].
+    pub fn of(team: Option<TeamId>, teams: &[Team]) -> PoolRegions {
+        let mut line = Vec::new();
+        let mut t = team;
+        while let Some(id) = t {
+            if line.contains(&id) {
+                break;
+            }
+            line.push(id);
+            t = teams.iter().find(|x| x.id == id).and_then(|x| x.parent_id);
+        }
+        let clean = |list: &[String]| -> Vec<String> {
+            let mut out: Vec<String> = list
+                .iter()
+                .map(|r| r.trim().to_string())
+                .filter(|r| !r.is_empty())
+                .collect();
+            out.sort();
+            out.dedup();
+            out
+        };
+        let mine = line.iter().find_map(|id| {
+            let own = clean(&teams.iter().find(|x| x.id == *id)?.regions);
+            (!own.is_empty()).then_some(own)
+        });
+        match mine {
+            None => PoolRegions::All,
+            Some(mine) => {
+                let all: Vec<String> = teams
+                    .iter()
+                    .filter(|t| !t.archived)
+                    .flat_map(|t| t.regions.iter().cloned())
+                    .collect();
+                PoolRegions::Only {
+                    mine,
+                    covered: clean(&all),
+                }
+            }
+        }
+    }
+
+    /// Whether a pool record of `region` is in sight.
+    pub fn sees(&self, region: Option<&str>) -> bool {
+        match (self, region.map(str::trim).filter(|r| !r.is_empty())) {
+            (PoolRegions::All, _) | (_, None) => true,
+            (PoolRegions::Only { mine, covered }, Some(r)) => {
+                mine.iter().any(|m| m == r) || !covered.iter().any(|c| c == r)
+            }
+        }
+    }
 }
 
 /// The organisation chart visibility is decided from: every team, and the team of every
@@ -75,8 +149,10 @@ pub fn subtree(teams: &[Team], root: TeamId) -> Vec<TeamId> {
 }
 
 pub fn scope(actor: &Actor, org: &Org) -> Scope {
+    let pool = PoolRegions::of(actor.team_id, &org.teams);
     let own = Scope::Own {
         user_id: actor.user_id,
+        pool: pool.clone(),
     };
     let team_scope = |team: TeamId| {
         let mut members = org.members(team);
@@ -87,6 +163,7 @@ pub fn scope(actor: &Actor, org: &Org) -> Scope {
             user_id: actor.user_id,
             teams: subtree(&org.teams, team),
             members,
+            pool: pool.clone(),
         }
     };
     match (actor.role, actor.team_id) {
@@ -113,7 +190,7 @@ impl Scope {
     pub fn covers(&self, owner: Option<UserId>) -> bool {
         match self {
             Scope::All => true,
-            Scope::Own { user_id } => owner == Some(*user_id),
+            Scope::Own { user_id, .. } => owner == Some(*user_id),
             Scope::Teams { members, .. } => {
                 owner.is_some_and(|o| members.binary_search(&o).is_ok())
             }
@@ -123,6 +200,15 @@ impl Scope {
     /// Whether the actor may manage other people's records (assign owners, see unowned ones).
     pub fn is_manager(&self) -> bool {
         !matches!(self, Scope::Own { .. })
+    }
+
+    /// Which public-pool leads and accounts are in sight.
+    pub fn pool(&self) -> &PoolRegions {
+        const ALL: &PoolRegions = &PoolRegions::All;
+        match self {
+            Scope::All => ALL,
+            Scope::Teams { pool, .. } | Scope::Own { pool, .. } => pool,
+        }
     }
 }
 
@@ -153,6 +239,7 @@ mod tests {
             name: format!("t{id}"),
             parent_id: parent,
             archived: false,
+            regions: vec![],
         }
     }
 
@@ -193,6 +280,7 @@ mod tests {
             user_id: 9,
             teams: teams.to_vec(),
             members: members.to_vec(),
+            pool: PoolRegions::All,
         };
         let cases = [
             (actor(Role::Admin, Some(4)), Scope::All),
@@ -205,8 +293,8 @@ mod tests {
             (actor(Role::Manager, Some(4)), teams(&[4], &[9, 20])),
             // A manager placed on 华南 still sees their own records.
             (actor(Role::Manager, Some(3)), teams(&[3], &[9, 22])),
-            (actor(Role::Manager, None), Scope::Own { user_id: 9 }),
-            (actor(Role::Rep, Some(4)), Scope::Own { user_id: 9 }),
+            (actor(Role::Manager, None), own(9)),
+            (actor(Role::Rep, Some(4)), own(9)),
         ];
         for (a, want) in cases {
             assert_eq!(scope(&a, &o), want, "{a:?}");
@@ -222,20 +310,77 @@ mod tests {
             user_id: 9,
             teams: vec![2, 4],
             members: vec![9, 20, 21],
+            pool: PoolRegions::All,
         };
         let cases = [
             (s.clone(), Some(9), true),
             (s.clone(), Some(21), true),
             (s.clone(), Some(22), false),
             (s, None, false),
-            (Scope::Own { user_id: 9 }, Some(9), true),
-            (Scope::Own { user_id: 9 }, Some(8), false),
-            (Scope::Own { user_id: 9 }, None, false),
+            (own(9), Some(9), true),
+            (own(9), Some(8), false),
+            (own(9), None, false),
             (Scope::All, None, true),
         ];
         for (scope, owner, want) in cases {
             assert_eq!(scope.covers(owner), want, "{scope:?} {owner:?}");
         }
+    }
+
+    fn own(user_id: UserId) -> Scope {
+        Scope::Own {
+            user_id,
+            pool: PoolRegions::All,
+        }
+    }
+
+    #[test]
+    fn pool_regions_from_the_nearest_team_that_covers_any() {
+        // 华东 (2) covers 华东 and 上海; 华南 (3) covers 华南; 上海组 (4) and 杭州组 (5)
+        // cover nothing of their own.
+        let mut teams = tree();
+        teams[1].regions = vec!["华东".into(), " 上海 ".into()];
+        teams[2].regions = vec!["华南".into()];
+        let covered: Vec<String> = ["上海", "华东", "华南"].map(String::from).to_vec();
+        let only = |mine: &[&str]| PoolRegions::Only {
+            mine: mine.iter().map(|s| s.to_string()).collect(),
+            covered: covered.clone(),
+        };
+        assert_eq!(PoolRegions::of(Some(4), &teams), only(&["上海", "华东"]));
+        assert_eq!(PoolRegions::of(Some(2), &teams), only(&["上海", "华东"]));
+        assert_eq!(PoolRegions::of(Some(3), &teams), only(&["华南"]));
+        assert_eq!(PoolRegions::of(Some(1), &teams), PoolRegions::All);
+        assert_eq!(PoolRegions::of(None, &teams), PoolRegions::All);
+        let east = only(&["上海", "华东"]);
+        let cases = [
+            (Some("华东"), true),
+            (Some("上海"), true),
+            (Some("华南"), false),
+            // No region, or one no team covers: everyone's.
+            (None, true),
+            (Some(" "), true),
+            (Some("西北"), true),
+        ];
+        for (region, want) in cases {
+            assert_eq!(east.sees(region), want, "{region:?}");
+            assert!(PoolRegions::All.sees(region));
+        }
+        // The scope carries them; admins see the whole pool.
+        let o = Org {
+            teams,
+            users: vec![(9, Some(4))],
+        };
+        let rep = Actor {
+            user_id: 9,
+            role: Role::Rep,
+            team_id: Some(4),
+        };
+        assert_eq!(scope(&rep, &o).pool(), &east);
+        let admin = Actor {
+            role: Role::Admin,
+            ..rep
+        };
+        assert_eq!(scope(&admin, &o).pool(), &PoolRegions::All);
     }
 
     #[test]

@@ -4,12 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use shangji_core::assignment::{AssignHow, AssignmentRule};
-use shangji_core::model::{Id, Opportunity, OpportunityId, UserId};
+use shangji_core::assignment::{AssignHow, AssignmentRule, OwnershipChange, OwnershipEvent};
+use shangji_core::model::{Id, Opportunity, OpportunityId, RecordKind, UserId};
+use shangji_core::Scope;
 use time::OffsetDateTime;
 
+use crate::crud::{update_sql, where_clause};
 use crate::db::{bind_all, Db, RowExt, Sql};
-use crate::entity::Entity;
+use crate::entity::{Access, Entity};
 use crate::error::StoreError;
 use crate::on_pool;
 
@@ -193,4 +195,183 @@ impl Db {
             Ok(out)
         })
     }
+
+    // ---- The pool of leads and accounts. ----
+
+    /// Saves `rec` (a lead or an account whose owner changed, if its version is still
+    /// `expected_version`) and the event of its history: all or nothing.
+    pub async fn save_owner<E: Entity>(
+        &self,
+        rec: &E,
+        expected_version: i64,
+        event: &OwnershipEvent,
+    ) -> Result<(), StoreError> {
+        let update = update_sql(rec, &rec.columns(), expected_version);
+        let insert = ownership_insert(event);
+        let _writer = self.writer().await;
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let n = bind_all!(sqlx::query(&update.text), &update.args).execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                let current: Option<i64> = sqlx::query_scalar(&format!("SELECT version FROM {} WHERE id = $1", E::TABLE))
+                    .bind(rec.id())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                return Err(match current {
+                    Some(current_version) => StoreError::Conflict { current_version },
+                    None => StoreError::NotFound,
+                });
+            }
+            bind_all!(sqlx::query(&insert.text), &insert.args).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Adds an event to a lead's or an account's history (an owner set by a form, an
+    /// import or a rule when the record was created).
+    pub async fn insert_ownership_event(&self, event: &OwnershipEvent) -> Result<(), StoreError> {
+        self.execute(&ownership_insert(event)).await?;
+        Ok(())
+    }
+
+    /// The owner history of one lead or account, oldest first.
+    pub async fn ownership_events(
+        &self,
+        kind: RecordKind,
+        id: Id,
+    ) -> Result<Vec<OwnershipEvent>, StoreError> {
+        let mut sql = Sql::new("SELECT * FROM ownership_events WHERE record_kind = ");
+        sql.bind(kind.as_str()).push(" AND record_id = ").bind(id);
+        sql.push(" ORDER BY at, id");
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter().map(ownership_from_row).collect()
+        })
+    }
+
+    /// How many records of `kind` `user` claimed from the pool from `from` (inclusive) to
+    /// `to` (exclusive).
+    pub async fn claims_of(
+        &self,
+        kind: RecordKind,
+        user: UserId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<u32, StoreError> {
+        let mut sql = Sql::new("SELECT COUNT(*) FROM ownership_events WHERE record_kind = ");
+        sql.bind(kind.as_str())
+            .push(" AND kind = ")
+            .bind(OwnershipChange::Assigned.as_str());
+        sql.push(" AND how = ").bind(AssignHow::Claim.as_str());
+        sql.push(" AND owner_id = ").bind(user);
+        sql.push(" AND at >= ")
+            .bind(from)
+            .push(" AND at < ")
+            .bind(to);
+        let n: i64 = on_pool!(self, p => bind_all!(sqlx::query_scalar(&sql.text), &sql.args).fetch_one(p).await?);
+        Ok(n as u32)
+    }
+
+    /// The unarchived leads or accounts waiting in the public pool that `scope` sees,
+    /// longest waiting first: `limit` of them after the first `offset`, and how many there
+    /// are.
+    pub async fn pool_records<E: Entity>(
+        &self,
+        scope: &Scope,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<E>, i64), StoreError> {
+        let waiting = |select: &str| {
+            let mut sql = Sql::new(&format!("SELECT {select} FROM {}", E::TABLE));
+            where_clause::<E>(&mut sql, scope, Access::Read);
+            sql.push(&format!(
+                " AND {t}.owner_id IS NULL AND {t}.archived = ",
+                t = E::TABLE
+            ))
+            .bind(false);
+            sql
+        };
+        let count = waiting("COUNT(*)");
+        let mut sql = waiting("*");
+        sql.push(&format!(
+            " ORDER BY {t}.pool_since, {t}.id LIMIT ",
+            t = E::TABLE
+        ))
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset);
+        let (mut items, total): (Vec<E>, i64) = on_pool!(self, p => {
+            let total: i64 = bind_all!(sqlx::query_scalar(&count.text), &count.args).fetch_one(p).await?;
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            (rows.iter().map(E::from_row).collect::<Result<Vec<_>, _>>()?, total)
+        });
+        self.fill_custom(&mut items).await?;
+        Ok((items, total))
+    }
+
+    /// The lead SLA's facts: for each unarchived lead created from `from` (inclusive) to
+    /// `to` (exclusive), when it was created and its first follow-up of a type in `kinds`
+    /// (not after `to`), if any.
+    pub async fn lead_first_follow_ups(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        kinds: &[&str],
+    ) -> Result<Vec<(OffsetDateTime, Option<OffsetDateTime>)>, StoreError> {
+        let mut sql = Sql::new(
+            "SELECT l.created_at, (SELECT MIN(a.occurred_at) FROM activities a WHERE a.lead_id = l.id AND a.archived = ",
+        );
+        sql.bind(false)
+            .push(" AND a.kind IN ")
+            .bind_text_list(kinds);
+        sql.push(" AND a.occurred_at <= ").bind(to);
+        sql.push(") AS first_at FROM leads l WHERE l.archived = ")
+            .bind(false);
+        sql.push(" AND l.created_at >= ").bind(from);
+        sql.push(" AND l.created_at < ").bind(to);
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter().map(|r| Ok((r.ts("created_at")?, r.opt_ts("first_at")?))).collect()
+        })
+    }
+}
+
+fn ownership_insert(e: &OwnershipEvent) -> Sql {
+    let mut sql = Sql::new(
+        "INSERT INTO ownership_events (record_kind, record_id, kind, owner_id, how, rule_id, waited_since, reason, actor_id, at) VALUES (",
+    );
+    sql.bind(e.record_kind.as_str())
+        .push(", ")
+        .bind(e.record_id);
+    sql.push(", ")
+        .bind(e.kind.as_str())
+        .push(", ")
+        .bind(e.owner_id);
+    sql.push(", ").bind(e.how.map(|h| h.as_str().to_string()));
+    sql.push(", ")
+        .bind(e.rule_id)
+        .push(", ")
+        .bind(e.waited_since);
+    sql.push(", ")
+        .bind(e.reason.clone())
+        .push(", ")
+        .bind(e.actor_id);
+    sql.push(", ").bind(e.at).push(")");
+    sql
+}
+
+fn ownership_from_row<R: RowExt>(r: &R) -> Result<OwnershipEvent, StoreError> {
+    Ok(OwnershipEvent {
+        record_kind: r.parse("record_kind")?,
+        record_id: r.i64("record_id")?,
+        kind: r.parse("kind")?,
+        owner_id: r.opt_i64("owner_id")?,
+        how: r.opt_parse("how")?,
+        rule_id: r.opt_i64("rule_id")?,
+        waited_since: r.opt_ts("waited_since")?,
+        reason: r.opt_text("reason")?,
+        actor_id: r.i64("actor_id")?,
+        at: r.ts("at")?,
+    })
 }

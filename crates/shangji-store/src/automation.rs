@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use shangji_core::model::{Opportunity, UserId};
+use shangji_core::model::{Account, Lead, Opportunity, UserId};
 use shangji_core::rules::Rule;
 use time::{Date, OffsetDateTime};
 
@@ -431,5 +431,103 @@ impl Db {
             });
         }
         Ok(out)
+    }
+
+    /// The leads rules watch (new or being worked, unarchived) after id `after`, by id.
+    pub async fn open_leads_after(&self, after: i64, limit: i64) -> Result<Vec<Lead>, StoreError> {
+        let mut sql = Sql::new("SELECT * FROM leads WHERE status IN ");
+        sql.bind_text_list(&["new", "working"]);
+        sql.push(" AND archived = ").bind(false);
+        sql.push(" AND id > ").bind(after);
+        sql.push(" ORDER BY id LIMIT ").bind(limit);
+        let mut items: Vec<Lead> = on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter().map(Lead::from_row).collect::<Result<Vec<_>, _>>()?
+        });
+        self.fill_custom(&mut items).await?;
+        Ok(items)
+    }
+
+    /// The unarchived accounts after id `after`, by id.
+    pub async fn live_accounts_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Account>, StoreError> {
+        let mut sql = Sql::new("SELECT * FROM accounts WHERE archived = ");
+        sql.bind(false).push(" AND id > ").bind(after);
+        sql.push(" ORDER BY id LIMIT ").bind(limit);
+        let mut items: Vec<Account> = on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter().map(Account::from_row).collect::<Result<Vec<_>, _>>()?
+        });
+        self.fill_custom(&mut items).await?;
+        Ok(items)
+    }
+
+    /// For each of these leads with one: its first and latest unarchived follow-up of a
+    /// kind in `kinds`, not after `now`.
+    pub async fn lead_follow_up_span(
+        &self,
+        lead_ids: &[i64],
+        kinds: &[&str],
+        now: OffsetDateTime,
+    ) -> Result<BTreeMap<i64, (OffsetDateTime, OffsetDateTime)>, StoreError> {
+        let mut out = BTreeMap::new();
+        for ids in lead_ids.chunks(CHUNK) {
+            let mut sql = Sql::new(
+                "SELECT lead_id, MIN(occurred_at) AS first_at, MAX(occurred_at) AS last_at FROM activities WHERE archived = ",
+            );
+            sql.bind(false).push(" AND kind IN ").bind_text_list(kinds);
+            sql.push(" AND occurred_at <= ").bind(now);
+            sql.push(" AND lead_id IN ").bind_list(ids);
+            sql.push(" GROUP BY lead_id");
+            on_pool!(self, p => {
+                for r in bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?.iter() {
+                    out.insert(r.i64("lead_id")?, (r.ts("first_at")?, r.ts("last_at")?));
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// For these accounts: the latest unarchived follow-up of a kind in `kinds` not after
+    /// `now` (on the account or any of its opportunities), and how many open, unarchived
+    /// opportunities each has.
+    pub async fn account_rule_facts(
+        &self,
+        account_ids: &[i64],
+        kinds: &[&str],
+        now: OffsetDateTime,
+    ) -> Result<(BTreeMap<i64, OffsetDateTime>, BTreeMap<i64, u32>), StoreError> {
+        let (mut last, mut open) = (BTreeMap::new(), BTreeMap::new());
+        for ids in account_ids.chunks(CHUNK) {
+            let mut touches = Sql::new(
+                "SELECT COALESCE(a.account_id, o.account_id) AS account_id, MAX(a.occurred_at) AS last_at FROM activities a LEFT JOIN opportunities o ON o.id = a.opportunity_id WHERE a.archived = ",
+            );
+            touches
+                .bind(false)
+                .push(" AND a.kind IN ")
+                .bind_text_list(kinds);
+            touches.push(" AND a.occurred_at <= ").bind(now);
+            touches
+                .push(" AND COALESCE(a.account_id, o.account_id) IN ")
+                .bind_list(ids);
+            touches.push(" GROUP BY COALESCE(a.account_id, o.account_id)");
+            let mut opps =
+                Sql::new("SELECT account_id, COUNT(*) AS n FROM opportunities WHERE status = ");
+            opps.bind("open").push(" AND archived = ").bind(false);
+            opps.push(" AND account_id IN ").bind_list(ids);
+            opps.push(" GROUP BY account_id");
+            on_pool!(self, p => {
+                for r in bind_all!(sqlx::query(&touches.text), &touches.args).fetch_all(p).await?.iter() {
+                    last.insert(r.i64("account_id")?, r.ts("last_at")?);
+                }
+                for r in bind_all!(sqlx::query(&opps.text), &opps.args).fetch_all(p).await?.iter() {
+                    open.insert(r.i64("account_id")?, r.i64("n")? as u32);
+                }
+            });
+        }
+        Ok((last, open))
     }
 }

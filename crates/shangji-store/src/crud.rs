@@ -84,7 +84,7 @@ pub struct IdemRecord {
     pub record_id: i64,
 }
 
-fn where_clause<E: Entity>(sql: &mut Sql, scope: &Scope, access: Access) {
+pub(crate) fn where_clause<E: Entity>(sql: &mut Sql, scope: &Scope, access: Access) {
     sql.push(" WHERE ");
     E::scope_sql(scope, access, sql);
 }

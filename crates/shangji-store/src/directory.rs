@@ -10,7 +10,7 @@ use shangji_core::visibility::Org;
 use time::OffsetDateTime;
 
 use crate::db::{bind_all, Db, RowExt, Sql};
-use crate::entity::{stage_from_row, team_from_row, user_columns, user_from_row};
+use crate::entity::{stage_from_row, tags_json, team_from_row, user_columns, user_from_row};
 use crate::error::StoreError;
 use crate::on_pool;
 
@@ -131,12 +131,14 @@ impl Db {
 
     pub async fn insert_team(&self, t: &Team, now: OffsetDateTime) -> Result<TeamId, StoreError> {
         let mut sql =
-            Sql::new("INSERT INTO teams (name, parent_id, archived, created_at) VALUES (");
+            Sql::new("INSERT INTO teams (name, parent_id, archived, regions, created_at) VALUES (");
         sql.bind(t.name.clone())
             .push(", ")
             .bind(t.parent_id)
             .push(", ")
-            .bind(t.archived);
+            .bind(t.archived)
+            .push(", ")
+            .bind(tags_json(&t.regions));
         sql.push(", ").bind(now).push(") RETURNING id");
         on_pool!(self, p => Ok(bind_all!(sqlx::query_scalar(&sql.text), &sql.args).fetch_one(p).await?))
     }
@@ -148,6 +150,8 @@ impl Db {
             .bind(t.parent_id);
         sql.push(", archived = ")
             .bind(t.archived)
+            .push(", regions = ")
+            .bind(tags_json(&t.regions))
             .push(" WHERE id = ")
             .bind(t.id);
         match self.execute(&sql).await? {
@@ -195,8 +199,9 @@ impl Db {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         for t in teams {
-            let mut sql =
-                Sql::new("INSERT INTO teams (id, name, parent_id, archived, created_at) VALUES (");
+            let mut sql = Sql::new(
+                "INSERT INTO teams (id, name, parent_id, archived, regions, created_at) VALUES (",
+            );
             sql.bind(t.id)
                 .push(", ")
                 .bind(t.name.clone())
@@ -204,6 +209,8 @@ impl Db {
                 .bind(t.parent_id);
             sql.push(", ")
                 .bind(t.archived)
+                .push(", ")
+                .bind(tags_json(&t.regions))
                 .push(", ")
                 .bind(now)
                 .push(")");

@@ -3,6 +3,7 @@
 use shangji_core::duplicates::{company_key, name_stem};
 use shangji_core::model::*;
 use shangji_core::opportunity::OpportunityEvent;
+use shangji_core::visibility::PoolRegions;
 use shangji_core::{Money, Scope};
 
 use crate::db::{Arg, RowExt, Sql};
@@ -68,7 +69,7 @@ pub fn owner_in_scope(col: &str, scope: &Scope, sql: &mut Sql) {
         Scope::All => {
             sql.push("1 = 1");
         }
-        Scope::Own { user_id } => {
+        Scope::Own { user_id, .. } => {
             sql.push(&format!("{col} = ")).bind(*user_id);
         }
         Scope::Teams { members, .. } => {
@@ -76,6 +77,27 @@ pub fn owner_in_scope(col: &str, scope: &Scope, sql: &mut Sql) {
             sql.bind_list(members);
         }
     }
+}
+
+/// ` OR` the `table`'s record waits in the public pool (no owner) and its region is in
+/// sight of the scope (`visibility::PoolRegions`): readable by everyone who sees its
+/// region, editable by managers who do. The one translation of pool regions into SQL.
+fn pool_in_sight(table: &str, scope: &Scope, access: Access, sql: &mut Sql) {
+    if access == Access::Write && !scope.is_manager() {
+        return;
+    }
+    sql.push(&format!(" OR ({table}.owner_id IS NULL"));
+    if let PoolRegions::Only { mine, covered } = scope.pool() {
+        let region = format!("COALESCE(TRIM({table}.region), '')");
+        let mine: Vec<&str> = mine.iter().map(String::as_str).collect();
+        let covered: Vec<&str> = covered.iter().map(String::as_str).collect();
+        sql.push(&format!(" AND ({region} = '' OR {region} IN "));
+        sql.bind_text_list(&mine);
+        sql.push(&format!(" OR {region} NOT IN "));
+        sql.bind_text_list(&covered);
+        sql.push(")");
+    }
+    sql.push(")");
 }
 
 /// A list of strings as JSON text.
@@ -115,6 +137,7 @@ impl Entity for Account {
             size: r.opt_parse("size")?,
             source: r.opt_parse("source")?,
             owner_id: r.opt_i64("owner_id")?,
+            pool_since: r.opt_ts("pool_since")?,
             tags: r.json("tags")?,
             address: r.opt_text("address")?,
             notes: r.opt_text("notes")?,
@@ -140,6 +163,7 @@ impl Entity for Account {
             ("size", text_of(self.size)),
             ("source", text_of(self.source)),
             ("owner_id", self.owner_id.into()),
+            ("pool_since", self.pool_since.into()),
             ("tags", tags_json(&self.tags)),
             ("address", self.address.clone().into()),
             ("notes", self.notes.clone().into()),
@@ -159,11 +183,13 @@ impl Entity for Account {
         Some(&mut self.custom)
     }
 
-    /// Readable: owned in scope, or carrying an opportunity owned in scope (a rep sees the
-    /// accounts they sell to). Editable: owned in scope.
+    /// Readable: owned in scope, carrying an opportunity owned in scope (a rep sees the
+    /// accounts they sell to), or waiting in the public pool in sight
+    /// ([`pool_in_sight`]). Editable: owned in scope, and pool accounts for managers.
     fn scope_sql(scope: &Scope, access: Access, sql: &mut Sql) {
         sql.push("(");
         owner_in_scope("accounts.owner_id", scope, sql);
+        pool_in_sight("accounts", scope, access, sql);
         if access == Access::Read && *scope != Scope::All {
             sql.push(
                 " OR EXISTS (SELECT 1 FROM opportunities so WHERE so.account_id = accounts.id AND ",
@@ -283,6 +309,7 @@ impl Entity for Lead {
             industry: r.opt_text("industry")?,
             notes: r.opt_text("notes")?,
             owner_id: r.opt_i64("owner_id")?,
+            pool_since: r.opt_ts("pool_since")?,
             score: r.opt_i32("score")?,
             grade: r.opt_parse("grade")?,
             // Filled from custom_values by `get` and `list`.
@@ -312,6 +339,7 @@ impl Entity for Lead {
             ("industry", self.industry.clone().into()),
             ("notes", self.notes.clone().into()),
             ("owner_id", self.owner_id.into()),
+            ("pool_since", self.pool_since.into()),
             ("score", self.score.into()),
             ("grade", text_of(self.grade)),
             ("archived", self.archived.into()),
@@ -330,14 +358,11 @@ impl Entity for Lead {
         Some(&mut self.custom)
     }
 
-    /// Owned in scope; unowned leads (the public pool, 公海) are readable by everyone and
-    /// editable by managers.
+    /// Owned in scope, or waiting in the public pool (公海) in sight ([`pool_in_sight`]).
     fn scope_sql(scope: &Scope, access: Access, sql: &mut Sql) {
         sql.push("(");
         owner_in_scope("leads.owner_id", scope, sql);
-        if access == Access::Read || scope.is_manager() {
-            sql.push(" OR leads.owner_id IS NULL");
-        }
+        pool_in_sight("leads", scope, access, sql);
         sql.push(")");
     }
 }
@@ -649,6 +674,7 @@ pub(crate) fn team_from_row<R: RowExt>(r: &R) -> Result<Team, StoreError> {
         name: r.text("name")?,
         parent_id: r.opt_i64("parent_id")?,
         archived: r.bool("archived")?,
+        regions: r.json("regions")?,
     })
 }
 

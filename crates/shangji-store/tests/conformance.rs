@@ -90,6 +90,7 @@ async fn every_store_method() {
                 name: "总公司".into(),
                 parent_id: None,
                 archived: false,
+                regions: vec![],
             },
             NOW,
         )
@@ -102,6 +103,7 @@ async fn every_store_method() {
                 name: "华东".into(),
                 parent_id: Some(root),
                 archived: false,
+                regions: vec![],
             },
             NOW,
         )
@@ -114,6 +116,7 @@ async fn every_store_method() {
                 name: "华南".into(),
                 parent_id: Some(root),
                 archived: false,
+                regions: vec![],
             },
             NOW,
         )
@@ -125,7 +128,8 @@ async fn every_store_method() {
                 id: 0,
                 name: "华东".into(),
                 parent_id: None,
-                archived: false
+                archived: false,
+                regions: vec![],
             },
             NOW
         )
@@ -137,6 +141,7 @@ async fn every_store_method() {
         name: "华南大区".into(),
         parent_id: Some(root),
         archived: false,
+        regions: vec![],
     })
     .await
     .unwrap();
@@ -314,6 +319,7 @@ async fn every_store_method() {
                 name: "华西".into(),
                 parent_id: Some(root),
                 archived: false,
+                regions: vec![],
             },
             NOW,
         )
@@ -347,7 +353,10 @@ async fn every_store_method() {
         },
         &dir.org,
     );
-    let other_scope = Scope::Own { user_id: other };
+    let other_scope = Scope::Own {
+        user_id: other,
+        pool: Default::default(),
+    };
     let mut account = blank_account(rep, NOW);
     apply_account(
         &mut account,

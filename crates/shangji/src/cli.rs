@@ -380,11 +380,13 @@ async fn team(config: &Config, cmd: TeamCommand, now: OffsetDateTime) -> anyhow:
                 name: String::new(),
                 parent_id: None,
                 archived: false,
+                regions: vec![],
             };
             let input = shangji_core::records::TeamInput {
                 name: Field::Value(name),
                 parent_id: parent.map_or(Field::Absent, Field::Value),
                 archived: Field::Absent,
+                regions: Field::Absent,
             };
             shangji_core::records::apply_team(&mut team, input, true, &teams)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

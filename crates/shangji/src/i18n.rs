@@ -27,6 +27,11 @@ const CATALOGUES: &[(&str, &str, &str)] = &[
         include_str!("../locales/records.en.json"),
     ),
     (
+        "pools",
+        include_str!("../locales/pools.zh-CN.json"),
+        include_str!("../locales/pools.en.json"),
+    ),
+    (
         "lists",
         include_str!("../locales/lists.zh-CN.json"),
         include_str!("../locales/lists.en.json"),

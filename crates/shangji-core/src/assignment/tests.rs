@@ -10,7 +10,7 @@ use crate::calendar::WorkCalendar;
 use crate::model::{Leave, Opportunity, Source, StageKind};
 use crate::money::Money;
 use crate::process::{b2b_template, build_pipeline};
-use crate::rules::{derive, FactsConfig, RecordFacts};
+use crate::rules::{derive, FactsConfig, RecordFacts, RecordType};
 
 const EAST: TeamId = 10;
 const EAST_SH: TeamId = 11;
@@ -24,6 +24,7 @@ fn teams() -> Vec<Team> {
         name: format!("team {id}"),
         parent_id: parent,
         archived: false,
+        regions: vec![],
     };
     vec![t(EAST, None), t(EAST_SH, Some(EAST)), t(NORTH, None)]
 }
@@ -238,7 +239,9 @@ fn the_first_matching_rule_by_position_wins() {
         (None, 0, 3),
     ];
     for (source, amount, want) in cases {
-        let (got, reasons) = matching_rule(&rules, &values(*source, *amount)).expect("a rule");
+        let (got, reasons) =
+            matching_rule(&rules, RecordType::Opportunity, &values(*source, *amount))
+                .expect("a rule");
         assert_eq!(got.id, *want, "{source:?} {amount}");
         if *want == 1 {
             assert_eq!(reasons[0].field, "source");
@@ -246,7 +249,12 @@ fn the_first_matching_rule_by_position_wins() {
     }
     // A disabled rule is passed over; with none left, no rule matches.
     fallback.enabled = false;
-    assert!(matching_rule(&[website, fallback], &values(None, 0)).is_none());
+    assert!(matching_rule(
+        &[website, fallback],
+        RecordType::Opportunity,
+        &values(None, 0)
+    )
+    .is_none());
 }
 
 #[test]
@@ -301,16 +309,30 @@ fn bad_rules_are_refused_with_their_places() {
 fn claims_stop_at_the_daily_limit() {
     let s = PoolSettings {
         claim_limit_per_day: 2,
-        sla_hours: 48,
+        lead_claim_limit_per_day: 3,
+        account_claim_limit_per_day: 0,
+        ..PoolSettings::default()
     };
-    assert!(check_claim(0, &s).is_ok());
-    assert!(check_claim(1, &s).is_ok());
-    assert_eq!(check_claim(2, &s).unwrap_err().code, "claim_limit");
-    let off = PoolSettings {
-        claim_limit_per_day: 0,
-        ..s
-    };
-    assert_eq!(check_claim(0, &off).unwrap_err().code, "claiming_off");
+    let cases = [
+        (RecordKind::Opportunity, 0, None),
+        (RecordKind::Opportunity, 1, None),
+        (RecordKind::Opportunity, 2, Some("claim_limit")),
+        (RecordKind::Lead, 2, None),
+        (RecordKind::Lead, 3, Some("claim_limit")),
+        (RecordKind::Account, 0, Some("claiming_off")),
+    ];
+    for (kind, claimed, want) in cases {
+        let got = check_claim(claimed, s.claim_limit(kind))
+            .err()
+            .map(|e| e.code);
+        assert_eq!(got.as_deref(), want, "{kind:?} after {claimed}");
+    }
+    assert!(PoolSettings {
+        lead_sla_hours: 24 * 91,
+        ..PoolSettings::default()
+    }
+    .validate()
+    .is_err());
     assert!(PoolSettings {
         sla_hours: 0,
         ..PoolSettings::default()
@@ -414,4 +436,132 @@ fn pool_transitions_record_events() {
             .code,
         "not_open"
     );
+}
+
+fn pool_lead(now: OffsetDateTime) -> Lead {
+    let mut l = crate::records::blank_lead(now);
+    l.id = 7;
+    l.region = Some("华东".into());
+    l
+}
+
+fn actor(user_id: UserId) -> Actor {
+    Actor {
+        user_id,
+        role: Role::Rep,
+        team_id: Some(EAST),
+    }
+}
+
+#[test]
+fn leads_and_accounts_go_in_and_out_of_the_pool_with_their_history() {
+    let created = NOW - Duration::hours(30);
+    let mut lead = pool_lead(created);
+    assert_eq!((lead.owner_id, lead.pool_since), (None, Some(created)));
+    // Claimed: the owner is set, the wait is kept in the event.
+    let e = take(&mut lead, 7, 101, AssignHow::Claim, None, &actor(101), NOW).unwrap();
+    assert_eq!((lead.owner_id, lead.pool_since), (Some(101), None));
+    assert_eq!(e.kind, OwnershipChange::Assigned);
+    assert_eq!(
+        (e.owner_id, e.how, e.waited_since),
+        (Some(101), Some(AssignHow::Claim), Some(created))
+    );
+    // Given back with a reason: in the pool from now.
+    let later = NOW + Duration::days(3);
+    let e = give_back(
+        &mut lead,
+        7,
+        Some(" 客户没有预算 ".into()),
+        &actor(101),
+        later,
+    )
+    .unwrap();
+    assert_eq!((lead.owner_id, lead.pool_since), (None, Some(later)));
+    assert_eq!(
+        (e.kind, e.owner_id, e.reason.as_deref()),
+        (OwnershipChange::Released, Some(101), Some("客户没有预算"))
+    );
+    assert_eq!(
+        give_back(&mut lead, 7, None, &actor(101), later)
+            .unwrap_err()
+            .code,
+        "already_in_pool"
+    );
+    // A form that sets or clears the owner keeps pool_since true.
+    lead.owner_id = Some(102);
+    let e = settle(None, &mut lead, 7, &actor(1), later).unwrap();
+    assert_eq!(
+        (lead.pool_since, e.how, e.waited_since),
+        (None, Some(AssignHow::Manual), Some(later))
+    );
+    assert_eq!(settle(Some(102), &mut lead, 7, &actor(1), later), None);
+    lead.owner_id = None;
+    let e = settle(Some(102), &mut lead, 7, &actor(1), NOW + Duration::days(4)).unwrap();
+    assert_eq!(
+        (lead.pool_since, e.kind),
+        (Some(NOW + Duration::days(4)), OwnershipChange::Released)
+    );
+    // Archived records are not handed out.
+    lead.archived = true;
+    assert_eq!(
+        take(&mut lead, 7, 101, AssignHow::Manual, None, &actor(1), NOW)
+            .unwrap_err()
+            .code,
+        "archived"
+    );
+    // Accounts alike.
+    let mut account = crate::records::blank_account(101, NOW);
+    assert_eq!(account.pool_since, None);
+    let e = give_back(&mut account, 3, None, &actor(101), NOW).unwrap();
+    assert_eq!(
+        (e.record_kind, account.owner_id, account.pool_since),
+        (RecordKind::Account, None, Some(NOW))
+    );
+}
+
+#[test]
+fn lead_rules_match_leads_only_on_lead_fields() {
+    use crate::rules::{LeadFacts, Subject};
+    let lead_catalog = FieldCatalog::lead(&[], &[1, 2, 3, 4, 5]);
+    let input: AssignmentRuleInput = serde_json::from_value(json!({
+        "name": "A-grade leads of 华东",
+        "record_type": "lead",
+        "team_id": EAST,
+        "method": "least_loaded",
+        "conditions": {"all": [
+            {"field": "region", "op": "eq", "value": "华东"},
+            {"field": "grade", "op": "in", "value": ["a", "b"]},
+        ]},
+    }))
+    .unwrap();
+    let lead_rule =
+        validate_assignment_rule(3, 1, &input, &lead_catalog, &teams(), &users()).expect("valid");
+    // Checked against the lead's fields: an opportunity field is unknown there, and a lead
+    // rule is not checked against the opportunity catalog.
+    let mut wrong = input.clone();
+    wrong.conditions =
+        serde_json::from_value(json!({"field": "amount", "op": "gt", "value": 1})).unwrap();
+    let errors =
+        validate_assignment_rule(3, 1, &wrong, &lead_catalog, &teams(), &users()).unwrap_err();
+    assert!(errors[0].field.starts_with("conditions"), "{errors:?}");
+    let errors =
+        validate_assignment_rule(3, 1, &input, &catalog(), &teams(), &users()).unwrap_err();
+    assert_eq!(errors[0].code, "mismatch");
+    let mut account = input.clone();
+    account.record_type = RecordType::Account;
+    let errors =
+        validate_assignment_rule(3, 1, &account, &lead_catalog, &teams(), &users()).unwrap_err();
+    assert_eq!(errors[0].code, "unsupported");
+
+    let opp_rule = rule(1, 0, Method::RoundRobin, json!({"all": []}));
+    let rules = [opp_rule, lead_rule];
+    let mut lead = pool_lead(NOW);
+    lead.grade = Some(crate::model::LeadGrade::A);
+    let cal = WorkCalendar::china_default();
+    let values = LeadFacts::new(&lead, &[]).values(NOW, &cal);
+    let (got, reasons) = matching_rule(&rules, RecordType::Lead, &values).expect("the lead rule");
+    assert_eq!((got.id, reasons.len()), (3, 2));
+    lead.region = Some("华南".into());
+    let values = LeadFacts::new(&lead, &[]).values(NOW, &cal);
+    assert!(matching_rule(&rules, RecordType::Lead, &values).is_none());
 }

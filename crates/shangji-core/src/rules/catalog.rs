@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 use super::{Op, RecordType};
 use crate::custom_fields::{CustomFieldDef, CustomFieldType};
 use crate::model::{
-    text_enum, ForecastCategory, Grade, Id, Pipeline, RecordKind, Source, StageId, StageKind,
-    UserId,
+    text_enum, AccountSize, ForecastCategory, Grade, Id, LeadGrade, LeadStatus, Pipeline, Source,
+    StageId, StageKind, UserId,
 };
 
 text_enum!(
@@ -163,6 +163,63 @@ const OPPORTUNITY_FIELDS: &[Spec] = {
     ]
 };
 
+/// The built-in and derived fields of a lead.
+#[rustfmt::skip]
+const LEAD_FIELDS: &[Spec] = {
+    use FieldOrigin::{Builtin as B, Derived as D};
+    use FieldType::*;
+    const TOUCH: Option<&str> = Some("last_follow_up_at");
+    const POOL: Option<&str> = Some("unassigned_since");
+    const NEW: Option<&str> = Some("created_at");
+    &[
+        ("company_name", Text, B, false, None, "公司名称", "Company name"),
+        ("contact_name", Text, B, false, None, "联系人", "Contact name"),
+        ("title", Text, B, false, None, "职务", "Job title"),
+        ("status", Enum, B, false, None, "线索状态", "Lead status"),
+        ("source", Enum, B, true, None, "来源", "Source"),
+        ("region", Text, B, true, None, "区域", "Region"),
+        ("industry", Text, B, true, None, "行业", "Industry"),
+        ("owner", User, B, false, None, "负责人", "Owner"),
+        ("score", Number, B, false, None, "线索评分", "Lead score"),
+        ("grade", Enum, B, false, None, "线索等级", "Lead grade"),
+        ("archived", Bool, B, false, None, "已归档", "Archived"),
+        ("created_at", Instant, B, false, NEW, "创建时间", "Created at"),
+        ("hours_since_created", Number, D, false, NEW, "创建后小时数", "Hours since created"),
+        ("first_follow_up_at", Instant, D, false, Some("first_follow_up_at"), "首次有效跟进时间", "First meaningful follow-up at"),
+        ("last_follow_up_at", Instant, D, false, TOUCH, "最近有效跟进时间", "Last meaningful follow-up at"),
+        ("days_since_follow_up", Number, D, false, TOUCH, "距最近有效跟进天数", "Days since the last meaningful follow-up"),
+        ("working_days_since_follow_up", Number, D, false, TOUCH, "距最近有效跟进工作日数", "Working days since the last meaningful follow-up"),
+        ("unassigned_since", Instant, D, false, POOL, "进入公海时间", "In the pool since"),
+        ("hours_unassigned", Number, D, false, POOL, "在公海小时数", "Hours in the pool"),
+    ]
+};
+
+/// The built-in and derived fields of an account.
+#[rustfmt::skip]
+const ACCOUNT_FIELDS: &[Spec] = {
+    use FieldOrigin::{Builtin as B, Derived as D};
+    use FieldType::*;
+    const TOUCH: Option<&str> = Some("last_follow_up_at");
+    const POOL: Option<&str> = Some("unassigned_since");
+    &[
+        ("name", Text, B, false, None, "客户名称", "Account name"),
+        ("industry", Text, B, true, None, "行业", "Industry"),
+        ("region", Text, B, true, None, "区域", "Region"),
+        ("size", Enum, B, true, None, "规模", "Size"),
+        ("source", Enum, B, true, None, "来源", "Source"),
+        ("owner", User, B, false, None, "负责人", "Owner"),
+        ("tags", List, B, false, None, "标签", "Tags"),
+        ("archived", Bool, B, false, None, "已归档", "Archived"),
+        ("created_at", Instant, B, false, Some("created_at"), "创建时间", "Created at"),
+        ("open_opportunities", Number, D, false, None, "进行中的商机数", "Open opportunities"),
+        ("last_follow_up_at", Instant, D, false, TOUCH, "最近有效跟进时间", "Last meaningful follow-up at"),
+        ("days_since_follow_up", Number, D, false, TOUCH, "距最近有效跟进天数", "Days since the last meaningful follow-up"),
+        ("working_days_since_follow_up", Number, D, false, TOUCH, "距最近有效跟进工作日数", "Working days since the last meaningful follow-up"),
+        ("unassigned_since", Instant, D, false, POOL, "进入公海时间", "In the pool since"),
+        ("hours_unassigned", Number, D, false, POOL, "在公海小时数", "Hours in the pool"),
+    ]
+};
+
 fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
@@ -194,20 +251,65 @@ impl FieldCatalog {
         pipelines: &[Pipeline],
         users: &[UserId],
     ) -> FieldCatalog {
-        let mut fields: Vec<FieldInfo> = OPPORTUNITY_FIELDS
+        let options = |name: &str| match name {
+            "stage_kind" => names(StageKind::NAMES),
+            "forecast_category" => names(ForecastCategory::NAMES),
+            "grade" => names(Grade::NAMES),
+            "source" => names(Source::NAMES),
+            _ => vec![],
+        };
+        let mut cat = FieldCatalog::of(
+            RecordType::Opportunity,
+            OPPORTUNITY_FIELDS,
+            options,
+            custom,
+            users,
+        );
+        cat.stages = pipelines
+            .iter()
+            .flat_map(|p| p.stages.iter())
+            .filter(|s| !s.archived)
+            .map(|s| s.id)
+            .collect();
+        cat
+    }
+
+    /// The catalog of lead rules (and lead assignment rules).
+    pub fn lead(custom: &[CustomFieldDef], users: &[UserId]) -> FieldCatalog {
+        let options = |name: &str| match name {
+            "status" => names(LeadStatus::NAMES),
+            "grade" => names(LeadGrade::NAMES),
+            "source" => names(Source::NAMES),
+            _ => vec![],
+        };
+        FieldCatalog::of(RecordType::Lead, LEAD_FIELDS, options, custom, users)
+    }
+
+    /// The catalog of account rules (and account assignment rules).
+    pub fn account(custom: &[CustomFieldDef], users: &[UserId]) -> FieldCatalog {
+        let options = |name: &str| match name {
+            "size" => names(AccountSize::NAMES),
+            "source" => names(Source::NAMES),
+            _ => vec![],
+        };
+        FieldCatalog::of(RecordType::Account, ACCOUNT_FIELDS, options, custom, users)
+    }
+
+    fn of(
+        record_type: RecordType,
+        specs: &[Spec],
+        options: impl Fn(&str) -> Vec<String>,
+        custom: &[CustomFieldDef],
+        users: &[UserId],
+    ) -> FieldCatalog {
+        let mut fields: Vec<FieldInfo> = specs
             .iter()
             .map(
                 |&(name, field_type, origin, settable, anchor, zh, en)| FieldInfo {
                     name: name.into(),
                     field_type,
                     origin,
-                    options: match name {
-                        "stage_kind" => names(StageKind::NAMES),
-                        "forecast_category" => names(ForecastCategory::NAMES),
-                        "grade" => names(Grade::NAMES),
-                        "source" => names(Source::NAMES),
-                        _ => vec![],
-                    },
+                    options: options(name),
                     settable,
                     anchor: anchor.map(str::to_string),
                     label_zh: zh.into(),
@@ -217,7 +319,7 @@ impl FieldCatalog {
             .collect();
         let defs: Vec<CustomFieldDef> = custom
             .iter()
-            .filter(|d| d.record_kind == RecordKind::Opportunity)
+            .filter(|d| d.record_kind == record_type.kind())
             .cloned()
             .collect();
         for d in &defs {
@@ -236,14 +338,9 @@ impl FieldCatalog {
             });
         }
         FieldCatalog {
-            record_type: RecordType::Opportunity,
+            record_type,
             fields,
-            stages: pipelines
-                .iter()
-                .flat_map(|p| p.stages.iter())
-                .filter(|s| !s.archived)
-                .map(|s| s.id)
-                .collect(),
+            stages: vec![],
             users: users.to_vec(),
             assignment_rules: vec![],
             approval_policies: vec![],

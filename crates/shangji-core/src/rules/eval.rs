@@ -22,7 +22,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 use utoipa::ToSchema;
 
-use super::facts::{derive, is_live, parse_date, FieldValue, Number, RecordFacts, Values};
+use super::facts::{parse_date, FieldValue, Number, Subject, Values};
 use super::{Action, Comparison, Condition, Op, RecordType, Rule, RuleId, Trigger};
 use crate::calendar::WorkCalendar;
 use crate::model::{text_enum, Id, Opportunity, StageId, UserId};
@@ -72,6 +72,19 @@ impl TriggerEvent {
                 .any(|c| c == "stage")
                 .then_some(before.stage_id),
             changed,
+        }
+    }
+}
+
+impl TriggerEvent {
+    /// The update of a lead or an account: the fields whose values differ between its
+    /// values before and after (taken at the same instant).
+    pub fn updated_values(id: impl Into<String>, before: &Values, after: &Values) -> TriggerEvent {
+        TriggerEvent {
+            id: id.into(),
+            kind: EventType::Updated,
+            changed: after.changed_from(before),
+            from_stage: None,
         }
     }
 }
@@ -171,25 +184,26 @@ pub struct Firing {
 /// for the scheduler's scan). A scheduled rule answers only to the scan, an
 /// event-triggered rule only to a matching event. Disabled rules, rules of another record
 /// type and archived records never fire.
-pub fn evaluate(
+pub fn evaluate<S: Subject>(
     rule: &Rule,
-    facts: &RecordFacts,
+    facts: &S,
     event: Option<&TriggerEvent>,
     now: OffsetDateTime,
     cal: &WorkCalendar,
 ) -> Option<Firing> {
-    evaluate_values(rule, facts, &derive(facts, now, cal), event, now)
+    evaluate_values(rule, facts, &facts.values(now, cal), event, now)
 }
 
 /// [`evaluate`] with the record's values already derived (at `now`).
-pub fn evaluate_values(
+pub fn evaluate_values<S: Subject>(
     rule: &Rule,
-    facts: &RecordFacts,
+    facts: &S,
     values: &Values,
     event: Option<&TriggerEvent>,
     now: OffsetDateTime,
 ) -> Option<Firing> {
-    if !rule.enabled || rule.record_type != RecordType::Opportunity || !is_live(facts) {
+    let record = facts.record();
+    if !rule.enabled || rule.record_type != record.record_type || !facts.is_live() {
         return None;
     }
     let episode = match (&rule.trigger, event) {
@@ -202,12 +216,9 @@ pub fn evaluate_values(
         rule_id: rule.id,
         rule_name: rule.name.clone(),
         template_key: rule.template_key.clone(),
-        record: RecordRef {
-            record_type: RecordType::Opportunity,
-            id: facts.opportunity.id,
-        },
-        owner_id: facts.opportunity.owner_id,
-        assigned: facts.owner().is_some(),
+        record,
+        owner_id: facts.line_owner(),
+        assigned: facts.assigned(),
         episode,
         at: now,
         reasons,
@@ -220,15 +231,19 @@ pub fn evaluate_values(
 /// evaluates it; an event-triggered rule as if its trigger happened now (episode
 /// `event:dry_run`). Whether a firing's episode has already fired is the store's to say.
 /// In the order of `rules`, then of `records`.
-pub fn dry_run(
+pub fn dry_run<S: Subject>(
     rules: &[Rule],
-    records: &[RecordFacts],
+    records: &[S],
     now: OffsetDateTime,
     cal: &WorkCalendar,
 ) -> Vec<Firing> {
     let mut out: Vec<(usize, Firing)> = Vec::new();
     for facts in records {
-        let values = derive(facts, now, cal);
+        let record_type = facts.record().record_type;
+        if !rules.iter().any(|r| r.record_type == record_type) {
+            continue;
+        }
+        let values = facts.values(now, cal);
         for (n, rule) in rules.iter().enumerate() {
             let event = hypothetical(&rule.trigger);
             if let Some(f) = evaluate_values(rule, facts, &values, event.as_ref(), now) {
@@ -261,7 +276,7 @@ fn hypothetical(t: &Trigger) -> Option<TriggerEvent> {
     }
 }
 
-fn triggered(t: &Trigger, e: &TriggerEvent, f: &RecordFacts) -> bool {
+fn triggered<S: Subject>(t: &Trigger, e: &TriggerEvent, f: &S) -> bool {
     let updated = e.kind == EventType::Updated;
     let stage_changed = updated && e.changed.iter().any(|c| c == "stage");
     match t {
@@ -271,7 +286,8 @@ fn triggered(t: &Trigger, e: &TriggerEvent, f: &RecordFacts) -> bool {
         Trigger::FieldChanged { field } => updated && e.changed.contains(field),
         Trigger::StageEntered { stage } => {
             (e.kind == EventType::Created || stage_changed)
-                && stage.is_none_or(|s| s == f.opportunity.stage_id)
+                && f.stage_id()
+                    .is_some_and(|now_in| stage.is_none_or(|s| s == now_in))
         }
         Trigger::StageLeft { stage } => {
             stage_changed

@@ -12,7 +12,10 @@ use utoipa::ToSchema;
 
 use crate::calendar::WorkCalendar;
 use crate::custom_fields::{parse_decimal, CustomFieldDef, CustomFieldType};
-use crate::model::{Activity, ActivityType, CustomValues, Id, Opportunity, RecordKind, Task};
+use crate::model::{
+    Account, Activity, ActivityType, CustomValues, Id, Lead, LeadStatus, Opportunity, RecordKind,
+    StageId, Task, UserId,
+};
 use crate::money::Money;
 
 /// A decimal number: an integer scaled by a power of ten (never a float). Kept with no
@@ -219,6 +222,17 @@ static UNSET: FieldValue = FieldValue::Unset;
 impl Values {
     pub fn get(&self, field: &str) -> &FieldValue {
         self.0.get(field).unwrap_or(&UNSET)
+    }
+
+    /// The fields whose value differs from `before` (set in one and not the other too).
+    pub fn changed_from(&self, before: &Values) -> Vec<String> {
+        let mut keys: Vec<&String> = self.0.keys().chain(before.0.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        keys.into_iter()
+            .filter(|k| self.get(k) != before.get(k))
+            .cloned()
+            .collect()
     }
 
     pub fn insert(&mut self, field: &str, value: FieldValue) {
@@ -438,7 +452,6 @@ pub fn derive(f: &RecordFacts, now: OffsetDateTime, cal: &WorkCalendar) -> Value
     let o = &f.opportunity;
     let today = cal.local_date(now);
     let mut v = Values::default();
-    let int = |n: i64| V::Number(Number::int(n));
     v.insert("title", V::Text(o.title.clone()));
     v.insert("stage", V::Id(o.stage_id));
     v.insert("stage_kind", V::Text(o.status.as_str().into()));
@@ -473,25 +486,13 @@ pub fn derive(f: &RecordFacts, now: OffsetDateTime, cal: &WorkCalendar) -> Value
         "working_days_in_stage",
         int(cal.working_days_between(o.stage_entered_at, now).max(0)),
     );
-    let clock = f.follow_up_clock();
-    v.insert("last_follow_up_at", V::opt(f.last_follow_up, V::Instant));
-    v.insert(
-        "days_since_follow_up",
-        int((now - clock).whole_days().max(0)),
-    );
-    v.insert(
-        "working_days_since_follow_up",
-        int(crate::alerts::days_without_follow_up(
-            f.last_follow_up,
-            o.created_at,
-            now,
-            cal,
-        )),
-    );
-    v.insert("unassigned_since", V::opt(f.unassigned_since, V::Instant));
-    v.insert(
-        "hours_unassigned",
-        V::opt(f.unassigned_since, |t| int((now - t).whole_hours().max(0))),
+    clocks(
+        &mut v,
+        f.last_follow_up,
+        o.created_at,
+        f.unassigned_since,
+        now,
+        cal,
     );
     v.insert(
         "days_to_close",
@@ -508,7 +509,252 @@ pub fn derive(f: &RecordFacts, now: OffsetDateTime, cal: &WorkCalendar) -> Value
     v
 }
 
-/// Whether a record can fire rules at all: archived records never do.
-pub(crate) fn is_live(f: &RecordFacts) -> bool {
-    !f.opportunity.archived
+/// A record rules are evaluated on: an opportunity ([`RecordFacts`]), a lead
+/// ([`LeadFacts`]) or an account ([`AccountFacts`]).
+pub trait Subject {
+    fn record(&self) -> super::RecordRef;
+    /// What notifications call it.
+    fn title(&self) -> String;
+    /// The owner, or while it is in the pool whose team line is told (its last owner, or
+    /// the manager of the region's team; 0: nobody's).
+    fn line_owner(&self) -> UserId;
+    /// Whether it has an owner (not in the public pool).
+    fn assigned(&self) -> bool;
+    /// Whether it can fire rules at all: archived records (and closed leads) never do.
+    fn is_live(&self) -> bool;
+    /// Its stage, for stage triggers (opportunities only).
+    fn stage_id(&self) -> Option<StageId>;
+    /// Every value rules compare at `now`.
+    fn values(&self, now: OffsetDateTime, cal: &WorkCalendar) -> Values;
+}
+
+impl Subject for RecordFacts {
+    fn record(&self) -> super::RecordRef {
+        super::RecordRef {
+            record_type: super::RecordType::Opportunity,
+            id: self.opportunity.id,
+        }
+    }
+    fn title(&self) -> String {
+        self.opportunity.title.clone()
+    }
+    fn line_owner(&self) -> UserId {
+        self.opportunity.owner_id
+    }
+    fn assigned(&self) -> bool {
+        self.owner().is_some()
+    }
+    fn is_live(&self) -> bool {
+        !self.opportunity.archived
+    }
+    fn stage_id(&self) -> Option<StageId> {
+        Some(self.opportunity.stage_id)
+    }
+    fn values(&self, now: OffsetDateTime, cal: &WorkCalendar) -> Values {
+        derive(self, now, cal)
+    }
+}
+
+/// What evaluation knows about a lead. Built by the app from the lead, its follow-ups and
+/// its custom values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadFacts {
+    pub lead: Lead,
+    pub custom: BTreeMap<String, FieldValue>,
+    /// Its first and latest meaningful follow-up (see [`FactsConfig::meaningful`]).
+    pub first_follow_up: Option<OffsetDateTime>,
+    pub last_follow_up: Option<OffsetDateTime>,
+    /// Whose team line hears of it while it is in the pool (see [`Subject::line_owner`]).
+    pub pool_line: Option<UserId>,
+}
+
+impl LeadFacts {
+    pub fn new(lead: &Lead, defs: &[CustomFieldDef]) -> LeadFacts {
+        LeadFacts {
+            custom: typed_custom(&lead.custom, defs, RecordKind::Lead),
+            lead: lead.clone(),
+            first_follow_up: None,
+            last_follow_up: None,
+            pool_line: None,
+        }
+    }
+}
+
+impl Subject for LeadFacts {
+    fn record(&self) -> super::RecordRef {
+        super::RecordRef {
+            record_type: super::RecordType::Lead,
+            id: self.lead.id,
+        }
+    }
+    fn title(&self) -> String {
+        let l = &self.lead;
+        l.company_name
+            .clone()
+            .or_else(|| l.contact_name.clone())
+            .unwrap_or_else(|| format!("#{}", l.id))
+    }
+    fn line_owner(&self) -> UserId {
+        self.lead.owner_id.or(self.pool_line).unwrap_or(0)
+    }
+    fn assigned(&self) -> bool {
+        self.lead.owner_id.is_some()
+    }
+    fn is_live(&self) -> bool {
+        !self.lead.archived && matches!(self.lead.status, LeadStatus::New | LeadStatus::Working)
+    }
+    fn stage_id(&self) -> Option<StageId> {
+        None
+    }
+    /// Beside the stored fields: `hours_since_created`, `first_follow_up_at`, the follow-up
+    /// clocks as for opportunities (from creation when none), `unassigned_since` /
+    /// `hours_unassigned` while in the pool.
+    fn values(&self, now: OffsetDateTime, cal: &WorkCalendar) -> Values {
+        use FieldValue as V;
+        let l = &self.lead;
+        let mut v = Values::default();
+        v.insert("company_name", V::text(&l.company_name));
+        v.insert("contact_name", V::text(&l.contact_name));
+        v.insert("title", V::text(&l.title));
+        v.insert("status", V::Text(l.status.as_str().into()));
+        v.insert("source", V::opt(l.source, |s| V::Text(s.as_str().into())));
+        v.insert("region", V::text(&l.region));
+        v.insert("industry", V::text(&l.industry));
+        v.insert("owner", V::opt(l.owner_id, V::Id));
+        v.insert("score", V::opt(l.score, |s| int(s.into())));
+        v.insert("grade", V::opt(l.grade, |g| V::Text(g.as_str().into())));
+        v.insert("archived", V::Bool(l.archived));
+        v.insert("created_at", V::Instant(l.created_at));
+        v.insert(
+            "hours_since_created",
+            int((now - l.created_at).whole_hours().max(0)),
+        );
+        v.insert(
+            "first_follow_up_at",
+            V::opt(self.first_follow_up, V::Instant),
+        );
+        for (key, value) in &self.custom {
+            v.insert(&format!("custom.{key}"), value.clone());
+        }
+        clocks(
+            &mut v,
+            self.last_follow_up,
+            l.created_at,
+            l.pool_since,
+            now,
+            cal,
+        );
+        v
+    }
+}
+
+/// What evaluation knows about an account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountFacts {
+    pub account: Account,
+    pub custom: BTreeMap<String, FieldValue>,
+    /// The latest meaningful follow-up on the account or any of its opportunities.
+    pub last_follow_up: Option<OffsetDateTime>,
+    /// Its open, unarchived opportunities.
+    pub open_opportunities: u32,
+    pub pool_line: Option<UserId>,
+}
+
+impl AccountFacts {
+    pub fn new(account: &Account, defs: &[CustomFieldDef]) -> AccountFacts {
+        AccountFacts {
+            custom: typed_custom(&account.custom, defs, RecordKind::Account),
+            account: account.clone(),
+            last_follow_up: None,
+            open_opportunities: 0,
+            pool_line: None,
+        }
+    }
+}
+
+impl Subject for AccountFacts {
+    fn record(&self) -> super::RecordRef {
+        super::RecordRef {
+            record_type: super::RecordType::Account,
+            id: self.account.id,
+        }
+    }
+    fn title(&self) -> String {
+        self.account.name.clone()
+    }
+    fn line_owner(&self) -> UserId {
+        self.account.owner_id.or(self.pool_line).unwrap_or(0)
+    }
+    fn assigned(&self) -> bool {
+        self.account.owner_id.is_some()
+    }
+    fn is_live(&self) -> bool {
+        !self.account.archived
+    }
+    fn stage_id(&self) -> Option<StageId> {
+        None
+    }
+    fn values(&self, now: OffsetDateTime, cal: &WorkCalendar) -> Values {
+        use FieldValue as V;
+        let a = &self.account;
+        let mut v = Values::default();
+        v.insert("name", V::Text(a.name.clone()));
+        v.insert("industry", V::text(&a.industry));
+        v.insert("region", V::text(&a.region));
+        v.insert("size", V::opt(a.size, |s| V::Text(s.as_str().into())));
+        v.insert("source", V::opt(a.source, |s| V::Text(s.as_str().into())));
+        v.insert("owner", V::opt(a.owner_id, V::Id));
+        v.insert("tags", V::List(a.tags.clone()));
+        v.insert("archived", V::Bool(a.archived));
+        v.insert("created_at", V::Instant(a.created_at));
+        v.insert("open_opportunities", int(self.open_opportunities.into()));
+        for (key, value) in &self.custom {
+            v.insert(&format!("custom.{key}"), value.clone());
+        }
+        clocks(
+            &mut v,
+            self.last_follow_up,
+            a.created_at,
+            a.pool_since,
+            now,
+            cal,
+        );
+        v
+    }
+}
+
+fn int(n: i64) -> FieldValue {
+    FieldValue::Number(Number::int(n))
+}
+
+/// The follow-up and pool clocks every record kind has (as [`derive`] defines them).
+fn clocks(
+    v: &mut Values,
+    last_follow_up: Option<OffsetDateTime>,
+    created_at: OffsetDateTime,
+    pool_since: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+    cal: &WorkCalendar,
+) {
+    use FieldValue as V;
+    let clock = last_follow_up.unwrap_or(created_at);
+    v.insert("last_follow_up_at", V::opt(last_follow_up, V::Instant));
+    v.insert(
+        "days_since_follow_up",
+        int((now - clock).whole_days().max(0)),
+    );
+    v.insert(
+        "working_days_since_follow_up",
+        int(crate::alerts::days_without_follow_up(
+            last_follow_up,
+            created_at,
+            now,
+            cal,
+        )),
+    );
+    v.insert("unassigned_since", V::opt(pool_since, V::Instant));
+    v.insert(
+        "hours_unassigned",
+        V::opt(pool_since, |t| int((now - t).whole_hours().max(0))),
+    );
 }

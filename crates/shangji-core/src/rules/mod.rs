@@ -42,9 +42,10 @@ pub use eval::{
     RecordRef, TriggerEvent,
 };
 pub use facts::{
-    derive, last_meaningful_follow_up, FactsConfig, FieldValue, Number, RecordFacts, Values,
+    derive, last_meaningful_follow_up, AccountFacts, FactsConfig, FieldValue, LeadFacts, Number,
+    RecordFacts, Subject, Values,
 };
-pub use templates::{shipped_templates, TemplateStages};
+pub use templates::{pool_templates, shipped_templates, TemplateStages};
 pub use validate::validate_rule;
 
 pub type RuleId = Id;
@@ -61,9 +62,20 @@ pub const MAX_LIST: usize = 500;
 pub const NAME_MAX: usize = 100;
 
 text_enum!(
-    /// The kind of record a rule watches. Leads come later.
-    RecordType { Opportunity => "opportunity" }
+    /// The kind of record a rule watches.
+    RecordType { Opportunity => "opportunity", Lead => "lead", Account => "account" }
 );
+
+impl RecordType {
+    pub fn kind(self) -> crate::model::RecordKind {
+        use crate::model::RecordKind;
+        match self {
+            RecordType::Opportunity => RecordKind::Opportunity,
+            RecordType::Lead => RecordKind::Lead,
+            RecordType::Account => RecordKind::Account,
+        }
+    }
+}
 
 text_enum!(
     /// How a comparison compares a field with its value. See `docs/automation.md` for which

@@ -53,10 +53,20 @@ fn notify(to: Recipient) -> Action {
 }
 
 fn template(key: &str, name: &str, conditions: Vec<Condition>, actions: Vec<Action>) -> RuleInput {
+    of_type(RecordType::Opportunity, key, name, conditions, actions)
+}
+
+fn of_type(
+    record_type: RecordType,
+    key: &str,
+    name: &str,
+    conditions: Vec<Condition>,
+    actions: Vec<Action>,
+) -> RuleInput {
     RuleInput {
         name: name.into(),
         enabled: true,
-        record_type: RecordType::Opportunity,
+        record_type,
         trigger: Trigger::Schedule,
         conditions: Condition::All { all: conditions },
         actions,
@@ -142,4 +152,52 @@ pub fn shipped_templates(stages: &TemplateStages) -> Vec<RuleInput> {
         ));
     }
     out
+}
+
+/// The shipped rules on leads and accounts, scheduled (seeded once, apart from the
+/// opportunity templates, so that databases made before them get them too):
+///
+/// - `lead_sla_first_follow_up` (on): a lead still new or being worked has had no
+///   meaningful follow-up `sla_hours` after it came in → its owner and the manager (of the
+///   region's team while it waits in the pool) — the lead SLA;
+/// - `lead_return_no_follow_up_7d` (off until an admin switches it on): an owned lead not
+///   followed up for 7 days goes back to the pool, and its owner is told;
+/// - `account_return_no_follow_up_30d` (off): an owned account without an open opportunity
+///   not followed up for 30 days goes back to the pool.
+pub fn pool_templates(sla_hours: u32) -> Vec<RuleInput> {
+    let owned = || cmp("owner", Op::IsSet, Value::Null);
+    let mut lead_return = of_type(
+        RecordType::Lead,
+        "lead_return_no_follow_up_7d",
+        "线索 7 天未跟进退回公海",
+        vec![owned(), cmp("days_since_follow_up", Op::Ge, json!(7))],
+        vec![notify(Recipient::Owner), Action::ReturnToPool],
+    );
+    lead_return.enabled = false;
+    let mut account_return = of_type(
+        RecordType::Account,
+        "account_return_no_follow_up_30d",
+        "客户 30 天未跟进且无进行中商机退回公海",
+        vec![
+            owned(),
+            cmp("days_since_follow_up", Op::Ge, json!(30)),
+            cmp("open_opportunities", Op::Eq, json!(0)),
+        ],
+        vec![notify(Recipient::Owner), Action::ReturnToPool],
+    );
+    account_return.enabled = false;
+    vec![
+        of_type(
+            RecordType::Lead,
+            "lead_sla_first_follow_up",
+            &format!("线索 {sla_hours} 小时内未首次跟进"),
+            vec![
+                cmp("hours_since_created", Op::Ge, json!(sla_hours)),
+                cmp("first_follow_up_at", Op::IsUnset, Value::Null),
+            ],
+            vec![notify(Recipient::Owner), notify(Recipient::Manager)],
+        ),
+        lead_return,
+        account_return,
+    ]
 }

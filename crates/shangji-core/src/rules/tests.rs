@@ -1829,6 +1829,7 @@ fn org() -> (Org, Users) {
         name: format!("t{id}"),
         parent_id: parent,
         archived: false,
+        regions: vec![],
     };
     let org = Org {
         teams: vec![team(1, None), team(2, Some(1)), team(3, Some(1))],
@@ -1974,4 +1975,169 @@ fn changed_fields_name_catalog_fields() {
     // Every name is in the catalog, so a trigger can be written for it.
     let all = changed_fields(&a, &b);
     assert!(all.iter().all(|n| catalog().field(n).is_some()));
+}
+
+// ---- Rules on leads and accounts. ----
+
+fn lead_rules() -> Vec<Rule> {
+    let cat = FieldCatalog::lead(&[], &[1, 2, 3]);
+    let acc = FieldCatalog::account(&[], &[1, 2, 3]);
+    pool_templates(48)
+        .into_iter()
+        .enumerate()
+        .map(|(n, t)| {
+            let c = if t.record_type == RecordType::Lead {
+                &cat
+            } else {
+                &acc
+            };
+            let mut r = validate_rule(n as i64 + 100, &t, c, &[]).expect("a valid template");
+            r.enabled = true;
+            r
+        })
+        .collect()
+}
+
+fn lead_at(created: OffsetDateTime, owner: Option<i64>) -> LeadFacts {
+    let mut l = crate::records::blank_lead(created);
+    l.id = 9;
+    l.company_name = Some("无锡精工".into());
+    l.owner_id = owner;
+    l.pool_since = owner.is_none().then_some(created);
+    LeadFacts::new(&l, &[])
+}
+
+#[test]
+fn the_lead_sla_fires_once_when_the_first_follow_up_is_late() {
+    let rules = lead_rules();
+    let sla = rules
+        .iter()
+        .find(|r| r.template_key.as_deref() == Some("lead_sla_first_follow_up"))
+        .unwrap();
+    assert_eq!(
+        sla.episode_anchors,
+        vec!["created_at", "first_follow_up_at"]
+    );
+    let created = datetime!(2026-05-06 09:00 UTC);
+    let cal = cal();
+    let mut f = lead_at(created, Some(2));
+    // 47 hours: not yet; 48: the owner's team line hears, once.
+    assert!(evaluate(sla, &f, None, created + Duration::hours(47), &cal).is_none());
+    let fired = evaluate(sla, &f, None, created + Duration::hours(48), &cal).expect("fires");
+    assert_eq!(
+        (
+            fired.record.record_type,
+            fired.record.id,
+            fired.owner_id,
+            fired.assigned
+        ),
+        (RecordType::Lead, 9, 2, true)
+    );
+    let later = evaluate(sla, &f, None, created + Duration::hours(90), &cal).unwrap();
+    assert_eq!(later.episode, fired.episode);
+    // Followed up in time: never.
+    f.first_follow_up = Some(created + Duration::hours(20));
+    f.last_follow_up = f.first_follow_up;
+    assert!(evaluate(sla, &f, None, created + Duration::hours(90), &cal).is_none());
+    // In the pool: the region team's manager is the line; nobody owns it.
+    let mut pooled = lead_at(created, None);
+    pooled.pool_line = Some(3);
+    let fired = evaluate(sla, &pooled, None, created + Duration::hours(49), &cal).unwrap();
+    assert_eq!((fired.owner_id, fired.assigned), (3, false));
+    // Closed leads never fire; nor do opportunity rules on leads.
+    pooled.lead.status = crate::model::LeadStatus::Qualified;
+    assert!(evaluate(sla, &pooled, None, created + Duration::hours(49), &cal).is_none());
+    let opp_rule = template("stuck_in_stage_7");
+    assert!(evaluate(&opp_rule, &f, None, created + Duration::days(30), &cal).is_none());
+    assert!(dry_run(&[opp_rule], &[f], created + Duration::days(30), &cal).is_empty());
+}
+
+#[test]
+fn leads_and_accounts_not_followed_up_return_to_the_pool() {
+    let rules = lead_rules();
+    let lead_return = &rules[1];
+    let account_return = &rules[2];
+    assert!(!pool_templates(48)[1].enabled && !pool_templates(48)[2].enabled);
+    let created = datetime!(2026-04-01 09:00 UTC);
+    let cal = cal();
+    let mut f = lead_at(created, Some(2));
+    f.last_follow_up = Some(created + Duration::days(3));
+    let at = |d: i64| created + Duration::days(3) + Duration::days(d) + Duration::minutes(1);
+    assert!(evaluate(lead_return, &f, None, at(6), &cal).is_none());
+    let fired = evaluate(lead_return, &f, None, at(7), &cal).expect("returns");
+    assert_eq!(fired.actions.last(), Some(&Action::ReturnToPool));
+    // Already in the pool: nothing to return.
+    assert!(evaluate(lead_return, &lead_at(created, None), None, at(30), &cal).is_none());
+
+    let mut account = crate::records::blank_account(2, created);
+    account.id = 5;
+    account.name = "苏州华瑞".into();
+    let mut a = AccountFacts::new(&account, &[]);
+    let values = a.values(created + Duration::days(31), &cal);
+    assert_eq!(
+        values.get("days_since_follow_up"),
+        &FieldValue::Number(Number::int(31))
+    );
+    assert!(evaluate(account_return, &a, None, created + Duration::days(31), &cal).is_some());
+    a.open_opportunities = 1;
+    assert!(evaluate(account_return, &a, None, created + Duration::days(31), &cal).is_none());
+}
+
+#[test]
+fn lead_and_account_rules_refuse_what_they_cannot_do() {
+    let lead = FieldCatalog::lead(&[], &[1]);
+    let account = FieldCatalog::account(&[], &[1]);
+    let errors = |c: &FieldCatalog, v: Value| -> Vec<String> {
+        let input: RuleInput = serde_json::from_value(v).unwrap();
+        validate_rule(0, &input, c, &[])
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.code)
+            .collect()
+    };
+    let rule = |kind: &str, trigger: Value, action: Value| json!({"name": "x", "record_type": kind, "trigger": trigger, "actions": [action]});
+    let notify = json!({"kind": "notify", "to": {"kind": "owner"}});
+    let cases = [
+        (
+            &lead,
+            rule("lead", json!({"kind": "stage_entered"}), notify.clone()),
+            "no_stages",
+        ),
+        (
+            &lead,
+            rule(
+                "lead",
+                json!({"kind": "schedule"}),
+                json!({"kind": "request_approval", "policy_id": 1}),
+            ),
+            "unsupported_action",
+        ),
+        (
+            &account,
+            rule(
+                "account",
+                json!({"kind": "schedule"}),
+                json!({"kind": "assign"}),
+            ),
+            "unsupported_action",
+        ),
+        (
+            &lead,
+            rule(
+                "lead",
+                json!({"kind": "field_changed", "field": "amount"}),
+                notify.clone(),
+            ),
+            "unknown_field",
+        ),
+        (
+            &lead,
+            rule("opportunity", json!({"kind": "created"}), notify.clone()),
+            "unsupported",
+        ),
+    ];
+    for (cat, v, want) in cases {
+        let got = errors(cat, v.clone());
+        assert!(got.iter().any(|c| c == want), "{v}: {got:?}");
+    }
 }

@@ -19,8 +19,8 @@ use super::catalog::{FieldCatalog, FieldInfo, FieldOrigin, FieldType};
 use super::eval::money_operand;
 use super::facts::{parse_date, Number};
 use super::{
-    Action, Comparison, Condition, Op, Recipient, Rule, RuleId, RuleInput, Trigger, MAX_ACTIONS,
-    MAX_COMPARISONS, MAX_DEPTH, MAX_LIST, NAME_MAX,
+    Action, Comparison, Condition, Op, Recipient, RecordType, Rule, RuleId, RuleInput, Trigger,
+    MAX_ACTIONS, MAX_COMPARISONS, MAX_DEPTH, MAX_LIST, NAME_MAX,
 };
 use crate::custom_fields;
 use crate::error::FieldError;
@@ -113,6 +113,15 @@ fn check_trigger(t: &Trigger, catalog: &FieldCatalog, errors: &mut Vec<FieldErro
             )),
             Some(_) => {}
         },
+        Trigger::StageEntered { .. } | Trigger::StageLeft { .. }
+            if catalog.record_type != RecordType::Opportunity =>
+        {
+            errors.push(fe(
+                "trigger.kind",
+                "no_stages",
+                format!("{} rules have no stages", catalog.record_type),
+            ));
+        }
         Trigger::StageEntered { stage: Some(s) } | Trigger::StageLeft { stage: Some(s) }
             if !catalog.stages.contains(s) =>
         {
@@ -412,6 +421,20 @@ fn check_actions(actions: &mut [Action], catalog: &FieldCatalog, errors: &mut Ve
                 if let Err(e) = check_set(&at, field, value, catalog) {
                     errors.push(e);
                 }
+            }
+            Action::Assign { .. } if catalog.record_type == RecordType::Account => {
+                errors.push(fe(
+                    &format!("{at}.kind"),
+                    "unsupported_action",
+                    "accounts are not handed out by assignment rules: return them to the pool",
+                ));
+            }
+            Action::RequestApproval { .. } if catalog.record_type != RecordType::Opportunity => {
+                errors.push(fe(
+                    &format!("{at}.kind"),
+                    "unsupported_action",
+                    "approvals are asked for opportunities only",
+                ));
             }
             Action::Assign { assignment_rule_id } => {
                 owner_actions += 1;

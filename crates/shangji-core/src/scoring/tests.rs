@@ -31,6 +31,7 @@ fn lead() -> Lead {
         industry: None,
         notes: None,
         owner_id: None,
+        pool_since: None,
         score: None,
         grade: None,
         custom: Default::default(),

@@ -1,6 +1,7 @@
 //! Assignment over the API: the ordered assignment rules and the pool's settings (admin),
 //! the public pool, claiming, returning to the pool, handing over (by hand or by the rules,
-//! with a preview) and the assignment SLA.
+//! with a preview) and the assignment SLA — for opportunities, and the pool of leads and
+//! accounts (claims, giving back, handing over, owner history, the lead SLA).
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -8,15 +9,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use shangji_core::assignment::{AssignmentRuleInput, PoolSettings, SlaSummary};
-use shangji_core::model::Opportunity;
+use shangji_core::assignment::{AssignmentRuleInput, OwnershipEvent, PoolSettings, SlaSummary};
+use shangji_core::model::{Account, Lead, Opportunity};
 use time::{Duration, OffsetDateTime};
 
 use super::{parse_json, JsonBody};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::ops::assignment::{
-    self, AssignInput, AssignOutcome, AssignmentRuleView, Decision, PoolView, ReleaseInput,
+    self, AssignInput, AssignOutcome, AssignmentRuleView, Decision, PoolView, RecordAssignOutcome,
+    RecordPoolView, ReleaseInput,
 };
 use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
@@ -268,6 +270,94 @@ async fn sla(
     Ok(Json(assignment::sla(&s.db, &c.ctx, from, to).await?))
 }
 
+/// The lead SLA from `from` to `to`: new leads followed up within `lead_sla_hours`, and
+/// those still waiting for a first follow-up (managers)
+#[utoipa::path(
+    get,
+    path = "/pool/lead-sla",
+    params(SlaQuery),
+    responses((status = 200, body = SlaSummary))
+)]
+async fn lead_sla(
+    State(s): State<AppState>,
+    c: Caller,
+    q: Result<Query<SlaQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<SlaSummary>, AppError> {
+    let Query(q) = q.map_err(|e| AppError::bad_request("", "invalid_query", e.body_text()))?;
+    let to = q.to.unwrap_or(c.ctx.now);
+    let from = q.from.unwrap_or(to - Duration::days(30));
+    Ok(Json(assignment::lead_sla(&s.db, &c.ctx, from, to).await?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    /// From 1 (default 1).
+    page: Option<i64>,
+}
+
+/// The pool operations of a lead or an account, under `path` (`leads` / `accounts`).
+macro_rules! pool_routes {
+    ($t:ty, $path:literal, $pool:ident, $claim:ident, $release:ident, $assign:ident, $history:ident) => {
+        #[doc = concat!("The public pool of ", $path, " you see (your regions), longest waiting first, 50 a page, and your claims left today")]
+        #[utoipa::path(get, path = concat!("/pool/", $path), params(PageQuery), responses((status = 200, body = RecordPoolView)))]
+        async fn $pool(
+            State(s): State<AppState>,
+            c: Caller,
+            q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+        ) -> Result<Json<RecordPoolView>, AppError> {
+            let Query(q) = q.map_err(|e| AppError::bad_request("page", "invalid_query", e.body_text()))?;
+            Ok(Json(assignment::record_pool::<$t>(&s.db, &c.ctx, q.page.unwrap_or(1)).await?))
+        }
+
+        #[doc = "Claim one from the pool for yourself, within the daily limit"]
+        #[utoipa::path(post, path = concat!("/", $path, "/{id}/claim"), responses((status = 200, body = $t)))]
+        async fn $claim(State(s): State<AppState>, c: Caller, Path(id): Path<i64>) -> Result<Json<$t>, AppError> {
+            Ok(Json(assignment::claim_record::<$t>(&s.db, &c.ctx, id).await?))
+        }
+
+        #[doc = "Give one back to the public pool, with an optional reason"]
+        #[utoipa::path(post, path = concat!("/", $path, "/{id}/release"), request_body = Option<ReleaseInput>, responses((status = 200, body = $t)))]
+        async fn $release(State(s): State<AppState>, c: Caller, Path(id): Path<i64>, body: Bytes) -> Result<Json<$t>, AppError> {
+            let input = optional_body(&body)?;
+            Ok(Json(assignment::release_record::<$t>(&s.db, &c.ctx, id, input).await?))
+        }
+
+        #[doc = "Hand one over: to `user_id` (managers), or a lead by the lead assignment rules"]
+        #[utoipa::path(post, path = concat!("/", $path, "/{id}/assign"), request_body = Option<AssignInput>, responses((status = 200, body = RecordAssignOutcome<$t>)))]
+        async fn $assign(State(s): State<AppState>, c: Caller, Path(id): Path<i64>, body: Bytes) -> Result<Json<RecordAssignOutcome<$t>>, AppError> {
+            let input = optional_body(&body)?;
+            Ok(Json(assignment::assign_record::<$t>(&s.db, &c.ctx, id, input).await?))
+        }
+
+        #[doc = "Who had it: claims, hand-overs and returns to the pool, oldest first"]
+        #[utoipa::path(get, path = concat!("/", $path, "/{id}/owner-history"), responses((status = 200, body = Vec<OwnershipEvent>)))]
+        async fn $history(State(s): State<AppState>, c: Caller, Path(id): Path<i64>) -> Result<Json<Vec<OwnershipEvent>>, AppError> {
+            Ok(Json(assignment::history::<$t>(&s.db, &c.ctx, id).await?))
+        }
+    };
+}
+
+pool_routes!(
+    Lead,
+    "leads",
+    lead_pool,
+    lead_claim,
+    lead_release,
+    lead_assign,
+    lead_history
+);
+pool_routes!(
+    Account,
+    "accounts",
+    account_pool,
+    account_claim,
+    account_release,
+    account_assign,
+    account_history
+);
+
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
@@ -280,4 +370,15 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(release))
         .routes(routes!(assign))
         .routes(routes!(preview))
+        .routes(routes!(lead_sla))
+        .routes(routes!(lead_pool))
+        .routes(routes!(lead_claim))
+        .routes(routes!(lead_release))
+        .routes(routes!(lead_assign))
+        .routes(routes!(lead_history))
+        .routes(routes!(account_pool))
+        .routes(routes!(account_claim))
+        .routes(routes!(account_release))
+        .routes(routes!(account_assign))
+        .routes(routes!(account_history))
 }

@@ -16,7 +16,7 @@ use shangji_core::assignment::{
 };
 use shangji_core::model::*;
 use shangji_core::opportunity;
-use shangji_core::rules::{derive, Reason};
+use shangji_core::rules::{derive, Reason, RecordType};
 use shangji_core::visibility::pool;
 use shangji_store::{Access, Db, Save};
 use time::{Duration, OffsetDateTime};
@@ -25,6 +25,9 @@ use utoipa::ToSchema;
 use super::facts::{calendar, catalog, facts_of};
 use super::{Ctx, Resource};
 use crate::error::AppError;
+
+mod parties;
+pub use parties::*;
 
 /// The settings key of the pool's settings (JSON of [`PoolSettings`]).
 pub const POOL_KEY: &str = "pool_settings";
@@ -139,7 +142,7 @@ async fn checked(
     position: i64,
     input: &AssignmentRuleInput,
 ) -> Result<AssignmentRule, AppError> {
-    let cat = catalog(db, &ctx.dir).await?;
+    let cat = catalog(db, &ctx.dir, input.record_type).await?;
     let users = db.users().await?;
     assignment::validate_assignment_rule(id, position, input, &cat, &ctx.dir.org.teams, &users)
         .map_err(AppError::InvalidMany)
@@ -366,7 +369,8 @@ pub async fn claim(db: &Db, ctx: &Ctx, id: OpportunityId) -> Result<Opportunity,
     }
     let before = in_pool(db, id).await?;
     let settings = settings(db).await?;
-    check_claim(claimed_today(db, ctx).await?, &settings).map_err(AppError::Invalid)?;
+    check_claim(claimed_today(db, ctx).await?, settings.claim_limit_per_day)
+        .map_err(AppError::Invalid)?;
     let mut opp = before.clone();
     let events = opportunity::assign(
         &mut opp,
@@ -406,6 +410,7 @@ async fn decide(
         .await?
         .into_iter()
         .map(|r| r.rule)
+        .filter(|r| r.record_type == RecordType::Opportunity)
         .collect();
     let cal = calendar(db).await?;
     let (rule, reasons) = match rule_id {
@@ -422,7 +427,7 @@ async fn decide(
         None => {
             let facts = facts_of(db, &ctx.dir, std::slice::from_ref(opp), ctx.now).await?;
             let values = derive(&facts[0], ctx.now, &cal);
-            match assignment::matching_rule(&rules, &values) {
+            match assignment::matching_rule(&rules, RecordType::Opportunity, &values) {
                 Some(found) => found,
                 None => {
                     return Ok(Decision {

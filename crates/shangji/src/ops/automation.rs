@@ -7,7 +7,7 @@
 //! another tick, another instance or a run before a restart that got there first wins, so
 //! every episode fires once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use shangji_core::opportunity::{MoveInput, OpportunityInput};
 use shangji_core::records::TaskInput;
 use shangji_core::rules::{
     self, batch_for_delivery, resolve_recipient, Action, Delivery, FactsConfig, Firing, Recipient,
-    RecordFacts, Rule, RuleInput, TemplateStages, TriggerEvent,
+    RecordFacts, RecordRef, RecordType, Rule, RuleInput, Subject, TemplateStages, TriggerEvent,
 };
 use shangji_core::visibility::Scope;
 use shangji_core::Field;
@@ -28,12 +28,16 @@ use shangji_store::{Db, FiringRow, RulePrefs};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::facts::{calendar, catalog, facts_of, CALENDAR_KEY, FOLLOW_UP_KEY};
+use super::facts::{
+    account_facts_of, calendar, catalog, facts_of, lead_facts_of, CALENDAR_KEY, FOLLOW_UP_KEY,
+};
 use super::Ctx;
 use crate::error::AppError;
 
 /// The settings key set once the shipped templates were seeded.
 pub const TEMPLATES_SEEDED: &str = "rule_templates_seeded";
+/// The settings key set once the shipped lead and account templates were seeded.
+pub const POOL_TEMPLATES_SEEDED: &str = "rule_templates_pool_seeded";
 /// A recipient with more firings than this in one tick gets one digest instead.
 pub const MAX_INDIVIDUAL: usize = 5;
 /// Opportunities read per page by the scheduler.
@@ -58,6 +62,7 @@ pub struct RuleView {
 pub struct DryRunItem {
     pub rule_id: i64,
     pub rule_name: String,
+    pub record_type: RecordType,
     pub record_id: i64,
     pub title: String,
     pub episode: String,
@@ -175,7 +180,7 @@ async fn check(
     id: i64,
     input: &RuleInput,
 ) -> Result<Rule, AppError> {
-    let cat = catalog(db, dir).await?;
+    let cat = catalog(db, dir, input.record_type).await?;
     let others: Vec<Rule> = db
         .rules()
         .await?
@@ -272,11 +277,15 @@ pub async fn rule_firings(db: &Db, ctx: &Ctx, id: i64) -> Result<Vec<FiringView>
         .collect())
 }
 
-/// The shipped templates for the pipelines of `dir`, checked.
-pub async fn templates(db: &Db, dir: &shangji_store::Directory) -> Result<Vec<Rule>, AppError> {
-    let cat = catalog(db, dir).await?;
+/// `inputs` checked as shipped templates.
+async fn checked_templates(
+    db: &Db,
+    dir: &shangji_store::Directory,
+    inputs: Vec<RuleInput>,
+) -> Result<Vec<Rule>, AppError> {
     let mut out: Vec<Rule> = Vec::new();
-    for t in rules::shipped_templates(&TemplateStages::find(&dir.pipelines)) {
+    for t in inputs {
+        let cat = catalog(db, dir, t.record_type).await?;
         let rule = rules::validate_rule(0, &t, &cat, &out).map_err(|e| {
             AppError::Internal(format!("template {:?} refused: {e:?}", t.template_key))
         })?;
@@ -285,13 +294,30 @@ pub async fn templates(db: &Db, dir: &shangji_store::Directory) -> Result<Vec<Ru
     Ok(out)
 }
 
-/// Seeds the shipped templates, enabled, once per database (a settings marker written
-/// with them): called when a new database gets its defaults, when demo data is loaded and
-/// when `serve` starts. Deleting a template later does not bring it back.
+/// The shipped templates for the pipelines of `dir`, checked.
+pub async fn templates(db: &Db, dir: &shangji_store::Directory) -> Result<Vec<Rule>, AppError> {
+    checked_templates(
+        db,
+        dir,
+        rules::shipped_templates(&TemplateStages::find(&dir.pipelines)),
+    )
+    .await
+}
+
+/// Seeds the shipped templates (the lead and account ones switched on or off as
+/// `rules::pool_templates` says), once per database each (a settings marker written with
+/// them): called when a new database gets its defaults, when demo data is loaded and when
+/// `serve` starts. Deleting a template later does not bring it back.
 pub async fn seed_templates(db: &Db, now: OffsetDateTime) -> Result<bool, AppError> {
     let dir = db.directory().await?;
     let rules = templates(db, &dir).await?;
-    Ok(db.seed_rules_once(TEMPLATES_SEEDED, &rules, now).await?)
+    let seeded = db.seed_rules_once(TEMPLATES_SEEDED, &rules, now).await?;
+    let sla = super::assignment::settings(db).await?.lead_sla_hours;
+    let pool = checked_templates(db, &dir, rules::pool_templates(sla)).await?;
+    let pool_seeded = db
+        .seed_rules_once(POOL_TEMPLATES_SEEDED, &pool, now)
+        .await?;
+    Ok(seeded || pool_seeded)
 }
 
 // ---- Facts. ----
@@ -329,25 +355,123 @@ async fn all_open_facts(
     Ok(out)
 }
 
+/// Every unarchived lead still being worked, page by page.
+async fn all_lead_facts(
+    db: &Db,
+    dir: &shangji_store::Directory,
+    now: OffsetDateTime,
+) -> Result<Vec<rules::LeadFacts>, AppError> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = db.open_leads_after(after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        out.extend(lead_facts_of(db, dir, &page, now).await?);
+        if (page.len() as i64) < PAGE {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Every unarchived account, page by page.
+async fn all_account_facts(
+    db: &Db,
+    dir: &shangji_store::Directory,
+    now: OffsetDateTime,
+) -> Result<Vec<rules::AccountFacts>, AppError> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = db.live_accounts_after(after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        out.extend(account_facts_of(db, dir, &page, now).await?);
+        if (page.len() as i64) < PAGE {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// What `rules` would fire for now on the records of their types, and the titles of
+/// those records: the dry run's evaluation, and the scheduler's.
+async fn evaluate_all(
+    db: &Db,
+    dir: &shangji_store::Directory,
+    rules: &[Rule],
+    now: OffsetDateTime,
+) -> Result<(Vec<Firing>, Titles), AppError> {
+    let cal = calendar(db).await?;
+    let mut firings = Vec::new();
+    let mut titles = Titles::new();
+    fn run<S: Subject>(
+        rules: &[Rule],
+        facts: &[S],
+        now: OffsetDateTime,
+        cal: &shangji_core::calendar::WorkCalendar,
+        firings: &mut Vec<Firing>,
+        titles: &mut Titles,
+    ) {
+        let fired = rules::dry_run(rules, facts, now, cal);
+        let wanted: BTreeSet<i64> = fired.iter().map(|f| f.record.id).collect();
+        for f in facts {
+            let r = f.record();
+            if wanted.contains(&r.id) {
+                titles.insert(r, f.title());
+            }
+        }
+        firings.extend(fired);
+    }
+    let of = |t: RecordType| -> Vec<Rule> {
+        rules
+            .iter()
+            .filter(|r| r.record_type == t)
+            .cloned()
+            .collect()
+    };
+    let (opp, lead, account) = (
+        of(RecordType::Opportunity),
+        of(RecordType::Lead),
+        of(RecordType::Account),
+    );
+    if !opp.is_empty() {
+        let facts = all_open_facts(db, dir, now).await?;
+        run(&opp, &facts, now, &cal, &mut firings, &mut titles);
+    }
+    if !lead.is_empty() {
+        let facts = all_lead_facts(db, dir, now).await?;
+        run(&lead, &facts, now, &cal, &mut firings, &mut titles);
+    }
+    if !account.is_empty() {
+        let facts = all_account_facts(db, dir, now).await?;
+        run(&account, &facts, now, &cal, &mut firings, &mut titles);
+    }
+    // In the order of `rules`, as `rules::dry_run` orders one type's.
+    let order: HashMap<i64, usize> = rules.iter().enumerate().map(|(n, r)| (r.id, n)).collect();
+    firings.sort_by_key(|f| order.get(&f.rule_id).copied().unwrap_or(usize::MAX));
+    Ok((firings, titles))
+}
+
+/// Titles of the records firings are about.
+type Titles = HashMap<RecordRef, String>;
+
 // ---- The dry run. ----
 
 async fn dry_run_of(db: &Db, ctx: &Ctx, rules: &[Rule]) -> Result<Vec<DryRunItem>, AppError> {
-    let cal = calendar(db).await?;
-    let facts = all_open_facts(db, &ctx.dir, ctx.now).await?;
-    let titles: BTreeMap<i64, String> = facts
-        .iter()
-        .map(|f| (f.opportunity.id, f.opportunity.title.clone()))
-        .collect();
+    let (firings, titles) = evaluate_all(db, &ctx.dir, rules, ctx.now).await?;
     let ids: Vec<i64> = rules.iter().map(|r| r.id).filter(|id| *id > 0).collect();
     let fired = db.fired_keys(&ids).await?;
-    Ok(rules::dry_run(rules, &facts, ctx.now, &cal)
+    Ok(firings
         .into_iter()
         .map(|f| DryRunItem {
             already_fired: fired.contains(&(f.rule_id, f.record.id, f.episode.clone())),
             rule_id: f.rule_id,
             rule_name: f.rule_name,
+            record_type: f.record.record_type,
             record_id: f.record.id,
-            title: titles.get(&f.record.id).cloned().unwrap_or_default(),
+            title: titles.get(&f.record).cloned().unwrap_or_default(),
             episode: f.episode,
             reasons: f.reasons,
         })
@@ -394,18 +518,16 @@ pub async fn tick(db: &Db, now: OffsetDateTime) -> Result<TickReport, AppError> 
         return Ok(TickReport::default());
     }
     let dir = db.directory().await?;
-    let cal = calendar(db).await?;
-    let facts = all_open_facts(db, &dir, now).await?;
     // The dry run's own evaluation: what it lists is what fires.
-    let firings = rules::dry_run(&scheduled, &facts, now, &cal);
-    perform(db, dir, &facts, firings, now).await
+    let (firings, titles) = evaluate_all(db, &dir, &scheduled, now).await?;
+    perform(db, dir, &titles, firings, now).await
 }
 
 /// Records `firings` and runs the actions of those inserted now.
 async fn perform(
     db: &Db,
     dir: Arc<shangji_store::Directory>,
-    facts: &[RecordFacts],
+    titles: &Titles,
     firings: Vec<Firing>,
     now: OffsetDateTime,
 ) -> Result<TickReport, AppError> {
@@ -436,10 +558,6 @@ async fn perform(
         .map(|u| (u.id, u.role, u.team_id, u.active))
         .collect();
     let muted = db.muted_rules().await?;
-    let titles: BTreeMap<i64, String> = facts
-        .iter()
-        .map(|f| (f.opportunity.id, f.opportunity.title.clone()))
-        .collect();
     let only: Vec<Firing> = fresh.iter().map(|(_, f)| f.clone()).collect();
     let batches = batch_for_delivery(
         &only,
@@ -457,10 +575,10 @@ async fn perform(
         match &b.delivery {
             Delivery::Individual(list) => {
                 for f in list {
-                    notes.push(rule_note(b.user_id, f, &titles, now));
+                    notes.push(rule_note(b.user_id, f, titles, now));
                 }
             }
-            Delivery::Digest(list) => notes.push(digest_note(b.user_id, list, &titles, now)),
+            Delivery::Digest(list) => notes.push(digest_note(b.user_id, list, titles, now)),
         }
         for f in match &b.delivery {
             Delivery::Individual(l) | Delivery::Digest(l) => l,
@@ -524,24 +642,28 @@ fn messages(f: &Firing) -> Vec<String> {
         .collect()
 }
 
-fn rule_note(
-    user_id: UserId,
-    f: &Firing,
-    titles: &BTreeMap<i64, String>,
-    now: OffsetDateTime,
-) -> Notification {
+/// The page of the record a firing is about.
+fn link(r: &RecordRef) -> String {
+    match r.record_type {
+        RecordType::Opportunity => format!("/opportunities/{}", r.id),
+        RecordType::Lead => format!("/leads/{}", r.id),
+        RecordType::Account => format!("/accounts/{}", r.id),
+    }
+}
+
+fn rule_note(user_id: UserId, f: &Firing, titles: &Titles, now: OffsetDateTime) -> Notification {
     Notification {
         id: 0,
         user_id,
         kind: "rule".into(),
-        record_kind: Some(RecordKind::Opportunity),
+        record_kind: Some(f.record.record_type.kind()),
         record_id: Some(f.record.id),
         payload: json!({
             "rule_id": f.rule_id,
             "rule_name": f.rule_name,
             "template_key": f.template_key,
-            "title": titles.get(&f.record.id).cloned().unwrap_or_default(),
-            "link": format!("/opportunities/{}", f.record.id),
+            "title": titles.get(&f.record).cloned().unwrap_or_default(),
+            "link": link(&f.record),
             "episode": f.episode,
             "reasons": f.reasons,
             "messages": messages(f),
@@ -556,7 +678,7 @@ fn rule_note(
 fn digest_note(
     user_id: UserId,
     list: &[Firing],
-    titles: &BTreeMap<i64, String>,
+    titles: &Titles,
     now: OffsetDateTime,
 ) -> Notification {
     let items: Vec<Value> = list
@@ -567,8 +689,9 @@ fn digest_note(
                 "rule_name": f.rule_name,
                 "template_key": f.template_key,
                 "record_id": f.record.id,
-                "title": titles.get(&f.record.id).cloned().unwrap_or_default(),
-                "link": format!("/opportunities/{}", f.record.id),
+                "record_type": f.record.record_type,
+                "title": titles.get(&f.record).cloned().unwrap_or_default(),
+                "link": link(&f.record),
             })
         })
         .collect();
@@ -613,12 +736,17 @@ async fn act(
                     title: Field::Value(title.clone()),
                     due_date: Field::Value(cal.local_date(due)),
                     assignee_id: Field::Value(who),
-                    record_kind: Field::Value(RecordKind::Opportunity),
+                    record_kind: Field::Value(f.record.record_type.kind()),
                     record_id: Field::Value(f.record.id),
                     ..Default::default()
                 };
                 let task = super::create::<Task>(db, ctx, input, None).await?;
                 Ok(json!({"status": "done", "task_id": task.record.id}))
+            }
+            Action::SetField { field, value }
+                if f.record.record_type != RecordType::Opportunity =>
+            {
+                set_party_field(db, ctx, f.record, field, value).await
             }
             Action::SetField { field, value } => {
                 let opp = db
@@ -669,16 +797,37 @@ async fn act(
                 let req = super::request_approval(db, ctx, &opp, input, Some(*policy_id)).await?;
                 Ok(json!({"status": "done", "approval_id": req.id}))
             }
-            Action::Assign { assignment_rule_id } => {
-                super::assignment::by_rules(db, ctx, f.record.id, *assignment_rule_id).await
-            }
+            Action::Assign { assignment_rule_id } => match f.record.record_type {
+                RecordType::Lead => {
+                    super::assignment::lead_by_rules(db, ctx, f.record.id, *assignment_rule_id)
+                        .await
+                }
+                _ => super::assignment::by_rules(db, ctx, f.record.id, *assignment_rule_id).await,
+            },
             Action::ReturnToPool => {
                 let input = super::assignment::ReleaseInput {
                     reason: Some(format!("rule {}", f.rule_name)),
                     version: None,
                 };
-                match super::assignment::release(db, ctx, f.record.id, input).await {
-                    Ok(o) => Ok(json!({"status": "done", "version": o.version})),
+                let version = match f.record.record_type {
+                    RecordType::Opportunity => {
+                        super::assignment::release(db, ctx, f.record.id, input)
+                            .await
+                            .map(|o| o.version)
+                    }
+                    RecordType::Lead => {
+                        super::assignment::release_record::<Lead>(db, ctx, f.record.id, input)
+                            .await
+                            .map(|l| l.version)
+                    }
+                    RecordType::Account => {
+                        super::assignment::release_record::<Account>(db, ctx, f.record.id, input)
+                            .await
+                            .map(|a| a.version)
+                    }
+                };
+                match version {
+                    Ok(version) => Ok(json!({"status": "done", "version": version})),
                     Err(AppError::Invalid(e)) if e.code == "already_in_pool" => {
                         Ok(json!({"status": "skipped", "reason": e.message}))
                     }
@@ -698,6 +847,37 @@ async fn act(
     };
     v["kind"] = json!(kind);
     v
+}
+
+/// A rule's `set_field` on a lead or an account: through the record's update, as a form
+/// would change it.
+async fn set_party_field(
+    db: &Db,
+    ctx: &Ctx,
+    r: RecordRef,
+    field: &str,
+    value: &Value,
+) -> Result<Value, AppError> {
+    let body = |version: i64| match field.strip_prefix("custom.") {
+        Some(k) => json!({ "custom": { k: value }, "version": version }),
+        None => json!({ field: value, "version": version }),
+    };
+    let bad = |e: serde_json::Error| AppError::invalid(field, "invalid_value", e.to_string());
+    let version = match r.record_type {
+        RecordType::Lead => {
+            let lead: Lead = super::get(db, ctx, r.id).await?;
+            let input = serde_json::from_value(body(lead.version)).map_err(bad)?;
+            super::update::<Lead>(db, ctx, r.id, input).await?.version
+        }
+        _ => {
+            let account: Account = super::get(db, ctx, r.id).await?;
+            let input = serde_json::from_value(body(account.version)).map_err(bad)?;
+            super::update::<Account>(db, ctx, r.id, input)
+                .await?
+                .version
+        }
+    };
+    Ok(json!({"status": "done", "version": version}))
 }
 
 fn first_recipient(
@@ -752,15 +932,166 @@ async fn on_event(
     let cal = calendar(db).await?;
     let now = ctx.now;
     let facts = facts_of(db, &ctx.dir, std::slice::from_ref(after), now).await?;
-    let firings: Vec<Firing> = event_rules
+    fire_on_event(db, ctx, &event_rules, &facts[0], &event, &cal).await
+}
+
+/// Evaluates the event-triggered `rules` on `facts` after `event` and runs what fires.
+async fn fire_on_event<S: Subject>(
+    db: &Db,
+    ctx: &Ctx,
+    rules: &[Rule],
+    facts: &S,
+    event: &TriggerEvent,
+    cal: &shangji_core::calendar::WorkCalendar,
+) -> Result<(), AppError> {
+    let firings: Vec<Firing> = rules
         .iter()
-        .filter_map(|r| rules::evaluate(r, &facts[0], Some(&event), now, &cal))
+        .filter_map(|r| rules::evaluate(r, facts, Some(event), ctx.now, cal))
         .collect();
     if firings.is_empty() {
         return Ok(());
     }
-    perform(db, ctx.dir.clone(), &facts, firings, now).await?;
+    let titles: Titles = [(facts.record(), facts.title())].into_iter().collect();
+    perform(db, ctx.dir.clone(), &titles, firings, ctx.now).await?;
     Ok(())
+}
+
+/// After a lead or an account was created (`before` is `None`) or changed, in `ctx`: the
+/// event-triggered rules of its type, as for opportunities. A failure is logged, never
+/// returned: the write has been made.
+pub fn after_party_write<'a>(
+    db: &'a Db,
+    ctx: &'a Ctx,
+    kind: RecordKind,
+    before: Option<&'a Value>,
+    id: i64,
+) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+    Box::pin(async move {
+        if let Err(e) = on_party_event(db, ctx, kind, before, id).await {
+            tracing::warn!(error = ?e, record = id, kind = kind.as_str(), "event rules failed");
+        }
+    })
+}
+
+/// A lead's or an account's facts.
+enum PartyFacts {
+    Lead(rules::LeadFacts),
+    Account(rules::AccountFacts),
+}
+
+impl PartyFacts {
+    fn of(&self) -> &dyn Subject {
+        match self {
+            PartyFacts::Lead(f) => f,
+            PartyFacts::Account(f) => f,
+        }
+    }
+}
+
+impl Subject for PartyFacts {
+    fn record(&self) -> RecordRef {
+        self.of().record()
+    }
+    fn title(&self) -> String {
+        self.of().title()
+    }
+    fn line_owner(&self) -> UserId {
+        self.of().line_owner()
+    }
+    fn assigned(&self) -> bool {
+        self.of().assigned()
+    }
+    fn is_live(&self) -> bool {
+        self.of().is_live()
+    }
+    fn stage_id(&self) -> Option<StageId> {
+        None
+    }
+    fn values(
+        &self,
+        now: OffsetDateTime,
+        cal: &shangji_core::calendar::WorkCalendar,
+    ) -> rules::Values {
+        self.of().values(now, cal)
+    }
+}
+
+/// Facts of one lead or account (as JSON: as it is now, or as it was).
+async fn party_facts(
+    db: &Db,
+    ctx: &Ctx,
+    kind: RecordKind,
+    record: &Value,
+) -> Result<PartyFacts, AppError> {
+    let bad = |e: serde_json::Error| AppError::Internal(e.to_string());
+    Ok(match kind {
+        RecordKind::Lead => {
+            let l: Lead = serde_json::from_value(record.clone()).map_err(bad)?;
+            let mut f = lead_facts_of(db, &ctx.dir, &[l], ctx.now).await?;
+            PartyFacts::Lead(f.remove(0))
+        }
+        _ => {
+            let a: Account = serde_json::from_value(record.clone()).map_err(bad)?;
+            let mut f = account_facts_of(db, &ctx.dir, &[a], ctx.now).await?;
+            PartyFacts::Account(f.remove(0))
+        }
+    })
+}
+
+async fn on_party_event(
+    db: &Db,
+    ctx: &Ctx,
+    kind: RecordKind,
+    before: Option<&Value>,
+    id: i64,
+) -> Result<(), AppError> {
+    let record_type = match kind {
+        RecordKind::Lead => RecordType::Lead,
+        RecordKind::Account => RecordType::Account,
+        _ => return Ok(()),
+    };
+    let event_rules: Vec<Rule> = db
+        .enabled_rules(false)
+        .await?
+        .into_iter()
+        .map(|r| r.rule)
+        .filter(|r| r.record_type == record_type)
+        .collect();
+    if event_rules.is_empty() {
+        return Ok(());
+    }
+    let now_json = match kind {
+        RecordKind::Lead => serde_json::to_value(
+            db.get::<Lead>(id, &Scope::All, shangji_store::Access::Read)
+                .await?
+                .ok_or(AppError::NotFound)?,
+        ),
+        _ => serde_json::to_value(
+            db.get::<Account>(id, &Scope::All, shangji_store::Access::Read)
+                .await?
+                .ok_or(AppError::NotFound)?,
+        ),
+    }
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    let cal = calendar(db).await?;
+    let after = party_facts(db, ctx, kind, &now_json).await?;
+    let version = now_json["version"].as_i64().unwrap_or(0).to_string();
+    let event = match before {
+        None => TriggerEvent::created(version),
+        Some(b) => {
+            let before = party_facts(db, ctx, kind, b).await?;
+            let e = TriggerEvent::updated_values(
+                version,
+                &before.values(ctx.now, &cal),
+                &after.values(ctx.now, &cal),
+            );
+            if e.changed.is_empty() {
+                return Ok(());
+            }
+            e
+        }
+    };
+    fire_on_event(db, ctx, &event_rules, &after, &event, &cal).await
 }
 
 /// One turn of the rule scheduler job (`jobs`): [`tick`] at `now`; the outcome is logged.

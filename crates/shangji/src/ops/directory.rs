@@ -20,6 +20,7 @@ pub async fn create_team(db: &Db, ctx: &Ctx, input: TeamInput) -> Result<Team, A
         name: String::new(),
         parent_id: None,
         archived: false,
+        regions: vec![],
     };
     records::apply_team(&mut team, input, true, &teams)?;
     let id = db.insert_team(&team, ctx.now).await.map_err(|e| match e {

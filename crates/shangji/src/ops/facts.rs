@@ -5,7 +5,9 @@
 
 use shangji_core::calendar::WorkCalendar;
 use shangji_core::model::*;
-use shangji_core::rules::{FactsConfig, FieldCatalog, RecordFacts};
+use shangji_core::rules::{
+    AccountFacts, FactsConfig, FieldCatalog, LeadFacts, RecordFacts, RecordType,
+};
 use shangji_store::Db;
 use time::OffsetDateTime;
 
@@ -23,20 +25,30 @@ pub async fn calendar(db: &Db) -> Result<WorkCalendar, AppError> {
     }
 }
 
-pub async fn catalog(db: &Db, dir: &shangji_store::Directory) -> Result<FieldCatalog, AppError> {
+/// What rules (and assignment rules) on records of `record_type` may name.
+pub async fn catalog(
+    db: &Db,
+    dir: &shangji_store::Directory,
+    record_type: RecordType,
+) -> Result<FieldCatalog, AppError> {
     let users: Vec<UserId> = db.users().await?.iter().map(|u| u.id).collect();
     let policies: Vec<i64> = dir.approval_policies.iter().map(|p| p.id).collect();
     let assignment: Vec<i64> = db
         .assignment_rules()
         .await?
         .iter()
+        .filter(|r| r.rule.record_type == record_type)
         .map(|r| r.rule.id)
         .collect();
-    Ok(
-        FieldCatalog::opportunity(&dir.custom_fields, &dir.pipelines, &users)
-            .with_approval_policies(&policies)
-            .with_assignment_rules(&assignment),
-    )
+    let cat = match record_type {
+        RecordType::Opportunity => {
+            FieldCatalog::opportunity(&dir.custom_fields, &dir.pipelines, &users)
+                .with_approval_policies(&policies)
+        }
+        RecordType::Lead => FieldCatalog::lead(&dir.custom_fields, &users),
+        RecordType::Account => FieldCatalog::account(&dir.custom_fields, &users),
+    };
+    Ok(cat.with_assignment_rules(&assignment))
 }
 
 /// The settings key of what counts for the derived values (JSON of `FactsConfig`).
@@ -76,6 +88,74 @@ pub async fn facts_of(
                 .iter()
                 .chain(by_tasks.into_iter().flatten())
                 .any(|k| config.proposal_actions.contains(k));
+            f
+        })
+        .collect())
+}
+
+/// Whose team line hears of a pool record of `region`: the first active manager of the
+/// team that covers the region (`Team::regions`).
+fn pool_line(
+    dir: &shangji_store::Directory,
+    users: &[User],
+    region: Option<&str>,
+) -> Option<UserId> {
+    let region = region.map(str::trim).filter(|r| !r.is_empty())?;
+    let team = dir
+        .org
+        .teams
+        .iter()
+        .find(|t| !t.archived && t.regions.iter().any(|r| r.trim() == region))?;
+    users
+        .iter()
+        .filter(|u| u.active && u.role == Role::Manager && u.team_id == Some(team.id))
+        .map(|u| u.id)
+        .min()
+}
+
+/// The facts of these leads at `now`, in grouped queries.
+pub async fn lead_facts_of(
+    db: &Db,
+    dir: &shangji_store::Directory,
+    leads: &[Lead],
+    now: OffsetDateTime,
+) -> Result<Vec<LeadFacts>, AppError> {
+    let config = facts_config(db).await?;
+    let ids: Vec<i64> = leads.iter().map(|l| l.id).collect();
+    let spans = db.lead_follow_up_span(&ids, &config.kinds(), now).await?;
+    let users = db.users().await?;
+    Ok(leads
+        .iter()
+        .map(|l| {
+            let mut f = LeadFacts::new(l, &dir.custom_fields);
+            if let Some((first, last)) = spans.get(&l.id) {
+                f.first_follow_up = Some(*first);
+                f.last_follow_up = Some(*last);
+            }
+            f.pool_line = pool_line(dir, &users, l.region.as_deref());
+            f
+        })
+        .collect())
+}
+
+/// The facts of these accounts at `now`, in grouped queries.
+pub async fn account_facts_of(
+    db: &Db,
+    dir: &shangji_store::Directory,
+    accounts: &[Account],
+    now: OffsetDateTime,
+) -> Result<Vec<AccountFacts>, AppError> {
+    let config = facts_config(db).await?;
+    let ids: Vec<i64> = accounts.iter().map(|a| a.id).collect();
+    let (last, open) = db.account_rule_facts(&ids, &config.kinds(), now).await?;
+    let users = db.users().await?;
+    Ok(accounts
+        .iter()
+        .map(|a| {
+            let mut f = AccountFacts::new(a, &dir.custom_fields);
+            f.last_follow_up = last.get(&a.id).copied();
+            f.open_opportunities = open.get(&a.id).copied().unwrap_or(0);
+            f.pool_line = pool_line(dir, &users, a.region.as_deref());
             f
         })
         .collect())

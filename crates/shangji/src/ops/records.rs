@@ -74,6 +74,58 @@ pub trait Record: Resource {
     fn scored_lead(&self) -> Option<LeadId> {
         None
     }
+    /// Leads and accounts (which wait in the public pool without an owner): keeps
+    /// `pool_since` true after a form set the owner (it was `before`), and says what changed
+    /// for the owner history (`assignment::settle`).
+    fn settle_owner(
+        &mut self,
+        before: Option<UserId>,
+        ctx: &Ctx,
+    ) -> Option<shangji_core::assignment::OwnershipEvent> {
+        let _ = (before, ctx);
+        None
+    }
+    /// Leads and accounts: their kind, for their event rules and (a lead without an owner)
+    /// the lead assignment rules.
+    fn party_kind(&self) -> Option<RecordKind> {
+        None
+    }
+}
+
+macro_rules! pooled_record {
+    ($kind:expr) => {
+        fn settle_owner(
+            &mut self,
+            before: Option<UserId>,
+            ctx: &Ctx,
+        ) -> Option<shangji_core::assignment::OwnershipEvent> {
+            let id = self.id;
+            shangji_core::assignment::settle(before, self, id, &ctx.actor, ctx.now)
+        }
+        fn party_kind(&self) -> Option<RecordKind> {
+            Some($kind)
+        }
+    };
+}
+
+/// After a lead or an account was created: its event rules, then — a lead that came in
+/// without an owner — the lead assignment rules. Returns the record as it is now.
+async fn after_party_created<T: Record>(db: &Db, ctx: &Ctx, record: T) -> Result<T, AppError> {
+    let Some(kind) = record.party_kind() else {
+        return Ok(record);
+    };
+    let id = record.id();
+    super::automation::after_party_write(db, ctx, kind, None, id).await;
+    if kind != RecordKind::Lead || record.owner().is_some() {
+        return Ok(record);
+    }
+    match super::assignment::route_new_lead(db, ctx, id).await? {
+        None => Ok(record),
+        Some(_) => db
+            .get::<T>(id, &Scope::All, Access::Read)
+            .await?
+            .ok_or(AppError::NotFound),
+    }
 }
 
 /// Scores the lead a write may have changed again; a lead just written is read back with
@@ -183,6 +235,7 @@ impl Record for Account {
     fn allow_duplicate(input: &AccountInput) -> bool {
         input.allow_duplicate
     }
+    pooled_record!(RecordKind::Account);
     record_common!();
 }
 
@@ -254,6 +307,7 @@ impl Record for Lead {
     fn scored_lead(&self) -> Option<LeadId> {
         Some(self.id)
     }
+    pooled_record!(RecordKind::Lead);
     record_common!();
 }
 
@@ -487,6 +541,8 @@ pub async fn create<T: Record>(
     let allow = T::allow_duplicate(&input);
     let mut record = T::blank(ctx);
     record.apply(input, true, ctx.now)?;
+    // A new record's owner is no change of owner: its history starts with it.
+    record.settle_owner(None, ctx);
     super::duplicates::guard(db, ctx, record.match_keys(), allow).await?;
     let changes = apply_custom(db, ctx, &mut record, custom, true).await?;
     check_owner(db, ctx, "owner_id", record.owner(), Some(ctx.actor.user_id)).await?;
@@ -496,8 +552,9 @@ pub async fn create<T: Record>(
         return Ok(created);
     }
     let id = created.record.id();
+    let record = rescored(db, ctx, created.record, id).await?;
     Ok(Created {
-        record: rescored(db, ctx, created.record, id).await?,
+        record: after_party_created(db, ctx, record).await?,
         replayed: false,
     })
 }
@@ -541,6 +598,7 @@ pub async fn update<T: Record>(
     let custom = T::take_custom(&mut input);
     let allow = T::allow_duplicate(&input);
     record.apply(input, false, ctx.now)?;
+    let owner_change = record.settle_owner(before.owner(), ctx);
     // Matched again only when what it is matched on changed.
     let keys = record.match_keys();
     if keys != before.match_keys() {
@@ -567,6 +625,13 @@ pub async fn update<T: Record>(
         &changes,
     )
     .await?;
+    if let Some(event) = owner_change {
+        db.insert_ownership_event(&event).await?;
+    }
+    if let Some(kind) = record.party_kind() {
+        let before = serde_json::to_value(&before).ok();
+        super::automation::after_party_write(db, ctx, kind, before.as_ref(), id).await;
+    }
     rescored(db, ctx, record.stored(id, before.version() + 1), id).await
 }
 

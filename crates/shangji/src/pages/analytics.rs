@@ -367,7 +367,7 @@ async fn page(
     let in_scope = |id: i64| match &v.ctx.scope {
         Scope::All => true,
         Scope::Teams { members, .. } => members.contains(&id),
-        Scope::Own { user_id } => *user_id == id,
+        Scope::Own { user_id, .. } => *user_id == id,
     };
     let users = s.db.users().await?;
     let mut owners = vec![Choice::new(

@@ -370,8 +370,8 @@ struct NoteView {
     opens: bool,
     /// A rule's reasons, in words.
     reasons: Vec<String>,
-    /// A digest's notifications: (opportunity, text).
-    items: Vec<(i64, String)>,
+    /// A digest's notifications: (the record's page, text).
+    items: Vec<(String, String)>,
 }
 
 struct RuleChoice {
@@ -455,7 +455,14 @@ async fn notifications(State(s): State<AppState>, v: Viewer) -> Response {
                         .iter()
                         .map(|i| {
                             (
-                                i.get("record_id").and_then(Value::as_i64).unwrap_or(0),
+                                // The record's page (digests from before links: a deal).
+                                i.get("link").and_then(Value::as_str).map_or_else(
+                                    || {
+                                        let id = i.get("record_id").and_then(Value::as_i64);
+                                        format!("/opportunities/{}", id.unwrap_or(0))
+                                    },
+                                    str::to_string,
+                                ),
                                 tr.fmt(
                                     "auto.note.rule",
                                     &[

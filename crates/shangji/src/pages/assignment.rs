@@ -7,19 +7,22 @@ use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use shangji_core::assignment::{AssignmentRuleInput, MemberCapacity, Method, PoolSettings};
-use shangji_core::model::{ActivityType, Role};
-use shangji_core::rules::Condition;
+use shangji_core::assignment::{
+    AssignmentRuleInput, MemberCapacity, Method, OwnershipChange, PoolSettings,
+};
+use shangji_core::model::{Account, ActivityType, Lead, RecordKind, Role};
 use shangji_core::rules::FactsConfig;
+use shangji_core::rules::{Condition, RecordType};
 use time::Duration;
 
 use super::automation::comparison_text;
 use super::opportunity::{source_label, stage_name, user_name};
 use super::records::activity_label;
+use super::scoring::grade_text;
 use super::{error_text, render, Choice, FormData, Nav, Viewer};
 use crate::error::AppError;
 use crate::i18n::Tr;
-use crate::ops::assignment::{self, AssignInput, ReleaseInput};
+use crate::ops::assignment::{self, AssignInput, PoolRecord, ReleaseInput};
 use crate::ops::automation;
 use crate::state::AppState;
 
@@ -80,6 +83,8 @@ struct PoolPage {
 struct PoolQuery {
     claimed: Option<i64>,
     assigned: Option<i64>,
+    released: Option<i64>,
+    page: Option<i64>,
 }
 
 async fn pool_page(State(s): State<AppState>, v: Viewer, Query(q): Query<PoolQuery>) -> Response {
@@ -217,6 +222,8 @@ async fn release(
 struct RuleRow {
     id: i64,
     name: String,
+    /// What it hands out, in words.
+    kind: String,
     enabled: bool,
     team: String,
     method: String,
@@ -251,10 +258,16 @@ struct AdminPage {
     form_enabled: bool,
     form_conditions: String,
     form_default_capacity: u32,
+    record_types: Vec<Choice>,
     teams: Vec<Choice>,
     methods: Vec<Choice>,
     members: Vec<MemberRow>,
     form_errors: Vec<String>,
+}
+
+/// What an assignment rule hands out, in words.
+fn record_type_label(tr: Tr, t: RecordType) -> String {
+    tr.t(&format!("assign.kind.{}", t.as_str())).to_string()
 }
 
 fn method_label(tr: Tr, m: Method) -> String {
@@ -285,6 +298,7 @@ impl RuleForm {
         let input = AssignmentRuleInput {
             name: String::new(),
             enabled: true,
+            record_type: RecordType::Opportunity,
             conditions: Condition::default(),
             team_id: team,
             method: Method::RoundRobin,
@@ -325,6 +339,7 @@ async fn admin_page(
             RuleRow {
                 id: r.rule.id,
                 name: r.rule.name.clone(),
+                kind: record_type_label(tr, r.rule.record_type),
                 enabled: r.rule.enabled,
                 team: team_name(v, r.rule.team_id),
                 method: method_label(tr, r.rule.method),
@@ -386,6 +401,16 @@ async fn admin_page(
         form_enabled: input.enabled,
         form_conditions: form.conditions_text.clone(),
         form_default_capacity: input.default_capacity,
+        record_types: [RecordType::Opportunity, RecordType::Lead]
+            .iter()
+            .map(|t| {
+                Choice::new(
+                    t.as_str(),
+                    record_type_label(tr, *t),
+                    *t == input.record_type,
+                )
+            })
+            .collect(),
         teams: v
             .ctx
             .dir
@@ -503,6 +528,10 @@ fn posted_rule(tr: Tr, form: &FormData) -> (RuleForm, Vec<String>) {
     let input = AssignmentRuleInput {
         name: form.text("name"),
         enabled: form.get("enabled") == "on",
+        record_type: form
+            .get("record_type")
+            .parse()
+            .unwrap_or(RecordType::Opportunity),
         conditions,
         team_id: form.get("team_id").parse().unwrap_or(0),
         method: form.get("method").parse().unwrap_or(Method::RoundRobin),
@@ -601,11 +630,23 @@ async fn save_settings(
         Err(page) => return page,
     };
     let number = |k: &str| form.get(k).trim().parse::<u32>().ok();
-    let errors = match (number("claim_limit_per_day"), number("sla_hours")) {
-        (Some(claim_limit_per_day), Some(sla_hours)) => {
+    let numbers = [
+        "claim_limit_per_day",
+        "sla_hours",
+        "lead_claim_limit_per_day",
+        "account_claim_limit_per_day",
+        "lead_sla_hours",
+    ]
+    .map(number);
+    let errors = match numbers {
+        [Some(claim_limit_per_day), Some(sla_hours), Some(lead_claim_limit_per_day), Some(account_claim_limit_per_day), Some(lead_sla_hours)] =>
+        {
             let settings = PoolSettings {
                 claim_limit_per_day,
                 sla_hours,
+                lead_claim_limit_per_day,
+                account_claim_limit_per_day,
+                lead_sla_hours,
             };
             match assignment::save_settings(&s.db, &v.ctx, settings).await {
                 Ok(_) => return Redirect::to(&format!("{ADMIN}#pool-settings")).into_response(),
@@ -710,9 +751,298 @@ async fn save_follow_up(
     }
 }
 
+// ---- The pool of leads and accounts. ----
+
+struct RecordPoolRow {
+    id: i64,
+    name: String,
+    href: String,
+    region: String,
+    source: String,
+    score: String,
+    grade: String,
+    waited: String,
+    past_sla: bool,
+}
+
+#[derive(Template)]
+#[template(path = "pool_records.html")]
+struct RecordPoolPage {
+    tr: Tr,
+    csrf: String,
+    here: String,
+    nav: Nav,
+    /// `leads` or `accounts`: the tab, and the path of its forms.
+    kind: &'static str,
+    tab_title: String,
+    intro: String,
+    empty: String,
+    rows: Vec<RecordPoolRow>,
+    may_claim: bool,
+    claims_left: u32,
+    limit: u32,
+    /// Managers hand pool leads over by the lead assignment rules.
+    may_route: bool,
+    notice: Option<String>,
+    error: Option<String>,
+    /// The lead SLA (managers, leads tab).
+    sla: Option<SlaView>,
+    /// "page 2 of 24 · 1,176 in all", and the pages before and after (if any).
+    paging: String,
+    prev: Option<i64>,
+    next: Option<i64>,
+}
+
+/// The path segment of a pool record kind.
+fn kind_path(kind: RecordKind) -> &'static str {
+    if kind == RecordKind::Lead {
+        "leads"
+    } else {
+        "accounts"
+    }
+}
+
+async fn record_pool_view<T: PoolRecord>(
+    s: &AppState,
+    v: &Viewer,
+    page: i64,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<RecordPoolPage, AppError> {
+    let tr = v.tr;
+    let view = assignment::record_pool::<T>(&s.db, &v.ctx, page).await?;
+    let pages = (view.total + assignment::POOL_PAGE - 1) / assignment::POOL_PAGE;
+    let settings = assignment::settings(&s.db).await?;
+    let kind = kind_path(T::KIND);
+    let past = i64::from(settings.lead_sla_hours) * 60;
+    let rows = view
+        .items
+        .iter()
+        .map(|i| RecordPoolRow {
+            id: i.id,
+            name: i.name.clone(),
+            href: format!("/{kind}/{}", i.id),
+            region: i.region.clone().unwrap_or_default(),
+            source: i.source.map_or("", |s| source_label(tr, s)).to_string(),
+            score: i.score.map(|s| s.to_string()).unwrap_or_default(),
+            grade: i.grade.map_or("", grade_text).to_string(),
+            waited: wait_text(tr, i.waited_minutes),
+            past_sla: T::KIND == RecordKind::Lead && i.waited_minutes > past,
+        })
+        .collect();
+    let is_lead = T::KIND == RecordKind::Lead;
+    let sla = if is_lead && v.ctx.scope.is_manager() {
+        let to = v.ctx.now;
+        let s = assignment::lead_sla(&s.db, &v.ctx, to - Duration::days(30), to).await?;
+        Some(SlaView {
+            hours: s.sla_hours,
+            assigned: s.assigned,
+            within: s
+                .within_sla_permille
+                .map_or_else(|| "—".into(), |p| format!("{}%", p / 10)),
+            median: s
+                .median_wait_minutes
+                .map_or_else(|| "—".into(), |m| wait_text(tr, m)),
+            waiting_past: s.waiting_past_sla,
+        })
+    } else {
+        None
+    };
+    Ok(RecordPoolPage {
+        tr,
+        csrf: v.csrf.clone(),
+        here: format!("{POOL}/{kind}"),
+        nav: v.nav("pool"),
+        kind,
+        tab_title: tr.t(&format!("pool.tab.{kind}")).to_string(),
+        intro: tr.t(&format!("pool.intro.{kind}")).to_string(),
+        empty: tr.t(&format!("pool.empty.{kind}")).to_string(),
+        rows,
+        may_claim: view.may_claim,
+        claims_left: view.claims_left,
+        limit: view.claim_limit,
+        may_route: is_lead && view.may_assign,
+        notice,
+        error,
+        sla,
+        paging: tr.fmt(
+            "pool.paging",
+            &[
+                ("page", &view.page.to_string()),
+                ("pages", &pages.max(1).to_string()),
+                ("total", &view.total.to_string()),
+            ],
+        ),
+        prev: (view.page > 1).then(|| view.page - 1),
+        next: (view.page < pages).then(|| view.page + 1),
+    })
+}
+
+async fn record_pool_page<T: PoolRecord>(
+    State(s): State<AppState>,
+    v: Viewer,
+    Query(q): Query<PoolQuery>,
+) -> Response {
+    let here = format!("{POOL}/{}", kind_path(T::KIND));
+    let notice = match (q.claimed, q.assigned, q.released) {
+        (Some(_), _, _) => Some(v.tr.t("pool.claimed").to_string()),
+        (_, Some(_), _) => Some(v.tr.t("pool.assigned").to_string()),
+        (_, _, Some(_)) => Some(v.tr.t("pool.released").to_string()),
+        _ => None,
+    };
+    match record_pool_view::<T>(&s, &v, q.page.unwrap_or(1), notice, None).await {
+        Ok(p) => render(p),
+        Err(e) => v.error(&here, e),
+    }
+}
+
+/// Claims a pool lead or account: from the pool page (back to the record), or from the
+/// record's page; a refusal is shown on the pool page.
+async fn claim_record<T: PoolRecord>(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(id): Path<i64>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    let kind = kind_path(T::KIND);
+    if let Err(page) = v.posted(f, &format!("{POOL}/{kind}")) {
+        return page;
+    }
+    match assignment::claim_record::<T>(&s.db, &v.ctx, id).await {
+        Ok(_) => Redirect::to(&format!("/{kind}/{id}")).into_response(),
+        Err(e) => {
+            let (_, text) = error_text(v.tr, &e);
+            match record_pool_view::<T>(&s, &v, 1, None, Some(text)).await {
+                Ok(p) => render(p),
+                Err(e) => v.error(&format!("{POOL}/{kind}"), e),
+            }
+        }
+    }
+}
+
+/// Hands a pool lead over by the lead assignment rules (managers).
+async fn route_lead(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(id): Path<i64>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    let here = format!("{POOL}/leads");
+    if let Err(page) = v.posted(f, &here) {
+        return page;
+    }
+    match assignment::assign_record::<Lead>(&s.db, &v.ctx, id, AssignInput::default()).await {
+        Ok(_) => Redirect::to(&format!("{here}?assigned={id}")).into_response(),
+        Err(e) => {
+            let (_, text) = error_text(v.tr, &e);
+            match record_pool_view::<Lead>(&s, &v, 1, None, Some(text)).await {
+                Ok(p) => render(p),
+                Err(e) => v.error(&here, e),
+            }
+        }
+    }
+}
+
+/// Gives a lead or an account back to the pool from its page, then shows the pool (where
+/// the record may be out of the caller's sight: another region's).
+async fn release_record<T: PoolRecord>(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(id): Path<i64>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    let kind = kind_path(T::KIND);
+    let here = format!("/{kind}/{id}");
+    let form = match v.posted(f, &here) {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
+    let reason = form.text("reason");
+    let input = ReleaseInput {
+        reason: (!reason.trim().is_empty()).then_some(reason),
+        version: form.get("version").parse().ok(),
+    };
+    match assignment::release_record::<T>(&s.db, &v.ctx, id, input).await {
+        Ok(_) => Redirect::to(&format!("{POOL}/{kind}?released={id}")).into_response(),
+        Err(e) => v.error(&here, e),
+    }
+}
+
+/// A lead's or an account's place in the pool, on its page: waiting since when (claim it),
+/// or whose (give it back), and who had it before.
+pub(super) struct PoolBox {
+    pub(super) kind: &'static str,
+    pub(super) id: i64,
+    pub(super) version: i64,
+    pub(super) in_pool: bool,
+    pub(super) since: String,
+    pub(super) may_claim: bool,
+    pub(super) may_release: bool,
+    pub(super) history: Vec<String>,
+}
+
+pub(super) async fn pool_box<T: PoolRecord>(
+    s: &AppState,
+    v: &Viewer,
+    rec: &T,
+) -> Result<PoolBox, AppError> {
+    let tr = v.tr;
+    let users = s.db.users().await?;
+    let owner = shangji_core::assignment::Pooled::owner(rec);
+    let history = s
+        .db
+        .ownership_events(T::KIND, rec.id())
+        .await?
+        .iter()
+        .rev()
+        .take(20)
+        .map(|e| {
+            let who = e.owner_id.map(|u| user_name(&users, u)).unwrap_or_default();
+            let what = match (e.kind, e.how) {
+                (OwnershipChange::Released, _) => tr.fmt("pool.history.released", &[("who", &who)]),
+                (_, Some(how)) => tr.fmt(
+                    "pool.history.assigned",
+                    &[
+                        ("who", &who),
+                        ("how", tr.t(&format!("pool.how.{}", how.as_str()))),
+                    ],
+                ),
+                _ => who,
+            };
+            let reason = e
+                .reason
+                .as_deref()
+                .map(|r| format!(" · {r}"))
+                .unwrap_or_default();
+            format!("{} {what}{reason}", tr.datetime(e.at))
+        })
+        .collect();
+    let in_pool = owner.is_none();
+    Ok(PoolBox {
+        kind: kind_path(T::KIND),
+        id: rec.id(),
+        version: rec.version(),
+        in_pool,
+        since: rec
+            .pool_since()
+            .map(|t| wait_text(tr, (v.ctx.now - t).whole_minutes().max(0)))
+            .unwrap_or_default(),
+        may_claim: in_pool && shangji_core::visibility::pool::may_claim(v.ctx.actor.role),
+        may_release: !in_pool && v.ctx.scope.covers(owner),
+        history,
+    })
+}
+
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route(POOL, get(pool_page))
+        .route("/pool/leads", get(record_pool_page::<Lead>))
+        .route("/pool/accounts", get(record_pool_page::<Account>))
+        .route("/pool/leads/{id}/claim", post(claim_record::<Lead>))
+        .route("/pool/accounts/{id}/claim", post(claim_record::<Account>))
+        .route("/pool/leads/{id}/assign", post(route_lead))
+        .route("/leads/{id}/release", post(release_record::<Lead>))
+        .route("/accounts/{id}/release", post(release_record::<Account>))
         .route("/pool/{id}/claim", post(claim))
         .route("/pool/{id}/assign", post(assign))
         .route("/opportunities/{id}/release", post(release))

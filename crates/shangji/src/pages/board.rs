@@ -532,7 +532,7 @@ async fn page(
     let in_scope = |id: i64| match &v.ctx.scope {
         Scope::All => true,
         Scope::Teams { members, .. } => members.contains(&id),
-        Scope::Own { user_id } => *user_id == id,
+        Scope::Own { user_id, .. } => *user_id == id,
     };
     let mut owners = vec![Choice::new("", tr.t("board.everyone"), f.owner.is_none())];
     owners.extend(

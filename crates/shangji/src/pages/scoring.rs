@@ -116,7 +116,7 @@ pub(crate) struct ScoreView {
     pub history: Vec<String>,
 }
 
-fn grade_text(g: LeadGrade) -> &'static str {
+pub(super) fn grade_text(g: LeadGrade) -> &'static str {
     match g {
         LeadGrade::A => "A",
         LeadGrade::B => "B",

@@ -21,6 +21,7 @@ mod lists;
 mod merge;
 mod openapi;
 mod pages;
+mod pools;
 mod process;
 mod process_pages;
 mod projection;

@@ -1,7 +1,7 @@
 //! The rule's form: what the page offers (the selects' options, grouped fields, the value
 //! control a field and operator call for).
 
-use shangji_core::rules::{FieldCatalog, FieldType};
+use shangji_core::rules::{FieldCatalog, FieldType, RecordType};
 use shangji_store::Directory;
 
 use crate::i18n::Tr;
@@ -84,6 +84,8 @@ fn option_label(tr: Tr, field: &str, value: &str) -> String {
         "stage_kind" => format!("kind.{value}"),
         "forecast_category" => format!("forecast.{value}"),
         "source" => format!("source.{value}"),
+        "status" => format!("lists.lead.{value}"),
+        "size" => format!("records.size.{value}"),
         "grade" => return value.to_uppercase(),
         _ => return value.to_string(),
     };
@@ -96,8 +98,15 @@ impl Choices {
         dir: &Directory,
         users: &[shangji_core::model::User],
         assignment_rules: Vec<Choice>,
+        record_type: RecordType,
     ) -> Choices {
-        let cat = FieldCatalog::opportunity(&dir.custom_fields, &dir.pipelines, &[]);
+        let cat = match record_type {
+            RecordType::Opportunity => {
+                FieldCatalog::opportunity(&dir.custom_fields, &dir.pipelines, &[])
+            }
+            RecordType::Lead => FieldCatalog::lead(&dir.custom_fields, &[]),
+            RecordType::Account => FieldCatalog::account(&dir.custom_fields, &[]),
+        };
         let open: Vec<&shangji_core::model::Pipeline> =
             dir.pipelines.iter().filter(|p| !p.archived).collect();
         let stages: Vec<Choice> = dir
@@ -189,6 +198,30 @@ impl Choices {
                 .map(|p| choice(p.id.to_string(), p.name.clone()))
                 .collect(),
         }
+    }
+
+    /// The triggers a rule on this record type may have: no stage triggers but on
+    /// opportunities.
+    pub(super) fn trigger_kinds(&self) -> Vec<&'static str> {
+        let stages = self.cat.record_type == RecordType::Opportunity;
+        TRIGGER_KINDS
+            .into_iter()
+            .filter(|k| stages || !k.starts_with("stage_"))
+            .collect()
+    }
+
+    /// The actions it may take: approvals on opportunities only, assignment rules for
+    /// opportunities and leads.
+    pub(super) fn action_kinds(&self) -> Vec<&'static str> {
+        let t = self.cat.record_type;
+        ACTION_KINDS
+            .into_iter()
+            .filter(|k| match *k {
+                "request_approval" => t == RecordType::Opportunity,
+                "assign" => t != RecordType::Account,
+                _ => true,
+            })
+            .collect()
     }
 
     pub(super) fn field(&self, name: &str) -> Option<&FieldChoice> {

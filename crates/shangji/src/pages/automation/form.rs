@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 use shangji_core::rules::{
-    Action, Comparison, Condition, FieldCatalog, FieldType, Recipient, RuleInput, Trigger,
+    Action, Comparison, Condition, FieldCatalog, FieldType, Recipient, RecordType, RuleInput,
+    Trigger,
 };
 
 use crate::i18n::Tr;
@@ -41,6 +42,8 @@ pub(super) struct ActionRow {
 /// The rule's form as posted, field by field, before it is read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct RuleForm {
+    /// What the rule watches (`opportunity`, `lead`, `account`).
+    pub(super) record_type: String,
     pub(super) name: String,
     pub(super) enabled: bool,
     pub(super) template_key: String,
@@ -80,6 +83,7 @@ impl RuleForm {
     /// The form of a new rule: scheduled, no condition, notify the owner.
     pub(super) fn blank() -> RuleForm {
         RuleForm {
+            record_type: RecordType::Opportunity.as_str().into(),
             enabled: true,
             trigger_kind: "schedule".into(),
             conditions_text: pretty(&Condition::default()),
@@ -91,6 +95,11 @@ impl RuleForm {
             actions_text: "[]".into(),
             ..RuleForm::default()
         }
+    }
+
+    /// What the rule watches (opportunities when the form does not say).
+    pub(super) fn record_type(&self) -> RecordType {
+        self.record_type.parse().unwrap_or(RecordType::Opportunity)
     }
 
     /// The posted fields, as texts.
@@ -127,6 +136,7 @@ impl RuleForm {
             })
             .collect();
         RuleForm {
+            record_type: form.text("record_type"),
             name: form.text("name"),
             enabled: form.get("enabled") == "on" || form.get("enabled") == "true",
             template_key: form.text("template_key"),
@@ -517,7 +527,7 @@ pub(super) fn input_of(
         (Some(trigger), Some(conditions), Some(actions)) if errors.is_empty() => Ok(RuleInput {
             name: form.name.clone(),
             enabled: form.enabled,
-            record_type: shangji_core::rules::RecordType::Opportunity,
+            record_type: form.record_type(),
             trigger,
             conditions,
             actions,
@@ -659,6 +669,7 @@ pub(super) fn rows_of_actions(cat: &FieldCatalog, actions: &[Action]) -> Option<
 /// same rule), else JSON.
 pub(super) fn form_of(tr: Tr, cat: &FieldCatalog, input: &RuleInput, version: i64) -> RuleForm {
     let mut form = RuleForm {
+        record_type: input.record_type.as_str().into(),
         name: input.name.clone(),
         enabled: input.enabled,
         template_key: input.template_key.clone().unwrap_or_default(),

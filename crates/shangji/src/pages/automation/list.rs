@@ -17,6 +17,8 @@ use super::RULES;
 struct RuleRow {
     id: i64,
     name: String,
+    /// What it watches, in words.
+    record_type: String,
     trigger: String,
     enabled: bool,
     template: String,
@@ -40,6 +42,9 @@ fn rows(tr: Tr, dir: &Directory, rules: &[RuleView]) -> Vec<RuleRow> {
         .map(|r| RuleRow {
             id: r.rule.id,
             name: rule_name(tr, &r.rule.name, r.rule.template_key.as_deref()),
+            record_type: tr
+                .t(&format!("auto.record_type.{}", r.rule.record_type.as_str()))
+                .to_string(),
             trigger: trigger_text(tr, dir, &r.rule.trigger),
             enabled: r.rule.enabled,
             template: r

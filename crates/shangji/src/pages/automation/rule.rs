@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use shangji_core::rules::{FieldCatalog, FieldOrigin};
+use shangji_core::rules::{FieldCatalog, FieldOrigin, RecordType};
 use shangji_store::Directory;
 
 use crate::error::AppError;
@@ -14,8 +14,7 @@ use crate::pages::{error_text, render, Nav, Viewer};
 use crate::state::AppState;
 
 use super::choices::{
-    choice, control, opts, word_opts, Choice, Choices, Control, Opt, OptGroup, ACTION_KINDS,
-    RECIPIENTS, TRIGGER_KINDS,
+    choice, control, opts, word_opts, Choice, Choices, Control, Opt, OptGroup, RECIPIENTS,
 };
 use super::form::{
     actions_of, conditions_of, form_of, input_of, place_of, placed, rows_of_actions,
@@ -25,7 +24,7 @@ use super::reasons::{reason_text, reasons_text, value_text};
 use super::RULES;
 
 struct DryRow {
-    record_id: i64,
+    href: String,
     title: String,
     reasons: Vec<String>,
     already: bool,
@@ -33,6 +32,7 @@ struct DryRow {
 
 struct FiringRowView {
     record_id: i64,
+    href: String,
     when: String,
     reasons: Vec<String>,
     outcome: String,
@@ -81,6 +81,8 @@ struct RulePage {
     tab: &'static str,
     /// 0 for a new rule.
     id: i64,
+    /// The words for what the rule watches.
+    record_type_key: String,
     form: RuleForm,
     trigger: TriggerView,
     conditions: Vec<CondView>,
@@ -126,6 +128,7 @@ fn rule_page_of(
         nav: v.nav("settings"),
         tab: "rules",
         id,
+        record_type_key: format!("auto.record_type.{}", ch.cat.record_type.as_str()),
         trigger: trigger_view(tr, ch, &form, &row_errors),
         conditions: condition_views(tr, ch, &form, &row_errors),
         actions: action_views(tr, ch, &form, &row_errors),
@@ -269,7 +272,7 @@ fn action_views(
             index: i,
             number: i + 1,
             kinds: {
-                let mut kinds = word_opts(tr, "auto.action.", &ACTION_KINDS, &a.kind);
+                let mut kinds = word_opts(tr, "auto.action.", &ch.action_kinds(), &a.kind);
                 if a.kind.is_empty() {
                     kinds.insert(
                         0,
@@ -320,22 +323,23 @@ fn trigger_view(
     let stored = with_blank(tr, &stored, "auto.form.choose");
     let stages = with_blank(tr, &ch.stages, "auto.form.any_stage");
     TriggerView {
-        kinds: word_opts(tr, "auto.trigger.", &TRIGGER_KINDS, &form.trigger_kind),
+        kinds: word_opts(tr, "auto.trigger.", &ch.trigger_kinds(), &form.trigger_kind),
         fields: opts(&stored, &[form.trigger_field.as_str()]),
         stages: opts(&stages, &[form.trigger_stage.as_str()]),
         errors: errors_at(row_errors, Spot::Trigger),
     }
 }
 
-async fn choices(s: &AppState, v: &Viewer) -> Result<Choices, AppError> {
+async fn choices(s: &AppState, v: &Viewer, record_type: RecordType) -> Result<Choices, AppError> {
     let users = s.db.users().await?;
     let rules: Vec<Choice> =
         s.db.assignment_rules()
             .await?
             .into_iter()
+            .filter(|r| r.rule.record_type == record_type)
             .map(|r| choice(r.rule.id.to_string(), r.rule.name))
             .collect();
-    Ok(Choices::build(v.tr, &v.ctx.dir, &users, rules))
+    Ok(Choices::build(v.tr, &v.ctx.dir, &users, rules, record_type))
 }
 
 async fn with_firings(s: &AppState, v: &Viewer, mut page: RulePage) -> Result<RulePage, AppError> {
@@ -344,6 +348,7 @@ async fn with_firings(s: &AppState, v: &Viewer, mut page: RulePage) -> Result<Ru
             .await?
             .into_iter()
             .map(|f| FiringRowView {
+                href: record_href(&f.record_type, f.record_id),
                 record_id: f.record_id,
                 when: v.tr.datetime(f.fired_at),
                 reasons: reasons_text(v.tr, &v.ctx.dir, &f.reasons),
@@ -370,12 +375,24 @@ pub(super) struct SavedQuery {
     saved: Option<i64>,
 }
 
-pub(super) async fn new_rule(State(s): State<AppState>, v: Viewer) -> Response {
+#[derive(serde::Deserialize)]
+pub(super) struct NewQuery {
+    record_type: Option<RecordType>,
+}
+
+pub(super) async fn new_rule(
+    State(s): State<AppState>,
+    v: Viewer,
+    Query(q): Query<NewQuery>,
+) -> Response {
     if let Err(e) = v.ctx.require_admin() {
         return v.error(RULES, e);
     }
-    match choices(&s, &v).await {
-        Ok(ch) => render(rule_page_of(&v, &ch, 0, RuleForm::blank(), &[], vec![])),
+    let record_type = q.record_type.unwrap_or(RecordType::Opportunity);
+    let mut form = RuleForm::blank();
+    form.record_type = record_type.as_str().into();
+    match choices(&s, &v, record_type).await {
+        Ok(ch) => render(rule_page_of(&v, &ch, 0, form, &[], vec![])),
         Err(e) => v.error(RULES, e),
     }
 }
@@ -388,7 +405,7 @@ pub(super) async fn rule_page(
 ) -> Response {
     let result = async {
         let r = automation::get_rule(&s.db, &v.ctx, id).await?;
-        let ch = choices(&s, &v).await?;
+        let ch = choices(&s, &v, r.rule.record_type).await?;
         let form = form_of(v.tr, &ch.cat, &r.rule.to_input(), r.version);
         let mut page = rule_page_of(&v, &ch, id, form, &[], vec![]);
         page.saved = q.saved == Some(id);
@@ -532,11 +549,11 @@ async fn post_rule(s: AppState, v: Viewer, id: i64, f: Vec<(String, String)>) ->
     if let Err(e) = v.ctx.require_admin() {
         return v.error(RULES, e);
     }
-    let ch = match choices(&s, &v).await {
+    let form = RuleForm::read(&posted);
+    let ch = match choices(&s, &v, form.record_type()).await {
         Ok(ch) => ch,
         Err(e) => return v.error(RULES, e),
     };
-    let form = RuleForm::read(&posted);
     let show = |page: RulePage| async {
         match with_firings(&s, &v, page).await {
             Ok(p) => render(p),
@@ -596,11 +613,20 @@ async fn post_rule(s: AppState, v: Viewer, id: i64, f: Vec<(String, String)>) ->
     }
 }
 
+/// The page of a record a rule fired (or would fire) for.
+fn record_href(record_type: &str, id: i64) -> String {
+    match record_type {
+        "lead" => format!("/leads/{id}"),
+        "account" => format!("/accounts/{id}"),
+        _ => format!("/opportunities/{id}"),
+    }
+}
+
 fn dry_rows(tr: Tr, dir: &Directory, items: Vec<DryRunItem>) -> Vec<DryRow> {
     items
         .into_iter()
         .map(|d| DryRow {
-            record_id: d.record_id,
+            href: record_href(d.record_type.as_str(), d.record_id),
             title: d.title,
             reasons: d.reasons.iter().map(|r| reason_text(tr, dir, r)).collect(),
             already: d.already_fired,

@@ -75,6 +75,8 @@ struct LeadPage {
     score: Option<crate::pages::scoring::ScoreView>,
     /// The merges it took part in (`pages::merge::notes`).
     merges: Vec<(String, String)>,
+    /// Its place in the public pool.
+    pool: crate::pages::assignment::PoolBox,
 }
 
 async fn lead_page(
@@ -219,6 +221,7 @@ async fn lead_page(
         .collect();
     let title = lists::Listed::title(&lead);
     Ok(LeadPage {
+        pool: crate::pages::assignment::pool_box(s, v, &lead).await?,
         merges: crate::pages::merge::notes::<Lead>(s, v, id, "leads").await?,
         tr,
         csrf: v.csrf.clone(),

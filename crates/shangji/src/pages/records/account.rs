@@ -55,6 +55,8 @@ struct AccountPage {
     timeline: Vec<Entry>,
     /// The merges it took part in (`pages::merge::notes`).
     merges: Vec<(String, String)>,
+    /// Its place in the public pool.
+    pool: crate::pages::assignment::PoolBox,
 }
 
 pub(super) async fn account_page(
@@ -193,6 +195,7 @@ async fn account_inner(
         });
     }
     Ok(AccountPage {
+        pool: crate::pages::assignment::pool_box(s, v, acc).await?,
         merges: crate::pages::merge::notes::<Account>(s, v, id, "accounts").await?,
         tr,
         csrf: v.csrf.clone(),

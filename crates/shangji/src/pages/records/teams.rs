@@ -23,6 +23,7 @@ struct TeamRow {
     depth: usize,
     archived: bool,
     members: usize,
+    regions: String,
 }
 
 #[derive(Template)]
@@ -37,6 +38,8 @@ struct TeamsPage {
     /// The team being edited, if any: (id, name, archived).
     editing: Option<(i64, String, bool)>,
     name: String,
+    /// The pool regions, comma-separated as typed.
+    regions: String,
     parents: Vec<Choice>,
     errors: Errors,
     notice: Option<String>,
@@ -61,6 +64,7 @@ fn team_rows(teams: &[Team], users: &[User]) -> Vec<TeamRow> {
                 name: t.name.clone(),
                 depth,
                 archived: t.archived,
+                regions: t.regions.join("、"),
                 members: users
                     .iter()
                     .filter(|u| u.team_id == Some(t.id) && u.active)
@@ -104,7 +108,12 @@ async fn teams_view(
         || team.map(|t| t.name.clone()).unwrap_or_default(),
         |f| f.get("name").to_string(),
     );
+    let regions = f.map_or_else(
+        || team.map(|t| t.regions.join(", ")).unwrap_or_default(),
+        |f| f.get("regions").to_string(),
+    );
     Ok(TeamsPage {
+        regions,
         tr: v.tr,
         csrf: v.csrf.clone(),
         here: editing.map_or_else(|| "/admin/teams".into(), |id| format!("/admin/teams/{id}")),
@@ -166,6 +175,7 @@ async fn team_save(s: AppState, v: Viewer, id: Option<TeamId>, f: FormData) -> R
         name: Field::Value(f.get("name").to_string()),
         parent_id,
         archived: Field::Absent,
+        regions: Field::Value(split_list(f.get("regions"))),
     };
     match f.get("op") {
         "archive" => {
@@ -194,7 +204,7 @@ async fn team_save(s: AppState, v: Viewer, id: Option<TeamId>, f: FormData) -> R
     let mut errors = Errors::default();
     let (field, text) = err_text(v.tr, &e);
     errors.add(
-        if field == "name" || field == "parent_id" {
+        if ["name", "parent_id", "regions"].contains(&field.as_str()) {
             field
         } else {
             "form".into()
@@ -222,4 +232,13 @@ pub(super) async fn team_update(
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
     team_save(s, v, Some(id), FormData(f)).await
+}
+
+/// A list typed in one input: separated by commas (full-width too), 、 or semicolons.
+fn split_list(text: &str) -> Vec<String> {
+    text.split([',', '，', '、', ';', '；'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }

@@ -151,6 +151,7 @@ impl TestApp {
                 name: name.into(),
                 parent_id: parent.map(|p| teams[p]),
                 archived: false,
+                regions: vec![],
             };
             let id = db.insert_team(&team, now()).await.unwrap();
             teams.insert(name, id);

@@ -251,13 +251,52 @@ text_enum!(
 );
 
 text_enum!(
-    /// What happens when a record being saved matches another: refused, or saved once the user
-    /// says so (the default: a warning the user confirms).
+    /// What happens when a record being saved matches another: refused, saved once the user
+    /// says so (the default: a warning the user confirms), or saved once the user says so and
+    /// sent to their manager, who keeps both, merges them or archives the new one (送经理裁决).
     DuplicatePolicy {
         Block => "block",
         Warn => "warn",
+        Review => "review",
     }
 );
+
+text_enum!(
+    /// Where a duplicate sent to the manager stands.
+    ReviewStatus {
+        Pending => "pending",
+        Kept => "kept",
+        Merged => "merged",
+        Archived => "archived",
+    }
+);
+
+/// A record saved over its duplicates under the `review` policy, waiting for (or decided by)
+/// the manager.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DuplicateReview {
+    pub id: i64,
+    pub record_kind: RecordKind,
+    pub record_id: i64,
+    /// What it matched: (kind, id, matched on), as the company holds them.
+    pub matched: Vec<MatchedRecord>,
+    pub requested_by: crate::model::UserId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub requested_at: time::OffsetDateTime,
+    pub status: ReviewStatus,
+    pub decided_by: Option<crate::model::UserId>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub decided_at: Option<time::OffsetDateTime>,
+    pub note: Option<String>,
+}
+
+/// One record a reviewed record matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MatchedRecord {
+    pub record_kind: RecordKind,
+    pub id: i64,
+    pub matched_on: MatchedOn,
+}
 
 /// The duplicate settings: per record kind, and for a credit code already in use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -314,15 +353,25 @@ pub struct DuplicateMatch {
 }
 
 impl DuplicateSettings {
-    /// Whether a record of `kind` matching `matches` is refused whatever the caller says:
-    /// its kind's policy blocks, or it shares a credit code and credit codes block.
-    pub fn blocks(&self, kind: RecordKind, matches: &[DuplicateMatch]) -> bool {
-        let policy = match kind {
+    /// The policy of a record kind (opportunities are not matched: warn).
+    pub fn policy(&self, kind: RecordKind) -> DuplicatePolicy {
+        match kind {
             RecordKind::Account => self.account,
             RecordKind::Contact => self.contact,
             RecordKind::Lead => self.lead,
             RecordKind::Opportunity => DuplicatePolicy::Warn,
-        };
+        }
+    }
+
+    /// Whether a record of `kind` saved over its duplicates goes to the manager.
+    pub fn reviews(&self, kind: RecordKind) -> bool {
+        self.policy(kind) == DuplicatePolicy::Review
+    }
+
+    /// Whether a record of `kind` matching `matches` is refused whatever the caller says:
+    /// its kind's policy blocks, or it shares a credit code and credit codes block.
+    pub fn blocks(&self, kind: RecordKind, matches: &[DuplicateMatch]) -> bool {
+        let policy = self.policy(kind);
         policy == DuplicatePolicy::Block
             || (self.credit_code == DuplicatePolicy::Block
                 && matches
@@ -388,6 +437,10 @@ mod tests {
         assert_eq!(s, DuplicateSettings::default());
         assert_eq!(s.credit_code, DuplicatePolicy::Block);
         assert!(serde_json::from_str::<DuplicateSettings>(r#"{"account":"never"}"#).is_err());
+        // Sent to the manager: saved when confirmed (never blocked), reviewed.
+        let review: DuplicateSettings = serde_json::from_str(r#"{"lead":"review"}"#).unwrap();
+        assert!(review.reviews(RecordKind::Lead) && !review.reviews(RecordKind::Account));
+        assert!(!review.blocks(RecordKind::Lead, &[]));
     }
 
     #[test]

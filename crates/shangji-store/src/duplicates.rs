@@ -2,7 +2,7 @@
 //! what the caller may be told), and filling in the name keys of rows written before they
 //! existed.
 
-use shangji_core::duplicates::{company_key, name_stem, MatchedOn};
+use shangji_core::duplicates::{company_key, name_stem, DuplicateReview, MatchedOn, ReviewStatus};
 use shangji_core::model::*;
 
 use crate::db::{bind_all, Db, RowExt, Sql};
@@ -176,4 +176,112 @@ impl Db {
         }
         Ok(done)
     }
+
+    /// Records a duplicate sent to the manager; returns its id.
+    pub async fn insert_duplicate_review(&self, r: &DuplicateReview) -> Result<i64, StoreError> {
+        let matched =
+            serde_json::to_string(&r.matched).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut sql = Sql::new(
+            "INSERT INTO duplicate_reviews (record_kind, record_id, matched, requested_by, requested_at, status) VALUES (",
+        );
+        sql.bind(r.record_kind.as_str())
+            .push(", ")
+            .bind(r.record_id);
+        sql.push(", ").bind(matched).push(", ").bind(r.requested_by);
+        sql.push(", ")
+            .bind(r.requested_at)
+            .push(", ")
+            .bind(r.status.as_str());
+        sql.push(") RETURNING id");
+        let _writer = self.writer().await;
+        on_pool!(self, p => Ok(bind_all!(sqlx::query_scalar(&sql.text), &sql.args).fetch_one(p).await?))
+    }
+
+    /// Duplicates sent to managers, newest first: those still waiting (`pending_only`), or
+    /// the last `limit` of any status.
+    pub async fn duplicate_reviews(
+        &self,
+        pending_only: bool,
+        limit: i64,
+    ) -> Result<Vec<DuplicateReview>, StoreError> {
+        let mut sql = Sql::new("SELECT * FROM duplicate_reviews");
+        if pending_only {
+            sql.push(" WHERE status = ")
+                .bind(ReviewStatus::Pending.as_str());
+        }
+        sql.push(" ORDER BY requested_at DESC, id DESC LIMIT ")
+            .bind(limit);
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter().map(review_from_row).collect()
+        })
+    }
+
+    pub async fn duplicate_review(&self, id: i64) -> Result<Option<DuplicateReview>, StoreError> {
+        let mut sql = Sql::new("SELECT * FROM duplicate_reviews WHERE id = ");
+        sql.bind(id);
+        on_pool!(self, p => {
+            let row = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_optional(p).await?;
+            row.as_ref().map(review_from_row).transpose()
+        })
+    }
+
+    /// Decides the pending reviews `ids` (another decision first: nothing, `false`).
+    pub async fn decide_duplicate_reviews(
+        &self,
+        ids: &[i64],
+        status: ReviewStatus,
+        by: UserId,
+        at: time::OffsetDateTime,
+        note: Option<String>,
+    ) -> Result<bool, StoreError> {
+        if ids.is_empty() {
+            return Ok(false);
+        }
+        let mut sql = Sql::new("UPDATE duplicate_reviews SET status = ");
+        sql.bind(status.as_str()).push(", decided_by = ").bind(by);
+        sql.push(", decided_at = ")
+            .bind(at)
+            .push(", note = ")
+            .bind(note);
+        sql.push(" WHERE status = ")
+            .bind(ReviewStatus::Pending.as_str());
+        sql.push(" AND id IN ").bind_list(ids);
+        Ok(self.execute(&sql).await? > 0)
+    }
+
+    /// The pending reviews a record takes part in: as the record reviewed, or as one it
+    /// matched.
+    pub async fn pending_reviews_of(
+        &self,
+        kind: RecordKind,
+        id: i64,
+    ) -> Result<Vec<DuplicateReview>, StoreError> {
+        Ok(self
+            .duplicate_reviews(true, 10_000)
+            .await?
+            .into_iter()
+            .filter(|r| {
+                (r.record_kind == kind && r.record_id == id)
+                    || r.matched
+                        .iter()
+                        .any(|m| m.record_kind == kind && m.id == id)
+            })
+            .collect())
+    }
+}
+
+fn review_from_row<R: RowExt>(r: &R) -> Result<DuplicateReview, StoreError> {
+    Ok(DuplicateReview {
+        id: r.i64("id")?,
+        record_kind: r.parse("record_kind")?,
+        record_id: r.i64("record_id")?,
+        matched: r.json("matched")?,
+        requested_by: r.i64("requested_by")?,
+        requested_at: r.ts("requested_at")?,
+        status: r.parse("status")?,
+        decided_by: r.opt_i64("decided_by")?,
+        decided_at: r.opt_ts("decided_at")?,
+        note: r.opt_text("note")?,
+    })
 }

@@ -8,8 +8,8 @@
 //! conversion's new account, import), so the rule is decided here once.
 
 use shangji_core::duplicates::{
-    company_key, name_similarity, name_stem, DuplicateMatch, DuplicateSettings, MatchedOn,
-    NAME_THRESHOLD,
+    company_key, name_similarity, name_stem, DuplicateMatch, DuplicateReview, DuplicateSettings,
+    MatchedOn, MatchedRecord, ReviewStatus, NAME_THRESHOLD,
 };
 use shangji_core::model::*;
 use shangji_store::{Access, Candidate, Db, Probe};
@@ -92,6 +92,12 @@ async fn readable(db: &Db, ctx: &Ctx, kind: RecordKind, id: i64) -> Result<bool,
 /// The records that `keys` match, strongest match first, each told as far as the caller may
 /// see it.
 pub async fn find(db: &Db, ctx: &Ctx, keys: &Keys) -> Result<Vec<DuplicateMatch>, AppError> {
+    let found = matching(db, keys).await?;
+    told(db, ctx, found).await
+}
+
+/// The records that `keys` match, strongest match first, as the company holds them.
+async fn matching(db: &Db, keys: &Keys) -> Result<Vec<Candidate>, AppError> {
     let mut found: Vec<Candidate> = db
         .duplicate_candidates(&keys.probe)
         .await?
@@ -106,6 +112,11 @@ pub async fn find(db: &Db, ctx: &Ctx, keys: &Keys) -> Result<Vec<DuplicateMatch>
         .collect();
     found.sort_by_key(|c| (strength(c.on), c.kind.as_str(), c.id));
     found.dedup_by_key(|c| (c.kind, c.id));
+    Ok(found)
+}
+
+/// Each match told as far as the caller may see it.
+async fn told(db: &Db, ctx: &Ctx, found: Vec<Candidate>) -> Result<Vec<DuplicateMatch>, AppError> {
     if found.is_empty() {
         return Ok(vec![]);
     }
@@ -132,17 +143,336 @@ pub async fn find(db: &Db, ctx: &Ctx, keys: &Keys) -> Result<Vec<DuplicateMatch>
 }
 
 /// Refuses a record that matches others where the settings say so, or unless the caller said
-/// to save it anyway (`allow`).
-pub async fn guard(db: &Db, ctx: &Ctx, keys: Option<Keys>, allow: bool) -> Result<(), AppError> {
-    let Some(keys) = keys else { return Ok(()) };
-    let matches = find(db, ctx, &keys).await?;
-    if matches.is_empty() {
-        return Ok(());
+/// to save it anyway (`allow`). Saved over its matches where the settings send such records to
+/// the manager: what it matched, for [`send_for_review`] once it is saved.
+pub async fn guard(
+    db: &Db,
+    ctx: &Ctx,
+    keys: Option<Keys>,
+    allow: bool,
+) -> Result<Option<Vec<MatchedRecord>>, AppError> {
+    let Some(keys) = keys else { return Ok(None) };
+    let found = matching(db, &keys).await?;
+    if found.is_empty() {
+        return Ok(None);
     }
-    let blocked = settings(db).await?.blocks(keys.kind, &matches);
+    let matched: Vec<MatchedRecord> = found
+        .iter()
+        .map(|c| MatchedRecord {
+            record_kind: c.kind,
+            id: c.id,
+            matched_on: c.on,
+        })
+        .collect();
+    let matches = told(db, ctx, found).await?;
+    let settings = settings(db).await?;
+    let blocked = settings.blocks(keys.kind, &matches);
     if blocked || !allow {
         return Err(AppError::Duplicate { matches, blocked });
     }
+    Ok(settings.reviews(keys.kind).then_some(matched))
+}
+
+// ---- Duplicates sent to the manager (送经理裁决). ----
+
+/// The decision on a duplicate sent to the manager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewDecision {
+    /// Both stay: they are different customers after all.
+    Keep,
+    /// The new record is archived (the existing one stays).
+    Archive,
+}
+
+/// What `POST /duplicate-reviews/{id}/decide` takes.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecideReview {
+    pub decision: ReviewDecision,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A review as its page and the API show it: the reviewed record and its matches, each with
+/// its name and owner (the manager decides on what they can see: records outside their scope
+/// are told by owner only, as the duplicate answer tells them).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ReviewView {
+    #[serde(flatten)]
+    pub review: DuplicateReview,
+    /// The reviewed record's name.
+    pub name: String,
+    pub requested_by_name: String,
+    pub matches: Vec<DuplicateMatch>,
+}
+
+/// Whom a duplicate saved by `requester` goes to: their managers up the team line, else the
+/// directors, else the admins.
+fn reviewers(dir: &shangji_store::Directory, users: &[User], requester: UserId) -> Vec<UserId> {
+    use shangji_core::approval::{resolve_chain, Approver};
+    let line: Vec<(UserId, Role, Option<TeamId>, bool)> = users
+        .iter()
+        .map(|u| (u.id, u.role, u.team_id, u.active))
+        .collect();
+    for chain in [[Approver::OwnerManager], [Approver::Director]] {
+        let found = resolve_chain(&chain, requester, &dir.org, &line);
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    users
+        .iter()
+        .filter(|u| u.active && u.role == Role::Admin)
+        .map(|u| u.id)
+        .collect()
+}
+
+/// Sends a record just saved over its duplicates to the manager: the review, and a
+/// notification to each reviewer.
+pub async fn send_for_review(
+    db: &Db,
+    ctx: &Ctx,
+    kind: RecordKind,
+    id: i64,
+    matched: Vec<MatchedRecord>,
+) -> Result<(), AppError> {
+    let review = DuplicateReview {
+        id: 0,
+        record_kind: kind,
+        record_id: id,
+        matched,
+        requested_by: ctx.actor.user_id,
+        requested_at: ctx.now,
+        status: ReviewStatus::Pending,
+        decided_by: None,
+        decided_at: None,
+        note: None,
+    };
+    let review_id = db.insert_duplicate_review(&review).await?;
+    let users = db.users().await?;
+    let name = record_name(db, kind, id).await?;
+    let notes: Vec<Notification> = reviewers(&ctx.dir, &users, ctx.actor.user_id)
+        .into_iter()
+        .filter(|u| *u != ctx.actor.user_id)
+        .map(|user_id| Notification {
+            id: 0,
+            user_id,
+            kind: "duplicate_review".into(),
+            record_kind: Some(kind),
+            record_id: Some(id),
+            payload: serde_json::json!({
+                "title": name,
+                "requester_id": ctx.actor.user_id,
+                "review_id": review_id,
+                "link": "/duplicates/reviews",
+            }),
+            read_at: None,
+            archived: false,
+            version: 1,
+            created_at: ctx.now,
+        })
+        .collect();
+    if !notes.is_empty() {
+        super::delivery::notify_users(db, &ctx.dir, &notes, ctx.now).await?;
+    }
+    Ok(())
+}
+
+async fn record_name(db: &Db, kind: RecordKind, id: i64) -> Result<String, AppError> {
+    let all = &shangji_core::visibility::Scope::All;
+    Ok(match kind {
+        RecordKind::Account => db
+            .get::<Account>(id, all, Access::Read)
+            .await?
+            .map(|a| a.name),
+        RecordKind::Contact => db
+            .get::<Contact>(id, all, Access::Read)
+            .await?
+            .map(|c| c.name),
+        RecordKind::Lead => db
+            .get::<Lead>(id, all, Access::Read)
+            .await?
+            .and_then(|l| l.company_name.or(l.contact_name)),
+        RecordKind::Opportunity => None,
+    }
+    .unwrap_or_else(|| format!("#{id}")))
+}
+
+/// The reviews the caller decides (managers: those their scope covers the requester of;
+/// admins: all), pending ones or the last 100 of any status.
+pub async fn reviews(db: &Db, ctx: &Ctx, pending_only: bool) -> Result<Vec<ReviewView>, AppError> {
+    if !ctx.scope.is_manager() {
+        return Err(AppError::Forbidden("managers_only"));
+    }
+    let users = db.users().await?;
+    let mut out = Vec::new();
+    for r in db.duplicate_reviews(pending_only, 100).await? {
+        if !ctx.scope.covers(Some(r.requested_by)) {
+            continue;
+        }
+        out.push(view(db, ctx, &users, r).await?);
+    }
+    Ok(out)
+}
+
+async fn view(
+    db: &Db,
+    ctx: &Ctx,
+    users: &[User],
+    review: DuplicateReview,
+) -> Result<ReviewView, AppError> {
+    let found: Vec<Candidate> = review
+        .matched
+        .iter()
+        .map(|m| Candidate {
+            kind: m.record_kind,
+            id: m.id,
+            name: String::new(),
+            owner_id: None,
+            on: m.matched_on,
+            key: None,
+        })
+        .collect();
+    let mut matches = Vec::new();
+    for c in found {
+        let name = record_name(db, c.kind, c.id).await?;
+        let owner = owner_of(db, c.kind, c.id).await?;
+        let mut told = told(
+            db,
+            ctx,
+            vec![Candidate {
+                name,
+                owner_id: owner,
+                ..c
+            }],
+        )
+        .await?;
+        matches.append(&mut told);
+    }
+    Ok(ReviewView {
+        name: record_name(db, review.record_kind, review.record_id).await?,
+        requested_by_name: users
+            .iter()
+            .find(|u| u.id == review.requested_by)
+            .map(|u| u.display_name.clone())
+            .unwrap_or_default(),
+        matches,
+        review,
+    })
+}
+
+async fn owner_of(db: &Db, kind: RecordKind, id: i64) -> Result<Option<UserId>, AppError> {
+    let all = &shangji_core::visibility::Scope::All;
+    Ok(match kind {
+        RecordKind::Account => db
+            .get::<Account>(id, all, Access::Read)
+            .await?
+            .and_then(|a| a.owner_id),
+        RecordKind::Contact => db
+            .get::<Contact>(id, all, Access::Read)
+            .await?
+            .and_then(|c| c.owner_id),
+        RecordKind::Lead => db
+            .get::<Lead>(id, all, Access::Read)
+            .await?
+            .and_then(|l| l.owner_id),
+        RecordKind::Opportunity => None,
+    })
+}
+
+/// Decides a pending review (its requester's manager, or an admin): keep both, or archive the
+/// new record. A review already decided (or merged) is refused.
+pub async fn decide_review(
+    db: &Db,
+    ctx: &Ctx,
+    id: i64,
+    input: DecideReview,
+) -> Result<ReviewView, AppError> {
+    let review = db.duplicate_review(id).await?.ok_or(AppError::NotFound)?;
+    if !ctx.scope.is_manager() || !ctx.scope.covers(Some(review.requested_by)) {
+        return Err(AppError::NotFound);
+    }
+    if review.status != ReviewStatus::Pending {
+        return Err(AppError::invalid(
+            "status",
+            "already_decided",
+            format!("the review was decided already: {}", review.status),
+        ));
+    }
+    let note = input
+        .note
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
+    if note.as_ref().is_some_and(|n| n.chars().count() > 500) {
+        return Err(AppError::invalid(
+            "note",
+            "too_long",
+            "at most 500 characters",
+        ));
+    }
+    let status = match input.decision {
+        ReviewDecision::Keep => ReviewStatus::Kept,
+        ReviewDecision::Archive => {
+            archive(db, ctx, review.record_kind, review.record_id).await?;
+            ReviewStatus::Archived
+        }
+    };
+    db.decide_duplicate_reviews(&[id], status, ctx.actor.user_id, ctx.now, note)
+        .await?;
+    let review = db.duplicate_review(id).await?.ok_or(AppError::NotFound)?;
+    let users = db.users().await?;
+    view(db, ctx, &users, review).await
+}
+
+async fn archive(db: &Db, ctx: &Ctx, kind: RecordKind, id: i64) -> Result<(), AppError> {
+    use shangji_core::records::{AccountInput, ContactInput, LeadInput};
+    use shangji_core::Field;
+    match kind {
+        RecordKind::Account => {
+            let input = AccountInput {
+                archived: Field::Value(true),
+                ..Default::default()
+            };
+            super::update::<Account>(db, ctx, id, input).await?;
+        }
+        RecordKind::Contact => {
+            let input = ContactInput {
+                archived: Field::Value(true),
+                ..Default::default()
+            };
+            super::update::<Contact>(db, ctx, id, input).await?;
+        }
+        _ => {
+            let input = LeadInput {
+                archived: Field::Value(true),
+                ..Default::default()
+            };
+            super::update::<Lead>(db, ctx, id, input).await?;
+        }
+    }
+    Ok(())
+}
+
+/// After a merge: the pending reviews either record took part in are decided as merged.
+pub async fn merged(db: &Db, ctx: &Ctx, kind: RecordKind, ids: [i64; 2]) -> Result<(), AppError> {
+    let mut pending = Vec::new();
+    for id in ids {
+        pending.extend(
+            db.pending_reviews_of(kind, id)
+                .await?
+                .into_iter()
+                .map(|r| r.id),
+        );
+    }
+    db.decide_duplicate_reviews(
+        &pending,
+        ReviewStatus::Merged,
+        ctx.actor.user_id,
+        ctx.now,
+        None,
+    )
+    .await?;
     Ok(())
 }
 

@@ -119,6 +119,8 @@ pub async fn merge<T: Mergeable>(
         merged: json(&merged)?,
     };
     let moved = db.merge_records(&next, survivor.version(), &log).await?;
+    // A duplicate sent to the manager is decided by merging it.
+    super::duplicates::merged(db, ctx, T::RECORD_KIND, [survivor_id, input.merged_id]).await?;
     if T::RECORD_KIND == RecordKind::Lead {
         super::scoring::rescore_lead(db, ctx.now, survivor_id).await?;
     }

@@ -108,6 +108,21 @@ macro_rules! pooled_record {
     };
 }
 
+/// A record saved over its duplicates where they go to the manager (`duplicates::guard`).
+async fn send_for_review<T: Record>(
+    db: &Db,
+    ctx: &Ctx,
+    record: &T,
+    review: Option<Vec<shangji_core::duplicates::MatchedRecord>>,
+) -> Result<(), AppError> {
+    match (review, record.match_keys()) {
+        (Some(matched), Some(keys)) => {
+            super::duplicates::send_for_review(db, ctx, keys.kind, record.id(), matched).await
+        }
+        _ => Ok(()),
+    }
+}
+
 /// After a lead or an account was created: its event rules, then — a lead that came in
 /// without an owner — the lead assignment rules. Returns the record as it is now.
 async fn after_party_created<T: Record>(db: &Db, ctx: &Ctx, record: T) -> Result<T, AppError> {
@@ -543,7 +558,7 @@ pub async fn create<T: Record>(
     record.apply(input, true, ctx.now)?;
     // A new record's owner is no change of owner: its history starts with it.
     record.settle_owner(None, ctx);
-    super::duplicates::guard(db, ctx, record.match_keys(), allow).await?;
+    let review = super::duplicates::guard(db, ctx, record.match_keys(), allow).await?;
     let changes = apply_custom(db, ctx, &mut record, custom, true).await?;
     check_owner(db, ctx, "owner_id", record.owner(), Some(ctx.actor.user_id)).await?;
     check_links(db, ctx, record.links()).await?;
@@ -552,6 +567,7 @@ pub async fn create<T: Record>(
         return Ok(created);
     }
     let id = created.record.id();
+    send_for_review(db, ctx, &created.record, review).await?;
     let record = rescored(db, ctx, created.record, id).await?;
     Ok(Created {
         record: after_party_created(db, ctx, record).await?,
@@ -601,9 +617,11 @@ pub async fn update<T: Record>(
     let owner_change = record.settle_owner(before.owner(), ctx);
     // Matched again only when what it is matched on changed.
     let keys = record.match_keys();
-    if keys != before.match_keys() {
-        super::duplicates::guard(db, ctx, keys, allow).await?;
-    }
+    let review = if keys != before.match_keys() {
+        super::duplicates::guard(db, ctx, keys, allow).await?
+    } else {
+        None
+    };
     let changes = apply_custom(db, ctx, &mut record, custom, false).await?;
     check_owner(db, ctx, "owner_id", record.owner(), before.owner()).await?;
     let links: Vec<_> = record
@@ -628,6 +646,7 @@ pub async fn update<T: Record>(
     if let Some(event) = owner_change {
         db.insert_ownership_event(&event).await?;
     }
+    send_for_review(db, ctx, &record, review).await?;
     if let Some(kind) = record.party_kind() {
         let before = serde_json::to_value(&before).ok();
         super::automation::after_party_write(db, ctx, kind, before.as_ref(), id).await;

@@ -149,6 +149,7 @@ pub async fn convert_lead(
     };
 
     // The account: linked, or new.
+    let mut account_review = None;
     let (account, account_changes, created) = match input.account_id {
         Some(account_id) => {
             let a = db
@@ -192,7 +193,8 @@ pub async fn convert_lead(
             if let Some(k) = keys.as_mut() {
                 k.probe.exclude = Some((RecordKind::Lead, lead.id));
             }
-            crate::ops::duplicates::guard(db, ctx, keys, input.allow_duplicate).await?;
+            account_review =
+                crate::ops::duplicates::guard(db, ctx, keys, input.allow_duplicate).await?;
             (a, changes, true)
         }
     };
@@ -222,6 +224,14 @@ pub async fn convert_lead(
     let contact_changes = apply_custom(db, ctx, &mut contact, None, true)
         .await
         .map_err(|e| prefixed(e, &map, "contact"))?;
+    // The new contact is matched too: its mobile and email are the lead's, so the lead
+    // itself aside.
+    let mut keys = contact.match_keys();
+    if let Some(k) = keys.as_mut() {
+        k.probe.exclude = Some((RecordKind::Lead, lead.id));
+    }
+    let contact_review =
+        crate::ops::duplicates::guard(db, ctx, keys, input.allow_duplicate).await?;
 
     // The opportunity, if asked for.
     let mut opportunity = None;
@@ -286,6 +296,14 @@ pub async fn convert_lead(
         .await?;
     let account_id = ids.account_id.unwrap_or(account.id);
     let contact_id = ids.contact_id.unwrap_or_default();
+    for (kind, id, review) in [
+        (RecordKind::Account, account_id, account_review),
+        (RecordKind::Contact, contact_id, contact_review),
+    ] {
+        if let Some(matched) = review {
+            crate::ops::duplicates::send_for_review(db, ctx, kind, id, matched).await?;
+        }
+    }
     let account = if created {
         account.stored(account_id, 1)
     } else {

@@ -269,6 +269,16 @@ fn rank(open: &[i32], stage: &Stage) -> usize {
     open.iter().take_while(|&&p| p < stage.position).count()
 }
 
+/// Whether the deal just won by a move from `from` may be taken back there (撤销 after a
+/// drop on won): the way back is an ordinary reopen, so it is offered to whoever the pipeline
+/// lets reopen, into an open stage still in use, and to nobody else.
+pub fn may_undo_won(pipeline: &Pipeline, from: &Stage, won: &Stage, role: Role) -> bool {
+    won.kind == StageKind::Won
+        && from.kind == StageKind::Open
+        && !from.archived
+        && check_policy(pipeline, won, from, role).is_ok()
+}
+
 /// Whether a move goes forward: from an open stage to a later open stage or to won.
 pub fn is_forward(from: &Stage, to: &Stage) -> bool {
     from.kind == StageKind::Open
@@ -1051,6 +1061,40 @@ mod tests {
         assert_eq!(names, ["立项", "关键人拜访", "方案", "投标", "商务谈判"]);
         assert_eq!(bant().len(), 4);
         assert_eq!(meddic().len(), 6);
+    }
+
+    #[test]
+    fn undoing_a_win_is_offered_to_whoever_may_reopen() {
+        // 10 Qualification … 13 Negotiation, 14 Won, 15 Lost.
+        let mut p = build_pipeline(&b2b_template(), 1, 10);
+        let mut archived = p.clone();
+        archived.stages[2].archived = true;
+        let reps_reopen = {
+            let mut q = p.clone();
+            q.policy.reopen_roles.push(Role::Rep);
+            q
+        };
+        p.policy.allow_backward = false;
+        let cases: Vec<(&Pipeline, StageId, StageId, Role, bool)> = vec![
+            (&p, 13, 14, Role::Manager, true),
+            (&p, 13, 14, Role::Director, true),
+            (&p, 12, 14, Role::Admin, true),
+            // Reopening is the manager's call unless the pipeline lets reps do it.
+            (&p, 13, 14, Role::Rep, false),
+            (&reps_reopen, 13, 14, Role::Rep, true),
+            // Only a win is undone, and only back into an open stage still in use.
+            (&p, 13, 15, Role::Manager, false),
+            (&p, 15, 14, Role::Manager, false),
+            (&archived, 12, 14, Role::Manager, false),
+        ];
+        for (pipeline, from, won, role, want) in cases {
+            let (f, w) = (pipeline.stage(from).unwrap(), pipeline.stage(won).unwrap());
+            assert_eq!(
+                may_undo_won(pipeline, f, w, role),
+                want,
+                "{from} → {won} as {role:?}"
+            );
+        }
     }
 
     #[test]

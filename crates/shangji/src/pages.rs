@@ -306,6 +306,11 @@ fn money_chart(tr: Tr, mut option: serde_json::Value) -> serde_json::Value {
     option
 }
 
+/// A warning about a value typed (`shown` as the user typed it), in the user's language.
+fn warning_text(tr: Tr, w: &shangji_core::opportunity::Warning, shown: &str) -> String {
+    tr.fmt(&format!("ux.warn.{}", w.code), &[("date", shown.trim())])
+}
+
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {

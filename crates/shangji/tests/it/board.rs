@@ -491,6 +491,7 @@ async fn quick_create_puts_a_deal_in_the_first_stage() {
     // The form offers the accounts the user can see (loaded when it is opened).
     let r = rep.get("/board/accounts").await;
     assert!(r.body.contains("<option value=\"快速客户\">"), "{}", r.body);
+    let close = common::close_date().to_string();
     let r = rep
         .post(
             "/board/quick",
@@ -498,7 +499,7 @@ async fn quick_create_puts_a_deal_in_the_first_stage() {
                 ("title", "新机会"),
                 ("account", "不存在的客户"),
                 ("amount", "12,000"),
-                ("close_date", "2026-09-30"),
+                ("close_date", close.as_str()),
                 ("view", ""),
             ],
         )
@@ -513,7 +514,7 @@ async fn quick_create_puts_a_deal_in_the_first_stage() {
                 ("title", "新机会"),
                 ("account", "快速客户"),
                 ("amount", "12,000"),
-                ("close_date", "2026-09-30"),
+                ("close_date", close.as_str()),
                 ("view", ""),
             ],
         )
@@ -525,6 +526,36 @@ async fn quick_create_puts_a_deal_in_the_first_stage() {
         (1, "¥1.2万".into(), "¥1200".into())
     );
     assert!(r.body.contains("新机会"));
+
+    // A close date decades ago is asked about, and saved once confirmed.
+    let long_ago = (common::today() - time::Duration::days(30 * 365)).to_string();
+    let typed = [
+        ("title", "老单补录"),
+        ("account", "快速客户"),
+        ("close_date", long_ago.as_str()),
+        ("view", ""),
+    ];
+    let r = rep.post("/board/quick", &typed).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body
+            .contains(&format!("预计成交日期 {long_ago} 在一年多以前")),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("name=\"date_ok\""));
+    let (_, found) = app
+        .get("/api/v1/opportunities?q=%E8%80%81%E5%8D%95", "rep_sh")
+        .await;
+    assert_eq!(found["items"].as_array().unwrap().len(), 0, "not saved");
+    let mut confirmed = typed.to_vec();
+    confirmed.push(("date_ok", "1"));
+    let r = rep.post("/board/quick", &confirmed).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, found) = app
+        .get("/api/v1/opportunities?q=%E8%80%81%E5%8D%95", "rep_sh")
+        .await;
+    assert_eq!(found["items"][0]["close_date"], long_ago.as_str());
 }
 
 #[tokio::test]

@@ -30,6 +30,8 @@ pub(super) struct Quick {
     /// The account is not one the user can see: offer to create it with the deal (the
     /// offer's words).
     pub(super) offer_new: Option<String>,
+    /// The close date is far from today: asked to confirm (the box's words).
+    pub(super) confirm_date: Option<String>,
 }
 
 /// Quick create: title, account, amount, close date; into the pipeline's first stage.
@@ -54,6 +56,7 @@ pub(super) async fn quick_create(
         errors: Errors::default(),
         open: true,
         offer_new: None,
+        confirm_date: None,
     };
     let mut input = OpportunityInput {
         title: Field::Value(quick.title.clone()),
@@ -102,6 +105,18 @@ pub(super) async fn quick_create(
             },
             Err(e) => return v.error("/board", e),
         }
+    }
+    // A close date far from today is asked about once before it is saved.
+    if let Some(w) = ops::input_warnings(&v.ctx, &input)
+        .into_iter()
+        .next()
+        .filter(|_| f.get("date_ok") != "1")
+    {
+        quick.errors.add(
+            "close_date",
+            crate::pages::warning_text(tr, &w, &quick.close_date),
+        );
+        quick.confirm_date = Some(tr.t("ux.warn.confirm").to_string());
     }
     if quick.errors.is_empty() {
         let created = if input.account_id.is_absent() {

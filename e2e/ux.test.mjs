@@ -124,6 +124,34 @@ describe('day-one usability', () => {
     }
   });
 
+  test('at 375 px the header search finds a customer and opens it', { timeout: TEST_TIMEOUT }, async () => {
+    const { context, page } = await newPage(PHONE);
+    try {
+      await signIn(page, SEEDED.rep);
+      // A customer of the rep's, as the accounts list shows it.
+      const accounts = await api(app.baseURL, app.token, 'GET', '/api/v1/accounts?per_page=1');
+      const name = accounts.items[0].name;
+      // Search and the bell open the scrolling navigation row: in sight without scrolling.
+      const search = page.locator('#nav-search');
+      assert.ok(await search.isVisible(), 'the search box is there');
+      for (const el of [search, page.locator('#nav-bell')]) {
+        const box = await el.boundingBox();
+        assert.ok(box.x >= 0 && box.x + box.width <= 375, `within the screen: ${JSON.stringify(box)}`);
+      }
+      await page.screenshot({ path: screenshotPath('ux-header-375.png') });
+      await search.fill(name);
+      await Promise.all([page.waitForURL(/\/search\?q=/), search.press('Enter')]);
+      const hit = page.locator('main').getByRole('link', { name, exact: true }).first();
+      await hit.waitFor();
+      await page.screenshot({ path: screenshotPath('ux-search-375.png'), fullPage: true });
+      await assertFits(page, 375);
+      await Promise.all([page.waitForURL(/\/accounts\/\d+$/), hit.click()]);
+      assert.equal(await text(page.locator('h1')), name);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('a close date decades ago is asked about before the deal is saved', { timeout: TEST_TIMEOUT }, async () => {
     const { context, page } = await newPage();
     try {

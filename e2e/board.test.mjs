@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  ADMIN, OPPORTUNITIES, REP, addMonths, api, PHONE, assertFits, chinaToday, launchBrowser, monthKey, monthLabel, newPage as openPage,
+  ADMIN, MANAGER, OPPORTUNITIES, REP, addMonths, lastDayOfMonth, api, PHONE, assertFits, chinaToday, launchBrowser, monthKey, monthLabel, newPage as openPage,
   screenshotPath, signIn, startApp, text,
 } from './support/app.mjs';
 
@@ -62,6 +62,25 @@ const FROM_MONTH = monthLabel(CAMPUS.close_date);
 const TO_MONTH = monthLabel(addMonths(CAMPUS.close_date, 2));
 /** Dropped on another month, a deal keeps its day of the month, clamped to that month's end. */
 const REDATED = addMonths(CAMPUS.close_date, 2);
+
+/**
+ * Confirms the won dialog after a drop on Won; the stages skipped on the way ask for their
+ * checklists, which are ticked.
+ */
+async function confirmWon(page) {
+  const dialog = page.locator('dialog#board-dialog');
+  await dialog.waitFor({ state: 'visible' });
+  await dialog.locator('#board-dialog-won').waitFor();
+  await dialog.getByRole('button', { name: '保存并移动' }).click();
+  const boxes = page.locator('dialog#board-dialog .gate-list input[type=checkbox]');
+  // Either the move is made (the dialog goes) or the dialog comes back with the checklists.
+  for (let i = 0; i < 150 && (await dialog.count()) && !(await boxes.count()); i++) await page.waitForTimeout(100);
+  if (await boxes.count()) {
+    for (const box of await boxes.all()) await box.check();
+    await dialog.getByRole('button', { name: '保存并移动' }).click();
+  }
+  await dialog.waitFor({ state: 'detached' });
+}
 
 async function count(page, name) {
   return Number(await text(column(page, name).locator('.board-count')));
@@ -142,6 +161,57 @@ describe('pipeline board', () => {
       await page.keyboard.press('Escape');
       await dialog.waitFor({ state: 'hidden' });
       await card(page, '华为园区网络改造').and(column(page, '线索确认').locator('li.board-card')).waitFor();
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a manager confirms a drop on Won, and 撤销 puts the deal back in its stage, open again', { timeout: TEST_TIMEOUT }, async () => {
+    const { context, page } = await newPage();
+    try {
+      await signIn(page, MANAGER);
+      await page.goto('/board');
+      const open = await count(page, '线索确认');
+      await drag(page, card(page, '华为园区网络改造'), page.locator('#drop-won'));
+      const dialog = page.locator('dialog#board-dialog');
+      await confirmWon(page);
+      await card(page, '华为园区网络改造').waitFor({ state: 'detached' });
+      assert.equal(await count(page, '线索确认'), open - 1);
+      const bar = page.locator('#undo-bar');
+      await bar.waitFor({ state: 'visible' });
+      assert.equal(await text(bar.locator('[data-text]')), '已赢单');
+      await page.screenshot({ path: screenshotPath('board-won-undo.png') });
+
+      await bar.getByRole('button', { name: '撤销', exact: true }).click();
+      await card(page, '华为园区网络改造').and(column(page, '线索确认').locator('li.board-card')).waitFor();
+      assert.equal(await count(page, '线索确认'), open);
+      assert.equal(await text(page.locator('#board-message')), '已撤销：商机回到原阶段');
+      assert.equal(await bar.isVisible(), false);
+      const opps = await api(app.baseURL, app.token, 'GET', '/api/v1/opportunities?q=%E5%9B%AD%E5%8C%BA');
+      assert.equal(opps.items[0].status, 'open');
+      // Both moves are in the deal's history: won, then reopened by the manager.
+      const events = await api(app.baseURL, app.token, 'GET', `/api/v1/opportunities/${opps.items[0].id}/events`);
+      const kinds = (events.items ?? events).map((e) => e.kind);
+      assert.ok(kinds.includes('won') && kinds.includes('reopened'), kinds.join(','));
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a rep who may not reopen is told so instead of offered 撤销', { timeout: TEST_TIMEOUT }, async () => {
+    const { context, page } = await newPage();
+    try {
+      await signIn(page, REP);
+      // Where the other tests do not look: a deal of its own, made for this.
+      const account = (await api(app.baseURL, app.token, 'GET', '/api/v1/accounts?q=%E6%8B%9B%E5%95%86')).items[0];
+      await api(app.baseURL, app.token, 'POST', '/api/v1/opportunities', { title: '招行分行网点改造', account_id: account.id, amount_minor: 100_000_000, close_date: lastDayOfMonth(1) });
+      await page.goto('/board');
+      await drag(page, card(page, '招行分行网点改造'), page.locator('#drop-won'));
+      await confirmWon(page);
+      const bar = page.locator('#undo-bar');
+      await bar.waitFor({ state: 'visible' });
+      assert.equal(await text(bar.locator('[data-text]')), '已赢单 · 如需撤销，请经理重新打开');
+      assert.equal(await bar.getByRole('button', { name: '撤销' }).isVisible(), false);
     } finally {
       await context.close();
     }

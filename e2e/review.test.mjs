@@ -1,6 +1,6 @@
 // The funnel review meeting in the browser, on generated history (`shangji seed`): a manager
-// opens /review for their team, is refused an empty decision, records a decision and an action
-// item on a deal (the task then shows on the deal's page, the decision on its timeline), marks
+// opens /review for their team, opens a deal's decision form from its row, is refused an empty
+// decision, records a decision and an action item on a deal (the task then shows on the deal's page, the decision on its timeline), marks
 // the review held, and the next review starts from then. Laptop, phone (375 px) and print,
 // Chinese and English. Headless Chromium against a real `shangji serve`.
 
@@ -50,8 +50,11 @@ describe('review meeting', () => {
       const row = page.locator('#sec-stuck tbody tr').first();
       const title = await text(row.locator('td').first());
       const owner = await text(row.locator('td').nth(1));
+      // Its decision form opens under its row (the page holds no form until then).
+      assert.equal(await page.locator('form.review-decide').count(), 0);
       await row.getByRole('link', { name: '记录决定' }).click();
       const card = page.locator('article.review-deal').filter({ has: page.getByRole('heading', { name: title, exact: true }) });
+      await card.first().waitFor();
       assert.equal(await card.count(), 1);
       assert.equal(await text(card.locator('p.muted').first()), '尚无决定。');
 
@@ -109,8 +112,11 @@ describe('review meeting', () => {
       assert.equal(await text(page.locator('h1')), '漏斗回顾会议');
       await assertFits(page, 375);
       await page.screenshot({ path: screenshotPath('review-phone.png'), fullPage: false });
-      await page.locator('#sec-decisions').scrollIntoViewIfNeeded();
-      await page.locator('article.review-deal').first().screenshot({ path: screenshotPath('review-phone-decide.png') });
+      await page.locator('#sec-stuck tbody tr').first().getByRole('link', { name: '记录决定' }).click();
+      const card = page.locator('#sec-stuck article.review-deal').first();
+      await card.waitFor();
+      await assertFits(page, 375);
+      await card.screenshot({ path: screenshotPath('review-phone-decide.png') });
     } finally {
       await context.close();
     }

@@ -179,6 +179,7 @@ pub struct CustomFieldInput {
     #[serde(default)]
     pub record_kind: Field<RecordKind>,
     /// Create only: snake_case ASCII (a-z, 0-9, _), starting with a letter, at most 50.
+    /// Absent, null or empty: derived from the labels (`keys::derive`).
     #[serde(default)]
     pub key: Field<String>,
     #[serde(default)]
@@ -379,6 +380,15 @@ fn check_validation(def: &mut CustomFieldDef) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// The key of a new definition sent without one: from its labels, unique among the record
+/// kind's fields (archived ones too), and never changed afterwards.
+pub fn derived_key(def: &CustomFieldDef, all: &[CustomFieldDef]) -> String {
+    crate::keys::derive(&[&def.label_en, &def.label_zh], "f", KEY_MAX, |k| {
+        all.iter()
+            .any(|d| d.record_kind == def.record_kind && d.key == k)
+    })
+}
+
 fn required<T>(value: &Field<T>, field: &str) -> Result<(), FieldError> {
     match value {
         Field::Value(_) => Ok(()),
@@ -398,7 +408,6 @@ pub fn apply(
     let before = def.clone();
     if creating {
         required(&i.record_kind, "record_kind")?;
-        required(&i.key, "key")?;
         required(&i.label_zh, "label_zh")?;
         required(&i.label_en, "label_en")?;
         required(&i.field_type, "field_type")?;
@@ -417,6 +426,9 @@ pub fn apply(
     }
     match i.key {
         Field::Absent => {}
+        // Left empty: derived from the labels below.
+        Field::Null if creating => {}
+        Field::Value(k) if creating && k.trim().is_empty() => {}
         Field::Value(k) if creating => def.key = check_key(k.trim())?,
         Field::Value(k) if k == def.key => {}
         _ => {
@@ -428,6 +440,7 @@ pub fn apply(
         }
     }
     if creating
+        && !def.key.is_empty()
         && all
             .iter()
             .any(|d| d.record_kind == def.record_kind && d.key == def.key)
@@ -447,6 +460,9 @@ pub fn apply(
     i.label_en
         .try_map(|v| input::required_text("label_en", v, LABEL_MAX))?
         .apply_required(&mut def.label_en, "label_en")?;
+    if creating && def.key.is_empty() {
+        def.key = derived_key(def, all);
+    }
     input::opt_text("help_zh", i.help_zh, HELP_MAX)?.apply_opt(&mut def.help_zh);
     input::opt_text("help_en", i.help_en, HELP_MAX)?.apply_opt(&mut def.help_en);
     i.field_type
@@ -1303,6 +1319,54 @@ mod tests {
 
     fn body(v: Value) -> CustomFieldInput {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn a_key_left_empty_is_derived_from_the_labels_and_unique() {
+        let existing = vec![
+            def("region", CustomFieldType::Text),
+            CustomFieldDef {
+                id: 2,
+                archived: true,
+                ..def("budget", CustomFieldType::Text)
+            },
+        ];
+        // (key sent, label_zh, label_en, record kind, key saved)
+        let cases = [
+            (json!(null), "采购预算", "Budget", "opportunity", "budget_2"),
+            (json!(""), "区域", "Region", "opportunity", "region_2"),
+            (json!("  "), "区域", "Region", "lead", "region"),
+            (
+                json!(null),
+                "合同编号",
+                "合同编号",
+                "opportunity",
+                "he_tong_bian_hao",
+            ),
+            (json!(null), "？", "!", "opportunity", "f_1"),
+            (
+                json!("contract_no"),
+                "合同编号",
+                "Contract",
+                "opportunity",
+                "contract_no",
+            ),
+        ];
+        for (key, zh, en, kind, want) in cases {
+            let v = json!({"record_kind": kind, "key": key, "label_zh": zh, "label_en": en, "field_type": "text"});
+            let mut d = blank_definition();
+            apply(&mut d, body(v), true, &existing).unwrap();
+            assert_eq!(d.key, want, "{key} {zh} {en} {kind}");
+        }
+        // Absent altogether: derived too.
+        let mut d = blank_definition();
+        let v = json!({"record_kind": "account", "label_zh": "行业细分", "label_en": "Sub-industry", "field_type": "text"});
+        apply(&mut d, body(v), true, &existing).unwrap();
+        assert_eq!(d.key, "sub_industry");
+        // The key stays on edit, whatever the labels become.
+        let v = json!({"label_en": "Industry segment"});
+        apply(&mut d, body(v), false, &existing).unwrap();
+        assert_eq!(d.key, "sub_industry");
     }
 
     #[test]

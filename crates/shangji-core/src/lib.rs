@@ -17,6 +17,7 @@ pub mod follow_up;
 pub mod history_import;
 pub mod horizon;
 pub mod input;
+pub mod keys;
 pub mod merge;
 pub mod model;
 pub mod money;

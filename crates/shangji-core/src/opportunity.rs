@@ -925,6 +925,63 @@ pub fn change_pipeline(
     Ok(events)
 }
 
+/// Something saved that looks wrong without being refused (a close date decades ago): the
+/// API answers it in `warnings`, the pages ask to confirm it first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Warning {
+    pub field: String,
+    /// `close_date_long_past` or `close_date_far_future`.
+    pub code: String,
+    pub message: String,
+}
+
+/// A plausible close date lies at most this many years before today…
+pub const CLOSE_DATE_YEARS_PAST: i32 = 1;
+/// …and at most this many years after it.
+pub const CLOSE_DATE_YEARS_AHEAD: i32 = 5;
+
+/// The same day `years` years from `d` (the 29th of February becomes the 28th).
+fn years_from(d: Date, years: i32) -> Date {
+    let year = d.year() + years;
+    Date::from_calendar_date(year, d.month(), d.day())
+        .or_else(|_| Date::from_calendar_date(year, d.month(), d.day() - 1))
+        .unwrap_or(d)
+}
+
+/// The warning about a close date outside the plausible range around `today` (the day in
+/// China of the request's clock): more than [`CLOSE_DATE_YEARS_PAST`] years ago or more than
+/// [`CLOSE_DATE_YEARS_AHEAD`] years ahead. Only warned, never refused: old deals are
+/// entered after the fact, and a long tender may close far ahead.
+pub fn close_date_warning(close: Date, today: Date) -> Option<Warning> {
+    let warn = |code: &str, message: String| Warning {
+        field: "close_date".into(),
+        code: code.into(),
+        message,
+    };
+    if close < years_from(today, -CLOSE_DATE_YEARS_PAST) {
+        Some(warn(
+            "close_date_long_past",
+            format!("the close date {close} is more than {CLOSE_DATE_YEARS_PAST} year before today ({today})"),
+        ))
+    } else if close > years_from(today, CLOSE_DATE_YEARS_AHEAD) {
+        Some(warn(
+            "close_date_far_future",
+            format!("the close date {close} is more than {CLOSE_DATE_YEARS_AHEAD} years after today ({today})"),
+        ))
+    } else {
+        None
+    }
+}
+
+/// The warnings of a create or update that sets `close_date` (none when it leaves the date
+/// alone or clears it).
+pub fn input_warnings(input: &OpportunityInput, today: Date) -> Vec<Warning> {
+    match &input.close_date {
+        Field::Value(d) => close_date_warning(*d, today).into_iter().collect(),
+        _ => vec![],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1396,6 +1453,60 @@ mod tests {
             MoveError::Invalid(e) => assert_eq!(e.field, "checklist[1]"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_close_date_far_from_today_is_warned_about() {
+        // Relative to whatever day `today` is; a leap day and a year end among them.
+        for today in [
+            date!(2026 - 06 - 15),
+            date!(2028 - 02 - 29),
+            date!(2026 - 12 - 31),
+            date!(2027 - 01 - 01),
+        ] {
+            let days = |n: i64| today + time::Duration::days(n);
+            let cases: Vec<(Date, Option<&str>)> = vec![
+                (today, None),
+                (days(-30), None),
+                (years_from(today, -1), None),
+                (
+                    years_from(today, -1) - time::Duration::days(1),
+                    Some("close_date_long_past"),
+                ),
+                (years_from(today, -30), Some("close_date_long_past")),
+                (years_from(today, 5), None),
+                (
+                    years_from(today, 5) + time::Duration::days(1),
+                    Some("close_date_far_future"),
+                ),
+                (years_from(today, 50), Some("close_date_far_future")),
+            ];
+            for (close, want) in cases {
+                let got = close_date_warning(close, today);
+                assert_eq!(
+                    got.as_ref().map(|w| w.code.as_str()),
+                    want,
+                    "{close} on {today}"
+                );
+                if let Some(w) = got {
+                    assert_eq!(w.field, "close_date");
+                }
+            }
+        }
+        assert_eq!(years_from(date!(2028 - 02 - 29), -1), date!(2027 - 02 - 28));
+        // Only a date the input sets is warned about.
+        let today = date!(2026 - 06 - 15);
+        let set = |d| OpportunityInput {
+            close_date: d,
+            ..Default::default()
+        };
+        assert_eq!(
+            input_warnings(&set(Field::Value(date!(1996 - 06 - 15))), today).len(),
+            1
+        );
+        assert!(input_warnings(&set(Field::Value(today)), today).is_empty());
+        assert!(input_warnings(&set(Field::Null), today).is_empty());
+        assert!(input_warnings(&set(Field::Absent), today).is_empty());
     }
 
     #[test]

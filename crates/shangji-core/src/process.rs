@@ -13,7 +13,9 @@ use crate::model::*;
 /// A checklist item a stage requires (e.g. BANT's "budget confirmed").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ChecklistItem {
-    /// Stable key, snake_case, unique within the pipeline.
+    /// Stable key, snake_case, unique within the pipeline. Empty or left out: derived from
+    /// the labels ([`fill_keys`]).
+    #[serde(default)]
     pub key: String,
     pub label_zh: String,
     pub label_en: String,
@@ -35,7 +37,9 @@ pub struct StageGate {
 /// A standard action (标准动作) expected of the owner in a stage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct StandardAction {
-    /// Stable key, snake_case, unique within the pipeline.
+    /// Stable key, snake_case, unique within the pipeline. Empty or left out: derived from
+    /// the names ([`fill_keys`]).
+    #[serde(default)]
     pub key: String,
     pub name_zh: String,
     pub name_en: String,
@@ -269,6 +273,16 @@ fn rank(open: &[i32], stage: &Stage) -> usize {
     open.iter().take_while(|&&p| p < stage.position).count()
 }
 
+/// Whether the deal just won by a move from `from` may be taken back there (撤销 after a
+/// drop on won): the way back is an ordinary reopen, so it is offered to whoever the pipeline
+/// lets reopen, into an open stage still in use, and to nobody else.
+pub fn may_undo_won(pipeline: &Pipeline, from: &Stage, won: &Stage, role: Role) -> bool {
+    won.kind == StageKind::Won
+        && from.kind == StageKind::Open
+        && !from.archived
+        && check_policy(pipeline, won, from, role).is_ok()
+}
+
 /// Whether a move goes forward: from an open stage to a later open stage or to won.
 pub fn is_forward(from: &Stage, to: &Stage) -> bool {
     from.kind == StageKind::Open
@@ -496,6 +510,102 @@ pub fn check_stage_config(
         keys,
         "checklist items and actions need distinct keys",
     )
+}
+
+/// Longest checklist or action key.
+const ITEM_KEY_MAX: usize = 64;
+
+/// The keys of a stage's checklist items and actions.
+pub struct StageKeys<'a> {
+    pub checklist: &'a [ChecklistItem],
+    pub actions: &'a [StandardAction],
+}
+
+/// Gives each checklist item and action of a stage sent without a key one, so that an admin
+/// never has to type English: the key the stage had (`before`) for an item of the same
+/// label — keys stay stable when a stage is edited —, else one derived from the labels
+/// (`keys::derive`: English, else pinyin, else `item_<n>` / `action_<n>`), unique among the
+/// pipeline's other stages (`others`) and the stage's own items. Keys given are kept as
+/// given (trimmed), to be checked by [`check_stage_config`].
+pub fn fill_keys(
+    checklist: &mut [ChecklistItem],
+    actions: &mut [StandardAction],
+    before: StageKeys,
+    others: &[StageKeys],
+) {
+    for c in checklist.iter_mut() {
+        c.key = c.key.trim().to_string();
+    }
+    for a in actions.iter_mut() {
+        a.key = a.key.trim().to_string();
+    }
+    for i in 0..checklist.len() {
+        if !checklist[i].key.is_empty() {
+            continue;
+        }
+        let taken = |k: &str| {
+            checklist.iter().any(|c| c.key == k)
+                || others
+                    .iter()
+                    .any(|o| o.checklist.iter().any(|c| c.key == k))
+        };
+        let c = &checklist[i];
+        let kept = before
+            .checklist
+            .iter()
+            .find(|b| {
+                (b.label_zh.trim() == c.label_zh.trim() || b.label_en.trim() == c.label_en.trim())
+                    && !taken(&b.key)
+            })
+            .map(|b| b.key.clone());
+        let key = kept.unwrap_or_else(|| {
+            crate::keys::derive(&[&c.label_en, &c.label_zh], "item", ITEM_KEY_MAX, taken)
+        });
+        checklist[i].key = key;
+    }
+    for i in 0..actions.len() {
+        if !actions[i].key.is_empty() {
+            continue;
+        }
+        let taken = |k: &str| {
+            actions.iter().any(|a| a.key == k)
+                || others.iter().any(|o| o.actions.iter().any(|a| a.key == k))
+        };
+        let a = &actions[i];
+        let kept = before
+            .actions
+            .iter()
+            .find(|b| {
+                (b.name_zh.trim() == a.name_zh.trim() || b.name_en.trim() == a.name_en.trim())
+                    && !taken(&b.key)
+            })
+            .map(|b| b.key.clone());
+        let key = kept.unwrap_or_else(|| {
+            crate::keys::derive(&[&a.name_en, &a.name_zh], "action", ITEM_KEY_MAX, taken)
+        });
+        actions[i].key = key;
+    }
+}
+
+/// [`fill_keys`] for every stage of a new pipeline.
+pub fn fill_pipeline_keys(stages: &mut [StageSpec]) {
+    for i in 0..stages.len() {
+        let (head, rest) = stages.split_at_mut(i);
+        let (me, tail) = rest.split_first_mut().expect("i is in range");
+        let others: Vec<StageKeys> = head
+            .iter()
+            .chain(tail.iter())
+            .map(|s| StageKeys {
+                checklist: &s.gate.checklist,
+                actions: &s.actions,
+            })
+            .collect();
+        let none = StageKeys {
+            checklist: &[],
+            actions: &[],
+        };
+        fill_keys(&mut me.gate.checklist, &mut me.actions, none, &others);
+    }
 }
 
 /// Refuses a list of keys with a repeat.
@@ -1051,6 +1161,126 @@ mod tests {
         assert_eq!(names, ["立项", "关键人拜访", "方案", "投标", "商务谈判"]);
         assert_eq!(bant().len(), 4);
         assert_eq!(meddic().len(), 6);
+    }
+
+    #[test]
+    fn checklist_and_action_keys_left_empty_are_filled_in() {
+        let item = |k: &str, zh: &str, en: &str| ChecklistItem {
+            key: k.into(),
+            label_zh: zh.into(),
+            label_en: en.into(),
+        };
+        let action = |k: &str, zh: &str, en: &str| StandardAction {
+            key: k.into(),
+            name_zh: zh.into(),
+            name_en: en.into(),
+            create_task: false,
+            due_working_days: None,
+            required_to_leave: false,
+        };
+        let before = vec![item("budget_ok", "预算已确认", "Budget confirmed")];
+        let other_stage = vec![item("need_confirmed", "需求已确认", "Need confirmed")];
+        let other_actions = vec![action("visit", "拜访", "Visit")];
+        let others = [StageKeys {
+            checklist: &other_stage,
+            actions: &other_actions,
+        }];
+        // (sent, filled in)
+        let cases: Vec<(Vec<ChecklistItem>, Vec<&str>)> = vec![
+            // An item kept with its label edited: its old key.
+            (
+                vec![item("", "预算已确认（书面）", "Budget confirmed")],
+                vec!["budget_ok"],
+            ),
+            (
+                vec![item(" ", "预算已确认", "Budget signed off")],
+                vec!["budget_ok"],
+            ),
+            // New ones: from the English label, else pinyin; unique in the pipeline.
+            (
+                vec![item("", "决策人", "Decision maker")],
+                vec!["decision_maker"],
+            ),
+            (
+                vec![item("", "需求已确认", "Need confirmed")],
+                vec!["need_confirmed_2"],
+            ),
+            (vec![item("", "竞品分析", "")], vec!["jing_pin_fen_xi"]),
+            (vec![item("", "？", "?")], vec!["item_1"]),
+            (
+                vec![
+                    item("", "决策人", "Decision maker"),
+                    item("", "决策人2", "Decision maker"),
+                ],
+                vec!["decision_maker", "decision_maker_2"],
+            ),
+            // Keys given stay as given.
+            (
+                vec![item(" mine ", "A", "A"), item("", "B", "Mine")],
+                vec!["mine", "mine_2"],
+            ),
+        ];
+        for (mut sent, want) in cases {
+            let mut actions = vec![
+                action("", "发送报价", "Send quote"),
+                action("", "拜访", "Visit"),
+            ];
+            let old = StageKeys {
+                checklist: &before,
+                actions: &[],
+            };
+            fill_keys(&mut sent, &mut actions, old, &others);
+            let got: Vec<&str> = sent.iter().map(|c| c.key.as_str()).collect();
+            assert_eq!(got, want);
+            let got: Vec<&str> = actions.iter().map(|a| a.key.as_str()).collect();
+            assert_eq!(got, ["send_quote", "visit_2"]);
+        }
+        // A new pipeline: keys unique across its stages, and a valid configuration.
+        let mut stages = b2b_template().stages;
+        for s in &mut stages {
+            for c in &mut s.gate.checklist {
+                c.key.clear();
+            }
+            for a in &mut s.actions {
+                a.key.clear();
+            }
+        }
+        fill_pipeline_keys(&mut stages);
+        check_pipeline_stages(&stages, &[]).unwrap();
+    }
+
+    #[test]
+    fn undoing_a_win_is_offered_to_whoever_may_reopen() {
+        // 10 Qualification … 13 Negotiation, 14 Won, 15 Lost.
+        let mut p = build_pipeline(&b2b_template(), 1, 10);
+        let mut archived = p.clone();
+        archived.stages[2].archived = true;
+        let reps_reopen = {
+            let mut q = p.clone();
+            q.policy.reopen_roles.push(Role::Rep);
+            q
+        };
+        p.policy.allow_backward = false;
+        let cases: Vec<(&Pipeline, StageId, StageId, Role, bool)> = vec![
+            (&p, 13, 14, Role::Manager, true),
+            (&p, 13, 14, Role::Director, true),
+            (&p, 12, 14, Role::Admin, true),
+            // Reopening is the manager's call unless the pipeline lets reps do it.
+            (&p, 13, 14, Role::Rep, false),
+            (&reps_reopen, 13, 14, Role::Rep, true),
+            // Only a win is undone, and only back into an open stage still in use.
+            (&p, 13, 15, Role::Manager, false),
+            (&p, 15, 14, Role::Manager, false),
+            (&archived, 12, 14, Role::Manager, false),
+        ];
+        for (pipeline, from, won, role, want) in cases {
+            let (f, w) = (pipeline.stage(from).unwrap(), pipeline.stage(won).unwrap());
+            assert_eq!(
+                may_undo_won(pipeline, f, w, role),
+                want,
+                "{from} → {won} as {role:?}"
+            );
+        }
     }
 
     #[test]

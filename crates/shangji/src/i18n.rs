@@ -81,6 +81,11 @@ const CATALOGUES: &[(&str, &str, &str)] = &[
         include_str!("../locales/webform.zh-CN.json"),
         include_str!("../locales/webform.en.json"),
     ),
+    (
+        "ux",
+        include_str!("../locales/ux.zh-CN.json"),
+        include_str!("../locales/ux.en.json"),
+    ),
 ];
 
 /// Every area's texts of one language, merged; keys found in two areas are listed apart.

@@ -298,6 +298,19 @@ fn role_key(role: Role) -> &'static str {
     }
 }
 
+/// Marks an ECharts option whose value axis holds amounts in yuan: `static/charts.js` then
+/// shows its axis labels and tooltips short (万 / 亿, K / M), as `Tr::money_short` does.
+fn money_chart(tr: Tr, mut option: serde_json::Value) -> serde_json::Value {
+    option["money"] =
+        serde_json::json!({"lang": if tr.is_zh() { "zh" } else { "en" }, "axis": "y"});
+    option
+}
+
+/// A warning about a value typed (`shown` as the user typed it), in the user's language.
+fn warning_text(tr: Tr, w: &shangji_core::opportunity::Warning, shown: &str) -> String {
+    tr.fmt(&format!("ux.warn.{}", w.code), &[("date", shown.trim())])
+}
+
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {

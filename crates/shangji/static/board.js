@@ -11,6 +11,39 @@
   var note = document.getElementById('board-message');
   var slot = document.getElementById('board-dialog-slot');
   var pending = null;
+  // After a drop on won: "已赢单 · 撤销" for a few seconds (the server says whether the user may
+  // take it back; the undo is an ordinary move back to the stage the card came from).
+  var undoBar = document.getElementById('undo-bar');
+  var undoTimer = null;
+  var UNDO_MS = 8000;
+
+  function hideUndo() {
+    clearTimeout(undoTimer);
+    if (undoBar) undoBar.hidden = true;
+  }
+
+  function offerUndo(id, undo) {
+    if (!undoBar) return;
+    var text = undoBar.querySelector('[data-text]');
+    var button = undoBar.querySelector('button');
+    text.textContent = root.getAttribute('data-won') + (undo ? '' : ' · ' + root.getAttribute('data-reopen-hint'));
+    button.hidden = !undo;
+    button.onclick = function () {
+      hideUndo();
+      var back = new URLSearchParams(undo);
+      var fields = {
+        csrf: csrf,
+        id: id,
+        version: back.get('version') || '',
+        stage_id: back.get('stage_id') || '',
+        view: root.getAttribute('data-view') || '',
+      };
+      send(root.getAttribute('data-move-url'), new URLSearchParams(fields).toString(), null, true);
+    };
+    undoBar.hidden = false;
+    clearTimeout(undoTimer);
+    undoTimer = setTimeout(hideUndo, UNDO_MS);
+  }
 
   function say(text, kind) {
     note.textContent = text || '';
@@ -52,7 +85,7 @@
     if (first) first.focus();
   }
 
-  function handle(kind, text, p) {
+  function handle(kind, text, p, headers, undoing) {
     if (kind === 'moved') {
       closeDialog();
       Array.prototype.forEach.call(root.querySelectorAll('.board-drop-list'), function (zone) { zone.innerHTML = ''; });
@@ -60,7 +93,8 @@
       body.innerHTML = text;
       if (window.htmx) window.htmx.process(body);
       setup();
-      say(root.getAttribute('data-moved'), 'ok');
+      say(root.getAttribute(undoing ? 'data-undone' : 'data-moved'), 'ok');
+      if (!undoing && p && headers.get('x-board-won')) offerUndo(p.id, headers.get('x-board-undo'));
     } else if (kind === 'dialog') {
       openDialog(text, p);
     } else {
@@ -70,8 +104,9 @@
     }
   }
 
-  function send(url, body, p) {
+  function send(url, body, p, undoing) {
     root.classList.add('busy');
+    hideUndo();
     return fetch(url, {
       method: 'POST',
       credentials: 'same-origin',
@@ -80,7 +115,7 @@
     }).then(function (r) {
       var to = r.headers.get('HX-Redirect');
       if (to) { location.href = to; return; }
-      return r.text().then(function (t) { handle(r.headers.get('x-board-outcome'), t, p); });
+      return r.text().then(function (t) { handle(r.headers.get('x-board-outcome'), t, p, r.headers, undoing); });
     }).catch(function () {
       closeDialog();
       putBack(p);
@@ -91,7 +126,7 @@
   function dropped(evt) {
     if (evt.to === evt.from) return;
     var item = evt.item;
-    var p = { item: item, from: evt.from, index: evt.oldIndex };
+    var p = { item: item, from: evt.from, index: evt.oldIndex, id: item.getAttribute('data-id') };
     var fields = {
       csrf: csrf,
       id: item.getAttribute('data-id'),

@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Json;
 use shangji_core::model::*;
-use shangji_core::opportunity::{MoveInput, OpportunityEvent, OpportunityInput};
+use shangji_core::opportunity::{MoveInput, OpportunityEvent, OpportunityInput, Warning};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -25,6 +25,17 @@ record_reads!(
     "/opportunities/{id}"
 );
 
+/// A deal as saved, with what looked wrong about it without being refused.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct OpportunitySaved {
+    #[serde(flatten)]
+    pub opportunity: Opportunity,
+    /// Present when something saved looks implausible, e.g. a close date more than a year
+    /// ago or more than five years ahead (`close_date_long_past`, `close_date_far_future`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
+}
+
 #[utoipa::path(
     post,
     path = "/opportunities",
@@ -32,8 +43,8 @@ record_reads!(
     summary = "Create in opportunities (honours Idempotency-Key)",
     request_body = OpportunityCreate,
     responses(
-        (status = 201, description = "created", body = Opportunity),
-        (status = 200, description = "a retry with the same Idempotency-Key and body: the first result", body = Opportunity),
+        (status = 201, description = "created (with `warnings` when something looks implausible)", body = OpportunitySaved),
+        (status = 200, description = "a retry with the same Idempotency-Key and body: the first result", body = OpportunitySaved),
     )
 )]
 async fn create(
@@ -43,9 +54,15 @@ async fn create(
     body: JsonBody<OpportunityInput>,
 ) -> Result<Response, AppError> {
     let idem = idempotency(&headers, &body.raw)?;
-    Ok(created(
-        ops::create_opportunity(&s.db, &c.ctx, body.value, idem).await?,
-    ))
+    let warnings = ops::input_warnings(&c.ctx, &body.value);
+    let saved = ops::create_opportunity(&s.db, &c.ctx, body.value, idem).await?;
+    Ok(created(ops::Created {
+        replayed: saved.replayed,
+        record: OpportunitySaved {
+            opportunity: saved.record,
+            warnings,
+        },
+    }))
 }
 
 #[utoipa::path(
@@ -54,17 +71,19 @@ async fn create(
     operation_id = "update_opportunities",
     summary = "Partly update one of opportunities (send `version`); the stage changes only by a move",
     request_body = OpportunityInput,
-    responses((status = 200, body = Opportunity))
+    responses((status = 200, description = "updated (with `warnings` when something looks implausible)", body = OpportunitySaved))
 )]
 async fn update(
     State(s): State<AppState>,
     c: Caller,
     Path(id): Path<i64>,
     body: JsonBody<OpportunityInput>,
-) -> Result<Json<Opportunity>, AppError> {
-    Ok(Json(
-        ops::update_opportunity(&s.db, &c.ctx, id, body.value).await?,
-    ))
+) -> Result<Json<OpportunitySaved>, AppError> {
+    let warnings = ops::input_warnings(&c.ctx, &body.value);
+    Ok(Json(OpportunitySaved {
+        opportunity: ops::update_opportunity(&s.db, &c.ctx, id, body.value).await?,
+        warnings,
+    }))
 }
 
 #[utoipa::path(

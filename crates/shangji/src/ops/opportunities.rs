@@ -13,6 +13,13 @@ use super::*;
 
 // ---- Opportunities: every change goes through the core and writes its events. ----
 
+/// What a create or update of a deal is warned about without being refused (a close date
+/// far from today, by the request's clock): the API answers it beside the deal, the pages
+/// ask to confirm it before saving.
+pub fn input_warnings(ctx: &Ctx, input: &OpportunityInput) -> Vec<opportunity::Warning> {
+    opportunity::input_warnings(input, shangji_core::calendar::china_date(ctx.now))
+}
+
 pub(crate) fn pipeline_for(ctx: &Ctx, id: Option<PipelineId>) -> Result<&Pipeline, AppError> {
     let found = match id {
         Some(id) => ctx.dir.pipeline(id).filter(|p| !p.archived),

@@ -127,6 +127,8 @@ pub async fn create_pipeline(
             ))
         }
     };
+    let mut stages = stages;
+    process::fill_pipeline_keys(&mut stages);
     process::check_pipeline_stages(&stages, &opportunity_custom_keys(ctx))?;
     Ok(db
         .insert_pipeline(&name, input.is_default, &policy, &stages, ctx.now)
@@ -212,6 +214,36 @@ pub(crate) fn check_stages_with(ctx: &Ctx, p: &Pipeline, changed: &Stage) -> Res
     })
 }
 
+/// Fills in the checklist and action keys left empty of stage `stage_id` (a new one when
+/// `None`) of pipeline `p` ([`process::fill_keys`]): stable on edit, unique in the pipeline.
+fn fill_stage_keys(
+    p: &Pipeline,
+    stage_id: Option<StageId>,
+    checklist: &mut [process::ChecklistItem],
+    actions: &mut [process::StandardAction],
+) {
+    fn keys(s: &Stage) -> process::StageKeys<'_> {
+        process::StageKeys {
+            checklist: &s.gate.checklist,
+            actions: &s.actions,
+        }
+    }
+    let before = stage_id.and_then(|id| p.stage(id)).map_or(
+        process::StageKeys {
+            checklist: &[],
+            actions: &[],
+        },
+        keys,
+    );
+    let others: Vec<process::StageKeys> = p
+        .stages
+        .iter()
+        .filter(|s| Some(s.id) != stage_id)
+        .map(keys)
+        .collect();
+    process::fill_keys(checklist, actions, before, &others);
+}
+
 pub async fn add_stage(
     db: &Db,
     ctx: &Ctx,
@@ -230,6 +262,13 @@ pub async fn add_stage(
         .position
         .unwrap_or(end)
         .clamp(0, p.stages.len() as i32);
+    let mut input = input;
+    fill_stage_keys(
+        &p,
+        None,
+        &mut input.stage.gate.checklist,
+        &mut input.stage.actions,
+    );
     let candidate = input.stage.to_stage(-1, pipeline_id, position);
     check_stages_with(ctx, &p, &candidate)?;
     db.insert_stage(pipeline_id, position, &input.stage).await?;
@@ -271,6 +310,7 @@ pub async fn update_stage(
     );
     patch.rotting_days.apply_opt(&mut s.rotting_days);
     patch.guidance.apply_opt(&mut s.guidance);
+    fill_stage_keys(&p, Some(stage_id), &mut s.gate.checklist, &mut s.actions);
     check_stages_with(ctx, &p, &s)?;
     db.update_stage(&s).await?;
     // The stays' meaning follows the stages' kinds and order.

@@ -197,12 +197,20 @@ pub enum Cell {
     Ratio(f64),
     /// CNY minor units, exported in yuan.
     Money(i64),
+    /// A time in stage given in hours, shown and exported in days with one decimal (the one
+    /// unit of time in stage, on the charts too).
+    Days(i64),
     Empty,
 }
 
 impl Cell {
     fn opt(v: Option<i64>) -> Cell {
         v.map_or(Cell::Empty, Cell::Int)
+    }
+
+    /// Hours as days (see [`Cell::Days`]).
+    fn days(hours: Option<i64>) -> Cell {
+        hours.map_or(Cell::Empty, Cell::Days)
     }
 
     /// The cell as CSV text: numbers plain (money in yuan with two decimals, shares as
@@ -213,6 +221,12 @@ impl Cell {
             Cell::Int(v) => v.to_string(),
             Cell::Ratio(r) => format!("{r:.4}"),
             Cell::Money(m) => Money::cny(*m).format_major().replace(',', ""),
+            Cell::Days(h) => {
+                // Tenths of a day, rounded half up, without floats.
+                let tenths = (h.unsigned_abs() * 10 + 12) / 24;
+                let sign = if *h < 0 { "-" } else { "" };
+                format!("{sign}{}.{}", tenths / 10, tenths % 10)
+            }
             Cell::Empty => String::new(),
         }
     }
@@ -356,15 +370,15 @@ fn stage_times(n: &Names, rows: &[analytics::StageTime]) -> Vec<Vec<Cell>> {
             vec![
                 Cell::Text(n.stage(r.stage_id)),
                 Cell::Int(r.count as i64),
-                Cell::opt(r.median_hours),
-                Cell::opt(r.p75_hours),
-                Cell::opt(r.p90_hours),
+                Cell::days(r.median_hours),
+                Cell::days(r.p75_hours),
+                Cell::days(r.p90_hours),
             ]
         })
         .collect()
 }
 
-const STAGE_TIME_COLS: &[&str] = &["stage", "count", "median_hours", "p75_hours", "p90_hours"];
+const STAGE_TIME_COLS: &[&str] = &["stage", "count", "median_days", "p75_days", "p90_days"];
 
 impl Tabular for Vec<analytics::StageTime> {
     fn sheets(&self, n: &Names) -> Vec<Sheet> {
@@ -567,8 +581,8 @@ impl Tabular for FourSReport {
                 let before = p.speed.iter().find(|b| b.stage_id == s.stage_id);
                 vec![
                     Cell::Text(n.stage(s.stage_id)),
-                    Cell::opt(s.median_hours),
-                    before.map_or(Cell::Empty, |b| Cell::opt(b.median_hours)),
+                    Cell::days(s.median_hours),
+                    before.map_or(Cell::Empty, |b| Cell::days(b.median_hours)),
                 ]
             })
             .collect();
@@ -641,7 +655,7 @@ impl Tabular for FourSReport {
             ),
             n.sheet(
                 "speed",
-                &["stage", "median_hours", "previous_median_hours"],
+                &["stage", "median_days", "previous_median_days"],
                 speed,
             ),
             n.sheet(
@@ -879,6 +893,10 @@ pub fn xlsx_of(sheets: &[Sheet]) -> Result<Vec<u8>, AppError> {
                             .write_number_with_format(y, x, *m as f64 / 100.0, &money)
                             .map_err(internal)?;
                     }
+                    Cell::Days(_) => {
+                        let days: f64 = c.csv().parse().unwrap_or_default();
+                        sheet.write_number(y, x, days).map_err(internal)?;
+                    }
                     Cell::Empty => {}
                 }
             }
@@ -939,4 +957,26 @@ pub async fn answer<T: Tabular + Serialize>(
         bytes,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cell;
+
+    #[test]
+    fn time_in_stage_is_in_days_with_one_decimal() {
+        let cases = [
+            (0, "0.0"),
+            (1, "0.0"),
+            (2, "0.1"),
+            (24, "1.0"),
+            (30, "1.3"),
+            (36, "1.5"),
+            (1_000, "41.7"),
+            (-36, "-1.5"),
+        ];
+        for (hours, want) in cases {
+            assert_eq!(Cell::Days(hours).csv(), want, "{hours} h");
+        }
+    }
 }

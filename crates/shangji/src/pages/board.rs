@@ -13,11 +13,11 @@
 use askama::Template;
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use futures_util::future::try_join_all;
-use shangji_core::model::{Account, Grade, Opportunity, Pipeline, RecordKind, StageKind, User};
+use shangji_core::model::{Grade, Opportunity, Pipeline, RecordKind, StageKind, User};
 use shangji_core::opportunity::OpportunityInput;
 use shangji_core::process::Unmet;
 use shangji_core::visibility::Scope;
@@ -25,13 +25,17 @@ use shangji_core::{alerts, Field, Money};
 use shangji_store::{Column, ColumnTotal, Columns, ListQuery};
 use time::{Date, Month};
 
-use super::opportunity::{panel, place, yuan_to_fen, MoveForm, PanelItem};
+use super::opportunity::{panel, place, MoveForm, PanelItem};
 use super::{error_text, render, shown_in_form, urlencode, Choice, Errors, FormData, Nav, Viewer};
 use crate::error::AppError;
 use crate::i18n::Tr;
 use crate::ops;
 use crate::state::AppState;
 use shangji_core::calendar::china_date;
+
+mod quick;
+
+use quick::{account_options, quick_create, Quick};
 
 /// Cards a column shows at first and per "load more".
 const PAGE: i64 = 20;
@@ -459,21 +463,6 @@ struct BoardBody {
     columns: Vec<ColumnView>,
 }
 
-/// The quick-create form as typed, with its errors.
-#[derive(Default)]
-struct Quick {
-    title: String,
-    account: String,
-    amount: String,
-    close_date: String,
-    errors: Errors,
-    /// Opened from elsewhere (an account page's "new deal"), its account filled in.
-    open: bool,
-    /// The account is not one the user can see: offer to create it with the deal (the
-    /// offer's words).
-    offer_new: Option<String>,
-}
-
 #[derive(Template)]
 #[template(path = "board.html")]
 struct BoardPage {
@@ -886,16 +875,37 @@ async fn dialog(
 }
 
 /// Whether the card is dropped on a won stage of its pipeline.
-async fn drops_on_won(v: &Viewer, s: &AppState, id: i64, form: &MoveForm) -> bool {
-    let Ok(opp) = ops::get::<Opportunity>(&s.db, &v.ctx, id).await else {
-        return false;
-    };
+fn drops_on_won(v: &Viewer, opp: &Opportunity, form: &MoveForm) -> bool {
     let stage: i64 = form.stage_id.parse().unwrap_or_default();
     v.ctx
         .dir
         .pipeline(opp.pipeline_id)
         .and_then(|p| p.stage(stage))
         .is_some_and(|st| st.kind == StageKind::Won)
+}
+
+/// Says that the drop won the deal (`x-board-won`) and, when the user may take it back
+/// (`process::may_undo_won`), what the undo posts (`x-board-undo`: the stage it came from
+/// and the version it has now); board.js shows "已赢单 · 撤销" for a few seconds.
+fn offer_undo(v: &Viewer, before: &Opportunity, after: &Opportunity, r: Response) -> Response {
+    let mut r = r;
+    let h = r.headers_mut();
+    h.insert("x-board-won", axum::http::HeaderValue::from_static("1"));
+    let may = v.ctx.dir.pipeline(after.pipeline_id).is_some_and(|p| {
+        match (p.stage(before.stage_id), p.stage(after.stage_id)) {
+            (Some(from), Some(won)) => {
+                shangji_core::process::may_undo_won(p, from, won, v.ctx.actor.role)
+            }
+            _ => false,
+        }
+    });
+    if may {
+        let undo = format!("stage_id={}&version={}", before.stage_id, after.version);
+        if let Ok(value) = axum::http::HeaderValue::from_str(&undo) {
+            h.insert("x-board-undo", value);
+        }
+    }
+    r
 }
 
 async fn move_submit(
@@ -917,8 +927,10 @@ async fn move_submit(
     };
     let view = f.get("view").to_string();
     let form = MoveForm::posted(&f);
+    let before = ops::get::<Opportunity>(&s.db, &v.ctx, id).await.ok();
+    let on_won = before.as_ref().is_some_and(|o| drops_on_won(&v, o, &form));
     // A drop on a won stage closes the deal: asked first, with its amount and the day.
-    if f.get("confirmed") != "1" && drops_on_won(&v, &s, id, &form).await {
+    if f.get("confirmed") != "1" && on_won {
         return match dialog(&s, &v, id, view, form, vec![], Errors::default()).await {
             Ok(d) => outcome(StatusCode::OK, "dialog", render(d)),
             Err(e) => message(e.status(), "refused", error_text(tr, &e).1),
@@ -936,7 +948,13 @@ async fn move_submit(
         ),
     };
     let e = match result {
-        Ok(_) => return moved(&s, &v, &view, Mode::Board).await,
+        Ok(after) => {
+            let r = moved(&s, &v, &view, Mode::Board).await;
+            return match before.filter(|_| on_won) {
+                Some(before) => offer_undo(&v, &before, &after, r),
+                None => r,
+            };
+        }
         Err(AppError::AwaitingApproval(_)) => {
             return message(
                 StatusCode::ACCEPTED,
@@ -1002,129 +1020,6 @@ async fn forecast_move(
     match result {
         Ok(_) => moved(&s, &v, f.get("view"), Mode::Forecast).await,
         Err(e) => message(e.status(), "refused", error_text(tr, &e).1),
-    }
-}
-
-/// Quick create: title, account, amount, close date; into the pipeline's first stage.
-async fn quick_create(
-    State(s): State<AppState>,
-    v: Viewer,
-    Form(f): Form<Vec<(String, String)>>,
-) -> Response {
-    let tr = v.tr;
-    let f = match v.posted(f, "/board") {
-        Ok(f) => f,
-        Err(page) => return page,
-    };
-    let view = f.get("view").to_string();
-    let params: Vec<(String, String)> = serde_urlencoded::from_str(&view).unwrap_or_default();
-    let filters = Filters::read(&params);
-    let mut quick = Quick {
-        title: f.text("title"),
-        account: f.text("account"),
-        amount: f.text("amount"),
-        close_date: f.text("close_date"),
-        errors: Errors::default(),
-        open: true,
-        offer_new: None,
-    };
-    let mut input = OpportunityInput {
-        title: Field::Value(quick.title.clone()),
-        pipeline_id: chosen_pipeline(&v, &filters).map_or(Field::Absent, |p| Field::Value(p.id)),
-        ..Default::default()
-    };
-    if !quick.amount.is_empty() {
-        match yuan_to_fen(&quick.amount) {
-            Some(fen) => input.amount_minor = Field::Value(fen),
-            None => quick
-                .errors
-                .add("amount", super::field_text(tr, "amount", "invalid_amount")),
-        }
-    }
-    if !quick.close_date.is_empty() {
-        match iso_date(&quick.close_date) {
-            Some(d) => input.close_date = Field::Value(d),
-            None => quick.errors.add(
-                "close_date",
-                super::field_text(tr, "close_date", "invalid_date"),
-            ),
-        }
-    }
-    // The account by its exact name, among those the user can see.
-    if quick.account.is_empty() {
-        quick
-            .errors
-            .add("account", super::field_text(tr, "account", "required"));
-    } else {
-        let params = [
-            ("q".to_string(), quick.account.clone()),
-            ("per_page".to_string(), "50".to_string()),
-        ];
-        match ops::list::<Account>(&s.db, &v.ctx, &params).await {
-            Ok(found) => match found.items.iter().find(|a| a.name == quick.account) {
-                Some(a) => input.account_id = Field::Value(a.id),
-                // Asked for: the customer is created with the deal.
-                None if f.get("new_account") == "1" => {}
-                None => {
-                    quick.errors.add("account", tr.t("board.unknown_account"));
-                    quick.offer_new =
-                        Some(tr.fmt("board.create_account", &[("name", quick.account.as_str())]));
-                }
-            },
-            Err(e) => return v.error("/board", e),
-        }
-    }
-    if quick.errors.is_empty() {
-        let created = if input.account_id.is_absent() {
-            let account = shangji_core::records::AccountInput {
-                name: Field::Value(quick.account.clone()),
-                ..Default::default()
-            };
-            ops::create_opportunity_with_account(&s.db, &v.ctx, account, input).await
-        } else {
-            ops::create_opportunity(&s.db, &v.ctx, input, None).await
-        };
-        match created {
-            Ok(_) => {
-                let sep = if view.is_empty() { "" } else { "?" };
-                return Redirect::to(&format!("/board{sep}{view}#board")).into_response();
-            }
-            Err(e) if shown_in_form(&e) => {
-                let (field, text) = error_text(tr, &e);
-                let at = match field.as_str() {
-                    "title" => "title",
-                    "amount_minor" | "currency" => "amount",
-                    "close_date" => "close_date",
-                    "account_id" | "name" | "credit_code" => "account",
-                    _ if matches!(e, AppError::Duplicate { .. }) => "account",
-                    _ => "form",
-                };
-                quick.errors.add(at, text);
-            }
-            Err(e) => return v.error("/board", e),
-        }
-    }
-    match page(&s, &v, &filters, Mode::Board, quick).await {
-        Ok(p) => (StatusCode::UNPROCESSABLE_ENTITY, render(p)).into_response(),
-        Err(e) => v.error("/board", e),
-    }
-}
-
-/// The accounts offered by the quick-create form (loaded when it is opened): the 50 the
-/// user's scope changed most recently.
-#[derive(Template)]
-#[template(path = "board_accounts.html")]
-struct AccountOptions {
-    names: Vec<String>,
-}
-
-async fn account_options(State(s): State<AppState>, v: Viewer) -> Response {
-    let params = [("per_page".to_string(), "50".to_string())];
-    match ops::list::<Account>(&s.db, &v.ctx, &params).await {
-        Ok(page) => render(AccountOptions {
-            names: page.items.into_iter().map(|a| a.name).collect(),
-        }),
-        Err(e) => v.error("/board", e),
     }
 }
 

@@ -256,12 +256,12 @@ async fn forecast_page(
         .map(|r| period_label(&grain, r.from))
         .collect();
     let yuan = |m: i64| (m as f64) / 100.0;
-    page.chart = json!({
+    page.chart = super::money_chart(tr, json!({
         "tooltip": {"trigger": "axis"},
         "legend": {"type": "scroll", "top": 0, "data": [tr.t("fc.col.won"), tr.t("fc.col.weighted"), tr.t("fc.col.p50"), tr.t("fc.band")]},
         "grid": {"left": 8, "right": 16, "top": 64, "bottom": 8, "containLabel": true},
         "xAxis": {"type": "category", "data": labels},
-        "yAxis": {"type": "value", "name": tr.t("fc.axis.yuan"), "nameGap": 12},
+        "yAxis": {"type": "value"},
         "series": [
             {"name": tr.t("fc.col.won"), "type": "bar", "stack": "fc", "data": report.rows.iter().map(|r| yuan(r.won)).collect::<Vec<_>>()},
             {"name": tr.t("fc.col.weighted"), "type": "bar", "stack": "fc", "data": report.rows.iter().map(|r| yuan(r.weighted)).collect::<Vec<_>>()},
@@ -269,7 +269,7 @@ async fn forecast_page(
             {"name": tr.t("fc.band"), "type": "line", "stack": "band", "symbol": "none", "lineStyle": {"opacity": 0}, "areaStyle": {"opacity": 0.25}, "data": report.rows.iter().map(|r| yuan(r.p90 - r.p10)).collect::<Vec<_>>()},
             {"name": tr.t("fc.col.p50"), "type": "line", "data": report.rows.iter().map(|r| yuan(r.p50)).collect::<Vec<_>>()},
         ]
-    })
+    }))
     .to_string();
     page.rows = report
         .rows

@@ -33,11 +33,22 @@ struct Section {
     key: &'static str,
     title: String,
     hint: String,
+    /// The first rows, or all of them when asked (`all=<key>`).
     rows: Vec<Row>,
+    /// How many deals the section has.
+    total: usize,
 }
+
+/// Rows a section shows before "show all".
+const ROWS_SHOWN: usize = 10;
 
 /// A deal discussed: its decisions so far and the form to record one.
 struct DealCard {
+    /// The article's id (`deal-<id>` on the page, `decide-<section>-<id>` when opened in a
+    /// section's table).
+    dom: String,
+    /// Whether the form is open (asked for, or refused).
+    form: bool,
     id: i64,
     title: String,
     owner_id: UserId,
@@ -70,6 +81,10 @@ struct ReviewPage {
     first: bool,
     own_only: bool,
     large: String,
+    /// The page's address with its filters (`/review?team_id=…&large=…`) and the filters
+    /// alone, for links.
+    base: String,
+    query: String,
     sections: Vec<Section>,
     deals: Vec<DealCard>,
     assignees: Vec<Choice>,
@@ -167,6 +182,72 @@ fn error_of(tr: Tr, e: &AppError) -> String {
         .unwrap_or_else(|| error_text(tr, e).1)
 }
 
+/// What the page shows beyond the review's own parameters: a section in full (`all`), a
+/// deal's form opened (`decide`).
+#[derive(Default)]
+struct Shown {
+    all: String,
+    decide: Option<i64>,
+}
+
+impl Shown {
+    /// Takes the page's own parameters out of `params`.
+    fn take(params: &mut Vec<(String, String)>) -> Shown {
+        let mut shown = Shown::default();
+        params.retain(|(k, v)| match k.as_str() {
+            "all" => {
+                shown.all = v.clone();
+                false
+            }
+            "decide" => {
+                shown.decide = v.parse().ok();
+                false
+            }
+            "held" => false,
+            _ => true,
+        });
+        shown
+    }
+}
+
+/// A deal's card: its decisions, and the form when `form`.
+fn deal_card(
+    tr: Tr,
+    users: &[User],
+    d: &review_ops::ReviewDeal,
+    dom: String,
+    form: bool,
+    refused: &Refused,
+) -> DealCard {
+    let mine = refused.deal == Some(d.id);
+    let kept = |v: &String| if mine { v.clone() } else { String::new() };
+    DealCard {
+        dom,
+        form: form || mine,
+        id: d.id,
+        title: d.title.clone(),
+        owner_id: d.owner_id,
+        decisions: d
+            .decisions
+            .iter()
+            .map(|x| (tr.datetime(x.at), name_of(users, x.by), x.text.clone()))
+            .collect(),
+        error: kept(&refused.text),
+        decision: kept(&refused.decision),
+        action: kept(&refused.action),
+        due: kept(&refused.due),
+    }
+}
+
+/// Who an action item may be given to: the active users the viewer sees.
+fn assignees(v: &Viewer, users: &[User]) -> Vec<Choice> {
+    users
+        .iter()
+        .filter(|u| u.active && v.ctx.scope.covers(Some(u.id)))
+        .map(|u| Choice::new(u.id.to_string(), u.display_name.clone(), false))
+        .collect()
+}
+
 async fn build(
     s: &AppState,
     v: &Viewer,
@@ -174,6 +255,9 @@ async fn build(
     refused: Refused,
     held: bool,
 ) -> Result<ReviewPage, AppError> {
+    let mut params = params.to_vec();
+    let shown = Shown::take(&mut params);
+    let params = &params[..];
     let tr = v.tr;
     let report: ReviewReport = review_ops::review(&s.db, &v.ctx, params).await?;
     let users = s.db.users().await?;
@@ -190,62 +274,50 @@ async fn build(
     let sections = names
         .iter()
         .zip(report.sections.sections())
-        .map(|(key, items)| Section {
-            key,
-            title: tr.t(&format!("rv.section.{key}")).to_string(),
-            hint: tr.t(&format!("rv.hint.{key}")).to_string(),
-            rows: items
-                .iter()
-                .filter_map(|i| {
-                    let d = deal(i.opportunity_id)?;
-                    Some(Row {
-                        id: d.id,
-                        title: d.title.clone(),
-                        owner: name_of(&users, d.owner_id),
-                        stage: stage_name(v, Some(d.stage_id)),
-                        amount: money(tr, d.amount_minor, &d.currency),
-                        close: d.close_date.map(|c| c.to_string()).unwrap_or_default(),
-                        detail: detail(v, key, i),
+        .map(|(key, items)| {
+            let shown_rows = if shown.all == *key {
+                usize::MAX
+            } else {
+                ROWS_SHOWN
+            };
+            Section {
+                key,
+                title: tr.t(&format!("rv.section.{key}")).to_string(),
+                hint: tr.t(&format!("rv.hint.{key}")).to_string(),
+                total: items
+                    .iter()
+                    .filter(|i| deal(i.opportunity_id).is_some())
+                    .count(),
+                rows: items
+                    .iter()
+                    .filter_map(|i| {
+                        let d = deal(i.opportunity_id)?;
+                        Some(Row {
+                            id: d.id,
+                            title: d.title.clone(),
+                            owner: name_of(&users, d.owner_id),
+                            stage: stage_name(v, Some(d.stage_id)),
+                            amount: money(tr, d.amount_minor, &d.currency),
+                            close: d.close_date.map(|c| c.to_string()).unwrap_or_default(),
+                            detail: detail(v, key, i),
+                        })
                     })
-                })
-                .collect(),
+                    .take(shown_rows)
+                    .collect(),
+            }
         })
         .collect();
+    // The decisions section: the deals decided on in this window, and the one whose form was
+    // asked for or refused; every other form opens on demand from its row.
     let deals = report
         .deals
         .iter()
+        .filter(|d| {
+            !d.decisions.is_empty() || refused.deal == Some(d.id) || shown.decide == Some(d.id)
+        })
         .map(|d| {
-            let mine = refused.deal == Some(d.id);
-            DealCard {
-                id: d.id,
-                title: d.title.clone(),
-                owner_id: d.owner_id,
-                decisions: d
-                    .decisions
-                    .iter()
-                    .map(|x| (tr.datetime(x.at), name_of(&users, x.by), x.text.clone()))
-                    .collect(),
-                error: if mine {
-                    refused.text.clone()
-                } else {
-                    String::new()
-                },
-                decision: if mine {
-                    refused.decision.clone()
-                } else {
-                    String::new()
-                },
-                action: if mine {
-                    refused.action.clone()
-                } else {
-                    String::new()
-                },
-                due: if mine {
-                    refused.due.clone()
-                } else {
-                    String::new()
-                },
-            }
+            let open = shown.decide == Some(d.id);
+            deal_card(tr, &users, d, format!("deal-{}", d.id), open, &refused)
         })
         .collect();
     let teams = v
@@ -257,12 +329,9 @@ async fn build(
         .filter(|t| !t.archived && review_ops::review_team(&v.ctx, Some(t.id)).is_ok())
         .map(|t| Choice::new(t.id.to_string(), t.name.clone(), t.id == report.team_id))
         .collect();
-    let assignees = users
-        .iter()
-        .filter(|u| u.active && v.ctx.scope.covers(Some(u.id)))
-        .map(|u| Choice::new(u.id.to_string(), u.display_name.clone(), false))
-        .collect();
+    let assignees = assignees(v, &users);
     let large = report.large_minor / 100;
+    let query = format!("team_id={}&large={large}", report.team_id);
     Ok(ReviewPage {
         tr,
         csrf: v.csrf.clone(),
@@ -275,6 +344,8 @@ async fn build(
         first: report.past.is_empty(),
         own_only: report.own_only,
         large: large.to_string(),
+        base: format!("/review?{query}"),
+        query,
         sections,
         deals,
         assignees,
@@ -304,7 +375,6 @@ async fn page(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
     let held = params.iter().any(|(k, _)| k == "held");
-    let params: Vec<(String, String)> = params.into_iter().filter(|(k, _)| k != "held").collect();
     match build(&s, &v, &params, Refused::default(), held).await {
         Ok(p) => render(p),
         Err(e) if shown_in_form(&e) => {
@@ -332,8 +402,12 @@ async fn page(
     }
 }
 
-fn back(team_id: &str, anchor: &str) -> String {
-    format!("/review?team_id={}{anchor}", urlencode(team_id))
+fn back(team_id: &str, large: &str, anchor: &str) -> String {
+    format!(
+        "/review?team_id={}&large={}{anchor}",
+        urlencode(team_id),
+        urlencode(large)
+    )
 }
 
 async fn decide(
@@ -364,7 +438,7 @@ async fn decide(
             Ok(d) => Some(d),
             Err(_) => {
                 refused.text = v.tr.t("rv.err.invalid_date").to_string();
-                return again(&s, &v, &team, refused).await;
+                return again(&s, &v, &team, &f.text("large"), refused).await;
             }
         }
     };
@@ -383,18 +457,23 @@ async fn decide(
         },
     };
     match review_ops::record_decision(&s.db, &v.ctx, input).await {
-        Ok(_) => Redirect::to(&back(&team, &format!("#deal-{id}"))).into_response(),
+        Ok(_) => {
+            Redirect::to(&back(&team, &f.text("large"), &format!("#deal-{id}"))).into_response()
+        }
         Err(e) if shown_in_form(&e) => {
             refused.text = error_of(v.tr, &e);
-            again(&s, &v, &team, refused).await
+            again(&s, &v, &team, &f.text("large"), refused).await
         }
         Err(e) => v.error("/review", e),
     }
 }
 
 /// The page again with a refused form's message and values.
-async fn again(s: &AppState, v: &Viewer, team: &str, refused: Refused) -> Response {
-    let params = vec![("team_id".to_string(), team.to_string())];
+async fn again(s: &AppState, v: &Viewer, team: &str, large: &str, refused: Refused) -> Response {
+    let params = vec![
+        ("team_id".to_string(), team.to_string()),
+        ("large".to_string(), large.to_string()),
+    ];
     match build(s, v, &params, refused, false).await {
         Ok(p) => render(p),
         Err(e) => v.error("/review", e),
@@ -423,6 +502,7 @@ async fn hold(
                 &s,
                 &v,
                 &team,
+                "",
                 Refused {
                     text,
                     ..Default::default()
@@ -434,9 +514,85 @@ async fn hold(
     }
 }
 
+/// A deal's decision form, opened from its row in a section's table (htmx): a table row
+/// holding the card, put after the deal's row.
+#[derive(Template)]
+#[template(path = "review_deal_row.html")]
+struct DealRowFragment {
+    tr: Tr,
+    csrf: String,
+    team_id: i64,
+    large: String,
+    base: String,
+    assignees: Vec<Choice>,
+    d: DealCard,
+    columns: u8,
+}
+
+async fn deal_form(
+    State(s): State<AppState>,
+    v: Viewer,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n == k)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    let Ok(id) = get("opportunity_id").parse::<i64>() else {
+        return v.error("/review", AppError::NotFound);
+    };
+    // Where it opens: letters and underscores of a section's key, for the article's id.
+    let section: String = get("section")
+        .chars()
+        .filter(|c| c.is_ascii_lowercase() || *c == '_')
+        .take(20)
+        .collect();
+    let columns = get("columns").parse::<u8>().unwrap_or(7).clamp(1, 7);
+    let keep: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| k == "team_id" || k == "large")
+        .cloned()
+        .collect();
+    let result = async {
+        let report = review_ops::review(&s.db, &v.ctx, &keep).await?;
+        let users = s.db.users().await?;
+        let d = report
+            .deals
+            .iter()
+            .find(|d| d.id == id)
+            .ok_or(AppError::NotFound)?;
+        let large = report.large_minor / 100;
+        Ok::<_, AppError>(DealRowFragment {
+            tr: v.tr,
+            csrf: v.csrf.clone(),
+            team_id: report.team_id,
+            large: large.to_string(),
+            base: format!("/review?team_id={}&large={large}", report.team_id),
+            assignees: assignees(&v, &users),
+            d: deal_card(
+                v.tr,
+                &users,
+                d,
+                format!("decide-{section}-{id}"),
+                true,
+                &Refused::default(),
+            ),
+            columns,
+        })
+    }
+    .await;
+    match result {
+        Ok(f) => render(f),
+        Err(e) => v.error("/review", e),
+    }
+}
+
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/review", get(page))
+        .route("/review/deal", get(deal_form))
         .route("/review/decisions", post(decide))
         .route("/review/held", post(hold))
 }

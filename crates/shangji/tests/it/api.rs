@@ -1103,3 +1103,55 @@ async fn visibility_by_owner_and_team() {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn a_close_date_far_from_today_is_saved_with_a_warning() {
+    let app = TestApp::new().await;
+    let account = app
+        .create("/api/v1/accounts", "rep_sh", r#"{"name":"补录客户"}"#)
+        .await;
+    let today = common::today();
+    let long_ago = today - time::Duration::days(30 * 365);
+    let (s, v) = app
+        .post(
+            "/api/v1/opportunities",
+            "rep_sh",
+            &json!({"title": "十年前的单", "account_id": account["id"], "close_date": long_ago})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["close_date"], long_ago.to_string(), "saved");
+    assert_eq!(v["warnings"][0]["code"], "close_date_long_past", "{v}");
+    assert_eq!(v["warnings"][0]["field"], "close_date");
+    let id = v["id"].as_i64().unwrap();
+    // Far ahead on update; nothing to say about a plausible date or another field.
+    let ahead = today + time::Duration::days(6 * 366);
+    let (s, v) = app
+        .patch(
+            &format!("/api/v1/opportunities/{id}"),
+            "rep_sh",
+            &json!({"version": 1, "close_date": ahead}).to_string(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["warnings"][0]["code"], "close_date_far_future", "{v}");
+    let soon = today + time::Duration::days(30);
+    let (_, v) = app
+        .patch(
+            &format!("/api/v1/opportunities/{id}"),
+            "rep_sh",
+            &json!({"version": 2, "close_date": soon}).to_string(),
+        )
+        .await;
+    assert!(v.get("warnings").is_none(), "{v}");
+    let (_, v) = app
+        .patch(
+            &format!("/api/v1/opportunities/{id}"),
+            "rep_sh",
+            &json!({"version": 3, "title": "补录的单"}).to_string(),
+        )
+        .await;
+    assert!(v.get("warnings").is_none(), "{v}");
+    assert_eq!(v["version"], 4);
+}

@@ -491,6 +491,7 @@ async fn quick_create_puts_a_deal_in_the_first_stage() {
     // The form offers the accounts the user can see (loaded when it is opened).
     let r = rep.get("/board/accounts").await;
     assert!(r.body.contains("<option value=\"快速客户\">"), "{}", r.body);
+    let close = common::close_date().to_string();
     let r = rep
         .post(
             "/board/quick",
@@ -498,7 +499,7 @@ async fn quick_create_puts_a_deal_in_the_first_stage() {
                 ("title", "新机会"),
                 ("account", "不存在的客户"),
                 ("amount", "12,000"),
-                ("close_date", "2026-09-30"),
+                ("close_date", close.as_str()),
                 ("view", ""),
             ],
         )
@@ -513,7 +514,7 @@ async fn quick_create_puts_a_deal_in_the_first_stage() {
                 ("title", "新机会"),
                 ("account", "快速客户"),
                 ("amount", "12,000"),
-                ("close_date", "2026-09-30"),
+                ("close_date", close.as_str()),
                 ("view", ""),
             ],
         )
@@ -525,6 +526,36 @@ async fn quick_create_puts_a_deal_in_the_first_stage() {
         (1, "¥1.2万".into(), "¥1200".into())
     );
     assert!(r.body.contains("新机会"));
+
+    // A close date decades ago is asked about, and saved once confirmed.
+    let long_ago = (common::today() - time::Duration::days(30 * 365)).to_string();
+    let typed = [
+        ("title", "老单补录"),
+        ("account", "快速客户"),
+        ("close_date", long_ago.as_str()),
+        ("view", ""),
+    ];
+    let r = rep.post("/board/quick", &typed).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body
+            .contains(&format!("预计成交日期 {long_ago} 在一年多以前")),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("name=\"date_ok\""));
+    let (_, found) = app
+        .get("/api/v1/opportunities?q=%E8%80%81%E5%8D%95", "rep_sh")
+        .await;
+    assert_eq!(found["items"].as_array().unwrap().len(), 0, "not saved");
+    let mut confirmed = typed.to_vec();
+    confirmed.push(("date_ok", "1"));
+    let r = rep.post("/board/quick", &confirmed).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, found) = app
+        .get("/api/v1/opportunities?q=%E8%80%81%E5%8D%95", "rep_sh")
+        .await;
+    assert_eq!(found["items"][0]["close_date"], long_ago.as_str());
 }
 
 #[tokio::test]
@@ -572,6 +603,138 @@ async fn a_drop_on_won_asks_to_confirm_with_the_amount_and_the_day() {
         assert!(r.body.contains("name=\"confirmed\" value=\"1\""));
         assert_eq!(after_drop["status"], "open");
     }
+}
+
+/// A deal of `login` moved (through the API) into 商务谈判, the last open stage.
+async fn in_negotiation(app: &TestApp, login: &str, title: &str) -> Value {
+    let stages = app.stage_ids().await;
+    let (_, o) = app.account_and_opportunity(login, title).await;
+    let (s, moved) = app
+        .post(
+            &format!("/api/v1/opportunities/{}/move", id(&o)),
+            login,
+            &format!(r#"{{"stage_id":{},{}}}"#, stages[3], common::ALL_CHECKS),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{moved}");
+    moved
+}
+
+#[tokio::test]
+async fn a_won_drop_offers_an_undo_to_whoever_may_reopen() {
+    let app = TestApp::new().await;
+    let stages = app.stage_ids().await;
+    let (negotiation, won) = (stages[3], stages[4]);
+    let confirmed = [("dialog", "1"), ("confirmed", "1")];
+
+    // A rep may not reopen: told the deal is won, offered no undo.
+    let o = in_negotiation(&app, "rep_sh", "代表的大单").await;
+    let rep = browser(&app, "rep_sh").await;
+    let r = drop_on(&rep, &o, won, &confirmed).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.headers["x-board-outcome"], "moved");
+    assert_eq!(r.headers["x-board-won"], "1");
+    assert!(r.headers.get("x-board-undo").is_none());
+
+    // Their manager may: the undo is the move back, with the version the win left.
+    let o = in_negotiation(&app, "rep_sh", "经理撤销的大单").await;
+    let mgr = browser(&app, "mgr_east").await;
+    let r = drop_on(&mgr, &o, won, &confirmed).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let undo = r.headers["x-board-undo"].to_str().unwrap().to_string();
+    let (_, now) = app
+        .get(&format!("/api/v1/opportunities/{}", id(&o)), "rep_sh")
+        .await;
+    assert_eq!(now["status"], "won");
+    assert_eq!(
+        undo,
+        format!("stage_id={negotiation}&version={}", now["version"])
+    );
+    let version = now["version"].to_string();
+    let back = negotiation.to_string();
+    let oid = id(&o).to_string();
+    let r = mgr
+        .post(
+            "/board/move",
+            &[
+                ("id", oid.as_str()),
+                ("version", version.as_str()),
+                ("stage_id", back.as_str()),
+                ("view", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.headers["x-board-outcome"], "moved", "{}", r.body);
+    assert!(r.headers.get("x-board-won").is_none());
+    assert!(card_ids(&r.body, "商务谈判").contains(&id(&o)));
+    let (_, now) = app
+        .get(&format!("/api/v1/opportunities/{}", id(&o)), "rep_sh")
+        .await;
+    assert_eq!(now["status"], "open");
+    assert_eq!(now["stage_id"], negotiation);
+    // Both moves are in the history.
+    let (_, events) = app
+        .get(
+            &format!("/api/v1/opportunities/{}/events", id(&o)),
+            "rep_sh",
+        )
+        .await;
+    let kinds = common::kinds(&events);
+    let won_at = kinds.iter().position(|k| k == "won").expect("won");
+    let reopened_at = kinds
+        .iter()
+        .position(|k| k == "reopened")
+        .expect("reopened");
+    assert!(won_at < reopened_at, "{kinds:?}");
+}
+
+#[tokio::test]
+async fn a_deal_won_on_its_page_offers_the_same_undo() {
+    let app = TestApp::new().await;
+    let stages = app.stage_ids().await;
+    let (negotiation, won) = (stages[3].to_string(), stages[4].to_string());
+    let o = in_negotiation(&app, "rep_sh", "页面赢单").await;
+    let oid = id(&o);
+    let mgr = browser(&app, "mgr_east").await;
+    let version = o["version"].to_string();
+    let r = mgr
+        .post(
+            &format!("/opportunities/{oid}/move"),
+            &[("version", version.as_str()), ("stage_id", won.as_str())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let to = r.location.unwrap();
+    assert!(to.contains(&format!("undo={negotiation}")), "{to}");
+    let page = mgr.get(&to).await;
+    let bar = between(&page.body, "id=\"undo-bar\"", "</form>");
+    assert!(
+        bar.contains(&format!("name=\"stage_id\" value=\"{negotiation}\"")),
+        "{bar}"
+    );
+    // The rep, who may not reopen, is offered none.
+    let rep = browser(&app, "rep_sh").await;
+    assert!(!rep.get(&to).await.body.contains("id=\"undo-bar\""));
+    // Undone: an ordinary move back.
+    let version = extract(bar, "name=\"version\" value=\"", "\"").to_string();
+    let r = mgr
+        .post(
+            &format!("/opportunities/{oid}/move"),
+            &[
+                ("version", version.as_str()),
+                ("stage_id", negotiation.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(!r.location.unwrap().contains("undo="));
+    let (_, now) = app
+        .get(&format!("/api/v1/opportunities/{oid}"), "rep_sh")
+        .await;
+    assert_eq!(
+        (now["status"].as_str(), now["stage_id"].to_string()),
+        (Some("open"), negotiation)
+    );
 }
 
 #[tokio::test]

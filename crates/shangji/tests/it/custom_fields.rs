@@ -1283,3 +1283,54 @@ async fn openapi_documents_custom_fields() {
     let kinds = doc["components"]["schemas"]["EventKind"].to_string();
     assert!(kinds.contains("custom_field_changed"));
 }
+
+#[tokio::test]
+async fn a_key_left_empty_is_made_from_the_labels() {
+    let app = TestApp::new().await;
+    // Through the API: without a key, or an empty one.
+    let a = define(
+        &app,
+        json!({"record_kind": "opportunity", "label_zh": "采购预算", "label_en": "Purchase budget", "field_type": "text"}),
+    )
+    .await;
+    assert_eq!(a["key"], "purchase_budget");
+    let b = define(
+        &app,
+        json!({"record_kind": "opportunity", "key": "", "label_zh": "采购预算（二）", "label_en": "Purchase budget", "field_type": "text"}),
+    )
+    .await;
+    assert_eq!(b["key"], "purchase_budget_2", "unique");
+    // Through the page: the key input left empty, labels in Chinese only.
+    let admin = common::browser::browser(&app, "admin").await;
+    let r = admin
+        .post(
+            "/admin/custom-fields",
+            &[
+                ("record_kind", "account"),
+                ("key", ""),
+                ("label_zh", "客户等级"),
+                ("label_en", "客户等级"),
+                ("field_type", "text"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, defs) = app.get("/api/v1/custom-fields", "admin").await;
+    let keys: Vec<&str> = defs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["key"].as_str().unwrap())
+        .collect();
+    assert!(keys.contains(&"ke_hu_deng_ji"), "{keys:?}");
+    // Saved, the key stays when the labels change.
+    let (s, v) = app
+        .patch(
+            &format!("/api/v1/custom-fields/{}", a["id"]),
+            "admin",
+            &json!({"label_en": "Budget"}).to_string(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["key"], "purchase_budget");
+}

@@ -964,3 +964,62 @@ async fn custom_fields_work_in_gates_and_approval_policies() {
         .await;
     assert_eq!(found["total"], 1);
 }
+
+#[tokio::test]
+async fn checklist_and_action_keys_left_empty_are_made_from_the_labels_and_kept() {
+    let app = TestApp::new().await;
+    let body = r#"{"name":"代理渠道","stages":[
+        {"name_zh":"意向","name_en":"Interest","kind":"open","probability":20,"forecast_category":"pipeline",
+         "gate":{"checklist":[{"label_zh":"资信已审核","label_en":"Credit checked"}]}},
+        {"name_zh":"谈判","name_en":"Talks","kind":"open","probability":60,"forecast_category":"commit",
+         "gate":{"checklist":[{"key":"","label_zh":"资信已复核","label_en":"Credit checked"},{"label_zh":"合同已审批","label_en":"合同已审批"}]},
+         "actions":[{"name_zh":"发送代理合同","name_en":"Send the contract"}]},
+        {"name_zh":"签约","name_en":"Signed","kind":"won","probability":100,"forecast_category":"closed"},
+        {"name_zh":"放弃","name_en":"Dropped","kind":"lost","probability":0,"forecast_category":"omitted"}]}"#;
+    let (s, p) = app.post("/api/v1/pipelines", "admin", body).await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    let checklist = |p: &Value, i: usize| -> Vec<String> {
+        p["stages"][i]["gate"]["checklist"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["key"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(checklist(&p, 0), ["credit_checked"]);
+    assert_eq!(checklist(&p, 1), ["credit_checked_2", "he_tong_yi_shen_pi"]);
+    assert_eq!(p["stages"][1]["actions"][0]["key"], "send_the_contract");
+
+    // Edited without keys (as a form that shows none would send it): the keys stay, a new
+    // item gets its own.
+    let (pid, sid) = (
+        p["id"].as_i64().unwrap(),
+        p["stages"][1]["id"].as_i64().unwrap(),
+    );
+    let patch = r#"{"gate":{"checklist":[
+        {"label_zh":"资信已复核（财务）","label_en":"Credit checked"},
+        {"label_zh":"合同已审批","label_en":"Contract approved"},
+        {"label_zh":"付款条件已确认","label_en":"Payment terms agreed"}]}}"#;
+    let (s, p) = app
+        .patch(
+            &format!("/api/v1/pipelines/{pid}/stages/{sid}"),
+            "admin",
+            patch,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    let stage = p["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|s| s["id"] == sid)
+        .unwrap();
+    assert_eq!(
+        checklist(&p, stage),
+        [
+            "credit_checked_2",
+            "he_tong_yi_shen_pi",
+            "payment_terms_agreed"
+        ]
+    );
+}

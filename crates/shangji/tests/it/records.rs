@@ -215,12 +215,24 @@ async fn the_today_page_lists_exactly_what_is_due_and_what_needs_attention() {
     let r = rep.get("/?team=1").await;
     assert!(!section(&r.body, "today-alerts").contains("同事项目"));
 
-    // The manager of 华东: their own view is empty; the team's has both reps.
+    // The manager of 华东: their own view is empty; the team's has both reps, and is where
+    // they land.
     let mgr = browser(&app, "mgr_east").await;
-    let r = mgr.get("/").await;
+    let r = mgr.get("/?team=0").await;
     assert!(r.body.contains("id=\"view-team\""));
     assert!(section(&r.body, "today-tasks").contains("今天没有到期或逾期的待办"));
+    let landed = mgr.get("/").await;
+    assert!(
+        landed
+            .body
+            .contains("aria-current=\"page\" id=\"view-team\""),
+        "lands on the team view"
+    );
     let r = mgr.get("/?team=1").await;
+    assert_eq!(
+        section(&landed.body, "today-tasks"),
+        section(&r.body, "today-tasks")
+    );
     let tasks = section(&r.body, "today-tasks");
     assert_eq!(tasks.matches("<li class=\"task").count(), 3, "{tasks}");
     assert!(tasks.contains("同事的待办") && tasks.contains("回访采购部"));
@@ -426,7 +438,10 @@ async fn an_inline_edit_saves_one_field_and_a_stale_one_is_refused_beside_it() {
     let r = rep
         .post(
             &format!("/opportunities/{id}/fields/close_date"),
-            &[("version", "1"), ("value", "2027-01-31")],
+            &[
+                ("version", "1"),
+                ("value", &common::close_date().to_string()),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
@@ -787,4 +802,63 @@ async fn settings_for_users_teams_and_tokens_are_for_admins_only() {
         )
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_close_date_far_from_today_is_asked_about_before_the_field_is_saved() {
+    let app = TestApp::new().await;
+    let (_, o) = app.account_and_opportunity("rep_sh", "日期核对").await;
+    let id = o["id"].as_i64().unwrap();
+    let rep = browser(&app, "rep_sh").await;
+    let csrf = common::browser::encode(&rep.csrf);
+    let ahead = (today() + time::Duration::days(6 * 366)).to_string();
+    let (s, body) = htmx(
+        &app,
+        &rep,
+        format!("/opportunities/{id}/fields/close_date"),
+        format!("csrf={csrf}&version=1&value={ahead}"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        after(&body, "edit-close-date-error").contains(&format!("预计成交日期 {ahead} 在五年以后")),
+        "{body}"
+    );
+    assert!(body.contains("name=\"date_ok\""), "{body}");
+    let (_, now) = app
+        .get(&format!("/api/v1/opportunities/{id}"), "rep_sh")
+        .await;
+    assert_eq!(
+        now["close_date"],
+        common::close_date().to_string(),
+        "not saved yet"
+    );
+    // Confirmed: saved.
+    let (s, body) = htmx(
+        &app,
+        &rep,
+        format!("/opportunities/{id}/fields/close_date"),
+        format!("csrf={csrf}&version=1&value={ahead}&date_ok=1"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(!body.contains("field-error"), "{body}");
+    let (_, now) = app
+        .get(&format!("/api/v1/opportunities/{id}"), "rep_sh")
+        .await;
+    assert_eq!(now["close_date"], ahead.as_str());
+    // A plausible date is saved at once.
+    let soon = (today() + time::Duration::days(40)).to_string();
+    let (_, body) = htmx(
+        &app,
+        &rep,
+        format!("/opportunities/{id}/fields/close_date"),
+        format!("csrf={csrf}&version=2&value={soon}"),
+    )
+    .await;
+    assert!(!body.contains("date_ok"), "{body}");
+    let (_, now) = app
+        .get(&format!("/api/v1/opportunities/{id}"), "rep_sh")
+        .await;
+    assert_eq!(now["close_date"], soon.as_str());
 }

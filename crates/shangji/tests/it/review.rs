@@ -307,7 +307,7 @@ async fn the_review_page_records_a_decision_and_is_marked_held() {
         "{}",
         page.body
     );
-    let new_large = common::browser::between(&page.body, "id=\"sec-new_large\"", "</section>");
+    let new_large = common::browser::between(&page.body, "id=\"sec-new_large\"", "</details>");
     assert!(
         new_large.contains("华东大单") && new_large.contains("¥700,000"),
         "{new_large}"
@@ -365,7 +365,7 @@ async fn the_review_page_records_a_decision_and_is_marked_held() {
     let page = b.get(r.location.as_deref().unwrap()).await;
     assert!(page.body.contains("已记录本次回顾") && page.body.contains("周会"));
     assert!(
-        !common::browser::between(&page.body, "id=\"sec-new_large\"", "</section>")
+        !common::browser::between(&page.body, "id=\"sec-new_large\"", "</details>")
             .contains("华东大单")
     );
     // A rep's page has no "mark held" form.
@@ -374,4 +374,69 @@ async fn the_review_page_records_a_decision_and_is_marked_held() {
         .get("/review")
         .await;
     assert!(rep_page.body.contains("漏斗回顾会议") && !rep_page.body.contains("rv-hold"));
+}
+
+#[tokio::test]
+async fn the_review_page_opens_decision_forms_on_demand_and_caps_its_tables() {
+    let app = TestApp::new().await;
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let close = common::close_date();
+        ids.push(
+            deal(
+                &app,
+                "rep_east",
+                &format!("大单{i:02}"),
+                &format!(
+                    r#""amount_minor":{},"close_date":"{close}""#,
+                    70_000_000 + i
+                ),
+            )
+            .await,
+        );
+    }
+    let b = common::browser::browser(&app, "mgr_east").await;
+    let page = b.get("/review").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        !page.body.contains("class=\"review-decide"),
+        "no form until asked for"
+    );
+    let new_large = common::browser::between(&page.body, "id=\"sec-new_large\"", "</details>");
+    assert!(new_large.contains("(12)"), "{new_large}");
+    assert_eq!(
+        new_large.matches("<tr>").count() - 1,
+        10,
+        "ten rows, then a link"
+    );
+    assert!(new_large.contains("all=new_large"), "{new_large}");
+    let all = b.get("/review?all=new_large").await;
+    let new_large = common::browser::between(&all.body, "id=\"sec-new_large\"", "</details>");
+    assert_eq!(new_large.matches("<tr>").count() - 1, 12);
+
+    // A deal's form, as its row's link loads it.
+    let team = app.teams["华东"];
+    let id = ids[0];
+    let r = b
+        .get(&format!(
+            "/review/deal?team_id={team}&large=&opportunity_id={id}&section=new_large&columns=6"
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r
+        .body
+        .starts_with("<tr class=\"review-form-row\"><td colspan=\"6\">"));
+    assert!(r.body.contains(&format!("id=\"decide-new_large-{id}\"")));
+    assert!(r.body.contains("name=\"decision\"") && r.body.contains("大单00"));
+    // Without a script: the page with that deal's form open.
+    let page = b.get(&format!("/review?decide={id}")).await;
+    assert_eq!(page.body.matches("class=\"review-decide").count(), 1);
+    assert!(page.body.contains(&format!("id=\"deal-{id}\"")));
+    // A deal outside the review (or the viewer's sight) is not found.
+    let r = b
+        .get(&format!(
+            "/review/deal?team_id={team}&opportunity_id=999999"
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
 }

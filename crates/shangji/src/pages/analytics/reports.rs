@@ -43,8 +43,25 @@ fn to_json(v: Value) -> String {
 }
 
 fn bar_chart(title: &str, categories: &[String], series: Vec<(String, Vec<Value>)>) -> String {
+    to_json(bar_option(title, categories, series))
+}
+
+/// A bar chart of amounts in yuan (axis and tooltips in 万 / 亿, K / M).
+fn money_bar_chart(
+    tr: Tr,
+    title: &str,
+    categories: &[String],
+    series: Vec<(String, Vec<Value>)>,
+) -> String {
+    to_json(crate::pages::money_chart(
+        tr,
+        bar_option(title, categories, series),
+    ))
+}
+
+fn bar_option(title: &str, categories: &[String], series: Vec<(String, Vec<Value>)>) -> Value {
     let legend: Vec<&String> = series.iter().map(|(n, _)| n).collect();
-    to_json(json!({
+    json!({
         "title": {"text": title, "textStyle": {"fontSize": 14}},
         "tooltip": {"trigger": "axis"},
         "legend": {"type": "scroll", "data": legend, "top": 30},
@@ -52,7 +69,7 @@ fn bar_chart(title: &str, categories: &[String], series: Vec<(String, Vec<Value>
         "xAxis": {"type": "category", "data": categories, "axisLabel": {"interval": 0, "rotate": if categories.len() > 4 { 30 } else { 0 }}},
         "yAxis": {"type": "value"},
         "series": series.into_iter().map(|(name, data)| json!({"type": "bar", "name": name, "data": data})).collect::<Vec<_>>(),
-    }))
+    })
 }
 
 fn yuan(minor: i64) -> Value {
@@ -322,7 +339,8 @@ async fn four_s(
         ),
     ];
     let cats: Vec<String> = c.size.iter().map(|x| n.stage(x.stage_id)).collect();
-    let shape = bar_chart(
+    let shape = money_bar_chart(
+        tr,
         &t("analytics.chart.shape"),
         &cats,
         vec![
@@ -423,18 +441,21 @@ async fn waterfall(
         .iter()
         .map(|(k, _)| t(&format!("analytics.wf.{k}")))
         .collect();
-    let chart = to_json(json!({
-        "title": {"text": t("analytics.chart.waterfall"), "textStyle": {"fontSize": 14}},
-        "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
-        "grid": {"left": 8, "right": 8, "top": 40, "bottom": 8, "containLabel": true},
-        "xAxis": {"type": "category", "data": cats, "axisLabel": {"interval": 0, "rotate": 30}},
-        "yAxis": {"type": "value", "name": "¥"},
-        "series": [
-            {"type": "bar", "stack": "w", "itemStyle": {"color": "transparent"}, "emphasis": {"disabled": true}, "tooltip": {"show": false}, "data": base},
-            {"type": "bar", "stack": "w", "name": t("analytics.up"), "itemStyle": {"color": "#2f7d4f"}, "data": up},
-            {"type": "bar", "stack": "w", "name": t("analytics.down"), "itemStyle": {"color": "#b3412e"}, "data": down},
-        ],
-    }));
+    let chart = to_json(crate::pages::money_chart(
+        tr,
+        json!({
+            "title": {"text": t("analytics.chart.waterfall"), "textStyle": {"fontSize": 14}},
+            "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
+            "grid": {"left": 8, "right": 8, "top": 40, "bottom": 8, "containLabel": true},
+            "xAxis": {"type": "category", "data": cats, "axisLabel": {"interval": 0, "rotate": 30}},
+            "yAxis": {"type": "value"},
+            "series": [
+                {"type": "bar", "stack": "w", "itemStyle": {"color": "transparent"}, "emphasis": {"disabled": true}, "tooltip": {"show": false}, "data": base},
+                {"type": "bar", "stack": "w", "name": t("analytics.up"), "itemStyle": {"color": "#2f7d4f"}, "data": up},
+                {"type": "bar", "stack": "w", "name": t("analytics.down"), "itemStyle": {"color": "#b3412e"}, "data": down},
+            ],
+        }),
+    ));
     let mut sheets = r.rows.sheets(&n);
     sheets.truncate(1);
     let mut shown = Shown::new(vec![chart], tables(tr, sheets, None), empty);
@@ -507,7 +528,8 @@ async fn leaderboard(
     let n = naming.names(v);
     let empty = r.rows.is_empty();
     let cats: Vec<String> = r.rows.iter().map(|x| n.user(x.owner_id)).collect();
-    let chart = bar_chart(
+    let chart = money_bar_chart(
+        tr,
         &t("analytics.chart.leaderboard"),
         &cats,
         vec![(

@@ -90,6 +90,11 @@ struct OpportunityPage {
     pool_since: Option<String>,
     /// The viewer may put it in the public pool.
     can_release: bool,
+    pipeline_id: i64,
+    stage_id: i64,
+    /// Just won by a move from the stage with this id, which the viewer may take back
+    /// (撤销): the undo bar's form posts that move.
+    undo_to: Option<i64>,
 }
 
 /// The page of opportunity `id` as `v` may see it, with the move form as given.
@@ -269,6 +274,9 @@ async fn page(
             .is_some_and(|a| a.waiting_for_id == Some(me)),
         approval,
         approval_error: None,
+        undo_to: None,
+        pipeline_id: opp.pipeline_id,
+        stage_id: opp.stage_id,
     })
 }
 
@@ -277,6 +285,8 @@ pub(super) struct MovedQuery {
     moved: Option<String>,
     approval: Option<String>,
     withdrawn: Option<String>,
+    /// Set after a move to won: the stage it came from, offered as an undo.
+    undo: Option<i64>,
 }
 
 pub(super) async fn show(
@@ -296,9 +306,25 @@ pub(super) async fn show(
             if q.withdrawn.is_some() {
                 p.notice = Some(v.tr.t("approval.done_withdrawn").to_string());
             }
+            p.undo_to = q.undo.filter(|from| may_undo(&v, &p, *from));
             render(p)
         }
         Err(e) => v.error(&format!("/opportunities/{id}"), e),
+    }
+}
+
+/// Whether the undo bar may offer to take the deal on page `p` back to stage `from`: it is
+/// won, in the won stage of its pipeline, and the viewer may reopen it into `from`
+/// (`process::may_undo_won`).
+fn may_undo(v: &Viewer, p: &OpportunityPage, from: i64) -> bool {
+    let Some(pipeline) = v.ctx.dir.pipeline(p.pipeline_id) else {
+        return false;
+    };
+    match (pipeline.stage(from), pipeline.stage(p.stage_id)) {
+        (Some(f), Some(won)) => {
+            shangji_core::process::may_undo_won(pipeline, f, won, v.ctx.actor.role)
+        }
+        _ => false,
     }
 }
 
@@ -315,6 +341,11 @@ pub(super) async fn move_submit(
     };
     let form = MoveForm::posted(&f);
     let version = f.text("version").parse().ok();
+    let from = ops::get::<Opportunity>(&s.db, &v.ctx, id)
+        .await
+        .ok()
+        .filter(|o| o.status == StageKind::Open)
+        .map(|o| o.stage_id);
     let (result, mut errors) = match form.input(v.tr, version, &v.ctx.dir) {
         Ok(input) => (
             ops::move_opportunity(&s.db, &v.ctx, id, input).await,
@@ -326,7 +357,14 @@ pub(super) async fn move_submit(
         ),
     };
     let e = match result {
-        Ok(_) => return Redirect::to(&format!("{here}?moved=1#opp-title")).into_response(),
+        // Won: offer to take it back to the stage it came from for a few seconds.
+        Ok(after) => {
+            let undo = match from.filter(|_| after.status == StageKind::Won) {
+                Some(from) => format!("&undo={from}"),
+                None => String::new(),
+            };
+            return Redirect::to(&format!("{here}?moved=1{undo}#opp-title")).into_response();
+        }
         // Held for approval: the opportunity stays; say so.
         Err(AppError::AwaitingApproval(_)) => {
             return Redirect::to(&format!("{here}?approval=1#opp-title")).into_response()

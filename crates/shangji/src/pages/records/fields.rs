@@ -39,6 +39,8 @@ pub(in crate::pages) struct FieldView {
     pub(in crate::pages) error2: Option<String>,
     pub(in crate::pages) version: i64,
     pub(in crate::pages) editable: bool,
+    /// A value to confirm before it is saved (a close date far from today): the box's words.
+    pub(in crate::pages) confirm: Option<String>,
 }
 
 pub(super) const BUILTIN: &[&str] = &[
@@ -265,6 +267,7 @@ pub(super) fn field_view(
         error2: None,
         version: opp.version,
         editable,
+        confirm: None,
     }
 }
 
@@ -479,7 +482,25 @@ pub(super) async fn field_post(
         Ok(u) => u,
         Err(e) => return v.error(&here, e.into()),
     };
-    let result = match field_input(&key, &f, &defs) {
+    let parsed = field_input(&key, &f, &defs);
+    // A close date far from today is asked about once before it is saved.
+    if let Some(w) = parsed
+        .as_ref()
+        .ok()
+        .and_then(|input| ops::input_warnings(&v.ctx, input).into_iter().next())
+        .filter(|_| f.get("date_ok") != "1")
+    {
+        let opp = match ops::get::<Opportunity>(&s.db, &v.ctx, id).await {
+            Ok(o) => o,
+            Err(e) => return v.error(&here, e),
+        };
+        let mut fv = field_view(v.tr, &opp, &key, &defs, &users, true, Some(&f), true);
+        fv.version = f.text("version").parse().unwrap_or(opp.version);
+        fv.error = Some(crate::pages::warning_text(v.tr, &w, f.get("value")));
+        fv.confirm = Some(v.tr.t("ux.warn.confirm").to_string());
+        return field_response(&v, &headers, id, &opp.title, fv, StatusCode::OK);
+    }
+    let result = match parsed {
         Ok(input) => ops::update_opportunity(&s.db, &v.ctx, id, input)
             .await
             .map_err(|e| (None, e)),

@@ -46,6 +46,28 @@ struct RecentRow {
     owner: String,
 }
 
+/// A list that shows its first items and folds the rest away ("show n more").
+struct Capped<T> {
+    first: Vec<T>,
+    rest: Vec<T>,
+}
+
+impl<T> Capped<T> {
+    fn new(mut all: Vec<T>, shown: usize) -> Capped<T> {
+        let rest = all.split_off(shown.min(all.len()));
+        Capped { first: all, rest }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_empty()
+    }
+}
+
+/// Tasks and changes a section shows before "show more".
+const TASKS_SHOWN: usize = 8;
+/// Deals a section shows before "show more".
+const DEALS_SHOWN: usize = 6;
+
 #[derive(Template)]
 #[template(path = "records_today.html")]
 struct TodayPage {
@@ -63,11 +85,11 @@ struct TodayPage {
     weighted_amount: String,
     weighted_amount_exact: String,
     tasks_due: usize,
-    tasks: Vec<TaskRow>,
-    alerts: Vec<DealRow>,
-    unfollowed: Vec<DealRow>,
-    next_steps: Vec<DealRow>,
-    changes: Vec<ChangeRow>,
+    tasks: Capped<TaskRow>,
+    alerts: Capped<DealRow>,
+    unfollowed: Capped<DealRow>,
+    next_steps: Capped<DealRow>,
+    changes: Capped<ChangeRow>,
     recent: Vec<RecentRow>,
 }
 
@@ -89,7 +111,12 @@ pub(super) async fn today_page(
         }
         Err(r) => return r,
     };
-    match today_inner(&s, &v, q.team.is_some_and(|t| t == "1")).await {
+    // Managers and directors land on their team's day; `?team=0` is their own.
+    let team = match q.team.as_deref() {
+        Some(t) => t == "1",
+        None => matches!(v.ctx.actor.role, Role::Manager | Role::Director),
+    };
+    match today_inner(&s, &v, team).await {
         Ok(p) => render(p),
         Err(e) => v.error("/", e),
     }
@@ -232,11 +259,11 @@ async fn today_inner(s: &AppState, v: &Viewer, team: bool) -> Result<TodayPage, 
         weighted_amount: tr.money_short(&Money::cny(weighted)),
         weighted_amount_exact: tr.money(&Money::cny(weighted)),
         tasks_due: tasks.len(),
-        tasks,
-        alerts,
-        unfollowed,
-        next_steps,
-        changes,
+        tasks: Capped::new(tasks, TASKS_SHOWN),
+        alerts: Capped::new(alerts, DEALS_SHOWN),
+        unfollowed: Capped::new(unfollowed, DEALS_SHOWN),
+        next_steps: Capped::new(next_steps, DEALS_SHOWN),
+        changes: Capped::new(changes, TASKS_SHOWN),
         recent,
     })
 }

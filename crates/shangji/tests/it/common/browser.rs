@@ -12,6 +12,7 @@ pub struct Resp {
     pub status: StatusCode,
     pub location: Option<String>,
     pub body: String,
+    pub headers: axum::http::HeaderMap,
 }
 
 /// A signed-in browser: a session cookie and its CSRF token, optionally a language.
@@ -73,6 +74,7 @@ impl Browser<'_> {
             .await
             .unwrap();
         let status = resp.status();
+        let headers = resp.headers().clone();
         let location = resp
             .headers()
             .get(header::LOCATION)
@@ -84,6 +86,7 @@ impl Browser<'_> {
             status,
             location,
             body: String::from_utf8(bytes.to_vec()).unwrap(),
+            headers,
         }
     }
 

@@ -32,6 +32,11 @@ const CATALOGUES: &[(&str, &str, &str)] = &[
         include_str!("../locales/pools.en.json"),
     ),
     (
+        "dupes",
+        include_str!("../locales/dupes.zh-CN.json"),
+        include_str!("../locales/dupes.en.json"),
+    ),
+    (
         "lists",
         include_str!("../locales/lists.zh-CN.json"),
         include_str!("../locales/lists.en.json"),

@@ -43,6 +43,7 @@ pub fn note_text(tr: Tr, dir: &Directory, users: &[User], n: &Notification) -> S
         "approval_requested" => fmt("notify.approval_next", &person("approver_id")),
         "approval_approved" => fmt("notify.approval_approved", &person("approver_id")),
         "approval_rejected" => fmt("notify.approval_rejected", &person("approver_id")),
+        "duplicate_review" => fmt("notify.duplicate_review", &person("requester_id")),
         "rule" => tr.fmt(
             "auto.note.rule",
             &[("rule", &rule_label(tr, p)), ("title", &title)],

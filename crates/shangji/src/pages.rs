@@ -11,6 +11,7 @@ mod automation;
 mod board;
 mod custom_fields;
 mod delivery;
+mod duplicates;
 mod forecast;
 mod lists;
 pub(crate) mod merge;
@@ -719,6 +720,7 @@ pub fn router() -> Router<AppState> {
         .merge(delivery::router())
         .merge(automation::router())
         .merge(assignment::router())
+        .merge(duplicates::router())
         .merge(approvals::router())
         .merge(opportunity::router())
         .merge(records::router())

@@ -1,7 +1,7 @@
 //! Duplicates over the API: what a record about to be entered would match, and the duplicate
 //! settings (admin).
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::Json;
 use shangji_core::duplicates::{DuplicateMatch, DuplicateSettings};
 use utoipa_axum::router::OpenApiRouter;
@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::JsonBody;
 use crate::auth::Caller;
 use crate::error::AppError;
-use crate::ops::duplicates::{self, DuplicateQuery};
+use crate::ops::duplicates::{self, DecideReview, DuplicateQuery, ReviewView};
 use crate::state::AppState;
 
 /// The records across the company that a record with these values would match; one you cannot
@@ -64,8 +64,54 @@ async fn put_settings(
     ))
 }
 
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct ReviewsQuery {
+    /// `true`: the last 100 of any status; default: those waiting for a decision.
+    #[serde(default)]
+    all: bool,
+}
+
+/// Duplicates your people saved under the `review` policy (managers; admins see all)
+#[utoipa::path(
+    get,
+    path = "/duplicate-reviews",
+    params(ReviewsQuery),
+    responses((status = 200, body = Vec<ReviewView>))
+)]
+async fn reviews(
+    State(s): State<AppState>,
+    c: Caller,
+    q: Result<Query<ReviewsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<ReviewView>>, AppError> {
+    let Query(q) = q.map_err(|e| AppError::bad_request("", "invalid_query", e.body_text()))?;
+    Ok(Json(duplicates::reviews(&s.db, &c.ctx, !q.all).await?))
+}
+
+/// Decide a duplicate sent to you: keep both, or archive the new record (merging decides it
+/// too)
+#[utoipa::path(
+    post,
+    path = "/duplicate-reviews/{id}/decide",
+    request_body = DecideReview,
+    responses((status = 200, body = ReviewView))
+)]
+async fn decide(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    body: JsonBody<DecideReview>,
+) -> Result<Json<ReviewView>, AppError> {
+    Ok(Json(
+        duplicates::decide_review(&s.db, &c.ctx, id, body.value).await?,
+    ))
+}
+
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(check))
         .routes(routes!(get_settings, put_settings))
+        .routes(routes!(reviews))
+        .routes(routes!(decide))
 }

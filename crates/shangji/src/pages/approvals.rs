@@ -174,6 +174,8 @@ struct ApprovalsPage {
     notice: Option<String>,
     /// An error about a request no longer listed.
     error: Option<String>,
+    /// The caller decides duplicates sent to managers.
+    dupes: bool,
 }
 
 /// What a refused post shows beside its request.
@@ -230,6 +232,7 @@ async fn approvals_page(
         format!("{APPROVALS}?box=sent")
     };
     Ok(ApprovalsPage {
+        dupes: v.ctx.scope.is_manager(),
         tr,
         csrf: v.csrf.clone(),
         here,

@@ -293,3 +293,117 @@ async fn qualifying_a_lead_into_a_new_account_is_matched_like_any_other() {
         .await;
     assert_eq!(done["status"], "qualified");
 }
+
+#[tokio::test]
+async fn a_duplicate_saved_anyway_goes_to_the_manager_who_decides() {
+    let app = TestApp::new().await;
+    let (s, v) = app
+        .call(
+            axum::http::Method::PUT,
+            "/api/v1/settings/duplicates",
+            Some("admin"),
+            Some(r#"{"lead": "review"}"#),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let lead = |login: &'static str, body: Value| {
+        let app = &app;
+        async move { app.post("/api/v1/leads", login, &body.to_string()).await }
+    };
+    let (s, first) = lead(
+        "rep_sh",
+        json!({"company_name": "北京字节跳动科技有限公司"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    // Still a warning first: nothing is saved until the rep says so.
+    let variant = json!({"company_name": "字节跳动（北京）科技有限公司"});
+    let (s, v) = lead("rep_east", variant.clone()).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let mut anyway = variant.clone();
+    anyway["allow_duplicate"] = json!(true);
+    let (s, second) = lead("rep_east", anyway.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{second}");
+
+    // The manager of 华东 is told and sees both records; the rep cannot decide.
+    let (_, notes) = app.get("/api/v1/notifications", "mgr_east").await;
+    assert!(
+        notes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["kind"] == "duplicate_review" && n["record_id"] == second["id"]),
+        "{notes}"
+    );
+    let (s, reviews) = app.get("/api/v1/duplicate-reviews", "mgr_east").await;
+    assert_eq!(s, StatusCode::OK, "{reviews}");
+    let r = &reviews[0];
+    assert_eq!(
+        (&r["record_id"], &r["status"], &r["name"]),
+        (
+            &second["id"],
+            &json!("pending"),
+            &json!("字节跳动（北京）科技有限公司")
+        )
+    );
+    assert_eq!(r["matches"][0]["id"], first["id"]);
+    assert_eq!(r["matches"][0]["matched_on"], "name");
+    let (s, _) = app.get("/api/v1/duplicate-reviews", "rep_east").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (_, south) = app.get("/api/v1/duplicate-reviews", "mgr_south").await;
+    assert_eq!(
+        south,
+        json!([]),
+        "another team's manager has nothing to decide"
+    );
+    let path = format!("/api/v1/duplicate-reviews/{}/decide", r["id"]);
+    let (s, _) = app
+        .post(&path, "mgr_south", r#"{"decision": "keep"}"#)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // Archived: the new lead is archived, the review decided once.
+    let (s, decided) = app
+        .post(
+            &path,
+            "mgr_east",
+            r#"{"decision": "archive", "note": "同一家公司"}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{decided}");
+    assert_eq!(
+        (&decided["status"], &decided["note"]),
+        (&json!("archived"), &json!("同一家公司"))
+    );
+    let (_, l) = app
+        .get(&format!("/api/v1/leads/{}", second["id"]), "admin")
+        .await;
+    assert_eq!(l["archived"], true);
+    let (s, e) = app.post(&path, "mgr_east", r#"{"decision": "keep"}"#).await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("already_decided"))
+    );
+
+    // A merge decides a review too.
+    let (s, third) = lead("rep_sh", anyway).await;
+    assert_eq!(s, StatusCode::CREATED, "{third}");
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/leads/{}/merge", first["id"]),
+            "mgr_east",
+            &json!({"merged_id": third["id"]}).to_string(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, pending) = app.get("/api/v1/duplicate-reviews", "mgr_east").await;
+    assert_eq!(pending, json!([]));
+    let (_, all) = app.get("/api/v1/duplicate-reviews?all=true", "admin").await;
+    let statuses: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, vec!["merged", "archived"]);
+}

@@ -252,6 +252,16 @@ struct SlaQuery {
     to: Option<OffsetDateTime>,
 }
 
+/// The period an SLA query asks for: `to` (default now) and `from` (default 30 days before).
+fn period(
+    q: Result<Query<SlaQuery>, axum::extract::rejection::QueryRejection>,
+    c: &Caller,
+) -> Result<(OffsetDateTime, OffsetDateTime), AppError> {
+    let Query(q) = q.map_err(|e| AppError::bad_request("", "invalid_query", e.body_text()))?;
+    let to = q.to.unwrap_or(c.ctx.now);
+    Ok((q.from.unwrap_or(to - Duration::days(30)), to))
+}
+
 /// The assignment SLA from `from` to `to` and what waits now (managers)
 #[utoipa::path(
     get,
@@ -264,9 +274,7 @@ async fn sla(
     c: Caller,
     q: Result<Query<SlaQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<SlaSummary>, AppError> {
-    let Query(q) = q.map_err(|e| AppError::bad_request("", "invalid_query", e.body_text()))?;
-    let to = q.to.unwrap_or(c.ctx.now);
-    let from = q.from.unwrap_or(to - Duration::days(30));
+    let (from, to) = period(q, &c)?;
     Ok(Json(assignment::sla(&s.db, &c.ctx, from, to).await?))
 }
 
@@ -283,9 +291,7 @@ async fn lead_sla(
     c: Caller,
     q: Result<Query<SlaQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<SlaSummary>, AppError> {
-    let Query(q) = q.map_err(|e| AppError::bad_request("", "invalid_query", e.body_text()))?;
-    let to = q.to.unwrap_or(c.ctx.now);
-    let from = q.from.unwrap_or(to - Duration::days(30));
+    let (from, to) = period(q, &c)?;
     Ok(Json(assignment::lead_sla(&s.db, &c.ctx, from, to).await?))
 }
 

@@ -77,6 +77,7 @@ struct ReviewsQuery {
 #[utoipa::path(
     get,
     path = "/duplicate-reviews",
+    operation_id = "list_duplicate_reviews",
     params(ReviewsQuery),
     responses((status = 200, body = Vec<ReviewView>))
 )]
@@ -94,6 +95,7 @@ async fn reviews(
 #[utoipa::path(
     post,
     path = "/duplicate-reviews/{id}/decide",
+    operation_id = "decide_duplicate_review",
     request_body = DecideReview,
     responses((status = 200, body = ReviewView))
 )]

@@ -405,52 +405,63 @@ async fn decide(
     opp: &Opportunity,
     rule_id: Option<i64>,
 ) -> Result<Decision, AppError> {
-    let rules: Vec<AssignmentRule> = db
+    let cal = calendar(db).await?;
+    let facts = facts_of(db, &ctx.dir, std::slice::from_ref(opp), ctx.now).await?;
+    let values = derive(&facts[0], ctx.now, &cal);
+    let rules = rules_of(db, RecordType::Opportunity).await?;
+    let Some((rule, reasons)) = deciding_rule(&rules, RecordType::Opportunity, rule_id, &values)?
+    else {
+        return Ok(Decision::none());
+    };
+    let stats = rep_stats(db, rule.id, ctx.now).await?;
+    decided(db, ctx, rule, reasons, &stats).await
+}
+
+/// The enabled and disabled assignment rules that hand out `record_type`, in order.
+async fn rules_of(db: &Db, record_type: RecordType) -> Result<Vec<AssignmentRule>, AppError> {
+    Ok(db
         .assignment_rules()
         .await?
         .into_iter()
         .map(|r| r.rule)
-        .filter(|r| r.record_type == RecordType::Opportunity)
-        .collect();
-    let cal = calendar(db).await?;
-    let (rule, reasons) = match rule_id {
-        Some(id) => (
-            rules.iter().find(|r| r.id == id).ok_or_else(|| {
-                AppError::invalid(
-                    "assignment_rule_id",
-                    "unknown_assignment_rule",
-                    format!("there is no assignment rule {id}"),
-                )
-            })?,
-            vec![],
-        ),
-        None => {
-            let facts = facts_of(db, &ctx.dir, std::slice::from_ref(opp), ctx.now).await?;
-            let values = derive(&facts[0], ctx.now, &cal);
-            match assignment::matching_rule(&rules, RecordType::Opportunity, &values) {
-                Some(found) => found,
-                None => {
-                    return Ok(Decision {
-                        rule_id: None,
-                        rule_name: None,
-                        reasons: vec![],
-                        user_id: None,
-                        skipped: vec![],
-                    })
-                }
-            }
-        }
-    };
+        .filter(|r| r.record_type == record_type)
+        .collect())
+}
+
+/// The rule that decides among `rules` (of `record_type`): `rule_id` whatever its conditions
+/// say (unknown: an error), else the first enabled one whose conditions hold for `values`,
+/// with why.
+fn deciding_rule<'a>(
+    rules: &'a [AssignmentRule],
+    record_type: RecordType,
+    rule_id: Option<i64>,
+    values: &shangji_core::rules::Values,
+) -> Result<Option<(&'a AssignmentRule, Vec<Reason>)>, AppError> {
+    match rule_id {
+        Some(id) => match rules.iter().find(|r| r.id == id) {
+            Some(rule) => Ok(Some((rule, vec![]))),
+            None => Err(AppError::invalid(
+                "assignment_rule_id",
+                "unknown_assignment_rule",
+                format!("there is no assignment rule {id} for these records"),
+            )),
+        },
+        None => Ok(assignment::matching_rule(rules, record_type, values)),
+    }
+}
+
+/// Whom `rule` picks given `stats`, today, and who it passes over.
+async fn decided(
+    db: &Db,
+    ctx: &Ctx,
+    rule: &AssignmentRule,
+    reasons: Vec<Reason>,
+    stats: &RepStats,
+) -> Result<Decision, AppError> {
     let users = db.users().await?;
-    let stats = rep_stats(db, rule.id, ctx.now).await?;
-    let picked = assignment::pick(
-        rule,
-        &ctx.dir.org.teams,
-        &users,
-        &stats,
-        cal.local_date(ctx.now),
-    );
-    let (user_id, skipped) = match picked {
+    let today = calendar(db).await?.local_date(ctx.now);
+    let (user_id, skipped) = match assignment::pick(rule, &ctx.dir.org.teams, &users, stats, today)
+    {
         Ok(Pick { user_id, skipped }) => (Some(user_id), skipped),
         Err(skipped) => (None, skipped),
     };
@@ -461,6 +472,71 @@ async fn decide(
         user_id,
         skipped,
     })
+}
+
+impl Decision {
+    /// No rule matches.
+    fn none() -> Decision {
+        Decision {
+            rule_id: None,
+            rule_name: None,
+            reasons: vec![],
+            user_id: None,
+            skipped: vec![],
+        }
+    }
+
+    /// The user it gives the record to, or why there is none (`no_rule_matches`,
+    /// `nobody_available`).
+    fn user(&self) -> Result<UserId, AppError> {
+        self.user_id.ok_or_else(|| {
+            AppError::invalid(
+                "assignment_rule_id",
+                if self.rule_id.is_none() {
+                    "no_rule_matches"
+                } else {
+                    "nobody_available"
+                },
+                nobody(self),
+            )
+        })
+    }
+}
+
+/// What an automation rule's `assign` action did, for the firing log: done (with whom and by
+/// which rule), or skipped when no rule matches or nobody can take it.
+fn rule_outcome(
+    done: Result<(Option<UserId>, Option<Decision>), AppError>,
+) -> Result<Value, AppError> {
+    match done {
+        Ok((user_id, decision)) => Ok(json!({
+            "status": "done",
+            "user_id": user_id,
+            "assignment_rule_id": decision.and_then(|d| d.rule_id),
+        })),
+        Err(AppError::Invalid(e))
+            if e.code == "no_rule_matches" || e.code == "nobody_available" =>
+        {
+            Ok(json!({"status": "skipped", "reason": e.message}))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Refuses a period that ends before it starts, and callers who are not managers (the SLA
+/// reports).
+fn sla_period(ctx: &Ctx, from: OffsetDateTime, to: OffsetDateTime) -> Result<(), AppError> {
+    if !ctx.scope.is_manager() {
+        return Err(AppError::Forbidden("managers_only"));
+    }
+    if to <= from {
+        return Err(AppError::bad_request(
+            "to",
+            "reversed_period",
+            "`to` must be after `from`",
+        ));
+    }
+    Ok(())
 }
 
 /// Which rule and rep the rules would choose for an opportunity now (managers).
@@ -517,18 +593,7 @@ pub async fn assign(
         }
         None => {
             let d = decide(db, ctx, &before, input.assignment_rule_id).await?;
-            let Some(user) = d.user_id else {
-                return Err(AppError::invalid(
-                    "assignment_rule_id",
-                    if d.rule_id.is_none() {
-                        "no_rule_matches"
-                    } else {
-                        "nobody_available"
-                    },
-                    nobody(&d),
-                ));
-            };
-            (user, AssignHow::Rule, Some(d))
+            (d.user()?, AssignHow::Rule, Some(d))
         }
     };
     let mut opp = before.clone();
@@ -573,19 +638,11 @@ pub(crate) async fn by_rules(
         assignment_rule_id: rule_id,
         ..Default::default()
     };
-    match assign(db, ctx, id, input).await {
-        Ok(done) => Ok(json!({
-            "status": "done",
-            "user_id": done.opportunity.owner_id,
-            "assignment_rule_id": done.decision.and_then(|d| d.rule_id),
-        })),
-        Err(AppError::Invalid(e))
-            if e.code == "no_rule_matches" || e.code == "nobody_available" =>
-        {
-            Ok(json!({"status": "skipped", "reason": e.message}))
-        }
-        Err(e) => Err(e),
-    }
+    rule_outcome(
+        assign(db, ctx, id, input)
+            .await
+            .map(|done| (Some(done.opportunity.owner_id), done.decision)),
+    )
 }
 
 // ---- The SLA. ----
@@ -597,16 +654,7 @@ pub async fn sla(
     from: OffsetDateTime,
     to: OffsetDateTime,
 ) -> Result<SlaSummary, AppError> {
-    if !ctx.scope.is_manager() {
-        return Err(AppError::Forbidden("managers_only"));
-    }
-    if to <= from {
-        return Err(AppError::bad_request(
-            "to",
-            "reversed_period",
-            "`to` must be after `from`",
-        ));
-    }
+    sla_period(ctx, from, to)?;
     let settings = settings(db).await?;
     let done: Vec<(OffsetDateTime, OffsetDateTime)> = db
         .assigned_events(from, to)

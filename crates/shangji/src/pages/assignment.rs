@@ -62,6 +62,22 @@ struct SlaView {
     waiting_past: usize,
 }
 
+impl SlaView {
+    fn of(tr: Tr, s: &shangji_core::assignment::SlaSummary) -> SlaView {
+        SlaView {
+            hours: s.sla_hours,
+            assigned: s.assigned,
+            within: s
+                .within_sla_permille
+                .map_or_else(|| "—".into(), |p| format!("{}%", p / 10)),
+            median: s
+                .median_wait_minutes
+                .map_or_else(|| "—".into(), |m| wait_text(tr, m)),
+            waiting_past: s.waiting_past_sla,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "pool.html")]
 struct PoolPage {
@@ -126,17 +142,7 @@ async fn page(
     let sla = if v.ctx.scope.is_manager() {
         let to = v.ctx.now;
         let s = assignment::sla(&s.db, &v.ctx, to - Duration::days(30), to).await?;
-        Some(SlaView {
-            hours: s.sla_hours,
-            assigned: s.assigned,
-            within: s
-                .within_sla_permille
-                .map_or_else(|| "—".into(), |p| format!("{}%", p / 10)),
-            median: s
-                .median_wait_minutes
-                .map_or_else(|| "—".into(), |m| wait_text(tr, m)),
-            waiting_past: s.waiting_past_sla,
-        })
+        Some(SlaView::of(tr, &s))
     } else {
         None
     };
@@ -834,17 +840,7 @@ async fn record_pool_view<T: PoolRecord>(
     let sla = if is_lead && v.ctx.scope.is_manager() {
         let to = v.ctx.now;
         let s = assignment::lead_sla(&s.db, &v.ctx, to - Duration::days(30), to).await?;
-        Some(SlaView {
-            hours: s.sla_hours,
-            assigned: s.assigned,
-            within: s
-                .within_sla_permille
-                .map_or_else(|| "—".into(), |p| format!("{}%", p / 10)),
-            median: s
-                .median_wait_minutes
-                .map_or_else(|| "—".into(), |m| wait_text(tr, m)),
-            waiting_past: s.waiting_past_sla,
-        })
+        Some(SlaView::of(tr, &s))
     } else {
         None
     };

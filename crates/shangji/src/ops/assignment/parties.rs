@@ -8,10 +8,8 @@
 //! in one transaction (`Db::save_owner`); the lead's or account's event rules run after it.
 
 use serde::Serialize;
-use serde_json::{json, Value};
-use shangji_core::assignment::{
-    self, check_claim, AssignHow, AssignmentRule, Pick, Pooled, RepStats, SlaSummary,
-};
+use serde_json::Value;
+use shangji_core::assignment::{self, check_claim, AssignHow, Pooled, RepStats, SlaSummary};
 use shangji_core::model::*;
 use shangji_core::rules::{RecordType, Subject};
 use shangji_core::visibility::{pool, Scope};
@@ -19,7 +17,10 @@ use shangji_store::Access;
 use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 
-use super::{settings, AssignInput, Decision, ReleaseInput};
+use super::{
+    decided, deciding_rule, rule_outcome, rules_of, settings, sla_period, AssignInput, Decision,
+    ReleaseInput,
+};
 use crate::error::AppError;
 use crate::ops::facts::{calendar, facts_config, lead_facts_of};
 use crate::ops::{check_version, for_update, Ctx, Resource};
@@ -289,18 +290,7 @@ pub async fn assign_record<T: PoolRecord>(
             )
             .map_err(|e| AppError::Internal(e.to_string()))?;
             let d = decide_lead(db, ctx, &lead, input.assignment_rule_id).await?;
-            let Some(user) = d.user_id else {
-                return Err(AppError::invalid(
-                    "assignment_rule_id",
-                    if d.rule_id.is_none() {
-                        "no_rule_matches"
-                    } else {
-                        "nobody_available"
-                    },
-                    super::nobody(&d),
-                ));
-            };
-            (user, AssignHow::Rule, Some(d))
+            (d.user()?, AssignHow::Rule, Some(d))
         }
     };
     let mut rec = before.clone();
@@ -319,41 +309,12 @@ async fn decide_lead(
     lead: &Lead,
     rule_id: Option<i64>,
 ) -> Result<Decision, AppError> {
-    let rules: Vec<AssignmentRule> = db
-        .assignment_rules()
-        .await?
-        .into_iter()
-        .map(|r| r.rule)
-        .filter(|r| r.record_type == RecordType::Lead)
-        .collect();
     let cal = calendar(db).await?;
-    let (rule, reasons) = match rule_id {
-        Some(id) => (
-            rules.iter().find(|r| r.id == id).ok_or_else(|| {
-                AppError::invalid(
-                    "assignment_rule_id",
-                    "unknown_assignment_rule",
-                    format!("there is no lead assignment rule {id}"),
-                )
-            })?,
-            vec![],
-        ),
-        None => {
-            let facts = lead_facts_of(db, &ctx.dir, std::slice::from_ref(lead), ctx.now).await?;
-            let values = facts[0].values(ctx.now, &cal);
-            match assignment::matching_rule(&rules, RecordType::Lead, &values) {
-                Some(found) => found,
-                None => {
-                    return Ok(Decision {
-                        rule_id: None,
-                        rule_name: None,
-                        reasons: vec![],
-                        user_id: None,
-                        skipped: vec![],
-                    })
-                }
-            }
-        }
+    let facts = lead_facts_of(db, &ctx.dir, std::slice::from_ref(lead), ctx.now).await?;
+    let values = facts[0].values(ctx.now, &cal);
+    let rules = rules_of(db, RecordType::Lead).await?;
+    let Some((rule, reasons)) = deciding_rule(&rules, RecordType::Lead, rule_id, &values)? else {
+        return Ok(Decision::none());
     };
     let users = db.users().await?;
     let members = assignment::members(rule, &ctx.dir.org.teams, &users);
@@ -363,24 +324,7 @@ async fn decide_lead(
         last_assigned,
         ..Default::default()
     };
-    let picked = assignment::pick(
-        rule,
-        &ctx.dir.org.teams,
-        &users,
-        &stats,
-        cal.local_date(ctx.now),
-    );
-    let (user_id, skipped) = match picked {
-        Ok(Pick { user_id, skipped }) => (Some(user_id), skipped),
-        Err(skipped) => (None, skipped),
-    };
-    Ok(Decision {
-        rule_id: Some(rule.id),
-        rule_name: Some(rule.name.clone()),
-        reasons,
-        user_id,
-        skipped,
-    })
+    decided(db, ctx, rule, reasons, &stats).await
 }
 
 /// A lead that came in without an owner (a form, the API, an import): the first lead
@@ -423,19 +367,11 @@ pub(crate) async fn lead_by_rules(
         assignment_rule_id: rule_id,
         ..Default::default()
     };
-    match assign_record::<Lead>(db, ctx, id, input).await {
-        Ok(done) => Ok(json!({
-            "status": "done",
-            "user_id": done.record.owner_id,
-            "assignment_rule_id": done.decision.and_then(|d| d.rule_id),
-        })),
-        Err(AppError::Invalid(e))
-            if e.code == "no_rule_matches" || e.code == "nobody_available" =>
-        {
-            Ok(json!({"status": "skipped", "reason": e.message}))
-        }
-        Err(e) => Err(e),
-    }
+    rule_outcome(
+        assign_record::<Lead>(db, ctx, id, input)
+            .await
+            .map(|done| (done.record.owner_id, done.decision)),
+    )
 }
 
 /// The lead SLA over the leads that came in from `from` to `to` (managers): how many got
@@ -447,16 +383,7 @@ pub async fn lead_sla(
     from: OffsetDateTime,
     to: OffsetDateTime,
 ) -> Result<SlaSummary, AppError> {
-    if !ctx.scope.is_manager() {
-        return Err(AppError::Forbidden("managers_only"));
-    }
-    if to <= from {
-        return Err(AppError::bad_request(
-            "to",
-            "reversed_period",
-            "`to` must be after `from`",
-        ));
-    }
+    sla_period(ctx, from, to)?;
     let hours = settings(db).await?.lead_sla_hours;
     let kinds = facts_config(db).await?;
     let rows = db

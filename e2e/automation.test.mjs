@@ -88,7 +88,8 @@ describe('automation settings and notifications', () => {
       const zh = await ruleNames(page);
       for (const name of templateNames('zh-CN')) assert.ok(zh.includes(name), `${name} in ${JSON.stringify(zh)}`);
       const row = page.locator('#rule-list tbody tr').filter({ hasText: '3 个工作日未有效跟进' });
-      assert.equal(await text(row.locator('td').nth(1)), '定时检查');
+      assert.equal(await text(row.locator('td').nth(1)), '商机');
+      assert.equal(await text(row.locator('td').nth(2)), '定时检查');
       assert.equal(await text(row.getByRole('button')), '已启用');
       assert.deepEqual(await untranslated(page), []);
 
@@ -99,7 +100,7 @@ describe('automation settings and notifications', () => {
         const en = await ruleNames(page);
         for (const name of templateNames('en')) assert.ok(en.includes(name), `${name} in ${JSON.stringify(en)}`);
         const enRow = page.locator('#rule-list tbody tr').filter({ hasText: 'No meaningful follow-up for 3 working days' });
-        assert.equal(await text(enRow.locator('td').nth(1)), 'Scheduled check');
+        assert.equal(await text(enRow.locator('td').nth(2)), 'Scheduled check');
         assert.equal(await text(enRow.getByRole('button')), 'On');
         assert.deepEqual(await untranslated(page), []);
         await page.screenshot({ path: screenshotPath('automation-rules-en-desktop.png'), fullPage: true });
@@ -172,8 +173,8 @@ describe('automation settings and notifications', () => {
       await Promise.all([page.waitForURL((u) => u.pathname === '/admin/rules'), page.getByRole('link', { name: '← 自动化规则' }).click()]);
       const mine = page.locator(`#rule-${id}`);
       assert.equal(await text(mine.getByRole('link')), RULE.name);
-      assert.equal(await text(mine.locator('td').nth(1)), '字段变化时: 等级');
-      assert.equal(await text(mine.locator('td').nth(3)), '从未触发');
+      assert.equal(await text(mine.locator('td').nth(2)), '字段变化时: 等级');
+      assert.equal(await text(mine.locator('td').nth(4)), '从未触发');
       await mine.getByRole('button', { name: '已启用' }).click();
       await mine.getByRole('button', { name: '已停用' }).waitFor();
       assert.equal(await mine.getByRole('button').getAttribute('aria-pressed'), 'false');

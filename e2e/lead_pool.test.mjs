@@ -1,4 +1,4 @@
-// The public pool of leads in the browser: an admin gives the team its region; a rep returns
+// The public pool of leads in the browser: an admin gives the teams their regions; a rep returns
 // a lead to the pool from its page with a reason, finds it on the pool's lead tab and claims
 // it back, its owner history telling both; a lead of another region, once returned, is out
 // of the rep's sight. Headless Chromium against a real `shangji serve` on a fresh database.
@@ -40,6 +40,12 @@ describe('the pool of leads', () => {
       await Promise.all([a.page.waitForURL((u) => u.search.includes('saved=1')), a.page.getByRole('button', { name: '保存' }).click()]);
       assert.equal(await a.page.locator('#t-regions').inputValue(), '华东, 上海');
       assert.match(await text(a.page.locator('#team-tree')), /华东、上海/);
+      // A team for 华南, so that 华南's pool is theirs (a region no team covers is everyone's).
+      await a.page.goto(`${app.baseURL}/admin/teams`);
+      await a.page.locator('#t-name').fill('华南大区');
+      await a.page.locator('#t-regions').fill('华南');
+      await Promise.all([a.page.waitForURL((u) => u.search.includes('saved=1')), a.page.getByRole('button', { name: '保存' }).click()]);
+      assert.match(await text(a.page.locator('#team-tree')), /华南大区/);
     } finally {
       await a.context.close();
     }
@@ -52,7 +58,7 @@ describe('the pool of leads', () => {
       await page.locator('#pool-release summary').click();
       await Promise.all([page.waitForURL((u) => u.pathname === '/pool/leads'), page.locator('#pool-release-submit').click()]);
       assert.match(await text(page.locator('#pool-notice')), /已退回公海/);
-      assert.equal(await page.locator('#pool-list').count(), 0, 'nothing of 华东 waits yet');
+      assert.equal(await page.locator('#pool-list tbody tr').filter({ hasText: '东莞华达电子有限公司' }).count(), 0, 'another region\'s lead is not listed');
       const gone = await page.goto(`${app.baseURL}/leads/${south.id}`);
       assert.equal(gone.status(), 404);
 
@@ -63,10 +69,10 @@ describe('the pool of leads', () => {
       await Promise.all([page.waitForURL((u) => u.pathname === '/pool/leads'), page.locator('#pool-release-submit').click()]);
       await Promise.all([page.waitForURL((u) => u.pathname === '/pool'), page.locator('#nav-pool').click()]);
       await Promise.all([page.waitForURL((u) => u.pathname === '/pool/leads'), page.locator('#pool-tab-leads').click()]);
-      const rows = page.locator('#pool-list tbody tr');
+      const rows = page.locator('#pool-list tbody tr').filter({ hasText: '苏州恒达精密机械有限公司' });
       assert.equal(await rows.count(), 1);
-      assert.match(await text(rows.first()), /苏州恒达精密机械有限公司/);
       assert.match(await text(rows.first()), /华东/);
+      assert.equal(await page.locator('#pool-list tbody tr').filter({ hasText: '东莞华达电子有限公司' }).count(), 0);
       assert.match(await text(page.locator('#pool-claims-left')), /今天还可领取 20 个/);
       await page.screenshot({ path: screenshotPath('lead-pool-desktop.png'), fullPage: true });
 

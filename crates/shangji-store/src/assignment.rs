@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use shangji_core::assignment::{AssignHow, AssignmentRule, OwnershipChange, OwnershipEvent};
-use shangji_core::model::{Id, Opportunity, OpportunityId, RecordKind, UserId};
+use shangji_core::model::{Id, Lead, Opportunity, OpportunityId, RecordKind, UserId};
 use shangji_core::Scope;
 use time::OffsetDateTime;
 
@@ -310,26 +310,28 @@ impl Db {
         Ok((items, total))
     }
 
-    /// The lead SLA's facts: for each unarchived lead created from `from` (inclusive) to
-    /// `to` (exclusive), when it was created and its first follow-up of a type in `kinds`
-    /// (not after `to`), if any.
+    /// The lead SLA's facts: for each unarchived lead `scope` sees created from `from`
+    /// (inclusive) to `to` (exclusive), when it was created and its first follow-up of a type
+    /// in `kinds` (not after `to`), if any.
     pub async fn lead_first_follow_ups(
         &self,
+        scope: &Scope,
         from: OffsetDateTime,
         to: OffsetDateTime,
         kinds: &[&str],
     ) -> Result<Vec<(OffsetDateTime, Option<OffsetDateTime>)>, StoreError> {
         let mut sql = Sql::new(
-            "SELECT l.created_at, (SELECT MIN(a.occurred_at) FROM activities a WHERE a.lead_id = l.id AND a.archived = ",
+            "SELECT leads.created_at, (SELECT MIN(a.occurred_at) FROM activities a WHERE a.lead_id = leads.id AND a.archived = ",
         );
         sql.bind(false)
             .push(" AND a.kind IN ")
             .bind_text_list(kinds);
         sql.push(" AND a.occurred_at <= ").bind(to);
-        sql.push(") AS first_at FROM leads l WHERE l.archived = ")
-            .bind(false);
-        sql.push(" AND l.created_at >= ").bind(from);
-        sql.push(" AND l.created_at < ").bind(to);
+        sql.push(") AS first_at FROM leads");
+        where_clause::<Lead>(&mut sql, scope, Access::Read);
+        sql.push(" AND leads.archived = ").bind(false);
+        sql.push(" AND leads.created_at >= ").bind(from);
+        sql.push(" AND leads.created_at < ").bind(to);
         on_pool!(self, p => {
             let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
             rows.iter().map(|r| Ok((r.ts("created_at")?, r.opt_ts("first_at")?))).collect()

@@ -374,9 +374,10 @@ pub(crate) async fn lead_by_rules(
     )
 }
 
-/// The lead SLA over the leads that came in from `from` to `to` (managers): how many got
-/// their first meaningful follow-up within `lead_sla_hours`, the median and 90th
-/// percentile wait, and those still waiting for one.
+/// The lead SLA over the leads the caller sees that came in from `from` to `to` (managers:
+/// their people's and the pool's of their regions): how many got their first meaningful
+/// follow-up within `lead_sla_hours`, the median and 90th percentile wait, and those still
+/// waiting for one.
 pub async fn lead_sla(
     db: &Db,
     ctx: &Ctx,
@@ -387,7 +388,7 @@ pub async fn lead_sla(
     let hours = settings(db).await?.lead_sla_hours;
     let kinds = facts_config(db).await?;
     let rows = db
-        .lead_first_follow_ups(from, to.min(ctx.now), &kinds.kinds())
+        .lead_first_follow_ups(&ctx.scope, from, to.min(ctx.now), &kinds.kinds())
         .await?;
     let done: Vec<(OffsetDateTime, OffsetDateTime)> = rows
         .iter()

@@ -164,7 +164,7 @@ impl Db {
     pub async fn delete_rule(&self, id: i64) -> Result<bool, StoreError> {
         let _writer = self.writer().await;
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_begin()).await?;
             sqlx::query("DELETE FROM rule_firings WHERE rule_id = $1").bind(id).execute(&mut *tx).await?;
             let n = sqlx::query("DELETE FROM automation_rules WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
             tx.commit().await?;
@@ -183,7 +183,7 @@ impl Db {
     ) -> Result<bool, StoreError> {
         let _writer = self.writer().await;
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_begin()).await?;
             let n = sqlx::query("INSERT INTO app_settings (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING")
                 .bind(marker)
                 .bind("true")

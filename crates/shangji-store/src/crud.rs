@@ -377,7 +377,7 @@ impl Db {
         }
         let _writer = self.writer().await;
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_begin()).await?;
             let id = match how {
                 Save::Insert { idem } => {
                     let mut sql = Sql::new("");
@@ -457,7 +457,7 @@ impl Db {
     pub async fn write_all(&self, writes: &[Write<'_>]) -> Result<Vec<i64>, StoreError> {
         let _writer = self.writer().await;
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_begin()).await?;
             let mut ids = Vec::new();
             for w in writes {
                 let mut stmts: Vec<Sql> = Vec::new();
@@ -744,7 +744,7 @@ impl Db {
         let batch = (BULK_PARAMS / per_row).max(1);
         let _writer = self.writer().await;
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_begin()).await?;
             for chunk in records.chunks(batch) {
                 let mut sql = Sql::new(&format!("INSERT INTO {} (id, {}, version) VALUES ", E::TABLE, names.join(", ")));
                 for (i, r) in chunk.iter().enumerate() {
@@ -766,7 +766,7 @@ impl Db {
     pub async fn bulk_insert_events(&self, events: &[OpportunityEvent]) -> Result<(), StoreError> {
         let _writer = self.writer().await;
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_begin()).await?;
             for chunk in events.chunks(BULK_PARAMS / 9) {
                 let mut sql = Sql::new(
                     "INSERT INTO opportunity_events (id, opportunity_id, kind, actor_id, at, from_stage_id, to_stage_id, old_value, new_value) VALUES ",

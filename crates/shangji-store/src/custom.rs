@@ -313,7 +313,7 @@ impl Db {
         }
         let _writer = self.writer().await;
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_begin()).await?;
             let n = bind_all!(sqlx::query(&update.text), &update.args).execute(&mut *tx).await?.rows_affected();
             if n == 0 {
                 return Err(StoreError::NotFound);

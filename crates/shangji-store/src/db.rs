@@ -180,6 +180,17 @@ impl Db {
         Ok(db)
     }
 
+    /// The statement that opens every write transaction: on SQLite `BEGIN IMMEDIATE`, which takes
+    /// the write lock at once (waiting in the busy handler), so that another process's commit
+    /// cannot make the transaction's read snapshot stale before its first write — SQLite
+    /// refuses that at once (`SQLITE_BUSY_SNAPSHOT`) instead of waiting.
+    pub(crate) fn write_begin(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "BEGIN IMMEDIATE",
+            Pool::Postgres(_) => "BEGIN",
+        }
+    }
+
     pub fn dialect(&self) -> &'static str {
         match self.pool {
             Pool::Sqlite(_) => "sqlite",

@@ -333,7 +333,7 @@ impl Db {
     pub async fn insert_deliveries(&self, list: &[NewDelivery]) -> Result<Vec<i64>, StoreError> {
         let _writer = self.writer().await;
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_begin()).await?;
             let mut ids = Vec::with_capacity(list.len());
             for d in list {
                 let sql = insert_delivery_sql(d);
@@ -452,7 +452,7 @@ impl Db {
     ) -> Result<Option<i64>, StoreError> {
         let _writer = self.writer().await;
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_begin()).await?;
             let mut upd = Sql::new("UPDATE deliveries SET status = 'digested' WHERE status = 'held' AND id IN ");
             upd.bind_list(held);
             let n = bind_all!(sqlx::query(&upd.text), &upd.args).execute(&mut *tx).await?.rows_affected();

@@ -419,7 +419,7 @@ impl Db {
     ) -> Result<Pipeline, StoreError> {
         let writer = self.writer().await;
         let id = on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_begin()).await?;
             if is_default {
                 sqlx::query("UPDATE pipelines SET is_default = $1 WHERE is_default = $2")
                     .bind(false)
@@ -453,7 +453,7 @@ impl Db {
     pub async fn update_pipeline(&self, p: &Pipeline) -> Result<(), StoreError> {
         let _writer = self.writer().await;
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(self.write_begin()).await?;
             if p.is_default {
                 sqlx::query("UPDATE pipelines SET is_default = $1 WHERE is_default = $2 AND id <> $3")
                     .bind(false)
@@ -488,7 +488,7 @@ impl Db {
     ) -> Result<StageId, StoreError> {
         let _writer = self.writer().await;
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_begin()).await?;
             sqlx::query("UPDATE stages SET position = position + 1 WHERE pipeline_id = $1 AND position >= $2")
                 .bind(pipeline_id)
                 .bind(position)
@@ -540,7 +540,7 @@ impl Db {
     ) -> Result<(), StoreError> {
         let _writer = self.writer().await;
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_begin()).await?;
             for (i, id) in stage_ids.iter().enumerate() {
                 sqlx::query("UPDATE stages SET position = $1 WHERE id = $2 AND pipeline_id = $3")
                     .bind(i as i32)

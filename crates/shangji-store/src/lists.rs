@@ -268,7 +268,7 @@ impl Db {
     pub async fn save_lead_outcome(&self, o: &LeadOutcome<'_>) -> Result<OutcomeIds, StoreError> {
         let _writer = self.writer().await;
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_begin()).await?;
             let mut ids = OutcomeIds { account_id: o.account_id, ..Default::default() };
             let mut values: Vec<(RecordKind, i64, &[CustomChange])> = Vec::new();
             if let Some(a) = o.new_account {

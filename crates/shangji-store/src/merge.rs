@@ -71,7 +71,7 @@ impl Db {
             serde_json::to_string(&log.merged).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let _writer = self.writer().await;
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_begin()).await?;
             let n = bind_all!(sqlx::query(&update.text), &update.args).execute(&mut *tx).await?.rows_affected();
             if n == 0 {
                 let current: Option<i64> = sqlx::query_scalar(&format!("SELECT version FROM {} WHERE id = $1", E::TABLE))

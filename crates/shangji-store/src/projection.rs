@@ -187,7 +187,7 @@ impl Db {
     async fn refresh_batch(&self, pipelines: &[Pipeline]) -> Result<u64, StoreError> {
         let _writer = self.writer().await;
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_begin()).await?;
             if matches!(self.pool(), Pool::Postgres(_)) {
                 sqlx::query("SELECT pg_advisory_xact_lock(7340012)").execute(&mut *tx).await?;
             }

@@ -215,7 +215,7 @@ impl Db {
     ) -> Result<FollowUpIds, StoreError> {
         let _writer = self.writer().await;
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_begin()).await?;
             if let Some((opp, expected_version)) = opp {
             let sql = update_sql(opp, &opp.columns(), expected_version);
             let n = bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?.rows_affected();

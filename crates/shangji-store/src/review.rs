@@ -100,7 +100,7 @@ impl Db {
     ) -> Result<Vec<i64>, StoreError> {
         let _writer = self.writer().await;
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_begin()).await?;
             if !events.is_empty() {
                 let mut sql = Sql::new("");
                 push_events_insert(&mut sql, EventsOf::Id(opportunity_id), events);
@@ -172,7 +172,7 @@ impl Db {
     ) -> Result<(), StoreError> {
         let _writer = self.writer().await;
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_begin()).await?;
             for it in items {
                 let sql = update_sql(it.opp, &it.opp.columns(), it.expected_version);
                 let n = bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?.rows_affected();

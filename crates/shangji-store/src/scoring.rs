@@ -164,7 +164,7 @@ impl Db {
         }
         let _writer = self.writer().await;
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_begin()).await?;
             for s in scores {
                 sqlx::query("UPDATE leads SET score = $1, grade = $2, score_detail = $3 WHERE id = $4")
                     .bind(s.scored.score)

@@ -161,7 +161,7 @@ impl Db {
             .push(") RETURNING id");
         let _writer = self.writer().await;
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(self.write_begin()).await?;
             let id: i64 = bind_all!(sqlx::query_scalar(&head.text), &head.args)
                 .fetch_one(&mut *tx)
                 .await?;

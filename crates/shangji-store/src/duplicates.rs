@@ -250,22 +250,21 @@ impl Db {
         Ok(self.execute(&sql).await? > 0)
     }
 
-    /// The pending reviews a record takes part in: as the record reviewed, or as one it
-    /// matched.
+    /// The pending reviews any of the records `ids` of `kind` takes part in: as the record
+    /// reviewed, or as one it matched.
     pub async fn pending_reviews_of(
         &self,
         kind: RecordKind,
-        id: i64,
+        ids: &[i64],
     ) -> Result<Vec<DuplicateReview>, StoreError> {
+        let takes_part = |k: RecordKind, id: i64| k == kind && ids.contains(&id);
         Ok(self
             .duplicate_reviews(true, 10_000)
             .await?
             .into_iter()
             .filter(|r| {
-                (r.record_kind == kind && r.record_id == id)
-                    || r.matched
-                        .iter()
-                        .any(|m| m.record_kind == kind && m.id == id)
+                takes_part(r.record_kind, r.record_id)
+                    || r.matched.iter().any(|m| takes_part(m.record_kind, m.id))
             })
             .collect())
     }

@@ -90,6 +90,33 @@ pub struct AssignInput {
     pub version: Option<i64>,
 }
 
+impl AssignInput {
+    /// A user or an assignment rule, not both.
+    fn check(&self) -> Result<(), AppError> {
+        if self.user_id.is_some() && self.assignment_rule_id.is_some() {
+            return Err(AppError::invalid(
+                "user_id",
+                "one_of",
+                "give a user or an assignment rule, not both",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `user`, when they are an active user (someone to hand a record to).
+async fn active_user(db: &Db, user: UserId) -> Result<UserId, AppError> {
+    if db.users().await?.iter().any(|u| u.id == user && u.active) {
+        Ok(user)
+    } else {
+        Err(AppError::invalid(
+            "user_id",
+            "unknown_user",
+            format!("there is no active user {user}"),
+        ))
+    }
+}
+
 /// What `POST /opportunities/{id}/release` takes.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -570,27 +597,11 @@ pub async fn assign(
     id: OpportunityId,
     input: AssignInput,
 ) -> Result<AssignOutcome, AppError> {
-    if input.user_id.is_some() && input.assignment_rule_id.is_some() {
-        return Err(AppError::invalid(
-            "user_id",
-            "one_of",
-            "give a user or an assignment rule, not both",
-        ));
-    }
+    input.check()?;
     let before = assignable(db, ctx, id, input.user_id).await?;
     super::check_version(before.version, input.version)?;
     let (to, how, decision) = match input.user_id {
-        Some(user) => {
-            let active = db.users().await?.iter().any(|u| u.id == user && u.active);
-            if !active {
-                return Err(AppError::invalid(
-                    "user_id",
-                    "unknown_user",
-                    format!("there is no active user {user}"),
-                ));
-            }
-            (user, AssignHow::Manual, None)
-        }
+        Some(user) => (active_user(db, user).await?, AssignHow::Manual, None),
         None => {
             let d = decide(db, ctx, &before, input.assignment_rule_id).await?;
             (d.user()?, AssignHow::Rule, Some(d))

@@ -251,7 +251,7 @@ pub async fn send_for_review(
     };
     let review_id = db.insert_duplicate_review(&review).await?;
     let users = db.users().await?;
-    let name = record_name(db, kind, id).await?;
+    let (name, _) = head(db, kind, id).await?;
     let notes: Vec<Notification> = reviewers(&ctx.dir, &users, ctx.actor.user_id)
         .into_iter()
         .filter(|u| *u != ctx.actor.user_id)
@@ -279,24 +279,26 @@ pub async fn send_for_review(
     Ok(())
 }
 
-async fn record_name(db: &Db, kind: RecordKind, id: i64) -> Result<String, AppError> {
+/// A record's name and owner, whoever may see it (`#id` for one that is gone).
+async fn head(db: &Db, kind: RecordKind, id: i64) -> Result<(String, Option<UserId>), AppError> {
     let all = &shangji_core::visibility::Scope::All;
-    Ok(match kind {
+    let found = match kind {
         RecordKind::Account => db
             .get::<Account>(id, all, Access::Read)
             .await?
-            .map(|a| a.name),
+            .map(|a| (Some(a.name), a.owner_id)),
         RecordKind::Contact => db
             .get::<Contact>(id, all, Access::Read)
             .await?
-            .map(|c| c.name),
+            .map(|c| (Some(c.name), c.owner_id)),
         RecordKind::Lead => db
             .get::<Lead>(id, all, Access::Read)
             .await?
-            .and_then(|l| l.company_name.or(l.contact_name)),
+            .map(|l| (l.company_name.or(l.contact_name), l.owner_id)),
         RecordKind::Opportunity => None,
-    }
-    .unwrap_or_else(|| format!("#{id}")))
+    };
+    let (name, owner) = found.unwrap_or((None, None));
+    Ok((name.unwrap_or_else(|| format!("#{id}")), owner))
 }
 
 /// The reviews the caller decides (managers: those their scope covers the requester of;
@@ -322,36 +324,21 @@ async fn view(
     users: &[User],
     review: DuplicateReview,
 ) -> Result<ReviewView, AppError> {
-    let found: Vec<Candidate> = review
-        .matched
-        .iter()
-        .map(|m| Candidate {
+    let mut found = Vec::with_capacity(review.matched.len());
+    for m in &review.matched {
+        let (name, owner_id) = head(db, m.record_kind, m.id).await?;
+        found.push(Candidate {
             kind: m.record_kind,
             id: m.id,
-            name: String::new(),
-            owner_id: None,
+            name,
+            owner_id,
             on: m.matched_on,
             key: None,
-        })
-        .collect();
-    let mut matches = Vec::new();
-    for c in found {
-        let name = record_name(db, c.kind, c.id).await?;
-        let owner = owner_of(db, c.kind, c.id).await?;
-        let mut told = told(
-            db,
-            ctx,
-            vec![Candidate {
-                name,
-                owner_id: owner,
-                ..c
-            }],
-        )
-        .await?;
-        matches.append(&mut told);
+        });
     }
+    let matches = told(db, ctx, found).await?;
     Ok(ReviewView {
-        name: record_name(db, review.record_kind, review.record_id).await?,
+        name: head(db, review.record_kind, review.record_id).await?.0,
         requested_by_name: users
             .iter()
             .find(|u| u.id == review.requested_by)
@@ -359,25 +346,6 @@ async fn view(
             .unwrap_or_default(),
         matches,
         review,
-    })
-}
-
-async fn owner_of(db: &Db, kind: RecordKind, id: i64) -> Result<Option<UserId>, AppError> {
-    let all = &shangji_core::visibility::Scope::All;
-    Ok(match kind {
-        RecordKind::Account => db
-            .get::<Account>(id, all, Access::Read)
-            .await?
-            .and_then(|a| a.owner_id),
-        RecordKind::Contact => db
-            .get::<Contact>(id, all, Access::Read)
-            .await?
-            .and_then(|c| c.owner_id),
-        RecordKind::Lead => db
-            .get::<Lead>(id, all, Access::Read)
-            .await?
-            .and_then(|l| l.owner_id),
-        RecordKind::Opportunity => None,
     })
 }
 
@@ -456,15 +424,12 @@ async fn archive(db: &Db, ctx: &Ctx, kind: RecordKind, id: i64) -> Result<(), Ap
 
 /// After a merge: the pending reviews either record took part in are decided as merged.
 pub async fn merged(db: &Db, ctx: &Ctx, kind: RecordKind, ids: [i64; 2]) -> Result<(), AppError> {
-    let mut pending = Vec::new();
-    for id in ids {
-        pending.extend(
-            db.pending_reviews_of(kind, id)
-                .await?
-                .into_iter()
-                .map(|r| r.id),
-        );
-    }
+    let pending: Vec<i64> = db
+        .pending_reviews_of(kind, &ids)
+        .await?
+        .iter()
+        .map(|r| r.id)
+        .collect();
     db.decide_duplicate_reviews(
         &pending,
         ReviewStatus::Merged,

@@ -892,6 +892,15 @@ async fn record_pool_page<T: PoolRecord>(
     }
 }
 
+/// A refused pool operation, said on the pool page of `T` in the user's language.
+async fn refused<T: PoolRecord>(s: &AppState, v: &Viewer, e: AppError) -> Response {
+    let (_, text) = error_text(v.tr, &e);
+    match record_pool_view::<T>(s, v, 1, None, Some(text)).await {
+        Ok(p) => render(p),
+        Err(e) => v.error(&format!("{POOL}/{}", kind_path(T::KIND)), e),
+    }
+}
+
 /// Claims a pool lead or account: from the pool page (back to the record), or from the
 /// record's page; a refusal is shown on the pool page.
 async fn claim_record<T: PoolRecord>(
@@ -906,13 +915,7 @@ async fn claim_record<T: PoolRecord>(
     }
     match assignment::claim_record::<T>(&s.db, &v.ctx, id).await {
         Ok(_) => Redirect::to(&format!("/{kind}/{id}")).into_response(),
-        Err(e) => {
-            let (_, text) = error_text(v.tr, &e);
-            match record_pool_view::<T>(&s, &v, 1, None, Some(text)).await {
-                Ok(p) => render(p),
-                Err(e) => v.error(&format!("{POOL}/{kind}"), e),
-            }
-        }
+        Err(e) => refused::<T>(&s, &v, e).await,
     }
 }
 
@@ -929,13 +932,7 @@ async fn route_lead(
     }
     match assignment::assign_record::<Lead>(&s.db, &v.ctx, id, AssignInput::default()).await {
         Ok(_) => Redirect::to(&format!("{here}?assigned={id}")).into_response(),
-        Err(e) => {
-            let (_, text) = error_text(v.tr, &e);
-            match record_pool_view::<Lead>(&s, &v, 1, None, Some(text)).await {
-                Ok(p) => render(p),
-                Err(e) => v.error(&here, e),
-            }
-        }
+        Err(e) => refused::<Lead>(&s, &v, e).await,
     }
 }
 

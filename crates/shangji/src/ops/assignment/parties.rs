@@ -18,8 +18,8 @@ use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 
 use super::{
-    decided, deciding_rule, rule_outcome, rules_of, settings, sla_period, AssignInput, Decision,
-    ReleaseInput,
+    active_user, decided, deciding_rule, rule_outcome, rules_of, settings, sla_period, AssignInput,
+    Decision, ReleaseInput,
 };
 use crate::error::AppError;
 use crate::ops::facts::{calendar, facts_config, lead_facts_of};
@@ -253,30 +253,14 @@ pub async fn assign_record<T: PoolRecord>(
     id: i64,
     input: AssignInput,
 ) -> Result<RecordAssignOutcome<T>, AppError> {
-    if input.user_id.is_some() && input.assignment_rule_id.is_some() {
-        return Err(AppError::invalid(
-            "user_id",
-            "one_of",
-            "give a user or an assignment rule, not both",
-        ));
-    }
+    input.check()?;
     if !pool::may_assign(&ctx.scope, input.user_id) {
         return Err(AppError::Forbidden("may_not_assign"));
     }
     let before = for_update::<T>(db, ctx, id).await?;
     check_version(before.version(), input.version)?;
     let (to, how, decision) = match input.user_id {
-        Some(user) => {
-            let active = db.users().await?.iter().any(|u| u.id == user && u.active);
-            if !active {
-                return Err(AppError::invalid(
-                    "user_id",
-                    "unknown_user",
-                    format!("there is no active user {user}"),
-                ));
-            }
-            (user, AssignHow::Manual, None)
-        }
+        Some(user) => (active_user(db, user).await?, AssignHow::Manual, None),
         None if T::KIND != RecordKind::Lead => {
             return Err(AppError::invalid(
                 "user_id",

@@ -155,7 +155,10 @@ async fn lead_page(
                 }
             })
             .collect();
-    let open = matches!(lead.status, LeadStatus::New | LeadStatus::Working);
+    // Qualified or disqualified by whoever may change it: a rep claims a pool lead first (the
+    // pool box offers it).
+    let open = matches!(lead.status, LeadStatus::New | LeadStatus::Working)
+        && (lead.owner_id.is_some() || v.ctx.scope.is_manager());
     let form = form.unwrap_or_else(|| ConvertForm {
         account: String::new(),
         account_name: lead.company_name.clone().unwrap_or_default(),

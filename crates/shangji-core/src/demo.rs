@@ -739,6 +739,20 @@ pub fn lead_truth_log_odds(
 
 /// Salt of the separate stream that decides which closed leads are qualified.
 const LEAD_TRUTH_SALT: u64 = 0x1EAD_5C0E_7A11_0001;
+/// Seeds the follow-ups of leads and the accounts returned to the pool apart from the main
+/// stream, so that adding them changed nothing else.
+const LEAD_FOLLOW_UP_SALT: u64 = 0x1EAD_F011_0000_0002;
+const ACCOUNT_POOL_SALT: u64 = 0xACC0_9001_0000_0003;
+
+/// What reps log on a lead they work: (kind, summary).
+const LEAD_ACTIVITIES: [(ActivityType, &str); 6] = [
+    (ActivityType::Call, "首次电话沟通，了解需求和预算"),
+    (ActivityType::Wechat, "加微信，发送产品资料"),
+    (ActivityType::Call, "回访，确认采购时间和决策人"),
+    (ActivityType::Email, "发送公司介绍和案例"),
+    (ActivityType::Visit, "上门拜访，参观现场"),
+    (ActivityType::Call, "电话未接通，稍后再联系"),
+];
 
 const SIZES: [(AccountSize, u32, f64); 5] = [
     (AccountSize::Micro, 5, 0.5),
@@ -1426,9 +1440,12 @@ pub fn generate(cfg: &DemoConfig) -> DemoData {
     drop(opp_created);
     drop(opp_account);
 
-    let (activities, tasks) =
+    let (mut activities, tasks) =
         generate_follow_ups(&mut g, &opportunities, &events, &metas, &contacts);
     let leads = generate_leads(&mut g, cfg.seed, n, &accounts, &metas, &contacts);
+    lead_follow_ups(cfg.seed, g.now, &leads, &mut activities);
+    let mut accounts = accounts;
+    pool_idle_accounts(cfg.seed, g.now, &mut accounts, &opportunities);
 
     DemoData {
         teams: teams(),
@@ -2349,12 +2366,91 @@ fn generate_leads(
     leads
 }
 
+/// Follow-ups on the leads reps own, after the opportunities' (ids go on from theirs): a
+/// worked or closed lead had its first touch mostly within hours — one in eight only after
+/// the 48-hour SLA — and up to three more before it was last updated; a new lead has been
+/// called about half the time. Pool leads have none.
+fn lead_follow_ups(seed: u64, now: i64, leads: &[Lead], activities: &mut Vec<Activity>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ LEAD_FOLLOW_UP_SALT);
+    let at = |ts: i64| OffsetDateTime::from_unix_timestamp(ts).expect("demo times are valid");
+    for l in leads {
+        let Some(owner) = l.owner_id else { continue };
+        let created = l.created_at.unix_timestamp();
+        let worked = l.status != LeadStatus::New;
+        if !worked && rng.gen_bool(0.5) {
+            continue;
+        }
+        let first_delay = if rng.gen_bool(0.875) {
+            rng.gen_range(10 * 60..30 * HOUR)
+        } else {
+            rng.gen_range(49 * HOUR..6 * DAY)
+        };
+        let first = created + first_delay;
+        if first > now {
+            continue;
+        }
+        let last = l.updated_at.unix_timestamp().max(first);
+        let more = if worked { rng.gen_range(0..=3) } else { 0 };
+        let mut times = vec![first];
+        times.extend((0..more).map(|_| rng.gen_range(first..=last)));
+        times.sort_unstable();
+        for (k, t) in times.into_iter().enumerate() {
+            let (kind, summary) = if k == 0 {
+                LEAD_ACTIVITIES[0]
+            } else {
+                LEAD_ACTIVITIES[rng.gen_range(1..LEAD_ACTIVITIES.len())]
+            };
+            let logged = at((t + rng.gen_range(60..HOUR)).min(now).max(t));
+            activities.push(Activity {
+                id: activities.len() as i64 + 1,
+                kind,
+                occurred_at: at(t),
+                summary: summary.to_string(),
+                outcome: None,
+                next_step: None,
+                account_id: None,
+                contact_id: None,
+                opportunity_id: None,
+                lead_id: Some(l.id),
+                author_id: owner,
+                customer_facing: kind.is_customer_facing(),
+                archived: false,
+                version: 1,
+                created_at: logged,
+                updated_at: logged,
+            });
+        }
+    }
+}
+
+/// Some accounts that never had a deal and are older than half a year went back to the
+/// pool (公海) when their rep gave them up, for a colleague of their region to claim.
+fn pool_idle_accounts(
+    seed: u64,
+    now: i64,
+    accounts: &mut [Account],
+    opportunities: &[Opportunity],
+) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ ACCOUNT_POOL_SALT);
+    let with_deals: HashSet<i64> = opportunities.iter().map(|o| o.account_id).collect();
+    for a in accounts.iter_mut() {
+        let created = a.created_at.unix_timestamp();
+        if with_deals.contains(&a.id) || now - created < 180 * DAY || !rng.gen_bool(0.4) {
+            continue;
+        }
+        let since = rng.gen_range(created + 90 * DAY..now - DAY);
+        a.owner_id = None;
+        a.pool_since = OffsetDateTime::from_unix_timestamp(since).ok();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::{HashMap, HashSet};
 
     use serde_json::json;
     use time::macros::datetime;
+    use time::Duration;
 
     use super::*;
     use crate::model::{ForecastCategory, StageKind};
@@ -2478,7 +2574,8 @@ mod tests {
             assert_eq!(d.contacts.len(), scaled(n, 0.625).max(d.accounts.len()));
             assert_eq!(d.leads.len(), scaled(n, 0.5));
             if n >= 400 {
-                let acts = d.activities.len() as f64 / (7.5 * n as f64);
+                let on_deals = d.activities.iter().filter(|a| a.lead_id.is_none()).count();
+                let acts = on_deals as f64 / (7.5 * n as f64);
                 let tasks = d.tasks.len() as f64 / (0.3 * n as f64);
                 assert!((0.9..1.1).contains(&acts), "activities {acts}");
                 assert!((0.85..1.15).contains(&tasks), "tasks {tasks}");
@@ -2504,7 +2601,8 @@ mod tests {
                 "华北" => Some(4),
                 _ => None,
             };
-            for a in &d.accounts {
+            // Accounts in the pool had an owner of their region before.
+            for a in d.accounts.iter().filter(|a| a.pool_since.is_none()) {
                 let owner = a.owner_id.unwrap();
                 assert_eq!(reps[&owner], team_of_region(a.region.as_deref().unwrap()));
                 assert!(a.created_at <= NOW);
@@ -2512,7 +2610,9 @@ mod tests {
             for c in &d.contacts {
                 let a = &d.accounts[(c.account_id.unwrap() - 1) as usize];
                 assert!(c.created_at >= a.created_at && c.created_at <= NOW);
-                assert_eq!(c.owner_id, a.owner_id);
+                if a.pool_since.is_none() {
+                    assert_eq!(c.owner_id, a.owner_id);
+                }
             }
             for o in &d.opportunities {
                 let a = &d.accounts[(o.account_id - 1) as usize];
@@ -2685,7 +2785,7 @@ mod tests {
     fn follow_ups_and_tasks_fit_their_deals() {
         let d = generate(&cfg(2000));
         let mut last_facing: HashMap<i64, OffsetDateTime> = HashMap::new();
-        for a in &d.activities {
+        for a in d.activities.iter().filter(|a| a.lead_id.is_none()) {
             let o = &d.opportunities[(a.opportunity_id.unwrap() - 1) as usize];
             assert_eq!(a.account_id, Some(o.account_id));
             assert_eq!(a.customer_facing, a.kind.is_customer_facing());
@@ -2827,6 +2927,50 @@ mod tests {
             .leads
             .iter()
             .any(|l| account_names.contains(l.company_name.as_deref().unwrap())));
+    }
+
+    #[test]
+    fn reps_follow_up_their_leads_and_idle_accounts_wait_in_the_pool() {
+        let d = generate(&cfg(4000));
+        let leads: HashMap<_, _> = d.leads.iter().map(|l| (l.id, l)).collect();
+        let mut first: HashMap<i64, OffsetDateTime> = HashMap::new();
+        for a in d.activities.iter().filter(|a| a.lead_id.is_some()) {
+            let lead = leads[&a.lead_id.unwrap()];
+            assert_eq!(Some(a.author_id), lead.owner_id, "the owner follows up");
+            assert!(a.occurred_at >= lead.created_at && a.occurred_at <= cfg(4000).now);
+            assert!(a.opportunity_id.is_none() && a.account_id.is_none());
+            let f = first.entry(lead.id).or_insert(a.occurred_at);
+            *f = (*f).min(a.occurred_at);
+        }
+        let owned_worked = d
+            .leads
+            .iter()
+            .filter(|l| l.owner_id.is_some() && l.status != LeadStatus::New)
+            .count();
+        assert!(
+            first.len() as f64 > 0.8 * owned_worked as f64,
+            "{} of {owned_worked}",
+            first.len()
+        );
+        let late = first
+            .iter()
+            .filter(|(id, at)| **at - leads[id].created_at > Duration::hours(48))
+            .count() as f64
+            / first.len() as f64;
+        assert!((0.05..0.25).contains(&late), "{late} past the SLA");
+        let ids: Vec<i64> = d.activities.iter().map(|a| a.id).collect();
+        assert!(ids.iter().enumerate().all(|(i, id)| *id == i as i64 + 1));
+
+        let with_deals: HashSet<_> = d.opportunities.iter().map(|o| o.account_id).collect();
+        let pooled: Vec<_> = d.accounts.iter().filter(|a| a.owner_id.is_none()).collect();
+        assert!(pooled.len() >= 20, "{} pool accounts", pooled.len());
+        for a in pooled {
+            assert!(
+                !with_deals.contains(&a.id),
+                "an account with deals keeps its owner"
+            );
+            assert!(a.pool_since.is_some_and(|s| s > a.created_at));
+        }
     }
 
     #[test]

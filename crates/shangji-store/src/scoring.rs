@@ -13,6 +13,11 @@ use crate::entity::Entity;
 use crate::error::StoreError;
 use crate::on_pool;
 
+/// Leads a statement of [`Db::save_lead_scores`] writes (4 parameters each): SQLite looks a
+/// numbered parameter up by a walk of the statement's list, so a statement's binding costs
+/// the square of its parameters — 100 rows keep it small beside the statement's work.
+const SCORE_ROWS: usize = 100;
+
 /// One change of a lead's score or grade.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ScoreEvent {
@@ -121,16 +126,19 @@ impl Db {
         let mut sql =
             Sql::new("SELECT * FROM leads WHERE status IN ('qualified', 'disqualified') AND id > ");
         sql.bind(after).push(" ORDER BY id LIMIT ").bind(limit);
-        on_pool!(self, p => {
+        let mut leads: Vec<Lead> = on_pool!(self, p => {
             let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
-            rows.iter()
-                .map(|r| {
-                    let lead = Lead::from_row(r)?;
-                    let qualified = lead.status == shangji_core::model::LeadStatus::Qualified;
-                    Ok((lead, qualified))
-                })
-                .collect()
-        })
+            rows.iter().map(Lead::from_row).collect::<Result<Vec<_>, _>>()?
+        });
+        // Custom values are features too.
+        self.fill_custom(&mut leads).await?;
+        Ok(leads
+            .into_iter()
+            .map(|lead| {
+                let qualified = lead.status == shangji_core::model::LeadStatus::Qualified;
+                (lead, qualified)
+            })
+            .collect())
     }
 
     /// A lead's stored score and its explanation.
@@ -153,7 +161,8 @@ impl Db {
     }
 
     /// Saves scores in one transaction; a lead whose score or grade changed gets a row in its
-    /// history. Does not change the lead's version: a score is derived, not edited.
+    /// history. Does not change the lead's version: a score is derived, not edited. Written
+    /// [`SCORE_ROWS`] leads a statement: the daily scoring writes every lead.
     pub async fn save_lead_scores(
         &self,
         scores: &[NewScore],
@@ -162,32 +171,67 @@ impl Db {
         if scores.is_empty() {
             return Ok(());
         }
+        let mut statements = Vec::new();
+        for chunk in scores.chunks(SCORE_ROWS) {
+            let mut update = Sql::new("WITH v (id, score, grade, detail) AS (VALUES ");
+            for (i, s) in chunk.iter().enumerate() {
+                update.push(if i == 0 { "(" } else { ", (" });
+                update
+                    .bind(s.lead_id)
+                    .push(", ")
+                    .bind(s.scored.score)
+                    .push(", ");
+                update.bind(s.scored.grade.as_str()).push(", ");
+                update.bind(s.detail.as_str()).push(")");
+            }
+            update.push(
+                ") UPDATE leads SET score = v.score, grade = v.grade, score_detail = v.detail \
+                 FROM v WHERE leads.id = v.id",
+            );
+            statements.push(update);
+            let changed: Vec<&NewScore> = chunk
+                .iter()
+                .filter(|s| s.previous != (Some(s.scored.score), Some(s.scored.grade)))
+                .collect();
+            if changed.is_empty() {
+                continue;
+            }
+            let mut events = Sql::new(
+                "INSERT INTO lead_score_events (lead_id, at, score, grade, previous_score, previous_grade) VALUES ",
+            );
+            for (i, s) in changed.iter().enumerate() {
+                events.push(if i == 0 { "(" } else { ", (" });
+                events.bind(s.lead_id).push(", ").bind(ms(now)).push(", ");
+                events
+                    .bind(s.scored.score)
+                    .push(", ")
+                    .bind(s.scored.grade.as_str());
+                events.push(", ").bind(s.previous.0).push(", ");
+                events.bind(s.previous.1.map(|g| g.as_str())).push(")");
+            }
+            statements.push(events);
+        }
         let _writer = self.writer().await;
         on_pool!(self, p => {
             let mut tx = p.begin_with(self.write_begin()).await?;
-            for s in scores {
-                sqlx::query("UPDATE leads SET score = $1, grade = $2, score_detail = $3 WHERE id = $4")
-                    .bind(s.scored.score)
-                    .bind(s.scored.grade.as_str())
-                    .bind(&s.detail)
-                    .bind(s.lead_id)
-                    .execute(&mut *tx)
-                    .await?;
-                if s.previous != (Some(s.scored.score), Some(s.scored.grade)) {
-                    sqlx::query("INSERT INTO lead_score_events (lead_id, at, score, grade, previous_score, previous_grade) VALUES ($1, $2, $3, $4, $5, $6)")
-                        .bind(s.lead_id)
-                        .bind(ms(now))
-                        .bind(s.scored.score)
-                        .bind(s.scored.grade.as_str())
-                        .bind(s.previous.0)
-                        .bind(s.previous.1.map(|g| g.as_str()))
-                        .execute(&mut *tx)
-                        .await?;
-                }
+            for sql in &statements {
+                bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok(())
         })
+    }
+
+    /// Forgets every lead's score and score history: the intake benchmark times a first
+    /// scoring on each run.
+    pub async fn forget_lead_scores(&self) -> Result<(), StoreError> {
+        self.execute(&Sql::new(
+            "UPDATE leads SET score = NULL, grade = NULL, score_detail = NULL",
+        ))
+        .await?;
+        self.execute(&Sql::new("DELETE FROM lead_score_events"))
+            .await?;
+        Ok(())
     }
 
     /// A lead's score history, oldest first.

@@ -180,6 +180,17 @@ impl Db {
         on_pool!(self, p => Ok(bind_all!(sqlx::query_scalar(&sql.text), &sql.args).fetch_one(p).await?))
     }
 
+    /// Deletes the refused submissions logged before `before` (accepted ones stay: they tell
+    /// where a lead came from); how many.
+    pub async fn prune_refused_submissions(
+        &self,
+        before: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut sql = Sql::new("DELETE FROM web_form_submissions WHERE outcome = ");
+        sql.bind("refused").push(" AND at < ").bind(before);
+        self.execute(&sql).await
+    }
+
     /// A form's latest submissions, newest first.
     pub async fn submissions(
         &self,

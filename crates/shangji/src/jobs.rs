@@ -64,6 +64,17 @@ impl Jobs {
                     ops::snapshots::weekly_turn(&db, time::OffsetDateTime::now_utc()).await
                 },
             ),
+            every("submission log", Duration::from_secs(3600), &stopped, db, {
+                let clock = clock.clone();
+                move |db| {
+                    let now = clock.now();
+                    async move {
+                        if let Err(e) = ops::web_forms::prune_log(&db, now).await {
+                            tracing::warn!(error = ?e, "pruning the submission log failed");
+                        }
+                    }
+                }
+            }),
             every(
                 "lead scoring",
                 Duration::from_secs(3600),

@@ -86,9 +86,10 @@ pub async fn run(
         println!("generated in {:.1} s", t.elapsed().as_secs_f64());
     }
     let total = db.count("leads").await?;
+    db.forget_lead_scores().await?;
 
     // Scoring every lead, as the daily job does (training included): once where the leads'
-    // scores are new (or all change), once where they stand.
+    // scores are new, once where they stand.
     for pass in ["first scoring", "daily rescoring"] {
         let t = Instant::now();
         let status = ops::scoring::train(&db, now)

@@ -546,6 +546,19 @@ pub async fn create<T: Record>(
     input: T::Input,
     idem: Option<Idempotency>,
 ) -> Result<Created<T>, AppError> {
+    create_then(db, ctx, input, idem, async |_: &T| Ok(())).await
+}
+
+/// [`create`], running `just_saved` on the record as soon as it is stored — before it is
+/// scored and its rules run, so that what `just_saved` records (a web form's submission, a
+/// touch the lead is scored on) counts for them.
+pub async fn create_then<T: Record>(
+    db: &Db,
+    ctx: &Ctx,
+    input: T::Input,
+    idem: Option<Idempotency>,
+    just_saved: impl AsyncFnOnce(&T) -> Result<(), AppError>,
+) -> Result<Created<T>, AppError> {
     if let Some(i) = &idem {
         if let Some(done) = replay::<T>(db, ctx, i).await? {
             return Ok(done);
@@ -567,6 +580,7 @@ pub async fn create<T: Record>(
         return Ok(created);
     }
     let id = created.record.id();
+    just_saved(&created.record).await?;
     send_for_review(db, ctx, &created.record, review).await?;
     let record = rescored(db, ctx, created.record, id).await?;
     Ok(Created {

@@ -5,6 +5,8 @@
 //! and the model is trained again. Every change of score or grade is a row of the lead's
 //! history.
 
+use std::sync::Arc;
+
 use shangji_core::model::*;
 use shangji_core::scoring::{self, LeadFeatures, Model, Scored, ScoringSettings};
 use shangji_store::scoring::{NewScore, ScoreEvent};
@@ -152,39 +154,47 @@ pub async fn train_now(db: &Db, ctx: &Ctx) -> Result<ModelStatus, AppError> {
 
 /// Scores `leads` (consecutive by id) and saves the scores that say something new (the
 /// explanation moves as touches age even when the score does not); how many leads' score or
-/// grade changed.
+/// grade changed. The scoring itself runs beside the async tasks (it is a batch's CPU work).
 async fn score_batch(
     db: &Db,
     now: OffsetDateTime,
-    leads: &[Lead],
-    settings: &ScoringSettings,
-    model: Option<&Model>,
+    leads: Vec<Lead>,
+    settings: &Arc<ScoringSettings>,
+    model: &Arc<Option<Model>>,
 ) -> Result<usize, AppError> {
     let (Some(first), Some(last)) = (leads.first(), leads.last()) else {
         return Ok(0);
     };
-    let touches = db.lead_touches(first.id, last.id).await?;
-    let stored = db.lead_score_details(first.id, last.id).await?;
-    let mut scores = Vec::new();
-    for l in leads {
-        let scored = scoring::score(
-            &LeadFeatures::of(l),
-            touches.get(&l.id).map_or(&[][..], Vec::as_slice),
-            now,
-            settings,
-            model,
-        );
-        let detail =
-            serde_json::to_string(&scored).map_err(|e| AppError::Internal(e.to_string()))?;
-        if stored.get(&l.id) != Some(&detail) {
-            scores.push(NewScore {
-                lead_id: l.id,
-                scored,
-                detail,
-                previous: (l.score, l.grade),
-            });
+    let (touches, stored) = tokio::try_join!(
+        db.lead_touches(first.id, last.id),
+        db.lead_score_details(first.id, last.id)
+    )?;
+    let (settings, model) = (settings.clone(), model.clone());
+    let scores = tokio::task::spawn_blocking(move || {
+        let mut scores = Vec::new();
+        for l in &leads {
+            let scored = scoring::score(
+                &LeadFeatures::of(l),
+                touches.get(&l.id).map_or(&[][..], Vec::as_slice),
+                now,
+                &settings,
+                model.as_ref().as_ref(),
+            );
+            let detail =
+                serde_json::to_string(&scored).map_err(|e| AppError::Internal(e.to_string()))?;
+            if stored.get(&l.id) != Some(&detail) {
+                scores.push(NewScore {
+                    lead_id: l.id,
+                    scored,
+                    detail,
+                    previous: (l.score, l.grade),
+                });
+            }
         }
-    }
+        Ok::<_, AppError>(scores)
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))??;
     db.save_lead_scores(&scores, now).await?;
     Ok(scores
         .iter()
@@ -202,22 +212,25 @@ pub async fn rescore_lead(db: &Db, now: OffsetDateTime, id: LeadId) -> Result<bo
     else {
         return Ok(false);
     };
-    let settings = settings(db).await?;
-    let model = model(db).await?;
-    Ok(score_batch(db, now, &[lead], &settings, model.as_ref()).await? > 0)
+    let (settings, model) = tokio::try_join!(settings(db), model(db))?;
+    Ok(score_batch(db, now, vec![lead], &Arc::new(settings), &Arc::new(model)).await? > 0)
 }
 
-/// Scores every lead again, in batches; how many leads' score or grade changed.
+/// Scores every lead again, in batches — the next read while one is scored and saved; how
+/// many leads' score or grade changed.
 pub async fn rescore_all(db: &Db, now: OffsetDateTime) -> Result<usize, AppError> {
-    let settings = settings(db).await?;
-    let model = model(db).await?;
-    let mut after = 0;
+    let (settings, model) = tokio::try_join!(settings(db), model(db))?;
+    let (settings, model) = (Arc::new(settings), Arc::new(model));
+    let mut batch = db.leads_after(0, BATCH).await?;
     let mut changed = 0;
-    loop {
-        let batch = db.leads_after(after, BATCH).await?;
-        let Some(last) = batch.last() else { break };
-        after = last.id;
-        changed += score_batch(db, now, &batch, &settings, model.as_ref()).await?;
+    while let Some(last) = batch.last() {
+        let after = last.id;
+        let (next, done) = tokio::join!(
+            db.leads_after(after, BATCH),
+            score_batch(db, now, batch, &settings, &model)
+        );
+        changed += done?;
+        batch = next?;
     }
     Ok(changed)
 }

@@ -30,6 +30,9 @@ use crate::error::AppError;
 
 /// Latest submissions an admin sees per form.
 pub const LOG_LIMIT: i64 = 200;
+/// Days a refused submission stays in the log (what robots sent is evidence for a while, not
+/// for ever); accepted ones stay with their lead.
+pub const REFUSED_KEPT_DAYS: i64 = 90;
 
 /// A form with what its log says.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -219,6 +222,14 @@ pub async fn submissions(db: &Db, ctx: &Ctx, id: Id) -> Result<Vec<Submission>, 
     Ok(db.submissions(id, LOG_LIMIT).await?)
 }
 
+/// Forgets the refused submissions older than [`REFUSED_KEPT_DAYS`]; the scheduler calls it
+/// every hour (on any instance: deleting twice deletes nothing more).
+pub async fn prune_log(db: &Db, now: OffsetDateTime) -> Result<u64, AppError> {
+    Ok(db
+        .prune_refused_submissions(now - Duration::days(REFUSED_KEPT_DAYS))
+        .await?)
+}
+
 /// The form a lead came in through and its logged submission (UTM parameters, referrer).
 pub async fn origin_of_lead(
     db: &Db,
@@ -383,7 +394,18 @@ async fn take(
     let saved = match web_forms::lead_input(form, &incoming.values, owner) {
         Ok(mut input) => {
             input.allow_duplicate = true;
-            super::records::create::<Lead>(db, &ctx, input, None).await
+            // Logged as soon as the lead is stored: the submission is a touch the lead is
+            // scored on before its rules run.
+            let log = async |lead: &Lead| {
+                let accepted = Submission {
+                    outcome: SubmissionOutcome::Accepted,
+                    lead_id: Some(lead.id),
+                    ..entry.clone()
+                };
+                db.log_submission(&accepted).await?;
+                Ok(())
+            };
+            super::records::create_then::<Lead>(db, &ctx, input, None, log).await
         }
         Err(errors) => Err(AppError::InvalidMany(errors)),
     };
@@ -399,11 +421,6 @@ async fn take(
             return Ok(outcome);
         }
     };
-    entry.outcome = SubmissionOutcome::Accepted;
-    entry.lead_id = Some(lead.id);
-    db.log_submission(&entry).await?;
-    // The submission itself is a touch the lead is scored on.
-    super::scoring::rescore_lead(db, now, lead.id).await?;
     Ok(Outcome::Accepted {
         lead_id: Some(lead.id),
     })

@@ -264,6 +264,38 @@ async fn robots_and_floods_are_refused_and_logged_without_telling_robots() {
 }
 
 #[tokio::test]
+async fn refused_submissions_leave_the_log_after_90_days_and_accepted_ones_stay() {
+    let app = TestApp::new().await;
+    let form = make_form(&app, json!({})).await;
+    let r = fill_in(
+        &app,
+        "demo-request",
+        "",
+        &[("contact_name", "韩梅梅"), ("mobile", "13900139002")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let robot = form_body(&[("contact_name", "robot"), ("mobile", "13900139003")]);
+    let r = visit(&app, Method::POST, "/f/demo-request", Some(robot)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(log(&app, &form["id"]).await.len(), 2);
+
+    let db = &app.state.db;
+    let pruned = shangji::ops::web_forms::prune_log(db, common::now() + Duration::days(89))
+        .await
+        .unwrap();
+    assert_eq!(pruned, 0, "kept 90 days");
+    let pruned = shangji::ops::web_forms::prune_log(db, common::now() + Duration::days(91))
+        .await
+        .unwrap();
+    assert_eq!(pruned, 1);
+    let left = log(&app, &form["id"]).await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["outcome"], "accepted");
+    assert_eq!(leads(&app).await.len(), 1);
+}
+
+#[tokio::test]
 async fn sent_too_fast_is_a_robot() {
     let app = TestApp::new().await;
     let form = make_form(&app, json!({})).await;

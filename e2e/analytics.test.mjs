@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
-import { PHONE, SEEDED, api, assertFits, chinaDay, chinaToday, launchBrowser, newPage as openPage, screenshotPath, signIn, startSeededApp, text } from './support/app.mjs';
+import { PHONE, SEEDED, api, assertFits, chinaDay, chinaToday, launchBrowser, newPage as openPage, openNavMenu, screenshotPath, signIn, startSeededApp, text } from './support/app.mjs';
 
 const TEST_TIMEOUT = 240_000;
 
@@ -117,7 +117,8 @@ describe('reports', () => {
     const { context, page } = await newPage();
     try {
       await signIn(page, ADMIN);
-      await page.getByRole('link', { name: '分析', exact: true }).first().click();
+      await openNavMenu(page, '分析');
+      await page.getByRole('link', { name: '销售分析', exact: true }).click();
       await page.waitForURL((u) => u.pathname === '/analytics');
       assert.equal(await text(page.locator('h1')), '销售分析');
       await assertTranslated(page);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { ADMIN, REP, WAIT, api, assertFits, launchBrowser, newPage as openPage, screenshotPath, signIn, text } from './support/app.mjs';
+import { ADMIN, REP, WAIT, api, assertFits, launchBrowser, newPage as openPage, openNavMenu, screenshotPath, signIn, text } from './support/app.mjs';
 import { startApp } from './support/app.mjs';
 
 const TEST_TIMEOUT = 120_000;
@@ -67,6 +67,7 @@ describe('the pool of leads', () => {
       await page.locator('#pool-release summary').click();
       await page.locator('#pool-release-reason').fill('客户下季度再采购');
       await Promise.all([page.waitForURL((u) => u.pathname === '/pool/leads'), page.locator('#pool-release-submit').click()]);
+      await openNavMenu(page, '销售');
       await Promise.all([page.waitForURL((u) => u.pathname === '/pool'), page.locator('#nav-pool').click()]);
       await Promise.all([page.waitForURL((u) => u.pathname === '/pool/leads'), page.locator('#pool-tab-leads').click()]);
       const rows = page.locator('#pool-list tbody tr').filter({ hasText: '苏州恒达精密机械有限公司' });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
-import { MANAGER, OPPORTUNITIES, PHONE, REP, api, assertFits, launchBrowser, newPage as openPage, screenshotPath, signIn, startApp, text } from './support/app.mjs';
+import { MANAGER, OPPORTUNITIES, PHONE, REP, api, assertFits, launchBrowser, newPage as openPage, openNavMenu, screenshotPath, signIn, startApp, text } from './support/app.mjs';
 
 const TEST_TIMEOUT = 120_000;
 
@@ -36,6 +36,7 @@ describe('list pages', () => {
     try {
       await signIn(page, REP);
       const nav = page.getByRole('navigation', { name: '主导航' });
+      await openNavMenu(page, '销售');
       await Promise.all([page.waitForURL((u) => u.pathname === '/opportunities'), nav.getByRole('link', { name: '商机', exact: true }).click()]);
       assert.equal(await text(page.getByRole('heading', { level: 1 })), '商机');
       assert.equal((await rowTitles(page)).length, OPPORTUNITIES.length);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { OPPORTUNITIES, REP, launchBrowser, screenshotPath, startApp } from './support/app.mjs';
+import { OPPORTUNITIES, REP, launchBrowser, openNavMenu, screenshotPath, startApp } from './support/app.mjs';
 
 const TEST_TIMEOUT = 120_000;
 const WAIT = 30_000;
@@ -100,8 +100,11 @@ describe('shangji pages', () => {
       const total = OPPORTUNITIES.reduce((s, o) => s + o.amount_minor, 0) / 100;
       const expected = '¥' + total.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
       assert.ok((await text(page.locator('.stats'))).includes(expected), `open amount ${expected}`);
-      // The header shows who is signed in and the way out.
+      // The header shows who is signed in; their menu, the role and the way out.
       assert.ok((await text(page.locator('header'))).includes(`${REP.name} · 销售`));
+      assert.ok(await page.locator('header .who').isVisible());
+      await openNavMenu(page, `${REP.name} · 销售`);
+      assert.equal(await text(page.locator('#user-menu .menu-note')), '销售');
       assert.ok(await page.getByRole('button', { name: '退出登录' }).isVisible());
     } finally {
       await context.close();
@@ -125,6 +128,7 @@ describe('shangji pages', () => {
       await page.reload();
       assert.equal(await text(page.getByRole('heading', { level: 1 })), `Hello, ${REP.name}`);
       assert.ok((await text(page.locator('.stats'))).includes('Open opportunities'));
+      await openNavMenu(page, `${REP.name} · Sales rep`);
       assert.ok(await page.getByRole('button', { name: 'Sign out' }).isVisible());
 
       // Another browser (Chinese, no cookies): the sign-in page is Chinese, but the
@@ -166,17 +170,26 @@ describe('shangji pages', () => {
       }));
       assert.ok(widths.doc <= 375, `no horizontal overflow: ${JSON.stringify(widths)}`);
       assert.ok(widths.body <= 375, `no horizontal overflow: ${JSON.stringify(widths)}`);
-      // The brand and the language switch are on screen; the navigation is one row that
-      // scrolls sideways, and each of its items comes fully into view when scrolled to.
-      for (const box of await page.locator('header > a, header .lang select, header .lang button').evaluateAll((els) =>
-        els.map((e) => ({ what: e.textContent.trim(), ...e.getBoundingClientRect().toJSON() })),
-      )) {
-        assert.ok(box.left >= 0 && box.right <= 375, `header item inside the screen: ${JSON.stringify(box)}`);
-      }
-      for (const item of await page.locator('header nav a:visible, header nav button:visible, header nav input:visible, header nav .who').all()) {
-        await item.scrollIntoViewIfNeeded();
-        const box = await item.boundingBox();
-        assert.ok(box && box.x >= -0.5 && box.x + box.width <= 375.5, `nav item reachable: ${JSON.stringify(box)}`);
+      // The brand, the language switch and the navigation are on screen, nothing to scroll
+      // sideways to; each menu opens on screen with all its links and buttons.
+      const inside = async (locator) => {
+        const box = await locator.boundingBox();
+        assert.ok(box && box.x >= -0.5 && box.x + box.width <= 375.5, `inside the screen: ${JSON.stringify(box)}`);
+      };
+      for (const item of await page.locator('header > a, header .lang select, header .lang button').all()) await inside(item);
+      for (const item of await page.locator('header nav > a, header nav summary, header nav input:visible, header nav .who').all()) await inside(item);
+      const menus = page.locator('header nav details');
+      for (let i = 0; i < (await menus.count()); i++) {
+        const menu = menus.nth(i);
+        await menu.locator(':scope > summary').tap();
+        const items = menu.locator('a, button');
+        assert.ok((await items.count()) > 0);
+        for (const item of await items.all()) {
+          assert.ok(await item.isVisible(), `${await item.textContent()} shown`);
+          await inside(item);
+        }
+        if (i === 1) await page.screenshot({ path: screenshotPath('home-375-menu.png') });
+        await menu.locator(':scope > summary').tap();
       }
       await page.screenshot({ path: screenshotPath('home-375.png'), fullPage: true });
     } finally {
@@ -202,6 +215,7 @@ describe('shangji pages', () => {
     try {
       await signIn(page);
       assert.ok((await context.cookies()).some((c) => c.name === 'sj_session'));
+      await openNavMenu(page, `${REP.name} · 销售`);
       await Promise.all([page.waitForURL((u) => u.pathname === '/login'), page.getByRole('button', { name: '退出登录' }).click()]);
       assert.equal(await text(page.getByRole('heading', { level: 1 })), '登录');
       assert.ok(!(await context.cookies()).some((c) => c.name === 'sj_session'), 'session cookie removed');

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { ADMIN, MANAGER, OPPORTUNITIES, REP, WAIT, api, assertFits, launchBrowser, newPage as openPage, screenshotPath, signIn, text } from './support/app.mjs';
+import { ADMIN, MANAGER, OPPORTUNITIES, REP, WAIT, api, assertFits, launchBrowser, newPage as openPage, openNavMenu, screenshotPath, signIn, text } from './support/app.mjs';
 import { startApp } from './support/app.mjs';
 
 const TEST_TIMEOUT = 120_000;
@@ -47,6 +47,7 @@ describe('the public pool', () => {
       assert.match(await text(page.locator('#timeline')), /放入公海：客户项目暂停/);
 
       // The pool from the header: the deal waits, with the rep's claims left.
+      await openNavMenu(page, '销售');
       await Promise.all([page.waitForURL((u) => u.pathname === '/pool'), page.locator('#nav-pool').click()]);
       assert.equal(await text(page.getByRole('heading', { level: 1 })), '公海');
       const row = page.locator('#pool-list tbody tr').filter({ hasText: DEAL });

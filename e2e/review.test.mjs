@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { PHONE, SEEDED, assertFits, chinaDay, launchBrowser, newPage as openPage, screenshotPath, signIn, startSeededApp, text } from './support/app.mjs';
+import { PHONE, SEEDED, assertFits, chinaDay, launchBrowser, newPage as openPage, openNavMenu, screenshotPath, signIn, startSeededApp, text } from './support/app.mjs';
 
 const TEST_TIMEOUT = 180_000;
 
@@ -37,6 +37,7 @@ describe('review meeting', () => {
     const { context, page } = await newPage();
     try {
       await signIn(page, MANAGER);
+      await openNavMenu(page, '分析');
       await page.getByRole('link', { name: '回顾会议', exact: true }).click();
       await page.waitForURL((u) => u.pathname === '/review');
       assert.equal(await text(page.locator('h1')), '漏斗回顾会议');

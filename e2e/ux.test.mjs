@@ -131,7 +131,7 @@ describe('day-one usability', () => {
       // A customer of the rep's, as the accounts list shows it.
       const accounts = await api(app.baseURL, app.token, 'GET', '/api/v1/accounts?per_page=1');
       const name = accounts.items[0].name;
-      // Search and the bell open the scrolling navigation row: in sight without scrolling.
+      // Search and the bell come first in the navigation: in sight without scrolling.
       const search = page.locator('#nav-search');
       assert.ok(await search.isVisible(), 'the search box is there');
       for (const el of [search, page.locator('#nav-bell')]) {

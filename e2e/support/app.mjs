@@ -388,6 +388,17 @@ export async function text(locator) {
   return (await locator.innerText()).trim();
 }
 
+/**
+ * Opens a menu of the header navigation by the name it shows (销售, 客户, 跟进, 分析 or, in
+ * English, Sales…), as a person does, and returns it: its links are then on screen.
+ */
+export async function openNavMenu(page, name) {
+  const menu = page.locator('header nav details').filter({ has: page.locator(':scope > summary', { hasText: new RegExp(`^${name}$`) }) });
+  if (!(await menu.evaluate((d) => d.open))) await menu.locator(':scope > summary').click();
+  await menu.locator('a, button').first().waitFor();
+  return menu;
+}
+
 /** Nothing wider than the screen. */
 export async function assertFits(page, width) {
   const widths = await page.evaluate(() => ({ doc: document.documentElement.scrollWidth, body: document.body.scrollWidth }));

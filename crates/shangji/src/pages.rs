@@ -330,8 +330,9 @@ pub(crate) struct Nav {
     user_name: String,
     role_key: &'static str,
     is_admin: bool,
-    /// `home`, `settings`, `opportunity`, `approvals` or `notifications`: which link is the
-    /// current page.
+    /// Which link is the current page: `home`, `board`, `opportunities`, `settings`,
+    /// `approvals`, `notifications`… (`opportunity`, a deal's own page, has no link of its own;
+    /// its menu is marked).
     section: &'static str,
     /// Approval requests waiting for the user.
     waiting: i64,
@@ -348,6 +349,18 @@ impl Nav {
             section,
             waiting,
             unread,
+        }
+    }
+
+    /// The header menu that holds the current page (`sales`, `customers`, `follow_up`,
+    /// `analytics`), marked as current; empty when the page's link is not in a menu.
+    pub(crate) fn group(&self) -> &'static str {
+        match self.section {
+            "opportunities" | "opportunity" | "leads" | "pool" => "sales",
+            "accounts" | "contacts" => "customers",
+            "activities" | "tasks" => "follow_up",
+            "analytics" | "forecast" | "review" => "analytics",
+            _ => "",
         }
     }
 }

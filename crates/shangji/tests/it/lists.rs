@@ -111,6 +111,12 @@ async fn a_list_filters_sorts_chooses_columns_and_refreshes_in_place() {
     let r = rep.get("/opportunities").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("aria-current=\"page\">商机"), "nav section");
+    assert!(
+        r.body
+            .contains("<summary aria-current=\"true\">销售</summary>"),
+        "its menu is marked"
+    );
+    assert_eq!(r.body.matches("<summary aria-current").count(), 1);
     assert_eq!(row_ids(&r.body), vec![id(&other), id(&big), id(&small)]);
     assert!(!r.body.contains("华南单"));
     assert!(r.body.contains("华为技术有限公司"), "the account's name");

@@ -339,6 +339,10 @@ async fn a_follow_up_saves_activity_task_and_next_step_together_or_nothing() {
     assert_eq!(o["next_step"], "发送报价单");
     assert_eq!(o["next_step_date"], day(2));
     let page = rep.get(&format!("/opportunities/{id}")).await;
+    // A deal's page belongs to the header's 销售 menu: the menu is marked current.
+    assert!(page
+        .body
+        .contains("<summary aria-current=\"true\">销售</summary>"));
     let timeline = after(&page.body, "id=\"timeline\"");
     assert!(timeline.contains("拜访：拜访信息中心"), "{timeline}");
     assert!(section(&page.body, "tasks").contains("发送报价单"));

@@ -39,29 +39,6 @@ pub struct Candidate {
 const LIMIT: i64 = 200;
 
 impl Db {
-    async fn candidates(
-        &self,
-        sql: &Sql,
-        kind: RecordKind,
-        on: MatchedOn,
-    ) -> Result<Vec<Candidate>, StoreError> {
-        on_pool!(self, p => {
-            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(Candidate {
-                        kind,
-                        id: r.i64("id")?,
-                        name: r.opt_text("name")?.unwrap_or_default(),
-                        owner_id: r.opt_i64("owner_id")?,
-                        on,
-                        key: r.opt_text("k")?,
-                    })
-                })
-                .collect()
-        })
-    }
-
     /// Unarchived accounts, contacts and open leads sharing a credit code, a mobile, an email
     /// or a company-name stem with the probe, across the whole company.
     pub async fn duplicate_candidates(&self, probe: &Probe) -> Result<Vec<Candidate>, StoreError> {
@@ -122,22 +99,47 @@ impl Db {
                 ));
             }
         }
-        let mut out = Vec::new();
-        for (table, kind, name, key, column, on, value) in lookups {
-            let mut sql = Sql::new(&format!(
-                "SELECT id, {name} AS name, owner_id, {key} AS k FROM {table} WHERE {column} = "
+        if lookups.is_empty() {
+            return Ok(vec![]);
+        }
+        // One statement: each lookup's first rows, told apart by its position `n`.
+        let mut sql = Sql::new("SELECT * FROM (");
+        for (n, (table, kind, name, key, column, _, value)) in lookups.iter().enumerate() {
+            if n > 0 {
+                sql.push(" UNION ALL ");
+            }
+            sql.push(&format!(
+                "SELECT * FROM (SELECT id, {name} AS name, owner_id, {key} AS k, {n} AS n FROM {table} WHERE {column} = "
             ));
-            sql.bind(value.clone()).push(" AND archived = ").bind(false);
-            if kind == RecordKind::Lead {
+            sql.bind((*value).clone())
+                .push(" AND archived = ")
+                .bind(false);
+            if *kind == RecordKind::Lead {
                 sql.push(" AND status IN ('new', 'working')");
             }
-            if let Some((_, id)) = probe.exclude.filter(|(k, _)| *k == kind) {
+            if let Some((_, id)) = probe.exclude.filter(|(k, _)| k == kind) {
                 sql.push(" AND id <> ").bind(id);
             }
             sql.push(" ORDER BY id LIMIT ").bind(LIMIT);
-            out.extend(self.candidates(&sql, kind, on).await?);
+            sql.push(&format!(") AS q{n}"));
         }
-        Ok(out)
+        sql.push(") AS found ORDER BY n, id");
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter()
+                .map(|r| {
+                    let (_, kind, _, _, _, on, _) = lookups[r.i32("n")? as usize];
+                    Ok(Candidate {
+                        kind,
+                        id: r.i64("id")?,
+                        name: r.opt_text("name")?.unwrap_or_default(),
+                        owner_id: r.opt_i64("owner_id")?,
+                        on,
+                        key: r.opt_text("k")?,
+                    })
+                })
+                .collect()
+        })
     }
 
     /// Fills in the company-name keys of rows stored before they were kept (run after the

@@ -137,20 +137,22 @@ impl Db {
     }
 
     /// Submissions to `form_id` since `since`, and from `address` (to any form) since
-    /// `address_since`: what the rate limits count.
+    /// `address_since`: what the rate limits count — each up to its `cap` (the limit: more
+    /// is refused alike), so that a flood costs no more to count than the limit.
     pub async fn recent_submissions(
         &self,
-        form_id: Id,
-        since: OffsetDateTime,
-        address: &str,
-        address_since: OffsetDateTime,
+        (form_id, since, form_cap): (Id, OffsetDateTime, u32),
+        (address, address_since, address_cap): (&str, OffsetDateTime, u32),
     ) -> Result<(u32, u32), StoreError> {
-        let mut sql =
-            Sql::new("SELECT (SELECT COUNT(*) FROM web_form_submissions WHERE form_id = ");
+        let mut sql = Sql::new(
+            "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM web_form_submissions WHERE form_id = ",
+        );
         sql.bind(form_id).push(" AND at >= ").bind(since);
-        sql.push(") AS per_form, (SELECT COUNT(*) FROM web_form_submissions WHERE address = ");
+        sql.push(" LIMIT ").bind(i64::from(form_cap));
+        sql.push(") AS f) AS per_form, (SELECT COUNT(*) FROM (SELECT 1 FROM web_form_submissions WHERE address = ");
         sql.bind(address).push(" AND at >= ").bind(address_since);
-        sql.push(") AS per_address");
+        sql.push(" LIMIT ").bind(i64::from(address_cap));
+        sql.push(") AS a) AS per_address");
         on_pool!(self, p => {
             let r = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_one(p).await?;
             Ok((r.i64("per_form")? as u32, r.i64("per_address")? as u32))

@@ -1748,10 +1748,17 @@ async fn web_forms_lead_scores_and_merges() {
     .unwrap();
     let since = NOW - Duration::minutes(1);
     assert_eq!(
-        db.recent_submissions(id, since, "10.0.0.1", since)
+        db.recent_submissions((id, since, 10), ("10.0.0.1", since, 10))
             .await
             .unwrap(),
         (2, 2)
+    );
+    // Counted up to the limit only.
+    assert_eq!(
+        db.recent_submissions((id, since, 1), ("10.0.0.1", since, 2))
+            .await
+            .unwrap(),
+        (1, 2)
     );
     assert_eq!(
         db.submissions(id, 10).await.unwrap()[0].refusal,

@@ -362,10 +362,16 @@ async fn take(
     }
     let (form_last_minute, address_last_hour) = db
         .recent_submissions(
-            form.id,
-            now - Duration::minutes(1),
-            &entry.address,
-            now - Duration::hours(1),
+            (
+                form.id,
+                now - Duration::minutes(1),
+                form.anti_spam.per_form_per_minute,
+            ),
+            (
+                &entry.address,
+                now - Duration::hours(1),
+                form.anti_spam.per_address_per_hour,
+            ),
         )
         .await?;
     let arrival = Arrival {

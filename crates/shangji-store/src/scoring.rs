@@ -48,6 +48,13 @@ pub struct NewScore {
     pub previous: (Option<i32>, Option<LeadGrade>),
 }
 
+impl NewScore {
+    /// Whether the score or the grade changed (the lead's history gets a row).
+    pub fn changed(&self) -> bool {
+        self.previous != (Some(self.scored.score), Some(self.scored.grade))
+    }
+}
+
 impl Db {
     /// Leads with ids above `after`, by id, at most `limit`, with their custom values: a
     /// batch of the whole-company rescoring (archived leads included: their history stays
@@ -189,10 +196,7 @@ impl Db {
                  FROM v WHERE leads.id = v.id",
             );
             statements.push(update);
-            let changed: Vec<&NewScore> = chunk
-                .iter()
-                .filter(|s| s.previous != (Some(s.scored.score), Some(s.scored.grade)))
-                .collect();
+            let changed: Vec<&NewScore> = chunk.iter().filter(|s| s.changed()).collect();
             if changed.is_empty() {
                 continue;
             }

@@ -5,10 +5,11 @@
 //! and the model is trained again. Every change of score or grade is a row of the lead's
 //! history.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use shangji_core::model::*;
-use shangji_core::scoring::{self, LeadFeatures, Model, Scored, ScoringSettings};
+use shangji_core::scoring::{self, LeadFeatures, Model, Scored, ScoringSettings, Touch};
 use shangji_store::scoring::{NewScore, ScoreEvent};
 use shangji_store::Db;
 use time::OffsetDateTime;
@@ -152,9 +153,45 @@ pub async fn train_now(db: &Db, ctx: &Ctx) -> Result<ModelStatus, AppError> {
     train(db, ctx.now).await
 }
 
-/// Scores `leads` (consecutive by id) and saves the scores that say something new (the
-/// explanation moves as touches age even when the score does not); how many leads' score or
-/// grade changed. The scoring itself runs beside the async tasks (it is a batch's CPU work).
+/// Leads above which a batch is scored on a blocking thread (beside the async tasks) rather
+/// than inline: one lead just written is scored where it is.
+const INLINE_LEADS: usize = 64;
+
+/// The scores of `leads` that say something new beside what is `stored` (the explanation
+/// moves as touches age even when the score does not).
+fn new_scores(
+    leads: &[Lead],
+    touches: &BTreeMap<LeadId, Vec<Touch>>,
+    stored: &BTreeMap<LeadId, String>,
+    now: OffsetDateTime,
+    settings: &ScoringSettings,
+    model: Option<&Model>,
+) -> Result<Vec<NewScore>, AppError> {
+    let mut scores = Vec::new();
+    for l in leads {
+        let scored = scoring::score(
+            &LeadFeatures::of(l),
+            touches.get(&l.id).map_or(&[][..], Vec::as_slice),
+            now,
+            settings,
+            model,
+        );
+        let detail =
+            serde_json::to_string(&scored).map_err(|e| AppError::Internal(e.to_string()))?;
+        if stored.get(&l.id) != Some(&detail) {
+            scores.push(NewScore {
+                lead_id: l.id,
+                scored,
+                detail,
+                previous: (l.score, l.grade),
+            });
+        }
+    }
+    Ok(scores)
+}
+
+/// Scores `leads` (consecutive by id) and saves the scores that say something new; how many
+/// leads' score or grade changed.
 async fn score_batch(
     db: &Db,
     now: OffsetDateTime,
@@ -169,37 +206,32 @@ async fn score_batch(
         db.lead_touches(first.id, last.id),
         db.lead_score_details(first.id, last.id)
     )?;
-    let (settings, model) = (settings.clone(), model.clone());
-    let scores = tokio::task::spawn_blocking(move || {
-        let mut scores = Vec::new();
-        for l in &leads {
-            let scored = scoring::score(
-                &LeadFeatures::of(l),
-                touches.get(&l.id).map_or(&[][..], Vec::as_slice),
+    let scores = if leads.len() <= INLINE_LEADS {
+        new_scores(
+            &leads,
+            &touches,
+            &stored,
+            now,
+            settings,
+            model.as_ref().as_ref(),
+        )?
+    } else {
+        let (settings, model) = (settings.clone(), model.clone());
+        tokio::task::spawn_blocking(move || {
+            new_scores(
+                &leads,
+                &touches,
+                &stored,
                 now,
                 &settings,
                 model.as_ref().as_ref(),
-            );
-            let detail =
-                serde_json::to_string(&scored).map_err(|e| AppError::Internal(e.to_string()))?;
-            if stored.get(&l.id) != Some(&detail) {
-                scores.push(NewScore {
-                    lead_id: l.id,
-                    scored,
-                    detail,
-                    previous: (l.score, l.grade),
-                });
-            }
-        }
-        Ok::<_, AppError>(scores)
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))??;
+            )
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??
+    };
     db.save_lead_scores(&scores, now).await?;
-    Ok(scores
-        .iter()
-        .filter(|c| c.previous != (Some(c.scored.score), Some(c.scored.grade)))
-        .count())
+    Ok(scores.iter().filter(|c| c.changed()).count())
 }
 
 /// Scores one lead again; whether its score or grade changed.

@@ -368,15 +368,14 @@ impl DuplicateSettings {
         self.policy(kind) == DuplicatePolicy::Review
     }
 
-    /// Whether a record of `kind` matching `matches` is refused whatever the caller says:
-    /// its kind's policy blocks, or it shares a credit code and credit codes block.
-    pub fn blocks(&self, kind: RecordKind, matches: &[DuplicateMatch]) -> bool {
+    /// Whether a record of `kind` matching records on `matched` (what each matched on) is
+    /// refused whatever the caller says: its kind's policy blocks, or it shares a credit code
+    /// and credit codes block.
+    pub fn blocks(&self, kind: RecordKind, matched: &[MatchedOn]) -> bool {
         let policy = self.policy(kind);
         policy == DuplicatePolicy::Block
             || (self.credit_code == DuplicatePolicy::Block
-                && matches
-                    .iter()
-                    .any(|m| m.matched_on == MatchedOn::CreditCode))
+                && matched.contains(&MatchedOn::CreditCode))
     }
 }
 
@@ -445,15 +444,6 @@ mod tests {
 
     #[test]
     fn what_blocks() {
-        let on = |matched_on| DuplicateMatch {
-            record_kind: RecordKind::Account,
-            matched_on,
-            visible: false,
-            id: None,
-            name: None,
-            owner_name: None,
-            owner_team: None,
-        };
         let warn = DuplicateSettings::default();
         let block_contacts = DuplicateSettings {
             contact: DuplicatePolicy::Block,
@@ -473,7 +463,7 @@ mod tests {
         ];
         for (settings, kind, matched, blocked) in cases {
             assert_eq!(
-                settings.blocks(kind, &[on(matched)]),
+                settings.blocks(kind, &[matched]),
                 blocked,
                 "{kind} {matched}"
             );

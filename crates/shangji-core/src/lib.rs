@@ -16,6 +16,7 @@ pub mod error;
 pub mod follow_up;
 pub mod history_import;
 pub mod horizon;
+pub mod import;
 pub mod input;
 pub mod keys;
 pub mod merge;

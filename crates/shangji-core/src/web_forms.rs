@@ -584,6 +584,31 @@ pub fn screen(
     None
 }
 
+/// The minute a moment falls in (milliseconds since the epoch / 60,000): how submissions are
+/// counted for the rate limits.
+pub fn minute_of(t: OffsetDateTime) -> i64 {
+    ((t.unix_timestamp_nanos() / 1_000_000) as i64).div_euclid(60_000)
+}
+
+/// Submissions since `since` from per-minute counts `(minute, n)`: every minute after the one
+/// `since` falls in, and of that minute the share still inside the window (its count in
+/// proportion, rounded up) — the sliding window estimated from fixed ones, exact when the
+/// submissions are spread evenly over that minute, and never more than the minute's count off.
+pub fn count_since(minutes: &[(i64, u32)], since: OffsetDateTime) -> u32 {
+    let first = minute_of(since);
+    let since_ms = (since.unix_timestamp_nanos() / 1_000_000) as i64;
+    let inside_ms = (first + 1) * 60_000 - since_ms;
+    minutes
+        .iter()
+        .map(|&(m, n)| match m.cmp(&first) {
+            std::cmp::Ordering::Greater => u64::from(n),
+            std::cmp::Ordering::Equal => (u64::from(n) * inside_ms as u64).div_ceil(60_000),
+            std::cmp::Ordering::Less => 0,
+        })
+        .sum::<u64>()
+        .min(u64::from(u32::MAX)) as u32
+}
+
 impl Refusal {
     /// Whether the visitor is shown the thank-you text anyway: a robot learns nothing, and
     /// nobody learns that a record exists.

@@ -253,6 +253,26 @@ impl Db {
         on_pool!(self, p => Ok(bind_all!(sqlx::query_scalar(&sql.text), &sql.args).fetch_optional(p).await?))
     }
 
+    /// Several settings in one read, in the order of `keys` (`None` where one is absent).
+    pub async fn settings_of<const N: usize>(
+        &self,
+        keys: [&str; N],
+    ) -> Result<[Option<String>; N], StoreError> {
+        let mut sql = Sql::new("SELECT key, value FROM app_settings WHERE key IN ");
+        sql.bind_text_list(&keys);
+        let rows: Vec<(String, String)> = on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter()
+                .map(|r| Ok((r.text("key")?, r.text("value")?)))
+                .collect::<Result<Vec<_>, StoreError>>()?
+        });
+        Ok(keys.map(|k| {
+            rows.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        }))
+    }
+
     pub async fn set_setting(
         &self,
         key: &str,

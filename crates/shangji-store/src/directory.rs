@@ -34,6 +34,9 @@ pub struct ApiToken {
 pub struct Directory {
     pub version: i64,
     pub org: Org,
+    /// Every user, inactive ones too, by id: who may own a record, receive a lead, be named
+    /// in a file — read on every write without a query.
+    pub users: Vec<User>,
     pub pipelines: Vec<Pipeline>,
     /// The loss-reason taxonomy, archived reasons included.
     pub loss_reasons: Vec<LossReason>,
@@ -46,6 +49,10 @@ pub struct Directory {
 impl Directory {
     pub fn pipeline(&self, id: PipelineId) -> Option<&Pipeline> {
         self.pipelines.iter().find(|p| p.id == id)
+    }
+
+    pub fn user(&self, id: UserId) -> Option<&User> {
+        self.users.iter().find(|u| u.id == id)
     }
 
     pub fn custom_field(&self, id: Id) -> Option<&CustomFieldDef> {
@@ -97,12 +104,8 @@ impl Db {
         }
         // Read after the version: what is read is at least as new as `version`.
         let teams = self.teams().await?;
-        let users = on_pool!(self, p => {
-            let rows = sqlx::query("SELECT id, team_id FROM users ORDER BY id").fetch_all(p).await?;
-            rows.iter()
-                .map(|r| Ok((r.i64("id")?, r.opt_i64("team_id")?)))
-                .collect::<Result<Vec<_>, StoreError>>()?
-        });
+        let people = self.users().await?;
+        let users = people.iter().map(|u| (u.id, u.team_id)).collect();
         let pipelines = self.pipelines().await?;
         let loss_reasons = self.loss_reasons().await?;
         let approval_policies = self.approval_policies().await?;
@@ -110,6 +113,7 @@ impl Db {
         let fresh = Arc::new(Directory {
             version,
             org: Org { teams, users },
+            users: people,
             pipelines,
             loss_reasons,
             approval_policies,

@@ -14,6 +14,7 @@ pub mod duplicates;
 pub mod entity;
 pub mod error;
 pub mod forecast;
+pub mod imports;
 pub mod lists;
 pub mod merge;
 pub mod projection;

@@ -79,26 +79,29 @@ impl Db {
         last: LeadId,
     ) -> Result<BTreeMap<LeadId, Vec<Touch>>, StoreError> {
         let mut out: BTreeMap<LeadId, Vec<Touch>> = BTreeMap::new();
-        let mut sql =
-            Sql::new("SELECT lead_id, kind, occurred_at FROM activities WHERE archived = ");
+        // Follow-ups (with their kind), then accepted submissions (kind NULL), in one read.
+        let mut sql = Sql::new(
+            "SELECT lead_id, kind, occurred_at AS at, 0 AS src, id FROM activities WHERE archived = ",
+        );
         sql.bind(false).push(" AND lead_id BETWEEN ").bind(first);
         sql.push(" AND ").bind(last);
-        let mut subs = Sql::new("SELECT lead_id, at FROM web_form_submissions WHERE outcome = ");
-        subs.bind("accepted")
+        sql.push(
+            " UNION ALL SELECT lead_id, NULL, at, 1, id FROM web_form_submissions WHERE outcome = ",
+        );
+        sql.bind("accepted")
             .push(" AND lead_id BETWEEN ")
             .bind(first);
-        subs.push(" AND ").bind(last);
+        sql.push(" AND ")
+            .bind(last)
+            .push(" ORDER BY lead_id, src, id");
         on_pool!(self, p => {
             for r in bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?.iter() {
-                let kind: ActivityType = r.parse("kind")?;
+                let kind = match r.opt_parse::<ActivityType>("kind")? {
+                    Some(a) => TouchKind::Activity(a),
+                    None => TouchKind::FormSubmission,
+                };
                 out.entry(r.i64("lead_id")?).or_default().push(Touch {
-                    kind: TouchKind::Activity(kind),
-                    at: r.ts("occurred_at")?,
-                });
-            }
-            for r in bind_all!(sqlx::query(&subs.text), &subs.args).fetch_all(p).await?.iter() {
-                out.entry(r.i64("lead_id")?).or_default().push(Touch {
-                    kind: TouchKind::FormSubmission,
+                    kind,
                     at: r.ts("at")?,
                 });
             }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use shangji_core::model::{Id, UserId};
-use shangji_core::web_forms::{Submission, WebForm, WebFormInput};
+use shangji_core::web_forms::{count_since, minute_of, Submission, WebForm, WebFormInput};
 use time::OffsetDateTime;
 
 use crate::db::{bind_all, Db, RowExt, Sql};
@@ -137,26 +137,38 @@ impl Db {
     }
 
     /// Submissions to `form_id` since `since`, and from `address` (to any form) since
-    /// `address_since`: what the rate limits count — each up to its `cap` (the limit: more
-    /// is refused alike), so that a flood costs no more to count than the limit.
+    /// `address_since`: what the rate limits count, each up to its `cap` (more is refused
+    /// alike). Read from the per-minute counts (`web_forms::count_since`), so that a flood
+    /// costs no more to count than a quiet day.
     pub async fn recent_submissions(
         &self,
         (form_id, since, form_cap): (Id, OffsetDateTime, u32),
         (address, address_since, address_cap): (&str, OffsetDateTime, u32),
     ) -> Result<(u32, u32), StoreError> {
-        let mut sql = Sql::new(
-            "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM web_form_submissions WHERE form_id = ",
-        );
-        sql.bind(form_id).push(" AND at >= ").bind(since);
-        sql.push(" LIMIT ").bind(i64::from(form_cap));
-        sql.push(") AS f) AS per_form, (SELECT COUNT(*) FROM (SELECT 1 FROM web_form_submissions WHERE address = ");
-        sql.bind(address).push(" AND at >= ").bind(address_since);
-        sql.push(" LIMIT ").bind(i64::from(address_cap));
-        sql.push(") AS a) AS per_address");
+        let mut sql = Sql::new("SELECT scope, minute, n FROM web_form_rates WHERE (scope = ");
+        sql.bind(format!("form:{form_id}"))
+            .push(" AND minute >= ")
+            .bind(minute_of(since));
+        sql.push(") OR (scope = ")
+            .bind(format!("address:{address}"))
+            .push(" AND minute >= ")
+            .bind(minute_of(address_since))
+            .push(")");
+        let (mut form, mut from) = (Vec::new(), Vec::new());
         on_pool!(self, p => {
-            let r = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_one(p).await?;
-            Ok((r.i64("per_form")? as u32, r.i64("per_address")? as u32))
-        })
+            for r in bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?.iter() {
+                let bucket = (r.i64("minute")?, r.i64("n")? as u32);
+                if r.text("scope")?.starts_with("form:") {
+                    form.push(bucket);
+                } else {
+                    from.push(bucket);
+                }
+            }
+        });
+        Ok((
+            count_since(&form, since).min(form_cap),
+            count_since(&from, address_since).min(address_cap),
+        ))
     }
 
     /// Logs a submission; its id.
@@ -190,6 +202,14 @@ impl Db {
     ) -> Result<u64, StoreError> {
         let mut sql = Sql::new("DELETE FROM web_form_submissions WHERE outcome = ");
         sql.bind("refused").push(" AND at < ").bind(before);
+        self.execute(&sql).await
+    }
+
+    /// Deletes the per-minute submission counts before `before` (older than any rate limit's
+    /// window); how many.
+    pub async fn prune_submission_rates(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let mut sql = Sql::new("DELETE FROM web_form_rates WHERE minute < ");
+        sql.bind(minute_of(before));
         self.execute(&sql).await
     }
 
@@ -232,8 +252,9 @@ impl Db {
         })
     }
 
-    /// Open leads (new or working, not archived) of each of `owners` and when they last got
-    /// one: what the least-loaded pick of a form's team reads.
+    /// Open leads (new or working, not archived) of each of `owners` and the newest creation
+    /// time of a lead that became theirs: what the least-loaded pick of a team reads, from
+    /// the counts kept as leads are written (migration 0029).
     pub async fn open_lead_load(
         &self,
         owners: &[UserId],
@@ -241,17 +262,15 @@ impl Db {
         if owners.is_empty() {
             return Ok(Default::default());
         }
-        let mut sql = Sql::new(
-            "SELECT owner_id, COUNT(*) AS n, MAX(created_at) AS latest FROM leads WHERE owner_id IN ",
-        );
-        sql.bind_list(owners).push(" AND archived = ").bind(false);
-        sql.push(" AND status IN ('new', 'working') GROUP BY owner_id");
+        let mut sql =
+            Sql::new("SELECT owner_id, open_leads, latest FROM lead_loads WHERE owner_id IN ");
+        sql.bind_list(owners);
         on_pool!(self, p => {
             let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
             let (mut load, mut latest) = (BTreeMap::new(), BTreeMap::new());
             for r in &rows {
                 let owner = r.i64("owner_id")?;
-                load.insert(owner, r.i64("n")? as u32);
+                load.insert(owner, r.i64("open_leads")? as u32);
                 latest.insert(owner, r.ts("latest")?);
             }
             Ok((load, latest))

@@ -1725,6 +1725,59 @@ async fn web_forms_lead_scores_and_merges() {
             Some(&NOW.replace_nanosecond(123_000_000).unwrap())
         )
     );
+    // The load follows a lead as it moves to another rep, closes, reopens and is archived; the
+    // newest creation time stays with whoever got a lead.
+    let v = db
+        .insert_user(&user("intake.rep2", Role::Rep, None), None)
+        .await
+        .unwrap();
+    let loads = async |db: &Db| {
+        let (load, _) = db.open_lead_load(&[u, v]).await.unwrap();
+        (
+            load.get(&u).copied().unwrap_or(0),
+            load.get(&v).copied().unwrap_or(0),
+        )
+    };
+    let mut lead = db.leads_after(0, 1).await.unwrap().remove(0);
+    let first = lead.version;
+    for (n, (change, expected)) in [
+        (
+            &(|l: &mut Lead| l.owner_id = Some(v)) as &dyn Fn(&mut Lead),
+            (0, 1),
+        ),
+        (&|l: &mut Lead| l.status = LeadStatus::Working, (0, 1)),
+        (&|l: &mut Lead| l.status = LeadStatus::Disqualified, (0, 0)),
+        (&|l: &mut Lead| l.status = LeadStatus::New, (0, 1)),
+        (&|l: &mut Lead| l.archived = true, (0, 0)),
+        (&|l: &mut Lead| l.owner_id = Some(u), (0, 0)),
+        (&|l: &mut Lead| l.archived = false, (1, 0)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        change(&mut lead);
+        db.save_with_custom(
+            &lead,
+            Save::Update {
+                expected_version: first + n as i64,
+            },
+            &[],
+            &[],
+        )
+        .await
+        .unwrap();
+        assert_eq!(loads(&db).await, expected, "{lead:?}");
+    }
+    let mut extra = blank_lead(NOW + Duration::hours(1));
+    extra.id = 3;
+    extra.owner_id = Some(v);
+    db.bulk_insert(&[extra]).await.unwrap();
+    assert_eq!(loads(&db).await, (1, 1));
+    assert_eq!(
+        db.open_lead_load(&[v]).await.unwrap().1[&v],
+        NOW + Duration::hours(1)
+    );
+
     let sub = Submission {
         id: 0,
         form_id: id,
@@ -1760,6 +1813,37 @@ async fn web_forms_lead_scores_and_merges() {
             .unwrap(),
         (1, 2)
     );
+    // Of the minute the window begins in, its share inside (rounded up); before it, nothing.
+    for before in [40, 90] {
+        db.log_submission(&Submission {
+            at: NOW - Duration::seconds(before),
+            outcome: SubmissionOutcome::Refused,
+            refusal: Some(Refusal::TooFast),
+            lead_id: None,
+            ..sub.clone()
+        })
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        db.recent_submissions((id, since, 10), ("10.0.0.1", since, 10))
+            .await
+            .unwrap(),
+        (3, 3)
+    );
+    // The counts leave with their minutes: three minutes, per form and per address.
+    assert_eq!(
+        db.prune_submission_rates(NOW + Duration::minutes(1))
+            .await
+            .unwrap(),
+        6
+    );
+    assert_eq!(
+        db.recent_submissions((id, since, 10), ("10.0.0.1", since, 10))
+            .await
+            .unwrap(),
+        (0, 0)
+    );
     assert_eq!(
         db.submissions(id, 10).await.unwrap()[0].refusal,
         Some(Refusal::Honeypot)
@@ -1768,12 +1852,12 @@ async fn web_forms_lead_scores_and_merges() {
         db.submission_of_lead(1).await.unwrap().unwrap().utm["utm_source"],
         "baidu"
     );
-    assert_eq!(db.submission_counts().await.unwrap()[&id], (1, 1));
+    assert_eq!(db.submission_counts().await.unwrap()[&id], (1, 3));
 
     // Scores: saved in a batch, a change is a history row, touches and details by id range.
     let touches = db.lead_touches(1, 2).await.unwrap();
     assert_eq!(touches[&1].len(), 1);
-    assert_eq!(db.leads_after(0, 10).await.unwrap().len(), 2);
+    assert_eq!(db.leads_after(0, 10).await.unwrap().len(), 3);
     assert_eq!(
         db.closed_leads_after(0, 10).await.unwrap(),
         vec![(db.leads_after(1, 1).await.unwrap()[0].clone(), true)]

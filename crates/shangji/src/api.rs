@@ -36,6 +36,7 @@ pub mod delivery;
 mod directory;
 mod duplicates;
 mod forecast;
+mod import;
 pub mod lists;
 mod merge;
 mod pipelines;
@@ -459,6 +460,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(duplicates::routes())
         .merge(lists::routes())
         .merge(forecast::routes())
+        .merge(import::routes())
         .merge(snapshots::routes())
         .merge(review::routes())
         .merge(delivery::routes())

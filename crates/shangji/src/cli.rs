@@ -11,6 +11,7 @@ use shangji_store::Db;
 use time::OffsetDateTime;
 
 use crate::config::{Config, DbArgs};
+use shangji_core::import::{ImportKind, ImportOptions};
 
 mod forecast;
 use crate::state::AppState;
@@ -109,6 +110,12 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
+    /// Import accounts (with a contact per row) from .xlsx, .xls or .csv (UTF-8 or GBK).
+    Accounts(RecordsImport),
+    /// Import contacts (an account column names their account by name or credit code).
+    Contacts(RecordsImport),
+    /// Import leads.
+    Leads(RecordsImport),
     /// Import stage history from a CSV file: opportunity,stage,entered_at[,amount]. Any
     /// problem refuses the whole file (each printed with its row and column).
     History {
@@ -121,6 +128,30 @@ pub enum ImportCommand {
         #[arg(long = "as", default_value = "admin")]
         login: String,
     },
+}
+
+/// A file of records to import: the columns are recognised by their headers (Chinese or
+/// English) unless `--mapping` says otherwise.
+#[derive(Debug, clap::Args)]
+pub struct RecordsImport {
+    /// The file (.xlsx, .xls or .csv).
+    file: std::path::PathBuf,
+    /// A JSON file with the mapping (`{"columns": ["name", null, "contact.mobile", …],
+    /// "values": {…}}`), e.g. one saved from an earlier import's preview.
+    #[arg(long)]
+    mapping: Option<std::path::PathBuf>,
+    /// What a row matching a stored record does: create, update, merge or skip.
+    #[arg(long, default_value = "skip")]
+    on_duplicate: String,
+    /// Import the valid rows and report the others (otherwise any problem refuses the file).
+    #[arg(long)]
+    valid_only: bool,
+    /// Only say what the import would do.
+    #[arg(long)]
+    dry_run: bool,
+    /// The user recorded as having imported (an admin, director or manager).
+    #[arg(long = "as", default_value = "admin")]
+    login: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -494,6 +525,13 @@ async fn token(config: &Config, cmd: TokenCommand, now: OffsetDateTime) -> anyho
 async fn import(config: &Config, cmd: ImportCommand, now: OffsetDateTime) -> anyhow::Result<()> {
     let db = open(config).await?;
     match cmd {
+        ImportCommand::Accounts(args) => {
+            import_records(&db, ImportKind::Accounts, args, now).await?
+        }
+        ImportCommand::Contacts(args) => {
+            import_records(&db, ImportKind::Contacts, args, now).await?
+        }
+        ImportCommand::Leads(args) => import_records(&db, ImportKind::Leads, args, now).await?,
         ImportCommand::History {
             file,
             valid_only,
@@ -543,6 +581,98 @@ async fn import(config: &Config, cmd: ImportCommand, now: OffsetDateTime) -> any
             );
         }
     }
+    Ok(())
+}
+
+/// `import accounts|contacts|leads`: upload, preview (problems printed by row and column),
+/// then run in place with progress lines.
+async fn import_records(
+    db: &Db,
+    kind: ImportKind,
+    args: RecordsImport,
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
+    use crate::ops::import;
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let (user, _) = db
+        .user_by_login(&args.login)
+        .await?
+        .with_context(|| format!("no user `{}` (give an importer with --as)", args.login))?;
+    let ctx = crate::ops::Ctx::for_cli(db, &user, now)
+        .await
+        .map_err(cli_error)?;
+    let name = args
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let batch = import::upload(db, &ctx, kind, &name, &bytes)
+        .await
+        .map_err(cli_error)?;
+    let mapping = match &args.mapping {
+        Some(path) => Some(
+            serde_json::from_str(
+                &std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?,
+            )
+            .with_context(|| format!("{} is not a mapping", path.display()))?,
+        ),
+        None => None,
+    };
+    let options = ImportOptions {
+        on_duplicate: args
+            .on_duplicate
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--on-duplicate is create, update, merge or skip"))?,
+        valid_only: args.valid_only,
+        ..Default::default()
+    };
+    let preview = import::preview(db, &ctx, batch.id, mapping, Some(options))
+        .await
+        .map_err(cli_error)?;
+    let columns: Vec<String> = preview
+        .headers
+        .iter()
+        .zip(&preview.batch.mapping.columns)
+        .map(|(h, k)| format!("{h} → {}", k.as_deref().unwrap_or("(left out)")))
+        .collect();
+    println!("columns: {}", columns.join(", "));
+    for p in preview
+        .mapping_problems
+        .iter()
+        .chain(&preview.summary.problems)
+    {
+        let at = match (p.row, p.column.as_str()) {
+            (0, "") => String::new(),
+            (0, c) => format!("column {c}: "),
+            (r, "") => format!("row {r}: "),
+            (r, c) => format!("row {r}, column {c}: "),
+        };
+        eprintln!("{}: {at}{} ({})", args.file.display(), p.message, p.code);
+    }
+    let s = &preview.summary;
+    println!(
+        "{} rows: {} to create, {} to update, {} to skip, {} with problems; {} match stored records or earlier rows",
+        preview.batch.total_rows, s.created, s.updated, s.skipped, s.failed, preview.duplicates
+    );
+    if args.dry_run {
+        return Ok(());
+    }
+    import::start(db, &ctx, batch.id).await.map_err(cli_error)?;
+    let done = import::run(db, &ctx, batch.id, &|done, total| {
+        println!("{done}/{total} rows");
+    })
+    .await
+    .map_err(cli_error)?;
+    if let Some(e) = &done.error {
+        bail!("import {} failed, nothing of it stays: {e}", done.id);
+    }
+    let s = &done.summary;
+    println!(
+        "import {}: {} created, {} updated, {} skipped, {} failed (roll it back in the web UI or with the API)",
+        done.id, s.created, s.updated, s.skipped, s.failed
+    );
     Ok(())
 }
 

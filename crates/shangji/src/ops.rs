@@ -32,6 +32,7 @@ pub mod facts;
 pub mod forecast;
 /// Importing stage history from a CSV file.
 pub mod history_import;
+pub mod import;
 /// Lists: columns, exports, saved views, bulk changes, search, lead conversion.
 pub mod lists;
 /// Merging two accounts, contacts or leads, and the merge log.

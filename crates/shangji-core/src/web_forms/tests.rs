@@ -357,3 +357,31 @@ fn a_lead_rule_error_is_shown_on_the_form_field_that_filled_it() {
     assert_eq!(field_for_error(&f, "custom.budget").unwrap().name, "budget");
     assert!(field_for_error(&f, "email").is_none());
 }
+
+#[test]
+fn rate_limits_count_whole_minutes_and_the_share_of_the_oldest_still_in_the_window() {
+    // A moment 15 s into a minute.
+    let minute = 29_000_000_i64;
+    let at = |m: i64, secs: i64| OffsetDateTime::UNIX_EPOCH + Duration::seconds(m * 60 + secs);
+    assert_eq!(minute_of(at(minute, 15)), minute);
+    assert_eq!(minute_of(at(minute, 59)), minute);
+    assert_eq!(minute_of(at(minute + 1, 0)), minute + 1);
+    let counts = [
+        (minute - 61, 50),
+        (minute - 60, 40),
+        (minute - 1, 30),
+        (minute, 7),
+    ];
+    // The last minute from 15 s past: the current minute whole, 45 s of the one before.
+    let since = at(minute, 15) - Duration::minutes(1);
+    assert_eq!(count_since(&counts, since), 7 + 23); // 22.5 rounded up
+                                                     // The last hour: 45 s of minute - 60, nothing of minute - 61.
+    let since = at(minute, 15) - Duration::hours(1);
+    assert_eq!(count_since(&counts, since), 7 + 30 + 30);
+    // From the start of a minute, all of it; nothing at all is nothing.
+    assert_eq!(count_since(&counts, at(minute - 1, 0)), 37);
+    assert_eq!(count_since(&[], since), 0);
+    // Later minutes (a clock set ahead) count in full; one submission barely inside counts.
+    assert_eq!(count_since(&[(minute + 5, 3)], since), 3);
+    assert_eq!(count_since(&[(minute, 1)], at(minute, 59)), 1);
+}

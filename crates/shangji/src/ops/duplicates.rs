@@ -97,7 +97,7 @@ pub async fn find(db: &Db, ctx: &Ctx, keys: &Keys) -> Result<Vec<DuplicateMatch>
 }
 
 /// The records that `keys` match, strongest match first, as the company holds them.
-async fn matching(db: &Db, keys: &Keys) -> Result<Vec<Candidate>, AppError> {
+pub(crate) async fn matching(db: &Db, keys: &Keys) -> Result<Vec<Candidate>, AppError> {
     let mut found: Vec<Candidate> = db
         .duplicate_candidates(&keys.probe)
         .await?
@@ -164,10 +164,13 @@ pub async fn guard(
             matched_on: c.on,
         })
         .collect();
-    let matches = told(db, ctx, found).await?;
     let settings = settings(db).await?;
-    let blocked = settings.blocks(keys.kind, &matches);
+    let on: Vec<MatchedOn> = found.iter().map(|c| c.on).collect();
+    let blocked = settings.blocks(keys.kind, &on);
     if blocked || !allow {
+        // Told (as far as the caller may see them) only when refused: a record saved over
+        // its duplicates costs no reads of them.
+        let matches = told(db, ctx, found).await?;
         return Err(AppError::Duplicate { matches, blocked });
     }
     Ok(settings.reviews(keys.kind).then_some(matched))

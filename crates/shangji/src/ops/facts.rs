@@ -123,7 +123,7 @@ pub async fn lead_facts_of(
     let config = facts_config(db).await?;
     let ids: Vec<i64> = leads.iter().map(|l| l.id).collect();
     let spans = db.lead_follow_up_span(&ids, &config.kinds(), now).await?;
-    let users = db.users().await?;
+    let users = &dir.users;
     Ok(leads
         .iter()
         .map(|l| {
@@ -132,7 +132,7 @@ pub async fn lead_facts_of(
                 f.first_follow_up = Some(*first);
                 f.last_follow_up = Some(*last);
             }
-            f.pool_line = pool_line(dir, &users, l.region.as_deref());
+            f.pool_line = pool_line(dir, users, l.region.as_deref());
             f
         })
         .collect())
@@ -148,14 +148,14 @@ pub async fn account_facts_of(
     let config = facts_config(db).await?;
     let ids: Vec<i64> = accounts.iter().map(|a| a.id).collect();
     let (last, open) = db.account_rule_facts(&ids, &config.kinds(), now).await?;
-    let users = db.users().await?;
+    let users = &dir.users;
     Ok(accounts
         .iter()
         .map(|a| {
             let mut f = AccountFacts::new(a, &dir.custom_fields);
             f.last_follow_up = last.get(&a.id).copied();
             f.open_opportunities = open.get(&a.id).copied().unwrap_or(0);
-            f.pool_line = pool_line(dir, &users, a.region.as_deref());
+            f.pool_line = pool_line(dir, users, a.region.as_deref());
             f
         })
         .collect())

@@ -88,14 +88,7 @@ pub async fn create_opportunity(
     let (mut opp, mut events) = opportunity::create(input, pipeline, &ctx.actor, ctx.now)?;
     let changes = apply_custom(db, ctx, &mut opp, custom, true).await?;
     opportunity::note_custom_values(&mut events, &opp.custom);
-    check_owner(
-        db,
-        ctx,
-        "owner_id",
-        Some(opp.owner_id),
-        Some(ctx.actor.user_id),
-    )
-    .await?;
+    check_owner(ctx, "owner_id", Some(opp.owner_id), Some(ctx.actor.user_id))?;
     check_links(db, ctx, opp.links()).await?;
     let created = insert(db, ctx, opp, &events, &changes, idem).await?;
     if !created.replayed {
@@ -245,14 +238,7 @@ pub(crate) async fn check_changed_refs(
     before: &Opportunity,
     opp: &Opportunity,
 ) -> Result<(), AppError> {
-    check_owner(
-        db,
-        ctx,
-        "owner_id",
-        Some(opp.owner_id),
-        Some(before.owner_id),
-    )
-    .await?;
+    check_owner(ctx, "owner_id", Some(opp.owner_id), Some(before.owner_id))?;
     let links: Vec<_> = opp
         .links()
         .into_iter()

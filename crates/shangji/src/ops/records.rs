@@ -3,7 +3,7 @@
 //! record pages' operations (today, follow-ups, an opportunity's contacts, account 360).
 
 use serde::Serialize;
-use shangji_core::custom_fields::{self, CustomChange, CustomFieldType};
+use shangji_core::custom_fields::{self, CustomChange};
 use shangji_core::model::*;
 use shangji_core::opportunity::{NewEvent, OpportunityEvent, OpportunityInput};
 use shangji_core::records::*;
@@ -17,7 +17,9 @@ use time::OffsetDateTime;
 
 use super::*;
 
+mod checks;
 mod overview;
+pub(crate) use checks::*;
 pub use overview::*;
 
 use std::collections::HashMap;
@@ -73,6 +75,15 @@ pub trait Record: Resource {
     /// follow-up is logged on.
     fn scored_lead(&self) -> Option<LeadId> {
         None
+    }
+    /// The record as a lead (leads only): a lead just created is scored as it is held.
+    fn as_lead(&self) -> Option<&Lead> {
+        None
+    }
+    /// The record with the score and grade just saved for it (leads only).
+    fn with_score(self, scored: (i32, LeadGrade)) -> Self {
+        let _ = scored;
+        self
     }
     /// Leads and accounts (which wait in the public pool without an owner): keeps
     /// `pool_since` true after a form set the owner (it was `before`), and says what changed
@@ -322,6 +333,16 @@ impl Record for Lead {
     fn scored_lead(&self) -> Option<LeadId> {
         Some(self.id)
     }
+    fn as_lead(&self) -> Option<&Lead> {
+        Some(self)
+    }
+    fn with_score(self, (score, grade): (i32, LeadGrade)) -> Self {
+        Lead {
+            score: Some(score),
+            grade: Some(grade),
+            ..self
+        }
+    }
     pooled_record!(RecordKind::Lead);
     record_common!();
 }
@@ -365,119 +386,6 @@ impl Record for Task {
         input.version
     }
     record_common!();
-}
-
-/// Checks that the actor can read every linked record (a link to something outside their
-/// scope is reported as unknown, as if it did not exist).
-pub(crate) async fn check_links(
-    db: &Db,
-    ctx: &Ctx,
-    links: Vec<(&'static str, RecordKind, i64)>,
-) -> Result<(), AppError> {
-    for (field, kind, id) in links {
-        let found = match kind {
-            RecordKind::Account => db
-                .get::<Account>(id, &ctx.scope, Access::Read)
-                .await?
-                .is_some(),
-            RecordKind::Contact => db
-                .get::<Contact>(id, &ctx.scope, Access::Read)
-                .await?
-                .is_some(),
-            RecordKind::Lead => db
-                .get::<Lead>(id, &ctx.scope, Access::Read)
-                .await?
-                .is_some(),
-            RecordKind::Opportunity => db
-                .get::<Opportunity>(id, &ctx.scope, Access::Read)
-                .await?
-                .is_some(),
-        };
-        if !found {
-            return Err(AppError::invalid(
-                field,
-                "unknown_reference",
-                format!("{field} {id} does not exist"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The owner of a record must be an active user within the actor's scope (a rep can only
-/// own things themselves; a manager assigns within the team).
-pub(crate) async fn check_owner(
-    db: &Db,
-    ctx: &Ctx,
-    field: &str,
-    owner: Option<UserId>,
-    before: Option<UserId>,
-) -> Result<(), AppError> {
-    let Some(owner) = owner else {
-        return Ok(());
-    };
-    if Some(owner) == before {
-        return Ok(());
-    }
-    let user = db.user(owner).await?.filter(|u| u.active);
-    let Some(user) = user else {
-        return Err(AppError::invalid(
-            field,
-            "unknown_user",
-            format!("user {owner} does not exist or is inactive"),
-        ));
-    };
-    if !ctx.scope.covers(Some(user.id)) {
-        return Err(AppError::invalid(
-            field,
-            "owner_out_of_scope",
-            "you cannot assign records to this user",
-        ));
-    }
-    Ok(())
-}
-
-/// Applies the `custom` object of a body to a record's values: the core checks each value
-/// against the definitions of the record kind; a user named by a user field must be active.
-/// Returns the changes, which the save writes with the record.
-pub(crate) async fn apply_custom<T: Resource>(
-    db: &Db,
-    ctx: &Ctx,
-    record: &mut T,
-    input: Option<CustomValues>,
-    creating: bool,
-) -> Result<Vec<CustomChange>, AppError> {
-    let (Some(kind), Some(values)) = (T::CUSTOM, record.custom_mut()) else {
-        return match input {
-            Some(_) => Err(AppError::invalid(
-                "custom",
-                "unknown_field",
-                format!("{} have no custom fields", T::RESOURCE),
-            )),
-            None => Ok(vec![]),
-        };
-    };
-    if input.is_none() && !creating {
-        return Ok(vec![]);
-    }
-    let changes =
-        custom_fields::apply_values(&ctx.dir.custom_fields, kind, values, input, creating)?;
-    for c in &changes {
-        let is_user = ctx
-            .dir
-            .custom_field(c.field_id)
-            .is_some_and(|d| d.field_type == CustomFieldType::User);
-        if let (true, Some(id)) = (is_user, c.new.as_i64()) {
-            if !db.user(id).await?.is_some_and(|u| u.active) {
-                return Err(AppError::invalid(
-                    &custom_fields::field_name(&c.key),
-                    "unknown_user",
-                    format!("user {id} does not exist or is inactive"),
-                ));
-            }
-        }
-    }
-    Ok(changes)
 }
 
 pub(crate) async fn replay<T: Resource>(
@@ -549,6 +457,26 @@ pub async fn create<T: Record>(
     create_then(db, ctx, input, idem, async |_: &T| Ok(())).await
 }
 
+/// A new record from `input` as [`create`] would store it, every rule but the duplicate
+/// check passed, nothing saved: the record, its custom values' changes, and whether the input
+/// says to save it over its duplicates.
+pub(crate) async fn prepared<T: Record>(
+    db: &Db,
+    ctx: &Ctx,
+    mut input: T::Input,
+) -> Result<(T, Vec<CustomChange>, bool), AppError> {
+    let custom = T::take_custom(&mut input);
+    let allow = T::allow_duplicate(&input);
+    let mut record = T::blank(ctx);
+    record.apply(input, true, ctx.now)?;
+    // A new record's owner is no change of owner: its history starts with it.
+    record.settle_owner(None, ctx);
+    let changes = apply_custom(db, ctx, &mut record, custom, true).await?;
+    check_owner(ctx, "owner_id", record.owner(), Some(ctx.actor.user_id))?;
+    check_links(db, ctx, record.links()).await?;
+    Ok((record, changes, allow))
+}
+
 /// [`create`], running `just_saved` on the record as soon as it is stored — before it is
 /// scored and its rules run, so that what `just_saved` records (a web form's submission, a
 /// touch the lead is scored on) counts for them.
@@ -564,17 +492,8 @@ pub async fn create_then<T: Record>(
             return Ok(done);
         }
     }
-    let mut input = input;
-    let custom = T::take_custom(&mut input);
-    let allow = T::allow_duplicate(&input);
-    let mut record = T::blank(ctx);
-    record.apply(input, true, ctx.now)?;
-    // A new record's owner is no change of owner: its history starts with it.
-    record.settle_owner(None, ctx);
+    let (record, changes, allow) = prepared::<T>(db, ctx, input).await?;
     let review = super::duplicates::guard(db, ctx, record.match_keys(), allow).await?;
-    let changes = apply_custom(db, ctx, &mut record, custom, true).await?;
-    check_owner(db, ctx, "owner_id", record.owner(), Some(ctx.actor.user_id)).await?;
-    check_links(db, ctx, record.links()).await?;
     let created = insert(db, ctx, record, &[], &changes, idem).await?;
     if created.replayed {
         return Ok(created);
@@ -582,7 +501,14 @@ pub async fn create_then<T: Record>(
     let id = created.record.id();
     just_saved(&created.record).await?;
     send_for_review(db, ctx, &created.record, review).await?;
-    let record = rescored(db, ctx, created.record, id).await?;
+    let record = match created.record.as_lead() {
+        // Just created: scored as it is held, nothing of it read back.
+        Some(lead) => match super::scoring::score_new_lead(db, ctx.now, lead).await? {
+            Some(scored) => created.record.with_score(scored),
+            None => created.record,
+        },
+        None => rescored(db, ctx, created.record, id).await?,
+    };
     Ok(Created {
         record: after_party_created(db, ctx, record).await?,
         replayed: false,
@@ -637,7 +563,7 @@ pub async fn update<T: Record>(
         None
     };
     let changes = apply_custom(db, ctx, &mut record, custom, false).await?;
-    check_owner(db, ctx, "owner_id", record.owner(), before.owner()).await?;
+    check_owner(ctx, "owner_id", record.owner(), before.owner())?;
     let links: Vec<_> = record
         .links()
         .into_iter()

@@ -332,13 +332,11 @@ pub async fn record_decision(
         )
         .map_err(at)?;
         check_owner(
-            db,
             ctx,
             &format!("action_items[{i}].assignee_id"),
             Some(assignee),
             Some(opp.owner_id),
-        )
-        .await?;
+        )?;
         check_links(db, ctx, t.links()).await?;
         tasks.push(t);
     }

@@ -41,11 +41,11 @@ pub struct LeadScore {
     pub history: Vec<ScoreEvent>,
 }
 
-async fn json_setting<T: serde::de::DeserializeOwned>(
-    db: &Db,
+fn parsed<T: serde::de::DeserializeOwned>(
     key: &str,
+    json: Option<String>,
 ) -> Result<Option<T>, AppError> {
-    match db.setting(key).await? {
+    match json {
         Some(json) => serde_json::from_str(&json)
             .map(Some)
             .map_err(|e| AppError::Internal(format!("stored {key}: {e}"))),
@@ -55,12 +55,21 @@ async fn json_setting<T: serde::de::DeserializeOwned>(
 
 /// The scoring settings in force: the saved ones, else the defaults.
 pub async fn settings(db: &Db) -> Result<ScoringSettings, AppError> {
-    Ok(json_setting(db, SETTINGS_KEY).await?.unwrap_or_default())
+    Ok(parsed(SETTINGS_KEY, db.setting(SETTINGS_KEY).await?)?.unwrap_or_default())
 }
 
 /// The model in use, if one was trained.
 pub async fn model(db: &Db) -> Result<Option<Model>, AppError> {
-    json_setting(db, MODEL_KEY).await
+    parsed(MODEL_KEY, db.setting(MODEL_KEY).await?)
+}
+
+/// The settings and the model, in one read.
+async fn settings_and_model(db: &Db) -> Result<(ScoringSettings, Option<Model>), AppError> {
+    let [settings, model] = db.settings_of([SETTINGS_KEY, MODEL_KEY]).await?;
+    Ok((
+        parsed(SETTINGS_KEY, settings)?.unwrap_or_default(),
+        parsed(MODEL_KEY, model)?,
+    ))
 }
 
 /// Replaces the settings (admin) and scores every lead again by them; how many leads' scores
@@ -244,14 +253,37 @@ pub async fn rescore_lead(db: &Db, now: OffsetDateTime, id: LeadId) -> Result<bo
     else {
         return Ok(false);
     };
-    let (settings, model) = tokio::try_join!(settings(db), model(db))?;
+    let (settings, model) = settings_and_model(db).await?;
     Ok(score_batch(db, now, vec![lead], &Arc::new(settings), &Arc::new(model)).await? > 0)
+}
+
+/// Scores a lead just created, as it is held (its touches are read: a form's submission is
+/// logged before it is scored); its score and grade, `None` when it had one already.
+pub async fn score_new_lead(
+    db: &Db,
+    now: OffsetDateTime,
+    lead: &Lead,
+) -> Result<Option<(i32, LeadGrade)>, AppError> {
+    let (touches, (settings, model)) = tokio::try_join!(
+        async { Ok::<_, AppError>(db.lead_touches(lead.id, lead.id).await?) },
+        settings_and_model(db)
+    )?;
+    let scores = new_scores(
+        std::slice::from_ref(lead),
+        &touches,
+        &BTreeMap::new(),
+        now,
+        &settings,
+        model.as_ref(),
+    )?;
+    db.save_lead_scores(&scores, now).await?;
+    Ok(scores.first().map(|s| (s.scored.score, s.scored.grade)))
 }
 
 /// Scores every lead again, in batches — the next read while one is scored and saved; how
 /// many leads' score or grade changed.
 pub async fn rescore_all(db: &Db, now: OffsetDateTime) -> Result<usize, AppError> {
-    let (settings, model) = tokio::try_join!(settings(db), model(db))?;
+    let (settings, model) = settings_and_model(db).await?;
     let (settings, model) = (Arc::new(settings), Arc::new(model));
     let mut batch = db.leads_after(0, BATCH).await?;
     let mut changed = 0;

@@ -222,9 +222,12 @@ pub async fn submissions(db: &Db, ctx: &Ctx, id: Id) -> Result<Vec<Submission>, 
     Ok(db.submissions(id, LOG_LIMIT).await?)
 }
 
-/// Forgets the refused submissions older than [`REFUSED_KEPT_DAYS`]; the scheduler calls it
+/// Forgets the refused submissions older than [`REFUSED_KEPT_DAYS`] and the per-minute counts
+/// older than any rate limit's window; the scheduler calls it
 /// every hour (on any instance: deleting twice deletes nothing more).
 pub async fn prune_log(db: &Db, now: OffsetDateTime) -> Result<u64, AppError> {
+    // The per-minute counts the rate limits read: none is older than an hour's window.
+    db.prune_submission_rates(now - Duration::hours(2)).await?;
     Ok(db
         .prune_refused_submissions(now - Duration::days(REFUSED_KEPT_DAYS))
         .await?)
@@ -281,7 +284,7 @@ fn rendered_at(form: &WebForm, token: &str) -> Option<OffsetDateTime> {
 /// rep of its team (as assignment rules pick), else nobody (the pool).
 async fn receiver(db: &Db, ctx: &Ctx, form: &WebForm) -> Result<Option<UserId>, AppError> {
     let today = shangji_core::calendar::china_date(ctx.now);
-    let users = &db.users().await?;
+    let users = &ctx.dir.users;
     if let Some(u) = form.owner_id {
         let able = users
             .iter()

@@ -17,6 +17,7 @@ mod duplicates;
 mod forecast;
 mod history_import;
 mod horizon;
+mod import;
 mod lists;
 mod merge;
 mod openapi;

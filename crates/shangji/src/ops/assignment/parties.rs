@@ -300,8 +300,7 @@ async fn decide_lead(
     let Some((rule, reasons)) = deciding_rule(&rules, RecordType::Lead, rule_id, &values)? else {
         return Ok(Decision::none());
     };
-    let users = db.users().await?;
-    let members = assignment::members(rule, &ctx.dir.org.teams, &users);
+    let members = assignment::members(rule, &ctx.dir.org.teams, &ctx.dir.users);
     let (open_load, last_assigned) = db.open_lead_load(&members).await?;
     let stats = RepStats {
         open_load,

@@ -140,7 +140,7 @@ pub async fn convert_lead(
 ) -> Result<Converted, AppError> {
     let mut lead = open_lead(db, ctx, id, input.version).await?;
     let owner = lead.owner_id.unwrap_or(ctx.actor.user_id);
-    check_owner(db, ctx, "owner_id", Some(owner), Some(ctx.actor.user_id)).await?;
+    check_owner(ctx, "owner_id", Some(owner), Some(ctx.actor.user_id))?;
     let clean = |v: &Option<String>| {
         v.as_deref()
             .map(str::trim)

@@ -1,0 +1,235 @@
+//! Imports: the uploaded file, its mapping and progress, and the records each created or
+//! changed (`shangji_core::import`).
+
+use shangji_core::import::{ImportBatch, ImportedRecord};
+use shangji_core::model::{Id, RecordKind};
+use sqlx::Row;
+
+use crate::db::{bind_all, Db, RowExt, Sql};
+use crate::error::StoreError;
+use crate::on_pool;
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn batch_from_row(r: &impl RowExt) -> Result<ImportBatch, StoreError> {
+    Ok(ImportBatch {
+        id: r.i64("id")?,
+        kind: r.parse("kind")?,
+        file_name: r.text("file_name")?,
+        created_by: r.i64("created_by")?,
+        created_at: r.ts("created_at")?,
+        status: r.parse("status")?,
+        mapping: r.json("mapping")?,
+        options: r.json("options")?,
+        total_rows: r.i64("total_rows")? as u32,
+        done_rows: r.i64("done_rows")? as u32,
+        summary: r.json("summary")?,
+        error: r.opt_text("error")?,
+        finished_at: r.opt_ts("finished_at")?,
+        rolled_back_at: r.opt_ts("rolled_back_at")?,
+    })
+}
+
+/// Every column but the file.
+const COLUMNS: &str = "id, kind, file_name, created_by, created_at, status, mapping, options, total_rows, done_rows, summary, error, finished_at, rolled_back_at";
+
+impl Db {
+    /// Stores an uploaded file and its import; the import's id.
+    pub async fn insert_import(&self, b: &ImportBatch, file: &[u8]) -> Result<Id, StoreError> {
+        let mut sql = Sql::new(
+            "INSERT INTO imports (kind, file_name, created_by, created_at, status, mapping, options, total_rows, done_rows, summary, file) VALUES (",
+        );
+        sql.bind(b.kind.as_str())
+            .push(", ")
+            .bind(b.file_name.clone());
+        sql.push(", ")
+            .bind(b.created_by)
+            .push(", ")
+            .bind(b.created_at);
+        sql.push(", ")
+            .bind(b.status.as_str())
+            .push(", ")
+            .bind(json(&b.mapping)?);
+        sql.push(", ")
+            .bind(json(&b.options)?)
+            .push(", ")
+            .bind(i64::from(b.total_rows));
+        sql.push(", ")
+            .bind(i64::from(b.done_rows))
+            .push(", ")
+            .bind(json(&b.summary)?);
+        let n = sql.args.len() + 1;
+        sql.push(&format!(", ${n}) RETURNING id"));
+        let _writer = self.writer().await;
+        on_pool!(self, p => Ok(bind_all!(sqlx::query_scalar(&sql.text), &sql.args)
+            .bind(file.to_vec())
+            .fetch_one(p)
+            .await?))
+    }
+
+    /// An import (without its file).
+    pub async fn import(&self, id: Id) -> Result<Option<ImportBatch>, StoreError> {
+        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM imports WHERE id = "));
+        sql.bind(id);
+        on_pool!(self, p => {
+            let row = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_optional(p).await?;
+            row.as_ref().map(batch_from_row).transpose()
+        })
+    }
+
+    /// The latest imports, newest first.
+    pub async fn imports(&self, limit: i64) -> Result<Vec<ImportBatch>, StoreError> {
+        let mut sql = Sql::new(&format!(
+            "SELECT {COLUMNS} FROM imports ORDER BY id DESC LIMIT "
+        ));
+        sql.bind(limit);
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter().map(batch_from_row).collect()
+        })
+    }
+
+    /// The file an import was uploaded with.
+    pub async fn import_file(&self, id: Id) -> Result<Option<Vec<u8>>, StoreError> {
+        on_pool!(self, p => {
+            let row = sqlx::query("SELECT file FROM imports WHERE id = $1")
+                .bind(id)
+                .fetch_optional(p)
+                .await?;
+            row.map(|r| r.try_get::<Vec<u8>, _>("file").map_err(StoreError::from))
+                .transpose()
+        })
+    }
+
+    /// Saves an import's state (status, mapping, options, progress, outcome) — only while it
+    /// is in `from` (so that two instances cannot both start or roll back one import);
+    /// whether it was.
+    pub async fn save_import(
+        &self,
+        b: &ImportBatch,
+        from: shangji_core::import::ImportStatus,
+    ) -> Result<bool, StoreError> {
+        let mut sql = Sql::new("UPDATE imports SET status = ");
+        sql.bind(b.status.as_str())
+            .push(", mapping = ")
+            .bind(json(&b.mapping)?);
+        sql.push(", options = ")
+            .bind(json(&b.options)?)
+            .push(", total_rows = ")
+            .bind(i64::from(b.total_rows));
+        sql.push(", done_rows = ")
+            .bind(i64::from(b.done_rows))
+            .push(", summary = ")
+            .bind(json(&b.summary)?);
+        sql.push(", error = ")
+            .bind(b.error.clone())
+            .push(", finished_at = ")
+            .bind(b.finished_at);
+        sql.push(", rolled_back_at = ")
+            .bind(b.rolled_back_at)
+            .push(" WHERE id = ")
+            .bind(b.id);
+        sql.push(" AND status = ").bind(from.as_str());
+        Ok(self.execute(&sql).await? == 1)
+    }
+
+    /// Records what an import created or changed.
+    pub async fn insert_imported(&self, records: &[ImportedRecord]) -> Result<(), StoreError> {
+        // Seven parameters a row: SQLite binds numbered parameters in quadratic time, so
+        // statements stay small.
+        for chunk in records.chunks(50) {
+            let mut sql = Sql::new(
+                "INSERT INTO import_rows (import_id, row_no, record_kind, record_id, action, before, version_after) VALUES ",
+            );
+            for (i, r) in chunk.iter().enumerate() {
+                sql.push(if i == 0 { "(" } else { ", (" });
+                sql.bind(r.import_id)
+                    .push(", ")
+                    .bind(r.row as i64)
+                    .push(", ");
+                sql.bind(r.record_kind.as_str())
+                    .push(", ")
+                    .bind(r.record_id)
+                    .push(", ");
+                sql.bind(if r.before.is_some() {
+                    "updated"
+                } else {
+                    "created"
+                })
+                .push(", ")
+                .bind(r.before.clone())
+                .push(", ")
+                .bind(r.version_after)
+                .push(")");
+            }
+            self.execute(&sql).await?;
+        }
+        Ok(())
+    }
+
+    /// What an import created or changed, in the order it did.
+    pub async fn imported(&self, import_id: Id) -> Result<Vec<ImportedRecord>, StoreError> {
+        let mut sql = Sql::new("SELECT * FROM import_rows WHERE import_id = ");
+        sql.bind(import_id).push(" ORDER BY row_no, record_kind");
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(ImportedRecord {
+                        import_id: r.i64("import_id")?,
+                        row: r.i64("row_no")? as usize,
+                        record_kind: r.parse("record_kind")?,
+                        record_id: r.i64("record_id")?,
+                        before: r.opt_text("before")?,
+                        version_after: r.i64("version_after")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Deletes a record an import created, with what only it had (custom values, score and
+    /// ownership history, its duplicate reviews), in one transaction; `false` when something
+    /// else refers to it (a follow-up, a deal, a contact, a task), which then stays.
+    pub async fn delete_imported(&self, kind: RecordKind, id: Id) -> Result<bool, StoreError> {
+        let table = match kind {
+            RecordKind::Account => "accounts",
+            RecordKind::Contact => "contacts",
+            RecordKind::Lead => "leads",
+            RecordKind::Opportunity => return Ok(false),
+        };
+        let k = kind.as_str();
+        let mut statements = vec![
+            format!("DELETE FROM custom_values WHERE record_kind = '{k}' AND record_id = {id}"),
+            format!("DELETE FROM duplicate_reviews WHERE record_kind = '{k}' AND record_id = {id}"),
+        ];
+        if kind != RecordKind::Contact {
+            statements.push(format!(
+                "DELETE FROM ownership_events WHERE record_kind = '{k}' AND record_id = {id}"
+            ));
+        }
+        if kind == RecordKind::Lead {
+            statements.push(format!(
+                "DELETE FROM lead_score_events WHERE lead_id = {id}"
+            ));
+        }
+        statements.push(format!("DELETE FROM {table} WHERE id = {id}"));
+        let _writer = self.writer().await;
+        let done: Result<(), StoreError> = on_pool!(self, p => {
+            let mut tx = p.begin_with(self.write_begin()).await?;
+            for s in &statements {
+                sqlx::query(s).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        });
+        match done {
+            Ok(()) => Ok(true),
+            // Rolled back: something refers to it.
+            Err(StoreError::BrokenReference(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}

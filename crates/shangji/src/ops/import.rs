@@ -1,0 +1,918 @@
+//! Importing accounts (with their contacts), contacts and leads from `.xlsx`, `.xls` and `.csv`
+//! files (M26). An upload keeps the file and guesses the mapping; the preview reads every row
+//! as it would be stored — the core turns cells into inputs, the records' own rules check
+//! them, duplicates are matched against the company and the file's earlier rows — and says
+//! what each row would do; the run writes through the same operations as any other create or
+//! update (so gates, owners, custom fields, duplicates, scoring and rules hold), records each
+//! record it made or changed, and can be rolled back.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use shangji_core::import::{
+    self as core, ImportBatch, ImportKind, ImportOptions, ImportStatus, ImportSummary,
+    ImportedRecord, Lookups, Mapping, OnDuplicate, Problem, RowInputs, Sheet,
+};
+use shangji_core::model::*;
+use shangji_store::Db;
+
+use super::records::{self, Record};
+use super::Ctx;
+use crate::error::AppError;
+use crate::i18n::Tr;
+
+mod read;
+mod rollback;
+pub use read::read_sheet;
+pub use rollback::*;
+
+/// Rows a preview shows as they would be stored.
+pub const PREVIEW_ROWS: usize = 20;
+
+/// Who may import: admins, directors and managers (reps' records come to them through
+/// routing and the pool).
+fn require_importer(ctx: &Ctx) -> Result<(), AppError> {
+    match ctx.actor.role {
+        Role::Admin | Role::Director | Role::Manager => Ok(()),
+        Role::Rep => Err(AppError::Forbidden("import_not_allowed")),
+    }
+}
+
+/// Keeps an uploaded file and guesses its mapping.
+pub async fn upload(
+    db: &Db,
+    ctx: &Ctx,
+    kind: ImportKind,
+    file_name: &str,
+    bytes: &[u8],
+) -> Result<ImportBatch, AppError> {
+    require_importer(ctx)?;
+    let sheet = read_sheet(file_name, bytes)?;
+    let mut batch = ImportBatch {
+        id: 0,
+        kind,
+        file_name: file_name.chars().take(200).collect(),
+        created_by: ctx.actor.user_id,
+        created_at: ctx.now,
+        status: ImportStatus::Uploaded,
+        mapping: core::auto_map(kind, &sheet.headers, &ctx.dir.custom_fields),
+        options: ImportOptions::default(),
+        total_rows: sheet.rows.len() as u32,
+        done_rows: 0,
+        summary: ImportSummary::default(),
+        error: None,
+        finished_at: None,
+        rolled_back_at: None,
+    };
+    batch.id = db.insert_import(&batch, bytes).await?;
+    Ok(batch)
+}
+
+/// An import, for the admins and whoever uploaded it.
+pub async fn get(db: &Db, ctx: &Ctx, id: Id) -> Result<ImportBatch, AppError> {
+    require_importer(ctx)?;
+    let b = db.import(id).await?.ok_or(AppError::NotFound)?;
+    if b.created_by != ctx.actor.user_id && ctx.actor.role != Role::Admin {
+        return Err(AppError::NotFound);
+    }
+    Ok(b)
+}
+
+/// The latest imports the caller may see.
+pub async fn list(db: &Db, ctx: &Ctx) -> Result<Vec<ImportBatch>, AppError> {
+    require_importer(ctx)?;
+    Ok(db
+        .imports(200)
+        .await?
+        .into_iter()
+        .filter(|b| b.created_by == ctx.actor.user_id || ctx.actor.role == Role::Admin)
+        .collect())
+}
+
+/// What the preview tells about one row.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RowPlan {
+    pub row: usize,
+    /// `create`, `update`, `merge`, `skip`, or `invalid` (has problems).
+    pub action: String,
+    /// The record (JSON) as it would be stored — the first rows only.
+    #[schema(value_type = Option<Object>)]
+    pub record: Option<Value>,
+    /// The contact of an accounts file's row, as it would be stored.
+    #[schema(value_type = Option<Object>)]
+    pub contact: Option<Value>,
+    /// What it matched: a stored record (kind, id, name when the caller may read it), or an
+    /// earlier row of the file.
+    pub duplicate: Option<DuplicateOf>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DuplicateOf {
+    pub record_kind: RecordKind,
+    pub id: Option<Id>,
+    pub name: Option<String>,
+    /// The earlier row of the same file it repeats.
+    pub row: Option<usize>,
+}
+
+/// What an import would do.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Preview {
+    pub batch: ImportBatch,
+    pub headers: Vec<String>,
+    /// Problems of the mapping itself (a required field no column fills…).
+    pub mapping_problems: Vec<Problem>,
+    /// The counts and every row's problems.
+    pub summary: ImportSummary,
+    /// Rows that match a stored record or an earlier row.
+    pub duplicates: u32,
+    /// The first rows, and every row that matches or has a problem.
+    pub rows: Vec<RowPlan>,
+}
+
+/// The labels naming each choice code, in both languages.
+fn choices() -> core::Choices {
+    let mut out = core::Choices::new();
+    for (field, prefix, codes) in [
+        ("size", "lists.size", AccountSize::NAMES),
+        ("source", "source", Source::NAMES),
+        ("status", "lists.lead", LeadStatus::NAMES),
+        ("buying_role", "lists.role", BuyingRole::NAMES),
+    ] {
+        out.insert(
+            field,
+            codes
+                .iter()
+                .map(|c| {
+                    let key = format!("{prefix}.{c}");
+                    let labels = [Language::ZhCn, Language::En]
+                        .into_iter()
+                        .map(|l| Tr::new(l).t(&key).to_string())
+                        .filter(|l| *l != key)
+                        .collect();
+                    (*c, labels)
+                })
+                .collect(),
+        );
+    }
+    out
+}
+
+/// The regions a row may name: the teams' (when the company has none, a region is free
+/// text).
+fn regions(ctx: &Ctx) -> Vec<String> {
+    let mut out: Vec<String> = ctx
+        .dir
+        .org
+        .teams
+        .iter()
+        .flat_map(|t| t.regions.iter().cloned())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// One part of a row checked as its record would be stored.
+struct Checked<T> {
+    record: Option<T>,
+    matched: Option<shangji_store::duplicates::Candidate>,
+}
+
+/// The column a record rule's error belongs to.
+fn placed(row: &RowInputs, prefix: &str, e: shangji_core::error::FieldError) -> Problem {
+    let key = format!("{prefix}{}", e.field);
+    let column = row
+        .columns
+        .get(&key)
+        .or_else(|| row.columns.get(&format!("{prefix}custom.{}", e.field)))
+        .cloned()
+        .unwrap_or_default();
+    Problem {
+        row: row.row,
+        column,
+        code: e.code,
+        message: e.message,
+    }
+}
+
+fn errors_of(e: AppError) -> Result<Vec<shangji_core::error::FieldError>, AppError> {
+    match e {
+        AppError::Invalid(one) | AppError::BadRequest(one) => Ok(vec![one]),
+        AppError::InvalidMany(many) => Ok(many),
+        other => Err(other),
+    }
+}
+
+/// Checks one part of a row (its JSON input) as [`records::create`] would, and matches it
+/// against the company's records of its kind.
+async fn check_part<T: Record>(
+    db: &Db,
+    ctx: &Ctx,
+    row: &mut RowInputs,
+    prefix: &str,
+    input: Option<Map<String, Value>>,
+) -> Result<Checked<T>, AppError> {
+    let Some(input) = input else {
+        return Ok(Checked {
+            record: None,
+            matched: None,
+        });
+    };
+    let parsed: T::Input = match serde_json::from_value(Value::Object(input)) {
+        Ok(i) => i,
+        Err(e) => {
+            row.problems.push(Problem {
+                row: row.row,
+                column: String::new(),
+                code: "invalid_value".into(),
+                message: e.to_string(),
+            });
+            return Ok(Checked {
+                record: None,
+                matched: None,
+            });
+        }
+    };
+    match records::prepared::<T>(db, ctx, parsed).await {
+        Ok((record, _, _)) => {
+            let matched = match record.match_keys() {
+                Some(keys) => super::duplicates::matching(db, &keys)
+                    .await?
+                    .into_iter()
+                    .find(|c| Some(c.kind) == keys_kind::<T>(&record)),
+                None => None,
+            };
+            Ok(Checked {
+                record: Some(record),
+                matched,
+            })
+        }
+        Err(e) => {
+            for fe in errors_of(e)? {
+                row.problems.push(placed(row, prefix, fe));
+            }
+            Ok(Checked {
+                record: None,
+                matched: None,
+            })
+        }
+    }
+}
+
+fn keys_kind<T: Record>(record: &T) -> Option<RecordKind> {
+    record.match_keys().map(|k| k.kind)
+}
+
+/// What a record is told apart by within one file: its kind and each key it is matched on.
+fn file_keys<T: Record>(record: &T) -> Vec<String> {
+    let Some(k) = record.match_keys() else {
+        return vec![];
+    };
+    let kind = k.kind.as_str();
+    [
+        k.probe.credit_code.map(|v| format!("{kind}:credit:{v}")),
+        k.probe.mobile.map(|v| format!("{kind}:mobile:{v}")),
+        k.probe
+            .email
+            .map(|v| format!("{kind}:email:{}", v.to_lowercase())),
+        k.name_key.map(|v| format!("{kind}:name:{v}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// A row read and checked.
+struct Planned {
+    inputs: RowInputs,
+    action: OnDuplicate,
+    /// The record the row's main part matched (to update or merge).
+    matched: Option<(RecordKind, Id, String)>,
+    /// The earlier row it repeats.
+    repeats: Option<usize>,
+    /// The contact's match (an accounts file), and the account a contacts file names.
+    contact_matched: Option<Id>,
+    account_id: Option<Id>,
+    record: Option<Value>,
+    contact: Option<Value>,
+}
+
+/// Reads, checks and matches every row; `rows` limits how many (for a quick look).
+async fn plan(
+    db: &Db,
+    ctx: &Ctx,
+    batch: &ImportBatch,
+    sheet: &Sheet,
+) -> Result<(Vec<Planned>, Vec<Problem>), AppError> {
+    let mapping_problems = core::check_mapping(batch.kind, &sheet.headers, &batch.mapping);
+    if !mapping_problems.is_empty() {
+        return Ok((vec![], mapping_problems));
+    }
+    let regions = regions(ctx);
+    let lookups = Lookups {
+        users: &ctx.dir.users,
+        regions: &regions,
+        choices: choices(),
+        custom: &ctx.dir.custom_fields,
+    };
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (i, cells) in sheet.rows.iter().enumerate() {
+        let row = i + 2;
+        let mut inputs = core::read_row(
+            batch.kind,
+            &sheet.headers,
+            &batch.mapping,
+            &lookups,
+            row,
+            cells,
+        );
+        if inputs.account.is_none() && inputs.contact.is_none() && inputs.lead.is_none() {
+            continue;
+        }
+        let mut p = Planned {
+            inputs: RowInputs::default(),
+            action: OnDuplicate::Create,
+            matched: None,
+            repeats: None,
+            contact_matched: None,
+            account_id: None,
+            record: None,
+            contact: None,
+        };
+        let mut keys = Vec::new();
+        match batch.kind {
+            ImportKind::Accounts => {
+                let account = inputs.account.take();
+                let contact = inputs.contact.take();
+                let a = check_part::<Account>(db, ctx, &mut inputs, "", account.clone()).await?;
+                let c = check_part::<Contact>(db, ctx, &mut inputs, "contact.", contact.clone())
+                    .await?;
+                if let Some(r) = &a.record {
+                    keys.extend(file_keys(r));
+                    p.record = serde_json::to_value(r).ok();
+                }
+                if let Some(r) = &c.record {
+                    keys.extend(file_keys(r));
+                    p.contact = serde_json::to_value(r).ok();
+                }
+                p.matched = a.matched.map(|m| (m.kind, m.id, m.name));
+                p.contact_matched = c.matched.map(|m| m.id);
+                inputs.account = account;
+                inputs.contact = contact;
+            }
+            ImportKind::Contacts => {
+                let contact = inputs.contact.take();
+                if let Some(name) = inputs.account_ref.clone() {
+                    match account_named(db, &name).await? {
+                        Some(id) => p.account_id = Some(id),
+                        None => inputs.problems.push(Problem {
+                            row,
+                            column: column_of(&sheet.headers, &batch.mapping, "account"),
+                            code: "unknown_account".into(),
+                            message: format!(
+                                "no account is called or has the credit code “{name}”"
+                            ),
+                        }),
+                    }
+                }
+                let mut with_account = contact.clone();
+                if let (Some(c), Some(a)) = (with_account.as_mut(), p.account_id) {
+                    c.insert("account_id".into(), Value::from(a));
+                }
+                let c = check_part::<Contact>(db, ctx, &mut inputs, "", with_account).await?;
+                if let Some(r) = &c.record {
+                    keys.extend(file_keys(r));
+                    p.record = serde_json::to_value(r).ok();
+                }
+                p.matched = c.matched.map(|m| (m.kind, m.id, m.name));
+                inputs.contact = contact;
+            }
+            ImportKind::Leads => {
+                let lead = inputs.lead.take();
+                let l = check_part::<Lead>(db, ctx, &mut inputs, "", lead.clone()).await?;
+                if let Some(r) = &l.record {
+                    keys.extend(file_keys(r));
+                    p.record = serde_json::to_value(r).ok();
+                }
+                p.matched = l.matched.map(|m| (m.kind, m.id, m.name));
+                inputs.lead = lead;
+            }
+        }
+        // A row repeating an earlier one matches what that row makes.
+        p.repeats = keys.iter().find_map(|k| seen.get(k).copied());
+        for k in keys {
+            seen.entry(k).or_insert(row);
+        }
+        let duplicate = p.matched.is_some() || p.repeats.is_some();
+        p.action = if duplicate {
+            batch.options.decision(row)
+        } else {
+            OnDuplicate::Create
+        };
+        p.inputs = inputs;
+        out.push(p);
+    }
+    Ok((out, vec![]))
+}
+
+fn column_of(headers: &[String], mapping: &Mapping, key: &str) -> String {
+    mapping
+        .columns
+        .iter()
+        .position(|k| k.as_deref() == Some(key))
+        .and_then(|i| headers.get(i))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The account a contacts file's cell names: by credit code, else by name (its key).
+async fn account_named(db: &Db, text: &str) -> Result<Option<Id>, AppError> {
+    let text = text.trim();
+    let key = shangji_core::duplicates::company_key(text);
+    let probe = shangji_store::duplicates::Probe {
+        credit_code: Some(text.to_uppercase()),
+        name_key: (!key.is_empty()).then(|| key.clone()),
+        ..Default::default()
+    };
+    Ok(db
+        .duplicate_candidates(&probe)
+        .await?
+        .into_iter()
+        .find(|c| {
+            c.kind == RecordKind::Account
+                && (c.on == shangji_core::duplicates::MatchedOn::CreditCode
+                    || c.key.as_deref() == Some(key.as_str()))
+        })
+        .map(|c| c.id))
+}
+
+fn summarise(plans: &[Planned]) -> (ImportSummary, u32) {
+    let mut s = ImportSummary::default();
+    let mut duplicates = 0;
+    for p in plans {
+        if p.matched.is_some() || p.repeats.is_some() {
+            duplicates += 1;
+        }
+        if !p.inputs.problems.is_empty() {
+            s.failed += 1;
+            let room = core::MAX_PROBLEMS.saturating_sub(s.problems.len());
+            s.problems
+                .extend(p.inputs.problems.iter().take(room).cloned());
+            continue;
+        }
+        match p.action {
+            OnDuplicate::Create => s.created += 1,
+            OnDuplicate::Update | OnDuplicate::Merge => s.updated += 1,
+            OnDuplicate::Skip => s.skipped += 1,
+        }
+    }
+    (s, duplicates)
+}
+
+async fn sheet_of(db: &Db, batch: &ImportBatch) -> Result<Sheet, AppError> {
+    let bytes = db.import_file(batch.id).await?.ok_or(AppError::NotFound)?;
+    read_sheet(&batch.file_name, &bytes)
+}
+
+/// Saves the mapping and the options (while the import has not run) and says what the import
+/// would do.
+pub async fn preview(
+    db: &Db,
+    ctx: &Ctx,
+    id: Id,
+    mapping: Option<Mapping>,
+    options: Option<ImportOptions>,
+) -> Result<Preview, AppError> {
+    let mut batch = get(db, ctx, id).await?;
+    let sheet = sheet_of(db, &batch).await?;
+    if mapping.is_some() || options.is_some() {
+        if batch.status != ImportStatus::Uploaded {
+            return Err(AppError::invalid(
+                "status",
+                "import_started",
+                "this import has run already; upload the file again to change it",
+            ));
+        }
+        if let Some(mut m) = mapping {
+            m.columns.resize(sheet.headers.len(), None);
+            batch.mapping = m;
+        }
+        if let Some(o) = options {
+            batch.options = o;
+        }
+        db.save_import(&batch, ImportStatus::Uploaded).await?;
+    }
+    let (plans, mapping_problems) = plan(db, ctx, &batch, &sheet).await?;
+    let (summary, duplicates) = summarise(&plans);
+    let rows = plans
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| {
+            *i < PREVIEW_ROWS
+                || !p.inputs.problems.is_empty()
+                || p.matched.is_some()
+                || p.repeats.is_some()
+        })
+        .take(500)
+        .map(|(i, p)| RowPlan {
+            row: p.inputs.row,
+            action: if p.inputs.problems.is_empty() {
+                p.action.as_str().to_string()
+            } else {
+                "invalid".into()
+            },
+            record: (i < PREVIEW_ROWS).then(|| p.record.clone()).flatten(),
+            contact: (i < PREVIEW_ROWS).then(|| p.contact.clone()).flatten(),
+            duplicate: match (&p.matched, p.repeats) {
+                (_, Some(r)) => Some(DuplicateOf {
+                    record_kind: kind_of(batch.kind),
+                    id: None,
+                    name: None,
+                    row: Some(r),
+                }),
+                (Some((kind, id, name)), None) => Some(DuplicateOf {
+                    record_kind: *kind,
+                    id: Some(*id),
+                    name: Some(name.clone()),
+                    row: None,
+                }),
+                _ => None,
+            },
+        })
+        .collect();
+    Ok(Preview {
+        headers: sheet.headers,
+        mapping_problems,
+        summary,
+        duplicates,
+        rows,
+        batch,
+    })
+}
+
+fn kind_of(kind: ImportKind) -> RecordKind {
+    match kind {
+        ImportKind::Accounts => RecordKind::Account,
+        ImportKind::Contacts => RecordKind::Contact,
+        ImportKind::Leads => RecordKind::Lead,
+    }
+}
+
+/// Checks that the import can run (mapped, and no problem unless valid rows only are
+/// wanted) and marks it running; the caller then calls [`run`] (the server in the
+/// background, the command line in place).
+pub async fn start(db: &Db, ctx: &Ctx, id: Id) -> Result<ImportBatch, AppError> {
+    let mut batch = get(db, ctx, id).await?;
+    if batch.status != ImportStatus::Uploaded {
+        return Err(AppError::invalid(
+            "status",
+            "import_started",
+            "this import has run already",
+        ));
+    }
+    let preview = preview(db, ctx, id, None, None).await?;
+    if let Some(p) = preview.mapping_problems.first() {
+        return Err(AppError::invalid("mapping", &p.code, p.message.clone()));
+    }
+    if preview.summary.failed > 0 && !batch.options.valid_only {
+        return Err(AppError::invalid(
+            "file",
+            "file_has_problems",
+            format!(
+                "{} rows have problems: correct them, or import the valid rows only",
+                preview.summary.failed
+            ),
+        ));
+    }
+    batch.status = ImportStatus::Running;
+    batch.done_rows = 0;
+    if !db.save_import(&batch, ImportStatus::Uploaded).await? {
+        return Err(AppError::invalid(
+            "status",
+            "import_started",
+            "this import has been started already",
+        ));
+    }
+    Ok(batch)
+}
+
+/// Creates a record from a row's input (saved over its duplicates: the row's decision was
+/// made in the preview); the record.
+async fn create_part<T: Record>(
+    db: &Db,
+    ctx: &Ctx,
+    mut input: Map<String, Value>,
+) -> Result<T, AppError> {
+    input.insert("allow_duplicate".into(), Value::Bool(true));
+    let input: T::Input = serde_json::from_value(Value::Object(input))
+        .map_err(|e| AppError::invalid("", "invalid_value", e.to_string()))?;
+    Ok(records::create::<T>(db, ctx, input, None).await?.record)
+}
+
+/// Updates the matched record with a row's values — all of them, or (merging) only those
+/// the record lacks; the fields written as they were before, and the record after.
+async fn update_part<T: Record>(
+    db: &Db,
+    ctx: &Ctx,
+    id: Id,
+    mut input: Map<String, Value>,
+    merge: bool,
+) -> Result<(Map<String, Value>, T), AppError> {
+    let before = records::for_update::<T>(db, ctx, id).await?;
+    let stored = serde_json::to_value(&before).unwrap_or_default();
+    let empty = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.is_empty(),
+        Some(Value::Array(a)) => a.is_empty(),
+        _ => false,
+    };
+    if merge {
+        input.retain(|k, _| k == "custom" || empty(stored.get(k)));
+        if let Some(Value::Object(custom)) = input.get_mut("custom") {
+            custom.retain(|k, _| empty(stored.get("custom").and_then(|c| c.get(k))));
+        }
+    }
+    // What rolling back puts back: the fields the row writes, as they were.
+    let mut earlier: Map<String, Value> = input
+        .iter()
+        .filter(|(k, _)| *k != "custom")
+        .map(|(k, _)| (k.clone(), stored.get(k).cloned().unwrap_or(Value::Null)))
+        .collect();
+    if let Some(Value::Object(custom)) = input.get("custom") {
+        let was = custom
+            .keys()
+            .map(|k| {
+                let v = stored.get("custom").and_then(|c| c.get(k));
+                (k.clone(), v.cloned().unwrap_or(Value::Null))
+            })
+            .collect();
+        earlier.insert("custom".into(), Value::Object(was));
+    }
+    input.insert("allow_duplicate".into(), Value::Bool(true));
+    let input: T::Input = serde_json::from_value(Value::Object(input))
+        .map_err(|e| AppError::invalid("", "invalid_value", e.to_string()))?;
+    let after = records::update::<T>(db, ctx, id, input).await?;
+    Ok((earlier, after))
+}
+
+/// What one record written for a row leaves to undo (`before`: the fields an update wrote,
+/// as they were).
+fn written<T: Record>(
+    batch: &ImportBatch,
+    row: usize,
+    before: Option<Map<String, Value>>,
+    after: &T,
+) -> ImportedRecord {
+    ImportedRecord {
+        import_id: batch.id,
+        row,
+        record_kind: kind_of_record::<T>(after),
+        record_id: after.id(),
+        before: before.map(|b| Value::Object(b).to_string()),
+        version_after: after.version(),
+    }
+}
+
+fn kind_of_record<T: Record>(r: &T) -> RecordKind {
+    r.match_keys().map_or(RecordKind::Lead, |k| k.kind)
+}
+
+/// Writes one part of a row by the row's decision; what was written (none when skipped).
+async fn write_part<T: Record>(
+    db: &Db,
+    ctx: &Ctx,
+    batch: &ImportBatch,
+    row: usize,
+    input: Map<String, Value>,
+    action: OnDuplicate,
+    matched: Option<Id>,
+) -> Result<(Option<Id>, Option<ImportedRecord>), AppError> {
+    match (action, matched) {
+        (OnDuplicate::Skip, m) => Ok((m, None)),
+        (OnDuplicate::Update | OnDuplicate::Merge, Some(id)) => {
+            let (before, after) =
+                update_part::<T>(db, ctx, id, input, action == OnDuplicate::Merge).await?;
+            Ok((Some(id), Some(written(batch, row, Some(before), &after))))
+        }
+        _ => {
+            let r = create_part::<T>(db, ctx, input).await?;
+            Ok((Some(r.id()), Some(written(batch, row, None, &r))))
+        }
+    }
+}
+
+/// Writes one planned row; the records written.
+async fn write_row(
+    db: &Db,
+    ctx: &Ctx,
+    batch: &ImportBatch,
+    p: &Planned,
+) -> Result<(u32, u32, Vec<ImportedRecord>), AppError> {
+    let row = p.inputs.row;
+    let mut done = Vec::new();
+    // A row repeating an earlier one: its match is what that row made, found now.
+    let matched = match p.matched.as_ref() {
+        Some((_, id, _)) => Some(*id),
+        None if p.repeats.is_some() => rematch(db, ctx, batch.kind, &p.inputs).await?,
+        None => None,
+    };
+    let action = p.action;
+    if action == OnDuplicate::Skip {
+        // The whole row: an account's contact is not added to the account it repeats.
+        return Ok((0, 0, done));
+    }
+    match batch.kind {
+        ImportKind::Accounts => {
+            let mut account_id = None;
+            if let Some(a) = p.inputs.account.clone() {
+                let (id, w) =
+                    write_part::<Account>(db, ctx, batch, row, a, action, matched).await?;
+                account_id = id;
+                done.extend(w);
+            }
+            if let Some(mut c) = p.inputs.contact.clone() {
+                if let Some(a) = account_id {
+                    c.insert("account_id".into(), Value::from(a));
+                }
+                let action = if p.contact_matched.is_some() {
+                    action
+                } else {
+                    OnDuplicate::Create
+                };
+                let (_, w) =
+                    write_part::<Contact>(db, ctx, batch, row, c, action, p.contact_matched)
+                        .await?;
+                done.extend(w);
+            }
+        }
+        ImportKind::Contacts => {
+            if let Some(mut c) = p.inputs.contact.clone() {
+                if let Some(a) = p.account_id {
+                    c.insert("account_id".into(), Value::from(a));
+                }
+                let (_, w) = write_part::<Contact>(db, ctx, batch, row, c, action, matched).await?;
+                done.extend(w);
+            }
+        }
+        ImportKind::Leads => {
+            if let Some(l) = p.inputs.lead.clone() {
+                let (_, w) = write_part::<Lead>(db, ctx, batch, row, l, action, matched).await?;
+                done.extend(w);
+            }
+        }
+    }
+    let created = done.iter().filter(|d| d.before.is_none()).count() as u32;
+    let updated = done.len() as u32 - created;
+    Ok((created, updated, done))
+}
+
+/// The stored record a row matches now (after the file's earlier rows were written).
+async fn rematch(
+    db: &Db,
+    ctx: &Ctx,
+    kind: ImportKind,
+    inputs: &RowInputs,
+) -> Result<Option<Id>, AppError> {
+    let mut scratch = inputs.clone();
+    let found = match kind {
+        ImportKind::Accounts => {
+            check_part::<Account>(db, ctx, &mut scratch, "", inputs.account.clone())
+                .await?
+                .matched
+        }
+        ImportKind::Contacts => {
+            check_part::<Contact>(db, ctx, &mut scratch, "", inputs.contact.clone())
+                .await?
+                .matched
+        }
+        ImportKind::Leads => {
+            check_part::<Lead>(db, ctx, &mut scratch, "", inputs.lead.clone())
+                .await?
+                .matched
+        }
+    };
+    Ok(found.map(|c| c.id))
+}
+
+/// Runs a started import row by row, saving progress every 50 rows (`progress` is told too,
+/// for the command line). A row that fails stops the import and undoes what it did, unless
+/// valid rows only were asked for; the import as it ends.
+pub async fn run(
+    db: &Db,
+    ctx: &Ctx,
+    id: Id,
+    progress: &(dyn Fn(u32, u32) + Send + Sync),
+) -> Result<ImportBatch, AppError> {
+    let mut batch = db.import(id).await?.ok_or(AppError::NotFound)?;
+    if batch.status != ImportStatus::Running {
+        return Err(AppError::invalid(
+            "status",
+            "not_running",
+            "this import is not running",
+        ));
+    }
+    let outcome = run_rows(db, ctx, &mut batch, progress).await;
+    batch.finished_at = Some(ctx.now);
+    match outcome {
+        Ok(()) => batch.status = ImportStatus::Done,
+        Err(e) => {
+            batch.error = Some(match &e {
+                AppError::Invalid(f) => format!("{}: {}", f.field, f.message),
+                other => other.to_string(),
+            });
+            // Nothing of a failed import stays.
+            undo(db, ctx, &batch).await?;
+            batch.status = ImportStatus::Failed;
+        }
+    }
+    db.save_import(&batch, ImportStatus::Running).await?;
+    Ok(batch)
+}
+
+async fn run_rows(
+    db: &Db,
+    ctx: &Ctx,
+    batch: &mut ImportBatch,
+    progress: &(dyn Fn(u32, u32) + Send + Sync),
+) -> Result<(), AppError> {
+    let sheet = sheet_of(db, batch).await?;
+    let (plans, mapping_problems) = plan(db, ctx, batch, &sheet).await?;
+    if let Some(p) = mapping_problems.first() {
+        return Err(AppError::invalid("mapping", &p.code, p.message.clone()));
+    }
+    let (mut summary, _) = summarise(&plans);
+    if summary.failed > 0 && !batch.options.valid_only {
+        return Err(AppError::invalid(
+            "file",
+            "file_has_problems",
+            format!("{} rows have problems", summary.failed),
+        ));
+    }
+    (summary.created, summary.updated, summary.skipped) = (0, 0, 0);
+    let total = plans.len() as u32;
+    for (n, p) in plans.iter().enumerate() {
+        if p.inputs.problems.is_empty() {
+            match write_row(db, ctx, batch, p).await {
+                Ok((created, updated, done)) => {
+                    if done.is_empty() {
+                        summary.skipped += 1;
+                    }
+                    summary.created += created;
+                    summary.updated += updated;
+                    db.insert_imported(&done).await?;
+                }
+                Err(e) if batch.options.valid_only => {
+                    summary.failed += 1;
+                    for fe in errors_of(e).unwrap_or_else(|e| {
+                        vec![shangji_core::error::FieldError::new(
+                            "",
+                            "failed",
+                            e.to_string(),
+                        )]
+                    }) {
+                        if summary.problems.len() < core::MAX_PROBLEMS {
+                            summary.problems.push(placed(&p.inputs, "", fe));
+                        }
+                    }
+                }
+                Err(e) => {
+                    return Err(match errors_of(e) {
+                        Ok(mut many) => {
+                            let first = many.remove(0);
+                            let at = placed(&p.inputs, "", first);
+                            AppError::invalid(
+                                "file",
+                                &at.code,
+                                format!("row {}: {} — nothing was imported", at.row, at.message),
+                            )
+                        }
+                        Err(other) => other,
+                    })
+                }
+            }
+        }
+        let done = n as u32 + 1;
+        if done.is_multiple_of(50) || done == total {
+            batch.done_rows = done;
+            batch.summary = summary.clone();
+            db.save_import(batch, ImportStatus::Running).await?;
+            progress(done, total);
+        }
+    }
+    batch.summary = summary;
+    batch.total_rows = total;
+    Ok(())
+}
+
+/// Runs a started import in the background (the server's way): the import's row says how far
+/// it is and how it ended.
+pub fn spawn_run(db: Db, ctx: Ctx, id: Id) {
+    tokio::spawn(async move {
+        if let Err(e) = run(&db, &ctx, id, &|_, _| {}).await {
+            tracing::warn!(error = ?e, import = id, "import failed");
+        }
+    });
+}

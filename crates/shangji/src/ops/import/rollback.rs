@@ -1,0 +1,164 @@
+//! Rolling an import back: what it created removed (archived when something refers to it),
+//! what it updated given its earlier values — refused, saying which, while a record changed
+//! since.
+
+use serde::Serialize;
+use serde_json::Value;
+use shangji_core::import::{ImportBatch, ImportStatus, ImportedRecord};
+use shangji_core::model::*;
+use shangji_core::visibility::Scope;
+use shangji_store::{Access, Db};
+
+use super::super::records::{self, Record};
+use super::super::Ctx;
+use super::get;
+use crate::error::AppError;
+
+/// A record that keeps the import from being rolled back, or that stays after it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Kept {
+    pub row: usize,
+    pub record_kind: RecordKind,
+    pub record_id: Id,
+    /// `changed_since_import` (blocks the rollback), `missing`, or `referenced` (archived
+    /// instead of removed: a follow-up, deal or task refers to it).
+    pub reason: String,
+}
+
+/// What a rollback did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Rollback {
+    /// Whether it was rolled back (else `kept` says which records block it).
+    pub rolled_back: bool,
+    pub removed: u32,
+    pub restored: u32,
+    pub kept: Vec<Kept>,
+}
+
+/// The current version of a record an import wrote (`None`: gone).
+async fn version_of(db: &Db, kind: RecordKind, id: Id) -> Result<Option<i64>, AppError> {
+    Ok(match kind {
+        RecordKind::Account => db
+            .get::<Account>(id, &Scope::All, Access::Read)
+            .await?
+            .map(|r| r.version),
+        RecordKind::Contact => db
+            .get::<Contact>(id, &Scope::All, Access::Read)
+            .await?
+            .map(|r| r.version),
+        RecordKind::Lead => db
+            .get::<Lead>(id, &Scope::All, Access::Read)
+            .await?
+            .map(|r| r.version),
+        RecordKind::Opportunity => None,
+    })
+}
+
+/// Rolls an import back: each record it created is removed (archived when something refers
+/// to it), each it updated gets its earlier values back — refused, saying which, if any of
+/// them changed since.
+pub async fn rollback(db: &Db, ctx: &Ctx, id: Id) -> Result<Rollback, AppError> {
+    let mut batch = get(db, ctx, id).await?;
+    if batch.status != ImportStatus::Done {
+        return Err(AppError::invalid(
+            "status",
+            "not_done",
+            "only a finished import can be rolled back",
+        ));
+    }
+    let records = db.imported(id).await?;
+    let mut blocked = Vec::new();
+    for r in &records {
+        if version_of(db, r.record_kind, r.record_id).await? != Some(r.version_after) {
+            blocked.push(Kept {
+                row: r.row,
+                record_kind: r.record_kind,
+                record_id: r.record_id,
+                reason: "changed_since_import".into(),
+            });
+        }
+    }
+    if !blocked.is_empty() {
+        return Ok(Rollback {
+            rolled_back: false,
+            removed: 0,
+            restored: 0,
+            kept: blocked,
+        });
+    }
+    let outcome = undo(db, ctx, &batch).await?;
+    batch.status = ImportStatus::RolledBack;
+    batch.rolled_back_at = Some(ctx.now);
+    db.save_import(&batch, ImportStatus::Done).await?;
+    Ok(outcome)
+}
+
+/// Undoes what an import wrote, newest first.
+pub(super) async fn undo(db: &Db, ctx: &Ctx, batch: &ImportBatch) -> Result<Rollback, AppError> {
+    let mut out = Rollback {
+        rolled_back: true,
+        removed: 0,
+        restored: 0,
+        kept: vec![],
+    };
+    for r in db.imported(batch.id).await?.iter().rev() {
+        let kept = |reason: &str| Kept {
+            row: r.row,
+            record_kind: r.record_kind,
+            record_id: r.record_id,
+            reason: reason.into(),
+        };
+        match &r.before {
+            Some(before) => {
+                let restored = match r.record_kind {
+                    RecordKind::Account => restore::<Account>(db, ctx, r, before).await,
+                    RecordKind::Contact => restore::<Contact>(db, ctx, r, before).await,
+                    _ => restore::<Lead>(db, ctx, r, before).await,
+                };
+                match restored {
+                    Ok(()) => out.restored += 1,
+                    Err(_) => out.kept.push(kept("changed_since_import")),
+                }
+            }
+            None => {
+                if db.delete_imported(r.record_kind, r.record_id).await? {
+                    out.removed += 1;
+                } else {
+                    let archived = match r.record_kind {
+                        RecordKind::Account => archive::<Account>(db, ctx, r.record_id).await,
+                        RecordKind::Contact => archive::<Contact>(db, ctx, r.record_id).await,
+                        _ => archive::<Lead>(db, ctx, r.record_id).await,
+                    };
+                    archived?;
+                    out.kept.push(kept("referenced"));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Puts a record's earlier values back (its version must still be the import's).
+async fn restore<T: Record>(
+    db: &Db,
+    ctx: &Ctx,
+    r: &ImportedRecord,
+    before: &str,
+) -> Result<(), AppError> {
+    let mut v: Value =
+        serde_json::from_str(before).map_err(|e| AppError::Internal(e.to_string()))?;
+    if let Some(m) = v.as_object_mut() {
+        m.insert("version".into(), Value::from(r.version_after));
+    }
+    let input: T::Input =
+        serde_json::from_value(v).map_err(|e| AppError::Internal(e.to_string()))?;
+    records::update::<T>(db, ctx, r.record_id, input).await?;
+    Ok(())
+}
+
+async fn archive<T: Record>(db: &Db, ctx: &Ctx, id: Id) -> Result<(), AppError> {
+    let input: T::Input = serde_json::from_value(serde_json::json!({"archived": true}))
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    records::update::<T>(db, ctx, id, input).await?;
+    Ok(())
+}

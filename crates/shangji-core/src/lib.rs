@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod analytics;
 pub mod approval;
 pub mod assignment;
+pub mod backups;
 pub mod calendar;
 pub mod credit_code;
 pub mod custom_fields;

@@ -797,26 +797,19 @@ impl Db {
     }
 
     /// After inserting rows with explicit ids, moves PostgreSQL's identity sequences past
-    /// them (SQLite needs nothing).
+    /// them, every identity column of the schema (SQLite needs nothing).
     pub async fn reset_sequences(&self) -> Result<(), StoreError> {
         if let Pool::Postgres(p) = self.pool() {
-            for table in [
-                "teams",
-                "users",
-                "api_tokens",
-                "pipelines",
-                "stages",
-                "accounts",
-                "contacts",
-                "leads",
-                "opportunities",
-                "opportunity_events",
-                "activities",
-                "tasks",
-                "custom_fields",
-            ] {
+            let identities = sqlx::query(
+                "SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns
+                 WHERE table_schema = current_schema() AND is_identity = 'YES'",
+            )
+            .fetch_all(p)
+            .await?;
+            for row in identities {
+                let (table, column) = (row.text("t")?, row.text("c")?);
                 sqlx::query(&format!(
-                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"
+                    "SELECT setval(pg_get_serial_sequence('\"{table}\"', '{column}'), GREATEST((SELECT MAX(\"{column}\") FROM \"{table}\"), 1))"
                 ))
                 .execute(p)
                 .await?;

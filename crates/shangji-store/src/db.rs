@@ -53,6 +53,15 @@ macro_rules! on_pool {
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// The latest migration this build has (the same in both dialects; a test checks).
+pub fn latest_migration() -> i64 {
+    SQLITE_MIGRATIONS
+        .iter()
+        .map(|m| m.version)
+        .max()
+        .unwrap_or(0)
+}
+
 impl Db {
     fn new(pool: Pool) -> Db {
         let mut shared = Shared::default();
@@ -175,6 +184,31 @@ impl Db {
         // Keys the core computes, for rows stored before their column existed.
         self.backfill_name_keys().await?;
         Ok(())
+    }
+
+    /// Applies the dialect's migrations up to `version` only (a restore loads an archive
+    /// into the schema it was taken from, then migrates the rest).
+    pub async fn migrate_to(&self, version: i64) -> Result<(), StoreError> {
+        let all = match &self.pool {
+            Pool::Sqlite(_) => &SQLITE_MIGRATIONS,
+            Pool::Postgres(_) => &POSTGRES_MIGRATIONS,
+        };
+        // `Migrator`'s fields are public so that `migrate!` can build it; a subset of the
+        // embedded migrations is built the same way.
+        let upto = sqlx::migrate::Migrator {
+            migrations: std::borrow::Cow::Owned(
+                all.iter()
+                    .filter(|m| m.version <= version)
+                    .cloned()
+                    .collect(),
+            ),
+            ..sqlx::migrate::Migrator::DEFAULT
+        };
+        match &self.pool {
+            Pool::Sqlite(p) => upto.run(p).await,
+            Pool::Postgres(p) => upto.run(p).await,
+        }
+        .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))
     }
 
     pub async fn connect_and_migrate(url: &str) -> Result<Db, StoreError> {

@@ -2,8 +2,10 @@
 //! shangji-core types; knows nothing of HTTP.
 
 pub mod analytics;
+pub mod archive;
 pub mod assignment;
 pub mod automation;
+pub mod backups;
 pub mod board;
 pub mod crud;
 pub mod custom;
@@ -26,8 +28,10 @@ pub mod web_forms;
 mod writer;
 
 pub use analytics::{HistoryFilter, LeadFact};
+pub use archive::{ArchiveError, Manifest, Restored, TableSum};
 pub use assignment::{AssignedRow, StoredAssignmentRule};
 pub use automation::{FiringRow, RuleFactRows, RulePrefs, StoredRule};
+pub use backups::Backup;
 pub use board::{Card, Column, ColumnTotal, Columns};
 pub use crud::{IdemKey, IdemRecord, ListQuery, Page, Save, Write, APPROVAL_PENDING};
 pub use custom::{Compare, CustomFilter};

@@ -31,6 +31,7 @@ mod analytics;
 mod approvals;
 mod assignment;
 mod automation;
+mod backups;
 mod custom_fields;
 pub mod delivery;
 mod directory;
@@ -466,6 +467,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(delivery::routes())
         .merge(automation::routes())
         .merge(assignment::routes())
+        .merge(backups::routes())
         .routes(routes!(openapi))
 }
 

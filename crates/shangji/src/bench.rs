@@ -11,8 +11,10 @@ use time::OffsetDateTime;
 use crate::config::{sqlite_url, Config};
 use crate::state::AppState;
 
+mod backup;
 mod duplicates;
 mod intake;
+pub use backup::run as run_backup;
 pub use duplicates::run as run_duplicates;
 pub use intake::run as run_intake;
 

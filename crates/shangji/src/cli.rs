@@ -99,6 +99,13 @@ pub enum Command {
         /// Extra leads in the intake benchmark's database.
         #[arg(long, default_value_t = 1_000_000)]
         leads: usize,
+        /// Time a backup (the archive, written and verified) of the `--opportunities`
+        /// database and its restore into a new SQLite database (or `--restore-url`).
+        #[arg(long, conflicts_with_all = ["board", "reports", "duplicates", "intake"])]
+        backup: bool,
+        /// An empty database to restore into for `--backup` (default: a new SQLite file).
+        #[arg(long, requires = "backup")]
+        restore_url: Option<String>,
     },
     /// Forecast snapshots and the backtest.
     #[command(subcommand)]
@@ -106,6 +113,26 @@ pub enum Command {
     /// Import data from files.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Back up the database while it is in use: an archive of every table into the backup
+    /// folder (or --out), verified by restoring it into a scratch database.
+    Backup {
+        /// Write the archive here instead of the backup folder (not recorded, not rotated).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Restore an archive (from `backup` or `export`) into an empty database: SQLite or
+    /// PostgreSQL, whichever --database-url names.
+    Restore {
+        /// The archive.
+        file: std::path::PathBuf,
+    },
+    /// Export the whole database as a portable archive (JSON lines per table and a manifest
+    /// with counts and checksums, in one zip file).
+    Export {
+        /// Where to write the archive.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -264,7 +291,8 @@ pub async fn serve(config: &Config, db: Db) -> anyhow::Result<()> {
         })?;
     let addr = listener.local_addr()?;
     println!("shangji is serving http://{addr}/");
-    let state = AppState::new(db.clone(), config.secure_cookies);
+    let state =
+        AppState::new(db.clone(), config.secure_cookies).with_backups(config.backups.settings());
     // The shipped rule templates, once per database (a no-op once seeded).
     crate::ops::automation::seed_templates(&db, state.now()).await?;
     let every = std::env::var("SHANGJI_RULE_TICK_SECONDS")
@@ -374,9 +402,14 @@ pub async fn run() -> anyhow::Result<()> {
             accounts,
             intake,
             leads,
+            backup,
+            restore_url,
         } => {
             let url = cli.db.database_url.as_deref();
-            if intake {
+            if backup {
+                crate::bench::run_backup(&config, url, opportunities, restore_url.as_deref())
+                    .await?;
+            } else if intake {
                 crate::bench::run_intake(&config, url, leads, clients, seconds).await?;
             } else if duplicates {
                 crate::bench::run_duplicates(&config, url, accounts, seconds).await?;
@@ -395,6 +428,23 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Forecast(cmd) => forecast::run(&config, cmd, now).await?,
         Command::Import(cmd) => import(&config, cmd, now).await?,
+        Command::Backup { out } => backup(&config, out, now).await?,
+        Command::Restore { file } => restore(&config, &file).await?,
+        Command::Export { out } => {
+            let db = open(&config).await?;
+            let started = std::time::Instant::now();
+            let m = crate::ops::backups::export(&db, &out, None, now)
+                .await
+                .map_err(cli_error)?;
+            println!(
+                "exported {} tables, {} rows (schema {}) to {} in {:.1} s",
+                m.tables.len(),
+                m.rows(),
+                m.schema_version,
+                out.display(),
+                started.elapsed().as_secs_f64()
+            );
+        }
     }
     Ok(())
 }
@@ -672,6 +722,92 @@ async fn import_records(
     println!(
         "import {}: {} created, {} updated, {} skipped, {} failed (roll it back in the web UI or with the API)",
         done.id, s.created, s.updated, s.skipped, s.failed
+    );
+    Ok(())
+}
+
+/// `backup`: into the backup folder (verified, recorded, rotated), or to `--out` (verified).
+async fn backup(
+    config: &Config,
+    out: Option<std::path::PathBuf>,
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
+    use crate::ops::backups;
+    let db = open(config).await?;
+    match out {
+        None => {
+            let b = backups::take(
+                &db,
+                &config.backups.settings(),
+                backups::Origin::Command,
+                None,
+                now,
+            )
+            .await
+            .map_err(cli_error)?;
+            let path = config.backups.dir.join(&b.file);
+            if b.status != "verified" {
+                bail!(
+                    "backup {} failed: {}",
+                    path.display(),
+                    b.detail.unwrap_or_default()
+                );
+            }
+            println!(
+                "backed up to {} ({} bytes) in {:.1} s, verified in {:.1} s: {}",
+                path.display(),
+                b.size_bytes.unwrap_or(0),
+                b.duration_ms as f64 / 1000.0,
+                b.verify_ms.unwrap_or(0) as f64 / 1000.0,
+                b.detail.unwrap_or_default()
+            );
+        }
+        Some(out) => {
+            let started = std::time::Instant::now();
+            let m = backups::export(&db, &out, None, now)
+                .await
+                .map_err(cli_error)?;
+            let written = started.elapsed();
+            let scratch =
+                std::env::temp_dir().join(format!("shangji-verify-{}", std::process::id()));
+            let verified = backups::verify(&out, &scratch).await;
+            let _ = std::fs::remove_dir_all(&scratch);
+            verified.with_context(|| format!("the archive {} did not verify", out.display()))?;
+            println!(
+                "backed up {} tables, {} rows to {} in {:.1} s, verified",
+                m.tables.len(),
+                m.rows(),
+                out.display(),
+                written.as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `restore`: an archive into the configured database, which must be empty.
+async fn restore(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let db = Db::connect(&config.database_url).await.with_context(|| {
+        format!(
+            "cannot open the database {}",
+            config.redacted().database_url
+        )
+    })?;
+    let started = std::time::Instant::now();
+    let restored = crate::ops::backups::restore(&db, file)
+        .await
+        .with_context(|| format!("cannot restore {}", file.display()))?;
+    let m = &restored.manifest;
+    println!(
+        "restored {} tables, {} rows from {} ({} archive of {}, schema {}) into {} in {:.1} s; counts and checksums identical",
+        m.tables.len(),
+        m.rows(),
+        file.display(),
+        m.dialect,
+        m.app_version,
+        m.schema_version,
+        db.dialect(),
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }

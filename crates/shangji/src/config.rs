@@ -30,6 +30,37 @@ struct FileConfig {
     public_url: Option<String>,
     digest_time: Option<String>,
     smtp: Option<SmtpConfig>,
+    backups: Option<BackupFile>,
+}
+
+/// `[backups]` in the config file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackupFile {
+    dir: Option<PathBuf>,
+    keep_daily: Option<u32>,
+    keep_weekly: Option<u32>,
+}
+
+/// Where the server's daily backups go and how many are kept.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BackupConfig {
+    /// Default: `<data_dir>/backups`.
+    pub dir: PathBuf,
+    /// The newest backup of each of this many days is kept (default 7)…
+    pub keep_daily: u32,
+    /// …and of each of this many weeks (default 4).
+    pub keep_weekly: u32,
+}
+
+impl BackupConfig {
+    pub fn settings(&self) -> crate::ops::backups::Settings {
+        crate::ops::backups::Settings {
+            dir: self.dir.clone(),
+            keep_daily: self.keep_daily,
+            keep_weekly: self.keep_weekly,
+        }
+    }
 }
 
 /// The mail server notifications are sent through (`[smtp]` in the config file).
@@ -73,6 +104,7 @@ pub struct Config {
     /// When the daily digest is sent, `HH:MM` China Standard Time (default `08:00`).
     pub digest_time: String,
     pub smtp: Option<SmtpConfig>,
+    pub backups: BackupConfig,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -104,7 +136,7 @@ impl Config {
                 .or(file.listen)
                 .unwrap_or_else(|| DEFAULT_LISTEN.into()),
             database_url,
-            data_dir,
+            data_dir: data_dir.clone(),
             secure_cookies: file.secure_cookies.unwrap_or(false),
             public_url: file.public_url.map(|u| u.trim_end_matches('/').to_string()),
             digest_time: match file.digest_time {
@@ -117,6 +149,18 @@ impl Config {
                 None => "08:00".into(),
             },
             smtp: file.smtp,
+            backups: {
+                let b = file.backups.unwrap_or_default();
+                BackupConfig {
+                    dir: b.dir.unwrap_or_else(|| data_dir.join("backups")),
+                    keep_daily: b
+                        .keep_daily
+                        .unwrap_or(shangji_core::backups::DEFAULT_KEEP_DAILY),
+                    keep_weekly: b
+                        .keep_weekly
+                        .unwrap_or(shangji_core::backups::DEFAULT_KEEP_WEEKLY),
+                }
+            },
         })
     }
 
@@ -195,6 +239,28 @@ mod tests {
             ("127.0.0.1:1", "postgres://a:b@h/d")
         );
         assert_eq!(c.redacted().database_url, "postgres://a:***@h/d");
+        assert_eq!(
+            (
+                c.backups.dir.as_path(),
+                c.backups.keep_daily,
+                c.backups.keep_weekly
+            ),
+            (Path::new("/srv/sj/backups"), 7, 4)
+        );
+        std::fs::write(
+            &file,
+            "[backups]\ndir = \"/mnt/backups\"\nkeep_daily = 3\nkeep_weekly = 2\n",
+        )
+        .unwrap();
+        let c = Config::load(&args(None, None, Some(file.clone())), None).unwrap();
+        assert_eq!(
+            (
+                c.backups.dir.as_path(),
+                c.backups.keep_daily,
+                c.backups.keep_weekly
+            ),
+            (Path::new("/mnt/backups"), 3, 2)
+        );
 
         std::fs::write(
             &file,

@@ -42,6 +42,11 @@ const CATALOGUES: &[(&str, &str, &str)] = &[
         include_str!("../locales/lists.en.json"),
     ),
     (
+        "backups",
+        include_str!("../locales/backups.zh-CN.json"),
+        include_str!("../locales/backups.en.json"),
+    ),
+    (
         "board",
         include_str!("../locales/board.zh-CN.json"),
         include_str!("../locales/board.en.json"),

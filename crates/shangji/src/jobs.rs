@@ -1,6 +1,6 @@
 //! The background jobs of `shangji serve`, started together and stopped together: the rule
 //! scheduler, the notification sender (and daily digest), the analytics projection refresher
-//! the weekly forecast snapshot and the daily lead scoring. Each job runs one turn of its `ops` function, then waits
+//! the weekly forecast snapshot, the daily lead scoring and the daily backup. Each job runs one turn of its `ops` function, then waits
 //! for its period or for shutdown; on shutdown a job finishes the turn it is in and stops, and
 //! [`Jobs::shutdown`] waits for all of them. Every instance may run them: the turns are safe
 //! to run concurrently on one database (firings, claims and snapshots are unique).
@@ -73,6 +73,15 @@ impl Jobs {
                             tracing::warn!(error = ?e, "pruning the submission log failed");
                         }
                     }
+                }
+            }),
+            every("daily backup", Duration::from_secs(3600), &stopped, db, {
+                let clock = clock.clone();
+                let settings = config.backups.settings();
+                move |db| {
+                    let now = clock.now();
+                    let settings = settings.clone();
+                    async move { ops::backups::daily_turn(&db, &settings, now).await }
                 }
             }),
             every(

@@ -122,6 +122,26 @@ impl PartialSchema for Spreadsheet {
 
 impl ToSchema for Spreadsheet {}
 
+/// The content type of archives (exports and backups).
+pub const ZIP: &str = "application/zip";
+
+/// An archive of the whole database: a zip file of JSON lines per table and a manifest.
+pub struct Archive;
+
+impl PartialSchema for Archive {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .description(Some(
+                "a zip file: manifest.json and tables/<table>.jsonl (see docs/operations.md)",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for Archive {}
+
 /// A query parameter, optional, read as text.
 fn query(name: &str, description: &str) -> Parameter {
     ParameterBuilder::new()

@@ -18,6 +18,8 @@ pub mod approvals;
 pub mod assignment;
 /// Automation: rules, the scheduler, event rules, the calendar setting, preferences.
 pub mod automation;
+/// Export, backups (verified, kept by day and week) and restore.
+pub mod backups;
 pub mod custom_fields;
 /// Outgoing notifications: what a notification sends out, channels, the webhook allow-list,
 /// email preferences, the delivery log; `delivery::send` is the background sender.

@@ -8,6 +8,7 @@ mod analytics;
 pub(crate) mod approvals;
 mod assignment;
 mod automation;
+mod backups;
 mod board;
 mod custom_fields;
 mod delivery;
@@ -746,6 +747,7 @@ pub fn router() -> Router<AppState> {
         .merge(web_forms::router())
         .merge(scoring::router())
         .merge(merge::router())
+        .merge(backups::router())
         .route(
             "/favicon.ico",
             get(|| async { Redirect::permanent("/static/favicon.svg") }),

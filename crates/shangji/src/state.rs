@@ -15,6 +15,9 @@ pub struct AppState {
     /// Send the session cookie with `Secure` (behind HTTPS).
     pub secure_cookies: bool,
     pub clock: Clock,
+    /// Where backups go and how many are kept (none: "back up now" is refused; `serve` sets
+    /// it from the configuration).
+    pub backups: Option<Arc<crate::ops::backups::Settings>>,
 }
 
 impl AppState {
@@ -24,7 +27,14 @@ impl AppState {
             limiter: Arc::new(RateLimiter::default()),
             secure_cookies,
             clock: Clock::default(),
+            backups: None,
         }
+    }
+
+    /// This state with backups going to `settings`.
+    pub fn with_backups(mut self, settings: crate::ops::backups::Settings) -> AppState {
+        self.backups = Some(Arc::new(settings));
+        self
     }
 
     pub fn now(&self) -> OffsetDateTime {

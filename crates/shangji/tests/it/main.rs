@@ -9,6 +9,7 @@ mod api;
 mod architecture;
 mod assignment;
 mod automation;
+mod backups;
 mod board;
 mod cli;
 mod custom_fields;

@@ -29,7 +29,7 @@ use crate::calendar::CHINA;
 pub const COLUMNS: [&str; 4] = ["opportunity", "stage", "entered_at", "amount"];
 
 /// One problem of a history file: where (row, column) and what.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct Problem {
     /// The row in the file, the header being row 1.
     pub row: usize,
@@ -42,7 +42,7 @@ pub struct Problem {
     pub message: String,
 }
 
-fn problem(row: usize, column: &str, code: &str, message: impl Into<String>) -> Problem {
+pub(crate) fn problem(row: usize, column: &str, code: &str, message: impl Into<String>) -> Problem {
     Problem {
         row,
         column: column.to_string(),

@@ -479,18 +479,12 @@ pub fn auto_map(kind: ImportKind, headers: &[String], defs: &[CustomFieldDef]) -
     }
 }
 
-/// One problem of a file: where (row, column) and what.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Problem {
-    /// The row in the file, the header being row 1 (0 for the file as a whole).
-    pub row: usize,
-    /// The column's header (empty for a problem with a whole row).
-    pub column: String,
-    /// `required`, `unknown_owner`, `unknown_choice`, `unknown_region`, `unknown_account`,
-    /// `duplicate_column`, `missing_column`, or a record rule's code (`invalid_credit_code`…).
-    pub code: String,
-    pub message: String,
-}
+use crate::history_import::problem;
+/// One problem of a file, as a history import's: where (row, column) and what. The codes of
+/// this import: `required`, `unknown_owner`, `unknown_choice`, `unknown_region`,
+/// `unknown_account`, `invalid_value`, `duplicate_column`, `missing_column`, or a record rule's
+/// code (`invalid_credit_code`…); the row is 0 for the file as a whole.
+pub use crate::history_import::Problem;
 
 /// What the conversion needs to know about the company.
 #[derive(Debug, Clone, Default)]
@@ -578,15 +572,6 @@ fn region_of(text: &str, lookups: &Lookups, mapping: &Mapping, key: &str) -> Opt
             })
         })
         .cloned()
-}
-
-fn problem(row: usize, column: &str, code: &str, message: impl Into<String>) -> Problem {
-    Problem {
-        row,
-        column: column.to_string(),
-        code: code.to_string(),
-        message: message.into(),
-    }
 }
 
 /// Problems of the mapping itself: a required field no column fills, a field two columns fill.

@@ -720,8 +720,8 @@ async fn import_records(
     }
     let s = &done.summary;
     println!(
-        "import {}: {} created, {} updated, {} skipped, {} failed (roll it back in the web UI or with the API)",
-        done.id, s.created, s.updated, s.skipped, s.failed
+        "import {}: {} records created, {} updated; {} rows skipped, {} failed (roll it back with POST /api/v1/imports/{}/rollback)",
+        done.id, s.created, s.updated, s.skipped, s.failed, done.id
     );
     Ok(())
 }

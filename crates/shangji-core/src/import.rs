@@ -72,6 +72,8 @@ impl ImportOptions {
 /// What an import did (or, in a preview, would do).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ImportSummary {
+    /// Rows, each counted once by what happens to its record (an accounts file's contact
+    /// goes with its account): created, updated (or merged), skipped, failed.
     pub created: u32,
     pub updated: u32,
     pub skipped: u32,
@@ -433,7 +435,7 @@ pub struct Mapping {
 
 /// The custom fields a kind of file can fill: those of its records (an accounts file fills
 /// the account's).
-fn custom_defs(kind: ImportKind, defs: &[CustomFieldDef]) -> Vec<&CustomFieldDef> {
+pub fn custom_defs(kind: ImportKind, defs: &[CustomFieldDef]) -> Vec<&CustomFieldDef> {
     let record = match kind {
         ImportKind::Accounts => RecordKind::Account,
         ImportKind::Contacts => RecordKind::Contact,
@@ -572,6 +574,60 @@ fn region_of(text: &str, lookups: &Lookups, mapping: &Mapping, key: &str) -> Opt
             })
         })
         .cloned()
+}
+
+/// A choice or region column's texts that name nothing the company knows, for the importer to
+/// map value by value (into [`Mapping::values`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct UnknownValues {
+    /// The field's key (`size`, `contact.buying_role`, `region`…).
+    pub key: String,
+    pub column: String,
+    /// The texts, in the order the file first has them (at most [`MAX_UNKNOWN_VALUES`]).
+    pub values: Vec<String>,
+}
+
+/// The most texts of one column [`unknown_values`] lists.
+pub const MAX_UNKNOWN_VALUES: usize = 50;
+
+/// Every mapped choice or region column's texts that neither name a choice or region nor are
+/// mapped already.
+pub fn unknown_values(
+    kind: ImportKind,
+    sheet: &Sheet,
+    mapping: &Mapping,
+    lookups: &Lookups,
+) -> Vec<UnknownValues> {
+    let mut out = Vec::new();
+    for (i, key) in mapping.columns.iter().enumerate() {
+        let Some(key) = key else { continue };
+        let Some(spec) = fields(kind).iter().find(|s| s.key == key) else {
+            continue;
+        };
+        let known = |text: &str| match spec.kind {
+            Kind::Choice => choice_of(key, text, lookups, mapping).is_some(),
+            Kind::Region => region_of(text, lookups, mapping, key).is_some(),
+            _ => true,
+        };
+        let mut values: Vec<String> = Vec::new();
+        for cells in &sheet.rows {
+            let text = cells.get(i).map(Cell::text).unwrap_or_default();
+            if !text.is_empty() && !values.contains(&text) && !known(&text) {
+                values.push(text);
+                if values.len() == MAX_UNKNOWN_VALUES {
+                    break;
+                }
+            }
+        }
+        if !values.is_empty() {
+            out.push(UnknownValues {
+                key: key.clone(),
+                column: sheet.headers.get(i).cloned().unwrap_or_default(),
+                values,
+            });
+        }
+    }
+    out
 }
 
 /// Problems of the mapping itself: a required field no column fills, a field two columns fill.

@@ -720,7 +720,7 @@ async fn import_records(
     }
     let s = &done.summary;
     println!(
-        "import {}: {} records created, {} updated; {} rows skipped, {} failed (roll it back with POST /api/v1/imports/{}/rollback)",
+        "import {}: rows: {} created, {} updated, {} skipped, {} failed (roll it back on the page /imports/{} or with POST /api/v1/imports/ID/rollback)",
         done.id, s.created, s.updated, s.skipped, s.failed, done.id
     );
     Ok(())

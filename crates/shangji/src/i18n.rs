@@ -92,6 +92,11 @@ const CATALOGUES: &[(&str, &str, &str)] = &[
         include_str!("../locales/webform.en.json"),
     ),
     (
+        "import",
+        include_str!("../locales/import.zh-CN.json"),
+        include_str!("../locales/import.en.json"),
+    ),
+    (
         "ux",
         include_str!("../locales/ux.zh-CN.json"),
         include_str!("../locales/ux.en.json"),

@@ -14,6 +14,7 @@ mod custom_fields;
 mod delivery;
 mod duplicates;
 mod forecast;
+mod import;
 mod lists;
 pub(crate) mod merge;
 mod opportunity;
@@ -331,6 +332,8 @@ pub(crate) struct Nav {
     user_name: String,
     role_key: &'static str,
     is_admin: bool,
+    /// May import files (the link to imports).
+    can_import: bool,
     /// Which link is the current page: `home`, `board`, `opportunities`, `settings`,
     /// `approvals`, `notifications`… (`opportunity`, a deal's own page, has no link of its own;
     /// its menu is marked).
@@ -347,6 +350,7 @@ impl Nav {
             user_name: user.display_name.clone(),
             role_key: role_key(user.role),
             is_admin: user.role == Role::Admin,
+            can_import: crate::ops::import::may_import(user.role),
             section,
             waiting,
             unread,
@@ -358,7 +362,7 @@ impl Nav {
     pub(crate) fn group(&self) -> &'static str {
         match self.section {
             "opportunities" | "opportunity" | "leads" | "pool" => "sales",
-            "accounts" | "contacts" => "customers",
+            "accounts" | "contacts" | "imports" => "customers",
             "activities" | "tasks" => "follow_up",
             "analytics" | "forecast" | "review" => "analytics",
             _ => "",
@@ -748,6 +752,7 @@ pub fn router() -> Router<AppState> {
         .merge(scoring::router())
         .merge(merge::router())
         .merge(backups::router())
+        .merge(import::router())
         .route(
             "/favicon.ico",
             get(|| async { Redirect::permanent("/static/favicon.svg") }),

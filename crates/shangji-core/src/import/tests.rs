@@ -301,3 +301,68 @@ fn amounts_and_dates_are_read_as_people_write_them() {
     assert_eq!(Cell::Number(13912345678.0).text(), "13912345678");
     assert_eq!(Cell::Number(12.5).text(), "12.5");
 }
+
+#[test]
+fn texts_that_name_no_choice_or_region_are_asked_for_once_each_until_mapped() {
+    let regions = ["华东".to_string(), "华南".to_string()];
+    let mut choices = Choices::new();
+    choices.insert("size", vec![("large", vec!["大型".into()])]);
+    let lookups = Lookups {
+        users: &[],
+        regions: &regions,
+        choices,
+        custom: &[],
+    };
+    let sheet = Sheet {
+        headers: headers(&["客户名称", "地区", "规模", "行业"]),
+        rows: [
+            ["甲", "华东区", "大型", "制造"],
+            ["乙", "东北", "特大", "化工"],
+            ["丙", "东北", "大型", "零售"],
+            ["丁", "", "中小", "零售"],
+        ]
+        .iter()
+        .map(|r| r.iter().map(|c| text(c)).collect())
+        .collect(),
+    };
+    let mut m = auto_map(ImportKind::Accounts, &sheet.headers, &[]);
+    let asked = unknown_values(ImportKind::Accounts, &sheet, &m, &lookups);
+    assert_eq!(
+        asked,
+        [
+            UnknownValues {
+                key: "region".into(),
+                column: "地区".into(),
+                values: vec!["东北".into()],
+            },
+            UnknownValues {
+                key: "size".into(),
+                column: "规模".into(),
+                values: vec!["特大".into(), "中小".into()],
+            },
+        ]
+    );
+    m.values
+        .entry("size".into())
+        .or_default()
+        .insert("特大".into(), "large".into());
+    m.values
+        .entry("region".into())
+        .or_default()
+        .insert("东北".into(), "华南".into());
+    let asked = unknown_values(ImportKind::Accounts, &sheet, &m, &lookups);
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].values, ["中小"]);
+    let r = read_row(
+        ImportKind::Accounts,
+        &sheet.headers,
+        &m,
+        &lookups,
+        3,
+        &sheet.rows[1],
+    );
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    let account = r.account.unwrap();
+    assert_eq!(account["size"], "large");
+    assert_eq!(account["region"], "华南");
+}

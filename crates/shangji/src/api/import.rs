@@ -143,6 +143,10 @@ async fn rollback(
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(upload, list))
+        // A file may be larger than any other body.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            import::MAX_FILE_BYTES + 64 * 1024,
+        ))
         .routes(routes!(one))
         .routes(routes!(preview))
         .routes(routes!(run))

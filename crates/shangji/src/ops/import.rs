@@ -24,18 +24,25 @@ use crate::i18n::Tr;
 
 mod read;
 mod rollback;
-pub use read::read_sheet;
+mod template;
+pub use read::{read_sheet, MAX_FILE_BYTES};
 pub use rollback::*;
+pub use template::{field_name, template};
 
 /// Rows a preview shows as they would be stored.
 pub const PREVIEW_ROWS: usize = 20;
 
 /// Who may import: admins, directors and managers (reps' records come to them through
 /// routing and the pool).
+pub fn may_import(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::Director | Role::Manager)
+}
+
 fn require_importer(ctx: &Ctx) -> Result<(), AppError> {
-    match ctx.actor.role {
-        Role::Admin | Role::Director | Role::Manager => Ok(()),
-        Role::Rep => Err(AppError::Forbidden("import_not_allowed")),
+    if may_import(ctx.actor.role) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("import_not_allowed"))
     }
 }
 
@@ -129,17 +136,44 @@ pub struct Preview {
     pub duplicates: u32,
     /// The first rows, and every row that matches or has a problem.
     pub rows: Vec<RowPlan>,
+    /// Texts of choice and region columns that name nothing known, to map value by value.
+    pub unknown_values: Vec<core::UnknownValues>,
+    /// Each column's first text, to recognise it by.
+    pub samples: Vec<String>,
+}
+
+/// The choice fields an import fills, the prefix of their codes' labels in the catalogues,
+/// and their codes.
+const CHOICE_FIELDS: [(&str, &str, &[&str]); 4] = [
+    ("size", "lists.size", AccountSize::NAMES),
+    ("source", "source", Source::NAMES),
+    ("status", "lists.lead", LeadStatus::NAMES),
+    ("buying_role", "lists.role", BuyingRole::NAMES),
+];
+
+/// What a cell of the field `key` may be mapped to, each with its label in the user's
+/// language: the choice's codes, or the company's regions.
+pub fn value_options(ctx: &Ctx, tr: Tr, key: &str) -> Vec<(String, String)> {
+    let field = key.trim_start_matches("contact.");
+    if field == "region" {
+        return regions(ctx).into_iter().map(|r| (r.clone(), r)).collect();
+    }
+    CHOICE_FIELDS
+        .iter()
+        .find(|(f, _, _)| *f == field)
+        .map(|(_, prefix, codes)| {
+            codes
+                .iter()
+                .map(|c| (c.to_string(), tr.t(&format!("{prefix}.{c}")).to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The labels naming each choice code, in both languages.
 fn choices() -> core::Choices {
     let mut out = core::Choices::new();
-    for (field, prefix, codes) in [
-        ("size", "lists.size", AccountSize::NAMES),
-        ("source", "source", Source::NAMES),
-        ("status", "lists.lead", LeadStatus::NAMES),
-        ("buying_role", "lists.role", BuyingRole::NAMES),
-    ] {
+    for (field, prefix, codes) in CHOICE_FIELDS {
         out.insert(
             field,
             codes
@@ -299,6 +333,15 @@ struct Planned {
     contact: Option<Value>,
 }
 
+fn lookups<'a>(ctx: &'a Ctx, regions: &'a [String]) -> Lookups<'a> {
+    Lookups {
+        users: &ctx.dir.users,
+        regions,
+        choices: choices(),
+        custom: &ctx.dir.custom_fields,
+    }
+}
+
 /// Reads, checks and matches every row; `rows` limits how many (for a quick look).
 async fn plan(
     db: &Db,
@@ -311,12 +354,7 @@ async fn plan(
         return Ok((vec![], mapping_problems));
     }
     let regions = regions(ctx);
-    let lookups = Lookups {
-        users: &ctx.dir.users,
-        regions: &regions,
-        choices: choices(),
-        custom: &ctx.dir.custom_fields,
-    };
+    let lookups = lookups(ctx, &regions);
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut out = Vec::new();
     for (i, cells) in sheet.rows.iter().enumerate() {
@@ -543,7 +581,22 @@ pub async fn preview(
             },
         })
         .collect();
+    let regions = regions(ctx);
+    let unknown_values =
+        core::unknown_values(batch.kind, &sheet, &batch.mapping, &lookups(ctx, &regions));
+    let samples = (0..sheet.headers.len())
+        .map(|i| {
+            sheet
+                .rows
+                .iter()
+                .map(|r| r.get(i).map(core::Cell::text).unwrap_or_default())
+                .find(|t| !t.is_empty())
+                .unwrap_or_default()
+        })
+        .collect();
     Ok(Preview {
+        samples,
+        unknown_values,
         headers: sheet.headers,
         mapping_problems,
         summary,
@@ -710,7 +763,7 @@ async fn write_row(
     ctx: &Ctx,
     batch: &ImportBatch,
     p: &Planned,
-) -> Result<(u32, u32, Vec<ImportedRecord>), AppError> {
+) -> Result<Vec<ImportedRecord>, AppError> {
     let row = p.inputs.row;
     let mut done = Vec::new();
     // A row repeating an earlier one: its match is what that row made, found now.
@@ -722,7 +775,7 @@ async fn write_row(
     let action = p.action;
     if action == OnDuplicate::Skip {
         // The whole row: an account's contact is not added to the account it repeats.
-        return Ok((0, 0, done));
+        return Ok(done);
     }
     match batch.kind {
         ImportKind::Accounts => {
@@ -764,9 +817,7 @@ async fn write_row(
             }
         }
     }
-    let created = done.iter().filter(|d| d.before.is_none()).count() as u32;
-    let updated = done.len() as u32 - created;
-    Ok((created, updated, done))
+    Ok(done)
 }
 
 /// The stored record a row matches now (after the file's earlier rows were written).
@@ -856,12 +907,15 @@ async fn run_rows(
     for (n, p) in plans.iter().enumerate() {
         if p.inputs.problems.is_empty() {
             match write_row(db, ctx, batch, p).await {
-                Ok((created, updated, done)) => {
-                    if done.is_empty() {
-                        summary.skipped += 1;
+                Ok(done) => {
+                    // A row counts once, by what happened to its record (an account's
+                    // contact goes with it), as the preview counts it.
+                    let main = done.iter().find(|d| d.record_kind == kind_of(batch.kind));
+                    match main {
+                        Some(m) if m.before.is_none() => summary.created += 1,
+                        None if done.is_empty() => summary.skipped += 1,
+                        _ => summary.updated += 1,
                     }
-                    summary.created += created;
-                    summary.updated += updated;
                     db.insert_imported(&done).await?;
                 }
                 Err(e) if batch.options.valid_only => {

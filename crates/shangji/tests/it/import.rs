@@ -166,8 +166,9 @@ async fn an_accounts_file_is_previewed_imported_with_its_contacts_and_rolled_bac
             &done["summary"]["skipped"],
             &done["summary"]["failed"]
         ),
-        (&json!(3), &json!(1), &json!(1), &json!(1)),
-        "an account and two contacts created, one account updated, the repeat skipped"
+        (&json!(1), &json!(1), &json!(1), &json!(1)),
+        "rows as the preview counted them: one created (an account and its contact), one \
+         updating the stored account (and adding its contact), the repeat skipped"
     );
     let (_, accounts) = app.get("/api/v1/accounts?q=新远科技", "admin").await;
     let new = &accounts["items"][0];

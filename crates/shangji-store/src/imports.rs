@@ -129,10 +129,30 @@ impl Db {
             .bind(b.finished_at);
         sql.push(", rolled_back_at = ")
             .bind(b.rolled_back_at)
+            // The heartbeat is the machine's time, not the business clock: it says whether
+            // the runner is alive.
+            .push(", beat_at = ")
+            .bind(time::OffsetDateTime::now_utc())
             .push(" WHERE id = ")
             .bind(b.id);
         sql.push(" AND status = ").bind(from.as_str());
         Ok(self.execute(&sql).await? == 1)
+    }
+
+    /// Running imports whose runner last saved progress (wall-clock time) before `before`.
+    pub async fn stalled_imports(
+        &self,
+        before: time::OffsetDateTime,
+    ) -> Result<Vec<ImportBatch>, StoreError> {
+        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM imports WHERE status = "));
+        sql.bind(shangji_core::import::ImportStatus::Running.as_str())
+            .push(" AND (beat_at IS NULL OR beat_at < ")
+            .bind(before)
+            .push(") ORDER BY id");
+        on_pool!(self, p => {
+            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+            rows.iter().map(batch_from_row).collect()
+        })
     }
 
     /// Records what an import created or changed.

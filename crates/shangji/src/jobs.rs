@@ -75,6 +75,18 @@ impl Jobs {
                     }
                 }
             }),
+            every(
+                "interrupted imports",
+                Duration::from_secs(300),
+                &stopped,
+                db,
+                |db| async move {
+                    let wall = time::OffsetDateTime::now_utc();
+                    if let Err(e) = ops::import::recover_stalled(&db, wall).await {
+                        tracing::warn!(error = ?e, "undoing interrupted imports failed");
+                    }
+                },
+            ),
             every("daily backup", Duration::from_secs(3600), &stopped, db, {
                 let clock = clock.clone();
                 let settings = config.backups.settings();

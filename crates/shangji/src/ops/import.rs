@@ -652,17 +652,34 @@ pub async fn start(db: &Db, ctx: &Ctx, id: Id) -> Result<ImportBatch, AppError> 
     Ok(batch)
 }
 
-/// Creates a record from a row's input (saved over its duplicates: the row's decision was
-/// made in the preview); the record.
+/// Creates a record from a row's input; `matched`: the preview found it a duplicate and the
+/// row creates it all the same (it is saved over its duplicates, sent for review where the
+/// settings say so, refused where they block). A row the preview matched with nothing is
+/// not matched again.
 async fn create_part<T: Record>(
     db: &Db,
     ctx: &Ctx,
-    mut input: Map<String, Value>,
+    input: Map<String, Value>,
+    matched: bool,
 ) -> Result<T, AppError> {
-    input.insert("allow_duplicate".into(), Value::Bool(true));
     let input: T::Input = serde_json::from_value(Value::Object(input))
         .map_err(|e| AppError::invalid("", "invalid_value", e.to_string()))?;
-    Ok(records::create::<T>(db, ctx, input, None).await?.record)
+    let (record, changes, _) = records::prepared::<T>(db, ctx, input).await?;
+    let review = if matched {
+        super::duplicates::guard(db, ctx, record.match_keys(), true).await?
+    } else {
+        None
+    };
+    let saved = records::save_new(
+        db,
+        ctx,
+        record,
+        &changes,
+        None,
+        review,
+        async |_: &T| Ok(()),
+    );
+    Ok(saved.await?.record)
 }
 
 /// Updates the matched record with a row's values — all of them, or (merging) only those
@@ -750,8 +767,8 @@ async fn write_part<T: Record>(
                 update_part::<T>(db, ctx, id, input, action == OnDuplicate::Merge).await?;
             Ok((Some(id), Some(written(batch, row, Some(before), &after))))
         }
-        _ => {
-            let r = create_part::<T>(db, ctx, input).await?;
+        (_, matched) => {
+            let r = create_part::<T>(db, ctx, input, matched.is_some()).await?;
             Ok((Some(r.id()), Some(written(batch, row, None, &r))))
         }
     }
@@ -959,6 +976,33 @@ async fn run_rows(
     batch.summary = summary;
     batch.total_rows = total;
     Ok(())
+}
+
+/// How long a running import may go without saving progress before it counts as
+/// interrupted (it saves every 50 rows, a few seconds apart).
+pub const STALL: time::Duration = time::Duration::minutes(10);
+
+/// Imports whose runner stopped mid-way (its process died): each is undone — nothing of an
+/// interrupted import stays, as with one that failed — and marked failed, saying so. `wall`
+/// is the machine's time, which the heartbeat is kept in. The number undone.
+pub async fn recover_stalled(db: &Db, wall: time::OffsetDateTime) -> Result<u32, AppError> {
+    let mut n = 0;
+    for mut batch in db.stalled_imports(wall - STALL).await? {
+        let ctx = match db.user(batch.created_by).await? {
+            Some(u) => Ctx::for_cli(db, &u, wall).await?,
+            None => Ctx::system(db, wall).await?,
+        };
+        undo(db, &ctx, &batch).await?;
+        batch.status = ImportStatus::Failed;
+        batch.finished_at = Some(wall);
+        batch.error =
+            Some("interrupted: the server stopped while importing; nothing of it stays".into());
+        if db.save_import(&batch, ImportStatus::Running).await? {
+            tracing::warn!(import = batch.id, "an interrupted import was undone");
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// Runs a started import in the background (the server's way): the import's row says how far

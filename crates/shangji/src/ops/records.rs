@@ -494,7 +494,22 @@ pub async fn create_then<T: Record>(
     }
     let (record, changes, allow) = prepared::<T>(db, ctx, input).await?;
     let review = super::duplicates::guard(db, ctx, record.match_keys(), allow).await?;
-    let created = insert(db, ctx, record, &[], &changes, idem).await?;
+    save_new(db, ctx, record, &changes, idem, review, just_saved).await
+}
+
+/// The rest of [`create_then`] once the record is prepared and its duplicates were dealt
+/// with (`review`: the matches to send to the manager): saves it, scores it, runs its rules
+/// and routing.
+pub(crate) async fn save_new<T: Record>(
+    db: &Db,
+    ctx: &Ctx,
+    record: T,
+    changes: &[CustomChange],
+    idem: Option<Idempotency>,
+    review: Option<Vec<shangji_core::duplicates::MatchedRecord>>,
+    just_saved: impl AsyncFnOnce(&T) -> Result<(), AppError>,
+) -> Result<Created<T>, AppError> {
+    let created = insert(db, ctx, record, &[], changes, idem).await?;
     if created.replayed {
         return Ok(created);
     }

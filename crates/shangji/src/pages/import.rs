@@ -516,7 +516,11 @@ fn page_of(
     } else {
         b.summary.clone()
     };
-    let error = error.or_else(|| b.error.clone());
+    let error = error.or_else(|| {
+        b.error
+            .as_ref()
+            .map(|e| format!("{} {e}", tr.t("import.failed_because")))
+    });
     ImportPage {
         tr,
         csrf: v.csrf.clone(),

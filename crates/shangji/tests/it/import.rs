@@ -308,3 +308,73 @@ async fn a_workbook_is_read_and_files_that_are_not_what_they_claim_are_refused()
         assert_eq!(body["field"], "file");
     }
 }
+
+#[tokio::test]
+async fn an_import_whose_server_stopped_is_undone_and_says_so() {
+    let app = TestApp::new().await;
+    let csv = "客户名称,联系人,手机\n北辰仪表有限公司,周敏,13900000011\n南岭材料有限公司,吴杰,13900000012\n";
+    let (status, preview) = upload(&app, "admin", "accounts", "a.csv", csv.into()).await;
+    assert_eq!(status, StatusCode::CREATED, "{preview}");
+    let id = preview["batch"]["id"].as_i64().unwrap();
+    // Started, one row written, then the process dies: the import stays running.
+    let admin = app.db.user(app.user_id("admin")).await.unwrap().unwrap();
+    let ctx = shangji::ops::Ctx::for_cli(&app.db, &admin, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    shangji::ops::import::start(&app.db, &ctx, id)
+        .await
+        .unwrap();
+    let (_, account) = app
+        .post(
+            "/api/v1/accounts",
+            "admin",
+            r#"{"name": "北辰仪表有限公司"}"#,
+        )
+        .await;
+    let account_id = account["id"].as_i64().unwrap();
+    app.db
+        .insert_imported(&[shangji_core::import::ImportedRecord {
+            import_id: id,
+            row: 2,
+            record_kind: shangji_core::model::RecordKind::Account,
+            record_id: account_id,
+            before: None,
+            version_after: 1,
+        }])
+        .await
+        .unwrap();
+    let wall = time::OffsetDateTime::now_utc();
+    // Still beating: left alone.
+    assert_eq!(
+        shangji::ops::import::recover_stalled(&app.db, wall)
+            .await
+            .unwrap(),
+        0
+    );
+    let (_, batch) = app.get(&format!("/api/v1/imports/{id}"), "admin").await;
+    assert_eq!(batch["status"], "running");
+    // Silent for longer than a run ever pauses: undone, failed, and the page says why.
+    let later = wall + shangji::ops::import::STALL + time::Duration::minutes(1);
+    assert_eq!(
+        shangji::ops::import::recover_stalled(&app.db, later)
+            .await
+            .unwrap(),
+        1
+    );
+    let (_, batch) = app.get(&format!("/api/v1/imports/{id}"), "admin").await;
+    assert_eq!(batch["status"], "failed");
+    assert!(
+        batch["error"].as_str().unwrap().contains("interrupted"),
+        "{batch}"
+    );
+    let (status, _) = app
+        .get(&format!("/api/v1/accounts/{account_id}"), "admin")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the written row is gone");
+    assert_eq!(
+        shangji::ops::import::recover_stalled(&app.db, later)
+            .await
+            .unwrap(),
+        0
+    );
+}

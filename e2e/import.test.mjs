@@ -157,6 +157,14 @@ describe('import', () => {
       assert.ok(!(back.items ?? back)[0].industry);
       await page.goto('/imports');
       assert.match(await text(page.locator('#imports tbody tr').first()), /客户名单\.xlsx.*已撤销/s);
+      // Both the import and its rollback are in the audit log, with who did them.
+      await page.goto('/admin/audit');
+      await page.getByLabel('操作', { exact: true }).selectOption({ label: '撤销导入' });
+      await Promise.all([page.waitForURL(/action=import_rollback/), page.getByRole('button', { name: '筛选' }).click()]);
+      const entry = page.locator('#audit tbody tr').first();
+      assert.match(await text(entry), new RegExp(`${ADMIN.name}.*撤销导入.*客户名单\\.xlsx: ${2 * (ROWS - 5) + 1} records removed, 1 restored`, 's'));
+      await page.goto('/admin/audit?action=import');
+      assert.match(await text(page.locator('#audit tbody tr').first()), /导入.*客户名单\.xlsx \(accounts\): done; rows 995 created, 1 updated, 2 skipped, 2 failed/s);
     } finally {
       await context.close();
     }

@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod analytics;
 pub mod approval;
 pub mod assignment;
+pub mod audit;
 pub mod backups;
 pub mod calendar;
 pub mod credit_code;

@@ -4,6 +4,7 @@
 pub mod analytics;
 pub mod archive;
 pub mod assignment;
+pub mod audit;
 pub mod automation;
 pub mod backups;
 pub mod board;

@@ -30,6 +30,7 @@ use crate::state::AppState;
 mod analytics;
 mod approvals;
 mod assignment;
+mod audit;
 mod automation;
 mod backups;
 mod custom_fields;
@@ -468,6 +469,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(automation::routes())
         .merge(assignment::routes())
         .merge(backups::routes())
+        .merge(audit::routes())
         .routes(routes!(openapi))
 }
 

@@ -62,7 +62,8 @@ impl FromRequestParts<AppState> for Caller {
                 .await?
                 .ok_or(AppError::Unauthorized)?;
             let lang = crate::i18n::choose(who.user.language, &parts.headers);
-            let ctx = Ctx::for_user(&state.db, &who, now, lang).await?;
+            let mut ctx = Ctx::for_user(&state.db, &who, now, lang).await?;
+            ctx.address = Some(client_addr(parts));
             return Ok(Caller {
                 user: who.user,
                 ctx,
@@ -81,7 +82,8 @@ impl FromRequestParts<AppState> for Caller {
             }
         }
         let lang = crate::i18n::choose(who.user.language, &parts.headers);
-        let ctx = Ctx::for_user(&state.db, &who, now, lang).await?;
+        let mut ctx = Ctx::for_user(&state.db, &who, now, lang).await?;
+        ctx.address = Some(client_addr(parts));
         Ok(Caller {
             user: who.user,
             ctx,

@@ -131,7 +131,7 @@ pub async fn run(
         .user_by_login("mgr.east")
         .await?
         .context("the bench database has no mgr.east")?;
-    let (token, _) = crate::ops::create_token(&db, manager.id, "bench", now)
+    let (token, _) = crate::ops::create_token(&db, None, manager.id, "bench", now)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
 
@@ -532,7 +532,7 @@ pub async fn run_reports(
             .user_by_login(login)
             .await?
             .with_context(|| format!("the bench database has no {login}"))?;
-        let (token, _) = crate::ops::create_token(&db, user.id, "bench", now)
+        let (token, _) = crate::ops::create_token(&db, None, user.id, "bench", now)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let auth = format!("Bearer {token}");

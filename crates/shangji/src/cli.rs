@@ -543,7 +543,7 @@ async fn user(config: &Config, cmd: UserCommand, now: OffsetDateTime) -> anyhow:
                 .await?
                 .with_context(|| format!("no user `{login}`"))?;
             let password = read_password(password_stdin)?;
-            crate::ops::set_password(&db, user.id, &password)
+            crate::ops::set_password(&db, None, user.id, &password, OffsetDateTime::now_utc())
                 .await
                 .map_err(cli_error)?;
             println!("password of `{}` changed", user.login);
@@ -561,7 +561,7 @@ async fn token(config: &Config, cmd: TokenCommand, now: OffsetDateTime) -> anyho
                 .user_by_login(&login)
                 .await?
                 .with_context(|| format!("no user `{login}`"))?;
-            let (token, _) = crate::ops::create_token(&db, user.id, &name, now)
+            let (token, _) = crate::ops::create_token(&db, None, user.id, &name, now)
                 .await
                 .map_err(cli_error)?;
             println!("{token}");

@@ -92,6 +92,11 @@ const CATALOGUES: &[(&str, &str, &str)] = &[
         include_str!("../locales/webform.en.json"),
     ),
     (
+        "audit",
+        include_str!("../locales/audit.zh-CN.json"),
+        include_str!("../locales/audit.en.json"),
+    ),
+    (
         "import",
         include_str!("../locales/import.zh-CN.json"),
         include_str!("../locales/import.en.json"),

@@ -16,6 +16,7 @@ pub mod analytics;
 pub mod approvals;
 /// Assignment rules, the public pool, handing over, the assignment SLA.
 pub mod assignment;
+pub mod audit;
 /// Automation: rules, the scheduler, event rules, the calendar setting, preferences.
 pub mod automation;
 /// Export, backups (verified, kept by day and week) and restore.
@@ -75,6 +76,8 @@ pub struct Ctx {
     pub now: OffsetDateTime,
     /// The caller's language, for messages and for the tasks an operation creates.
     pub lang: Language,
+    /// Where the request came from (the audit log's "from where"); none off the network.
+    pub address: Option<String>,
 }
 
 /// Every context is made here: a signed-in user's ([`Ctx::for_user`]), a user acting from
@@ -95,6 +98,7 @@ impl Ctx {
             dir,
             now: whole_millis(now),
             lang,
+            address: None,
         }
     }
 
@@ -134,6 +138,7 @@ impl Ctx {
             dir,
             now: whole_millis(now),
             lang: Language::En,
+            address: None,
         })
     }
 

@@ -7,6 +7,7 @@ mod admin;
 mod analytics;
 pub(crate) mod approvals;
 mod assignment;
+mod audit;
 mod automation;
 mod backups;
 mod board;
@@ -35,6 +36,7 @@ use axum::Router;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
+use shangji_core::audit::AuditAction;
 use shangji_core::model::{Language, Role, User};
 use shangji_store::Authenticated;
 use time::Duration;
@@ -189,7 +191,15 @@ async fn login_submit(
         return again(jar, "login.required", StatusCode::UNPROCESSABLE_ENTITY);
     }
     let now = std::time::Instant::now();
+    let audit = |user_id: Option<i64>| ops::audit::Actor {
+        user_id,
+        login: Some(form.login.trim().chars().take(100).collect()),
+        address: Some(addr.clone()),
+    };
     if !s.limiter.allowed(&form.login, &addr, now) {
+        let actor = audit(None);
+        let failed = AuditAction::SignInFailed;
+        ops::audit::record_or_log(&s.db, actor, s.now(), failed, "session", "rate limited").await;
         return again(jar, "login.rate_limited", StatusCode::TOO_MANY_REQUESTS);
     }
     let found = s.db.user_by_login(&form.login).await?;
@@ -199,12 +209,17 @@ async fn login_submit(
         {
             user
         }
-        _ => {
+        other => {
             s.limiter.failed(&form.login, &addr, now);
+            let actor = audit(other.map(|(u, _)| u.id));
+            let failed = AuditAction::SignInFailed;
+            ops::audit::record_or_log(&s.db, actor, s.now(), failed, "session", "").await;
             return again(jar, "login.failed", StatusCode::UNAUTHORIZED);
         }
     };
     s.limiter.succeeded(&form.login);
+    let actor = audit(Some(user.id));
+    ops::audit::record_or_log(&s.db, actor, s.now(), AuditAction::SignIn, "session", "").await;
     let token = crate::ops::directory::random_token("");
     let session_csrf = crate::ops::directory::random_token("");
     let t = s.now();
@@ -417,7 +432,10 @@ impl FromRequestParts<AppState> for Viewer {
         };
         let tr = Tr::new(i18n::choose(who.user.language, &parts.headers));
         let ctx = match Ctx::for_user(&s.db, &who, s.now(), tr.lang).await {
-            Ok(ctx) => ctx,
+            Ok(ctx) => Ctx {
+                address: Some(auth::client_addr(parts)),
+                ..ctx
+            },
             Err(e) => return Err(error_page(tr, "", "/", e)),
         };
         let counts = match ops::header_counts(&s.db, &ctx).await {
@@ -752,6 +770,7 @@ pub fn router() -> Router<AppState> {
         .merge(scoring::router())
         .merge(merge::router())
         .merge(backups::router())
+        .merge(audit::router())
         .merge(import::router())
         .route(
             "/favicon.ico",

@@ -160,7 +160,7 @@ async fn create_token(
     body: JsonBody<TokenInput>,
 ) -> Result<Response, AppError> {
     let name = body.value.name.unwrap_or_default();
-    let (token, id) = ops::create_token(&s.db, c.user.id, &name, c.ctx.now).await?;
+    let (token, id) = ops::create_token(&s.db, Some(&c.ctx), c.user.id, &name, c.ctx.now).await?;
     Ok((StatusCode::CREATED, Json(NewToken { id, token })).into_response())
 }
 
@@ -175,7 +175,7 @@ async fn revoke_token(
     c: Caller,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
-    s.db.revoke_token(c.user.id, id, c.ctx.now).await?;
+    ops::directory::revoke_token(&s.db, &c.ctx, c.user.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -412,6 +412,7 @@ pub async fn save_approval_policy(
         }
     }
     p.id = db.save_approval_policy(&p, ctx.now).await?;
+    super::audit::setting(db, ctx, "approvals::save_approval_policy", "").await?;
     Ok(p)
 }
 

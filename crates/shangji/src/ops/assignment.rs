@@ -196,6 +196,7 @@ pub async fn create_rule(
     ctx.require_admin()?;
     let rule = checked(db, ctx, 0, 0, &input).await?;
     let id = db.insert_assignment_rule(&rule, ctx.now).await?;
+    super::audit::setting(db, ctx, "assignment::create_rule", &id.to_string()).await?;
     get_rule(db, ctx, id).await
 }
 
@@ -211,6 +212,7 @@ pub async fn update_rule(
     let expected = input.version.unwrap_or(current.version);
     let rule = checked(db, ctx, id, current.rule.position, &input).await?;
     db.update_assignment_rule(&rule, expected, ctx.now).await?;
+    super::audit::setting(db, ctx, "assignment::update_rule", &id.to_string()).await?;
     get_rule(db, ctx, id).await
 }
 
@@ -243,16 +245,16 @@ pub async fn move_rule(
             }
         }
     }
+    super::audit::setting(db, ctx, "assignment::move_rule", &id.to_string()).await?;
     list_rules(db, ctx).await
 }
 
 pub async fn delete_rule(db: &Db, ctx: &Ctx, id: i64) -> Result<(), AppError> {
     ctx.require_admin()?;
-    if db.delete_assignment_rule(id).await? {
-        Ok(())
-    } else {
-        Err(AppError::NotFound)
+    if !db.delete_assignment_rule(id).await? {
+        return Err(AppError::NotFound);
     }
+    super::audit::setting(db, ctx, "assignment::delete_rule", &id.to_string()).await
 }
 
 // ---- Settings. ----
@@ -270,6 +272,7 @@ pub async fn save_settings(db: &Db, ctx: &Ctx, s: PoolSettings) -> Result<PoolSe
     s.validate().map_err(AppError::InvalidMany)?;
     let json = serde_json::to_string(&s).map_err(|e| AppError::Internal(e.to_string()))?;
     db.set_setting(POOL_KEY, &json, ctx.now).await?;
+    super::audit::setting(db, ctx, "assignment::save_settings", "").await?;
     Ok(s)
 }
 

@@ -135,6 +135,7 @@ pub async fn save_calendar(db: &Db, ctx: &Ctx, json: &str) -> Result<WorkCalenda
     })?;
     db.set_setting(CALENDAR_KEY, &cal.to_json(), ctx.now)
         .await?;
+    super::audit::setting(db, ctx, "automation::save_calendar", "").await?;
     Ok(cal)
 }
 
@@ -225,6 +226,7 @@ pub async fn create_rule(db: &Db, ctx: &Ctx, input: RuleInput) -> Result<RuleVie
     ctx.require_admin()?;
     let rule = check(db, &ctx.dir, 0, &input).await?;
     let id = db.insert_rule(&rule, ctx.now).await?;
+    super::audit::setting(db, ctx, "automation::create_rule", &id.to_string()).await?;
     get_rule(db, ctx, id).await
 }
 
@@ -239,6 +241,7 @@ pub async fn update_rule(
     let expected = input.version.unwrap_or(current.version);
     let rule = check(db, &ctx.dir, id, &input).await?;
     db.update_rule(&rule, expected, ctx.now).await?;
+    super::audit::setting(db, ctx, "automation::update_rule", &id.to_string()).await?;
     get_rule(db, ctx, id).await
 }
 
@@ -259,11 +262,10 @@ pub async fn set_rule_enabled(
 
 pub async fn delete_rule(db: &Db, ctx: &Ctx, id: i64) -> Result<(), AppError> {
     ctx.require_admin()?;
-    if db.delete_rule(id).await? {
-        Ok(())
-    } else {
-        Err(AppError::NotFound)
+    if !db.delete_rule(id).await? {
+        return Err(AppError::NotFound);
     }
+    super::audit::setting(db, ctx, "automation::delete_rule", &id.to_string()).await
 }
 
 pub async fn rule_firings(db: &Db, ctx: &Ctx, id: i64) -> Result<Vec<FiringView>, AppError> {
@@ -332,6 +334,7 @@ pub async fn save_facts_config(
     config.validate().map_err(AppError::InvalidMany)?;
     let json = serde_json::to_string(&config).map_err(|e| AppError::Internal(e.to_string()))?;
     db.set_setting(FOLLOW_UP_KEY, &json, ctx.now).await?;
+    super::audit::setting(db, ctx, "automation::save_facts_config", "").await?;
     Ok(config)
 }
 

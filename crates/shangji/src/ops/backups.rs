@@ -5,6 +5,7 @@
 //! across instances) and keeps the newest of the last days and weeks
 //! (`shangji_core::backups::retained`). Only admins export, back up or download.
 
+use shangji_core::audit::AuditAction;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -66,11 +67,25 @@ impl Origin {
     }
 }
 
-/// The one place where exports, backups, restores and downloads are told to the audit log.
-/// There is no audit log yet: until there is, they go to the application log under the
-/// `audit` target, and the audit log will write its entry here.
-pub fn audit(actor: Option<UserId>, action: &str, what: &str) {
-    tracing::info!(target: "audit", actor, action, what, "audit");
+/// Tells the audit log of an export, backup, restore or download (`actor`: none for the
+/// server's scheduled backup).
+async fn audit(
+    db: &Db,
+    actor: Option<UserId>,
+    now: OffsetDateTime,
+    action: AuditAction,
+    what: &str,
+) -> Result<(), AppError> {
+    let login = match actor {
+        Some(id) => db.user(id).await?.map(|u| u.login),
+        None => None,
+    };
+    let actor = super::audit::Actor {
+        user_id: actor,
+        login,
+        address: None,
+    };
+    super::audit::record_as(db, actor, now, action, what, "").await
 }
 
 fn archive_error(e: ArchiveError) -> AppError {
@@ -88,7 +103,8 @@ pub async fn export(
         .export_archive(out, APP_VERSION, now)
         .await
         .map_err(archive_error)?;
-    audit(actor, "export", &out.display().to_string());
+    let detail = out.display().to_string();
+    audit(db, actor, now, AuditAction::Export, &detail).await?;
     Ok(manifest)
 }
 
@@ -97,7 +113,11 @@ pub async fn export(
 pub async fn restore(db: &Db, file: &Path) -> Result<Restored, ArchiveError> {
     let restored = db.restore_archive(file).await?;
     db.migrate().await?;
-    audit(None, "restore", &file.display().to_string());
+    let what = file.display().to_string();
+    let at = OffsetDateTime::now_utc();
+    if let Err(e) = audit(db, None, at, AuditAction::Restore, &what).await {
+        tracing::error!(error = ?e, "the audit log could not be written");
+    }
     Ok(restored)
 }
 
@@ -197,7 +217,7 @@ pub async fn take(
         }
     }
     record.id = db.insert_backup(&record).await?;
-    audit(actor, "backup", &file);
+    audit(db, actor, now, AuditAction::Backup, &file).await?;
     if record.status == "verified" {
         tracing::info!(file, rows = record.row_count, "backup taken and verified");
     } else {
@@ -281,6 +301,6 @@ pub async fn download(
     if b.removed_at.is_some() || b.file.contains(['/', '\\']) || !path.is_file() {
         return Err(AppError::NotFound);
     }
-    audit(Some(ctx.actor.user_id), "download backup", &b.file);
+    super::audit::record(db, ctx, AuditAction::Download, &b.file, "backup").await?;
     Ok((path, b.file))
 }

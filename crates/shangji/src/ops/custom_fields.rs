@@ -72,6 +72,7 @@ pub async fn create_custom_field(
         ),
         e => e.into(),
     })?;
+    super::audit::setting(db, ctx, "custom_fields::create_custom_field", "").await?;
     Ok(CustomFieldDef { id, ..def })
 }
 
@@ -99,5 +100,6 @@ pub async fn update_custom_field(
         return Ok(before);
     }
     db.update_custom_field(&def, &renames, migration).await?;
+    super::audit::setting(db, ctx, "custom_fields::update_custom_field", "").await?;
     Ok(def)
 }

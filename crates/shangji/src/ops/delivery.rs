@@ -290,6 +290,7 @@ pub async fn set_allow_list(db: &Db, ctx: &Ctx, list: AllowList) -> Result<Allow
     }
     let text = serde_json::to_string(&entries).unwrap_or_default();
     db.set_setting(ALLOW_LIST_KEY, &text, ctx.now).await?;
+    super::audit::setting(db, ctx, "delivery::set_allow_list", "").await?;
     Ok(AllowList { entries })
 }
 
@@ -402,16 +403,16 @@ pub async fn save_channel(
         None => c.id = db.insert_channel(&c).await?,
         Some(_) => c.version = db.update_channel(&c).await?,
     }
+    super::audit::setting(db, ctx, "delivery::save_channel", "").await?;
     Ok(c.into())
 }
 
 pub async fn delete_channel(db: &Db, ctx: &Ctx, id: i64) -> Result<(), AppError> {
     ctx.require_admin()?;
-    if db.archive_channel(id, ctx.now).await? {
-        Ok(())
-    } else {
-        Err(AppError::NotFound)
+    if !db.archive_channel(id, ctx.now).await? {
+        return Err(AppError::NotFound);
     }
+    super::audit::setting(db, ctx, "delivery::delete_channel", &id.to_string()).await
 }
 
 /// Queues a test message to a channel (sent by the background sender like any other);

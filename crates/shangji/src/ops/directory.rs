@@ -3,6 +3,7 @@
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use shangji_core::audit::AuditAction;
 use shangji_core::model::*;
 use shangji_core::records::{self, *};
 use shangji_store::{Db, StoreError};
@@ -107,6 +108,16 @@ pub async fn create_user(
             }
             e => e.into(),
         })?;
+    let detail = format!("{} ({})", user.login, user.role.as_str());
+    audit_by(
+        db,
+        ctx,
+        now,
+        AuditAction::UserCreated,
+        format!("user {id}"),
+        &detail,
+    )
+    .await?;
     Ok(User { id, ..user })
 }
 
@@ -129,24 +140,99 @@ pub async fn update_user(
         }
     }
     let mut user = db.user(id).await?.ok_or(AppError::NotFound)?;
+    let before = user.clone();
     let password = records::apply_user(&mut user, input, false)?;
     check_team(db, user.team_id).await?;
     db.update_user(&user).await?;
+    // Permissions (role, team, status) say what changed; other details that something did.
+    let mut changed = Vec::new();
+    if before.role != user.role {
+        changed.push(format!("role {} → {}", before.role, user.role));
+    }
+    if before.team_id != user.team_id {
+        changed.push(format!("team {:?} → {:?}", before.team_id, user.team_id));
+    }
+    if before.active != user.active {
+        changed.push(format!("active {} → {}", before.active, user.active));
+    }
+    if changed.is_empty() && before != user {
+        changed.push("details".into());
+    }
+    let target = format!("user {id}");
+    if !changed.is_empty() {
+        let detail = changed.join("; ");
+        super::audit::record(db, ctx, AuditAction::UserChanged, target.clone(), detail).await?;
+    }
     if let Some(p) = password {
         db.set_password(id, &hash_password(&p)?).await?;
+        super::audit::record(db, ctx, AuditAction::PasswordSet, target, "").await?;
     }
     Ok(user)
 }
 
-pub async fn set_password(db: &Db, user_id: UserId, password: &str) -> Result<(), AppError> {
+/// Sets a user's password (`by`: who does it; none for the command line).
+pub async fn set_password(
+    db: &Db,
+    by: Option<&Ctx>,
+    user_id: UserId,
+    password: &str,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
     records::validate_password(password)?;
     db.set_password(user_id, &hash_password(password)?).await?;
-    Ok(())
+    audit_by(
+        db,
+        by,
+        now,
+        AuditAction::PasswordSet,
+        format!("user {user_id}"),
+        "",
+    )
+    .await
+}
+
+/// Writes an audit entry as `by`, or as the command line (no user) when `by` is none.
+async fn audit_by(
+    db: &Db,
+    by: Option<&Ctx>,
+    now: OffsetDateTime,
+    action: AuditAction,
+    target: String,
+    detail: &str,
+) -> Result<(), AppError> {
+    match by {
+        Some(ctx) => super::audit::record(db, ctx, action, target, detail).await,
+        None => {
+            let detail = format!("{detail} (command line)");
+            let actor = super::audit::Actor::default();
+            super::audit::record_as(db, actor, now, action, target, detail.trim()).await
+        }
+    }
+}
+
+/// Revokes one of `user_id`'s API tokens.
+pub async fn revoke_token(
+    db: &Db,
+    ctx: &Ctx,
+    user_id: UserId,
+    token_id: i64,
+) -> Result<(), AppError> {
+    db.revoke_token(user_id, token_id, ctx.now).await?;
+    let target = format!("user {user_id}");
+    super::audit::record(
+        db,
+        ctx,
+        AuditAction::TokenRevoked,
+        target,
+        format!("token {token_id}"),
+    )
+    .await
 }
 
 /// A new API token for `user_id`: returns the secret (shown once) and its id.
 pub async fn create_token(
     db: &Db,
+    by: Option<&Ctx>,
     user_id: UserId,
     name: &str,
     now: OffsetDateTime,
@@ -157,6 +243,9 @@ pub async fn create_token(
     let id = db
         .insert_token(user_id, &name, &digest(&secret), now)
         .await?;
+    let target = format!("user {user_id}");
+    let detail = format!("token {id} “{name}”");
+    audit_by(db, by, now, AuditAction::TokenCreated, target, &detail).await?;
     Ok((secret, id))
 }
 

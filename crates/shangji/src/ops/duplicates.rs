@@ -64,6 +64,7 @@ pub async fn save_settings(
     ctx.require_admin()?;
     let json = serde_json::to_string(&s).map_err(|e| AppError::Internal(e.to_string()))?;
     db.set_setting(SETTINGS_KEY, &json, ctx.now).await?;
+    super::audit::setting(db, ctx, "duplicates::save_settings", "").await?;
     Ok(s)
 }
 

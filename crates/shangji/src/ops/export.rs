@@ -1,5 +1,6 @@
 //! CSV export of any record kind, as the API serves it.
 
+use shangji_core::audit::AuditAction;
 use shangji_core::custom_fields::{self, CustomFieldDef};
 use shangji_store::Db;
 
@@ -61,6 +62,7 @@ pub async fn export_csv<T: Resource>(
         .unwrap_or_default();
     let mut out = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
     let mut header: Option<Vec<String>> = None;
+    let mut rows = 0;
     loop {
         let page = db.list::<T>(&ctx.scope, &q).await?;
         for record in &page.items {
@@ -93,6 +95,7 @@ pub async fn export_csv<T: Resource>(
                     .map_err(|e| AppError::Internal(e.to_string()))?;
                 header = Some(names);
             }
+            rows += 1;
             out.write_record(cells.iter().map(|(_, v)| v))
                 .map_err(|e| AppError::Internal(e.to_string()))?;
         }
@@ -101,6 +104,13 @@ pub async fn export_csv<T: Resource>(
             break;
         }
     }
-    out.into_inner()
-        .map_err(|e| AppError::Internal(e.to_string()))
+    let bytes = out
+        .into_inner()
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let detail = format!(
+        "{rows} rows as csv, filters: {}",
+        super::audit::filters_text(&filters)
+    );
+    super::audit::record(db, ctx, AuditAction::Export, T::RESOURCE, detail).await?;
+    Ok(bytes)
 }

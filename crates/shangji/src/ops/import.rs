@@ -6,6 +6,7 @@
 //! update (so gates, owners, custom fields, duplicates, scoring and rules hold), records each
 //! record it made or changed, and can be rolled back.
 
+use shangji_core::audit::AuditAction;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -897,6 +898,13 @@ pub async fn run(
         }
     }
     db.save_import(&batch, ImportStatus::Running).await?;
+    let s = &batch.summary;
+    let detail = format!(
+        "{} ({}): {}; rows {} created, {} updated, {} skipped, {} failed",
+        batch.file_name, batch.kind, batch.status, s.created, s.updated, s.skipped, s.failed
+    );
+    let target = format!("import {}", batch.id);
+    super::audit::record(db, ctx, AuditAction::Import, target, detail).await?;
     Ok(batch)
 }
 

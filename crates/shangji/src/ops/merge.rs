@@ -5,6 +5,7 @@
 //! record), in one transaction. Admins read the log of every merge.
 
 use serde::de::DeserializeOwned;
+use shangji_core::audit::AuditAction;
 use shangji_core::merge::{self, Merge, MergeInput};
 use shangji_core::model::*;
 use shangji_store::Db;
@@ -124,6 +125,9 @@ pub async fn merge<T: Mergeable>(
     if T::RECORD_KIND == RecordKind::Lead {
         super::scoring::rescore_lead(db, ctx.now, survivor_id).await?;
     }
+    let target = format!("{} {survivor_id}", T::RECORD_KIND);
+    let detail = format!("{} {} merged into it", T::RECORD_KIND, input.merged_id);
+    super::audit::record(db, ctx, AuditAction::Merge, target, detail).await?;
     let record = super::get::<T>(db, ctx, survivor_id).await?;
     Ok(Merged { record, moved })
 }

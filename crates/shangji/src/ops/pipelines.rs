@@ -130,6 +130,7 @@ pub async fn create_pipeline(
     let mut stages = stages;
     process::fill_pipeline_keys(&mut stages);
     process::check_pipeline_stages(&stages, &opportunity_custom_keys(ctx))?;
+    super::audit::setting(db, ctx, "pipelines::create_pipeline", "").await?;
     Ok(db
         .insert_pipeline(&name, input.is_default, &policy, &stages, ctx.now)
         .await?)
@@ -179,6 +180,7 @@ pub async fn update_pipeline(
         ));
     }
     db.update_pipeline(&p).await?;
+    super::audit::setting(db, ctx, "pipelines::update_pipeline", &id.to_string()).await?;
     reread_pipeline(db, id).await
 }
 
@@ -506,6 +508,7 @@ pub async fn create_loss_reason(
     }
     apply_loss_reason(&mut r, input)?;
     r.id = db.insert_loss_reason(&r).await?;
+    super::audit::setting(db, ctx, "pipelines::create_loss_reason", "").await?;
     Ok(r)
 }
 
@@ -532,6 +535,7 @@ pub async fn update_loss_reason(
     }
     apply_loss_reason(&mut r, input)?;
     db.update_loss_reason(&r).await?;
+    super::audit::setting(db, ctx, "pipelines::update_loss_reason", "").await?;
     Ok(r)
 }
 

@@ -1113,7 +1113,7 @@ pub async fn create_token_for(
 ) -> Result<(String, i64), AppError> {
     ctx.require_admin()?;
     match db.user(user_id).await? {
-        Some(u) if u.active => super::create_token(db, user_id, name, ctx.now).await,
+        Some(u) if u.active => super::create_token(db, Some(ctx), user_id, name, ctx.now).await,
         _ => Err(AppError::invalid(
             "user_id",
             "unknown_user",
@@ -1130,5 +1130,5 @@ pub async fn revoke_token_of(
     token_id: i64,
 ) -> Result<(), AppError> {
     ctx.require_admin()?;
-    Ok(db.revoke_token(user_id, token_id, ctx.now).await?)
+    super::directory::revoke_token(db, ctx, user_id, token_id).await
 }

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use shangji_core::analytics::{self, WinLossRow};
+use shangji_core::audit::AuditAction;
 use shangji_core::model::*;
 use shangji_core::report_extras::{self as x, CycleLength, FunnelStage, MonthTimes, SourceRow};
 use shangji_core::Money;
@@ -946,6 +947,14 @@ pub async fn answer<T: Tabular + Serialize>(
             "xlsx",
         ),
     };
+    super::audit::record(
+        db,
+        ctx,
+        AuditAction::Export,
+        name,
+        format!("report as {ext}"),
+    )
+    .await?;
     Ok((
         [
             (header::CONTENT_TYPE, kind.to_string()),

@@ -84,6 +84,7 @@ pub async fn save_settings(
     let json = serde_json::to_string(&s).map_err(|e| AppError::Internal(e.to_string()))?;
     db.set_setting(SETTINGS_KEY, &json, ctx.now).await?;
     let changed = rescore_all(db, ctx.now).await?;
+    super::audit::setting(db, ctx, "scoring::save_settings", "").await?;
     Ok((s, changed))
 }
 

@@ -175,6 +175,7 @@ pub async fn create(db: &Db, ctx: &Ctx, input: WebFormInput) -> Result<WithSecre
     let secret = random_token("wf_");
     let mut form = WebForm::new(slug_of(), digest(&secret), input, ctx.now);
     form.id = db.insert_web_form(&form).await.map_err(slug_taken)?;
+    super::audit::setting(db, ctx, "web_forms::create", "").await?;
     Ok(WithSecret { form, secret })
 }
 
@@ -191,6 +192,7 @@ pub async fn update(db: &Db, ctx: &Ctx, id: Id, input: WebFormInput) -> Result<W
         .update_web_form(&form, expected)
         .await
         .map_err(slug_taken)?;
+    super::audit::setting(db, ctx, "web_forms::update", "").await?;
     Ok(form)
 }
 
@@ -201,6 +203,7 @@ pub async fn set_archived(db: &Db, ctx: &Ctx, id: Id, archived: bool) -> Result<
     form.archived = archived;
     form.updated_at = ctx.now;
     form.version = db.update_web_form(&form, form.version).await?;
+    super::audit::setting(db, ctx, "web_forms::set_archived", "").await?;
     Ok(form)
 }
 
@@ -212,6 +215,7 @@ pub async fn rotate_secret(db: &Db, ctx: &Ctx, id: Id) -> Result<WithSecret, App
     form.secret = digest(&secret);
     form.updated_at = ctx.now;
     form.version = db.update_web_form(&form, form.version).await?;
+    super::audit::setting(db, ctx, "web_forms::rotate_secret", "").await?;
     Ok(WithSecret { form, secret })
 }
 

@@ -691,7 +691,7 @@ async fn rollback(
             .map(|k| Blocker {
                 row: k.row,
                 href: record_href(k.record_kind, k.record_id),
-                reason: k.reason,
+                reason: v.tr.t(&format!("import.kept.{}", k.reason)).to_string(),
             })
             .collect();
         let p = import::preview(&s.db, &v.ctx, id, None, None).await?;

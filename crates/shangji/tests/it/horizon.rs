@@ -261,6 +261,7 @@ async fn accuracy_compares_the_last_snapshot_before_the_period_with_what_was_won
                 dir,
                 now,
                 lang: Language::ZhCn,
+                address: None,
             }
         }
     };

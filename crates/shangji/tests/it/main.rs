@@ -8,6 +8,7 @@ mod analytics;
 mod api;
 mod architecture;
 mod assignment;
+mod audit;
 mod automation;
 mod backups;
 mod board;

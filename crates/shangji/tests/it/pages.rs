@@ -139,6 +139,35 @@ async fn sign_in_reach_home_and_sign_out() {
         (r.status, r.location.as_deref()),
         (StatusCode::SEE_OTHER, Some("/"))
     );
+    // Both are in the audit log, newest first, with the login as typed and the user.
+    let (_, log) = app.get("/api/v1/audit?limit=2", "admin").await;
+    let wang = app
+        .db
+        .user_by_login("wang.lei")
+        .await
+        .unwrap()
+        .unwrap()
+        .0
+        .id;
+    let seen: Vec<(&str, &str, i64)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["actor_login"].as_str().unwrap(),
+                e["actor_id"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("sign_in", "Wang.Lei", wang),
+            ("sign_in_failed", "wang.lei", wang)
+        ]
+    );
     let session = r
         .cookies
         .iter()

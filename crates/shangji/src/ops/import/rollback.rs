@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
+use shangji_core::audit::AuditAction;
 use shangji_core::import::{ImportBatch, ImportStatus, ImportedRecord};
 use shangji_core::model::*;
 use shangji_core::visibility::Scope;
@@ -90,6 +91,12 @@ pub async fn rollback(db: &Db, ctx: &Ctx, id: Id) -> Result<Rollback, AppError> 
     batch.status = ImportStatus::RolledBack;
     batch.rolled_back_at = Some(ctx.now);
     db.save_import(&batch, ImportStatus::Done).await?;
+    let detail = format!(
+        "{}: {} records removed, {} restored",
+        batch.file_name, outcome.removed, outcome.restored
+    );
+    let target = format!("import {id}");
+    super::super::audit::record(db, ctx, AuditAction::ImportRollback, target, detail).await?;
     Ok(outcome)
 }
 

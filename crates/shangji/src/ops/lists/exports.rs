@@ -1,5 +1,6 @@
 //! Exports of a list as CSV and XLSX with the chosen columns.
 
+use shangji_core::audit::AuditAction::Export;
 use shangji_store::Db;
 
 use crate::error::AppError;
@@ -48,10 +49,17 @@ pub async fn export<T: Listed>(
             break;
         }
     }
-    match format {
-        Format::Csv => csv_of(tr, &columns, &rows),
-        Format::Xlsx => xlsx_of(tr, &columns, &rows),
-    }
+    let (bytes, ext) = match format {
+        Format::Csv => (csv_of(tr, &columns, &rows)?, "csv"),
+        Format::Xlsx => (xlsx_of(tr, &columns, &rows)?, "xlsx"),
+    };
+    let detail = format!(
+        "{} rows as {ext}, filters: {}",
+        rows.len(),
+        crate::ops::audit::filters_text(&filters)
+    );
+    crate::ops::audit::record(db, ctx, Export, T::KIND.path(), detail).await?;
+    Ok(bytes)
 }
 
 /// The header: a money column is followed by its currency.

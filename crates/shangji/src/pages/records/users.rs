@@ -398,7 +398,7 @@ pub(super) async fn user_save(
     let password = f.get("op") == "password";
     let (result, mut errors) = if password {
         (
-            ops::set_password(&s.db, id, f.get("password"))
+            ops::set_password(&s.db, Some(&v.ctx), id, f.get("password"), v.ctx.now)
                 .await
                 .map(|_| ()),
             Errors::default(),

@@ -174,7 +174,7 @@ impl TestApp {
                 ..Default::default()
             };
             let user = ops::create_user(&db, None, input, now()).await.unwrap();
-            let (token, _) = ops::create_token(&db, user.id, "test", now())
+            let (token, _) = ops::create_token(&db, None, user.id, "test", now())
                 .await
                 .unwrap();
             tokens.insert(login, token);

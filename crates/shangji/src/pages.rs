@@ -14,6 +14,7 @@ mod custom_fields;
 mod delivery;
 mod duplicates;
 mod forecast;
+mod handover;
 mod lists;
 pub(crate) mod merge;
 mod opportunity;
@@ -747,6 +748,7 @@ pub fn router() -> Router<AppState> {
         .merge(web_forms::router())
         .merge(scoring::router())
         .merge(merge::router())
+        .merge(handover::router())
         .merge(backups::router())
         .route(
             "/favicon.ico",

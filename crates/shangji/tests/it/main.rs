@@ -16,6 +16,7 @@ mod custom_fields;
 mod delivery;
 mod duplicates;
 mod forecast;
+mod handover;
 mod history_import;
 mod horizon;
 mod import;

@@ -53,6 +53,8 @@ impl HandoverKind {
     ];
 }
 
+// `text_enum!` derives no `Default`.
+#[allow(clippy::derivable_impls)]
 impl Default for HandoverMethod {
     fn default() -> Self {
         HandoverMethod::One

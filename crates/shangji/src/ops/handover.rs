@@ -84,6 +84,21 @@ pub async fn leaver(db: &Db, ctx: &Ctx, id: UserId) -> Result<User, AppError> {
     Ok(user)
 }
 
+/// The users the caller may hand over, by name.
+pub async fn leavers(db: &Db, ctx: &Ctx) -> Result<Vec<User>, AppError> {
+    if !ctx.scope.is_manager() {
+        return Err(forbidden());
+    }
+    let mut users: Vec<User> = db
+        .users()
+        .await?
+        .into_iter()
+        .filter(|u| ctx.scope.covers(Some(u.id)) && core::may_hand_over(&ctx.actor, &ctx.scope, u))
+        .collect();
+    users.sort_by(|a, b| (!a.active, &a.display_name).cmp(&(!b.active, &b.display_name)));
+    Ok(users)
+}
+
 /// The users the caller may choose as receivers of `from`'s book: active, in scope.
 pub async fn receivers(db: &Db, ctx: &Ctx, from: UserId) -> Result<Vec<User>, AppError> {
     Ok(db

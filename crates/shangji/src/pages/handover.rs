@@ -223,6 +223,8 @@ struct ListPage {
     here: String,
     nav: Nav,
     lines: Vec<Line>,
+    /// The users the viewer may hand over: `(id, name)`.
+    leavers: Vec<(UserId, String)>,
 }
 
 fn lines(tr: Tr, users: &[User], hs: Vec<shangji_core::handover::Handover>) -> Vec<Line> {
@@ -251,15 +253,21 @@ async fn list_page(State(s): State<AppState>, v: Viewer) -> Response {
     let data = async {
         let hs = handover::list(&s.db, &v.ctx, None).await?;
         let users = s.db.users().await?;
-        Ok::<_, AppError>(lines(v.tr, &users, hs))
+        let leavers = handover::leavers(&s.db, &v.ctx)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, format!("{} ({})", u.display_name, u.login)))
+            .collect();
+        Ok::<_, AppError>((lines(v.tr, &users, hs), leavers))
     };
     match data.await {
-        Ok(lines) => render(ListPage {
+        Ok((lines, leavers)) => render(ListPage {
             tr: v.tr,
             csrf: v.csrf.clone(),
             here: here.into(),
             nav: v.nav("settings"),
             lines,
+            leavers,
         }),
         Err(e) => v.error(here, e),
     }
@@ -298,6 +306,8 @@ struct ReportPage {
     kinds: Vec<String>,
     counts: Vec<CountRow>,
     blocks: Vec<ReceiverBlock>,
+    /// The leaver's page in the settings is the admin's.
+    is_admin: bool,
 }
 
 async fn report_page(State(s): State<AppState>, v: Viewer, Path(id): Path<i64>) -> Response {
@@ -355,6 +365,7 @@ async fn report_page(State(s): State<AppState>, v: Viewer, Path(id): Path<i64>) 
         kinds: kind_labels(tr),
         counts: count_rows(&users, &h.counts),
         blocks,
+        is_admin: v.ctx.actor.role == Role::Admin,
         here,
     })
 }

@@ -469,3 +469,59 @@ async fn approvals_policies_and_rules_follow_the_leavers_place() {
         .await;
     assert_eq!(r["members"], json!([east_mgr, rep_south]), "{r}");
 }
+
+#[tokio::test]
+async fn a_manager_hands_a_rep_over_on_the_pages() {
+    let app = TestApp::new().await;
+    let (sh, east) = (app.user_id("rep_sh"), app.user_id("rep_east"));
+    let (_, opp) = app.account_and_opportunity("rep_sh", "页面交接").await;
+    let mgr = common::browser::browser(&app, "mgr_east").await;
+    // The list offers the team's reps, not the manager of another team.
+    let list = mgr.get("/handovers").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("handover-from"), "{}", list.body);
+    assert!(!list.body.contains("mgr_south"));
+    let form = mgr.get(&format!("/handovers/new?from={sh}")).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(!form.body.contains("handover-deactivate"), "admins only");
+    let (sh_s, east_s) = (sh.to_string(), east.to_string());
+    let fields = [
+        ("from_user_id", sh_s.as_str()),
+        ("receiver", east_s.as_str()),
+        ("method", "one"),
+    ];
+    let preview = mgr
+        .post(
+            "/handovers/new",
+            &[&fields[..], &[("op", "preview")]].concat(),
+        )
+        .await;
+    assert_eq!(preview.status, StatusCode::OK);
+    assert!(
+        preview.body.contains("handover-preview"),
+        "{}",
+        preview.body
+    );
+    assert_eq!(
+        owner(&app, &format!("/api/v1/opportunities/{}", opp["id"])).await,
+        sh
+    );
+    let done = mgr
+        .post("/handovers/new", &[&fields[..], &[("op", "run")]].concat())
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(
+        owner(&app, &format!("/api/v1/opportunities/{}", opp["id"])).await,
+        east
+    );
+    let (_, list) = app.get("/api/v1/handovers", "mgr_east").await;
+    let id = list[0]["id"].as_i64().unwrap();
+    let report = mgr.get(&format!("/handovers/{id}")).await;
+    assert!(report.body.contains("页面交接"), "{}", report.body);
+    // The deal's history says it was handed over.
+    let page = mgr.get(&format!("/opportunities/{}", opp["id"])).await;
+    assert!(page.body.contains(&format!("交接 #{id}")), "{}", page.body);
+    // A rep has no handover pages.
+    let rep = common::browser::browser(&app, "rep_east").await;
+    assert_eq!(rep.get("/handovers").await.status, StatusCode::FORBIDDEN);
+}

@@ -46,7 +46,7 @@ text_enum!(
 
 text_enum!(
     /// How an opportunity got its owner.
-    AssignHow { Rule => "rule", Claim => "claim", Manual => "manual" }
+    AssignHow { Rule => "rule", Claim => "claim", Manual => "manual", Handover => "handover" }
 );
 
 text_enum!(
@@ -566,6 +566,9 @@ pub struct OwnershipEvent {
     #[serde(with = "time::serde::rfc3339::option")]
     pub waited_since: Option<OffsetDateTime>,
     pub reason: Option<String>,
+    /// Assigned by a handover: which.
+    #[serde(default)]
+    pub handover_id: Option<Id>,
     pub actor_id: UserId,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
@@ -597,6 +600,7 @@ pub fn take<P: Pooled>(
         rule_id,
         waited_since,
         reason: None,
+        handover_id: None,
         actor_id: actor.user_id,
         at: now,
     })
@@ -634,6 +638,7 @@ pub fn give_back<P: Pooled>(
         rule_id: None,
         waited_since: None,
         reason,
+        handover_id: None,
         actor_id: actor.user_id,
         at: now,
     })
@@ -671,6 +676,7 @@ pub fn settle<P: Pooled>(
                 rule_id: None,
                 waited_since: before.is_none().then_some(waited_since).flatten(),
                 reason: None,
+                handover_id: None,
                 actor_id: actor.user_id,
                 at: now,
             })
@@ -686,6 +692,7 @@ pub fn settle<P: Pooled>(
                 rule_id: None,
                 waited_since: None,
                 reason: None,
+                handover_id: None,
                 actor_id: actor.user_id,
                 at: now,
             })

@@ -16,6 +16,7 @@ pub mod demo;
 pub mod duplicates;
 pub mod error;
 pub mod follow_up;
+pub mod handover;
 pub mod history_import;
 pub mod horizon;
 pub mod import;

@@ -25,7 +25,8 @@ use crate::visibility::Actor;
 text_enum!(
     /// What happened to an opportunity. `pooled`: put in the public pool (公海), `new_value`
     /// `{"reason"}`; `assigned`: given an owner by a rule, a claim or by hand, `new_value`
-    /// `{"owner_id", "how", "rule_id", "waited_since"}`.
+    /// `{"owner_id", "how", "rule_id", "waited_since"}`; `handed_over`: moved by a handover
+    /// (交接) beside its `owner_changed`, `new_value` `{"handover_id", "from", "to"}`.
     EventKind {
         Created => "created",
         StageChanged => "stage_changed",
@@ -47,6 +48,7 @@ text_enum!(
         ReviewDecision => "review_decision",
         Pooled => "pooled",
         Assigned => "assigned",
+        HandedOver => "handed_over",
     }
 );
 

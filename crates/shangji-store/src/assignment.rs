@@ -341,7 +341,7 @@ impl Db {
 
 fn ownership_insert(e: &OwnershipEvent) -> Sql {
     let mut sql = Sql::new(
-        "INSERT INTO ownership_events (record_kind, record_id, kind, owner_id, how, rule_id, waited_since, reason, actor_id, at) VALUES (",
+        "INSERT INTO ownership_events (record_kind, record_id, kind, owner_id, how, rule_id, waited_since, reason, handover_id, actor_id, at) VALUES (",
     );
     sql.bind(e.record_kind.as_str())
         .push(", ")
@@ -358,7 +358,8 @@ fn ownership_insert(e: &OwnershipEvent) -> Sql {
     sql.push(", ")
         .bind(e.reason.clone())
         .push(", ")
-        .bind(e.actor_id);
+        .bind(e.handover_id);
+    sql.push(", ").bind(e.actor_id);
     sql.push(", ").bind(e.at).push(")");
     sql
 }
@@ -373,6 +374,7 @@ fn ownership_from_row<R: RowExt>(r: &R) -> Result<OwnershipEvent, StoreError> {
         rule_id: r.opt_i64("rule_id")?,
         waited_since: r.opt_ts("waited_since")?,
         reason: r.opt_text("reason")?,
+        handover_id: r.opt_i64("handover_id")?,
         actor_id: r.i64("actor_id")?,
         at: r.ts("at")?,
     })

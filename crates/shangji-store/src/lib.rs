@@ -17,6 +17,7 @@ pub mod duplicates;
 pub mod entity;
 pub mod error;
 pub mod forecast;
+pub mod handover;
 pub mod imports;
 pub mod lists;
 pub mod merge;
@@ -42,6 +43,7 @@ pub use directory::{ApiToken, Authenticated, Directory};
 pub use duplicates::{Candidate, Probe};
 pub use entity::{Access, Entity, FilterKind};
 pub use error::StoreError;
+pub use handover::{InheritedDeal, InheritedTotal, PendingChain};
 pub use lists::{
     LeadOutcome, LeadOutcomeRow, Match, NewAccount, NewContact, NewOpportunity, OutcomeIds,
     SavedView,

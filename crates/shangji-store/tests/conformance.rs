@@ -1950,3 +1950,115 @@ async fn web_forms_lead_scores_and_merges() {
     assert_eq!(db.setting("scoring_model").await.unwrap(), None);
     db.close().await;
 }
+
+#[tokio::test]
+async fn handovers_move_what_the_leaver_holds() {
+    use shangji_core::handover::{HandoverKind, HandoverMethod, HandoverSettings, HandoverStatus};
+    use shangji_core::records::{blank_contact, blank_lead, blank_task};
+
+    let db = test_db().await;
+    let leaver = db
+        .insert_user(&user("hand.leaver", Role::Rep, None), None)
+        .await
+        .unwrap();
+    let to = db
+        .insert_user(&user("hand.receiver", Role::Rep, None), None)
+        .await
+        .unwrap();
+    let mut accounts = Vec::new();
+    for i in 1..=3 {
+        let mut a = blank_account(leaver, NOW);
+        a.id = i;
+        a.name = format!("交接 {i}");
+        accounts.push(a);
+    }
+    db.bulk_insert(&accounts).await.unwrap();
+    let mut c = blank_contact(leaver, NOW);
+    c.id = 1;
+    c.name = "联系人".into();
+    c.account_id = Some(2);
+    db.bulk_insert(&[c]).await.unwrap();
+    let mut open = blank_lead(NOW);
+    open.id = 1;
+    open.owner_id = Some(leaver);
+    open.pool_since = None;
+    let mut closed = open.clone();
+    closed.id = 2;
+    closed.status = LeadStatus::Disqualified;
+    db.bulk_insert(&[open, closed]).await.unwrap();
+    let mut t = blank_task(leaver, NOW);
+    t.id = 1;
+    t.title = "回访".into();
+    t.record_kind = Some(RecordKind::Contact);
+    t.record_id = Some(1);
+    let mut done = t.clone();
+    done.id = 2;
+    done.done = true;
+    db.bulk_insert(&[t, done]).await.unwrap();
+
+    // What the leaver holds, each with its account: closed leads and done tasks stay.
+    let held = db.handover_holdings(leaver).await.unwrap();
+    let of = |k: HandoverKind| {
+        held.iter()
+            .filter(|h| h.kind == k)
+            .map(|h| (h.id, h.account_id))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        of(HandoverKind::Account),
+        vec![(1, Some(1)), (2, Some(2)), (3, Some(3))]
+    );
+    assert_eq!(of(HandoverKind::Contact), vec![(1, Some(2))]);
+    assert_eq!(of(HandoverKind::Lead), vec![(1, None)]);
+    assert_eq!(of(HandoverKind::Task), vec![(1, Some(2))]);
+    assert_eq!(db.owner_loads(&[leaver, to]).await.unwrap()[&leaver], 4);
+    assert_eq!(db.account_owners(&[1]).await.unwrap()[&1], Some(leaver));
+
+    let settings = HandoverSettings {
+        receivers: vec![to],
+        method: HandoverMethod::One,
+        deactivate: false,
+    };
+    let id = db
+        .insert_handover(leaver, to, &settings, NOW)
+        .await
+        .unwrap();
+    // Moves only what the leaver still holds: a second move of the same ids moves nothing.
+    for _ in 0..2 {
+        db.move_for_handover(id, HandoverKind::Account, leaver, to, &[1, 2], to, NOW)
+            .await
+            .unwrap();
+    }
+    db.move_for_handover(id, HandoverKind::Task, leaver, to, &[1, 2], to, NOW)
+        .await
+        .unwrap();
+    let counts = db.handover_move_counts(id).await.unwrap();
+    assert_eq!(
+        counts.iter().map(|c| (c.kind, c.count)).collect::<Vec<_>>(),
+        vec![(HandoverKind::Account, 2), (HandoverKind::Task, 1)]
+    );
+    assert_eq!(db.account_owners(&[1, 3]).await.unwrap()[&1], Some(to));
+    let history = db.ownership_events(RecordKind::Account, 1).await.unwrap();
+    assert_eq!(
+        (history.len(), history[0].handover_id, history[0].owner_id),
+        (1, Some(id), Some(to))
+    );
+    assert_eq!(
+        db.handovers_of(HandoverKind::Task, 1).await.unwrap(),
+        vec![(id, to)]
+    );
+    db.save_handover_progress(id, &counts, Some(NOW))
+        .await
+        .unwrap();
+    let h = db.handover(id).await.unwrap().unwrap();
+    assert_eq!(
+        (h.status, h.counts.clone(), h.settings.clone()),
+        (HandoverStatus::Done, counts, settings)
+    );
+    assert_eq!(db.handovers(Some(leaver), 10).await.unwrap().len(), 1);
+    assert!(db.handovers(Some(to), 10).await.unwrap().is_empty());
+    assert!(db.inherited_totals(&h).await.unwrap().is_empty());
+    assert!(db.inherited_deals(&h, 10).await.unwrap().is_empty());
+    assert!(db.pending_chains_of(leaver).await.unwrap().is_empty());
+    db.close().await;
+}

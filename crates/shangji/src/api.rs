@@ -38,6 +38,7 @@ pub mod delivery;
 mod directory;
 mod duplicates;
 mod forecast;
+mod handover;
 mod import;
 pub mod lists;
 mod merge;
@@ -458,6 +459,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(web_forms::routes())
         .merge(scoring::routes())
         .merge(merge::routes())
+        .merge(handover::routes())
         .merge(directory::routes())
         .merge(duplicates::routes())
         .merge(lists::routes())

@@ -14,6 +14,7 @@ use crate::config::{Config, DbArgs};
 use shangji_core::import::{ImportKind, ImportOptions};
 
 mod forecast;
+mod handover;
 use crate::state::AppState;
 
 #[derive(Debug, Parser)]
@@ -106,7 +107,16 @@ pub enum Command {
         /// An empty database to restore into for `--backup` (default: a new SQLite file).
         #[arg(long, requires = "backup")]
         restore_url: Option<String>,
+        /// Time a handover instead: a rep's book of `--records` records (accounts,
+        /// contacts, open deals, leads, open tasks) handed to a colleague, in a new database.
+        #[arg(long, conflicts_with_all = ["board", "reports", "duplicates", "intake", "backup"])]
+        handover: bool,
+        /// Records in the leaver's book for `--handover`.
+        #[arg(long, default_value_t = 10_000)]
+        records: usize,
     },
+    /// Hand a leaving user's book over to one or several others (prints the counts).
+    Handover(handover::HandoverArgs),
     /// Forecast snapshots and the backtest.
     #[command(subcommand)]
     Forecast(forecast::ForecastCommand),
@@ -404,9 +414,13 @@ pub async fn run() -> anyhow::Result<()> {
             leads,
             backup,
             restore_url,
+            handover,
+            records,
         } => {
             let url = cli.db.database_url.as_deref();
-            if backup {
+            if handover {
+                crate::bench::run_handover(&config, url, records).await?;
+            } else if backup {
                 crate::bench::run_backup(&config, url, opportunities, restore_url.as_deref())
                     .await?;
             } else if intake {
@@ -428,6 +442,7 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Forecast(cmd) => forecast::run(&config, cmd, now).await?,
         Command::Import(cmd) => import(&config, cmd, now).await?,
+        Command::Handover(args) => handover::run(&config, args, now).await?,
         Command::Backup { out } => backup(&config, out, now).await?,
         Command::Restore { file } => restore(&config, &file).await?,
         Command::Export { out } => {

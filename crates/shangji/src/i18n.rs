@@ -22,6 +22,11 @@ const CATALOGUES: &[(&str, &str, &str)] = &[
         include_str!("../locales/en.json"),
     ),
     (
+        "handover",
+        include_str!("../locales/handover.zh-CN.json"),
+        include_str!("../locales/handover.en.json"),
+    ),
+    (
         "records",
         include_str!("../locales/records.zh-CN.json"),
         include_str!("../locales/records.en.json"),

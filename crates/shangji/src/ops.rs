@@ -33,6 +33,8 @@ pub mod export;
 pub mod facts;
 /// The forecast page, the manager roll-up and adjustments.
 pub mod forecast;
+/// Handing a leaving user's book over: preview, the resumable job, the report.
+pub mod handover;
 /// Importing stage history from a CSV file.
 pub mod history_import;
 pub mod import;

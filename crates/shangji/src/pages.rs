@@ -15,6 +15,7 @@ mod custom_fields;
 mod delivery;
 mod duplicates;
 mod forecast;
+mod handover;
 mod import;
 mod lists;
 pub(crate) mod merge;
@@ -769,6 +770,7 @@ pub fn router() -> Router<AppState> {
         .merge(web_forms::router())
         .merge(scoring::router())
         .merge(merge::router())
+        .merge(handover::router())
         .merge(backups::router())
         .merge(audit::router())
         .merge(import::router())

@@ -217,3 +217,67 @@ fn clear_errors() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn hand_a_leaving_user_over_from_the_command_line() {
+    let dir = temp_dir("handover");
+    for (login, role) in [("boss", "admin"), ("leaving", "rep"), ("staying", "rep")] {
+        let out = run(
+            &dir,
+            &["user", "add", login, "--role", role, "--password-stdin"],
+            Some("secret1234\n"),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let out = run(
+        &dir,
+        &[
+            "handover",
+            "--from",
+            "leaving",
+            "--to",
+            "staying",
+            "--dry-run",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("nothing to move"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(
+        &dir,
+        &["handover", "--from", "leaving", "--to", "leaving"],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("receivers"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(
+        &dir,
+        &[
+            "handover",
+            "--from",
+            "leaving",
+            "--to",
+            "staying",
+            "--deactivate",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("handover 1 from leaving: done"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(&dir, &["user", "list"], None);
+    let list = text(&out.stdout);
+    let leaving = list.lines().find(|l| l.contains("\tleaving\t")).unwrap();
+    assert!(leaving.ends_with("inactive"), "{list}");
+}

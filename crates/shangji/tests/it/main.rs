@@ -17,6 +17,7 @@ mod custom_fields;
 mod delivery;
 mod duplicates;
 mod forecast;
+mod handover;
 mod history_import;
 mod horizon;
 mod import;

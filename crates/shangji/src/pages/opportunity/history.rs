@@ -120,6 +120,18 @@ pub(in crate::pages) fn describe(
                 ],
             )
         }
+        EventKind::HandedOver => tr.fmt(
+            "event.handed_over",
+            &[
+                ("from", &person(new.and_then(|v| v.get("from")))),
+                ("to", &person(new.and_then(|v| v.get("to")))),
+                (
+                    "id",
+                    &new.and_then(|v| v.get("handover_id"))
+                        .map_or_else(String::new, |v| v.to_string()),
+                ),
+            ],
+        ),
         EventKind::Reopened => tr.t("event.reopened").to_string(),
         EventKind::Archived => tr.t("event.archived").to_string(),
         EventKind::Restored => tr.t("event.restored").to_string(),

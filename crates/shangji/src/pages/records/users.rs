@@ -65,6 +65,8 @@ struct UserPage {
     form: UserForm,
     errors: Errors,
     notice: Option<String>,
+    /// The user's handovers: `(id, when, status)`.
+    handovers: Vec<(i64, String, String)>,
 }
 
 fn team_path(teams: &[Team], id: TeamId) -> String {
@@ -381,6 +383,7 @@ pub(super) async fn user_page(
         form: user_form(v.tr, &teams, Some(u), None),
         errors: Errors::default(),
         notice: q.saved.map(|_| v.tr.t("form.saved").to_string()),
+        handovers: super::super::handover::of_user(&s, &v, id).await,
     })
 }
 
@@ -440,6 +443,7 @@ pub(super) async fn user_save(
         form: user_form(v.tr, &teams, Some(u), (!password).then_some(&f)),
         errors,
         notice: None,
+        handovers: super::super::handover::of_user(&s, &v, id).await,
     };
     (StatusCode::UNPROCESSABLE_ENTITY, render(page)).into_response()
 }

@@ -322,7 +322,7 @@ async fn run(db: &Db, ctx: &Ctx, id: Id) -> Result<Handover, AppError> {
     let counts = core::add_counts(&moved, &extras);
     db.save_handover_progress(id, &counts, Some(ctx.now))
         .await?;
-    let total: i64 = counts.iter().map(|c| c.count as i64).sum();
+    let total: i64 = counts.iter().map(|c| c.count).sum();
     let detail = format!(
         "user {from} → {:?}: {total} moved or re-routed{}",
         settings.receivers,

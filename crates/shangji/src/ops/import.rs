@@ -248,6 +248,7 @@ async fn check_part<T: Record>(
     row: &mut RowInputs,
     prefix: &str,
     input: Option<Map<String, Value>>,
+    matching: bool,
 ) -> Result<Checked<T>, AppError> {
     let Some(input) = input else {
         return Ok(Checked {
@@ -272,7 +273,7 @@ async fn check_part<T: Record>(
     };
     match records::prepared::<T>(db, ctx, parsed).await {
         Ok((record, _, _)) => {
-            let matched = match record.match_keys() {
+            let matched = match record.match_keys().filter(|_| matching) {
                 Some(keys) => super::duplicates::matching(db, &keys)
                     .await?
                     .into_iter()
@@ -343,12 +344,14 @@ fn lookups<'a>(ctx: &'a Ctx, regions: &'a [String]) -> Lookups<'a> {
     }
 }
 
-/// Reads, checks and matches every row; `rows` limits how many (for a quick look).
+/// Reads and checks every row, and (`matching`) matches each against the company's records
+/// and the file's earlier rows.
 async fn plan(
     db: &Db,
     ctx: &Ctx,
     batch: &ImportBatch,
     sheet: &Sheet,
+    matching: bool,
 ) -> Result<(Vec<Planned>, Vec<Problem>), AppError> {
     let mapping_problems = core::check_mapping(batch.kind, &sheet.headers, &batch.mapping);
     if !mapping_problems.is_empty() {
@@ -386,9 +389,17 @@ async fn plan(
             ImportKind::Accounts => {
                 let account = inputs.account.take();
                 let contact = inputs.contact.take();
-                let a = check_part::<Account>(db, ctx, &mut inputs, "", account.clone()).await?;
-                let c = check_part::<Contact>(db, ctx, &mut inputs, "contact.", contact.clone())
+                let a = check_part::<Account>(db, ctx, &mut inputs, "", account.clone(), matching)
                     .await?;
+                let c = check_part::<Contact>(
+                    db,
+                    ctx,
+                    &mut inputs,
+                    "contact.",
+                    contact.clone(),
+                    matching,
+                )
+                .await?;
                 if let Some(r) = &a.record {
                     keys.extend(file_keys(r));
                     p.record = serde_json::to_value(r).ok();
@@ -421,7 +432,8 @@ async fn plan(
                 if let (Some(c), Some(a)) = (with_account.as_mut(), p.account_id) {
                     c.insert("account_id".into(), Value::from(a));
                 }
-                let c = check_part::<Contact>(db, ctx, &mut inputs, "", with_account).await?;
+                let c =
+                    check_part::<Contact>(db, ctx, &mut inputs, "", with_account, matching).await?;
                 if let Some(r) = &c.record {
                     keys.extend(file_keys(r));
                     p.record = serde_json::to_value(r).ok();
@@ -431,7 +443,8 @@ async fn plan(
             }
             ImportKind::Leads => {
                 let lead = inputs.lead.take();
-                let l = check_part::<Lead>(db, ctx, &mut inputs, "", lead.clone()).await?;
+                let l =
+                    check_part::<Lead>(db, ctx, &mut inputs, "", lead.clone(), matching).await?;
                 if let Some(r) = &l.record {
                     keys.extend(file_keys(r));
                     p.record = serde_json::to_value(r).ok();
@@ -544,7 +557,7 @@ pub async fn preview(
         }
         db.save_import(&batch, ImportStatus::Uploaded).await?;
     }
-    let (plans, mapping_problems) = plan(db, ctx, &batch, &sheet).await?;
+    let (plans, mapping_problems) = plan(db, ctx, &batch, &sheet, true).await?;
     let (summary, duplicates) = summarise(&plans);
     let rows = plans
         .iter()
@@ -627,17 +640,20 @@ pub async fn start(db: &Db, ctx: &Ctx, id: Id) -> Result<ImportBatch, AppError> 
             "this import has run already",
         ));
     }
-    let preview = preview(db, ctx, id, None, None).await?;
-    if let Some(p) = preview.mapping_problems.first() {
+    // The rows' problems, without matching duplicates (the run matches them).
+    let sheet = sheet_of(db, &batch).await?;
+    let (plans, mapping_problems) = plan(db, ctx, &batch, &sheet, false).await?;
+    if let Some(p) = mapping_problems.first() {
         return Err(AppError::invalid("mapping", &p.code, p.message.clone()));
     }
-    if preview.summary.failed > 0 && !batch.options.valid_only {
+    let (summary, _) = summarise(&plans);
+    if summary.failed > 0 && !batch.options.valid_only {
         return Err(AppError::invalid(
             "file",
             "file_has_problems",
             format!(
                 "{} rows have problems: correct them, or import the valid rows only",
-                preview.summary.failed
+                summary.failed
             ),
         ));
     }
@@ -848,17 +864,17 @@ async fn rematch(
     let mut scratch = inputs.clone();
     let found = match kind {
         ImportKind::Accounts => {
-            check_part::<Account>(db, ctx, &mut scratch, "", inputs.account.clone())
+            check_part::<Account>(db, ctx, &mut scratch, "", inputs.account.clone(), true)
                 .await?
                 .matched
         }
         ImportKind::Contacts => {
-            check_part::<Contact>(db, ctx, &mut scratch, "", inputs.contact.clone())
+            check_part::<Contact>(db, ctx, &mut scratch, "", inputs.contact.clone(), true)
                 .await?
                 .matched
         }
         ImportKind::Leads => {
-            check_part::<Lead>(db, ctx, &mut scratch, "", inputs.lead.clone())
+            check_part::<Lead>(db, ctx, &mut scratch, "", inputs.lead.clone(), true)
                 .await?
                 .matched
         }
@@ -915,7 +931,7 @@ async fn run_rows(
     progress: &(dyn Fn(u32, u32) + Send + Sync),
 ) -> Result<(), AppError> {
     let sheet = sheet_of(db, batch).await?;
-    let (plans, mapping_problems) = plan(db, ctx, batch, &sheet).await?;
+    let (plans, mapping_problems) = plan(db, ctx, batch, &sheet, true).await?;
     if let Some(p) = mapping_problems.first() {
         return Err(AppError::invalid("mapping", &p.code, p.message.clone()));
     }

@@ -633,13 +633,20 @@ async fn save(
     };
     match saved.await {
         Ok(()) => Redirect::to(&here).into_response(),
-        Err(e) if super::shown_in_form(&e) => {
-            let (_, text) = error_text(v.tr, &e);
-            match import::preview(&s.db, &v.ctx, id, None, None).await {
-                Ok(p) => render(page_of(&v, p, Some(text), None, vec![])),
-                Err(e) => v.error(&here, e),
-            }
-        }
+        Err(e) => refused(&s, &v, id, e).await,
+    }
+}
+
+/// The import's page again with an error the user can act on beside it (or the error's own
+/// page).
+async fn refused(s: &AppState, v: &Viewer, id: i64, e: AppError) -> Response {
+    let here = format!("{PAGE}/{id}");
+    if !super::shown_in_form(&e) {
+        return v.error(&here, e);
+    }
+    let (_, text) = error_text(v.tr, &e);
+    match import::preview(&s.db, &v.ctx, id, None, None).await {
+        Ok(p) => render(page_of(v, p, Some(text), None, vec![])),
         Err(e) => v.error(&here, e),
     }
 }
@@ -706,14 +713,7 @@ async fn rollback(
             None,
             blockers,
         )),
-        Err(e) if super::shown_in_form(&e) => {
-            let (_, text) = error_text(v.tr, &e);
-            match import::preview(&s.db, &v.ctx, id, None, None).await {
-                Ok(p) => render(page_of(&v, p, Some(text), None, vec![])),
-                Err(e) => v.error(&here, e),
-            }
-        }
-        Err(e) => v.error(&here, e),
+        Err(e) => refused(&s, &v, id, e).await,
     }
 }
 

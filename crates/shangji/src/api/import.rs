@@ -80,7 +80,8 @@ pub struct PreviewBody {
 }
 
 /// What the import would do: every row's problems by row and column, the duplicates and the
-/// decision for each, the first rows as they would be stored
+/// decision for each, the first rows as they would be stored (of an import that has started,
+/// its summary only)
 #[utoipa::path(
     post,
     path = "/imports/{id}/preview",

@@ -530,7 +530,7 @@ async fn sheet_of(db: &Db, batch: &ImportBatch) -> Result<Sheet, AppError> {
 }
 
 /// Saves the mapping and the options (while the import has not run) and says what the import
-/// would do.
+/// would do; of an import that has started, its summary only.
 pub async fn preview(
     db: &Db,
     ctx: &Ctx,
@@ -539,15 +539,29 @@ pub async fn preview(
     options: Option<ImportOptions>,
 ) -> Result<Preview, AppError> {
     let mut batch = get(db, ctx, id).await?;
-    let sheet = sheet_of(db, &batch).await?;
-    if mapping.is_some() || options.is_some() {
-        if batch.status != ImportStatus::Uploaded {
+    if batch.status != ImportStatus::Uploaded {
+        if mapping.is_some() || options.is_some() {
             return Err(AppError::invalid(
                 "status",
                 "import_started",
                 "this import has run already; upload the file again to change it",
             ));
         }
+        // Running or ended: what it did is its summary. Planning its rows again would match
+        // each against the records it wrote, on every look at its page.
+        return Ok(Preview {
+            headers: vec![],
+            mapping_problems: vec![],
+            summary: batch.summary.clone(),
+            duplicates: 0,
+            rows: vec![],
+            unknown_values: vec![],
+            samples: vec![],
+            batch,
+        });
+    }
+    let sheet = sheet_of(db, &batch).await?;
+    if mapping.is_some() || options.is_some() {
         if let Some(mut m) = mapping {
             m.columns.resize(sheet.headers.len(), None);
             batch.mapping = m;

@@ -1,4 +1,5 @@
-//! Importing accounts (with their contacts), contacts and leads from a spreadsheet: which
+//! Importing accounts (with their contacts), contacts, leads and opportunities (with their past:
+//! see [`deals`]) from a spreadsheet: which
 //! column is which field (recognised from Chinese and English headers and their synonyms,
 //! custom fields by label), which cell value is which choice ("华东区" → the region 华东,
 //! "官网" → source website), and each row turned into the same inputs the API takes — every
@@ -17,10 +18,16 @@ use utoipa::ToSchema;
 
 use crate::custom_fields::CustomFieldDef;
 use crate::model::*;
+use crate::process::LossReason;
 
 text_enum!(
     /// What a file holds, one record (or an account and its contact) per row.
-    ImportKind { Accounts => "accounts", Contacts => "contacts", Leads => "leads" }
+    ImportKind {
+        Accounts => "accounts",
+        Contacts => "contacts",
+        Leads => "leads",
+        Opportunities => "opportunities",
+    }
 );
 
 text_enum!(
@@ -107,6 +114,9 @@ pub struct ImportBatch {
     pub finished_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub rolled_back_at: Option<OffsetDateTime>,
+    /// An opportunities import's stage-history file, when one was added.
+    #[serde(default)]
+    pub history_name: Option<String>,
 }
 
 /// A record an import created or changed: what rolling it back undoes.
@@ -162,6 +172,7 @@ pub enum Part {
     Account,
     Contact,
     Lead,
+    Deal,
 }
 
 /// What a field's cells hold.
@@ -176,8 +187,20 @@ pub enum Kind {
     Region,
     /// Texts separated by `,`, `，`, `;`, `；`, `、` or `|`.
     Tags,
-    /// The account a contact belongs to, named by name or credit code (for a contacts file).
+    /// The account a contact or deal belongs to, named by name or credit code.
     Account,
+    /// One of the company's pipelines, by name.
+    Pipeline,
+    /// A stage of the row's pipeline, by its Chinese or English name.
+    Stage,
+    /// A loss reason of the company's taxonomy, by its key or name.
+    LossReason,
+    /// An amount in yuan as people write it (`¥1,234.50`, `12.5万`), stored in fen.
+    Amount,
+    /// A date (`2026-03-05`, `2026/3/5`, `2026年3月5日`, a spreadsheet date).
+    Date,
+    /// A time (a date, or a date and a time of day, China time).
+    Time,
 }
 
 /// A field a column can fill.
@@ -194,7 +217,7 @@ pub struct FieldSpec {
     pub names: &'static [&'static str],
 }
 
-const fn f(
+pub(crate) const fn f(
     key: &'static str,
     part: Part,
     kind: Kind,
@@ -390,6 +413,7 @@ pub fn fields(kind: ImportKind) -> &'static [FieldSpec] {
         ImportKind::Accounts => specs::ACCOUNTS,
         ImportKind::Contacts => specs::CONTACTS,
         ImportKind::Leads => specs::LEADS,
+        ImportKind::Opportunities => deals::FIELDS,
     }
 }
 
@@ -436,14 +460,20 @@ pub struct Mapping {
 /// The custom fields a kind of file can fill: those of its records (an accounts file fills
 /// the account's).
 pub fn custom_defs(kind: ImportKind, defs: &[CustomFieldDef]) -> Vec<&CustomFieldDef> {
-    let record = match kind {
-        ImportKind::Accounts => RecordKind::Account,
-        ImportKind::Contacts => RecordKind::Contact,
-        ImportKind::Leads => RecordKind::Lead,
-    };
+    let record = record_kind(kind);
     defs.iter()
         .filter(|d| d.record_kind == record && !d.archived)
         .collect()
+}
+
+/// The kind of record a file's rows make (an accounts file's contacts go with them).
+pub fn record_kind(kind: ImportKind) -> RecordKind {
+    match kind {
+        ImportKind::Accounts => RecordKind::Account,
+        ImportKind::Contacts => RecordKind::Contact,
+        ImportKind::Leads => RecordKind::Lead,
+        ImportKind::Opportunities => RecordKind::Opportunity,
+    }
 }
 
 /// Recognises the columns: each header against the fields' names, then the custom fields'
@@ -495,6 +525,8 @@ pub struct Lookups<'a> {
     pub regions: &'a [String],
     pub choices: Choices,
     pub custom: &'a [CustomFieldDef],
+    pub pipelines: &'a [Pipeline],
+    pub loss_reasons: &'a [LossReason],
 }
 
 /// A row turned into inputs (JSON of `AccountInput`, `ContactInput`, `LeadInput`), with the
@@ -505,7 +537,9 @@ pub struct RowInputs {
     pub account: Option<Map<String, Value>>,
     pub contact: Option<Map<String, Value>>,
     pub lead: Option<Map<String, Value>>,
-    /// A contacts file's account column, as written.
+    /// An opportunities file's deal: an opportunity's input and its past (see [`deals`]).
+    pub deal: Option<Map<String, Value>>,
+    /// A contacts or opportunities file's account column, as written.
     pub account_ref: Option<String>,
     pub problems: Vec<Problem>,
     /// The column each input field came from (`contact.mobile` → "手机"), to place the
@@ -607,6 +641,10 @@ pub fn unknown_values(
         let known = |text: &str| match spec.kind {
             Kind::Choice => choice_of(key, text, lookups, mapping).is_some(),
             Kind::Region => region_of(text, lookups, mapping, key).is_some(),
+            Kind::Stage => deals::known_stage(lookups, mapping, text),
+            k @ (Kind::Pipeline | Kind::LossReason) => {
+                deals::known_name(k, key, lookups, mapping, text)
+            }
             _ => true,
         };
         let mut values: Vec<String> = Vec::new();
@@ -675,7 +713,8 @@ pub fn read_row(
         row,
         ..Default::default()
     };
-    let (mut account, mut contact, mut lead) = (Map::new(), Map::new(), Map::new());
+    let (mut account, mut contact, mut lead, mut deal) =
+        (Map::new(), Map::new(), Map::new(), Map::new());
     let customs = custom_defs(kind, lookups.custom);
     for (i, key) in mapping.columns.iter().enumerate() {
         let Some(key) = key else { continue };
@@ -692,6 +731,7 @@ pub fn read_row(
                     ImportKind::Accounts => Part::Account,
                     ImportKind::Contacts => Part::Contact,
                     ImportKind::Leads => Part::Lead,
+                    ImportKind::Opportunities => Part::Deal,
                 },
                 key.as_str(),
             ),
@@ -741,6 +781,19 @@ pub fn read_row(
                 out.account_ref = Some(text.clone());
                 None
             }
+            Some(k @ (Kind::Pipeline | Kind::Stage | Kind::LossReason)) => deals::named(
+                k,
+                key,
+                &text,
+                lookups,
+                mapping,
+                &column,
+                row,
+                &mut out.problems,
+            ),
+            Some(k @ (Kind::Amount | Kind::Date | Kind::Time)) => {
+                deals::measured(k, &text, &column, row, &mut out.problems)
+            }
             None => custom_value(key, &text, &customs, &column, row, &mut out.problems),
         };
         let Some(value) = value else { continue };
@@ -748,6 +801,7 @@ pub fn read_row(
             Part::Account => &mut account,
             Part::Contact => &mut contact,
             Part::Lead => &mut lead,
+            Part::Deal => &mut deal,
         };
         if let Some(custom) = field.strip_prefix("custom.") {
             target
@@ -761,14 +815,16 @@ pub fn read_row(
         }
         out.columns.insert(key.clone(), column);
     }
+    let any = !(account.is_empty() && contact.is_empty() && lead.is_empty() && deal.is_empty())
+        || out.account_ref.is_some();
     for spec in fields(kind).iter().filter(|s| s.required) {
-        let filled = match spec.part {
-            Part::Account => &account,
-            Part::Contact => &contact,
-            Part::Lead => &lead,
-        }
-        .contains_key(spec.key);
-        let any = !(account.is_empty() && contact.is_empty() && lead.is_empty());
+        let filled = match (spec.kind, spec.part) {
+            (Kind::Account, _) => out.account_ref.is_some(),
+            (_, Part::Account) => account.contains_key(spec.key),
+            (_, Part::Contact) => contact.contains_key(spec.key),
+            (_, Part::Lead) => lead.contains_key(spec.key),
+            (_, Part::Deal) => deal.contains_key(spec.key),
+        };
         if !filled && any {
             let column = mapping
                 .columns
@@ -792,7 +848,11 @@ pub fn read_row(
             Value::String(Source::Other.as_str().into()),
         );
     }
+    if kind == ImportKind::Opportunities && any {
+        deals::settle(&mut deal, lookups, mapping, headers, row, &mut out.problems);
+    }
     out.account = (!account.is_empty()).then_some(account);
+    out.deal = (any && kind == ImportKind::Opportunities).then_some(deal);
     out.contact = (!contact.is_empty()).then_some(contact);
     out.lead = (!lead.is_empty()).then_some(lead);
     out
@@ -920,5 +980,6 @@ pub fn parse_date(text: &str) -> Option<Date> {
     .ok()
 }
 
+pub mod deals;
 #[cfg(test)]
 mod tests;

@@ -1,11 +1,16 @@
 //! Imports: the uploaded file, its mapping and progress, and the records each created or
 //! changed (`shangji_core::import`).
 
+use shangji_core::custom_fields::CustomChange;
 use shangji_core::import::{ImportBatch, ImportedRecord};
-use shangji_core::model::{Id, RecordKind};
+use shangji_core::model::{Id, Opportunity, RecordKind};
+use shangji_core::opportunity::NewEvent;
 use sqlx::Row;
 
+use crate::crud::{push_events_insert, push_insert, EventsOf};
+use crate::custom::{push_values_insert, rows_of};
 use crate::db::{bind_all, Db, RowExt, Sql};
+use crate::entity::Entity;
 use crate::error::StoreError;
 use crate::on_pool;
 
@@ -29,11 +34,12 @@ fn batch_from_row(r: &impl RowExt) -> Result<ImportBatch, StoreError> {
         error: r.opt_text("error")?,
         finished_at: r.opt_ts("finished_at")?,
         rolled_back_at: r.opt_ts("rolled_back_at")?,
+        history_name: r.opt_text("history_name")?,
     })
 }
 
 /// Every column but the file.
-const COLUMNS: &str = "id, kind, file_name, created_by, created_at, status, mapping, options, total_rows, done_rows, summary, error, finished_at, rolled_back_at";
+const COLUMNS: &str = "id, kind, file_name, created_by, created_at, status, mapping, options, total_rows, done_rows, summary, error, finished_at, rolled_back_at, history_name";
 
 impl Db {
     /// Stores an uploaded file and its import; the import's id.
@@ -103,6 +109,36 @@ impl Db {
         })
     }
 
+    /// Keeps an opportunities import's stage-history file (replacing an earlier one) — only
+    /// while the import has not started; whether it was kept.
+    pub async fn set_import_history(
+        &self,
+        id: Id,
+        name: &str,
+        file: &[u8],
+    ) -> Result<bool, StoreError> {
+        let _writer = self.writer().await;
+        on_pool!(self, p => Ok(sqlx::query("UPDATE imports SET history_name = $1, history_file = $2 WHERE id = $3 AND status = $4")
+            .bind(name)
+            .bind(file.to_vec())
+            .bind(id)
+            .bind(shangji_core::import::ImportStatus::Uploaded.as_str())
+            .execute(p)
+            .await?
+            .rows_affected() == 1))
+    }
+
+    /// An import's stage-history file, if it has one.
+    pub async fn import_history_file(&self, id: Id) -> Result<Option<Vec<u8>>, StoreError> {
+        on_pool!(self, p => {
+            let row = sqlx::query("SELECT history_file FROM imports WHERE id = $1")
+                .bind(id)
+                .fetch_optional(p)
+                .await?;
+            Ok(row.and_then(|r| r.try_get::<Option<Vec<u8>>, _>("history_file").ok().flatten()))
+        })
+    }
+
     /// Saves an import's state (status, mapping, options, progress, outcome) — only while it
     /// is in `from` (so that two instances cannot both start or roll back one import);
     /// whether it was.
@@ -152,6 +188,49 @@ impl Db {
         on_pool!(self, p => {
             let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
             rows.iter().map(batch_from_row).collect()
+        })
+    }
+
+    /// Writes the deals of an opportunities import — each opportunity with its external id,
+    /// its custom values and its whole history, and the import's record of it — all or
+    /// nothing; their ids, in order.
+    pub async fn save_imported_deals(
+        &self,
+        import_id: Id,
+        deals: &[ImportedDeal<'_>],
+    ) -> Result<Vec<Id>, StoreError> {
+        let _writer = self.writer().await;
+        on_pool!(self, p => {
+            let mut tx = p.begin_with(self.write_begin()).await?;
+            let mut ids = Vec::with_capacity(deals.len());
+            for d in deals {
+                let mut cols = d.opp.columns();
+                cols.push(("external_id", d.external_id.map(str::to_string).into()));
+                let mut sql = Sql::new("");
+                push_insert(&mut sql, "opportunities", &cols);
+                let id: i64 = bind_all!(sqlx::query_scalar(&sql.text), &sql.args).fetch_one(&mut *tx).await?;
+                for events in d.events.chunks(40) {
+                    let mut sql = Sql::new("");
+                    push_events_insert(&mut sql, EventsOf::Id(id), events);
+                    bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
+                }
+                let rows = rows_of(d.custom);
+                if !rows.is_empty() {
+                    let mut sql = Sql::new("");
+                    push_values_insert(&mut sql, RecordKind::Opportunity, EventsOf::Id(id), &rows);
+                    bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
+                }
+                sqlx::query("INSERT INTO import_rows (import_id, row_no, record_kind, record_id, action, before, version_after) VALUES ($1, $2, $3, $4, 'created', NULL, 1)")
+                    .bind(import_id)
+                    .bind(d.row as i64)
+                    .bind(RecordKind::Opportunity.as_str())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                ids.push(id);
+            }
+            tx.commit().await?;
+            Ok(ids)
         })
     }
 
@@ -252,4 +331,14 @@ impl Db {
             Err(e) => Err(e),
         }
     }
+}
+
+/// A deal an opportunities import writes (see [`Db::save_imported_deals`]).
+pub struct ImportedDeal<'a> {
+    /// The row of the file it comes from.
+    pub row: usize,
+    pub opp: &'a Opportunity,
+    pub external_id: Option<&'a str>,
+    pub events: &'a [NewEvent],
+    pub custom: &'a [CustomChange],
 }

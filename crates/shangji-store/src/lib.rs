@@ -44,6 +44,7 @@ pub use duplicates::{Candidate, Probe};
 pub use entity::{Access, Entity, FilterKind};
 pub use error::StoreError;
 pub use handover::{InheritedDeal, InheritedTotal, PendingChain};
+pub use imports::ImportedDeal;
 pub use lists::{
     LeadOutcome, LeadOutcomeRow, Match, NewAccount, NewContact, NewOpportunity, OutcomeIds,
     SavedView,

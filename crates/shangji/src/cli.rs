@@ -123,6 +123,9 @@ pub enum Command {
     /// Import data from files.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// The analytics projection.
+    #[command(subcommand)]
+    Analytics(AnalyticsCommand),
     /// Back up the database while it is in use: an archive of every table into the backup
     /// folder (or --out), verified by restoring it into a scratch database.
     Backup {
@@ -146,6 +149,13 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AnalyticsCommand {
+    /// Rebuild the analytics projection of every opportunity from its stage history (imports
+    /// bring it up to date themselves; this is for operators).
+    Rebuild,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ImportCommand {
     /// Import accounts (with a contact per row) from .xlsx, .xls or .csv (UTF-8 or GBK).
     Accounts(RecordsImport),
@@ -153,6 +163,10 @@ pub enum ImportCommand {
     Contacts(RecordsImport),
     /// Import leads.
     Leads(RecordsImport),
+    /// Import opportunities from another CRM or a spreadsheet with their past (external id,
+    /// created and closed times, loss reason) and, with `--history`, every stage they went
+    /// through — taken as fact: gates and approvals are not replayed.
+    Opportunities(RecordsImport),
     /// Import stage history from a CSV file: opportunity,stage,entered_at[,amount]. Any
     /// problem refuses the whole file (each printed with its row and column).
     History {
@@ -186,6 +200,10 @@ pub struct RecordsImport {
     /// Only say what the import would do.
     #[arg(long)]
     dry_run: bool,
+    /// Opportunities only: their stage history (.xlsx, .xls or .csv), one row per stage
+    /// entered — external id, stage, time entered, optionally the amount then.
+    #[arg(long)]
+    history: Option<std::path::PathBuf>,
     /// The user recorded as having imported (an admin, director or manager).
     #[arg(long = "as", default_value = "admin")]
     login: String,
@@ -442,6 +460,17 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Forecast(cmd) => forecast::run(&config, cmd, now).await?,
         Command::Import(cmd) => import(&config, cmd, now).await?,
+        Command::Analytics(AnalyticsCommand::Rebuild) => {
+            let db = open(&config).await?;
+            let t = std::time::Instant::now();
+            let n = crate::ops::analytics::rebuild(&db)
+                .await
+                .map_err(cli_error)?;
+            println!(
+                "rebuilt the analytics of {n} opportunities in {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
+        }
         Command::Handover(args) => handover::run(&config, args, now).await?,
         Command::Backup { out } => backup(&config, out, now).await?,
         Command::Restore { file } => restore(&config, &file).await?,
@@ -597,6 +626,9 @@ async fn import(config: &Config, cmd: ImportCommand, now: OffsetDateTime) -> any
             import_records(&db, ImportKind::Contacts, args, now).await?
         }
         ImportCommand::Leads(args) => import_records(&db, ImportKind::Leads, args, now).await?,
+        ImportCommand::Opportunities(args) => {
+            import_records(&db, ImportKind::Opportunities, args, now).await?
+        }
         ImportCommand::History {
             file,
             valid_only,
@@ -675,6 +707,17 @@ async fn import_records(
     let batch = import::upload(db, &ctx, kind, &name, &bytes)
         .await
         .map_err(cli_error)?;
+    if let Some(path) = &args.history {
+        let history =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        import::add_history(db, &ctx, batch.id, &name, &history)
+            .await
+            .map_err(cli_error)?;
+    }
     let mapping = match &args.mapping {
         Some(path) => Some(
             serde_json::from_str(
@@ -708,13 +751,18 @@ async fn import_records(
         .iter()
         .chain(&preview.summary.problems)
     {
-        let at = match (p.row, p.column.as_str()) {
+        // A problem of the history file says so in its column.
+        let (file, column) = match (p.column.strip_prefix("history:"), &args.history) {
+            (Some(c), Some(h)) => (h, c),
+            _ => (&args.file, p.column.as_str()),
+        };
+        let at = match (p.row, column) {
             (0, "") => String::new(),
             (0, c) => format!("column {c}: "),
             (r, "") => format!("row {r}: "),
             (r, c) => format!("row {r}, column {c}: "),
         };
-        eprintln!("{}: {at}{} ({})", args.file.display(), p.message, p.code);
+        eprintln!("{}: {at}{} ({})", file.display(), p.message, p.code);
     }
     let s = &preview.summary;
     println!(

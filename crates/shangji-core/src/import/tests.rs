@@ -146,6 +146,7 @@ fn a_row_becomes_the_inputs_the_api_takes_and_every_problem_has_its_row_and_colu
         regions: &regions,
         choices,
         custom: &defs,
+        ..Default::default()
     };
     let h = headers(&[
         "客户名称",
@@ -312,6 +313,7 @@ fn texts_that_name_no_choice_or_region_are_asked_for_once_each_until_mapped() {
         regions: &regions,
         choices,
         custom: &[],
+        ..Default::default()
     };
     let sheet = Sheet {
         headers: headers(&["客户名称", "地区", "规模", "行业"]),

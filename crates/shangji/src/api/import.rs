@@ -19,7 +19,8 @@ use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 struct UploadParams {
-    /// `accounts` (with their contacts), `contacts` or `leads`.
+    /// `accounts` (with their contacts), `contacts`, `leads` or `opportunities` (with their
+    /// past; add their stage history with `POST /imports/{id}/history`).
     kind: ImportKind,
     /// The file's name; its extension (`.xlsx`, `.xls`, `.csv`) says how it is read.
     file_name: String,
@@ -44,6 +45,37 @@ async fn upload(
     let batch = import::upload(&s.db, &c.ctx, p.kind, &p.file_name, &body).await?;
     let preview = import::preview(&s.db, &c.ctx, batch.id, None, None).await?;
     Ok((StatusCode::CREATED, Json(preview)).into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct HistoryParams {
+    /// The file's name; its extension (`.xlsx`, `.xls`, `.csv`) says how it is read.
+    file_name: String,
+}
+
+/// Add the stage history of an opportunities import's deals (the body, as is), before it
+/// runs: one row per stage entered — `opportunity` (the deal's external id), `stage`,
+/// `entered_at` (China time), optionally `amount` (or their Chinese names). Imported history
+/// is taken as fact: gates and approvals are not replayed, the importer is recorded. The
+/// answer is the preview, the history's problems among its problems (their column marked
+/// `history:`)
+#[utoipa::path(
+    post,
+    path = "/imports/{id}/history",
+    operation_id = "add_import_history",
+    params(HistoryParams),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = Preview))
+)]
+async fn history(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    Query(p): Query<HistoryParams>,
+    body: Bytes,
+) -> Result<Json<Preview>, AppError> {
+    import::add_history(&s.db, &c.ctx, id, &p.file_name, &body).await?;
+    Ok(Json(import::preview(&s.db, &c.ctx, id, None, None).await?))
 }
 
 /// The latest imports (an admin sees everyone's, others their own)
@@ -144,6 +176,7 @@ async fn rollback(
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(upload, list))
+        .routes(routes!(history))
         // A file may be larger than any other body.
         .layer(axum::extract::DefaultBodyLimit::max(
             import::MAX_FILE_BYTES + 64 * 1024,

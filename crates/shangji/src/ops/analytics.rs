@@ -204,6 +204,17 @@ pub async fn refresh_projection(db: &Db) {
     }
 }
 
+/// Rebuilds the whole analytics projection from the history (`shangji analytics rebuild`,
+/// for operators: after a restore by other means, or to check the projection): every
+/// opportunity is marked and rebuilt; how many.
+pub async fn rebuild(db: &Db) -> Result<u64, AppError> {
+    let dir = db.directory().await?;
+    for p in &dir.pipelines {
+        db.mark_pipeline_dirty(p.id).await?;
+    }
+    Ok(db.refresh_analytics(&dir.pipelines).await?)
+}
+
 /// Brings the analytics projection up to date with the history, then says which rows the
 /// report reads.
 pub(crate) async fn fresh_slice<'a>(

@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 
 use super::Ctx;
 use crate::error::AppError;
+use shangji_core::audit::AuditAction;
 
 /// What an import did (or would have done).
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -30,6 +31,9 @@ pub struct ImportOutcome {
     /// nothing was written.
     pub problems: Vec<Problem>,
     pub valid_only: bool,
+    /// Imported history is taken as fact: the stages are recorded at the file's times
+    /// without replaying gates and approvals, every event naming the importing user.
+    pub taken_as_fact: bool,
 }
 
 impl ImportOutcome {
@@ -164,6 +168,7 @@ pub async fn import_history(
         events: 0,
         problems: checked.problems,
         valid_only,
+        taken_as_fact: true,
     };
     if outcome.refused() {
         return Ok(outcome);
@@ -196,6 +201,15 @@ pub async fn import_history(
         })
         .collect();
     db.save_imported_history(&items).await?;
+    // The reports read the projection: brought up to the imported history now.
+    db.refresh_analytics(&ctx.dir.pipelines).await?;
+    let detail = format!(
+        "stage history: {} rows, {} events on {} opportunities (taken as fact: gates and approvals not replayed)",
+        outcome.imported_rows,
+        planned.iter().map(|(_, _, e)| e.len()).sum::<usize>(),
+        planned.len()
+    );
+    super::audit::record(db, ctx, AuditAction::Import, "stage history", detail).await?;
     outcome.opportunities = planned.len();
     outcome.events = planned.iter().map(|(_, _, e)| e.len()).sum();
     Ok(outcome)

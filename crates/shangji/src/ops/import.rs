@@ -1,5 +1,5 @@
-//! Importing accounts (with their contacts), contacts and leads from `.xlsx`, `.xls` and `.csv`
-//! files (M26). An upload keeps the file and guesses the mapping; the preview reads every row
+//! Importing accounts (with their contacts), contacts, leads and opportunities (with their stage
+//! history: see `deals`) from `.xlsx`, `.xls` and `.csv` files (M26). An upload keeps the file and guesses the mapping; the preview reads every row
 //! as it would be stored — the core turns cells into inputs, the records' own rules check
 //! them, duplicates are matched against the company and the file's earlier rows — and says
 //! what each row would do; the run writes through the same operations as any other create or
@@ -23,6 +23,7 @@ use super::Ctx;
 use crate::error::AppError;
 use crate::i18n::Tr;
 
+mod deals;
 mod read;
 mod rollback;
 mod template;
@@ -72,9 +73,40 @@ pub async fn upload(
         error: None,
         finished_at: None,
         rolled_back_at: None,
+        history_name: None,
     };
     batch.id = db.insert_import(&batch, bytes).await?;
     Ok(batch)
+}
+
+/// Adds (or replaces) an opportunities import's stage-history file, before it runs: a header
+/// row naming the deal by its external id, the stage, the time it was entered and, optionally,
+/// the amount then (`opportunity, stage, entered_at, amount` — or 外部编号, 阶段, 进入时间, 金额).
+pub async fn add_history(
+    db: &Db,
+    ctx: &Ctx,
+    id: Id,
+    file_name: &str,
+    bytes: &[u8],
+) -> Result<ImportBatch, AppError> {
+    let batch = get(db, ctx, id).await?;
+    if batch.kind != ImportKind::Opportunities {
+        return Err(AppError::invalid(
+            "history",
+            "not_opportunities",
+            "only an opportunities import takes a stage-history file",
+        ));
+    }
+    read_sheet(file_name, bytes)?;
+    let name: String = file_name.chars().take(200).collect();
+    if !db.set_import_history(id, &name, bytes).await? {
+        return Err(AppError::invalid(
+            "status",
+            "import_started",
+            "this import has run already; upload the file again to change it",
+        ));
+    }
+    get(db, ctx, id).await
 }
 
 /// An import, for the admins and whoever uploaded it.
@@ -153,11 +185,55 @@ const CHOICE_FIELDS: [(&str, &str, &[&str]); 4] = [
 ];
 
 /// What a cell of the field `key` may be mapped to, each with its label in the user's
-/// language: the choice's codes, or the company's regions.
+/// language: the choice's codes, the company's regions, pipelines, stages (of the default
+/// pipeline first) or loss reasons.
 pub fn value_options(ctx: &Ctx, tr: Tr, key: &str) -> Vec<(String, String)> {
     let field = key.trim_start_matches("contact.");
-    if field == "region" {
-        return regions(ctx).into_iter().map(|r| (r.clone(), r)).collect();
+    let zh = tr.is_zh();
+    let pipelines = || {
+        let mut p: Vec<&Pipeline> = ctx.dir.pipelines.iter().filter(|p| !p.archived).collect();
+        p.sort_by_key(|p| !p.is_default);
+        p
+    };
+    match field {
+        "region" => return regions(ctx).into_iter().map(|r| (r.clone(), r)).collect(),
+        "pipeline_id" => {
+            return pipelines()
+                .iter()
+                .map(|p| (p.id.to_string(), p.name.clone()))
+                .collect()
+        }
+        "stage" => {
+            let several = pipelines().len() > 1;
+            return pipelines()
+                .iter()
+                .flat_map(|p| {
+                    p.stages.iter().filter(|s| !s.archived).map(move |s| {
+                        let name = if zh { &s.name_zh } else { &s.name_en };
+                        let label = match several {
+                            true => format!("{} · {name}", p.name),
+                            false => name.clone(),
+                        };
+                        (s.id.to_string(), label)
+                    })
+                })
+                .collect();
+        }
+        "loss_reason" => {
+            return ctx
+                .dir
+                .loss_reasons
+                .iter()
+                .filter(|r| !r.archived)
+                .map(|r| {
+                    (
+                        r.key.clone(),
+                        if zh { &r.name_zh } else { &r.name_en }.clone(),
+                    )
+                })
+                .collect()
+        }
+        _ => {}
     }
     CHOICE_FIELDS
         .iter()
@@ -333,6 +409,32 @@ struct Planned {
     account_id: Option<Id>,
     record: Option<Value>,
     contact: Option<Value>,
+    /// An opportunities file's deal, as it will be written.
+    deal: Option<Box<deals::Built>>,
+}
+
+/// A file read and checked: its rows, the problems of its mapping (which stop everything),
+/// and those of an opportunities import's history file.
+struct Plan {
+    rows: Vec<Planned>,
+    mapping_problems: Vec<Problem>,
+    history_problems: Vec<Problem>,
+}
+
+impl Plan {
+    /// The counts, every problem (the history file's after the rows'), and the duplicates.
+    fn summary(&self) -> (ImportSummary, u32) {
+        let (mut s, duplicates) = summarise(&self.rows);
+        let room = core::MAX_PROBLEMS.saturating_sub(s.problems.len());
+        s.problems
+            .extend(self.history_problems.iter().take(room).cloned());
+        (s, duplicates)
+    }
+
+    /// Whether anything keeps the whole file from being imported.
+    fn has_problems(&self, summary: &ImportSummary) -> bool {
+        summary.failed > 0 || !self.history_problems.is_empty()
+    }
 }
 
 fn lookups<'a>(ctx: &'a Ctx, regions: &'a [String]) -> Lookups<'a> {
@@ -341,6 +443,8 @@ fn lookups<'a>(ctx: &'a Ctx, regions: &'a [String]) -> Lookups<'a> {
         regions,
         choices: choices(),
         custom: &ctx.dir.custom_fields,
+        pipelines: &ctx.dir.pipelines,
+        loss_reasons: &ctx.dir.loss_reasons,
     }
 }
 
@@ -352,10 +456,14 @@ async fn plan(
     batch: &ImportBatch,
     sheet: &Sheet,
     matching: bool,
-) -> Result<(Vec<Planned>, Vec<Problem>), AppError> {
+) -> Result<Plan, AppError> {
     let mapping_problems = core::check_mapping(batch.kind, &sheet.headers, &batch.mapping);
     if !mapping_problems.is_empty() {
-        return Ok((vec![], mapping_problems));
+        return Ok(Plan {
+            rows: vec![],
+            mapping_problems,
+            history_problems: vec![],
+        });
     }
     let regions = regions(ctx);
     let lookups = lookups(ctx, &regions);
@@ -371,7 +479,11 @@ async fn plan(
             row,
             cells,
         );
-        if inputs.account.is_none() && inputs.contact.is_none() && inputs.lead.is_none() {
+        if inputs.account.is_none()
+            && inputs.contact.is_none()
+            && inputs.lead.is_none()
+            && inputs.deal.is_none()
+        {
             continue;
         }
         let mut p = Planned {
@@ -383,6 +495,7 @@ async fn plan(
             account_id: None,
             record: None,
             contact: None,
+            deal: None,
         };
         let mut keys = Vec::new();
         match batch.kind {
@@ -452,6 +565,9 @@ async fn plan(
                 p.matched = l.matched.map(|m| (m.kind, m.id, m.name));
                 inputs.lead = lead;
             }
+            ImportKind::Opportunities => {
+                keys.extend(inputs.deal.as_ref().and_then(deals::file_key))
+            }
         }
         // A row repeating an earlier one matches what that row makes.
         p.repeats = keys.iter().find_map(|k| seen.get(k).copied());
@@ -467,7 +583,15 @@ async fn plan(
         p.inputs = inputs;
         out.push(p);
     }
-    Ok((out, vec![]))
+    let history_problems = match batch.kind {
+        ImportKind::Opportunities => deals::plan(db, ctx, batch, &mut out, &sheet.headers).await?,
+        _ => vec![],
+    };
+    Ok(Plan {
+        rows: out,
+        mapping_problems: vec![],
+        history_problems,
+    })
 }
 
 fn column_of(headers: &[String], mapping: &Mapping, key: &str) -> String {
@@ -571,9 +695,10 @@ pub async fn preview(
         }
         db.save_import(&batch, ImportStatus::Uploaded).await?;
     }
-    let (plans, mapping_problems) = plan(db, ctx, &batch, &sheet, true).await?;
-    let (summary, duplicates) = summarise(&plans);
-    let rows = plans
+    let planned = plan(db, ctx, &batch, &sheet, true).await?;
+    let (summary, duplicates) = planned.summary();
+    let rows = planned
+        .rows
         .iter()
         .enumerate()
         .filter(|(i, p)| {
@@ -626,7 +751,7 @@ pub async fn preview(
         samples,
         unknown_values,
         headers: sheet.headers,
-        mapping_problems,
+        mapping_problems: planned.mapping_problems,
         summary,
         duplicates,
         rows,
@@ -635,11 +760,7 @@ pub async fn preview(
 }
 
 fn kind_of(kind: ImportKind) -> RecordKind {
-    match kind {
-        ImportKind::Accounts => RecordKind::Account,
-        ImportKind::Contacts => RecordKind::Contact,
-        ImportKind::Leads => RecordKind::Lead,
-    }
+    core::record_kind(kind)
 }
 
 /// Checks that the import can run (mapped, and no problem unless valid rows only are
@@ -656,18 +777,18 @@ pub async fn start(db: &Db, ctx: &Ctx, id: Id) -> Result<ImportBatch, AppError> 
     }
     // The rows' problems, without matching duplicates (the run matches them).
     let sheet = sheet_of(db, &batch).await?;
-    let (plans, mapping_problems) = plan(db, ctx, &batch, &sheet, false).await?;
-    if let Some(p) = mapping_problems.first() {
+    let planned = plan(db, ctx, &batch, &sheet, false).await?;
+    if let Some(p) = planned.mapping_problems.first() {
         return Err(AppError::invalid("mapping", &p.code, p.message.clone()));
     }
-    let (summary, _) = summarise(&plans);
-    if summary.failed > 0 && !batch.options.valid_only {
+    let (summary, _) = planned.summary();
+    if planned.has_problems(&summary) && !batch.options.valid_only {
         return Err(AppError::invalid(
             "file",
             "file_has_problems",
             format!(
                 "{} rows have problems: correct them, or import the valid rows only",
-                summary.failed
+                summary.failed + planned.history_problems.len() as u32
             ),
         ));
     }
@@ -864,6 +985,8 @@ async fn write_row(
                 done.extend(w);
             }
         }
+        // Written together, in one transaction (`deals::write`).
+        ImportKind::Opportunities => {}
     }
     Ok(done)
 }
@@ -892,6 +1015,7 @@ async fn rematch(
                 .await?
                 .matched
         }
+        ImportKind::Opportunities => None,
     };
     Ok(found.map(|c| c.id))
 }
@@ -945,20 +1069,30 @@ async fn run_rows(
     progress: &(dyn Fn(u32, u32) + Send + Sync),
 ) -> Result<(), AppError> {
     let sheet = sheet_of(db, batch).await?;
-    let (plans, mapping_problems) = plan(db, ctx, batch, &sheet, true).await?;
-    if let Some(p) = mapping_problems.first() {
+    let planned = plan(db, ctx, batch, &sheet, true).await?;
+    if let Some(p) = planned.mapping_problems.first() {
         return Err(AppError::invalid("mapping", &p.code, p.message.clone()));
     }
-    let (mut summary, _) = summarise(&plans);
-    if summary.failed > 0 && !batch.options.valid_only {
+    let (mut summary, _) = planned.summary();
+    if planned.has_problems(&summary) && !batch.options.valid_only {
         return Err(AppError::invalid(
             "file",
             "file_has_problems",
             format!("{} rows have problems", summary.failed),
         ));
     }
-    (summary.created, summary.updated, summary.skipped) = (0, 0, 0);
+    let plans = planned.rows;
     let total = plans.len() as u32;
+    if batch.kind == ImportKind::Opportunities {
+        // All the deals in one transaction: a deal's history is written whole or not at all.
+        summary.created = deals::write(db, ctx, batch, &plans).await?;
+        batch.done_rows = total;
+        progress(total, total);
+        batch.summary = summary;
+        batch.total_rows = total;
+        return Ok(());
+    }
+    (summary.created, summary.updated, summary.skipped) = (0, 0, 0);
     for (n, p) in plans.iter().enumerate() {
         if p.inputs.problems.is_empty() {
             match write_row(db, ctx, batch, p).await {

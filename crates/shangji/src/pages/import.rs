@@ -21,10 +21,11 @@ use crate::ops::import::{self, Preview, Rollback};
 use crate::state::AppState;
 
 const PAGE: &str = "/imports";
-const KINDS: [ImportKind; 3] = [
+const KINDS: [ImportKind; 4] = [
     ImportKind::Accounts,
     ImportKind::Contacts,
     ImportKind::Leads,
+    ImportKind::Opportunities,
 ];
 
 /// An import as the list shows it.
@@ -129,6 +130,9 @@ struct ImportPage {
     error: Option<String>,
     notice: Option<String>,
     blockers: Vec<Blocker>,
+    /// An opportunities import: its stage-history file's name, when it has one.
+    deals: bool,
+    history_name: Option<String>,
 }
 
 #[derive(Template)]
@@ -239,10 +243,15 @@ fn cell_of(v: &Viewer, key: &str, record: Option<&Value>, contact: Option<&Value
 }
 
 fn trouble(tr: Tr, p: &core::Problem) -> Trouble {
+    // A problem of an opportunities import's history file: its column says so.
+    let (column, field) = match p.column.strip_prefix("history:") {
+        Some(c) => (format!("{} · {c}", tr.t("import.history.file")), c),
+        None => (p.column.clone(), p.column.as_str()),
+    };
     Trouble {
         row: p.row,
-        column: p.column.clone(),
-        text: super::field_text(tr, &p.column, &p.code),
+        column,
+        text: super::field_text(tr, field, &p.code),
     }
 }
 
@@ -299,28 +308,30 @@ fn outcome(tr: Tr, b: &ImportBatch) -> String {
     }
 }
 
-/// The upload: a multipart form with the CSRF token, the kind and the file.
-async fn upload(State(s): State<AppState>, v: Viewer, mut parts: Multipart) -> Response {
+/// A multipart form's fields and its `file` (name and bytes); `None` when it cannot be read
+/// (too large).
+type Posted = (Vec<(String, String)>, Option<(String, Vec<u8>)>);
+
+async fn multipart(mut parts: Multipart) -> Option<Posted> {
     let mut form = Vec::new();
-    let mut file: Option<(String, Vec<u8>)> = None;
-    loop {
-        match parts.next_field().await {
-            Ok(Some(field)) => {
-                let name = field.name().unwrap_or_default().to_string();
-                if name == "file" {
-                    let file_name = field.file_name().unwrap_or_default().to_string();
-                    match field.bytes().await {
-                        Ok(b) => file = Some((file_name, b.to_vec())),
-                        Err(_) => return too_large(&s, &v).await,
-                    }
-                } else {
-                    form.push((name, field.text().await.unwrap_or_default()));
-                }
-            }
-            Ok(None) => break,
-            Err(_) => return too_large(&s, &v).await,
+    let mut file = None;
+    while let Some(field) = parts.next_field().await.ok()? {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "file" {
+            let file_name = field.file_name().unwrap_or_default().to_string();
+            file = Some((file_name, field.bytes().await.ok()?.to_vec()));
+        } else {
+            form.push((name, field.text().await.unwrap_or_default()));
         }
     }
+    Some((form, file))
+}
+
+/// The upload: a multipart form with the CSRF token, the kind and the file.
+async fn upload(State(s): State<AppState>, v: Viewer, parts: Multipart) -> Response {
+    let Some((form, file)) = multipart(parts).await else {
+        return too_large(&s, &v).await;
+    };
     let form = match v.posted(form, PAGE) {
         Ok(f) => f,
         Err(page) => return page,
@@ -346,6 +357,34 @@ async fn upload(State(s): State<AppState>, v: Viewer, mut parts: Multipart) -> R
             list_page(&s, &v, Some(text)).await
         }
         Err(e) => v.error(PAGE, e),
+    }
+}
+
+/// An opportunities import's stage-history file: a multipart form with the CSRF token and
+/// the file.
+async fn history(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(id): Path<i64>,
+    parts: Multipart,
+) -> Response {
+    let here = format!("{PAGE}/{id}");
+    let Some((form, file)) = multipart(parts).await else {
+        let e = AppError::invalid("file", "file_too_large", "the file is too large");
+        return refused(&s, &v, id, e).await;
+    };
+    if let Err(page) = v.posted(form, &here) {
+        return page;
+    }
+    let added = async {
+        let (name, bytes) = file
+            .filter(|(n, b)| !n.is_empty() && !b.is_empty())
+            .ok_or_else(|| AppError::invalid("file", "required", "choose a file"))?;
+        import::add_history(&s.db, &v.ctx, id, &name, &bytes).await
+    };
+    match added.await {
+        Ok(_) => Redirect::to(&here).into_response(),
+        Err(e) => refused(&s, &v, id, e).await,
     }
 }
 
@@ -552,6 +591,8 @@ fn page_of(
         error,
         notice,
         blockers,
+        deals: b.kind == ImportKind::Opportunities,
+        history_name: b.history_name.clone(),
     }
 }
 
@@ -723,6 +764,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/imports/template", get(template))
         .route("/imports/{id}", get(show).post(save))
         .route("/imports/{id}/progress", get(progress))
+        .route("/imports/{id}/history", post(history))
         .route("/imports/{id}/rollback", post(rollback))
         .layer(axum::extract::DefaultBodyLimit::max(
             import::MAX_FILE_BYTES + 64 * 1024,

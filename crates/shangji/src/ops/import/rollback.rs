@@ -1,6 +1,7 @@
-//! Rolling an import back: what it created removed (archived when something refers to it),
-//! what it updated given its earlier values — refused, saying which, while a record changed
-//! since.
+//! Rolling an import back: what it created removed (archived when something refers to it —
+//! and an imported deal always: its history is append-only, so it is archived and its
+//! external id freed for a corrected file), what it updated given its earlier values —
+//! refused, saying which, while a record changed since.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -51,7 +52,10 @@ async fn version_of(db: &Db, kind: RecordKind, id: Id) -> Result<Option<i64>, Ap
             .get::<Lead>(id, &Scope::All, Access::Read)
             .await?
             .map(|r| r.version),
-        RecordKind::Opportunity => None,
+        RecordKind::Opportunity => db
+            .get::<Opportunity>(id, &Scope::All, Access::Read)
+            .await?
+            .map(|r| r.version),
     })
 }
 
@@ -126,6 +130,17 @@ pub(super) async fn undo(db: &Db, ctx: &Ctx, batch: &ImportBatch) -> Result<Roll
                     Ok(()) => out.restored += 1,
                     Err(_) => out.kept.push(kept("changed_since_import")),
                 }
+            }
+            None if r.record_kind == RecordKind::Opportunity => {
+                let input = shangji_core::opportunity::OpportunityInput {
+                    archived: shangji_core::Field::Value(true),
+                    version: Some(r.version_after),
+                    ..Default::default()
+                };
+                let id = r.record_id;
+                super::super::opportunities::update_opportunity(db, ctx, id, input).await?;
+                db.set_external_id(id, None).await?;
+                out.removed += 1;
             }
             None => {
                 if db.delete_imported(r.record_kind, r.record_id).await? {

@@ -41,8 +41,11 @@ fn example(ctx: &Ctx, tr: Tr, spec: &FieldSpec) -> String {
             .map(|(_, label)| label)
             .unwrap_or_default()
     };
+    let day = shangji_core::calendar::china_date(ctx.now);
     match spec.kind {
-        Kind::Choice | Kind::Region => return first_option(),
+        Kind::Choice | Kind::Region | Kind::Pipeline | Kind::Stage => return first_option(),
+        Kind::Date => return (day + time::Duration::days(30)).to_string(),
+        Kind::Time if spec.key == "created_at" => return format!("{day} 09:30"),
         Kind::Owner => {
             return ctx
                 .dir
@@ -70,18 +73,30 @@ fn example(ctx: &Ctx, tr: Tr, spec: &FieldSpec) -> String {
         "phone" => "021-58881234".into(),
         "email" => "wang.qiang@example.com".into(),
         "wechat" => "wangqiang_88".into(),
+        "title" if spec.part == core::Part::Deal => {
+            pick("自动化产线改造", "Automation line retrofit")
+        }
         "title" => pick("采购经理", "Purchasing manager"),
+        "external_id" => "CRM-000123".into(),
+        "amount_minor" => pick("12.5万", "125000"),
+        "competitor" => pick("某德企", "A German vendor"),
+        "next_step" => pick("约技术交流", "Book a technical meeting"),
         _ => String::new(),
     }
 }
 
 fn takes(ctx: &Ctx, tr: Tr, spec: &FieldSpec) -> String {
     match spec.kind {
-        Kind::Choice | Kind::Region => value_options(ctx, tr, spec.key)
-            .into_iter()
-            .map(|(_, label)| label)
-            .collect::<Vec<_>>()
-            .join(" / "),
+        Kind::Choice | Kind::Region | Kind::Pipeline | Kind::Stage | Kind::LossReason => {
+            value_options(ctx, tr, spec.key)
+                .into_iter()
+                .map(|(_, label)| label)
+                .collect::<Vec<_>>()
+                .join(" / ")
+        }
+        Kind::Amount => tr.t("import.takes.amount").into(),
+        Kind::Date => tr.t("import.takes.date").into(),
+        Kind::Time => tr.t("import.takes.time").into(),
         Kind::Owner => tr.t("import.takes.owner").into(),
         Kind::Tags => tr.t("import.takes.tags").into(),
         Kind::Account => tr.t("import.takes.account").into(),

@@ -642,3 +642,219 @@ pub fn history_records(
         .collect();
     (header, records)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::opportunity::{create, OpportunityInput};
+    use crate::process::{b2b_template, build_pipeline};
+    use crate::visibility::Actor;
+    use crate::Field;
+    use time::macros::datetime;
+
+    /// The clock of these tests.
+    const NOW: OffsetDateTime = datetime!(2026-03-20 10:00 UTC);
+    const CREATED: OffsetDateTime = datetime!(2026-01-05 02:00 UTC);
+
+    /// Stages 10 线索确认, 11 需求分析, 12 方案报价, 13 商务谈判, 14 赢单, 15 输单.
+    fn pipeline() -> Pipeline {
+        build_pipeline(&b2b_template(), 1, 10)
+    }
+
+    fn row(stage: StageId, at: OffsetDateTime, amount: Option<i64>) -> ValidRow {
+        ValidRow {
+            row: 2,
+            opportunity_id: 1,
+            stage_id: stage,
+            at,
+            amount_minor: amount,
+        }
+    }
+
+    /// A deal of the file: created by the importer at `CREATED` in `start`.
+    fn created(start: StageId) -> (Opportunity, Vec<NewEvent>) {
+        let input = OpportunityInput {
+            title: Field::Value("迁移".into()),
+            account_id: Field::Value(1),
+            stage_id: Field::Value(start),
+            amount_minor: Field::Value(5_000_000),
+            competitor: Field::Value("某德企".into()),
+            ..Default::default()
+        };
+        let actor = Actor {
+            user_id: 9,
+            role: Role::Admin,
+            team_id: None,
+        };
+        create(input, &pipeline(), &actor, CREATED).unwrap()
+    }
+
+    #[test]
+    fn times_dates_and_serial_numbers_read_as_china_time() {
+        let cases: [(&str, Option<OffsetDateTime>); 7] = [
+            ("2026-01-05", Some(datetime!(2026-01-04 16:00 UTC))),
+            ("2026/1/5 10:30", Some(datetime!(2026-01-05 02:30 UTC))),
+            (
+                "2026年1月5日 10:30:15",
+                Some(datetime!(2026-01-05 02:30:15 UTC)),
+            ),
+            (
+                "2026-01-05 10:30:00.0",
+                Some(datetime!(2026-01-05 02:30 UTC)),
+            ),
+            // 46027 is 2026-01-05 in a spreadsheet's serial days; .5 is noon.
+            ("46027.5", Some(datetime!(2026-01-05 04:00 UTC))),
+            ("2026-13-05", None),
+            ("soon", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(instant_of(text), want, "{text}");
+        }
+        assert_eq!(
+            date_of("46027").map(|d| d.to_string()),
+            Some("2026-01-05".into())
+        );
+    }
+
+    #[test]
+    fn history_headers_are_named_in_chinese_or_english() {
+        let h: Vec<String> = ["外部编号", "阶段", "进入时间", "金额", "Stage", "备注"]
+            .iter()
+            .map(|h| history_column(h))
+            .collect();
+        assert_eq!(
+            h,
+            [
+                "opportunity",
+                "stage",
+                "entered_at",
+                "amount",
+                "stage",
+                "备注"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_deal_starts_where_its_history_starts_or_in_its_own_open_stage() {
+        let p = pipeline();
+        let at_creation = row(11, CREATED, None);
+        let later = row(11, CREATED + Duration::days(3), None);
+        let cases: [(StageId, Vec<&ValidRow>, StageId); 5] = [
+            (13, vec![&at_creation], 11),
+            (13, vec![&later], 10),
+            (12, vec![], 12),
+            (14, vec![], 10),
+            (15, vec![], 10),
+        ];
+        for (stage, history, want) in cases {
+            assert_eq!(start_stage(&p, stage, CREATED, &history), Some(want));
+        }
+    }
+
+    #[test]
+    fn a_lost_deal_ends_with_its_reason_on_its_lost_event() {
+        let history = [
+            row(10, CREATED, Some(4_000_000)),
+            row(12, CREATED + Duration::days(10), None),
+            row(15, CREATED + Duration::days(30), None),
+        ];
+        let rows: Vec<&ValidRow> = history.iter().collect();
+        let past = Past {
+            loss_reason: Some("price".into()),
+            ..Default::default()
+        };
+        let mut start = created(10);
+        start.0.amount.amount_minor = 4_000_000;
+        let (o, events) = complete(
+            start,
+            &pipeline(),
+            15,
+            Some(5_000_000),
+            &past,
+            &rows,
+            9,
+            NOW,
+        )
+        .unwrap();
+        assert_eq!((o.stage_id, o.status), (15, StageKind::Lost));
+        assert_eq!(o.closed_at, Some(CREATED + Duration::days(30)));
+        assert_eq!(o.loss_reason.as_deref(), Some("price"));
+        let lost = events.iter().find(|e| e.kind == EventKind::Lost).unwrap();
+        assert_eq!(
+            lost.new_value.as_ref().unwrap()["loss_reason"],
+            json!("price")
+        );
+        assert_eq!(
+            lost.new_value.as_ref().unwrap()["competitor"],
+            json!("某德企")
+        );
+        // The file's final amount: an amount change at the deal's last event.
+        let last = events.last().unwrap();
+        assert_eq!(
+            (last.kind, last.at),
+            (EventKind::AmountChanged, CREATED + Duration::days(30))
+        );
+        assert_eq!(o.amount.amount_minor, 5_000_000);
+        assert!(events.iter().all(|e| e.actor_id == 9));
+        assert_eq!(
+            events[0].new_value.as_ref().unwrap()["imported"],
+            json!(true)
+        );
+    }
+
+    #[test]
+    fn a_closed_deal_without_history_closes_at_its_closed_time() {
+        let closed = CREATED + Duration::days(40);
+        let past = Past {
+            closed_at: Some(closed),
+            ..Default::default()
+        };
+        let (o, events) = complete(created(10), &pipeline(), 14, None, &past, &[], 9, NOW).unwrap();
+        assert_eq!((o.status, o.closed_at), (StageKind::Won, Some(closed)));
+        let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds[..3],
+            [EventKind::Created, EventKind::StageChanged, EventKind::Won]
+        );
+        let cases: [(Option<OffsetDateTime>, &str); 3] = [
+            (None, "required"),
+            (Some(CREATED - Duration::days(1)), "invalid_value"),
+            (Some(NOW + Duration::days(1)), "invalid_value"),
+        ];
+        for (closed_at, code) in cases {
+            let past = Past {
+                closed_at,
+                ..Default::default()
+            };
+            let err = complete(created(10), &pipeline(), 14, None, &past, &[], 9, NOW).unwrap_err();
+            assert_eq!((err.0, err.1), (code, "closed_at"), "{closed_at:?}");
+        }
+    }
+
+    #[test]
+    fn a_history_ending_elsewhere_than_the_file_says_is_refused() {
+        let history = [
+            row(10, CREATED, None),
+            row(11, CREATED + Duration::days(2), None),
+        ];
+        let rows: Vec<&ValidRow> = history.iter().collect();
+        let err = complete(
+            created(10),
+            &pipeline(),
+            13,
+            None,
+            &Past::default(),
+            &rows,
+            9,
+            NOW,
+        )
+        .unwrap_err();
+        assert_eq!((err.0, err.1), ("history_mismatch", "stage"));
+        assert!(
+            err.2.contains("需求分析") && err.2.contains("商务谈判"),
+            "{}",
+            err.2
+        );
+    }
+}

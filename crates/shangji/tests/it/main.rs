@@ -23,6 +23,7 @@ mod horizon;
 mod import;
 mod lists;
 mod merge;
+mod migration;
 mod openapi;
 mod pages;
 mod pools;

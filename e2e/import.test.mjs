@@ -170,6 +170,76 @@ describe('import', () => {
     }
   });
 
+  test('deals from another CRM with their stage history: a history problem is placed, the corrected file imports, reports see it', { timeout: TEST_TIMEOUT }, async () => {
+    // Dates a few weeks back, as China days.
+    const day = (n) => new Date(Date.now() + 8 * 3600_000 - n * 86_400_000).toISOString().slice(0, 10);
+    const deals = path.join(dir, '旧系统商机.csv');
+    fs.writeFileSync(deals, [
+      '外部编号,商机名称,客户名称,负责人,阶段,金额,创建时间,成交日期,输单原因',
+      `OLD-1,迁移商机甲,${ACCOUNTS[0]},${REP.login},赢单,12万,${day(60)},,`,
+      `OLD-2,迁移商机乙,${ACCOUNTS[1]},${REP.login},输单,8万,${day(50)},${day(20)},价格`,
+      `OLD-3,迁移商机丙,${ACCOUNTS[0]},${REP.login},方案报价,30万,${day(40)},,`,
+    ].join('\n'));
+    const history = (rows) => {
+      const file = path.join(dir, `阶段历史${rows.length}.csv`);
+      fs.writeFileSync(file, ['外部编号,阶段,进入时间', ...rows].join('\n'));
+      return file;
+    };
+    const good = [
+      `OLD-1,线索确认,${day(60)}`, `OLD-1,需求分析,${day(45)}`, `OLD-1,赢单,${day(10)}`,
+      `OLD-3,线索确认,${day(40)}`, `OLD-3,方案报价,${day(5)}`,
+    ];
+    // Out of order: OLD-3 reaches 方案报价 before it was created.
+    const bad = [...good.slice(0, 4), `OLD-3,方案报价,${day(70)}`, 'OLD-9,需求分析,' + day(3)];
+    const { context, page } = await newPage(DESKTOP);
+    try {
+      await signIn(page, ADMIN);
+      await page.goto('/imports');
+      await page.getByLabel('导入内容').selectOption({ label: '商机（含阶段历史）' });
+      await page.getByLabel('文件').setInputFiles(deals);
+      await Promise.all([page.waitForURL(/\/imports\/\d+$/), page.getByRole('button', { name: '上传并预览' }).click()]);
+      const importUrl = page.url();
+      assert.match(await text(page.locator('#import-history')), /不重新执行阶段门和审批/);
+      // Without history, the won deal has nothing saying when it closed.
+      assert.equal(await text(page.locator('#count-failed')), '1');
+
+      await page.getByLabel('选择阶段历史文件').setInputFiles(history(bad));
+      await Promise.all([page.waitForURL(importUrl), page.getByRole('button', { name: '上传阶段历史' }).click()]);
+      assert.match(await text(page.locator('#import-history-name')), /阶段历史6\.csv/);
+      const problems = page.locator('#import-problems tr.problem');
+      const rows = await problems.evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.innerText.trim())));
+      assert.deepEqual(rows.map((r) => r.slice(0, 2)), [
+        ['4', '阶段'],
+        ['6', '阶段历史文件 · entered_at'],
+        ['7', '阶段历史文件 · opportunity'],
+      ], JSON.stringify(rows));
+      assert.equal(rows[1][2], '时间早于商机的创建时间。');
+      await page.screenshot({ path: screenshotPath('import-deals-history-problems.png'), fullPage: true });
+
+      await page.getByLabel('选择阶段历史文件').setInputFiles(history(good));
+      await Promise.all([page.waitForURL(importUrl), page.getByRole('button', { name: '上传阶段历史' }).click()]);
+      assert.equal(await page.locator('#import-problems').count(), 0);
+      assert.equal(await text(page.locator('#count-created')), '3');
+      await Promise.all([page.waitForURL(importUrl), page.getByRole('button', { name: '开始导入' }).click()]);
+      await page.locator('#import-status', { hasText: '已完成' }).waitFor({ timeout: 60_000 });
+      assert.equal(await text(page.locator('#count-created')), '3');
+
+      // The lost deal carries its reason into win/loss; the won one closed at its history's time.
+      const found = await api(app.baseURL, app.token, 'GET', `/api/v1/opportunities?q=${encodeURIComponent('迁移商机')}`);
+      const byTitle = Object.fromEntries((found.items ?? found).map((o) => [o.title, o]));
+      assert.equal(byTitle['迁移商机甲'].status, 'won');
+      assert.equal(byTitle['迁移商机乙'].loss_reason, 'price');
+      assert.equal(byTitle['迁移商机丙'].status, 'open');
+      const from = day(120);
+      const wl = await api(app.baseURL, app.token, 'GET', `/api/v1/analytics/win-loss?from=${from}&to=${day(0)}`);
+      assert.ok(wl.rows.by_reason.some((r) => r.value === 'price' && r.lost >= 1), JSON.stringify(wl.rows.by_reason));
+      await page.goto(`/opportunities/${byTitle['迁移商机甲'].id}`);
+      await page.screenshot({ path: screenshotPath('import-deal-timeline.png'), fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
   test('a template downloads and imports as it is; the page fits a phone; a rep has no import', { timeout: TEST_TIMEOUT }, async () => {
     const { context, page } = await newPage(PHONE);
     try {

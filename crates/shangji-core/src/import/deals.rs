@@ -461,6 +461,14 @@ pub fn start_stage(
     }
 }
 
+/// Where the deals file says a deal is now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now {
+    pub stage: StageId,
+    /// Its amount now, when the file says.
+    pub amount_minor: Option<i64>,
+}
+
 /// Why a deal's past does not hold together (the code, the column's field, the message).
 pub type Misfit = (&'static str, &'static str, String);
 
@@ -470,13 +478,16 @@ pub type Misfit = (&'static str, &'static str, String);
 pub fn complete(
     created: (Opportunity, Vec<NewEvent>),
     pipeline: &Pipeline,
-    stage: StageId,
-    amount_minor: Option<i64>,
+    is: Now,
     past: &Past,
     history: &[&ValidRow],
     actor: UserId,
     now: OffsetDateTime,
 ) -> Result<(Opportunity, Vec<NewEvent>), Misfit> {
+    let Now {
+        stage,
+        amount_minor,
+    } = is;
     let (opp, mut events) = created;
     if let Some(v) = events
         .iter_mut()
@@ -661,6 +672,13 @@ mod tests {
         build_pipeline(&b2b_template(), 1, 10)
     }
 
+    fn now(stage: StageId, amount_minor: Option<i64>) -> Now {
+        Now {
+            stage,
+            amount_minor,
+        }
+    }
+
     fn row(stage: StageId, at: OffsetDateTime, amount: Option<i64>) -> ValidRow {
         ValidRow {
             row: 2,
@@ -769,8 +787,7 @@ mod tests {
         let (o, events) = complete(
             start,
             &pipeline(),
-            15,
-            Some(5_000_000),
+            now(15, Some(5_000_000)),
             &past,
             &rows,
             9,
@@ -810,7 +827,8 @@ mod tests {
             closed_at: Some(closed),
             ..Default::default()
         };
-        let (o, events) = complete(created(10), &pipeline(), 14, None, &past, &[], 9, NOW).unwrap();
+        let (o, events) =
+            complete(created(10), &pipeline(), now(14, None), &past, &[], 9, NOW).unwrap();
         assert_eq!((o.status, o.closed_at), (StageKind::Won, Some(closed)));
         let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
         assert_eq!(
@@ -827,7 +845,8 @@ mod tests {
                 closed_at,
                 ..Default::default()
             };
-            let err = complete(created(10), &pipeline(), 14, None, &past, &[], 9, NOW).unwrap_err();
+            let err =
+                complete(created(10), &pipeline(), now(14, None), &past, &[], 9, NOW).unwrap_err();
             assert_eq!((err.0, err.1), (code, "closed_at"), "{closed_at:?}");
         }
     }
@@ -842,8 +861,7 @@ mod tests {
         let err = complete(
             created(10),
             &pipeline(),
-            13,
-            None,
+            now(13, None),
             &Past::default(),
             &rows,
             9,

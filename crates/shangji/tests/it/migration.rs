@@ -278,7 +278,7 @@ async fn a_migrated_history_gives_the_same_reports_as_the_same_history_entered_l
     // And both are the generated truth: entries per stage, losses per reason.
     let stages = live.stage_ids().await;
     let funnel = &a[0]["rows"];
-    for k in 0..4 {
+    for (k, stage) in stages.iter().enumerate().take(4) {
         let entered = deals
             .iter()
             .filter(|d| d.steps.iter().any(|(s, _)| *s == k))
@@ -287,7 +287,7 @@ async fn a_migrated_history_gives_the_same_reports_as_the_same_history_entered_l
             .as_array()
             .unwrap()
             .iter()
-            .find(|r| r["stage_id"] == stages[k])
+            .find(|r| r["stage_id"] == *stage)
             .unwrap_or_else(|| panic!("stage {k} in {funnel}"));
         assert_eq!(row["entered"], entered, "stage {k}: {row}");
     }

@@ -280,8 +280,10 @@ async fn build(
     Ok(core::complete(
         (opp, events),
         pipeline,
-        d.stage,
-        amount,
+        core::Now {
+            stage: d.stage,
+            amount_minor: amount,
+        },
         &d.past,
         history,
         ctx.actor.user_id,

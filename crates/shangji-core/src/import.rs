@@ -117,6 +117,10 @@ pub struct ImportBatch {
     /// An opportunities import's stage-history file, when one was added.
     #[serde(default)]
     pub history_name: Option<String>,
+    /// The import whose mapping this one started from: the last one of the same kind, with
+    /// the same headers, that ran (a saved mapping).
+    #[serde(default)]
+    pub mapping_from: Option<Id>,
 }
 
 /// A record an import created or changed: what rolling it back undoes.
@@ -455,6 +459,40 @@ pub struct Mapping {
     pub columns: Vec<Option<String>>,
     #[serde(default)]
     pub values: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// What tells a file's headers apart (normalised, in order): a saved mapping is reused for a
+/// file whose headers are the same.
+pub fn headers_key(headers: &[String]) -> String {
+    headers
+        .iter()
+        .map(|h| normalise(h))
+        .collect::<Vec<_>>()
+        .join("\u{1f}")
+}
+
+/// A saved mapping fitted to a file of `columns` columns, leaving out the fields the kind no
+/// longer has (an archived custom field).
+pub fn fitted(
+    kind: ImportKind,
+    mut saved: Mapping,
+    columns: usize,
+    defs: &[CustomFieldDef],
+) -> Mapping {
+    let customs = custom_defs(kind, defs);
+    saved.columns.resize(columns, None);
+    for c in saved.columns.iter_mut() {
+        let known = c
+            .as_deref()
+            .is_some_and(|k| match k.strip_prefix("custom.") {
+                Some(key) => customs.iter().any(|d| d.key == key),
+                None => fields(kind).iter().any(|s| s.key == k),
+            });
+        if !known {
+            *c = None;
+        }
+    }
+    saved
 }
 
 /// The custom fields a kind of file can fill: those of its records (an accounts file fills

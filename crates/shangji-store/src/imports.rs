@@ -35,17 +35,24 @@ fn batch_from_row(r: &impl RowExt) -> Result<ImportBatch, StoreError> {
         finished_at: r.opt_ts("finished_at")?,
         rolled_back_at: r.opt_ts("rolled_back_at")?,
         history_name: r.opt_text("history_name")?,
+        mapping_from: r.opt_i64("mapping_from")?,
     })
 }
 
 /// Every column but the file.
-const COLUMNS: &str = "id, kind, file_name, created_by, created_at, status, mapping, options, total_rows, done_rows, summary, error, finished_at, rolled_back_at, history_name";
+const COLUMNS: &str = "id, kind, file_name, created_by, created_at, status, mapping, options, total_rows, done_rows, summary, error, finished_at, rolled_back_at, history_name, mapping_from";
 
 impl Db {
     /// Stores an uploaded file and its import; the import's id.
-    pub async fn insert_import(&self, b: &ImportBatch, file: &[u8]) -> Result<Id, StoreError> {
+    /// `headers_key` tells its headers apart (`shangji_core::import::headers_key`).
+    pub async fn insert_import(
+        &self,
+        b: &ImportBatch,
+        headers_key: &str,
+        file: &[u8],
+    ) -> Result<Id, StoreError> {
         let mut sql = Sql::new(
-            "INSERT INTO imports (kind, file_name, created_by, created_at, status, mapping, options, total_rows, done_rows, summary, file) VALUES (",
+            "INSERT INTO imports (kind, file_name, created_by, created_at, status, mapping, options, total_rows, done_rows, summary, headers_key, mapping_from, file) VALUES (",
         );
         sql.bind(b.kind.as_str())
             .push(", ")
@@ -66,6 +73,10 @@ impl Db {
             .bind(i64::from(b.done_rows))
             .push(", ")
             .bind(json(&b.summary)?);
+        sql.push(", ")
+            .bind(headers_key)
+            .push(", ")
+            .bind(b.mapping_from);
         let n = sql.args.len() + 1;
         sql.push(&format!(", ${n}) RETURNING id"));
         let _writer = self.writer().await;
@@ -73,6 +84,26 @@ impl Db {
             .bind(file.to_vec())
             .fetch_one(p)
             .await?))
+    }
+
+    /// The mapping of the last import of `kind` with these headers that ran (or started):
+    /// its id and mapping.
+    pub async fn saved_mapping(
+        &self,
+        kind: shangji_core::import::ImportKind,
+        headers_key: &str,
+    ) -> Result<Option<(Id, shangji_core::import::Mapping)>, StoreError> {
+        let mut sql = Sql::new("SELECT id, mapping FROM imports WHERE kind = ");
+        sql.bind(kind.as_str())
+            .push(" AND headers_key = ")
+            .bind(headers_key);
+        sql.push(" AND status <> ")
+            .bind(shangji_core::import::ImportStatus::Uploaded.as_str())
+            .push(" ORDER BY id DESC LIMIT 1");
+        on_pool!(self, p => {
+            let row = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_optional(p).await?;
+            row.map(|r| Ok((r.i64("id")?, r.json("mapping")?))).transpose()
+        })
     }
 
     /// An import (without its file).

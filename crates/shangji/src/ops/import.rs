@@ -48,7 +48,9 @@ fn require_importer(ctx: &Ctx) -> Result<(), AppError> {
     }
 }
 
-/// Keeps an uploaded file and guesses its mapping.
+/// Keeps an uploaded file and maps its columns: as the last import of the same kind with the
+/// same headers that ran was mapped (a saved mapping, with its value mappings), else as its
+/// headers say.
 pub async fn upload(
     db: &Db,
     ctx: &Ctx,
@@ -58,6 +60,15 @@ pub async fn upload(
 ) -> Result<ImportBatch, AppError> {
     require_importer(ctx)?;
     let sheet = read_sheet(file_name, bytes)?;
+    let key = core::headers_key(&sheet.headers);
+    let defs = &ctx.dir.custom_fields;
+    let (mapping_from, mapping) = match db.saved_mapping(kind, &key).await? {
+        Some((id, saved)) => (
+            Some(id),
+            core::fitted(kind, saved, sheet.headers.len(), defs),
+        ),
+        None => (None, core::auto_map(kind, &sheet.headers, defs)),
+    };
     let mut batch = ImportBatch {
         id: 0,
         kind,
@@ -65,7 +76,7 @@ pub async fn upload(
         created_by: ctx.actor.user_id,
         created_at: ctx.now,
         status: ImportStatus::Uploaded,
-        mapping: core::auto_map(kind, &sheet.headers, &ctx.dir.custom_fields),
+        mapping,
         options: ImportOptions::default(),
         total_rows: sheet.rows.len() as u32,
         done_rows: 0,
@@ -74,8 +85,9 @@ pub async fn upload(
         finished_at: None,
         rolled_back_at: None,
         history_name: None,
+        mapping_from,
     };
-    batch.id = db.insert_import(&batch, bytes).await?;
+    batch.id = db.insert_import(&batch, &key, bytes).await?;
     Ok(batch)
 }
 

@@ -133,6 +133,8 @@ struct ImportPage {
     /// An opportunities import: its stage-history file's name, when it has one.
     deals: bool,
     history_name: Option<String>,
+    /// The import whose saved mapping this one started from.
+    mapping_from: Option<i64>,
 }
 
 #[derive(Template)]
@@ -593,6 +595,7 @@ fn page_of(
         blockers,
         deals: b.kind == ImportKind::Opportunities,
         history_name: b.history_name.clone(),
+        mapping_from: b.mapping_from,
     }
 }
 

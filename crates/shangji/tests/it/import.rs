@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 /// Uploads `bytes` as `file_name` for `kind`, as `login`.
-async fn upload(
+pub(crate) async fn upload(
     app: &TestApp,
     login: &str,
     kind: &str,
@@ -45,7 +45,7 @@ async fn upload(
 }
 
 /// Runs an import and waits for it to end; the import as it ended.
-async fn run(app: &TestApp, id: i64) -> Value {
+pub(crate) async fn run(app: &TestApp, id: i64) -> Value {
     let (status, started) = app
         .post(&format!("/api/v1/imports/{id}/run"), "admin", "")
         .await;
@@ -376,5 +376,64 @@ async fn an_import_whose_server_stopped_is_undone_and_says_so() {
             .await
             .unwrap(),
         0
+    );
+}
+
+/// A file with the headers of an import that ran starts from that import's mapping — the
+/// columns as they were set and the values mapped — and says so; other headers are recognised
+/// afresh.
+#[tokio::test]
+async fn the_mapping_of_the_last_import_with_the_same_headers_is_reused() {
+    let app = TestApp::new().await;
+    let csv = |rows: &str| format!("公司,联系人,手机,渠道,内部编号\n{rows}").into_bytes();
+    let (s, first) = upload(
+        &app,
+        "admin",
+        "leads",
+        "线索1.csv",
+        csv("甲公司,张三,13900000001,展会2026,X1\n"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{first}");
+    assert_eq!(first["batch"]["mapping_from"], Value::Null);
+    let id = first["batch"]["id"].as_i64().unwrap();
+    // The importer leaves the mobile out and says what 展会2026 is.
+    let mapping = json!({
+        "columns": ["company_name", "contact_name", null, "source", null],
+        "values": {"source": {"展会2026": "exhibition"}}
+    });
+    let (s, p) = app
+        .post(
+            &format!("/api/v1/imports/{id}/preview"),
+            "admin",
+            &json!({ "mapping": mapping }).to_string(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    assert_eq!(problems(&p), vec![]);
+    assert_eq!(run(&app, id).await["status"], "done");
+
+    let (_, again) = upload(
+        &app,
+        "admin",
+        "leads",
+        "线索2.csv",
+        csv("乙公司,李四,13900000002,展会2026,X2\n"),
+    )
+    .await;
+    assert_eq!(again["batch"]["mapping_from"], id);
+    assert_eq!(again["batch"]["mapping"], mapping);
+    assert_eq!(problems(&again), vec![], "the mapped value holds: {again}");
+    assert_eq!(again["unknown_values"], json!([]));
+
+    // Other headers: recognised from the headers, not from the saved mapping.
+    let other = "公司,联系人,手机\n丙公司,王五,13900000003\n"
+        .as_bytes()
+        .to_vec();
+    let (_, fresh) = upload(&app, "admin", "leads", "线索3.csv", other).await;
+    assert_eq!(fresh["batch"]["mapping_from"], Value::Null);
+    assert_eq!(
+        fresh["batch"]["mapping"]["columns"],
+        json!(["company_name", "contact_name", "mobile"])
     );
 }

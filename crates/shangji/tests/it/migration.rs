@@ -6,6 +6,7 @@
 //! PostgreSQL when `SHANGJI_TEST_DATABASE_URL` is set.
 
 use crate::common;
+use crate::import::{self, run};
 
 use axum::http::{Method, StatusCode};
 use common::{TestApp, ALL_CHECKS};
@@ -175,14 +176,14 @@ fn files(deals: &[Deal]) -> (String, String) {
 
 /// Uploads a deals file and its history file; the import's id and its preview.
 async fn upload(app: &TestApp, deal_file: &str, history_file: &str) -> (i64, Value) {
-    let (s, up) = app
-        .call(
-            Method::POST,
-            "/api/v1/imports?kind=opportunities&file_name=deals.csv",
-            Some("admin"),
-            Some(deal_file),
-        )
-        .await;
+    let (s, up) = import::upload(
+        app,
+        "admin",
+        "opportunities",
+        "deals.csv",
+        deal_file.as_bytes().to_vec(),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED, "{up}");
     let id = up["batch"]["id"].as_i64().unwrap();
     let (s, p) = app
@@ -195,23 +196,6 @@ async fn upload(app: &TestApp, deal_file: &str, history_file: &str) -> (i64, Val
         .await;
     assert_eq!(s, StatusCode::OK, "{p}");
     (id, p)
-}
-
-/// Runs an import and waits for it to end; the import as it ended.
-async fn run(app: &TestApp, id: i64) -> Value {
-    let (s, v) = app
-        .post(&format!("/api/v1/imports/{id}/run"), "admin", "")
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
-    let mut batch = Value::Null;
-    for _ in 0..600 {
-        batch = app.get(&format!("/api/v1/imports/{id}"), "admin").await.1;
-        if batch["status"] != "running" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    batch
 }
 
 /// The company imported: accounts first (through the API), then the two files.

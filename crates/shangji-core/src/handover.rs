@@ -1,8 +1,10 @@
 //! Handover (交接): when a user leaves, their book goes to others and nothing is lost. Who
 //! may hand over whom, how the book is split among the receivers (an account goes with its
 //! contacts, deals, tasks to one receiver; units by turns or to the least loaded), and the
-//! counts a preview and a report show. The moves themselves are the store's set-based
-//! updates; this module decides.
+//! counts a preview and a report show, and what an *inherited* deal is and whether its receiver
+//! has touched it since ([`inherited`], [`DealTrail::touched_since`]) — the one definition the
+//! rules' facts and the handover report read. The moves themselves are the store's
+//! set-based updates; this module decides.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -297,6 +299,94 @@ pub fn add_counts(a: &[HandoverCount], b: &[HandoverCount]) -> Vec<HandoverCount
         .collect()
 }
 
+/// A deal's move by one handover: which handover, when the deal moved and to whom (its
+/// `handed_over` event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HandedOver {
+    pub handover_id: Id,
+    pub at: OffsetDateTime,
+    pub to: UserId,
+}
+
+/// What the history says about a deal that has been handed over: enough to tell whether it is
+/// inherited ([`inherited`]) and whether its receiver has touched it since
+/// ([`DealTrail::touched_since`]). Read by the store in grouped queries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DealTrail {
+    /// Its moves by handovers, oldest first.
+    pub handovers: Vec<HandedOver>,
+    /// Its latest owner change (a handover's own included).
+    pub owner_changed_at: Option<OffsetDateTime>,
+    /// When the latest unarchived activity (follow-up) on it was logged, by anyone.
+    pub activity_logged_at: Option<OffsetDateTime>,
+    /// The latest change in its history made by each user (the event's actor).
+    pub changed_by: BTreeMap<UserId, OffsetDateTime>,
+}
+
+impl DealTrail {
+    /// Its move by handover `id`.
+    pub fn move_by(&self, id: Id) -> Option<HandedOver> {
+        self.handovers.iter().find(|h| h.handover_id == id).copied()
+    }
+
+    /// The latest *touch* of the deal since move `h`, the one definition of "followed up since
+    /// the handover": an activity logged on the deal at or after the move (by anyone: the
+    /// customer heard from us), or a change in its history made by the receiver after it (a
+    /// stage move, a new close date…; the handover's own events are at the move, and a change
+    /// by someone else — an admin, a rule — is not the receiver taking the deal up). `None`:
+    /// untouched.
+    pub fn touched_since(&self, h: &HandedOver) -> Option<OffsetDateTime> {
+        let logged = self.activity_logged_at.filter(|t| *t >= h.at);
+        let changed = self.changed_by.get(&h.to).copied().filter(|t| *t > h.at);
+        logged.max(changed)
+    }
+}
+
+/// An open deal its owner received through a handover (see [`inherited`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inherited {
+    /// The move that gave it to its owner.
+    pub handover: HandedOver,
+    /// The receiver's latest touch since ([`DealTrail::touched_since`]); `None`: untouched.
+    pub touched_at: Option<OffsetDateTime>,
+}
+
+impl Inherited {
+    /// Whole 24-hour days from the handover to `now`.
+    pub fn days_since_handover(&self, now: OffsetDateTime) -> i64 {
+        (now - self.handover.at).whole_days().max(0)
+    }
+
+    /// Whole 24-hour days from the receiver's latest touch to `now`, or from the handover
+    /// while it is untouched.
+    pub fn days_untouched(&self, now: OffsetDateTime) -> i64 {
+        (now - self.touched_at.unwrap_or(self.handover.at))
+            .whole_days()
+            .max(0)
+    }
+}
+
+/// Whether `opp` is an *inherited* deal, the one definition (the rules' `inherited` facts, see
+/// `rules::derive`): open, unarchived, owned (not in the public pool), its latest handover gave
+/// it to its current owner, and its owner has not changed since. A deal reassigned after the
+/// handover, won, lost or put in the pool is no longer inherited.
+pub fn inherited(opp: &Opportunity, trail: &DealTrail) -> Option<Inherited> {
+    if opp.status != StageKind::Open || opp.archived || opp.pool_since.is_some() {
+        return None;
+    }
+    let h = *trail
+        .handovers
+        .iter()
+        .max_by_key(|h| (h.at, h.handover_id))?;
+    if h.to != opp.owner_id || trail.owner_changed_at.is_some_and(|t| t > h.at) {
+        return None;
+    }
+    Some(Inherited {
+        handover: h,
+        touched_at: trail.touched_since(&h),
+    })
+}
+
 /// `ids` with `from` replaced by `to` (once, keeping the order; `to` not added twice).
 pub fn replace_user(ids: &[UserId], from: UserId, to: UserId) -> Vec<UserId> {
     let mut out: Vec<UserId> = Vec::with_capacity(ids.len());
@@ -513,6 +603,204 @@ mod tests {
             code(input(&[3, 4], HandoverMethod::One)).as_deref(),
             Some("one_receiver")
         );
+    }
+
+    /// The instant the inheritance tests count from: the test's clock, never the real one.
+    const T0: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
+
+    fn at(days: i64, minutes: i64) -> OffsetDateTime {
+        T0 + time::Duration::days(days) + time::Duration::minutes(minutes)
+    }
+
+    /// An open deal created at `T0 - 30 days`, owned by `owner`.
+    fn deal(owner: UserId) -> Opportunity {
+        let pipeline = crate::process::build_pipeline(&crate::process::b2b_template(), 1, 1);
+        let actor = Actor {
+            user_id: owner,
+            role: Role::Rep,
+            team_id: Some(1),
+        };
+        let input = serde_json::from_value(serde_json::json!({
+            "title": "二期扩容", "account_id": 1, "amount_minor": 10_000_000
+        }))
+        .unwrap();
+        let (mut o, _) = crate::opportunity::create(input, &pipeline, &actor, at(-30, 0)).unwrap();
+        o.id = 1;
+        o
+    }
+
+    /// Deal 1 handed over by handover 5 from user 2 to user 7 at `T0`.
+    fn handed(to: UserId) -> DealTrail {
+        DealTrail {
+            handovers: vec![HandedOver {
+                handover_id: 5,
+                at: T0,
+                to,
+            }],
+            owner_changed_at: Some(T0),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_inherited_deal_and_whether_its_receiver_touched_it() {
+        let trail = handed(7);
+        let with = |f: &dyn Fn(&mut DealTrail, &mut Opportunity)| {
+            let (mut t, mut o) = (trail.clone(), deal(7));
+            f(&mut t, &mut o);
+            (t, o)
+        };
+        // (case, trail, deal, now, expected (touched_at, days since the handover, days
+        // untouched) — `None`: not inherited).
+        type Want = Option<(Option<OffsetDateTime>, i64, i64)>;
+        let cases: Vec<(&str, (DealTrail, Opportunity), OffsetDateTime, Want)> = vec![
+            (
+                "untouched, a minute before 7 days",
+                with(&|_, _| {}),
+                at(7, -1),
+                Some((None, 6, 6)),
+            ),
+            (
+                "untouched, 7 days to the minute",
+                with(&|_, _| {}),
+                at(7, 0),
+                Some((None, 7, 7)),
+            ),
+            (
+                "a follow-up logged after the handover touches it",
+                with(&|t, _| t.activity_logged_at = Some(at(2, 0))),
+                at(7, 0),
+                Some((Some(at(2, 0)), 7, 5)),
+            ),
+            (
+                "a follow-up logged as it moved counts",
+                with(&|t, _| t.activity_logged_at = Some(T0)),
+                at(7, 0),
+                Some((Some(T0), 7, 7)),
+            ),
+            (
+                "the leaver's last follow-up, before the handover, does not",
+                with(&|t, _| t.activity_logged_at = Some(at(-1, 0))),
+                at(7, 0),
+                Some((None, 7, 7)),
+            ),
+            (
+                "a change by the receiver touches it",
+                with(&|t, _| {
+                    t.changed_by.insert(7, at(3, 30));
+                }),
+                at(7, 0),
+                Some((Some(at(3, 30)), 7, 3)),
+            ),
+            (
+                "a change by someone else (an admin, a rule) does not",
+                with(&|t, _| {
+                    t.changed_by.insert(1, at(3, 0));
+                }),
+                at(7, 0),
+                Some((None, 7, 7)),
+            ),
+            (
+                "the handover's own events, by a receiver who ran it, do not",
+                with(&|t, _| {
+                    t.changed_by.insert(7, T0);
+                }),
+                at(7, 0),
+                Some((None, 7, 7)),
+            ),
+            (
+                "the later of a follow-up and a change",
+                with(&|t, _| {
+                    t.activity_logged_at = Some(at(1, 0));
+                    t.changed_by.insert(7, at(4, 0));
+                }),
+                at(9, 0),
+                Some((Some(at(4, 0)), 9, 5)),
+            ),
+            (
+                "never handed over: not inherited",
+                (DealTrail::default(), deal(7)),
+                at(7, 0),
+                None,
+            ),
+            (
+                "reassigned since: not inherited",
+                with(&|t, o| {
+                    o.owner_id = 8;
+                    t.owner_changed_at = Some(at(1, 0));
+                }),
+                at(7, 0),
+                None,
+            ),
+            (
+                "reassigned away and back: not inherited",
+                with(&|t, _| t.owner_changed_at = Some(at(1, 0))),
+                at(7, 0),
+                None,
+            ),
+            (
+                "won: closed deals are not inherited",
+                with(&|_, o| o.status = StageKind::Won),
+                at(7, 0),
+                None,
+            ),
+            (
+                "lost",
+                with(&|_, o| o.status = StageKind::Lost),
+                at(7, 0),
+                None,
+            ),
+            (
+                "in the public pool",
+                with(&|_, o| o.pool_since = Some(at(1, 0))),
+                at(7, 0),
+                None,
+            ),
+            ("archived", with(&|_, o| o.archived = true), at(7, 0), None),
+            (
+                "handed on again: the latest handover and its receiver count",
+                with(&|t, o| {
+                    t.handovers.push(HandedOver {
+                        handover_id: 6,
+                        at: at(3, 0),
+                        to: 9,
+                    });
+                    t.owner_changed_at = Some(at(3, 0));
+                    // The first receiver's follow-up before they left.
+                    t.activity_logged_at = Some(at(2, 0));
+                    t.changed_by.insert(7, at(2, 0));
+                    o.owner_id = 9;
+                }),
+                at(10, 0),
+                Some((None, 7, 7)),
+            ),
+        ];
+        for (case, (trail, opp), now, want) in cases {
+            let got = inherited(&opp, &trail).map(|i| {
+                (
+                    i.touched_at,
+                    i.days_since_handover(now),
+                    i.days_untouched(now),
+                )
+            });
+            assert_eq!(got, want, "{case}");
+        }
+    }
+
+    #[test]
+    fn the_report_reads_the_move_of_its_own_handover() {
+        let mut trail = handed(7);
+        trail.handovers.push(HandedOver {
+            handover_id: 6,
+            at: at(3, 0),
+            to: 9,
+        });
+        trail.activity_logged_at = Some(at(1, 0));
+        let first = trail.move_by(5).unwrap();
+        let second = trail.move_by(6).unwrap();
+        assert_eq!(trail.touched_since(&first), Some(at(1, 0)));
+        assert_eq!(trail.touched_since(&second), None);
+        assert_eq!(trail.move_by(4), None);
     }
 
     #[test]

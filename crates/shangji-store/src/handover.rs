@@ -3,10 +3,14 @@
 //! opportunities' `owner_changed` and `handed_over` events, the leads' and accounts'
 //! `assigned` ownership events, a `handover_moves` row per record). Every statement moves
 //! only what the leaver still owns, so a run interrupted anywhere resumes by running again.
+//! What a handed-over deal's history says since ([`Db::deal_trails`]) is read here for the
+//! core to decide whether it is inherited and touched (`shangji_core::handover::inherited`).
 
 use std::collections::HashMap;
 
-use shangji_core::handover::{Handover, HandoverCount, HandoverKind, HandoverSettings, Holding};
+use shangji_core::handover::{
+    DealTrail, HandedOver, Handover, HandoverCount, HandoverKind, HandoverSettings, Holding,
+};
 use shangji_core::model::{Id, UserId};
 use time::OffsetDateTime;
 
@@ -27,16 +31,6 @@ pub struct InheritedDeal {
     pub amount_minor: i64,
     pub currency: String,
     pub owner_id: UserId,
-    /// The latest follow-up logged on it since the handover.
-    pub followed_at: Option<OffsetDateTime>,
-}
-
-/// A receiver's inherited deals: how many, and how many were followed up since.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InheritedTotal {
-    pub to_user_id: UserId,
-    pub deals: i64,
-    pub followed: i64,
 }
 
 /// A pending approval's chain, as a handover re-routes it.
@@ -376,47 +370,11 @@ impl Db {
         Ok(self.execute(&sql).await? == 1)
     }
 
-    /// The deals a handover gave, per receiver: how many, how many followed up since.
-    pub async fn inherited_totals(&self, h: &Handover) -> Result<Vec<InheritedTotal>, StoreError> {
-        let mut sql = Sql::new("SELECT m.to_user_id, COUNT(*) AS deals, SUM(CASE WHEN EXISTS (SELECT 1 FROM activities a WHERE a.opportunity_id = m.record_id AND a.archived = ");
-        sql.bind(false)
-            .push(" AND a.created_at >= ")
-            .bind(h.created_at);
-        sql.push(") THEN 1 ELSE 0 END) AS followed FROM handover_moves m WHERE m.record_kind = 'opportunity' AND m.handover_id = ")
-            .bind(h.id);
-        sql.push(" GROUP BY m.to_user_id ORDER BY m.to_user_id");
-        on_pool!(self, p => {
-            let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(InheritedTotal {
-                        to_user_id: r.i64("to_user_id")?,
-                        deals: r.i64("deals")?,
-                        followed: r.opt_i64("followed")?.unwrap_or(0),
-                    })
-                })
-                .collect()
-        })
-    }
-
-    /// The deals a handover gave, not followed up first, at most `limit`.
-    pub async fn inherited_deals(
-        &self,
-        h: &Handover,
-        limit: i64,
-    ) -> Result<Vec<InheritedDeal>, StoreError> {
-        let mut sql = Sql::new("SELECT m.to_user_id, o.id, o.title, o.status, o.amount_minor, o.currency, o.owner_id, (SELECT MAX(a.created_at) FROM activities a WHERE a.opportunity_id = o.id AND a.archived = ");
-        sql.bind(false)
-            .push(" AND a.created_at >= ")
-            .bind(h.created_at);
-        sql.push(") AS followed_at FROM handover_moves m JOIN opportunities o ON o.id = m.record_id WHERE m.record_kind = 'opportunity' AND m.handover_id = ")
-            .bind(h.id);
-        sql.push(" ORDER BY m.to_user_id, CASE WHEN (SELECT MAX(a.created_at) FROM activities a WHERE a.opportunity_id = o.id AND a.archived = ")
-            .bind(false)
-            .push(" AND a.created_at >= ")
-            .bind(h.created_at);
-        sql.push(") IS NULL THEN 0 ELSE 1 END, o.id LIMIT ")
-            .bind(limit);
+    /// Every deal a handover gave, by receiver then id (whether each was followed up since
+    /// is the core's to say, from [`Db::deal_trails`]).
+    pub async fn inherited_deals(&self, h: &Handover) -> Result<Vec<InheritedDeal>, StoreError> {
+        let mut sql = Sql::new("SELECT m.to_user_id, o.id, o.title, o.status, o.amount_minor, o.currency, o.owner_id FROM handover_moves m JOIN opportunities o ON o.id = m.record_id WHERE m.record_kind = 'opportunity' AND m.handover_id = ");
+        sql.bind(h.id).push(" ORDER BY m.to_user_id, o.id");
         on_pool!(self, p => {
             let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
             rows.iter()
@@ -429,11 +387,73 @@ impl Db {
                         amount_minor: r.i64("amount_minor")?,
                         currency: r.text("currency")?,
                         owner_id: r.i64("owner_id")?,
-                        followed_at: r.opt_ts("followed_at")?,
                     })
                 })
                 .collect()
         })
+    }
+
+    /// The history of those of these deals that were ever handed over, in grouped queries:
+    /// their `handed_over` events, their latest owner change, when their latest unarchived
+    /// activity was logged, and each user's latest change. Deals never handed over are left
+    /// out (one indexed query for them).
+    pub async fn deal_trails(&self, ids: &[Id]) -> Result<HashMap<Id, DealTrail>, StoreError> {
+        let mut out: HashMap<Id, DealTrail> = HashMap::new();
+        for chunk in ids.chunks(BATCH) {
+            let mut sql = Sql::new("SELECT opportunity_id, at, new_value FROM opportunity_events WHERE kind = 'handed_over' AND opportunity_id IN ");
+            sql.bind_list(chunk)
+                .push(" ORDER BY opportunity_id, at, id");
+            on_pool!(self, p => {
+                for r in bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await? {
+                    let detail: serde_json::Value = serde_json::from_str(&r.opt_text("new_value")?.unwrap_or_default())
+                        .map_err(|e| StoreError::Corrupt(format!("handed_over event: {e}")))?;
+                    let field = |k: &str| {
+                        detail[k].as_i64().ok_or_else(|| StoreError::Corrupt(format!("handed_over event without {k}")))
+                    };
+                    out.entry(r.i64("opportunity_id")?).or_default().handovers.push(HandedOver {
+                        handover_id: field("handover_id")?,
+                        at: r.ts("at")?,
+                        to: field("to")?,
+                    });
+                }
+            });
+        }
+        let mut handed: Vec<Id> = out.keys().copied().collect();
+        handed.sort_unstable();
+        for chunk in handed.chunks(BATCH) {
+            let mut owners = Sql::new("SELECT opportunity_id, MAX(at) AS at FROM opportunity_events WHERE kind = 'owner_changed' AND opportunity_id IN ");
+            owners.bind_list(chunk).push(" GROUP BY opportunity_id");
+            let mut logged = Sql::new(
+                "SELECT opportunity_id, MAX(created_at) AS at FROM activities WHERE archived = ",
+            );
+            logged
+                .bind(false)
+                .push(" AND opportunity_id IN ")
+                .bind_list(chunk);
+            logged.push(" GROUP BY opportunity_id");
+            let mut changes = Sql::new("SELECT opportunity_id, actor_id, MAX(at) AS at FROM opportunity_events WHERE opportunity_id IN ");
+            changes
+                .bind_list(chunk)
+                .push(" GROUP BY opportunity_id, actor_id");
+            on_pool!(self, p => {
+                for r in bind_all!(sqlx::query(&owners.text), &owners.args).fetch_all(p).await? {
+                    if let Some(t) = out.get_mut(&r.i64("opportunity_id")?) {
+                        t.owner_changed_at = r.opt_ts("at")?;
+                    }
+                }
+                for r in bind_all!(sqlx::query(&logged.text), &logged.args).fetch_all(p).await? {
+                    if let Some(t) = out.get_mut(&r.i64("opportunity_id")?) {
+                        t.activity_logged_at = r.opt_ts("at")?;
+                    }
+                }
+                for r in bind_all!(sqlx::query(&changes.text), &changes.args).fetch_all(p).await? {
+                    if let (Some(t), Some(at)) = (out.get_mut(&r.i64("opportunity_id")?), r.opt_ts("at")?) {
+                        t.changed_by.insert(r.i64("actor_id")?, at);
+                    }
+                }
+            });
+        }
+        Ok(out)
     }
 
     /// The handovers a record was moved by, oldest first: `(handover, receiver)`.

@@ -2053,12 +2053,88 @@ async fn handovers_move_what_the_leaver_holds() {
     let h = db.handover(id).await.unwrap().unwrap();
     assert_eq!(
         (h.status, h.counts.clone(), h.settings.clone()),
-        (HandoverStatus::Done, counts, settings)
+        (HandoverStatus::Done, counts, settings.clone())
     );
     assert_eq!(db.handovers(Some(leaver), 10).await.unwrap().len(), 1);
     assert!(db.handovers(Some(to), 10).await.unwrap().is_empty());
-    assert!(db.inherited_totals(&h).await.unwrap().is_empty());
-    assert!(db.inherited_deals(&h, 10).await.unwrap().is_empty());
+    assert!(db.inherited_deals(&h).await.unwrap().is_empty());
     assert!(db.pending_chains_of(leaver).await.unwrap().is_empty());
+
+    // An open deal handed over: its trail names the move, the latest owner change, when its
+    // latest follow-up was logged and each user's latest change.
+    let t = b2b_template();
+    let pipeline = db
+        .insert_pipeline(t.name, true, &t.policy, &t.stages, NOW)
+        .await
+        .unwrap();
+    let actor = Actor {
+        user_id: leaver,
+        role: Role::Rep,
+        team_id: None,
+    };
+    let input: OpportunityInput = serde_json::from_value(
+        serde_json::json!({"title": "交接的商机", "account_id": 3, "amount_minor": 10_000_000}),
+    )
+    .unwrap();
+    let (deal, events) = opportunity::create(input, &pipeline, &actor, NOW).unwrap();
+    let deal = db
+        .save(&deal, Save::Insert { idem: None }, &events)
+        .await
+        .unwrap();
+    assert!(db.deal_trails(&[deal]).await.unwrap().is_empty());
+    let moved_at = NOW + Duration::hours(1);
+    let admin = db
+        .insert_user(&user("hand.admin", Role::Admin, None), None)
+        .await
+        .unwrap();
+    let second = db
+        .insert_handover(leaver, admin, &settings, moved_at)
+        .await
+        .unwrap();
+    db.move_for_handover(
+        second,
+        HandoverKind::Opportunity,
+        leaver,
+        to,
+        &[deal],
+        admin,
+        moved_at,
+    )
+    .await
+    .unwrap();
+    let logged_at = moved_at + Duration::hours(2);
+    let mut call = shangji_core::records::blank_activity(to, logged_at);
+    call.kind = ActivityType::Call;
+    call.summary = "接手后首次电话".into();
+    call.opportunity_id = Some(deal);
+    db.save(&call, Save::Insert { idem: None }, &[])
+        .await
+        .unwrap();
+    let trails = db.deal_trails(&[deal, 999]).await.unwrap();
+    assert_eq!(trails.len(), 1);
+    let trail = &trails[&deal];
+    assert_eq!(
+        trail.handovers,
+        vec![shangji_core::handover::HandedOver {
+            handover_id: second,
+            at: moved_at,
+            to,
+        }]
+    );
+    assert_eq!(trail.owner_changed_at, Some(moved_at));
+    assert_eq!(trail.activity_logged_at, Some(logged_at));
+    assert_eq!(
+        trail.changed_by.clone().into_iter().collect::<Vec<_>>(),
+        vec![(leaver, NOW), (admin, moved_at)]
+    );
+    let h = db.handover(second).await.unwrap().unwrap();
+    let deals = db.inherited_deals(&h).await.unwrap();
+    assert_eq!(
+        deals
+            .iter()
+            .map(|d| (d.to_user_id, d.opportunity_id, d.owner_id))
+            .collect::<Vec<_>>(),
+        vec![(to, deal, to)]
+    );
     db.close().await;
 }

@@ -126,6 +126,7 @@ const OPPORTUNITY_FIELDS: &[Spec] = {
     const TOUCH: Option<&str> = Some("last_follow_up_at");
     const POOL: Option<&str> = Some("unassigned_since");
     const CLOSE: Option<&str> = Some("close_date");
+    const HANDOVER: Option<&str> = Some("handed_over_at");
     &[
         ("title", Text, B, false, None, "标题", "Title"),
         ("stage", Stage, B, false, STAGE, "阶段", "Stage"),
@@ -160,6 +161,11 @@ const OPPORTUNITY_FIELDS: &[Spec] = {
         ("days_past_close", Number, D, false, CLOSE, "超过预计成交日期天数", "Days past the close date"),
         ("has_open_next_step", Bool, D, false, None, "有未逾期的下一步", "Has an open next step"),
         ("proposal_sent", Bool, D, false, None, "方案已发送", "Proposal sent"),
+        ("inherited", Bool, D, false, HANDOVER, "交接接手的商机", "Inherited through a handover"),
+        ("handed_over_at", Instant, D, false, HANDOVER, "交接接手时间", "Handed over at"),
+        ("days_since_handover", Number, D, false, HANDOVER, "距交接接手天数", "Days since the handover"),
+        ("touched_since_handover", Bool, D, false, HANDOVER, "接手后已跟进", "Followed up by the receiver since the handover"),
+        ("days_untouched_since_handover", Number, D, false, HANDOVER, "接手后未跟进天数", "Days untouched by the receiver since the handover"),
     ]
 };
 

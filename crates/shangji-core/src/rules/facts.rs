@@ -355,6 +355,9 @@ pub struct RecordFacts {
     pub unassigned_since: Option<OffsetDateTime>,
     /// Whether a proposal action of [`FactsConfig::proposal_actions`] is done.
     pub proposal_sent: bool,
+    /// Whether its owner received it through a handover, and touched it since (see
+    /// [`crate::handover::inherited`]); `None`: not inherited.
+    pub inherited: Option<crate::handover::Inherited>,
 }
 
 impl RecordFacts {
@@ -402,6 +405,7 @@ impl RecordFacts {
                 .collect(),
             unassigned_since: opp.pool_since,
             proposal_sent,
+            inherited: None,
         }
     }
 
@@ -446,7 +450,12 @@ fn typed_custom(
 /// - `days_to_close`: close date − today (local), negative once passed; `days_past_close`:
 ///   today − close date, 0 until it has passed (both unset without a close date);
 /// - `has_open_next_step`: a task due today or later, or a next-step date today or later;
-/// - `proposal_sent`: see [`FactsConfig::proposal_actions`].
+/// - `proposal_sent`: see [`FactsConfig::proposal_actions`];
+/// - `inherited`: its owner received it through a handover ([`crate::handover::inherited`]);
+///   `handed_over_at`, `days_since_handover`: when, and whole days since (unset when not
+///   inherited); `touched_since_handover`: whether the receiver touched it since
+///   ([`crate::handover::DealTrail::touched_since`]); `days_untouched_since_handover`: whole
+///   days since the receiver's latest touch, or since the handover while untouched.
 pub fn derive(f: &RecordFacts, now: OffsetDateTime, cal: &WorkCalendar) -> Values {
     use FieldValue as V;
     let o = &f.opportunity;
@@ -506,6 +515,21 @@ pub fn derive(f: &RecordFacts, now: OffsetDateTime, cal: &WorkCalendar) -> Value
         || f.open_task_due_dates.iter().any(|d| *d >= today);
     v.insert("has_open_next_step", V::Bool(open_next_step));
     v.insert("proposal_sent", V::Bool(f.proposal_sent));
+    let i = f.inherited.as_ref();
+    v.insert("inherited", V::Bool(i.is_some()));
+    v.insert("handed_over_at", V::opt(i, |i| V::Instant(i.handover.at)));
+    v.insert(
+        "days_since_handover",
+        V::opt(i, |i| int(i.days_since_handover(now))),
+    );
+    v.insert(
+        "touched_since_handover",
+        V::opt(i, |i| V::Bool(i.touched_at.is_some())),
+    );
+    v.insert(
+        "days_untouched_since_handover",
+        V::opt(i, |i| int(i.days_untouched(now))),
+    );
     v
 }
 

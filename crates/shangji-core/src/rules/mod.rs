@@ -11,7 +11,8 @@
 //!   meaningful follow-up, hours unassigned, days to / past the close date…;
 //! - [`eval`]: whether a rule fires for a record, why, and in which *episode*
 //!   ([`evaluate`]); the dry run ([`dry_run`]) takes the same path;
-//! - [`templates`]: the shipped rules ([`shipped_templates`]);
+//! - [`templates`]: the shipped rules ([`shipped_templates`], [`pool_templates`],
+//!   [`handover_templates`]);
 //! - [`delivery`]: who a firing notifies, and one digest instead of hundreds of messages
 //!   after a downtime ([`batch_for_delivery`]).
 //!
@@ -45,7 +46,9 @@ pub use facts::{
     derive, last_meaningful_follow_up, AccountFacts, FactsConfig, FieldValue, LeadFacts, Number,
     RecordFacts, Subject, Values,
 };
-pub use templates::{pool_templates, shipped_templates, TemplateStages};
+pub use templates::{
+    handover_templates, pool_templates, shipped_templates, TemplateStages, INHERITED_UNTOUCHED_DAYS,
+};
 pub use validate::validate_rule;
 
 pub type RuleId = Id;

@@ -154,6 +154,31 @@ pub fn shipped_templates(stages: &TemplateStages) -> Vec<RuleInput> {
     out
 }
 
+/// Days an inherited deal may stay untouched before its template fires.
+pub const INHERITED_UNTOUCHED_DAYS: u32 = 7;
+
+/// The shipped rule on handed-over deals (seeded once, apart from the others, so that
+/// databases made before it get it too), scheduled and on:
+///
+/// - `inherited_untouched_7d`: an open deal its owner inherited through a handover
+///   ([`crate::handover::inherited`]) that the receiver has not touched since — no follow-up
+///   logged on it, no change of theirs ([`crate::handover::DealTrail::touched_since`]) — `days`
+///   (7) days after the handover → the receiver (its owner) and their manager. It fires once
+///   per handover (its episode is anchored on `handed_over_at`).
+pub fn handover_templates(days: u32) -> Vec<RuleInput> {
+    vec![template(
+        &format!("inherited_untouched_{days}d"),
+        &format!("接手的商机 {days} 天未跟进"),
+        vec![
+            open(),
+            cmp("inherited", Op::Eq, json!(true)),
+            cmp("touched_since_handover", Op::Eq, json!(false)),
+            cmp("days_since_handover", Op::Ge, json!(days)),
+        ],
+        vec![notify(Recipient::Owner), notify(Recipient::Manager)],
+    )]
+}
+
 /// The shipped rules on leads and accounts, scheduled (seeded once, apart from the
 /// opportunity templates, so that databases made before them get them too):
 ///

@@ -2141,3 +2141,174 @@ fn lead_and_account_rules_refuse_what_they_cannot_do() {
         assert!(got.iter().any(|c| c == want), "{v}: {got:?}");
     }
 }
+
+// ---- Inherited deals (handover). ----
+
+/// The inherited-deal template, checked, with id 50.
+fn inherited_rule() -> Rule {
+    let t = &handover_templates(INHERITED_UNTOUCHED_DAYS)[0];
+    validate_rule(50, t, &catalog(), &shipped()).expect("a valid template")
+}
+
+/// Deal 1 (owner 1) created 30 days before `handed_at`, handed over to user 1 then, with
+/// `touch` as the trail's touch (a follow-up logged, or a change of the receiver's).
+fn inherited_facts(
+    handed_at: OffsetDateTime,
+    touch: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> RecordFacts {
+    use crate::handover::{DealTrail, HandedOver};
+    let o = opp(handed_at - Duration::days(30));
+    let trail = DealTrail {
+        handovers: vec![HandedOver {
+            handover_id: 3,
+            at: handed_at,
+            to: 1,
+        }],
+        owner_changed_at: Some(handed_at),
+        activity_logged_at: touch.filter(|t| *t <= now),
+        ..Default::default()
+    };
+    let mut f = facts(&o, &[], &[], now);
+    f.inherited = crate::handover::inherited(&f.opportunity, &trail);
+    f
+}
+
+#[test]
+fn the_inherited_template_is_valid_and_fires_once_per_handover() {
+    let rule = inherited_rule();
+    assert_eq!(rule.template_key.as_deref(), Some("inherited_untouched_7d"));
+    assert_eq!(rule.episode_anchors, vec!["handed_over_at"]);
+    assert_eq!(
+        rule.actions,
+        vec![
+            Action::Notify {
+                to: Recipient::Owner,
+                message: None
+            },
+            Action::Notify {
+                to: Recipient::Manager,
+                message: None
+            },
+        ]
+    );
+    // The test's clock: the handover at `t0`, every instant counted from it.
+    let t0 = OffsetDateTime::UNIX_EPOCH + Duration::days(20_000) + Duration::hours(2);
+    let episode = format!(
+        "handed_over_at={}",
+        t0.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    );
+    // (case, the touch, the first firing — `None`: never in the scan of 12 days).
+    let cases: Vec<(&str, Option<OffsetDateTime>, Option<OffsetDateTime>)> = vec![
+        (
+            "untouched: at 7 days to the minute",
+            None,
+            Some(t0 + Duration::days(7)),
+        ),
+        (
+            "followed up on day 2: never",
+            Some(t0 + Duration::days(2)),
+            None,
+        ),
+        (
+            "followed up on day 8: already fired on day 7",
+            Some(t0 + Duration::days(8)),
+            Some(t0 + Duration::days(7)),
+        ),
+        (
+            "the leaver's follow-up before the handover does not count",
+            Some(t0 - Duration::hours(1)),
+            Some(t0 + Duration::days(7)),
+        ),
+    ];
+    for (case, touch, want) in cases {
+        let got = scan(
+            std::slice::from_ref(&rule),
+            |now| inherited_facts(t0, touch, now),
+            t0,
+            t0 + Duration::days(12),
+            Duration::minutes(30),
+            &cal(),
+        );
+        let want: Vec<_> = want
+            .into_iter()
+            .map(|at| fired(at, "inherited_untouched_7d", &episode))
+            .collect();
+        assert_eq!(got, want, "{case}");
+    }
+}
+
+#[test]
+fn inherited_facts_as_rules_see_them() {
+    let t0 = OffsetDateTime::UNIX_EPOCH + Duration::days(20_000);
+    let cal = cal();
+    let rule = inherited_rule();
+    let now = t0 + Duration::days(9);
+    let num = |n| FieldValue::Number(Number::int(n));
+    // Untouched for 9 days.
+    let f = inherited_facts(t0, None, now);
+    let v = f.values(now, &cal);
+    for (field, want) in [
+        ("inherited", FieldValue::Bool(true)),
+        ("handed_over_at", FieldValue::Instant(t0)),
+        ("days_since_handover", num(9)),
+        ("touched_since_handover", FieldValue::Bool(false)),
+        ("days_untouched_since_handover", num(9)),
+    ] {
+        assert_eq!(v.get(field), &want, "{field}");
+    }
+    let fired = evaluate(&rule, &f, None, now, &cal).expect("fires");
+    assert!(fired
+        .reasons
+        .iter()
+        .any(|r| r.field == "days_since_handover" && r.actual == json!(9)));
+    // Touched on day 4: five days untouched since.
+    let f = inherited_facts(t0, Some(t0 + Duration::days(4)), now);
+    let v = f.values(now, &cal);
+    assert_eq!(v.get("touched_since_handover"), &FieldValue::Bool(true));
+    assert_eq!(v.get("days_untouched_since_handover"), &num(5));
+    assert!(evaluate(&rule, &f, None, now, &cal).is_none());
+    // Not inherited: `inherited` is false, the rest unset, and nothing fires.
+    let plain = facts(&opp(t0), &[], &[], now);
+    let v = plain.values(now, &cal);
+    assert_eq!(v.get("inherited"), &FieldValue::Bool(false));
+    for field in [
+        "handed_over_at",
+        "days_since_handover",
+        "touched_since_handover",
+        "days_untouched_since_handover",
+    ] {
+        assert_eq!(v.get(field), &FieldValue::Unset, "{field}");
+    }
+    assert!(evaluate(&rule, &plain, None, now, &cal).is_none());
+    // A closed deal is no longer inherited.
+    let mut won = inherited_facts(t0, None, now);
+    won.opportunity.status = StageKind::Won;
+    let trail = crate::handover::DealTrail {
+        handovers: vec![crate::handover::HandedOver {
+            handover_id: 3,
+            at: t0,
+            to: 1,
+        }],
+        ..Default::default()
+    };
+    won.inherited = crate::handover::inherited(&won.opportunity, &trail);
+    assert_eq!(won.inherited, None);
+    assert!(evaluate(&rule, &won, None, now, &cal).is_none());
+    // Every field is in the catalog, derived, anchored on the handover.
+    for field in [
+        "inherited",
+        "handed_over_at",
+        "days_since_handover",
+        "touched_since_handover",
+        "days_untouched_since_handover",
+    ] {
+        let info = catalog().field(field).cloned().unwrap();
+        assert_eq!(
+            (info.origin, info.settable, info.anchor.as_deref()),
+            (FieldOrigin::Derived, false, Some("handed_over_at")),
+            "{field}"
+        );
+    }
+}

@@ -38,6 +38,8 @@ use crate::error::AppError;
 pub const TEMPLATES_SEEDED: &str = "rule_templates_seeded";
 /// The settings key set once the shipped lead and account templates were seeded.
 pub const POOL_TEMPLATES_SEEDED: &str = "rule_templates_pool_seeded";
+/// The settings key set once the shipped handover template (inherited deals) was seeded.
+pub const HANDOVER_TEMPLATES_SEEDED: &str = "rule_templates_handover_seeded";
 /// A recipient with more firings than this in one tick gets one digest instead.
 pub const MAX_INDIVIDUAL: usize = 5;
 /// Opportunities read per page by the scheduler.
@@ -307,9 +309,10 @@ pub async fn templates(db: &Db, dir: &shangji_store::Directory) -> Result<Vec<Ru
 }
 
 /// Seeds the shipped templates (the lead and account ones switched on or off as
-/// `rules::pool_templates` says), once per database each (a settings marker written with
-/// them): called when a new database gets its defaults, when demo data is loaded and when
-/// `serve` starts. Deleting a template later does not bring it back.
+/// `rules::pool_templates` says, and the inherited-deal one of `rules::handover_templates`),
+/// once per database each group (a settings marker written with them): called when a new
+/// database gets its defaults, when demo data is loaded and when `serve` starts. Deleting a
+/// template later does not bring it back.
 pub async fn seed_templates(db: &Db, now: OffsetDateTime) -> Result<bool, AppError> {
     let dir = db.directory().await?;
     let rules = templates(db, &dir).await?;
@@ -319,7 +322,12 @@ pub async fn seed_templates(db: &Db, now: OffsetDateTime) -> Result<bool, AppErr
     let pool_seeded = db
         .seed_rules_once(POOL_TEMPLATES_SEEDED, &pool, now)
         .await?;
-    Ok(seeded || pool_seeded)
+    let handover = rules::handover_templates(rules::INHERITED_UNTOUCHED_DAYS);
+    let handover = checked_templates(db, &dir, handover).await?;
+    let handover_seeded = db
+        .seed_rules_once(HANDOVER_TEMPLATES_SEEDED, &handover, now)
+        .await?;
+    Ok(seeded || pool_seeded || handover_seeded)
 }
 
 // ---- Facts. ----

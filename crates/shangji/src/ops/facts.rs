@@ -4,6 +4,7 @@
 //! analytics, the board); saved by `ops::automation`.
 
 use shangji_core::calendar::WorkCalendar;
+use shangji_core::handover::inherited;
 use shangji_core::model::*;
 use shangji_core::rules::{
     AccountFacts, FactsConfig, FieldCatalog, LeadFacts, RecordFacts, RecordType,
@@ -65,7 +66,9 @@ pub async fn facts_config(db: &Db) -> Result<FactsConfig, AppError> {
     }
 }
 
-/// The facts of these opportunities at `now`, in a few grouped queries.
+/// The facts of these opportunities at `now`, in a few grouped queries (with, for the deals
+/// ever handed over, whether their owner inherited them and touched them since:
+/// `shangji_core::handover::inherited`).
 pub async fn facts_of(
     db: &Db,
     dir: &shangji_store::Directory,
@@ -75,6 +78,7 @@ pub async fn facts_of(
     let config = facts_config(db).await?;
     let ids: Vec<i64> = opps.iter().map(|o| o.id).collect();
     let rows = db.rule_facts(&ids, &config.kinds(), now).await?;
+    let trails = db.deal_trails(&ids).await?;
     Ok(opps
         .iter()
         .map(|o| {
@@ -88,6 +92,7 @@ pub async fn facts_of(
                 .iter()
                 .chain(by_tasks.into_iter().flatten())
                 .any(|k| config.proposal_actions.contains(k));
+            f.inherited = trails.get(&o.id).and_then(|t| inherited(o, t));
             f
         })
         .collect())

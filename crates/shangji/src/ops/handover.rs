@@ -11,11 +11,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use shangji_core::approval::Approver;
 use shangji_core::handover::{
-    self as core, Handover, HandoverCount, HandoverInput, HandoverKind, HandoverSettings,
-    HandoverStatus, Move,
+    self as core, HandedOver, Handover, HandoverCount, HandoverInput, HandoverKind,
+    HandoverSettings, HandoverStatus, Move,
 };
 use shangji_core::model::*;
-use shangji_store::{Db, InheritedDeal, InheritedTotal};
+use shangji_store::{Db, InheritedDeal};
 
 use super::Ctx;
 use crate::error::AppError;
@@ -23,7 +23,7 @@ use crate::error::AppError;
 /// Latest handovers listed.
 pub const LIST_LIMIT: i64 = 200;
 /// Inherited deals a report lists (the totals count them all).
-pub const REPORT_LIMIT: i64 = 500;
+pub const REPORT_LIMIT: usize = 500;
 
 /// A preview (`dry_run`) or a run: what moves (moved) to whom, and the job.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -38,7 +38,8 @@ pub struct HandoverOutcome {
 pub struct ReceiverReport {
     pub user_id: UserId,
     pub deals: i64,
-    /// Deals with a follow-up logged since the handover.
+    /// Deals followed up since the handover: a follow-up logged on them, or a change by the
+    /// receiver (`shangji_core::handover::DealTrail::touched_since`).
     pub followed: i64,
 }
 
@@ -53,6 +54,8 @@ pub struct InheritedDealRow {
     pub currency: String,
     /// Its owner now (the receiver, unless it moved on since).
     pub owner_id: UserId,
+    /// The latest follow-up of it since the handover (a follow-up logged, or a change by the
+    /// receiver); `null`: not followed up.
     #[serde(with = "time::serde::rfc3339::option")]
     pub followed_at: Option<time::OffsetDateTime>,
 }
@@ -362,24 +365,26 @@ pub async fn list(db: &Db, ctx: &Ctx, from: Option<UserId>) -> Result<Vec<Handov
         .collect())
 }
 
-/// A handover with its report (for whoever may hand its leaver over).
+/// A handover with its report (for whoever may hand its leaver over): whether each deal was
+/// followed up since is decided as the rules decide it (`DealTrail::touched_since`, from the
+/// deal's move by this handover).
 pub async fn report(db: &Db, ctx: &Ctx, id: Id) -> Result<HandoverReport, AppError> {
     let handover = db.handover(id).await?.ok_or(AppError::NotFound)?;
     leaver(db, ctx, handover.from_user_id).await?;
-    let totals: Vec<InheritedTotal> = db.inherited_totals(&handover).await?;
-    let deals: Vec<InheritedDeal> = db.inherited_deals(&handover, REPORT_LIMIT).await?;
-    Ok(HandoverReport {
-        receivers: totals
-            .into_iter()
-            .map(|t| ReceiverReport {
-                user_id: t.to_user_id,
-                deals: t.deals,
-                followed: t.followed,
-            })
-            .collect(),
-        deals: deals
-            .into_iter()
-            .map(|d| InheritedDealRow {
+    let deals: Vec<InheritedDeal> = db.inherited_deals(&handover).await?;
+    let ids: Vec<Id> = deals.iter().map(|d| d.opportunity_id).collect();
+    let trails = db.deal_trails(&ids).await?;
+    let mut rows: Vec<InheritedDealRow> = deals
+        .into_iter()
+        .map(|d| {
+            let trail = trails.get(&d.opportunity_id).cloned().unwrap_or_default();
+            // Its move by this handover (a deal moved before the events named it: the start).
+            let moved = trail.move_by(handover.id).unwrap_or(HandedOver {
+                handover_id: handover.id,
+                at: handover.created_at,
+                to: d.to_user_id,
+            });
+            InheritedDealRow {
                 receiver_id: d.to_user_id,
                 opportunity_id: d.opportunity_id,
                 title: d.title,
@@ -387,9 +392,31 @@ pub async fn report(db: &Db, ctx: &Ctx, id: Id) -> Result<HandoverReport, AppErr
                 amount_minor: d.amount_minor,
                 currency: d.currency,
                 owner_id: d.owner_id,
-                followed_at: d.followed_at,
-            })
-            .collect(),
+                followed_at: trail.touched_since(&moved),
+            }
+        })
+        .collect();
+    let mut receivers: Vec<ReceiverReport> = Vec::new();
+    for r in &rows {
+        match receivers.last_mut() {
+            Some(last) if last.user_id == r.receiver_id => {}
+            _ => receivers.push(ReceiverReport {
+                user_id: r.receiver_id,
+                deals: 0,
+                followed: 0,
+            }),
+        }
+        if let Some(last) = receivers.last_mut() {
+            last.deals += 1;
+            last.followed += i64::from(r.followed_at.is_some());
+        }
+    }
+    // Per receiver, those not followed up first.
+    rows.sort_by_key(|r| (r.receiver_id, r.followed_at.is_some(), r.opportunity_id));
+    rows.truncate(REPORT_LIMIT);
+    Ok(HandoverReport {
+        receivers,
+        deals: rows,
         handover,
     })
 }

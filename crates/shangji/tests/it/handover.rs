@@ -534,3 +534,135 @@ async fn a_manager_hands_a_rep_over_on_the_pages() {
     let rep = common::browser::browser(&app, "rep_east").await;
     assert_eq!(rep.get("/handovers").await.status, StatusCode::FORBIDDEN);
 }
+
+/// The rule firings of the shipped template `key`, as `(record id, episode)`.
+async fn template_firings(app: &TestApp, key: &str) -> Vec<(i64, String)> {
+    let (s, rules) = app.get("/api/v1/rules", "admin").await;
+    assert_eq!(s, StatusCode::OK, "{rules}");
+    let rule = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["template_key"] == key)
+        .unwrap_or_else(|| panic!("template {key} seeded: {rules}"))["id"]
+        .as_i64()
+        .unwrap();
+    let (_, fired) = app
+        .get(&format!("/api/v1/rules/{rule}/firings"), "admin")
+        .await;
+    fired
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["record_id"].as_i64().unwrap(),
+                f["episode"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The rule notifications of `login` about template `key`: the deals they name.
+async fn template_notes(app: &TestApp, login: &str, key: &str) -> Vec<i64> {
+    let (_, notes) = app.get("/api/v1/notifications", login).await;
+    notes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "rule" && n["payload"]["template_key"] == key)
+        .map(|n| n["record_id"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_inherited_deal_left_untouched_alerts_the_receiver_and_their_manager() {
+    use shangji::ops::automation;
+    use time::Duration;
+
+    const KEY: &str = "inherited_untouched_7d";
+    let app = TestApp::new().await;
+    // The test's clock, from which every instant below is counted.
+    let t0 = common::now();
+    let at = |t: time::OffsetDateTime| app.state.clock.set(Some(t));
+    at(t0);
+    let (sh, east) = (app.user_id("rep_sh"), app.user_id("rep_east"));
+    let mut deals = Vec::new();
+    for title in ["无人接手跟进", "接手即电话", "接手即改金额"] {
+        let (account, opp) = app.account_and_opportunity("rep_sh", title).await;
+        deals.push((account, opp["id"].as_i64().unwrap()));
+    }
+    let [(_, quiet), (called_account, called), (_, changed)] = deals[..] else {
+        unreachable!()
+    };
+    // The leaver's last call, before the handover, is no follow-up of the receiver's.
+    app.create(
+        "/api/v1/activities",
+        "rep_sh",
+        &json!({"kind": "call", "summary": "离职前电话", "opportunity_id": quiet}).to_string(),
+    )
+    .await;
+
+    let handed = t0 + Duration::hours(1);
+    at(handed);
+    let body = json!({"from_user_id": sh, "receivers": [east]});
+    let (s, done) = app
+        .post("/api/v1/handovers", "admin", &body.to_string())
+        .await;
+    assert_eq!(s, StatusCode::OK, "{done}");
+    let id = done["handover"]["id"].as_i64().unwrap();
+
+    // The receiver calls one customer on day 2 and changes another deal's amount on day 3.
+    at(handed + Duration::days(2));
+    app.create(
+        "/api/v1/activities",
+        "rep_east",
+        &json!({"kind": "call", "summary": "接手后首次电话", "opportunity_id": called, "account_id": called_account})
+            .to_string(),
+    )
+    .await;
+    at(handed + Duration::days(3));
+    let url = format!("/api/v1/opportunities/{changed}");
+    let (_, current) = app.get(&url, "rep_east").await;
+    let (s, v) = app
+        .patch(
+            &url,
+            "rep_east",
+            &json!({"amount_minor": 15_000_000, "version": current["version"]}).to_string(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
+    // The scheduler's ticks: a minute before 7 days nothing fires; at 7 days the untouched
+    // deal fires, once, and only it.
+    let tick = |t: time::OffsetDateTime| {
+        at(t);
+        automation::tick(&app.db, t)
+    };
+    tick(handed + Duration::days(7) - Duration::minutes(1))
+        .await
+        .unwrap();
+    assert!(template_firings(&app, KEY).await.is_empty());
+    tick(handed + Duration::days(7)).await.unwrap();
+    tick(handed + Duration::days(9)).await.unwrap();
+    let fired = template_firings(&app, KEY).await;
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0].0, quiet);
+    assert!(fired[0].1.starts_with("handed_over_at="), "{fired:?}");
+    // The receiver and their manager are told; the leaver is not.
+    assert_eq!(template_notes(&app, "rep_east", KEY).await, vec![quiet]);
+    assert_eq!(template_notes(&app, "mgr_east", KEY).await, vec![quiet]);
+    assert!(template_notes(&app, "rep_sh", KEY).await.is_empty());
+
+    // The report says the same: of three inherited deals, two followed up, the quiet one first.
+    let (s, report) = app.get(&format!("/api/v1/handovers/{id}"), "admin").await;
+    assert_eq!(s, StatusCode::OK, "{report}");
+    assert_eq!(
+        report["receivers"],
+        json!([{"user_id": east, "deals": 3, "followed": 2}])
+    );
+    assert_eq!(report["deals"][0]["opportunity_id"], quiet);
+    assert_eq!(report["deals"][0]["followed_at"], Value::Null);
+    assert!(report["deals"][1]["followed_at"].is_string());
+    assert!(report["deals"][2]["followed_at"].is_string());
+}

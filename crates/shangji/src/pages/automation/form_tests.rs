@@ -3,8 +3,8 @@
 use serde_json::json;
 use shangji_core::model::{Language, Role};
 use shangji_core::rules::{
-    shipped_templates, Action, Comparison, Condition, FieldCatalog, Op, Recipient, RecordType,
-    RuleInput, TemplateStages, Trigger,
+    handover_templates, shipped_templates, Action, Comparison, Condition, FieldCatalog, Op,
+    Recipient, RecordType, RuleInput, TemplateStages, Trigger,
 };
 
 use super::*;
@@ -407,6 +407,19 @@ fn every_shipped_template_shows_as_rows_and_reads_back_unchanged() {
     // Stages chosen from a list, one value each.
     let (form, _) = round_trip(&templates[5]);
     assert_eq!(form.conditions[0].values, vec!["3", "13"]);
+    // The inherited-deal template: yes / no choices and the days as typed.
+    let inherited = &handover_templates(7)[0];
+    let (form, back) = round_trip(inherited);
+    assert!(!form.conditions_as_json && !form.actions_as_json);
+    assert_eq!(&back, inherited);
+    assert_eq!(
+        form.conditions[3],
+        CondRow {
+            field: "days_since_handover".into(),
+            op: "ge".into(),
+            values: vec!["7".into()],
+        }
+    );
 }
 
 #[test]

@@ -6,8 +6,9 @@
 //! update (so gates, owners, custom fields, duplicates, scoring and rules hold), records each
 //! record it made or changed, and can be rolled back.
 
-use shangji_core::audit::AuditAction;
 use std::collections::BTreeMap;
+
+use futures_util::future::join_all;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -26,9 +27,11 @@ use crate::i18n::Tr;
 mod deals;
 mod read;
 mod rollback;
+mod run;
 mod template;
 pub use read::{read_sheet, MAX_FILE_BYTES};
 pub use rollback::*;
+pub use run::{recover_stalled, run, spawn_run, STALL};
 pub use template::{field_name, template};
 
 /// Rows a preview shows as they would be stored.
@@ -479,121 +482,43 @@ async fn plan(
     }
     let regions = regions(ctx);
     let lookups = lookups(ctx, &regions);
+    let read: Vec<RowInputs> = sheet
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, cells)| {
+            let m = &batch.mapping;
+            core::read_row(batch.kind, &sheet.headers, m, &lookups, i + 2, cells)
+        })
+        .filter(|r| {
+            r.account.is_some() || r.contact.is_some() || r.lead.is_some() || r.deal.is_some()
+        })
+        .collect();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    let mut out = Vec::new();
-    for (i, cells) in sheet.rows.iter().enumerate() {
-        let row = i + 2;
-        let mut inputs = core::read_row(
-            batch.kind,
-            &sheet.headers,
-            &batch.mapping,
-            &lookups,
-            row,
-            cells,
-        );
-        if inputs.account.is_none()
-            && inputs.contact.is_none()
-            && inputs.lead.is_none()
-            && inputs.deal.is_none()
-        {
-            continue;
+    let mut out = Vec::with_capacity(read.len());
+    // Rows checked side by side (their lookups are independent), then in file order for the
+    // rows they repeat.
+    for chunk in read.chunks(50) {
+        let mut checks = Vec::with_capacity(chunk.len());
+        for inputs in chunk {
+            checks.push(check_row(db, ctx, batch, sheet, inputs.clone(), matching));
         }
-        let mut p = Planned {
-            inputs: RowInputs::default(),
-            action: OnDuplicate::Create,
-            matched: None,
-            repeats: None,
-            contact_matched: None,
-            account_id: None,
-            record: None,
-            contact: None,
-            deal: None,
-        };
-        let mut keys = Vec::new();
-        match batch.kind {
-            ImportKind::Accounts => {
-                let account = inputs.account.take();
-                let contact = inputs.contact.take();
-                let a = check_part::<Account>(db, ctx, &mut inputs, "", account.clone(), matching)
-                    .await?;
-                let c = check_part::<Contact>(
-                    db,
-                    ctx,
-                    &mut inputs,
-                    "contact.",
-                    contact.clone(),
-                    matching,
-                )
-                .await?;
-                if let Some(r) = &a.record {
-                    keys.extend(file_keys(r));
-                    p.record = serde_json::to_value(r).ok();
-                }
-                if let Some(r) = &c.record {
-                    keys.extend(file_keys(r));
-                    p.contact = serde_json::to_value(r).ok();
-                }
-                p.matched = a.matched.map(|m| (m.kind, m.id, m.name));
-                p.contact_matched = c.matched.map(|m| m.id);
-                inputs.account = account;
-                inputs.contact = contact;
+        for checked in join_all(checks).await {
+            let (mut p, keys) = checked?;
+            let row = p.inputs.row;
+            // A row repeating an earlier one matches what that row makes.
+            p.repeats = keys.iter().find_map(|k| seen.get(k).copied());
+            for k in keys {
+                seen.entry(k).or_insert(row);
             }
-            ImportKind::Contacts => {
-                let contact = inputs.contact.take();
-                if let Some(name) = inputs.account_ref.clone() {
-                    match account_named(db, &name).await? {
-                        Some(id) => p.account_id = Some(id),
-                        None => inputs.problems.push(Problem {
-                            row,
-                            column: column_of(&sheet.headers, &batch.mapping, "account"),
-                            code: "unknown_account".into(),
-                            message: format!(
-                                "no account is called or has the credit code “{name}”"
-                            ),
-                        }),
-                    }
-                }
-                let mut with_account = contact.clone();
-                if let (Some(c), Some(a)) = (with_account.as_mut(), p.account_id) {
-                    c.insert("account_id".into(), Value::from(a));
-                }
-                let c =
-                    check_part::<Contact>(db, ctx, &mut inputs, "", with_account, matching).await?;
-                if let Some(r) = &c.record {
-                    keys.extend(file_keys(r));
-                    p.record = serde_json::to_value(r).ok();
-                }
-                p.matched = c.matched.map(|m| (m.kind, m.id, m.name));
-                inputs.contact = contact;
-            }
-            ImportKind::Leads => {
-                let lead = inputs.lead.take();
-                let l =
-                    check_part::<Lead>(db, ctx, &mut inputs, "", lead.clone(), matching).await?;
-                if let Some(r) = &l.record {
-                    keys.extend(file_keys(r));
-                    p.record = serde_json::to_value(r).ok();
-                }
-                p.matched = l.matched.map(|m| (m.kind, m.id, m.name));
-                inputs.lead = lead;
-            }
-            ImportKind::Opportunities => {
-                keys.extend(inputs.deal.as_ref().and_then(deals::file_key))
-            }
+            let duplicate = p.matched.is_some() || p.repeats.is_some();
+            p.action = if duplicate {
+                batch.options.decision(row)
+            } else {
+                OnDuplicate::Create
+            };
+            out.push(p);
         }
-        // A row repeating an earlier one matches what that row makes.
-        p.repeats = keys.iter().find_map(|k| seen.get(k).copied());
-        for k in keys {
-            seen.entry(k).or_insert(row);
-        }
-        let duplicate = p.matched.is_some() || p.repeats.is_some();
-        p.action = if duplicate {
-            batch.options.decision(row)
-        } else {
-            OnDuplicate::Create
-        };
-        p.inputs = inputs;
-        out.push(p);
     }
     let history_problems = match batch.kind {
         ImportKind::Opportunities => deals::plan(db, ctx, batch, &mut out, &sheet.headers).await?,
@@ -604,6 +529,93 @@ async fn plan(
         mapping_problems: vec![],
         history_problems,
     })
+}
+
+/// Checks one row read from the file, as its records would be stored, and (`matching`)
+/// matches it against the company's records; the row planned (but for what it repeats in the
+/// file) and the keys it is told apart by within the file.
+async fn check_row(
+    db: &Db,
+    ctx: &Ctx,
+    batch: &ImportBatch,
+    sheet: &Sheet,
+    mut inputs: RowInputs,
+    matching: bool,
+) -> Result<(Planned, Vec<String>), AppError> {
+    let row = inputs.row;
+    let mut p = Planned {
+        inputs: RowInputs::default(),
+        action: OnDuplicate::Create,
+        matched: None,
+        repeats: None,
+        contact_matched: None,
+        account_id: None,
+        record: None,
+        contact: None,
+        deal: None,
+    };
+    let mut keys = Vec::new();
+    match batch.kind {
+        ImportKind::Accounts => {
+            let account = inputs.account.take();
+            let contact = inputs.contact.take();
+            let a =
+                check_part::<Account>(db, ctx, &mut inputs, "", account.clone(), matching).await?;
+            let c =
+                check_part::<Contact>(db, ctx, &mut inputs, "contact.", contact.clone(), matching)
+                    .await?;
+            if let Some(r) = &a.record {
+                keys.extend(file_keys(r));
+                p.record = serde_json::to_value(r).ok();
+            }
+            if let Some(r) = &c.record {
+                keys.extend(file_keys(r));
+                p.contact = serde_json::to_value(r).ok();
+            }
+            p.matched = a.matched.map(|m| (m.kind, m.id, m.name));
+            p.contact_matched = c.matched.map(|m| m.id);
+            inputs.account = account;
+            inputs.contact = contact;
+        }
+        ImportKind::Contacts => {
+            let contact = inputs.contact.take();
+            if let Some(name) = inputs.account_ref.clone() {
+                match account_named(db, &name).await? {
+                    Some(id) => p.account_id = Some(id),
+                    None => inputs.problems.push(Problem {
+                        row,
+                        column: column_of(&sheet.headers, &batch.mapping, "account"),
+                        code: "unknown_account".into(),
+                        message: format!("no account is called or has the credit code “{name}”"),
+                    }),
+                }
+            }
+            let mut with_account = contact.clone();
+            if let (Some(c), Some(a)) = (with_account.as_mut(), p.account_id) {
+                c.insert("account_id".into(), Value::from(a));
+            }
+            let c = check_part::<Contact>(db, ctx, &mut inputs, "", with_account, matching).await?;
+            if let Some(r) = &c.record {
+                keys.extend(file_keys(r));
+                p.record = serde_json::to_value(r).ok();
+            }
+            p.matched = c.matched.map(|m| (m.kind, m.id, m.name));
+            inputs.contact = contact;
+        }
+        ImportKind::Leads => {
+            let lead = inputs.lead.take();
+            let l = check_part::<Lead>(db, ctx, &mut inputs, "", lead.clone(), matching).await?;
+            if let Some(r) = &l.record {
+                keys.extend(file_keys(r));
+                p.record = serde_json::to_value(r).ok();
+            }
+            p.matched = l.matched.map(|m| (m.kind, m.id, m.name));
+            inputs.lead = lead;
+        }
+        ImportKind::Opportunities => keys.extend(inputs.deal.as_ref().and_then(deals::file_key)),
+    }
+    p.inputs = inputs;
+    Ok((p, keys))
 }
 
 fn column_of(headers: &[String], mapping: &Mapping, key: &str) -> String {
@@ -1030,171 +1042,4 @@ async fn rematch(
         ImportKind::Opportunities => None,
     };
     Ok(found.map(|c| c.id))
-}
-
-/// Runs a started import row by row, saving progress every 50 rows (`progress` is told too,
-/// for the command line). A row that fails stops the import and undoes what it did, unless
-/// valid rows only were asked for; the import as it ends.
-pub async fn run(
-    db: &Db,
-    ctx: &Ctx,
-    id: Id,
-    progress: &(dyn Fn(u32, u32) + Send + Sync),
-) -> Result<ImportBatch, AppError> {
-    let mut batch = db.import(id).await?.ok_or(AppError::NotFound)?;
-    if batch.status != ImportStatus::Running {
-        return Err(AppError::invalid(
-            "status",
-            "not_running",
-            "this import is not running",
-        ));
-    }
-    let outcome = run_rows(db, ctx, &mut batch, progress).await;
-    batch.finished_at = Some(ctx.now);
-    match outcome {
-        Ok(()) => batch.status = ImportStatus::Done,
-        Err(e) => {
-            batch.error = Some(match &e {
-                AppError::Invalid(f) => format!("{}: {}", f.field, f.message),
-                other => other.to_string(),
-            });
-            // Nothing of a failed import stays.
-            undo(db, ctx, &batch).await?;
-            batch.status = ImportStatus::Failed;
-        }
-    }
-    db.save_import(&batch, ImportStatus::Running).await?;
-    let s = &batch.summary;
-    let detail = format!(
-        "{} ({}): {}; rows {} created, {} updated, {} skipped, {} failed",
-        batch.file_name, batch.kind, batch.status, s.created, s.updated, s.skipped, s.failed
-    );
-    let target = format!("import {}", batch.id);
-    super::audit::record(db, ctx, AuditAction::Import, target, detail).await?;
-    Ok(batch)
-}
-
-async fn run_rows(
-    db: &Db,
-    ctx: &Ctx,
-    batch: &mut ImportBatch,
-    progress: &(dyn Fn(u32, u32) + Send + Sync),
-) -> Result<(), AppError> {
-    let sheet = sheet_of(db, batch).await?;
-    let planned = plan(db, ctx, batch, &sheet, true).await?;
-    if let Some(p) = planned.mapping_problems.first() {
-        return Err(AppError::invalid("mapping", &p.code, p.message.clone()));
-    }
-    let (mut summary, _) = planned.summary();
-    if planned.has_problems(&summary) && !batch.options.valid_only {
-        return Err(AppError::invalid(
-            "file",
-            "file_has_problems",
-            format!("{} rows have problems", summary.failed),
-        ));
-    }
-    let plans = planned.rows;
-    let total = plans.len() as u32;
-    if batch.kind == ImportKind::Opportunities {
-        // All the deals in one transaction: a deal's history is written whole or not at all.
-        summary.created = deals::write(db, ctx, batch, &plans).await?;
-        batch.done_rows = total;
-        progress(total, total);
-        batch.summary = summary;
-        batch.total_rows = total;
-        return Ok(());
-    }
-    (summary.created, summary.updated, summary.skipped) = (0, 0, 0);
-    for (n, p) in plans.iter().enumerate() {
-        if p.inputs.problems.is_empty() {
-            match write_row(db, ctx, batch, p).await {
-                Ok(done) => {
-                    // A row counts once, by what happened to its record (an account's
-                    // contact goes with it), as the preview counts it.
-                    let main = done.iter().find(|d| d.record_kind == kind_of(batch.kind));
-                    match main {
-                        Some(m) if m.before.is_none() => summary.created += 1,
-                        None if done.is_empty() => summary.skipped += 1,
-                        _ => summary.updated += 1,
-                    }
-                    db.insert_imported(&done).await?;
-                }
-                Err(e) if batch.options.valid_only => {
-                    summary.failed += 1;
-                    for fe in errors_of(e).unwrap_or_else(|e| {
-                        vec![shangji_core::error::FieldError::new(
-                            "",
-                            "failed",
-                            e.to_string(),
-                        )]
-                    }) {
-                        if summary.problems.len() < core::MAX_PROBLEMS {
-                            summary.problems.push(placed(&p.inputs, "", fe));
-                        }
-                    }
-                }
-                Err(e) => {
-                    return Err(match errors_of(e) {
-                        Ok(mut many) => {
-                            let first = many.remove(0);
-                            let at = placed(&p.inputs, "", first);
-                            AppError::invalid(
-                                "file",
-                                &at.code,
-                                format!("row {}: {} — nothing was imported", at.row, at.message),
-                            )
-                        }
-                        Err(other) => other,
-                    })
-                }
-            }
-        }
-        let done = n as u32 + 1;
-        if done.is_multiple_of(50) || done == total {
-            batch.done_rows = done;
-            batch.summary = summary.clone();
-            db.save_import(batch, ImportStatus::Running).await?;
-            progress(done, total);
-        }
-    }
-    batch.summary = summary;
-    batch.total_rows = total;
-    Ok(())
-}
-
-/// How long a running import may go without saving progress before it counts as
-/// interrupted (it saves every 50 rows, a few seconds apart).
-pub const STALL: time::Duration = time::Duration::minutes(10);
-
-/// Imports whose runner stopped mid-way (its process died): each is undone — nothing of an
-/// interrupted import stays, as with one that failed — and marked failed, saying so. `wall`
-/// is the machine's time, which the heartbeat is kept in. The number undone.
-pub async fn recover_stalled(db: &Db, wall: time::OffsetDateTime) -> Result<u32, AppError> {
-    let mut n = 0;
-    for mut batch in db.stalled_imports(wall - STALL).await? {
-        let ctx = match db.user(batch.created_by).await? {
-            Some(u) => Ctx::for_cli(db, &u, wall).await?,
-            None => Ctx::system(db, wall).await?,
-        };
-        undo(db, &ctx, &batch).await?;
-        batch.status = ImportStatus::Failed;
-        batch.finished_at = Some(wall);
-        batch.error =
-            Some("interrupted: the server stopped while importing; nothing of it stays".into());
-        if db.save_import(&batch, ImportStatus::Running).await? {
-            tracing::warn!(import = batch.id, "an interrupted import was undone");
-            n += 1;
-        }
-    }
-    Ok(n)
-}
-
-/// Runs a started import in the background (the server's way): the import's row says how far
-/// it is and how it ended.
-pub fn spawn_run(db: Db, ctx: Ctx, id: Id) {
-    tokio::spawn(async move {
-        if let Err(e) = run(&db, &ctx, id, &|_, _| {}).await {
-            tracing::warn!(error = ?e, import = id, "import failed");
-        }
-    });
 }

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 /// Uploads `bytes` as `file_name` for `kind`, as `login`.
-async fn upload(
+pub(crate) async fn upload(
     app: &TestApp,
     login: &str,
     kind: &str,
@@ -45,7 +45,7 @@ async fn upload(
 }
 
 /// Runs an import and waits for it to end; the import as it ended.
-async fn run(app: &TestApp, id: i64) -> Value {
+pub(crate) async fn run(app: &TestApp, id: i64) -> Value {
     let (status, started) = app
         .post(&format!("/api/v1/imports/{id}/run"), "admin", "")
         .await;
@@ -60,7 +60,7 @@ async fn run(app: &TestApp, id: i64) -> Value {
     panic!("import {id} did not end");
 }
 
-fn problems(preview: &Value) -> Vec<(i64, String, String)> {
+pub(crate) fn problems(preview: &Value) -> Vec<(i64, String, String)> {
     preview["summary"]["problems"]
         .as_array()
         .unwrap()
@@ -336,7 +336,7 @@ async fn an_import_whose_server_stopped_is_undone_and_says_so() {
         .insert_imported(&[shangji_core::import::ImportedRecord {
             import_id: id,
             row: 2,
-            record_kind: shangji_core::model::RecordKind::Account,
+            record_kind: shangji_core::import::ImportedKind::Account,
             record_id: account_id,
             before: None,
             version_after: 1,

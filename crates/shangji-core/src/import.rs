@@ -1,5 +1,5 @@
-//! Importing accounts (with their contacts), contacts, leads and opportunities (with their past:
-//! see [`deals`]) from a spreadsheet: which
+//! Importing accounts (with their contacts), contacts, leads, opportunities (with their past:
+//! see [`deals`]), follow-ups and tasks (see [`activities`]) from a spreadsheet: which
 //! column is which field (recognised from Chinese and English headers and their synonyms,
 //! custom fields by label), which cell value is which choice ("华东区" → the region 华东,
 //! "官网" → source website), and each row turned into the same inputs the API takes — every
@@ -27,8 +27,33 @@ text_enum!(
         Contacts => "contacts",
         Leads => "leads",
         Opportunities => "opportunities",
+        Activities => "activities",
+        Tasks => "tasks",
     }
 );
+
+text_enum!(
+    /// What kind of record an import wrote (the record kinds, and follow-ups and tasks).
+    ImportedKind {
+        Account => "account",
+        Contact => "contact",
+        Lead => "lead",
+        Opportunity => "opportunity",
+        Activity => "activity",
+        Task => "task",
+    }
+);
+
+impl From<RecordKind> for ImportedKind {
+    fn from(k: RecordKind) -> Self {
+        match k {
+            RecordKind::Account => ImportedKind::Account,
+            RecordKind::Contact => ImportedKind::Contact,
+            RecordKind::Lead => ImportedKind::Lead,
+            RecordKind::Opportunity => ImportedKind::Opportunity,
+        }
+    }
+}
 
 text_enum!(
     /// Where an import is: uploaded (being mapped and previewed), running, done, failed (and
@@ -128,7 +153,7 @@ pub struct ImportBatch {
 pub struct ImportedRecord {
     pub import_id: Id,
     pub row: usize,
-    pub record_kind: RecordKind,
+    pub record_kind: ImportedKind,
     pub record_id: Id,
     /// `None`: created; else updated, and these are the fields it wrote as they were (JSON
     /// of the record's input).
@@ -177,6 +202,8 @@ pub enum Part {
     Contact,
     Lead,
     Deal,
+    Activity,
+    Task,
 }
 
 /// What a field's cells hold.
@@ -205,6 +232,11 @@ pub enum Kind {
     Date,
     /// A time (a date, or a date and a time of day, China time).
     Time,
+    /// Yes or no (是/否, yes/no, √/×…).
+    YesNo,
+    /// Another record the row is about (a contact, an opportunity, a lead), by its name or
+    /// external id: kept as written in [`RowInputs::refs`], found by the caller.
+    Reference,
 }
 
 /// A field a column can fill.
@@ -418,6 +450,8 @@ pub fn fields(kind: ImportKind) -> &'static [FieldSpec] {
         ImportKind::Contacts => specs::CONTACTS,
         ImportKind::Leads => specs::LEADS,
         ImportKind::Opportunities => deals::FIELDS,
+        ImportKind::Activities => activities::FOLLOW_UPS,
+        ImportKind::Tasks => activities::TASKS,
     }
 }
 
@@ -432,6 +466,7 @@ pub fn choice_codes(key: &str) -> &'static [&'static str] {
         "source" => Source::NAMES,
         "status" => LeadStatus::NAMES,
         "buying_role" => BuyingRole::NAMES,
+        "kind" => ActivityType::NAMES,
         _ => &[],
     }
 }
@@ -496,21 +531,32 @@ pub fn fitted(
 }
 
 /// The custom fields a kind of file can fill: those of its records (an accounts file fills
-/// the account's).
+/// the account's; follow-ups and tasks have none).
 pub fn custom_defs(kind: ImportKind, defs: &[CustomFieldDef]) -> Vec<&CustomFieldDef> {
     let record = record_kind(kind);
     defs.iter()
-        .filter(|d| d.record_kind == record && !d.archived)
+        .filter(|d| Some(d.record_kind) == record && !d.archived)
         .collect()
 }
 
-/// The kind of record a file's rows make (an accounts file's contacts go with them).
-pub fn record_kind(kind: ImportKind) -> RecordKind {
+/// The kind of record with custom fields a file's rows make (an accounts file's contacts go
+/// with them); none for follow-ups and tasks.
+pub fn record_kind(kind: ImportKind) -> Option<RecordKind> {
     match kind {
-        ImportKind::Accounts => RecordKind::Account,
-        ImportKind::Contacts => RecordKind::Contact,
-        ImportKind::Leads => RecordKind::Lead,
-        ImportKind::Opportunities => RecordKind::Opportunity,
+        ImportKind::Accounts => Some(RecordKind::Account),
+        ImportKind::Contacts => Some(RecordKind::Contact),
+        ImportKind::Leads => Some(RecordKind::Lead),
+        ImportKind::Opportunities => Some(RecordKind::Opportunity),
+        ImportKind::Activities | ImportKind::Tasks => None,
+    }
+}
+
+/// The kind of record each of a file's rows makes (an accounts file's contacts go with them).
+pub fn imported_kind(kind: ImportKind) -> ImportedKind {
+    match kind {
+        ImportKind::Activities => ImportedKind::Activity,
+        ImportKind::Tasks => ImportedKind::Task,
+        k => record_kind(k).map_or(ImportedKind::Account, ImportedKind::from),
     }
 }
 
@@ -552,7 +598,8 @@ pub fn auto_map(kind: ImportKind, headers: &[String], defs: &[CustomFieldDef]) -
 use crate::history_import::problem;
 /// One problem of a file, as a history import's: where (row, column) and what. The codes of
 /// this import: `required`, `unknown_owner`, `unknown_choice`, `unknown_region`,
-/// `unknown_account`, `invalid_value`, `duplicate_column`, `missing_column`, or a record rule's
+/// `unknown_account` (and, of follow-ups and tasks, `unknown_contact`, `unknown_deal`,
+/// `unknown_lead`, `ambiguous_reference`, `reference_mismatch`), `invalid_value`, `duplicate_column`, `missing_column`, or a record rule's
 /// code (`invalid_credit_code`…); the row is 0 for the file as a whole.
 pub use crate::history_import::Problem;
 
@@ -567,8 +614,9 @@ pub struct Lookups<'a> {
     pub loss_reasons: &'a [LossReason],
 }
 
-/// A row turned into inputs (JSON of `AccountInput`, `ContactInput`, `LeadInput`), with the
-/// account's name or credit code a contact names, and the row's problems.
+/// A row turned into inputs (JSON of `AccountInput`, `ContactInput`, `LeadInput`,
+/// `ActivityInput`, `TaskInput`), with the records it names (the account's name or credit
+/// code a contact names…), and the row's problems.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RowInputs {
     pub row: usize,
@@ -577,8 +625,14 @@ pub struct RowInputs {
     pub lead: Option<Map<String, Value>>,
     /// An opportunities file's deal: an opportunity's input and its past (see [`deals`]).
     pub deal: Option<Map<String, Value>>,
-    /// A contacts or opportunities file's account column, as written.
+    /// A follow-ups file's follow-up (`ActivityInput`, and `author_id`: see [`activities`]).
+    pub activity: Option<Map<String, Value>>,
+    /// A tasks file's task (`TaskInput`).
+    pub task: Option<Map<String, Value>>,
+    /// A contacts, opportunities, follow-ups or tasks file's account column, as written.
     pub account_ref: Option<String>,
+    /// The other records a row names ([`Kind::Reference`]), by field key, as written.
+    pub refs: BTreeMap<String, String>,
     pub problems: Vec<Problem>,
     /// The column each input field came from (`contact.mobile` → "手机"), to place the
     /// record rules' errors.
@@ -753,6 +807,7 @@ pub fn read_row(
     };
     let (mut account, mut contact, mut lead, mut deal) =
         (Map::new(), Map::new(), Map::new(), Map::new());
+    let (mut activity, mut task) = (Map::new(), Map::new());
     let customs = custom_defs(kind, lookups.custom);
     for (i, key) in mapping.columns.iter().enumerate() {
         let Some(key) = key else { continue };
@@ -770,6 +825,8 @@ pub fn read_row(
                     ImportKind::Contacts => Part::Contact,
                     ImportKind::Leads => Part::Lead,
                     ImportKind::Opportunities => Part::Deal,
+                    ImportKind::Activities => Part::Activity,
+                    ImportKind::Tasks => Part::Task,
                 },
                 key.as_str(),
             ),
@@ -819,6 +876,22 @@ pub fn read_row(
                 out.account_ref = Some(text.clone());
                 None
             }
+            Some(Kind::Reference) => {
+                out.refs.insert(key.clone(), text.clone());
+                None
+            }
+            Some(Kind::YesNo) => match yes_no(&text) {
+                Some(b) => Some(Value::Bool(b)),
+                None => {
+                    out.problems.push(problem(
+                        row,
+                        &column,
+                        "invalid_value",
+                        format!("“{text}” is not yes or no (是/否)"),
+                    ));
+                    None
+                }
+            },
             Some(k @ (Kind::Pipeline | Kind::Stage | Kind::LossReason)) => deals::named(
                 k,
                 key,
@@ -840,6 +913,8 @@ pub fn read_row(
             Part::Contact => &mut contact,
             Part::Lead => &mut lead,
             Part::Deal => &mut deal,
+            Part::Activity => &mut activity,
+            Part::Task => &mut task,
         };
         if let Some(custom) = field.strip_prefix("custom.") {
             target
@@ -853,15 +928,25 @@ pub fn read_row(
         }
         out.columns.insert(key.clone(), column);
     }
-    let any = !(account.is_empty() && contact.is_empty() && lead.is_empty() && deal.is_empty())
-        || out.account_ref.is_some();
+    let any = !(account.is_empty()
+        && contact.is_empty()
+        && lead.is_empty()
+        && deal.is_empty()
+        && activity.is_empty()
+        && task.is_empty())
+        || out.account_ref.is_some()
+        || !out.refs.is_empty()
+        || !out.problems.is_empty();
     for spec in fields(kind).iter().filter(|s| s.required) {
         let filled = match (spec.kind, spec.part) {
             (Kind::Account, _) => out.account_ref.is_some(),
+            (Kind::Reference, _) => out.refs.contains_key(spec.key),
             (_, Part::Account) => account.contains_key(spec.key),
             (_, Part::Contact) => contact.contains_key(spec.key),
             (_, Part::Lead) => lead.contains_key(spec.key),
             (_, Part::Deal) => deal.contains_key(spec.key),
+            (_, Part::Activity) => activity.contains_key(spec.key),
+            (_, Part::Task) => task.contains_key(spec.key),
         };
         if !filled && any {
             let column = mapping
@@ -889,6 +974,11 @@ pub fn read_row(
     if kind == ImportKind::Opportunities && any {
         deals::settle(&mut deal, lookups, mapping, headers, row, &mut out.problems);
     }
+    if kind == ImportKind::Activities && any {
+        activities::settle(&mut activity);
+    }
+    out.activity = (any && kind == ImportKind::Activities).then_some(activity);
+    out.task = (any && kind == ImportKind::Tasks).then_some(task);
     out.account = (!account.is_empty()).then_some(account);
     out.deal = (any && kind == ImportKind::Opportunities).then_some(deal);
     out.contact = (!contact.is_empty()).then_some(contact);
@@ -943,10 +1033,9 @@ fn custom_value(
             Some(minor) => Some(serde_json::json!({"amount_minor": minor, "currency": "CNY"})),
             None => bad(problems, "an amount such as 12,345.60 or 1.5万"),
         },
-        T::Boolean => match normalise(text).as_str() {
-            "是" | "yes" | "true" | "y" | "1" | "有" | "√" => Some(Value::Bool(true)),
-            "否" | "no" | "false" | "n" | "0" | "无" | "×" => Some(Value::Bool(false)),
-            _ => bad(problems, "yes or no (是/否)"),
+        T::Boolean => match yes_no(text) {
+            Some(b) => Some(Value::Bool(b)),
+            None => bad(problems, "yes or no (是/否)"),
         },
         T::Date => match parse_date(text) {
             Some(d) => Some(Value::String(d.to_string())),
@@ -964,6 +1053,17 @@ fn custom_value(
             }
         }
         _ => Some(Value::String(text.to_string())),
+    }
+}
+
+/// A yes-or-no cell: 是/否, yes/no, true/false, y/n, 1/0, 有/无, √/×, 已完成/未完成.
+pub fn yes_no(text: &str) -> Option<bool> {
+    match normalise(text).as_str() {
+        "是" | "yes" | "true" | "y" | "1" | "有" | "√" | "已完成" | "完成" | "done" => {
+            Some(true)
+        }
+        "否" | "no" | "false" | "n" | "0" | "无" | "×" | "未完成" | "open" => Some(false),
+        _ => None,
     }
 }
 
@@ -1018,6 +1118,7 @@ pub fn parse_date(text: &str) -> Option<Date> {
     .ok()
 }
 
+pub mod activities;
 pub mod deals;
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,8 @@
 //! changed (`shangji_core::import`).
 
 use shangji_core::custom_fields::CustomChange;
-use shangji_core::import::{ImportBatch, ImportedRecord};
+use shangji_core::import::activities::Named;
+use shangji_core::import::{ImportBatch, ImportedKind, ImportedRecord};
 use shangji_core::model::{Id, Opportunity, RecordKind};
 use shangji_core::opportunity::NewEvent;
 use sqlx::Row;
@@ -322,13 +323,25 @@ impl Db {
 
     /// Deletes a record an import created, with what only it had (custom values, score and
     /// ownership history, its duplicate reviews), in one transaction; `false` when something
-    /// else refers to it (a follow-up, a deal, a contact, a task), which then stays.
-    pub async fn delete_imported(&self, kind: RecordKind, id: Id) -> Result<bool, StoreError> {
-        let table = match kind {
-            RecordKind::Account => "accounts",
-            RecordKind::Contact => "contacts",
-            RecordKind::Lead => "leads",
-            RecordKind::Opportunity => return Ok(false),
+    /// else refers to it (a follow-up, a deal, a contact, a task), which then stays. A
+    /// follow-up or a task has nothing of its own and nothing refers to it.
+    pub async fn delete_imported(&self, kind: ImportedKind, id: Id) -> Result<bool, StoreError> {
+        let (table, kind) = match kind {
+            ImportedKind::Account => ("accounts", RecordKind::Account),
+            ImportedKind::Contact => ("contacts", RecordKind::Contact),
+            ImportedKind::Lead => ("leads", RecordKind::Lead),
+            ImportedKind::Opportunity => return Ok(false),
+            ImportedKind::Activity | ImportedKind::Task => {
+                let table = if kind == ImportedKind::Task {
+                    "tasks"
+                } else {
+                    "activities"
+                };
+                let mut sql = Sql::new(&format!("DELETE FROM {table} WHERE id = "));
+                sql.bind(id);
+                self.execute(&sql).await?;
+                return Ok(true);
+            }
         };
         let k = kind.as_str();
         let mut statements = vec![
@@ -363,6 +376,92 @@ impl Db {
         }
     }
 }
+
+impl Db {
+    /// The records (not archived) of `kind` a follow-ups or tasks file may name by these
+    /// texts, compared without case: contacts by name, opportunities by title or external id,
+    /// leads by company or contact name (accounts are found as duplicates are). Each with the
+    /// texts it is known by and its account; the caller tells them apart
+    /// (`shangji_core::import::activities::find`).
+    pub async fn records_named(
+        &self,
+        kind: RecordKind,
+        texts: &[String],
+    ) -> Result<Vec<Named>, StoreError> {
+        let (select, columns): (&str, &[&str]) = match kind {
+            RecordKind::Contact => ("SELECT id, name, account_id FROM contacts", &["name"]),
+            RecordKind::Opportunity => (
+                "SELECT id, title, external_id, account_id FROM opportunities",
+                &["title", "external_id"],
+            ),
+            RecordKind::Lead => (
+                "SELECT id, company_name, contact_name FROM leads",
+                &["company_name", "contact_name"],
+            ),
+            RecordKind::Account => return Ok(vec![]),
+        };
+        let lower: Vec<String> = texts.iter().map(|t| t.trim().to_lowercase()).collect();
+        let mut out: Vec<Named> = Vec::new();
+        for chunk in lower.chunks(CHUNK) {
+            let mut sql = Sql::new(select);
+            sql.push(" WHERE archived = ").bind(false).push(" AND (");
+            for (c, column) in columns.iter().enumerate() {
+                if c > 0 {
+                    sql.push(" OR ");
+                }
+                sql.push(&format!("LOWER({column}) IN ("));
+                for (i, t) in chunk.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(", ");
+                    }
+                    sql.bind(t.as_str());
+                }
+                sql.push(")");
+            }
+            sql.push(") ORDER BY id");
+            let rows: Vec<Named> = on_pool!(self, p => {
+                let rows = bind_all!(sqlx::query(&sql.text), &sql.args).fetch_all(p).await?;
+                rows.iter()
+                    .map(|r| {
+                        let text = |c: &str| r.opt_text(c);
+                        Ok(match kind {
+                            RecordKind::Contact => Named {
+                                id: r.i64("id")?,
+                                names: text("name")?.into_iter().collect(),
+                                external_id: None,
+                                account_id: r.opt_i64("account_id")?,
+                            },
+                            RecordKind::Opportunity => Named {
+                                id: r.i64("id")?,
+                                names: text("title")?.into_iter().collect(),
+                                external_id: text("external_id")?,
+                                account_id: r.opt_i64("account_id")?,
+                            },
+                            _ => Named {
+                                id: r.i64("id")?,
+                                names: [text("company_name")?, text("contact_name")?]
+                                    .into_iter()
+                                    .flatten()
+                                    .collect(),
+                                external_id: None,
+                                account_id: None,
+                            },
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?
+            });
+            for n in rows {
+                if !out.iter().any(|o| o.id == n.id) {
+                    out.push(n);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Texts per statement in each `IN (…)` list.
+const CHUNK: usize = 300;
 
 /// A deal an opportunities import writes (see [`Db::save_imported_deals`]).
 pub struct ImportedDeal<'a> {

@@ -406,6 +406,26 @@ async fn every_store_method() {
         Some(id)
     );
     assert!(db.idempotency(other, "k1").await.unwrap().is_none());
+    // Records named in a follow-ups or tasks file: by title, without case or spaces around.
+    let named = db
+        .records_named(
+            RecordKind::Opportunity,
+            &[" 压缩机改造 ".into(), "nothing".into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        named
+            .iter()
+            .map(|n| (n.id, n.account_id, n.names.clone()))
+            .collect::<Vec<_>>(),
+        [(id, Some(account_id), vec!["压缩机改造".to_string()])]
+    );
+    assert!(db
+        .records_named(RecordKind::Contact, &["王强".into()])
+        .await
+        .unwrap()
+        .is_empty());
 
     let stored: Opportunity = db
         .get(id, &rep_scope, Access::Write)

@@ -167,6 +167,13 @@ pub enum ImportCommand {
     /// created and closed times, loss reason) and, with `--history`, every stage they went
     /// through — taken as fact: gates and approvals are not replayed.
     Opportunities(RecordsImport),
+    /// Import follow-ups (跟进记录): type, time (China time), summary, outcome, next step,
+    /// author, and the account, contact, opportunity or lead each is about, found by name
+    /// (an opportunity also by external id). Every row creates a follow-up.
+    Activities(RecordsImport),
+    /// Import tasks: title, due date, assignee, done, and the account or opportunity each is
+    /// about. Every row creates a task.
+    Tasks(RecordsImport),
     /// Import stage history from a CSV file: opportunity,stage,entered_at[,amount]. Any
     /// problem refuses the whole file (each printed with its row and column).
     History {
@@ -629,6 +636,10 @@ async fn import(config: &Config, cmd: ImportCommand, now: OffsetDateTime) -> any
         ImportCommand::Opportunities(args) => {
             import_records(&db, ImportKind::Opportunities, args, now).await?
         }
+        ImportCommand::Activities(args) => {
+            import_records(&db, ImportKind::Activities, args, now).await?
+        }
+        ImportCommand::Tasks(args) => import_records(&db, ImportKind::Tasks, args, now).await?,
         ImportCommand::History {
             file,
             valid_only,
@@ -681,8 +692,8 @@ async fn import(config: &Config, cmd: ImportCommand, now: OffsetDateTime) -> any
     Ok(())
 }
 
-/// `import accounts|contacts|leads`: upload, preview (problems printed by row and column),
-/// then run in place with progress lines.
+/// `import accounts|contacts|leads|opportunities|activities|tasks`: upload, preview (problems
+/// printed by row and column), then run in place with progress lines.
 async fn import_records(
     db: &Db,
     kind: ImportKind,

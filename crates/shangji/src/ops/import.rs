@@ -1,5 +1,5 @@
-//! Importing accounts (with their contacts), contacts, leads and opportunities (with their stage
-//! history: see `deals`) from `.xlsx`, `.xls` and `.csv` files (M26). An upload keeps the file and guesses the mapping; the preview reads every row
+//! Importing accounts (with their contacts), contacts, leads, opportunities (with their stage
+//! history: see `deals`), follow-ups and tasks (see `activities`) from `.xlsx`, `.xls` and `.csv` files (M26). An upload keeps the file and guesses the mapping; the preview reads every row
 //! as it would be stored — the core turns cells into inputs, the records' own rules check
 //! them, duplicates are matched against the company and the file's earlier rows — and says
 //! what each row would do; the run writes through the same operations as any other create or
@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use shangji_core::import::{
     self as core, ImportBatch, ImportKind, ImportOptions, ImportStatus, ImportSummary,
-    ImportedRecord, Lookups, Mapping, OnDuplicate, Problem, RowInputs, Sheet,
+    ImportedKind, ImportedRecord, Lookups, Mapping, OnDuplicate, Problem, RowInputs, Sheet,
 };
 use shangji_core::model::*;
 use shangji_store::Db;
@@ -22,13 +22,16 @@ use shangji_store::Db;
 use super::records::{self, Record};
 use super::Ctx;
 use crate::error::AppError;
-use crate::i18n::Tr;
 
+mod activities;
+mod choices;
 mod deals;
 mod read;
 mod rollback;
 mod run;
 mod template;
+pub use choices::value_options;
+use choices::{choices, regions};
 pub use read::{read_sheet, MAX_FILE_BYTES};
 pub use rollback::*;
 pub use run::{recover_stalled, run, spawn_run, STALL};
@@ -164,7 +167,7 @@ pub struct RowPlan {
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DuplicateOf {
-    pub record_kind: RecordKind,
+    pub record_kind: ImportedKind,
     pub id: Option<Id>,
     pub name: Option<String>,
     /// The earlier row of the same file it repeats.
@@ -188,116 +191,6 @@ pub struct Preview {
     pub unknown_values: Vec<core::UnknownValues>,
     /// Each column's first text, to recognise it by.
     pub samples: Vec<String>,
-}
-
-/// The choice fields an import fills, the prefix of their codes' labels in the catalogues,
-/// and their codes.
-const CHOICE_FIELDS: [(&str, &str, &[&str]); 4] = [
-    ("size", "lists.size", AccountSize::NAMES),
-    ("source", "source", Source::NAMES),
-    ("status", "lists.lead", LeadStatus::NAMES),
-    ("buying_role", "lists.role", BuyingRole::NAMES),
-];
-
-/// What a cell of the field `key` may be mapped to, each with its label in the user's
-/// language: the choice's codes, the company's regions, pipelines, stages (of the default
-/// pipeline first) or loss reasons.
-pub fn value_options(ctx: &Ctx, tr: Tr, key: &str) -> Vec<(String, String)> {
-    let field = key.trim_start_matches("contact.");
-    let zh = tr.is_zh();
-    let pipelines = || {
-        let mut p: Vec<&Pipeline> = ctx.dir.pipelines.iter().filter(|p| !p.archived).collect();
-        p.sort_by_key(|p| !p.is_default);
-        p
-    };
-    match field {
-        "region" => return regions(ctx).into_iter().map(|r| (r.clone(), r)).collect(),
-        "pipeline_id" => {
-            return pipelines()
-                .iter()
-                .map(|p| (p.id.to_string(), p.name.clone()))
-                .collect()
-        }
-        "stage" => {
-            let several = pipelines().len() > 1;
-            return pipelines()
-                .iter()
-                .flat_map(|p| {
-                    p.stages.iter().filter(|s| !s.archived).map(move |s| {
-                        let name = if zh { &s.name_zh } else { &s.name_en };
-                        let label = match several {
-                            true => format!("{} · {name}", p.name),
-                            false => name.clone(),
-                        };
-                        (s.id.to_string(), label)
-                    })
-                })
-                .collect();
-        }
-        "loss_reason" => {
-            return ctx
-                .dir
-                .loss_reasons
-                .iter()
-                .filter(|r| !r.archived)
-                .map(|r| {
-                    (
-                        r.key.clone(),
-                        if zh { &r.name_zh } else { &r.name_en }.clone(),
-                    )
-                })
-                .collect()
-        }
-        _ => {}
-    }
-    CHOICE_FIELDS
-        .iter()
-        .find(|(f, _, _)| *f == field)
-        .map(|(_, prefix, codes)| {
-            codes
-                .iter()
-                .map(|c| (c.to_string(), tr.t(&format!("{prefix}.{c}")).to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The labels naming each choice code, in both languages.
-fn choices() -> core::Choices {
-    let mut out = core::Choices::new();
-    for (field, prefix, codes) in CHOICE_FIELDS {
-        out.insert(
-            field,
-            codes
-                .iter()
-                .map(|c| {
-                    let key = format!("{prefix}.{c}");
-                    let labels = [Language::ZhCn, Language::En]
-                        .into_iter()
-                        .map(|l| Tr::new(l).t(&key).to_string())
-                        .filter(|l| *l != key)
-                        .collect();
-                    (*c, labels)
-                })
-                .collect(),
-        );
-    }
-    out
-}
-
-/// The regions a row may name: the teams' (when the company has none, a region is free
-/// text).
-fn regions(ctx: &Ctx) -> Vec<String> {
-    let mut out: Vec<String> = ctx
-        .dir
-        .org
-        .teams
-        .iter()
-        .flat_map(|t| t.regions.iter().cloned())
-        .collect();
-    out.sort();
-    out.dedup();
-    out
 }
 
 /// One part of a row checked as its record would be stored.
@@ -491,7 +384,12 @@ async fn plan(
             core::read_row(batch.kind, &sheet.headers, m, &lookups, i + 2, cells)
         })
         .filter(|r| {
-            r.account.is_some() || r.contact.is_some() || r.lead.is_some() || r.deal.is_some()
+            r.account.is_some()
+                || r.contact.is_some()
+                || r.lead.is_some()
+                || r.deal.is_some()
+                || r.activity.is_some()
+                || r.task.is_some()
         })
         .collect();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
@@ -522,6 +420,10 @@ async fn plan(
     }
     let history_problems = match batch.kind {
         ImportKind::Opportunities => deals::plan(db, ctx, batch, &mut out, &sheet.headers).await?,
+        ImportKind::Activities | ImportKind::Tasks => {
+            activities::plan(db, ctx, batch, &mut out, &sheet.headers).await?;
+            vec![]
+        }
         _ => vec![],
     };
     Ok(Plan {
@@ -613,6 +515,8 @@ async fn check_row(
             inputs.lead = lead;
         }
         ImportKind::Opportunities => keys.extend(inputs.deal.as_ref().and_then(deals::file_key)),
+        // Checked together, their references found once per name (`activities::plan`).
+        ImportKind::Activities | ImportKind::Tasks => {}
     }
     p.inputs = inputs;
     Ok((p, keys))
@@ -749,7 +653,7 @@ pub async fn preview(
                     row: Some(r),
                 }),
                 (Some((kind, id, name)), None) => Some(DuplicateOf {
-                    record_kind: *kind,
+                    record_kind: (*kind).into(),
                     id: Some(*id),
                     name: Some(name.clone()),
                     row: None,
@@ -783,8 +687,8 @@ pub async fn preview(
     })
 }
 
-fn kind_of(kind: ImportKind) -> RecordKind {
-    core::record_kind(kind)
+fn kind_of(kind: ImportKind) -> ImportedKind {
+    core::imported_kind(kind)
 }
 
 /// Checks that the import can run (mapped, and no problem unless valid rows only are
@@ -828,6 +732,10 @@ pub async fn start(db: &Db, ctx: &Ctx, id: Id) -> Result<ImportBatch, AppError> 
     Ok(batch)
 }
 
+/// What an import sets on a record beyond its input, once the record's rules passed (a
+/// follow-up's author: `activities`).
+type Adjust<'a, T> = &'a (dyn Fn(&mut T) -> Result<(), AppError> + Send + Sync);
+
 /// Creates a record from a row's input; `matched`: the preview found it a duplicate and the
 /// row creates it all the same (it is saved over its duplicates, sent for review where the
 /// settings say so, refused where they block). A row the preview matched with nothing is
@@ -837,10 +745,12 @@ async fn create_part<T: Record>(
     ctx: &Ctx,
     input: Map<String, Value>,
     matched: bool,
+    adjust: Adjust<'_, T>,
 ) -> Result<T, AppError> {
     let input: T::Input = serde_json::from_value(Value::Object(input))
         .map_err(|e| AppError::invalid("", "invalid_value", e.to_string()))?;
-    let (record, changes, _) = records::prepared::<T>(db, ctx, input).await?;
+    let (mut record, changes, _) = records::prepared::<T>(db, ctx, input).await?;
+    adjust(&mut record)?;
     let review = if matched {
         super::duplicates::guard(db, ctx, record.match_keys(), true).await?
     } else {
@@ -915,15 +825,22 @@ fn written<T: Record>(
     ImportedRecord {
         import_id: batch.id,
         row,
-        record_kind: kind_of_record::<T>(after),
+        record_kind: kind_of_record::<T>(),
         record_id: after.id(),
         before: before.map(|b| Value::Object(b).to_string()),
         version_after: after.version(),
     }
 }
 
-fn kind_of_record<T: Record>(r: &T) -> RecordKind {
-    r.match_keys().map_or(RecordKind::Lead, |k| k.kind)
+fn kind_of_record<T: Record>() -> ImportedKind {
+    match T::RESOURCE {
+        "accounts" => ImportedKind::Account,
+        "contacts" => ImportedKind::Contact,
+        "opportunities" => ImportedKind::Opportunity,
+        "activities" => ImportedKind::Activity,
+        "tasks" => ImportedKind::Task,
+        _ => ImportedKind::Lead,
+    }
 }
 
 /// Writes one part of a row by the row's decision; what was written (none when skipped).
@@ -944,7 +861,7 @@ async fn write_part<T: Record>(
             Ok((Some(id), Some(written(batch, row, Some(before), &after))))
         }
         (_, matched) => {
-            let r = create_part::<T>(db, ctx, input, matched.is_some()).await?;
+            let r = create_part::<T>(db, ctx, input, matched.is_some(), &|_| Ok(())).await?;
             Ok((Some(r.id()), Some(written(batch, row, None, &r))))
         }
     }
@@ -1011,6 +928,9 @@ async fn write_row(
         }
         // Written together, in one transaction (`deals::write`).
         ImportKind::Opportunities => {}
+        ImportKind::Activities | ImportKind::Tasks => {
+            done.extend(activities::write(db, ctx, batch, p).await?);
+        }
     }
     Ok(done)
 }
@@ -1039,7 +959,7 @@ async fn rematch(
                 .await?
                 .matched
         }
-        ImportKind::Opportunities => None,
+        ImportKind::Opportunities | ImportKind::Activities | ImportKind::Tasks => None,
     };
     Ok(found.map(|c| c.id))
 }

@@ -11,8 +11,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::Value;
-use shangji_core::import::{self as core, ImportBatch, ImportKind, ImportStatus, OnDuplicate};
-use shangji_core::model::*;
+use shangji_core::import::{
+    self as core, ImportBatch, ImportKind, ImportStatus, ImportedKind, OnDuplicate,
+};
 
 use super::{error_text, render, FormData, Nav, Viewer};
 use crate::error::AppError;
@@ -21,11 +22,13 @@ use crate::ops::import::{self, Preview, Rollback};
 use crate::state::AppState;
 
 const PAGE: &str = "/imports";
-const KINDS: [ImportKind; 4] = [
+const KINDS: [ImportKind; 6] = [
     ImportKind::Accounts,
     ImportKind::Contacts,
     ImportKind::Leads,
     ImportKind::Opportunities,
+    ImportKind::Activities,
+    ImportKind::Tasks,
 ];
 
 /// An import as the list shows it.
@@ -135,6 +138,8 @@ struct ImportPage {
     history_name: Option<String>,
     /// The import whose saved mapping this one started from.
     mapping_from: Option<i64>,
+    /// A follow-ups or tasks import: says how rows find the records they are about.
+    activities: bool,
 }
 
 #[derive(Template)]
@@ -155,12 +160,15 @@ fn status_label(tr: Tr, status: ImportStatus) -> String {
     tr.t(&format!("import.status.{status}")).to_string()
 }
 
-fn record_href(kind: RecordKind, id: i64) -> String {
+/// Where a record an import wrote is seen: its page, or (a follow-up, a task) its list.
+fn record_href(kind: ImportedKind, id: i64) -> String {
     let base = match kind {
-        RecordKind::Account => "/accounts",
-        RecordKind::Contact => "/contacts",
-        RecordKind::Lead => "/leads",
-        RecordKind::Opportunity => "/opportunities",
+        ImportedKind::Account => "/accounts",
+        ImportedKind::Contact => "/contacts",
+        ImportedKind::Lead => "/leads",
+        ImportedKind::Opportunity => "/opportunities",
+        ImportedKind::Activity => return "/activities".into(),
+        ImportedKind::Task => return "/tasks".into(),
     };
     format!("{base}/{id}")
 }
@@ -205,10 +213,14 @@ fn shown(v: &Viewer, key: &str, value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) if key == "owner_id" || key.ends_with(".owner_id") => n
-            .as_i64()
-            .and_then(|id| v.ctx.dir.user(id))
-            .map_or_else(|| n.to_string(), |u| u.display_name.clone()),
+        Some(Value::Number(n))
+            if ["owner_id", "author_id", "assignee_id"].contains(&key)
+                || key.ends_with(".owner_id") =>
+        {
+            n.as_i64()
+                .and_then(|id| v.ctx.dir.user(id))
+                .map_or_else(|| n.to_string(), |u| u.display_name.clone())
+        }
         Some(Value::Array(items)) => items
             .iter()
             .map(|i| shown(v, "", Some(i)))
@@ -233,7 +245,10 @@ fn cell_of(v: &Viewer, key: &str, record: Option<&Value>, contact: Option<&Value
         Some(c) => source
             .and_then(|r| r.get("custom"))
             .and_then(|c2| c2.get(c)),
-        None if field == "account" => source.and_then(|r| r.get("account_id")),
+        // A record named: the id found (a task's in `record_id`).
+        None if ["account", "contact", "opportunity", "lead"].contains(&field) => {
+            source.and_then(|r| r.get(format!("{field}_id")).or_else(|| r.get("record_id")))
+        }
         None => source.and_then(|r| r.get(field)),
     };
     let text = shown(v, field, value);
@@ -594,6 +609,7 @@ fn page_of(
         notice,
         blockers,
         deals: b.kind == ImportKind::Opportunities,
+        activities: matches!(b.kind, ImportKind::Activities | ImportKind::Tasks),
         history_name: b.history_name.clone(),
         mapping_from: b.mapping_from,
     }

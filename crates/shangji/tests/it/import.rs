@@ -60,7 +60,7 @@ pub(crate) async fn run(app: &TestApp, id: i64) -> Value {
     panic!("import {id} did not end");
 }
 
-fn problems(preview: &Value) -> Vec<(i64, String, String)> {
+pub(crate) fn problems(preview: &Value) -> Vec<(i64, String, String)> {
     preview["summary"]["problems"]
         .as_array()
         .unwrap()
@@ -336,7 +336,7 @@ async fn an_import_whose_server_stopped_is_undone_and_says_so() {
         .insert_imported(&[shangji_core::import::ImportedRecord {
             import_id: id,
             row: 2,
-            record_kind: shangji_core::model::RecordKind::Account,
+            record_kind: shangji_core::import::ImportedKind::Account,
             record_id: account_id,
             before: None,
             version_after: 1,

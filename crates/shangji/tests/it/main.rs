@@ -21,6 +21,7 @@ mod handover;
 mod history_import;
 mod horizon;
 mod import;
+mod import_activities;
 mod lists;
 mod merge;
 mod migration;

@@ -1,4 +1,5 @@
-//! Rolling an import back: what it created removed (archived when something refers to it —
+//! Rolling an import back: what it created removed (a follow-up or task always; a record
+//! archived when something refers to it —
 //! and an imported deal always: its history is append-only, so it is archived and its
 //! external id freed for a corrected file), what it updated given its earlier values —
 //! refused, saying which, while a record changed since.
@@ -6,7 +7,7 @@
 use serde::Serialize;
 use serde_json::Value;
 use shangji_core::audit::AuditAction;
-use shangji_core::import::{ImportBatch, ImportStatus, ImportedRecord};
+use shangji_core::import::{ImportBatch, ImportStatus, ImportedKind, ImportedRecord};
 use shangji_core::model::*;
 use shangji_core::visibility::Scope;
 use shangji_store::{Access, Db};
@@ -20,7 +21,7 @@ use crate::error::AppError;
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Kept {
     pub row: usize,
-    pub record_kind: RecordKind,
+    pub record_kind: ImportedKind,
     pub record_id: Id,
     /// `changed_since_import` (blocks the rollback), `missing`, or `referenced` (archived
     /// instead of removed: a follow-up, deal or task refers to it).
@@ -38,22 +39,30 @@ pub struct Rollback {
 }
 
 /// The current version of a record an import wrote (`None`: gone).
-async fn version_of(db: &Db, kind: RecordKind, id: Id) -> Result<Option<i64>, AppError> {
+async fn version_of(db: &Db, kind: ImportedKind, id: Id) -> Result<Option<i64>, AppError> {
     Ok(match kind {
-        RecordKind::Account => db
+        ImportedKind::Account => db
             .get::<Account>(id, &Scope::All, Access::Read)
             .await?
             .map(|r| r.version),
-        RecordKind::Contact => db
+        ImportedKind::Contact => db
             .get::<Contact>(id, &Scope::All, Access::Read)
             .await?
             .map(|r| r.version),
-        RecordKind::Lead => db
+        ImportedKind::Lead => db
             .get::<Lead>(id, &Scope::All, Access::Read)
             .await?
             .map(|r| r.version),
-        RecordKind::Opportunity => db
+        ImportedKind::Opportunity => db
             .get::<Opportunity>(id, &Scope::All, Access::Read)
+            .await?
+            .map(|r| r.version),
+        ImportedKind::Activity => db
+            .get::<Activity>(id, &Scope::All, Access::Read)
+            .await?
+            .map(|r| r.version),
+        ImportedKind::Task => db
+            .get::<Task>(id, &Scope::All, Access::Read)
             .await?
             .map(|r| r.version),
     })
@@ -122,8 +131,8 @@ pub(super) async fn undo(db: &Db, ctx: &Ctx, batch: &ImportBatch) -> Result<Roll
         match &r.before {
             Some(before) => {
                 let restored = match r.record_kind {
-                    RecordKind::Account => restore::<Account>(db, ctx, r, before).await,
-                    RecordKind::Contact => restore::<Contact>(db, ctx, r, before).await,
+                    ImportedKind::Account => restore::<Account>(db, ctx, r, before).await,
+                    ImportedKind::Contact => restore::<Contact>(db, ctx, r, before).await,
                     _ => restore::<Lead>(db, ctx, r, before).await,
                 };
                 match restored {
@@ -131,7 +140,7 @@ pub(super) async fn undo(db: &Db, ctx: &Ctx, batch: &ImportBatch) -> Result<Roll
                     Err(_) => out.kept.push(kept("changed_since_import")),
                 }
             }
-            None if r.record_kind == RecordKind::Opportunity => {
+            None if r.record_kind == ImportedKind::Opportunity => {
                 let input = shangji_core::opportunity::OpportunityInput {
                     archived: shangji_core::Field::Value(true),
                     version: Some(r.version_after),
@@ -143,12 +152,23 @@ pub(super) async fn undo(db: &Db, ctx: &Ctx, batch: &ImportBatch) -> Result<Roll
                 out.removed += 1;
             }
             None => {
+                // A follow-up on a lead counted for its score: scored again without it.
+                let lead = match r.record_kind {
+                    ImportedKind::Activity => db
+                        .get::<Activity>(r.record_id, &Scope::All, Access::Read)
+                        .await?
+                        .and_then(|a| a.lead_id),
+                    _ => None,
+                };
                 if db.delete_imported(r.record_kind, r.record_id).await? {
+                    if let Some(lead) = lead {
+                        super::super::scoring::rescore_lead(db, ctx.now, lead).await?;
+                    }
                     out.removed += 1;
                 } else {
                     let archived = match r.record_kind {
-                        RecordKind::Account => archive::<Account>(db, ctx, r.record_id).await,
-                        RecordKind::Contact => archive::<Contact>(db, ctx, r.record_id).await,
+                        ImportedKind::Account => archive::<Account>(db, ctx, r.record_id).await,
+                        ImportedKind::Contact => archive::<Contact>(db, ctx, r.record_id).await,
                         _ => archive::<Lead>(db, ctx, r.record_id).await,
                     };
                     archived?;

@@ -46,6 +46,8 @@ fn example(ctx: &Ctx, tr: Tr, spec: &FieldSpec) -> String {
         Kind::Choice | Kind::Region | Kind::Pipeline | Kind::Stage => return first_option(),
         Kind::Date => return (day + time::Duration::days(30)).to_string(),
         Kind::Time if spec.key == "created_at" => return format!("{day} 09:30"),
+        Kind::Time => return format!("{day} 14:30"),
+        Kind::YesNo => return pick("否", "no"),
         Kind::Owner => {
             return ctx
                 .dir
@@ -76,11 +78,20 @@ fn example(ctx: &Ctx, tr: Tr, spec: &FieldSpec) -> String {
         "title" if spec.part == core::Part::Deal => {
             pick("自动化产线改造", "Automation line retrofit")
         }
+        "title" if spec.part == core::Part::Task => pick("寄送报价单", "Send the quotation"),
         "title" => pick("采购经理", "Purchasing manager"),
         "external_id" => "CRM-000123".into(),
         "amount_minor" => pick("12.5万", "125000"),
         "competitor" => pick("某德企", "A German vendor"),
         "next_step" => pick("约技术交流", "Book a technical meeting"),
+        "summary" => pick(
+            "电话沟通报价，客户希望下周看方案",
+            "Called about the quote; they want the proposal next week",
+        ),
+        "outcome" => pick("同意安排技术交流", "Agreed to a technical meeting"),
+        "contact" => pick("王强", "Wang Qiang"),
+        "opportunity" => "CRM-000123".into(),
+        "lead" => pick("明川机械", "Mingchuan Machinery"),
         _ => String::new(),
     }
 }
@@ -100,6 +111,8 @@ fn takes(ctx: &Ctx, tr: Tr, spec: &FieldSpec) -> String {
         Kind::Owner => tr.t("import.takes.owner").into(),
         Kind::Tags => tr.t("import.takes.tags").into(),
         Kind::Account => tr.t("import.takes.account").into(),
+        Kind::YesNo => tr.t("import.takes.yes_no").into(),
+        Kind::Reference => tr.t(&format!("import.takes.{}", spec.key)).into(),
         Kind::Text => String::new(),
     }
 }

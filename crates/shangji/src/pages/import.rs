@@ -246,8 +246,14 @@ fn cell_of(v: &Viewer, key: &str, record: Option<&Value>, contact: Option<&Value
             .and_then(|r| r.get("custom"))
             .and_then(|c2| c2.get(c)),
         // A record named: the id found (a task's in `record_id`).
+        // A record named: as the file names it when the plan says, else the id found (a
+        // task's in `record_id`).
         None if ["account", "contact", "opportunity", "lead"].contains(&field) => {
-            source.and_then(|r| r.get(format!("{field}_id")).or_else(|| r.get("record_id")))
+            source.and_then(|r| {
+                r.get(field)
+                    .or_else(|| r.get(format!("{field}_id")))
+                    .or_else(|| r.get("record_id"))
+            })
         }
         None => source.and_then(|r| r.get(field)),
     };

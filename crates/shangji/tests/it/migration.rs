@@ -10,7 +10,7 @@ use crate::import::{self, run};
 
 use axum::http::{Method, StatusCode};
 use common::{TestApp, ALL_CHECKS};
-use serde_json::Value;
+use serde_json::{json, Value};
 use shangji_core::calendar::{china_date, CHINA};
 use time::{Duration, OffsetDateTime, Time};
 
@@ -336,31 +336,26 @@ async fn problems_are_placed_duplicates_skipped_and_a_rollback_frees_the_externa
         early = day(90),
     );
     let (id, p) = upload(&app, &deals, &history).await;
-    let problems: Vec<(u64, String, String)> = p["summary"]["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["row"].as_u64().unwrap(),
-                p["column"].as_str().unwrap().to_string(),
-                p["code"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    let expected: Vec<(u64, &str, &str)> = vec![
+    let expected: Vec<(i64, String, String)> = [
         (4, "阶段", "history_mismatch"),
         (5, "客户名称", "unknown_account"),
         (6, "阶段", "unknown_stage"),
         (7, "成交日期", "required"),
         (5, "history:entered_at", "before_created"),
         (6, "history:opportunity", "unknown_opportunity"),
-    ];
-    let expected: Vec<(u64, String, String)> = expected
-        .into_iter()
-        .map(|(r, c, k)| (r, c.to_string(), k.to_string()))
-        .collect();
-    assert_eq!(problems, expected, "{p}");
+    ]
+    .into_iter()
+    .map(|(r, c, k)| (r, c.to_string(), k.to_string()))
+    .collect();
+    assert_eq!(import::problems(&p), expected, "{p}");
+    // The preview shows a deal by the file's fields: its external id, account, time.
+    let first = &p["rows"][0]["record"];
+    assert_eq!(
+        (&first["external_id"], &first["account"]),
+        (&json!("A-1"), &json!("甲方有限公司")),
+        "{first}"
+    );
+    assert_eq!(first["created_at"], json!(day(60)[..16]));
     // Refused whole while anything is wrong…
     let (s, v) = app
         .post(&format!("/api/v1/imports/{id}/run"), "admin", "")

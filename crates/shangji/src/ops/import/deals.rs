@@ -136,7 +136,7 @@ pub(super) async fn plan(
         let rows: Vec<&ValidRow> = histories.get(&i).map_or(vec![], |r| r.iter().collect());
         match build(db, ctx, d, &rows).await {
             Ok(Ok(built)) => {
-                p.record = serde_json::to_value(&built.opp).ok();
+                p.record = Some(shown(&built, p.inputs.account_ref.as_deref()));
                 p.deal = Some(Box::new(built));
             }
             Ok(Err(misfit)) => p.inputs.problems.push(Problem {
@@ -153,6 +153,28 @@ pub(super) async fn plan(
         }
     }
     Ok(history_problems)
+}
+
+/// A deal as the preview shows it, by the fields of the file: its account as the file names
+/// it, its stage's id (which the page names), its amount, its times in China time.
+fn shown(b: &Built, account: Option<&str>) -> Value {
+    let china = |t: OffsetDateTime| {
+        let t = t.to_offset(shangji_core::calendar::CHINA);
+        Value::String(format!("{} {:02}:{:02}", t.date(), t.hour(), t.minute()))
+    };
+    let mut v = serde_json::to_value(&b.opp).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.insert("external_id".into(), b.external_id.clone().into());
+        o.insert("account".into(), account.into());
+        o.insert("stage".into(), b.opp.stage_id.to_string().into());
+        o.insert("amount_minor".into(), serde_json::json!(b.opp.amount));
+        o.insert("created_at".into(), china(b.opp.created_at));
+        o.insert(
+            "closed_at".into(),
+            b.opp.closed_at.map_or(Value::Null, china),
+        );
+    }
+    v
 }
 
 /// The history file's valid rows by the index of the row (of `drafts`) whose deal they

@@ -14,10 +14,12 @@ use crate::state::AppState;
 mod backup;
 mod duplicates;
 mod handover;
+mod import;
 mod intake;
 pub use backup::run as run_backup;
 pub use duplicates::run as run_duplicates;
 pub use handover::run as run_handover;
+pub use import::run as run_import;
 pub use intake::run as run_intake;
 
 struct Outcome {

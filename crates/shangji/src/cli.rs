@@ -114,6 +114,13 @@ pub enum Command {
         /// Records in the leaver's book for `--handover`.
         #[arg(long, default_value_t = 10_000)]
         records: usize,
+        /// Time an import instead: an accounts file of `--rows` rows with their contacts,
+        /// into a demo company, duplicate check on (a new database).
+        #[arg(long, conflicts_with_all = ["board", "reports", "duplicates", "intake", "backup", "handover"])]
+        import: bool,
+        /// Rows of the `--import` file.
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
     },
     /// Hand a leaving user's book over to one or several others (prints the counts).
     Handover(handover::HandoverArgs),
@@ -441,9 +448,13 @@ pub async fn run() -> anyhow::Result<()> {
             restore_url,
             handover,
             records,
+            import,
+            rows,
         } => {
             let url = cli.db.database_url.as_deref();
-            if handover {
+            if import {
+                crate::bench::run_import(&config, url, rows).await?;
+            } else if handover {
                 crate::bench::run_handover(&config, url, records).await?;
             } else if backup {
                 crate::bench::run_backup(&config, url, opportunities, restore_url.as_deref())

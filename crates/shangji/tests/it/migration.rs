@@ -428,3 +428,31 @@ async fn problems_are_placed_duplicates_skipped_and_a_rollback_frees_the_externa
     assert_eq!(p["summary"]["skipped"], 0, "{p}");
     assert_eq!(p["duplicates"], 0, "{p}");
 }
+
+/// A manager imports deals only on accounts they may see, as when creating one on the page.
+#[tokio::test]
+async fn a_manager_imports_deals_only_on_accounts_in_their_scope() {
+    let app = TestApp::new().await;
+    app.create(
+        "/api/v1/accounts",
+        "rep_south",
+        r#"{"name":"华南客户有限公司"}"#,
+    )
+    .await;
+    app.create(
+        "/api/v1/accounts",
+        "rep_east",
+        r#"{"name":"华东客户有限公司"}"#,
+    )
+    .await;
+    let file = "商机名称,客户名称,阶段\n南方商机,华南客户有限公司,线索确认\n东方商机,华东客户有限公司,线索确认\n";
+    let (s, p) = import::upload(&app, "mgr_east", "opportunities", "d.csv", file.into()).await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    let found: Vec<(i64, String)> = import::problems(&p)
+        .into_iter()
+        .map(|(row, _, code)| (row, code))
+        .collect();
+    assert_eq!(found.len(), 1, "{p}");
+    assert_eq!(found[0].0, 2, "{p}");
+    assert_eq!(p["summary"]["created"], 1, "{p}");
+}

@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 use super::{account_named, errors_of, placed, read_sheet, Ctx, Planned};
 use crate::error::AppError;
 use crate::ops::opportunities::pipeline_for;
-use crate::ops::records::{apply_custom, check_owner};
+use crate::ops::records::{apply_custom, check_links, check_owner, Resource};
 
 /// A deal as it will be written.
 pub(super) struct Built {
@@ -69,6 +69,8 @@ pub(super) async fn plan(
         .into_iter()
         .collect();
     let mut drafts: Vec<Option<Draft>> = Vec::with_capacity(plans.len());
+    // Each account the file names is looked up once.
+    let mut accounts: HashMap<String, Option<Id>> = HashMap::new();
     for p in plans.iter_mut() {
         let Some(mut deal) = p.inputs.deal.clone() else {
             drafts.push(None);
@@ -89,7 +91,15 @@ pub(super) async fn plan(
             continue;
         }
         if let Some(name) = p.inputs.account_ref.clone() {
-            match account_named(db, &name).await? {
+            let found = match accounts.get(&name) {
+                Some(found) => *found,
+                None => {
+                    let found = account_named(db, &name).await?;
+                    accounts.insert(name.clone(), found);
+                    found
+                }
+            };
+            match found {
                 Some(id) => {
                     deal.insert("account_id".into(), Value::from(id));
                 }
@@ -297,6 +307,8 @@ async fn build(
     let (mut opp, events) = core_opp::create(d.input, pipeline, &ctx.actor, d.created_at)?;
     let changes = apply_custom(db, ctx, &mut opp, custom, true).await?;
     check_owner(ctx, "owner_id", Some(opp.owner_id), Some(ctx.actor.user_id))?;
+    // The account must be one the importer may see, as for any deal created.
+    check_links(db, ctx, opp.links()).await?;
     let mut events = events;
     core_opp::note_custom_values(&mut events, &opp.custom);
     Ok(core::complete(

@@ -258,6 +258,33 @@ pub enum Save<'a> {
     Update {
         expected_version: i64,
     },
+    /// Insert, and record in the same transaction that an import's row created it (what a
+    /// rollback, or the undoing of an interrupted import, finds).
+    Imported(ImportMark),
+}
+
+/// The import row a new record comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportMark {
+    pub import_id: Id,
+    pub row: i64,
+    pub kind: shangji_core::import::ImportedKind,
+}
+
+impl ImportMark {
+    /// `INSERT INTO import_rows … SELECT …, <id>, 'created', NULL, 1 <from>`: the mark of
+    /// the new record whose id `id` names, read `from` (a CTE or the table).
+    pub(crate) fn push_insert(&self, sql: &mut Sql, id: &str, from: &str) {
+        sql.push(
+            "INSERT INTO import_rows (import_id, row_no, record_kind, record_id, action, before, version_after) SELECT ",
+        );
+        sql.bind(self.import_id)
+            .push(", ")
+            .bind(self.row)
+            .push(", ")
+            .bind(self.kind.as_str());
+        sql.push(&format!(", {id}, 'created', NULL, 1 FROM {from}"));
+    }
 }
 
 impl Db {
@@ -347,18 +374,25 @@ impl Db {
         };
         let rows = rows_of(custom);
         let new_rows = kind.filter(|_| !rows.is_empty());
-        if let (Some(inserts), Save::Insert { idem: None }) = (&self.shared.inserts, how) {
+        // A plain insert: no idempotency key to store with it, perhaps an import's mark.
+        let plain = match how {
+            Save::Insert { idem: None } => Some(None),
+            Save::Imported(mark) => Some(Some(mark)),
+            _ => None,
+        };
+        if let (Some(inserts), Some(imported)) = (&self.shared.inserts, plain) {
             return inserts
                 .insert(NewRecord {
                     table: E::TABLE,
                     cols,
                     events: events.to_vec(),
                     custom: new_rows.map(|k| (k, rows)),
+                    imported,
                 })
                 .await;
         }
-        if let (Pool::Postgres(p), Save::Insert { idem: None }) = (self.pool(), how) {
-            // One statement, atomic by itself: the record, then its events and values.
+        if let (Pool::Postgres(p), Some(imported)) = (self.pool(), plain) {
+            // One statement, atomic by itself: the record, then its events, values and mark.
             let mut sql = Sql::new("WITH o AS (");
             push_insert(&mut sql, E::TABLE, &cols);
             if !events.is_empty() {
@@ -368,6 +402,10 @@ impl Db {
             if let Some(kind) = new_rows {
                 sql.push("), c AS (");
                 push_values_insert(&mut sql, kind, EventsOf::CteO, &rows);
+            }
+            if let Some(mark) = imported {
+                sql.push("), i AS (");
+                mark.push_insert(&mut sql, "id", "o");
             }
             sql.push(") SELECT id FROM o");
             let id: i64 = bind_all!(sqlx::query_scalar(&sql.text), &sql.args)
@@ -379,6 +417,8 @@ impl Db {
         on_pool!(self, p => {
             let mut tx = p.begin_with(self.write_begin()).await?;
             let id = match how {
+                // Written above: by the writer (SQLite) or in one statement (PostgreSQL).
+                Save::Imported(_) => unreachable!("an import's insert is a plain insert"),
                 Save::Insert { idem } => {
                     let mut sql = Sql::new("");
                     push_insert(&mut sql, E::TABLE, &cols);

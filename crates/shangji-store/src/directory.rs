@@ -29,7 +29,7 @@ pub struct ApiToken {
 /// What visibility and the opportunity rules read on every request: the organisation chart,
 /// the pipelines and the custom field definitions. Each instance keeps the last one read and reuses it while
 /// `directory_version` is unchanged; triggers move that version on every change to teams,
-/// users, pipelines, stages and custom fields, whichever instance makes it.
+/// users, pipelines, stages, custom fields and rules, whichever instance makes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Directory {
     pub version: i64,
@@ -44,6 +44,9 @@ pub struct Directory {
     pub approval_policies: Vec<ApprovalPolicy>,
     /// Every custom field, archived ones too, by record kind and position.
     pub custom_fields: Vec<CustomFieldDef>,
+    /// The enabled event-triggered rules (scheduled ones are the scheduler's), by id: read
+    /// after every write of a deal, lead or account.
+    pub event_rules: Vec<shangji_core::rules::Rule>,
 }
 
 impl Directory {
@@ -110,6 +113,7 @@ impl Db {
         let loss_reasons = self.loss_reasons().await?;
         let approval_policies = self.approval_policies().await?;
         let custom_fields = self.custom_fields().await?;
+        let event_rules = self.enabled_rules(false).await?;
         let fresh = Arc::new(Directory {
             version,
             org: Org { teams, users },
@@ -118,6 +122,7 @@ impl Db {
             loss_reasons,
             approval_policies,
             custom_fields,
+            event_rules: event_rules.into_iter().map(|r| r.rule).collect(),
         });
         let mut cache = self.shared.directory.lock().expect("directory cache");
         if cache.as_ref().is_none_or(|d| d.version <= version) {

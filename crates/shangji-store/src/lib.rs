@@ -35,7 +35,7 @@ pub use assignment::{AssignedRow, StoredAssignmentRule};
 pub use automation::{FiringRow, RuleFactRows, RulePrefs, StoredRule};
 pub use backups::Backup;
 pub use board::{Card, Column, ColumnTotal, Columns};
-pub use crud::{IdemKey, IdemRecord, ListQuery, Page, Save, Write, APPROVAL_PENDING};
+pub use crud::{IdemKey, IdemRecord, ImportMark, ListQuery, Page, Save, Write, APPROVAL_PENDING};
 pub use custom::{Compare, CustomFilter};
 pub use db::{Arg, Db};
 pub use delivery::{Attempt, Channel, Delivery, NewDelivery, NotificationPrefs};

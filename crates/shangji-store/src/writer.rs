@@ -16,7 +16,7 @@ use shangji_core::opportunity::NewEvent;
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use crate::crud::{push_events_insert, push_insert, EventsOf};
+use crate::crud::{push_events_insert, push_insert, EventsOf, ImportMark};
 use crate::custom::push_values_insert;
 use crate::db::{bind_all, Arg, RowExt, Sql};
 use crate::error::StoreError;
@@ -24,13 +24,15 @@ use crate::error::StoreError;
 /// Records per transaction at most.
 const MAX_BATCH: usize = 32;
 
-/// A new record, its events and its custom value rows (by field).
+/// A new record, its events, its custom value rows (by field) and its import mark.
 #[derive(Debug)]
 pub(crate) struct NewRecord {
     pub table: &'static str,
     pub cols: Vec<(&'static str, Arg)>,
     pub events: Vec<NewEvent>,
     pub custom: Option<(RecordKind, Vec<(Id, CustomRow)>)>,
+    /// The import row it comes from.
+    pub imported: Option<ImportMark>,
 }
 
 type Job = (NewRecord, oneshot::Sender<Result<i64, StoreError>>);
@@ -109,6 +111,11 @@ async fn write(pool: &SqlitePool, records: &[NewRecord]) -> Result<Vec<i64>, Sto
                 r.table
             ));
             push_values_insert(&mut sql, *kind, EventsOf::CteO, rows);
+            sql.push("; ");
+        }
+        if let Some(mark) = &r.imported {
+            // The largest id again: the new row's.
+            mark.push_insert(&mut sql, "MAX(id)", r.table);
             sql.push("; ");
         }
     }

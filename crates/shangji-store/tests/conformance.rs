@@ -2158,3 +2158,79 @@ async fn handovers_move_what_the_leaver_holds() {
     );
     db.close().await;
 }
+
+#[tokio::test]
+async fn records_an_import_creates_are_marked_with_its_row_as_they_are_saved() {
+    use shangji_core::import::{
+        ImportBatch, ImportKind, ImportOptions, ImportStatus, ImportSummary, ImportedKind, Mapping,
+    };
+    use shangji_store::ImportMark;
+    let db = test_db().await;
+    let admin = db
+        .insert_user(&user("admin.i", Role::Admin, None), None)
+        .await
+        .unwrap();
+    let batch = ImportBatch {
+        id: 0,
+        kind: ImportKind::Accounts,
+        file_name: "客户.csv".into(),
+        created_by: admin,
+        created_at: NOW,
+        status: ImportStatus::Running,
+        mapping: Mapping::default(),
+        options: ImportOptions::default(),
+        total_rows: 12,
+        done_rows: 0,
+        summary: ImportSummary::default(),
+        error: None,
+        finished_at: None,
+        rolled_back_at: None,
+        history_name: None,
+        mapping_from: None,
+    };
+    let import_id = db.insert_import(&batch, "客户名称", b"x").await.unwrap();
+    // Saved side by side (on SQLite the writer batches them into one transaction), each
+    // with its row's mark.
+    let mut tasks = tokio::task::JoinSet::new();
+    for row in 2..14i64 {
+        let db = db.clone();
+        tasks.spawn(async move {
+            let mut a = blank_account(admin, NOW);
+            a.name = format!("导入客户{row}");
+            let mark = ImportMark {
+                import_id,
+                row,
+                kind: ImportedKind::Account,
+            };
+            let id = db
+                .save_with_custom(&a, Save::Imported(mark), &[], &[])
+                .await
+                .unwrap();
+            (row, id)
+        });
+    }
+    let mut saved = tasks.join_all().await;
+    saved.sort();
+    let mut marked: Vec<(i64, i64)> = db
+        .imported(import_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            assert_eq!(r.record_kind, ImportedKind::Account);
+            assert_eq!((r.before, r.version_after), (None, 1));
+            (r.row as i64, r.record_id)
+        })
+        .collect();
+    marked.sort();
+    assert_eq!(marked, saved);
+    // Each mark names the account of its row.
+    for (row, id) in saved {
+        let a: Account = db
+            .get(id, &Scope::All, Access::Read)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.name, format!("导入客户{row}"));
+    }
+}

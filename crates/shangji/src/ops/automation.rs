@@ -924,12 +924,7 @@ async fn on_event(
     before: Option<&Opportunity>,
     after: &Opportunity,
 ) -> Result<(), AppError> {
-    let event_rules: Vec<Rule> = db
-        .enabled_rules(false)
-        .await?
-        .into_iter()
-        .map(|r| r.rule)
-        .collect();
+    let event_rules = &ctx.dir.event_rules;
     if event_rules.is_empty() {
         return Ok(());
     }
@@ -943,7 +938,7 @@ async fn on_event(
     let cal = calendar(db).await?;
     let now = ctx.now;
     let facts = facts_of(db, &ctx.dir, std::slice::from_ref(after), now).await?;
-    fire_on_event(db, ctx, &event_rules, &facts[0], &event, &cal).await
+    fire_on_event(db, ctx, event_rules, &facts[0], &event, &cal).await
 }
 
 /// Evaluates the event-triggered `rules` on `facts` after `event` and runs what fires.
@@ -968,17 +963,18 @@ async fn fire_on_event<S: Subject>(
 }
 
 /// After a lead or an account was created (`before` is `None`) or changed, in `ctx`: the
-/// event-triggered rules of its type, as for opportunities. A failure is logged, never
-/// returned: the write has been made.
+/// event-triggered rules of its type, as for opportunities, on the record as written
+/// (`after`). A failure is logged, never returned: the write has been made.
 pub fn after_party_write<'a>(
     db: &'a Db,
     ctx: &'a Ctx,
     kind: RecordKind,
     before: Option<&'a Value>,
-    id: i64,
+    after: Value,
 ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
     Box::pin(async move {
-        if let Err(e) = on_party_event(db, ctx, kind, before, id).await {
+        let id = after["id"].as_i64().unwrap_or_default();
+        if let Err(e) = on_party_event(db, ctx, kind, before, after).await {
             tracing::warn!(error = ?e, record = id, kind = kind.as_str(), "event rules failed");
         }
     })
@@ -1054,36 +1050,23 @@ async fn on_party_event(
     ctx: &Ctx,
     kind: RecordKind,
     before: Option<&Value>,
-    id: i64,
+    now_json: Value,
 ) -> Result<(), AppError> {
     let record_type = match kind {
         RecordKind::Lead => RecordType::Lead,
         RecordKind::Account => RecordType::Account,
         _ => return Ok(()),
     };
-    let event_rules: Vec<Rule> = db
-        .enabled_rules(false)
-        .await?
-        .into_iter()
-        .map(|r| r.rule)
+    let event_rules: Vec<Rule> = ctx
+        .dir
+        .event_rules
+        .iter()
         .filter(|r| r.record_type == record_type)
+        .cloned()
         .collect();
     if event_rules.is_empty() {
         return Ok(());
     }
-    let now_json = match kind {
-        RecordKind::Lead => serde_json::to_value(
-            db.get::<Lead>(id, &Scope::All, shangji_store::Access::Read)
-                .await?
-                .ok_or(AppError::NotFound)?,
-        ),
-        _ => serde_json::to_value(
-            db.get::<Account>(id, &Scope::All, shangji_store::Access::Read)
-                .await?
-                .ok_or(AppError::NotFound)?,
-        ),
-    }
-    .map_err(|e| AppError::Internal(e.to_string()))?;
     let cal = calendar(db).await?;
     let after = party_facts(db, ctx, kind, &now_json).await?;
     let version = now_json["version"].as_i64().unwrap_or(0).to_string();

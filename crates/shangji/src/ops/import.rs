@@ -17,7 +17,7 @@ use shangji_core::import::{
     ImportedKind, ImportedRecord, Lookups, Mapping, OnDuplicate, Problem, RowInputs, Sheet,
 };
 use shangji_core::model::*;
-use shangji_store::Db;
+use shangji_store::{Db, ImportMark};
 
 use super::records::{self, Record};
 use super::Ctx;
@@ -743,6 +743,7 @@ type Adjust<'a, T> = &'a (dyn Fn(&mut T) -> Result<(), AppError> + Send + Sync);
 async fn create_part<T: Record>(
     db: &Db,
     ctx: &Ctx,
+    (batch, row): (&ImportBatch, usize),
     input: Map<String, Value>,
     matched: bool,
     adjust: Adjust<'_, T>,
@@ -756,12 +757,19 @@ async fn create_part<T: Record>(
     } else {
         None
     };
+    // Marked as the row's in the same transaction: an interrupted import's undoing finds it.
+    let mark = ImportMark {
+        import_id: batch.id,
+        row: row as i64,
+        kind: kind_of_record::<T>(),
+    };
     let saved = records::save_new(
         db,
         ctx,
         record,
         &changes,
         None,
+        Some(mark),
         review,
         async |_: &T| Ok(()),
     );
@@ -861,7 +869,8 @@ async fn write_part<T: Record>(
             Ok((Some(id), Some(written(batch, row, Some(before), &after))))
         }
         (_, matched) => {
-            let r = create_part::<T>(db, ctx, input, matched.is_some(), &|_| Ok(())).await?;
+            let at = (batch, row);
+            let r = create_part::<T>(db, ctx, at, input, matched.is_some(), &|_| Ok(())).await?;
             Ok((Some(r.id()), Some(written(batch, row, None, &r))))
         }
     }
@@ -876,17 +885,17 @@ async fn write_row(
 ) -> Result<Vec<ImportedRecord>, AppError> {
     let row = p.inputs.row;
     let mut done = Vec::new();
+    let action = p.action;
+    if action == OnDuplicate::Skip {
+        // The whole row: an account's contact is not added to the account it repeats.
+        return Ok(done);
+    }
     // A row repeating an earlier one: its match is what that row made, found now.
     let matched = match p.matched.as_ref() {
         Some((_, id, _)) => Some(*id),
         None if p.repeats.is_some() => rematch(db, ctx, batch.kind, &p.inputs).await?,
         None => None,
     };
-    let action = p.action;
-    if action == OnDuplicate::Skip {
-        // The whole row: an account's contact is not added to the account it repeats.
-        return Ok(done);
-    }
     match batch.kind {
         ImportKind::Accounts => {
             let mut account_id = None;

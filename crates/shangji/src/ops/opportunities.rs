@@ -90,7 +90,7 @@ pub async fn create_opportunity(
     opportunity::note_custom_values(&mut events, &opp.custom);
     check_owner(ctx, "owner_id", Some(opp.owner_id), Some(ctx.actor.user_id))?;
     check_links(db, ctx, opp.links()).await?;
-    let created = insert(db, ctx, opp, &events, &changes, idem).await?;
+    let created = insert(db, ctx, opp, &events, &changes, idem, None).await?;
     if !created.replayed {
         automation::after_opportunity_write(db, ctx, None, &created.record).await;
     }

@@ -10,8 +10,8 @@ use shangji_core::records::*;
 use shangji_core::visibility::Scope;
 use shangji_core::{Field, FieldError};
 use shangji_store::{
-    Access, Compare, CustomFilter, Db, Directory, Entity, IdemKey, ListQuery, Page, Save,
-    StoreError,
+    Access, Compare, CustomFilter, Db, Directory, Entity, IdemKey, ImportMark, ListQuery, Page,
+    Save, StoreError,
 };
 use time::OffsetDateTime;
 
@@ -141,7 +141,8 @@ async fn after_party_created<T: Record>(db: &Db, ctx: &Ctx, record: T) -> Result
         return Ok(record);
     };
     let id = record.id();
-    super::automation::after_party_write(db, ctx, kind, None, id).await;
+    let after = serde_json::to_value(&record).unwrap_or_default();
+    super::automation::after_party_write(db, ctx, kind, None, after).await;
     if kind != RecordKind::Lead || record.owner().is_some() {
         return Ok(record);
     }
@@ -422,6 +423,7 @@ pub(crate) async fn insert<T: Resource>(
     events: &[NewEvent],
     custom: &[CustomChange],
     idem: Option<Idempotency>,
+    imported: Option<ImportMark>,
 ) -> Result<Created<T>, AppError> {
     let key = idem.as_ref().map(|i| IdemKey {
         user_id: ctx.actor.user_id,
@@ -430,10 +432,11 @@ pub(crate) async fn insert<T: Resource>(
         request_hash: i.request_hash.clone(),
         at: ctx.now,
     });
-    match db
-        .save_with_custom(&record, Save::Insert { idem: key.as_ref() }, events, custom)
-        .await
-    {
+    let how = match imported {
+        Some(mark) => Save::Imported(mark),
+        None => Save::Insert { idem: key.as_ref() },
+    };
+    match db.save_with_custom(&record, how, events, custom).await {
         Ok(id) => Ok(Created {
             record: record.stored(id, 1),
             replayed: false,
@@ -494,22 +497,24 @@ pub async fn create_then<T: Record>(
     }
     let (record, changes, allow) = prepared::<T>(db, ctx, input).await?;
     let review = super::duplicates::guard(db, ctx, record.match_keys(), allow).await?;
-    save_new(db, ctx, record, &changes, idem, review, just_saved).await
+    save_new(db, ctx, record, &changes, idem, None, review, just_saved).await
 }
 
 /// The rest of [`create_then`] once the record is prepared and its duplicates were dealt
-/// with (`review`: the matches to send to the manager): saves it, scores it, runs its rules
-/// and routing.
+/// with (`review`: the matches to send to the manager): saves it (with the mark of the import
+/// row it comes from, if any), scores it, runs its rules and routing.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn save_new<T: Record>(
     db: &Db,
     ctx: &Ctx,
     record: T,
     changes: &[CustomChange],
     idem: Option<Idempotency>,
+    imported: Option<ImportMark>,
     review: Option<Vec<shangji_core::duplicates::MatchedRecord>>,
     just_saved: impl AsyncFnOnce(&T) -> Result<(), AppError>,
 ) -> Result<Created<T>, AppError> {
-    let created = insert(db, ctx, record, &[], changes, idem).await?;
+    let created = insert(db, ctx, record, &[], changes, idem, imported).await?;
     if created.replayed {
         return Ok(created);
     }
@@ -602,11 +607,16 @@ pub async fn update<T: Record>(
         db.insert_ownership_event(&event).await?;
     }
     send_for_review(db, ctx, &record, review).await?;
+    let record = record.stored(id, before.version() + 1);
     if let Some(kind) = record.party_kind() {
-        let before = serde_json::to_value(&before).ok();
-        super::automation::after_party_write(db, ctx, kind, before.as_ref(), id).await;
+        let (before, after) = (
+            serde_json::to_value(&before).ok(),
+            serde_json::to_value(&record),
+        );
+        let after = after.unwrap_or_default();
+        super::automation::after_party_write(db, ctx, kind, before.as_ref(), after).await;
     }
-    rescored(db, ctx, record.stored(id, before.version() + 1), id).await
+    rescored(db, ctx, record, id).await
 }
 
 /// Parses list parameters against a record kind's whitelist of filters and sort columns.

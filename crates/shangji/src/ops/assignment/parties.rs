@@ -181,7 +181,8 @@ async fn save<T: PoolRecord>(
     let id = before.id();
     let saved = rec.stored(id, before.version() + 1);
     let before = serde_json::to_value(before).ok();
-    crate::ops::automation::after_party_write(db, ctx, T::KIND, before.as_ref(), id).await;
+    let after = serde_json::to_value(&saved).unwrap_or_default();
+    crate::ops::automation::after_party_write(db, ctx, T::KIND, before.as_ref(), after).await;
     Ok(saved)
 }
 

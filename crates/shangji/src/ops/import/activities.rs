@@ -304,6 +304,6 @@ pub(super) async fn write(
     };
     let author = core::take_author(&mut input);
     let adjust = move |a: &mut Activity| set_author(ctx, a, author);
-    let a = create_part::<Activity>(db, ctx, input, false, &adjust).await?;
+    let a = create_part::<Activity>(db, ctx, (batch, row), input, false, &adjust).await?;
     Ok(vec![written(batch, row, None, &a)])
 }

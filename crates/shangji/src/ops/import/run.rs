@@ -16,8 +16,9 @@ use crate::error::AppError;
 /// Rows written side by side, and between two progress saves.
 const CHUNK: usize = 50;
 
-/// Writes one row without problems, and records at once what it wrote, for a rollback (or an
-/// interrupted import's undoing) to find; `None` for a row with problems.
+/// Writes one row without problems, and records at once what it updated (what it created is
+/// recorded as it is created), for a rollback (or an interrupted import's undoing) to find;
+/// `None` for a row with problems.
 async fn write_one(
     db: &Db,
     ctx: &Ctx,
@@ -28,11 +29,17 @@ async fn write_one(
         return None;
     }
     Some(match write_row(db, ctx, batch, p).await {
-        Ok(done) => db
-            .insert_imported(&done)
-            .await
-            .map(|_| done)
-            .map_err(Into::into),
+        Ok(done) => {
+            let updated: Vec<ImportedRecord> = done
+                .iter()
+                .filter(|d| d.before.is_some())
+                .cloned()
+                .collect();
+            db.insert_imported(&updated)
+                .await
+                .map(|_| done)
+                .map_err(Into::into)
+        }
         Err(e) => Err(e),
     })
 }
@@ -112,20 +119,7 @@ async fn run_rows(
     (summary.created, summary.updated, summary.skipped) = (0, 0, 0);
     let mut start = 0;
     while start < plans.len() {
-        // A chunk of rows written side by side (the database batches their writes), up to
-        // the next row that must be written alone: one repeating an earlier row (written once
-        // that row is), or one updating a stored record (which another row may match too).
-        let alone = |p: &Planned| {
-            p.repeats.is_some() || matches!(p.action, OnDuplicate::Update | OnDuplicate::Merge)
-        };
-        let end = match alone(&plans[start]) {
-            true => start + 1,
-            false => plans[start..]
-                .iter()
-                .take(CHUNK)
-                .position(alone)
-                .map_or((start + CHUNK).min(plans.len()), |k| start + k),
-        };
+        let end = start + chunk_len(&plans[start..]);
         let chunk = &plans[start..end];
         let running: &ImportBatch = batch;
         let mut writes = Vec::with_capacity(chunk.len());
@@ -191,6 +185,30 @@ async fn run_rows(
     batch.summary = summary;
     batch.total_rows = total;
     Ok(())
+}
+
+/// How many of `rows` (at least one) can be written side by side: up to [`CHUNK`], and up
+/// to the first row that needs one of them written first — a row repeating one of them (its
+/// match is what that row makes, found once it is written), or updating a record one of them
+/// may update (the same stored match, or one found only as it is written). A skipped row
+/// writes nothing and waits for nothing.
+fn chunk_len(rows: &[Planned]) -> usize {
+    let updates = |q: &Planned| matches!(q.action, OnDuplicate::Update | OnDuplicate::Merge);
+    let mut taken: Vec<&Planned> = Vec::with_capacity(CHUNK);
+    for p in rows.iter().take(CHUNK) {
+        let waits = p.action != OnDuplicate::Skip
+            && taken.iter().any(|q| {
+                p.repeats == Some(q.inputs.row)
+                    || (updates(p)
+                        && updates(q)
+                        && (p.matched.is_none() || q.matched.is_none() || p.matched == q.matched))
+            });
+        if waits {
+            break;
+        }
+        taken.push(p);
+    }
+    taken.len().max(1)
 }
 
 /// How long a running import may go without saving progress before it counts as

@@ -15,13 +15,17 @@
 //! without anything added here.
 //!
 //! Export reads in one snapshot (a read transaction on SQLite, `REPEATABLE READ` on
-//! PostgreSQL) while the application runs on. Restore checks the whole file first (format,
-//! schema version, every table against its checksum), loads an empty database in one
-//! transaction — tables in foreign-key order, SQLite's checks deferred, a self-referencing
-//! table's rows parents first —, moves the identity sequences past the ids, and compares every
-//! table's count and checksum with the manifest. Tables the schema's own triggers write while
-//! others load (the directory version, the analytics projection's dirty list) are loaded again
-//! after the others.
+//! PostgreSQL) while the application runs on. Restore checks the manifest first (format,
+//! schema version), loads an empty database in one transaction — tables in foreign-key order,
+//! SQLite's checks deferred, a self-referencing table's rows parents first —, checking every
+//! table's file against its count and checksum as it is read, so that the archive is read once
+//! and nothing is committed unless all of it matched; moves the identity sequences past the
+//! ids, and compares every table's count and checksum, read back from the database, with the
+//! manifest. On SQLite the load sets the loaded tables' plain indexes and triggers aside and
+//! puts them back before committing: the indexes are built once from all rows, and the tables
+//! the triggers write are loaded from the archive like the others. On PostgreSQL, tables the
+//! schema's own triggers write while others load (the directory version, the analytics
+//! projection's dirty list) are loaded again after the others.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -46,6 +50,11 @@ pub const FORMAT_VERSION: u32 = 1;
 const SQLITE_PARAMETERS: usize = 400;
 /// Rows per PostgreSQL insert (one JSON parameter).
 const POSTGRES_ROWS: usize = 2_000;
+/// The page cache of the connection loading SQLite, in KiB (the pool's connections keep
+/// 8 MiB): the tables' pages written in the load's one transaction stay in memory.
+const LOAD_CACHE_KIB: i64 = 256 * 1024;
+/// Rows a dump's SQLite connection reads ahead of the one hashing them.
+const ROWS_IN_FLIGHT: usize = 4_096;
 /// Bytes of rows handed at once between the database side and the file side.
 const CHUNK_BYTES: usize = 256 * 1024;
 
@@ -371,12 +380,22 @@ impl Db {
         out: Option<&mpsc::Sender<Chunk>>,
     ) -> Result<Vec<TableSum>, ArchiveError> {
         match self.pool() {
-            Pool::Sqlite(p) => {
-                let mut tx = p.begin().await?;
-                let sums = dump_with::<sqlx::Sqlite>(&mut *tx, tables, out, false).await;
-                tx.rollback().await?;
-                sums
-            }
+            Pool::Sqlite(p) => match dump_connection(p).await? {
+                Some(mut conn) => {
+                    sqlx::query("BEGIN").execute(&mut conn).await?;
+                    let sums = dump_with::<sqlx::Sqlite>(&mut conn, tables, out, false).await;
+                    let ended = sqlx::query("ROLLBACK").execute(&mut conn).await;
+                    let _ = sqlx::Connection::close(conn).await;
+                    ended?;
+                    sums
+                }
+                None => {
+                    let mut tx = p.begin().await?;
+                    let sums = dump_with::<sqlx::Sqlite>(&mut *tx, tables, out, false).await;
+                    tx.rollback().await?;
+                    sums
+                }
+            },
             Pool::Postgres(p) => {
                 let mut tx = p.begin().await?;
                 sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -393,7 +412,12 @@ impl Db {
     /// the migrations put there); migrates it to the archive's schema version first when it
     /// is behind, and leaves it there (run the migrations afterwards to bring it up to date).
     pub async fn restore_archive(&self, path: &Path) -> Result<Restored, ArchiveError> {
-        let manifest = check_archive(path).await?;
+        let manifest = {
+            let path = path.to_path_buf();
+            tokio::task::spawn_blocking(move || readable_manifest(&path))
+                .await
+                .map_err(|e| ArchiveError::Io(std::io::Error::other(e.to_string())))??
+        };
         let at = self.applied_version().await?;
         if at > manifest.schema_version {
             return Err(ArchiveError::SchemaMismatch(format!(
@@ -407,7 +431,7 @@ impl Db {
         let tables = self.archive_tables().await?;
         self.check_empty(&tables).await?;
         check_fit(&manifest, &tables)?;
-        self.load(path, &tables).await?;
+        self.load(path, &tables, &manifest).await?;
         self.reset_sequences().await?;
         // Tables the schema's triggers wrote while others loaded are loaded again; then they
         // are compared again, and everything when they have triggers of their own.
@@ -418,7 +442,7 @@ impl Db {
                 .filter(|t| differing.contains(&t.name))
                 .cloned()
                 .collect();
-            self.load(path, &again).await?;
+            self.load(path, &again, &manifest).await?;
             let triggered = self.tables_with_triggers().await?;
             let check = if again.iter().any(|t| triggered.contains(&t.name)) {
                 &tables
@@ -483,12 +507,29 @@ impl Db {
     }
 
     /// Loads `tables` from the archive in one transaction, emptying each first (the rows the
-    /// migrations seed, or what triggers wrote).
-    async fn load(&self, path: &Path, tables: &[Table]) -> Result<(), ArchiveError> {
+    /// migrations seed, or what triggers wrote), each table's file checked against the
+    /// manifest as it is read: nothing is committed unless every table matched.
+    async fn load(
+        &self,
+        path: &Path,
+        tables: &[Table],
+        manifest: &Manifest,
+    ) -> Result<(), ArchiveError> {
+        let sums: HashMap<&str, &TableSum> = manifest
+            .tables
+            .iter()
+            .map(|t| (t.name.as_str(), t))
+            .collect();
         let _writer = self.writer().await;
         match self.pool() {
             Pool::Sqlite(p) => {
                 let mut conn = p.acquire().await?;
+                let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
+                    .fetch_one(&mut *conn)
+                    .await?;
+                sqlx::query(&format!("PRAGMA cache_size = -{LOAD_CACHE_KIB}"))
+                    .execute(&mut *conn)
+                    .await?;
                 sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
                 let loaded = async {
                     sqlx::query("PRAGMA defer_foreign_keys = ON")
@@ -498,22 +539,31 @@ impl Db {
                         let sql = format!("DELETE FROM {}", quote(&t.name));
                         sqlx::query(&sql).execute(&mut *conn).await?;
                     }
+                    let aside = set_aside(&mut conn, tables).await?;
                     for t in tables {
-                        load_sqlite(&mut conn, path, t).await?;
+                        load_sqlite(&mut conn, path, t, sums.get(t.name.as_str()).copied()).await?;
+                    }
+                    for sql in aside {
+                        sqlx::query(&sql).execute(&mut *conn).await?;
                     }
                     Ok::<(), ArchiveError>(())
                 }
                 .await;
-                match loaded {
-                    Ok(()) => {
-                        sqlx::query("COMMIT").execute(&mut *conn).await?;
-                        Ok(())
-                    }
+                let ended = match loaded {
+                    Ok(()) => sqlx::query("COMMIT")
+                        .execute(&mut *conn)
+                        .await
+                        .map(|_| ())
+                        .map_err(ArchiveError::from),
                     Err(e) => {
                         let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
                         Err(e)
                     }
-                }
+                };
+                sqlx::query(&format!("PRAGMA cache_size = {cache}"))
+                    .execute(&mut *conn)
+                    .await?;
+                ended
             }
             Pool::Postgres(p) => {
                 let mut tx = p.begin().await?;
@@ -522,13 +572,78 @@ impl Db {
                     sqlx::query(&sql).execute(&mut *tx).await?;
                 }
                 for t in tables {
-                    load_postgres(&mut tx, path, t).await?;
+                    load_postgres(&mut tx, path, t, sums.get(t.name.as_str()).copied()).await?;
                 }
                 tx.commit().await?;
                 Ok(())
             }
         }
     }
+}
+
+/// Takes away, for a load inside the transaction, what `tables` are loaded faster without,
+/// and returns the statements that put it back: their plain indexes (neither unique nor a
+/// constraint's), built once from all rows afterwards instead of row by row, and their
+/// triggers, whose tables are loaded from the archive too — so that what they would write
+/// is not written twice.
+async fn set_aside(
+    conn: &mut sqlx::SqliteConnection,
+    tables: &[Table],
+) -> Result<Vec<String>, ArchiveError> {
+    let loaded: HashSet<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+    let objects = sqlx::query(
+        "SELECT m.type AS kind, m.name AS name, m.tbl_name AS tbl, m.sql AS sql FROM sqlite_master m
+         WHERE m.sql IS NOT NULL AND (m.type = 'trigger' OR (m.type = 'index' AND NOT EXISTS (
+             SELECT 1 FROM pragma_index_list(m.tbl_name) il WHERE il.name = m.name AND il.\"unique\")))
+         ORDER BY m.type, m.name",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut restore = Vec::new();
+    for o in objects {
+        let (kind, name, table, sql): (String, String, String, String) = (
+            o.try_get("kind")?,
+            o.try_get("name")?,
+            o.try_get("tbl")?,
+            o.try_get("sql")?,
+        );
+        if !loaded.contains(table.as_str()) {
+            continue;
+        }
+        let drop = match kind.as_str() {
+            "index" => format!("DROP INDEX {}", quote(&name)),
+            _ => format!("DROP TRIGGER {}", quote(&name)),
+        };
+        sqlx::query(&drop).execute(&mut *conn).await?;
+        restore.push(sql);
+    }
+    Ok(restore)
+}
+
+/// A connection of its own for reading a whole SQLite file, handing rows over from SQLite's
+/// thread in large batches: the pool's connections hand them over a few dozen at a time, and
+/// the thread switches then cost more than the reading. None for an in-memory database,
+/// which lives in the pool's one connection.
+async fn dump_connection(
+    pool: &sqlx::SqlitePool,
+) -> Result<Option<sqlx::SqliteConnection>, ArchiveError> {
+    use sqlx::ConnectOptions;
+    let file: String =
+        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_one(pool)
+            .await?;
+    if file.is_empty() {
+        return Ok(None);
+    }
+    let conn = pool
+        .connect_options()
+        .as_ref()
+        .clone()
+        .row_buffer_size(ROWS_IN_FLIGHT)
+        .optimize_on_close(false, None)
+        .connect()
+        .await?;
+    Ok(Some(conn))
 }
 
 fn new_table(name: &str) -> Table {
@@ -644,12 +759,23 @@ impl Canon for sqlx::sqlite::SqliteRow {
             out.extend_from_slice(b"null");
             return Ok(());
         }
-        let ty = raw.type_info().name().to_string();
-        match ty.as_str() {
-            "INTEGER" => push_json(out, &self.try_get::<i64, _>(i)?),
-            "TEXT" => push_json(out, &self.try_get::<String, _>(i)?),
-            "REAL" => push_json(out, &self.try_get::<f64, _>(i)?),
-            other => Err(unsupported(self.columns()[i].name(), other)),
+        // Decoded by the value's storage class (SQLite types values, not columns), which is
+        // all `try_get` would check, without copying the text.
+        fn decode<'r, T: sqlx::Decode<'r, sqlx::Sqlite>>(
+            raw: sqlx::sqlite::SqliteValueRef<'r>,
+        ) -> Result<T, ArchiveError> {
+            T::decode(raw).map_err(|e| ArchiveError::from(sqlx::Error::Decode(e)))
+        }
+        let kind = match raw.type_info().name() {
+            "INTEGER" => 0,
+            "TEXT" => 1,
+            "REAL" => 2,
+            other => return Err(unsupported(self.columns()[i].name(), other)),
+        };
+        match kind {
+            0 => push_json(out, &decode::<i64>(raw)?),
+            1 => push_json(out, &decode::<&str>(raw)?),
+            _ => push_json(out, &decode::<f64>(raw)?),
         }
     }
 }
@@ -858,7 +984,8 @@ pub async fn check_archive(path: &Path) -> Result<Manifest, ArchiveError> {
         .map_err(|e| ArchiveError::Io(std::io::Error::other(e.to_string())))?
 }
 
-fn check_archive_blocking(path: &Path) -> Result<Manifest, ArchiveError> {
+/// The manifest of the archive at `path` when this build reads its format and schema.
+fn readable_manifest(path: &Path) -> Result<Manifest, ArchiveError> {
     let manifest = read_manifest(path)?;
     if manifest.format > FORMAT_VERSION {
         return Err(ArchiveError::NewerFormat {
@@ -872,6 +999,11 @@ fn check_archive_blocking(path: &Path) -> Result<Manifest, ArchiveError> {
             supported: latest_schema_version(),
         });
     }
+    Ok(manifest)
+}
+
+fn check_archive_blocking(path: &Path) -> Result<Manifest, ArchiveError> {
+    let manifest = readable_manifest(path)?;
     let mut zip = open_zip(path)?;
     for t in &manifest.tables {
         let entry = zip.by_name(&entry_name(&t.name)).map_err(|_| {
@@ -902,12 +1034,31 @@ fn damaged(table: &str, e: std::io::Error) -> ArchiveError {
     ArchiveError::NotAnArchive(format!("table {table}: {e}"))
 }
 
-/// Streams a table's rows from the archive in batches (on a blocking thread).
+/// A batch of a table's lines as read from the archive: the bytes, and where each line ends
+/// (its newline left out).
+struct Lines {
+    text: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Lines {
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().map(|e| e + 1));
+        starts.zip(&self.ends).map(|(s, e)| &self.text[s..*e])
+    }
+}
+
+/// Streams a table's lines from the archive in batches of `batch` lines (on a blocking
+/// thread), hashing them as they go by: with `expected`, the table's count and SHA-256 in the
+/// manifest, a file that does not match ends in [`ArchiveError::Checksum`] after its last
+/// batch — so a load that reads the archive checks it in the same pass, and commits only
+/// what matched.
 fn read_rows(
     path: PathBuf,
     table: String,
     batch: usize,
-) -> mpsc::Receiver<Result<Vec<String>, ArchiveError>> {
+    expected: Option<(u64, String)>,
+) -> mpsc::Receiver<Result<Lines, ArchiveError>> {
     let (tx, rx) = mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
         let read = || -> Result<(), ArchiveError> {
@@ -915,18 +1066,41 @@ fn read_rows(
             let entry = zip.by_name(&entry_name(&table)).map_err(|_| {
                 ArchiveError::NotAnArchive(format!("it has no file for table {table}"))
             })?;
-            let mut lines = BufReader::with_capacity(1 << 20, entry).lines();
+            let mut reader = BufReader::with_capacity(1 << 20, entry);
+            let (mut hasher, mut rows) = (Sha256::new(), 0u64);
             loop {
-                let mut rows = Vec::with_capacity(batch.min(4096));
-                for line in lines.by_ref().take(batch) {
-                    rows.push(line.map_err(|e| damaged(&table, e))?);
+                let mut lines = Lines {
+                    text: Vec::with_capacity(CHUNK_BYTES),
+                    ends: Vec::with_capacity(batch.min(4096)),
+                };
+                while lines.ends.len() < batch {
+                    let start = lines.text.len();
+                    let n = reader
+                        .read_until(b'\n', &mut lines.text)
+                        .map_err(|e| damaged(&table, e))?;
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&lines.text[start..]);
+                    if lines.text.last() == Some(&b'\n') {
+                        rows += 1;
+                        lines.ends.push(lines.text.len() - 1);
+                    } else {
+                        lines.ends.push(lines.text.len());
+                    }
                 }
-                if rows.is_empty() {
+                if lines.ends.is_empty() {
+                    break;
+                }
+                if tx.blocking_send(Ok(lines)).is_err() {
                     return Ok(());
                 }
-                if tx.blocking_send(Ok(rows)).is_err() {
-                    return Ok(());
+            }
+            match expected {
+                Some((n, sha)) if n != rows || hex(&hasher.finalize()) != sha => {
+                    Err(ArchiveError::Checksum { table })
                 }
+                _ => Ok(()),
             }
         };
         if let Err(e) = read() {
@@ -936,8 +1110,26 @@ fn read_rows(
     rx
 }
 
-fn parse_row(table: &str, line: &str, columns: usize) -> Result<Vec<Value>, ArchiveError> {
-    let row: Vec<Value> = serde_json::from_str(line)
+/// What went wrong loading a table: when its file does not match its checksum, that — an
+/// altered archive is told as such, whichever row gave out first —, else `e`. Reads what is
+/// left of the file to know.
+async fn settle(
+    batches: &mut mpsc::Receiver<Result<Lines, ArchiveError>>,
+    e: ArchiveError,
+) -> ArchiveError {
+    if matches!(e, ArchiveError::Checksum { .. }) {
+        return e;
+    }
+    while let Some(batch) = batches.recv().await {
+        if let Err(c @ ArchiveError::Checksum { .. }) = batch {
+            return c;
+        }
+    }
+    e
+}
+
+fn parse_row(table: &str, line: &[u8], columns: usize) -> Result<Vec<Value>, ArchiveError> {
+    let row: Vec<Value> = serde_json::from_slice(line)
         .map_err(|e| ArchiveError::NotAnArchive(format!("table {table}: {e}")))?;
     if row.len() != columns {
         return Err(ArchiveError::NotAnArchive(format!(
@@ -946,6 +1138,14 @@ fn parse_row(table: &str, line: &str, columns: usize) -> Result<Vec<Value>, Arch
         )));
     }
     Ok(row)
+}
+
+fn parse_rows(t: &Table, lines: &Lines) -> Result<Vec<Vec<Value>>, ArchiveError> {
+    let rows = lines
+        .iter()
+        .map(|l| parse_row(&t.name, l, t.columns.len()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(parents_first(t, rows))
 }
 
 /// A self-referencing table's rows, each after the row it refers to.
@@ -982,24 +1182,28 @@ fn parents_first(t: &Table, rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
     out
 }
 
-/// A table's rows from the archive, all of them when the table refers to itself.
+/// A table's lines from the archive, all of them at once when the table refers to itself,
+/// checked against `expected` (see [`read_rows`]).
 fn table_batches(
     path: &Path,
     t: &Table,
     batch: usize,
-) -> mpsc::Receiver<Result<Vec<String>, ArchiveError>> {
+    expected: Option<&TableSum>,
+) -> mpsc::Receiver<Result<Lines, ArchiveError>> {
     let size = if t.self_ref.is_some() {
         usize::MAX >> 1
     } else {
         batch
     };
-    read_rows(path.to_path_buf(), t.name.clone(), size)
+    let expected = expected.map(|e| (e.rows, e.sha256.clone()));
+    read_rows(path.to_path_buf(), t.name.clone(), size, expected)
 }
 
 async fn load_sqlite(
     conn: &mut sqlx::SqliteConnection,
     path: &Path,
     t: &Table,
+    expected: Option<&TableSum>,
 ) -> Result<(), ArchiveError> {
     let n = t.columns.len();
     let per_statement = (SQLITE_PARAMETERS / n.max(1)).max(1);
@@ -1010,45 +1214,56 @@ async fn load_sqlite(
         cols.join(", ")
     );
     let one = format!("({})", vec!["?"; n].join(", "));
-    let mut batches = table_batches(path, t, per_statement * 64);
-    while let Some(lines) = batches.recv().await {
-        let rows = lines?
-            .iter()
-            .map(|l| parse_row(&t.name, l, n))
-            .collect::<Result<Vec<_>, _>>()?;
-        let rows = parents_first(t, rows);
-        for group in rows.chunks(per_statement) {
-            let sql = format!("{head}{}", vec![one.as_str(); group.len()].join(", "));
-            let mut q = sqlx::query::<sqlx::Sqlite>(&sql);
-            for v in group.iter().flatten() {
-                q = match v {
-                    Value::Null => q.bind(None::<i64>),
-                    Value::Bool(b) => q.bind(i64::from(*b)),
-                    Value::Number(x) => match x.as_i64() {
-                        Some(i) => q.bind(i),
-                        None => q.bind(x.as_f64()),
-                    },
-                    Value::String(s) => q.bind(s.as_str()),
-                    other => {
-                        return Err(ArchiveError::NotAnArchive(format!(
-                            "table {}: unexpected value {other}",
-                            t.name
-                        )))
-                    }
+    let statement = |rows: usize| format!("{head}{}", vec![one.as_str(); rows].join(", "));
+    let full = statement(per_statement);
+    let mut batches = table_batches(path, t, per_statement * 64, expected);
+    let loaded = async {
+        while let Some(lines) = batches.recv().await {
+            let rows = parse_rows(t, &lines?)?;
+            for group in rows.chunks(per_statement) {
+                let partial;
+                let sql = if group.len() == per_statement {
+                    &full
+                } else {
+                    partial = statement(group.len());
+                    &partial
                 };
+                let mut q = sqlx::query::<sqlx::Sqlite>(sql);
+                for v in group.iter().flatten() {
+                    q = match v {
+                        Value::Null => q.bind(None::<i64>),
+                        Value::Bool(b) => q.bind(i64::from(*b)),
+                        Value::Number(x) => match x.as_i64() {
+                            Some(i) => q.bind(i),
+                            None => q.bind(x.as_f64()),
+                        },
+                        Value::String(s) => q.bind(s.as_str()),
+                        other => {
+                            return Err(ArchiveError::NotAnArchive(format!(
+                                "table {}: unexpected value {other}",
+                                t.name
+                            )))
+                        }
+                    };
+                }
+                q.execute(&mut *conn).await?;
             }
-            q.execute(&mut *conn).await?;
         }
+        Ok(())
     }
-    Ok(())
+    .await;
+    match loaded {
+        Ok(()) => Ok(()),
+        Err(e) => Err(settle(&mut batches, e).await),
+    }
 }
 
 async fn load_postgres(
     conn: &mut sqlx::PgConnection,
     path: &Path,
     t: &Table,
+    expected: Option<&TableSum>,
 ) -> Result<(), ArchiveError> {
-    let n = t.columns.len();
     let cols: Vec<String> = t.columns.iter().map(|c| quote(c)).collect();
     let sql = format!(
         "INSERT INTO {table} ({cols}) SELECT {cols} FROM json_populate_recordset(NULL::{table}, $1::json)",
@@ -1060,38 +1275,41 @@ async fn load_postgres(
         .iter()
         .map(|c| serde_json::to_string(c).unwrap_or_default())
         .collect();
-    let mut batches = table_batches(path, t, POSTGRES_ROWS);
-    while let Some(lines) = batches.recv().await {
-        let rows = lines?
-            .iter()
-            .map(|l| parse_row(&t.name, l, n))
-            .collect::<Result<Vec<_>, _>>()?;
-        let rows = parents_first(t, rows);
-        for group in rows.chunks(POSTGRES_ROWS) {
-            let mut json = Vec::with_capacity(group.len() * 64 * n);
-            json.push(b'[');
-            for (i, row) in group.iter().enumerate() {
-                if i > 0 {
-                    json.push(b',');
-                }
-                json.push(b'{');
-                for (j, v) in row.iter().enumerate() {
-                    if j > 0 {
+    let mut batches = table_batches(path, t, POSTGRES_ROWS, expected);
+    let loaded = async {
+        while let Some(lines) = batches.recv().await {
+            let rows = parse_rows(t, &lines?)?;
+            for group in rows.chunks(POSTGRES_ROWS) {
+                let mut json = Vec::with_capacity(group.len() * 64 * keys.len());
+                json.push(b'[');
+                for (i, row) in group.iter().enumerate() {
+                    if i > 0 {
                         json.push(b',');
                     }
-                    json.extend_from_slice(keys[j].as_bytes());
-                    json.push(b':');
-                    push_json(&mut json, v)?;
+                    json.push(b'{');
+                    for (j, v) in row.iter().enumerate() {
+                        if j > 0 {
+                            json.push(b',');
+                        }
+                        json.extend_from_slice(keys[j].as_bytes());
+                        json.push(b':');
+                        push_json(&mut json, v)?;
+                    }
+                    json.push(b'}');
                 }
-                json.push(b'}');
+                json.push(b']');
+                let json = String::from_utf8(json)
+                    .map_err(|e| ArchiveError::NotAnArchive(e.to_string()))?;
+                sqlx::query(&sql).bind(json).execute(&mut *conn).await?;
             }
-            json.push(b']');
-            let json =
-                String::from_utf8(json).map_err(|e| ArchiveError::NotAnArchive(e.to_string()))?;
-            sqlx::query(&sql).bind(json).execute(&mut *conn).await?;
         }
+        Ok(())
     }
-    Ok(())
+    .await;
+    match loaded {
+        Ok(()) => Ok(()),
+        Err(e) => Err(settle(&mut batches, e).await),
+    }
 }
 
 /// Restores the archive at `path` into a new SQLite database at `scratch` and compares it

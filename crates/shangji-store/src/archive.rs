@@ -53,6 +53,8 @@ const POSTGRES_ROWS: usize = 2_000;
 /// The page cache of the connection loading SQLite, in KiB (the pool's connections keep
 /// 8 MiB): the tables' pages written in the load's one transaction stay in memory.
 const LOAD_CACHE_KIB: i64 = 256 * 1024;
+/// Connections a dump of a SQLite file reads on at once.
+const DUMP_CONNECTIONS: usize = 2;
 /// Rows a dump's SQLite connection reads ahead of the one hashing them.
 const ROWS_IN_FLIGHT: usize = 4_096;
 /// Bytes of rows handed at once between the database side and the file side.
@@ -330,30 +332,54 @@ impl Db {
     ) -> Result<Manifest, ArchiveError> {
         let tables = self.archive_tables().await?;
         let schema_version = self.applied_version().await?;
+        // The first connection's tables go straight into the archive; each other
+        // connection's into a part of its own (compressed on its own thread), copied in whole
+        // at the end.
         let partial = partial_path(path);
-        let (tx, rx) = mpsc::channel::<Chunk>(16);
-        let writer = {
-            let partial = partial.clone();
-            tokio::task::spawn_blocking(move || write_zip(&partial, rx))
-        };
-        let dumped = self.dump(&tables, Some(&tx)).await;
-        let manifest = dumped.map(|sums| Manifest {
-            format: FORMAT_VERSION,
-            schema_version,
-            app_version: app_version.to_string(),
-            created_at: crate::db::ms(now),
-            dialect: self.dialect().to_string(),
-            tables: sums,
+        let parts: Vec<PathBuf> = (1..DUMP_CONNECTIONS)
+            .map(|k| part_path(&partial, k))
+            .collect();
+        let (main, writer) = zip_writer(partial.clone(), true);
+        let mut outs = vec![main];
+        let mut part_writers = Vec::new();
+        for part in &parts {
+            let (tx, w) = zip_writer(part.clone(), false);
+            outs.push(tx);
+            part_writers.push(w);
+        }
+        let dumped = self.dump(&tables, &outs).await;
+        let main = outs.remove(0);
+        drop(outs);
+        let mut parted = Ok(());
+        for w in part_writers {
+            let done = joined(w).await;
+            if parted.is_ok() {
+                parted = done;
+            }
+        }
+        let manifest = dumped.and_then(|sums| {
+            parted.map(|()| Manifest {
+                format: FORMAT_VERSION,
+                schema_version,
+                app_version: app_version.to_string(),
+                created_at: crate::db::ms(now),
+                dialect: self.dialect().to_string(),
+                tables: sums,
+            })
         });
         if let Ok(m) = &manifest {
             let bytes = serde_json::to_vec_pretty(m)
                 .map_err(|e| ArchiveError::Io(std::io::Error::other(format!("manifest: {e}"))))?;
-            let _ = tx.send(Chunk::Manifest(bytes)).await;
+            for part in &parts {
+                let _ = main.send(Chunk::Append(part.clone())).await;
+            }
+            let _ = main.send(Chunk::Manifest(bytes)).await;
         }
-        drop(tx);
-        let written = writer
-            .await
-            .map_err(|e| ArchiveError::Io(std::io::Error::other(e.to_string())))?;
+        drop(main);
+        let written = joined(writer).await;
+        for part in &parts {
+            let _ = std::fs::remove_file(part);
+        }
         match (manifest, written) {
             (Ok(m), Ok(())) => {
                 std::fs::rename(&partial, path)?;
@@ -369,43 +395,94 @@ impl Db {
     /// Every table's count and checksum as they stand, computed as an archive would be.
     pub async fn table_sums(&self) -> Result<Vec<TableSum>, ArchiveError> {
         let tables = self.archive_tables().await?;
-        self.dump(&tables, None).await
+        self.dump(&tables, &[]).await
     }
 
-    /// Reads every table in one snapshot, hashing each row's line and, with `out`, sending
-    /// the lines to the archive's writer.
+    /// Reads every table in one snapshot, hashing each row's line and, with `outs`, sending
+    /// the lines to the archive's writers: a table's lines to one of them, whole. A SQLite
+    /// file is read on up to [`DUMP_CONNECTIONS`] connections at once (one per writer when
+    /// there are writers), sharing one snapshot.
     async fn dump(
         &self,
         tables: &[Table],
-        out: Option<&mpsc::Sender<Chunk>>,
+        outs: &[mpsc::Sender<Chunk>],
     ) -> Result<Vec<TableSum>, ArchiveError> {
         match self.pool() {
-            Pool::Sqlite(p) => match dump_connection(p).await? {
-                Some(mut conn) => {
-                    sqlx::query("BEGIN").execute(&mut conn).await?;
-                    let sums = dump_with::<sqlx::Sqlite>(&mut conn, tables, out, false).await;
-                    let ended = sqlx::query("ROLLBACK").execute(&mut conn).await;
-                    let _ = sqlx::Connection::close(conn).await;
-                    ended?;
-                    sums
+            Pool::Sqlite(p) => {
+                let wanted = if outs.is_empty() {
+                    DUMP_CONNECTIONS
+                } else {
+                    DUMP_CONNECTIONS.min(outs.len())
+                };
+                match self.snapshot_connections(p, wanted).await? {
+                    Some(conns) => dump_sqlite(conns, tables, outs).await,
+                    None => {
+                        let mut tx = p.begin().await?;
+                        let sums =
+                            dump_with::<sqlx::Sqlite>(&mut *tx, tables, outs.first(), false).await;
+                        tx.rollback().await?;
+                        sums
+                    }
                 }
-                None => {
-                    let mut tx = p.begin().await?;
-                    let sums = dump_with::<sqlx::Sqlite>(&mut *tx, tables, out, false).await;
-                    tx.rollback().await?;
-                    sums
-                }
-            },
+            }
             Pool::Postgres(p) => {
                 let mut tx = p.begin().await?;
                 sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                     .execute(&mut *tx)
                     .await?;
-                let sums = dump_with::<sqlx::Postgres>(&mut *tx, tables, out, true).await;
+                let sums = dump_with::<sqlx::Postgres>(&mut *tx, tables, outs.first(), true).await;
                 tx.rollback().await?;
                 sums
             }
         }
+    }
+
+    /// Up to `n` connections of their own to this SQLite file (see [`dump_connection`]), each
+    /// in a read transaction begun while a write lock was held, so that no write can commit
+    /// between their beginnings and they all read the same snapshot — the CLI's backup runs
+    /// in another process than the server. One when the lock cannot be had (a long write
+    /// elsewhere): a backup waits for no one. None for an in-memory database.
+    async fn snapshot_connections(
+        &self,
+        pool: &sqlx::SqlitePool,
+        n: usize,
+    ) -> Result<Option<Vec<sqlx::SqliteConnection>>, ArchiveError> {
+        let Some(first) = dump_connection(pool).await? else {
+            return Ok(None);
+        };
+        let mut conns = vec![first];
+        if n > 1 {
+            let _writer = self.writer().await;
+            let mut lock = pool.acquire().await?;
+            let wait: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+                .fetch_one(&mut *lock)
+                .await?;
+            sqlx::query("PRAGMA busy_timeout = 100")
+                .execute(&mut *lock)
+                .await?;
+            let locked = sqlx::query("BEGIN IMMEDIATE").execute(&mut *lock).await;
+            sqlx::query(&format!("PRAGMA busy_timeout = {wait}"))
+                .execute(&mut *lock)
+                .await?;
+            if locked.is_ok() {
+                let begun = async {
+                    for _ in 1..n {
+                        if let Some(mut c) = dump_connection(pool).await? {
+                            begin_read(&mut c).await?;
+                            conns.push(c);
+                        }
+                    }
+                    begin_read(&mut conns[0]).await?;
+                    Ok::<(), ArchiveError>(())
+                }
+                .await;
+                sqlx::query("ROLLBACK").execute(&mut *lock).await?;
+                begun?;
+                return Ok(Some(conns));
+            }
+        }
+        begin_read(&mut conns[0]).await?;
+        Ok(Some(conns))
     }
 
     /// Restores the archive at `path` into this database, which must be empty (only what
@@ -433,9 +510,10 @@ impl Db {
         check_fit(&manifest, &tables)?;
         self.load(path, &tables, &manifest).await?;
         self.reset_sequences().await?;
-        // Tables the schema's triggers wrote while others loaded are loaded again; then they
-        // are compared again, and everything when they have triggers of their own.
-        let differing = differences(&manifest, &self.dump(&tables, None).await?);
+        // Tables the schema's triggers wrote while others loaded (on PostgreSQL, whose load
+        // keeps its triggers) are loaded again; then they are compared again, and everything
+        // when they have triggers of their own.
+        let differing = differences(&manifest, &self.dump(&tables, &[]).await?);
         if !differing.is_empty() {
             let again: Vec<Table> = tables
                 .iter()
@@ -449,7 +527,7 @@ impl Db {
             } else {
                 &again
             };
-            let still = differences(&manifest, &self.dump(check, None).await?);
+            let still = differences(&manifest, &self.dump(check, &[]).await?);
             if !still.is_empty() {
                 return Err(ArchiveError::Verification(format!(
                     "table(s) {} do not match the archive's counts and checksums",
@@ -560,10 +638,12 @@ impl Db {
                         Err(e)
                     }
                 };
-                sqlx::query(&format!("PRAGMA cache_size = {cache}"))
+                let reset = sqlx::query(&format!("PRAGMA cache_size = {cache}"))
                     .execute(&mut *conn)
-                    .await?;
-                ended
+                    .await;
+                ended?;
+                reset?;
+                Ok(())
             }
             Pool::Postgres(p) => {
                 let mut tx = p.begin().await?;
@@ -618,6 +698,15 @@ async fn set_aside(
         restore.push(sql);
     }
     Ok(restore)
+}
+
+/// Begins a read transaction and takes its snapshot, which SQLite does at the first read.
+async fn begin_read(conn: &mut sqlx::SqliteConnection) -> Result<(), ArchiveError> {
+    sqlx::query("BEGIN").execute(&mut *conn).await?;
+    sqlx::query("SELECT COUNT(*) FROM sqlite_master")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// A connection of its own for reading a whole SQLite file, handing rows over from SQLite's
@@ -849,44 +938,135 @@ where
 {
     let mut sums = Vec::with_capacity(tables.len());
     for t in tables {
-        if let Some(out) = out {
-            send(out, Chunk::Table(t.name.clone())).await?;
-        }
-        let sql = select_sql(t, postgres);
-        let mut rows = sqlx::query::<DB>(&sql).fetch(&mut *conn);
-        let (mut hasher, mut count, mut buf) =
-            (Sha256::new(), 0u64, Vec::with_capacity(CHUNK_BYTES));
-        while let Some(row) = rows.try_next().await? {
-            let start = buf.len();
-            buf.push(b'[');
-            for i in 0..t.columns.len() {
-                if i > 0 {
-                    buf.push(b',');
-                }
-                row.canon(i, &mut buf)?;
-            }
-            buf.extend_from_slice(b"]\n");
-            hasher.update(&buf[start..]);
-            count += 1;
-            if buf.len() >= CHUNK_BYTES {
-                let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK_BYTES));
-                if let Some(out) = out {
-                    send(out, Chunk::Lines(full)).await?;
-                }
-            }
-        }
-        drop(rows);
-        if let (Some(out), false) = (out, buf.is_empty()) {
-            send(out, Chunk::Lines(buf)).await?;
-        }
-        sums.push(TableSum {
-            name: t.name.clone(),
-            columns: t.columns.clone(),
-            rows: count,
-            sha256: hex(&hasher.finalize()),
-        });
+        sums.push(dump_table::<DB>(conn, t, out, postgres).await?);
     }
     Ok(sums)
+}
+
+/// Reads `tables` on `conns` at once (each already in its transaction, all in one
+/// snapshot), each connection taking the largest table left, its lines to its own writer of
+/// `outs`; the sums in the order of `tables`.
+async fn dump_sqlite(
+    mut conns: Vec<sqlx::SqliteConnection>,
+    tables: &[Table],
+    outs: &[mpsc::Sender<Chunk>],
+) -> Result<Vec<TableSum>, ArchiveError> {
+    let mut order: Vec<(i64, usize)> = Vec::with_capacity(tables.len());
+    if conns.len() > 1 {
+        for (i, t) in tables.iter().enumerate() {
+            let sql = format!("SELECT COUNT(*) FROM {}", quote(&t.name));
+            let rows: i64 = sqlx::query_scalar(&sql).fetch_one(&mut conns[0]).await?;
+            order.push((rows, i));
+        }
+        order.sort_by(|a, b| b.cmp(a));
+    } else {
+        order.extend((0..tables.len()).map(|i| (0, i)));
+    }
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(
+        order
+            .into_iter()
+            .map(|(_, i)| i)
+            .collect::<std::collections::VecDeque<_>>(),
+    ));
+    let tables: std::sync::Arc<[Table]> = tables.into();
+    let mut workers = Vec::with_capacity(conns.len());
+    for (k, mut conn) in conns.into_iter().enumerate() {
+        let (queue, tables, out) = (queue.clone(), tables.clone(), outs.get(k).cloned());
+        workers.push(tokio::spawn(async move {
+            let mut sums = Vec::new();
+            let dumped = async {
+                loop {
+                    let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
+                    let Some(i) = next else {
+                        return Ok::<(), ArchiveError>(());
+                    };
+                    let sum =
+                        dump_table::<sqlx::Sqlite>(&mut conn, &tables[i], out.as_ref(), false)
+                            .await;
+                    if sum.is_err() {
+                        // The others stop after their table.
+                        if let Ok(mut q) = queue.lock() {
+                            q.clear();
+                        }
+                    }
+                    sums.push((i, sum?));
+                }
+            }
+            .await;
+            let ended = sqlx::query("ROLLBACK").execute(&mut conn).await;
+            let _ = sqlx::Connection::close(conn).await;
+            dumped?;
+            ended?;
+            Ok::<_, ArchiveError>(sums)
+        }));
+    }
+    let mut sums: Vec<(usize, TableSum)> = Vec::with_capacity(tables.len());
+    let mut failed = None;
+    for w in workers {
+        match w.await {
+            Ok(Ok(s)) => sums.extend(s),
+            Ok(Err(e)) => failed = failed.or(Some(e)),
+            Err(e) => {
+                failed = failed.or(Some(ArchiveError::Io(std::io::Error::other(e.to_string()))))
+            }
+        }
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    sums.sort_by_key(|(i, _)| *i);
+    Ok(sums.into_iter().map(|(_, s)| s).collect())
+}
+
+/// One table read in the archive's order, each row's line hashed and, with `out`, sent
+/// to the archive's writer as the table's file.
+async fn dump_table<DB>(
+    conn: &mut DB::Connection,
+    t: &Table,
+    out: Option<&mpsc::Sender<Chunk>>,
+    postgres: bool,
+) -> Result<TableSum, ArchiveError>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    DB::Row: Canon,
+{
+    if let Some(out) = out {
+        send(out, Chunk::Table(t.name.clone())).await?;
+    }
+    let sql = select_sql(t, postgres);
+    let mut rows = sqlx::query::<DB>(&sql).fetch(&mut *conn);
+    let (mut hasher, mut count, mut buf) = (Sha256::new(), 0u64, Vec::with_capacity(CHUNK_BYTES));
+    while let Some(row) = rows.try_next().await? {
+        let start = buf.len();
+        buf.push(b'[');
+        for i in 0..t.columns.len() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            row.canon(i, &mut buf)?;
+        }
+        buf.extend_from_slice(b"]\n");
+        hasher.update(&buf[start..]);
+        count += 1;
+        if buf.len() >= CHUNK_BYTES {
+            let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK_BYTES));
+            if let Some(out) = out {
+                send(out, Chunk::Lines(full)).await?;
+            }
+        }
+    }
+    drop(rows);
+    if let (Some(out), false) = (out, buf.is_empty()) {
+        send(out, Chunk::Lines(buf)).await?;
+    }
+    Ok(TableSum {
+        name: t.name.clone(),
+        columns: t.columns.clone(),
+        rows: count,
+        sha256: hex(&hasher.finalize()),
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -896,8 +1076,11 @@ fn hex(bytes: &[u8]) -> String {
 // ---- The file ----
 
 enum Chunk {
+    /// A table's file begins.
     Table(String),
     Lines(Vec<u8>),
+    /// Every file of the zip at this path, copied as compressed.
+    Append(PathBuf),
     Manifest(Vec<u8>),
 }
 
@@ -913,12 +1096,45 @@ fn partial_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// The `k`th part beside the archive being written.
+fn part_path(partial: &Path, k: usize) -> PathBuf {
+    let mut name = partial.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{k}"));
+    partial.with_file_name(name)
+}
+
+/// A writer of the zip at `path` on a blocking thread, and what to send it; `complete`: the
+/// archive itself, which must end with its manifest, else a part.
+fn zip_writer(
+    path: PathBuf,
+    complete: bool,
+) -> (
+    mpsc::Sender<Chunk>,
+    tokio::task::JoinHandle<Result<(), ArchiveError>>,
+) {
+    let (tx, rx) = mpsc::channel::<Chunk>(16);
+    let writer = tokio::task::spawn_blocking(move || write_zip(&path, rx, complete));
+    (tx, writer)
+}
+
+async fn joined(
+    writer: tokio::task::JoinHandle<Result<(), ArchiveError>>,
+) -> Result<(), ArchiveError> {
+    writer
+        .await
+        .map_err(|e| ArchiveError::Io(std::io::Error::other(e.to_string())))?
+}
+
 fn entry_name(table: &str) -> String {
     format!("tables/{table}.jsonl")
 }
 
 /// Writes what the database side sends into a zip file (on a blocking thread).
-fn write_zip(path: &Path, mut rx: mpsc::Receiver<Chunk>) -> Result<(), ArchiveError> {
+fn write_zip(
+    path: &Path,
+    mut rx: mpsc::Receiver<Chunk>,
+    complete: bool,
+) -> Result<(), ArchiveError> {
     use zip::write::SimpleFileOptions;
     let file = std::fs::File::create(path)?;
     let mut zip = zip::ZipWriter::new(std::io::BufWriter::with_capacity(1 << 20, file));
@@ -931,6 +1147,12 @@ fn write_zip(path: &Path, mut rx: mpsc::Receiver<Chunk>) -> Result<(), ArchiveEr
         match chunk {
             Chunk::Table(name) => zip.start_file(entry_name(&name), options)?,
             Chunk::Lines(bytes) => zip.write_all(&bytes)?,
+            Chunk::Append(part) => {
+                let mut part = open_zip(&part)?;
+                for i in 0..part.len() {
+                    zip.raw_copy_file(part.by_index_raw(i)?)?;
+                }
+            }
             Chunk::Manifest(bytes) => {
                 zip.start_file("manifest.json", options.large_file(false))?;
                 zip.write_all(&bytes)?;
@@ -938,7 +1160,7 @@ fn write_zip(path: &Path, mut rx: mpsc::Receiver<Chunk>) -> Result<(), ArchiveEr
             }
         }
     }
-    if !manifest {
+    if complete && !manifest {
         return Err(ArchiveError::Io(std::io::Error::other(
             "the export stopped before its end",
         )));
@@ -947,7 +1169,9 @@ fn write_zip(path: &Path, mut rx: mpsc::Receiver<Chunk>) -> Result<(), ArchiveEr
         .finish()?
         .into_inner()
         .map_err(|e| ArchiveError::Io(e.into_error()))?;
-    file.sync_all()?;
+    if complete {
+        file.sync_all()?;
+    }
     Ok(())
 }
 

@@ -15,13 +15,17 @@
 //! without anything added here.
 //!
 //! Export reads in one snapshot (a read transaction on SQLite, `REPEATABLE READ` on
-//! PostgreSQL) while the application runs on. Restore checks the whole file first (format,
-//! schema version, every table against its checksum), loads an empty database in one
-//! transaction — tables in foreign-key order, SQLite's checks deferred, a self-referencing
-//! table's rows parents first —, moves the identity sequences past the ids, and compares every
-//! table's count and checksum with the manifest. Tables the schema's own triggers write while
-//! others load (the directory version, the analytics projection's dirty list) are loaded again
-//! after the others.
+//! PostgreSQL) while the application runs on. Restore checks the manifest first (format,
+//! schema version), loads an empty database in one transaction — tables in foreign-key order,
+//! SQLite's checks deferred, a self-referencing table's rows parents first —, checking every
+//! table's file against its count and checksum as it is read, so that the archive is read once
+//! and nothing is committed unless all of it matched; moves the identity sequences past the
+//! ids, and compares every table's count and checksum, read back from the database, with the
+//! manifest. On SQLite the load sets the loaded tables' plain indexes and triggers aside and
+//! puts them back before committing: the indexes are built once from all rows, and the tables
+//! the triggers write are loaded from the archive like the others. On PostgreSQL, tables the
+//! schema's own triggers write while others load (the directory version, the analytics
+//! projection's dirty list) are loaded again after the others.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -46,6 +50,13 @@ pub const FORMAT_VERSION: u32 = 1;
 const SQLITE_PARAMETERS: usize = 400;
 /// Rows per PostgreSQL insert (one JSON parameter).
 const POSTGRES_ROWS: usize = 2_000;
+/// The page cache of the connection loading SQLite, in KiB (the pool's connections keep
+/// 8 MiB): the tables' pages written in the load's one transaction stay in memory.
+const LOAD_CACHE_KIB: i64 = 256 * 1024;
+/// Connections a dump of a SQLite file reads on at once.
+const DUMP_CONNECTIONS: usize = 2;
+/// Rows a dump's SQLite connection reads ahead of the one hashing them.
+const ROWS_IN_FLIGHT: usize = 4_096;
 /// Bytes of rows handed at once between the database side and the file side.
 const CHUNK_BYTES: usize = 256 * 1024;
 
@@ -321,30 +332,54 @@ impl Db {
     ) -> Result<Manifest, ArchiveError> {
         let tables = self.archive_tables().await?;
         let schema_version = self.applied_version().await?;
+        // The first connection's tables go straight into the archive; each other
+        // connection's into a part of its own (compressed on its own thread), copied in whole
+        // at the end.
         let partial = partial_path(path);
-        let (tx, rx) = mpsc::channel::<Chunk>(16);
-        let writer = {
-            let partial = partial.clone();
-            tokio::task::spawn_blocking(move || write_zip(&partial, rx))
-        };
-        let dumped = self.dump(&tables, Some(&tx)).await;
-        let manifest = dumped.map(|sums| Manifest {
-            format: FORMAT_VERSION,
-            schema_version,
-            app_version: app_version.to_string(),
-            created_at: crate::db::ms(now),
-            dialect: self.dialect().to_string(),
-            tables: sums,
+        let parts: Vec<PathBuf> = (1..DUMP_CONNECTIONS)
+            .map(|k| part_path(&partial, k))
+            .collect();
+        let (main, writer) = zip_writer(partial.clone(), true);
+        let mut outs = vec![main];
+        let mut part_writers = Vec::new();
+        for part in &parts {
+            let (tx, w) = zip_writer(part.clone(), false);
+            outs.push(tx);
+            part_writers.push(w);
+        }
+        let dumped = self.dump(&tables, &outs).await;
+        let main = outs.remove(0);
+        drop(outs);
+        let mut parted = Ok(());
+        for w in part_writers {
+            let done = joined(w).await;
+            if parted.is_ok() {
+                parted = done;
+            }
+        }
+        let manifest = dumped.and_then(|sums| {
+            parted.map(|()| Manifest {
+                format: FORMAT_VERSION,
+                schema_version,
+                app_version: app_version.to_string(),
+                created_at: crate::db::ms(now),
+                dialect: self.dialect().to_string(),
+                tables: sums,
+            })
         });
         if let Ok(m) = &manifest {
             let bytes = serde_json::to_vec_pretty(m)
                 .map_err(|e| ArchiveError::Io(std::io::Error::other(format!("manifest: {e}"))))?;
-            let _ = tx.send(Chunk::Manifest(bytes)).await;
+            for part in &parts {
+                let _ = main.send(Chunk::Append(part.clone())).await;
+            }
+            let _ = main.send(Chunk::Manifest(bytes)).await;
         }
-        drop(tx);
-        let written = writer
-            .await
-            .map_err(|e| ArchiveError::Io(std::io::Error::other(e.to_string())))?;
+        drop(main);
+        let written = joined(writer).await;
+        for part in &parts {
+            let _ = std::fs::remove_file(part);
+        }
         match (manifest, written) {
             (Ok(m), Ok(())) => {
                 std::fs::rename(&partial, path)?;
@@ -360,40 +395,106 @@ impl Db {
     /// Every table's count and checksum as they stand, computed as an archive would be.
     pub async fn table_sums(&self) -> Result<Vec<TableSum>, ArchiveError> {
         let tables = self.archive_tables().await?;
-        self.dump(&tables, None).await
+        self.dump(&tables, &[]).await
     }
 
-    /// Reads every table in one snapshot, hashing each row's line and, with `out`, sending
-    /// the lines to the archive's writer.
+    /// Reads every table in one snapshot, hashing each row's line and, with `outs`, sending
+    /// the lines to the archive's writers: a table's lines to one of them, whole. A SQLite
+    /// file is read on up to [`DUMP_CONNECTIONS`] connections at once (one per writer when
+    /// there are writers), sharing one snapshot.
     async fn dump(
         &self,
         tables: &[Table],
-        out: Option<&mpsc::Sender<Chunk>>,
+        outs: &[mpsc::Sender<Chunk>],
     ) -> Result<Vec<TableSum>, ArchiveError> {
         match self.pool() {
             Pool::Sqlite(p) => {
-                let mut tx = p.begin().await?;
-                let sums = dump_with::<sqlx::Sqlite>(&mut *tx, tables, out, false).await;
-                tx.rollback().await?;
-                sums
+                let wanted = if outs.is_empty() {
+                    DUMP_CONNECTIONS
+                } else {
+                    DUMP_CONNECTIONS.min(outs.len())
+                };
+                match self.snapshot_connections(p, wanted).await? {
+                    Some(conns) => dump_sqlite(conns, tables, outs).await,
+                    None => {
+                        let mut tx = p.begin().await?;
+                        let sums =
+                            dump_with::<sqlx::Sqlite>(&mut *tx, tables, outs.first(), false).await;
+                        tx.rollback().await?;
+                        sums
+                    }
+                }
             }
             Pool::Postgres(p) => {
                 let mut tx = p.begin().await?;
                 sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                     .execute(&mut *tx)
                     .await?;
-                let sums = dump_with::<sqlx::Postgres>(&mut *tx, tables, out, true).await;
+                let sums = dump_with::<sqlx::Postgres>(&mut *tx, tables, outs.first(), true).await;
                 tx.rollback().await?;
                 sums
             }
         }
     }
 
+    /// Up to `n` connections of their own to this SQLite file (see [`dump_connection`]), each
+    /// in a read transaction begun while a write lock was held, so that no write can commit
+    /// between their beginnings and they all read the same snapshot — the CLI's backup runs
+    /// in another process than the server. One when the lock cannot be had (a long write
+    /// elsewhere): a backup waits for no one. None for an in-memory database.
+    async fn snapshot_connections(
+        &self,
+        pool: &sqlx::SqlitePool,
+        n: usize,
+    ) -> Result<Option<Vec<sqlx::SqliteConnection>>, ArchiveError> {
+        let Some(first) = dump_connection(pool).await? else {
+            return Ok(None);
+        };
+        let mut conns = vec![first];
+        if n > 1 {
+            let _writer = self.writer().await;
+            let mut lock = pool.acquire().await?;
+            let wait: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+                .fetch_one(&mut *lock)
+                .await?;
+            sqlx::query("PRAGMA busy_timeout = 100")
+                .execute(&mut *lock)
+                .await?;
+            let locked = sqlx::query("BEGIN IMMEDIATE").execute(&mut *lock).await;
+            sqlx::query(&format!("PRAGMA busy_timeout = {wait}"))
+                .execute(&mut *lock)
+                .await?;
+            if locked.is_ok() {
+                let begun = async {
+                    for _ in 1..n {
+                        if let Some(mut c) = dump_connection(pool).await? {
+                            begin_read(&mut c).await?;
+                            conns.push(c);
+                        }
+                    }
+                    begin_read(&mut conns[0]).await?;
+                    Ok::<(), ArchiveError>(())
+                }
+                .await;
+                sqlx::query("ROLLBACK").execute(&mut *lock).await?;
+                begun?;
+                return Ok(Some(conns));
+            }
+        }
+        begin_read(&mut conns[0]).await?;
+        Ok(Some(conns))
+    }
+
     /// Restores the archive at `path` into this database, which must be empty (only what
     /// the migrations put there); migrates it to the archive's schema version first when it
     /// is behind, and leaves it there (run the migrations afterwards to bring it up to date).
     pub async fn restore_archive(&self, path: &Path) -> Result<Restored, ArchiveError> {
-        let manifest = check_archive(path).await?;
+        let manifest = {
+            let path = path.to_path_buf();
+            tokio::task::spawn_blocking(move || readable_manifest(&path))
+                .await
+                .map_err(|e| ArchiveError::Io(std::io::Error::other(e.to_string())))??
+        };
         let at = self.applied_version().await?;
         if at > manifest.schema_version {
             return Err(ArchiveError::SchemaMismatch(format!(
@@ -407,25 +508,26 @@ impl Db {
         let tables = self.archive_tables().await?;
         self.check_empty(&tables).await?;
         check_fit(&manifest, &tables)?;
-        self.load(path, &tables).await?;
+        self.load(path, &tables, &manifest).await?;
         self.reset_sequences().await?;
-        // Tables the schema's triggers wrote while others loaded are loaded again; then they
-        // are compared again, and everything when they have triggers of their own.
-        let differing = differences(&manifest, &self.dump(&tables, None).await?);
+        // Tables the schema's triggers wrote while others loaded (on PostgreSQL, whose load
+        // keeps its triggers) are loaded again; then they are compared again, and everything
+        // when they have triggers of their own.
+        let differing = differences(&manifest, &self.dump(&tables, &[]).await?);
         if !differing.is_empty() {
             let again: Vec<Table> = tables
                 .iter()
                 .filter(|t| differing.contains(&t.name))
                 .cloned()
                 .collect();
-            self.load(path, &again).await?;
+            self.load(path, &again, &manifest).await?;
             let triggered = self.tables_with_triggers().await?;
             let check = if again.iter().any(|t| triggered.contains(&t.name)) {
                 &tables
             } else {
                 &again
             };
-            let still = differences(&manifest, &self.dump(check, None).await?);
+            let still = differences(&manifest, &self.dump(check, &[]).await?);
             if !still.is_empty() {
                 return Err(ArchiveError::Verification(format!(
                     "table(s) {} do not match the archive's counts and checksums",
@@ -483,12 +585,29 @@ impl Db {
     }
 
     /// Loads `tables` from the archive in one transaction, emptying each first (the rows the
-    /// migrations seed, or what triggers wrote).
-    async fn load(&self, path: &Path, tables: &[Table]) -> Result<(), ArchiveError> {
+    /// migrations seed, or what triggers wrote), each table's file checked against the
+    /// manifest as it is read: nothing is committed unless every table matched.
+    async fn load(
+        &self,
+        path: &Path,
+        tables: &[Table],
+        manifest: &Manifest,
+    ) -> Result<(), ArchiveError> {
+        let sums: HashMap<&str, &TableSum> = manifest
+            .tables
+            .iter()
+            .map(|t| (t.name.as_str(), t))
+            .collect();
         let _writer = self.writer().await;
         match self.pool() {
             Pool::Sqlite(p) => {
                 let mut conn = p.acquire().await?;
+                let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
+                    .fetch_one(&mut *conn)
+                    .await?;
+                sqlx::query(&format!("PRAGMA cache_size = -{LOAD_CACHE_KIB}"))
+                    .execute(&mut *conn)
+                    .await?;
                 sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
                 let loaded = async {
                     sqlx::query("PRAGMA defer_foreign_keys = ON")
@@ -498,22 +617,33 @@ impl Db {
                         let sql = format!("DELETE FROM {}", quote(&t.name));
                         sqlx::query(&sql).execute(&mut *conn).await?;
                     }
+                    let aside = set_aside(&mut conn, tables).await?;
                     for t in tables {
-                        load_sqlite(&mut conn, path, t).await?;
+                        load_sqlite(&mut conn, path, t, sums.get(t.name.as_str()).copied()).await?;
+                    }
+                    for sql in aside {
+                        sqlx::query(&sql).execute(&mut *conn).await?;
                     }
                     Ok::<(), ArchiveError>(())
                 }
                 .await;
-                match loaded {
-                    Ok(()) => {
-                        sqlx::query("COMMIT").execute(&mut *conn).await?;
-                        Ok(())
-                    }
+                let ended = match loaded {
+                    Ok(()) => sqlx::query("COMMIT")
+                        .execute(&mut *conn)
+                        .await
+                        .map(|_| ())
+                        .map_err(ArchiveError::from),
                     Err(e) => {
                         let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
                         Err(e)
                     }
-                }
+                };
+                let reset = sqlx::query(&format!("PRAGMA cache_size = {cache}"))
+                    .execute(&mut *conn)
+                    .await;
+                ended?;
+                reset?;
+                Ok(())
             }
             Pool::Postgres(p) => {
                 let mut tx = p.begin().await?;
@@ -522,13 +652,87 @@ impl Db {
                     sqlx::query(&sql).execute(&mut *tx).await?;
                 }
                 for t in tables {
-                    load_postgres(&mut tx, path, t).await?;
+                    load_postgres(&mut tx, path, t, sums.get(t.name.as_str()).copied()).await?;
                 }
                 tx.commit().await?;
                 Ok(())
             }
         }
     }
+}
+
+/// Takes away, for a load inside the transaction, what `tables` are loaded faster without,
+/// and returns the statements that put it back: their plain indexes (neither unique nor a
+/// constraint's), built once from all rows afterwards instead of row by row, and their
+/// triggers, whose tables are loaded from the archive too — so that what they would write
+/// is not written twice.
+async fn set_aside(
+    conn: &mut sqlx::SqliteConnection,
+    tables: &[Table],
+) -> Result<Vec<String>, ArchiveError> {
+    let loaded: HashSet<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+    let objects = sqlx::query(
+        "SELECT m.type AS kind, m.name AS name, m.tbl_name AS tbl, m.sql AS sql FROM sqlite_master m
+         WHERE m.sql IS NOT NULL AND (m.type = 'trigger' OR (m.type = 'index' AND NOT EXISTS (
+             SELECT 1 FROM pragma_index_list(m.tbl_name) il WHERE il.name = m.name AND il.\"unique\")))
+         ORDER BY m.type, m.name",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut restore = Vec::new();
+    for o in objects {
+        let (kind, name, table, sql): (String, String, String, String) = (
+            o.try_get("kind")?,
+            o.try_get("name")?,
+            o.try_get("tbl")?,
+            o.try_get("sql")?,
+        );
+        if !loaded.contains(table.as_str()) {
+            continue;
+        }
+        let drop = match kind.as_str() {
+            "index" => format!("DROP INDEX {}", quote(&name)),
+            _ => format!("DROP TRIGGER {}", quote(&name)),
+        };
+        sqlx::query(&drop).execute(&mut *conn).await?;
+        restore.push(sql);
+    }
+    Ok(restore)
+}
+
+/// Begins a read transaction and takes its snapshot, which SQLite does at the first read.
+async fn begin_read(conn: &mut sqlx::SqliteConnection) -> Result<(), ArchiveError> {
+    sqlx::query("BEGIN").execute(&mut *conn).await?;
+    sqlx::query("SELECT COUNT(*) FROM sqlite_master")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// A connection of its own for reading a whole SQLite file, handing rows over from SQLite's
+/// thread in large batches: the pool's connections hand them over a few dozen at a time, and
+/// the thread switches then cost more than the reading. None for an in-memory database,
+/// which lives in the pool's one connection.
+async fn dump_connection(
+    pool: &sqlx::SqlitePool,
+) -> Result<Option<sqlx::SqliteConnection>, ArchiveError> {
+    use sqlx::ConnectOptions;
+    let file: String =
+        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_one(pool)
+            .await?;
+    if file.is_empty() {
+        return Ok(None);
+    }
+    let conn = pool
+        .connect_options()
+        .as_ref()
+        .clone()
+        .row_buffer_size(ROWS_IN_FLIGHT)
+        .optimize_on_close(false, None)
+        .connect()
+        .await?;
+    Ok(Some(conn))
 }
 
 fn new_table(name: &str) -> Table {
@@ -644,12 +848,23 @@ impl Canon for sqlx::sqlite::SqliteRow {
             out.extend_from_slice(b"null");
             return Ok(());
         }
-        let ty = raw.type_info().name().to_string();
-        match ty.as_str() {
-            "INTEGER" => push_json(out, &self.try_get::<i64, _>(i)?),
-            "TEXT" => push_json(out, &self.try_get::<String, _>(i)?),
-            "REAL" => push_json(out, &self.try_get::<f64, _>(i)?),
-            other => Err(unsupported(self.columns()[i].name(), other)),
+        // Decoded by the value's storage class (SQLite types values, not columns), which is
+        // all `try_get` would check, without copying the text.
+        fn decode<'r, T: sqlx::Decode<'r, sqlx::Sqlite>>(
+            raw: sqlx::sqlite::SqliteValueRef<'r>,
+        ) -> Result<T, ArchiveError> {
+            T::decode(raw).map_err(|e| ArchiveError::from(sqlx::Error::Decode(e)))
+        }
+        let kind = match raw.type_info().name() {
+            "INTEGER" => 0,
+            "TEXT" => 1,
+            "REAL" => 2,
+            other => return Err(unsupported(self.columns()[i].name(), other)),
+        };
+        match kind {
+            0 => push_json(out, &decode::<i64>(raw)?),
+            1 => push_json(out, &decode::<&str>(raw)?),
+            _ => push_json(out, &decode::<f64>(raw)?),
         }
     }
 }
@@ -723,44 +938,135 @@ where
 {
     let mut sums = Vec::with_capacity(tables.len());
     for t in tables {
-        if let Some(out) = out {
-            send(out, Chunk::Table(t.name.clone())).await?;
-        }
-        let sql = select_sql(t, postgres);
-        let mut rows = sqlx::query::<DB>(&sql).fetch(&mut *conn);
-        let (mut hasher, mut count, mut buf) =
-            (Sha256::new(), 0u64, Vec::with_capacity(CHUNK_BYTES));
-        while let Some(row) = rows.try_next().await? {
-            let start = buf.len();
-            buf.push(b'[');
-            for i in 0..t.columns.len() {
-                if i > 0 {
-                    buf.push(b',');
-                }
-                row.canon(i, &mut buf)?;
-            }
-            buf.extend_from_slice(b"]\n");
-            hasher.update(&buf[start..]);
-            count += 1;
-            if buf.len() >= CHUNK_BYTES {
-                let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK_BYTES));
-                if let Some(out) = out {
-                    send(out, Chunk::Lines(full)).await?;
-                }
-            }
-        }
-        drop(rows);
-        if let (Some(out), false) = (out, buf.is_empty()) {
-            send(out, Chunk::Lines(buf)).await?;
-        }
-        sums.push(TableSum {
-            name: t.name.clone(),
-            columns: t.columns.clone(),
-            rows: count,
-            sha256: hex(&hasher.finalize()),
-        });
+        sums.push(dump_table::<DB>(conn, t, out, postgres).await?);
     }
     Ok(sums)
+}
+
+/// Reads `tables` on `conns` at once (each already in its transaction, all in one
+/// snapshot), each connection taking the largest table left, its lines to its own writer of
+/// `outs`; the sums in the order of `tables`.
+async fn dump_sqlite(
+    mut conns: Vec<sqlx::SqliteConnection>,
+    tables: &[Table],
+    outs: &[mpsc::Sender<Chunk>],
+) -> Result<Vec<TableSum>, ArchiveError> {
+    let mut order: Vec<(i64, usize)> = Vec::with_capacity(tables.len());
+    if conns.len() > 1 {
+        for (i, t) in tables.iter().enumerate() {
+            let sql = format!("SELECT COUNT(*) FROM {}", quote(&t.name));
+            let rows: i64 = sqlx::query_scalar(&sql).fetch_one(&mut conns[0]).await?;
+            order.push((rows, i));
+        }
+        order.sort_by(|a, b| b.cmp(a));
+    } else {
+        order.extend((0..tables.len()).map(|i| (0, i)));
+    }
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(
+        order
+            .into_iter()
+            .map(|(_, i)| i)
+            .collect::<std::collections::VecDeque<_>>(),
+    ));
+    let tables: std::sync::Arc<[Table]> = tables.into();
+    let mut workers = Vec::with_capacity(conns.len());
+    for (k, mut conn) in conns.into_iter().enumerate() {
+        let (queue, tables, out) = (queue.clone(), tables.clone(), outs.get(k).cloned());
+        workers.push(tokio::spawn(async move {
+            let mut sums = Vec::new();
+            let dumped = async {
+                loop {
+                    let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
+                    let Some(i) = next else {
+                        return Ok::<(), ArchiveError>(());
+                    };
+                    let sum =
+                        dump_table::<sqlx::Sqlite>(&mut conn, &tables[i], out.as_ref(), false)
+                            .await;
+                    if sum.is_err() {
+                        // The others stop after their table.
+                        if let Ok(mut q) = queue.lock() {
+                            q.clear();
+                        }
+                    }
+                    sums.push((i, sum?));
+                }
+            }
+            .await;
+            let ended = sqlx::query("ROLLBACK").execute(&mut conn).await;
+            let _ = sqlx::Connection::close(conn).await;
+            dumped?;
+            ended?;
+            Ok::<_, ArchiveError>(sums)
+        }));
+    }
+    let mut sums: Vec<(usize, TableSum)> = Vec::with_capacity(tables.len());
+    let mut failed = None;
+    for w in workers {
+        match w.await {
+            Ok(Ok(s)) => sums.extend(s),
+            Ok(Err(e)) => failed = failed.or(Some(e)),
+            Err(e) => {
+                failed = failed.or(Some(ArchiveError::Io(std::io::Error::other(e.to_string()))))
+            }
+        }
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    sums.sort_by_key(|(i, _)| *i);
+    Ok(sums.into_iter().map(|(_, s)| s).collect())
+}
+
+/// One table read in the archive's order, each row's line hashed and, with `out`, sent
+/// to the archive's writer as the table's file.
+async fn dump_table<DB>(
+    conn: &mut DB::Connection,
+    t: &Table,
+    out: Option<&mpsc::Sender<Chunk>>,
+    postgres: bool,
+) -> Result<TableSum, ArchiveError>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    DB::Row: Canon,
+{
+    if let Some(out) = out {
+        send(out, Chunk::Table(t.name.clone())).await?;
+    }
+    let sql = select_sql(t, postgres);
+    let mut rows = sqlx::query::<DB>(&sql).fetch(&mut *conn);
+    let (mut hasher, mut count, mut buf) = (Sha256::new(), 0u64, Vec::with_capacity(CHUNK_BYTES));
+    while let Some(row) = rows.try_next().await? {
+        let start = buf.len();
+        buf.push(b'[');
+        for i in 0..t.columns.len() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            row.canon(i, &mut buf)?;
+        }
+        buf.extend_from_slice(b"]\n");
+        hasher.update(&buf[start..]);
+        count += 1;
+        if buf.len() >= CHUNK_BYTES {
+            let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK_BYTES));
+            if let Some(out) = out {
+                send(out, Chunk::Lines(full)).await?;
+            }
+        }
+    }
+    drop(rows);
+    if let (Some(out), false) = (out, buf.is_empty()) {
+        send(out, Chunk::Lines(buf)).await?;
+    }
+    Ok(TableSum {
+        name: t.name.clone(),
+        columns: t.columns.clone(),
+        rows: count,
+        sha256: hex(&hasher.finalize()),
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -770,8 +1076,11 @@ fn hex(bytes: &[u8]) -> String {
 // ---- The file ----
 
 enum Chunk {
+    /// A table's file begins.
     Table(String),
     Lines(Vec<u8>),
+    /// Every file of the zip at this path, copied as compressed.
+    Append(PathBuf),
     Manifest(Vec<u8>),
 }
 
@@ -787,12 +1096,45 @@ fn partial_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// The `k`th part beside the archive being written.
+fn part_path(partial: &Path, k: usize) -> PathBuf {
+    let mut name = partial.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{k}"));
+    partial.with_file_name(name)
+}
+
+/// A writer of the zip at `path` on a blocking thread, and what to send it; `complete`: the
+/// archive itself, which must end with its manifest, else a part.
+fn zip_writer(
+    path: PathBuf,
+    complete: bool,
+) -> (
+    mpsc::Sender<Chunk>,
+    tokio::task::JoinHandle<Result<(), ArchiveError>>,
+) {
+    let (tx, rx) = mpsc::channel::<Chunk>(16);
+    let writer = tokio::task::spawn_blocking(move || write_zip(&path, rx, complete));
+    (tx, writer)
+}
+
+async fn joined(
+    writer: tokio::task::JoinHandle<Result<(), ArchiveError>>,
+) -> Result<(), ArchiveError> {
+    writer
+        .await
+        .map_err(|e| ArchiveError::Io(std::io::Error::other(e.to_string())))?
+}
+
 fn entry_name(table: &str) -> String {
     format!("tables/{table}.jsonl")
 }
 
 /// Writes what the database side sends into a zip file (on a blocking thread).
-fn write_zip(path: &Path, mut rx: mpsc::Receiver<Chunk>) -> Result<(), ArchiveError> {
+fn write_zip(
+    path: &Path,
+    mut rx: mpsc::Receiver<Chunk>,
+    complete: bool,
+) -> Result<(), ArchiveError> {
     use zip::write::SimpleFileOptions;
     let file = std::fs::File::create(path)?;
     let mut zip = zip::ZipWriter::new(std::io::BufWriter::with_capacity(1 << 20, file));
@@ -805,6 +1147,12 @@ fn write_zip(path: &Path, mut rx: mpsc::Receiver<Chunk>) -> Result<(), ArchiveEr
         match chunk {
             Chunk::Table(name) => zip.start_file(entry_name(&name), options)?,
             Chunk::Lines(bytes) => zip.write_all(&bytes)?,
+            Chunk::Append(part) => {
+                let mut part = open_zip(&part)?;
+                for i in 0..part.len() {
+                    zip.raw_copy_file(part.by_index_raw(i)?)?;
+                }
+            }
             Chunk::Manifest(bytes) => {
                 zip.start_file("manifest.json", options.large_file(false))?;
                 zip.write_all(&bytes)?;
@@ -812,7 +1160,7 @@ fn write_zip(path: &Path, mut rx: mpsc::Receiver<Chunk>) -> Result<(), ArchiveEr
             }
         }
     }
-    if !manifest {
+    if complete && !manifest {
         return Err(ArchiveError::Io(std::io::Error::other(
             "the export stopped before its end",
         )));
@@ -821,7 +1169,9 @@ fn write_zip(path: &Path, mut rx: mpsc::Receiver<Chunk>) -> Result<(), ArchiveEr
         .finish()?
         .into_inner()
         .map_err(|e| ArchiveError::Io(e.into_error()))?;
-    file.sync_all()?;
+    if complete {
+        file.sync_all()?;
+    }
     Ok(())
 }
 
@@ -858,7 +1208,8 @@ pub async fn check_archive(path: &Path) -> Result<Manifest, ArchiveError> {
         .map_err(|e| ArchiveError::Io(std::io::Error::other(e.to_string())))?
 }
 
-fn check_archive_blocking(path: &Path) -> Result<Manifest, ArchiveError> {
+/// The manifest of the archive at `path` when this build reads its format and schema.
+fn readable_manifest(path: &Path) -> Result<Manifest, ArchiveError> {
     let manifest = read_manifest(path)?;
     if manifest.format > FORMAT_VERSION {
         return Err(ArchiveError::NewerFormat {
@@ -872,6 +1223,11 @@ fn check_archive_blocking(path: &Path) -> Result<Manifest, ArchiveError> {
             supported: latest_schema_version(),
         });
     }
+    Ok(manifest)
+}
+
+fn check_archive_blocking(path: &Path) -> Result<Manifest, ArchiveError> {
+    let manifest = readable_manifest(path)?;
     let mut zip = open_zip(path)?;
     for t in &manifest.tables {
         let entry = zip.by_name(&entry_name(&t.name)).map_err(|_| {
@@ -902,12 +1258,31 @@ fn damaged(table: &str, e: std::io::Error) -> ArchiveError {
     ArchiveError::NotAnArchive(format!("table {table}: {e}"))
 }
 
-/// Streams a table's rows from the archive in batches (on a blocking thread).
+/// A batch of a table's lines as read from the archive: the bytes, and where each line ends
+/// (its newline left out).
+struct Lines {
+    text: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Lines {
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().map(|e| e + 1));
+        starts.zip(&self.ends).map(|(s, e)| &self.text[s..*e])
+    }
+}
+
+/// Streams a table's lines from the archive in batches of `batch` lines (on a blocking
+/// thread), hashing them as they go by: with `expected`, the table's count and SHA-256 in the
+/// manifest, a file that does not match ends in [`ArchiveError::Checksum`] after its last
+/// batch — so a load that reads the archive checks it in the same pass, and commits only
+/// what matched.
 fn read_rows(
     path: PathBuf,
     table: String,
     batch: usize,
-) -> mpsc::Receiver<Result<Vec<String>, ArchiveError>> {
+    expected: Option<(u64, String)>,
+) -> mpsc::Receiver<Result<Lines, ArchiveError>> {
     let (tx, rx) = mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
         let read = || -> Result<(), ArchiveError> {
@@ -915,18 +1290,41 @@ fn read_rows(
             let entry = zip.by_name(&entry_name(&table)).map_err(|_| {
                 ArchiveError::NotAnArchive(format!("it has no file for table {table}"))
             })?;
-            let mut lines = BufReader::with_capacity(1 << 20, entry).lines();
+            let mut reader = BufReader::with_capacity(1 << 20, entry);
+            let (mut hasher, mut rows) = (Sha256::new(), 0u64);
             loop {
-                let mut rows = Vec::with_capacity(batch.min(4096));
-                for line in lines.by_ref().take(batch) {
-                    rows.push(line.map_err(|e| damaged(&table, e))?);
+                let mut lines = Lines {
+                    text: Vec::with_capacity(CHUNK_BYTES),
+                    ends: Vec::with_capacity(batch.min(4096)),
+                };
+                while lines.ends.len() < batch {
+                    let start = lines.text.len();
+                    let n = reader
+                        .read_until(b'\n', &mut lines.text)
+                        .map_err(|e| damaged(&table, e))?;
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&lines.text[start..]);
+                    if lines.text.last() == Some(&b'\n') {
+                        rows += 1;
+                        lines.ends.push(lines.text.len() - 1);
+                    } else {
+                        lines.ends.push(lines.text.len());
+                    }
                 }
-                if rows.is_empty() {
+                if lines.ends.is_empty() {
+                    break;
+                }
+                if tx.blocking_send(Ok(lines)).is_err() {
                     return Ok(());
                 }
-                if tx.blocking_send(Ok(rows)).is_err() {
-                    return Ok(());
+            }
+            match expected {
+                Some((n, sha)) if n != rows || hex(&hasher.finalize()) != sha => {
+                    Err(ArchiveError::Checksum { table })
                 }
+                _ => Ok(()),
             }
         };
         if let Err(e) = read() {
@@ -936,8 +1334,26 @@ fn read_rows(
     rx
 }
 
-fn parse_row(table: &str, line: &str, columns: usize) -> Result<Vec<Value>, ArchiveError> {
-    let row: Vec<Value> = serde_json::from_str(line)
+/// What went wrong loading a table: when its file does not match its checksum, that — an
+/// altered archive is told as such, whichever row gave out first —, else `e`. Reads what is
+/// left of the file to know.
+async fn settle(
+    batches: &mut mpsc::Receiver<Result<Lines, ArchiveError>>,
+    e: ArchiveError,
+) -> ArchiveError {
+    if matches!(e, ArchiveError::Checksum { .. }) {
+        return e;
+    }
+    while let Some(batch) = batches.recv().await {
+        if let Err(c @ ArchiveError::Checksum { .. }) = batch {
+            return c;
+        }
+    }
+    e
+}
+
+fn parse_row(table: &str, line: &[u8], columns: usize) -> Result<Vec<Value>, ArchiveError> {
+    let row: Vec<Value> = serde_json::from_slice(line)
         .map_err(|e| ArchiveError::NotAnArchive(format!("table {table}: {e}")))?;
     if row.len() != columns {
         return Err(ArchiveError::NotAnArchive(format!(
@@ -946,6 +1362,14 @@ fn parse_row(table: &str, line: &str, columns: usize) -> Result<Vec<Value>, Arch
         )));
     }
     Ok(row)
+}
+
+fn parse_rows(t: &Table, lines: &Lines) -> Result<Vec<Vec<Value>>, ArchiveError> {
+    let rows = lines
+        .iter()
+        .map(|l| parse_row(&t.name, l, t.columns.len()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(parents_first(t, rows))
 }
 
 /// A self-referencing table's rows, each after the row it refers to.
@@ -982,24 +1406,28 @@ fn parents_first(t: &Table, rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
     out
 }
 
-/// A table's rows from the archive, all of them when the table refers to itself.
+/// A table's lines from the archive, all of them at once when the table refers to itself,
+/// checked against `expected` (see [`read_rows`]).
 fn table_batches(
     path: &Path,
     t: &Table,
     batch: usize,
-) -> mpsc::Receiver<Result<Vec<String>, ArchiveError>> {
+    expected: Option<&TableSum>,
+) -> mpsc::Receiver<Result<Lines, ArchiveError>> {
     let size = if t.self_ref.is_some() {
         usize::MAX >> 1
     } else {
         batch
     };
-    read_rows(path.to_path_buf(), t.name.clone(), size)
+    let expected = expected.map(|e| (e.rows, e.sha256.clone()));
+    read_rows(path.to_path_buf(), t.name.clone(), size, expected)
 }
 
 async fn load_sqlite(
     conn: &mut sqlx::SqliteConnection,
     path: &Path,
     t: &Table,
+    expected: Option<&TableSum>,
 ) -> Result<(), ArchiveError> {
     let n = t.columns.len();
     let per_statement = (SQLITE_PARAMETERS / n.max(1)).max(1);
@@ -1010,45 +1438,56 @@ async fn load_sqlite(
         cols.join(", ")
     );
     let one = format!("({})", vec!["?"; n].join(", "));
-    let mut batches = table_batches(path, t, per_statement * 64);
-    while let Some(lines) = batches.recv().await {
-        let rows = lines?
-            .iter()
-            .map(|l| parse_row(&t.name, l, n))
-            .collect::<Result<Vec<_>, _>>()?;
-        let rows = parents_first(t, rows);
-        for group in rows.chunks(per_statement) {
-            let sql = format!("{head}{}", vec![one.as_str(); group.len()].join(", "));
-            let mut q = sqlx::query::<sqlx::Sqlite>(&sql);
-            for v in group.iter().flatten() {
-                q = match v {
-                    Value::Null => q.bind(None::<i64>),
-                    Value::Bool(b) => q.bind(i64::from(*b)),
-                    Value::Number(x) => match x.as_i64() {
-                        Some(i) => q.bind(i),
-                        None => q.bind(x.as_f64()),
-                    },
-                    Value::String(s) => q.bind(s.as_str()),
-                    other => {
-                        return Err(ArchiveError::NotAnArchive(format!(
-                            "table {}: unexpected value {other}",
-                            t.name
-                        )))
-                    }
+    let statement = |rows: usize| format!("{head}{}", vec![one.as_str(); rows].join(", "));
+    let full = statement(per_statement);
+    let mut batches = table_batches(path, t, per_statement * 64, expected);
+    let loaded = async {
+        while let Some(lines) = batches.recv().await {
+            let rows = parse_rows(t, &lines?)?;
+            for group in rows.chunks(per_statement) {
+                let partial;
+                let sql = if group.len() == per_statement {
+                    &full
+                } else {
+                    partial = statement(group.len());
+                    &partial
                 };
+                let mut q = sqlx::query::<sqlx::Sqlite>(sql);
+                for v in group.iter().flatten() {
+                    q = match v {
+                        Value::Null => q.bind(None::<i64>),
+                        Value::Bool(b) => q.bind(i64::from(*b)),
+                        Value::Number(x) => match x.as_i64() {
+                            Some(i) => q.bind(i),
+                            None => q.bind(x.as_f64()),
+                        },
+                        Value::String(s) => q.bind(s.as_str()),
+                        other => {
+                            return Err(ArchiveError::NotAnArchive(format!(
+                                "table {}: unexpected value {other}",
+                                t.name
+                            )))
+                        }
+                    };
+                }
+                q.execute(&mut *conn).await?;
             }
-            q.execute(&mut *conn).await?;
         }
+        Ok(())
     }
-    Ok(())
+    .await;
+    match loaded {
+        Ok(()) => Ok(()),
+        Err(e) => Err(settle(&mut batches, e).await),
+    }
 }
 
 async fn load_postgres(
     conn: &mut sqlx::PgConnection,
     path: &Path,
     t: &Table,
+    expected: Option<&TableSum>,
 ) -> Result<(), ArchiveError> {
-    let n = t.columns.len();
     let cols: Vec<String> = t.columns.iter().map(|c| quote(c)).collect();
     let sql = format!(
         "INSERT INTO {table} ({cols}) SELECT {cols} FROM json_populate_recordset(NULL::{table}, $1::json)",
@@ -1060,38 +1499,41 @@ async fn load_postgres(
         .iter()
         .map(|c| serde_json::to_string(c).unwrap_or_default())
         .collect();
-    let mut batches = table_batches(path, t, POSTGRES_ROWS);
-    while let Some(lines) = batches.recv().await {
-        let rows = lines?
-            .iter()
-            .map(|l| parse_row(&t.name, l, n))
-            .collect::<Result<Vec<_>, _>>()?;
-        let rows = parents_first(t, rows);
-        for group in rows.chunks(POSTGRES_ROWS) {
-            let mut json = Vec::with_capacity(group.len() * 64 * n);
-            json.push(b'[');
-            for (i, row) in group.iter().enumerate() {
-                if i > 0 {
-                    json.push(b',');
-                }
-                json.push(b'{');
-                for (j, v) in row.iter().enumerate() {
-                    if j > 0 {
+    let mut batches = table_batches(path, t, POSTGRES_ROWS, expected);
+    let loaded = async {
+        while let Some(lines) = batches.recv().await {
+            let rows = parse_rows(t, &lines?)?;
+            for group in rows.chunks(POSTGRES_ROWS) {
+                let mut json = Vec::with_capacity(group.len() * 64 * keys.len());
+                json.push(b'[');
+                for (i, row) in group.iter().enumerate() {
+                    if i > 0 {
                         json.push(b',');
                     }
-                    json.extend_from_slice(keys[j].as_bytes());
-                    json.push(b':');
-                    push_json(&mut json, v)?;
+                    json.push(b'{');
+                    for (j, v) in row.iter().enumerate() {
+                        if j > 0 {
+                            json.push(b',');
+                        }
+                        json.extend_from_slice(keys[j].as_bytes());
+                        json.push(b':');
+                        push_json(&mut json, v)?;
+                    }
+                    json.push(b'}');
                 }
-                json.push(b'}');
+                json.push(b']');
+                let json = String::from_utf8(json)
+                    .map_err(|e| ArchiveError::NotAnArchive(e.to_string()))?;
+                sqlx::query(&sql).bind(json).execute(&mut *conn).await?;
             }
-            json.push(b']');
-            let json =
-                String::from_utf8(json).map_err(|e| ArchiveError::NotAnArchive(e.to_string()))?;
-            sqlx::query(&sql).bind(json).execute(&mut *conn).await?;
         }
+        Ok(())
     }
-    Ok(())
+    .await;
+    match loaded {
+        Ok(()) => Ok(()),
+        Err(e) => Err(settle(&mut batches, e).await),
+    }
 }
 
 /// Restores the archive at `path` into a new SQLite database at `scratch` and compares it

@@ -173,6 +173,46 @@ async fn sqlite_to_sqlite_keeps_every_table() {
     round_trip(&from, &into, &temp_dir("s2s").join("a.zip")).await;
 }
 
+/// The indexes and triggers of a SQLite database, as its schema holds them.
+async fn sqlite_schema(db: &Db) -> Vec<(String, String, Option<String>)> {
+    let shangji_store::db::Pool::Sqlite(p) = db.pool() else {
+        panic!("a SQLite database");
+    };
+    sqlx::query_as(
+        "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') ORDER BY type, name",
+    )
+    .fetch_all(p)
+    .await
+    .unwrap()
+}
+
+/// A SQLite file is read on two connections in one snapshot, their tables joined into one
+/// archive; restored into another file, whose load sets indexes and triggers aside and puts
+/// them back.
+#[tokio::test]
+async fn a_sqlite_file_to_a_sqlite_file_keeps_every_table() {
+    let dir = temp_dir("f2f");
+    let url = |name: &str| format!("sqlite://{}", dir.join(name).display());
+    let from = Db::connect_and_migrate(&url("from.db")).await.unwrap();
+    demo_company(&from).await;
+    let into = Db::connect(&url("into.db")).await.unwrap();
+    round_trip(&from, &into, &dir.join("a.zip")).await;
+    let schema = sqlite_schema(&from).await;
+    assert!(schema.iter().any(|(kind, ..)| kind == "trigger"));
+    assert_eq!(sqlite_schema(&into).await, schema);
+    // The file is a plain zip: every table once, the manifest last.
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(dir.join("a.zip")).unwrap()).unwrap();
+    let names: Vec<String> = zip.file_names().map(String::from).collect();
+    let unique: BTreeSet<&String> = names.iter().collect();
+    assert_eq!(unique.len(), names.len());
+    let manifest = archive::read_manifest(&dir.join("a.zip")).unwrap();
+    assert_eq!(names.len(), manifest.tables.len() + 1);
+    assert_eq!(
+        zip.by_index(names.len() - 1).unwrap().name(),
+        "manifest.json"
+    );
+}
+
 #[tokio::test]
 async fn sqlite_to_postgres_and_back_keeps_every_table() {
     let Some(pg) = postgres().await else {

@@ -22,7 +22,7 @@ use crate::db::{bind_all, Arg, RowExt, Sql};
 use crate::error::StoreError;
 
 /// Records per transaction at most.
-const MAX_BATCH: usize = 32;
+const MAX_BATCH: usize = 128;
 
 /// A new record, its events, its custom value rows (by field) and its import mark.
 #[derive(Debug)]

@@ -14,7 +14,7 @@ use super::{deals, errors_of, kind_of, placed, plan, sheet_of, undo, write_row, 
 use crate::error::AppError;
 
 /// Rows written side by side, and between two progress saves.
-const CHUNK: usize = 50;
+const CHUNK: usize = 200;
 
 /// Writes one row without problems, and records at once what it updated (what it created is
 /// recorded as it is created), for a rollback (or an interrupted import's undoing) to find;
@@ -212,7 +212,7 @@ fn chunk_len(rows: &[Planned]) -> usize {
 }
 
 /// How long a running import may go without saving progress before it counts as
-/// interrupted (it saves every 50 rows, a few seconds apart).
+/// interrupted (it saves every 200 rows, a second or less apart).
 pub const STALL: time::Duration = time::Duration::minutes(10);
 
 /// Imports whose runner stopped mid-way (its process died): each is undone — nothing of an

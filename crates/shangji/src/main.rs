@@ -1,5 +1,11 @@
 use std::process::ExitCode;
 
+/// Rows are read, copied and handed between SQLite's threads and the app's in many small
+/// allocations: mimalloc's per-thread heaps serve them without the system allocator's locks
+/// (a backup spent a fifth of its time in `malloc`; docs/operations.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()

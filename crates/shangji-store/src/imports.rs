@@ -8,7 +8,7 @@ use shangji_core::model::{Id, Opportunity, RecordKind};
 use shangji_core::opportunity::NewEvent;
 use sqlx::Row;
 
-use crate::crud::{push_events_insert, push_insert, EventsOf};
+use crate::crud::{push_events_insert, push_insert, EventsOf, ImportMark};
 use crate::custom::{push_values_insert, rows_of};
 use crate::db::{bind_all, Db, RowExt, Sql};
 use crate::entity::Entity;
@@ -252,13 +252,10 @@ impl Db {
                     push_values_insert(&mut sql, RecordKind::Opportunity, EventsOf::Id(id), &rows);
                     bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
                 }
-                sqlx::query("INSERT INTO import_rows (import_id, row_no, record_kind, record_id, action, before, version_after) VALUES ($1, $2, $3, $4, 'created', NULL, 1)")
-                    .bind(import_id)
-                    .bind(d.row as i64)
-                    .bind(RecordKind::Opportunity.as_str())
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                let mark = ImportMark { import_id, row: d.row as i64, kind: ImportedKind::Opportunity };
+                let mut sql = Sql::new("");
+                mark.push_insert(&mut sql, &id.to_string(), "(SELECT 1) AS one");
+                bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
                 ids.push(id);
             }
             tx.commit().await?;

@@ -42,6 +42,8 @@ use tokio::sync::mpsc;
 use crate::db::{Db, Pool};
 use crate::error::StoreError;
 
+mod sqlite_file;
+
 /// The archive format this build writes, and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -53,10 +55,6 @@ const POSTGRES_ROWS: usize = 2_000;
 /// The page cache of the connection loading SQLite, in KiB (the pool's connections keep
 /// 8 MiB): the tables' pages written in the load's one transaction stay in memory.
 const LOAD_CACHE_KIB: i64 = 256 * 1024;
-/// Connections a dump of a SQLite file reads on at once.
-const DUMP_CONNECTIONS: usize = 2;
-/// Rows a dump's SQLite connection reads ahead of the one hashing them.
-const ROWS_IN_FLIGHT: usize = 4_096;
 /// Bytes of rows handed at once between the database side and the file side.
 const CHUNK_BYTES: usize = 256 * 1024;
 
@@ -332,157 +330,129 @@ impl Db {
     ) -> Result<Manifest, ArchiveError> {
         let tables = self.archive_tables().await?;
         let schema_version = self.applied_version().await?;
-        // The first connection's tables go straight into the archive; each other
-        // connection's into a part of its own (compressed on its own thread), copied in whole
-        // at the end.
+        let manifest_of = |tables: Vec<TableSum>| Manifest {
+            format: FORMAT_VERSION,
+            schema_version,
+            app_version: app_version.to_string(),
+            created_at: crate::db::ms(now),
+            dialect: self.dialect().to_string(),
+            tables,
+        };
         let partial = partial_path(path);
-        let parts: Vec<PathBuf> = (1..DUMP_CONNECTIONS)
-            .map(|k| part_path(&partial, k))
-            .collect();
-        let (main, writer) = zip_writer(partial.clone(), true);
-        let mut outs = vec![main];
-        let mut part_writers = Vec::new();
-        for part in &parts {
-            let (tx, w) = zip_writer(part.clone(), false);
-            outs.push(tx);
-            part_writers.push(w);
-        }
-        let dumped = self.dump(&tables, &outs).await;
-        let main = outs.remove(0);
-        drop(outs);
-        let mut parted = Ok(());
-        for w in part_writers {
-            let done = joined(w).await;
-            if parted.is_ok() {
-                parted = done;
+        let written = match sqlite_file::file_of(self).await? {
+            Some(file) => {
+                self.export_file(&file, &tables, &partial, manifest_of)
+                    .await
             }
-        }
-        let manifest = dumped.and_then(|sums| {
-            parted.map(|()| Manifest {
-                format: FORMAT_VERSION,
-                schema_version,
-                app_version: app_version.to_string(),
-                created_at: crate::db::ms(now),
-                dialect: self.dialect().to_string(),
-                tables: sums,
-            })
-        });
-        if let Ok(m) = &manifest {
-            let bytes = serde_json::to_vec_pretty(m)
-                .map_err(|e| ArchiveError::Io(std::io::Error::other(format!("manifest: {e}"))))?;
-            for part in &parts {
-                let _ = main.send(Chunk::Append(part.clone())).await;
-            }
-            let _ = main.send(Chunk::Manifest(bytes)).await;
-        }
-        drop(main);
-        let written = joined(writer).await;
-        for part in &parts {
-            let _ = std::fs::remove_file(part);
-        }
-        match (manifest, written) {
-            (Ok(m), Ok(())) => {
+            None => self.export_streamed(&tables, &partial, manifest_of).await,
+        };
+        match written {
+            Ok(m) => {
                 std::fs::rename(&partial, path)?;
                 Ok(m)
             }
-            (Err(e), _) | (Ok(_), Err(e)) => {
+            Err(e) => {
                 let _ = std::fs::remove_file(&partial);
                 Err(e)
             }
         }
     }
 
+    /// A SQLite file's archive, read on connections of their own sharing one snapshot: the
+    /// first one's tables go straight into the archive, each other's into a part of its own,
+    /// copied in whole at the end.
+    async fn export_file(
+        &self,
+        file: &Path,
+        tables: &[Table],
+        partial: &Path,
+        manifest_of: impl FnOnce(Vec<TableSum>) -> Manifest,
+    ) -> Result<Manifest, ArchiveError> {
+        let conns = sqlite_file::snapshot(self, file, sqlite_file::CONNECTIONS).await?;
+        let parts: Vec<PathBuf> = (1..conns.len()).map(|k| part_path(partial, k)).collect();
+        let written = async {
+            let mut zips = vec![new_zip(partial)?];
+            for part in &parts {
+                zips.push(new_zip(part)?);
+            }
+            let (sums, zips) = sqlite_file::dump(conns, tables, zips).await?;
+            let manifest = manifest_of(sums);
+            let bytes = manifest_bytes(&manifest)?;
+            let parts = parts.clone();
+            tokio::task::spawn_blocking(move || close_archive(zips, &parts, &bytes))
+                .await
+                .map_err(|e| ArchiveError::Io(std::io::Error::other(e.to_string())))??;
+            Ok(manifest)
+        }
+        .await;
+        for part in &parts {
+            let _ = std::fs::remove_file(part);
+        }
+        written
+    }
+
+    /// An archive read in one transaction (PostgreSQL, an in-memory SQLite database), the
+    /// lines written by a thread of its own.
+    async fn export_streamed(
+        &self,
+        tables: &[Table],
+        partial: &Path,
+        manifest_of: impl FnOnce(Vec<TableSum>) -> Manifest,
+    ) -> Result<Manifest, ArchiveError> {
+        let (out, writer) = zip_writer(partial.to_path_buf());
+        let manifest = self.dump_one(tables, Some(&out)).await.map(manifest_of);
+        if let Ok(m) = &manifest {
+            let _ = out.send(Chunk::Manifest(manifest_bytes(m)?)).await;
+        }
+        drop(out);
+        let written = joined(writer).await;
+        let manifest = manifest?;
+        written?;
+        Ok(manifest)
+    }
+
     /// Every table's count and checksum as they stand, computed as an archive would be.
     pub async fn table_sums(&self) -> Result<Vec<TableSum>, ArchiveError> {
         let tables = self.archive_tables().await?;
-        self.dump(&tables, &[]).await
+        self.dump(&tables).await
     }
 
-    /// Reads every table in one snapshot, hashing each row's line and, with `outs`, sending
-    /// the lines to the archive's writers: a table's lines to one of them, whole. A SQLite
-    /// file is read on up to [`DUMP_CONNECTIONS`] connections at once (one per writer when
-    /// there are writers), sharing one snapshot.
-    async fn dump(
+    /// Every table of `tables` read in one snapshot, each row's line hashed: a SQLite file
+    /// on connections of its own, sharing the snapshot.
+    async fn dump(&self, tables: &[Table]) -> Result<Vec<TableSum>, ArchiveError> {
+        match sqlite_file::file_of(self).await? {
+            Some(file) => {
+                let conns = sqlite_file::snapshot(self, &file, sqlite_file::CONNECTIONS).await?;
+                Ok(sqlite_file::dump(conns, tables, vec![]).await?.0)
+            }
+            None => self.dump_one(tables, None).await,
+        }
+    }
+
+    /// Every table of `tables` read in one transaction, each row's line hashed and, with
+    /// `out`, sent to the archive's writer.
+    async fn dump_one(
         &self,
         tables: &[Table],
-        outs: &[mpsc::Sender<Chunk>],
+        out: Option<&mpsc::Sender<Chunk>>,
     ) -> Result<Vec<TableSum>, ArchiveError> {
         match self.pool() {
             Pool::Sqlite(p) => {
-                let wanted = if outs.is_empty() {
-                    DUMP_CONNECTIONS
-                } else {
-                    DUMP_CONNECTIONS.min(outs.len())
-                };
-                match self.snapshot_connections(p, wanted).await? {
-                    Some(conns) => dump_sqlite(conns, tables, outs).await,
-                    None => {
-                        let mut tx = p.begin().await?;
-                        let sums =
-                            dump_with::<sqlx::Sqlite>(&mut *tx, tables, outs.first(), false).await;
-                        tx.rollback().await?;
-                        sums
-                    }
-                }
+                let mut tx = p.begin().await?;
+                let sums = dump_with::<sqlx::Sqlite>(&mut *tx, tables, out, false).await;
+                tx.rollback().await?;
+                sums
             }
             Pool::Postgres(p) => {
                 let mut tx = p.begin().await?;
                 sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                     .execute(&mut *tx)
                     .await?;
-                let sums = dump_with::<sqlx::Postgres>(&mut *tx, tables, outs.first(), true).await;
+                let sums = dump_with::<sqlx::Postgres>(&mut *tx, tables, out, true).await;
                 tx.rollback().await?;
                 sums
             }
         }
-    }
-
-    /// Up to `n` connections of their own to this SQLite file (see [`dump_connection`]), each
-    /// in a read transaction begun while a write lock was held, so that no write can commit
-    /// between their beginnings and they all read the same snapshot — the CLI's backup runs
-    /// in another process than the server. One when the lock cannot be had (a long write
-    /// elsewhere): a backup waits for no one. None for an in-memory database.
-    async fn snapshot_connections(
-        &self,
-        pool: &sqlx::SqlitePool,
-        n: usize,
-    ) -> Result<Option<Vec<sqlx::SqliteConnection>>, ArchiveError> {
-        let Some(first) = dump_connection(pool).await? else {
-            return Ok(None);
-        };
-        let mut conns = vec![first];
-        if n > 1 {
-            let _writer = self.writer().await;
-            let mut lock = pool.acquire().await?;
-            let wait: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
-                .fetch_one(&mut *lock)
-                .await?;
-            sqlx::query("PRAGMA busy_timeout = 100")
-                .execute(&mut *lock)
-                .await?;
-            let locked = sqlx::query("BEGIN IMMEDIATE").execute(&mut *lock).await;
-            sqlx::query(&format!("PRAGMA busy_timeout = {wait}"))
-                .execute(&mut *lock)
-                .await?;
-            if locked.is_ok() {
-                let begun = async {
-                    for _ in 1..n {
-                        if let Some(mut c) = dump_connection(pool).await? {
-                            begin_read(&mut c).await?;
-                            conns.push(c);
-                        }
-                    }
-                    begin_read(&mut conns[0]).await?;
-                    Ok::<(), ArchiveError>(())
-                }
-                .await;
-                sqlx::query("ROLLBACK").execute(&mut *lock).await?;
-                begun?;
-                return Ok(Some(conns));
-            }
-        }
-        begin_read(&mut conns[0]).await?;
-        Ok(Some(conns))
     }
 
     /// Restores the archive at `path` into this database, which must be empty (only what
@@ -513,7 +483,7 @@ impl Db {
         // Tables the schema's triggers wrote while others loaded (on PostgreSQL, whose load
         // keeps its triggers) are loaded again; then they are compared again, and everything
         // when they have triggers of their own.
-        let differing = differences(&manifest, &self.dump(&tables, &[]).await?);
+        let differing = differences(&manifest, &self.dump(&tables).await?);
         if !differing.is_empty() {
             let again: Vec<Table> = tables
                 .iter()
@@ -527,7 +497,7 @@ impl Db {
             } else {
                 &again
             };
-            let still = differences(&manifest, &self.dump(check, &[]).await?);
+            let still = differences(&manifest, &self.dump(check).await?);
             if !still.is_empty() {
                 return Err(ArchiveError::Verification(format!(
                     "table(s) {} do not match the archive's counts and checksums",
@@ -700,41 +670,6 @@ async fn set_aside(
     Ok(restore)
 }
 
-/// Begins a read transaction and takes its snapshot, which SQLite does at the first read.
-async fn begin_read(conn: &mut sqlx::SqliteConnection) -> Result<(), ArchiveError> {
-    sqlx::query("BEGIN").execute(&mut *conn).await?;
-    sqlx::query("SELECT COUNT(*) FROM sqlite_master")
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-/// A connection of its own for reading a whole SQLite file, handing rows over from SQLite's
-/// thread in large batches: the pool's connections hand them over a few dozen at a time, and
-/// the thread switches then cost more than the reading. None for an in-memory database,
-/// which lives in the pool's one connection.
-async fn dump_connection(
-    pool: &sqlx::SqlitePool,
-) -> Result<Option<sqlx::SqliteConnection>, ArchiveError> {
-    use sqlx::ConnectOptions;
-    let file: String =
-        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
-            .fetch_one(pool)
-            .await?;
-    if file.is_empty() {
-        return Ok(None);
-    }
-    let conn = pool
-        .connect_options()
-        .as_ref()
-        .clone()
-        .row_buffer_size(ROWS_IN_FLIGHT)
-        .optimize_on_close(false, None)
-        .connect()
-        .await?;
-    Ok(Some(conn))
-}
-
 fn new_table(name: &str) -> Table {
     Table {
         name: name.to_string(),
@@ -831,7 +766,7 @@ trait Canon {
     fn canon(&self, i: usize, out: &mut Vec<u8>) -> Result<(), ArchiveError>;
 }
 
-fn push_json<T: Serialize>(out: &mut Vec<u8>, v: &T) -> Result<(), ArchiveError> {
+fn push_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) -> Result<(), ArchiveError> {
     serde_json::to_writer(out, v).map_err(|e| ArchiveError::Io(std::io::Error::other(e)))
 }
 
@@ -943,81 +878,6 @@ where
     Ok(sums)
 }
 
-/// Reads `tables` on `conns` at once (each already in its transaction, all in one
-/// snapshot), each connection taking the largest table left, its lines to its own writer of
-/// `outs`; the sums in the order of `tables`.
-async fn dump_sqlite(
-    mut conns: Vec<sqlx::SqliteConnection>,
-    tables: &[Table],
-    outs: &[mpsc::Sender<Chunk>],
-) -> Result<Vec<TableSum>, ArchiveError> {
-    let mut order: Vec<(i64, usize)> = Vec::with_capacity(tables.len());
-    if conns.len() > 1 {
-        for (i, t) in tables.iter().enumerate() {
-            let sql = format!("SELECT COUNT(*) FROM {}", quote(&t.name));
-            let rows: i64 = sqlx::query_scalar(&sql).fetch_one(&mut conns[0]).await?;
-            order.push((rows, i));
-        }
-        order.sort_by(|a, b| b.cmp(a));
-    } else {
-        order.extend((0..tables.len()).map(|i| (0, i)));
-    }
-    let queue = std::sync::Arc::new(std::sync::Mutex::new(
-        order
-            .into_iter()
-            .map(|(_, i)| i)
-            .collect::<std::collections::VecDeque<_>>(),
-    ));
-    let tables: std::sync::Arc<[Table]> = tables.into();
-    let mut workers = Vec::with_capacity(conns.len());
-    for (k, mut conn) in conns.into_iter().enumerate() {
-        let (queue, tables, out) = (queue.clone(), tables.clone(), outs.get(k).cloned());
-        workers.push(tokio::spawn(async move {
-            let mut sums = Vec::new();
-            let dumped = async {
-                loop {
-                    let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
-                    let Some(i) = next else {
-                        return Ok::<(), ArchiveError>(());
-                    };
-                    let sum =
-                        dump_table::<sqlx::Sqlite>(&mut conn, &tables[i], out.as_ref(), false)
-                            .await;
-                    if sum.is_err() {
-                        // The others stop after their table.
-                        if let Ok(mut q) = queue.lock() {
-                            q.clear();
-                        }
-                    }
-                    sums.push((i, sum?));
-                }
-            }
-            .await;
-            let ended = sqlx::query("ROLLBACK").execute(&mut conn).await;
-            let _ = sqlx::Connection::close(conn).await;
-            dumped?;
-            ended?;
-            Ok::<_, ArchiveError>(sums)
-        }));
-    }
-    let mut sums: Vec<(usize, TableSum)> = Vec::with_capacity(tables.len());
-    let mut failed = None;
-    for w in workers {
-        match w.await {
-            Ok(Ok(s)) => sums.extend(s),
-            Ok(Err(e)) => failed = failed.or(Some(e)),
-            Err(e) => {
-                failed = failed.or(Some(ArchiveError::Io(std::io::Error::other(e.to_string()))))
-            }
-        }
-    }
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    sums.sort_by_key(|(i, _)| *i);
-    Ok(sums.into_iter().map(|(_, s)| s).collect())
-}
-
 /// One table read in the archive's order, each row's line hashed and, with `out`, sent
 /// to the archive's writer as the table's file.
 async fn dump_table<DB>(
@@ -1079,8 +939,6 @@ enum Chunk {
     /// A table's file begins.
     Table(String),
     Lines(Vec<u8>),
-    /// Every file of the zip at this path, copied as compressed.
-    Append(PathBuf),
     Manifest(Vec<u8>),
 }
 
@@ -1103,17 +961,71 @@ fn part_path(partial: &Path, k: usize) -> PathBuf {
     partial.with_file_name(name)
 }
 
-/// A writer of the zip at `path` on a blocking thread, and what to send it; `complete`: the
-/// archive itself, which must end with its manifest, else a part.
+/// A zip being written.
+type ZipFile = zip::ZipWriter<std::io::BufWriter<std::fs::File>>;
+
+fn new_zip(path: &Path) -> Result<ZipFile, ArchiveError> {
+    let file = std::fs::File::create(path)?;
+    Ok(zip::ZipWriter::new(std::io::BufWriter::with_capacity(
+        1 << 20,
+        file,
+    )))
+}
+
+/// How a table's file is stored: compressed fast (the lines are repetitive: about a fifth
+/// of their size at the lowest level).
+fn entry_options() -> zip::write::SimpleFileOptions {
+    zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(1))
+        .large_file(true)
+}
+
+fn manifest_bytes(m: &Manifest) -> Result<Vec<u8>, ArchiveError> {
+    serde_json::to_vec_pretty(m)
+        .map_err(|e| ArchiveError::Io(std::io::Error::other(format!("manifest: {e}"))))
+}
+
+/// Completes the archive: the first of `zips`, the others (the `parts` written beside it)
+/// copied into it as compressed, then the manifest; written to the disk before it returns.
+fn close_archive(
+    zips: Vec<ZipFile>,
+    parts: &[PathBuf],
+    manifest: &[u8],
+) -> Result<(), ArchiveError> {
+    let mut zips = zips.into_iter();
+    let Some(mut zip) = zips.next() else {
+        return Err(ArchiveError::Io(std::io::Error::other(
+            "no archive to close",
+        )));
+    };
+    for (part, path) in zips.zip(parts) {
+        part.finish()?;
+        let mut part = open_zip(path)?;
+        for i in 0..part.len() {
+            zip.raw_copy_file(part.by_index_raw(i)?)?;
+        }
+    }
+    zip.start_file("manifest.json", entry_options().large_file(false))?;
+    zip.write_all(manifest)?;
+    let file = zip
+        .finish()?
+        .into_inner()
+        .map_err(|e| ArchiveError::Io(e.into_error()))?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// A writer of the archive at `path` on a blocking thread, and what to send it; the
+/// archive must end with its manifest.
 fn zip_writer(
     path: PathBuf,
-    complete: bool,
 ) -> (
     mpsc::Sender<Chunk>,
     tokio::task::JoinHandle<Result<(), ArchiveError>>,
 ) {
     let (tx, rx) = mpsc::channel::<Chunk>(16);
-    let writer = tokio::task::spawn_blocking(move || write_zip(&path, rx, complete));
+    let writer = tokio::task::spawn_blocking(move || write_zip(&path, rx));
     (tx, writer)
 }
 
@@ -1129,50 +1041,19 @@ fn entry_name(table: &str) -> String {
     format!("tables/{table}.jsonl")
 }
 
-/// Writes what the database side sends into a zip file (on a blocking thread).
-fn write_zip(
-    path: &Path,
-    mut rx: mpsc::Receiver<Chunk>,
-    complete: bool,
-) -> Result<(), ArchiveError> {
-    use zip::write::SimpleFileOptions;
-    let file = std::fs::File::create(path)?;
-    let mut zip = zip::ZipWriter::new(std::io::BufWriter::with_capacity(1 << 20, file));
-    let options = SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .compression_level(Some(1))
-        .large_file(true);
-    let mut manifest = false;
+/// Writes what the database side sends into the archive (on a blocking thread).
+fn write_zip(path: &Path, mut rx: mpsc::Receiver<Chunk>) -> Result<(), ArchiveError> {
+    let mut zip = new_zip(path)?;
     while let Some(chunk) = rx.blocking_recv() {
         match chunk {
-            Chunk::Table(name) => zip.start_file(entry_name(&name), options)?,
+            Chunk::Table(name) => zip.start_file(entry_name(&name), entry_options())?,
             Chunk::Lines(bytes) => zip.write_all(&bytes)?,
-            Chunk::Append(part) => {
-                let mut part = open_zip(&part)?;
-                for i in 0..part.len() {
-                    zip.raw_copy_file(part.by_index_raw(i)?)?;
-                }
-            }
-            Chunk::Manifest(bytes) => {
-                zip.start_file("manifest.json", options.large_file(false))?;
-                zip.write_all(&bytes)?;
-                manifest = true;
-            }
+            Chunk::Manifest(bytes) => return close_archive(vec![zip], &[], &bytes),
         }
     }
-    if complete && !manifest {
-        return Err(ArchiveError::Io(std::io::Error::other(
-            "the export stopped before its end",
-        )));
-    }
-    let file = zip
-        .finish()?
-        .into_inner()
-        .map_err(|e| ArchiveError::Io(e.into_error()))?;
-    if complete {
-        file.sync_all()?;
-    }
-    Ok(())
+    Err(ArchiveError::Io(std::io::Error::other(
+        "the export stopped before its end",
+    )))
 }
 
 fn open_zip(path: &Path) -> Result<zip::ZipArchive<std::fs::File>, ArchiveError> {

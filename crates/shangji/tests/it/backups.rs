@@ -213,6 +213,85 @@ async fn a_sqlite_file_to_a_sqlite_file_keeps_every_table() {
     );
 }
 
+/// The values of `column` in every row of `table` in the archive at `file`.
+fn archived_column(file: &Path, table: &str, column: &str) -> Vec<serde_json::Value> {
+    let manifest = archive::read_manifest(file).unwrap();
+    let t = manifest.tables.iter().find(|t| t.name == table).unwrap();
+    let i = t.columns.iter().position(|c| c == column).unwrap();
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(file).unwrap()).unwrap();
+    let mut text = String::new();
+    zip.by_name(&format!("tables/{table}.jsonl"))
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<Vec<serde_json::Value>>(l).unwrap()[i].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_backup_taken_while_deals_are_created_reads_one_moment() {
+    let dir = temp_dir("busy");
+    let db = Db::connect_and_migrate(&format!("sqlite://{}", dir.join("busy.db").display()))
+        .await
+        .unwrap();
+    demo_company(&db).await;
+    let ctx = admin_ctx(&db).await;
+    let account = ops::get::<Opportunity>(&db, &ctx, 1)
+        .await
+        .unwrap()
+        .account_id;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (db, stop) = (db.clone(), stop.clone());
+        tokio::spawn(async move {
+            let ctx = admin_ctx(&db).await;
+            let mut created = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let input = serde_json::from_value(json!({
+                    "title": format!("备份时新建 {created}"), "account_id": account,
+                    "amount_minor": 1_000_000
+                }))
+                .unwrap();
+                ops::create_opportunity(&db, &ctx, input, None)
+                    .await
+                    .unwrap();
+                created += 1;
+            }
+            created
+        })
+    };
+    let mut deals = Vec::new();
+    for k in 0..4 {
+        let file = dir.join(format!("busy-{k}.zip"));
+        backups::export(&db, &file, None, now()).await.unwrap();
+        // The deals and their history are read on different connections: every deal the
+        // archive holds has its `created` event there, and no event is of a deal it lacks.
+        let ids: BTreeSet<i64> = archived_column(&file, "opportunities", "id")
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        let kinds = archived_column(&file, "opportunity_events", "kind");
+        let of = archived_column(&file, "opportunity_events", "opportunity_id");
+        let created: BTreeSet<i64> = of
+            .iter()
+            .zip(&kinds)
+            .filter(|(_, k)| k.as_str() == Some("created"))
+            .map(|(o, _)| o.as_i64().unwrap())
+            .collect();
+        let with_events: BTreeSet<i64> = of.iter().map(|o| o.as_i64().unwrap()).collect();
+        assert_eq!(created, ids, "archive {k}");
+        assert!(with_events.is_subset(&ids), "archive {k}");
+        deals.push(ids.len());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let created = writer.await.unwrap();
+    assert!(
+        created > 0 && deals.windows(2).any(|w| w[0] < w[1]),
+        "writes went on: {deals:?}"
+    );
+}
+
 #[tokio::test]
 async fn sqlite_to_postgres_and_back_keeps_every_table() {
     let Some(pg) = postgres().await else {

@@ -158,6 +158,12 @@ impl Facet {
     }
 }
 
+/// The deals created by an opportunities import that was rolled back. While such a deal
+/// stays archived (the rollback archives it: its history is append-only) it has no rows in
+/// the projection, so that every report is again what it was before the import; restored
+/// from the archive, it counts again.
+const ROLLED_BACK_DEALS: &str = "SELECT r.record_id FROM import_rows r JOIN imports i ON i.id = r.import_id WHERE r.record_kind = 'opportunity' AND r.action = 'created' AND i.status = 'rolled_back'";
+
 impl Db {
     /// Rebuilds the projection rows of every opportunity marked dirty (by a new event, or by
     /// a change to its pipeline's stages), a batch per transaction; returns how many were
@@ -205,6 +211,8 @@ impl Db {
             let ids: Vec<i64> = marks.iter().map(|m| m.0).collect();
             let mut sql = Sql::new("SELECT id, pipeline_id, owner_id FROM opportunities WHERE id IN ");
             sql.bind_list(&ids);
+            sql.push(" AND NOT (archived = ").bind(true);
+            sql.push(&format!(" AND id IN ({ROLLED_BACK_DEALS}))"));
             let opps: Vec<(i64, i64, i64)> = bind_all!(sqlx::query(&sql.text), &sql.args)
                 .fetch_all(&mut *tx)
                 .await?
@@ -322,6 +330,19 @@ impl Db {
             bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok(marks.len() as u64)
+        })
+    }
+
+    /// Marks the deals an opportunities import created dirty: it was rolled back, which
+    /// takes them out of the projection (see [`ROLLED_BACK_DEALS`]).
+    pub async fn mark_import_dirty(&self, import_id: i64) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
+        on_pool!(self, p => {
+            sqlx::query("INSERT INTO analytics_dirty (opportunity_id, n) SELECT record_id, 1 FROM import_rows WHERE import_id = $1 AND record_kind = 'opportunity' AND action = 'created' ON CONFLICT (opportunity_id) DO UPDATE SET n = analytics_dirty.n + 1")
+                .bind(import_id)
+                .execute(p)
+                .await?;
+            Ok(())
         })
     }
 

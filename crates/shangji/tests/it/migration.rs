@@ -304,14 +304,15 @@ async fn a_migrated_history_gives_the_same_reports_as_the_same_history_entered_l
 }
 
 /// Every problem of either file by row and column; a deal already imported (its external id)
-/// is skipped; a rollback archives the deals (their history stays) and frees their external
-/// ids, so that the corrected file imports again.
+/// is skipped; a rollback archives the deals (their history stays, out of every report) and
+/// frees their external ids, so that the corrected file imports again.
 #[tokio::test]
 async fn problems_are_placed_duplicates_skipped_and_a_rollback_frees_the_external_ids() {
     let app = TestApp::new().await;
     let now = common::now();
     app.create("/api/v1/accounts", "admin", r#"{"name":"甲方有限公司"}"#)
         .await;
+    let before = reports(&app, now).await;
     let day = |d: i64| china(now - Duration::days(d));
     let deals = format!(
         "外部编号,商机名称,客户名称,阶段,金额,创建时间,成交日期,输单原因\n\
@@ -373,6 +374,11 @@ async fn problems_are_placed_duplicates_skipped_and_a_rollback_frees_the_externa
     let batch = run(&app, id).await;
     assert_eq!(batch["status"], "done", "{batch}");
     assert_eq!(batch["summary"]["created"], 2, "{batch}");
+    assert_ne!(
+        reports(&app, now).await,
+        before,
+        "a won and a lost deal count"
+    );
     let (_, list) = app.get("/api/v1/opportunities?q=号", "admin").await;
     let titles: Vec<&str> = list["items"]
         .as_array()
@@ -421,6 +427,9 @@ async fn problems_are_placed_duplicates_skipped_and_a_rollback_frees_the_externa
         .get(&format!("/api/v1/opportunities/{}", lost["id"]), "admin")
         .await;
     assert_eq!(gone["archived"], true, "{gone}");
+    // The reports are again what they were before the import: the deals it made count in
+    // none of them.
+    assert_eq!(reports(&app, now).await, before);
     let (s, p) = app
         .post(&format!("/api/v1/imports/{again}/preview"), "admin", "{}")
         .await;

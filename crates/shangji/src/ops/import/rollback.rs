@@ -7,7 +7,7 @@
 use serde::Serialize;
 use serde_json::Value;
 use shangji_core::audit::AuditAction;
-use shangji_core::import::{ImportBatch, ImportStatus, ImportedKind, ImportedRecord};
+use shangji_core::import::{ImportBatch, ImportKind, ImportStatus, ImportedKind, ImportedRecord};
 use shangji_core::model::*;
 use shangji_core::visibility::Scope;
 use shangji_store::{Access, Db};
@@ -104,6 +104,9 @@ pub async fn rollback(db: &Db, ctx: &Ctx, id: Id) -> Result<Rollback, AppError> 
     batch.status = ImportStatus::RolledBack;
     batch.rolled_back_at = Some(ctx.now);
     db.save_import(&batch, ImportStatus::Done).await?;
+    if batch.kind == ImportKind::Opportunities {
+        db.mark_import_dirty(id).await?;
+    }
     let detail = format!(
         "{}: {} records removed, {} restored",
         batch.file_name, outcome.removed, outcome.restored

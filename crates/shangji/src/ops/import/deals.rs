@@ -20,7 +20,9 @@ use time::OffsetDateTime;
 use super::{account_named, errors_of, placed, read_sheet, Ctx, Planned};
 use crate::error::AppError;
 use crate::ops::opportunities::pipeline_for;
-use crate::ops::records::{apply_custom, check_links, check_owner, Resource};
+use crate::ops::records::{
+    apply_custom, check_closed_deal_owner, check_links, check_owner, Resource,
+};
 
 /// A deal as it will be written.
 pub(super) struct Built {
@@ -306,7 +308,16 @@ async fn build(
     let custom = d.input.custom.take();
     let (mut opp, events) = core_opp::create(d.input, pipeline, &ctx.actor, d.created_at)?;
     let changes = apply_custom(db, ctx, &mut opp, custom, true).await?;
-    check_owner(ctx, "owner_id", Some(opp.owner_id), Some(ctx.actor.user_id))?;
+    // A deal closed before it came here may be of a rep who has left since; an open one
+    // goes to someone who can follow it up.
+    let closed = pipeline
+        .stage(d.stage)
+        .is_some_and(|s| s.kind != StageKind::Open);
+    if closed {
+        check_closed_deal_owner(ctx, "owner_id", opp.owner_id)?;
+    } else {
+        check_owner(ctx, "owner_id", Some(opp.owner_id), Some(ctx.actor.user_id))?;
+    }
     // The account must be one the importer may see, as for any deal created.
     check_links(db, ctx, opp.links()).await?;
     let mut events = events;

@@ -61,7 +61,26 @@ pub(crate) fn check_owner(
     if Some(owner) == before {
         return Ok(());
     }
-    let user = ctx.dir.user(owner).filter(|u| u.active);
+    owner_in_scope(ctx, field, owner, true)
+}
+
+/// The owner of a deal a migration brings in already closed may have left the company since:
+/// any user, active or not, within the actor's scope.
+pub(crate) fn check_closed_deal_owner(
+    ctx: &Ctx,
+    field: &str,
+    owner: UserId,
+) -> Result<(), AppError> {
+    owner_in_scope(ctx, field, owner, false)
+}
+
+fn owner_in_scope(
+    ctx: &Ctx,
+    field: &str,
+    owner: UserId,
+    active_only: bool,
+) -> Result<(), AppError> {
+    let user = ctx.dir.user(owner).filter(|u| u.active || !active_only);
     let Some(user) = user else {
         return Err(AppError::invalid(
             field,

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use serde_json::{json, Value};
-use time::{Date, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
+use time::{OffsetDateTime, UtcOffset};
 use utoipa::ToSchema;
 
 use crate::model::*;
@@ -102,42 +102,13 @@ pub fn parse_yuan(s: &str) -> Option<i64> {
         .checked_add(cents)
 }
 
-/// A time of the file (China time) as an instant, and whether it was a date alone.
+/// A time of the file (China time: a date, a date and time, a spreadsheet serial number —
+/// as the deals file reads it) as an instant, and whether it was a date alone.
 pub fn parse_time(s: &str) -> Option<(OffsetDateTime, bool)> {
-    let s = s.trim().replace('/', "-");
-    let (d, t) = match s.split_once([' ', 'T']) {
-        Some((d, t)) => (d, Some(t.trim())),
-        None => (s.as_str(), None),
-    };
-    let mut parts = d.split('-');
-    let (y, m, day) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || y.len() != 4 {
-        return None;
-    }
-    let month = time::Month::try_from(m.parse::<u8>().ok()?).ok()?;
-    let date = Date::from_calendar_date(y.parse().ok()?, month, day.parse().ok()?).ok()?;
-    let time = match t {
-        None => Time::MIDNIGHT,
-        Some(t) => {
-            let n: Vec<&str> = t.split(':').collect();
-            if !(2..=3).contains(&n.len()) || n.iter().any(|p| p.is_empty() || p.len() > 2) {
-                return None;
-            }
-            let num = |p: &str| p.parse::<u8>().ok();
-            Time::from_hms(
-                num(n[0])?,
-                num(n[1])?,
-                n.get(2).map_or(Some(0), |p| num(p))?,
-            )
-            .ok()?
-        }
-    };
-    Some((
-        PrimitiveDateTime::new(date, time)
-            .assume_offset(CHINA)
-            .to_offset(UtcOffset::UTC),
-        t.is_none(),
-    ))
+    let at = crate::import::deals::instant_of(s)?;
+    let t = s.trim();
+    let date_only = !t.contains([' ', 'T']) && crate::import::parse_date(t).is_some();
+    Some((at.to_offset(UtcOffset::UTC), date_only))
 }
 
 fn stage_by_name<'a>(pipeline: &'a Pipeline, s: &str) -> Option<&'a Stage> {
@@ -438,6 +409,7 @@ mod tests {
     use super::*;
     use crate::process::{b2b_template, build_pipeline};
     use time::macros::datetime;
+    use time::{Date, PrimitiveDateTime, Time};
 
     const NOW: OffsetDateTime = datetime!(2026-03-20 10:00 UTC);
     /// 2026-01-05 10:00 China time.
@@ -445,6 +417,33 @@ mod tests {
 
     /// Stages 10 线索确认 Qualification, 11 需求分析 Needs analysis, 12 方案报价 Proposal,
     /// 13 商务谈判 Negotiation, 14 Won, 15 Lost.
+    /// A history file's times read as the deals file's do (China time), and nothing else.
+    #[test]
+    fn times_are_read_as_the_deals_file_reads_them() {
+        let utc = |y, m, d, h, min| {
+            PrimitiveDateTime::new(
+                Date::from_calendar_date(y, time::Month::try_from(m).unwrap(), d).unwrap(),
+                Time::from_hms(h, min, 0).unwrap(),
+            )
+            .assume_utc()
+        };
+        let cases: [(&str, Option<(OffsetDateTime, bool)>); 9] = [
+            ("2024-03-05", Some((utc(2024, 3, 4, 16, 0), true))),
+            ("2024/3/5", Some((utc(2024, 3, 4, 16, 0), true))),
+            ("2024年3月5日", Some((utc(2024, 3, 4, 16, 0), true))),
+            ("2024-03-05 10:30", Some((utc(2024, 3, 5, 2, 30), false))),
+            ("2024-03-05T10:30:00", Some((utc(2024, 3, 5, 2, 30), false))),
+            // A spreadsheet's serial number: 5 March 2024, noon.
+            ("45356.5", Some((utc(2024, 3, 5, 4, 0), false))),
+            ("0000-01-01", None),
+            ("2024-02-30", None),
+            ("2024-03-05 25:00", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_time(text), want, "{text}");
+        }
+    }
+
     fn pipeline() -> Pipeline {
         build_pipeline(&b2b_template(), 1, 10)
     }

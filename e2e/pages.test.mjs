@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { OPPORTUNITIES, REP, launchBrowser, openNavMenu, screenshotPath, startApp } from './support/app.mjs';
+import { OPPORTUNITIES, REP, launchBrowser, openNavMenu, screenshotPath, startApp, watchCsp } from './support/app.mjs';
 
 const TEST_TIMEOUT = 120_000;
 const WAIT = 30_000;
@@ -24,7 +24,7 @@ after(async () => {
 
 /** A fresh browser profile (no cookies). Chinese unless another locale is asked for. */
 async function newPage(options = {}) {
-  const context = await browser.newContext({ baseURL: app.baseURL, locale: 'zh-CN', ...options });
+  const context = watchCsp(await browser.newContext({ baseURL: app.baseURL, locale: 'zh-CN', ...options }));
   context.setDefaultTimeout(WAIT);
   context.setDefaultNavigationTimeout(WAIT);
   const page = await context.newPage();

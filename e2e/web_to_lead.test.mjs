@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
-import { SEEDED, launchBrowser, newPage, screenshotPath, signIn, startSeededApp, text } from './support/app.mjs';
+import { SEEDED, launchBrowser, newPage, screenshotPath, signIn, startSeededApp, text, watchCsp } from './support/app.mjs';
 
 const TEST_TIMEOUT = 180_000;
 
@@ -38,7 +38,7 @@ after(async () => {
 
 describe('web-to-lead', () => {
   test('a visitor submits the embedded form and the lead appears routed, scored and explained', { timeout: TEST_TIMEOUT }, async () => {
-    const visitor = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const visitor = watchCsp(await browser.newContext({ viewport: { width: 1280, height: 900 } }));
     try {
       const page = await visitor.newPage();
       await page.goto(`${siteURL}/landing?utm_source=baidu&utm_campaign=spring-expo`);

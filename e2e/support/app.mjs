@@ -368,9 +368,32 @@ export const WAIT = 30_000;
 export const PHONE = { viewport: { width: 375, height: 812 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 export const DESKTOP = { viewport: { width: 1280, height: 800 } };
 
+/**
+ * Content-Security-Policy violations the browser reported on any page (a refused inline script
+ * or style, a script from elsewhere): a page that breaks the policy is broken for users, so a
+ * test file that saw one fails when it ends.
+ */
+const cspViolations = [];
+process.on('exit', () => {
+  if (cspViolations.length) {
+    console.error(`Content-Security-Policy violations:\n${cspViolations.join('\n')}`);
+    process.exitCode = 1;
+  }
+});
+
+/** Records the CSP violations of every page of `context`. */
+export function watchCsp(context) {
+  context.on('console', (msg) => {
+    if (msg.type() === 'error' && /Content Security Policy/i.test(msg.text())) {
+      cspViolations.push(`${msg.location()?.url || ''}: ${msg.text()}`);
+    }
+  });
+  return context;
+}
+
 /** A new browser context on the app (Chinese, desktop size unless told) and its page. */
 export async function newPage(browser, app, options = {}) {
-  const context = await browser.newContext({ baseURL: app.baseURL, locale: 'zh-CN', ...DESKTOP, ...options });
+  const context = watchCsp(await browser.newContext({ baseURL: app.baseURL, locale: 'zh-CN', ...DESKTOP, ...options }));
   context.setDefaultTimeout(WAIT);
   context.setDefaultNavigationTimeout(WAIT);
   return { context, page: await context.newPage() };

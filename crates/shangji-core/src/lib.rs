@@ -34,6 +34,7 @@ pub mod review;
 pub mod rollup;
 pub mod rules;
 pub mod scoring;
+pub mod sign_in;
 pub mod visibility;
 pub mod web_forms;
 

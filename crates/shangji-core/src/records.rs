@@ -570,9 +570,13 @@ pub struct UserInput {
     pub leaves: Field<Vec<Leave>>,
     #[serde(default)]
     pub language: Field<Language>,
-    /// Only on create or by an admin; at least 8 characters.
+    /// On create, by an admin, or by the user themselves with `current_password`; at
+    /// least 8 characters.
     #[serde(default)]
     pub password: Field<String>,
+    /// The user's present password: required when a user changes their own password.
+    #[serde(default)]
+    pub current_password: Field<String>,
 }
 
 pub fn blank_user(now: OffsetDateTime) -> User {

@@ -197,6 +197,14 @@ impl Scope {
         }
     }
 
+    /// Whether the actor sees a user's contact details (email, mobile), leave and language:
+    /// their own, those of the people they manage — the users their scope covers — and, for
+    /// admins and directors at the top, everyone's. Everyone signed in sees who a user is:
+    /// name, login, role, team and whether active.
+    pub fn sees_details_of(&self, user: UserId) -> bool {
+        self.covers(Some(user))
+    }
+
     /// Whether the actor may manage other people's records (assign owners, see unowned ones).
     pub fn is_manager(&self) -> bool {
         !matches!(self, Scope::Own { .. })
@@ -265,6 +273,35 @@ mod tests {
                 (22, Some(3)),
                 (23, None),
             ],
+        }
+    }
+
+    #[test]
+    fn user_details_are_seen_by_the_user_their_managers_and_admins() {
+        let o = org();
+        let sees = |role, team, user| {
+            let actor = Actor {
+                user_id: 9,
+                role,
+                team_id: team,
+            };
+            scope(&actor, &o).sees_details_of(user)
+        };
+        for (role, team, user, want) in [
+            (Role::Rep, Some(4), 9, true),
+            (Role::Rep, Some(4), 20, false),
+            (Role::Manager, Some(4), 20, true),
+            (Role::Manager, Some(4), 21, false),
+            (Role::Director, Some(2), 21, true),
+            (Role::Director, Some(2), 22, false),
+            (Role::Director, Some(1), 23, true),
+            (Role::Admin, None, 22, true),
+        ] {
+            assert_eq!(
+                sees(role, team, user),
+                want,
+                "{role:?} on {team:?} → {user}"
+            );
         }
     }
 

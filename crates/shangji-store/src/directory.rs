@@ -395,6 +395,20 @@ impl Db {
         }
     }
 
+    /// Revokes every live API token of `user_id`; how many.
+    pub async fn revoke_tokens_of(
+        &self,
+        user_id: UserId,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut sql = Sql::new("UPDATE api_tokens SET revoked_at = ");
+        sql.bind(now)
+            .push(" WHERE user_id = ")
+            .bind(user_id)
+            .push(" AND revoked_at IS NULL");
+        self.execute(&sql).await
+    }
+
     /// The active user holding a live (not revoked) token.
     pub async fn user_by_token(
         &self,

@@ -25,6 +25,7 @@ pub mod projection;
 pub mod records;
 pub mod review;
 pub mod scoring;
+pub mod sign_in;
 pub mod snapshots;
 pub mod web_forms;
 mod writer;
@@ -51,4 +52,5 @@ pub use lists::{
 };
 pub use records::FollowUpIds;
 pub use review::ImportedHistory;
+pub use sign_in::ThrottleKeys;
 pub use snapshots::{Snapshot, SnapshotRow, TakenRow};

@@ -225,6 +225,63 @@ async fn every_store_method() {
     db.revoke_token(rep, t, NOW).await.unwrap();
     assert!(db.user_by_token("digest-1").await.unwrap().is_none());
     assert!(db.tokens(rep).await.unwrap()[0].revoked_at.is_some());
+    db.insert_token(rep, "a", "digest-2", NOW).await.unwrap();
+    db.insert_token(rep, "b", "digest-3", NOW).await.unwrap();
+    assert_eq!(db.revoke_tokens_of(rep, NOW).await.unwrap(), 2);
+    assert!(db.user_by_token("digest-3").await.unwrap().is_none());
+
+    // The sign-in limiter's counters.
+    let keys = shangji_store::ThrottleKeys::new(" Wang.Lei ", "203.0.113.1");
+    assert_eq!(keys.account, "account:wang.lei");
+    assert_eq!(
+        db.sign_in_counters(&keys, NOW).await.unwrap().pair.failures,
+        0
+    );
+    for n in 1..=3 {
+        assert_eq!(
+            db.count_sign_in_failure(&keys, NOW).await.unwrap(),
+            [n, n, n]
+        );
+    }
+    let other_addr = shangji_store::ThrottleKeys::new("wang.lei", "198.51.100.1");
+    assert_eq!(
+        db.count_sign_in_failure(&other_addr, NOW).await.unwrap(),
+        [1, 4, 1]
+    );
+    db.hold_sign_in(&keys.pair, NOW + Duration::seconds(8))
+        .await
+        .unwrap();
+    db.hold_sign_in(&keys.pair, NOW + Duration::seconds(2))
+        .await
+        .unwrap();
+    let c = db.sign_in_counters(&keys, NOW).await.unwrap();
+    assert_eq!(
+        (c.pair.failures, c.account.failures, c.pair.blocked_until),
+        (
+            3,
+            4,
+            Some(NOW.replace_nanosecond(123_000_000).unwrap() + Duration::seconds(8))
+        ),
+        "a wait is never shortened"
+    );
+    let later = NOW + Duration::minutes(16);
+    assert_eq!(
+        db.sign_in_counters(&keys, later)
+            .await
+            .unwrap()
+            .account
+            .failures,
+        0,
+        "a window that has passed counts nothing"
+    );
+    assert_eq!(
+        db.count_sign_in_failure(&keys, later).await.unwrap(),
+        [1, 1, 1]
+    );
+    db.sign_in_succeeded(&keys, later).await.unwrap();
+    let c = db.sign_in_counters(&keys, later).await.unwrap();
+    assert_eq!((c.pair.failures, c.pair.blocked_until), (0, None));
+    assert!(c.pair.succeeded_at.is_some() && c.account.failures == 1);
 
     // Pipelines.
     let t = b2b_template();

@@ -1,9 +1,7 @@
 //! Who is calling: API tokens (Bearer) and sign-in sessions (cookie + CSRF token). The token
-//! secrets come from `ops::directory`, the sign-in rate limiter from `limiter`.
+//! secrets come from `ops::directory`, the client's address from `client`.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::Method;
 use axum_extra::extract::CookieJar;
@@ -92,11 +90,8 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// The client address of a request, when the server knows it.
+/// The client address of a request, as `client` found it behind the trusted proxies
+/// ("unknown" when the server does not know it).
 pub fn client_addr(parts: &Parts) -> String {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    crate::client::of_parts(parts).address()
 }

@@ -333,8 +333,11 @@ pub async fn serve(config: &Config, db: Db) -> anyhow::Result<()> {
         })?;
     let addr = listener.local_addr()?;
     println!("shangji is serving http://{addr}/");
-    let state =
-        AppState::new(db.clone(), config.secure_cookies).with_backups(config.backups.settings());
+    let proxies = crate::client::TrustedProxies::parse(&config.trusted_proxies)
+        .map_err(anyhow::Error::msg)?;
+    let state = AppState::new(db.clone(), config.secure_cookies)
+        .with_backups(config.backups.settings())
+        .with_proxies(proxies);
     // The shipped rule templates, once per database (a no-op once seeded).
     crate::ops::automation::seed_templates(&db, state.now()).await?;
     let every = std::env::var("SHANGJI_RULE_TICK_SECONDS")

@@ -15,7 +15,8 @@ pub struct DbArgs {
     /// Where the embedded database and other files live [default: ./data]
     #[arg(long, env = "SHANGJI_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
-    /// A TOML file with `listen`, `database_url`, `data_dir`, `secure_cookies`
+    /// A TOML file with `listen`, `database_url`, `data_dir`, `secure_cookies`,
+    /// `trusted_proxies` (docs/configuration.md)
     #[arg(long, env = "SHANGJI_CONFIG", global = true)]
     pub config: Option<PathBuf>,
 }
@@ -27,6 +28,7 @@ struct FileConfig {
     database_url: Option<String>,
     data_dir: Option<PathBuf>,
     secure_cookies: Option<bool>,
+    trusted_proxies: Option<Vec<String>>,
     public_url: Option<String>,
     digest_time: Option<String>,
     smtp: Option<SmtpConfig>,
@@ -98,6 +100,10 @@ pub struct Config {
     pub database_url: String,
     pub data_dir: PathBuf,
     pub secure_cookies: bool,
+    /// The reverse proxies (addresses or ranges such as `10.0.0.0/8`) whose
+    /// `X-Forwarded-For` / `X-Real-IP` / `X-Forwarded-Proto` headers are believed for the
+    /// client's address (sign-in limiter, audit log) and scheme; none by default.
+    pub trusted_proxies: Vec<String>,
     /// The address people open shangji at (`https://crm.example.com`), for the links in
     /// notifications sent out; without it they carry no link.
     pub public_url: Option<String>,
@@ -138,6 +144,13 @@ impl Config {
             database_url,
             data_dir: data_dir.clone(),
             secure_cookies: file.secure_cookies.unwrap_or(false),
+            trusted_proxies: {
+                let list = file.trusted_proxies.unwrap_or_default();
+                crate::client::TrustedProxies::parse(&list)
+                    .map_err(anyhow::Error::msg)
+                    .context("trusted_proxies")?;
+                list
+            },
             public_url: file.public_url.map(|u| u.trim_end_matches('/').to_string()),
             digest_time: match file.digest_time {
                 Some(t) => {
@@ -273,6 +286,13 @@ mod tests {
         let smtp = c.smtp.clone().unwrap();
         assert_eq!((smtp.tls, smtp.port), (SmtpTls::Starttls, None));
         assert_eq!(c.redacted().smtp.unwrap().password.as_deref(), Some("***"));
+        assert!(c.trusted_proxies.is_empty());
+        std::fs::write(&file, "trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n").unwrap();
+        let c = Config::load(&args(None, None, Some(file.clone())), None).unwrap();
+        assert_eq!(c.trusted_proxies, ["10.0.0.0/8", "::1"]);
+        std::fs::write(&file, "trusted_proxies = [\"proxy.local\"]\n").unwrap();
+        let err = Config::load(&args(None, None, Some(file.clone())), None).unwrap_err();
+        assert!(format!("{err:#}").contains("proxy.local"), "{err:#}");
         std::fs::write(&file, "digest_time = \"25:00\"\n").unwrap();
         assert!(Config::load(&args(None, None, Some(file.clone())), None).is_err());
 

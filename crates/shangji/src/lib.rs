@@ -5,14 +5,15 @@ pub mod api;
 pub mod auth;
 pub mod bench;
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod download;
 pub mod error;
+pub mod headers;
 pub mod i18n;
 pub mod jobs;
-pub mod limiter;
 pub mod notices;
 pub mod openapi;
 pub mod ops;
@@ -26,31 +27,30 @@ use tower_http::trace::TraceLayer;
 
 pub use state::AppState;
 
-/// Headers on every response unless a handler set its own: customer data is not cached
-/// by browsers or proxies, not framed by other sites, not sniffed as another type.
-const RESPONSE_HEADERS: &[(header::HeaderName, &str)] = &[
-    (header::CACHE_CONTROL, "no-store"),
-    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-    (header::X_FRAME_OPTIONS, "DENY"),
-    (header::REFERRER_POLICY, "same-origin"),
-];
-
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .nest("/api/v1", api::router())
         .merge(pages::router())
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY));
-    for (name, value) in RESPONSE_HEADERS {
+    for (name, value) in headers::RESPONSE_HEADERS {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             name.clone(),
             HeaderValue::from_static(value),
         ));
     }
+    router = router.layer(SetResponseHeaderLayer::overriding(
+        header::HeaderName::from_static(headers::PERMISSIONS_POLICY_HEADER),
+        HeaderValue::from_static(headers::PERMISSIONS_POLICY),
+    ));
     // Text compresses well: pages, JSON and the embedded scripts travel gzipped when the
     // client accepts it.
     router
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client::identify,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -51,6 +51,8 @@ pub mod reports;
 pub mod review;
 /// Lead scoring: settings, the model, scoring a lead or every lead, a lead's score history.
 pub mod scoring;
+/// Signing in: the limiter, the password check, the audit entry.
+pub mod sign_in;
 /// Horizons, forecast snapshots, accuracy and the backtest.
 pub mod snapshots;
 /// Web-to-lead forms: definitions, public submissions and the inbound endpoint, the log.

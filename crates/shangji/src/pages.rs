@@ -37,7 +37,6 @@ use axum::Router;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
-use shangji_core::audit::AuditAction;
 use shangji_core::model::{Language, Role, User};
 use shangji_store::Authenticated;
 use time::Duration;
@@ -58,12 +57,40 @@ fn render(t: impl Template) -> Response {
     }
 }
 
-/// Only same-site relative paths are followed after sign-in.
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => "/".to_string(),
+/// Where to go after signing in or switching the language: only a path of this site. `next`
+/// must parse as a same-origin relative reference — one `/` then a path, never `//` or `/\`
+/// (which browsers read as another host), and no control character, space or backslash,
+/// neither as sent nor once percent-decoded (`/%09/evil.example` would reach the browser as
+/// `/<TAB>/evil.example`, read as `//evil.example`). Anything else goes home (`/`).
+pub(crate) fn safe_next(next: Option<&str>) -> String {
+    next.and_then(same_origin_path)
+        .unwrap_or_else(|| "/".to_string())
+}
+
+fn same_origin_path(next: &str) -> Option<String> {
+    fn plain(p: &str) -> bool {
+        let b = p.as_bytes();
+        b.first() == Some(&b'/')
+            && !matches!(b.get(1), Some(b'/' | b'\\'))
+            && !p
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
     }
+    if next.len() > 2048 || !plain(next) {
+        return None;
+    }
+    // Percent-decoded (twice over, for double encoding), it must still be a plain path.
+    let mut decoded = next.to_string();
+    for _ in 0..2 {
+        decoded = percent_decode(&decoded);
+        if !plain(&decoded) {
+            return None;
+        }
+    }
+    let base = url::Url::parse("http://shangji.invalid/").expect("a base URL");
+    let joined = base.join(next).ok()?;
+    (joined.origin() == base.origin() && joined.username().is_empty())
+        .then(|| joined[url::Position::BeforePath..].to_string())
 }
 
 /// The sign-in page's own address, keeping where to go afterwards (so that switching the
@@ -118,7 +145,8 @@ struct LoginPage {
     here: String,
     next: String,
     login: String,
-    error: Option<&'static str>,
+    /// What went wrong, in the user's language.
+    error: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,7 +201,7 @@ async fn login_submit(
             })?;
     let (jar, csrf) = form_csrf(jar, &s);
     let tr = Tr::new(i18n::choose(None, &headers));
-    let again = |jar: CookieJar, error: &'static str, status: StatusCode| {
+    let again = |jar: CookieJar, error: String, status: StatusCode| {
         let next = safe_next(form.next.as_deref());
         let page = LoginPage {
             tr,
@@ -186,41 +214,35 @@ async fn login_submit(
         Ok((status, jar, render(page)).into_response())
     };
     if form.csrf.is_empty() || form.csrf != csrf {
-        return again(jar, "login.csrf", StatusCode::FORBIDDEN);
+        return again(jar, tr.t("login.csrf").into(), StatusCode::FORBIDDEN);
     }
     if form.login.trim().is_empty() || form.password.is_empty() {
-        return again(jar, "login.required", StatusCode::UNPROCESSABLE_ENTITY);
+        return again(
+            jar,
+            tr.t("login.required").into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
     }
-    let now = std::time::Instant::now();
-    let audit = |user_id: Option<i64>| ops::audit::Actor {
-        user_id,
-        login: Some(form.login.trim().chars().take(100).collect()),
-        address: Some(addr.clone()),
+    let attempt = ops::sign_in::Attempt {
+        login: form.login.clone(),
+        password: form.password.clone(),
+        address: addr,
     };
-    if !s.limiter.allowed(&form.login, &addr, now) {
-        let actor = audit(None);
-        let failed = AuditAction::SignInFailed;
-        ops::audit::record_or_log(&s.db, actor, s.now(), failed, "session", "rate limited").await;
-        return again(jar, "login.rate_limited", StatusCode::TOO_MANY_REQUESTS);
-    }
-    let found = s.db.user_by_login(&form.login).await?;
-    let user = match found {
-        Some((user, Some(hash)))
-            if user.active && crate::ops::verify_password(&form.password, &hash) =>
-        {
-            user
+    let now = s.now();
+    let user = match ops::sign_in::sign_in(&s.db, &attempt, now).await? {
+        ops::sign_in::Outcome::SignedIn(user) => user,
+        ops::sign_in::Outcome::Failed => {
+            return again(jar, tr.t("login.failed").into(), StatusCode::UNAUTHORIZED);
         }
-        other => {
-            s.limiter.failed(&form.login, &addr, now);
-            let actor = audit(other.map(|(u, _)| u.id));
-            let failed = AuditAction::SignInFailed;
-            ops::audit::record_or_log(&s.db, actor, s.now(), failed, "session", "").await;
-            return again(jar, "login.failed", StatusCode::UNAUTHORIZED);
+        ops::sign_in::Outcome::Wait(until) => {
+            let seconds = (((until - now).whole_milliseconds() + 999) / 1000).max(1) as i64;
+            let text = tr.fmt("login.rate_limited", &[("seconds", &seconds.to_string())]);
+            let mut page = again(jar, text, StatusCode::TOO_MANY_REQUESTS)?;
+            page.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+            return Ok(page);
         }
     };
-    s.limiter.succeeded(&form.login);
-    let actor = audit(Some(user.id));
-    ops::audit::record_or_log(&s.db, actor, s.now(), AuditAction::SignIn, "session", "").await;
     let token = crate::ops::directory::random_token("");
     let session_csrf = crate::ops::directory::random_token("");
     let t = s.now();
@@ -328,6 +350,51 @@ fn money_chart(tr: Tr, mut option: serde_json::Value) -> serde_json::Value {
 /// A warning about a value typed (`shown` as the user typed it), in the user's language.
 fn warning_text(tr: Tr, w: &shangji_core::opportunity::Warning, shown: &str) -> String {
     tr.fmt(&format!("ux.warn.{}", w.code), &[("date", shown.trim())])
+}
+
+/// A value as JSON that can stand inside an HTML `<script>` element (or a script's string
+/// literal): `<`, `>` and `&` as `\u003c`, `\u003e`, `\u0026`, so that no `</script>` or
+/// `<!--` in a user's text can end or change the element, and U+2028 / U+2029 escaped for
+/// older script parsers. Every JSON a page embeds in a script goes through here.
+pub(crate) fn script_json(value: &impl serde::Serialize) -> String {
+    let json = serde_json::to_string(value).unwrap_or_else(|_| "null".into());
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `%XX` sequences as the bytes they stand for (others kept), read as UTF-8 (lossy).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn urlencode(s: &str) -> String {
@@ -690,6 +757,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../static/board.js"),
     ),
     (
+        "web-form.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/web-form.js"),
+    ),
+    (
         "charts.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../static/charts.js"),
@@ -810,6 +882,37 @@ async fn plain_rejections(req: axum::extract::Request, next: axum::middleware::N
 mod tests {
     use super::*;
     use shangji_core::model::Language;
+
+    #[test]
+    fn only_same_origin_paths_are_followed() {
+        for (next, want) in [
+            ("/", "/"),
+            ("/opportunities?status=open", "/opportunities?status=open"),
+            ("/board?owner=2&grade=A#c", "/board?owner=2&grade=A#c"),
+            ("/search?q=%E7%8E%8B", "/search?q=%E7%8E%8B"),
+            ("/search?q=王", "/search?q=%E7%8E%8B"),
+            ("/a/../b", "/b"),
+            ("//evil.example", "/"),
+            ("/\\evil.example", "/"),
+            ("/%09/evil.example", "/"),
+            ("/\t/evil.example", "/"),
+            ("/%0d%0aSet-Cookie:x=1", "/"),
+            ("/x\nLocation: //evil", "/"),
+            ("/%2F/evil.example", "/"),
+            ("/%252F%252Fevil.example", "/"),
+            ("/%5Cevil.example", "/"),
+            ("/ /evil.example", "/"),
+            ("/%20/evil.example", "/"),
+            ("/%E2%80%A8", "/"),
+            ("https://evil.example/", "/"),
+            ("javascript:alert(1)", "/"),
+            ("evil.example", "/"),
+            ("", "/"),
+        ] {
+            assert_eq!(safe_next(Some(next)), want, "{next:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
 
     /// Codes the process operations answer with; each has a text in both languages (the
     /// pages fall back to a generic one, which says less).

@@ -10,7 +10,7 @@
   });
   carried.set("referrer", window.location.href);
   var frame = document.createElement("iframe");
-  frame.src = "__FORM_URL__?" + carried.toString();
+  frame.src = __FORM_URL__ + "?" + carried.toString();
   frame.title = "form";
   frame.style.width = "100%";
   frame.style.minHeight = "420px";

@@ -14,25 +14,28 @@ use utoipa_axum::routes;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::openapi::{TeamCreate, UserCreate};
+use crate::ops::directory::UserEntry;
 use crate::ops::{self};
 use crate::state::AppState;
 
 use super::*;
 
-/// Users
-#[utoipa::path(get, path = "/users", responses((status = 200, body = Vec<User>)))]
-async fn users(State(s): State<AppState>, _c: Caller) -> Result<Json<Vec<User>>, AppError> {
-    Ok(Json(s.db.users().await?))
+/// Users (contact details, leave and language only of oneself, the people one manages, or
+/// everyone for admins)
+#[utoipa::path(get, path = "/users", responses((status = 200, body = Vec<UserEntry>)))]
+async fn users(State(s): State<AppState>, c: Caller) -> Result<Json<Vec<UserEntry>>, AppError> {
+    Ok(Json(ops::directory::users(&s.db, &c.ctx).await?))
 }
 
-/// One user
-#[utoipa::path(get, path = "/users/{id}", responses((status = 200, body = User)))]
+/// One user (contact details, leave and language only of oneself, the people one manages,
+/// or anyone for admins)
+#[utoipa::path(get, path = "/users/{id}", responses((status = 200, body = UserEntry)))]
 async fn user(
     State(s): State<AppState>,
-    _c: Caller,
+    c: Caller,
     Path(id): Path<i64>,
-) -> Result<Json<User>, AppError> {
-    Ok(Json(s.db.user(id).await?.ok_or(AppError::NotFound)?))
+) -> Result<Json<UserEntry>, AppError> {
+    Ok(Json(ops::directory::user(&s.db, &c.ctx, id).await?))
 }
 
 /// The calling user
@@ -57,7 +60,9 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(user)).into_response())
 }
 
-/// Change a user (admin, or oneself for name, contact details, language, password)
+/// Change a user (admin, or oneself for name, contact details, language, and password with
+/// `current_password`; an admin setting another user's password revokes their API tokens and
+/// ends their sessions)
 #[utoipa::path(
     patch,
     path = "/users/{id}",

@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 use shangji_core::audit::AuditAction;
 use shangji_core::model::*;
 use shangji_core::records::{self, *};
+use shangji_core::Field;
 use shangji_store::{Db, StoreError};
 use time::OffsetDateTime;
 
@@ -121,8 +122,73 @@ pub async fn create_user(
     Ok(User { id, ..user })
 }
 
+/// A user as the caller may see them: who they are, their role, team and status for
+/// everyone signed in; their contact details, leave and language only for themselves, the
+/// people who manage them and admins (`Scope::sees_details_of`) — absent for anyone else.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct UserEntry {
+    pub id: UserId,
+    pub login: String,
+    pub display_name: String,
+    pub role: Role,
+    pub team_id: Option<TeamId>,
+    pub active: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Only for the user, their managers and admins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    /// Only for the user, their managers and admins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub mobile: Option<Option<String>>,
+    /// Only for the user, their managers and admins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leaves: Option<Vec<Leave>>,
+    /// Only for the user, their managers and admins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Language>)]
+    pub language: Option<Option<Language>>,
+}
+
+impl UserEntry {
+    fn seen_by(ctx: &Ctx, u: User) -> UserEntry {
+        let details = ctx.scope.sees_details_of(u.id);
+        UserEntry {
+            id: u.id,
+            login: u.login,
+            display_name: u.display_name,
+            role: u.role,
+            team_id: u.team_id,
+            active: u.active,
+            created_at: u.created_at,
+            email: details.then_some(u.email),
+            mobile: details.then_some(u.mobile),
+            leaves: details.then_some(u.leaves),
+            language: details.then_some(u.language),
+        }
+    }
+}
+
+/// Every user, as the caller may see them.
+pub async fn users(db: &Db, ctx: &Ctx) -> Result<Vec<UserEntry>, AppError> {
+    Ok(db
+        .users()
+        .await?
+        .into_iter()
+        .map(|u| UserEntry::seen_by(ctx, u))
+        .collect())
+}
+
+/// One user, as the caller may see them.
+pub async fn user(db: &Db, ctx: &Ctx, id: UserId) -> Result<UserEntry, AppError> {
+    let u = db.user(id).await?.ok_or(AppError::NotFound)?;
+    Ok(UserEntry::seen_by(ctx, u))
+}
+
 /// Changes a user: admins change anyone; a user may change their own name, contact
-/// details, language and password, not their role, team or status.
+/// details, language and password (giving the current one), not their role, team or status.
 pub async fn update_user(
     db: &Db,
     ctx: &Ctx,
@@ -141,7 +207,14 @@ pub async fn update_user(
     }
     let mut user = db.user(id).await?.ok_or(AppError::NotFound)?;
     let before = user.clone();
+    let current = match &input.current_password {
+        Field::Value(p) => Some(p.clone()),
+        _ => None,
+    };
     let password = records::apply_user(&mut user, input, false)?;
+    if password.is_some() && is_self {
+        check_current_password(db, &user, current.as_deref()).await?;
+    }
     check_team(db, user.team_id).await?;
     db.update_user(&user).await?;
     // Permissions (role, team, status) say what changed; other details that something did.
@@ -164,13 +237,66 @@ pub async fn update_user(
         super::audit::record(db, ctx, AuditAction::UserChanged, target.clone(), detail).await?;
     }
     if let Some(p) = password {
-        db.set_password(id, &hash_password(&p)?).await?;
-        super::audit::record(db, ctx, AuditAction::PasswordSet, target, "").await?;
+        store_password(db, Some(ctx), id, &p, ctx.now).await?;
     }
     Ok(user)
 }
 
-/// Sets a user's password (`by`: who does it; none for the command line).
+/// A user changing their own password proves they know the present one (a session left
+/// open, or a stolen token, is not enough to take the account over).
+async fn check_current_password(
+    db: &Db,
+    user: &User,
+    current: Option<&str>,
+) -> Result<(), AppError> {
+    let Some(current) = current.filter(|c| !c.is_empty()) else {
+        return Err(AppError::invalid(
+            "current_password",
+            "required",
+            "give your current password to change it",
+        ));
+    };
+    let hash = db.user_by_login(&user.login).await?.and_then(|(_, h)| h);
+    let (current, hash) = (current.to_string(), hash);
+    let matches =
+        tokio::task::spawn_blocking(move || hash.is_some_and(|h| verify_password(&current, &h)))
+            .await
+            .map_err(|e| AppError::Internal(format!("password check: {e}")))?;
+    if !matches {
+        return Err(AppError::invalid(
+            "current_password",
+            "wrong_password",
+            "the current password is not right",
+        ));
+    }
+    Ok(())
+}
+
+/// Stores a new password: every session of the user ends (the store does that); when
+/// someone else sets it — an admin's reset, the command line — the user's API tokens are
+/// revoked as well, since whoever held the account may hold them too.
+async fn store_password(
+    db: &Db,
+    by: Option<&Ctx>,
+    user_id: UserId,
+    password: &str,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    db.set_password(user_id, &hash_password(password)?).await?;
+    let reset = by.is_none_or(|c| c.actor.user_id != user_id);
+    let detail = if reset {
+        let n = db.revoke_tokens_of(user_id, now).await?;
+        format!("reset; {n} API tokens revoked")
+    } else {
+        String::new()
+    };
+    let target = format!("user {user_id}");
+    audit_by(db, by, now, AuditAction::PasswordSet, target, &detail).await
+}
+
+/// Sets another user's password (`by`: the admin who does it; none for the command line):
+/// their sessions end and their API tokens are revoked. One's own password changes through
+/// [`update_user`] with the current one.
 pub async fn set_password(
     db: &Db,
     by: Option<&Ctx>,
@@ -179,16 +305,17 @@ pub async fn set_password(
     now: OffsetDateTime,
 ) -> Result<(), AppError> {
     records::validate_password(password)?;
-    db.set_password(user_id, &hash_password(password)?).await?;
-    audit_by(
-        db,
-        by,
-        now,
-        AuditAction::PasswordSet,
-        format!("user {user_id}"),
-        "",
-    )
-    .await
+    if let Some(ctx) = by {
+        ctx.require_admin()?;
+        if ctx.actor.user_id == user_id {
+            return Err(AppError::invalid(
+                "current_password",
+                "required",
+                "give your current password to change it",
+            ));
+        }
+    }
+    store_password(db, by, user_id, password, now).await
 }
 
 /// Writes an audit entry as `by`, or as the command line (no user) when `by` is none.

@@ -6,8 +6,22 @@ use shangji_store::Db;
 
 use super::*;
 
+/// A text cell as written to CSV: text a spreadsheet would read as a formula — starting
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return, or their full-width forms, which
+/// spreadsheets in Chinese take for the same — gets a leading `'`, so that it stays text
+/// (CSV formula injection). Only text goes through here: numbers of numeric columns (a
+/// negative amount) are written as they are. XLSX stores text as text and needs none of it.
+pub fn csv_text(s: &str) -> String {
+    const FORMULA: &[char] = &['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠'];
+    if s.starts_with(FORMULA) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
 /// Flattens a record into CSV cells: nested objects become `parent.child` columns, arrays
-/// are joined with `;`.
+/// are joined with `;`. Text is neutralised for spreadsheets ([`csv_text`]); numbers are not.
 pub(crate) fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
     use serde_json::Value;
     match v {
@@ -29,9 +43,9 @@ pub(crate) fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String
                     other => other.to_string(),
                 })
                 .collect();
-            out.push((prefix.to_string(), cells.join(";")));
+            out.push((prefix.to_string(), csv_text(&cells.join(";"))));
         }
-        Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        Value::String(s) => out.push((prefix.to_string(), csv_text(s))),
         Value::Null => out.push((prefix.to_string(), String::new())),
         other => out.push((prefix.to_string(), other.to_string())),
     }
@@ -77,7 +91,12 @@ pub async fn export_csv<T: Resource>(
             let builtin = cells.len();
             for d in &fields {
                 let value = custom.get(&d.key).unwrap_or(&serde_json::Value::Null);
-                cells.push((d.key.clone(), custom_fields::display_text(d, value)));
+                let text = custom_fields::display_text(d, value);
+                let cell = match value {
+                    serde_json::Value::Number(_) => text,
+                    _ => csv_text(&text),
+                };
+                cells.push((d.key.clone(), cell));
             }
             if header.is_none() {
                 let mut names: Vec<String> =
@@ -91,7 +110,7 @@ pub async fn export_csv<T: Resource>(
                         .unwrap_or_else(|| custom_fields::field_name(&d.key));
                     names.push(name);
                 }
-                out.write_record(&names)
+                out.write_record(names.iter().map(|n| csv_text(n)))
                     .map_err(|e| AppError::Internal(e.to_string()))?;
                 header = Some(names);
             }

@@ -14,6 +14,7 @@ use shangji_core::report_extras::{self as x, CycleLength, FunnelStage, MonthTime
 use shangji_core::Money;
 use shangji_store::{Db, HistoryFilter};
 
+use super::export::csv_text;
 use super::{report_scope, Ctx, FourSReport, Report};
 use crate::error::AppError;
 use crate::i18n::Tr;
@@ -218,7 +219,7 @@ impl Cell {
     /// decimals with four places), so a spreadsheet reads them as numbers.
     fn csv(&self) -> String {
         match self {
-            Cell::Text(t) => t.clone(),
+            Cell::Text(t) => csv_text(t),
             Cell::Int(v) => v.to_string(),
             Cell::Ratio(r) => format!("{r:.4}"),
             Cell::Money(m) => Money::cny(*m).format_major().replace(',', ""),
@@ -237,6 +238,7 @@ impl Cell {
         match self {
             Cell::Ratio(r) => format!("{:.1}%", r * 100.0),
             Cell::Money(m) => tr.money_short(&Money::cny(*m)),
+            Cell::Text(t) => t.clone(),
             other => other.csv(),
         }
     }
@@ -837,9 +839,10 @@ pub fn csv_of(sheets: &[Sheet]) -> Result<Vec<u8>, AppError> {
             if i > 0 {
                 out.write_record([""]).map_err(internal)?;
             }
-            out.write_record([&s.title]).map_err(internal)?;
+            out.write_record([csv_text(&s.title)]).map_err(internal)?;
         }
-        out.write_record(&s.head).map_err(internal)?;
+        out.write_record(s.head.iter().map(|h| csv_text(h)))
+            .map_err(internal)?;
         for r in &s.rows {
             out.write_record(r.iter().map(Cell::csv))
                 .map_err(internal)?;

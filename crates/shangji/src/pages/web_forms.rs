@@ -138,7 +138,7 @@ fn frameable(page: Response) -> Response {
     let h = page.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("frame-ancestors *"),
+        HeaderValue::from_static(crate::headers::CSP_FRAMEABLE),
     );
     // Browsers that know CSP ignore this; the others must not be told DENY.
     h.insert(
@@ -252,7 +252,10 @@ async fn embed_js(
         _ => return (StatusCode::NOT_FOUND, "").into_response(),
     };
     let js = include_str!("../../static/web-form-embed.js")
-        .replace("__FORM_URL__", &format!("{base}/f/{slug}"))
+        .replace(
+            "__FORM_URL__",
+            &super::script_json(&format!("{base}/f/{slug}")),
+        )
         .replace(
             "__UTM_KEYS__",
             &serde_json::to_string(&UTM_KEYS).unwrap_or_default(),
@@ -264,7 +267,8 @@ async fn embed_js(
         .into_response()
 }
 
-/// This server's address as the browser reached it.
+/// This server's address as the browser reached it (the scheme a trusted proxy forwarded;
+/// `client::identify` removes the header from anyone else).
 fn origin(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)

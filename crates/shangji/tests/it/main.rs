@@ -36,5 +36,6 @@ mod records;
 mod report_pages;
 mod review;
 mod scoring;
+mod security;
 mod settings_pages;
 mod web_forms;

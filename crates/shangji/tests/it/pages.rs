@@ -9,15 +9,15 @@ use shangji_core::records::UserInput;
 use shangji_core::Field;
 use tower::ServiceExt;
 
-struct Resp {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    location: Option<String>,
-    cookies: Vec<String>,
-    body: String,
+pub(crate) struct Resp {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub location: Option<String>,
+    pub cookies: Vec<String>,
+    pub body: String,
 }
 
-async fn send(
+pub(crate) async fn send(
     app: &TestApp,
     method: &str,
     path: &str,
@@ -35,15 +35,15 @@ async fn send(
     if let Some(l) = lang {
         req = req.header(header::ACCEPT_LANGUAGE, l);
     }
-    let resp = app
-        .router
-        .clone()
-        .oneshot(
-            req.body(form.map_or(Body::empty(), |f| Body::from(f.to_string())))
-                .unwrap(),
-        )
-        .await
+    let req = req
+        .body(form.map_or(Body::empty(), |f| Body::from(f.to_string())))
         .unwrap();
+    send_request(&app.router, req).await
+}
+
+/// Sends a request through `router` and reads the answer.
+pub(crate) async fn send_request(router: &axum::Router, req: Request<Body>) -> Resp {
+    let resp = router.clone().oneshot(req).await.unwrap();
     let status = resp.status();
     let headers = resp.headers().clone();
     let location = resp
@@ -73,11 +73,11 @@ async fn send(
 }
 
 /// `name=value` of a Set-Cookie header.
-fn pair(set_cookie: &str) -> String {
+pub(crate) fn pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().to_string()
 }
 
-fn hidden(body: &str, name: &str) -> String {
+pub(crate) fn hidden(body: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = body
         .find(&marker)
@@ -86,7 +86,7 @@ fn hidden(body: &str, name: &str) -> String {
     body[start..start + body[start..].find('"').unwrap()].to_string()
 }
 
-async fn app_with_password() -> TestApp {
+pub(crate) async fn app_with_password() -> TestApp {
     let app = TestApp::new().await;
     let input = UserInput {
         login: Field::Value("wang.lei".into()),
@@ -103,7 +103,7 @@ async fn app_with_password() -> TestApp {
 }
 
 /// Opens the sign-in page and returns its CSRF cookie and token.
-async fn login_form(app: &TestApp, lang: Option<&str>) -> (Vec<String>, String, String) {
+pub(crate) async fn login_form(app: &TestApp, lang: Option<&str>) -> (Vec<String>, String, String) {
     let r = send(app, "GET", "/login?next=/", &[], None, lang).await;
     assert_eq!(r.status, StatusCode::OK);
     let csrf = hidden(&r.body, "csrf");

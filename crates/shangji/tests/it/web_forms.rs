@@ -37,11 +37,8 @@ async fn visit(app: &TestApp, method: Method, path: &str, form: Option<String>) 
         .unwrap();
     if status == StatusCode::OK {
         // Any site may frame a public form.
-        assert_eq!(
-            headers[header::CONTENT_SECURITY_POLICY],
-            "frame-ancestors *",
-            "{path}"
-        );
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.ends_with("frame-ancestors *"), "{path}: {csp}");
     }
     Reply {
         status,

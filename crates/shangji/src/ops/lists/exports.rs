@@ -5,6 +5,7 @@ use shangji_store::Db;
 
 use crate::error::AppError;
 use crate::i18n::{Tr, DISPLAY_OFFSET};
+use crate::ops::export::csv_text;
 use crate::ops::{list_query, Ctx};
 
 use super::columns::{columns, Cell, ColumnDef, Listed};
@@ -84,7 +85,7 @@ fn csv_of(tr: Tr, columns: &[ColumnDef], rows: &[Row]) -> Result<Vec<u8>, AppErr
         .map(|i| rows.iter().any(|r| matches!(r.cells[i], Cell::Money(_))))
         .collect();
     let mut out = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    out.write_record(head.iter().map(|(l, _)| l))
+    out.write_record(head.iter().map(|(l, _)| csv_text(l)))
         .map_err(internal)?;
     for r in rows {
         let mut line = Vec::new();
@@ -95,6 +96,12 @@ fn csv_of(tr: Tr, columns: &[ColumnDef], rows: &[Row]) -> Result<Vec<u8>, AppErr
                     line.push(m.currency.clone());
                 }
                 Cell::Time(t) => line.push(tr.datetime(*t)),
+                Cell::Text(t) | Cell::Link(t, _) => {
+                    line.push(csv_text(t));
+                    if money_cols[i] {
+                        line.push(String::new());
+                    }
+                }
                 other => {
                     line.push(other.text(tr));
                     if money_cols[i] {

@@ -239,10 +239,7 @@ impl Choices {
             "yuan": tr.t("auto.form.yuan_hint"),
             "instant": tr.t("auto.form.instant_hint"),
         });
-        // Kept safe inside <script>: no "</" can close it.
-        serde_json::json!({"fields": self.fields, "labels": labels})
-            .to_string()
-            .replace("</", "<\\/")
+        crate::pages::script_json(&serde_json::json!({"fields": self.fields, "labels": labels}))
     }
 }
 

@@ -244,6 +244,7 @@ fn user_input(tr: Tr, f: &FormData, creating: bool) -> Result<UserInput, Errors>
         } else {
             Field::Absent
         },
+        current_password: Field::Absent,
     };
     if errors.is_empty() {
         Ok(input)

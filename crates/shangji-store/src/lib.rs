@@ -18,6 +18,7 @@ pub mod entity;
 pub mod error;
 pub mod forecast;
 pub mod handover;
+pub mod health;
 pub mod imports;
 pub mod lists;
 pub mod merge;

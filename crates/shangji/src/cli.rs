@@ -337,7 +337,8 @@ pub async fn serve(config: &Config, db: Db) -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?;
     let state = AppState::new(db.clone(), config.secure_cookies)
         .with_backups(config.backups.settings())
-        .with_proxies(proxies);
+        .with_proxies(proxies)
+        .with_metrics_token(config.metrics_token.clone());
     // The shipped rule templates, once per database (a no-op once seeded).
     crate::ops::automation::seed_templates(&db, state.now()).await?;
     let every = std::env::var("SHANGJI_RULE_TICK_SECONDS")
@@ -351,15 +352,18 @@ pub async fn serve(config: &Config, db: Db) -> anyhow::Result<()> {
         state.clock.clone(),
         std::time::Duration::from_secs(every),
     );
-    let app = crate::app(state);
+    let app = crate::app(state.with_jobs(jobs.status()));
     let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await;
-    // Requests are answered; the jobs finish the turn they are in.
+    // Requests are answered; the jobs finish the turn they are in; the database is closed
+    // (SQLite's write-ahead log checkpointed into the file).
     jobs.shutdown().await;
+    db.close().await;
+    tracing::info!("stopped");
     Ok(served?)
 }
 

@@ -29,6 +29,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     secure_cookies: Option<bool>,
     trusted_proxies: Option<Vec<String>>,
+    metrics_token: Option<String>,
     public_url: Option<String>,
     digest_time: Option<String>,
     smtp: Option<SmtpConfig>,
@@ -104,6 +105,9 @@ pub struct Config {
     /// `X-Forwarded-For` / `X-Real-IP` / `X-Forwarded-Proto` headers are believed for the
     /// client's address (sign-in limiter, audit log) and scheme; none by default.
     pub trusted_proxies: Vec<String>,
+    /// The bearer token Prometheus shows to read `GET /metrics` (also
+    /// `SHANGJI_METRICS_TOKEN`); without one the metrics are not served.
+    pub metrics_token: Option<String>,
     /// The address people open shangji at (`https://crm.example.com`), for the links in
     /// notifications sent out; without it they carry no link.
     pub public_url: Option<String>,
@@ -151,6 +155,10 @@ impl Config {
                     .context("trusted_proxies")?;
                 list
             },
+            metrics_token: std::env::var("SHANGJI_METRICS_TOKEN")
+                .ok()
+                .or(file.metrics_token)
+                .filter(|t| !t.trim().is_empty()),
             public_url: file.public_url.map(|u| u.trim_end_matches('/').to_string()),
             digest_time: match file.digest_time {
                 Some(t) => {
@@ -181,6 +189,7 @@ impl Config {
     pub fn redacted(&self) -> Config {
         Config {
             database_url: redact_url(&self.database_url),
+            metrics_token: self.metrics_token.as_ref().map(|_| "***".into()),
             smtp: self.smtp.clone().map(|s| SmtpConfig {
                 password: s.password.map(|_| "***".into()),
                 ..s

@@ -6,7 +6,8 @@
 //! to run concurrently on one database (firings, claims and snapshots are unique).
 
 use std::future::Future;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use shangji_store::Db;
 use tokio::sync::watch;
@@ -15,6 +16,7 @@ use tokio::task::JoinHandle;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::ops;
+use crate::ops::health::{JobState, JobsStatus};
 
 /// How long shutdown waits for a job to finish its turn.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -23,15 +25,17 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub struct Jobs {
     stop: watch::Sender<bool>,
     running: Vec<(&'static str, JoinHandle<()>)>,
+    status: Arc<JobsStatus>,
 }
 
 impl Jobs {
     /// Starts every job. `rule_every` is the rule scheduler's period.
     pub fn start(db: &Db, config: &Config, clock: Clock, rule_every: Duration) -> Jobs {
         let (stop, stopped) = watch::channel(false);
+        let status = Arc::new(JobsStatus::default());
         let sender = ops::delivery::send::Sender::new(config);
         let running = vec![
-            every("rule scheduler", rule_every, &stopped, db, {
+            every("rule scheduler", rule_every, &stopped, db, &status, {
                 let clock = clock.clone();
                 move |db| {
                     let now = clock.now();
@@ -43,6 +47,7 @@ impl Jobs {
                 Duration::from_secs(5),
                 &stopped,
                 db,
+                &status,
                 move |db| {
                     let sender = sender.clone();
                     async move { ops::delivery::send::turn(&db, &sender).await }
@@ -53,6 +58,7 @@ impl Jobs {
                 Duration::from_secs(5),
                 &stopped,
                 db,
+                &status,
                 |db| async move { ops::analytics::refresh_projection(&db).await },
             ),
             every(
@@ -60,26 +66,35 @@ impl Jobs {
                 Duration::from_secs(3600),
                 &stopped,
                 db,
+                &status,
                 |db| async move {
                     ops::snapshots::weekly_turn(&db, time::OffsetDateTime::now_utc()).await
                 },
             ),
-            every("submission log", Duration::from_secs(3600), &stopped, db, {
-                let clock = clock.clone();
-                move |db| {
-                    let now = clock.now();
-                    async move {
-                        if let Err(e) = ops::web_forms::prune_log(&db, now).await {
-                            tracing::warn!(error = ?e, "pruning the submission log failed");
+            every(
+                "submission log",
+                Duration::from_secs(3600),
+                &stopped,
+                db,
+                &status,
+                {
+                    let clock = clock.clone();
+                    move |db| {
+                        let now = clock.now();
+                        async move {
+                            if let Err(e) = ops::web_forms::prune_log(&db, now).await {
+                                tracing::warn!(error = ?e, "pruning the submission log failed");
+                            }
                         }
                     }
-                }
-            }),
+                },
+            ),
             every(
                 "interrupted imports",
                 Duration::from_secs(300),
                 &stopped,
                 db,
+                &status,
                 |db| async move {
                     let wall = time::OffsetDateTime::now_utc();
                     if let Err(e) = ops::import::recover_stalled(&db, wall).await {
@@ -87,27 +102,44 @@ impl Jobs {
                     }
                 },
             ),
-            every("daily backup", Duration::from_secs(3600), &stopped, db, {
-                let clock = clock.clone();
-                let settings = config.backups.settings();
-                move |db| {
-                    let now = clock.now();
-                    let settings = settings.clone();
-                    async move { ops::backups::daily_turn(&db, &settings, now).await }
-                }
-            }),
+            every(
+                "daily backup",
+                Duration::from_secs(3600),
+                &stopped,
+                db,
+                &status,
+                {
+                    let clock = clock.clone();
+                    let settings = config.backups.settings();
+                    move |db| {
+                        let now = clock.now();
+                        let settings = settings.clone();
+                        async move { ops::backups::daily_turn(&db, &settings, now).await }
+                    }
+                },
+            ),
             every(
                 "lead scoring",
                 Duration::from_secs(3600),
                 &stopped,
                 db,
+                &status,
                 move |db| {
                     let now = clock.now();
                     async move { ops::scoring::daily_turn(&db, now).await }
                 },
             ),
         ];
-        Jobs { stop, running }
+        Jobs {
+            stop,
+            running,
+            status,
+        }
+    }
+
+    /// Each job's turns as they go.
+    pub fn status(&self) -> Arc<JobsStatus> {
+        self.status.clone()
     }
 
     /// Asks every job to stop and waits until each has finished its turn (at most
@@ -130,6 +162,7 @@ fn every<F, Fut>(
     period: Duration,
     stop: &watch::Receiver<bool>,
     db: &Db,
+    status: &Arc<JobsStatus>,
     mut turn: F,
 ) -> (&'static str, JoinHandle<()>)
 where
@@ -138,9 +171,22 @@ where
 {
     let mut stop = stop.clone();
     let db = db.clone();
+    status.add(JobState {
+        name,
+        period,
+        started: None,
+        ended: None,
+        turns: 0,
+    });
+    let status = status.clone();
     let handle = tokio::spawn(async move {
         while !*stop.borrow() {
+            status.update(name, |j| j.started = Some(Instant::now()));
             turn(db.clone()).await;
+            status.update(name, |j| {
+                j.ended = Some(Instant::now());
+                j.turns += 1;
+            });
             tokio::select! {
                 _ = tokio::time::sleep(period) => {}
                 _ = stop.changed() => {}

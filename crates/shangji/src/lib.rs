@@ -12,8 +12,10 @@ pub mod demo;
 pub mod download;
 pub mod error;
 pub mod headers;
+pub mod health;
 pub mod i18n;
 pub mod jobs;
+pub mod metrics;
 pub mod notices;
 pub mod openapi;
 pub mod ops;
@@ -32,6 +34,11 @@ pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .nest("/api/v1", api::router())
         .merge(pages::router())
+        .merge(health::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY));
     for (name, value) in headers::RESPONSE_HEADERS {
         router = router.layer(SetResponseHeaderLayer::if_not_present(

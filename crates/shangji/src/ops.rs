@@ -35,6 +35,7 @@ pub mod facts;
 pub mod forecast;
 /// Handing a leaving user's book over: preview, the resumable job, the report.
 pub mod handover;
+pub mod health;
 /// Importing stage history from a CSV file.
 pub mod history_import;
 pub mod import;

@@ -20,6 +20,11 @@ pub struct AppState {
     /// Where backups go and how many are kept (none: "back up now" is refused; `serve` sets
     /// it from the configuration).
     pub backups: Option<Arc<crate::ops::backups::Settings>>,
+    /// The background jobs this process runs (none: it runs none, as in tests).
+    pub jobs: Option<Arc<crate::ops::health::JobsStatus>>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The bearer token `GET /metrics` asks for (none: the metrics are not served).
+    pub metrics_token: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -30,7 +35,22 @@ impl AppState {
             proxies: Arc::new(TrustedProxies::default()),
             clock: Clock::default(),
             backups: None,
+            jobs: None,
+            metrics: Arc::new(crate::metrics::Metrics::default()),
+            metrics_token: None,
         }
+    }
+
+    /// This state reporting the health of `jobs`.
+    pub fn with_jobs(mut self, jobs: Arc<crate::ops::health::JobsStatus>) -> AppState {
+        self.jobs = Some(jobs);
+        self
+    }
+
+    /// This state serving the metrics to who shows `token`.
+    pub fn with_metrics_token(mut self, token: Option<String>) -> AppState {
+        self.metrics_token = token.filter(|t| !t.is_empty()).map(Arc::from);
+        self
     }
 
     /// This state with backups going to `settings`.

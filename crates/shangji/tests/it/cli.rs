@@ -281,3 +281,74 @@ fn hand_a_leaving_user_over_from_the_command_line() {
     let leaving = list.lines().find(|l| l.contains("\tleaving\t")).unwrap();
     assert!(leaving.ends_with("inactive"), "{list}");
 }
+
+/// `serve` as a service manager runs it: ready once its jobs turn, metrics for the token's
+/// bearer, and on SIGTERM it stops cleanly, leaving the database in one file (the
+/// write-ahead log checkpointed and emptied).
+#[cfg(unix)]
+#[tokio::test]
+async fn serve_is_ready_and_stops_cleanly_on_sigterm() {
+    let dir = temp_dir("sigterm");
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = free.local_addr().unwrap().to_string();
+    drop(free);
+    let mut child = bin()
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["serve", "--listen", &addr])
+        .env_remove("SHANGJI_DATABASE_URL")
+        .env("SHANGJI_METRICS_TOKEN", "scrape-secret")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("http://{addr}{path}");
+    let mut ready = None;
+    for _ in 0..200 {
+        if let Ok(r) = client.get(url("/readyz")).send().await {
+            if r.status() == 200 {
+                ready = Some(r.json::<serde_json::Value>().await.unwrap());
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let ready = ready.expect("ready within 20 s");
+    assert!(ready["jobs"].as_array().unwrap().len() >= 5, "{ready}");
+    let metrics = client
+        .get(url("/metrics"))
+        .bearer_auth("scrape-secret")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"shangji_job_healthy{name="analytics projection"} 1"#),
+        "{metrics}"
+    );
+    let wal = dir.join("shangji.db-wal");
+    assert!(wal.exists(), "the server writes through its log");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut status = None;
+    for _ in 0..300 {
+        if let Some(s) = child.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let status = status.expect("stopped within 30 s of SIGTERM");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+    let left = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(left, 0, "the write-ahead log is checkpointed into the file");
+}

@@ -18,6 +18,7 @@ mod delivery;
 mod duplicates;
 mod forecast;
 mod handover;
+mod health;
 mod history_import;
 mod horizon;
 mod import;

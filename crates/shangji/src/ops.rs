@@ -167,6 +167,16 @@ impl Ctx {
         }))
     }
 
+    /// This context at `t` when that is later than its own time: a change decided on a
+    /// record saved after this request began is stamped after it, so that a record's history
+    /// is in the order it was written.
+    pub fn not_before(&self, t: OffsetDateTime) -> Ctx {
+        Ctx {
+            now: self.now.max(whole_millis(t)),
+            ..self.clone()
+        }
+    }
+
     pub fn require_admin(&self) -> Result<(), AppError> {
         match self.actor.role {
             Role::Admin => Ok(()),
@@ -180,6 +190,28 @@ impl Ctx {
 fn whole_millis(t: OffsetDateTime) -> OffsetDateTime {
     t.replace_nanosecond(t.millisecond() as u32 * 1_000_000)
         .unwrap_or(t)
+}
+
+/// How often a change without a version is decided again on a record another request saved
+/// meanwhile, before it is answered as a conflict.
+const TURNS: u32 = 16;
+
+/// Runs `attempt` — a read, a decision on what was read, a save checked against the version
+/// read — again when the save finds the record changed meanwhile and the caller gave no
+/// version (`given`): their change takes its turn after the other, decided on the record as
+/// it is then. With a version, a change meanwhile is the caller's conflict.
+pub(crate) async fn in_turn<T, F, Fut>(given: Option<i64>, mut attempt: F) -> Result<T, AppError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(AppError::Conflict { .. }) if given.is_none() && tries < TURNS => tries += 1,
+            done => return done,
+        }
+    }
 }
 
 /// An idempotency key sent with a create.

@@ -97,7 +97,17 @@ pub async fn create_opportunity(
     Ok(created)
 }
 
+/// Changes an opportunity; without a version the change takes its turn ([`in_turn`]).
 pub async fn update_opportunity(
+    db: &Db,
+    ctx: &Ctx,
+    id: OpportunityId,
+    input: OpportunityInput,
+) -> Result<Opportunity, AppError> {
+    in_turn(input.version, || update_once(db, ctx, id, input.clone())).await
+}
+
+async fn update_once(
     db: &Db,
     ctx: &Ctx,
     id: OpportunityId,
@@ -105,6 +115,7 @@ pub async fn update_opportunity(
 ) -> Result<Opportunity, AppError> {
     let mut opp = for_update::<Opportunity>(db, ctx, id).await?;
     check_version(opp.version, input.version)?;
+    let ctx = &ctx.not_before(opp.updated_at);
     let before = opp.clone();
     let pipeline = pipeline_for(ctx, Some(opp.pipeline_id))?;
     let mut input = input;
@@ -135,7 +146,18 @@ pub async fn update_opportunity(
     Ok(saved)
 }
 
+/// Moves an opportunity to a stage; without a version the move takes its turn
+/// ([`in_turn`]).
 pub async fn move_opportunity(
+    db: &Db,
+    ctx: &Ctx,
+    id: OpportunityId,
+    input: MoveInput,
+) -> Result<Opportunity, AppError> {
+    in_turn(input.version, || move_once(db, ctx, id, input.clone())).await
+}
+
+async fn move_once(
     db: &Db,
     ctx: &Ctx,
     id: OpportunityId,
@@ -143,6 +165,7 @@ pub async fn move_opportunity(
 ) -> Result<Opportunity, AppError> {
     let mut opp = for_update::<Opportunity>(db, ctx, id).await?;
     check_version(opp.version, input.version)?;
+    let ctx = &ctx.not_before(opp.updated_at);
     let before = opp.clone();
     let (moved, custom) =
         match run_move(db, ctx, &ctx.actor, &mut opp, input.clone(), false).await? {

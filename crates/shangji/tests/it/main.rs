@@ -3,6 +3,7 @@
 //! schema of `SHANGJI_TEST_DATABASE_URL` when that is set.
 
 mod common;
+mod concurrency;
 
 mod analytics;
 mod api;

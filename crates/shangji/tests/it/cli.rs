@@ -352,3 +352,128 @@ async fn serve_is_ready_and_stops_cleanly_on_sigterm() {
     let left = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
     assert_eq!(left, 0, "the write-ahead log is checkpointed into the file");
 }
+
+/// Starts `serve` on a free port of the data directory `dir`; the child and its address,
+/// once it is ready.
+#[cfg(unix)]
+async fn serving(dir: &std::path::Path) -> (std::process::Child, String) {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = free.local_addr().unwrap().to_string();
+    drop(free);
+    let mut child = bin()
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["serve", "--listen", &addr])
+        .env_remove("SHANGJI_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if let Ok(r) = reqwest::get(format!("http://{addr}/readyz")).await {
+            if r.status() == 200 {
+                return (child, addr);
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("not ready within 20 s");
+}
+
+/// kill -9 while four clients create deals: after a restart every deal whose creation was
+/// answered 201 is there, with its history.
+#[cfg(unix)]
+#[tokio::test]
+async fn every_acknowledged_write_survives_a_kill_9() {
+    let dir = temp_dir("kill9");
+    let out = run(
+        &dir,
+        &["user", "add", "boss", "--role", "admin", "--password-stdin"],
+        Some("secret1234\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&dir, &["token", "create", "boss"], None);
+    let token = text(&out.stdout).trim().to_string();
+    let (mut server, addr) = serving(&dir).await;
+    let client = reqwest::Client::new();
+    let account: serde_json::Value = client
+        .post(format!("http://{addr}/api/v1/accounts"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "崩溃测试有限公司"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let account = account["id"].as_i64().unwrap();
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut clients = Vec::new();
+    for c in 0..4 {
+        let (client, token, addr) = (client.clone(), token.clone(), addr.clone());
+        let acknowledged = acknowledged.clone();
+        clients.push(tokio::spawn(async move {
+            for i in 0.. {
+                let title = format!("客户端{c} 第{i}单");
+                let sent = client
+                    .post(format!("http://{addr}/api/v1/opportunities"))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({
+                        "title": title, "account_id": account, "amount_minor": 100_000 + i
+                    }))
+                    .send()
+                    .await;
+                let Ok(resp) = sent else { return };
+                if resp.status() != 201 {
+                    return;
+                }
+                let Ok(v) = resp.json::<serde_json::Value>().await else {
+                    return;
+                };
+                acknowledged
+                    .lock()
+                    .unwrap()
+                    .push((v["id"].as_i64().unwrap(), title));
+            }
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    server.kill().unwrap(); // SIGKILL
+    server.wait().unwrap();
+    for c in clients {
+        c.await.unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() >= 10,
+        "{} writes before the kill",
+        acknowledged.len()
+    );
+
+    let (mut server, addr) = serving(&dir).await;
+    for (id, title) in &acknowledged {
+        let resp = client
+            .get(format!("http://{addr}/api/v1/opportunities/{id}/events"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "deal {id}");
+        let events: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(events[0]["kind"], "created", "deal {id}: {events}");
+        let deal: serde_json::Value = client
+            .get(format!("http://{addr}/api/v1/opportunities/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(deal["title"], title.as_str());
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

@@ -13,6 +13,7 @@ mod backups;
 mod board;
 mod custom_fields;
 mod delivery;
+mod directory;
 mod duplicates;
 mod forecast;
 mod handover;
@@ -827,6 +828,7 @@ pub fn router() -> Router<AppState> {
         .merge(custom_fields::router())
         .merge(policies::router())
         .merge(delivery::router())
+        .merge(directory::router())
         .merge(automation::router())
         .merge(assignment::router())
         .merge(duplicates::router())

@@ -668,3 +668,51 @@ async fn a_display_name_cannot_break_the_json_a_page_embeds() {
         "the name is intact as data"
     );
 }
+
+/// A rep changes their own password on the page the user menu links to: the current one is
+/// asked for, the new one typed twice; then they sign in with the new one only.
+#[tokio::test]
+async fn a_user_changes_their_own_password_on_its_page() {
+    use crate::common::browser::browser;
+    let app = TestApp::new().await;
+    let id = app.user_id("rep_sh");
+    shangji::ops::set_password(&app.db, None, id, "sales1234", common::now())
+        .await
+        .unwrap();
+    let me = browser(&app, "rep_sh").await;
+    let home = me.get("/").await;
+    assert!(
+        home.body.contains(r#"href="/password""#),
+        "the user menu links to it"
+    );
+    let page = me.get("/password").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("修改密码"));
+    let post = |current: &'static str, new: &'static str, repeat: &'static str| {
+        let me = &me;
+        async move {
+            me.post(
+                "/password",
+                &[
+                    ("current_password", current),
+                    ("password", new),
+                    ("repeat", repeat),
+                ],
+            )
+            .await
+        }
+    };
+    let r = post("sales1234", "newpass5678", "newpass5679").await;
+    assert!(r.body.contains("两次输入的新密码不一致"), "{}", r.body);
+    let r = post("wrong-one", "newpass5678", "newpass5678").await;
+    assert!(r.body.contains(r#"id="pw-current-error""#), "{}", r.body);
+    let r = post("sales1234", "newpass5678", "newpass5678").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(r.location.unwrap().starts_with("/login"));
+    // This session ended with the change; the old password no longer signs in, the new one does.
+    assert_eq!(me.get("/password").await.status, StatusCode::SEE_OTHER);
+    let old = sign_in(&app, "rep_sh", "sales1234", "/").await;
+    assert_ne!(old.location.as_deref(), Some("/"));
+    let new = sign_in(&app, "rep_sh", "newpass5678", "/").await;
+    assert_eq!(new.location.as_deref(), Some("/"), "{}", new.body);
+}

@@ -67,6 +67,8 @@ struct UserPage {
     notice: Option<String>,
     /// The user's handovers: `(id, when, status)`.
     handovers: Vec<(i64, String, String)>,
+    /// The viewer's own page: their password is changed on `/password`, with the current one.
+    own: bool,
 }
 
 fn team_path(teams: &[Team], id: TeamId) -> String {
@@ -385,6 +387,7 @@ pub(super) async fn user_page(
         errors: Errors::default(),
         notice: q.saved.map(|_| v.tr.t("form.saved").to_string()),
         handovers: super::super::handover::of_user(&s, &v, id).await,
+        own: id == v.ctx.actor.user_id,
     })
 }
 
@@ -445,6 +448,7 @@ pub(super) async fn user_save(
         errors,
         notice: None,
         handovers: super::super::handover::of_user(&s, &v, id).await,
+        own: id == v.ctx.actor.user_id,
     };
     (StatusCode::UNPROCESSABLE_ENTITY, render(page)).into_response()
 }

@@ -266,7 +266,9 @@ pub fn validate_assignment_rule(
         ));
     }
     let name = input.name.trim();
-    if name.is_empty() {
+    if let Err(e) = crate::input::query_text("name", name) {
+        errors.push(e);
+    } else if name.is_empty() {
         errors.push(fe("name", "required", "a rule needs a name"));
     } else if name.chars().count() > rules::NAME_MAX {
         errors.push(fe(

@@ -876,6 +876,7 @@ pub fn check_value(def: &CustomFieldDef, v: &Value) -> Result<Vec<CustomRow>, Fi
             Value::String(s) if s.trim().is_empty() => Ok(vec![]),
             Value::String(s) => {
                 let d = parse_date(s).ok_or_else(|| invalid("a date like 2026-03-31"))?;
+                crate::input::date(&f, d)?;
                 Ok(vec![CustomRow::num(d.to_julian_day() as i64)])
             }
             _ => Err(invalid("a date like 2026-03-31")),
@@ -885,6 +886,10 @@ pub fn check_value(def: &CustomFieldDef, v: &Value) -> Result<Vec<CustomRow>, Fi
             Value::String(s) => {
                 let ms = parse_instant_ms(s)
                     .ok_or_else(|| invalid("an RFC 3339 time like 2026-03-31T08:00:00Z"))?;
+                let day = OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+                    .map(|t| t.date())
+                    .map_err(|_| invalid("an RFC 3339 time like 2026-03-31T08:00:00Z"))?;
+                crate::input::date(&f, day)?;
                 Ok(vec![CustomRow::num(ms)])
             }
             _ => Err(invalid("an RFC 3339 time like 2026-03-31T08:00:00Z")),

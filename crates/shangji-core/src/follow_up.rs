@@ -77,7 +77,11 @@ pub fn plan(
         },
         true,
     )?;
-    let next_step = match (step, input.next_step_date) {
+    let next_step_date = input
+        .next_step_date
+        .map(|d| input::date("next_step_date", d))
+        .transpose()?;
+    let next_step = match (step, next_step_date) {
         (None, None) => None,
         (Some(_), None) => {
             return Err(FieldError::new(

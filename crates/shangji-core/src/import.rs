@@ -1107,7 +1107,7 @@ pub fn parse_date(text: &str) -> Option<Date> {
     let t = t.replace(['年', '月', '/', '.'], "-").replace('日', "");
     let mut parts = t.split('-').map(|p| p.parse::<i32>().ok());
     let (y, m, d) = (parts.next()??, parts.next()??, parts.next()??);
-    if parts.next().is_some() || !(1900..=2200).contains(&y) {
+    if parts.next().is_some() {
         return None;
     }
     Date::from_calendar_date(
@@ -1116,6 +1116,7 @@ pub fn parse_date(text: &str) -> Option<Date> {
         u8::try_from(d).ok()?,
     )
     .ok()
+    .filter(|d| crate::input::date_in_range(*d))
 }
 
 pub mod activities;

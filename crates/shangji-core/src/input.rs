@@ -2,6 +2,9 @@
 //! each error naming its field.
 
 use serde::{Deserialize, Deserializer};
+use time::{Date, OffsetDateTime};
+
+use crate::money::MAX_AMOUNT_MINOR;
 
 use crate::error::FieldError;
 
@@ -95,7 +98,10 @@ impl<T> Field<T> {
 pub const SHORT_TEXT: usize = 200;
 pub const LONG_TEXT: usize = 10_000;
 
-/// Trims a text; empty becomes `None`; longer than `max` characters is refused.
+/// Trims a text; empty becomes `None`; longer than `max` characters is refused. Control
+/// characters (NUL, escape…) are refused: a multi-line text (longer than [`SHORT_TEXT`] —
+/// notes, a summary) keeps its line breaks and tabs, a one-line text (a name, a title) has
+/// none.
 pub fn text(field: &str, value: String, max: usize) -> Result<Option<String>, FieldError> {
     let trimmed = value.trim();
     if trimmed.chars().count() > max {
@@ -105,9 +111,10 @@ pub fn text(field: &str, value: String, max: usize) -> Result<Option<String>, Fi
             format!("{field} must be at most {max} characters"),
         ));
     }
+    let multi_line = max > SHORT_TEXT;
     if trimmed
         .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+        .any(|c| c.is_control() && !(multi_line && matches!(c, '\n' | '\t' | '\r')))
     {
         return Err(FieldError::new(
             field,
@@ -116,6 +123,46 @@ pub fn text(field: &str, value: String, max: usize) -> Result<Option<String>, Fi
         ));
     }
     Ok((!trimmed.is_empty()).then(|| trimmed.to_string()))
+}
+
+/// A yes-or-no parameter of a query: `true`/`1` or `false`/`0`; anything else is
+/// `invalid_parameter` naming it.
+pub fn flag(field: &str, value: &str) -> Result<bool, FieldError> {
+    match value.trim() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(FieldError::new(
+            field,
+            "invalid_parameter",
+            format!("{field}: expected true or false"),
+        )),
+    }
+}
+
+/// A parameter of a query (a search text, a filter's value): refused with
+/// `invalid_characters` when it holds a control character, which no stored text has.
+pub fn query_text<'a>(field: &str, value: &'a str) -> Result<&'a str, FieldError> {
+    if value.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            field,
+            "invalid_characters",
+            format!("{field} contains control characters"),
+        ));
+    }
+    Ok(value)
+}
+
+/// A place in an ordered list (a stage, a loss reason): 0 for the first, at most 10,000;
+/// anything else is `out_of_range`.
+pub fn position(field: &str, value: i32) -> Result<i32, FieldError> {
+    if !(0..=10_000).contains(&value) {
+        return Err(FieldError::new(
+            field,
+            "out_of_range",
+            format!("{field} must be between 0 and 10000"),
+        ));
+    }
+    Ok(value)
 }
 
 /// A text field that must not be empty.
@@ -197,6 +244,54 @@ pub fn phone(field: &str, value: String, mobile: bool) -> Result<Option<String>,
         return Err(bad());
     }
     Ok(Some(national.to_string()))
+}
+
+/// The first and last day any date of a record may be: the years people and spreadsheets
+/// mean (a year 0 or 9999 is a typing mistake, and no spreadsheet writes it). The one range
+/// every date input is bounded to — bodies, forms and imports alike.
+pub const FIRST_DATE: Date = time::macros::date!(1900 - 01 - 01);
+pub const LAST_DATE: Date = time::macros::date!(2200 - 12 - 31);
+
+/// Whether a day is within [`FIRST_DATE`]..=[`LAST_DATE`].
+pub fn date_in_range(d: Date) -> bool {
+    (FIRST_DATE..=LAST_DATE).contains(&d)
+}
+
+/// A date within [`FIRST_DATE`]..=[`LAST_DATE`], else `out_of_range` on `field`.
+pub fn date(field: &str, d: Date) -> Result<Date, FieldError> {
+    if date_in_range(d) {
+        Ok(d)
+    } else {
+        Err(FieldError::new(
+            field,
+            "out_of_range",
+            format!("{field} must be between {FIRST_DATE} and {LAST_DATE}"),
+        ))
+    }
+}
+
+/// A date field of a body, bounded as [`date`].
+pub fn opt_date(field: &str, value: Field<Date>) -> Result<Field<Date>, FieldError> {
+    value.try_map(|d| date(field, d))
+}
+
+/// An instant whose day (in UTC) is within the range of [`date`].
+pub fn instant(field: &str, t: OffsetDateTime) -> Result<OffsetDateTime, FieldError> {
+    date(field, t.to_offset(time::UtcOffset::UTC).date()).map(|_| t)
+}
+
+/// An amount in minor units within ±[`MAX_AMOUNT_MINOR`] (the one bound of every money
+/// input, which [`crate::money::Money::parse`] applies too), else `out_of_range` on `field`.
+pub fn amount_minor(field: &str, amount: i64) -> Result<i64, FieldError> {
+    if amount.checked_abs().is_some_and(|a| a <= MAX_AMOUNT_MINOR) {
+        Ok(amount)
+    } else {
+        Err(FieldError::new(
+            field,
+            "out_of_range",
+            format!("{field} must be at most {MAX_AMOUNT_MINOR} minor units either way"),
+        ))
+    }
 }
 
 /// Tags: trimmed, non-empty, unique (first spelling kept), at most 20 of 40 characters each.

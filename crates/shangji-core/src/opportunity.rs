@@ -595,7 +595,7 @@ fn apply_fields(
     if let Some(amount) = amount {
         opp.amount = amount;
     }
-    input.close_date.apply_opt(&mut opp.close_date);
+    input::opt_date("close_date", input.close_date)?.apply_opt(&mut opp.close_date);
     match input.probability {
         Field::Absent => {}
         Field::Null => {
@@ -617,7 +617,7 @@ fn apply_fields(
         .owner_id
         .apply_required(&mut opp.owner_id, "owner_id")?;
     input::opt_text("next_step", input.next_step, input::SHORT_TEXT)?.apply_opt(&mut opp.next_step);
-    input.next_step_date.apply_opt(&mut opp.next_step_date);
+    input::opt_date("next_step_date", input.next_step_date)?.apply_opt(&mut opp.next_step_date);
     if let Field::Value(tags) = input.tags {
         opp.tags = input::tags("tags", tags)?;
     } else if matches!(input.tags, Field::Null) {
@@ -763,30 +763,7 @@ pub fn move_to(
         };
     }
 
-    let mut actions_done = next.actions_done.clone();
-    actions_done.extend(ctx.tasks_done.iter().cloned());
-    let subject = process::GateSubject {
-        opp: &next,
-        custom: ctx.custom,
-        actions_done: &actions_done,
-        loss_reasons: ctx.loss_reasons,
-        custom_labels: ctx.custom_labels,
-    };
-    let unmet = process::unmet(pipeline, from, to, &subject);
-    if !unmet.is_empty() {
-        return Err(MoveError::Gate(unmet));
-    }
-    if !ctx.approved {
-        // Policies watch forward moves; a gate's approval flag any move its gate applies to.
-        let policy = process::is_forward(from, to)
-            .then(|| approval::policy_for(ctx.policies, pipeline, to, &next, ctx.custom))
-            .flatten();
-        if policy.is_some() || process::needs_approval(pipeline, from, to) {
-            return Err(MoveError::ApprovalRequired {
-                policy_id: policy.map(|p| p.id),
-            });
-        }
-    }
+    admit(&next, pipeline, from, to, ctx)?;
 
     events.push(NewEvent {
         from_stage_id: Some(from.id),
@@ -825,6 +802,68 @@ pub fn move_to(
     let tasks = action_tasks(&next, to, ctx);
     *opp = next;
     Ok(Moved { events, tasks })
+}
+
+/// Whether `next` (the opportunity with the move's values applied) may go from `from` into
+/// `to`: every requirement on the way met ([`process::unmet`]), and no approval needed unless
+/// one was granted. The one decision of a stage move's gates, which a new deal created
+/// directly in a later stage passes too ([`check_created_stage`]).
+fn admit(
+    next: &Opportunity,
+    pipeline: &Pipeline,
+    from: &Stage,
+    to: &Stage,
+    ctx: &MoveContext,
+) -> Result<(), MoveError> {
+    let mut actions_done = next.actions_done.clone();
+    actions_done.extend(ctx.tasks_done.iter().cloned());
+    let subject = process::GateSubject {
+        opp: next,
+        custom: ctx.custom,
+        actions_done: &actions_done,
+        loss_reasons: ctx.loss_reasons,
+        custom_labels: ctx.custom_labels,
+    };
+    let unmet = process::unmet(pipeline, from, to, &subject);
+    if !unmet.is_empty() {
+        return Err(MoveError::Gate(unmet));
+    }
+    if !ctx.approved {
+        // Policies watch forward moves; a gate's approval flag any move its gate applies to.
+        let policy = process::is_forward(from, to)
+            .then(|| approval::policy_for(ctx.policies, pipeline, to, next, ctx.custom))
+            .flatten();
+        if policy.is_some() || process::needs_approval(pipeline, from, to) {
+            return Err(MoveError::ApprovalRequired {
+                policy_id: policy.map(|p| p.id),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether a new deal (from [`create`], with its custom values) may start in its stage: a
+/// deal created in a later stage, or won or lost, passes what a move there from the
+/// pipeline's first open stage would — the transition policy, every gate on the way, won's
+/// amount and close date, lost's reason — and is refused where that move would wait for an
+/// approval (it is created in an earlier stage and moved). A deal in the first open stage
+/// needs nothing. Imports of past deals, taken as fact, do not ask.
+pub fn check_created_stage(
+    opp: &Opportunity,
+    pipeline: &Pipeline,
+    ctx: &MoveContext,
+) -> Result<(), MoveError> {
+    let Some(first) = pipeline.first_open_stage() else {
+        return Ok(());
+    };
+    if first.id == opp.stage_id {
+        return Ok(());
+    }
+    let to = pipeline
+        .stage(opp.stage_id)
+        .ok_or(MoveError::UnknownStage(opp.stage_id))?;
+    process::check_policy(pipeline, first, to, ctx.actor.role).map_err(MoveError::Policy)?;
+    admit(opp, pipeline, first, to, ctx)
 }
 
 /// Puts `opp` into `stage`: its probability (unless overridden) and forecast category follow

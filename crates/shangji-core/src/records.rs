@@ -384,6 +384,7 @@ pub fn apply_activity(
     i.kind.apply_required(&mut a.kind, "kind")?;
     a.customer_facing = a.kind.is_customer_facing();
     if let Field::Value(t) = i.occurred_at {
+        input::instant("occurred_at", t)?;
         if t > a.created_at + time::Duration::days(1) {
             return Err(FieldError::new(
                 "occurred_at",
@@ -475,7 +476,7 @@ pub fn apply_task(
     i.title
         .try_map(|s| input::required_text("title", s, SHORT_TEXT))?
         .apply_required(&mut t.title, "title")?;
-    i.due_date.apply_opt(&mut t.due_date);
+    input::opt_date("due_date", i.due_date)?.apply_opt(&mut t.due_date);
     i.assignee_id
         .apply_required(&mut t.assignee_id, "assignee_id")?;
     let was_done = t.done;
@@ -658,6 +659,10 @@ pub fn apply_user(
     i.team_id.apply_opt(&mut u.team_id);
     i.active.apply_required(&mut u.active, "active")?;
     if let Field::Value(leaves) = &i.leaves {
+        for (n, l) in leaves.iter().enumerate() {
+            input::date(&format!("leaves[{n}].from"), l.from)?;
+            input::date(&format!("leaves[{n}].to"), l.to)?;
+        }
         if let Some(bad) = leaves.iter().position(|l| l.to < l.from) {
             return Err(FieldError::new(
                 &format!("leaves[{bad}]"),

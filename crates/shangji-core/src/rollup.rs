@@ -303,6 +303,7 @@ pub fn check_adjustment(
             "amount_minor is 0 or more",
         ));
     }
+    crate::input::amount_minor("amount_minor", amount)?;
     let currency = input
         .currency
         .as_deref()

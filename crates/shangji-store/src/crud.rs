@@ -588,18 +588,17 @@ impl Db {
         })
     }
 
-    /// Marks a user's notification read (`false` when it is not theirs or already read).
+    /// Marks a user's notification read, keeping the time it was first read; `false` when
+    /// the user has no such notification.
     pub async fn mark_read(
         &self,
         user_id: UserId,
         id: i64,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let mut sql = Sql::new("UPDATE notifications SET read_at = ");
-        sql.bind(now).push(" WHERE id = ").bind(id);
-        sql.push(" AND user_id = ")
-            .bind(user_id)
-            .push(" AND read_at IS NULL");
+        let mut sql = Sql::new("UPDATE notifications SET read_at = COALESCE(read_at, ");
+        sql.bind(now).push(") WHERE id = ").bind(id);
+        sql.push(" AND user_id = ").bind(user_id);
         Ok(self.execute(&sql).await? > 0)
     }
 

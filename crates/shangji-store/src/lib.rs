@@ -51,7 +51,7 @@ pub use lists::{
     LeadOutcome, LeadOutcomeRow, Match, NewAccount, NewContact, NewOpportunity, OutcomeIds,
     SavedView,
 };
-pub use records::FollowUpIds;
+pub use records::{FollowUpIds, FOLLOW_UP_TASK_KEY};
 pub use review::ImportedHistory;
 pub use sign_in::ThrottleKeys;
 pub use snapshots::{Snapshot, SnapshotRow, TakenRow};

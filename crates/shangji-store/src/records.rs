@@ -8,7 +8,7 @@ use shangji_core::opportunity::{NewEvent, OpportunityEvent};
 use shangji_core::Scope;
 use time::OffsetDateTime;
 
-use crate::crud::{push_events_insert, push_insert, update_sql, EventsOf};
+use crate::crud::{push_events_insert, push_insert, update_sql, EventsOf, IdemKey};
 use crate::db::{bind_all, Db, RowExt, Sql};
 use crate::entity::{event_from_row, owner_in_scope, Access, Entity};
 use crate::error::StoreError;
@@ -16,6 +16,9 @@ use crate::on_pool;
 
 /// Ids per statement in an `IN (…)` list.
 const CHUNK: usize = 500;
+
+/// What follows a follow-up's idempotency key in the row that keeps its task's id.
+pub const FOLLOW_UP_TASK_KEY: &str = "\n#task";
 
 /// The ids a follow-up wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,13 +208,17 @@ impl Db {
 
     /// A follow-up, the task of its next step and the opportunity with its new next step
     /// (and the opportunity's events) — all or nothing. The opportunity, when given, is
-    /// written only if it is still at `expected_version`.
+    /// written only if it is still at `expected_version`. An idempotency key, when given, is
+    /// kept with the activity's id, and the task's under the key followed by
+    /// [`FOLLOW_UP_TASK_KEY`] (a suffix no header value can carry); a key already used is
+    /// `Duplicate`.
     pub async fn save_follow_up(
         &self,
         activity: &Activity,
         task: Option<&Task>,
         opp: Option<(&Opportunity, i64)>,
         events: &[NewEvent],
+        idem: Option<&IdemKey>,
     ) -> Result<FollowUpIds, StoreError> {
         let _writer = self.writer().await;
         on_pool!(self, p => {
@@ -244,6 +251,20 @@ impl Db {
                 }
                 None => None,
             };
+            if let Some(k) = idem {
+                let rows = std::iter::once((k.key.clone(), activity_id))
+                    .chain(task_id.map(|id| (format!("{}{FOLLOW_UP_TASK_KEY}", k.key), id)));
+                for (key, id) in rows {
+                    let mut sql = Sql::new(
+                        "INSERT INTO idempotency_keys (user_id, key, resource, request_hash, record_id, created_at) VALUES (",
+                    );
+                    sql.bind(k.user_id).push(", ").bind(key).push(", ").bind(k.resource);
+                    sql.push(", ").bind(k.request_hash.clone()).push(", ").bind(id).push(", ");
+                    sql.bind(k.at);
+                    sql.push(")");
+                    bind_all!(sqlx::query(&sql.text), &sql.args).execute(&mut *tx).await?;
+                }
+            }
             tx.commit().await?;
             Ok(FollowUpIds { activity_id, task_id })
         })

@@ -68,21 +68,73 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json"));
         if !is_json {
-            return Err(AppError::bad_request(
-                "Content-Type",
-                "unsupported_media_type",
-                "send the body as application/json",
+            return Err(AppError::Refused(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                shangji_core::FieldError::new(
+                    "Content-Type",
+                    "unsupported_media_type",
+                    "send the body as application/json",
+                ),
             ));
         }
-        let raw = Bytes::from_request(req, state).await.map_err(|_| {
-            AppError::bad_request(
-                "",
-                "body_too_large",
-                format!("the body is larger than {MAX_BODY} bytes"),
-            )
-        })?;
+        let raw = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| crate::error::from_rejection(e.status(), &e.body_text()))?;
         let value = parse_json(&raw)?;
+        refuse_control_characters(&raw)?;
         Ok(JsonBody { value, raw })
+    }
+}
+
+/// A body whose texts hold control characters — NUL, escape, … (line breaks and tabs aside,
+/// which multi-line texts keep) — is refused naming the first such field: the fields each
+/// operation checks refuse them too (`input::text`), this guards every other text of a body
+/// (a rule's condition, a form's label) alike. Only a body with a `\u00…` escape is looked
+/// into: JSON carries no raw control characters.
+fn refuse_control_characters(raw: &[u8]) -> Result<(), AppError> {
+    if !raw.windows(4).any(|w| w == b"\\u00") {
+        return Ok(());
+    }
+    fn bad(s: &str) -> bool {
+        s.chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+    }
+    fn find(v: &serde_json::Value, path: &str) -> Option<String> {
+        match v {
+            serde_json::Value::String(s) if bad(s) => Some(path.to_string()),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, x)| find(x, &format!("{path}[{i}]"))),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, x)| {
+                let at = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                if bad(k) {
+                    Some(at)
+                } else {
+                    find(x, &at)
+                }
+            }),
+            _ => None,
+        }
+    }
+    let value: serde_json::Value = serde_json::from_slice(raw).map_err(|e| {
+        AppError::bad_request(
+            "",
+            "malformed_json",
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
+    match find(&value, "") {
+        Some(field) => Err(AppError::invalid(
+            &field,
+            "invalid_characters",
+            format!("{field} contains control characters"),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -482,25 +534,27 @@ pub fn router() -> Router<AppState> {
         .layer(axum::middleware::from_fn(plain_rejections))
 }
 
-/// What the framework itself answers in plain text (a path part that is not a number, a body
-/// it cannot read) as our JSON error: a bad address is not found.
+/// What the framework itself answers without our JSON (a path part that is not a number, a
+/// query string or body it cannot read, a method the address does not take — in plain text
+/// or with no body at all) as our JSON error (`error::from_rejection`).
 async fn plain_rejections(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let resp = next.run(req).await;
-    if !crate::error::is_framework_rejection(&resp) {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    if status.as_u16() < 400 || is_json {
         return resp;
     }
-    match resp.status() {
-        StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND => AppError::NotFound.into_response(),
-        status => {
-            let mut r =
-                AppError::bad_request("", "invalid_request", "the request could not be read")
-                    .into_response();
-            *r.status_mut() = status;
-            r
-        }
-    }
+    let text = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    crate::error::from_rejection(status, &text).into_response()
 }

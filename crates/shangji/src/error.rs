@@ -50,6 +50,10 @@ pub enum AppError {
         matches: Vec<DuplicateMatch>,
         blocked: bool,
     },
+    /// A request refused with a status of its own (405 a method the address does not take,
+    /// 413 a body too large, 415 a body not JSON): the status and the error.
+    #[error("{1}")]
+    Refused(StatusCode, FieldError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -73,6 +77,7 @@ impl AppError {
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unmet { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::AwaitingApproval(_) => StatusCode::ACCEPTED,
+            AppError::Refused(status, _) => *status,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -80,7 +85,7 @@ impl AppError {
     /// The body sent to API clients.
     pub fn body(&self) -> ErrorBody {
         let (code, message, field) = match self {
-            AppError::BadRequest(f) | AppError::Invalid(f) => {
+            AppError::BadRequest(f) | AppError::Invalid(f) | AppError::Refused(_, f) => {
                 (f.code.clone(), f.message.clone(), Some(f.field.clone()))
             }
             AppError::InvalidMany(list) => match list.first() {
@@ -290,6 +295,52 @@ impl AppError {
             ),
         }
     }
+}
+
+/// The framework's own refusal of an API request — `status` with the plain `text` it wrote
+/// (or none) — as our error: a path part that cannot be read (`/opportunities/abc`) is not
+/// found, a query string that cannot be read a 400 naming the parameter where the framework
+/// names it, and 405, 413, 415 keep their status.
+pub fn from_rejection(status: StatusCode, text: &str) -> AppError {
+    let text = text.trim();
+    if status == StatusCode::NOT_FOUND || text.starts_with("Invalid URL") {
+        return AppError::NotFound;
+    }
+    if let Some(rest) = text.strip_prefix("Failed to deserialize query string: ") {
+        let field = rest
+            .split_once(": ")
+            .map(|(f, _)| f)
+            .filter(|f| {
+                !f.is_empty()
+                    && f.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_.[]".contains(c))
+            })
+            .unwrap_or("");
+        return AppError::bad_request(
+            field,
+            "invalid_parameter",
+            format!("the query string cannot be read: {rest}"),
+        );
+    }
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this address does not take this method".to_string(),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "body_too_large",
+            format!("the body is larger than {} bytes", crate::api::MAX_BODY),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "send the body as application/json".to_string(),
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY => ("invalid_value", text.to_string()),
+        s if s.is_server_error() => return AppError::Internal(format!("{s}: {text}")),
+        _ if text.is_empty() => ("invalid_request", "the request could not be read".into()),
+        _ => ("invalid_request", text.to_string()),
+    };
+    AppError::Refused(status, FieldError::new("", code, message))
 }
 
 /// Whether a response is the framework's own plain-text refusal (a path part that is not a

@@ -199,7 +199,10 @@ async fn notifications(
 #[utoipa::path(
     post,
     path = "/notifications/{id}/read",
-    responses((status = 204, description = "read"))
+    responses(
+        (status = 204, description = "read (again: the time it was first read is kept)"),
+        (status = 404, description = "you have no such notification", body = crate::error::ErrorBody)
+    )
 )]
 async fn read_notification(
     State(s): State<AppState>,

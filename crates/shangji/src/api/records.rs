@@ -2,7 +2,7 @@
 //! contacts taking part in an opportunity.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use shangji_core::follow_up::FollowUpInput;
@@ -18,21 +18,34 @@ use utoipa_axum::routes;
 /// Log a follow-up
 ///
 /// The activity, the next step's task for the owner and the opportunity's next step, in one
-/// transaction.
+/// transaction. Honours `Idempotency-Key`: a retry answers the first follow-up.
 #[utoipa::path(
     post,
     path = "/opportunities/{id}/follow-ups",
     request_body = FollowUpInput,
-    responses((status = 201, body = records::FollowUp))
+    responses(
+        (status = 201, body = records::FollowUp),
+        (status = 200, description = "a retry with the same Idempotency-Key and body: the first follow-up (the opportunity as it is now)", body = records::FollowUp),
+    )
 )]
 async fn log_follow_up(
     State(s): State<AppState>,
     c: Caller,
     Path(id): Path<i64>,
+    headers: HeaderMap,
     body: JsonBody<FollowUpInput>,
 ) -> Result<Response, AppError> {
-    let done = records::log_follow_up(&s.db, &c.ctx, id, body.value).await?;
-    Ok((StatusCode::CREATED, Json(done)).into_response())
+    // The key is bound to the opportunity as well as to the body.
+    let mut request = body.raw.to_vec();
+    request.extend_from_slice(format!("\n{id}").as_bytes());
+    let idem = super::idempotency(&headers, &request)?;
+    let done = records::log_follow_up(&s.db, &c.ctx, id, body.value, idem).await?;
+    let status = if done.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(done)).into_response())
 }
 
 /// The contacts taking part in the opportunity, with their buying roles

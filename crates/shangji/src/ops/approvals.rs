@@ -428,7 +428,9 @@ pub async fn notifications(db: &Db, ctx: &Ctx) -> Result<Vec<Notification>, AppE
 }
 
 pub async fn mark_notification_read(db: &Db, ctx: &Ctx, id: i64) -> Result<(), AppError> {
-    db.mark_read(ctx.actor.user_id, id, ctx.now).await?;
+    if !db.mark_read(ctx.actor.user_id, id, ctx.now).await? {
+        return Err(AppError::NotFound);
+    }
     Ok(())
 }
 

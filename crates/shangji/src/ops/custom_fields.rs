@@ -31,7 +31,9 @@ pub fn custom_fields(
                     )
                 })?)
             }
-            "include_archived" => include_archived = v == "true" || v == "1",
+            "include_archived" => {
+                include_archived = shangji_core::input::flag(k, v).map_err(AppError::BadRequest)?
+            }
             _ => {
                 return Err(AppError::bad_request(
                     k,

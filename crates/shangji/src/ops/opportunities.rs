@@ -59,6 +59,7 @@ pub async fn create_opportunity_with_account(
     let custom = probe.custom.take();
     let (mut opp, _) = opportunity::create(probe, pipeline, &ctx.actor, ctx.now)?;
     apply_custom(db, ctx, &mut opp, custom, true).await?;
+    check_created_stage(db, ctx, &opp, pipeline).await?;
     let created = super::records::create::<Account>(db, ctx, account, None).await?;
     let input = OpportunityInput {
         account_id: Field::Value(created.record.id),
@@ -88,6 +89,7 @@ pub async fn create_opportunity(
     let (mut opp, mut events) = opportunity::create(input, pipeline, &ctx.actor, ctx.now)?;
     let changes = apply_custom(db, ctx, &mut opp, custom, true).await?;
     opportunity::note_custom_values(&mut events, &opp.custom);
+    check_created_stage(db, ctx, &opp, pipeline).await?;
     check_owner(ctx, "owner_id", Some(opp.owner_id), Some(ctx.actor.user_id))?;
     check_links(db, ctx, opp.links()).await?;
     let created = insert(db, ctx, opp, &events, &changes, idem, None).await?;
@@ -95,6 +97,42 @@ pub async fn create_opportunity(
         automation::after_opportunity_write(db, ctx, None, &created.record).await;
     }
     Ok(created)
+}
+
+/// A new deal in a stage other than the first passes what a move there would, decided by
+/// the core (`opportunity::check_created_stage`); where that move would wait for an approval
+/// it is refused — the deal is created in an earlier stage and moved.
+async fn check_created_stage(
+    db: &Db,
+    ctx: &Ctx,
+    opp: &Opportunity,
+    pipeline: &Pipeline,
+) -> Result<(), AppError> {
+    if pipeline.first_open_stage().map(|s| s.id) == Some(opp.stage_id) {
+        return Ok(());
+    }
+    let labels = custom_labels(ctx);
+    let calendar = super::facts::calendar(db).await?;
+    let mctx = MoveContext {
+        actor: &ctx.actor,
+        now: ctx.now,
+        loss_reasons: &ctx.dir.loss_reasons,
+        tasks_done: &[],
+        custom: &opp.custom,
+        custom_labels: &labels,
+        policies: &ctx.dir.approval_policies,
+        approved: false,
+        task_language: ctx.lang,
+        calendar: &calendar,
+    };
+    opportunity::check_created_stage(opp, pipeline, &mctx).map_err(|e| match e {
+        MoveError::ApprovalRequired { .. } => AppError::invalid(
+            "stage_id",
+            "approval_required",
+            "entering this stage needs an approval: create the opportunity in an earlier stage and move it",
+        ),
+        e => AppError::from_move(e, ctx.lang),
+    })
 }
 
 /// Changes an opportunity; without a version the change takes its turn ([`in_turn`]).

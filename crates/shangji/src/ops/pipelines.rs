@@ -260,10 +260,11 @@ pub async fn add_stage(
         .map(|s| s.position + 1)
         .max()
         .unwrap_or(0);
-    let position = input
-        .position
-        .unwrap_or(end)
-        .clamp(0, p.stages.len() as i32);
+    let position = match input.position {
+        Some(at) => shangji_core::input::position("position", at)?,
+        None => end,
+    }
+    .min(p.stages.len() as i32);
     let mut input = input;
     fill_stage_keys(
         &p,

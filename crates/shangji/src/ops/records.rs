@@ -4,8 +4,9 @@
 
 use serde::Serialize;
 use shangji_core::custom_fields::{self, CustomChange};
+use shangji_core::input;
 use shangji_core::model::*;
-use shangji_core::opportunity::{NewEvent, OpportunityEvent, OpportunityInput};
+use shangji_core::opportunity::{NewEvent, OpportunityEvent};
 use shangji_core::records::*;
 use shangji_core::visibility::Scope;
 use shangji_core::{Field, FieldError};
@@ -18,8 +19,10 @@ use time::OffsetDateTime;
 use super::*;
 
 mod checks;
+mod follow_ups;
 mod overview;
 pub(crate) use checks::*;
+pub use follow_ups::*;
 pub use overview::*;
 
 use std::collections::HashMap;
@@ -27,8 +30,6 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use shangji_core::alerts::{self, Alert, AlertClock};
 use shangji_core::calendar::china_date;
-use shangji_core::follow_up::{self, FollowUpInput};
-use shangji_core::opportunity::{self as core_opp};
 use shangji_store::ApiToken;
 use time::Date;
 use utoipa::ToSchema;
@@ -643,9 +644,15 @@ pub fn list_query<E: Entity>(
     };
     for (k, v) in params {
         let k = k.as_str();
+        input::query_text(k, v).map_err(AppError::BadRequest)?;
         match k {
             "q" => q.q = Some(v.clone()),
-            "page" => page = int(k, v)?.max(1),
+            "page" => {
+                page = int(k, v)?;
+                if page < 1 {
+                    return Err(bad(k, "pages are counted from 1"));
+                }
+            }
             "per_page" => {
                 let n = int(k, v)?;
                 if !(1..=200).contains(&n) {
@@ -682,7 +689,9 @@ pub fn list_query<E: Entity>(
                 }
                 q.owner_ids = Some(dir.org.members(team));
             }
-            "include_archived" => q.include_archived = v == "true" || v == "1",
+            "include_archived" => {
+                q.include_archived = input::flag(k, v).map_err(AppError::BadRequest)?
+            }
             "tag" if E::TAGS => q.tag = Some(v.trim().to_string()),
             // Days in China time, the last one included.
             "created_from" | "created_to" => {
@@ -724,7 +733,9 @@ pub fn list_query<E: Entity>(
                 };
                 let arg = match kind {
                     shangji_store::FilterKind::Id => int(k, v)?.into(),
-                    shangji_store::FilterKind::Bool => (v == "true" || v == "1").into(),
+                    shangji_store::FilterKind::Bool => {
+                        input::flag(k, v).map_err(AppError::BadRequest)?.into()
+                    }
                     shangji_store::FilterKind::Text => v.trim().to_string().into(),
                     shangji_store::FilterKind::OneOf(names) => {
                         let v = v.trim();
@@ -903,64 +914,6 @@ pub async fn today(db: &Db, ctx: &Ctx, team: bool) -> Result<Today, AppError> {
         deals,
         open_total,
         events,
-    })
-}
-
-/// What a follow-up wrote.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct FollowUp {
-    pub activity: Activity,
-    /// The task of the next step, when one was given.
-    pub task: Option<Task>,
-    /// The opportunity (with its new next step).
-    pub opportunity: Opportunity,
-}
-
-/// Logs a follow-up on an opportunity: the activity, the task of the next step (for the
-/// owner) and the opportunity's next step, in one transaction. Refused as a whole when any
-/// part is wrong.
-pub async fn log_follow_up(
-    db: &Db,
-    ctx: &Ctx,
-    id: OpportunityId,
-    input: FollowUpInput,
-) -> Result<FollowUp, AppError> {
-    let opp = for_update::<Opportunity>(db, ctx, id).await?;
-    check_version(opp.version, input.version)?;
-    let plan = follow_up::plan(&opp, input, ctx.actor.user_id, ctx.now, china_date(ctx.now))?;
-    check_links(db, ctx, super::Resource::links(&plan.activity)).await?;
-    let mut next = opp.clone();
-    let mut events = Vec::new();
-    if let Some((step, date)) = &plan.next_step {
-        let pipeline = pipeline_for(ctx, Some(opp.pipeline_id))?;
-        let input = OpportunityInput {
-            next_step: Field::Value(step.clone()),
-            next_step_date: Field::Value(*date),
-            ..Default::default()
-        };
-        events = core_opp::apply(&mut next, input, pipeline, &ctx.actor, ctx.now)?;
-    }
-    let changed = next != opp;
-    let ids = db
-        .save_follow_up(
-            &plan.activity,
-            plan.task.as_ref(),
-            changed.then_some((&next, opp.version)),
-            &events,
-        )
-        .await?;
-    let version = if changed {
-        opp.version + 1
-    } else {
-        opp.version
-    };
-    Ok(FollowUp {
-        activity: Activity {
-            id: ids.activity_id,
-            ..plan.activity
-        },
-        task: plan.task.zip(ids.task_id).map(|(t, id)| Task { id, ..t }),
-        opportunity: Opportunity { version, ..next },
     })
 }
 

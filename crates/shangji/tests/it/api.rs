@@ -829,7 +829,10 @@ async fn bad_input_is_a_4xx_naming_the_field_and_writes_nothing() {
         .await;
     assert_eq!(
         (s, err["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("unsupported_media_type"))
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Some("unsupported_media_type")
+        )
     );
 }
 

@@ -180,7 +180,9 @@ async fn negotiation_past_close_fires_the_day_after_the_close_date() {
             "/api/v1/opportunities",
             "rep_sh",
             &json!({"title": "谈判中", "account_id": account["id"], "amount_minor": 100,
-                "close_date": "2026-04-30", "stage_id": negotiation})
+                "close_date": "2026-04-30", "stage_id": negotiation,
+                "checklist": ["need_confirmed", "budget_confirmed", "decision_maker_identified",
+                    "timeline_known", "proposal_accepted"]})
             .to_string(),
         )
         .await;
@@ -849,7 +851,9 @@ async fn proposal_not_sent_fires_after_three_working_days_in_the_proposal_stage(
             "/api/v1/opportunities",
             "rep_sh",
             &json!({"title": "方案未发", "account_id": account["id"], "amount_minor": 100,
-                "close_date": "2026-12-31", "stage_id": proposal})
+                "close_date": "2026-12-31", "stage_id": proposal,
+                "checklist": ["need_confirmed", "budget_confirmed", "decision_maker_identified",
+                    "timeline_known"]})
             .to_string(),
         )
         .await;

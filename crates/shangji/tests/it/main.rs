@@ -12,6 +12,7 @@ mod assignment;
 mod audit;
 mod automation;
 mod backups;
+mod bad_input;
 mod board;
 mod cli;
 mod custom_fields;

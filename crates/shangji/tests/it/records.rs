@@ -571,9 +571,13 @@ async fn the_account_page_totals_open_won_and_lost_and_hides_other_reps_records(
         .await["id"]
         .as_i64()
         .unwrap();
-    // Closed deals as an import brings them: created straight in won and lost.
+    // A deal created straight in won (with what its gates ask), one open, one lost.
     let deal = |title: &str, amount: i64, stage: Option<i64>| {
-        let stage = stage.map_or(String::new(), |s| format!(r#","stage_id":{s}"#));
+        let stage = stage.map_or(String::new(), |s| {
+            format!(
+                r#","stage_id":{s},"checklist":["need_confirmed","budget_confirmed","decision_maker_identified","timeline_known","proposal_accepted"]"#
+            )
+        });
         format!(
             r#"{{"title":"{title}","account_id":{account},"amount_minor":{amount},"close_date":"2026-01-31"{stage}}}"#
         )
@@ -592,12 +596,24 @@ async fn the_account_page_totals_open_won_and_lost_and_hides_other_reps_records(
             &deal("二期", 5_000_000, None),
         )
         .await;
-    app.create(
-        "/api/v1/opportunities",
-        "rep_sh",
-        &deal("三期", 700_000, Some(kind("lost"))),
-    )
-    .await;
+    let lost = app
+        .create(
+            "/api/v1/opportunities",
+            "rep_sh",
+            &deal("三期", 700_000, None),
+        )
+        .await;
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/opportunities/{}/move", lost["id"]),
+            "rep_sh",
+            &format!(
+                r#"{{"stage_id":{},"loss_reason":"competitor"}}"#,
+                kind("lost")
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
     app.create(
         "/api/v1/activities",
         "rep_sh",

@@ -115,8 +115,14 @@ fn csv_of(tr: Tr, columns: &[ColumnDef], rows: &[Row]) -> Result<Vec<u8>, AppErr
     out.into_inner().map_err(internal)
 }
 
+/// A day as a spreadsheet date, when the spreadsheet can hold it (1900–9999).
+fn excel_day(d: time::Date) -> Option<rust_xlsxwriter::ExcelDateTime> {
+    let year = u16::try_from(d.year()).ok()?;
+    rust_xlsxwriter::ExcelDateTime::from_ymd(year, d.month() as u8, d.day()).ok()
+}
+
 fn xlsx_of(tr: Tr, columns: &[ColumnDef], rows: &[Row]) -> Result<Vec<u8>, AppError> {
-    use rust_xlsxwriter::{ExcelDateTime, Format as XFormat, Workbook};
+    use rust_xlsxwriter::{Format as XFormat, Workbook};
     let head = header(tr, columns, rows);
     let money_cols: Vec<bool> = (0..columns.len())
         .map(|i| rows.iter().any(|r| matches!(r.cells[i], Cell::Money(_))))
@@ -156,21 +162,33 @@ fn xlsx_of(tr: Tr, columns: &[ColumnDef], rows: &[Row]) -> Result<Vec<u8>, AppEr
                         .write_string(y, x + 1, &m.currency)
                         .map_err(internal)?;
                 }
-                Cell::Date(d) => {
-                    let dt = ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day())
-                        .map_err(internal)?;
-                    sheet
-                        .write_datetime_with_format(y, x, &dt, &date)
-                        .map_err(internal)?;
-                }
+                // A day a spreadsheet cannot hold (before 1900, say, stored before dates
+                // were bounded) is written as its text rather than failing the export.
+                Cell::Date(d) => match excel_day(*d) {
+                    Some(dt) => {
+                        sheet
+                            .write_datetime_with_format(y, x, &dt, &date)
+                            .map_err(internal)?;
+                    }
+                    None => {
+                        sheet.write_string(y, x, d.to_string()).map_err(internal)?;
+                    }
+                },
                 Cell::Time(t) => {
                     let l = t.to_offset(DISPLAY_OFFSET);
-                    let dt = ExcelDateTime::from_ymd(l.year() as u16, l.month() as u8, l.day())
-                        .and_then(|d| d.and_hms(u16::from(l.hour()), l.minute(), l.second()))
-                        .map_err(internal)?;
-                    sheet
-                        .write_datetime_with_format(y, x, &dt, &time)
-                        .map_err(internal)?;
+                    let dt = excel_day(l.date())
+                        .and_then(|d| d.and_hms(u16::from(l.hour()), l.minute(), l.second()).ok());
+                    match dt {
+                        Some(dt) => {
+                            sheet
+                                .write_datetime_with_format(y, x, &dt, &time)
+                                .map_err(internal)?;
+                        }
+                        None => {
+                            let text = format!("{} {:02}:{:02}", l.date(), l.hour(), l.minute());
+                            sheet.write_string(y, x, text).map_err(internal)?;
+                        }
+                    }
                 }
                 Cell::Bool(b) => {
                     sheet.write_boolean(y, x, *b).map_err(internal)?;

@@ -96,7 +96,7 @@ fn digit_range(col: &'static str, prefix: &str) -> Match {
 
 /// Finds accounts, contacts, opportunities and leads within the caller's scope.
 pub async fn search(db: &Db, ctx: &Ctx, tr: Tr, q: &str) -> Result<SearchResults, AppError> {
-    let q = q.trim();
+    let q = shangji_core::input::query_text("q", q.trim()).map_err(AppError::BadRequest)?;
     let mut out = SearchResults {
         q: q.to_string(),
         ..Default::default()

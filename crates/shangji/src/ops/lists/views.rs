@@ -120,17 +120,7 @@ pub async fn views(db: &Db, ctx: &Ctx, kind: Option<&str>) -> Result<Vec<SavedVi
 /// not kept.
 pub async fn create_view(db: &Db, ctx: &Ctx, input: ViewInput) -> Result<SavedView, AppError> {
     let kind = kind_of(input.kind.trim())?;
-    let name = input.name.trim().to_string();
-    if name.is_empty() {
-        return Err(AppError::invalid("name", "required", "a view needs a name"));
-    }
-    if name.chars().count() > 60 {
-        return Err(AppError::invalid(
-            "name",
-            "too_long",
-            "a view's name has at most 60 characters",
-        ));
-    }
+    let name = shangji_core::input::required_text("name", input.name, 60)?;
     if input.query.len() > 4000 {
         return Err(AppError::invalid(
             "query",

@@ -153,7 +153,7 @@ pub(super) async fn follow_up_submit(
             next_step_date,
             version: None,
         };
-        records::log_follow_up(&s.db, &v.ctx, id, input).await
+        records::log_follow_up(&s.db, &v.ctx, id, input, None).await
     } else {
         Err(AppError::invalid("", "invalid_value", "see the fields"))
     };

@@ -13,12 +13,9 @@ use axum::response::Response;
 
 use crate::state::AppState;
 
-/// An address range: an address and how many leading bits must match.
+/// An address range (`10.0.0.0/8`), or one address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    addr: IpAddr,
-    bits: u8,
-}
+pub struct Cidr(ipnet::IpNet);
 
 impl std::str::FromStr for Cidr {
     type Err = String;
@@ -26,29 +23,20 @@ impl std::str::FromStr for Cidr {
     /// `10.0.0.0/8`, `192.168.1.10`, `fd00::/8`, `::1`.
     fn from_str(s: &str) -> Result<Cidr, String> {
         let s = s.trim();
-        let bad = || format!("`{s}` is not an address or an address range such as 10.0.0.0/8");
-        let (addr, bits) = match s.split_once('/') {
-            Some((a, b)) => (a, Some(b)),
-            None => (s, None),
+        let net = if s.contains('/') {
+            s.parse::<ipnet::IpNet>().ok()
+        } else {
+            s.parse::<IpAddr>().ok().map(ipnet::IpNet::from)
         };
-        let addr: IpAddr = addr.parse().map_err(|_| bad())?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let bits = match bits {
-            Some(b) => b.parse::<u8>().ok().filter(|b| *b <= max).ok_or_else(bad)?,
-            None => max,
-        };
-        Ok(Cidr { addr, bits })
+        net.map(Cidr).ok_or_else(|| {
+            format!("`{s}` is not an address or an address range such as 10.0.0.0/8")
+        })
     }
 }
 
 impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        match (self.addr, ip) {
-            (IpAddr::V4(a), IpAddr::V4(b)) => prefix_eq(&a.octets(), &b.octets(), self.bits),
-            (IpAddr::V6(a), IpAddr::V6(b)) => prefix_eq(&a.octets(), &b.octets(), self.bits),
-            _ => false,
-        }
+        self.0.contains(&canonical(ip))
     }
 }
 
@@ -58,17 +46,6 @@ fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
-    }
-}
-
-fn prefix_eq(a: &[u8], b: &[u8], bits: u8) -> bool {
-    let (whole, rest) = ((bits / 8) as usize, bits % 8);
-    if a[..whole] != b[..whole] {
-        return false;
-    }
-    rest == 0 || {
-        let mask = 0xffu8 << (8 - rest);
-        a[whole] & mask == b[whole] & mask
     }
 }
 

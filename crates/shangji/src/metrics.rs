@@ -140,6 +140,8 @@ impl Metrics {
             .set(g.pool.idle.into());
         self.pool.get_or_create(&name("max")).set(g.pool.max.into());
         self.backlog.set(g.projection_backlog);
+        // A status no delivery has any more is dropped, not left at its last count.
+        self.deliveries.clear();
         for (status, n) in &g.deliveries {
             self.deliveries.get_or_create(&name(status)).set(*n);
         }

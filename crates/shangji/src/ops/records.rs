@@ -48,7 +48,7 @@ pub trait Resource: Entity + Clone + Serialize + Sync {
 /// A record kind whose create/update rules are one `apply` function of the core
 /// (opportunities have their own operations, which also write history).
 pub trait Record: Resource {
-    type Input: Send + Sync + serde::de::DeserializeOwned + 'static;
+    type Input: Clone + Send + Sync + serde::de::DeserializeOwned + 'static;
     fn blank(ctx: &Ctx) -> Self;
     fn apply(
         &mut self,
@@ -562,7 +562,18 @@ pub(crate) fn check_version(stored: i64, given: Option<i64>) -> Result<(), AppEr
     }
 }
 
+/// Changes a record; without a version the change takes its turn ([`super::in_turn`]).
 pub async fn update<T: Record>(
+    db: &Db,
+    ctx: &Ctx,
+    id: i64,
+    input: T::Input,
+) -> Result<T, AppError> {
+    let given = T::input_version(&input);
+    super::in_turn(given, || update_once::<T>(db, ctx, id, input.clone())).await
+}
+
+async fn update_once<T: Record>(
     db: &Db,
     ctx: &Ctx,
     id: i64,

@@ -9,6 +9,20 @@ use serde_json::Value;
 
 use crate::common::{TestApp, ALL_CHECKS};
 
+/// `app` as a second instance serves it: its own pool on the same database.
+async fn second_instance(app: &TestApp) -> TestApp {
+    let db = app.second_instance().await;
+    TestApp {
+        router: shangji::app(shangji::AppState::new(db.clone(), false)),
+        db,
+        state: app.state.clone(),
+        tokens: app.tokens.clone(),
+        users: app.users.clone(),
+        teams: app.teams.clone(),
+        url: app.url.clone(),
+    }
+}
+
 #[tokio::test]
 async fn moves_at_once_on_two_instances_each_take_their_turn() {
     let app = TestApp::shared().await;
@@ -20,15 +34,7 @@ async fn moves_at_once_on_two_instances_each_take_their_turn() {
             .await;
         deals.push(opp["id"].as_i64().unwrap());
     }
-    let second = TestApp {
-        router: shangji::app(shangji::AppState::new(app.second_instance().await, false)),
-        db: app.second_instance().await,
-        state: app.state.clone(),
-        tokens: app.tokens.clone(),
-        users: app.users.clone(),
-        teams: app.teams.clone(),
-        url: app.url.clone(),
-    };
+    let second = second_instance(&app).await;
     let (app, second) = (Arc::new(app), Arc::new(second));
     let mut moves = Vec::new();
     for round in 0..6 {
@@ -125,4 +131,45 @@ async fn a_change_saved_after_a_later_one_is_stamped_after_it() {
     sorted.sort();
     assert_eq!(at, sorted);
     assert_eq!(at.last(), Some(&begun_later.now));
+}
+
+/// Edits of one account at once, without a version, on two instances: each is saved in its
+/// turn — none refused —, so the account ends one version further per edit.
+#[tokio::test]
+async fn edits_without_a_version_each_take_their_turn() {
+    let app = TestApp::shared().await;
+    let account = app
+        .create(
+            "/api/v1/accounts",
+            "rep_sh",
+            r#"{"name":"轮流编辑有限公司"}"#,
+        )
+        .await;
+    let id = account["id"].as_i64().unwrap();
+    let second = second_instance(&app).await;
+    let (app, second) = (Arc::new(app), Arc::new(second));
+    let mut edits = Vec::new();
+    for i in 0..16 {
+        let instance = if i % 2 == 0 {
+            app.clone()
+        } else {
+            second.clone()
+        };
+        edits.push(tokio::spawn(async move {
+            let body = format!(r#"{{"notes":"第{i}次编辑"}}"#);
+            instance
+                .patch(&format!("/api/v1/accounts/{id}"), "rep_sh", &body)
+                .await
+        }));
+    }
+    for e in edits {
+        let (s, v) = e.await.unwrap();
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let (_, now) = app.get(&format!("/api/v1/accounts/{id}"), "rep_sh").await;
+    assert_eq!(
+        now["version"],
+        account["version"].as_i64().unwrap() + 16,
+        "{now}"
+    );
 }
